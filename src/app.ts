@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ClickRecorder, type ClickRecorderOptions } from './clicks/click-recorder.js';
+import type { Config } from './config.js';
+import { type Db, openDb } from './db/db.js';
+import { loadMigrations, migrate, migrationStatus, pad } from './db/migrate.js';
+import { createExpressApp } from './http/express-app.js';
+import { clientIpResolver } from './http/client-ip.js';
+import { createRedirectHandler, slugOf } from './http/redirect.js';
+import { renderStatusPages } from './http/status-pages.js';
+import { createViews } from './http/views.js';
+import { VerificationCache } from './keys/verification-cache.js';
+import { RedirectCache } from './links/redirect-cache.js';
+import { type Assets, diskAssets } from './lib/assets.js';
+import { type Clock, systemClock } from './lib/clock.js';
+import { createLogger } from './lib/logger.js';
+
+export const DB_FILE = 'linkqr.db';
+
+export interface StoreOptions {
+  clock?: Clock;
+  log?: Logger;
+  assets?: Assets;
+}
+
+/** What every command needs: config, logger, clock, assets and a migrated database. */
+export interface Store {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  assets: Assets;
+  db: Db;
+}
+
+export class NeedsMigrationError extends Error {
+  override name = 'NeedsMigrationError';
+}
+
+/**
+ * Opens the database in the data dir. A new database gets every migration; an existing one
+ * with pending migrations is refused unless `applyPending` (serve and migrate do that).
+ */
+export function openStore(config: Config, opts: StoreOptions & { applyPending?: boolean } = {}): Store {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger(config.logLevel);
+  const assets = opts.assets ?? diskAssets();
+  mkdirSync(config.dataDir, { recursive: true });
+  const db = openDb(join(config.dataDir, DB_FILE));
+  try {
+    const migrations = loadMigrations(assets);
+    const status = migrationStatus(db, migrations);
+    const pending = status.filter((s) => s.appliedAt === null);
+    const fresh = pending.length === status.length;
+    if (pending.length > 0 && !fresh && !opts.applyPending) {
+      throw new NeedsMigrationError(
+        `the database needs ${pending.length} migration(s) (${pending.map((p) => pad(p.version)).join(', ')}): run "linkqr migrate" or start the server`,
+      );
+    }
+    const applied = migrate(db, migrations, clock.now());
+    if (applied.length > 0) log.info({ migrations: applied.map((m) => `${pad(m.version)}_${m.name}`) }, 'migrations applied');
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return { config, log, clock, assets, db };
+}
+
+/** A random value kept in the settings table, made on first use. */
+export function instanceSecret(db: Db, name: string): Buffer {
+  const existing = db.first(db.q.selectFrom('settings').select('value').where('key', '=', name));
+  if (existing) return Buffer.from(existing.value, 'base64');
+  const value = randomBytes(32).toString('base64');
+  db.run(db.q.insertInto('settings').values({ key: name, value }).onConflict((oc) => oc.doNothing()));
+  return Buffer.from(db.first(db.q.selectFrom('settings').select('value').where('key', '=', name))!.value, 'base64');
+}
+
+export interface ServerOptions {
+  clicks?: ClickRecorderOptions;
+}
+
+/** The running server: HTTP (redirect fast path + Express) over one store. */
+export function createServer(store: Store, opts: ServerOptions = {}) {
+  const { config, log, clock, db, assets } = store;
+  const clientIp = clientIpResolver(config.trustProxy);
+  const pages = renderStatusPages(createViews(assets));
+  const clicks = new ClickRecorder(
+    { db, log: log.child({ component: 'clicks' }), ipHashKey: instanceSecret(db, 'ip_hash_key') },
+    opts.clicks,
+  );
+  const redirects = new RedirectCache(db, (linkId) => clicks.pendingHumanClicks(linkId));
+  const verifiedKeys = new VerificationCache();
+  const latestMigration = loadMigrations(assets).length;
+  let baseUrl = config.baseUrl ?? '';
+
+  const deps = {
+    config,
+    log,
+    clock,
+    db,
+    assets,
+    pages,
+    clientIp,
+    clicks,
+    redirects,
+    verifiedKeys,
+    baseUrl: () => baseUrl,
+    linkChanged: (slug: string) => redirects.invalidate(slug),
+    ready() {
+      try {
+        const row = db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')));
+        return row?.v === latestMigration;
+      } catch {
+        return false;
+      }
+    },
+  };
+
+  const expressApp = createExpressApp(deps);
+  const redirect = createRedirectHandler(deps);
+  const server = http.createServer((req, res) => {
+    const slug = (req.method === 'GET' || req.method === 'HEAD') && req.url ? slugOf(req.url) : undefined;
+    if (slug) {
+      try {
+        redirect(req, res, slug);
+      } catch (err) {
+        log.error({ err, path: req.url }, 'redirect failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' }).end(pages.serverError);
+      }
+      return;
+    }
+    expressApp(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+
+  return {
+    deps,
+    async listen(): Promise<string> {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const { port } = server.address() as AddressInfo;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      baseUrl = config.baseUrl ?? `http://${host}:${port}`;
+      log.info({ url: `http://${host}:${port}`, baseUrl }, 'listening');
+      return `http://${host}:${port}`;
+    },
+    /**
+     * Stop accepting, let in-flight requests finish (force-closing after `graceMs`), write every
+     * buffered click, close the database. Nothing that was answered is lost.
+     */
+    async close(graceMs = 10_000): Promise<void> {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(force);
+      const written = clicks.close();
+      db.close();
+      log.info({ clicksWritten: written }, 'stopped');
+    },
+  };
+}
+export type Server = ReturnType<typeof createServer>;

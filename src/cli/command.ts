@@ -1,0 +1,38 @@
+import type { Config } from '../config.js';
+import type { Logger } from 'pino';
+import type { Assets } from '../lib/assets.js';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  /** Shown in --help, e.g. "--email E". */
+  usage: string;
+  description: string;
+}
+
+export interface CommandContext {
+  config: Readonly<Config>;
+  assets: Assets;
+  /** JSON lines: stdout for serve, stderr for the other commands (their stdout is for results). */
+  log: Logger;
+  options: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+export interface Command {
+  /** e.g. ['key', 'create'] */
+  name: string[];
+  summary: string;
+  positionals?: { name: string; required: boolean }[];
+  options?: Record<string, OptionSpec>;
+  /** Returns the exit code (default 0). */
+  run(ctx: CommandContext): Promise<number | void>;
+}
+
+export const JSON_OPTION: Record<string, OptionSpec> = {
+  json: { type: 'boolean', usage: '--json', description: 'one JSON object per line' },
+};
+
+export function stringOption(ctx: CommandContext, name: string): string | undefined {
+  const v = ctx.options[name];
+  return typeof v === 'string' ? v : undefined;
+}

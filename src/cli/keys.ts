@@ -1,0 +1,129 @@
+import { openStore } from '../app.js';
+import { createKey, listKeys, revokeKey, rotateKey, setKeyEnabled } from '../keys/keys.service.js';
+import { isScope, SCOPES, type Scope } from '../keys/scopes.js';
+import { parseDuration } from '../lib/duration.js';
+import { errors } from '../lib/errors.js';
+import { requireWorkspace } from '../workspaces/workspaces.service.js';
+import { type Command, type CommandContext, JSON_OPTION, stringOption } from './command.js';
+import { printRows, say } from './output.js';
+
+const MAX_GRACE_MS = 7 * 86_400_000;
+
+function withStore<T>(ctx: CommandContext, fn: (store: ReturnType<typeof openStore>) => T | Promise<T>): Promise<T> {
+  const store = openStore(ctx.config, { assets: ctx.assets, log: ctx.log });
+  return Promise.resolve()
+    .then(() => fn(store))
+    .finally(() => store.db.close());
+}
+
+function parseScopes(text: string | undefined): Scope[] {
+  if (!text) throw errors.usage(`--scopes is required: a comma-separated list of ${SCOPES.join(', ')}`);
+  const scopes = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = scopes.filter((s) => !isScope(s));
+  if (bad.length > 0 || scopes.length === 0) throw errors.usage(`unknown scope(s) ${bad.join(', ')}; choose from ${SCOPES.join(', ')}`);
+  return [...new Set(scopes)] as Scope[];
+}
+
+function parseName(text: string | undefined, flag: string, fallback?: string): string {
+  const value = (text ?? fallback ?? '').trim();
+  if (!value) throw errors.usage(`${flag} is required`);
+  if (value.length > 100 || /[\x00-\x1f]/.test(value)) throw errors.usage(`${flag} must be at most 100 printable characters`);
+  return value;
+}
+
+export const keyCreateCommand: Command = {
+  name: ['key', 'create'],
+  summary: 'create an API key and print it (only the key, on stdout, once)',
+  options: {
+    workspace: { type: 'string', usage: '--workspace W', description: 'workspace name (required)' },
+    name: { type: 'string', usage: '--name N', description: 'what the key is for, e.g. "CRM sync" (required)' },
+    scopes: { type: 'string', usage: '--scopes a,b', description: `comma-separated: ${SCOPES.join(', ')}` },
+    env: { type: 'string', usage: '--env E', description: 'environment label: production (default), staging, development or free text' },
+    expires: { type: 'string', usage: '--expires 90d', description: 'expire after this long (s, m, h, d)' },
+  },
+  async run(ctx) {
+    const workspaceName = parseName(stringOption(ctx, 'workspace'), '--workspace');
+    const name = parseName(stringOption(ctx, 'name'), '--name');
+    const environment = parseName(stringOption(ctx, 'env'), '--env', 'production');
+    const scopes = parseScopes(stringOption(ctx, 'scopes'));
+    const expiresText = stringOption(ctx, 'expires');
+    const expiresIn = expiresText === undefined ? undefined : parseDuration(expiresText);
+    if (expiresText !== undefined && !expiresIn) throw errors.usage('--expires must be a duration such as 30d, 12h or 90m');
+
+    await withStore(ctx, async (store) => {
+      const ws = requireWorkspace(store, workspaceName);
+      const { key, record } = await createKey(store, {
+        workspaceId: ws.id,
+        name,
+        environment,
+        scopes,
+        expiresAt: expiresIn ? store.clock.now() + expiresIn : null,
+        createdByUserId: null,
+      });
+      say(`Created API key ${record.id} "${name}" (${environment}) in "${ws.name}" with ${scopes.join(', ')}. It is shown only now.`);
+      process.stdout.write(`${key}\n`);
+    });
+  },
+};
+
+export const keyListCommand: Command = {
+  name: ['key', 'list'],
+  summary: 'list the API keys of a workspace (never their secrets)',
+  options: {
+    workspace: { type: 'string', usage: '--workspace W', description: 'workspace name (required)' },
+    ...JSON_OPTION,
+  },
+  async run(ctx) {
+    const workspaceName = parseName(stringOption(ctx, 'workspace'), '--workspace');
+    await withStore(ctx, (store) => {
+      const keys = listKeys(store, requireWorkspace(store, workspaceName).id);
+      if (ctx.options.json) return printRows(keys, true);
+      printRows(
+        keys.map((k) => ({
+          id: k.id,
+          name: k.name,
+          env: k.environment,
+          scopes: k.scopes,
+          status: k.status,
+          expires: k.expiresAt,
+          lastUsed: k.lastUsedAt,
+          requests: k.requestCount,
+        })),
+        false,
+      );
+    });
+  },
+};
+
+const idCommand = (verb: string, summary: string, act: (store: ReturnType<typeof openStore>, id: string) => unknown): Command => ({
+  name: ['key', verb],
+  summary,
+  positionals: [{ name: 'ID', required: true }],
+  async run(ctx) {
+    await withStore(ctx, (store) => {
+      act(store, ctx.positionals[0]!);
+      say(`API key ${ctx.positionals[0]} ${verb === 'revoke' ? 'revoked' : `${verb}d`}.`);
+    });
+  },
+});
+
+export const keyRevokeCommand = idCommand('revoke', 'revoke an API key for good (takes effect on its next request)', (s, id) => revokeKey(s, id));
+export const keyDisableCommand = idCommand('disable', 'disable an API key (reversible with key enable)', (s, id) => setKeyEnabled(s, id, false));
+export const keyEnableCommand = idCommand('enable', 'enable a disabled API key', (s, id) => setKeyEnabled(s, id, true));
+
+export const keyRotateCommand: Command = {
+  name: ['key', 'rotate'],
+  summary: 'give a key a new secret and print it; the old one works for --grace (default 0, at most 7d)',
+  positionals: [{ name: 'ID', required: true }],
+  options: { grace: { type: 'string', usage: '--grace 1d', description: 'how long the old secret stays valid (0 to 7d)' } },
+  async run(ctx) {
+    const graceText = stringOption(ctx, 'grace') ?? '0s';
+    const graceMs = graceText === '0' ? 0 : parseDuration(graceText);
+    if (graceMs === undefined || graceMs > MAX_GRACE_MS) throw errors.usage('--grace must be a duration from 0 to 7d');
+    await withStore(ctx, async (store) => {
+      const { key, record } = await rotateKey(store, ctx.positionals[0]!, graceMs);
+      say(`Rotated API key ${record.id}; the old secret ${graceMs > 0 ? `works until ${new Date(store.clock.now() + graceMs).toISOString()}` : 'no longer works'}.`);
+      process.stdout.write(`${key}\n`);
+    });
+  },
+};

@@ -1,0 +1,144 @@
+import { createHmac } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Db } from '../db/db.js';
+import { type ClickRecord, clickStatements, type LinkClickTotals } from './clicks.repo.js';
+
+export interface ClickInput {
+  linkId: string;
+  workspaceId: string;
+  at: number;
+  bot: boolean;
+  qr: boolean;
+  referrer: string | undefined;
+  userAgent: string | undefined;
+  ip: string;
+}
+
+export interface ClickRecorderOptions {
+  /** How long a click may wait in memory before its batch is written. */
+  flushDelayMs?: number;
+  /** A batch this large is written at once rather than after the delay. */
+  maxBatch?: number;
+  /** Beyond this many unwritten clicks (database down for long), new clicks are dropped and logged. */
+  maxBuffered?: number;
+}
+
+/**
+ * Keeps the redirect path free of database writes: clicks are buffered in memory and written
+ * in one transaction per batch, together with the links' counters.
+ */
+export class ClickRecorder {
+  private buffer: ClickInput[] = [];
+  private readonly pendingHuman = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private readonly statements;
+  private readonly flushDelayMs: number;
+  private readonly maxBatch: number;
+  private readonly maxBuffered: number;
+  private dropped = 0;
+
+  constructor(
+    private readonly deps: { db: Db; log: Logger; ipHashKey: Buffer },
+    options: ClickRecorderOptions = {},
+  ) {
+    this.statements = clickStatements(deps.db);
+    this.flushDelayMs = options.flushDelayMs ?? 25;
+    this.maxBatch = options.maxBatch ?? 2_000;
+    this.maxBuffered = options.maxBuffered ?? 200_000;
+  }
+
+  record(click: ClickInput): void {
+    if (this.buffer.length >= this.maxBuffered) {
+      this.dropped++;
+      return;
+    }
+    this.buffer.push(click);
+    if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
+    if (this.buffer.length >= this.maxBatch) this.flushSoon();
+    else this.flushAfter(this.flushDelayMs);
+  }
+
+  /** Human clicks of a link that are buffered but not yet written. */
+  pendingHumanClicks(linkId: string): number {
+    return this.pendingHuman.get(linkId) ?? 0;
+  }
+
+  get depth(): number {
+    return this.buffer.length;
+  }
+
+  /** Writes everything buffered in one transaction. On failure the clicks stay buffered. */
+  flush(): number {
+    this.clearTimer();
+    const batch = this.buffer;
+    if (batch.length === 0) return 0;
+    const records: ClickRecord[] = [];
+    const totals = new Map<string, LinkClickTotals>();
+    for (const c of batch) {
+      records.push({
+        linkId: c.linkId,
+        workspaceId: c.workspaceId,
+        at: c.at,
+        bot: c.bot,
+        qr: c.qr,
+        referrer: c.referrer ? c.referrer.slice(0, 1024) : null,
+        userAgent: c.userAgent ? c.userAgent.slice(0, 512) : null,
+        ipHash: this.hashIp(c.ip),
+      });
+      let t = totals.get(c.linkId);
+      if (!t) totals.set(c.linkId, (t = { linkId: c.linkId, human: 0, total: 0, lastAt: 0 }));
+      t.total++;
+      if (!c.bot) t.human++;
+      t.lastAt = Math.max(t.lastAt, c.at);
+    }
+    try {
+      this.deps.db.tx(() => this.statements.writeBatch(records, [...totals.values()]));
+    } catch (err) {
+      this.deps.log.error({ err, buffered: batch.length }, 'click batch write failed; will retry');
+      this.flushAfter(1_000);
+      return 0;
+    }
+    // Written: these clicks now count in links.clicks, so stop counting them as pending.
+    this.buffer = [];
+    this.pendingHuman.clear();
+    if (this.dropped > 0) {
+      this.deps.log.error({ dropped: this.dropped }, 'clicks dropped while the buffer was full');
+      this.dropped = 0;
+    }
+    return batch.length;
+  }
+
+  /** Stops the timer and writes what is left (shutdown). */
+  close(): number {
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    return this.flush();
+  }
+
+  private flushAfter(delayMs: number) {
+    if (this.timer || this.immediate) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, delayMs);
+  }
+
+  private flushSoon() {
+    if (this.immediate) return;
+    this.clearTimer();
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      this.flush();
+    });
+  }
+
+  private clearTimer() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private hashIp(ip: string): string {
+    return createHmac('sha256', this.deps.ipHashKey).update(ip).digest('base64url').slice(0, 22);
+  }
+}

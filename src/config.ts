@@ -1,0 +1,154 @@
+import { resolve } from 'node:path';
+import cron from 'node-cron';
+import { parseDuration } from './lib/duration.js';
+import { parseCidr } from './lib/net.js';
+
+/** Settings of SPEC §1. The only module that reads process.env. */
+export interface Config {
+  host: string;
+  port: number;
+  /** Without a trailing slash. Undefined means "http://HOST:PORT" of the bound socket. */
+  baseUrl: string | undefined;
+  dataDir: string;
+  logLevel: LogLevel;
+  /** Express's `trust proxy` value: false, true, a hop count, or a list of addresses/CIDRs. */
+  trustProxy: boolean | number | string[];
+  webhookAllowedCidrs: string[];
+  backupCron: string;
+  backupKeep: number;
+  /** Delays before each retry, in milliseconds. */
+  webhookRetrySchedule: number[];
+  secret: string | undefined;
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+interface Setting<K extends keyof Config> {
+  key: K;
+  env: string;
+  flag: string;
+  fallback: string;
+  parse(raw: string): Config[K] | { error: string };
+}
+
+const setting = <K extends keyof Config>(s: Setting<K>) => s;
+
+/** One row per setting: env var, flag, default, and how to parse it. Flags win over env. */
+export const SETTINGS = [
+  setting({
+    key: 'host', env: 'LINKQR_HOST', flag: 'host', fallback: '127.0.0.1',
+    parse: (raw) => (raw.trim() !== '' && !/\s/.test(raw) ? raw : { error: 'must be a host name or address' }),
+  }),
+  setting({
+    key: 'port', env: 'LINKQR_PORT', flag: 'port', fallback: '8080',
+    parse: (raw) => {
+      const n = Number(raw);
+      return /^\d+$/.test(raw) && n <= 65535 ? n : { error: 'must be an integer from 0 to 65535' };
+    },
+  }),
+  setting({
+    key: 'baseUrl', env: 'LINKQR_BASE_URL', flag: 'base-url', fallback: '',
+    parse: (raw) => {
+      if (raw === '') return undefined;
+      try {
+        const url = new URL(raw);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') return { error: 'must be an http:// or https:// URL' };
+        if (url.search || url.hash || url.username) return { error: 'must not have a query, fragment or credentials' };
+        return url.href.replace(/\/+$/, '');
+      } catch {
+        return { error: 'must be an absolute URL such as https://go.example.com' };
+      }
+    },
+  }),
+  setting({
+    key: 'dataDir', env: 'LINKQR_DATA_DIR', flag: 'data-dir', fallback: './data',
+    parse: (raw) => (raw.trim() !== '' ? resolve(raw) : { error: 'must be a directory path' }),
+  }),
+  setting({
+    key: 'logLevel', env: 'LINKQR_LOG_LEVEL', flag: 'log-level', fallback: 'info',
+    parse: (raw) =>
+      (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as LogLevel) : { error: `must be one of ${LOG_LEVELS.join(', ')}` },
+  }),
+  setting({
+    key: 'trustProxy', env: 'LINKQR_TRUST_PROXY', flag: 'trust-proxy', fallback: 'off',
+    parse: (raw) => {
+      const word = raw.trim().toLowerCase();
+      if (['off', 'false', 'no', '0', ''].includes(word)) return false;
+      if (['on', 'true', 'yes'].includes(word)) return true;
+      if (/^\d+$/.test(word)) return Number(word);
+      const parts = word.split(',').map((p) => p.trim());
+      const named = ['loopback', 'linklocal', 'uniquelocal'];
+      const bad = parts.filter((p) => !named.includes(p) && !parseCidr(p));
+      return bad.length === 0
+        ? parts
+        : { error: `must be off, on, a hop count, or addresses/CIDRs (bad: ${bad.join(', ')})` };
+    },
+  }),
+  setting({
+    key: 'webhookAllowedCidrs', env: 'LINKQR_WEBHOOK_ALLOWED_CIDRS', flag: 'webhook-allowed-cidrs', fallback: '',
+    parse: (raw) => {
+      const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
+      const bad = parts.filter((p) => !parseCidr(p));
+      return bad.length === 0 ? parts : { error: `must be a comma-separated list of CIDRs (bad: ${bad.join(', ')})` };
+    },
+  }),
+  setting({
+    key: 'backupCron', env: 'LINKQR_BACKUP_CRON', flag: 'backup-cron', fallback: '0 3 * * *',
+    parse: (raw) => (cron.validate(raw) ? raw : { error: 'must be a cron expression such as "0 3 * * *"' }),
+  }),
+  setting({
+    key: 'backupKeep', env: 'LINKQR_BACKUP_KEEP', flag: 'backup-keep', fallback: '7',
+    parse: (raw) => {
+      const n = Number(raw);
+      return /^\d+$/.test(raw) && n >= 1 && n <= 1000 ? n : { error: 'must be an integer from 1 to 1000' };
+    },
+  }),
+  setting({
+    key: 'webhookRetrySchedule', env: 'LINKQR_WEBHOOK_RETRY_SCHEDULE', flag: 'webhook-retry-schedule',
+    fallback: '5s,5m,30m,2h,5h,10h,14h,20h,24h',
+    parse: (raw) => {
+      const parts = raw.split(',').map((p) => p.trim());
+      const delays = parts.map(parseDuration);
+      const bad = parts.filter((_, i) => delays[i] === undefined);
+      if (bad.length > 0 || parts.length > 20) {
+        return { error: `must be up to 20 comma-separated durations like 5s,5m,2h (bad: ${bad.join(', ') || 'too many'})` };
+      }
+      return delays as number[];
+    },
+  }),
+  setting({
+    key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', fallback: '',
+    parse: (raw) => (raw === '' ? undefined : raw.length >= 32 ? raw : { error: 'must be at least 32 characters' }),
+  }),
+];
+
+/** Flag names that every command accepts, for the CLI parser. */
+export const CONFIG_FLAGS = SETTINGS.map((s) => s.flag);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads every setting, validates all of them, and reports every bad one at once. */
+export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}): Readonly<Config> {
+  const config: Partial<Record<keyof Config, unknown>> = {};
+  const problems: string[] = [];
+  for (const s of SETTINGS) {
+    const fromFlag = flags[s.flag];
+    const raw = fromFlag ?? env[s.env] ?? s.fallback;
+    const parsed = s.parse(raw);
+    if (parsed !== null && typeof parsed === 'object' && 'error' in parsed) {
+      const source = fromFlag !== undefined ? `--${s.flag}` : s.env;
+      const shown = s.key === 'secret' ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${source}=${shown}: ${parsed.error}`);
+    } else {
+      config[s.key] = parsed;
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config as Config);
+}

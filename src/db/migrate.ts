@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import type { Assets } from '../lib/assets.js';
+import type { Db } from './db.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export interface MigrationStatus {
+  version: number;
+  name: string;
+  appliedAt: number | null;
+}
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+const FILE = /^migrations\/(\d{4})_([a-z0-9_]+)\.sql$/;
+
+/** The migrations shipped with this build, in order. */
+export function loadMigrations(assets: Assets): Migration[] {
+  const migrations = assets.list('migrations').map((path) => {
+    const m = FILE.exec(path);
+    if (!m) throw new MigrationError(`migration file ${path} is not named NNNN_name.sql`);
+    const sql = assets.readText(path);
+    return { version: Number(m[1]), name: m[2]!, sql, checksum: sha256(sql) };
+  });
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new MigrationError(`migrations must be numbered 0001, 0002, … without gaps (found ${m.version})`);
+  });
+  return migrations;
+}
+
+function ensureTable(db: Db) {
+  db.sqlite.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL
+  ) STRICT`);
+}
+
+/** Compares applied migrations with the shipped ones; refuses edited or unknown ones. */
+export function migrationStatus(db: Db, migrations: Migration[]): MigrationStatus[] {
+  ensureTable(db);
+  const applied = db.all(db.q.selectFrom('schema_migrations').selectAll().orderBy('version'));
+  for (const row of applied) {
+    const shipped = migrations.find((m) => m.version === row.version);
+    if (!shipped) {
+      throw new MigrationError(
+        `the database has migration ${row.version} (${row.name}) which this build does not know: it was made by a newer LinkQR`,
+      );
+    }
+    if (shipped.checksum !== row.checksum) {
+      throw new MigrationError(
+        `migration ${pad(row.version)}_${row.name} was edited after it was applied (checksum mismatch); restore the original file`,
+      );
+    }
+  }
+  return migrations.map((m) => ({
+    version: m.version,
+    name: m.name,
+    appliedAt: applied.find((a) => a.version === m.version)?.applied_at ?? null,
+  }));
+}
+
+/** Applies pending migrations in order, each in its own transaction. Returns those applied. */
+export function migrate(db: Db, migrations: Migration[], now: number): Migration[] {
+  const status = migrationStatus(db, migrations);
+  const pending = migrations.filter((m) => status.find((s) => s.version === m.version)?.appliedAt === null);
+  for (const m of pending) {
+    db.tx(() => {
+      db.sqlite.exec(m.sql);
+      db.run(
+        db.q.insertInto('schema_migrations').values({ version: m.version, name: m.name, checksum: m.checksum, applied_at: now }),
+      );
+    });
+  }
+  return pending;
+}
+
+export const pad = (version: number) => String(version).padStart(4, '0');
+
+function sha256(text: string) {
+  return createHash('sha256').update(text).digest('hex');
+}

@@ -1,0 +1,123 @@
+import type { Generated } from 'kysely';
+
+/** Row types of every table, for Kysely. Times are epoch milliseconds. */
+export interface Database {
+  schema_migrations: MigrationRow;
+  settings: { key: string; value: string };
+  plans: PlanRow;
+  workspaces: WorkspaceRow;
+  users: UserRow;
+  memberships: MembershipRow;
+  api_keys: ApiKeyRow;
+  links: LinkRow;
+  clicks: ClickRow;
+  events: EventRow;
+}
+
+export interface MigrationRow {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: number;
+}
+
+export interface PlanRow {
+  id: string;
+  name: string;
+  features: string;
+  limits: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WorkspaceRow {
+  id: string;
+  name: string;
+  plan_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UserRow {
+  id: string;
+  email: string;
+  password_hash: string;
+  is_instance_admin: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type Role = 'owner' | 'admin' | 'member' | 'viewer';
+
+export interface MembershipRow {
+  workspace_id: string;
+  user_id: string;
+  role: Role;
+  created_at: number;
+}
+
+export type KeyStatus = 'active' | 'disabled' | 'revoked';
+
+export interface ApiKeyRow {
+  id: string;
+  workspace_id: string;
+  name: string;
+  environment: string;
+  scopes: string;
+  secret_hash: string;
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: number | null;
+  status: KeyStatus;
+  expires_at: number | null;
+  created_by_user_id: string | null;
+  created_at: number;
+  updated_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  request_count: number;
+}
+
+export type LinkStatus = 'active' | 'disabled';
+export type RedirectCode = 301 | 302 | 307 | 308;
+
+export interface LinkRow {
+  id: string;
+  workspace_id: string;
+  slug: string;
+  url: string;
+  title: string | null;
+  tags: string;
+  status: LinkStatus;
+  expires_at: number | null;
+  expired_url: string | null;
+  max_clicks: number | null;
+  redirect_code: RedirectCode;
+  created_by_user_id: string | null;
+  created_by_key_id: string | null;
+  clicks: number;
+  total_clicks: number;
+  last_clicked_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ClickRow {
+  id: Generated<number>;
+  link_id: string;
+  workspace_id: string;
+  clicked_at: number;
+  bot: number;
+  qr: number;
+  referrer: string | null;
+  user_agent: string | null;
+  ip_hash: string | null;
+}
+
+export interface EventRow {
+  id: string;
+  workspace_id: string;
+  type: string;
+  payload: string;
+  created_at: number;
+}

@@ -1,0 +1,38 @@
+import { type Router } from 'express';
+import { createLinkBody, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
+import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink } from '../../links/links.service.js';
+import { errors } from '../../lib/errors.js';
+import { principalOf, requireScope } from '../middleware/auth.js';
+import { parseInput } from '../middleware/validate.js';
+
+/** An id that cannot be a link id answers 404 like any other unknown id. */
+function linkId(raw: string | string[] | undefined): string {
+  if (typeof raw !== 'string' || !LINK_ID_PATTERN.test(raw)) throw errors.notFound(`Link ${String(raw)}`);
+  return raw;
+}
+
+export function bindLinksApi(router: Router, deps: LinkDeps) {
+  router.post('/links', requireScope('links:write'), (req, res) => {
+    const p = principalOf(res);
+    const link = createLink(deps, p.workspaceId, { type: 'key', id: p.keyId }, parseInput(createLinkBody, req.body, 'body'));
+    res.status(201).location(`/api/v1/links/${link.id}`).json(link);
+  });
+
+  router.get('/links', requireScope('links:read'), (req, res) => {
+    res.json(listLinks(deps, principalOf(res).workspaceId, parseInput(listLinksQuery, req.query, 'query')));
+  });
+
+  router.get('/links/:id', requireScope('links:read'), (req, res) => {
+    res.json(getLink(deps, principalOf(res).workspaceId, linkId(req.params.id)));
+  });
+
+  router.patch('/links/:id', requireScope('links:write'), (req, res) => {
+    const id = linkId(req.params.id);
+    res.json(updateLink(deps, principalOf(res).workspaceId, id, parseInput(updateLinkBody, req.body, 'body')));
+  });
+
+  router.delete('/links/:id', requireScope('links:write'), (req, res) => {
+    deleteLink(deps, principalOf(res).workspaceId, linkId(req.params.id));
+    res.status(204).end();
+  });
+}

@@ -1,0 +1,22 @@
+import type { Router } from 'express';
+import type { Db } from '../../db/db.js';
+import { toIso } from '../../lib/clock.js';
+import { findPlanById, findWorkspaceById } from '../../workspaces/workspaces.repo.js';
+import { principalOf } from '../middleware/auth.js';
+
+export function bindMeApi(router: Router, deps: { db: Db }) {
+  // Any valid key may ask who it is: integrations use this as their "test connection" call.
+  router.get('/me', (_req, res) => {
+    const p = principalOf(res);
+    const workspace = findWorkspaceById(deps.db, p.workspaceId)!;
+    const plan = findPlanById(deps.db, workspace.plan_id)!;
+    res.json({
+      id: p.keyId,
+      name: p.name,
+      environment: p.environment,
+      scopes: p.scopes,
+      expiresAt: toIso(p.expiresAt),
+      workspace: { id: workspace.id, name: workspace.name, plan: plan.name },
+    });
+  });
+}

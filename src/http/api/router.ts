@@ -1,0 +1,29 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { KeyDeps } from '../../keys/keys.service.js';
+import type { LinkDeps } from '../../links/links.service.js';
+import { errors } from '../../lib/errors.js';
+import { authenticate } from '../middleware/auth.js';
+import { bindLinksApi } from './links.routes.js';
+import { bindMeApi } from './me.routes.js';
+
+export const BODY_LIMIT = '64kb';
+
+/** Bodies are JSON or nothing; anything else is refused before it reaches a handler. */
+function requireJsonBody(req: Request, _res: Response, next: NextFunction) {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (hasBody && !req.is('application/json')) throw errors.unsupportedMediaType();
+  next();
+}
+
+/** /api/v1: authenticate, parse JSON, then the resource routes. */
+export function bindApi(deps: KeyDeps & LinkDeps, clientIp: (req: Request) => string) {
+  const router = express.Router();
+  router.use(authenticate(deps, clientIp));
+  router.use(requireJsonBody, express.json({ limit: BODY_LIMIT, type: 'application/json', strict: true }));
+  bindMeApi(router, deps);
+  bindLinksApi(router, deps);
+  router.use(() => {
+    throw errors.routeNotFound();
+  });
+  return router;
+}

@@ -1,0 +1,52 @@
+import express, { type Request } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { KeyDeps } from '../keys/keys.service.js';
+import type { LinkDeps } from '../links/links.service.js';
+import type { Assets } from '../lib/assets.js';
+import { errors } from '../lib/errors.js';
+import { bindApi } from './api/router.js';
+import { errorHandler } from './middleware/errors.js';
+import { requestLog } from './middleware/request-log.js';
+import { bindPublicFiles } from './public-files.js';
+import type { StatusPages } from './status-pages.js';
+
+export interface ExpressDeps extends KeyDeps, LinkDeps {
+  config: Config;
+  log: Logger;
+  assets: Assets;
+  pages: StatusPages;
+  clientIp(req: Request): string;
+  /** Database reachable and migrations current. */
+  ready(): boolean;
+}
+
+/** Everything but the redirect fast path: health, API, static files (admin pages come later). */
+export function createExpressApp(deps: ExpressDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.trustProxy);
+  app.use(requestLog(deps.log.child({ component: 'http' }), deps.clientIp));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const ready = deps.ready();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready' });
+  });
+  app.use('/api/v1', bindApi(deps, deps.clientIp));
+  app.use('/api', () => {
+    throw errors.routeNotFound();
+  });
+  bindPublicFiles(app, deps.assets);
+  app.get('/', (_req, res) => {
+    res.type('text').send('LinkQR is running. The API lives under /api/v1.\n');
+  });
+
+  app.use(() => {
+    throw errors.notFound('Page');
+  });
+  app.use(errorHandler(deps.log.child({ component: 'http' }), deps.pages));
+  return app;
+}

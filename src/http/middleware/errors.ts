@@ -1,0 +1,59 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { AppError, errors } from '../../lib/errors.js';
+import type { StatusPages } from '../status-pages.js';
+
+/** Body-parser errors carry a `type`; map them to our stable codes. */
+function fromBodyParser(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null || !('type' in err)) return undefined;
+  switch ((err as { type: string }).type) {
+    case 'entity.too.large':
+      return errors.payloadTooLarge('64 KB');
+    case 'entity.parse.failed':
+      return errors.malformedJson();
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return errors.unsupportedMediaType();
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return errors.badRequest('bad_request_body', 'The request body was incomplete.');
+    default:
+      return undefined;
+  }
+}
+
+export function problemJson(res: Response, e: AppError) {
+  for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
+  res
+    .status(e.status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: `/docs/api#problem-${e.code}`,
+        title: e.title,
+        status: e.status,
+        detail: e.detail,
+        code: e.code,
+        ...(e.errors ? { errors: e.errors } : {}),
+        ...(res.locals.requestId ? { requestId: res.locals.requestId } : {}),
+      }),
+    );
+}
+
+/**
+ * The one place errors become responses: problem+json under /api, an HTML page elsewhere.
+ * Unknown errors are logged with their cause and answered with a plain 500.
+ */
+export function errorHandler(log: Logger, pages: StatusPages) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const known = err instanceof AppError ? err : fromBodyParser(err);
+    const e = known ?? new AppError(500, 'internal_error', 'Internal server error', 'Something went wrong on our side.');
+    if (!known) log.error({ err, reqId: res.locals.requestId }, 'unhandled error');
+    if (res.headersSent) return res.end();
+    if (req.originalUrl.startsWith('/api/')) return problemJson(res, e);
+    if (e.status === 404 || e.status >= 500) {
+      return res.status(e.status).type('html').send(e.status === 404 ? pages.notFound : pages.serverError);
+    }
+    res.status(e.status).type('text').send(e.detail);
+  };
+}

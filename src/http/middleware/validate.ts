@@ -1,0 +1,22 @@
+import type { z } from 'zod';
+import { errors, type FieldError } from '../../lib/errors.js';
+
+/** Parses request input at the edge; the domain only ever sees the typed result. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: 'body' | 'query'): z.output<S> {
+  if (what === 'body' && (typeof input !== 'object' || input === null || Array.isArray(input))) {
+    throw errors.validation([], 'The request body must be a JSON object.');
+  }
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const fieldErrors: FieldError[] = [];
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        fieldErrors.push({ field: key, message: what === 'body' ? 'is not a known field' : 'is not a known query parameter' });
+      }
+    } else {
+      fieldErrors.push({ field: issue.path.join('.') || what, message: issue.message });
+    }
+  }
+  throw errors.validation(fieldErrors, `The request ${what} has invalid fields: ${fieldErrors.map((f) => f.field).join(', ')}.`);
+}

@@ -1,0 +1,86 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClickRecorder } from '../clicks/click-recorder.js';
+import { isBotRequest } from '../clicks/classify.js';
+import type { Clock } from '../lib/clock.js';
+import type { RedirectCache } from '../links/redirect-cache.js';
+import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
+import type { StatusPages } from './status-pages.js';
+
+export interface RedirectDeps {
+  clock: Clock;
+  redirects: RedirectCache;
+  clicks: ClickRecorder;
+  pages: StatusPages;
+  clientIp(req: IncomingMessage): string;
+  onRedirect?(outcome: RedirectOutcome): void;
+}
+
+export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted';
+
+/** The slug of `/<slug>` or `/<slug>?…` when it can be a link, else undefined (the router takes it). */
+export function slugOf(url: string): string | undefined {
+  const end = url.indexOf('?');
+  const path = end === -1 ? url.slice(1) : url.slice(1, end);
+  if (!SLUG_PATTERN.test(path) || isReservedSlug(path)) return undefined;
+  return path;
+}
+
+const HTML = 'text/html; charset=utf-8';
+
+/**
+ * GET|HEAD /:slug on raw node:http, outside Express: a cached lookup, a few checks, a buffered
+ * click, and the redirect. Nothing here waits on the database.
+ */
+export function createRedirectHandler(deps: RedirectDeps) {
+  const page = (res: ServerResponse, status: number, body: Buffer) => {
+    res.writeHead(status, { 'content-type': HTML, 'content-length': body.length, 'cache-control': 'private, max-age=0' });
+    res.end(body);
+  };
+  const note = deps.onRedirect ?? (() => {});
+
+  return function redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
+    const target = deps.redirects.get(slug);
+    if (!target) {
+      note('not_found');
+      return page(res, 404, deps.pages.notFound);
+    }
+    if (target.status === 'disabled') {
+      note('disabled');
+      return page(res, 410, deps.pages.gone);
+    }
+    const now = deps.clock.now();
+    if (target.expiresAt !== null && now >= target.expiresAt) {
+      note('expired');
+      if (!target.expiredUrl) return page(res, 410, deps.pages.gone);
+      res.writeHead(302, { location: target.expiredUrl, 'cache-control': 'private, max-age=0', 'content-length': 0 });
+      res.end();
+      return;
+    }
+    if (target.maxClicks !== null && target.humanClicks >= target.maxClicks) {
+      note('exhausted');
+      return page(res, 410, deps.pages.gone);
+    }
+
+    const userAgent = req.headers['user-agent'];
+    const bot = isBotRequest(req.method!, userAgent);
+    if (!bot) target.humanClicks++;
+    deps.clicks.record({
+      linkId: target.linkId,
+      workspaceId: target.workspaceId,
+      at: now,
+      bot,
+      qr: isQrScan(req.url!),
+      referrer: req.headers.referer,
+      userAgent,
+      ip: deps.clientIp(req),
+    });
+    note('redirected');
+    res.writeHead(target.redirectCode, { location: target.url, 'cache-control': 'private, max-age=0', 'content-length': 0 });
+    res.end();
+  };
+}
+
+function isQrScan(url: string): boolean {
+  const q = url.indexOf('?');
+  return q !== -1 && new URLSearchParams(url.slice(q + 1)).get('qr') === '1';
+}

@@ -1,0 +1,186 @@
+import type { Db } from '../db/db.js';
+import type { ApiKeyRow, KeyStatus } from '../db/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { toIso } from '../lib/clock.js';
+import { errors } from '../lib/errors.js';
+import { hashSecret, verifySecret } from '../lib/passwords.js';
+import { formatKey, generateKeyParts, parseKey } from './key-format.js';
+import { findKeyById, insertKey, listKeysOfWorkspace, recordKeyUse, updateKey } from './keys.repo.js';
+import type { Scope } from './scopes.js';
+import type { VerificationCache } from './verification-cache.js';
+
+/** Who is calling the API: a verified, active key. */
+export interface KeyPrincipal {
+  keyId: string;
+  workspaceId: string;
+  name: string;
+  environment: string;
+  scopes: Scope[];
+  expiresAt: number | null;
+}
+
+export interface KeyStore {
+  db: Db;
+  clock: Clock;
+}
+
+export interface KeyDeps extends KeyStore {
+  verifiedKeys: VerificationCache;
+}
+
+export interface NewKey {
+  workspaceId: string;
+  name: string;
+  environment: string;
+  scopes: Scope[];
+  expiresAt: number | null;
+  createdByUserId: string | null;
+}
+
+/** What may be shown about a key: everything but the hashes. */
+export function presentKey(row: ApiKeyRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    environment: row.environment,
+    scopes: JSON.parse(row.scopes) as Scope[],
+    status: row.status,
+    prefix: `lqr_${row.id}`,
+    expiresAt: toIso(row.expires_at),
+    createdBy: row.created_by_user_id,
+    createdAt: toIso(row.created_at),
+    revokedAt: toIso(row.revoked_at),
+    lastUsedAt: toIso(row.last_used_at),
+    lastUsedIp: row.last_used_ip,
+    requestCount: row.request_count,
+  };
+}
+export type PresentedKey = ReturnType<typeof presentKey>;
+
+/** Creates a key; the returned `key` text exists only here and is never stored. */
+export async function createKey(deps: KeyStore, input: NewKey): Promise<{ key: string; record: PresentedKey }> {
+  const parts = generateKeyParts();
+  const now = deps.clock.now();
+  const row: ApiKeyRow = {
+    id: parts.id,
+    workspace_id: input.workspaceId,
+    name: input.name,
+    environment: input.environment,
+    scopes: JSON.stringify(input.scopes),
+    secret_hash: await hashSecret(parts.secret),
+    previous_secret_hash: null,
+    previous_secret_expires_at: null,
+    status: 'active',
+    expires_at: input.expiresAt,
+    created_by_user_id: input.createdByUserId,
+    created_at: now,
+    updated_at: now,
+    revoked_at: null,
+    last_used_at: null,
+    last_used_ip: null,
+    request_count: 0,
+  };
+  insertKey(deps.db, row);
+  return { key: formatKey(parts), record: presentKey(row) };
+}
+
+export function listKeys(deps: KeyStore, workspaceId: string): PresentedKey[] {
+  return listKeysOfWorkspace(deps.db, workspaceId).map(presentKey);
+}
+
+/** Revoke is final. A revoked key fails on its very next request (the row is read every time). */
+export function revokeKey(deps: KeyStore, id: string): PresentedKey {
+  const row = findKeyById(deps.db, id);
+  if (!row) throw errors.notFound(`API key ${id}`);
+  if (row.status !== 'revoked') {
+    const now = deps.clock.now();
+    updateKey(deps.db, id, { status: 'revoked', revoked_at: now, updated_at: now });
+  }
+  return presentKey(findKeyById(deps.db, id)!);
+}
+
+/** Disable is reversible; revoked keys stay revoked. */
+export function setKeyEnabled(deps: KeyStore, id: string, enabled: boolean): PresentedKey {
+  const row = findKeyById(deps.db, id);
+  if (!row) throw errors.notFound(`API key ${id}`);
+  if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; revoke is final.`);
+  const status: KeyStatus = enabled ? 'active' : 'disabled';
+  updateKey(deps.db, id, { status, updated_at: deps.clock.now() });
+  return presentKey(findKeyById(deps.db, id)!);
+}
+
+/**
+ * Rotates the secret of a key record. The old secret keeps working for `graceMs` (0 to 7 days).
+ * Returns the new key text, shown once.
+ */
+export async function rotateKey(deps: KeyStore, id: string, graceMs: number): Promise<{ key: string; record: PresentedKey }> {
+  const row = findKeyById(deps.db, id);
+  if (!row) throw errors.notFound(`API key ${id}`);
+  if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; create a new key.`);
+  const secret = generateKeyParts().secret;
+  const now = deps.clock.now();
+  updateKey(deps.db, id, {
+    secret_hash: await hashSecret(secret),
+    previous_secret_hash: graceMs > 0 ? row.secret_hash : null,
+    previous_secret_expires_at: graceMs > 0 ? now + graceMs : null,
+    updated_at: now,
+  });
+  return { key: formatKey({ id, secret }), record: presentKey(findKeyById(deps.db, id)!) };
+}
+
+const rejected = {
+  missing: () => errors.unauthorized('missing_api_key', 'Send an API key as "Authorization: Bearer lqr_…".'),
+  malformed: () => errors.unauthorized('malformed_api_key', 'The API key is not in the lqr_… format or is mangled (checksum mismatch).'),
+  invalid: () => errors.unauthorized('invalid_api_key', 'The API key is not valid.'),
+  revoked: () => errors.unauthorized('api_key_revoked', 'The API key has been revoked.'),
+  disabled: () => errors.unauthorized('api_key_disabled', 'The API key is disabled.'),
+  expired: () => errors.unauthorized('api_key_expired', 'The API key has expired.'),
+};
+
+/**
+ * Turns a bearer token into a principal or throws a 401 AppError.
+ * Shape and checksum are checked first (no database, no argon2 for garbage). The key's row is
+ * read on every call, so status changes made anywhere (CLI included) apply to the next request;
+ * only the argon2 verification itself is cached.
+ */
+export async function authenticateKey(deps: KeyDeps, token: string | undefined, ip: string): Promise<KeyPrincipal> {
+  if (!token) throw rejected.missing();
+  const parsed = parseKey(token);
+  if (!parsed.ok) throw rejected.malformed();
+
+  const row = findKeyById(deps.db, parsed.id);
+  if (!row) throw rejected.invalid();
+  const now = deps.clock.now();
+  const acceptable = [row.secret_hash];
+  if (row.previous_secret_hash && row.previous_secret_expires_at !== null && now < row.previous_secret_expires_at) {
+    acceptable.push(row.previous_secret_hash);
+  }
+  const cached = acceptable.some((hash) => deps.verifiedKeys.has(row.id, hash, parsed.secret));
+  if (!cached && !(await verifyAndRemember(deps.verifiedKeys, row.id, acceptable, parsed.secret))) throw rejected.invalid();
+
+  // An argon2 run takes a while and may have spanned a revoke: then judge the row as it is now.
+  const current = cached ? row : findKeyById(deps.db, row.id);
+  if (!current || current.status === 'revoked') throw rejected.revoked();
+  if (current.status === 'disabled') throw rejected.disabled();
+  if (current.expires_at !== null && now >= current.expires_at) throw rejected.expired();
+
+  recordKeyUse(deps.db, current.id, now, ip);
+  return {
+    keyId: current.id,
+    workspaceId: current.workspace_id,
+    name: current.name,
+    environment: current.environment,
+    scopes: JSON.parse(current.scopes) as Scope[],
+    expiresAt: current.expires_at,
+  };
+}
+
+async function verifyAndRemember(cache: VerificationCache, keyId: string, hashes: string[], secret: string): Promise<boolean> {
+  for (const hash of hashes) {
+    if (await verifySecret(hash, secret)) {
+      cache.remember(keyId, hash, secret);
+      return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,8 @@
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `5s`, `5m`, `2h`, `90d` into milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * UNITS[m[2]!]!;
+}

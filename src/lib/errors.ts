@@ -1,0 +1,46 @@
+/** A field-level validation message, as sent in problem+json `errors`. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/**
+ * The one error type the domain throws. `code` is stable and documented; `detail` is safe
+ * to show to the caller. Anything that is not an AppError is an internal error (500).
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    readonly detail: string,
+    readonly errors?: FieldError[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(detail);
+    this.name = 'AppError';
+  }
+}
+
+export const errors = {
+  validation: (errs: FieldError[], detail = 'The request has invalid fields.') =>
+    new AppError(400, 'validation_failed', 'Validation failed', detail, errs),
+  badRequest: (code: string, detail: string) => new AppError(400, code, 'Bad request', detail),
+  malformedJson: () =>
+    new AppError(400, 'malformed_json', 'Malformed JSON', 'The request body is not valid JSON.'),
+  unsupportedMediaType: () =>
+    new AppError(415, 'unsupported_media_type', 'Unsupported media type', 'Send the body as application/json.'),
+  payloadTooLarge: (limit: string) =>
+    new AppError(413, 'payload_too_large', 'Payload too large', `The request body is larger than ${limit}.`),
+  unauthorized: (code: string, detail: string) =>
+    new AppError(401, code, 'Unauthorized', detail, undefined, {
+      'www-authenticate': `Bearer realm="linkqr", error="invalid_token"`,
+    }),
+  forbidden: (code: string, detail: string) => new AppError(403, code, 'Forbidden', detail),
+  notFound: (what: string) => new AppError(404, 'not_found', 'Not found', `${what} was not found.`),
+  routeNotFound: () => new AppError(404, 'route_not_found', 'Not found', 'No such API route.'),
+  methodNotAllowed: () => new AppError(405, 'method_not_allowed', 'Method not allowed', 'This route does not accept that method.'),
+  conflict: (code: string, detail: string, errs?: FieldError[]) => new AppError(409, code, 'Conflict', detail, errs),
+  /** For the CLI: a usage or input problem, reported without a stack trace. */
+  usage: (detail: string) => new AppError(2, 'usage', 'Usage', detail),
+};

@@ -1,0 +1,32 @@
+import type { LinkRow } from '../db/schema.js';
+import { toIso } from '../lib/clock.js';
+
+/** The Link JSON of SPEC §4. Fields are listed one by one so a new column never leaks. */
+export function presentLink(row: LinkRow, baseUrl: string) {
+  const shortUrl = `${baseUrl}/${row.slug}`;
+  return {
+    id: row.id,
+    slug: row.slug,
+    shortUrl,
+    // The tracked URL to encode in QR codes: scans through it are recorded as qr=true.
+    qrUrl: `${shortUrl}?qr=1`,
+    url: row.url,
+    title: row.title,
+    tags: JSON.parse(row.tags) as string[],
+    status: row.status,
+    expiresAt: toIso(row.expires_at),
+    expiredUrl: row.expired_url,
+    maxClicks: row.max_clicks,
+    redirectCode: row.redirect_code,
+    clicks: row.clicks,
+    lastClickedAt: toIso(row.last_clicked_at),
+    createdBy: row.created_by_key_id
+      ? { type: 'key' as const, id: row.created_by_key_id }
+      : row.created_by_user_id
+        ? { type: 'user' as const, id: row.created_by_user_id }
+        : null,
+    createdAt: toIso(row.created_at)!,
+    updatedAt: toIso(row.updated_at)!,
+  };
+}
+export type Link = ReturnType<typeof presentLink>;

@@ -1,0 +1,39 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/db.js';
+import type { LinkRow } from '../db/schema.js';
+
+export const findLink = (db: Db, workspaceId: string, id: string) =>
+  db.first(db.q.selectFrom('links').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
+
+export const findLinkBySlug = (db: Db, slug: string) =>
+  db.first(db.q.selectFrom('links').selectAll().where('slug', '=', slug));
+
+export const insertLink = (db: Db, row: LinkRow) => db.run(db.q.insertInto('links').values(row));
+
+export const updateLinkRow = (db: Db, id: string, patch: Partial<LinkRow>) =>
+  db.run(db.q.updateTable('links').set(patch).where('id', '=', id));
+
+export const deleteLinkRow = (db: Db, id: string) => db.run(db.q.deleteFrom('links').where('id', '=', id));
+
+export interface LinkFilter {
+  workspaceId: string;
+  limit: number;
+  after?: string | undefined;
+  q?: string | undefined;
+  tag?: string | undefined;
+  status?: LinkRow['status'] | undefined;
+}
+
+/** Newest first; ids sort by creation time, so the last id of a page is the cursor. */
+export function listLinkRows(db: Db, f: LinkFilter): LinkRow[] {
+  let query = db.q.selectFrom('links').selectAll().where('workspace_id', '=', f.workspaceId);
+  if (f.after) query = query.where('id', '<', f.after);
+  if (f.status) query = query.where('status', '=', f.status);
+  if (f.tag) query = query.where(sql<boolean>`exists (select 1 from json_each(links.tags) where value = ${f.tag})`);
+  if (f.q) {
+    const pattern = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const like = (col: 'slug' | 'url' | 'title') => sql<boolean>`${sql.ref(col)} like ${pattern} escape '\\'`;
+    query = query.where((eb) => eb.or([like('slug'), like('url'), like('title')]));
+  }
+  return db.all(query.orderBy('id', 'desc').limit(f.limit));
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { isReservedSlug, SLUG_PATTERN } from './slugs.js';
+
+const MAX_URL_LENGTH = 2048;
+
+const httpUrl = z
+  .string()
+  .trim()
+  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http:// or https:// URL');
+
+const slug = z
+  .string()
+  .regex(SLUG_PATTERN, 'must be 1–64 characters of letters, digits, "-" and "_"')
+  .refine((s) => !isReservedSlug(s), 'is reserved by LinkQR; choose another');
+
+const tags = z
+  .array(
+    z.string().trim().min(1, 'must not be empty').max(50, 'must be at most 50 characters').regex(/^[^\x00-\x1f,]+$/, 'must not contain commas or control characters'),
+  )
+  .max(20, 'at most 20 tags')
+  .transform((list) => [...new Set(list)]);
+
+const futureTime = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2030-01-31T12:00:00Z' })
+  .transform((s) => Date.parse(s));
+
+const fields = {
+  url: httpUrl,
+  slug,
+  title: z.string().trim().max(200, 'must be at most 200 characters').nullable(),
+  tags,
+  expiresAt: futureTime.nullable(),
+  expiredUrl: httpUrl.nullable(),
+  maxClicks: z.number().int('must be an integer').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER).nullable(),
+  redirectCode: z.union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)], {
+    message: 'must be 301, 302, 307 or 308',
+  }),
+};
+
+/** POST /api/v1/links. Unknown fields are refused so typos (expires_at) do not pass silently. */
+export const createLinkBody = z.strictObject({
+  url: fields.url,
+  slug: fields.slug.optional(),
+  title: fields.title.optional(),
+  tags: fields.tags.optional(),
+  expiresAt: fields.expiresAt.optional(),
+  expiredUrl: fields.expiredUrl.optional(),
+  maxClicks: fields.maxClicks.optional(),
+  redirectCode: fields.redirectCode.optional(),
+});
+export type CreateLinkInput = z.output<typeof createLinkBody>;
+
+/** PATCH /api/v1/links/:id: any subset of the fields, plus status. */
+export const updateLinkBody = z
+  .strictObject({
+    url: fields.url.optional(),
+    slug: fields.slug.optional(),
+    title: fields.title.optional(),
+    tags: fields.tags.optional(),
+    expiresAt: fields.expiresAt.optional(),
+    expiredUrl: fields.expiredUrl.optional(),
+    maxClicks: fields.maxClicks.optional(),
+    redirectCode: fields.redirectCode.optional(),
+    status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional(),
+  })
+  .refine((o) => Object.keys(o).length > 0, { message: 'send at least one field to change' });
+export type UpdateLinkInput = z.output<typeof updateLinkBody>;
+
+export const LINK_ID_PATTERN = /^lnk_[0-9A-Za-z]{20}$/;
+
+const limit = z
+  .string()
+  .regex(/^\d+$/, 'must be an integer from 1 to 100')
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 100, 'must be an integer from 1 to 100');
+
+/** GET /api/v1/links query. Unknown parameters are refused (a misspelt filter must not list everything). */
+export const listLinksQuery = z.strictObject({
+  limit: limit.default(50),
+  after: z.string().regex(LINK_ID_PATTERN, 'must be a nextCursor value from a previous page').optional(),
+  q: z.string().trim().max(200, 'must be at most 200 characters').optional(),
+  tag: z.string().trim().min(1).max(50).optional(),
+  status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional(),
+});
+export type ListLinksQuery = z.output<typeof listLinksQuery>;

@@ -1,0 +1,137 @@
+import { SqliteError } from 'better-sqlite3';
+import type { Db } from '../db/db.js';
+import type { LinkRow } from '../db/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { errors } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import { enqueueEvent } from '../outbox/events.js';
+import { type Link, presentLink } from './link-presenter.js';
+import type { CreateLinkInput, ListLinksQuery, UpdateLinkInput } from './links.schema.js';
+import { deleteLinkRow, findLink, insertLink, listLinkRows, updateLinkRow } from './links.repo.js';
+import { randomSlug } from './slugs.js';
+
+export type Actor = { type: 'key'; id: string } | { type: 'user'; id: string };
+
+export interface LinkDeps {
+  db: Db;
+  clock: Clock;
+  /** Base of short URLs, without a trailing slash. */
+  baseUrl(): string;
+  /** Called after a commit that changed what a slug redirects to. */
+  linkChanged(slug: string): void;
+}
+
+const slugTaken = (slug: string) =>
+  errors.conflict('slug_taken', `The slug "${slug}" is already in use.`, [{ field: 'slug', message: 'is already in use' }]);
+
+const isUniqueViolation = (e: unknown) => e instanceof SqliteError && e.code === 'SQLITE_CONSTRAINT_UNIQUE';
+
+function assertFuture(clock: Clock, expiresAt: number | null | undefined) {
+  if (expiresAt != null && expiresAt <= clock.now()) {
+    throw errors.validation([{ field: 'expiresAt', message: 'must be in the future' }]);
+  }
+}
+
+export function createLink(deps: LinkDeps, workspaceId: string, actor: Actor, input: CreateLinkInput): Link {
+  assertFuture(deps.clock, input.expiresAt);
+  const now = deps.clock.now();
+  const row: LinkRow = {
+    id: newId('lnk', now),
+    workspace_id: workspaceId,
+    slug: input.slug ?? randomSlug(),
+    url: input.url,
+    title: input.title ?? null,
+    tags: JSON.stringify(input.tags ?? []),
+    status: 'active',
+    expires_at: input.expiresAt ?? null,
+    expired_url: input.expiredUrl ?? null,
+    max_clicks: input.maxClicks ?? null,
+    redirect_code: input.redirectCode ?? 302,
+    created_by_user_id: actor.type === 'user' ? actor.id : null,
+    created_by_key_id: actor.type === 'key' ? actor.id : null,
+    clicks: 0,
+    total_clicks: 0,
+    last_clicked_at: null,
+    created_at: now,
+    updated_at: now,
+  };
+  // A random 7-char slug collides rarely; try a few before giving up.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const link = presentLink(row, deps.baseUrl());
+      deps.db.tx(() => {
+        insertLink(deps.db, row);
+        enqueueEvent(deps.db, { workspaceId, type: 'link.created', data: link, at: now });
+      });
+      deps.linkChanged(row.slug);
+      return link;
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      if (input.slug !== undefined) throw slugTaken(input.slug);
+      if (attempt === 4) throw e;
+      row.slug = randomSlug();
+    }
+  }
+}
+
+export function getLink(deps: LinkDeps, workspaceId: string, id: string): Link {
+  const row = findLink(deps.db, workspaceId, id);
+  if (!row) throw errors.notFound(`Link ${id}`);
+  return presentLink(row, deps.baseUrl());
+}
+
+export function listLinks(deps: LinkDeps, workspaceId: string, query: ListLinksQuery): { data: Link[]; nextCursor: string | null } {
+  // One extra row tells whether another page exists without a count query.
+  const rows = listLinkRows(deps.db, { workspaceId, ...query, limit: query.limit + 1 });
+  const page = rows.slice(0, query.limit);
+  return {
+    data: page.map((r) => presentLink(r, deps.baseUrl())),
+    nextCursor: rows.length > query.limit ? page[page.length - 1]!.id : null,
+  };
+}
+
+export function updateLink(deps: LinkDeps, workspaceId: string, id: string, input: UpdateLinkInput): Link {
+  assertFuture(deps.clock, input.expiresAt);
+  const now = deps.clock.now();
+  const patch: Partial<LinkRow> = { updated_at: now };
+  if (input.url !== undefined) patch.url = input.url;
+  if (input.slug !== undefined) patch.slug = input.slug;
+  if (input.title !== undefined) patch.title = input.title;
+  if (input.tags !== undefined) patch.tags = JSON.stringify(input.tags);
+  if (input.expiresAt !== undefined) patch.expires_at = input.expiresAt;
+  if (input.expiredUrl !== undefined) patch.expired_url = input.expiredUrl;
+  if (input.maxClicks !== undefined) patch.max_clicks = input.maxClicks;
+  if (input.redirectCode !== undefined) patch.redirect_code = input.redirectCode;
+  if (input.status !== undefined) patch.status = input.status;
+
+  let before: LinkRow | undefined;
+  let link: Link;
+  try {
+    link = deps.db.tx(() => {
+      before = findLink(deps.db, workspaceId, id);
+      if (!before) throw errors.notFound(`Link ${id}`);
+      updateLinkRow(deps.db, id, patch);
+      const updated = presentLink(findLink(deps.db, workspaceId, id)!, deps.baseUrl());
+      enqueueEvent(deps.db, { workspaceId, type: 'link.updated', data: updated, at: now });
+      return updated;
+    });
+  } catch (e) {
+    if (isUniqueViolation(e) && input.slug !== undefined) throw slugTaken(input.slug);
+    throw e;
+  }
+  deps.linkChanged(before!.slug);
+  if (link.slug !== before!.slug) deps.linkChanged(link.slug);
+  return link;
+}
+
+export function deleteLink(deps: LinkDeps, workspaceId: string, id: string): void {
+  const now = deps.clock.now();
+  const slug = deps.db.tx(() => {
+    const row = findLink(deps.db, workspaceId, id);
+    if (!row) throw errors.notFound(`Link ${id}`);
+    deleteLinkRow(deps.db, id);
+    enqueueEvent(deps.db, { workspaceId, type: 'link.deleted', data: presentLink({ ...row, updated_at: now }, deps.baseUrl()), at: now });
+    return row.slug;
+  });
+  deps.linkChanged(slug);
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import type { Role, UserRow } from '../db/schema.js';
+import { errors } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import { hashSecret } from '../lib/passwords.js';
+import type { WorkspaceDeps } from '../workspaces/workspaces.service.js';
+import { createWorkspace } from '../workspaces/workspaces.service.js';
+import { findWorkspaceByName, upsertMembership } from '../workspaces/workspaces.repo.js';
+import { countUsers, findUserByEmail, insertUser } from './users.repo.js';
+
+export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly Role[];
+
+const newUserInput = z.object({
+  email: z.email('must be an email address').max(254).transform((e) => e.toLowerCase()),
+  password: z.string().min(10, 'must be at least 10 characters').max(1024, 'must be at most 1024 characters'),
+  role: z.enum(ROLES, { message: `must be one of ${ROLES.join(', ')}` }).optional(),
+  workspace: z.string().optional(),
+});
+export interface NewUserInput {
+  email: string;
+  password: string;
+  role?: string | undefined;
+  workspace?: string | undefined;
+}
+
+/** The name given to the first workspace when the first user is created without one. */
+export const FIRST_WORKSPACE_NAME = 'Default';
+
+/**
+ * Creates a user. The first user of the instance is its admin and, when no workspace is named,
+ * owns a new "Default" workspace (what the setup page does). With a workspace name, the
+ * workspace is created if missing and the user joins it with `role` (default owner).
+ */
+export async function createUser(deps: WorkspaceDeps, input: NewUserInput): Promise<{ user: UserRow; workspace: string | null; role: Role | null }> {
+  const parsed = newUserInput.safeParse(input);
+  if (!parsed.success) {
+    throw errors.validation(parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
+  }
+  const { email, password, role, workspace } = parsed.data;
+  if (findUserByEmail(deps.db, email)) throw errors.conflict('user_exists', `A user with email ${email} already exists.`);
+
+  const passwordHash = await hashSecret(password);
+  return deps.db.tx(() => {
+    const first = countUsers(deps.db) === 0;
+    const workspaceName = workspace ?? (first ? FIRST_WORKSPACE_NAME : undefined);
+    if (!workspaceName && role) throw errors.usage('--role needs --workspace (which workspace is the role in?)');
+    if (findUserByEmail(deps.db, email)) throw errors.conflict('user_exists', `A user with email ${email} already exists.`);
+
+    const now = deps.clock.now();
+    const user: UserRow = {
+      id: newId('usr', now),
+      email,
+      password_hash: passwordHash,
+      is_instance_admin: first ? 1 : 0,
+      created_at: now,
+      updated_at: now,
+    };
+    insertUser(deps.db, user);
+    if (!workspaceName) return { user, workspace: null, role: null };
+
+    const ws = findWorkspaceByName(deps.db, workspaceName) ?? createWorkspace(deps, workspaceName);
+    const membershipRole = role ?? 'owner';
+    upsertMembership(deps.db, { workspace_id: ws.id, user_id: user.id, role: membershipRole, created_at: now });
+    return { user, workspace: ws.name, role: membershipRole };
+  });
+}

@@ -1,0 +1,36 @@
+import type { Db } from '../db/db.js';
+import type { MembershipRow, WorkspaceRow } from '../db/schema.js';
+
+export const findWorkspaceByName = (db: Db, name: string) =>
+  db.first(db.q.selectFrom('workspaces').selectAll().where('name', '=', name));
+
+export const findWorkspaceById = (db: Db, id: string) =>
+  db.first(db.q.selectFrom('workspaces').selectAll().where('id', '=', id));
+
+export const insertWorkspace = (db: Db, row: WorkspaceRow) => db.run(db.q.insertInto('workspaces').values(row));
+
+export const listWorkspacesWithCounts = (db: Db) =>
+  db.all(
+    db.q
+      .selectFrom('workspaces')
+      .innerJoin('plans', 'plans.id', 'workspaces.plan_id')
+      .select((eb) => [
+        'workspaces.id',
+        'workspaces.name',
+        'workspaces.created_at',
+        'plans.name as plan',
+        eb.selectFrom('memberships').whereRef('memberships.workspace_id', '=', 'workspaces.id').select(eb.fn.countAll<number>().as('n')).as('members'),
+        eb.selectFrom('links').whereRef('links.workspace_id', '=', 'workspaces.id').select(eb.fn.countAll<number>().as('n')).as('links'),
+      ])
+      .orderBy('workspaces.name'),
+  );
+
+export const findPlanById = (db: Db, id: string) => db.first(db.q.selectFrom('plans').selectAll().where('id', '=', id));
+
+export const upsertMembership = (db: Db, row: MembershipRow) =>
+  db.run(
+    db.q
+      .insertInto('memberships')
+      .values(row)
+      .onConflict((oc) => oc.columns(['workspace_id', 'user_id']).doUpdateSet({ role: row.role })),
+  );

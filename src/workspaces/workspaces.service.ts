@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import type { Db } from '../db/db.js';
+import type { WorkspaceRow } from '../db/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { toIso } from '../lib/clock.js';
+import { errors } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import { findWorkspaceByName, insertWorkspace, listWorkspacesWithCounts } from './workspaces.repo.js';
+
+export interface WorkspaceDeps {
+  db: Db;
+  clock: Clock;
+}
+
+export const DEFAULT_PLAN_ID = 'pln_default';
+
+export const workspaceName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[^\x00-\x1f]+$/, 'must not contain control characters');
+
+export function createWorkspace(deps: WorkspaceDeps, name: string): WorkspaceRow {
+  const parsed = workspaceName.safeParse(name);
+  if (!parsed.success) throw errors.validation([{ field: 'name', message: parsed.error.issues[0]!.message }]);
+  if (findWorkspaceByName(deps.db, parsed.data)) {
+    throw errors.conflict('workspace_exists', `A workspace named "${parsed.data}" already exists.`);
+  }
+  const now = deps.clock.now();
+  const row: WorkspaceRow = { id: newId('wsp', now), name: parsed.data, plan_id: DEFAULT_PLAN_ID, created_at: now, updated_at: now };
+  insertWorkspace(deps.db, row);
+  return row;
+}
+
+/** Finds a workspace by name, or says clearly that it does not exist. */
+export function requireWorkspace(deps: WorkspaceDeps, name: string): WorkspaceRow {
+  const row = findWorkspaceByName(deps.db, name);
+  if (!row) throw errors.notFound(`Workspace "${name}"`);
+  return row;
+}
+
+export function listWorkspaces(deps: WorkspaceDeps) {
+  return listWorkspacesWithCounts(deps.db).map((w) => ({
+    id: w.id,
+    name: w.name,
+    plan: w.plan,
+    members: Number(w.members),
+    links: Number(w.links),
+    createdAt: toIso(w.created_at),
+  }));
+}
