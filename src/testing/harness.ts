@@ -1,0 +1,189 @@
+/**
+ * Test helpers: a real server on port 0 over a temp data dir, the real CLI as a child process,
+ * and plain HTTP. No mocks: tests talk to what ships.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createServer, openStore, type Server, type Store } from '../app.js';
+import type { ClickRecorderOptions } from '../clicks/click-recorder.js';
+import { loadConfig } from '../config.js';
+import { createKey } from '../keys/keys.service.js';
+import type { Scope } from '../keys/scopes.js';
+import { createLogger } from '../lib/logger.js';
+import type { Clock } from '../lib/clock.js';
+import { createWorkspace, requireWorkspace } from '../workspaces/workspaces.service.js';
+import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
+
+export const ROOT = resolve(__dirname, '../..');
+export const BIN = join(ROOT, 'bin/linkqr.cjs');
+export const ALL_SCOPES: Scope[] = ['links:read', 'links:write', 'analytics:read', 'webhooks:read', 'webhooks:write'];
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'linkqr-test-'));
+}
+
+/** A clock tests can move. */
+export function fakeClock(start = Date.UTC(2030, 0, 1)): Clock & { set(ms: number): void; advance(ms: number): void } {
+  let now = start;
+  return { now: () => now, set: (ms) => void (now = ms), advance: (ms) => void (now += ms) };
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  // biome-ignore lint: tests read arbitrary JSON
+  json: any;
+}
+
+export async function http(
+  base: string,
+  method: string,
+  path: string,
+  opts: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<HttpResult> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.key) headers.authorization = `Bearer ${opts.key}`;
+  let body: string | undefined = opts.rawBody;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(base + path, { method, headers, body, redirect: 'manual' });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  /** Every JSON log line the server wrote. */
+  logs: string[];
+  store: Store;
+  server: Server;
+  /** Creates (if needed) a workspace and a key in it; returns the key text. */
+  key(opts?: { workspace?: string; scopes?: Scope[]; expiresAt?: number | null; name?: string }): Promise<string>;
+  request(method: string, path: string, opts?: Parameters<typeof http>[3]): Promise<HttpResult>;
+  /** Writes buffered clicks now, instead of waiting for the batch timer. */
+  flushClicks(): number;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  opts: { env?: Record<string, string>; clock?: Clock; clicks?: ClickRecorderOptions; dataDir?: string } = {},
+): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? tempDataDir();
+  const config = loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_PORT: '0', LINKQR_LOG_LEVEL: 'info', ...opts.env });
+  const logs: string[] = [];
+  const log = createLogger(config.logLevel, { write: (line: string) => void logs.push(line) });
+  const store = openStore(config, { clock: opts.clock, log, applyPending: true });
+  const server = createServer(store, { clicks: opts.clicks });
+  const url = await server.listen();
+  let closed = false;
+  return {
+    url,
+    dataDir,
+    logs,
+    store,
+    server,
+    async key(k = {}) {
+      const name = k.workspace ?? 'Acme';
+      const ws = findWorkspaceByName(store.db, name) ?? createWorkspace(store, name);
+      const { key } = await createKey(store, {
+        workspaceId: requireWorkspace(store, ws.name).id,
+        name: k.name ?? 'test key',
+        environment: 'test',
+        scopes: k.scopes ?? ALL_SCOPES,
+        expiresAt: k.expiresAt ?? null,
+        createdByUserId: null,
+      });
+      return key;
+    },
+    request: (method, path, o) => http(url, method, path, o),
+    flushClicks: () => server.deps.clicks.flush(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close(1_000);
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (bin/linkqr.cjs) against a data dir. */
+export function runCli(args: string[], opts: { dataDir?: string; stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', LINKQR_LOG_LEVEL: 'warn', ...opts.env };
+    if (opts.dataDir) env.LINKQR_DATA_DIR = opts.dataDir;
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+export interface ServerProcess {
+  url: string;
+  /** Sends a signal and resolves with the exit code and everything logged. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; output: string }>;
+}
+
+/** Starts `linkqr serve --port 0` as a child process and waits for its "listening" line. */
+export function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+      env: { PATH: process.env.PATH ?? '', LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 15_000);
+    const onData = (d: Buffer) => {
+      output += d;
+      const m = /"msg":"listening"/.test(output) ? /"url":"(http:\/\/[^"]+)"/.exec(output) : null;
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise({
+          url: m[1]!,
+          async stop(signal = 'SIGTERM') {
+            child.kill(signal);
+            const code = await exited;
+            return { code, output };
+          },
+        });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    exited.then((code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+}
+
+/** Polls until fn returns a truthy value (for effects that happen asynchronously, like click batches). */
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
