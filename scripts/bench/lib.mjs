@@ -1,0 +1,103 @@
+// Shared pieces of the benchmarks: processes pinned to cores, autocannon runs, a LinkQR instance.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = join(ROOT, 'bin/linkqr.cjs');
+export const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '0';
+export const LOAD_CORE = process.env.BENCH_LOAD_CORE ?? '1';
+export const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+export const BROWSER_UA =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+export async function freePort() {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForHttp(url, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await fetch(url, { redirect: 'manual' });
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(50);
+    }
+  }
+}
+
+/** Starts a process on the server core; resolves once `probeUrl` answers. */
+export async function startPinned(args, env, probeUrl) {
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitForHttp(probeUrl);
+  return {
+    child,
+    stop: () =>
+      new Promise((r) => {
+        child.once('exit', r);
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** A bare node:http server answering every request with a 302: the baseline. */
+export async function startBare302() {
+  const port = await freePort();
+  const code = `require('node:http').createServer((q, s) => { s.writeHead(302, { location: 'https://example.com/', 'cache-control': 'private, max-age=0', 'content-length': 0 }); s.end(); }).listen(${port}, '127.0.0.1')`;
+  const proc = await startPinned(['-e', code], {}, `http://127.0.0.1:${port}/`);
+  return { url: `http://127.0.0.1:${port}`, ...proc };
+}
+
+/** A LinkQR server over a fresh data dir, with a workspace and a key made by the CLI. */
+export async function startLinkqr(scopes = 'links:read,links:write') {
+  const dataDir = mkdtempSync(join(tmpdir(), 'linkqr-bench-'));
+  const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
+  const cli = (...args) =>
+    execFileSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  cli('workspace', 'create', 'Bench');
+  const key = cli('key', 'create', '--workspace', 'Bench', '--name', 'bench', '--scopes', scopes);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = await startPinned([BIN, 'serve', '--port', String(port)], env, `${url}/healthz`);
+  return {
+    url,
+    key,
+    dataDir,
+    ...proc,
+    async stop() {
+      await proc.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs autocannon on the load core; returns its JSON result. */
+export function autocannon(url, { method = 'GET', headers = {}, body, duration = DURATION, connections = CONNECTIONS } = {}) {
+  const args = ['-c', LOAD_CORE, process.execPath, join(ROOT, 'node_modules/autocannon/autocannon.js'), '-j', '-c', String(connections), '-d', String(duration), '-m', method];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+  if (body !== undefined) args.push('-b', body);
+  args.push(url);
+  const out = execFileSync('taskset', args, { maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+  return JSON.parse(out.toString());
+}
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const fmt = (n) => Math.round(n).toLocaleString('en-US');

@@ -1,0 +1,44 @@
+// Redirect throughput with click recording, against a bare node:http 302 server measured in the
+// same run. Server on one core, load generator on the other. Target: >= 0.7x the baseline.
+//   npm run build && node scripts/bench/redirect.mjs     (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS)
+import { autocannon, BROWSER_UA, DURATION, fmt, median, ROUNDS, startBare302, startLinkqr } from './lib.mjs';
+
+const bare = [];
+const linkqr = [];
+let recordedOk = true;
+
+for (let round = 1; round <= ROUNDS; round++) {
+  const b = await startBare302();
+  const br = autocannon(`${b.url}/abc1234`, { headers: { 'user-agent': BROWSER_UA } });
+  await b.stop();
+  bare.push({ rps: br.requests.average, p99: br.latency.p99 });
+
+  const l = await startLinkqr();
+  const created = await fetch(`${l.url}/api/v1/links`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${l.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: 'https://example.com/landing' }),
+  }).then((r) => r.json());
+  const lr = autocannon(`${l.url}/${created.slug}`, { headers: { 'user-agent': BROWSER_UA } });
+  // autocannon counts completed responses; every one of them was a redirect and must be a stored click.
+  const redirects = lr['3xx'];
+  await new Promise((r) => setTimeout(r, 200));
+  const after = await fetch(`${l.url}/api/v1/links/${created.id}`, { headers: { authorization: `Bearer ${l.key}` } }).then((r) => r.json());
+  await l.stop();
+  const recorded = after.clicks;
+  recordedOk &&= recorded >= redirects && lr.non2xx === redirects && lr.errors === 0;
+  linkqr.push({ rps: lr.requests.average, p99: lr.latency.p99, redirects, recorded });
+
+  console.log(
+    `round ${round}: bare ${fmt(br.requests.average)} req/s (p99 ${br.latency.p99} ms) | linkqr ${fmt(lr.requests.average)} req/s ` +
+      `(p99 ${lr.latency.p99} ms), ${fmt(redirects)} redirects, ${fmt(recorded)} clicks recorded`,
+  );
+}
+
+const ratio = median(linkqr.map((x) => x.rps)) / median(bare.map((x) => x.rps));
+console.log(`\nredirect benchmark, ${ROUNDS} rounds of ${DURATION}s, medians:`);
+console.log(`  bare node:http 302 : ${fmt(median(bare.map((x) => x.rps)))} req/s, p99 ${median(bare.map((x) => x.p99))} ms`);
+console.log(`  linkqr redirect    : ${fmt(median(linkqr.map((x) => x.rps)))} req/s, p99 ${median(linkqr.map((x) => x.p99))} ms`);
+console.log(`  ratio              : ${ratio.toFixed(2)}x (target >= 0.70, floor 0.50)`);
+console.log(`  every click recorded: ${recordedOk ? 'yes' : 'NO'}`);
+process.exitCode = ratio >= 0.5 && recordedOk ? 0 : 1;
