@@ -13,6 +13,7 @@ import { clientIpResolver } from './http/client-ip.js';
 import { createRedirectHandler, slugOf } from './http/redirect.js';
 import { renderStatusPages } from './http/status-pages.js';
 import { createViews } from './http/views.js';
+import { KeyUsageRecorder } from './keys/key-usage.js';
 import { VerificationCache } from './keys/verification-cache.js';
 import { RedirectCache } from './links/redirect-cache.js';
 import { type Assets, diskAssets } from './lib/assets.js';
@@ -93,6 +94,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   );
   const redirects = new RedirectCache(db, (linkId) => clicks.pendingHumanClicks(linkId));
   const verifiedKeys = new VerificationCache();
+  const keyUsage = new KeyUsageRecorder({ db, log: log.child({ component: 'keys' }) });
   const latestMigration = loadMigrations(assets).length;
   let baseUrl = config.baseUrl ?? '';
 
@@ -107,6 +109,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     clicks,
     redirects,
     verifiedKeys,
+    keyUsage,
     baseUrl: () => baseUrl,
     linkChanged: (slug: string) => redirects.invalidate(slug),
     ready() {
@@ -164,6 +167,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       await closed;
       clearTimeout(force);
       const written = clicks.close();
+      keyUsage.flush();
       db.close();
       log.info({ clicksWritten: written }, 'stopped');
     },

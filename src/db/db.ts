@@ -28,8 +28,21 @@ export interface Db {
   all<R>(query: Compilable<R>): R[];
   first<R>(query: Compilable<R>): R | undefined;
   run(query: Compilable<unknown>): { changes: number };
+  /**
+   * A prepared statement for hand-written SQL, cached by text. For the few statements on hot
+   * paths (per-request key lookup, link and event inserts) where building the query with Kysely
+   * on every call costs more than running it.
+   */
+  stmt(sql: string): BetterSqlite3.Statement;
   /** Runs fn in a BEGIN IMMEDIATE transaction (nested calls become savepoints). */
   tx<T>(fn: () => T): T;
+  /**
+   * Group commit: fn runs in its own savepoint inside one transaction shared with every other
+   * write queued in the same event-loop turn; the promise settles after that transaction
+   * commits. A commit costs far more than the statements in it, so concurrent API writes share
+   * it. A failing fn rolls back only its own savepoint.
+   */
+  write<T>(fn: () => T): Promise<T>;
   close(): void;
 }
 
@@ -63,6 +76,38 @@ export function openDb(file: string): Db {
   const params = (query: CompiledQuery<unknown>) =>
     query.parameters.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
 
+  interface QueuedWrite {
+    fn: () => unknown;
+    resolve(value: unknown): void;
+    reject(error: unknown): void;
+  }
+  let queue: QueuedWrite[] = [];
+  const tx = <T>(fn: () => T): T => sqlite.transaction(fn).immediate();
+  const drain = () => {
+    const batch = queue;
+    queue = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      tx(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, value: tx(item.fn) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.value);
+      else item.reject(o.error);
+    });
+  };
+
   return {
     q,
     sqlite,
@@ -81,8 +126,12 @@ export function openDb(file: string): Db {
       if (stmt.reader) return { changes: stmt.all(...params(compiled)).length };
       return { changes: stmt.run(...params(compiled)).changes };
     },
-    tx<T>(fn: () => T): T {
-      return sqlite.transaction(fn).immediate();
+    stmt: prepare,
+    tx,
+    write<T>(fn: () => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        if (queue.push({ fn, resolve: resolve as (v: unknown) => void, reject }) === 1) setImmediate(drain);
+      });
     },
     close() {
       statements.clear();

@@ -25,6 +25,8 @@ export interface ExpressDeps extends KeyDeps, LinkDeps {
 export function createExpressApp(deps: ExpressDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // API responses change with every write; weak ETags would only cost a hash per response.
+  app.set('etag', false);
   app.set('trust proxy', deps.config.trustProxy);
   app.use(requestLog(deps.log.child({ component: 'http' }), deps.clientIp));
 

@@ -1,8 +1,9 @@
 import type { Db } from '../db/db.js';
 import type { ApiKeyRow } from '../db/schema.js';
 
+// Runs on every API request.
 export const findKeyById = (db: Db, id: string) =>
-  db.first(db.q.selectFrom('api_keys').selectAll().where('id', '=', id));
+  db.stmt('select * from api_keys where id = ?').get(id) as ApiKeyRow | undefined;
 
 export const listKeysOfWorkspace = (db: Db, workspaceId: string) =>
   db.all(db.q.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('id'));
@@ -12,10 +13,10 @@ export const insertKey = (db: Db, row: ApiKeyRow) => db.run(db.q.insertInto('api
 export const updateKey = (db: Db, id: string, patch: Partial<ApiKeyRow>) =>
   db.run(db.q.updateTable('api_keys').set(patch).where('id', '=', id)).changes;
 
-export const recordKeyUse = (db: Db, id: string, at: number, ip: string) =>
+export const recordKeyUse = (db: Db, id: string, use: { requests: number; lastAt: number; lastIp: string }) =>
   db.run(
     db.q
       .updateTable('api_keys')
-      .set((eb) => ({ last_used_at: at, last_used_ip: ip, request_count: eb('request_count', '+', 1) }))
+      .set((eb) => ({ last_used_at: use.lastAt, last_used_ip: use.lastIp, request_count: eb('request_count', '+', use.requests) }))
       .where('id', '=', id),
   );

@@ -5,7 +5,8 @@ import { toIso } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
 import { hashSecret, verifySecret } from '../lib/passwords.js';
 import { formatKey, generateKeyParts, parseKey } from './key-format.js';
-import { findKeyById, insertKey, listKeysOfWorkspace, recordKeyUse, updateKey } from './keys.repo.js';
+import type { KeyUsageRecorder } from './key-usage.js';
+import { findKeyById, insertKey, listKeysOfWorkspace, updateKey } from './keys.repo.js';
 import type { Scope } from './scopes.js';
 import type { VerificationCache } from './verification-cache.js';
 
@@ -26,6 +27,7 @@ export interface KeyStore {
 
 export interface KeyDeps extends KeyStore {
   verifiedKeys: VerificationCache;
+  keyUsage: KeyUsageRecorder;
 }
 
 export interface NewKey {
@@ -164,7 +166,7 @@ export async function authenticateKey(deps: KeyDeps, token: string | undefined, 
   if (current.status === 'disabled') throw rejected.disabled();
   if (current.expires_at !== null && now >= current.expires_at) throw rejected.expired();
 
-  recordKeyUse(deps.db, current.id, now, ip);
+  deps.keyUsage.record(current.id, now, ip);
   return {
     keyId: current.id,
     workspaceId: current.workspace_id,

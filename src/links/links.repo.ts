@@ -8,7 +8,14 @@ export const findLink = (db: Db, workspaceId: string, id: string) =>
 export const findLinkBySlug = (db: Db, slug: string) =>
   db.first(db.q.selectFrom('links').selectAll().where('slug', '=', slug));
 
-export const insertLink = (db: Db, row: LinkRow) => db.run(db.q.insertInto('links').values(row));
+const LINK_COLUMNS = [
+  'id', 'workspace_id', 'slug', 'url', 'title', 'tags', 'status', 'expires_at', 'expired_url', 'max_clicks', 'redirect_code',
+  'created_by_user_id', 'created_by_key_id', 'clicks', 'total_clicks', 'last_clicked_at', 'created_at', 'updated_at',
+] as const satisfies readonly (keyof LinkRow)[];
+const INSERT_LINK = `insert into links (${LINK_COLUMNS.join(', ')}) values (${LINK_COLUMNS.map((c) => `@${c}`).join(', ')})`;
+
+// The API's busiest write: a fixed statement rather than a query built per call.
+export const insertLink = (db: Db, row: LinkRow) => db.stmt(INSERT_LINK).run(row);
 
 export const updateLinkRow = (db: Db, id: string, patch: Partial<LinkRow>) =>
   db.run(db.q.updateTable('links').set(patch).where('id', '=', id));

@@ -71,7 +71,8 @@ export const updateLinkBody = z
     redirectCode: fields.redirectCode.optional(),
     status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional(),
   })
-  .refine((o) => Object.keys(o).length > 0, { message: 'send at least one field to change' });
+  // `when`: only complain about an empty change when nothing else is wrong (e.g. unknown fields).
+  .refine((o) => Object.keys(o).length > 0, { message: 'send at least one field to change', when: (payload) => payload.issues.length === 0 });
 export type UpdateLinkInput = z.output<typeof updateLinkBody>;
 
 export const LINK_ID_PATTERN = /^lnk_[0-9A-Za-z]{20}$/;

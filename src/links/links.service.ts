@@ -32,7 +32,7 @@ function assertFuture(clock: Clock, expiresAt: number | null | undefined) {
   }
 }
 
-export function createLink(deps: LinkDeps, workspaceId: string, actor: Actor, input: CreateLinkInput): Link {
+export async function createLink(deps: LinkDeps, workspaceId: string, actor: Actor, input: CreateLinkInput): Promise<Link> {
   assertFuture(deps.clock, input.expiresAt);
   const now = deps.clock.now();
   const row: LinkRow = {
@@ -59,7 +59,7 @@ export function createLink(deps: LinkDeps, workspaceId: string, actor: Actor, in
   for (let attempt = 0; ; attempt++) {
     try {
       const link = presentLink(row, deps.baseUrl());
-      deps.db.tx(() => {
+      await deps.db.write(() => {
         insertLink(deps.db, row);
         enqueueEvent(deps.db, { workspaceId, type: 'link.created', data: link, at: now });
       });
@@ -90,7 +90,7 @@ export function listLinks(deps: LinkDeps, workspaceId: string, query: ListLinksQ
   };
 }
 
-export function updateLink(deps: LinkDeps, workspaceId: string, id: string, input: UpdateLinkInput): Link {
+export async function updateLink(deps: LinkDeps, workspaceId: string, id: string, input: UpdateLinkInput): Promise<Link> {
   assertFuture(deps.clock, input.expiresAt);
   const now = deps.clock.now();
   const patch: Partial<LinkRow> = { updated_at: now };
@@ -107,7 +107,7 @@ export function updateLink(deps: LinkDeps, workspaceId: string, id: string, inpu
   let before: LinkRow | undefined;
   let link: Link;
   try {
-    link = deps.db.tx(() => {
+    link = await deps.db.write(() => {
       before = findLink(deps.db, workspaceId, id);
       if (!before) throw errors.notFound(`Link ${id}`);
       updateLinkRow(deps.db, id, patch);
@@ -124,13 +124,14 @@ export function updateLink(deps: LinkDeps, workspaceId: string, id: string, inpu
   return link;
 }
 
-export function deleteLink(deps: LinkDeps, workspaceId: string, id: string): void {
+export async function deleteLink(deps: LinkDeps, workspaceId: string, id: string): Promise<void> {
   const now = deps.clock.now();
-  const slug = deps.db.tx(() => {
+  const slug = await deps.db.write(() => {
     const row = findLink(deps.db, workspaceId, id);
     if (!row) throw errors.notFound(`Link ${id}`);
     deleteLinkRow(deps.db, id);
-    enqueueEvent(deps.db, { workspaceId, type: 'link.deleted', data: presentLink({ ...row, updated_at: now }, deps.baseUrl()), at: now });
+    // The link as it was when deleted.
+    enqueueEvent(deps.db, { workspaceId, type: 'link.deleted', data: presentLink(row, deps.baseUrl()), at: now });
     return row.slug;
   });
   deps.linkChanged(slug);

@@ -12,6 +12,6 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export function enqueueEvent(db: Db, e: { workspaceId: string; type: EventType; data: unknown; at: number }): string {
   const id = newId('evt', e.at);
   const payload = JSON.stringify({ type: e.type, timestamp: new Date(e.at).toISOString(), data: e.data });
-  db.run(db.q.insertInto('events').values({ id, workspace_id: e.workspaceId, type: e.type, payload, created_at: e.at }));
+  db.stmt('insert into events (id, workspace_id, type, payload, created_at) values (?, ?, ?, ?, ?)').run(id, e.workspaceId, e.type, payload, e.at);
   return id;
 }

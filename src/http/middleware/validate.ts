@@ -4,7 +4,7 @@ import { errors, type FieldError } from '../../lib/errors.js';
 /** Parses request input at the edge; the domain only ever sees the typed result. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: 'body' | 'query'): z.output<S> {
   if (what === 'body' && (typeof input !== 'object' || input === null || Array.isArray(input))) {
-    throw errors.validation([], 'The request body must be a JSON object.');
+    throw errors.validation([{ field: 'body', message: 'must be a JSON object' }], 'The request body must be a JSON object.');
   }
   const result = schema.safeParse(input);
   if (result.success) return result.data;

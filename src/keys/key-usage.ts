@@ -1,0 +1,51 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/db.js';
+import { recordKeyUse } from './keys.repo.js';
+
+interface Usage {
+  requests: number;
+  lastAt: number;
+  lastIp: string;
+}
+
+/**
+ * Last used at/IP and request count of each key, written behind: counted in memory and written
+ * at most once a second in one transaction, so a read-only API request costs no write.
+ */
+export class KeyUsageRecorder {
+  private pending = new Map<string, Usage>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: { db: Db; log: Logger },
+    private readonly delayMs = 1_000,
+  ) {}
+
+  record(keyId: string, at: number, ip: string): void {
+    const u = this.pending.get(keyId);
+    if (u) {
+      u.requests++;
+      u.lastAt = at;
+      u.lastIp = ip;
+    } else {
+      this.pending.set(keyId, { requests: 1, lastAt: at, lastIp: ip });
+    }
+    this.timer ??= setTimeout(() => this.flush(), this.delayMs);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    try {
+      this.deps.db.tx(() => {
+        for (const [id, u] of batch) recordKeyUse(this.deps.db, id, u);
+      });
+    } catch (err) {
+      // Usage statistics are not worth retrying forever; say so and move on.
+      this.deps.log.error({ err, keys: batch.size }, 'writing API key usage failed');
+    }
+  }
+}
