@@ -54,7 +54,8 @@ export const SETTINGS = [
       try {
         const url = new URL(raw);
         if (url.protocol !== 'http:' && url.protocol !== 'https:') return { error: 'must be an http:// or https:// URL' };
-        if (url.search || url.hash || url.username) return { error: 'must not have a query, fragment or credentials' };
+        // A bare "?" or "#" leaves url.search/hash empty but stays in href, so look at the text.
+        if (/[?#]/.test(raw) || url.username || url.password) return { error: 'must not have a query, fragment or credentials' };
         return url.href.replace(/\/+$/, '');
       } catch {
         return { error: 'must be an absolute URL such as https://go.example.com' };
@@ -111,9 +112,10 @@ export const SETTINGS = [
       const parts = raw.split(',').map((p) => p.trim());
       const delays = parts.map(parseDuration);
       const bad = parts.filter((_, i) => delays[i] === undefined);
-      if (bad.length > 0 || parts.length > 20) {
-        return { error: `must be up to 20 comma-separated durations like 5s,5m,2h (bad: ${bad.join(', ') || 'too many'})` };
+      if (bad.length > 0) {
+        return { error: `must be comma-separated durations like 5s,5m,2h (bad: ${bad.map((b) => JSON.stringify(b)).join(', ')})` };
       }
+      if (parts.length > 20) return { error: 'must have at most 20 retries' };
       return delays as number[];
     },
   }),

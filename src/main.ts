@@ -76,7 +76,8 @@ function findCommand(args: string[]): { cmd: Command; rest: string[] } | undefin
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv.length === 0) argv = ['serve'];
+  // A bare `linkqr` or `linkqr --port 9000` serves.
+  if (argv.length === 0 || (argv[0]!.startsWith('-') && !['--help', '-h', '--version'].includes(argv[0]!))) argv = ['serve', ...argv];
   if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(generalHelp());
     return 0;

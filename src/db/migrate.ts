@@ -69,15 +69,20 @@ export function migrationStatus(db: Db, migrations: Migration[]): MigrationStatu
 export function migrate(db: Db, migrations: Migration[], now: number): Migration[] {
   const status = migrationStatus(db, migrations);
   const pending = migrations.filter((m) => status.find((s) => s.version === m.version)?.appliedAt === null);
+  const applied: Migration[] = [];
   for (const m of pending) {
     db.tx(() => {
+      // Another process (a CLI command beside the starting server) may have applied it while
+      // this one waited for the write lock: check again under the lock.
+      if (db.first(db.q.selectFrom('schema_migrations').select('version').where('version', '=', m.version))) return;
+      applied.push(m);
       db.sqlite.exec(m.sql);
       db.run(
         db.q.insertInto('schema_migrations').values({ version: m.version, name: m.name, checksum: m.checksum, applied_at: now }),
       );
     });
   }
-  return pending;
+  return applied;
 }
 
 export const pad = (version: number) => String(version).padStart(4, '0');

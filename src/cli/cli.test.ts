@@ -1,0 +1,609 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { DB_FILE } from '../app.js';
+import { type Db, openDb } from '../db/db.js';
+import { verifySecret } from '../lib/passwords.js';
+import { type CliResult, ROOT, runCli, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
+
+// These tests run the built bundle: `npm run build` first.
+
+const KEY = /^lqr_([0-9A-Za-z]{12})_([0-9A-Za-z]{32})_([0-9A-Za-z]{6})$/;
+const PASSWORD = 'correct horse battery staple';
+const DAY = 86_400_000;
+
+function succeeded(r: CliResult, what = 'command') {
+  assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.stderr}`);
+}
+
+/** A failure the user can read: the expected exit code, a message on stderr, no stack trace, nothing on stdout. */
+function failed(r: CliResult, code: number | 'non-zero', message: RegExp) {
+  if (code === 'non-zero') assert.ok(r.code !== 0 && r.code !== null, `expected a failure, got exit ${r.code}\n${r.stdout}`);
+  else assert.equal(r.code, code, `expected exit ${code}, got ${r.code}:\n${r.stderr}`);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /unexpected error|\n\s+at /, 'a user error must not print a stack trace');
+  assert.equal(r.stdout, '', 'nothing on stdout when a command fails');
+}
+
+/** stdout must be exactly one line; returns it. */
+function onlyLine(stdout: string): string {
+  assert.match(stdout, /^[^\n]+\n$/, `expected exactly one line on stdout, got ${JSON.stringify(stdout)}`);
+  return stdout.slice(0, -1);
+}
+
+/** `--json` output: one JSON object per line. */
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  if (stdout === '') return [];
+  assert.ok(stdout.endsWith('\n'), 'JSON lines end with a newline');
+  return stdout
+    .slice(0, -1)
+    .split('\n')
+    .map((line) => {
+      const value: unknown = JSON.parse(line);
+      assert.ok(value !== null && typeof value === 'object' && !Array.isArray(value), `not a JSON object: ${line}`);
+      return value as Record<string, unknown>;
+    });
+}
+
+function withDb<T>(dataDir: string, fn: (db: Db) => T): T {
+  const db = openDb(join(dataDir, DB_FILE));
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+describe('linkqr CLI: help, version and usage errors', { concurrency: 4 }, () => {
+  let dataDir: string;
+  before(() => {
+    dataDir = tempDataDir();
+  });
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const cli = (...args: string[]) => runCli(args, { dataDir });
+
+  const commands = [
+    'serve',
+    'migrate',
+    'user create',
+    'workspace create',
+    'workspace list',
+    'key create',
+    'key list',
+    'key revoke',
+    'key disable',
+    'key enable',
+    'key rotate',
+    'version',
+  ];
+
+  test('--help lists every command and exits 0', async () => {
+    for (const args of [['--help'], ['-h'], ['help']]) {
+      const r = await cli(...args);
+      succeeded(r, args[0]);
+      assert.match(r.stdout, /^linkqr \d+\.\d+\.\d+/);
+      for (const c of commands) assert.match(r.stdout, new RegExp(`^  ${c} +\\S`, 'm'), `--help does not list "${c}"`);
+      assert.match(r.stdout, /<command> --help/);
+    }
+  });
+
+  // What each command's --help must show: its usage line and its own options.
+  const helpOf: [string, string[]][] = [
+    ['serve', ['--host V', '--port V']],
+    ['migrate', ['--status', '--json']],
+    ['user create', ['--email E', '--password-stdin', '--role R', '--workspace W']],
+    ['workspace create', ['linkqr workspace create W']],
+    ['workspace list', ['--json']],
+    ['key create', ['--workspace W', '--name N', '--scopes a,b', '--env E', '--expires 90d']],
+    ['key list', ['--workspace W', '--json']],
+    ['key revoke', ['linkqr key revoke ID']],
+    ['key disable', ['linkqr key disable ID']],
+    ['key enable', ['linkqr key enable ID']],
+    ['key rotate', ['linkqr key rotate ID', '--grace 1d']],
+    ['version', ['linkqr version']],
+  ];
+  test('the table of --help cases covers every command', () => {
+    assert.deepEqual(helpOf.map(([c]) => c), commands);
+  });
+  for (const [command, shows] of helpOf) {
+    test(`${command} --help shows its usage and options`, async () => {
+      const r = await cli(...command.split(' '), '--help');
+      succeeded(r);
+      assert.match(r.stdout, new RegExp(`^Usage: linkqr ${command}\\b`));
+      for (const s of shows) assert.ok(r.stdout.includes(s), `"${command} --help" does not show ${s}:\n${r.stdout}`);
+      // Every command takes the configuration flags, and says which variable each one overrides.
+      assert.match(r.stdout, /--data-dir V +LINKQR_DATA_DIR/);
+      assert.match(r.stdout, /--log-level V +LINKQR_LOG_LEVEL \(default: info\)/);
+      assert.equal(r.stderr, '');
+    });
+  }
+
+  test('version (and --version) prints "linkqr <semver>" from package.json', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.match(version, /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
+    for (const args of [['version'], ['--version']]) {
+      const r = await cli(...args);
+      succeeded(r);
+      assert.equal(r.stdout, `linkqr ${version}\n`);
+    }
+  });
+
+  const usageErrors: [string, string[], RegExp][] = [
+    ['an unknown command', ['frobnicate'], /unknown command "frobnicate"/],
+    ['a command group without its verb', ['key'], /unknown command "key"/],
+    ['an unknown verb', ['workspace', 'delete', 'W'], /unknown command "workspace delete"/],
+    ['an unknown flag', ['workspace', 'list', '--nope'], /--nope/],
+    ['an unknown flag on key create', ['key', 'create', '--workspace', 'W', '--colour', 'red'], /--colour/],
+    ['a missing argument', ['workspace', 'create'], /expected W/],
+    ['an extra argument', ['workspace', 'list', 'extra'], /expected no arguments/],
+    ['a string flag without its value', ['key', 'list', '--workspace'], /--workspace/],
+  ];
+  for (const [what, args, message] of usageErrors) {
+    test(`${what} exits 2 with a message on stderr`, async () => {
+      const r = await cli(...args);
+      failed(r, 2, message);
+    });
+  }
+
+  test('a bad configuration stops the command and names every bad setting (never the secret)', async () => {
+    const secret = 'not-long-enough-s3cret';
+    const r = await runCli(['serve'], {
+      dataDir,
+      env: { LINKQR_PORT: 'abc', LINKQR_LOG_LEVEL: 'loud', LINKQR_SECRET: secret },
+    });
+    failed(r, 'non-zero', /LINKQR_PORT/);
+    assert.match(r.stderr, /LINKQR_LOG_LEVEL/);
+    assert.match(r.stderr, /LINKQR_SECRET/);
+    assert.ok(!r.stderr.includes(secret), 'the secret was echoed');
+  });
+
+  test('a bad configuration flag is named by its flag', async () => {
+    const r = await cli('workspace', 'list', '--port', '99999', '--backup-keep', '0');
+    failed(r, 'non-zero', /--port/);
+    assert.match(r.stderr, /--backup-keep/);
+  });
+});
+
+describe('linkqr user create', () => {
+  let dataDir: string;
+  before(() => {
+    dataDir = tempDataDir();
+  });
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const createUser = (email: string, password: string, ...extra: string[]) =>
+    runCli(['user', 'create', '--email', email, '--password-stdin', ...extra], { dataDir, stdin: `${password}\n` });
+  const membershipsOf = (email: string) =>
+    withDb(dataDir, (db) =>
+      db.sqlite
+        .prepare(
+          `SELECT w.name AS workspace, m.role FROM users u JOIN memberships m ON m.user_id = u.id
+           JOIN workspaces w ON w.id = m.workspace_id WHERE u.email = ? ORDER BY w.name`,
+        )
+        .all(email),
+    );
+  const userCount = () => withDb(dataDir, (db) => (db.sqlite.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n);
+
+  test('the first user reads the password from stdin, becomes instance admin and owner of "Default"', async () => {
+    const r = await createUser('Ada@Example.com', PASSWORD);
+    succeeded(r);
+    const id = onlyLine(r.stdout);
+    assert.match(id, /^usr_[0-9A-Za-z]+$/);
+    assert.match(r.stderr, /instance admin/);
+    assert.match(r.stderr, /owner of workspace "Default"/);
+
+    const user = withDb(dataDir, (db) =>
+      db.sqlite.prepare('SELECT id, email, password_hash, is_instance_admin FROM users').get(),
+    ) as { id: string; email: string; password_hash: string; is_instance_admin: number };
+    assert.equal(user.id, id);
+    assert.equal(user.email, 'ada@example.com', 'emails are stored lower-case');
+    assert.equal(user.is_instance_admin, 1);
+    assert.match(user.password_hash, /^\$argon2id\$/);
+    assert.ok(await verifySecret(user.password_hash, PASSWORD), 'the password is the stdin text without its newline');
+    assert.ok(!(await verifySecret(user.password_hash, `${PASSWORD}\n`)));
+    assert.deepEqual(membershipsOf('ada@example.com'), [{ workspace: 'Default', role: 'owner' }]);
+  });
+
+  test('a second user joins a new workspace with --workspace W --role member, and is not instance admin', async () => {
+    const r = await createUser('bob@example.com', PASSWORD, '--workspace', 'Sales', '--role', 'member');
+    succeeded(r);
+    onlyLine(r.stdout);
+    assert.doesNotMatch(r.stderr, /instance admin/);
+    assert.deepEqual(membershipsOf('bob@example.com'), [{ workspace: 'Sales', role: 'member' }]);
+    assert.equal(
+      withDb(dataDir, (db) => (db.sqlite.prepare('SELECT is_instance_admin AS a FROM users WHERE email = ?').get('bob@example.com') as { a: number }).a),
+      0,
+    );
+  });
+
+  test('with --workspace naming an existing workspace, the user joins it (default role owner)', async () => {
+    succeeded(await createUser('cy@example.com', PASSWORD, '--workspace', 'sales'));
+    assert.deepEqual(membershipsOf('cy@example.com'), [{ workspace: 'Sales', role: 'owner' }]);
+    const workspaces = jsonLines((await runCli(['workspace', 'list', '--json'], { dataDir })).stdout);
+    assert.deepEqual(workspaces.map((w) => [w.name, w.members]), [['Default', 1], ['Sales', 2]]);
+  });
+
+  test('the first user made by a script with --role owner gets what the setup page gives', async () => {
+    const fresh = tempDataDir();
+    try {
+      const r = await runCli(['user', 'create', '--email', 'root@example.com', '--password-stdin', '--role', 'owner'], { dataDir: fresh, stdin: PASSWORD });
+      succeeded(r);
+      assert.match(r.stderr, /\(instance admin\), owner of workspace "Default"/);
+      assert.deepEqual(
+        withDb(fresh, (db) =>
+          db.sqlite
+            .prepare('SELECT u.is_instance_admin AS admin, w.name, m.role FROM users u JOIN memberships m ON m.user_id = u.id JOIN workspaces w ON w.id = m.workspace_id')
+            .all(),
+        ),
+        [{ admin: 1, name: 'Default', role: 'owner' }],
+      );
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  test('a later user without --workspace belongs to no workspace', async () => {
+    succeeded(await createUser('dee@example.com', PASSWORD));
+    assert.deepEqual(membershipsOf('dee@example.com'), []);
+  });
+
+  const refused: [string, () => Promise<CliResult>, number | 'non-zero', RegExp][] = [
+    ['a duplicate email (any case)', () => createUser('ADA@example.com', PASSWORD), 'non-zero', /already exists/],
+    ['a short password, naming the field', () => createUser('eve@example.com', 'short'), 'non-zero', /password: must be at least 10 characters/],
+    ['an empty password', () => createUser('eve@example.com', ''), 'non-zero', /password/],
+    ['a bad email, naming the field', () => createUser('not-an-email', PASSWORD), 'non-zero', /email: /],
+    ['an unknown role, naming the field', () => createUser('eve@example.com', PASSWORD, '--workspace', 'Sales', '--role', 'boss'), 'non-zero', /role: must be one of owner, admin, member, viewer/],
+    ['--role without --workspace for a non-first user', () => createUser('eve@example.com', PASSWORD, '--role', 'admin'), 2, /--role needs --workspace/],
+    ['a missing --email', () => runCli(['user', 'create', '--password-stdin'], { dataDir, stdin: PASSWORD }), 2, /--email is required/],
+    ['a password on the command line instead of stdin', () => runCli(['user', 'create', '--email', 'eve@example.com'], { dataDir }), 2, /--password-stdin is required/],
+  ];
+  for (const [what, run, code, message] of refused) {
+    test(`refuses ${what}, creating nothing`, async () => {
+      const before = userCount();
+      failed(await run(), code, message);
+      assert.equal(userCount(), before);
+    });
+  }
+});
+
+describe('linkqr workspace', () => {
+  let dataDir: string;
+  before(() => {
+    dataDir = tempDataDir();
+  });
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const cli = (...args: string[]) => runCli(args, { dataDir });
+  const ids: Record<string, string> = {};
+
+  test('list on a brand-new data dir prints nothing on stdout', async () => {
+    const text = await cli('workspace', 'list');
+    succeeded(text);
+    assert.equal(text.stdout, '');
+    const json = await cli('workspace', 'list', '--json');
+    succeeded(json);
+    assert.equal(json.stdout, '');
+  });
+
+  test('create W prints only the new id on stdout', async () => {
+    for (const name of ['Marketing', 'Acme Corp']) {
+      const r = await cli('workspace', 'create', name);
+      succeeded(r);
+      ids[name] = onlyLine(r.stdout);
+      assert.match(ids[name]!, /^wsp_[0-9A-Za-z]+$/);
+      assert.match(r.stderr, new RegExp(`Created workspace "${name}"`));
+    }
+    assert.notEqual(ids.Marketing, ids['Acme Corp']);
+  });
+
+  for (const name of ['Marketing', 'marketing', ' Marketing ']) {
+    test(`create ${JSON.stringify(name)} again is refused`, async () => {
+      failed(await cli('workspace', 'create', name), 'non-zero', /already exists/);
+    });
+  }
+
+  test('create refuses a name that is too long', async () => {
+    failed(await cli('workspace', 'create', 'x'.repeat(65)), 'non-zero', /name: must be at most 64 characters/);
+  });
+
+  test('list --json prints one parseable object per workspace, sorted by name', async () => {
+    const r = await cli('workspace', 'list', '--json');
+    succeeded(r);
+    const rows = jsonLines(r.stdout);
+    assert.deepEqual(rows.map((w) => [w.id, w.name, w.plan, w.members, w.links]), [
+      [ids['Acme Corp'], 'Acme Corp', 'default', 0, 0],
+      [ids.Marketing, 'Marketing', 'default', 0, 0],
+    ]);
+    for (const w of rows) assert.ok(!Number.isNaN(Date.parse(String(w.createdAt))), 'createdAt is a date');
+  });
+
+  test('list prints a table for people', async () => {
+    const r = await cli('workspace', 'list');
+    succeeded(r);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^ID +NAME +PLAN/);
+    assert.equal(lines.length, 3);
+    assert.ok(lines[1]!.startsWith(ids['Acme Corp']!));
+    assert.ok(lines[2]!.startsWith(ids.Marketing!));
+  });
+});
+
+describe('linkqr key', () => {
+  let dataDir: string;
+  let server: TestServer | undefined;
+  before(() => {
+    dataDir = tempDataDir();
+  });
+  after(async () => {
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const cli = (...args: string[]) => runCli(args, { dataDir });
+  /** Asks the running server who a key is (the key works) or why not. */
+  const me = async (key: string) => {
+    server ??= await startTestServer({ dataDir, env: { LINKQR_LOG_LEVEL: 'silent' } });
+    return server.request('GET', '/api/v1/me', { key });
+  };
+  const keys: string[] = [];
+  const listAll = async () => {
+    const text = await cli('key', 'list', '--workspace', 'Acme');
+    const json = await cli('key', 'list', '--workspace', 'Acme', '--json');
+    succeeded(text, 'key list');
+    succeeded(json, 'key list --json');
+    return { text, json, rows: jsonLines(json.stdout) };
+  };
+  const statusOf = async (id: string) => {
+    const r = await cli('key', 'list', '--workspace', 'Acme', '--json');
+    succeeded(r);
+    return jsonLines(r.stdout).find((k) => k.id === id)?.status;
+  };
+  const keyCount = () => withDb(dataDir, (db) => (db.sqlite.prepare('SELECT count(*) AS n FROM api_keys').get() as { n: number }).n);
+
+  test('key create on a brand-new data dir: migrations run, the workspace is missing, stdout stays empty', async () => {
+    const fresh = tempDataDir();
+    try {
+      const r = await runCli(['key', 'create', '--workspace', 'Acme', '--name', 'N', '--scopes', 'links:read'], {
+        dataDir: fresh,
+        env: { LINKQR_LOG_LEVEL: 'info' },
+      });
+      failed(r, 1, /Workspace "Acme" was not found/);
+      assert.match(r.stderr, /"msg":"migrations applied"/);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  test('on a brand-new data dir, migrations run and stdout still holds only the result', async () => {
+    const r = await runCli(['workspace', 'create', 'Acme'], { dataDir, env: { LINKQR_LOG_LEVEL: 'info' } });
+    succeeded(r);
+    assert.match(onlyLine(r.stdout), /^wsp_/);
+    assert.match(r.stderr, /"msg":"migrations applied"/, 'the migration log goes to stderr');
+  });
+
+  test('key create prints exactly one line, the key, and the key works', async () => {
+    const before = Date.now();
+    const r = await runCli(
+      ['key', 'create', '--workspace', 'Acme', '--name', 'CRM sync', '--scopes', 'links:read,links:write', '--env', 'staging', '--expires', '90d'],
+      { dataDir, env: { LINKQR_LOG_LEVEL: 'debug' } },
+    );
+    succeeded(r);
+    const key = onlyLine(r.stdout);
+    const m = KEY.exec(key);
+    assert.ok(m, `not a key: ${key}`);
+    keys.push(key);
+    assert.match(r.stderr, new RegExp(`Created API key ${m[1]} "CRM sync" \\(staging\\)`));
+    assert.ok(!r.stderr.includes(m[2]!), 'the secret appears only on stdout');
+
+    const res = await me(key);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.id, m[1]);
+    assert.equal(res.json.name, 'CRM sync');
+    assert.equal(res.json.environment, 'staging');
+    assert.deepEqual(res.json.scopes, ['links:read', 'links:write']);
+    assert.equal(res.json.workspace.name, 'Acme');
+    const expires = Date.parse(res.json.expiresAt);
+    assert.ok(expires >= before + 90 * DAY && expires <= Date.now() + 90 * DAY, `expiresAt ${res.json.expiresAt} is not 90 days away`);
+  });
+
+  test('key create defaults to the production environment and no expiry', async () => {
+    const r = await cli('key', 'create', '--workspace', 'acme', '--name', 'Reporting', '--scopes', 'analytics:read, links:read,analytics:read');
+    succeeded(r);
+    const key = onlyLine(r.stdout);
+    assert.match(key, KEY);
+    keys.push(key);
+    const row = (await listAll()).rows.find((k) => k.name === 'Reporting');
+    assert.equal(row?.environment, 'production');
+    assert.equal(row?.expiresAt, null);
+    assert.deepEqual(row?.scopes, ['analytics:read', 'links:read'], 'scopes are trimmed and de-duplicated');
+  });
+
+  const refused: [string, string[], number | 'non-zero', RegExp][] = [
+    ['an unknown scope', ['--workspace', 'Acme', '--name', 'N', '--scopes', 'links:read,links:delete'], 2, /links:delete.*links:read, links:write, analytics:read, webhooks:read, webhooks:write/],
+    ['no scopes', ['--workspace', 'Acme', '--name', 'N'], 2, /--scopes is required/],
+    ['an empty scope list', ['--workspace', 'Acme', '--name', 'N', '--scopes', ','], 2, /scope/],
+    ['a bad --expires', ['--workspace', 'Acme', '--name', 'N', '--scopes', 'links:read', '--expires', '3 months'], 2, /--expires must be a duration/],
+    ['a zero --expires', ['--workspace', 'Acme', '--name', 'N', '--scopes', 'links:read', '--expires', '0d'], 2, /--expires/],
+    ['an unknown workspace', ['--workspace', 'Nope', '--name', 'N', '--scopes', 'links:read'], 'non-zero', /Workspace "Nope" was not found/],
+    ['a missing --workspace', ['--name', 'N', '--scopes', 'links:read'], 2, /--workspace is required/],
+    ['a missing --name', ['--workspace', 'Acme', '--scopes', 'links:read'], 2, /--name is required/],
+  ];
+  for (const [what, args, code, message] of refused) {
+    test(`key create refuses ${what}`, async () => {
+      const before = keyCount();
+      failed(await cli('key', 'create', ...args), code, message);
+      assert.equal(keyCount(), before, 'no key was created');
+    });
+  }
+
+  test('key list (text and --json) shows every key with its status, never a secret', async () => {
+    const { text, json, rows } = await listAll();
+    assert.equal(rows.length, keys.length);
+    for (const key of keys) {
+      const [, id, secret] = KEY.exec(key)!;
+      const row = rows.find((r) => r.id === id);
+      assert.ok(row, `key ${id} is not listed`);
+      assert.equal(row.status, 'active');
+      assert.equal(row.prefix, `lqr_${id}`);
+      for (const out of [text.stdout, text.stderr, json.stdout, json.stderr]) {
+        assert.ok(!out.includes(secret!), 'a secret appears in key list output');
+        assert.ok(!out.includes(key), 'a full key appears in key list output');
+      }
+      assert.match(text.stdout, new RegExp(`^${id} .* active `, 'm'));
+    }
+    for (const row of rows) assert.ok(!Object.keys(row).some((k) => /hash/i.test(k)), 'no hash columns');
+    assert.match(text.stdout, /^ID +NAME +ENV +SCOPES +STATUS/);
+  });
+
+  test('key list refuses an unknown workspace', async () => {
+    failed(await cli('key', 'list', '--workspace', 'Nope'), 'non-zero', /Workspace "Nope" was not found/);
+  });
+
+  test('key disable stops the key at once; key enable brings it back', async () => {
+    const key = keys[0]!;
+    const id = KEY.exec(key)![1]!;
+    const disabled = await cli('key', 'disable', id);
+    succeeded(disabled);
+    assert.equal(disabled.stdout, '');
+    assert.equal(await statusOf(id), 'disabled');
+    const res = await me(key);
+    assert.equal(res.status, 401);
+    assert.equal(res.json.code, 'api_key_disabled');
+
+    succeeded(await cli('key', 'enable', id));
+    assert.equal(await statusOf(id), 'active');
+    assert.equal((await me(key)).status, 200);
+  });
+
+  test('key rotate --grace 1d prints a new key with the same id; old and new both work', async () => {
+    const old = keys[0]!;
+    const [, id, oldSecret] = KEY.exec(old)!;
+    const r = await cli('key', 'rotate', id!, '--grace', '1d');
+    succeeded(r);
+    const fresh = onlyLine(r.stdout);
+    const m = KEY.exec(fresh);
+    assert.ok(m, `not a key: ${fresh}`);
+    assert.equal(m[1], id, 'same key id');
+    assert.notEqual(m[2], oldSecret, 'a new secret');
+    assert.ok(!r.stderr.includes(m[2]!));
+    assert.match(r.stderr, /works until/);
+    keys[0] = fresh;
+
+    assert.equal((await me(fresh)).status, 200, 'the new key works');
+    assert.equal((await me(old)).status, 200, 'the old key works during the grace period');
+    assert.equal((await listAll()).rows.filter((k) => k.id === id).length, 1, 'still one key record');
+  });
+
+  test('key rotate without --grace ends the old secret at once', async () => {
+    const old = keys[1]!;
+    const id = KEY.exec(old)![1]!;
+    assert.equal((await me(old)).status, 200);
+    const r = await cli('key', 'rotate', id);
+    succeeded(r);
+    const fresh = onlyLine(r.stdout);
+    assert.equal(KEY.exec(fresh)?.[1], id);
+    keys[1] = fresh;
+    assert.equal((await me(old)).status, 401);
+    assert.equal((await me(fresh)).status, 200);
+  });
+
+  for (const grace of ['8d', '1 day', '-1d']) {
+    test(`key rotate refuses --grace ${grace}`, async () => {
+      failed(await cli('key', 'rotate', KEY.exec(keys[0]!)![1]!, `--grace=${grace}`), 2, /--grace must be a duration from 0 to 7d/);
+    });
+  }
+
+  test('key revoke is final: the key stops working, list shows revoked, enable and rotate refuse', async () => {
+    const key = keys[0]!;
+    const id = KEY.exec(key)![1]!;
+    const r = await cli('key', 'revoke', id);
+    succeeded(r);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /revoked/);
+    const { rows, text } = await listAll();
+    const row = rows.find((k) => k.id === id)!;
+    assert.equal(row.status, 'revoked');
+    assert.ok(!Number.isNaN(Date.parse(String(row.revokedAt))), 'revokedAt is set');
+    assert.match(text.stdout, new RegExp(`^${id} .* revoked `, 'm'));
+    const res = await me(key);
+    assert.equal(res.status, 401);
+    assert.equal(res.json.code, 'api_key_revoked');
+
+    failed(await cli('key', 'enable', id), 'non-zero', /revoked/);
+    failed(await cli('key', 'rotate', id), 'non-zero', /revoked/);
+    assert.equal(await statusOf(id), 'revoked');
+  });
+
+  for (const verb of ['revoke', 'disable', 'enable', 'rotate']) {
+    test(`key ${verb} of an unknown id fails`, async () => {
+      failed(await cli('key', verb, 'AAAAAAAAAAAA'), 'non-zero', /API key AAAAAAAAAAAA was not found/);
+    });
+  }
+});
+
+describe('linkqr migrate', () => {
+  let dataDir: string;
+  before(() => {
+    dataDir = tempDataDir();
+  });
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const cli = (...args: string[]) => runCli(args, { dataDir });
+  const shipped = readdirSync(join(ROOT, 'migrations'))
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => /^(\d{4})_(.+)\.sql$/.exec(f)!);
+
+  test('the build ships 0001_initial', () => {
+    assert.deepEqual(shipped[0]?.slice(1), ['0001', 'initial']);
+  });
+
+  test('--status on a new database lists every migration as pending', async () => {
+    const r = await cli('migrate', '--status', '--json');
+    succeeded(r);
+    assert.deepEqual(
+      jsonLines(r.stdout),
+      shipped.map(([, version, name]) => ({ version, name, status: 'pending', appliedAt: null })),
+    );
+  });
+
+  test('migrate applies them, then says the database is up to date', async () => {
+    const first = await cli('migrate');
+    succeeded(first);
+    assert.equal(first.stdout, '');
+    assert.match(first.stderr, /Applied 0001_initial/);
+    const again = await cli('migrate');
+    succeeded(again);
+    assert.match(again.stderr, /up to date/);
+  });
+
+  test('--status and --status --json show 0001_initial applied', async () => {
+    const text = await cli('migrate', '--status');
+    succeeded(text);
+    assert.match(text.stdout, /^VERSION +NAME +STATUS +APPLIEDAT$/m);
+    assert.match(text.stdout, /^0001 +initial +applied +\d{4}-\d\d-\d\dT/m);
+
+    const json = await cli('migrate', '--status', '--json');
+    succeeded(json);
+    const rows = jsonLines(json.stdout);
+    assert.equal(rows.length, shipped.length);
+    assert.deepEqual({ ...rows[0], appliedAt: undefined }, { version: '0001', name: 'initial', status: 'applied', appliedAt: undefined });
+    assert.ok(Math.abs(Date.parse(String(rows[0]!.appliedAt)) - Date.now()) < 60_000, 'appliedAt is the time it ran');
+    assert.ok(rows.every((row) => row.status === 'applied'));
+  });
+
+  test('a database whose applied migration was edited is refused by every command', async () => {
+    withDb(dataDir, (db) => db.sqlite.prepare("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1").run());
+    for (const args of [['migrate'], ['migrate', '--status'], ['workspace', 'list']]) {
+      failed(await cli(...args), 1, /0001_initial was edited after it was applied \(checksum mismatch\)/);
+    }
+  });
+
+  test('a database made by a newer LinkQR is refused', async () => {
+    const original = createHash('sha256').update(readFileSync(join(ROOT, 'migrations', '0001_initial.sql'), 'utf8')).digest('hex');
+    withDb(dataDir, (db) => {
+      db.sqlite.prepare('UPDATE schema_migrations SET checksum = ? WHERE version = 1').run(original);
+      db.sqlite.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'from_the_future', 'x', 0)").run();
+    });
+    failed(await cli('migrate'), 1, /9999 \(from_the_future\).*newer LinkQR/);
+    failed(await cli('workspace', 'list'), 1, /newer LinkQR/);
+  });
+});

@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { type Config, ConfigError, loadConfig, SETTINGS } from './config.js';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** Runs loadConfig expecting it to fail, and returns the ConfigError. */
+function configError(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}): ConfigError {
+  try {
+    loadConfig(env, flags);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail(`loadConfig accepted ${JSON.stringify({ env, flags })}`);
+}
+
+describe('configuration (SPEC §1)', () => {
+  test('with nothing set, every setting has its documented default', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config, {
+      host: '127.0.0.1',
+      port: 8080,
+      baseUrl: undefined,
+      dataDir: resolve(process.cwd(), 'data'),
+      logLevel: 'info',
+      trustProxy: false,
+      webhookAllowedCidrs: [],
+      backupCron: '0 3 * * *',
+      backupKeep: 7,
+      webhookRetrySchedule: [5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 14 * HOUR, 20 * HOUR, 24 * HOUR],
+      secret: undefined,
+    } satisfies Config);
+  });
+
+  test('the loaded config is frozen (parsed once at boot, never changed later)', () => {
+    const config = loadConfig({});
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => {
+      (config as Config).port = 1;
+    }, TypeError);
+  });
+
+  test('unrelated environment variables are ignored', () => {
+    assert.deepEqual(loadConfig({ PORT: '1', HOST: '0.0.0.0', LINKQR_UNKNOWN: 'x' }), loadConfig({}));
+  });
+
+  // One row per setting: its env var and flag, a value for each, and what they parse to.
+  const SECRET = 'k'.repeat(40);
+  const perSetting: { key: keyof Config; env: string; flag: string; envValue: string; envParsed: unknown; flagValue: string; flagParsed: unknown }[] = [
+    { key: 'host', env: 'LINKQR_HOST', flag: 'host', envValue: '0.0.0.0', envParsed: '0.0.0.0', flagValue: '::1', flagParsed: '::1' },
+    { key: 'port', env: 'LINKQR_PORT', flag: 'port', envValue: '9000', envParsed: 9000, flagValue: '0', flagParsed: 0 },
+    {
+      key: 'baseUrl', env: 'LINKQR_BASE_URL', flag: 'base-url',
+      envValue: 'https://go.example.com/', envParsed: 'https://go.example.com',
+      flagValue: 'http://links.internal:8080/s/', flagParsed: 'http://links.internal:8080/s',
+    },
+    { key: 'dataDir', env: 'LINKQR_DATA_DIR', flag: 'data-dir', envValue: '/var/lib/linkqr', envParsed: '/var/lib/linkqr', flagValue: 'rel/dir', flagParsed: resolve('rel/dir') },
+    { key: 'logLevel', env: 'LINKQR_LOG_LEVEL', flag: 'log-level', envValue: 'debug', envParsed: 'debug', flagValue: 'silent', flagParsed: 'silent' },
+    { key: 'trustProxy', env: 'LINKQR_TRUST_PROXY', flag: 'trust-proxy', envValue: 'on', envParsed: true, flagValue: '2', flagParsed: 2 },
+    {
+      key: 'webhookAllowedCidrs', env: 'LINKQR_WEBHOOK_ALLOWED_CIDRS', flag: 'webhook-allowed-cidrs',
+      envValue: '10.0.0.0/8, 192.168.1.0/24', envParsed: ['10.0.0.0/8', '192.168.1.0/24'],
+      flagValue: 'fd00::/8', flagParsed: ['fd00::/8'],
+    },
+    { key: 'backupCron', env: 'LINKQR_BACKUP_CRON', flag: 'backup-cron', envValue: '*/15 * * * *', envParsed: '*/15 * * * *', flagValue: '30 1 * * 0', flagParsed: '30 1 * * 0' },
+    { key: 'backupKeep', env: 'LINKQR_BACKUP_KEEP', flag: 'backup-keep', envValue: '30', envParsed: 30, flagValue: '1', flagParsed: 1 },
+    {
+      key: 'webhookRetrySchedule', env: 'LINKQR_WEBHOOK_RETRY_SCHEDULE', flag: 'webhook-retry-schedule',
+      envValue: '100ms, 1s,2m', envParsed: [100, SECOND, 2 * MINUTE],
+      flagValue: '1h,1d', flagParsed: [HOUR, 24 * HOUR],
+    },
+    { key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', envValue: SECRET, envParsed: SECRET, flagValue: 'f'.repeat(32), flagParsed: 'f'.repeat(32) },
+  ];
+
+  test('the table below covers every setting the code knows', () => {
+    assert.deepEqual(
+      perSetting.map((s) => [s.key, s.env, s.flag]).sort(),
+      SETTINGS.map((s) => [s.key, s.env, s.flag]).sort(),
+    );
+  });
+
+  for (const s of perSetting) {
+    test(`${s.env} is read and parsed`, () => {
+      assert.deepEqual(loadConfig({ [s.env]: s.envValue })[s.key], s.envParsed);
+    });
+    test(`--${s.flag} wins over ${s.env}`, () => {
+      assert.deepEqual(loadConfig({ [s.env]: s.envValue }, { [s.flag]: s.flagValue })[s.key], s.flagParsed);
+    });
+  }
+
+  test('a flag left undefined falls back to the environment, then to the default', () => {
+    assert.equal(loadConfig({ LINKQR_PORT: '9001' }, { port: undefined }).port, 9001);
+    assert.equal(loadConfig({}, { port: undefined }).port, 8080);
+  });
+
+  test('a good flag overrides a bad environment value without complaint', () => {
+    const config = loadConfig({ LINKQR_PORT: 'abc', LINKQR_LOG_LEVEL: 'loud' }, { port: '8081', 'log-level': 'warn' });
+    assert.equal(config.port, 8081);
+    assert.equal(config.logLevel, 'warn');
+  });
+
+  test('a bad flag is reported under its flag name', () => {
+    const err = configError({ LINKQR_PORT: '9000' }, { port: '70000' });
+    assert.equal(err.problems.length, 1);
+    assert.match(err.problems[0]!, /^--port="70000": /);
+  });
+
+  describe('LINKQR_BASE_URL', () => {
+    const accepted: [string, string][] = [
+      ['https://go.example.com', 'https://go.example.com'],
+      ['https://go.example.com/', 'https://go.example.com'],
+      ['https://go.example.com///', 'https://go.example.com'],
+      ['https://GO.Example.com/', 'https://go.example.com'],
+      ['http://127.0.0.1:8080', 'http://127.0.0.1:8080'],
+      ['https://example.com/go/', 'https://example.com/go'],
+    ];
+    for (const [raw, expected] of accepted) {
+      test(`${raw} → ${expected} (no trailing slash)`, () => {
+        assert.equal(loadConfig({ LINKQR_BASE_URL: raw }).baseUrl, expected);
+      });
+    }
+    test('empty means "the address the server binds to"', () => {
+      assert.equal(loadConfig({ LINKQR_BASE_URL: '' }).baseUrl, undefined);
+    });
+
+    const refused: [string, RegExp][] = [
+      ['https://go.example.com/?utm=x', /query/],
+      ['https://go.example.com/#top', /fragment/],
+      ['https://user:pw@go.example.com', /credentials/],
+      ['https://user@go.example.com', /credentials/],
+      ['go.example.com', /absolute URL/],
+      ['/relative', /absolute URL/],
+      ['ftp://go.example.com', /http/],
+      ['javascript:alert(1)', /http/],
+    ];
+    for (const [raw, message] of refused) {
+      test(`${raw} is refused`, () => {
+        const err = configError({ LINKQR_BASE_URL: raw });
+        assert.equal(err.problems.length, 1);
+        assert.match(err.problems[0]!, /^LINKQR_BASE_URL=/);
+        assert.match(err.problems[0]!, message);
+      });
+    }
+
+    // `new URL('https://:pw@host').username` is '' — only the password is set.
+    test('a password without a user name is refused too', () => {
+      const err = configError({ LINKQR_BASE_URL: 'https://:hunter2@go.example.com' });
+      assert.match(err.problems[0]!, /credentials/);
+    });
+
+    // An empty query or fragment leaves url.search/url.hash empty but stays in url.href,
+    // so short URLs would become "https://go.example.com/?/abc".
+    for (const raw of ['https://go.example.com/?', 'https://go.example.com/#']) {
+      test(`${raw} (empty query or fragment) is refused`, () => {
+        const err = configError({ LINKQR_BASE_URL: raw });
+        assert.match(err.problems[0]!, /query|fragment/);
+      });
+    }
+  });
+
+  describe('LINKQR_TRUST_PROXY', () => {
+    const forms: [string, Config['trustProxy']][] = [
+      ['off', false],
+      ['false', false],
+      ['no', false],
+      ['0', false],
+      ['on', true],
+      ['ON', true],
+      ['true', true],
+      ['yes', true],
+      ['1', 1],
+      ['3', 3],
+      ['loopback', ['loopback']],
+      ['loopback, linklocal, uniquelocal', ['loopback', 'linklocal', 'uniquelocal']],
+      ['10.0.0.1', ['10.0.0.1']],
+      ['10.0.0.0/8,172.16.0.0/12', ['10.0.0.0/8', '172.16.0.0/12']],
+      ['loopback, 192.168.0.0/16, ::1', ['loopback', '192.168.0.0/16', '::1']],
+    ];
+    for (const [raw, expected] of forms) {
+      test(`"${raw}" → ${JSON.stringify(expected)}`, () => {
+        assert.deepEqual(loadConfig({ LINKQR_TRUST_PROXY: raw }).trustProxy, expected);
+      });
+    }
+    for (const raw of ['banana', '-1', '10.0.0.0/33', 'loopback,nonsense', '1.2.3']) {
+      test(`"${raw}" is refused`, () => {
+        const err = configError({ LINKQR_TRUST_PROXY: raw });
+        assert.match(err.problems[0]!, /^LINKQR_TRUST_PROXY=/);
+      });
+    }
+  });
+
+  const badValues: [string, string][] = [
+    ['LINKQR_HOST', 'my host'],
+    ['LINKQR_HOST', ' '],
+    ['LINKQR_PORT', 'abc'],
+    ['LINKQR_PORT', '65536'],
+    ['LINKQR_PORT', '-1'],
+    ['LINKQR_PORT', '80.5'],
+    ['LINKQR_PORT', '1e3'],
+    ['LINKQR_DATA_DIR', ' '],
+    ['LINKQR_LOG_LEVEL', 'loud'],
+    ['LINKQR_LOG_LEVEL', 'INFO '],
+    ['LINKQR_WEBHOOK_ALLOWED_CIDRS', '10.0.0.0/8,intranet'],
+    ['LINKQR_WEBHOOK_ALLOWED_CIDRS', '300.1.1.1/32'],
+    ['LINKQR_BACKUP_CRON', 'every night'],
+    ['LINKQR_BACKUP_CRON', '61 3 * * *'],
+    ['LINKQR_BACKUP_CRON', '0 3 * *'],
+    ['LINKQR_BACKUP_KEEP', '0'],
+    ['LINKQR_BACKUP_KEEP', '1001'],
+    ['LINKQR_BACKUP_KEEP', 'seven'],
+    ['LINKQR_WEBHOOK_RETRY_SCHEDULE', '5s,5x'],
+    ['LINKQR_WEBHOOK_RETRY_SCHEDULE', '5'],
+    ['LINKQR_WEBHOOK_RETRY_SCHEDULE', ''],
+    ['LINKQR_WEBHOOK_RETRY_SCHEDULE', Array.from({ length: 21 }, () => '1s').join(',')],
+    ['LINKQR_SECRET', 'too-short'],
+  ];
+  for (const [env, raw] of badValues) {
+    test(`${env}=${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 20)}…` : raw)} is refused, naming the setting`, () => {
+      const err = configError({ [env]: raw });
+      assert.equal(err.problems.length, 1);
+      assert.ok(err.problems[0]!.startsWith(`${env}=`), err.problems[0]);
+    });
+  }
+
+  test('a bad retry schedule names the bad entry instead of claiming there are too many', () => {
+    const err = configError({ LINKQR_WEBHOOK_RETRY_SCHEDULE: '1s,,2s' });
+    assert.doesNotMatch(err.problems[0]!, /too many/);
+  });
+
+  test('several bad values at once: one ConfigError naming every bad setting, never the secret', () => {
+    const secret = 'hunter2-hunter2'; // too short to be accepted
+    const env = {
+      LINKQR_PORT: 'abc',
+      LINKQR_LOG_LEVEL: 'loud',
+      LINKQR_BASE_URL: 'go.example.com',
+      LINKQR_TRUST_PROXY: 'banana',
+      LINKQR_WEBHOOK_ALLOWED_CIDRS: 'intranet',
+      LINKQR_BACKUP_CRON: 'nightly',
+      LINKQR_BACKUP_KEEP: '0',
+      LINKQR_WEBHOOK_RETRY_SCHEDULE: 'soon',
+      LINKQR_SECRET: secret,
+      LINKQR_HOST: 'ok.example.com', // a good one among the bad
+    };
+    const err = configError(env, { 'data-dir': ' ' });
+    const named = err.problems.map((p) => /^([^=]+)=/.exec(p)?.[1]).sort();
+    assert.deepEqual(named, [
+      '--data-dir',
+      'LINKQR_BACKUP_CRON',
+      'LINKQR_BACKUP_KEEP',
+      'LINKQR_BASE_URL',
+      'LINKQR_LOG_LEVEL',
+      'LINKQR_PORT',
+      'LINKQR_SECRET',
+      'LINKQR_TRUST_PROXY',
+      'LINKQR_WEBHOOK_ALLOWED_CIDRS',
+      'LINKQR_WEBHOOK_RETRY_SCHEDULE',
+    ]);
+    // The message lists them all too (that is what the CLI prints).
+    for (const p of err.problems) assert.ok(err.message.includes(p));
+    // The other values are quoted back to help; the secret never is.
+    assert.ok(err.message.includes('"abc"'));
+    assert.ok(!err.message.includes(secret), 'the secret value leaked into the message');
+    assert.ok(!err.problems.some((p) => p.includes(secret)), 'the secret value leaked into problems');
+    assert.ok(!err.stack?.includes(secret), 'the secret value leaked into the stack');
+  });
+
+  test('a bad --secret flag is not echoed either', () => {
+    const secret = 'flag-secret-xyz';
+    const err = configError({}, { secret });
+    assert.equal(err.problems.length, 1);
+    assert.match(err.problems[0]!, /^--secret=/);
+    assert.ok(!err.message.includes(secret));
+  });
+});
