@@ -12,9 +12,9 @@ function linkId(raw: string | string[] | undefined): string {
 }
 
 export function bindLinksApi(router: Router, deps: LinkDeps) {
-  router.post('/links', requireScope('links:write'), (req, res) => {
+  router.post('/links', requireScope('links:write'), async (req, res) => {
     const p = principalOf(res);
-    const link = createLink(deps, p.workspaceId, { type: 'key', id: p.keyId }, parseInput(createLinkBody, req.body, 'body'));
+    const link = await createLink(deps, p.workspaceId, { type: 'key', id: p.keyId }, parseInput(createLinkBody, req.body, 'body'));
     res.status(201).location(`/api/v1/links/${link.id}`).json(link);
   });
 
@@ -26,13 +26,13 @@ export function bindLinksApi(router: Router, deps: LinkDeps) {
     res.json(getLink(deps, principalOf(res).workspaceId, linkId(req.params.id)));
   });
 
-  router.patch('/links/:id', requireScope('links:write'), (req, res) => {
+  router.patch('/links/:id', requireScope('links:write'), async (req, res) => {
     const id = linkId(req.params.id);
-    res.json(updateLink(deps, principalOf(res).workspaceId, id, parseInput(updateLinkBody, req.body, 'body')));
+    res.json(await updateLink(deps, principalOf(res).workspaceId, id, parseInput(updateLinkBody, req.body, 'body')));
   });
 
-  router.delete('/links/:id', requireScope('links:write'), (req, res) => {
-    deleteLink(deps, principalOf(res).workspaceId, linkId(req.params.id));
+  router.delete('/links/:id', requireScope('links:write'), async (req, res) => {
+    await deleteLink(deps, principalOf(res).workspaceId, linkId(req.params.id));
     res.status(204).end();
   });
 }
