@@ -4,6 +4,7 @@ import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink }
 import { errors } from '../../lib/errors.js';
 import { principalOf, requireScope } from '../middleware/auth.js';
 import { parseInput } from '../middleware/validate.js';
+import { sendJson } from './send-json.js';
 
 /** An id that cannot be a link id answers 404 like any other unknown id. */
 function linkId(raw: string | string[] | undefined): string {
@@ -15,20 +16,20 @@ export function bindLinksApi(router: Router, deps: LinkDeps) {
   router.post('/links', requireScope('links:write'), async (req, res) => {
     const p = principalOf(res);
     const link = await createLink(deps, p.workspaceId, { type: 'key', id: p.keyId }, parseInput(createLinkBody, req.body, 'body'));
-    res.status(201).location(`/api/v1/links/${link.id}`).json(link);
+    sendJson(res, 201, link, { location: `/api/v1/links/${link.id}` });
   });
 
   router.get('/links', requireScope('links:read'), (req, res) => {
-    res.json(listLinks(deps, principalOf(res).workspaceId, parseInput(listLinksQuery, req.query, 'query')));
+    sendJson(res, 200, listLinks(deps, principalOf(res).workspaceId, parseInput(listLinksQuery, req.query, 'query')));
   });
 
   router.get('/links/:id', requireScope('links:read'), (req, res) => {
-    res.json(getLink(deps, principalOf(res).workspaceId, linkId(req.params.id)));
+    sendJson(res, 200, getLink(deps, principalOf(res).workspaceId, linkId(req.params.id)));
   });
 
   router.patch('/links/:id', requireScope('links:write'), async (req, res) => {
     const id = linkId(req.params.id);
-    res.json(await updateLink(deps, principalOf(res).workspaceId, id, parseInput(updateLinkBody, req.body, 'body')));
+    sendJson(res, 200, await updateLink(deps, principalOf(res).workspaceId, id, parseInput(updateLinkBody, req.body, 'body')));
   });
 
   router.delete('/links/:id', requireScope('links:write'), async (req, res) => {

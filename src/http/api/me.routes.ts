@@ -3,6 +3,7 @@ import type { Db } from '../../db/db.js';
 import { toIso } from '../../lib/clock.js';
 import { findPlanById, findWorkspaceById } from '../../workspaces/workspaces.repo.js';
 import { principalOf } from '../middleware/auth.js';
+import { sendJson } from './send-json.js';
 
 export function bindMeApi(router: Router, deps: { db: Db }) {
   // Any valid key may ask who it is: integrations use this as their "test connection" call.
@@ -10,7 +11,7 @@ export function bindMeApi(router: Router, deps: { db: Db }) {
     const p = principalOf(res);
     const workspace = findWorkspaceById(deps.db, p.workspaceId)!;
     const plan = findPlanById(deps.db, workspace.plan_id)!;
-    res.json({
+    sendJson(res, 200, {
       id: p.keyId,
       name: p.name,
       environment: p.environment,

@@ -3,25 +3,6 @@ import type { Logger } from 'pino';
 import { AppError, errors } from '../../lib/errors.js';
 import type { StatusPages } from '../status-pages.js';
 
-/** Body-parser errors carry a `type`; map them to our stable codes. */
-function fromBodyParser(err: unknown): AppError | undefined {
-  if (typeof err !== 'object' || err === null || !('type' in err)) return undefined;
-  switch ((err as { type: string }).type) {
-    case 'entity.too.large':
-      return errors.payloadTooLarge('64 KB');
-    case 'entity.parse.failed':
-      return errors.malformedJson();
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return errors.unsupportedMediaType();
-    case 'request.aborted':
-    case 'request.size.invalid':
-      return errors.badRequest('bad_request_body', 'The request body was incomplete.');
-    default:
-      return undefined;
-  }
-}
-
 export function problemJson(res: Response, e: AppError) {
   for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
   res
@@ -46,7 +27,7 @@ export function problemJson(res: Response, e: AppError) {
  */
 export function errorHandler(log: Logger, pages: StatusPages) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const known = err instanceof AppError ? err : fromBodyParser(err);
+    const known = err instanceof AppError ? err : undefined;
     const e = known ?? new AppError(500, 'internal_error', 'Internal server error', 'Something went wrong on our side.');
     if (!known) log.error({ err, reqId: res.locals.requestId }, 'unhandled error');
     if (res.headersSent) return res.end();
