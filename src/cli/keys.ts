@@ -1,13 +1,11 @@
 import { openStore } from '../app.js';
-import { createKey, listKeys, revokeKey, rotateKey, setKeyEnabled } from '../keys/keys.service.js';
+import { createKey, listKeys, MAX_ROTATION_GRACE_MS, revokeKey, rotateKey, setKeyEnabled } from '../keys/keys.service.js';
 import { isScope, SCOPES, type Scope } from '../keys/scopes.js';
 import { parseDuration } from '../lib/duration.js';
 import { errors } from '../lib/errors.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
 import { type Command, type CommandContext, JSON_OPTION, stringOption } from './command.js';
 import { printRows, say } from './output.js';
-
-const MAX_GRACE_MS = 7 * 86_400_000;
 
 function withStore<T>(ctx: CommandContext, fn: (store: ReturnType<typeof openStore>) => T | Promise<T>): Promise<T> {
   const store = openStore(ctx.config, { assets: ctx.assets, log: ctx.log });
@@ -119,7 +117,7 @@ export const keyRotateCommand: Command = {
   async run(ctx) {
     const graceText = stringOption(ctx, 'grace') ?? '0s';
     const graceMs = graceText === '0' ? 0 : parseDuration(graceText);
-    if (graceMs === undefined || graceMs > MAX_GRACE_MS) throw errors.usage('--grace must be a duration from 0 to 7d');
+    if (graceMs === undefined || graceMs > MAX_ROTATION_GRACE_MS) throw errors.usage('--grace must be a duration from 0 to 7d');
     await withStore(ctx, async (store) => {
       const { key, record } = await rotateKey(store, ctx.positionals[0]!, graceMs);
       say(`Rotated API key ${record.id}; the old secret ${graceMs > 0 ? `works until ${new Date(store.clock.now() + graceMs).toISOString()}` : 'no longer works'}.`);

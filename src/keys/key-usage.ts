@@ -30,7 +30,8 @@ export class KeyUsageRecorder {
     } else {
       this.pending.set(keyId, { requests: 1, lastAt: at, lastIp: ip });
     }
-    this.timer ??= setTimeout(() => this.flush(), this.delayMs);
+    // unref: pending usage statistics alone must not keep a process alive (close() flushes them).
+    this.timer ??= setTimeout(() => this.flush(), this.delayMs).unref();
   }
 
   flush(): void {

@@ -116,6 +116,9 @@ export function setKeyEnabled(deps: KeyStore, id: string, enabled: boolean): Pre
  * Returns the new key text, shown once.
  */
 export async function rotateKey(deps: KeyStore, id: string, graceMs: number): Promise<{ key: string; record: PresentedKey }> {
+  if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > MAX_ROTATION_GRACE_MS) {
+    throw errors.validation([{ field: 'grace', message: 'must be from 0 to 7 days' }]);
+  }
   const row = findKeyById(deps.db, id);
   if (!row) throw errors.notFound(`API key ${id}`);
   if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; create a new key.`);
@@ -129,6 +132,8 @@ export async function rotateKey(deps: KeyStore, id: string, graceMs: number): Pr
   });
   return { key: formatKey({ id, secret }), record: presentKey(findKeyById(deps.db, id)!) };
 }
+
+export const MAX_ROTATION_GRACE_MS = 7 * 86_400_000;
 
 const rejected = {
   missing: () => errors.unauthorized('missing_api_key', 'Send an API key as "Authorization: Bearer lqr_…".'),

@@ -32,9 +32,10 @@ export const errors = {
     new AppError(415, 'unsupported_media_type', 'Unsupported media type', 'Send the body as application/json.'),
   payloadTooLarge: (limit: string) =>
     new AppError(413, 'payload_too_large', 'Payload too large', `The request body is larger than ${limit}.`),
+  /** RFC 6750 §3.1: no error attribute when no credentials were sent at all. */
   unauthorized: (code: string, detail: string) =>
     new AppError(401, code, 'Unauthorized', detail, undefined, {
-      'www-authenticate': `Bearer realm="linkqr", error="invalid_token"`,
+      'www-authenticate': code === 'missing_api_key' ? 'Bearer realm="linkqr"' : 'Bearer realm="linkqr", error="invalid_token"',
     }),
   forbidden: (code: string, detail: string) => new AppError(403, code, 'Forbidden', detail),
   notFound: (what: string) => new AppError(404, 'not_found', 'Not found', `${what} was not found.`),

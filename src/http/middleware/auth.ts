@@ -15,7 +15,9 @@ declare module 'express-serve-static-core' {
 export function authenticate(deps: KeyDeps, clientIp: (req: Request) => string) {
   return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : header ? '(not bearer)' : undefined;
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
+    const bearer = header === undefined ? undefined : /^Bearer\s+(.*)$/i.exec(header);
+    const token = header === undefined ? undefined : (bearer?.[1]?.trim() ?? '(not bearer)');
     res.locals.principal = await authenticateKey(deps, token, clientIp(req));
     next();
   };
