@@ -124,7 +124,10 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
 
   const expressApp = createExpressApp(deps);
   const redirect = createRedirectHandler(deps);
+  let closing = false;
   const server = http.createServer((req, res) => {
+    // While stopping, answer what is in flight but let no connection carry another request.
+    if (closing) res.setHeader('connection', 'close');
     const slug = (req.method === 'GET' || req.method === 'HEAD') && req.url ? slugOf(req.url) : undefined;
     if (slug) {
       try {
@@ -161,15 +164,20 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
      * buffered click, close the database. Nothing that was answered is lost.
      */
     async close(graceMs = 10_000): Promise<void> {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      // Keep-alive connections go idle as their last response ends; close them as they do.
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
       const force = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
+      clearInterval(idle);
       clearTimeout(force);
       const written = clicks.close();
+      const lost = clicks.depth;
       keyUsage.flush();
       db.close();
       log.info({ clicksWritten: written }, 'stopped');
+      if (lost > 0) throw new Error(`${lost} clicks could not be written to the database`);
     },
   };
 }

@@ -37,6 +37,9 @@ export class ClickRecorder {
   private readonly maxBatch: number;
   private readonly maxBuffered: number;
   private dropped = 0;
+  /** Set while writes fail: new clicks then wait for the retry instead of each forcing a write. */
+  private retryDelayMs = 0;
+  private closed = false;
 
   constructor(
     private readonly deps: { db: Db; log: Logger; ipHashKey: Buffer },
@@ -55,7 +58,7 @@ export class ClickRecorder {
     }
     this.buffer.push(click);
     if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
-    if (this.buffer.length >= this.maxBatch) this.flushSoon();
+    if (this.buffer.length >= this.maxBatch && this.retryDelayMs === 0) this.flushSoon();
     else this.flushAfter(this.flushDelayMs);
   }
 
@@ -87,18 +90,28 @@ export class ClickRecorder {
         ipHash: this.hashIp(c.ip),
       });
       let t = totals.get(c.linkId);
-      if (!t) totals.set(c.linkId, (t = { linkId: c.linkId, human: 0, total: 0, lastAt: 0 }));
+      if (!t) totals.set(c.linkId, (t = { linkId: c.linkId, human: 0, total: 0, lastHumanAt: null }));
       t.total++;
-      if (!c.bot) t.human++;
-      t.lastAt = Math.max(t.lastAt, c.at);
+      if (!c.bot) {
+        t.human++;
+        t.lastHumanAt = Math.max(t.lastHumanAt ?? 0, c.at);
+      }
     }
     try {
       this.deps.db.tx(() => this.statements.writeBatch(records, [...totals.values()]));
     } catch (err) {
-      this.deps.log.error({ err, buffered: batch.length }, 'click batch write failed; will retry');
-      this.flushAfter(1_000);
+      if (this.closed) {
+        this.deps.log.error({ err, unwritten: batch.length }, 'click batch write failed at shutdown; these clicks are lost');
+        return 0;
+      }
+      // Back off (1 s doubling to 30 s): a locked or full database must not be hammered from the redirect path.
+      this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 1_000), 30_000);
+      this.deps.log.error({ err, buffered: batch.length, retryInMs: this.retryDelayMs }, 'click batch write failed; will retry');
+      this.clearTimer();
+      this.flushAfter(this.retryDelayMs);
       return 0;
     }
+    this.retryDelayMs = 0;
     // Written: these clicks now count in links.clicks, so stop counting them as pending.
     this.buffer = [];
     this.pendingHuman.clear();
@@ -109,8 +122,12 @@ export class ClickRecorder {
     return batch.length;
   }
 
-  /** Stops the timer and writes what is left (shutdown). */
+  /**
+   * Writes what is left, once, and stops (shutdown). Returns the number written; `depth` is
+   * what could not be written.
+   */
   close(): number {
+    this.closed = true;
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
     return this.flush();

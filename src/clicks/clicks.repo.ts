@@ -16,7 +16,8 @@ export interface LinkClickTotals {
   linkId: string;
   human: number;
   total: number;
-  lastAt: number;
+  /** lastClickedAt follows human clicks, like `clicks`. */
+  lastHumanAt: number | null;
 }
 
 /**
@@ -34,12 +35,12 @@ export function clickStatements(db: Db) {
       );
       bump ??= db.sqlite.prepare(
         `update links set clicks = clicks + ?, total_clicks = total_clicks + ?,
-           last_clicked_at = max(coalesce(last_clicked_at, 0), ?) where id = ?`,
+           last_clicked_at = coalesce(max(last_clicked_at, ?), last_clicked_at, ?) where id = ?`,
       );
       for (const c of clicks) {
         insert.run(c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.userAgent, c.ipHash);
       }
-      for (const t of totals) bump.run(t.human, t.total, t.lastAt, t.linkId);
+      for (const t of totals) bump.run(t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
     },
   };
 }

@@ -7,6 +7,8 @@ const httpUrl = z
   .string()
   .trim()
   .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+  // The URL parser silently drops tabs and newlines; refuse them rather than store them.
+  .refine((s) => !/[\x00-\x1f\x7f]/.test(s), 'must not contain control characters')
   .refine((s) => {
     try {
       const u = new URL(s);

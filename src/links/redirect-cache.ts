@@ -3,6 +3,12 @@ import type { Db } from '../db/db.js';
 import type { LinkStatus, RedirectCode } from '../db/schema.js';
 import { findLinkBySlug } from './links.repo.js';
 
+/**
+ * A Location header value: the URL as the WHATWG parser serialises it (punycode host,
+ * percent-encoded non-ASCII), since raw non-Latin-1 characters cannot go in a header.
+ */
+const asLocation = (url: string) => new URL(url).href;
+
 /** What the redirect path needs to know about a link. */
 export interface RedirectTarget {
   linkId: string;
@@ -44,10 +50,10 @@ export class RedirectCache {
     target = {
       linkId: row.id,
       workspaceId: row.workspace_id,
-      url: row.url,
+      url: asLocation(row.url),
       status: row.status,
       expiresAt: row.expires_at,
-      expiredUrl: row.expired_url,
+      expiredUrl: row.expired_url === null ? null : asLocation(row.expired_url),
       maxClicks: row.max_clicks,
       redirectCode: row.redirect_code,
       humanClicks: row.clicks + this.pendingHumanClicks(row.id),

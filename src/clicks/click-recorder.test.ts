@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { afterEach, describe, test } from 'node:test';
+import { openStore, type Store } from '../app.js';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../lib/logger.js';
+import { createLink } from '../links/links.service.js';
+import { eventually, fakeClock, tempDataDir } from '../testing/harness.js';
+import { createWorkspace } from '../workspaces/workspaces.service.js';
+import { type ClickInput, ClickRecorder, type ClickRecorderOptions } from './click-recorder.js';
+
+interface Fixture {
+  store: Store;
+  logs: string[];
+  linkA: string;
+  linkB: string;
+  workspaceId: string;
+  recorder(options?: ClickRecorderOptions): ClickRecorder;
+  rowCount(): number;
+  counters(linkId: string): { clicks: number; total_clicks: number; last_clicked_at: number | null };
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+});
+
+/** A migrated temp database with one workspace and two links, and recorders over it. */
+async function fixture(): Promise<Fixture> {
+  const dataDir = tempDataDir();
+  const logs: string[] = [];
+  const clock = fakeClock();
+  const log = createLogger('info', { write: (line: string) => void logs.push(line) });
+  const store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir }), { clock, log, applyPending: true });
+  const recorders: ClickRecorder[] = [];
+  cleanups.push(() => {
+    // Undo what a failed test may have left broken, so the final flush succeeds and no retry timer outlives the test.
+    const sqlite = store.db.sqlite;
+    if (sqlite.prepare(`select 1 from sqlite_master where name = 'clicks_away'`).get()) sqlite.exec('alter table clicks_away rename to clicks');
+    sqlite.exec('drop trigger if exists refuse_counters');
+    for (const r of recorders) r.close();
+    store.db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const ws = createWorkspace(store, 'Acme');
+  const linkDeps = { db: store.db, clock, baseUrl: () => 'http://127.0.0.1', linkChanged: () => {} };
+  const actor = { type: 'key' as const, id: 'test' };
+  const linkA = (await createLink(linkDeps, ws.id, actor, { url: 'https://example.com/a' })).id;
+  const linkB = (await createLink(linkDeps, ws.id, actor, { url: 'https://example.com/b' })).id;
+  return {
+    store,
+    logs,
+    linkA,
+    linkB,
+    workspaceId: ws.id,
+    recorder(options) {
+      const recorder = new ClickRecorder({ db: store.db, log, ipHashKey: randomBytes(32) }, options);
+      recorders.push(recorder);
+      return recorder;
+    },
+    rowCount: () => (store.db.sqlite.prepare('select count(*) as n from clicks').get() as { n: number }).n,
+    counters: (linkId) =>
+      store.db.sqlite.prepare('select clicks, total_clicks, last_clicked_at from links where id = ?').get(linkId) as {
+        clicks: number;
+        total_clicks: number;
+        last_clicked_at: number | null;
+      },
+  };
+}
+
+const T0 = Date.UTC(2030, 0, 1);
+
+function click(f: Fixture, linkId: string, overrides: Partial<ClickInput> = {}): ClickInput {
+  return {
+    linkId,
+    workspaceId: f.workspaceId,
+    at: T0,
+    bot: false,
+    qr: false,
+    referrer: undefined,
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0',
+    ip: '198.51.100.7',
+    ...overrides,
+  };
+}
+
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('ClickRecorder', { timeout: 15_000 }, () => {
+  test('buffers clicks and writes a large batch in one flush, with the links counters', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    for (let i = 0; i < 1_000; i++) recorder.record(click(f, f.linkA, { at: T0 + i }));
+    for (let i = 0; i < 300; i++) recorder.record(click(f, f.linkA, { bot: true, at: T0 + 5_000 + i }));
+    for (let i = 0; i < 200; i++) recorder.record(click(f, f.linkB, { at: T0 + i, qr: i % 2 === 0 }));
+
+    assert.equal(recorder.depth, 1_500);
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 1_000, 'bot clicks are not pending human clicks');
+    assert.equal(recorder.pendingHumanClicks(f.linkB), 200);
+    assert.equal(f.rowCount(), 0, 'nothing is written before the flush');
+
+    assert.equal(recorder.flush(), 1_500);
+
+    assert.equal(f.rowCount(), 1_500);
+    assert.equal(recorder.depth, 0);
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
+    assert.equal(recorder.pendingHumanClicks(f.linkB), 0);
+    assert.deepEqual(f.counters(f.linkA), { clicks: 1_000, total_clicks: 1_300, last_clicked_at: T0 + 999 }, 'lastClickedAt follows human clicks');
+    assert.deepEqual(f.counters(f.linkB), { clicks: 200, total_clicks: 200, last_clicked_at: T0 + 199 });
+    const qr = f.store.db.sqlite.prepare('select count(*) as n from clicks where link_id = ? and qr = 1').get(f.linkB) as { n: number };
+    assert.equal(qr.n, 100);
+    assert.equal(recorder.flush(), 0, 'a second flush has nothing to write');
+  });
+
+  test('the batch timer writes everything after flushDelayMs without an explicit flush', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 150 });
+    const started = Date.now();
+    for (let i = 0; i < 500; i++) recorder.record(click(f, f.linkA));
+    await nextTick();
+    assert.equal(f.rowCount(), 0, 'still buffered right after recording');
+
+    await eventually(() => f.rowCount() > 0);
+    assert.ok(Date.now() - started >= 140, 'written only after the delay');
+    assert.equal(f.rowCount(), 500, 'the whole batch lands at once');
+    assert.equal(f.counters(f.linkA).clicks, 500);
+    assert.equal(recorder.depth, 0);
+  });
+
+  test('a full batch (maxBatch) is written at once instead of waiting for the delay', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000, maxBatch: 100 });
+    for (let i = 0; i < 99; i++) recorder.record(click(f, f.linkA));
+    await nextTick();
+    await nextTick();
+    assert.equal(f.rowCount(), 0, '99 clicks wait for the (long) delay');
+    assert.equal(recorder.depth, 99);
+
+    recorder.record(click(f, f.linkA));
+    await nextTick();
+    await nextTick();
+    assert.equal(f.rowCount(), 100);
+    assert.equal(recorder.depth, 0);
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
+  });
+
+  test('a failed write keeps the clicks buffered and pending, and the retry writes them once it is fixed', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    // A first batch succeeds, so the insert statement is already prepared when the table disappears.
+    recorder.record(click(f, f.linkA));
+    assert.equal(recorder.flush(), 1);
+
+    f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
+    for (let i = 0; i < 30; i++) recorder.record(click(f, f.linkA, { at: T0 + 10 + i }));
+    for (let i = 0; i < 20; i++) recorder.record(click(f, f.linkB, { bot: true }));
+
+    assert.equal(recorder.flush(), 0, 'nothing written');
+    assert.equal(recorder.depth, 50, 'nothing dropped');
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 30, 'still counted against maxClicks');
+    assert.deepEqual(f.counters(f.linkA), { clicks: 1, total_clicks: 1, last_clicked_at: T0 }, 'counters untouched');
+    assert.ok(f.logs.some((l) => l.includes('click batch write failed')), 'the failure is logged');
+
+    // Clicks keep arriving during the outage.
+    recorder.record(click(f, f.linkA, { at: T0 + 100 }));
+    f.store.db.sqlite.exec('alter table clicks_away rename to clicks');
+
+    // No explicit flush: the recorder retries by itself.
+    await eventually(() => recorder.depth === 0, 4_000);
+    assert.equal(f.rowCount(), 52);
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
+    assert.deepEqual(f.counters(f.linkA), { clicks: 32, total_clicks: 32, last_clicked_at: T0 + 100 });
+    assert.deepEqual(f.counters(f.linkB), { clicks: 0, total_clicks: 20, last_clicked_at: null }, 'lastClickedAt follows human clicks');
+  });
+
+  test(
+    'while writes fail, arriving clicks do not each trigger another write attempt (the retry waits)',
+    async () => {
+      const f = await fixture();
+      const recorder = f.recorder({ flushDelayMs: 60_000, maxBatch: 5 });
+      f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
+      const failures = () => f.logs.filter((l) => l.includes('click batch write failed')).length;
+      for (let i = 0; i < 5; i++) recorder.record(click(f, f.linkA));
+      await eventually(() => failures() === 1);
+
+      // Traffic keeps coming during the outage: a click per tick for 20 ticks, well inside the 1 s retry delay.
+      for (let i = 0; i < 20; i++) {
+        recorder.record(click(f, f.linkA));
+        await nextTick();
+      }
+      assert.equal(failures(), 1, 'a failing write of the whole buffer per incoming click would stall the redirect path');
+      assert.equal(recorder.depth, 25);
+
+      f.store.db.sqlite.exec('alter table clicks_away rename to clicks');
+      await eventually(() => recorder.depth === 0, 4_000);
+      assert.equal(f.rowCount(), 25);
+    },
+  );
+
+  test('a batch is all or nothing: when the counter update fails, no click row stays behind to be written twice', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    f.store.db.sqlite.exec(`create trigger refuse_counters before update on links begin select raise(abort, 'counters refused'); end`);
+    for (let i = 0; i < 40; i++) recorder.record(click(f, f.linkA));
+
+    assert.equal(recorder.flush(), 0);
+    assert.equal(f.rowCount(), 0, 'the inserted rows were rolled back with the failed update');
+    assert.equal(recorder.depth, 40);
+
+    f.store.db.sqlite.exec('drop trigger refuse_counters');
+    assert.equal(recorder.flush(), 40);
+    assert.equal(f.rowCount(), 40, 'each click written exactly once');
+    assert.equal(f.counters(f.linkA).clicks, 40);
+  });
+
+  test('close writes what is left and stops the timer', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    for (let i = 0; i < 7; i++) recorder.record(click(f, f.linkA));
+    assert.equal(recorder.close(), 7);
+    assert.equal(f.rowCount(), 7);
+    assert.equal(recorder.depth, 0);
+  });
+
+  test(
+    'close stays final when its write fails: no retry timer is left behind (it would keep a stopping process alive)',
+    async () => {
+      const f = await fixture();
+      const recorder = f.recorder({ flushDelayMs: 60_000 });
+      recorder.record(click(f, f.linkA));
+      f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
+      const failures = () => f.logs.filter((l) => l.includes('click batch write failed')).length;
+
+      assert.equal(recorder.close(), 0);
+      assert.equal(recorder.depth, 1, 'what could not be written is still reported as buffered');
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      assert.equal(failures(), 1, 'no write attempts after close');
+    },
+  );
+
+  test('beyond maxBuffered, new clicks are dropped and the drop is logged', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000, maxBuffered: 10 });
+    for (let i = 0; i < 15; i++) recorder.record(click(f, f.linkA));
+    assert.equal(recorder.depth, 10);
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 10);
+    assert.equal(recorder.flush(), 10);
+    const dropped = f.logs.map((l) => JSON.parse(l) as { msg: string; dropped?: number }).find((l) => l.msg.includes('dropped'));
+    assert.equal(dropped?.dropped, 5);
+  });
+
+  test('the IP is stored only as a keyed 22-character hash: stable per instance, different across instances', async () => {
+    const f = await fixture();
+    const first = f.recorder({ flushDelayMs: 60_000 });
+    const second = f.recorder({ flushDelayMs: 60_000 }); // another ipHashKey, like another instance
+    first.record(click(f, f.linkA, { ip: '203.0.113.9' }));
+    first.record(click(f, f.linkA, { ip: '203.0.113.9' }));
+    first.record(click(f, f.linkA, { ip: '203.0.113.10' }));
+    second.record(click(f, f.linkB, { ip: '203.0.113.9' }));
+    first.flush();
+    second.flush();
+    const hashes = (f.store.db.sqlite.prepare('select ip_hash from clicks order by id').all() as { ip_hash: string }[]).map((r) => r.ip_hash);
+    for (const h of hashes) assert.match(h, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(hashes[0], hashes[1], 'same address, same hash');
+    assert.notEqual(hashes[0], hashes[2], 'another address, another hash');
+    assert.notEqual(hashes[0], hashes[3], 'another key, another hash');
+    const dump = JSON.stringify(f.store.db.sqlite.prepare('select * from clicks').all());
+    assert.ok(!dump.includes('203.0.113'), 'no address in any column');
+  });
+});
