@@ -125,9 +125,6 @@ export const SETTINGS = [
   }),
 ];
 
-/** Flag names that every command accepts, for the CLI parser. */
-export const CONFIG_FLAGS = SETTINGS.map((s) => s.flag);
-
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

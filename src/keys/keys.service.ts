@@ -4,7 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import { toIso } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
 import { hashSecret, verifySecret } from '../lib/passwords.js';
-import { formatKey, generateKeyParts, parseKey } from './key-format.js';
+import { formatKey, generateKeyParts, generateSecret, parseKey } from './key-format.js';
 import type { KeyUsageRecorder } from './key-usage.js';
 import { findKeyById, insertKey, listKeysOfWorkspace, updateKey } from './keys.repo.js';
 import type { Scope } from './scopes.js';
@@ -122,7 +122,7 @@ export async function rotateKey(deps: KeyStore, id: string, graceMs: number): Pr
   const row = findKeyById(deps.db, id);
   if (!row) throw errors.notFound(`API key ${id}`);
   if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; create a new key.`);
-  const secret = generateKeyParts().secret;
+  const secret = generateSecret();
   const now = deps.clock.now();
   updateKey(deps.db, id, {
     secret_hash: await hashSecret(secret),

@@ -25,7 +25,3 @@ export function randomBase62(length: number): string {
   }
   return out;
 }
-
-export function isBase62(s: string): boolean {
-  return /^[0-9A-Za-z]*$/.test(s);
-}

@@ -40,7 +40,6 @@ export const errors = {
   forbidden: (code: string, detail: string) => new AppError(403, code, 'Forbidden', detail),
   notFound: (what: string) => new AppError(404, 'not_found', 'Not found', `${what} was not found.`),
   routeNotFound: () => new AppError(404, 'route_not_found', 'Not found', 'No such API route.'),
-  methodNotAllowed: () => new AppError(405, 'method_not_allowed', 'Method not allowed', 'This route does not accept that method.'),
   conflict: (code: string, detail: string, errs?: FieldError[]) => new AppError(409, code, 'Conflict', detail, errs),
   /** For the CLI: a usage or input problem, reported without a stack trace. */
   usage: (detail: string) => new AppError(2, 'usage', 'Usage', detail),

@@ -34,45 +34,25 @@ const futureTime = z.iso
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2030-01-31T12:00:00Z' })
   .transform((s) => Date.parse(s));
 
-const fields = {
-  url: httpUrl,
-  slug,
-  title: z.string().trim().max(200, 'must be at most 200 characters').nullable(),
-  tags,
-  expiresAt: futureTime.nullable(),
-  expiredUrl: httpUrl.nullable(),
-  maxClicks: z.number().int('must be an integer').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER).nullable(),
-  redirectCode: z.union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)], {
-    message: 'must be 301, 302, 307 or 308',
-  }),
-};
-
 /** POST /api/v1/links. Unknown fields are refused so typos (expires_at) do not pass silently. */
 export const createLinkBody = z.strictObject({
-  url: fields.url,
-  slug: fields.slug.optional(),
-  title: fields.title.optional(),
-  tags: fields.tags.optional(),
-  expiresAt: fields.expiresAt.optional(),
-  expiredUrl: fields.expiredUrl.optional(),
-  maxClicks: fields.maxClicks.optional(),
-  redirectCode: fields.redirectCode.optional(),
+  url: httpUrl,
+  slug: slug.optional(),
+  title: z.string().trim().max(200, 'must be at most 200 characters').nullable().optional(),
+  tags: tags.optional(),
+  expiresAt: futureTime.nullable().optional(),
+  expiredUrl: httpUrl.nullable().optional(),
+  maxClicks: z.number().int('must be an integer').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER).nullable().optional(),
+  redirectCode: z
+    .union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)], { message: 'must be 301, 302, 307 or 308' })
+    .optional(),
 });
 export type CreateLinkInput = z.output<typeof createLinkBody>;
 
-/** PATCH /api/v1/links/:id: any subset of the fields, plus status. */
-export const updateLinkBody = z
-  .strictObject({
-    url: fields.url.optional(),
-    slug: fields.slug.optional(),
-    title: fields.title.optional(),
-    tags: fields.tags.optional(),
-    expiresAt: fields.expiresAt.optional(),
-    expiredUrl: fields.expiredUrl.optional(),
-    maxClicks: fields.maxClicks.optional(),
-    redirectCode: fields.redirectCode.optional(),
-    status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional(),
-  })
+/** PATCH /api/v1/links/:id: any subset of the create fields, plus status. */
+export const updateLinkBody = createLinkBody
+  .partial()
+  .extend({ status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional() })
   // `when`: only complain about an empty change when nothing else is wrong (e.g. unknown fields).
   .refine((o) => Object.keys(o).length > 0, { message: 'send at least one field to change', when: (payload) => payload.issues.length === 0 });
 export type UpdateLinkInput = z.output<typeof updateLinkBody>;
