@@ -7,8 +7,9 @@ import type { Logger } from 'pino';
 import { ClickRecorder, type ClickRecorderOptions } from './clicks/click-recorder.js';
 import type { Config } from './config.js';
 import { type Db, openDb } from './db/db.js';
-import { loadMigrations, migrate, migrationStatus, pad } from './db/migrate.js';
+import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migrate.js';
 import { createExpressApp } from './http/express-app.js';
+import { createScheduler } from './jobs/schedule.js';
 import { clientIpResolver } from './http/client-ip.js';
 import { createRedirectHandler, slugOf } from './http/redirect.js';
 import { renderStatusPages } from './http/status-pages.js';
@@ -16,9 +17,10 @@ import { createViews } from './http/views.js';
 import { KeyUsageRecorder } from './keys/key-usage.js';
 import { VerificationCache } from './keys/verification-cache.js';
 import { RedirectCache } from './links/redirect-cache.js';
-import { type Assets, diskAssets } from './lib/assets.js';
+import { type Assets, shippedAssets } from './lib/assets.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createLogger } from './lib/logger.js';
+import { createMetrics } from './metrics/metrics.js';
 
 export const DB_FILE = 'linkqr.db';
 
@@ -48,7 +50,7 @@ export class NeedsMigrationError extends Error {
 export function openStore(config: Config, opts: StoreOptions & { applyPending?: boolean } = {}): Store {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
-  const assets = opts.assets ?? diskAssets();
+  const assets = opts.assets ?? shippedAssets();
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDb(join(config.dataDir, DB_FILE));
   try {
@@ -61,8 +63,7 @@ export function openStore(config: Config, opts: StoreOptions & { applyPending?: 
         `the database needs ${pending.length} migration(s) (${pending.map((p) => pad(p.version)).join(', ')}): run "linkqr migrate" or start the server`,
       );
     }
-    const applied = migrate(db, migrations, clock.now());
-    if (applied.length > 0) log.info({ migrations: applied.map((m) => `${pad(m.version)}_${m.name}`) }, 'migrations applied');
+    upgradeDatabase(db, migrations, { dataDir: config.dataDir, clock, log });
   } catch (e) {
     db.close();
     throw e;
@@ -81,15 +82,24 @@ export function instanceSecret(db: Db, name: string): Buffer {
 
 export interface ServerOptions {
   clicks?: ClickRecorderOptions;
+  /** Schedule the jobs (backup, retention, optimize) when listening. Default true; tests run them by name instead. */
+  jobs?: boolean;
 }
 
 /** The running server: HTTP (redirect fast path + Express) over one store. */
 export function createServer(store: Store, opts: ServerOptions = {}) {
   const { config, log, clock, db, assets } = store;
   const clientIp = clientIpResolver(config.trustProxy);
-  const pages = renderStatusPages(createViews(assets));
+  const views = createViews(assets);
+  const pages = renderStatusPages(views);
+  const metrics = createMetrics({ clickBufferDepth: () => clicks.depth });
   const clicks = new ClickRecorder(
-    { db, log: log.child({ component: 'clicks' }), ipHashKey: instanceSecret(db, 'ip_hash_key') },
+    {
+      db,
+      log: log.child({ component: 'clicks' }),
+      ipHashKey: instanceSecret(db, 'ip_hash_key'),
+      onFlush: (count, seconds) => metrics.clickFlush(count, seconds),
+    },
     opts.clicks,
   );
   const redirects = new RedirectCache(db, (linkId) => clicks.pendingHumanClicks(linkId));
@@ -104,12 +114,14 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     clock,
     db,
     assets,
+    views,
     pages,
     clientIp,
     clicks,
     redirects,
     verifiedKeys,
     keyUsage,
+    metrics,
     baseUrl: () => baseUrl,
     linkChanged: (slug: string) => redirects.invalidate(slug),
     ready() {
@@ -122,6 +134,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     },
   };
 
+  const scheduler = createScheduler({ config, db, log, clock });
   const expressApp = createExpressApp(deps);
   const redirect = createRedirectHandler(deps);
   let closing = false;
@@ -145,6 +158,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
 
   return {
     deps,
+    scheduler,
     async listen(): Promise<string> {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -157,6 +171,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       baseUrl = config.baseUrl ?? `http://${host}:${port}`;
       log.info({ url: `http://${host}:${port}`, baseUrl }, 'listening');
+      if (opts.jobs !== false) scheduler.start();
       return `http://${host}:${port}`;
     },
     /**
@@ -164,6 +179,8 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
      * buffered click, close the database. Nothing that was answered is lost.
      */
     async close(graceMs = 10_000): Promise<void> {
+      // First, so no job starts (and none is left running) once the database closes.
+      await scheduler.stop();
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections go idle as their last response ends; close them as they do.

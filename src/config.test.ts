@@ -33,6 +33,7 @@ describe('configuration (SPEC §1)', () => {
       backupKeep: 7,
       webhookRetrySchedule: [5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 14 * HOUR, 20 * HOUR, 24 * HOUR],
       secret: undefined,
+      addonDir: undefined,
     } satisfies Config);
   });
 
@@ -73,6 +74,7 @@ describe('configuration (SPEC §1)', () => {
       envValue: '100ms, 1s,2m', envParsed: [100, SECOND, 2 * MINUTE],
       flagValue: '1h,1d', flagParsed: [HOUR, 24 * HOUR],
     },
+    { key: 'addonDir', env: 'LINKQR_ADDON_DIR', flag: 'addon-dir', envValue: '/var/cache/linkqr', envParsed: '/var/cache/linkqr', flagValue: 'rel/addons', flagParsed: resolve('rel/addons') },
     { key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', envValue: SECRET, envParsed: SECRET, flagValue: 'f'.repeat(32), flagParsed: 'f'.repeat(32) },
   ];
 

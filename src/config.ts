@@ -19,6 +19,8 @@ export interface Config {
   /** Delays before each retry, in milliseconds. */
   webhookRetrySchedule: number[];
   secret: string | undefined;
+  /** Where the single executable unpacks its native addons. Undefined: `<dataDir>/.addons`. */
+  addonDir: string | undefined;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -29,6 +31,8 @@ interface Setting<K extends keyof Config> {
   env: string;
   flag: string;
   fallback: string;
+  /** What --help shows as the default when `fallback` is empty but means something. */
+  shownDefault?: string;
   parse(raw: string): Config[K] | { error: string };
 }
 
@@ -48,7 +52,7 @@ export const SETTINGS = [
     },
   }),
   setting({
-    key: 'baseUrl', env: 'LINKQR_BASE_URL', flag: 'base-url', fallback: '',
+    key: 'baseUrl', env: 'LINKQR_BASE_URL', flag: 'base-url', fallback: '', shownDefault: 'http://HOST:PORT',
     parse: (raw) => {
       if (raw === '') return undefined;
       try {
@@ -65,6 +69,12 @@ export const SETTINGS = [
   setting({
     key: 'dataDir', env: 'LINKQR_DATA_DIR', flag: 'data-dir', fallback: './data',
     parse: (raw) => (raw.trim() !== '' ? resolve(raw) : { error: 'must be a directory path' }),
+  }),
+  setting({
+    // Empty means <data dir>/.addons. It must allow executables: a noexec mount cannot load them.
+    key: 'addonDir', env: 'LINKQR_ADDON_DIR', flag: 'addon-dir', fallback: '', shownDefault: '<data dir>/.addons',
+    parse: (raw) =>
+      raw === '' ? undefined : raw.trim() !== '' ? resolve(raw) : { error: 'must be a directory path on a filesystem that allows executables (not noexec)' },
   }),
   setting({
     key: 'logLevel', env: 'LINKQR_LOG_LEVEL', flag: 'log-level', fallback: 'info',
@@ -120,7 +130,7 @@ export const SETTINGS = [
     },
   }),
   setting({
-    key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', fallback: '',
+    key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', fallback: '', shownDefault: 'generated, kept in the database',
     parse: (raw) => (raw === '' ? undefined : raw.length >= 32 ? raw : { error: 'must be at least 32 characters' }),
   }),
 ];

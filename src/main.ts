@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { NeedsMigrationError } from './app.js';
+import { backupCommand } from './cli/backup.js';
 import type { Command, OptionSpec } from './cli/command.js';
 import { keyCreateCommand, keyDisableCommand, keyEnableCommand, keyListCommand, keyRevokeCommand, keyRotateCommand } from './cli/keys.js';
 import { migrateCommand } from './cli/migrate.js';
@@ -8,8 +9,9 @@ import { userCreateCommand } from './cli/users.js';
 import { workspaceCreateCommand, workspaceListCommand } from './cli/workspaces.js';
 import { ConfigError, loadConfig, SETTINGS } from './config.js';
 import { MigrationError } from './db/migrate.js';
-import { diskAssets } from './lib/assets.js';
+import { shippedAssets } from './lib/assets.js';
 import { AppError } from './lib/errors.js';
+import { configureNativeAddons } from './lib/native-addons.js';
 import { createLogger } from './lib/logger.js';
 import pino from 'pino';
 import { VERSION } from './version.js';
@@ -34,12 +36,13 @@ const COMMANDS: Command[] = [
   keyDisableCommand,
   keyEnableCommand,
   keyRotateCommand,
+  backupCommand,
   versionCommand,
 ];
 
 /** Every command accepts the configuration flags (flags win over LINKQR_* variables). */
 const CONFIG_OPTIONS: Record<string, OptionSpec> = Object.fromEntries(
-  SETTINGS.map((s) => [s.flag, { type: 'string', usage: `--${s.flag} V`, description: `${s.env} (default: ${s.fallback || 'none'})` }]),
+  SETTINGS.map((s) => [s.flag, { type: 'string', usage: `--${s.flag} V`, description: `${s.env} (default: ${s.shownDefault ?? (s.fallback || 'none')})` }]),
 );
 
 function usageOf(cmd: Command): string {
@@ -118,8 +121,9 @@ async function main(argv: string[]): Promise<number> {
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, values[s.flag] as string | undefined]));
   const config = loadConfig(process.env, flags);
+  configureNativeAddons(config);
   const log = createLogger(config.logLevel, pino.destination({ fd: cmd === serveCommand ? 1 : 2, sync: cmd !== serveCommand }));
-  const code = await cmd.run({ config, assets: diskAssets(), log, options: values, positionals: parsed.positionals });
+  const code = await cmd.run({ config, assets: shippedAssets(), log, options: values, positionals: parsed.positionals });
   return code ?? 0;
 }
 

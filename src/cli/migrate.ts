@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { DB_FILE } from '../app.js';
 import { openDb } from '../db/db.js';
-import { loadMigrations, migrate, migrationStatus, pad } from '../db/migrate.js';
+import { loadMigrations, migrationStatus, pad, upgradeDatabase } from '../db/migrate.js';
+import { systemClock } from '../lib/clock.js';
 import { mkdirSync } from 'node:fs';
 import { type Command, JSON_OPTION } from './command.js';
 import { printRows, say } from './output.js';
@@ -13,7 +14,7 @@ export const migrateCommand: Command = {
     status: { type: 'boolean', usage: '--status', description: 'list migrations and whether each is applied' },
     ...JSON_OPTION,
   },
-  async run({ config, assets, options }) {
+  async run({ config, assets, log, options }) {
     mkdirSync(config.dataDir, { recursive: true });
     const db = openDb(join(config.dataDir, DB_FILE));
     try {
@@ -28,7 +29,7 @@ export const migrateCommand: Command = {
         printRows(rows, options.json === true);
         return;
       }
-      const applied = migrate(db, migrations, Date.now());
+      const applied = upgradeDatabase(db, migrations, { dataDir: config.dataDir, clock: systemClock, log });
       say(applied.length === 0 ? 'Database is up to date.' : `Applied ${applied.map((m) => `${pad(m.version)}_${m.name}`).join(', ')}.`);
     } finally {
       db.close();

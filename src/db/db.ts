@@ -7,6 +7,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import { nativeAddon } from '../lib/native-addons.js';
 import type { Database } from './schema.js';
 
 interface Compilable<R> {
@@ -47,7 +48,8 @@ export interface Db {
 }
 
 export function openDb(file: string): Db {
-  const sqlite = new BetterSqlite3(file);
+  // The loaded addon (the types only know a path): the single executable unpacks it itself.
+  const sqlite = new BetterSqlite3(file, { nativeBinding: nativeAddon('better_sqlite3') as unknown as string });
   // busy_timeout first, so the others wait for a CLI process holding the lock instead of failing.
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('journal_mode = WAL');

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Assets } from '../lib/assets.js';
+import type { Logger } from 'pino';
+import type { Clock } from '../lib/clock.js';
+import { backupBeforeMigrating } from './backup.js';
 import type { Db } from './db.js';
 
 export interface Migration {
@@ -89,4 +92,22 @@ export const pad = (version: number) => String(version).padStart(4, '0');
 
 function sha256(text: string) {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Applies pending migrations, first taking a copy of a database that already has data
+ * (`backups/pre-migrate-…`), so an upgrade can be undone. Serve and `linkqr migrate` both go
+ * through here.
+ */
+export function upgradeDatabase(db: Db, migrations: Migration[], ctx: { dataDir: string; clock: Clock; log: Logger }): Migration[] {
+  const status = migrationStatus(db, migrations);
+  const applied = status.filter((s) => s.appliedAt !== null);
+  if (applied.length > 0 && applied.length < status.length) {
+    const from = Math.max(...applied.map((s) => s.version));
+    const backup = backupBeforeMigrating(db.sqlite, ctx.dataDir, from, ctx.clock.now());
+    ctx.log.info({ file: backup.file, bytes: backup.bytes, from: pad(from), to: pad(status.length) }, 'database backed up before migrating');
+  }
+  const done = migrate(db, migrations, ctx.clock.now());
+  if (done.length > 0) ctx.log.info({ migrations: done.map((m) => `${pad(m.version)}_${m.name}`) }, 'migrations applied');
+  return done;
 }

@@ -1,10 +1,14 @@
+import type { Eta } from 'eta';
 import express, { type Request } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { KeyDeps } from '../keys/keys.service.js';
 import type { LinkDeps } from '../links/links.service.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Assets } from '../lib/assets.js';
 import { errors } from '../lib/errors.js';
+import { bindLoginPage } from './admin/login.routes.js';
+import { bindSetupPages } from './admin/setup.routes.js';
 import { bindApi } from './api/router.js';
 import { errorHandler } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
@@ -17,6 +21,8 @@ export interface ExpressDeps extends KeyDeps, LinkDeps {
   assets: Assets;
   pages: StatusPages;
   clientIp(req: Request): string;
+  metrics: Metrics;
+  views: Eta;
   /** Database reachable and migrations current. */
   ready(): boolean;
 }
@@ -28,7 +34,7 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   // API responses change with every write; weak ETags would only cost a hash per response.
   app.set('etag', false);
   app.set('trust proxy', deps.config.trustProxy);
-  app.use(requestLog(deps.log.child({ component: 'http' }), deps.clientIp));
+  app.use(requestLog(deps.log.child({ component: 'http' }), deps.clientIp, deps.metrics));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -37,11 +43,16 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
     const ready = deps.ready();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready' });
   });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
   app.use('/api/v1', bindApi(deps, deps.clientIp));
   app.use('/api', () => {
     throw errors.routeNotFound();
   });
   bindPublicFiles(app, deps.assets);
+  bindSetupPages(app, deps);
+  bindLoginPage(app, deps);
   app.get('/', (_req, res) => {
     res.type('text').send('LinkQR is running. The API lives under /api/v1.\n');
   });

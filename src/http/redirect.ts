@@ -6,6 +6,7 @@ import { isBotRequest } from '../clicks/classify.js';
 import type { Clock } from '../lib/clock.js';
 import type { RedirectCache } from '../links/redirect-cache.js';
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { StatusPages } from './status-pages.js';
 
 export interface RedirectDeps {
@@ -15,6 +16,7 @@ export interface RedirectDeps {
   pages: StatusPages;
   clientIp(req: IncomingMessage): string;
   log: Logger;
+  metrics: Pick<Metrics, 'redirect'>;
 }
 
 export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted';
@@ -41,11 +43,15 @@ export function createRedirectHandler(deps: RedirectDeps) {
   // Redirects are logged at debug level only: every one is already a row in `clicks`, and a
   // JSON line per redirect at info level measured at less than half the throughput.
   const log = deps.log.child({ component: 'redirect' });
+  // The handler is synchronous, so one variable carries each call's start time to `note`.
+  let started = 0;
   const note = (req: IncomingMessage, status: number, outcome: RedirectOutcome) => {
+    deps.metrics.redirect(outcome, req.method!, status, (performance.now() - started) / 1000);
     if (log.isLevelEnabled('debug')) log.debug({ reqId: randomUUID(), method: req.method, path: req.url, status, outcome }, 'request');
   };
 
   return function redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
+    started = performance.now();
     const target = deps.redirects.get(slug);
     if (!target) {
       note(req, 404, 'not_found');

@@ -85,7 +85,7 @@ export async function startTestServer(
   const logs: string[] = [];
   const log = createLogger(config.logLevel, { write: (line: string) => void logs.push(line) });
   const store = openStore(config, { clock: opts.clock, log, applyPending: true });
-  const server = createServer(store, { clicks: opts.clicks });
+  const server = createServer(store, { clicks: opts.clicks, jobs: false });
   const url = await server.listen();
   let closed = false;
   return {
@@ -142,6 +142,8 @@ export function runCli(args: string[], opts: { dataDir?: string; stdin?: string;
 
 export interface ServerProcess {
   url: string;
+  /** Everything the process has printed so far (stdout and stderr). */
+  peek(): Promise<{ output: string }>;
   /** Sends a signal and resolves with the exit code and everything logged. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; output: string }>;
 }
@@ -163,6 +165,7 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}): 
         clearTimeout(timer);
         resolvePromise({
           url: m[1]!,
+          peek: async () => ({ output }),
           async stop(signal = 'SIGTERM') {
             child.kill(signal);
             const code = await exited;

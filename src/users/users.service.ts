@@ -4,7 +4,7 @@ import { errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { hashSecret } from '../lib/passwords.js';
 import type { WorkspaceDeps } from '../workspaces/workspaces.service.js';
-import { createWorkspace } from '../workspaces/workspaces.service.js';
+import { createWorkspace, workspaceName } from '../workspaces/workspaces.service.js';
 import { findWorkspaceByName, upsertMembership } from '../workspaces/workspaces.repo.js';
 import { countUsers, findUserByEmail, insertUser } from './users.repo.js';
 
@@ -21,6 +21,20 @@ export interface NewUserInput {
   password: string;
   role?: string | undefined;
   workspace?: string | undefined;
+  /** Refuse (409) unless this is the instance's first user: the setup page's guarantee. */
+  onlyIfFirst?: boolean;
+}
+
+/** Field errors of a new user's input, without creating anything (forms show them all at once). */
+export function newUserFieldErrors(input: NewUserInput): Record<string, string> {
+  const parsed = newUserInput.safeParse(input);
+  const fieldErrors: Record<string, string> = {};
+  if (!parsed.success) for (const i of parsed.error.issues) fieldErrors[i.path.join('.')] ??= i.message;
+  if (input.workspace !== undefined) {
+    const ws = workspaceName.safeParse(input.workspace);
+    if (!ws.success) fieldErrors.workspace = ws.error.issues[0]!.message;
+  }
+  return fieldErrors;
 }
 
 /** The name given to the first workspace when the first user is created without one. */
@@ -42,6 +56,7 @@ export async function createUser(deps: WorkspaceDeps, input: NewUserInput): Prom
   const passwordHash = await hashSecret(password);
   return deps.db.tx(() => {
     const first = countUsers(deps.db) === 0;
+    if (input.onlyIfFirst && !first) throw errors.conflict('setup_done', 'The first user already exists.');
     const workspaceName = workspace ?? (first ? FIRST_WORKSPACE_NAME : undefined);
     if (!workspaceName && role) throw errors.usage('--role needs --workspace (which workspace is the role in?)');
     if (findUserByEmail(deps.db, email)) throw errors.conflict('user_exists', `A user with email ${email} already exists.`);

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { Metrics } from '../../metrics/metrics.js';
 
 const INCOMING_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** One JSON line per request, with a request id (the caller's X-Request-Id when sane). */
-export function requestLog(log: Logger, clientIp: (req: Request) => string) {
+/**
+ * One JSON line per request, with a request id (the caller's X-Request-Id when sane), and its
+ * latency in the metrics under the matched route pattern.
+ */
+export function requestLog(log: Logger, clientIp: (req: Request) => string, metrics: Pick<Metrics, 'request'>) {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
@@ -15,6 +19,7 @@ export function requestLog(log: Logger, clientIp: (req: Request) => string) {
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const status = res.statusCode;
+      metrics.request(req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched', req.method, status, ms / 1000);
       log[status >= 500 ? 'error' : 'info'](
         {
           reqId: id,

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startTestServer } from '../testing/harness.js';
+
+test('optimize gathers the query planner statistics a grown table lacks', async () => {
+  const t = await startTestServer();
+  try {
+    const db = t.store.db.sqlite;
+    db.prepare(
+      `with recursive n(i) as (select 1 union all select i + 1 from n where i < 1000)
+       insert into clicks (link_id, workspace_id, clicked_at, bot, qr) select 'lnk_' || (i % 20), 'wsp_x', i, 0, 0 from n`,
+    ).run();
+    const clickStats = () =>
+      db.prepare("select count(*) from sqlite_schema where name = 'sqlite_stat1'").pluck().get() === 0
+        ? []
+        : (db.prepare("select idx, stat from sqlite_stat1 where tbl = 'clicks'").all() as { idx: string; stat: string }[]);
+    assert.deepEqual(clickStats(), [], 'no statistics yet');
+
+    assert.deepEqual(await t.server.scheduler.run('optimize'), { status: 'ok', result: {} });
+
+    const stats = clickStats();
+    assert.ok(stats.some((s) => s.idx === 'clicks_by_link_time' && s.stat.startsWith('1000 ')), JSON.stringify(stats));
+    assert.ok(t.logs.some((l) => /"job":"optimize"/.test(l) && /"msg":"job finished"/.test(l)));
+  } finally {
+    await t.close();
+  }
+});

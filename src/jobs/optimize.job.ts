@@ -1,0 +1,14 @@
+import type { Job } from './schedule.js';
+
+/**
+ * `PRAGMA optimize` refreshes the query planner's statistics where they have drifted (SQLite
+ * recommends it periodically for long-lived connections; it limits its own work, so it is cheap).
+ */
+export const optimizeJob: Job = {
+  name: 'optimize',
+  cron: () => '0 4 * * *',
+  run({ db }) {
+    db.sqlite.pragma('optimize');
+    return {};
+  },
+};

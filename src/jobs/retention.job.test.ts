@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { fakeClock, startTestServer, type TestServer } from '../testing/harness.js';
+import { ANALYTICS_RETENTION_DAYS } from './retention.job.js';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const NOW = Date.UTC(2031, 5, 1, 12, 0, 0);
+const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
+
+/** Plans as an instance admin would define them; `limits` is the plans.limits JSON. */
+const PLANS = [
+  { id: 'pln_free', name: 'Free', limits: { links: 100, [ANALYTICS_RETENTION_DAYS]: 30 } },
+  { id: 'pln_pro', name: 'Pro', limits: { [ANALYTICS_RETENTION_DAYS]: 365 } },
+  { id: 'pln_typo', name: 'Typo', limits: { [ANALYTICS_RETENTION_DAYS]: '30' } },
+];
+/** Workspace → plan (pln_default has no limits: keep forever). */
+const WORKSPACES = { Acme: 'pln_free', Globex: 'pln_pro', Initech: 'pln_default', Umbrella: 'pln_typo' } as const;
+type Workspace = keyof typeof WORKSPACES;
+
+/** How old each click is when the job runs. */
+const AGES = [400 * DAY, 366 * DAY, 365 * DAY, 100 * DAY, 30 * DAY + 1, 30 * DAY, 29 * DAY, HOUR];
+
+/** The ages each workspace keeps: older than its plan's retention goes, exactly at the limit stays. */
+const KEPT: Record<Workspace, number[]> = {
+  Acme: [30 * DAY, 29 * DAY, HOUR],
+  Globex: [365 * DAY, 100 * DAY, 30 * DAY + 1, 30 * DAY, 29 * DAY, HOUR],
+  Initech: AGES,
+  Umbrella: AGES,
+};
+
+describe('retention job', () => {
+  let t: TestServer;
+  const clock = fakeClock(NOW - 500 * DAY);
+  const keys = {} as Record<Workspace, string>;
+  /** Per workspace: a link that stays, and one that will be deleted. */
+  const links = {} as Record<Workspace, { kept: { id: string; slug: string }; deleted: { id: string; slug: string } }>;
+
+  beforeEach(async () => {
+    clock.set(NOW - 500 * DAY);
+    t = await startTestServer({ clock });
+    const db = t.store.db.sqlite;
+    const insertPlan = db.prepare(
+      `insert into plans (id, name, features, limits, created_at, updated_at) values (?, ?, '{"api":true,"webhooks":true,"qr":true,"analytics":true}', ?, 0, 0)`,
+    );
+    for (const p of PLANS) insertPlan.run(p.id, p.name, JSON.stringify(p.limits));
+    for (const [name, plan] of Object.entries(WORKSPACES) as [Workspace, string][]) {
+      keys[name] = await t.key({ workspace: name });
+      db.prepare('update workspaces set plan_id = ? where name = ?').run(plan, name);
+      const make = async () => {
+        const res = await t.request('POST', '/api/v1/links', { key: keys[name], body: { url: `https://example.com/${name}` } });
+        assert.equal(res.status, 201, res.text);
+        return { id: res.json.id as string, slug: res.json.slug as string };
+      };
+      links[name] = { kept: await make(), deleted: await make() };
+    }
+    // Every link is clicked once at each age, oldest first, as real redirects at the fake time.
+    for (const age of AGES) {
+      clock.set(NOW - age);
+      for (const name of Object.keys(WORKSPACES) as Workspace[]) {
+        for (const link of [links[name].kept, links[name].deleted]) {
+          const res = await t.request('GET', `/${link.slug}`, { headers: { 'user-agent': BROWSER } });
+          assert.equal(res.status, 302);
+        }
+      }
+    }
+    t.flushClicks();
+    clock.set(NOW);
+  });
+  afterEach(() => t.close());
+
+  const clickAges = (linkId: string) =>
+    (t.store.db.sqlite.prepare('select clicked_at from clicks where link_id = ? order by clicked_at').pluck().all(linkId) as number[]).map(
+      (at) => clock.now() - at,
+    );
+  const countClicks = () => t.store.db.sqlite.prepare('select count(*) from clicks').pluck().get() as number;
+
+  test('deletes clicks older than the plan allows and clicks of deleted links; keeps the rest', async () => {
+    for (const name of ['Globex', 'Initech'] as const) {
+      assert.equal((await t.request('DELETE', `/api/v1/links/${links[name].deleted.id}`, { key: keys[name] })).status, 204);
+    }
+    const before = countClicks();
+
+    const outcome = await t.server.scheduler.run('retention');
+
+    // Acme's two links past 30 days and Globex's remaining link past 365; every click of the deleted links.
+    const expired = (AGES.length - KEPT.Acme.length) * 2 + (AGES.length - KEPT.Globex.length);
+    const orphans = AGES.length * 2;
+    assert.deepEqual(outcome, { status: 'ok', result: { expiredClicks: expired, orphanClicks: orphans } });
+    assert.equal(countClicks(), before - expired - orphans);
+    for (const name of Object.keys(WORKSPACES) as Workspace[]) {
+      assert.deepEqual(clickAges(links[name].kept.id), KEPT[name], `${name} (${WORKSPACES[name]})`);
+    }
+    assert.deepEqual(clickAges(links.Acme.deleted.id), KEPT.Acme, 'a link that still exists keeps its recent clicks');
+    assert.deepEqual(clickAges(links.Umbrella.deleted.id), AGES);
+    for (const name of ['Globex', 'Initech'] as const) assert.deepEqual(clickAges(links[name].deleted.id), [], `${name}: deleted link`);
+
+    // Lifetime counters are not analytics detail: an exhausted link must stay exhausted.
+    const link = await t.request('GET', `/api/v1/links/${links.Acme.kept.id}`, { key: keys.Acme });
+    assert.equal(link.json.clicks, AGES.length);
+
+    const log = t.logs.map((l) => JSON.parse(l));
+    const finished = log.find((l) => l.msg === 'job finished' && l.job === 'retention');
+    assert.ok(finished, 'the run is logged');
+    assert.equal(finished.expiredClicks, expired);
+    assert.equal(finished.orphanClicks, orphans);
+    const warning = log.find((l) => l.plan === 'Typo');
+    assert.ok(warning, 'a plan with an unreadable retention is reported');
+    assert.equal(warning.level, 40);
+
+    // Nothing left to do now. Two days later, Acme's 30- and 29-day-old clicks (two links) and
+    // Globex's 365-day-old one have passed their limits.
+    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 0, orphanClicks: 0 } });
+    clock.advance(2 * DAY);
+    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 5, orphanClicks: 0 } });
+    assert.deepEqual(clickAges(links.Acme.kept.id), [2 * DAY + HOUR]);
+    assert.deepEqual(clickAges(links.Globex.kept.id), KEPT.Globex.slice(1).map((age) => age + 2 * DAY));
+  });
+
+  test('changing a workspace to a plan with shorter retention applies at the next run', async () => {
+    t.store.db.sqlite.prepare("update workspaces set plan_id = 'pln_free' where name = 'Initech'").run();
+    await t.server.scheduler.run('retention');
+    assert.deepEqual(clickAges(links.Initech.kept.id), KEPT.Acme);
+    assert.deepEqual(clickAges(links.Globex.kept.id), KEPT.Globex, 'other workspaces keep their own plan');
+  });
+
+  describe('large deletes', () => {
+    const bulkInsert = (linkId: string, workspaceId: string, count: number, at: number) =>
+      t.store.db.sqlite
+        .prepare(
+          `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
+           insert into clicks (link_id, workspace_id, clicked_at, bot, qr) select ?, ?, ?, 0, 0 from n`,
+        )
+        .run(count, linkId, workspaceId, at);
+    const workspaceId = (name: string) => t.store.db.sqlite.prepare('select id from workspaces where name = ?').pluck().get(name) as string;
+
+    test('go in chunks, letting the event loop run between them', async () => {
+      bulkInsert(links.Acme.kept.id, workspaceId('Acme'), 12_000, NOW - 90 * DAY);
+      bulkInsert('lnk_gone_long_ago', workspaceId('Initech'), 7_000, NOW - HOUR);
+      const before = countClicks();
+
+      let turns = 0;
+      let done = false;
+      const tick = () => {
+        if (done) return;
+        turns++;
+        setImmediate(tick);
+      };
+      setImmediate(tick);
+      const outcome = await t.server.scheduler.run('retention');
+      done = true;
+
+      const expired = 12_000 + (AGES.length - KEPT.Acme.length) * 2 + (AGES.length - KEPT.Globex.length) * 2;
+      assert.deepEqual(outcome, { status: 'ok', result: { expiredClicks: expired, orphanClicks: 7_000 } });
+      assert.equal(countClicks(), before - expired - 7_000);
+      assert.ok(turns >= 4, `the event loop ran between chunks (${turns} turns)`);
+    });
+
+    test('stop between chunks: the run ends early, having deleted only expired clicks', async () => {
+      bulkInsert(links.Acme.kept.id, workspaceId('Acme'), 12_000, NOW - 90 * DAY);
+      const before = countClicks();
+      const running = t.server.scheduler.run('retention');
+      await t.server.scheduler.stop();
+      const outcome = await running;
+
+      assert.deepEqual(outcome, { status: 'stopped' });
+      const deleted = before - countClicks();
+      assert.ok(deleted > 0 && deleted < 12_000, `stopped part-way (${deleted} deleted)`);
+      for (const name of Object.keys(WORKSPACES) as Workspace[]) {
+        assert.deepEqual(clickAges(links[name].kept.id).slice(-KEPT[name].length), KEPT[name], `${name}: clicks within retention are kept`);
+      }
+    });
+  });
+});

@@ -1,0 +1,146 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Db } from '../db/db.js';
+import type { Job, JobContext } from './schedule.js';
+
+/**
+ * Plan limit, a key of the `plans.limits` JSON: clicks older than this many days (a positive
+ * integer) are deleted by this job. A plan without the key keeps clicks forever.
+ */
+export const ANALYTICS_RETENTION_DAYS = 'analyticsRetentionDays';
+
+const DAY_MS = 86_400_000;
+/** Rows deleted per transaction: each one blocks the event loop (and redirects) for a few ms only. */
+const CHUNK = 5_000;
+/** Links looked at between two turns of the event loop. */
+const LINKS_PER_TURN = 1_000;
+
+export const retentionJob: Job = {
+  name: 'retention',
+  cron: () => '30 * * * *',
+  async run(ctx) {
+    const expiredClicks = await deleteExpiredClicks(ctx);
+    const orphanClicks = await deleteOrphanClicks(ctx);
+    // Expired sessions (SPEC §6), idempotency records older than 24 h (§4) and webhook attempts
+    // past the plan's retention (§7) are deleted here too, once their tables exist.
+    return { expiredClicks, orphanClicks };
+  },
+};
+
+/** Clicks older than the analytics retention of their workspace's plan. */
+async function deleteExpiredClicks(ctx: JobContext): Promise<number> {
+  const { db, signal } = ctx;
+  const cutoffs = retentionCutoffs(ctx);
+  if (cutoffs.size === 0) return 0;
+  const deleter = new ChunkedDelete(db, signal);
+  const expired = db.stmt('SELECT id FROM clicks WHERE link_id = ? AND clicked_at < ? LIMIT ?');
+  let after = '';
+  for (;;) {
+    const links = db.all(
+      db.q
+        .selectFrom('links')
+        .innerJoin('workspaces', 'workspaces.id', 'links.workspace_id')
+        .select(['links.id as id', 'workspaces.plan_id as planId'])
+        .where('workspaces.plan_id', 'in', [...cutoffs.keys()])
+        .where('links.id', '>', after)
+        .orderBy('links.id')
+        .limit(LINKS_PER_TURN),
+    );
+    for (const link of links) {
+      const cutoff = cutoffs.get(link.planId)!;
+      await deleter.collect((limit) => ids(expired.all(link.id, cutoff, limit)));
+    }
+    if (links.length < LINKS_PER_TURN) break;
+    after = links[links.length - 1]!.id;
+    await nextTurn();
+    signal.throwIfAborted();
+  }
+  return deleter.finish();
+}
+
+/** Plan id → time before which clicks go, for the plans that limit retention. */
+function retentionCutoffs({ db, clock, log }: JobContext): Map<string, number> {
+  const cutoffs = new Map<string, number>();
+  for (const plan of db.all(db.q.selectFrom('plans').select(['id', 'name', 'limits']))) {
+    let days: unknown;
+    try {
+      days = (JSON.parse(plan.limits) as Record<string, unknown>)[ANALYTICS_RETENTION_DAYS];
+    } catch {
+      days = 'unreadable limits';
+    }
+    if (days === undefined) continue;
+    if (!Number.isSafeInteger(days) || (days as number) < 1) {
+      // Deleting analytics on a misread setting cannot be undone: keep them and say why.
+      log.warn({ plan: plan.name, [ANALYTICS_RETENTION_DAYS]: days }, 'plan retention is not a positive number of days; its clicks are kept');
+      continue;
+    }
+    cutoffs.set(plan.id, clock.now() - (days as number) * DAY_MS);
+  }
+  return cutoffs;
+}
+
+/**
+ * Clicks of links that no longer exist (deleting a link, or its workspace, leaves its clicks
+ * behind on purpose: see the clicks table). Walks the distinct link ids of the clicks index one
+ * seek at a time instead of scanning every click.
+ */
+async function deleteOrphanClicks({ db, signal }: JobContext): Promise<number> {
+  const deleter = new ChunkedDelete(db, signal);
+  const nextLinkId = db.stmt('SELECT link_id FROM clicks WHERE link_id > ? ORDER BY link_id LIMIT 1');
+  const linkExists = db.stmt('SELECT 1 FROM links WHERE id = ?');
+  const clicksOf = db.stmt('SELECT id FROM clicks WHERE link_id = ? LIMIT ?');
+  let after = '';
+  for (let seen = 1; ; seen++) {
+    const row = nextLinkId.get(after) as { link_id: string } | undefined;
+    if (!row) break;
+    const linkId = row.link_id;
+    after = linkId;
+    if (!linkExists.get(linkId)) await deleter.collect((limit) => ids(clicksOf.all(linkId, limit)));
+    if (seen % LINKS_PER_TURN === 0) {
+      await nextTurn();
+      signal.throwIfAborted();
+    }
+  }
+  return deleter.finish();
+}
+
+const ids = (rows: unknown[]) => (rows as { id: number }[]).map((r) => r.id);
+
+/**
+ * Gathers click ids and deletes them CHUNK at a time, one transaction per chunk, giving the
+ * event loop a turn after each so redirects and API writes go on during a large delete.
+ */
+class ChunkedDelete {
+  private pending: number[] = [];
+  private deleted = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Takes the ids `select(room)` returns until it returns fewer than `room`: it has no more. */
+  async collect(select: (room: number) => number[]): Promise<void> {
+    for (;;) {
+      const room = CHUNK - this.pending.length;
+      const found = select(room);
+      this.pending.push(...found);
+      if (found.length < room) return;
+      await this.flush();
+    }
+  }
+
+  /** Deletes what is still pending; returns how many clicks were deleted in all. */
+  async finish(): Promise<number> {
+    await this.flush();
+    return this.deleted;
+  }
+
+  private async flush() {
+    if (this.pending.length === 0) return;
+    const chunk = JSON.stringify(this.pending);
+    this.pending = [];
+    this.deleted += this.db.tx(() => this.db.stmt('DELETE FROM clicks WHERE id IN (SELECT value FROM json_each(?))').run(chunk).changes);
+    await nextTurn();
+    this.signal.throwIfAborted();
+  }
+}

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as sea from 'node:sea';
+import { type Config, ConfigError } from '../config.js';
+import { embeddedManifest } from './assets.js';
+
+/**
+ * The two native addons, loaded one way for every runtime:
+ * - from node_modules, as their packages would (tsx, `node dist/linkqr.cjs`);
+ * - inside the single executable, from the `.node` bytes embedded in it: written once to the
+ *   addon directory under their content hash, then `process.dlopen`ed (a shared object can only
+ *   be loaded from a file).
+ * The bundle (scripts/build.mjs) routes the packages' own `bindings` / `node-gyp-build` calls here.
+ */
+export type AddonName = 'better_sqlite3' | 'argon2';
+
+const FROM_PACKAGE: Record<AddonName, () => object> = {
+  better_sqlite3: () => {
+    const pkg = packageJson('better-sqlite3');
+    return createRequire(pkg)('bindings')({ bindings: 'better_sqlite3.node', module_root: dirname(pkg) }) as object;
+  },
+  argon2: () => {
+    const pkg = packageJson('argon2');
+    return createRequire(pkg)('node-gyp-build')(dirname(pkg)) as object;
+  },
+};
+
+const packageJson = (name: string) => createRequire(__filename).resolve(`${name}/package.json`);
+
+let addonDir: string | undefined;
+const loaded = new Map<AddonName, object>();
+
+/**
+ * Where the single executable unpacks its addons: LINKQR_ADDON_DIR, else `<data dir>/.addons`.
+ * Called once the configuration is read, before the first addon is needed.
+ */
+export function configureNativeAddons(config: Pick<Config, 'addonDir' | 'dataDir'>): void {
+  addonDir = config.addonDir ?? join(config.dataDir, '.addons');
+}
+
+/** The addon's exports, loaded now (once per process). */
+export function nativeAddon(name: AddonName): object {
+  let addon = loaded.get(name);
+  if (!addon) {
+    addon = sea.isSea() ? loadEmbedded(name) : FROM_PACKAGE[name]();
+    loaded.set(name, addon);
+  }
+  return addon;
+}
+
+/**
+ * The addon's exports, loaded on the first call of one of them. For packages that fetch their
+ * addon when they are imported (argon2), which happens before the configuration is read.
+ * Only for addons whose exports are all functions.
+ */
+export function lazyNativeAddon(name: AddonName): Record<string, (...args: unknown[]) => unknown> {
+  return new Proxy(
+    {},
+    {
+      get: (_target, key) => (...args: unknown[]) => (nativeAddon(name) as Record<string | symbol, (...a: unknown[]) => unknown>)[key]!(...args),
+    },
+  );
+}
+
+function loadEmbedded(name: AddonName): object {
+  const entry = embeddedManifest().addons[name];
+  if (!entry) throw new Error(`the native addon ${name} is not embedded in this executable`);
+  if (addonDir === undefined) throw new Error('configureNativeAddons() must run before the first native addon is loaded');
+  const dir = addonDir;
+  const file = join(dir, `${name}-${entry.sha256}.node`);
+  try {
+    if (!existsSync(file)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // Under a unique name first: a concurrent start sees either no file or a whole one.
+      const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+      try {
+        writeFileSync(temp, Buffer.from(sea.getRawAsset(entry.asset) as ArrayBuffer), { mode: 0o755 });
+        renameSync(temp, file);
+      } finally {
+        rmSync(temp, { force: true });
+      }
+    }
+    const module = { exports: {} };
+    process.dlopen(module, file);
+    return module.exports;
+  } catch (e) {
+    throw new ConfigError([
+      `LINKQR_ADDON_DIR (--addon-dir) ${JSON.stringify(dir)}: cannot load the native addon ${name} there (${(e as Error).message}); ` +
+        'use a writable directory on a filesystem that allows executables (not one mounted noexec, as /tmp often is)',
+    ]);
+  }
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../testing/harness.js';
+
+const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15';
+
+/** The value of one sample line, e.g. sample(text, 'linkqr_redirects_total{outcome="redirected"}'). */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('GET /metrics', () => {
+  let t: TestServer;
+  let key: string;
+  before(async () => {
+    t = await startTestServer({ clicks: { flushDelayMs: 60_000 } });
+    key = await t.key();
+  });
+  after(() => t.close());
+
+  test('is Prometheus text with redirects by outcome, latency, click buffer depth and flush duration', async () => {
+    const link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/m', maxClicks: 2 } })).json;
+    for (let i = 0; i < 3; i++) await t.request('GET', `/${link.slug}`, { headers: { 'user-agent': BROWSER } });
+    await t.request('GET', '/no-such-slug');
+
+    let res = await t.request('GET', '/metrics');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    assert.equal(sample(res.text, 'linkqr_redirects_total{outcome="redirected"}'), 2);
+    assert.equal(sample(res.text, 'linkqr_redirects_total{outcome="exhausted"}'), 1);
+    assert.equal(sample(res.text, 'linkqr_redirects_total{outcome="not_found"}'), 1);
+    assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/:slug",method="GET",status="3xx"}'), 2);
+    assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/:slug",method="GET",status="4xx"}'), 2);
+    assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/api/v1/links",method="POST",status="2xx"}'), 1);
+    assert.equal(sample(res.text, 'linkqr_click_buffer_depth'), 2, 'two clicks wait for the (long) batch delay');
+    assert.ok((sample(res.text, 'linkqr_process_resident_memory_bytes') ?? 0) > 0, 'process metrics are there too');
+
+    t.flushClicks();
+    res = await t.request('GET', '/metrics');
+    assert.equal(sample(res.text, 'linkqr_click_buffer_depth'), 0);
+    assert.equal(sample(res.text, 'linkqr_click_flush_duration_seconds_count'), 1);
+    assert.equal(sample(res.text, 'linkqr_clicks_written_total'), 2);
+  });
+
+  test('route labels are patterns, never ids', async () => {
+    const link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/p' } })).json;
+    await t.request('GET', `/api/v1/links/${link.id}`, { key });
+    const res = await t.request('GET', '/metrics');
+    assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/api/v1/links/:id",method="GET",status="2xx"}'), 1);
+    assert.doesNotMatch(res.text, new RegExp(link.id));
+  });
+});

@@ -1,0 +1,70 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { RedirectOutcome } from '../http/redirect.js';
+
+/**
+ * Prometheus metrics of one server instance (its own registry, not prom-client's global one,
+ * so tests can run several servers in one process).
+ */
+export function createMetrics(sources: { clickBufferDepth(): number }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'linkqr_' });
+
+  const redirects = new Counter({
+    name: 'linkqr_redirects_total',
+    help: 'Requests to short links, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const requestDuration = new Histogram({
+    name: 'linkqr_http_request_duration_seconds',
+    help: 'HTTP request latency, by route pattern, method and status class.',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'linkqr_click_buffer_depth',
+    help: 'Clicks waiting in memory to be written.',
+    registers: [registry],
+    collect() {
+      this.set(sources.clickBufferDepth());
+    },
+  });
+  const clickFlushDuration = new Histogram({
+    name: 'linkqr_click_flush_duration_seconds',
+    help: 'Time to write one batch of clicks.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const clicksWritten = new Counter({
+    name: 'linkqr_clicks_written_total',
+    help: 'Clicks written to the database.',
+    registers: [registry],
+  });
+
+  // Label children resolved once: the redirect path must not hash label sets per request.
+  const byOutcome = new Map<RedirectOutcome, Counter.Internal>();
+  const redirectLatency = new Map<string, Histogram.Internal<'route' | 'method' | 'status'>>();
+  const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
+
+  return {
+    registry,
+    redirect(outcome: RedirectOutcome, method: string, status: number, seconds: number) {
+      let counter = byOutcome.get(outcome);
+      if (!counter) byOutcome.set(outcome, (counter = redirects.labels({ outcome })));
+      counter.inc();
+      const key = method + status;
+      let latency = redirectLatency.get(key);
+      if (!latency) redirectLatency.set(key, (latency = requestDuration.labels({ route: '/:slug', method, status: statusClass(status) })));
+      latency.observe(seconds);
+    },
+    request(route: string, method: string, status: number, seconds: number) {
+      requestDuration.observe({ route, method, status: statusClass(status) }, seconds);
+    },
+    clickFlush(count: number, seconds: number) {
+      clickFlushDuration.observe(seconds);
+      clicksWritten.inc(count);
+    },
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;
