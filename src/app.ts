@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +20,7 @@ import { type Assets, shippedAssets } from './lib/assets.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './metrics/metrics.js';
+import { instanceSecret } from './settings/settings.repo.js';
 
 export const DB_FILE = 'linkqr.db';
 
@@ -69,15 +69,6 @@ export function openStore(config: Config, opts: StoreOptions & { applyPending?: 
     throw e;
   }
   return { config, log, clock, assets, db };
-}
-
-/** A random value kept in the settings table, made on first use. */
-export function instanceSecret(db: Db, name: string): Buffer {
-  const existing = db.first(db.q.selectFrom('settings').select('value').where('key', '=', name));
-  if (existing) return Buffer.from(existing.value, 'base64');
-  const value = randomBytes(32).toString('base64');
-  db.run(db.q.insertInto('settings').values({ key: name, value }).onConflict((oc) => oc.doNothing()));
-  return Buffer.from(db.first(db.q.selectFrom('settings').select('value').where('key', '=', name))!.value, 'base64');
 }
 
 export interface ServerOptions {

@@ -170,6 +170,13 @@ describe('the single executable, alone in an empty folder with an empty environm
       assert.equal(missing.status, 404);
       assert.match(missing.headers.get('content-type') ?? '', /^text\/html\b/);
       assert.match(missing.text, /^<!doctype html>/i, 'the page is rendered from the embedded views');
+
+      // Admin pages: a layout, a partial and a page, all from the embedded views.
+      const login = await http(url, 'GET', '/admin/login');
+      assert.equal(login.status, 200);
+      assert.match(login.text, /<form method="post" action="\/admin\/login"/);
+      assert.match(login.text, /<link rel="stylesheet" href="\/public\/admin.css">/);
+      assert.equal((await http(url, 'GET', '/public/admin.css')).status, 200);
     } finally {
       server.kill('SIGTERM');
     }
