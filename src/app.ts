@@ -20,6 +20,15 @@ import { type Assets, shippedAssets } from './lib/assets.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './metrics/metrics.js';
+import { Dispatcher, type DispatcherOptions } from './outbox/dispatcher.js';
+import { countPendingDeliveries } from './outbox/deliveries.repo.js';
+import { enqueueClickEvents } from './outbox/events.js';
+import { findLinkById } from './links/links.repo.js';
+import { presentLink } from './links/link-presenter.js';
+import { VERSION } from './version.js';
+import { AddressGuard } from './webhooks/address-guard.js';
+import { createSender } from './webhooks/sender.js';
+import { generateWebhookSecret, webhookHeaders } from './webhooks/signing.js';
 import { instanceSecret } from './settings/settings.repo.js';
 
 export const DB_FILE = 'linkqr.db';
@@ -75,6 +84,7 @@ export interface ServerOptions {
   clicks?: ClickRecorderOptions;
   /** Schedule the jobs (backup, retention, optimize) when listening. Default true; tests run them by name instead. */
   jobs?: boolean;
+  dispatcher?: DispatcherOptions;
 }
 
 /** The running server: HTTP (redirect fast path + Express) over one store. */
@@ -83,12 +93,37 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   const clientIp = clientIpResolver(config.trustProxy);
   const views = createViews(assets);
   const pages = renderStatusPages(views);
-  const metrics = createMetrics({ clickBufferDepth: () => clicks.depth });
+  let baseUrl = config.baseUrl ?? '';
+  const metrics = createMetrics({ clickBufferDepth: () => clicks.depth, pendingDeliveries: () => countPendingDeliveries(db) });
+
+  const guard = new AddressGuard(config.webhookAllowedCidrs);
+  const userAgent = `LinkQR/${VERSION} (webhooks; +https://www.standardwebhooks.com)`;
+  const sender = createSender({ guard, userAgent, clock });
+  const dispatcher = new Dispatcher(
+    {
+      db,
+      clock,
+      log: log.child({ component: 'webhooks' }),
+      send: (request) => sender.send(request),
+      headers: (p) => webhookHeaders({ ...p, userAgent }),
+      retrySchedule: config.webhookRetrySchedule,
+      onAttempt: (outcome, seconds) => metrics.webhookAttempt(outcome, seconds),
+    },
+    opts.dispatcher,
+  );
+
   const clicks = new ClickRecorder(
     {
       db,
       log: log.child({ component: 'clicks' }),
       ipHashKey: instanceSecret(db, 'ip_hash_key'),
+      inBatch: (records) => {
+        const linkJson = (id: string) => {
+          const row = findLinkById(db, id);
+          return row && presentLink(row, baseUrl);
+        };
+        if (enqueueClickEvents(db, records, linkJson) > 0) dispatcher.wake();
+      },
       onFlush: (count, seconds) => metrics.clickFlush(count, seconds),
     },
     opts.clicks,
@@ -97,7 +132,6 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   const verifiedKeys = new VerificationCache();
   const keyUsage = new KeyUsageRecorder({ db, log: log.child({ component: 'keys' }) });
   const latestMigration = loadMigrations(assets).length;
-  let baseUrl = config.baseUrl ?? '';
 
   const deps = {
     config,
@@ -115,6 +149,12 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     metrics,
     baseUrl: () => baseUrl,
     linkChanged: (slug: string) => redirects.invalidate(slug),
+    outboxChanged: () => dispatcher.wake(),
+    async webhookUrlProblem(url: string) {
+      const verdict = await guard.checkUrlResolving(url);
+      return verdict.ok ? undefined : verdict.reason;
+    },
+    generateSecret: generateWebhookSecret,
     ready() {
       try {
         const row = db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')));
@@ -150,6 +190,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   return {
     deps,
     scheduler,
+    dispatcher,
     async listen(): Promise<string> {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -163,6 +204,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       baseUrl = config.baseUrl ?? `http://${host}:${port}`;
       log.info({ url: `http://${host}:${port}`, baseUrl }, 'listening');
       if (opts.jobs !== false) scheduler.start();
+      dispatcher.start();
       return `http://${host}:${port}`;
     },
     /**
@@ -180,6 +222,9 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       await closed;
       clearInterval(idle);
       clearTimeout(force);
+      // Attempts in flight finish (bounded by their own timeout); the rest stays due in the outbox.
+      await dispatcher.stop();
+      sender.close();
       const written = clicks.close();
       const lost = clicks.depth;
       keyUsage.flush();

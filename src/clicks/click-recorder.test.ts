@@ -44,7 +44,7 @@ async function fixture(): Promise<Fixture> {
     rmSync(dataDir, { recursive: true, force: true });
   });
   const ws = createWorkspace(store, 'Acme');
-  const linkDeps = { db: store.db, clock, baseUrl: () => 'http://127.0.0.1', linkChanged: () => {} };
+  const linkDeps = { db: store.db, clock, baseUrl: () => 'http://127.0.0.1', linkChanged: () => {}, outboxChanged: () => {} };
   const actor = { type: 'key' as const, id: 'test' };
   const linkA = (await createLink(linkDeps, ws.id, actor, { url: 'https://example.com/a' })).id;
   const linkB = (await createLink(linkDeps, ws.id, actor, { url: 'https://example.com/b' })).id;

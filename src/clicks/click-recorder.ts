@@ -42,7 +42,15 @@ export class ClickRecorder {
   private closed = false;
 
   constructor(
-    private readonly deps: { db: Db; log: Logger; ipHashKey: Buffer; onFlush?(count: number, seconds: number): void },
+    private readonly deps: {
+      db: Db;
+      log: Logger;
+      ipHashKey: Buffer;
+      /** Runs inside each batch's transaction, after the clicks are written (link.clicked events). */
+      inBatch?(records: readonly ClickRecord[]): void;
+      /** After a batch committed. */
+      onFlush?(count: number, seconds: number): void;
+    },
     options: ClickRecorderOptions = {},
   ) {
     this.statements = clickStatements(deps.db);
@@ -103,7 +111,10 @@ export class ClickRecorder {
     }
     const started = performance.now();
     try {
-      this.deps.db.tx(() => this.statements.writeBatch(records, [...totals.values()]));
+      this.deps.db.tx(() => {
+        this.statements.writeBatch(records, [...totals.values()]);
+        this.deps.inBatch?.(records);
+      });
     } catch (err) {
       if (this.closed) {
         this.deps.log.error({ err, unwritten: batch.length }, 'click batch write failed at shutdown; these clicks are lost');

@@ -52,7 +52,7 @@ export function openDb(file: string): Db {
   const sqlite = new BetterSqlite3(file, { nativeBinding: nativeAddon('better_sqlite3') as unknown as string });
   // busy_timeout first, so the others wait for a CLI process holding the lock instead of failing.
   sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('journal_mode = WAL');
+  enableWal(sqlite);
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
 
@@ -140,4 +140,22 @@ export function openDb(file: string): Db {
       sqlite.close();
     },
   };
+}
+
+/**
+ * Switching a new database to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at
+ * once (no busy handler) when another process opening the same new file holds a shared lock:
+ * two first starts at the same moment. Retry for a while instead of failing.
+ */
+function enableWal(sqlite: BetterSqlite3.Database) {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if (!(e instanceof BetterSqlite3.SqliteError) || !e.code.startsWith('SQLITE_BUSY') || attempt >= 100) throw e;
+      Atomics.wait(pause, 0, 0, 20 + Math.random() * 30);
+    }
+  }
 }

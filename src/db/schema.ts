@@ -12,6 +12,9 @@ export interface Database {
   links: LinkRow;
   clicks: ClickRow;
   events: EventRow;
+  webhook_endpoints: WebhookEndpointRow;
+  webhook_deliveries: WebhookDeliveryRow;
+  webhook_attempts: WebhookAttemptRow;
 }
 
 export interface MigrationRow {
@@ -120,4 +123,53 @@ export interface EventRow {
   type: string;
   payload: string;
   created_at: number;
+}
+
+export interface WebhookEndpointRow {
+  id: string;
+  workspace_id: string;
+  url: string;
+  description: string;
+  events: string;
+  enabled: number;
+  disabled_reason: string | null;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: number | null;
+  failing_since: number | null;
+  last_success_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface WebhookDeliveryRow {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  workspace_id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: number | null;
+  lease_until: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  redelivery_of: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type AttemptOutcome = 'success' | 'failure' | 'gone' | 'throttled';
+
+export interface WebhookAttemptRow {
+  id: Generated<number>;
+  delivery_id: string;
+  attempted_at: number;
+  duration_ms: number;
+  outcome: AttemptOutcome;
+  status_code: number | null;
+  error_class: string | null;
+  error_detail: string | null;
+  response_excerpt: string | null;
 }

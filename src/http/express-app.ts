@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { KeyDeps } from '../keys/keys.service.js';
 import type { LinkDeps } from '../links/links.service.js';
+import type { WebhookDeps } from '../webhooks/webhooks.service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Assets } from '../lib/assets.js';
 import { errors } from '../lib/errors.js';
@@ -15,7 +16,7 @@ import { requestLog } from './middleware/request-log.js';
 import { bindPublicFiles } from './public-files.js';
 import type { StatusPages } from './status-pages.js';
 
-export interface ExpressDeps extends KeyDeps, LinkDeps {
+export interface ExpressDeps extends KeyDeps, LinkDeps, WebhookDeps {
   config: Config;
   log: Logger;
   assets: Assets;

@@ -5,6 +5,8 @@ import type { LinkRow } from '../db/schema.js';
 export const findLink = (db: Db, workspaceId: string, id: string) =>
   db.first(db.q.selectFrom('links').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
 
+export const findLinkById = (db: Db, id: string) => db.first(db.q.selectFrom('links').selectAll().where('id', '=', id));
+
 export const findLinkBySlug = (db: Db, slug: string) =>
   db.first(db.q.selectFrom('links').selectAll().where('slug', '=', slug));
 

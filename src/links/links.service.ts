@@ -19,6 +19,8 @@ export interface LinkDeps {
   baseUrl(): string;
   /** Called after a commit that changed what a slug redirects to. */
   linkChanged(slug: string): void;
+  /** Called after a commit that added events, so their deliveries start now. */
+  outboxChanged(): void;
 }
 
 const slugTaken = (slug: string) =>
@@ -64,6 +66,7 @@ export async function createLink(deps: LinkDeps, workspaceId: string, actor: Act
         enqueueEvent(deps.db, { workspaceId, type: 'link.created', data: link, at: now });
       });
       deps.linkChanged(row.slug);
+      deps.outboxChanged();
       return link;
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
@@ -121,6 +124,7 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, id: string
   }
   deps.linkChanged(before!.slug);
   if (link.slug !== before!.slug) deps.linkChanged(link.slug);
+  deps.outboxChanged();
   return link;
 }
 
@@ -135,4 +139,5 @@ export async function deleteLink(deps: LinkDeps, workspaceId: string, id: string
     return row.slug;
   });
   deps.linkChanged(slug);
+  deps.outboxChanged();
 }

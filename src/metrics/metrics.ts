@@ -5,7 +5,7 @@ import type { RedirectOutcome } from '../http/redirect.js';
  * Prometheus metrics of one server instance (its own registry, not prom-client's global one,
  * so tests can run several servers in one process).
  */
-export function createMetrics(sources: { clickBufferDepth(): number }) {
+export function createMetrics(sources: { clickBufferDepth(): number; pendingDeliveries(): number }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'linkqr_' });
 
@@ -42,6 +42,27 @@ export function createMetrics(sources: { clickBufferDepth(): number }) {
     registers: [registry],
   });
 
+  new Gauge({
+    name: 'linkqr_outbox_pending_deliveries',
+    help: 'Webhook deliveries waiting for an attempt (due now or retrying later).',
+    registers: [registry],
+    collect() {
+      this.set(sources.pendingDeliveries());
+    },
+  });
+  const webhookAttempts = new Counter({
+    name: 'linkqr_webhook_attempts_total',
+    help: 'Webhook delivery attempts, by outcome (success, failure, gone, throttled).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const webhookAttemptDuration = new Histogram({
+    name: 'linkqr_webhook_attempt_duration_seconds',
+    help: 'Time from request start to the end of the response (or the error) of one attempt.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+    registers: [registry],
+  });
+
   // Label children resolved once: the redirect path must not hash label sets per request.
   const byOutcome = new Map<RedirectOutcome, Counter.Internal>();
   const redirectLatency = new Map<string, Histogram.Internal<'route' | 'method' | 'status'>>();
@@ -60,6 +81,10 @@ export function createMetrics(sources: { clickBufferDepth(): number }) {
     },
     request(route: string, method: string, status: number, seconds: number) {
       requestDuration.observe({ route, method, status: statusClass(status) }, seconds);
+    },
+    webhookAttempt(outcome: string, seconds: number) {
+      webhookAttempts.inc({ outcome });
+      webhookAttemptDuration.observe(seconds);
     },
     clickFlush(count: number, seconds: number) {
       clickFlushDuration.observe(seconds);

@@ -1,17 +1,79 @@
+import type { ClickRecord } from '../clicks/clicks.repo.js';
 import type { Db } from '../db/db.js';
 import { newId } from '../lib/ids.js';
 
 export const EVENT_TYPES = ['link.created', 'link.updated', 'link.deleted', 'link.clicked', 'webhook.test'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+export interface NewEvent {
+  workspaceId: string;
+  type: EventType;
+  data: unknown;
+  at: number;
+  /** Deliver to this endpoint only, subscribed or not (the "send test" button). */
+  endpointId?: string;
+}
+
 /**
- * Adds an event to the outbox. Call it inside the transaction of the change that caused it,
- * so the event exists if and only if the change committed. The payload string built here is
- * the exact body receivers will get.
+ * Adds an event to the outbox, with one delivery per enabled endpoint of the workspace that
+ * subscribes to its type. Call it inside the transaction of the change that caused it, so the
+ * event and its deliveries exist if and only if the change committed. The payload string built
+ * here is the exact body receivers get, on every attempt.
  */
-export function enqueueEvent(db: Db, e: { workspaceId: string; type: EventType; data: unknown; at: number }): string {
-  const id = newId('evt', e.at);
+export function enqueueEvent(db: Db, e: NewEvent): { eventId: string; deliveries: number } {
+  const eventId = newId('evt', e.at);
   const payload = JSON.stringify({ type: e.type, timestamp: new Date(e.at).toISOString(), data: e.data });
-  db.stmt('insert into events (id, workspace_id, type, payload, created_at) values (?, ?, ?, ?, ?)').run(id, e.workspaceId, e.type, payload, e.at);
-  return id;
+  db.stmt('insert into events (id, workspace_id, type, payload, created_at) values (?, ?, ?, ?, ?)').run(eventId, e.workspaceId, e.type, payload, e.at);
+  const endpoints = (
+    e.endpointId
+      ? db.stmt('select id from webhook_endpoints where id = ? and workspace_id = ?').all(e.endpointId, e.workspaceId)
+      : db
+          .stmt(
+            `select id from webhook_endpoints where workspace_id = ? and enabled = 1
+               and exists (select 1 from json_each(events) where value = ?)`,
+          )
+          .all(e.workspaceId, e.type)
+  ) as { id: string }[];
+  const insert = db.stmt(
+    `insert into webhook_deliveries (id, endpoint_id, event_id, workspace_id, status, attempts, next_attempt_at, created_at, updated_at)
+     values (?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+  );
+  for (const endpoint of endpoints) insert.run(newId('dlv', e.at), endpoint.id, eventId, e.workspaceId, e.at, e.at, e.at);
+  return { eventId, deliveries: endpoints.length };
+}
+
+/** Workspaces with at least one enabled endpoint subscribed to `type`. */
+export function workspacesSubscribedTo(db: Db, type: EventType): Set<string> {
+  const rows = db
+    .stmt(
+      `select distinct workspace_id from webhook_endpoints where enabled = 1
+         and exists (select 1 from json_each(events) where value = ?)`,
+    )
+    .all(type) as { workspace_id: string }[];
+  return new Set(rows.map((r) => r.workspace_id));
+}
+
+/**
+ * `link.clicked` events for a batch of clicks, inside the batch's transaction. Only workspaces
+ * with an endpoint subscribed to link.clicked get them: recording an event per click for
+ * nobody would double the write load of every redirect.
+ */
+export function enqueueClickEvents(
+  db: Db,
+  clicks: readonly ClickRecord[],
+  presentLinkById: (linkId: string) => unknown | undefined,
+): number {
+  const subscribed = workspacesSubscribedTo(db, 'link.clicked');
+  if (subscribed.size === 0) return 0;
+  const links = new Map<string, unknown>();
+  let deliveries = 0;
+  for (const c of clicks) {
+    if (!subscribed.has(c.workspaceId)) continue;
+    if (!links.has(c.linkId)) links.set(c.linkId, presentLinkById(c.linkId));
+    const link = links.get(c.linkId);
+    if (link === undefined) continue; // deleted while its clicks waited in the buffer
+    const click = { at: new Date(c.at).toISOString(), bot: c.bot, qr: c.qr, referrer: c.referrer, userAgent: c.userAgent };
+    deliveries += enqueueEvent(db, { workspaceId: c.workspaceId, type: 'link.clicked', data: { link, click }, at: c.at }).deliveries;
+  }
+  return deliveries;
 }

@@ -181,11 +181,13 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}): 
 }
 
 /** Polls until fn returns a truthy value (for effects that happen asynchronously, like click batches). */
-export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5_000): Promise<T> {
+type Falsy = false | 0 | '' | null | undefined;
+
+export async function eventually<T>(fn: () => T | Falsy | Promise<T | Falsy>, timeoutMs = 5_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
-    if (value) return value;
+    if (value) return value as T;
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }

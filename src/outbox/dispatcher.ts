@@ -1,0 +1,191 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/db.js';
+import type { Clock } from '../lib/clock.js';
+import {
+  type ClaimedDelivery,
+  claimDueDeliveries,
+  disableEndpoint,
+  markEndpointFailed,
+  markEndpointSucceeded,
+  recordAttempt,
+  releaseAllLeases,
+} from './deliveries.repo.js';
+import { AUTO_DISABLE_AFTER_MS, decide } from './retry-policy.js';
+
+/** One HTTP attempt (src/webhooks/sender.ts); never throws. */
+export interface AttemptResult {
+  outcome: 'success' | 'failure' | 'gone' | 'throttled';
+  statusCode: number | null;
+  errorClass: string | null;
+  /** A sentence for the delivery log, safe to show to workspace admins. */
+  errorDetail: string | null;
+  durationMs: number;
+  responseExcerpt: string;
+  retryAfterMs: number | null;
+}
+
+export interface DispatcherDeps {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  send(req: { url: string; headers: Record<string, string>; body: string }): Promise<AttemptResult>;
+  /** Standard Webhooks headers for one attempt, signed with every given secret. */
+  headers(p: { msgId: string; timestampSeconds: number; body: string; secrets: string[] }): Record<string, string>;
+  retrySchedule: readonly number[];
+  onAttempt?(outcome: AttemptResult['outcome'], seconds: number): void;
+  random?(): number;
+}
+
+export interface DispatcherOptions {
+  /** Attempts in flight at once, in all. */
+  concurrency?: number;
+  /** Attempts in flight at once to one endpoint. */
+  perEndpoint?: number;
+  /** Longer than an attempt can take (15 s): a live attempt never loses its lease. */
+  leaseMs?: number;
+  /** How often due retries are looked for when nothing wakes the dispatcher. */
+  pollMs?: number;
+}
+
+/**
+ * Delivers the outbox. Claims due deliveries with a lease in one statement, sends each outside
+ * any transaction, and records the outcome (group-committed with other writes). Woken right
+ * after commits that add deliveries, and polls for retries that come due.
+ */
+export class Dispatcher {
+  private readonly inFlight = new Map<string, number>(); // endpoint id → attempts in flight
+  private readonly running = new Set<Promise<void>>();
+  private total = 0;
+  private scheduled = false;
+  private stopped = true;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly concurrency: number;
+  private readonly perEndpoint: number;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+
+  constructor(
+    private readonly deps: DispatcherDeps,
+    options: DispatcherOptions = {},
+  ) {
+    this.concurrency = options.concurrency ?? 64;
+    this.perEndpoint = options.perEndpoint ?? 8;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.pollMs = options.pollMs ?? 1_000;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    // One server process per database: leases left at start are from a process that died.
+    const released = releaseAllLeases(this.deps.db);
+    if (released > 0) this.deps.log.warn({ deliveries: released }, 'resuming deliveries left in flight by a previous process');
+    this.timer = setInterval(() => this.wake(), this.pollMs).unref();
+    this.wake();
+  }
+
+  /** Look for due deliveries soon (after the current commit). Cheap to call often. */
+  wake(): void {
+    if (this.stopped || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Stops claiming; waits up to `graceMs` for attempts in flight. The rest stays due. */
+  async stop(graceMs = 15_000): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    if (this.running.size === 0) return;
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => (timeout = setTimeout(r, graceMs)))]);
+    clearTimeout(timeout);
+  }
+
+  get attemptsInFlight(): number {
+    return this.total;
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    const room = this.concurrency - this.total;
+    if (room <= 0) return;
+    const now = this.deps.clock.now();
+    let claimed: ClaimedDelivery[];
+    try {
+      claimed = claimDueDeliveries(this.deps.db, {
+        now,
+        leaseUntil: now + this.leaseMs,
+        limit: room,
+        perEndpoint: this.perEndpoint,
+        busy: Object.fromEntries(this.inFlight),
+      });
+    } catch (err) {
+      this.deps.log.error({ err }, 'claiming webhook deliveries failed');
+      return;
+    }
+    for (const delivery of claimed) {
+      const attempt = this.attempt(delivery).catch((err: unknown) => this.deps.log.error({ err, delivery: delivery.id }, 'webhook attempt failed'));
+      this.running.add(attempt);
+      void attempt.finally(() => this.running.delete(attempt));
+    }
+    // A full claim suggests more is due: look again once these are under way.
+    if (claimed.length === room) this.wake();
+  }
+
+  private async attempt(d: ClaimedDelivery): Promise<void> {
+    this.total++;
+    this.inFlight.set(d.endpoint_id, (this.inFlight.get(d.endpoint_id) ?? 0) + 1);
+    try {
+      const startedAt = this.deps.clock.now();
+      const secrets = [d.secret];
+      if (d.previous_secret && d.previous_secret_expires_at !== null && startedAt < d.previous_secret_expires_at) secrets.push(d.previous_secret);
+      const headers = this.deps.headers({ msgId: d.event_id, timestampSeconds: Math.floor(startedAt / 1000), body: d.payload, secrets });
+      const result = await this.deps.send({ url: d.url, headers, body: d.payload });
+      this.deps.onAttempt?.(result.outcome, result.durationMs / 1000);
+      await this.deps.db.write(() => this.record(d, startedAt, result));
+      this.deps.log.info(
+        { delivery: d.id, event: d.event_id, endpoint: d.endpoint_id, attempt: d.attempts + 1, outcome: result.outcome, status: result.statusCode, error: result.errorClass, ms: result.durationMs },
+        'webhook attempt',
+      );
+    } finally {
+      this.total--;
+      const n = (this.inFlight.get(d.endpoint_id) ?? 1) - 1;
+      if (n === 0) this.inFlight.delete(d.endpoint_id);
+      else this.inFlight.set(d.endpoint_id, n);
+      this.wake();
+    }
+  }
+
+  private record(d: ClaimedDelivery, at: number, result: AttemptResult): void {
+    const { db } = this.deps;
+    const attempts = d.attempts + 1;
+    const decision = decide(result.outcome, attempts, this.deps.retrySchedule, at, result.retryAfterMs, this.deps.random);
+    const stored = recordAttempt(db, {
+      deliveryId: d.id,
+      endpointId: d.endpoint_id,
+      at,
+      durationMs: result.durationMs,
+      outcome: result.outcome,
+      statusCode: result.statusCode,
+      errorClass: result.errorClass,
+      errorDetail: result.errorDetail,
+      responseExcerpt: result.responseExcerpt,
+      attempts,
+      status: decision.delivery === 'retry' ? 'pending' : decision.delivery,
+      nextAttemptAt: decision.delivery === 'retry' ? decision.at : null,
+    });
+    if (!stored) return;
+    if (result.outcome === 'success') return void markEndpointSucceeded(db, d.endpoint_id, at);
+    if (result.outcome === 'gone') {
+      disableEndpoint(db, d.endpoint_id, `The receiver answered 410 Gone on ${new Date(at).toISOString()}; enable the endpoint again once it exists.`, at);
+      return;
+    }
+    const failingSince = markEndpointFailed(db, d.endpoint_id, at);
+    if (failingSince !== undefined && at - failingSince >= AUTO_DISABLE_AFTER_MS) {
+      disableEndpoint(db, d.endpoint_id, `No successful delivery since ${new Date(failingSince).toISOString()} (5 days of failures); fix the receiver, then enable the endpoint again.`, at);
+    }
+  }
+}

@@ -1,0 +1,347 @@
+import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
+import tls from 'node:tls';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { ADDRESS_BLOCKED, type AddressGuard } from './address-guard.js';
+
+/**
+ * One webhook delivery attempt over node:http/node:https. Not fetch: it must ignore proxy
+ * environment variables (a proxy would dial addresses the guard never saw), never follow
+ * redirects, bound the response it reads, and reuse connections to busy receivers.
+ */
+
+export type AttemptOutcome = 'success' | 'failure' | 'gone' | 'throttled';
+
+export type AttemptErrorClass =
+  | 'timeout' // no complete answer within the total timeout
+  | 'connect_timeout' // DNS + TCP (+ TLS) took longer than the connect timeout
+  | 'connection_refused'
+  | 'connection_reset' // the receiver closed the connection before answering
+  | 'dns'
+  | 'blocked_address' // the URL or a resolved address is refused by the AddressGuard
+  | 'invalid_url'
+  | 'tls'
+  | 'unreachable' // no route to the receiver's network or host
+  | 'protocol_error' // the answer is not valid HTTP
+  | 'invalid_request' // the headers given to send() cannot be sent
+  | 'redirect' // 3xx: redirects are never followed
+  | 'http_error' // any other non-2xx status
+  | 'sender_closed'
+  | 'network_error';
+
+export interface AttemptResult {
+  outcome: AttemptOutcome;
+  statusCode: number | null;
+  errorClass: AttemptErrorClass | null;
+  /** A sentence for the delivery log, safe to show to workspace admins; null on success. */
+  errorDetail: string | null;
+  durationMs: number;
+  /** The first maxResponseBytes of the response body, decoded as UTF-8. */
+  responseExcerpt: string;
+  /** From Retry-After on 429/503 (delay-seconds or HTTP-date), unclamped; else null. */
+  retryAfterMs: number | null;
+}
+
+export interface DeliveryRequest {
+  url: string;
+  /** Sent as given; only content-length is computed, and user-agent filled in when absent. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface SenderOptions {
+  guard: AddressGuard;
+  userAgent: string;
+  connectTimeoutMs?: number;
+  totalTimeoutMs?: number;
+  maxResponseBytes?: number;
+  maxSocketsPerOrigin?: number;
+  /** Reads "now" for Retry-After HTTP-dates. */
+  clock?: Clock;
+  /** PEM roots trusted besides the system ones (an intranet CA). */
+  extraCa?: string[];
+}
+
+export interface Sender {
+  /** One attempt. Never throws: every problem is an AttemptResult. */
+  send(req: DeliveryRequest): Promise<AttemptResult>;
+  /** Destroys the pooled connections; later sends fail with 'sender_closed'. */
+  close(): void;
+}
+
+/** Idle keep-alive sockets are closed after this (unless the receiver's Keep-Alive hint is shorter). */
+const IDLE_SOCKET_MS = 30_000;
+
+export function createSender(options: SenderOptions): Sender {
+  const {
+    guard,
+    userAgent,
+    connectTimeoutMs = 5_000,
+    totalTimeoutMs = 15_000,
+    maxResponseBytes = 20_000,
+    maxSocketsPerOrigin = 8,
+    clock = systemClock,
+  } = options;
+  const pool = { keepAlive: true, maxSockets: maxSocketsPerOrigin, scheduling: 'lifo' as const, timeout: IDLE_SOCKET_MS };
+  // Node calls these lookups for every new connection to a host name, so the address checked
+  // is the address dialled. It never calls them for IP literals: send() checks those itself.
+  const httpAgent = new http.Agent({ ...pool, lookup: guard.plainHttpLookup });
+  const httpsAgent = new https.Agent({
+    ...pool,
+    lookup: guard.lookup,
+    ...(options.extraCa?.length ? { ca: [...tls.rootCertificates, ...options.extraCa] } : {}),
+  });
+  /** Sockets that finished connecting (TCP, and TLS for https). */
+  const connected = new WeakSet<object>();
+  let closed = false;
+
+  function attempt(url: URL, req: DeliveryRequest, startedAt: number): Promise<AttemptResult | 'retry'> {
+    return new Promise((resolve) => {
+      const isHttps = url.protocol === 'https:';
+      const body = Buffer.from(req.body, 'utf8');
+      let settled = false;
+      let connectTimer: NodeJS.Timeout | undefined;
+      let response: http.IncomingMessage | undefined;
+      let reused = false;
+      const chunks: Buffer[] = [];
+      let received = 0;
+
+      const finish = (result: AttemptResult | 'retry') => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(totalTimer);
+        clearTimeout(connectTimer);
+        resolve(result);
+      };
+      const fail = (errorClass: AttemptErrorClass, errorDetail: string) =>
+        finish(failure(errorClass, errorDetail, performance.now() - startedAt));
+      const answered = () => {
+        const res = response!;
+        finish(resultOfStatus(res, Buffer.concat(chunks), performance.now() - startedAt, clock.now()));
+      };
+      /** Stops the attempt: with the answer so far if the status line came, else as an error. */
+      const abort = (errorClass: AttemptErrorClass, errorDetail: string) => {
+        if (response) answered();
+        else fail(errorClass, errorDetail);
+        request?.destroy();
+      };
+
+      const totalTimer = setTimeout(
+        () => abort('timeout', `The receiver did not answer within ${seconds(totalTimeoutMs)}.`),
+        totalTimeoutMs,
+      );
+
+      let request: http.ClientRequest | undefined;
+      try {
+        request = (isHttps ? https : http).request(url, {
+          method: 'POST',
+          agent: isHttps ? httpsAgent : httpAgent,
+          headers: outgoingHeaders(req.headers, userAgent, body.length),
+        });
+      } catch (err) {
+        fail('invalid_request', `The request could not be built: ${(err as Error).message}`);
+        return;
+      }
+      const sent = request;
+
+      sent.on('socket', (socket) => {
+        // A kept-alive socket is already connected (also when handed over from the agent's
+        // queue, where Node leaves reusedSocket false).
+        reused = sent.reusedSocket || connected.has(socket);
+        if (reused) return;
+        connectTimer = setTimeout(
+          () => abort('connect_timeout', `Could not connect to the receiver within ${seconds(connectTimeoutMs)}.`),
+          connectTimeoutMs,
+        );
+        socket.once(isHttps ? 'secureConnect' : 'connect', () => {
+          connected.add(socket);
+          clearTimeout(connectTimer);
+        });
+      });
+
+      sent.on('response', (res) => {
+        response = res;
+        clearTimeout(connectTimer);
+        res.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          const room = maxResponseBytes - received;
+          if (chunk.length > room) {
+            // Enough for the log: stop reading instead of buffering megabytes (drops the socket).
+            chunks.push(chunk.subarray(0, room));
+            received = maxResponseBytes;
+            answered();
+            res.destroy();
+            return;
+          }
+          chunks.push(chunk);
+          received += chunk.length;
+        });
+        res.on('end', answered);
+        // Cut off mid-body: the status line is the answer; keep what came of the body.
+        res.on('close', answered);
+        res.on('error', answered);
+      });
+
+      sent.on('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        // A kept-alive socket the receiver closed just as we picked it (its idle timeout raced
+        // our request): retry once at once on a fresh connection rather than wait for the
+        // retry schedule. Delivery is at-least-once; receivers dedupe on webhook-id.
+        if (reused && !response && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          finish('retry');
+          return;
+        }
+        const { errorClass, errorDetail } = classifyError(err);
+        fail(errorClass, errorDetail);
+      });
+
+      sent.end(body);
+    });
+  }
+
+  return {
+    async send(req) {
+      const startedAt = performance.now();
+      if (closed) return failure('sender_closed', 'The webhook sender is shut down.', 0);
+      let parsed: URL;
+      try {
+        parsed = new URL(req.url);
+      } catch {
+        return failure('invalid_url', 'The endpoint URL is not a valid URL.', performance.now() - startedAt);
+      }
+      if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+        return failure('invalid_url', `The endpoint URL must use https:// (it uses ${parsed.protocol}).`, performance.now() - startedAt);
+      }
+      // Scheme rules and IP-literal hosts (which Node connects to without calling lookup).
+      const checked = guard.checkUrl(req.url);
+      if (!checked.ok) return failure('blocked_address', checked.reason, performance.now() - startedAt);
+      const first = await attempt(checked.url, req, startedAt);
+      if (first !== 'retry') return first;
+      const second = await attempt(checked.url, req, startedAt);
+      return second === 'retry'
+        ? failure('connection_reset', 'The receiver closed the connection before answering.', performance.now() - startedAt)
+        : second;
+    },
+    close() {
+      closed = true;
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+/** The given headers, content-length set from the body and user-agent added when missing. */
+function outgoingHeaders(given: Record<string, string>, userAgent: string, length: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  let hasUserAgent = false;
+  for (const [name, value] of Object.entries(given)) {
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') continue;
+    if (lower === 'user-agent') hasUserAgent = true;
+    headers[name] = value;
+  }
+  if (!hasUserAgent) headers['user-agent'] = userAgent;
+  headers['content-length'] = String(length);
+  return headers;
+}
+
+function resultOfStatus(res: http.IncomingMessage, bodyStart: Buffer, elapsedMs: number, nowMs: number): AttemptResult {
+  const status = res.statusCode ?? 0;
+  const base = {
+    statusCode: status,
+    durationMs: Math.round(elapsedMs),
+    // StringDecoder holds back a character cut in half at the limit instead of emitting U+FFFD.
+    responseExcerpt: new StringDecoder('utf8').write(bodyStart),
+    retryAfterMs: null,
+  };
+  const answer = `The receiver answered ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`;
+  if (status >= 200 && status < 300) return { ...base, outcome: 'success', errorClass: null, errorDetail: null };
+  if (status === 410) {
+    return { ...base, outcome: 'gone', errorClass: 'http_error', errorDetail: `${answer}: the receiver asks for this endpoint to be disabled.` };
+  }
+  if (status === 429 || status === 503) {
+    const retryAfterMs = parseRetryAfter(headerValue(res.headers['retry-after']), nowMs);
+    return {
+      ...base,
+      outcome: 'throttled',
+      errorClass: 'http_error',
+      errorDetail: `${answer}${retryAfterMs === null ? '' : ` and asked to retry in ${seconds(retryAfterMs)}`}.`,
+      retryAfterMs,
+    };
+  }
+  if (status >= 300 && status < 400) {
+    const location = headerValue(res.headers.location);
+    return {
+      ...base,
+      outcome: 'failure',
+      errorClass: 'redirect',
+      errorDetail: `${answer}${location ? ` redirecting to ${location}` : ''}. Webhooks do not follow redirects: set the endpoint URL to the final address.`,
+    };
+  }
+  return { ...base, outcome: 'failure', errorClass: 'http_error', errorDetail: `${answer}.` };
+}
+
+function failure(errorClass: AttemptErrorClass, errorDetail: string, elapsedMs: number): AttemptResult {
+  return {
+    outcome: 'failure',
+    statusCode: null,
+    errorClass,
+    errorDetail,
+    durationMs: Math.round(elapsedMs),
+    responseExcerpt: '',
+    retryAfterMs: null,
+  };
+}
+
+const headerValue = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
+
+const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /;
+
+/**
+ * Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, as milliseconds from `nowMs`
+ * (a date in the past gives 0). Null when absent or unparsable. Clamping is the caller's call.
+ */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | null {
+  if (value === undefined) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) {
+    const ms = Number(text) * 1000;
+    return Number.isSafeInteger(ms) ? ms : null;
+  }
+  // Date.parse alone would accept "7.5" or "tomorrow"-ish strings; insist on an HTTP-date shape.
+  if (!HTTP_DATE.test(text)) return null;
+  // asctime dates carry no zone but are GMT.
+  const at = Date.parse(/ GMT$/.test(text) ? text : `${text} GMT`);
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
+}
+
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH$|EPROTO$)/;
+
+function classifyError(err: NodeJS.ErrnoException): { errorClass: AttemptErrorClass; errorDetail: string } {
+  // With autoSelectFamily, failing to reach every address of a name gives an AggregateError.
+  const inner = err instanceof AggregateError ? (err.errors[0] as NodeJS.ErrnoException | undefined) : undefined;
+  const code = err.code ?? inner?.code ?? '';
+  const message = err.message || inner?.message || String(err);
+  if (code === ADDRESS_BLOCKED) return { errorClass: 'blocked_address', errorDetail: message };
+  if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA', 'ENODATA'].includes(code)) {
+    return { errorClass: 'dns', errorDetail: `The host name could not be resolved (${code}).` };
+  }
+  if (code === 'ECONNREFUSED') return { errorClass: 'connection_refused', errorDetail: 'The receiver refused the connection: nothing listens on that port.' };
+  if (code === 'ECONNRESET' || code === 'EPIPE') {
+    return { errorClass: 'connection_reset', errorDetail: 'The receiver closed the connection before answering.' };
+  }
+  if (code === 'ETIMEDOUT') return { errorClass: 'connect_timeout', errorDetail: 'Connecting to the receiver timed out.' };
+  if (['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL'].includes(code)) {
+    return { errorClass: 'unreachable', errorDetail: `The receiver cannot be reached (${code}).` };
+  }
+  if (TLS_CODE.test(code)) return { errorClass: 'tls', errorDetail: `The TLS connection failed: ${message}` };
+  if (code.startsWith('HPE_')) return { errorClass: 'protocol_error', errorDetail: `The receiver's answer is not valid HTTP (${code}).` };
+  if (code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') {
+    return { errorClass: 'invalid_request', errorDetail: `The request could not be built: ${message}` };
+  }
+  return { errorClass: 'network_error', errorDetail: code ? `${message} (${code})` : message };
+}

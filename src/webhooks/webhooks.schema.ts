@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { EVENT_TYPES } from '../outbox/events.js';
+
+const url = z.string().trim().min(1, 'is required').max(2048, 'must be at most 2048 characters');
+const events = z
+  .array(z.enum(EVENT_TYPES, { message: `must be one of ${EVENT_TYPES.join(', ')}` }))
+  .min(1, 'subscribe to at least one event')
+  .transform((list) => [...new Set(list)]);
+const description = z.string().trim().max(500, 'must be at most 500 characters');
+
+export const createWebhookBody = z.strictObject({
+  url,
+  events,
+  description: description.optional(),
+  enabled: z.boolean().optional(),
+});
+export type CreateWebhookInput = z.output<typeof createWebhookBody>;
+
+export const updateWebhookBody = createWebhookBody
+  .partial()
+  .refine((o) => Object.keys(o).length > 0, { message: 'send at least one field to change', when: (p) => p.issues.length === 0 });
+export type UpdateWebhookInput = z.output<typeof updateWebhookBody>;
+
+export const MAX_GRACE_SECONDS = 7 * 86_400;
+export const rotateSecretBody = z.strictObject({
+  graceSeconds: z.number().int('must be an integer').min(0).max(MAX_GRACE_SECONDS, 'must be at most 604800 (7 days)').optional(),
+});
+
+export const WEBHOOK_ID = /^whk_[0-9A-Za-z]{20}$/;
+export const DELIVERY_ID = /^dlv_[0-9A-Za-z]{20}$/;
+export const EVENT_ID = /^evt_[0-9A-Za-z]{20}$/;
+
+const limit = z
+  .string()
+  .regex(/^\d+$/, 'must be an integer from 1 to 100')
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 100, 'must be an integer from 1 to 100');
+const cursor = (pattern: RegExp) => z.string().regex(pattern, 'must be a nextCursor value from a previous page');
+
+export const listWebhooksQuery = z.strictObject({ limit: limit.default(50), after: cursor(WEBHOOK_ID).optional() });
+export const listDeliveriesQuery = z.strictObject({
+  limit: limit.default(50),
+  after: cursor(DELIVERY_ID).optional(),
+  status: z.enum(['pending', 'succeeded', 'failed']).optional(),
+});
+export const listEventsQuery = z.strictObject({
+  limit: limit.default(50),
+  after: cursor(EVENT_ID).optional(),
+  type: z.enum(EVENT_TYPES).optional(),
+});
