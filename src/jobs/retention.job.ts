@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from '../db/db.js';
+import { encodeBase62 } from '../lib/base62.js';
 import type { Job, JobContext } from './schedule.js';
 
 /**
@@ -20,9 +21,10 @@ export const retentionJob: Job = {
   async run(ctx) {
     const expiredClicks = await deleteExpiredClicks(ctx);
     const orphanClicks = await deleteOrphanClicks(ctx);
-    // Expired sessions (SPEC §6), idempotency records older than 24 h (§4) and webhook attempts
-    // past the plan's retention (§7) are deleted here too, once their tables exist.
-    return { expiredClicks, orphanClicks };
+    const { deliveries, events } = await deleteOldOutbox(ctx);
+    // Expired sessions (SPEC §6) and idempotency records older than 24 h (§4) are deleted here
+    // too, once their tables exist.
+    return { expiredClicks, orphanClicks, deliveries, events };
   },
 };
 
@@ -143,4 +145,39 @@ class ChunkedDelete {
     await nextTurn();
     this.signal.throwIfAborted();
   }
+}
+
+/** How long the event log and finished webhook deliveries (with their attempts) are kept. */
+export const OUTBOX_RETENTION_MS = 30 * DAY_MS;
+
+/**
+ * Finished deliveries (and their attempts) and events older than OUTBOX_RETENTION_MS. An event
+ * still waiting on a delivery stays. Ids sort by creation time, so `id < cutoff` walks the
+ * primary key instead of scanning.
+ */
+async function deleteOldOutbox({ db, clock, signal }: JobContext): Promise<{ deliveries: number; events: number }> {
+  const cutoff = encodeBase62(Math.max(0, clock.now() - OUTBOX_RETENTION_MS), 8);
+  const deleteDeliveries = db.stmt(
+    `delete from webhook_deliveries where id in (
+       select id from webhook_deliveries where id < ? and status != 'pending' limit ${CHUNK})`,
+  );
+  const deleteEvents = db.stmt(
+    `delete from events where id in (
+       select e.id from events e where e.id < ?
+         and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.status = 'pending')
+       limit ${CHUNK})`,
+  );
+  const inChunks = async (run: () => number) => {
+    let total = 0;
+    for (;;) {
+      const n = db.tx(run);
+      total += n;
+      if (n < CHUNK) return total;
+      await nextTurn();
+      signal.throwIfAborted();
+    }
+  };
+  const deliveries = await inChunks(() => deleteDeliveries.run(`dlv_${cutoff}`).changes);
+  const events = await inChunks(() => deleteEvents.run(`evt_${cutoff}`).changes);
+  return { deliveries, events };
 }
