@@ -1,5 +1,7 @@
 import type { Config } from '../config.js';
+import { userInfo } from 'node:os';
 import type { Logger } from 'pino';
+import type { ChangeContext } from '../audit/audit.js';
 import type { Assets } from '../lib/assets.js';
 
 export interface OptionSpec {
@@ -35,4 +37,15 @@ export const JSON_OPTION: Record<string, OptionSpec> = {
 export function stringOption(ctx: CommandContext, name: string): string | undefined {
   const v = ctx.options[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** The audit actor of CLI commands: the operator, named by their OS account. */
+export function operatorContext(): ChangeContext {
+  let name = 'unknown';
+  try {
+    name = userInfo().username;
+  } catch {
+    // no passwd entry (containers): stay anonymous
+  }
+  return { actor: { type: 'operator', id: `cli:${name}` }, ip: null };
 }

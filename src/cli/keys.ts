@@ -4,7 +4,7 @@ import { isScope, SCOPES, type Scope } from '../keys/scopes.js';
 import { parseDuration } from '../lib/duration.js';
 import { errors } from '../lib/errors.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
-import { type Command, type CommandContext, JSON_OPTION, stringOption } from './command.js';
+import { type Command, type CommandContext, JSON_OPTION, operatorContext, stringOption } from './command.js';
 import { printRows, say } from './output.js';
 
 function withStore<T>(ctx: CommandContext, fn: (store: ReturnType<typeof openStore>) => T | Promise<T>): Promise<T> {
@@ -50,7 +50,7 @@ export const keyCreateCommand: Command = {
 
     await withStore(ctx, async (store) => {
       const ws = requireWorkspace(store, workspaceName);
-      const { key, record } = await createKey(store, {
+      const { key, record } = await createKey(store, operatorContext(), {
         workspaceId: ws.id,
         name,
         environment,
@@ -105,9 +105,9 @@ const idCommand = (verb: string, summary: string, act: (store: ReturnType<typeof
   },
 });
 
-export const keyRevokeCommand = idCommand('revoke', 'revoke an API key for good (takes effect on its next request)', (s, id) => revokeKey(s, id));
-export const keyDisableCommand = idCommand('disable', 'disable an API key (reversible with key enable)', (s, id) => setKeyEnabled(s, id, false));
-export const keyEnableCommand = idCommand('enable', 'enable a disabled API key', (s, id) => setKeyEnabled(s, id, true));
+export const keyRevokeCommand = idCommand('revoke', 'revoke an API key for good (takes effect on its next request)', (s, id) => revokeKey(s, operatorContext(), id));
+export const keyDisableCommand = idCommand('disable', 'disable an API key (reversible with key enable)', (s, id) => setKeyEnabled(s, operatorContext(), id, false));
+export const keyEnableCommand = idCommand('enable', 'enable a disabled API key', (s, id) => setKeyEnabled(s, operatorContext(), id, true));
 
 export const keyRotateCommand: Command = {
   name: ['key', 'rotate'],
@@ -119,7 +119,7 @@ export const keyRotateCommand: Command = {
     const graceMs = graceText === '0' ? 0 : parseDuration(graceText);
     if (graceMs === undefined || graceMs > MAX_ROTATION_GRACE_MS) throw errors.usage('--grace must be a duration from 0 to 7d');
     await withStore(ctx, async (store) => {
-      const { key, record } = await rotateKey(store, ctx.positionals[0]!, graceMs);
+      const { key, record } = await rotateKey(store, operatorContext(), ctx.positionals[0]!, graceMs);
       say(`Rotated API key ${record.id}; the old secret ${graceMs > 0 ? `works until ${new Date(store.clock.now() + graceMs).toISOString()}` : 'no longer works'}.`);
       process.stdout.write(`${key}\n`);
     });

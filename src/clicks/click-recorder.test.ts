@@ -6,7 +6,7 @@ import { openStore, type Store } from '../app.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { createLink } from '../links/links.service.js';
-import { eventually, fakeClock, tempDataDir } from '../testing/harness.js';
+import { eventually, fakeClock, tempDataDir, TEST_OPERATOR } from '../testing/harness.js';
 import { createWorkspace } from '../workspaces/workspaces.service.js';
 import { type ClickInput, ClickRecorder, type ClickRecorderOptions } from './click-recorder.js';
 
@@ -45,9 +45,8 @@ async function fixture(): Promise<Fixture> {
   });
   const ws = createWorkspace(store, 'Acme');
   const linkDeps = { db: store.db, clock, baseUrl: () => 'http://127.0.0.1', linkChanged: () => {}, outboxChanged: () => {} };
-  const actor = { type: 'key' as const, id: 'test' };
-  const linkA = (await createLink(linkDeps, ws.id, actor, { url: 'https://example.com/a' })).id;
-  const linkB = (await createLink(linkDeps, ws.id, actor, { url: 'https://example.com/b' })).id;
+  const linkA = (await createLink(linkDeps, ws.id, TEST_OPERATOR, { url: 'https://example.com/a' })).id;
+  const linkB = (await createLink(linkDeps, ws.id, TEST_OPERATOR, { url: 'https://example.com/b' })).id;
   return {
     store,
     logs,

@@ -20,3 +20,7 @@ export const recordKeyUse = (db: Db, id: string, use: { requests: number; lastAt
       .set((eb) => ({ last_used_at: use.lastAt, last_used_ip: use.lastIp, request_count: eb('request_count', '+', use.requests) }))
       .where('id', '=', id),
   );
+
+/** Keys that count against the plan's apiKeys limit: every key not revoked. */
+export const countLiveKeys = (db: Db, workspaceId: string) =>
+  (db.stmt(`select count(*) as n from api_keys where workspace_id = ? and status != 'revoked'`).get(workspaceId) as { n: number }).n;

@@ -6,7 +6,7 @@ import { loadConfig } from '../config.js';
 import type { Db } from '../db/db.js';
 import { AppError } from '../lib/errors.js';
 import type { Clock } from '../lib/clock.js';
-import { fakeClock, tempDataDir } from '../testing/harness.js';
+import { fakeClock, tempDataDir, TEST_OPERATOR } from '../testing/harness.js';
 import { createWorkspace } from '../workspaces/workspaces.service.js';
 import { formatKey, generateKeyParts, parseKey } from './key-format.js';
 import { KeyUsageRecorder } from './key-usage.js';
@@ -80,7 +80,7 @@ describe('keys service', () => {
   });
 
   const newKey = (opts: { scopes?: Scope[]; expiresAt?: number | null; name?: string } = {}) =>
-    createKey(store, {
+    createKey(store, TEST_OPERATOR, {
       workspaceId,
       name: opts.name ?? 'CRM sync',
       environment: 'staging',
@@ -243,7 +243,7 @@ describe('keys service', () => {
       const warm = depsWith();
       await authenticateKey(warm, oldKey, IP); // the old secret is now cached
 
-      const { key: newKeyText } = await rotateKey(store, record.id, HOUR);
+      const { key: newKeyText } = await rotateKey(store, TEST_OPERATOR, record.id, HOUR);
       assert.equal(partsOf(newKeyText).id, record.id, 'same key record');
       assert.notEqual(newKeyText, oldKey);
       const graceEnd = clock.now() + HOUR;
@@ -266,7 +266,7 @@ describe('keys service', () => {
       const { key: oldKey, record } = await newKey();
       const warm = depsWith();
       await authenticateKey(warm, oldKey, IP);
-      const { key: newKeyText } = await rotateKey(store, record.id, 0);
+      const { key: newKeyText } = await rotateKey(store, TEST_OPERATOR, record.id, 0);
       assert.equal(await rejectionCode(() => authenticateKey(warm, oldKey, IP)), 'invalid_api_key');
       assert.equal(await rejectionCode(() => authenticateKey(depsWith(), oldKey, IP)), 'invalid_api_key');
       assert.equal((await authenticateKey(warm, newKeyText, IP)).keyId, record.id);
@@ -274,8 +274,8 @@ describe('keys service', () => {
 
     test('rotating twice ends the grace of the first secret', async () => {
       const { key: first, record } = await newKey();
-      const { key: second } = await rotateKey(store, record.id, HOUR);
-      const { key: third } = await rotateKey(store, record.id, HOUR);
+      const { key: second } = await rotateKey(store, TEST_OPERATOR, record.id, HOUR);
+      const { key: third } = await rotateKey(store, TEST_OPERATOR, record.id, HOUR);
       assert.equal(await rejectionCode(() => authenticateKey(depsWith(), first, IP)), 'invalid_api_key');
       assert.equal((await authenticateKey(depsWith(), second, IP)).keyId, record.id);
       assert.equal((await authenticateKey(depsWith(), third, IP)).keyId, record.id);
@@ -283,13 +283,13 @@ describe('keys service', () => {
 
     test('the grace period is limited to 7 days', async () => {
       const { record } = await newKey();
-      const err = await rotateKey(store, record.id, 7 * 24 * HOUR + 1).then(
+      const err = await rotateKey(store, TEST_OPERATOR, record.id, 7 * 24 * HOUR + 1).then(
         () => undefined,
         (e: unknown) => e,
       );
       assert.ok(err instanceof AppError, 'a grace over 7 days was accepted');
       assert.equal(err.status, 400);
-      const negative = await rotateKey(store, record.id, -1).then(
+      const negative = await rotateKey(store, TEST_OPERATOR, record.id, -1).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -297,7 +297,7 @@ describe('keys service', () => {
     });
 
     test('an unknown key cannot be rotated', async () => {
-      await assert.rejects(rotateKey(store, generateKeyParts().id, 0), (e: unknown) => e instanceof AppError && e.status === 404);
+      await assert.rejects(rotateKey(store, TEST_OPERATOR, generateKeyParts().id, 0), (e: unknown) => e instanceof AppError && e.status === 404);
     });
   });
 
@@ -306,9 +306,9 @@ describe('keys service', () => {
       const { key, record } = await newKey();
       const warm = depsWith();
       await authenticateKey(warm, key, IP);
-      assert.equal(setKeyEnabled(store, record.id, false).status, 'disabled');
+      assert.equal(setKeyEnabled(store, TEST_OPERATOR, record.id, false).status, 'disabled');
       assert.equal(await rejectionCode(() => authenticateKey(warm, key, IP)), 'api_key_disabled');
-      assert.equal(setKeyEnabled(store, record.id, true).status, 'active');
+      assert.equal(setKeyEnabled(store, TEST_OPERATOR, record.id, true).status, 'active');
       assert.equal((await authenticateKey(warm, key, IP)).keyId, record.id);
     });
 
@@ -316,7 +316,7 @@ describe('keys service', () => {
       const { key, record } = await newKey();
       const warm = depsWith();
       await authenticateKey(warm, key, IP);
-      const revoked = revokeKey(store, record.id);
+      const revoked = revokeKey(store, TEST_OPERATOR, record.id);
       assert.equal(revoked.status, 'revoked');
       assert.equal(revoked.revokedAt, new Date(clock.now()).toISOString());
 
@@ -324,11 +324,11 @@ describe('keys service', () => {
       assert.equal(await rejectionCode(() => authenticateKey(depsWith(), key, IP)), 'api_key_revoked');
 
       for (const enabled of [true, false]) {
-        const err = rejectionSync(() => setKeyEnabled(store, record.id, enabled));
+        const err = rejectionSync(() => setKeyEnabled(store, TEST_OPERATOR, record.id, enabled));
         assert.equal(err.status, 409);
         assert.equal(err.code, 'api_key_revoked');
       }
-      const rotateErr = await rotateKey(store, record.id, 0).then(
+      const rotateErr = await rotateKey(store, TEST_OPERATOR, record.id, 0).then(
         () => assert.fail('rotated a revoked key'),
         (e: unknown) => e,
       );
@@ -337,14 +337,14 @@ describe('keys service', () => {
 
       // Revoking again changes nothing, not even the revocation time.
       clock.advance(5_000);
-      assert.equal(revokeKey(store, record.id).revokedAt, revoked.revokedAt);
+      assert.equal(revokeKey(store, TEST_OPERATOR, record.id).revokedAt, revoked.revokedAt);
       assert.equal(findKeyById(store.db, record.id)!.status, 'revoked');
       assert.equal(await rejectionCode(() => authenticateKey(warm, key, IP)), 'api_key_revoked');
     });
 
     test('a revoked key with the wrong secret says invalid, not revoked (no status leak without the secret)', async () => {
       const { record } = await newKey();
-      revokeKey(store, record.id);
+      revokeKey(store, TEST_OPERATOR, record.id);
       const guess = formatKey({ id: record.id, secret: generateKeyParts().secret });
       assert.equal(await rejectionCode(() => authenticateKey(depsWith(), guess, IP)), 'invalid_api_key');
     });
@@ -363,8 +363,8 @@ describe('keys service', () => {
 
     test('unknown ids are 404 for revoke and enable/disable', () => {
       const id = generateKeyParts().id;
-      assert.equal(rejectionSync(() => revokeKey(store, id)).status, 404);
-      assert.equal(rejectionSync(() => setKeyEnabled(store, id, false)).status, 404);
+      assert.equal(rejectionSync(() => revokeKey(store, TEST_OPERATOR, id)).status, 404);
+      assert.equal(rejectionSync(() => setKeyEnabled(store, TEST_OPERATOR, id, false)).status, 404);
     });
   });
 });

@@ -6,9 +6,11 @@ import { errors } from '../lib/errors.js';
 import { hashSecret, verifySecret } from '../lib/passwords.js';
 import { formatKey, generateKeyParts, generateSecret, parseKey } from './key-format.js';
 import type { KeyUsageRecorder } from './key-usage.js';
-import { findKeyById, insertKey, listKeysOfWorkspace, updateKey } from './keys.repo.js';
+import { countLiveKeys, findKeyById, insertKey, listKeysOfWorkspace, updateKey } from './keys.repo.js';
 import type { Scope } from './scopes.js';
 import type { VerificationCache } from './verification-cache.js';
+import { type ChangeContext, recordAudit } from '../audit/audit.js';
+import { requireWithinPlanLimit } from '../workspaces/plans.js';
 
 /** Who is calling the API: a verified, active key. */
 export interface KeyPrincipal {
@@ -60,7 +62,7 @@ export function presentKey(row: ApiKeyRow) {
 export type PresentedKey = ReturnType<typeof presentKey>;
 
 /** Creates a key; the returned `key` text exists only here and is never stored. */
-export async function createKey(deps: KeyStore, input: NewKey): Promise<{ key: string; record: PresentedKey }> {
+export async function createKey(deps: KeyStore, ctx: ChangeContext, input: NewKey): Promise<{ key: string; record: PresentedKey }> {
   const parts = generateKeyParts();
   const now = deps.clock.now();
   const row: ApiKeyRow = {
@@ -82,7 +84,18 @@ export async function createKey(deps: KeyStore, input: NewKey): Promise<{ key: s
     last_used_ip: null,
     request_count: 0,
   };
-  insertKey(deps.db, row);
+  deps.db.tx(() => {
+    requireWithinPlanLimit(deps.db, input.workspaceId, 'apiKeys', () => countLiveKeys(deps.db, input.workspaceId));
+    insertKey(deps.db, row);
+    recordAudit(deps.db, ctx, {
+      workspaceId: input.workspaceId,
+      action: 'key.create',
+      targetType: 'api_key',
+      targetId: row.id,
+      summary: { name: row.name, environment: row.environment, scopes: input.scopes, expiresAt: toIso(row.expires_at) },
+      at: now,
+    });
+  });
   return { key: formatKey(parts), record: presentKey(row) };
 }
 
@@ -91,31 +104,41 @@ export function listKeys(deps: KeyStore, workspaceId: string): PresentedKey[] {
 }
 
 /** Revoke is final. A revoked key fails on its very next request (the row is read every time). */
-export function revokeKey(deps: KeyStore, id: string): PresentedKey {
-  const row = findKeyById(deps.db, id);
-  if (!row) throw errors.notFound(`API key ${id}`);
-  if (row.status !== 'revoked') {
-    const now = deps.clock.now();
-    updateKey(deps.db, id, { status: 'revoked', revoked_at: now, updated_at: now });
-  }
-  return presentKey(findKeyById(deps.db, id)!);
+export function revokeKey(deps: KeyStore, ctx: ChangeContext, id: string): PresentedKey {
+  return deps.db.tx(() => {
+    const row = findKeyById(deps.db, id);
+    if (!row) throw errors.notFound(`API key ${id}`);
+    if (row.status !== 'revoked') {
+      const now = deps.clock.now();
+      updateKey(deps.db, id, { status: 'revoked', revoked_at: now, updated_at: now });
+      recordAudit(deps.db, ctx, { workspaceId: row.workspace_id, action: 'key.revoke', targetType: 'api_key', targetId: id, summary: { name: row.name }, at: now });
+    }
+    return presentKey(findKeyById(deps.db, id)!);
+  });
 }
 
 /** Disable is reversible; revoked keys stay revoked. */
-export function setKeyEnabled(deps: KeyStore, id: string, enabled: boolean): PresentedKey {
-  const row = findKeyById(deps.db, id);
-  if (!row) throw errors.notFound(`API key ${id}`);
-  if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; revoke is final.`);
-  const status: KeyStatus = enabled ? 'active' : 'disabled';
-  updateKey(deps.db, id, { status, updated_at: deps.clock.now() });
-  return presentKey(findKeyById(deps.db, id)!);
+export function setKeyEnabled(deps: KeyStore, ctx: ChangeContext, id: string, enabled: boolean): PresentedKey {
+  return deps.db.tx(() => {
+    const row = findKeyById(deps.db, id);
+    if (!row) throw errors.notFound(`API key ${id}`);
+    if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; revoke is final.`);
+    const status: KeyStatus = enabled ? 'active' : 'disabled';
+    const now = deps.clock.now();
+    updateKey(deps.db, id, { status, updated_at: now });
+    if (status !== row.status) {
+      const action = enabled ? 'key.enable' : 'key.disable';
+      recordAudit(deps.db, ctx, { workspaceId: row.workspace_id, action, targetType: 'api_key', targetId: id, summary: { name: row.name }, at: now });
+    }
+    return presentKey(findKeyById(deps.db, id)!);
+  });
 }
 
 /**
  * Rotates the secret of a key record. The old secret keeps working for `graceMs` (0 to 7 days).
  * Returns the new key text, shown once.
  */
-export async function rotateKey(deps: KeyStore, id: string, graceMs: number): Promise<{ key: string; record: PresentedKey }> {
+export async function rotateKey(deps: KeyStore, ctx: ChangeContext, id: string, graceMs: number): Promise<{ key: string; record: PresentedKey }> {
   if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > MAX_ROTATION_GRACE_MS) {
     throw errors.validation([{ field: 'grace', message: 'must be from 0 to 7 days' }]);
   }
@@ -123,12 +146,23 @@ export async function rotateKey(deps: KeyStore, id: string, graceMs: number): Pr
   if (!row) throw errors.notFound(`API key ${id}`);
   if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; create a new key.`);
   const secret = generateSecret();
+  const secretHash = await hashSecret(secret);
   const now = deps.clock.now();
-  updateKey(deps.db, id, {
-    secret_hash: await hashSecret(secret),
-    previous_secret_hash: graceMs > 0 ? row.secret_hash : null,
-    previous_secret_expires_at: graceMs > 0 ? now + graceMs : null,
-    updated_at: now,
+  deps.db.tx(() => {
+    updateKey(deps.db, id, {
+      secret_hash: secretHash,
+      previous_secret_hash: graceMs > 0 ? row.secret_hash : null,
+      previous_secret_expires_at: graceMs > 0 ? now + graceMs : null,
+      updated_at: now,
+    });
+    recordAudit(deps.db, ctx, {
+      workspaceId: row.workspace_id,
+      action: 'key.rotate',
+      targetType: 'api_key',
+      targetId: id,
+      summary: { name: row.name, oldSecretValidUntil: toIso(graceMs > 0 ? now + graceMs : now) },
+      at: now,
+    });
   });
   return { key: formatKey({ id, secret }), record: presentKey(findKeyById(deps.db, id)!) };
 }

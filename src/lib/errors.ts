@@ -16,6 +16,8 @@ export class AppError extends Error {
     readonly detail: string,
     readonly errors?: FieldError[],
     readonly headers?: Record<string, string>,
+    /** Extra problem members (RFC 9457 extensions), e.g. the plan and limit of plan_limit_reached. */
+    readonly extensions?: Record<string, unknown>,
   ) {
     super(detail);
     this.name = 'AppError';

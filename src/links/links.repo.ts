@@ -46,3 +46,6 @@ export function listLinkRows(db: Db, f: LinkFilter): LinkRow[] {
   }
   return db.all(query.orderBy('id', 'desc').limit(f.limit));
 }
+
+export const countLinks = (db: Db, workspaceId: string) =>
+  (db.stmt('select count(*) as n from links where workspace_id = ?').get(workspaceId) as { n: number }).n;

@@ -4,13 +4,13 @@ import type { LinkRow } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
+import { changes, type ChangeContext, recordAudit } from '../audit/audit.js';
 import { enqueueEvent } from '../outbox/events.js';
+import { requireWithinPlanLimit } from '../workspaces/plans.js';
 import { type Link, presentLink } from './link-presenter.js';
 import type { CreateLinkInput, ListLinksQuery, UpdateLinkInput } from './links.schema.js';
-import { deleteLinkRow, findLink, insertLink, listLinkRows, updateLinkRow } from './links.repo.js';
+import { countLinks, deleteLinkRow, findLink, insertLink, listLinkRows, updateLinkRow } from './links.repo.js';
 import { randomSlug } from './slugs.js';
-
-export type Actor = { type: 'key'; id: string } | { type: 'user'; id: string };
 
 export interface LinkDeps {
   db: Db;
@@ -23,6 +23,8 @@ export interface LinkDeps {
   outboxChanged(): void;
 }
 
+const AUDITED_LINK_FIELDS = ['slug', 'url', 'title', 'tags', 'status', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode'] as const;
+
 const slugTaken = (slug: string) =>
   errors.conflict('slug_taken', `The slug "${slug}" is already in use.`, [{ field: 'slug', message: 'is already in use' }]);
 
@@ -34,7 +36,7 @@ function assertFuture(clock: Clock, expiresAt: number | null | undefined) {
   }
 }
 
-export async function createLink(deps: LinkDeps, workspaceId: string, actor: Actor, input: CreateLinkInput): Promise<Link> {
+export async function createLink(deps: LinkDeps, workspaceId: string, ctx: ChangeContext, input: CreateLinkInput): Promise<Link> {
   assertFuture(deps.clock, input.expiresAt);
   const now = deps.clock.now();
   const row: LinkRow = {
@@ -49,8 +51,8 @@ export async function createLink(deps: LinkDeps, workspaceId: string, actor: Act
     expired_url: input.expiredUrl ?? null,
     max_clicks: input.maxClicks ?? null,
     redirect_code: input.redirectCode ?? 302,
-    created_by_user_id: actor.type === 'user' ? actor.id : null,
-    created_by_key_id: actor.type === 'key' ? actor.id : null,
+    created_by_user_id: ctx.actor.type === 'user' ? ctx.actor.id : null,
+    created_by_key_id: ctx.actor.type === 'key' ? ctx.actor.id : null,
     clicks: 0,
     total_clicks: 0,
     last_clicked_at: null,
@@ -62,8 +64,10 @@ export async function createLink(deps: LinkDeps, workspaceId: string, actor: Act
     try {
       const link = presentLink(row, deps.baseUrl());
       await deps.db.write(() => {
+        requireWithinPlanLimit(deps.db, workspaceId, 'links', () => countLinks(deps.db, workspaceId));
         insertLink(deps.db, row);
         enqueueEvent(deps.db, { workspaceId, type: 'link.created', data: link, at: now });
+        recordAudit(deps.db, ctx, { workspaceId, action: 'link.create', targetType: 'link', targetId: row.id, summary: { slug: row.slug, url: row.url }, at: now });
       });
       deps.linkChanged(row.slug);
       deps.outboxChanged();
@@ -93,7 +97,7 @@ export function listLinks(deps: LinkDeps, workspaceId: string, query: ListLinksQ
   };
 }
 
-export async function updateLink(deps: LinkDeps, workspaceId: string, id: string, input: UpdateLinkInput): Promise<Link> {
+export async function updateLink(deps: LinkDeps, workspaceId: string, ctx: ChangeContext, id: string, input: UpdateLinkInput): Promise<Link> {
   assertFuture(deps.clock, input.expiresAt);
   const now = deps.clock.now();
   const patch: Partial<LinkRow> = { updated_at: now };
@@ -116,6 +120,8 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, id: string
       updateLinkRow(deps.db, id, patch);
       const updated = presentLink(findLink(deps.db, workspaceId, id)!, deps.baseUrl());
       enqueueEvent(deps.db, { workspaceId, type: 'link.updated', data: updated, at: now });
+      const changed = changes(presentLink(before, deps.baseUrl()), updated, AUDITED_LINK_FIELDS);
+      recordAudit(deps.db, ctx, { workspaceId, action: 'link.update', targetType: 'link', targetId: id, summary: changed, at: now });
       return updated;
     });
   } catch (e) {
@@ -128,7 +134,7 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, id: string
   return link;
 }
 
-export async function deleteLink(deps: LinkDeps, workspaceId: string, id: string): Promise<void> {
+export async function deleteLink(deps: LinkDeps, workspaceId: string, ctx: ChangeContext, id: string): Promise<void> {
   const now = deps.clock.now();
   const slug = await deps.db.write(() => {
     const row = findLink(deps.db, workspaceId, id);
@@ -136,6 +142,7 @@ export async function deleteLink(deps: LinkDeps, workspaceId: string, id: string
     deleteLinkRow(deps.db, id);
     // The link as it was when deleted.
     enqueueEvent(deps.db, { workspaceId, type: 'link.deleted', data: presentLink(row, deps.baseUrl()), at: now });
+    recordAudit(deps.db, ctx, { workspaceId, action: 'link.delete', targetType: 'link', targetId: id, summary: { slug: row.slug, url: row.url }, at: now });
     return row.slug;
   });
   deps.linkChanged(slug);

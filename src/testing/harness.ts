@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer, openStore, type Server, type Store } from '../app.js';
+import type { ChangeContext } from '../audit/audit.js';
 import type { ClickRecorderOptions } from '../clicks/click-recorder.js';
 import { loadConfig } from '../config.js';
 import { createKey } from '../keys/keys.service.js';
@@ -18,6 +19,8 @@ import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
 
 export const ROOT = resolve(__dirname, '../..');
 export const BIN = join(ROOT, 'bin/linkqr.cjs');
+/** The audit context of changes a test makes directly through services. */
+export const TEST_OPERATOR: ChangeContext = { actor: { type: 'operator', id: 'cli:test' }, ip: null };
 export const ALL_SCOPES: Scope[] = ['links:read', 'links:write', 'analytics:read', 'webhooks:read', 'webhooks:write'];
 
 export function tempDataDir(): string {
@@ -97,7 +100,7 @@ export async function startTestServer(
     async key(k = {}) {
       const name = k.workspace ?? 'Acme';
       const ws = findWorkspaceByName(store.db, name) ?? createWorkspace(store, name);
-      const { key } = await createKey(store, {
+      const { key } = await createKey(store, TEST_OPERATOR, {
         workspaceId: requireWorkspace(store, ws.name).id,
         name: k.name ?? 'test key',
         environment: 'test',

@@ -96,8 +96,8 @@ export async function createWebhook(deps: WebhookDeps, workspaceId: string, inpu
     updated_at: now,
   };
   await deps.db.write(() => {
-    const count = deps.db.stmt('select count(*) as n from webhook_endpoints where workspace_id = ?').get(workspaceId) as { n: number };
-    requireWithinPlanLimit(deps.db, workspaceId, 'webhookEndpoints', count.n);
+    const count = () => (deps.db.stmt('select count(*) as n from webhook_endpoints where workspace_id = ?').get(workspaceId) as { n: number }).n;
+    requireWithinPlanLimit(deps.db, workspaceId, 'webhookEndpoints', count);
     deps.db.run(deps.db.q.insertInto('webhook_endpoints').values(row));
   });
   // The only time the secret leaves the server.

@@ -23,20 +23,32 @@ export function planOfWorkspace(db: Db, workspaceId: string): WorkspacePlan {
 export function requirePlanFeature(db: Db, workspaceId: string, feature: PlanFeature): void {
   const plan = planOfWorkspace(db, workspaceId);
   if (plan.features[feature] === false) {
-    throw new AppError(403, 'plan_feature_disabled', 'Forbidden', `The "${plan.name}" plan of this workspace does not include ${feature}.`);
+    throw new AppError(403, 'plan_feature_disabled', 'Forbidden', `The "${plan.name}" plan of this workspace does not include ${feature}.`, undefined, undefined, {
+      feature,
+      plan: plan.name,
+    });
   }
 }
 
-/** Call inside the write transaction that adds the item, so concurrent requests cannot both pass. */
-export function requireWithinPlanLimit(db: Db, workspaceId: string, limit: PlanLimit, usage: number): void {
+/**
+ * Refuses one more item when the plan's limit is reached. Call inside the write transaction that
+ * adds the item, so concurrent requests cannot both pass. `usage` is only counted when the plan
+ * has that limit.
+ */
+export function requireWithinPlanLimit(db: Db, workspaceId: string, limit: PlanLimit, usage: () => number): void {
   const plan = planOfWorkspace(db, workspaceId);
   const max = plan.limits[limit];
-  if (max !== undefined && usage >= max) {
+  if (max === undefined) return;
+  const used = usage();
+  if (used >= max) {
     throw new AppError(
       403,
       'plan_limit_reached',
       'Forbidden',
-      `The "${plan.name}" plan allows ${max} ${limit}; this workspace has ${usage}.`,
+      `The "${plan.name}" plan allows ${max} ${limit}; this workspace has ${used}. Ask the instance admin for a larger plan.`,
+      undefined,
+      undefined,
+      { limit, plan: plan.name, usage: used, max },
     );
   }
 }

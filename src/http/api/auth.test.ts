@@ -4,7 +4,7 @@ import { formatKey, generateKeyParts, parseKey } from '../../keys/key-format.js'
 import { findKeyById } from '../../keys/keys.repo.js';
 import { listKeys, revokeKey, setKeyEnabled } from '../../keys/keys.service.js';
 import type { Scope } from '../../keys/scopes.js';
-import { ALL_SCOPES, eventually, fakeClock, type HttpResult, runCli, startTestServer, type TestServer } from '../../testing/harness.js';
+import { ALL_SCOPES, eventually, fakeClock, type HttpResult, runCli, startTestServer, TEST_OPERATOR, type TestServer } from '../../testing/harness.js';
 import { findWorkspaceByName } from '../../workspaces/workspaces.repo.js';
 
 function partsOf(key: string): { id: string; secret: string } {
@@ -100,7 +100,7 @@ describe('API authentication', () => {
     test('revoked → api_key_revoked, from the very next request', async () => {
       const k = await newKey();
       assert.equal((await t.request('GET', '/api/v1/me', { key: k })).status, 200);
-      revokeKey(t.store, partsOf(k).id);
+      revokeKey(t.store, TEST_OPERATOR, partsOf(k).id);
       assertProblem(await t.request('GET', '/api/v1/me', { key: k }), 401, 'api_key_revoked', k);
     });
 
@@ -147,12 +147,12 @@ describe('API authentication', () => {
       const k = await newKey();
       const { id } = partsOf(k);
       assert.equal((await t.request('GET', '/api/v1/links', { key: k })).status, 200);
-      setKeyEnabled(t.store, id, false);
+      setKeyEnabled(t.store, TEST_OPERATOR, id, false);
       assertProblem(await t.request('GET', '/api/v1/links', { key: k }), 401, 'api_key_disabled', k);
-      setKeyEnabled(t.store, id, true);
+      setKeyEnabled(t.store, TEST_OPERATOR, id, true);
       assert.equal((await t.request('GET', '/api/v1/links', { key: k })).status, 200);
 
-      revokeKey(t.store, id);
+      revokeKey(t.store, TEST_OPERATOR, id);
       const enable = await runCli(['key', 'enable', id], { dataDir: t.dataDir });
       assert.notEqual(enable.code, 0, 'enabling a revoked key must fail');
       assertProblem(await t.request('GET', '/api/v1/links', { key: k }), 401, 'api_key_revoked', k);

@@ -2,7 +2,7 @@ import { type Router } from 'express';
 import { createLinkBody, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
 import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink } from '../../links/links.service.js';
 import { errors } from '../../lib/errors.js';
-import { principalOf, requireScope } from '../middleware/auth.js';
+import { can, changeOf, principalOf } from '../middleware/auth.js';
 import { parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
 
@@ -13,27 +13,26 @@ function linkId(raw: string | string[] | undefined): string {
 }
 
 export function bindLinksApi(router: Router, deps: LinkDeps) {
-  router.post('/links', requireScope('links:write'), async (req, res) => {
-    const p = principalOf(res);
-    const link = await createLink(deps, p.workspaceId, { type: 'key', id: p.keyId }, parseInput(createLinkBody, req.body, 'body'));
+  router.post('/links', can('links.write'), async (req, res) => {
+    const link = await createLink(deps, principalOf(res).workspaceId, changeOf(res), parseInput(createLinkBody, req.body, 'body'));
     sendJson(res, 201, link, { location: `/api/v1/links/${link.id}` });
   });
 
-  router.get('/links', requireScope('links:read'), (req, res) => {
+  router.get('/links', can('links.read'), (req, res) => {
     sendJson(res, 200, listLinks(deps, principalOf(res).workspaceId, parseInput(listLinksQuery, req.query, 'query')));
   });
 
-  router.get('/links/:id', requireScope('links:read'), (req, res) => {
+  router.get('/links/:id', can('links.read'), (req, res) => {
     sendJson(res, 200, getLink(deps, principalOf(res).workspaceId, linkId(req.params.id)));
   });
 
-  router.patch('/links/:id', requireScope('links:write'), async (req, res) => {
+  router.patch('/links/:id', can('links.write'), async (req, res) => {
     const id = linkId(req.params.id);
-    sendJson(res, 200, await updateLink(deps, principalOf(res).workspaceId, id, parseInput(updateLinkBody, req.body, 'body')));
+    sendJson(res, 200, await updateLink(deps, principalOf(res).workspaceId, changeOf(res), id, parseInput(updateLinkBody, req.body, 'body')));
   });
 
-  router.delete('/links/:id', requireScope('links:write'), async (req, res) => {
-    await deleteLink(deps, principalOf(res).workspaceId, linkId(req.params.id));
+  router.delete('/links/:id', can('links.write'), async (req, res) => {
+    await deleteLink(deps, principalOf(res).workspaceId, changeOf(res), linkId(req.params.id));
     res.status(204).end();
   });
 }

@@ -24,7 +24,7 @@ import {
   type WebhookDeps,
 } from '../../webhooks/webhooks.service.js';
 import { requirePlanFeature } from '../../workspaces/plans.js';
-import { principalOf, requireScope } from '../middleware/auth.js';
+import { can, changeOf, principalOf } from '../middleware/auth.js';
 import { parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
 
@@ -35,8 +35,8 @@ const idOf = (raw: unknown, pattern: RegExp, what: string): string => {
 const webhookId = (req: Request) => idOf(req.params.id, WEBHOOK_ID, 'Webhook endpoint');
 
 export function bindWebhooksApi(router: Router, deps: WebhookDeps) {
-  const read = requireScope('webhooks:read');
-  const write = requireScope('webhooks:write');
+  const read = can('webhooks.read');
+  const write = can('webhooks.write');
   // The plan's webhooks feature gates every route here, the event log included.
   const feature = (_req: Request, res: Response, next: NextFunction) => {
     requirePlanFeature(deps.db, principalOf(res).workspaceId, 'webhooks');

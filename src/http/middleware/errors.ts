@@ -15,6 +15,7 @@ export function problemJson(res: Response, e: AppError) {
         status: e.status,
         detail: e.detail,
         code: e.code,
+        ...e.extensions,
         ...(e.errors ? { errors: e.errors } : {}),
         ...(res.locals.requestId ? { requestId: res.locals.requestId } : {}),
       }),
