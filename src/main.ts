@@ -3,7 +3,10 @@ import { NeedsMigrationError } from './app.js';
 import { backupCommand } from './cli/backup.js';
 import type { Command, OptionSpec } from './cli/command.js';
 import { keyCreateCommand, keyDisableCommand, keyEnableCommand, keyListCommand, keyRevokeCommand, keyRotateCommand } from './cli/keys.js';
+import { auditCommand } from './cli/audit.js';
+import { memberAddCommand, memberListCommand, memberRemoveCommand, memberRoleCommand } from './cli/members.js';
 import { migrateCommand } from './cli/migrate.js';
+import { planListCommand, planUpsertCommand, workspaceSetPlanCommand } from './cli/plans.js';
 import { serveCommand } from './cli/serve.js';
 import { userCreateCommand } from './cli/users.js';
 import { workspaceCreateCommand, workspaceListCommand } from './cli/workspaces.js';
@@ -30,12 +33,20 @@ const COMMANDS: Command[] = [
   userCreateCommand,
   workspaceCreateCommand,
   workspaceListCommand,
+  workspaceSetPlanCommand,
+  planUpsertCommand,
+  planListCommand,
+  memberAddCommand,
+  memberRoleCommand,
+  memberRemoveCommand,
+  memberListCommand,
   keyCreateCommand,
   keyListCommand,
   keyRevokeCommand,
   keyDisableCommand,
   keyEnableCommand,
   keyRotateCommand,
+  auditCommand,
   backupCommand,
   versionCommand,
 ];

@@ -1,4 +1,5 @@
-import { openStore } from '../app.js';
+import type { Store } from '../app.js';
+import { withStore } from './with-store.js';
 import { createKey, listKeys, MAX_ROTATION_GRACE_MS, revokeKey, rotateKey, setKeyEnabled } from '../keys/keys.service.js';
 import { isScope, SCOPES, type Scope } from '../keys/scopes.js';
 import { parseDuration } from '../lib/duration.js';
@@ -6,13 +7,6 @@ import { errors } from '../lib/errors.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
 import { type Command, type CommandContext, JSON_OPTION, operatorContext, stringOption } from './command.js';
 import { printRows, say } from './output.js';
-
-function withStore<T>(ctx: CommandContext, fn: (store: ReturnType<typeof openStore>) => T | Promise<T>): Promise<T> {
-  const store = openStore(ctx.config, { assets: ctx.assets, log: ctx.log });
-  return Promise.resolve()
-    .then(() => fn(store))
-    .finally(() => store.db.close());
-}
 
 function parseScopes(text: string | undefined): Scope[] {
   if (!text) throw errors.usage(`--scopes is required: a comma-separated list of ${SCOPES.join(', ')}`);
@@ -93,7 +87,7 @@ export const keyListCommand: Command = {
   },
 };
 
-const idCommand = (verb: string, summary: string, act: (store: ReturnType<typeof openStore>, id: string) => unknown): Command => ({
+const idCommand = (verb: string, summary: string, act: (store: Store, id: string) => unknown): Command => ({
   name: ['key', verb],
   summary,
   positionals: [{ name: 'ID', required: true }],

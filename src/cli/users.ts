@@ -1,7 +1,7 @@
 import { openStore } from '../app.js';
 import { errors } from '../lib/errors.js';
 import { createUser } from '../users/users.service.js';
-import { type Command, stringOption } from './command.js';
+import { type Command, operatorContext, stringOption } from './command.js';
 import { readStdin, say } from './output.js';
 
 export const userCreateCommand: Command = {
@@ -20,7 +20,7 @@ export const userCreateCommand: Command = {
     const password = await readStdin();
     const store = openStore(ctx.config, { assets: ctx.assets, log: ctx.log });
     try {
-      const { user, workspace, role } = await createUser(store, {
+      const { user, workspace, role } = await createUser(store, operatorContext(), {
         email,
         password,
         role: stringOption(ctx, 'role'),

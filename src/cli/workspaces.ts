@@ -1,6 +1,6 @@
 import { openStore } from '../app.js';
 import { createWorkspace, listWorkspaces } from '../workspaces/workspaces.service.js';
-import { type Command, JSON_OPTION } from './command.js';
+import { type Command, JSON_OPTION, operatorContext } from './command.js';
 import { printRows, say } from './output.js';
 
 export const workspaceCreateCommand: Command = {
@@ -10,7 +10,7 @@ export const workspaceCreateCommand: Command = {
   async run(ctx) {
     const store = openStore(ctx.config, { assets: ctx.assets, log: ctx.log });
     try {
-      const ws = createWorkspace(store, ctx.positionals[0]!);
+      const ws = createWorkspace(store, operatorContext(), ctx.positionals[0]!);
       say(`Created workspace "${ws.name}".`);
       process.stdout.write(`${ws.id}\n`);
     } finally {

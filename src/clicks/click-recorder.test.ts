@@ -43,7 +43,7 @@ async function fixture(): Promise<Fixture> {
     store.db.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const ws = createWorkspace(store, 'Acme');
+  const ws = createWorkspace(store, TEST_OPERATOR, 'Acme');
   const linkDeps = { db: store.db, clock, baseUrl: () => 'http://127.0.0.1', linkChanged: () => {}, outboxChanged: () => {} };
   const linkA = (await createLink(linkDeps, ws.id, TEST_OPERATOR, { url: 'https://example.com/a' })).id;
   const linkB = (await createLink(linkDeps, ws.id, TEST_OPERATOR, { url: 'https://example.com/b' })).id;

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
-import { type ClickRecord, clickStatements, type LinkClickTotals } from './clicks.repo.js';
+import { type ClickRecord, clickStatements, type LinkClickTotals, type MonthlyClickTotals } from './clicks.repo.js';
 
 export interface ClickInput {
   linkId: string;
@@ -88,7 +88,13 @@ export class ClickRecorder {
     const totals = new Map<string, LinkClickTotals>();
     // A visitor's clicks tend to come together: hash each address once per batch.
     const ipHashes = new Map<string, string>();
+    const months = new Map<string, MonthlyClickTotals>();
     for (const c of batch) {
+      const month = new Date(c.at).toISOString().slice(0, 7);
+      let m = months.get(c.workspaceId + month);
+      if (!m) months.set(c.workspaceId + month, (m = { workspaceId: c.workspaceId, month, human: 0, total: 0 }));
+      m.total++;
+      if (!c.bot) m.human++;
       let ipHash = ipHashes.get(c.ip);
       if (ipHash === undefined) ipHashes.set(c.ip, (ipHash = this.hashIp(c.ip)));
       records.push({
@@ -112,7 +118,7 @@ export class ClickRecorder {
     const started = performance.now();
     try {
       this.deps.db.tx(() => {
-        this.statements.writeBatch(records, [...totals.values()]);
+        this.statements.writeBatch(records, [...totals.values()], [...months.values()]);
         this.deps.inBatch?.(records);
       });
     } catch (err) {

@@ -20,6 +20,14 @@ export interface LinkClickTotals {
   lastHumanAt: number | null;
 }
 
+export interface MonthlyClickTotals {
+  workspaceId: string;
+  /** YYYY-MM, UTC */
+  month: string;
+  human: number;
+  total: number;
+}
+
 /**
  * Fixed statements prepared once: a batch is a loop of single-row inserts inside one
  * transaction, which SQLite runs at a few microseconds a row.
@@ -27,8 +35,9 @@ export interface LinkClickTotals {
 export function clickStatements(db: Db) {
   let insert: BetterSqlite3.Statement | undefined;
   let bump: BetterSqlite3.Statement | undefined;
+  let monthly: BetterSqlite3.Statement | undefined;
   return {
-    writeBatch(clicks: readonly ClickRecord[], totals: readonly LinkClickTotals[]) {
+    writeBatch(clicks: readonly ClickRecord[], totals: readonly LinkClickTotals[], months: readonly MonthlyClickTotals[]) {
       insert ??= db.sqlite.prepare(
         `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, user_agent, ip_hash)
          values (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -40,7 +49,12 @@ export function clickStatements(db: Db) {
       for (const c of clicks) {
         insert.run(c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.userAgent, c.ipHash);
       }
+      monthly ??= db.sqlite.prepare(
+        `insert into monthly_clicks (workspace_id, month, human, total) values (?, ?, ?, ?)
+         on conflict (workspace_id, month) do update set human = human + excluded.human, total = total + excluded.total`,
+      );
       for (const t of totals) bump.run(t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
+      for (const m of months) monthly.run(m.workspaceId, m.month, m.human, m.total);
     },
   };
 }

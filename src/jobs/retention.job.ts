@@ -22,9 +22,10 @@ export const retentionJob: Job = {
     const expiredClicks = await deleteExpiredClicks(ctx);
     const orphanClicks = await deleteOrphanClicks(ctx);
     const { deliveries, events } = await deleteOldOutbox(ctx);
+    const auditEntries = deleteOldAudit(ctx);
     // Expired sessions (SPEC §6) and idempotency records older than 24 h (§4) are deleted here
     // too, once their tables exist.
-    return { expiredClicks, orphanClicks, deliveries, events };
+    return { expiredClicks, orphanClicks, deliveries, events, auditEntries };
   },
 };
 
@@ -180,4 +181,21 @@ async function deleteOldOutbox({ db, clock, signal }: JobContext): Promise<{ del
   const deliveries = await inChunks(() => deleteDeliveries.run(`dlv_${cutoff}`).changes);
   const events = await inChunks(() => deleteEvents.run(`evt_${cutoff}`).changes);
   return { deliveries, events };
+}
+
+/** The audit log is kept at least a year, longer when the plan keeps analytics longer. */
+export const MIN_AUDIT_RETENTION_DAYS = 365;
+
+function deleteOldAudit({ db, clock }: JobContext): number {
+  // Workspaces whose plan keeps analytics longer than a year keep their audit log as long.
+  return db.tx(
+    () =>
+      db
+        .stmt(
+          `delete from audit_log where created_at < ? - max(?, coalesce((
+             select json_extract(p.limits, '$.${ANALYTICS_RETENTION_DAYS}') from workspaces w join plans p on p.id = w.plan_id
+             where w.id = audit_log.workspace_id), 0)) * ${DAY_MS}`,
+        )
+        .run(clock.now(), MIN_AUDIT_RETENTION_DAYS).changes,
+  );
 }

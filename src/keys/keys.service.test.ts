@@ -70,7 +70,7 @@ describe('keys service', () => {
     dataDir = tempDataDir();
     clock = fakeClock();
     store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'silent' }), { clock });
-    workspaceId = createWorkspace(store, 'Acme').id;
+    workspaceId = createWorkspace(store, TEST_OPERATOR, 'Acme').id;
     keyUsage = new KeyUsageRecorder({ db: store.db, log: store.log });
   });
   after(() => {

@@ -17,12 +17,15 @@ export interface ClaimedDelivery {
  * Leases due deliveries of enabled endpoints in one statement: at most `limit` in all and, per
  * endpoint, `perEndpoint` minus what is already in flight (`busy`). A lease that expired (its
  * holder died) makes the delivery claimable again. Only the `scan` longest-due deliveries are
- * looked at, which bounds the cost of a claim under a large backlog.
+ * looked at, which bounds the cost of a claim under a large backlog; endpoints already at their
+ * bound are left out of that window, or one hanging endpoint with a backlog longer than the
+ * window would fill it with deliveries it cannot take, and no other endpoint would get any.
  */
 export function claimDueDeliveries(
   db: Db,
   p: { now: number; leaseUntil: number; limit: number; perEndpoint: number; busy: Record<string, number>; scan?: number },
 ): ClaimedDelivery[] {
+  const full = Object.keys(p.busy).filter((endpointId) => p.busy[endpointId]! >= p.perEndpoint);
   const claimed = db
     .stmt(
       `update webhook_deliveries set lease_until = @leaseUntil
@@ -36,13 +39,14 @@ export function claimDueDeliveries(
              from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
              where d.status = 'pending' and d.next_attempt_at <= @now
                and (d.lease_until is null or d.lease_until <= @now) and e.enabled = 1
+               and d.endpoint_id not in (select value from json_each(@full))
              order by d.next_attempt_at limit @scan
            ) c
          ) where n <= room order by next_attempt_at limit @limit
        )
        returning id`,
     )
-    .all({ ...p, busy: JSON.stringify(p.busy), scan: p.scan ?? 1_000 }) as { id: string }[];
+    .all({ ...p, busy: JSON.stringify(p.busy), full: JSON.stringify(full), scan: p.scan ?? 1_000 }) as { id: string }[];
   if (claimed.length === 0) return [];
   return db
     .stmt(

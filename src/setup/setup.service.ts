@@ -47,9 +47,12 @@ export async function completeSetup(
   deps: SetupDeps,
   token: string | undefined,
   input: { email: string; password: string; workspace: string },
+  ip: string | null,
 ) {
   if (setupState(deps, token) !== 'open') throw errors.forbidden('setup_closed', 'This setup link is no longer valid.');
-  const created = await createUser(deps, { ...input, role: 'owner', onlyIfFirst: true });
+  // No one is signed in yet: the audit log names the setup page as the actor.
+  const ctx = { actor: { type: 'operator' as const, id: 'setup-page' }, ip };
+  const created = await createUser(deps, ctx, { ...input, role: 'owner', onlyIfFirst: true });
   deleteSetting(deps.db, SETTING);
   return created;
 }

@@ -99,7 +99,7 @@ export async function startTestServer(
     server,
     async key(k = {}) {
       const name = k.workspace ?? 'Acme';
-      const ws = findWorkspaceByName(store.db, name) ?? createWorkspace(store, name);
+      const ws = findWorkspaceByName(store.db, name) ?? createWorkspace(store, TEST_OPERATOR, name);
       const { key } = await createKey(store, TEST_OPERATOR, {
         workspaceId: requireWorkspace(store, ws.name).id,
         name: k.name ?? 'test key',

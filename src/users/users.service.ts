@@ -5,7 +5,9 @@ import { newId } from '../lib/ids.js';
 import { hashSecret } from '../lib/passwords.js';
 import type { WorkspaceDeps } from '../workspaces/workspaces.service.js';
 import { createWorkspace, workspaceName } from '../workspaces/workspaces.service.js';
-import { findWorkspaceByName, upsertMembership } from '../workspaces/workspaces.repo.js';
+import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
+import { addMember } from '../workspaces/members.service.js';
+import type { ChangeContext } from '../audit/audit.js';
 import { countUsers, findUserByEmail, insertUser } from './users.repo.js';
 
 export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly Role[];
@@ -45,7 +47,7 @@ export const FIRST_WORKSPACE_NAME = 'Default';
  * owns a new "Default" workspace (what the setup page does). With a workspace name, the
  * workspace is created if missing and the user joins it with `role` (default owner).
  */
-export async function createUser(deps: WorkspaceDeps, input: NewUserInput): Promise<{ user: UserRow; workspace: string | null; role: Role | null }> {
+export async function createUser(deps: WorkspaceDeps, ctx: ChangeContext, input: NewUserInput): Promise<{ user: UserRow; workspace: string | null; role: Role | null }> {
   const parsed = newUserInput.safeParse(input);
   if (!parsed.success) {
     throw errors.validation(parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
@@ -73,9 +75,9 @@ export async function createUser(deps: WorkspaceDeps, input: NewUserInput): Prom
     insertUser(deps.db, user);
     if (!workspaceName) return { user, workspace: null, role: null };
 
-    const ws = findWorkspaceByName(deps.db, workspaceName) ?? createWorkspace(deps, workspaceName);
+    const ws = findWorkspaceByName(deps.db, workspaceName) ?? createWorkspace(deps, ctx, workspaceName);
     const membershipRole = role ?? 'owner';
-    upsertMembership(deps.db, { workspace_id: ws.id, user_id: user.id, role: membershipRole, created_at: now });
+    addMember(deps, ctx, ws.id, user.email, membershipRole);
     return { user, workspace: ws.name, role: membershipRole };
   });
 }

@@ -1,5 +1,7 @@
 import type { Db } from '../db/db.js';
-import { AppError } from '../lib/errors.js';
+import { type ChangeContext, recordAudit } from '../audit/audit.js';
+import { AppError, errors } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
 
 export const PLAN_FEATURES = ['api', 'webhooks', 'qr', 'analytics'] as const;
 export type PlanFeature = (typeof PLAN_FEATURES)[number];
@@ -51,4 +53,61 @@ export function requireWithinPlanLimit(db: Db, workspaceId: string, limit: PlanL
       { limit, plan: plan.name, usage: used, max },
     );
   }
+}
+
+export const PLAN_LIMITS: readonly PlanLimit[] = ['links', 'qrCodes', 'clicksPerMonth', 'members', 'apiKeys', 'webhookEndpoints', 'analyticsRetentionDays'];
+
+export interface PlanDefinition {
+  features: Partial<Record<PlanFeature, boolean>>;
+  /** null removes a limit. */
+  limits: Partial<Record<PlanLimit, number | null>>;
+}
+
+/**
+ * Creates or changes a plan by name. Features not named stay as they were (a new plan has
+ * every feature on); limits not named stay; a null limit is removed (unlimited).
+ */
+export function upsertPlan(db: Db, ctx: ChangeContext, name: string, change: PlanDefinition, now: number) {
+  return db.tx(() => {
+    const existing = db.stmt('select id, features, limits from plans where name = ?').get(name) as
+      | { id: string; features: string; limits: string }
+      | undefined;
+    const features: Record<string, boolean> = existing
+      ? JSON.parse(existing.features)
+      : Object.fromEntries(PLAN_FEATURES.map((f) => [f, true]));
+    const limits: Record<string, number> = existing ? JSON.parse(existing.limits) : {};
+    Object.assign(features, change.features);
+    for (const [k, v] of Object.entries(change.limits)) {
+      if (v === null) delete limits[k];
+      else limits[k] = v;
+    }
+    const id = existing?.id ?? newId('pln', now);
+    if (existing) {
+      db.stmt('update plans set features = ?, limits = ?, updated_at = ? where id = ?').run(JSON.stringify(features), JSON.stringify(limits), now, id);
+    } else {
+      db.stmt('insert into plans (id, name, features, limits, created_at, updated_at) values (?, ?, ?, ?, ?, ?)').run(
+        id, name, JSON.stringify(features), JSON.stringify(limits), now, now,
+      );
+    }
+    recordAudit(db, ctx, { workspaceId: null, action: existing ? 'plan.update' : 'plan.create', targetType: 'plan', targetId: id, summary: { name, features, limits }, at: now });
+    return { id, name, features, limits };
+  });
+}
+
+export function listPlans(db: Db) {
+  const rows = db.stmt(
+    `select p.name, p.features, p.limits, (select count(*) from workspaces w where w.plan_id = p.id) as workspaces from plans p order by p.name`,
+  ).all() as { name: string; features: string; limits: string; workspaces: number }[];
+  return rows.map((r) => ({ name: r.name, features: JSON.parse(r.features), limits: JSON.parse(r.limits), workspaces: r.workspaces }));
+}
+
+/** Moves a workspace to a plan; takes effect on the next request. Audited in the workspace's log. */
+export function setWorkspacePlan(db: Db, ctx: ChangeContext, workspaceId: string, planName: string, now: number) {
+  db.tx(() => {
+    const plan = db.stmt('select id, name from plans where name = ?').get(planName) as { id: string; name: string } | undefined;
+    if (!plan) throw errors.notFound(`Plan "${planName}"`);
+    const before = planOfWorkspace(db, workspaceId).name;
+    db.stmt('update workspaces set plan_id = ?, updated_at = ? where id = ?').run(plan.id, now, workspaceId);
+    recordAudit(db, ctx, { workspaceId, action: 'workspace.set_plan', targetType: 'workspace', targetId: workspaceId, summary: { plan: { from: before, to: plan.name } }, at: now });
+  });
 }

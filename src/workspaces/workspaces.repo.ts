@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.js';
-import type { MembershipRow, WorkspaceRow } from '../db/schema.js';
+import type { WorkspaceRow } from '../db/schema.js';
 
 export const findWorkspaceByName = (db: Db, name: string) =>
   db.first(db.q.selectFrom('workspaces').selectAll().where('name', '=', name));
@@ -26,11 +26,3 @@ export const listWorkspacesWithCounts = (db: Db) =>
   );
 
 export const findPlanById = (db: Db, id: string) => db.first(db.q.selectFrom('plans').selectAll().where('id', '=', id));
-
-export const upsertMembership = (db: Db, row: MembershipRow) =>
-  db.run(
-    db.q
-      .insertInto('memberships')
-      .values(row)
-      .onConflict((oc) => oc.columns(['workspace_id', 'user_id']).doUpdateSet({ role: row.role })),
-  );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type ChangeContext, recordAudit } from '../audit/audit.js';
 import type { Db } from '../db/db.js';
 import type { WorkspaceRow } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
@@ -21,7 +22,7 @@ export const workspaceName = z
   .max(64, 'must be at most 64 characters')
   .regex(/^[^\x00-\x1f]+$/, 'must not contain control characters');
 
-export function createWorkspace(deps: WorkspaceDeps, name: string): WorkspaceRow {
+export function createWorkspace(deps: WorkspaceDeps, ctx: ChangeContext, name: string): WorkspaceRow {
   const parsed = workspaceName.safeParse(name);
   if (!parsed.success) throw errors.validation([{ field: 'name', message: parsed.error.issues[0]!.message }]);
   if (findWorkspaceByName(deps.db, parsed.data)) {
@@ -29,7 +30,10 @@ export function createWorkspace(deps: WorkspaceDeps, name: string): WorkspaceRow
   }
   const now = deps.clock.now();
   const row: WorkspaceRow = { id: newId('wsp', now), name: parsed.data, plan_id: DEFAULT_PLAN_ID, created_at: now, updated_at: now };
-  insertWorkspace(deps.db, row);
+  deps.db.tx(() => {
+    insertWorkspace(deps.db, row);
+    recordAudit(deps.db, ctx, { workspaceId: row.id, action: 'workspace.create', targetType: 'workspace', targetId: row.id, summary: { name: row.name }, at: now });
+  });
   return row;
 }
 

@@ -14,7 +14,7 @@ interface SetupForm {
 }
 
 /** GET/POST /setup: the one-time first-run page. Once a user exists, it is gone (404). */
-export function bindSetupPages(app: Express, deps: SetupDeps & { views: Eta }) {
+export function bindSetupPages(app: Express, deps: SetupDeps & { views: Eta; clientIp(req: Request): string }) {
   const render = (res: Response, status: number, page: string, data: object) =>
     res.status(status).type('html').send(deps.views.render(page, data));
 
@@ -40,7 +40,7 @@ export function bindSetupPages(app: Express, deps: SetupDeps & { views: Eta }) {
     if (input.password !== (form.confirm ?? '')) fieldErrors.confirm = 'does not match the password';
     if (Object.keys(fieldErrors).length > 0) return render(res, 400, 'pages/setup', { token: form.token, values, errors: fieldErrors });
     try {
-      await completeSetup(deps, form.token, input);
+      await completeSetup(deps, form.token, input, deps.clientIp(req));
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;
       if (e.code === 'setup_done') return closedOrGone(res, 'done');

@@ -285,7 +285,8 @@ describe('API authentication', () => {
         const res = await t.request('GET', '/api/v1/me', { key: k });
         assert.equal(res.status, 200, res.text);
         assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-        assert.deepEqual(res.json, {
+        const { usage, ...workspace } = res.json.workspace;
+        assert.deepEqual({ ...res.json, workspace }, {
           id: partsOf(k).id,
           name: `only ${scope}`,
           environment: 'test',
@@ -293,6 +294,8 @@ describe('API authentication', () => {
           expiresAt: null,
           workspace: { id: workspaceId, name: 'Acme', plan: 'default' },
         });
+        assert.equal(usage.plan, 'default');
+        assert.deepEqual(Object.keys(usage.limits).sort(), ['analyticsRetentionDays', 'apiKeys', 'clicksPerMonth', 'links', 'members', 'qrCodes', 'webhookEndpoints']);
         assert.ok(!res.text.includes(partsOf(k).secret));
         assert.ok(!res.text.includes(rowOf(k).secret_hash));
       }

@@ -1,11 +1,12 @@
 import type { Router } from 'express';
 import type { Db } from '../../db/db.js';
-import { toIso } from '../../lib/clock.js';
+import { type Clock, toIso } from '../../lib/clock.js';
+import { workspaceUsage } from '../../workspaces/usage.js';
 import { findPlanById, findWorkspaceById } from '../../workspaces/workspaces.repo.js';
 import { principalOf } from '../middleware/auth.js';
 import { sendJson } from './send-json.js';
 
-export function bindMeApi(router: Router, deps: { db: Db }) {
+export function bindMeApi(router: Router, deps: { db: Db; clock: Clock }) {
   // Any valid key may ask who it is: integrations use this as their "test connection" call.
   router.get('/me', (_req, res) => {
     const p = principalOf(res);
@@ -17,7 +18,7 @@ export function bindMeApi(router: Router, deps: { db: Db }) {
       environment: p.environment,
       scopes: p.scopes,
       expiresAt: toIso(p.expiresAt),
-      workspace: { id: workspace.id, name: workspace.name, plan: plan.name },
+      workspace: { id: workspace.id, name: workspace.name, plan: plan.name, usage: workspaceUsage(deps.db, workspace.id, deps.clock.now()) },
     });
   });
 }

@@ -1,0 +1,77 @@
+import { errors } from '../lib/errors.js';
+import { listPlans, PLAN_FEATURES, PLAN_LIMITS, type PlanDefinition, type PlanFeature, type PlanLimit, setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
+import { requireWorkspace } from '../workspaces/workspaces.service.js';
+import { type Command, JSON_OPTION, operatorContext, stringOption } from './command.js';
+import { printRows, say } from './output.js';
+import { withStore } from './with-store.js';
+
+/** `a=1,b=2` → [[a, 1], [b, 2]], naming the flag in errors. */
+function pairs(text: string | undefined, flag: string): [string, string][] {
+  if (!text) return [];
+  return text.split(',').map((part) => {
+    const [k, v, ...rest] = part.split('=').map((x) => x.trim());
+    if (!k || v === undefined || rest.length > 0) throw errors.usage(`${flag} takes name=value pairs separated by commas (bad: "${part}")`);
+    return [k, v];
+  });
+}
+
+export function parsePlanChange(featureText: string | undefined, limitText: string | undefined): PlanDefinition {
+  const features: PlanDefinition['features'] = {};
+  for (const [k, v] of pairs(featureText, '--feature')) {
+    if (!(PLAN_FEATURES as readonly string[]).includes(k)) throw errors.usage(`unknown feature "${k}"; features are ${PLAN_FEATURES.join(', ')}`);
+    if (!['on', 'off'].includes(v)) throw errors.usage(`--feature ${k} must be on or off`);
+    features[k as PlanFeature] = v === 'on';
+  }
+  const limits: PlanDefinition['limits'] = {};
+  for (const [k, v] of pairs(limitText, '--limit')) {
+    if (!(PLAN_LIMITS as readonly string[]).includes(k)) throw errors.usage(`unknown limit "${k}"; limits are ${PLAN_LIMITS.join(', ')}`);
+    if (v === 'none' || v === 'unlimited') limits[k as PlanLimit] = null;
+    else if (/^\d{1,12}$/.test(v) && (k !== 'analyticsRetentionDays' || Number(v) >= 1)) limits[k as PlanLimit] = Number(v);
+    else throw errors.usage(`--limit ${k} must be a whole number${k === 'analyticsRetentionDays' ? ' of at least 1' : ''}, or "none"`);
+  }
+  return { features, limits };
+}
+
+export const planUpsertCommand: Command = {
+  name: ['plan', 'upsert'],
+  summary: 'create or change a plan: features on/off and limits (none removes a limit)',
+  positionals: [{ name: 'P', required: true }],
+  options: {
+    feature: { type: 'string', usage: '--feature api=on,webhooks=off', description: `features: ${PLAN_FEATURES.join(', ')}` },
+    limit: { type: 'string', usage: '--limit links=100,members=5', description: `limits: ${PLAN_LIMITS.join(', ')}` },
+  },
+  async run(ctx) {
+    const name = ctx.positionals[0]!.trim();
+    if (!name || name.length > 64) throw errors.usage('the plan name must be 1 to 64 characters');
+    const change = parsePlanChange(stringOption(ctx, 'feature'), stringOption(ctx, 'limit'));
+    await withStore(ctx, (store) => {
+      const plan = upsertPlan(store.db, operatorContext(), name, change, store.clock.now());
+      say(`Plan "${plan.name}": features ${JSON.stringify(plan.features)}, limits ${JSON.stringify(plan.limits)}.`);
+    });
+  },
+};
+
+export const planListCommand: Command = {
+  name: ['plan', 'list'],
+  summary: 'list plans with their features, limits and how many workspaces use each',
+  options: JSON_OPTION,
+  async run(ctx) {
+    await withStore(ctx, (store) => printRows(listPlans(store.db), ctx.options.json === true));
+  },
+};
+
+export const workspaceSetPlanCommand: Command = {
+  name: ['workspace', 'set-plan'],
+  summary: 'move a workspace to a plan (takes effect on its next request)',
+  positionals: [
+    { name: 'W', required: true },
+    { name: 'P', required: true },
+  ],
+  async run(ctx) {
+    await withStore(ctx, (store) => {
+      const ws = requireWorkspace(store, ctx.positionals[0]!);
+      setWorkspacePlan(store.db, operatorContext(), ws.id, ctx.positionals[1]!, store.clock.now());
+      say(`Workspace "${ws.name}" is on plan "${ctx.positionals[1]}".`);
+    });
+  },
+};
