@@ -56,7 +56,14 @@ export const planListCommand: Command = {
   summary: 'list plans with their features, limits and how many workspaces use each',
   options: JSON_OPTION,
   async run(ctx) {
-    await withStore(ctx, (store) => printRows(listPlans(store.db), ctx.options.json === true));
+    await withStore(ctx, (store) => {
+      const plans = listPlans(store.db);
+      if (ctx.options.json) return printRows(plans, true);
+      // For people, in the syntax plan upsert takes.
+      const pairs = (o: Record<string, unknown>, none: string) =>
+        Object.entries(o).map(([k, v]) => `${k}=${v === true ? 'on' : v === false ? 'off' : String(v)}`).join(',') || none;
+      printRows(plans.map((p) => ({ ...p, features: pairs(p.features, '-'), limits: pairs(p.limits, 'none') })), false);
+    });
   },
 };
 

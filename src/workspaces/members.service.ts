@@ -44,6 +44,8 @@ export function setMemberRole(deps: MemberDeps, ctx: ChangeContext, workspaceId:
     const user = requireUser(deps.db, email);
     const before = roleOf(deps.db, workspaceId, user.id);
     if (!before) throw errors.notFound(`Member ${email}`);
+    // Nothing changes, so nothing is audited (like disabling a disabled key).
+    if (before === role) return { userId: user.id, email: user.email, role };
     if (before === 'owner' && role !== 'owner' && countOwners(deps.db, workspaceId) === 1) {
       throw errors.conflict('last_owner', 'This is the only owner of the workspace: make someone else owner first.');
     }

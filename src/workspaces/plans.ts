@@ -69,9 +69,11 @@ export interface PlanDefinition {
  */
 export function upsertPlan(db: Db, ctx: ChangeContext, name: string, change: PlanDefinition, now: number) {
   return db.tx(() => {
-    const existing = db.stmt('select id, features, limits from plans where name = ?').get(name) as
-      | { id: string; features: string; limits: string }
+    // Names compare case-insensitively (COLLATE NOCASE): "growth" changes the plan "Growth".
+    const existing = db.stmt('select id, name, features, limits from plans where name = ?').get(name) as
+      | { id: string; name: string; features: string; limits: string }
       | undefined;
+    if (existing) name = existing.name;
     const features: Record<string, boolean> = existing
       ? JSON.parse(existing.features)
       : Object.fromEntries(PLAN_FEATURES.map((f) => [f, true]));
@@ -107,6 +109,7 @@ export function setWorkspacePlan(db: Db, ctx: ChangeContext, workspaceId: string
     const plan = db.stmt('select id, name from plans where name = ?').get(planName) as { id: string; name: string } | undefined;
     if (!plan) throw errors.notFound(`Plan "${planName}"`);
     const before = planOfWorkspace(db, workspaceId).name;
+    if (before === plan.name) return; // already there: no change to audit
     db.stmt('update workspaces set plan_id = ?, updated_at = ? where id = ?').run(plan.id, now, workspaceId);
     recordAudit(db, ctx, { workspaceId, action: 'workspace.set_plan', targetType: 'workspace', targetId: workspaceId, summary: { plan: { from: before, to: plan.name } }, at: now });
   });
