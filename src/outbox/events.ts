@@ -5,6 +5,9 @@ import { newId } from '../lib/ids.js';
 export const EVENT_TYPES = ['link.created', 'link.updated', 'link.deleted', 'link.clicked', 'webhook.test'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** A workspace whose plan has the webhooks feature off keeps its event log but gets no deliveries. */
+const WEBHOOKS_FEATURE_ON = `coalesce(json_extract(p.features, '$.webhooks'), 1) != 0`;
+
 export interface NewEvent {
   workspaceId: string;
   type: EventType;
@@ -29,8 +32,10 @@ export function enqueueEvent(db: Db, e: NewEvent): { eventId: string; deliveries
       ? db.stmt('select id from webhook_endpoints where id = ? and workspace_id = ?').all(e.endpointId, e.workspaceId)
       : db
           .stmt(
-            `select id from webhook_endpoints where workspace_id = ? and enabled = 1
-               and exists (select 1 from json_each(events) where value = ?)`,
+            `select e.id from webhook_endpoints e
+               join workspaces w on w.id = e.workspace_id join plans p on p.id = w.plan_id
+             where e.workspace_id = ? and e.enabled = 1 and ${WEBHOOKS_FEATURE_ON}
+               and exists (select 1 from json_each(e.events) where value = ?)`,
           )
           .all(e.workspaceId, e.type)
   ) as { id: string }[];
@@ -46,8 +51,10 @@ export function enqueueEvent(db: Db, e: NewEvent): { eventId: string; deliveries
 export function workspacesSubscribedTo(db: Db, type: EventType): Set<string> {
   const rows = db
     .stmt(
-      `select distinct workspace_id from webhook_endpoints where enabled = 1
-         and exists (select 1 from json_each(events) where value = ?)`,
+      `select distinct e.workspace_id from webhook_endpoints e
+         join workspaces w on w.id = e.workspace_id join plans p on p.id = w.plan_id
+       where e.enabled = 1 and ${WEBHOOKS_FEATURE_ON}
+         and exists (select 1 from json_each(e.events) where value = ?)`,
     )
     .all(type) as { workspace_id: string }[];
   return new Set(rows.map((r) => r.workspace_id));

@@ -386,7 +386,6 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
 
     test(
       'webhooks off: existing endpoints get no deliveries for new events',
-      { todo: 'bug: enqueueEvent (src/outbox/events.ts) queues deliveries whatever the plan says' },
       async () => {
         const { key } = await fixtures('Muted');
         const workspaceId = findWorkspaceByName(t.store.db, 'Muted')!.id;
