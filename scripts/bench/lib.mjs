@@ -64,10 +64,10 @@ export async function startBare302() {
   return { url: `http://127.0.0.1:${port}`, ...proc };
 }
 
-/** A LinkQR server over a fresh data dir, with a workspace and a key made by the CLI. */
-export async function startLinkqr(scopes = 'links:read,links:write') {
+/** A LinkQR server over a fresh data dir, with a workspace and a key made by the CLI; `extraEnv` adds settings. */
+export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'linkqr-bench-'));
-  const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
+  const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...extraEnv };
   const cli = (...args) =>
     execFileSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'ignore'] })
       .toString()

@@ -16,10 +16,14 @@ export interface ClaimedDelivery {
 /**
  * Leases due deliveries of enabled endpoints in one statement: at most `limit` in all and, per
  * endpoint, `perEndpoint` minus what is already in flight (`busy`). A lease that expired (its
- * holder died) makes the delivery claimable again. Only the `scan` longest-due deliveries are
- * looked at, which bounds the cost of a claim under a large backlog; endpoints already at their
- * bound are left out of that window, or one hanging endpoint with a backlog longer than the
- * window would fill it with deliveries it cannot take, and no other endpoint would get any.
+ * holder died) makes the delivery claimable again.
+ *
+ * Only the `scan` longest-due deliveries are looked at (by default twice the claim, 64 to 1,000),
+ * which bounds the cost of a claim under a large backlog: the dispatcher claims after every
+ * finished attempt, so a window much larger than the claim made the claim most of the cost of
+ * a delivery. Endpoints already at their bound are left out of the window, or one hanging
+ * endpoint with a backlog longer than the window would fill it with deliveries it cannot take,
+ * and no other endpoint would get any.
  */
 export function claimDueDeliveries(
   db: Db,
@@ -46,7 +50,7 @@ export function claimDueDeliveries(
        )
        returning id`,
     )
-    .all({ ...p, busy: JSON.stringify(p.busy), full: JSON.stringify(full), scan: p.scan ?? 1_000 }) as { id: string }[];
+    .all({ ...p, busy: JSON.stringify(p.busy), full: JSON.stringify(full), scan: p.scan ?? Math.min(1_000, Math.max(64, 2 * p.limit)) }) as { id: string }[];
   if (claimed.length === 0) return [];
   return db
     .stmt(

@@ -558,6 +558,10 @@ describe('webhook dispatcher', { concurrency: true }, () => {
       healthy = false;
       const since = t0 + 5 * DAY;
       assert.equal((await change(since)).failingSince, iso(since));
+      // Saving the endpoint with enabled: true (as a form does) while it is enabled is no fresh start.
+      const saved = await s.t.request('PATCH', `/api/v1/webhooks/${endpoint.id}`, { key: s.key, body: { description: 'edited', enabled: true } });
+      assert.equal(saved.status, 200, saved.text);
+      assert.equal(saved.json.failingSince, iso(since), 'the failure streak goes on');
       assert.equal((await change(since + 5 * DAY - 1_000)).enabled, true, 'just under 5 days since the success');
       const disabled = await change(since + 5 * DAY);
       assert.equal(disabled.enabled, false);

@@ -591,6 +591,7 @@ describe('webhook URLs are checked against SSRF when saved', () => {
         const res = await t.request('POST', '/api/v1/webhooks', { key, body: { url, events: ['webhook.test'] } });
         const problem = assertProblem(res, 400, 'validation_failed', ['url']);
         assert.ok(problem.errors[0].message.length > 20, `${name}: the message says why (${problem.errors[0].message})`);
+        if (url === 'https://localhost/hooks') assert.match(problem.errors[0].message, /localhost resolves to 127\.0\.0\.1/, 'checked on the resolved address');
       }
       assert.equal((t.store.db.sqlite.prepare('select count(*) as n from webhook_endpoints').get() as { n: number }).n, 0);
 

@@ -133,8 +133,10 @@ export async function updateWebhook(deps: WebhookDeps, workspaceId: string, id: 
     if (input.description !== undefined) patch.description = input.description;
     if (input.enabled !== undefined) {
       patch.enabled = input.enabled ? 1 : 0;
-      // Enabling by hand clears LinkQR's reason and the failure streak: a fresh start.
-      if (input.enabled) Object.assign(patch, { disabled_reason: null, failing_since: null });
+      // Enabling a disabled endpoint by hand clears LinkQR's reason and the failure streak: a
+      // fresh start. Saving an enabled one with enabled: true (a form sends every field) is not
+      // one, or editing the description would keep a dead endpoint from ever being disabled.
+      if (input.enabled && before.enabled === 0) Object.assign(patch, { disabled_reason: null, failing_since: null });
     }
     deps.db.run(deps.db.q.updateTable('webhook_endpoints').set(patch).where('id', '=', id));
     return findEndpoint(deps.db, workspaceId, id)!;

@@ -1,0 +1,263 @@
+// Webhook delivery: deliveries/s to a local receiver and change→receiver latency, against a plain
+// loop of HTTP POSTs from Node to the same receiver in the same run.
+// Target: >= 2,000 deliveries/s, p50 <= 20 ms.
+//   npm run build && node scripts/bench/webhooks.mjs
+//   (BENCH_WEBHOOK_BACKLOG, BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_WEBHOOK_BURST, BENCH_SERVER_CORE, BENCH_LOAD_CORE)
+//
+// LinkQR runs on the server core. The receiver is a separate node:http process on the load core;
+// it timestamps each arrival. This process (the API client) is pinned to the load core too. Phases:
+//   drain   : a backlog of deliveries, all due at once (held back with 503 + Retry-After, then made
+//             due): the dispatcher alone, one endpoint, so at most 8 attempts in flight.
+//   steady  : links created at a fixed rate: latency from the change (event timestamp) and from
+//             the 201 to the receiver.
+//   burst   : links created as fast as the API takes them, delivered meanwhile.
+//   baseline: a keep-alive loop of POSTs with the same body, headers and concurrency (8), from a
+//             Node process on the server core, to the same receiver.
+import { execFileSync, spawn } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import { fmt, freePort, LOAD_CORE, SERVER_CORE, startLinkqr } from './lib.mjs';
+
+const BACKLOG = Number(process.env.BENCH_WEBHOOK_BACKLOG ?? 20_000);
+const RATE = Number(process.env.BENCH_WEBHOOK_RATE ?? 1_000);
+const STEADY_SECONDS = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 5);
+const BURST = Number(process.env.BENCH_WEBHOOK_BURST ?? 10_000);
+const PER_ENDPOINT = 8; // the dispatcher's default bound per endpoint
+const API_CONCURRENCY = 32;
+
+const epochMs = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const ms = (x) => `${x.toFixed(1)} ms`;
+
+// ---- child: the receiver ---------------------------------------------------------------------
+if (process.argv[2] === '--receiver') {
+  const port = Number(process.argv[3]);
+  let arrivals = []; // [link id, arrival epoch ms, event time epoch ms, webhook-id]
+  let mode = { status: 200, retryAfter: undefined };
+  let throttled = 0;
+  let lastBody = '';
+  let lastHeaders = {};
+  http
+    .createServer((req, res) => {
+      if (req.url === '/stats') return void res.end(JSON.stringify({ arrivals, throttled }));
+      if (req.url === '/sample') return void res.end(JSON.stringify({ body: lastBody, headers: lastHeaders }));
+      if (req.url === '/reset') {
+        arrivals = [];
+        throttled = 0;
+        return void res.end('{}');
+      }
+      if (req.url.startsWith('/mode')) {
+        const q = new URL(req.url, 'http://x').searchParams;
+        mode = { status: Number(q.get('status')), retryAfter: q.get('retryAfter') ?? undefined };
+        return void res.end('{}');
+      }
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const at = epochMs();
+        if (mode.status !== 200) {
+          throttled++;
+          res.writeHead(mode.status, mode.retryAfter ? { 'retry-after': mode.retryAfter } : {}).end();
+          return;
+        }
+        const body = Buffer.concat(chunks).toString();
+        lastBody = body;
+        lastHeaders = req.headers;
+        const id = /"data":\{"id":"([^"]+)"/.exec(body)?.[1];
+        const eventAt = Date.parse(/"timestamp":"([^"]+)"/.exec(body)?.[1] ?? '');
+        arrivals.push([id, at, eventAt, req.headers['webhook-id']]);
+        res.writeHead(200, { 'content-length': 0 }).end();
+      });
+    })
+    .listen(port, '127.0.0.1');
+}
+
+// ---- child: the baseline sender --------------------------------------------------------------
+else if (process.argv[2] === '--baseline') {
+  const [url, n, concurrency, sampleJson] = [process.argv[3], Number(process.argv[4]), Number(process.argv[5]), process.argv[6]];
+  const sample = JSON.parse(sampleJson);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const headers = {};
+  for (const h of ['content-type', 'user-agent', 'webhook-id', 'webhook-timestamp', 'webhook-signature']) headers[h] = sample.headers[h];
+  const body = Buffer.from(sample.body);
+  headers['content-length'] = String(body.length);
+  const rtts = [];
+  let next = 0;
+  const post = () =>
+    new Promise((resolve, reject) => {
+      const started = performance.now();
+      const req = http.request(url, { method: 'POST', agent, headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          rtts.push(performance.now() - started);
+          resolve();
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const worker = async () => {
+    while (next++ < n) await post();
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  process.stdout.write(JSON.stringify({ seconds, p50: pct(rtts, 50), p99: pct(rtts, 99) }));
+}
+
+// ---- the benchmark ---------------------------------------------------------------------------
+else {
+  execFileSync('taskset', ['-a', '-cp', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
+  const port = await freePort();
+  const receiverUrl = `http://127.0.0.1:${port}`;
+  const receiverProc = spawn('taskset', ['-c', LOAD_CORE, process.execPath, import.meta.filename, '--receiver', String(port)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  // Children must not outlive a failed run.
+  let l;
+  process.on('exit', () => {
+    receiverProc.kill();
+    l?.child.kill();
+  });
+  const control = async (path) => (await fetch(`${receiverUrl}${path}`)).json();
+  for (let i = 0; ; i++) {
+    try {
+      await control('/reset');
+      break;
+    } catch (e) {
+      if (i > 100) throw e;
+      await sleep(50);
+    }
+  }
+
+  l = await startLinkqr('links:read,links:write,webhooks:read,webhooks:write', { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const api = (method, path, body) =>
+    new Promise((resolve, reject) => {
+      const text = body === undefined ? undefined : JSON.stringify(body);
+      const req = http.request(`${l.url}${path}`, {
+        method,
+        agent,
+        headers: { authorization: `Bearer ${l.key}`, ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}) },
+      });
+      req.on('response', (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, at: epochMs(), json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+      });
+      req.on('error', reject);
+      req.end(text);
+    });
+  let seq = 0;
+  const createLink = async () => {
+    const res = await api('POST', '/api/v1/links', { url: `https://example.com/landing/${++seq}?utm_source=bench`, tags: ['bench'] });
+    if (res.status !== 201) throw new Error(`create link: ${res.status} ${JSON.stringify(res.json)}`);
+    return { id: res.json.id, at: res.at };
+  };
+  /** n links, `API_CONCURRENCY` requests at a time. */
+  const createMany = async (n) => {
+    const made = [];
+    let left = n;
+    await Promise.all(
+      Array.from({ length: API_CONCURRENCY }, async () => {
+        while (left-- > 0) made.push(await createLink());
+      }),
+    );
+    return made;
+  };
+  const waitForArrivals = async (n, timeoutMs = 120_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await control('/stats');
+      if (s.arrivals.length >= n) return s.arrivals;
+      if (Date.now() > deadline) throw new Error(`only ${s.arrivals.length} of ${n} deliveries arrived`);
+      await sleep(100);
+    }
+  };
+
+  await api('GET', '/api/v1/me'); // warm the key's verification cache
+  const endpoint = await api('POST', '/api/v1/webhooks', { url: `${receiverUrl}/hooks`, events: ['link.created'] });
+  if (endpoint.status !== 201) throw new Error(`create endpoint: ${endpoint.status} ${JSON.stringify(endpoint.json)}`);
+
+  // drain: every delivery is answered 503 + Retry-After: 1 h, then all are made due at once.
+  await control('/mode?status=503&retryAfter=3600');
+  const fillStart = performance.now();
+  await createMany(BACKLOG);
+  const fillSeconds = (performance.now() - fillStart) / 1000;
+  for (;;) {
+    if ((await control('/stats')).throttled >= BACKLOG) break;
+    await sleep(100);
+  }
+  await sleep(300); // the last outcomes are recorded (group commit)
+  await control('/mode?status=200');
+  await control('/reset');
+  const db = new Database(join(l.dataDir, 'linkqr.db'));
+  db.pragma('busy_timeout = 5000');
+  const made = db.prepare(`update webhook_deliveries set next_attempt_at = ? where status = 'pending'`).run(Date.now()).changes;
+  db.close();
+  if (made !== BACKLOG) throw new Error(`expected ${BACKLOG} pending deliveries, found ${made}`);
+  const drained = await waitForArrivals(BACKLOG);
+  const drainTimes = drained.map((a) => a[1]);
+  const drainSeconds = (Math.max(...drainTimes) - Math.min(...drainTimes)) / 1000;
+  const drainRate = BACKLOG / drainSeconds;
+  const drainUnique = new Set(drained.map((a) => a[3])).size;
+
+  // steady: RATE links/s, open loop.
+  await control('/reset');
+  const steadyN = RATE * STEADY_SECONDS;
+  const created = [];
+  const steadyStart = performance.now();
+  const pending = [];
+  for (let i = 0; i < steadyN; i++) {
+    const due = steadyStart + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    pending.push(createLink().then((c) => created.push(c)));
+  }
+  await Promise.all(pending);
+  const steady = await waitForArrivals(steadyN);
+  const createdAt = new Map(created.map((c) => [c.id, c.at]));
+  const fromChange = steady.map((a) => a[1] - a[2]);
+  const from201 = steady.map((a) => a[1] - createdAt.get(a[0]));
+
+  // burst: as fast as the API takes them, delivered meanwhile.
+  await control('/reset');
+  const burstStart = epochMs();
+  const burstMade = await createMany(BURST);
+  const burstCreatedSeconds = (epochMs() - burstStart) / 1000;
+  const burst = await waitForArrivals(BURST);
+  const burstSeconds = (Math.max(...burst.map((a) => a[1])) - burstStart) / 1000;
+  const burstFromChange = burst.map((a) => a[1] - a[2]);
+
+  // baseline: the same body and headers, POSTed by a plain keep-alive loop from Node, 8 at a time.
+  const sample = await control('/sample');
+  await control('/reset');
+  const baselineN = BACKLOG;
+  const base = JSON.parse(
+    execFileSync('taskset', ['-c', SERVER_CORE, process.execPath, import.meta.filename, '--baseline', `${receiverUrl}/hooks`, String(baselineN), String(PER_ENDPOINT), JSON.stringify(sample)]).toString(),
+  );
+  const baseArrivals = (await control('/stats')).arrivals.length;
+  const baseRate = baselineN / base.seconds;
+
+  await l.stop();
+  receiverProc.kill('SIGTERM');
+  agent.destroy();
+
+  const bodyBytes = Buffer.byteLength(sample.body);
+  console.log(`webhooks benchmark (one endpoint, ${PER_ENDPOINT} attempts in flight at most, ${bodyBytes}-byte link.created bodies):`);
+  console.log(`  drain     : ${fmt(BACKLOG)} due deliveries in ${drainSeconds.toFixed(2)} s = ${fmt(drainRate)} deliveries/s (${fmt(drainUnique)} unique webhook-ids)`);
+  console.log(`              (backlog built with ${fmt(BACKLOG)} API creates + 503 attempts in ${fillSeconds.toFixed(1)} s)`);
+  console.log(`  steady    : ${fmt(steadyN)} links at ${fmt(RATE)}/s: change→receiver p50 ${ms(pct(fromChange, 50))}, p99 ${ms(pct(fromChange, 99))}; 201→receiver p50 ${ms(pct(from201, 50))}, p99 ${ms(pct(from201, 99))}`);
+  console.log(`  burst     : ${fmt(BURST)} links created in ${burstCreatedSeconds.toFixed(2)} s (${fmt(burstMade.length / burstCreatedSeconds)}/s), all delivered after ${burstSeconds.toFixed(2)} s = ${fmt(BURST / burstSeconds)} deliveries/s; change→receiver p50 ${ms(pct(burstFromChange, 50))}, p99 ${ms(pct(burstFromChange, 99))}`);
+  console.log(`  baseline  : plain Node keep-alive POST loop, ${PER_ENDPOINT} at a time: ${fmt(baseRate)} POSTs/s, round trip p50 ${ms(base.p50)}, p99 ${ms(base.p99)} (${fmt(baseArrivals)} arrived)`);
+  console.log(`  ratios    : drain ${(drainRate / baseRate).toFixed(2)}x the baseline's rate; burst ${(BURST / burstSeconds / baseRate).toFixed(2)}x; steady p50 ${(pct(fromChange, 50) / base.p50).toFixed(1)}x the baseline round trip`);
+  console.log(`  target    : >= 2,000 deliveries/s (drain: ${drainRate >= 2000 ? 'met' : 'NOT met'}), p50 <= 20 ms (steady: ${pct(fromChange, 50) <= 20 ? 'met' : 'NOT met'})`);
+  process.exitCode = drainUnique === BACKLOG && baseArrivals === baselineN ? 0 : 1;
+}
