@@ -215,6 +215,9 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       // First, so no job starts (and none is left running) once the database closes.
       await scheduler.stop();
       closing = true;
+      // No new attempts from now on; those in flight finish (bounded by their own timeout)
+      // while HTTP drains, and the rest stays due in the outbox.
+      const dispatcherStopped = dispatcher.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections go idle as their last response ends; close them as they do.
       const idle = setInterval(() => server.closeIdleConnections(), 50);
@@ -222,8 +225,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       await closed;
       clearInterval(idle);
       clearTimeout(force);
-      // Attempts in flight finish (bounded by their own timeout); the rest stays due in the outbox.
-      await dispatcher.stop();
+      await dispatcherStopped;
       sender.close();
       const written = clicks.close();
       const lost = clicks.depth;

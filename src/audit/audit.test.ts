@@ -125,7 +125,7 @@ describe('audit log', () => {
     });
   });
 
-  test('webhooks via the API: create, update, delete and rotate-secret are audited without secrets', { todo: 'webhook audit lands with the webhooks issue' }, async () => {
+  test('webhooks via the API: create, update, delete and rotate-secret are audited without secrets', async () => {
     const actor = `key:${keyIdOf(key)}`;
     let hook!: { id: string; secret: string };
     const created = await recorded(async () => {

@@ -6,6 +6,7 @@ import { errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { enqueueEvent, type EventType } from '../outbox/events.js';
 import { requirePlanFeature, requireWithinPlanLimit } from '../workspaces/plans.js';
+import { changes, type ChangeContext, recordAudit } from '../audit/audit.js';
 import type { CreateWebhookInput, UpdateWebhookInput } from './webhooks.schema.js';
 
 export interface WebhookDeps {
@@ -73,7 +74,7 @@ function findEndpoint(db: Db, workspaceId: string, id: string) {
   return db.first(db.q.selectFrom('webhook_endpoints').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
 }
 
-export async function createWebhook(deps: WebhookDeps, workspaceId: string, input: CreateWebhookInput) {
+export async function createWebhook(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, input: CreateWebhookInput) {
   requirePlanFeature(deps.db, workspaceId, 'webhooks');
   const problem = await deps.webhookUrlProblem(input.url);
   if (problem) throw urlRefused(problem);
@@ -99,12 +100,21 @@ export async function createWebhook(deps: WebhookDeps, workspaceId: string, inpu
     const count = () => (deps.db.stmt('select count(*) as n from webhook_endpoints where workspace_id = ?').get(workspaceId) as { n: number }).n;
     requireWithinPlanLimit(deps.db, workspaceId, 'webhookEndpoints', count);
     deps.db.run(deps.db.q.insertInto('webhook_endpoints').values(row));
+    recordAudit(deps.db, ctx, {
+      workspaceId,
+      action: 'webhook.create',
+      targetType: 'webhook_endpoint',
+      targetId: row.id,
+      summary: { url: row.url, events: input.events, description: row.description, enabled: row.enabled === 1 },
+      at: now,
+    });
   });
   // The only time the secret leaves the server.
   return { ...presentEndpoint(row), secret };
 }
 
 export function listWebhooks(deps: WebhookDeps, workspaceId: string, q: { limit: number; after?: string | undefined }) {
+  requirePlanFeature(deps.db, workspaceId, 'webhooks');
   let query = deps.db.q.selectFrom('webhook_endpoints').selectAll().where('workspace_id', '=', workspaceId);
   if (q.after) query = query.where('id', '>', q.after);
   const rows = deps.db.all(query.orderBy('id').limit(q.limit + 1));
@@ -113,12 +123,14 @@ export function listWebhooks(deps: WebhookDeps, workspaceId: string, q: { limit:
 }
 
 export function getWebhook(deps: WebhookDeps, workspaceId: string, id: string) {
+  requirePlanFeature(deps.db, workspaceId, 'webhooks');
   const row = findEndpoint(deps.db, workspaceId, id);
   if (!row) throw notFound(id);
   return presentEndpoint(row);
 }
 
-export async function updateWebhook(deps: WebhookDeps, workspaceId: string, id: string, input: UpdateWebhookInput) {
+export async function updateWebhook(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, id: string, input: UpdateWebhookInput) {
+  requirePlanFeature(deps.db, workspaceId, 'webhooks');
   if (input.url !== undefined) {
     const problem = await deps.webhookUrlProblem(input.url);
     if (problem) throw urlRefused(problem);
@@ -139,17 +151,32 @@ export async function updateWebhook(deps: WebhookDeps, workspaceId: string, id: 
       if (input.enabled && before.enabled === 0) Object.assign(patch, { disabled_reason: null, failing_since: null });
     }
     deps.db.run(deps.db.q.updateTable('webhook_endpoints').set(patch).where('id', '=', id));
-    return findEndpoint(deps.db, workspaceId, id)!;
+    const after = findEndpoint(deps.db, workspaceId, id)!;
+    const changed = changes(presentEndpoint(before), presentEndpoint(after), ['url', 'events', 'description', 'enabled']);
+    if (Object.keys(changed).length > 0) {
+      recordAudit(deps.db, ctx, { workspaceId, action: 'webhook.update', targetType: 'webhook_endpoint', targetId: id, summary: changed, at: now });
+    }
+    return after;
   });
   // Re-enabling makes its pending deliveries due again.
   if (input.enabled) deps.outboxChanged();
   return presentEndpoint(row);
 }
 
-export async function deleteWebhook(deps: WebhookDeps, workspaceId: string, id: string) {
+export async function deleteWebhook(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, id: string) {
+  requirePlanFeature(deps.db, workspaceId, 'webhooks');
   await deps.db.write(() => {
-    const changes = deps.db.run(deps.db.q.deleteFrom('webhook_endpoints').where('workspace_id', '=', workspaceId).where('id', '=', id)).changes;
-    if (changes === 0) throw notFound(id);
+    const endpoint = findEndpoint(deps.db, workspaceId, id);
+    if (!endpoint) throw notFound(id);
+    deps.db.run(deps.db.q.deleteFrom('webhook_endpoints').where('id', '=', id));
+    recordAudit(deps.db, ctx, {
+      workspaceId,
+      action: 'webhook.delete',
+      targetType: 'webhook_endpoint',
+      targetId: id,
+      summary: { url: endpoint.url },
+      at: deps.clock.now(),
+    });
   });
 }
 
@@ -171,7 +198,8 @@ export async function sendTestEvent(deps: WebhookDeps, workspaceId: string, id: 
 }
 
 /** New secret; the old one keeps signing (a second signature) for `graceSeconds`. */
-export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string, id: string, graceSeconds = DEFAULT_GRACE_SECONDS) {
+export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, id: string, graceSeconds = DEFAULT_GRACE_SECONDS) {
+  requirePlanFeature(deps.db, workspaceId, 'webhooks');
   const secret = deps.generateSecret();
   const now = deps.clock.now();
   const row = await deps.db.write(() => {
@@ -189,6 +217,14 @@ export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string
         })
         .where('id', '=', id),
     );
+    recordAudit(deps.db, ctx, {
+      workspaceId,
+      action: 'webhook.rotate_secret',
+      targetType: 'webhook_endpoint',
+      targetId: id,
+      summary: { previousSecretValidUntil: toIso(grace ? now + graceSeconds * 1000 : now) },
+      at: now,
+    });
     return findEndpoint(deps.db, workspaceId, id)!;
   });
   return { ...presentEndpoint(row), secret };
@@ -212,6 +248,7 @@ export function listDeliveries(
   endpointId: string,
   q: { limit: number; after?: string | undefined; status?: WebhookDeliveryRow['status'] | undefined },
 ) {
+  requirePlanFeature(deps.db, workspaceId, 'webhooks');
   if (!findEndpoint(deps.db, workspaceId, endpointId)) throw notFound(endpointId);
   let query = deliveriesWithEvents(deps.db).where('d.endpoint_id', '=', endpointId);
   if (q.after) query = query.where('d.id', '<', q.after);
@@ -227,6 +264,7 @@ export function listDeliveries(
 
 /** Sends a delivery's event to its endpoint again, as a new delivery (same webhook-id). */
 export async function redeliver(deps: WebhookDeps, workspaceId: string, deliveryId: string) {
+  requirePlanFeature(deps.db, workspaceId, 'webhooks');
   const now = deps.clock.now();
   const id = await deps.db.write(() => {
     const original = deps.db.first(
@@ -258,6 +296,7 @@ export async function redeliver(deps: WebhookDeps, workspaceId: string, delivery
 
 /** The workspace's event log, oldest first: `after` is the last id a consumer has seen. */
 export function listEvents(deps: { db: Db }, workspaceId: string, q: { limit: number; after?: string | undefined; type?: EventType | undefined }) {
+  requirePlanFeature(deps.db, workspaceId, 'webhooks');
   let query = deps.db.q.selectFrom('events').select(['id', 'payload']).where('workspace_id', '=', workspaceId);
   if (q.after) query = query.where('id', '>', q.after);
   if (q.type) query = query.where('type', '=', q.type);

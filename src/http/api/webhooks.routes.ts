@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import { errors } from '../../lib/errors.js';
 import {
   createWebhookBody,
@@ -23,7 +23,6 @@ import {
   updateWebhook,
   type WebhookDeps,
 } from '../../webhooks/webhooks.service.js';
-import { requirePlanFeature } from '../../workspaces/plans.js';
 import { can, changeOf, principalOf } from '../middleware/auth.js';
 import { parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
@@ -37,47 +36,42 @@ const webhookId = (req: Request) => idOf(req.params.id, WEBHOOK_ID, 'Webhook end
 export function bindWebhooksApi(router: Router, deps: WebhookDeps) {
   const read = can('webhooks.read');
   const write = can('webhooks.write');
-  // The plan's webhooks feature gates every route here, the event log included.
-  const feature = (_req: Request, res: Response, next: NextFunction) => {
-    requirePlanFeature(deps.db, principalOf(res).workspaceId, 'webhooks');
-    next();
-  };
   const ws = (res: Response) => principalOf(res).workspaceId;
 
-  router.post('/webhooks', write, feature, async (req, res) => {
-    const created = await createWebhook(deps, ws(res), parseInput(createWebhookBody, req.body, 'body'));
+  router.post('/webhooks', write, async (req, res) => {
+    const created = await createWebhook(deps, ws(res), changeOf(res), parseInput(createWebhookBody, req.body, 'body'));
     sendJson(res, 201, created, { location: `/api/v1/webhooks/${created.id}` });
   });
-  router.get('/webhooks', read, feature, (req, res) => {
+  router.get('/webhooks', read, (req, res) => {
     sendJson(res, 200, listWebhooks(deps, ws(res), parseInput(listWebhooksQuery, req.query, 'query')));
   });
-  router.get('/webhooks/:id', read, feature, (req, res) => {
+  router.get('/webhooks/:id', read, (req, res) => {
     sendJson(res, 200, getWebhook(deps, ws(res), webhookId(req)));
   });
-  router.patch('/webhooks/:id', write, feature, async (req, res) => {
+  router.patch('/webhooks/:id', write, async (req, res) => {
     const id = webhookId(req);
-    sendJson(res, 200, await updateWebhook(deps, ws(res), id, parseInput(updateWebhookBody, req.body, 'body')));
+    sendJson(res, 200, await updateWebhook(deps, ws(res), changeOf(res), id, parseInput(updateWebhookBody, req.body, 'body')));
   });
-  router.delete('/webhooks/:id', write, feature, async (req, res) => {
-    await deleteWebhook(deps, ws(res), webhookId(req));
+  router.delete('/webhooks/:id', write, async (req, res) => {
+    await deleteWebhook(deps, ws(res), changeOf(res), webhookId(req));
     res.status(204).end();
   });
-  router.post('/webhooks/:id/test', write, feature, async (req, res) => {
+  router.post('/webhooks/:id/test', write, async (req, res) => {
     sendJson(res, 202, await sendTestEvent(deps, ws(res), webhookId(req)));
   });
-  router.post('/webhooks/:id/rotate-secret', write, feature, async (req, res) => {
+  router.post('/webhooks/:id/rotate-secret', write, async (req, res) => {
     const id = webhookId(req);
     const body = parseInput(rotateSecretBody, req.body ?? {}, 'body');
-    sendJson(res, 200, await rotateWebhookSecret(deps, ws(res), id, body.graceSeconds));
+    sendJson(res, 200, await rotateWebhookSecret(deps, ws(res), changeOf(res), id, body.graceSeconds));
   });
-  router.get('/webhooks/:id/deliveries', read, feature, (req, res) => {
+  router.get('/webhooks/:id/deliveries', read, (req, res) => {
     const id = webhookId(req);
     sendJson(res, 200, listDeliveries(deps, ws(res), id, parseInput(listDeliveriesQuery, req.query, 'query')));
   });
-  router.post('/webhooks/deliveries/:id/redeliver', write, feature, async (req, res) => {
+  router.post('/webhooks/deliveries/:id/redeliver', write, async (req, res) => {
     sendJson(res, 202, await redeliver(deps, ws(res), idOf(req.params.id, DELIVERY_ID, 'Delivery')));
   });
-  router.get('/events', read, feature, (req, res) => {
+  router.get('/events', read, (req, res) => {
     sendJson(res, 200, listEvents(deps, ws(res), parseInput(listEventsQuery, req.query, 'query')));
   });
 }
