@@ -1,8 +1,8 @@
-import { openStore } from '../app.js';
 import { errors } from '../lib/errors.js';
 import { createUser } from '../users/users.service.js';
 import { type Command, operatorContext, stringOption } from './command.js';
 import { readStdin, say } from './output.js';
+import { withStore } from './with-store.js';
 
 export const userCreateCommand: Command = {
   name: ['user', 'create'],
@@ -18,8 +18,7 @@ export const userCreateCommand: Command = {
     if (!email) throw errors.usage('--email is required');
     if (!ctx.options['password-stdin']) throw errors.usage('--password-stdin is required (passwords are never taken as arguments)');
     const password = await readStdin();
-    const store = openStore(ctx.config, { assets: ctx.assets, log: ctx.log });
-    try {
+    await withStore(ctx, async (store) => {
       const { user, workspace, role } = await createUser(store, operatorContext(), {
         email,
         password,
@@ -31,8 +30,6 @@ export const userCreateCommand: Command = {
           (workspace ? `, ${role} of workspace "${workspace}".` : '.'),
       );
       process.stdout.write(`${user.id}\n`);
-    } finally {
-      store.db.close();
-    }
+    });
   },
 };

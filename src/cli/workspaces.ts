@@ -1,21 +1,18 @@
-import { openStore } from '../app.js';
 import { createWorkspace, listWorkspaces } from '../workspaces/workspaces.service.js';
 import { type Command, JSON_OPTION, operatorContext } from './command.js';
 import { printRows, say } from './output.js';
+import { withStore } from './with-store.js';
 
 export const workspaceCreateCommand: Command = {
   name: ['workspace', 'create'],
   summary: 'create a workspace on the default plan; prints its id',
   positionals: [{ name: 'W', required: true }],
   async run(ctx) {
-    const store = openStore(ctx.config, { assets: ctx.assets, log: ctx.log });
-    try {
+    await withStore(ctx, (store) => {
       const ws = createWorkspace(store, operatorContext(), ctx.positionals[0]!);
-      say(`Created workspace "${ws.name}".`);
+      say(`Created workspace "${ws.name}". Add its owner with: linkqr member add --workspace "${ws.name}" --email … --role owner`);
       process.stdout.write(`${ws.id}\n`);
-    } finally {
-      store.db.close();
-    }
+    });
   },
 };
 
@@ -24,11 +21,6 @@ export const workspaceListCommand: Command = {
   summary: 'list workspaces',
   options: JSON_OPTION,
   async run(ctx) {
-    const store = openStore(ctx.config, { assets: ctx.assets, log: ctx.log });
-    try {
-      printRows(listWorkspaces(store), ctx.options.json === true);
-    } finally {
-      store.db.close();
-    }
+    await withStore(ctx, (store) => printRows(listWorkspaces(store), ctx.options.json === true));
   },
 };
