@@ -13,6 +13,7 @@ CREATE TABLE audit_log (
   created_at  INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX audit_log_by_workspace ON audit_log (workspace_id, id);
+CREATE INDEX audit_log_by_time ON audit_log (created_at); -- retention
 
 -- Human and total clicks per workspace per calendar month (UTC), kept by the click batches:
 -- the plan's clicksPerMonth limit is measured here without counting the clicks table.
