@@ -8,7 +8,7 @@ import type { WebhookDeps } from '../webhooks/webhooks.service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Assets } from '../lib/assets.js';
 import { errors } from '../lib/errors.js';
-import { bindLoginPage } from './admin/login.routes.js';
+import { bindAdmin } from './admin/admin.router.js';
 import { bindSetupPages } from './admin/setup.routes.js';
 import { bindApi } from './api/router.js';
 import { errorHandler } from './middleware/errors.js';
@@ -28,7 +28,7 @@ export interface ExpressDeps extends KeyDeps, LinkDeps, WebhookDeps {
   ready(): boolean;
 }
 
-/** Everything but the redirect fast path: health, API, static files (admin pages come later). */
+/** Everything but the redirect fast path: health, API, static files, setup and admin pages. */
 export function createExpressApp(deps: ExpressDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -53,7 +53,7 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   });
   bindPublicFiles(app, deps.assets);
   bindSetupPages(app, deps);
-  bindLoginPage(app, deps);
+  bindAdmin(app, deps);
   app.get('/', (_req, res) => {
     res.type('text').send('LinkQR is running. The API lives under /api/v1.\n');
   });

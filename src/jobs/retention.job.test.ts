@@ -112,9 +112,9 @@ describe('retention job', () => {
 
     // Nothing left to do now. Two days later, Acme's 30- and 29-day-old clicks (two links) and
     // Globex's 365-day-old one have passed their limits.
-    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 0, orphanClicks: 0, deliveries: 0, events: 0, auditEntries: 0 } });
+    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 0, orphanClicks: 0, deliveries: 0, events: 0, auditEntries: 0, expiredSessions: 0 } });
     clock.advance(2 * DAY);
-    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 5, orphanClicks: 0, deliveries: 0, events: 0, auditEntries: 0 } });
+    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 5, orphanClicks: 0, deliveries: 0, events: 0, auditEntries: 0, expiredSessions: 0 } });
     assert.deepEqual(clickAges(links.Acme.kept.id), [2 * DAY + HOUR]);
     assert.deepEqual(clickAges(links.Globex.kept.id), KEPT.Globex.slice(1).map((age) => age + 2 * DAY));
   });

@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from '../db/db.js';
 import { encodeBase62 } from '../lib/base62.js';
+import { deleteExpired as deleteExpiredSessions } from '../sessions/sessions.service.js';
 import type { Job, JobContext } from './schedule.js';
 
 /**
@@ -23,9 +24,9 @@ export const retentionJob: Job = {
     const orphanClicks = await deleteOrphanClicks(ctx);
     const { deliveries, events } = await deleteOldOutbox(ctx);
     const auditEntries = deleteOldAudit(ctx);
-    // Expired sessions (SPEC §6) and idempotency records older than 24 h (§4) are deleted here
-    // too, once their tables exist.
-    return { expiredClicks, orphanClicks, deliveries, events, auditEntries };
+    const expiredSessions = deleteExpiredSessions(ctx);
+    // Idempotency records older than 24 h (§4) are deleted here too, once their table exists.
+    return { expiredClicks, orphanClicks, deliveries, events, auditEntries, expiredSessions };
   },
 };
 

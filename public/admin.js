@@ -1,0 +1,54 @@
+// LinkQR admin UI: small enhancements on top of server-rendered pages and htmx.
+// Loaded as a file (the CSP allows no inline script); every page works without it.
+(() => {
+  'use strict';
+  document.documentElement.classList.add('js');
+
+  /** Shows controls that need JavaScript (rendered `hidden` for browsers without it). */
+  function enhance(root) {
+    for (const el of root.querySelectorAll('[data-copy][hidden]')) el.hidden = false;
+  }
+
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    // Plain http on a LAN address has no clipboard API: fall back to a selection.
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('readonly', '');
+    area.className = 'offscreen';
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand('copy');
+    area.remove();
+    if (!ok) throw new Error('copy refused');
+  }
+
+  document.addEventListener('click', async (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const copy = target?.closest('[data-copy]');
+    if (copy) {
+      const source = document.querySelector(copy.getAttribute('data-copy'));
+      const label = copy.querySelector('[data-copy-label]') ?? copy;
+      const before = label.textContent;
+      try {
+        await copyText(source ? ('value' in source ? source.value : source.textContent) : '');
+        label.textContent = 'Copied';
+      } catch {
+        label.textContent = 'Press Ctrl+C';
+      }
+      setTimeout(() => (label.textContent = before), 1600);
+      return;
+    }
+    const dismiss = target?.closest('[data-dismiss]');
+    if (dismiss) dismiss.closest(dismiss.getAttribute('data-dismiss'))?.remove();
+  });
+
+  // <form data-confirm="Revoke this key?">: plain forms ask first (htmx has hx-confirm).
+  document.addEventListener('submit', (event) => {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+
+  document.addEventListener('DOMContentLoaded', () => enhance(document));
+  document.addEventListener('htmx:load', (event) => enhance(event.target));
+})();

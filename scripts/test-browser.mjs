@@ -1,0 +1,18 @@
+// Runs the browser tests (src/browser/*.browser.ts) with node:test: a real server, driven through
+// Chromium by playwright-core. Node 20's --test takes no globs, so the files are listed here.
+// Screenshots land in screenshots/ (not committed): look at them after a UI change.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const CHROMIUM = process.env.LINKQR_CHROMIUM ?? '/usr/bin/chromium';
+if (!existsSync(CHROMIUM)) {
+  console.error(`No browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set LINKQR_CHROMIUM.`);
+  process.exit(1);
+}
+const files = readdirSync('src/browser')
+  .filter((f) => f.endsWith('.browser.ts') && (process.argv.length <= 2 || process.argv.slice(2).some((a) => f.includes(a))))
+  .map((f) => join('src/browser', f))
+  .sort();
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,67 @@
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { AppError, errors } from '../../lib/errors.js';
+import { LoginThrottle } from '../../sessions/login-throttle.js';
+import { requireCsrf } from '../middleware/csrf.js';
+import { adminSecurityHeaders } from '../middleware/html-security.js';
+import { adminOf, resolveAdmin } from './admin-session.js';
+import { bindLoginPages, bindLogout, type LoginDeps } from './login.routes.js';
+import { HOME } from './navigation.js';
+import { bindPages, type PagesDeps } from './pages.routes.js';
+import { renderAdminPage } from './render.js';
+
+export type AdminDeps = LoginDeps & PagesDeps;
+
+/**
+ * /admin: the sign-in page, then everything behind a session. Order matters: security headers
+ * on every response, the form body parsed, the session resolved (or a redirect to sign in),
+ * the CSRF token checked on every state-changing request, then the pages.
+ */
+export function bindAdmin(app: Express, deps: AdminDeps) {
+  const throttle = new LoginThrottle(deps.clock);
+  const forms = express.urlencoded({ extended: false, limit: '64kb' });
+
+  app.use('/admin', adminSecurityHeaders);
+  bindLoginPages(app, deps, throttle, forms);
+
+  const router = express.Router();
+  router.use(forms);
+  router.use(resolveAdmin(deps));
+  router.use(requireCsrf((res) => res.locals.admin?.session.csrf_token));
+  bindLogout(router, deps);
+  router.use(requireWorkspace(deps));
+  bindPages(router, deps);
+  router.use(() => {
+    throw errors.notFound('Page');
+  });
+  router.use(adminErrors(deps));
+  app.use('/admin', router);
+}
+
+/** Paths a user who belongs to no workspace can still use. */
+const WITHOUT_WORKSPACE = new Set(['/logout', '/instance']);
+
+/** A user in no workspace sees a page that says so (and how to get one), whatever they open. */
+function requireWorkspace(deps: AdminDeps) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (adminOf(res).workspace || WITHOUT_WORKSPACE.has(req.path)) return next();
+    renderAdminPage(deps, req, res, 'pages/admin/no-workspace', { title: 'No workspace yet', status: req.method === 'GET' ? 200 : 403 });
+  };
+}
+
+/**
+ * Refusals (403 role or CSRF, 404, 409 …) as a page inside the layout when someone is signed
+ * in; anything else goes on to the app's error handler (logged, 500).
+ */
+function adminErrors(deps: AdminDeps) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (!(err instanceof AppError) || err.status >= 500 || res.headersSent || !res.locals.admin) return next(err);
+    for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
+    renderAdminPage(deps, req, res, 'pages/admin/error', {
+      title: err.status === 404 ? 'Not found' : err.title,
+      status: err.status,
+      code: err.status,
+      message: err.status === 404 ? 'There is nothing here. It may have been deleted, or it belongs to another workspace.' : err.detail,
+      home: HOME,
+    });
+  };
+}
