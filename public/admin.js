@@ -52,3 +52,34 @@
   document.addEventListener('DOMContentLoaded', () => enhance(document));
   document.addEventListener('htmx:load', (event) => enhance(event.target));
 })();
+
+// ===== Links page (views/pages/admin/links.eta): the edit dialog =====
+// A form swapped into <dialog data-dialog> opens it as a modal; the server closes it with the
+// HX-Trigger event "close-dialog", and [data-dialog-close] controls (Cancel, ×) close it here.
+(() => {
+  'use strict';
+  document.addEventListener('htmx:afterSwap', (event) => {
+    const target = event.detail && event.detail.target;
+    const dialog = target instanceof Element ? target.closest('dialog[data-dialog]') : null;
+    if (!dialog || dialog.open || !dialog.querySelector('form')) return;
+    dialog.showModal();
+    dialog.querySelector('[autofocus]')?.focus();
+  });
+  // The event is dispatched on the element that sent the request, which a swap may already have
+  // detached from the dialog: close the open dialogs rather than look for "its" one.
+  document.addEventListener('close-dialog', () => {
+    for (const dialog of document.querySelectorAll('dialog[data-dialog][open]')) dialog.close();
+  });
+  document.addEventListener('click', (event) => {
+    const control = event.target instanceof Element ? event.target.closest('[data-dialog-close]') : null;
+    const dialog = control?.closest('dialog');
+    if (!dialog) return;
+    event.preventDefault();
+    dialog.close();
+  });
+  // A closed dialog keeps no stale form ("close" does not bubble: listen while it goes down).
+  document.addEventListener('close', (event) => {
+    const dialog = event.target;
+    if (dialog instanceof HTMLDialogElement && dialog.matches('[data-dialog]')) dialog.querySelector('[data-dialog-body]')?.replaceChildren();
+  }, true);
+})();

@@ -48,7 +48,16 @@ export async function openPage(browser: Browser, baseURL: string, viewport = DES
     page,
     problems,
     screenshot: async (name) => {
-      await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+      // caret 'initial': hiding the caret leaves style="" on inputs, which htmx would then settle.
+      await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, caret: 'initial' });
     },
   };
+}
+
+/**
+ * Waits until htmx has no request in flight and has settled its last swap: interacting earlier
+ * races htmx wiring the new elements (and its move of focus to [autofocus]).
+ */
+export async function htmxIdle(page: import('playwright-core').Page): Promise<void> {
+  await page.waitForFunction(() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added'));
 }

@@ -24,6 +24,8 @@ export interface ExpressDeps extends KeyDeps, LinkDeps, WebhookDeps {
   clientIp(req: Request): string;
   metrics: Metrics;
   views: Eta;
+  /** The redirect cache ("clear caches" in Settings; the key verification cache is in KeyDeps). */
+  redirects: { clear(): void };
   /** Database reachable and migrations current. */
   ready(): boolean;
 }

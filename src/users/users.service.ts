@@ -81,3 +81,21 @@ export async function createUser(deps: WorkspaceDeps, ctx: ChangeContext, input:
     return { user, workspace: ws.name, role: membershipRole };
   });
 }
+
+/** Every user of the instance with the workspaces they belong to (Instance page). */
+export function listUsers(deps: { db: WorkspaceDeps['db'] }) {
+  const rows = deps.db
+    .stmt(
+      `select u.id, u.email, u.is_instance_admin, u.created_at, w.name as workspace, m.role
+       from users u left join memberships m on m.user_id = u.id left join workspaces w on w.id = m.workspace_id
+       order by u.email, w.name`,
+    )
+    .all() as { id: string; email: string; is_instance_admin: number; created_at: number; workspace: string | null; role: Role | null }[];
+  const users = new Map<string, { id: string; email: string; instanceAdmin: boolean; createdAt: string; workspaces: { name: string; role: Role }[] }>();
+  for (const r of rows) {
+    let u = users.get(r.id);
+    if (!u) users.set(r.id, (u = { id: r.id, email: r.email, instanceAdmin: r.is_instance_admin === 1, createdAt: new Date(r.created_at).toISOString(), workspaces: [] }));
+    if (r.workspace !== null && r.role !== null) u.workspaces.push({ name: r.workspace, role: r.role });
+  }
+  return [...users.values()];
+}

@@ -18,6 +18,13 @@ const countOwners = (db: Db, workspaceId: string) =>
 const roleOf = (db: Db, workspaceId: string, userId: string) =>
   (db.stmt('select role from memberships where workspace_id = ? and user_id = ?').get(workspaceId, userId) as { role: Role } | undefined)?.role;
 
+/** Owner is granted, changed and removed by owners only (an admin cannot make themselves one). */
+function requireOwnerFor(ctx: ChangeContext, ...roles: (Role | undefined)[]) {
+  if (roles.includes('owner') && ctx.actor.type === 'user' && ctx.actor.role !== 'owner') {
+    throw errors.forbidden('owner_only', 'Only an owner can grant, change or remove the owner role.');
+  }
+}
+
 function requireUser(db: Db, email: string) {
   const user = findUserByEmail(db, email.trim().toLowerCase());
   if (!user) throw errors.notFound(`User ${email}`);
@@ -28,6 +35,7 @@ function requireUser(db: Db, email: string) {
 export function addMember(deps: MemberDeps, ctx: ChangeContext, workspaceId: string, email: string, role: Role) {
   const now = deps.clock.now();
   return deps.db.tx(() => {
+    requireOwnerFor(ctx, role);
     const user = requireUser(deps.db, email);
     if (roleOf(deps.db, workspaceId, user.id)) throw errors.conflict('member_exists', `${user.email} is already a member; change their role instead.`);
     requireWithinPlanLimit(deps.db, workspaceId, 'members', () => countMembers(deps.db, workspaceId));
@@ -44,6 +52,7 @@ export function setMemberRole(deps: MemberDeps, ctx: ChangeContext, workspaceId:
     const user = requireUser(deps.db, email);
     const before = roleOf(deps.db, workspaceId, user.id);
     if (!before) throw errors.notFound(`Member ${email}`);
+    requireOwnerFor(ctx, before, role);
     // Nothing changes, so nothing is audited (like disabling a disabled key).
     if (before === role) return { userId: user.id, email: user.email, role };
     if (before === 'owner' && role !== 'owner' && countOwners(deps.db, workspaceId) === 1) {
@@ -61,6 +70,7 @@ export function removeMember(deps: MemberDeps, ctx: ChangeContext, workspaceId: 
     const user = requireUser(deps.db, email);
     const role = roleOf(deps.db, workspaceId, user.id);
     if (!role) throw errors.notFound(`Member ${email}`);
+    requireOwnerFor(ctx, role);
     if (role === 'owner' && countOwners(deps.db, workspaceId) === 1) {
       throw errors.conflict('last_owner', 'This is the only owner of the workspace: make someone else owner first.');
     }

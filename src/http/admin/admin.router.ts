@@ -6,10 +6,16 @@ import { adminSecurityHeaders } from '../middleware/html-security.js';
 import { adminOf, resolveAdmin } from './admin-session.js';
 import { bindLoginPages, bindLogout, type LoginDeps } from './login.routes.js';
 import { HOME } from './navigation.js';
+import { bindLinksPages, type LinksPagesDeps } from './links.routes.js';
 import { bindPages, type PagesDeps } from './pages.routes.js';
 import { renderAdminPage } from './render.js';
+import { bindTeamPages, type TeamDeps } from './team.routes.js';
+import { bindSettingsPages, type SettingsDeps } from './settings.routes.js';
+import { bindInstancePages, type InstanceDeps } from './instance.routes.js';
+import { bindSetPasswordPages } from './set-password.routes.js';
+import { type ApiPagesDeps, bindApiPages } from './api.routes.js';
 
-export type AdminDeps = LoginDeps & PagesDeps;
+export type AdminDeps = LoginDeps & PagesDeps & TeamDeps & SettingsDeps & InstanceDeps & ApiPagesDeps & LinksPagesDeps;
 
 /**
  * /admin: the sign-in page, then everything behind a session. Order matters: security headers
@@ -22,6 +28,7 @@ export function bindAdmin(app: Express, deps: AdminDeps) {
 
   app.use('/admin', adminSecurityHeaders);
   bindLoginPages(app, deps, throttle, forms);
+  bindSetPasswordPages(app, deps, forms);
 
   const router = express.Router();
   router.use(forms);
@@ -29,6 +36,11 @@ export function bindAdmin(app: Express, deps: AdminDeps) {
   router.use(requireCsrf((res) => res.locals.admin?.session.csrf_token));
   bindLogout(router, deps);
   router.use(requireWorkspace(deps));
+  bindTeamPages(router, deps);
+  bindSettingsPages(router, deps);
+  bindInstancePages(router, deps);
+  bindApiPages(router, deps);
+  bindLinksPages(router, deps);
   bindPages(router, deps);
   router.use(() => {
     throw errors.notFound('Page');

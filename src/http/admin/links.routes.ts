@@ -1,0 +1,301 @@
+import type { Request, Response, Router } from 'express';
+import type { Link } from '../../links/link-presenter.js';
+import { createLinkBody, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
+import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink } from '../../links/links.service.js';
+import { AppError, errors } from '../../lib/errors.js';
+import { allows, authorize } from '../../policy/policy.js';
+import { setFlash } from '../../sessions/sessions.service.js';
+import { parseInput } from '../middleware/validate.js';
+import { isHtmx, redirectTo, workspaceOf } from './admin-session.js';
+import { type RenderDeps, renderAdminPage } from './render.js';
+
+export type LinksPagesDeps = RenderDeps & LinkDeps;
+
+export const LINKS_PAGE_SIZE = 25;
+
+/** What the link form shows: the values as typed, and a message beside each field the server refused. */
+export interface LinkFormState {
+  values: Record<LinkField, string>;
+  errors: Partial<Record<LinkField | 'form', string>>;
+  /** The link just created, for the "created" notice above an emptied form. */
+  created?: Link | undefined;
+}
+
+const FIELDS = ['url', 'slug', 'title', 'tags', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode'] as const;
+type LinkField = (typeof FIELDS)[number];
+
+const EMPTY_FORM: LinkFormState['values'] = { url: '', slug: '', title: '', tags: '', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302' };
+
+/**
+ * /admin/links: the table (searched as you type, more rows on demand), the create form, the edit
+ * dialog, disable/enable and delete. Each route names the fragment it answers htmx with; without
+ * JavaScript the same routes answer whole pages and redirects.
+ *   GET  /links                 page (plain ?q=&after= pages without JavaScript)
+ *   GET  /links/table           fragment: partials/admin/links/table (search, links-changed)
+ *   GET  /links/rows            fragment: partials/admin/links/rows (Load more)
+ *   POST /links                 fragment: partials/admin/links/create-form (+ HX-Trigger links-changed)
+ *   GET  /links/:id/edit        fragment: partials/admin/links/edit-form (in the dialog) or a page
+ *   POST /links/:id             fragment: the row out of band, dialog closed; or the form with errors
+ *   POST /links/:id/status      fragment: partials/admin/links/row
+ *   POST /links/:id/delete      empty (the row is removed)
+ */
+export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
+  router.get('/links', (req, res) => {
+    const view = tableView(req, res);
+    renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', ...view, form: { values: EMPTY_FORM, errors: {} } });
+  });
+
+  router.get('/links/table', (req, res) => {
+    const view = tableView(req, res);
+    // The address bar follows the search, so a reload or a shared URL shows the same list.
+    res.setHeader('hx-replace-url', pageUrl(view.q, undefined));
+    renderFragment(res, 'partials/admin/links/table', view);
+  });
+
+  router.get('/links/rows', (req, res) => {
+    renderFragment(res, 'partials/admin/links/rows', tableView(req, res));
+  });
+
+  router.post('/links', async (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'links.write');
+    const values = formValues(req);
+    let created: Link;
+    try {
+      created = await createLink(deps, workspace.workspaceId, res.locals.change!, parseInput(createLinkBody, toCreateInput(values), 'body'));
+    } catch (e) {
+      const errs = formErrors(e);
+      if (!isHtmx(req)) {
+        const view = tableView(req, res);
+        return renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', status: 422, ...view, form: { values, errors: errs } });
+      }
+      return renderFragment(res, 'partials/admin/links/create-form', { form: { values, errors: errs } }, 422);
+    }
+    if (!isHtmx(req)) {
+      setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Created ${created.shortUrl}` });
+      return redirectTo(req, res, '/admin/links');
+    }
+    res.setHeader('hx-trigger', JSON.stringify({ 'links-changed': { id: created.id } }));
+    renderFragment(res, 'partials/admin/links/create-form', { form: { values: EMPTY_FORM, errors: {}, created } }, 201);
+  });
+
+  router.get('/links/:id/edit', (req, res) => {
+    const { link } = linkForWrite(req, res);
+    const form = { values: valuesOf(link), errors: {} };
+    if (isHtmx(req)) return renderFragment(res, 'partials/admin/links/edit-form', { link, form });
+    renderAdminPage(deps, req, res, 'pages/admin/link-edit', { title: `Edit /${link.slug}`, section: 'links', link, form });
+  });
+
+  router.post('/links/:id', async (req, res) => {
+    const { link, workspaceId } = linkForWrite(req, res);
+    const values = formValues(req);
+    let updated: Link;
+    try {
+      const input = parseInput(updateLinkBody, toUpdateInput(values), 'body');
+      const changed = Object.fromEntries(Object.entries(input).filter(([k, v]) => !sameValue(link, k, v)));
+      updated = Object.keys(changed).length === 0 ? link : await updateLink(deps, workspaceId, res.locals.change!, link.id, changed);
+    } catch (e) {
+      const form = { values, errors: formErrors(e) };
+      if (!isHtmx(req)) return renderAdminPage(deps, req, res, 'pages/admin/link-edit', { title: `Edit /${link.slug}`, section: 'links', status: 422, link, form });
+      return renderFragment(res, 'partials/admin/links/edit-form', { link, form }, 422);
+    }
+    if (!isHtmx(req)) {
+      setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Saved ${updated.shortUrl}` });
+      return redirectTo(req, res, '/admin/links');
+    }
+    // The form leaves the dialog (which closes), and the row is redrawn where it is.
+    res.setHeader('hx-trigger', JSON.stringify({ 'close-dialog': null }));
+    renderFragment(res, 'partials/admin/links/row-oob', rowData(deps, updated, true));
+  });
+
+  router.post('/links/:id/status', async (req, res) => {
+    const { link, workspaceId } = linkForWrite(req, res);
+    const status = (req.body as Record<string, unknown>)?.status;
+    if (status !== 'active' && status !== 'disabled') throw errors.badRequest('invalid_status', 'Status must be active or disabled.');
+    const updated = status === link.status ? link : await updateLink(deps, workspaceId, res.locals.change!, link.id, { status });
+    if (!isHtmx(req)) {
+      setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `${status === 'active' ? 'Enabled' : 'Disabled'} ${updated.shortUrl}` });
+      return redirectTo(req, res, '/admin/links');
+    }
+    renderFragment(res, 'partials/admin/links/row', rowData(deps, updated, true));
+  });
+
+  router.post('/links/:id/delete', async (req, res) => {
+    const { link, workspaceId } = linkForWrite(req, res);
+    await deleteLink(deps, workspaceId, res.locals.change!, link.id);
+    if (!isHtmx(req)) {
+      setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Deleted ${link.shortUrl}` });
+      return redirectTo(req, res, '/admin/links');
+    }
+    res.status(200).type('html').send('');
+  });
+
+  /** The list as asked by ?q=&after= (a bad cursor or an overlong search is a 400 page, as in the API). */
+  function tableView(req: Request, res: Response) {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'links.read');
+    const query = parseInput(listLinksQuery, { limit: String(LINKS_PAGE_SIZE), q: text(req.query.q) || undefined, after: text(req.query.after) || undefined }, 'query');
+    const page = listLinks(deps, workspace.workspaceId, query);
+    const canWrite = allows(actor, 'links.write');
+    return {
+      q: query.q ?? '',
+      after: query.after,
+      canWrite,
+      rows: page.data.map((l) => rowData(deps, l, canWrite)),
+      nextCursor: page.nextCursor,
+      moreUrl: page.nextCursor ? pageUrl(query.q, page.nextCursor) : undefined,
+      moreRowsUrl: page.nextCursor ? `/admin/links/rows?${new URLSearchParams({ q: query.q ?? '', after: page.nextCursor })}` : undefined,
+    };
+  }
+
+  /** The link a change is about. A role that may not write is refused before learning whether the id exists. */
+  function linkForWrite(req: Request, res: Response) {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'links.write');
+    const id = req.params.id;
+    if (typeof id !== 'string' || !LINK_ID_PATTERN.test(id)) throw errors.notFound(`Link ${String(id)}`);
+    return { link: getLink(deps, workspace.workspaceId, id), workspaceId: workspace.workspaceId };
+  }
+
+  function renderFragment(res: Response, partial: string, data: Record<string, unknown>, status = 200) {
+    const csrfToken = workspaceOf(res).session.csrf_token;
+    res.status(status).type('html').send(deps.views.render(partial, { ...data, csrfToken }));
+  }
+}
+
+const text = (v: unknown) => (typeof v === 'string' ? v : '');
+
+function pageUrl(q: string | undefined, after: string | undefined) {
+  const params = new URLSearchParams();
+  if (q) params.set('q', q);
+  if (after) params.set('after', after);
+  return `/admin/links${params.size > 0 ? `?${params}` : ''}`;
+}
+
+/** Status as a visitor meets it: a disabled, expired or used-up link does not redirect to its target. */
+function effectiveStatus(link: Link, now: number): { key: string; label: string; note?: string } {
+  if (link.status === 'disabled') return { key: 'disabled', label: 'Disabled' };
+  if (link.expiresAt && Date.parse(link.expiresAt) <= now) return { key: 'expired', label: 'Expired', note: link.expiredUrl ? 'Sends to the expired URL' : 'Answers 410' };
+  if (link.maxClicks !== null && link.clicks >= link.maxClicks) return { key: 'expired', label: 'Limit reached' };
+  return { key: 'active', label: 'Active' };
+}
+
+const DATE = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', year: 'numeric', month: 'short', day: 'numeric' });
+const TIME = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', hour: '2-digit', minute: '2-digit' });
+const dateOf = (iso: string) => DATE.format(new Date(iso));
+const timeOf = (iso: string) => TIME.format(new Date(iso));
+
+/** What a table row shows. */
+function rowData(deps: LinkDeps, link: Link, canWrite: boolean) {
+  const now = deps.clock.now();
+  const destination = (() => {
+    try {
+      const u = new URL(link.url);
+      return { host: u.host, rest: `${u.pathname === '/' ? '' : u.pathname}${u.search}${u.hash}` };
+    } catch {
+      return { host: link.url, rest: '' };
+    }
+  })();
+  return {
+    link,
+    canWrite,
+    status: effectiveStatus(link, now),
+    destination,
+    shortLabel: link.shortUrl.replace(/^https?:\/\//, ''),
+    shortHost: link.shortUrl.replace(/^https?:\/\//, '').slice(0, -(link.slug.length + 1)),
+    created: { date: dateOf(link.createdAt), time: timeOf(link.createdAt) },
+    expires: link.expiresAt ? { date: dateOf(link.expiresAt), full: `${dateOf(link.expiresAt)} ${timeOf(link.expiresAt)} UTC` } : undefined,
+  };
+}
+
+function formValues(req: Request): LinkFormState['values'] {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const values = { ...EMPTY_FORM };
+  for (const f of FIELDS) values[f] = text(body[f]);
+  return values;
+}
+
+/** datetime-local (no zone; the form says UTC) → ISO 8601 the schema accepts. */
+function isoFromLocal(v: string) {
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(v) ? `${v}:00Z` : /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$/.test(v) ? `${v}Z` : v;
+}
+
+const numberOrText = (v: string) => (/^-?\d+$/.test(v.trim()) ? Number(v.trim()) : v);
+const tagsOf = (v: string) =>
+  v
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+
+/** The create form as the API's JSON body: blank optional fields are left out. */
+function toCreateInput(v: LinkFormState['values']): Record<string, unknown> {
+  const out: Record<string, unknown> = { url: v.url };
+  if (v.slug.trim() !== '') out.slug = v.slug.trim();
+  if (v.title.trim() !== '') out.title = v.title;
+  if (v.tags.trim() !== '') out.tags = tagsOf(v.tags);
+  if (v.expiresAt.trim() !== '') out.expiresAt = isoFromLocal(v.expiresAt.trim());
+  if (v.expiredUrl.trim() !== '') out.expiredUrl = v.expiredUrl;
+  if (v.maxClicks.trim() !== '') out.maxClicks = numberOrText(v.maxClicks);
+  if (v.redirectCode !== '') out.redirectCode = numberOrText(v.redirectCode);
+  return out;
+}
+
+/** The edit form as a PATCH body: every field sent, a blank optional field clears it. */
+function toUpdateInput(v: LinkFormState['values']): Record<string, unknown> {
+  return {
+    url: v.url,
+    slug: v.slug.trim(),
+    title: v.title.trim() === '' ? null : v.title,
+    tags: tagsOf(v.tags),
+    expiresAt: v.expiresAt.trim() === '' ? null : isoFromLocal(v.expiresAt.trim()),
+    expiredUrl: v.expiredUrl.trim() === '' ? null : v.expiredUrl,
+    maxClicks: v.maxClicks.trim() === '' ? null : numberOrText(v.maxClicks),
+    redirectCode: numberOrText(v.redirectCode),
+  };
+}
+
+/** Whether a parsed PATCH field already holds the link's value (so saving an untouched form changes nothing). */
+function sameValue(link: Link, field: string, value: unknown): boolean {
+  switch (field) {
+    case 'expiresAt':
+      return (link.expiresAt === null ? null : Date.parse(link.expiresAt)) === value;
+    case 'tags':
+      return JSON.stringify(link.tags) === JSON.stringify(value);
+    default:
+      return (link as Record<string, unknown>)[field] === value;
+  }
+}
+
+/** A link as the edit form's values. */
+function valuesOf(link: Link): LinkFormState['values'] {
+  return {
+    url: link.url,
+    slug: link.slug,
+    title: link.title ?? '',
+    tags: link.tags.join(', '),
+    expiresAt: link.expiresAt ? link.expiresAt.slice(0, 16) : '',
+    expiredUrl: link.expiredUrl ?? '',
+    maxClicks: link.maxClicks === null ? '' : String(link.maxClicks),
+    redirectCode: String(link.redirectCode),
+  };
+}
+
+const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * The API's field errors (from the zod schema or the service) beside the form's fields; a refusal
+ * without fields (a plan limit) above the form. Anything else is not the form's business.
+ */
+function formErrors(e: unknown): LinkFormState['errors'] {
+  if (!(e instanceof AppError) || e.status >= 500 || e.status === 401) throw e;
+  if (e.code === 'insufficient_role' || e.code === 'not_found') throw e;
+  const out: LinkFormState['errors'] = {};
+  for (const fe of e.errors ?? []) {
+    const [head = 'form', index] = fe.field.split('.');
+    const field = (FIELDS as readonly string[]).includes(head) ? (head as LinkField) : 'form';
+    const message = head === 'tags' && index !== undefined ? `Each tag ${fe.message}` : capitalise(fe.message);
+    out[field] ??= message;
+  }
+  if (Object.keys(out).length === 0) out.form = e.detail;
+  return out;
+}

@@ -1,0 +1,233 @@
+import type { Request, Response, Router } from 'express';
+import type { Role } from '../../db/schema.js';
+import { AppError } from '../../lib/errors.js';
+import { allows, authorize } from '../../policy/policy.js';
+import { setFlash } from '../../sessions/sessions.service.js';
+import { inviteUser, PASSWORD_TOKEN_TTL_MS } from '../../users/password-tokens.js';
+import { ROLES } from '../../users/users.service.js';
+import { addMember, listMembers, removeMember, setMemberRole } from '../../workspaces/members.service.js';
+import { adminOf, isHtmx, redirectTo, workspaceOf } from './admin-session.js';
+import { type RenderDeps, renderAdminPage } from './render.js';
+
+export interface TeamDeps extends RenderDeps {
+  baseUrl(): string;
+}
+
+/** Mounted under /admin: routes say `/team`, redirects the full path. */
+const ROUTE = '/team';
+const TEAM = '/admin/team';
+const ROLE_HELP: Record<Role, string> = {
+  owner: 'Everything, including settings and the plan',
+  admin: 'Members, API keys, webhooks and the audit log',
+  member: 'Creates and edits links',
+  viewer: 'Reads links and analytics',
+};
+
+interface AddForm {
+  values: { email: string; role: string };
+  errors: Record<string, string>;
+  alert?: string;
+}
+
+/** The "new user" form; `link` is the one-time password link, shown once after creating. */
+interface InviteForm extends AddForm {
+  link?: { url: string; email: string; hours: number };
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+/**
+ * Only owners touch the owner role: granting it, taking it away, removing an owner. An admin
+ * holds members.manage but must not make anyone (themselves included) an owner, which would
+ * give them the plan and settings SPEC §2 reserves to owners.
+ */
+const grantable = (role: Role): readonly Role[] => (role === 'owner' ? ROLES : ROLES.filter((r) => r !== 'owner'));
+
+function requireOwnerFor(actor: { role: Role }, ...roles: Role[]) {
+  if (actor.role !== 'owner' && roles.includes('owner')) {
+    throw new AppError(403, 'owner_only', 'Forbidden', 'Only an owner can grant, change or remove the owner role.');
+  }
+}
+const isRole = (v: string): v is Role => (ROLES as readonly string[]).includes(v);
+
+/**
+ * Team: the members of the workspace with their roles. Admins and owners add people by email,
+ * change roles and remove members; everyone else reads the list. Fragments: the add form
+ * (#member-add) and the members table (#members), which reloads on `members-changed`.
+ */
+export function bindTeamPages(router: Router, deps: TeamDeps) {
+  router.get(ROUTE, (req, res) => page(req, res));
+
+  router.get(`${ROUTE}/members`, (req, res) => {
+    const { workspace } = workspaceOf(res);
+    res.type('html').send(deps.views.render('partials/admin/team/members', membersData(res, workspace.workspaceId)));
+  });
+
+  router.post(ROUTE, (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'members.manage');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const form: AddForm = { values: { email: str(body.email).trim(), role: str(body.role) || 'member' }, errors: {} };
+    if (!/^[^@\s]+@[^@\s]+$/.test(form.values.email)) form.errors.email = 'Enter the email address of someone who has a LinkQR account.';
+    if (!isRole(form.values.role)) form.errors.role = `Choose one of ${ROLES.join(', ')}.`;
+    if (Object.keys(form.errors).length === 0) {
+      try {
+        requireOwnerFor(actor, form.values.role as Role);
+        const added = addMember(deps, res.locals.change!, workspace.workspaceId, form.values.email, form.values.role as Role);
+        const text = `${added.email} joined ${workspace.name} as ${added.role}.`;
+        if (!isHtmx(req)) {
+          setFlash(deps, adminOf(res).session, { kind: 'ok', text });
+          return redirectTo(req, res, TEAM);
+        }
+        res.setHeader('hx-trigger', 'members-changed');
+        return renderAddForm(res, { values: { email: '', role: 'member' }, errors: {}, alert: undefined }, 200, text);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        if (err.status === 404) form.errors.email = 'Nobody with this email has an account here: create one below.';
+        else if (err.code === 'member_exists') form.errors.email = err.detail;
+        else if (err.status === 403 && err.code === 'plan_limit_reached') form.alert = err.detail;
+        else throw err;
+      }
+    }
+    if (isHtmx(req)) return renderAddForm(res, form, 422);
+    page(req, res, { form, status: 422 });
+  });
+
+  router.post(`${ROUTE}/invite`, async (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'members.manage');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    // The field is named invite-email: its id must differ from the add form's #email on the same page.
+    const form: InviteForm = { values: { email: str(body['invite-email']).trim(), role: str(body.role) || 'member' }, errors: {} };
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(form.values.email) || form.values.email.length > 254) form.errors.email = 'Enter the email address of the new user.';
+    if (!isRole(form.values.role)) form.errors.role = `Choose one of ${ROLES.join(', ')}.`;
+    if (Object.keys(form.errors).length === 0) {
+      try {
+        requireOwnerFor(actor, form.values.role as Role);
+        const invited = await inviteUser(deps, res.locals.change!, workspace.workspaceId, form.values.email, form.values.role as Role);
+        const link = { url: `${deps.baseUrl()}/admin/set-password?token=${invited.token}`, email: invited.email, hours: PASSWORD_TOKEN_TTL_MS / 3_600_000 };
+        // The link is shown once, here: never in a flash or a redirect.
+        res.setHeader('cache-control', 'no-store');
+        if (isHtmx(req)) {
+          res.setHeader('hx-trigger', 'members-changed');
+          return renderInviteForm(res, { values: { email: '', role: 'member' }, errors: {}, link }, 200);
+        }
+        return page(req, res, { invite: { values: { email: '', role: 'member' }, errors: {}, link } });
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        if (err.code === 'user_exists') form.errors.email = 'This person already has an account: add them by email instead.';
+        else if (err.status === 400) form.errors.email = 'Enter the email address of the new user.';
+        else if (err.code === 'plan_limit_reached') form.alert = err.detail;
+        else throw err;
+      }
+    }
+    if (isHtmx(req)) return renderInviteForm(res, form, 422);
+    page(req, res, { invite: form, status: 422 });
+  });
+
+  router.post(`${ROUTE}/:userId/role`, (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'members.manage');
+    const member = memberOf(res, workspace.workspaceId, req.params.userId as string);
+    const role = str((req.body ?? {}).role);
+    if (!isRole(role)) return refuse(req, res, `Choose one of ${ROLES.join(', ')}.`, 422);
+    requireOwnerFor(actor, member.role, role);
+    try {
+      setMemberRole(deps, res.locals.change!, workspace.workspaceId, member.email, role);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'last_owner') return refuse(req, res, err.detail, 409);
+      throw err;
+    }
+    done(req, res, `${member.email} is now ${role}.`);
+  });
+
+  router.post(`${ROUTE}/:userId/remove`, (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'members.manage');
+    const member = memberOf(res, workspace.workspaceId, req.params.userId as string);
+    requireOwnerFor(actor, member.role);
+    try {
+      removeMember(deps, res.locals.change!, workspace.workspaceId, member.email);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'last_owner') return refuse(req, res, err.detail, 409);
+      throw err;
+    }
+    // Removing yourself: the workspace is gone from your list, the pages go elsewhere.
+    if (member.userId === adminOf(res).user.id) {
+      setFlash(deps, adminOf(res).session, { kind: 'ok', text: `You left ${workspace.name}.` });
+      return redirectTo(req, res, '/admin');
+    }
+    done(req, res, `${member.email} was removed from ${workspace.name}.`);
+  });
+
+  /** A member of this workspace, by user id; anyone else (another workspace's) is not found. */
+  function memberOf(_res: Response, workspaceId: string, userId: string) {
+    const member = listMembers(deps.db, workspaceId).find((m) => m.userId === userId);
+    if (!member) throw new AppError(404, 'not_found', 'Not found', 'Member was not found.');
+    return member;
+  }
+
+  /** After a change: htmx gets the members table again; a plain form, the page with a flash. */
+  function done(req: Request, res: Response, text: string) {
+    const { workspace } = workspaceOf(res);
+    if (!isHtmx(req)) {
+      setFlash(deps, adminOf(res).session, { kind: 'ok', text });
+      return redirectTo(req, res, TEAM);
+    }
+    res.type('html').send(deps.views.render('partials/admin/team/members', { ...membersData(res, workspace.workspaceId), notice: text }));
+  }
+
+  /**
+   * A change the rules refuse (the last owner): the table with the reason above it. htmx swaps
+   * only 400/422 answers, so a fragment says 422; a plain form gets the page with the real status.
+   */
+  function refuse(req: Request, res: Response, message: string, status: number) {
+    const { workspace } = workspaceOf(res);
+    if (isHtmx(req)) {
+      return res.status(422).type('html').send(deps.views.render('partials/admin/team/members', { ...membersData(res, workspace.workspaceId), alert: message }));
+    }
+    page(req, res, { alert: message, status });
+  }
+
+  function membersData(res: Response, workspaceId: string) {
+    const { actor, user } = workspaceOf(res);
+    const members = listMembers(deps.db, workspaceId);
+    const owners = members.filter((m) => m.role === 'owner').length;
+    return {
+      members: members.map((m) => ({ ...m, self: m.userId === user.id, soleOwner: m.role === 'owner' && owners === 1 })),
+      canManage: allows(actor, 'members.manage'),
+      /** Admins manage everyone but owners, and grant any role but owner. */
+      canTouchOwners: actor.role === 'owner',
+      roles: grantable(actor.role),
+      roleHelp: ROLE_HELP,
+      csrf: adminOf(res).session.csrf_token,
+    };
+  }
+
+  function renderAddForm(res: Response, form: AddForm, status: number, notice?: string) {
+    res.status(status).type('html').send(deps.views.render('partials/admin/team/add-form', addFormData(res, form, notice)));
+  }
+
+  function addFormData(res: Response, form: AddForm | InviteForm, notice?: string) {
+    const { actor } = workspaceOf(res);
+    return { ...form, notice, roles: grantable(actor.role), roleHelp: ROLE_HELP, csrf: adminOf(res).session.csrf_token };
+  }
+
+  function renderInviteForm(res: Response, form: InviteForm, status: number) {
+    res.status(status).type('html').send(deps.views.render('partials/admin/team/invite-form', addFormData(res, form)));
+  }
+
+  function page(req: Request, res: Response, opts: { form?: AddForm; invite?: InviteForm; alert?: string; status?: number } = {}) {
+    const { workspace } = workspaceOf(res);
+    const members = membersData(res, workspace.workspaceId);
+    renderAdminPage(deps, req, res, 'pages/admin/team', {
+      title: 'Team',
+      section: 'team',
+      status: opts.status,
+      workspaceName: workspace.name,
+      members: { ...members, alert: opts.alert },
+      add: members.canManage ? addFormData(res, opts.form ?? { values: { email: '', role: 'member' }, errors: {} }) : undefined,
+      invite: members.canManage ? addFormData(res, opts.invite ?? { values: { email: '', role: 'member' }, errors: {} }) : undefined,
+    });
+  }
+}

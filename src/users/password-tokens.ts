@@ -1,0 +1,88 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { type ChangeContext, recordAudit } from '../audit/audit.js';
+import type { Db } from '../db/db.js';
+import type { Role } from '../db/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { AppError, errors } from '../lib/errors.js';
+import { hashSecret } from '../lib/passwords.js';
+import { findWorkspaceById } from '../workspaces/workspaces.repo.js';
+import { createUser } from './users.service.js';
+
+/**
+ * One-time links to choose a password: how someone gets an account from the Team page without
+ * anybody else ever knowing their password. The link carries a random token; the database keeps
+ * only its SHA-256. Good for 24 hours, and once.
+ */
+export const PASSWORD_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
+export const MIN_PASSWORD = 10;
+const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+
+export interface PasswordTokenDeps {
+  db: Db;
+  clock: Clock;
+}
+
+const idOf = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** A fresh token for a user: the link's secret, returned once. */
+export function issuePasswordToken(deps: PasswordTokenDeps, userId: string): { token: string; expiresAt: number } {
+  const token = randomBytes(32).toString('base64url');
+  const now = deps.clock.now();
+  const expiresAt = now + PASSWORD_TOKEN_TTL_MS;
+  deps.db.stmt('insert into password_tokens (id, user_id, created_at, expires_at) values (?, ?, ?, ?)').run(idOf(token), userId, now, expiresAt);
+  return { token, expiresAt };
+}
+
+/**
+ * Creates a user who will choose their own password, as a member of a workspace with a role, and
+ * issues their link. Until the link is used the account has a random password nobody knows.
+ * Audited in the workspace as user.invite (plus member.add from the membership).
+ */
+export async function inviteUser(deps: PasswordTokenDeps, ctx: ChangeContext, workspaceId: string, email: string, role: Role) {
+  const workspace = findWorkspaceById(deps.db, workspaceId);
+  if (!workspace) throw errors.notFound('Workspace');
+  const { user } = await createUser(deps, ctx, { email, password: randomBytes(32).toString('base64url'), workspace: workspace.name, role });
+  return deps.db.tx(() => {
+    const issued = issuePasswordToken(deps, user.id);
+    recordAudit(deps.db, ctx, { workspaceId, action: 'user.invite', targetType: 'user', targetId: user.id, summary: { email: user.email, role }, at: deps.clock.now() });
+    return { userId: user.id, email: user.email, role, ...issued };
+  });
+}
+
+/** The user a link is for, while it is good (unused, unexpired); undefined otherwise. */
+export function findPasswordToken(deps: PasswordTokenDeps, token: string): { userId: string; email: string; expiresAt: number } | undefined {
+  if (!TOKEN_FORMAT.test(token)) return undefined;
+  const row = deps.db
+    .stmt(
+      `select t.user_id, t.expires_at, u.email from password_tokens t join users u on u.id = t.user_id
+       where t.id = ? and t.used_at is null and t.expires_at > ?`,
+    )
+    .get(idOf(token), deps.clock.now()) as { user_id: string; expires_at: number; email: string } | undefined;
+  return row && { userId: row.user_id, email: row.email, expiresAt: row.expires_at };
+}
+
+/**
+ * Sets the password a link was for, and voids the link (and any other of the same user's). The
+ * user's sessions end: whoever held the old password is signed out.
+ */
+export async function usePasswordToken(deps: PasswordTokenDeps, token: string, password: string): Promise<{ userId: string; email: string }> {
+  if (password.length < MIN_PASSWORD) {
+    throw errors.validation([{ field: 'password', message: `must be at least ${MIN_PASSWORD} characters` }]);
+  }
+  if (password.length > 1024) throw errors.validation([{ field: 'password', message: 'must be at most 1024 characters' }]);
+  if (!findPasswordToken(deps, token)) throw invalidLink();
+  const hash = await hashSecret(password);
+  return deps.db.tx(() => {
+    // Checked again inside the write: two tabs submitting the same link set one password.
+    const found = findPasswordToken(deps, token);
+    if (!found) throw invalidLink();
+    const now = deps.clock.now();
+    deps.db.stmt('update users set password_hash = ?, updated_at = ? where id = ?').run(hash, now, found.userId);
+    deps.db.stmt('update password_tokens set used_at = ? where user_id = ? and used_at is null').run(now, found.userId);
+    deps.db.stmt('delete from sessions where user_id = ?').run(found.userId);
+    return { userId: found.userId, email: found.email };
+  });
+}
+
+const invalidLink = () =>
+  new AppError(410, 'password_link_invalid', 'Link no longer valid', 'This link has been used or has expired. Ask a workspace admin for a new one.');
