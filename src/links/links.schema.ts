@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cursorParam, limitParam } from '../lib/pagination.js';
 import { isReservedSlug, SLUG_PATTERN } from './slugs.js';
 
 const MAX_URL_LENGTH = 2048;
@@ -59,16 +60,10 @@ export type UpdateLinkInput = z.output<typeof updateLinkBody>;
 
 export const LINK_ID_PATTERN = /^lnk_[0-9A-Za-z]{20}$/;
 
-const limit = z
-  .string()
-  .regex(/^\d+$/, 'must be an integer from 1 to 100')
-  .transform(Number)
-  .refine((n) => n >= 1 && n <= 100, 'must be an integer from 1 to 100');
-
 /** GET /api/v1/links query. Unknown parameters are refused (a misspelt filter must not list everything). */
 export const listLinksQuery = z.strictObject({
-  limit: limit.default(50),
-  after: z.string().regex(LINK_ID_PATTERN, 'must be a nextCursor value from a previous page').optional(),
+  limit: limitParam,
+  after: cursorParam(LINK_ID_PATTERN).optional(),
   q: z.string().trim().max(200, 'must be at most 200 characters').optional(),
   tag: z.string().trim().min(1).max(50).optional(),
   status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cursorParam, limitParam } from '../lib/pagination.js';
 import { EVENT_TYPES } from '../outbox/events.js';
 
 const url = z.string().trim().min(1, 'is required').max(2048, 'must be at most 2048 characters');
@@ -30,21 +31,15 @@ export const WEBHOOK_ID = /^whk_[0-9A-Za-z]{20}$/;
 export const DELIVERY_ID = /^dlv_[0-9A-Za-z]{20}$/;
 export const EVENT_ID = /^evt_[0-9A-Za-z]{20}$/;
 
-const limit = z
-  .string()
-  .regex(/^\d+$/, 'must be an integer from 1 to 100')
-  .transform(Number)
-  .refine((n) => n >= 1 && n <= 100, 'must be an integer from 1 to 100');
-const cursor = (pattern: RegExp) => z.string().regex(pattern, 'must be a nextCursor value from a previous page');
 
-export const listWebhooksQuery = z.strictObject({ limit: limit.default(50), after: cursor(WEBHOOK_ID).optional() });
+export const listWebhooksQuery = z.strictObject({ limit: limitParam, after: cursorParam(WEBHOOK_ID).optional() });
 export const listDeliveriesQuery = z.strictObject({
-  limit: limit.default(50),
-  after: cursor(DELIVERY_ID).optional(),
+  limit: limitParam,
+  after: cursorParam(DELIVERY_ID).optional(),
   status: z.enum(['pending', 'succeeded', 'failed']).optional(),
 });
 export const listEventsQuery = z.strictObject({
-  limit: limit.default(50),
-  after: cursor(EVENT_ID).optional(),
+  limit: limitParam,
+  after: cursorParam(EVENT_ID).optional(),
   type: z.enum(EVENT_TYPES).optional(),
 });
