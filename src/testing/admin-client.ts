@@ -34,10 +34,11 @@ export class AdminClient {
     return res;
   }
 
-  get = (path: string) => this.request('GET', path);
+  get = (path: string, headers?: Record<string, string>) => this.request('GET', path, { headers });
 
   /** A plain form post with the page's CSRF field (unless the form says otherwise). */
-  post = (path: string, form: Record<string, string>) => this.request('POST', path, { form: { _csrf: this.csrf ?? '', ...form } });
+  post = (path: string, form: Record<string, string>, headers?: Record<string, string>) =>
+    this.request('POST', path, { form: { _csrf: this.csrf ?? '', ...form }, headers });
 
   /** What htmx sends: no _csrf field, the token in X-CSRF-Token. */
   htmx = (path: string, form: Record<string, string>) =>

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { AdminClient } from '../../testing/admin-client.js';
 import { after, before, describe, test } from 'node:test';
 import { createLink } from '../../links/links.service.js';
 import { upsertPlan, setWorkspacePlan } from '../../workspaces/plans.js';
@@ -13,43 +14,9 @@ const MEMBER = 'member@example.com';
 const VIEWER = 'viewer@example.com';
 const HX = { 'hx-request': 'true' };
 
-/** One signed-in client: keeps cookies and the CSRF token of the last admin page (as in auth.test.ts). */
-class Browser {
-  readonly cookies = new Map<string, string>();
-  csrf: string | undefined;
-  constructor(private readonly base: string) {}
-
-  async request(method: string, path: string, opts: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<HttpResult> {
-    const headers: Record<string, string> = { ...opts.headers };
-    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    let rawBody: string | undefined;
-    if (opts.form) {
-      rawBody = new URLSearchParams(opts.form).toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-    }
-    const res = await http(this.base, method, path, { rawBody, headers });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      if (pair.slice(eq + 1) === '') this.cookies.delete(pair.slice(0, eq));
-      else this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(res.text)?.[1];
-    if (csrf) this.csrf = csrf;
-    return res;
-  }
-
-  get = (path: string, headers?: Record<string, string>) => this.request('GET', path, { headers });
-  /** A form post with the session's token (unless the form says otherwise). */
-  post = (path: string, form: Record<string, string>, headers?: Record<string, string>) => this.request('POST', path, { form: { _csrf: this.csrf!, ...form }, headers });
-
-  async signedIn(email: string): Promise<this> {
-    await this.get('/admin/login');
-    const res = await this.request('POST', '/admin/login', { form: { email, password: PASSWORD, _csrf: this.csrf! } });
-    assert.equal(res.status, 303, res.text);
-    assert.equal((await this.get('/admin/links')).status, 200);
-    return this;
-  }
+/** The shared admin client, signed in with the test password. */
+class Browser extends AdminClient {
+  signedIn = (email: string) => this.signIn(email, PASSWORD);
 }
 
 /** The slugs of the table rows, in order. */
