@@ -5,7 +5,7 @@ import { createLink } from '../../links/links.service.js';
 import { upsertPlan, setWorkspacePlan } from '../../workspaces/plans.js';
 import { createWorkspace } from '../../workspaces/workspaces.service.js';
 import { createUser } from '../../users/users.service.js';
-import { fakeClock, http, type HttpResult, startTestServer, TEST_OPERATOR, type TestServer } from '../../testing/harness.js';
+import { fakeClock, startTestServer, TEST_OPERATOR, type TestServer } from '../../testing/harness.js';
 import { LINKS_PAGE_SIZE } from './links.routes.js';
 
 const PASSWORD = 'correct horse battery';
