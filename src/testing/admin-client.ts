@@ -8,12 +8,18 @@ import { http, type HttpResult } from './harness.js';
  */
 export class AdminClient {
   readonly cookies = new Map<string, string>();
+  /** Set-Cookie lines of the last response. */
+  setCookies: string[] = [];
   csrf: string | undefined;
 
-  constructor(private readonly base: string) {}
+  /** `defaultHeaders` go with every request (e.g. X-Forwarded-Proto from a proxy). */
+  constructor(
+    private readonly base: string,
+    private readonly defaultHeaders: Record<string, string> = {},
+  ) {}
 
   async request(method: string, path: string, opts: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<HttpResult> {
-    const headers: Record<string, string> = { ...opts.headers };
+    const headers: Record<string, string> = { ...this.defaultHeaders, ...opts.headers };
     if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     let rawBody: string | undefined;
     if (opts.form) {
@@ -21,7 +27,8 @@ export class AdminClient {
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
     const res = await http(this.base, method, path, { rawBody, headers });
-    for (const line of res.headers.getSetCookie()) {
+    this.setCookies = res.headers.getSetCookie();
+    for (const line of this.setCookies) {
       const [pair = ''] = line.split(';');
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq);

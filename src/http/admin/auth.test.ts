@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { AdminClient } from '../../testing/admin-client.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -7,7 +8,7 @@ import { createWorkspace } from '../../workspaces/workspaces.service.js';
 import { createUser } from '../../users/users.service.js';
 import { ACCOUNT_FAILURES, IP_FAILURES, THROTTLE_WINDOW_MS } from '../../sessions/login-throttle.js';
 import { SESSION_IDLE_MS, SESSION_MAX_AGE_MS } from '../../sessions/sessions.service.js';
-import { fakeClock, http, type HttpResult, ROOT, startTestServer, TEST_OPERATOR, type TestServer } from '../../testing/harness.js';
+import { fakeClock, type HttpResult, ROOT, startTestServer, TEST_OPERATOR, type TestServer } from '../../testing/harness.js';
 
 const PASSWORD = 'correct horse battery';
 const OWNER = 'owner@example.com';
@@ -17,48 +18,14 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 /**
- * What a browser does with cookies, for one client: keeps what Set-Cookie gives (and drops
- * what it expires), sends them back, and remembers the CSRF token of the last admin page.
+ * The shared admin client, with plain form posts (these tests send the CSRF token, or leave it
+ * out, themselves) and the sign-in form submitted as is.
  */
-class Browser {
-  readonly cookies = new Map<string, string>();
-  /** Set-Cookie lines of the last response. */
-  setCookies: string[] = [];
-  csrf: string | undefined;
-
-  constructor(
-    private readonly base: string,
-    private readonly headers: Record<string, string> = {},
-  ) {}
-
-  async request(method: string, path: string, opts: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<HttpResult> {
-    const headers: Record<string, string> = { ...this.headers, ...opts.headers };
-    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    let rawBody: string | undefined;
-    if (opts.form) {
-      rawBody = new URLSearchParams(opts.form).toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-    }
-    const res = await http(this.base, method, path, { rawBody, headers });
-    this.setCookies = res.headers.getSetCookie();
-    for (const line of this.setCookies) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(res.text)?.[1];
-    if (csrf) this.csrf = csrf;
-    return res;
-  }
-
-  get = (path: string, headers?: Record<string, string>) => this.request('GET', path, { headers });
-  post = (path: string, form: Record<string, string>, headers?: Record<string, string>) => this.request('POST', path, { form, headers });
+class Browser extends AdminClient {
+  override post = (path: string, form: Record<string, string>, headers?: Record<string, string>) => this.request('POST', path, { form, headers });
 
   /** Opens the sign-in page (for its CSRF cookie and field) and submits it. */
-  async signIn(email: string, password: string, next?: string): Promise<HttpResult> {
+  async submitLogin(email: string, password: string, next?: string): Promise<HttpResult> {
     const page = await this.get(`/admin/login${next === undefined ? '' : `?next=${encodeURIComponent(next)}`}`);
     assert.equal(page.status, 200, page.text);
     return this.post('/admin/login', { email, password, _csrf: this.csrf!, ...(next === undefined ? {} : { next }) });
@@ -66,7 +33,7 @@ class Browser {
 
   /** Signs in and opens a page, so `csrf` holds the session's token. */
   async signedIn(email = OWNER): Promise<this> {
-    const res = await this.signIn(email, PASSWORD);
+    const res = await this.submitLogin(email, PASSWORD);
     assert.equal(res.status, 303, res.text);
     assert.equal((await this.get('/admin/links')).status, 200);
     return this;
@@ -134,7 +101,7 @@ describe('admin sign-in, sessions and CSRF', () => {
 
   test('signing in sets an HttpOnly, SameSite=Lax session cookie (not Secure over http) and goes to next', async () => {
     const b = new Browser(t.url);
-    const res = await b.signIn(OWNER, PASSWORD, '/admin/audit');
+    const res = await b.submitLogin(OWNER, PASSWORD, '/admin/audit');
     assert.equal(res.status, 303, res.text);
     assert.equal(res.headers.get('location'), '/admin/audit');
     const cookie = sessionCookie(b);
@@ -166,8 +133,8 @@ describe('admin sign-in, sessions and CSRF', () => {
   test('a wrong password and an unknown email get the same answer', async () => {
     const wrong = new Browser(t.url);
     const unknown = new Browser(t.url);
-    const a = await wrong.signIn(OWNER, 'not the password');
-    const b = await unknown.signIn('nobody@example.com', 'not the password');
+    const a = await wrong.submitLogin(OWNER, 'not the password');
+    const b = await unknown.submitLogin('nobody@example.com', 'not the password');
     for (const res of [a, b]) {
       assert.equal(res.status, 400);
       assert.equal(alertOf(res.text), 'Email or password is incorrect.');
@@ -216,7 +183,7 @@ describe('admin sign-in, sessions and CSRF', () => {
     ];
     for (const [next, location] of cases) {
       const b = new Browser(t.url);
-      const res = await b.signIn(OWNER, PASSWORD, next);
+      const res = await b.submitLogin(OWNER, PASSWORD, next);
       assert.equal(res.status, 303, next);
       assert.equal(res.headers.get('location'), location, next);
     }
@@ -238,7 +205,7 @@ describe('admin sign-in, sessions and CSRF', () => {
     const planted = 'P'.repeat(43);
     const victim = new Browser(t.url);
     victim.cookies.set('linkqr_session', planted);
-    await victim.signIn(OWNER, PASSWORD);
+    await victim.submitLogin(OWNER, PASSWORD);
     assert.notEqual(victim.sessionToken, planted);
   });
 
@@ -329,7 +296,7 @@ describe('admin sign-in, sessions and CSRF', () => {
 
   test('a user in no workspace is told so, and can still sign out', async () => {
     const b = new Browser(t.url);
-    assert.equal((await b.signIn(LONER, PASSWORD)).status, 303);
+    assert.equal((await b.submitLogin(LONER, PASSWORD)).status, 303);
     for (const path of ['/admin/links', '/admin/audit']) {
       const page = await b.get(path);
       assert.equal(page.status, 200);
@@ -434,18 +401,18 @@ describe('admin sign-in throttling', () => {
   test('per account: after 5 failures even the right password waits; an unknown email behaves the same', async () => {
     for (const email of [OWNER, 'ghost@example.com']) {
       const b = from('198.51.100.1');
-      for (let i = 0; i < ACCOUNT_FAILURES; i++) assert.equal((await b.signIn(email, `wrong ${i}`)).status, 400, `${email} #${i}`);
-      const message = tooMany(await b.signIn(email, PASSWORD));
+      for (let i = 0; i < ACCOUNT_FAILURES; i++) assert.equal((await b.submitLogin(email, `wrong ${i}`)).status, 400, `${email} #${i}`);
+      const message = tooMany(await b.submitLogin(email, PASSWORD));
       assert.equal(message, 'Too many sign-in attempts. Try again in 15 minutes.', email);
       // The account, not the address: another address is refused too.
-      tooMany(await from('198.51.100.2').signIn(email.toUpperCase(), PASSWORD));
+      tooMany(await from('198.51.100.2').submitLogin(email.toUpperCase(), PASSWORD));
     }
     clock.advance(THROTTLE_WINDOW_MS);
-    assert.equal((await from('198.51.100.1').signIn(OWNER, PASSWORD)).status, 303, 'the window has passed');
+    assert.equal((await from('198.51.100.1').submitLogin(OWNER, PASSWORD)).status, 303, 'the window has passed');
   });
 
   test('per account: a success clears the failures', async () => {
-    const attempt = (password: string) => from('198.51.100.3').signIn(VIEWER, password);
+    const attempt = (password: string) => from('198.51.100.3').submitLogin(VIEWER, password);
     for (let i = 0; i < ACCOUNT_FAILURES - 1; i++) assert.equal((await attempt('wrong')).status, 400);
     assert.equal((await attempt(PASSWORD)).status, 303);
     for (let i = 0; i < ACCOUNT_FAILURES - 1; i++) assert.equal((await attempt('wrong')).status, 400);
@@ -454,11 +421,11 @@ describe('admin sign-in throttling', () => {
 
   test('per address: 20 failures on any accounts, then every sign-in from it waits; other addresses do not', async () => {
     const b = from('203.0.113.7');
-    for (let i = 0; i < IP_FAILURES; i++) assert.equal((await b.signIn(`user${i}@example.com`, 'wrong')).status, 400, `#${i}`);
-    tooMany(await b.signIn(LONER, PASSWORD));
-    assert.equal((await from('203.0.113.8').signIn(LONER, PASSWORD)).status, 303);
+    for (let i = 0; i < IP_FAILURES; i++) assert.equal((await b.submitLogin(`user${i}@example.com`, 'wrong')).status, 400, `#${i}`);
+    tooMany(await b.submitLogin(LONER, PASSWORD));
+    assert.equal((await from('203.0.113.8').submitLogin(LONER, PASSWORD)).status, 303);
     clock.advance(5 * MINUTE);
-    assert.equal(tooMany(await b.signIn(LONER, PASSWORD)), 'Too many sign-in attempts. Try again in 10 minutes.', 'the window slides');
+    assert.equal(tooMany(await b.submitLogin(LONER, PASSWORD)), 'Too many sign-in attempts. Try again in 10 minutes.', 'the window slides');
   });
 
   test('behind a trusted proxy that says https, the session cookie is Secure', async () => {
@@ -475,7 +442,7 @@ describe('admin cookies without a trusted proxy', () => {
     try {
       await seed(t);
       const b = new Browser(t.url, { 'x-forwarded-proto': 'https' });
-      assert.equal((await b.signIn(OWNER, PASSWORD)).status, 303);
+      assert.equal((await b.submitLogin(OWNER, PASSWORD)).status, 303);
       assert.doesNotMatch(sessionCookie(b), /; Secure/i);
     } finally {
       await t.close();
