@@ -29,6 +29,8 @@ import { VERSION } from './version.js';
 import { AddressGuard } from './webhooks/address-guard.js';
 import { createSender } from './webhooks/sender.js';
 import { generateWebhookSecret, webhookHeaders } from './webhooks/signing.js';
+import { QrRenderer } from './qr/qr.js';
+import { InstanceSettingsStore } from './settings/instance-settings.js';
 import { instanceSecret } from './settings/settings.repo.js';
 
 export const DB_FILE = 'linkqr.db';
@@ -112,11 +114,13 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     opts.dispatcher,
   );
 
+  const instanceSettings = new InstanceSettingsStore(db);
   const clicks = new ClickRecorder(
     {
       db,
       log: log.child({ component: 'clicks' }),
       ipHashKey: instanceSecret(db, 'ip_hash_key'),
+      keepUserAgent: () => instanceSettings.get().keepUserAgents,
       inBatch: (records) => {
         const linkJson = (id: string) => {
           const row = findLinkById(db, id);
@@ -143,6 +147,8 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     pages,
     clientIp,
     clicks,
+    instanceSettings,
+    qr: new QrRenderer(),
     redirects,
     verifiedKeys,
     keyUsage,

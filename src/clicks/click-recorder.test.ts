@@ -54,7 +54,7 @@ async function fixture(): Promise<Fixture> {
     linkB,
     workspaceId: ws.id,
     recorder(options) {
-      const recorder = new ClickRecorder({ db: store.db, log, ipHashKey: randomBytes(32) }, options);
+      const recorder = new ClickRecorder({ db: store.db, log, ipHashKey: randomBytes(32), keepUserAgent: () => true }, options);
       recorders.push(recorder);
       return recorder;
     },

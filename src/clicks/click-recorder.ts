@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
+import { classifyAgent, referrerHost } from './classify.js';
 import { type ClickRecord, clickStatements, type LinkClickTotals, type MonthlyClickTotals } from './clicks.repo.js';
 
 export interface ClickInput {
@@ -46,6 +47,8 @@ export class ClickRecorder {
       db: Db;
       log: Logger;
       ipHashKey: Buffer;
+      /** The instance setting: keep each click's raw user agent (device/browser/OS are always kept). */
+      keepUserAgent(): boolean;
       /** Runs inside each batch's transaction, after the clicks are written (link.clicked events). */
       inBatch?(records: readonly ClickRecord[]): void;
       /** After a batch committed. */
@@ -89,6 +92,7 @@ export class ClickRecorder {
     // A visitor's clicks tend to come together: hash each address once per batch.
     const ipHashes = new Map<string, string>();
     const months = new Map<string, MonthlyClickTotals>();
+    const keepUserAgent = this.deps.keepUserAgent();
     for (const c of batch) {
       const month = new Date(c.at).toISOString().slice(0, 7);
       let m = months.get(c.workspaceId + month);
@@ -97,6 +101,8 @@ export class ClickRecorder {
       if (!c.bot) m.human++;
       let ipHash = ipHashes.get(c.ip);
       if (ipHash === undefined) ipHashes.set(c.ip, (ipHash = this.hashIp(c.ip)));
+      // Classified here, off the redirect path; a HEAD request from a browser agent is still a bot click.
+      const agent = classifyAgent(c.userAgent);
       records.push({
         linkId: c.linkId,
         workspaceId: c.workspaceId,
@@ -104,7 +110,11 @@ export class ClickRecorder {
         bot: c.bot,
         qr: c.qr,
         referrer: c.referrer ? c.referrer.slice(0, 1024) : null,
-        userAgent: c.userAgent ? c.userAgent.slice(0, 512) : null,
+        referrerHost: referrerHost(c.referrer),
+        userAgent: keepUserAgent && c.userAgent ? c.userAgent.slice(0, 512) : null,
+        device: c.bot ? 'bot' : agent.device,
+        browser: agent.browser,
+        os: agent.os,
         ipHash,
       });
       let t = totals.get(c.linkId);

@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Db } from '../db/db.js';
+import { rollUp } from './rollups.js';
 
 export interface ClickRecord {
   linkId: string;
@@ -8,7 +9,12 @@ export interface ClickRecord {
   bot: boolean;
   qr: boolean;
   referrer: string | null;
+  referrerHost: string | null;
+  /** Kept only when the instance setting says so; device/browser/os are always kept. */
   userAgent: string | null;
+  device: string;
+  browser: string;
+  os: string;
   ipHash: string | null;
 }
 
@@ -29,32 +35,44 @@ export interface MonthlyClickTotals {
 }
 
 /**
- * Fixed statements prepared once: a batch is a loop of single-row inserts inside one
- * transaction, which SQLite runs at a few microseconds a row.
+ * Fixed statements prepared once: a batch is a loop of single-row inserts and rollup upserts
+ * inside one transaction, which SQLite runs at a few microseconds a row.
  */
 export function clickStatements(db: Db) {
-  let insert: BetterSqlite3.Statement | undefined;
-  let bump: BetterSqlite3.Statement | undefined;
-  let monthly: BetterSqlite3.Statement | undefined;
+  const lazy = (sql: string) => {
+    let statement: BetterSqlite3.Statement | undefined;
+    return () => (statement ??= db.sqlite.prepare(sql));
+  };
+  const insert = lazy(
+    `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const bump = lazy(
+    `update links set clicks = clicks + ?, total_clicks = total_clicks + ?,
+       last_clicked_at = coalesce(max(last_clicked_at, ?), last_clicked_at, ?) where id = ?`,
+  );
+  const monthly = lazy(
+    `insert into monthly_clicks (workspace_id, month, human, total) values (?, ?, ?, ?)
+     on conflict (workspace_id, month) do update set human = human + excluded.human, total = total + excluded.total`,
+  );
+  const linkRollup = lazy(
+    `insert into click_rollups (link_id, facet, day, value, total, human, qr) values (?, ?, ?, ?, ?, ?, ?)
+     on conflict do update set total = total + excluded.total, human = human + excluded.human, qr = qr + excluded.qr`,
+  );
+  const workspaceHour = lazy(
+    `insert into workspace_click_hours (workspace_id, hour, total, human, qr) values (?, ?, ?, ?, ?)
+     on conflict do update set total = total + excluded.total, human = human + excluded.human, qr = qr + excluded.qr`,
+  );
   return {
     writeBatch(clicks: readonly ClickRecord[], totals: readonly LinkClickTotals[], months: readonly MonthlyClickTotals[]) {
-      insert ??= db.sqlite.prepare(
-        `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, user_agent, ip_hash)
-         values (?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      bump ??= db.sqlite.prepare(
-        `update links set clicks = clicks + ?, total_clicks = total_clicks + ?,
-           last_clicked_at = coalesce(max(last_clicked_at, ?), last_clicked_at, ?) where id = ?`,
-      );
       for (const c of clicks) {
-        insert.run(c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.userAgent, c.ipHash);
+        insert().run(c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash);
       }
-      monthly ??= db.sqlite.prepare(
-        `insert into monthly_clicks (workspace_id, month, human, total) values (?, ?, ?, ?)
-         on conflict (workspace_id, month) do update set human = human + excluded.human, total = total + excluded.total`,
-      );
-      for (const t of totals) bump.run(t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
-      for (const m of months) monthly.run(m.workspaceId, m.month, m.human, m.total);
+      for (const t of totals) bump().run(t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
+      for (const m of months) monthly().run(m.workspaceId, m.month, m.human, m.total);
+      const r = rollUp(clicks);
+      for (const l of r.links) linkRollup().run(l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
+      for (const w of r.workspaces) workspaceHour().run(w.workspaceId, w.hour, w.total, w.human, w.qr);
     },
   };
 }

@@ -55,6 +55,9 @@ export function openDb(file: string): Db {
   enableWal(sqlite);
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
+  // Click batches touch pages all over the links, clicks index and rollup tables; with SQLite's
+  // default 2 MB page cache most of them were re-read and spilled on every batch.
+  sqlite.pragma('cache_size = -65536');
 
   const q = new Kysely<Database>({
     dialect: {

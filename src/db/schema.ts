@@ -100,6 +100,7 @@ export interface LinkRow {
   created_by_key_id: string | null;
   clicks: number;
   total_clicks: number;
+  qr_generated_at: number | null;
   last_clicked_at: number | null;
   created_at: number;
   updated_at: number;

@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { KeyDeps } from '../keys/keys.service.js';
 import type { LinkDeps } from '../links/links.service.js';
+import type { AnalyticsDeps } from '../analytics/stats.service.js';
+import type { QrDeps } from '../qr/qr.service.js';
+import type { InstanceSettingsStore } from '../settings/instance-settings.js';
 import type { WebhookDeps } from '../webhooks/webhooks.service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Assets } from '../lib/assets.js';
@@ -16,7 +19,8 @@ import { requestLog } from './middleware/request-log.js';
 import { bindPublicFiles } from './public-files.js';
 import type { StatusPages } from './status-pages.js';
 
-export interface ExpressDeps extends KeyDeps, LinkDeps, WebhookDeps {
+export interface ExpressDeps extends KeyDeps, LinkDeps, QrDeps, AnalyticsDeps, WebhookDeps {
+  instanceSettings: InstanceSettingsStore;
   config: Config;
   log: Logger;
   assets: Assets;

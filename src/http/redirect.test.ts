@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { fakeClock, type HttpResult, startTestServer, type TestServer } from '../testing/harness.js';
+import { fakeClock, type HttpResult, startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
 
 const BROWSERS = {
   chrome: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
@@ -295,6 +295,8 @@ describe('click recording', () => {
   after(() => t.close());
 
   test('one row per redirect: bot and qr flags, referrer, user agent, time, and a hashed IP only', async () => {
+    t.server.deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: true }, clock.now());
+    after(() => t.server.deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: false }, clock.now()));
     const link = await createLink(t, key, { url: 'https://example.com/tracked' });
     const path = `/${link.slug}`;
     // Bots first and a human last, so the link's lastClickedAt is the last human click either way.
@@ -337,6 +339,22 @@ describe('click recording', () => {
     const res = await t.request('GET', `/api/v1/links/${link.id}`, { key });
     assert.equal(res.json.clicks, cases.filter((c) => !c.bot).length);
     assert.equal(res.json.lastClickedAt, iso(clock.now()));
+  });
+
+  test('raw user agents are kept only when the instance says so; device, browser and OS always are', async () => {
+    assert.equal(t.server.deps.instanceSettings.get().keepUserAgents, false, 'off by default');
+    const link = await createLink(t, key, { url: 'https://example.com/private' });
+    await rawRequest(t.url, 'GET', `/${link.slug}`, { 'user-agent': BROWSERS.iphone, referer: 'https://www.News.example:8443/a?b=c' });
+    await rawRequest(t.url, 'HEAD', `/${link.slug}`, { 'user-agent': BROWSERS.chrome });
+    t.flushClicks();
+    const rows = t.store.db.sqlite
+      .prepare('select user_agent, device, browser, os, referrer_host from clicks where link_id = ? order by id')
+      .all(link.id);
+    assert.deepEqual(rows, [
+      { user_agent: null, device: 'mobile', browser: 'Safari', os: 'iOS', referrer_host: 'news.example' },
+      // A HEAD request is a bot click whatever agent sent it; its browser and OS are still what the agent says.
+      { user_agent: null, device: 'bot', browser: 'Chrome', os: 'Windows', referrer_host: null },
+    ]);
   });
 
   test('X-Forwarded-For is ignored unless LINKQR_TRUST_PROXY trusts the proxy; the hash key differs per instance', async () => {

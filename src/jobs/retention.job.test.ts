@@ -110,11 +110,25 @@ describe('retention job', () => {
     assert.ok(warning, 'a plan with an unreadable retention is reported');
     assert.equal(warning.level, 40);
 
+    // The rollups follow: whole days past the cutoff go (the day the cutoff falls in stays), and
+    // nothing is left of the deleted links.
+    const rollupDays = (linkId: string) =>
+      (t.store.db.sqlite.prepare('select distinct day from click_rollups where link_id = ? order by day').pluck().all(linkId) as number[]).map(
+        (day) => Math.floor((clock.now() - day) / DAY),
+      );
+    assert.deepEqual(rollupDays(links.Acme.kept.id), [30, 29, 0], 'the day of the clicks 30 d + 1 ms and 30 d old, of the 29 d old one, and today');
+    assert.deepEqual(rollupDays(links.Initech.kept.id), [400, 366, 365, 100, 30, 29, 0]);
+    for (const name of ['Globex', 'Initech'] as const) assert.deepEqual(rollupDays(links[name].deleted.id), [], `${name}: deleted link's rollups`);
+    const acmeStats = await t.request('GET', `/api/v1/links/${links.Acme.kept.id}/stats?from=${new Date(NOW - 60 * DAY).toISOString()}&interval=day`, { key: keys.Acme });
+    assert.equal(acmeStats.json.total, KEPT.Acme.length + 1, 'the stats keep whole days: the click 30 d + 1 ms old shares the cutoff day');
+
     // Nothing left to do now. Two days later, Acme's 30- and 29-day-old clicks (two links) and
     // Globex's 365-day-old one have passed their limits.
-    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 0, orphanClicks: 0, deliveries: 0, events: 0, auditEntries: 0, expiredSessions: 0 } });
+    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 0, orphanClicks: 0, rollupRows: 0, deliveries: 0, events: 0, auditEntries: 0, expiredSessions: 0 } });
     clock.advance(2 * DAY);
-    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 5, orphanClicks: 0, deliveries: 0, events: 0, auditEntries: 0, expiredSessions: 0 } });
+    const later = await t.server.scheduler.run('retention');
+    assert.equal(later.status === 'ok' && later.result.expiredClicks, 5);
+    assert.deepEqual(rollupDays(links.Acme.kept.id), [2], 'only the day of the click that was an hour old is left');
     assert.deepEqual(clickAges(links.Acme.kept.id), [2 * DAY + HOUR]);
     assert.deepEqual(clickAges(links.Globex.kept.id), KEPT.Globex.slice(1).map((age) => age + 2 * DAY));
   });

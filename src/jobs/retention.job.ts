@@ -22,11 +22,12 @@ export const retentionJob: Job = {
   async run(ctx) {
     const expiredClicks = await deleteExpiredClicks(ctx);
     const orphanClicks = await deleteOrphanClicks(ctx);
+    const rollupRows = await deleteRollups(ctx);
     const { deliveries, events } = await deleteOldOutbox(ctx);
     const auditEntries = deleteOldAudit(ctx);
     const expiredSessions = deleteExpiredSessions(ctx);
     // Idempotency records older than 24 h (§4) are deleted here too, once their table exists.
-    return { expiredClicks, orphanClicks, deliveries, events, auditEntries, expiredSessions };
+    return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions };
   },
 };
 
@@ -105,6 +106,54 @@ async function deleteOrphanClicks({ db, signal }: JobContext): Promise<number> {
     }
   }
   return deleter.finish();
+}
+
+/**
+ * The analytics rollups follow the clicks: days wholly before a workspace's retention cutoff
+ * (rollups keep whole days, so a day goes once all of it is past), and every row of links that
+ * no longer exist. One link (and one facet of a big link) per transaction.
+ */
+async function deleteRollups(ctx: JobContext): Promise<number> {
+  const { db, signal } = ctx;
+  let deleted = 0;
+  const step = async (run: () => number) => {
+    deleted += db.tx(run);
+    await nextTurn();
+    signal.throwIfAborted();
+  };
+  const cutoffs = retentionCutoffs(ctx);
+  for (const [planId, cutoff] of cutoffs) {
+    const lastDay = cutoff - (cutoff % DAY_MS) - DAY_MS; // days up to and including this one are wholly past
+    const workspaces = db.all(db.q.selectFrom('workspaces').select('id').where('plan_id', '=', planId));
+    for (const { id: workspaceId } of workspaces) {
+      await step(() => db.stmt('delete from workspace_click_hours where workspace_id = ? and hour < ?').run(workspaceId, cutoff - (cutoff % 3_600_000)).changes);
+      const linkIds = db.stmt('select id from links where workspace_id = ?').pluck().all(workspaceId) as string[];
+      for (let i = 0; i < linkIds.length; i += LINKS_PER_TURN) {
+        const chunk = JSON.stringify(linkIds.slice(i, i + LINKS_PER_TURN));
+        await step(
+          () => db.stmt('delete from click_rollups where link_id in (select value from json_each(?)) and day <= ?').run(chunk, lastDay).changes,
+        );
+      }
+    }
+  }
+  const nextLinkId = db.stmt('select link_id from click_rollups where link_id > ? order by link_id limit 1');
+  const linkExists = db.stmt('select 1 from links where id = ?');
+  let after = '';
+  for (let seen = 1; ; seen++) {
+    const row = nextLinkId.get(after) as { link_id: string } | undefined;
+    if (!row) break;
+    after = row.link_id;
+    if (!linkExists.get(after)) {
+      for (const facet of ['all', 'hour', 'referrer', 'device', 'browser', 'os']) {
+        const linkId = after;
+        await step(() => db.stmt('delete from click_rollups where link_id = ? and facet = ?').run(linkId, facet).changes);
+      }
+    } else if (seen % LINKS_PER_TURN === 0) {
+      await nextTurn();
+      signal.throwIfAborted();
+    }
+  }
+  return deleted;
 }
 
 const ids = (rows: unknown[]) => (rows as { id: number }[]).map((r) => r.id);

@@ -7,8 +7,8 @@ export const findLink = (db: Db, workspaceId: string, id: string) =>
 
 export const findLinkById = (db: Db, id: string) => db.first(db.q.selectFrom('links').selectAll().where('id', '=', id));
 
-export const findLinkBySlug = (db: Db, slug: string) =>
-  db.first(db.q.selectFrom('links').selectAll().where('slug', '=', slug));
+// The redirect path's cache miss: a fixed statement rather than a query built per call.
+export const findLinkBySlug = (db: Db, slug: string) => db.stmt('select * from links where slug = ?').get(slug) as LinkRow | undefined;
 
 const LINK_COLUMNS = [
   'id', 'workspace_id', 'slug', 'url', 'title', 'tags', 'status', 'expires_at', 'expired_url', 'max_clicks', 'redirect_code',
@@ -49,3 +49,11 @@ export function listLinkRows(db: Db, f: LinkFilter): LinkRow[] {
 
 export const countLinks = (db: Db, workspaceId: string) =>
   (db.stmt('select count(*) as n from links where workspace_id = ?').get(workspaceId) as { n: number }).n;
+
+/** Every tag used by the workspace's links, once each, in alphabetical order (the Links page's tag filter). */
+export const listLinkTags = (db: Db, workspaceId: string) =>
+  (
+    db
+      .stmt('select distinct t.value as tag from links, json_each(links.tags) t where links.workspace_id = ? order by t.value collate nocase')
+      .all(workspaceId) as { tag: string }[]
+  ).map((r) => r.tag);

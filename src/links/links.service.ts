@@ -56,6 +56,7 @@ export async function createLink(deps: LinkDeps, workspaceId: string, ctx: Chang
     clicks: 0,
     total_clicks: 0,
     last_clicked_at: null,
+    qr_generated_at: null,
     created_at: now,
     updated_at: now,
   };

@@ -218,7 +218,18 @@ describe('webhook dispatcher', { concurrency: true }, () => {
           time: linkClicked.time,
           data: {
             link: linkClicked.value,
-            click: { at: iso(linkClicked.time), bot: false, qr: false, referrer: 'https://news.example/post', userAgent: BROWSER_UA },
+            // The raw user agent only when the instance keeps them (off by default); its classes always.
+            click: {
+              at: iso(linkClicked.time),
+              bot: false,
+              qr: false,
+              referrer: 'https://news.example/post',
+              referrerHost: 'news.example',
+              device: 'desktop',
+              browser: 'Chrome',
+              os: 'Windows',
+              userAgent: null,
+            },
           },
         },
         'webhook.test': { time: tested.time, data: { endpointId: everything.id, message: testMessage } },

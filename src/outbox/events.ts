@@ -79,7 +79,17 @@ export function enqueueClickEvents(
     if (!links.has(c.linkId)) links.set(c.linkId, presentLinkById(c.linkId));
     const link = links.get(c.linkId);
     if (link === undefined) continue; // deleted while its clicks waited in the buffer
-    const click = { at: new Date(c.at).toISOString(), bot: c.bot, qr: c.qr, referrer: c.referrer, userAgent: c.userAgent };
+    const click = {
+      at: new Date(c.at).toISOString(),
+      bot: c.bot,
+      qr: c.qr,
+      referrer: c.referrer,
+      referrerHost: c.referrerHost,
+      device: c.device,
+      browser: c.browser,
+      os: c.os,
+      userAgent: c.userAgent,
+    };
     deliveries += enqueueEvent(db, { workspaceId: c.workspaceId, type: 'link.clicked', data: { link, click }, at: c.at }).deliveries;
   }
   return deliveries;

@@ -251,13 +251,18 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       assert.deepEqual(await members(), ['owner@team.test', 'second@team.test']);
     });
 
-    test('qrCodes: generating a QR code past the limit is refused', { todo: 'QR codes land with the QR issue: nothing counts or refuses them yet' }, async () => {
+    test('qrCodes: generating a QR code past the limit is refused; codes already made stay free', async () => {
       const key = await t.key({ workspace: 'Qr' });
       await onPlan('Qr', 'one-qr', { limit: 'qrCodes=1' });
       const a = await newLink(key);
       const b = await newLink(key);
       assert.equal((await t.request('GET', `/api/v1/links/${a.id}/qr?format=svg`, { key })).status, 200);
       assertLimitReached(await t.request('GET', `/api/v1/links/${b.id}/qr?format=svg`, { key }), { limit: 'qrCodes', plan: 'one-qr', usage: 1, max: 1 });
+      // The code already counted is free in any format and size.
+      const png = await t.request('GET', `/api/v1/links/${a.id}/qr?format=png&size=256`, { key });
+      assert.equal(png.status, 200);
+      assert.equal(png.headers.get('content-type'), 'image/png');
+      assert.deepEqual((await t.request('GET', '/api/v1/me', { key })).json.workspace.usage.limits.qrCodes, { used: 1, max: 1 });
     });
 
     test('clicksPerMonth never breaks redirects: past it, links redirect and /me shows the overage; a new month starts at 0', async () => {

@@ -1,6 +1,7 @@
 import type { Db } from '../db/db.js';
 import { countLiveKeys } from '../keys/keys.repo.js';
 import { countLinks } from '../links/links.repo.js';
+import { countQrCodes } from '../qr/qr.service.js';
 import { PLAN_FEATURES, planOfWorkspace } from './plans.js';
 
 /** YYYY-MM of a time, UTC: the period of the clicksPerMonth limit. */
@@ -25,8 +26,7 @@ export function workspaceUsage(db: Db, workspaceId: string, now: number) {
     period: month,
     limits: {
       links: { used: countLinks(db, workspaceId), max: max('links') },
-      // A QR code counts once generated for a link (the QR issue); none are generated yet.
-      qrCodes: { used: 0, max: max('qrCodes') },
+      qrCodes: { used: countQrCodes(db, workspaceId), max: max('qrCodes') },
       clicksPerMonth: { used: clicks, max: clickLimit, overage: clickLimit === null ? 0 : Math.max(0, clicks - clickLimit) },
       members: { used: count(db, 'select count(*) as n from memberships where workspace_id = ?', workspaceId), max: max('members') },
       apiKeys: { used: countLiveKeys(db, workspaceId), max: max('apiKeys') },

@@ -13,9 +13,10 @@ import { bindTeamPages, type TeamDeps } from './team.routes.js';
 import { bindSettingsPages, type SettingsDeps } from './settings.routes.js';
 import { bindInstancePages, type InstanceDeps } from './instance.routes.js';
 import { bindSetPasswordPages } from './set-password.routes.js';
+import { type AnalyticsPagesDeps, bindAnalyticsPages } from './analytics.routes.js';
 import { type ApiPagesDeps, bindApiPages } from './api.routes.js';
 
-export type AdminDeps = LoginDeps & PagesDeps & TeamDeps & SettingsDeps & InstanceDeps & ApiPagesDeps & LinksPagesDeps;
+export type AdminDeps = LoginDeps & PagesDeps & TeamDeps & SettingsDeps & InstanceDeps & ApiPagesDeps & LinksPagesDeps & AnalyticsPagesDeps;
 
 /**
  * /admin: the sign-in page, then everything behind a session. Order matters: security headers
@@ -41,6 +42,7 @@ export function bindAdmin(app: Express, deps: AdminDeps) {
   bindInstancePages(router, deps);
   bindApiPages(router, deps);
   bindLinksPages(router, deps);
+  bindAnalyticsPages(router, deps);
   bindPages(router, deps);
   router.use(() => {
     throw errors.notFound('Page');

@@ -3,22 +3,34 @@ import type { ChangeContext } from '../../audit/audit.js';
 import { errors } from '../../lib/errors.js';
 import { authorizeInstance } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
+import type { InstanceSettingsStore } from '../../settings/instance-settings.js';
 import { listUsers } from '../../users/users.service.js';
-import { listPlans, PLAN_FEATURES, PLAN_LIMITS, setWorkspacePlan } from '../../workspaces/plans.js';
+import {
+  listPlans,
+  PLAN_FEATURES,
+  PLAN_LIMITS,
+  type PlanDefinition,
+  type PlanFeature,
+  type PlanLimit,
+  setWorkspacePlan,
+  upsertPlan,
+} from '../../workspaces/plans.js';
 import { findWorkspaceById } from '../../workspaces/workspaces.repo.js';
 import { listWorkspaces } from '../../workspaces/workspaces.service.js';
-import { adminOf, redirectTo } from './admin-session.js';
+import { adminOf, isHtmx, redirectTo } from './admin-session.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
 export interface InstanceDeps extends RenderDeps {
   clientIp(req: Request): string;
+  instanceSettings: InstanceSettingsStore;
 }
 
 /** Mounted under /admin: routes say `/instance`, redirects the full path. */
 const ROUTE = '/instance';
 const INSTANCE = '/admin/instance';
 
-const LIMIT_LABELS: Record<string, string> = {
+/** Column heads of the plans table (short: seven of them share a row). */
+const LIMIT_COLUMNS: Record<PlanLimit, string> = {
   links: 'Links',
   qrCodes: 'QR codes',
   clicksPerMonth: 'Clicks/mo',
@@ -28,47 +40,223 @@ const LIMIT_LABELS: Record<string, string> = {
   analyticsRetentionDays: 'Days kept',
 };
 
+/** Labels of the plan form's limit fields. */
+const LIMIT_LABELS: Record<PlanLimit, string> = {
+  links: 'Links',
+  qrCodes: 'QR codes',
+  clicksPerMonth: 'Clicks per month',
+  members: 'Members',
+  apiKeys: 'API keys',
+  webhookEndpoints: 'Webhook endpoints',
+  analyticsRetentionDays: 'Analytics kept (days)',
+};
+
+const FEATURE_LABELS: Record<PlanFeature, string> = { api: 'API', webhooks: 'Webhooks', qr: 'QR codes', analytics: 'Analytics' };
+
+/** The smallest value of each limit: a plan may allow no links at all, but keeps analytics for a day at least. */
+const LIMIT_MIN: Partial<Record<PlanLimit, number>> = { analyticsRetentionDays: 1 };
+const MAX_LIMIT_DIGITS = 12;
+const MAX_PLAN_NAME = 64;
+
+type PlanField = 'name' | PlanLimit | 'form';
+
+/** The plan form as typed, and a message beside each field the server refused. */
+interface PlanFormState {
+  /** The plan being changed; undefined while creating one. */
+  plan?: string | undefined;
+  values: { name: string; features: PlanFeature[]; limits: Record<PlanLimit, string> };
+  errors: Partial<Record<PlanField, string>>;
+}
+
+type Plan = ReturnType<typeof listPlans>[number];
+
 /**
- * Instance (instance admins only): every user, every workspace with its plan (which can be
- * changed here, audited in that workspace's log), and the plans with their features and limits.
- * The plan change posts to /admin/instance itself, which a user in no workspace can reach.
+ * Instance (instance admins only): every user; every workspace with its plan (changed from its
+ * row, audited in that workspace's log); the plans, created and edited here; and the settings of
+ * the whole instance. Everything posts to /admin/instance itself, the one instance path a user
+ * in no workspace can reach, and the form's `intent` field says which change it is.
+ *   GET  /instance              page
+ *   GET  /instance?edit=PLAN    fragment: partials/admin/instance/plan-edit (in the dialog), or the page with the form
+ *   POST /instance  intent=workspace-plan   a workspace moves to a plan
+ *   POST /instance  intent=plan.create      fragment with errors: partials/admin/instance/plan-create
+ *   POST /instance  intent=plan.update      fragment with errors: partials/admin/instance/plan-edit
+ *   POST /instance  intent=settings         instance settings
+ * A change that is saved redirects to the page, which shows a flash.
  */
 export function bindInstancePages(router: Router, deps: InstanceDeps) {
   router.get(ROUTE, (req, res) => {
     requireInstanceAdmin(res);
-    renderAdminPage(deps, req, res, 'pages/admin/instance', {
-      title: 'Instance',
-      section: 'instance',
-      users: listUsers(deps),
-      workspaces: listWorkspaces(deps),
-      plans: listPlans(deps.db).map((p) => ({
-        ...p,
-        features: PLAN_FEATURES.map((f) => ({ name: f, on: p.features[f] !== false })),
-        limits: PLAN_LIMITS.map((l) => ({ label: LIMIT_LABELS[l] ?? l, max: (p.limits[l] ?? null) as number | null })),
-      })),
-      csrf: adminOf(res).session.csrf_token,
-    });
+    const editing = text(req.query.edit);
+    if (!editing) return page(req, res);
+    const form = formOfPlan(requirePlan(editing));
+    if (isHtmx(req)) return renderFragment(res, 'partials/admin/instance/plan-edit', form);
+    page(req, res, { edit: form });
   });
 
   router.post(ROUTE, (req, res) => {
     requireInstanceAdmin(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
+    switch (body.intent) {
+      case 'workspace-plan':
+        return moveWorkspace(req, res, body);
+      case 'plan.create':
+      case 'plan.update':
+        return savePlan(req, res, body, body.intent);
+      case 'settings':
+        return saveSettings(req, res, body);
+      default:
+        throw errors.badRequest('unknown_intent', 'This form is not one the Instance page knows.');
+    }
+  });
+
+  function moveWorkspace(req: Request, res: Response, body: Record<string, unknown>) {
     const workspace = typeof body.workspace === 'string' ? findWorkspaceById(deps.db, body.workspace) : undefined;
     if (!workspace) throw errors.notFound('Workspace');
-    const plan = typeof body.plan === 'string' ? body.plan : '';
+    const plan = text(body.plan);
     setWorkspacePlan(deps.db, changeOf(req, res), workspace.id, plan, deps.clock.now());
     setFlash(deps, adminOf(res).session, { kind: 'ok', text: `${workspace.name} is on the ${plan} plan.` });
     redirectTo(req, res, INSTANCE);
-  });
+  }
+
+  function savePlan(req: Request, res: Response, body: Record<string, unknown>, intent: 'plan.create' | 'plan.update') {
+    const existing = intent === 'plan.update' ? requirePlan(text(body.name)) : undefined;
+    const form = formFromBody(body, existing?.name);
+    const change = parsePlanForm(form);
+    if (!existing && !form.errors.name) {
+      const taken = listPlans(deps.db).find((p) => sameName(p.name, form.values.name.trim()));
+      if (taken) form.errors.name = `The plan ${taken.name} exists already: edit it in the table.`;
+    }
+    if (Object.keys(form.errors).length > 0) {
+      if (isHtmx(req)) return renderFragment(res, existing ? 'partials/admin/instance/plan-edit' : 'partials/admin/instance/plan-create', form, 422);
+      return page(req, res, { status: 422, ...(existing ? { edit: form } : { create: form }) });
+    }
+    const name = existing?.name ?? form.values.name.trim();
+    let flash = existing ? `Saved the ${name} plan.` : `Created the ${name} plan.`;
+    // Saving an untouched form writes nothing, so the audit log only holds real changes.
+    if (existing && isSameDefinition(existing, change)) flash = `Nothing changed in the ${name} plan.`;
+    else upsertPlan(deps.db, changeOf(req, res), name, change, deps.clock.now());
+    setFlash(deps, adminOf(res).session, { kind: 'ok', text: flash });
+    redirectTo(req, res, INSTANCE);
+  }
+
+  function saveSettings(req: Request, res: Response, body: Record<string, unknown>) {
+    const keepUserAgents = body.keepUserAgents === 'on';
+    const before = deps.instanceSettings.get();
+    deps.instanceSettings.update(changeOf(req, res), { keepUserAgents }, deps.clock.now());
+    const text =
+      before.keepUserAgents === keepUserAgents
+        ? 'Nothing changed in the instance settings.'
+        : keepUserAgents
+          ? 'New clicks keep their raw user agent from now on.'
+          : 'New clicks no longer keep their raw user agent.';
+    setFlash(deps, adminOf(res).session, { kind: 'ok', text });
+    redirectTo(req, res, INSTANCE);
+  }
+
+  function page(req: Request, res: Response, opts: { status?: number; create?: PlanFormState; edit?: PlanFormState } = {}) {
+    renderAdminPage(deps, req, res, 'pages/admin/instance', {
+      title: 'Instance',
+      section: 'instance',
+      status: opts.status,
+      users: listUsers(deps),
+      workspaces: listWorkspaces(deps),
+      plans: listPlans(deps.db).map((p) => ({
+        ...p,
+        editUrl: `${INSTANCE}?${new URLSearchParams({ edit: p.name })}`,
+        features: PLAN_FEATURES.map((f) => ({ name: f, on: p.features[f] !== false })),
+        limits: PLAN_LIMITS.map((l) => ({ label: LIMIT_COLUMNS[l], max: (p.limits[l] ?? null) as number | null })),
+      })),
+      planCreate: formData(opts.create ?? emptyForm()),
+      planEdit: opts.edit && formData(opts.edit),
+      settings: deps.instanceSettings.get(),
+      csrf: adminOf(res).session.csrf_token,
+    });
+  }
+
+  /** What the plan form partials need besides the form itself. */
+  function formData(form: PlanFormState) {
+    return {
+      form,
+      features: PLAN_FEATURES.map((f) => ({ name: f, label: FEATURE_LABELS[f] })),
+      limits: PLAN_LIMITS.map((l) => ({ name: l, label: LIMIT_LABELS[l], min: LIMIT_MIN[l] ?? 0 })),
+    };
+  }
+
+  function renderFragment(res: Response, partial: string, form: PlanFormState, status = 200) {
+    const html = deps.views.render(partial, { ...formData(form), csrf: adminOf(res).session.csrf_token });
+    res.status(status).type('html').send(html);
+  }
+
+  function requirePlan(name: string): Plan {
+    const plan = listPlans(deps.db).find((p) => p.name === name);
+    if (!plan) throw errors.notFound(`Plan "${name}"`);
+    return plan;
+  }
 
   function requireInstanceAdmin(res: Response) {
     authorizeInstance({ type: 'user', instanceAdmin: adminOf(res).user.instanceAdmin });
   }
 
-  /** Who changes the plan: the signed-in user, even one who belongs to no workspace. */
+  /** Who makes the change: the signed-in user, even one who belongs to no workspace. */
   function changeOf(req: Request, res: Response): ChangeContext {
     if (res.locals.change) return res.locals.change;
     const { user } = adminOf(res);
     return { actor: { type: 'user', id: user.id, workspaceId: '', role: 'viewer', instanceAdmin: user.instanceAdmin }, ip: deps.clientIp(req) };
   }
+}
+
+const text = (v: unknown) => (typeof v === 'string' ? v : '');
+
+/** Plan names compare as SQLite's NOCASE does: ASCII letters only. */
+const sameName = (a: string, b: string) => a.replace(/[A-Z]/g, (c) => c.toLowerCase()) === b.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+function emptyForm(): PlanFormState {
+  return {
+    values: { name: '', features: [...PLAN_FEATURES], limits: Object.fromEntries(PLAN_LIMITS.map((l) => [l, ''])) as Record<PlanLimit, string> },
+    errors: {},
+  };
+}
+
+/** A plan as the edit form shows it: a blank limit is no limit. */
+function formOfPlan(plan: Plan): PlanFormState {
+  const limits = Object.fromEntries(PLAN_LIMITS.map((l) => [l, plan.limits[l] === undefined ? '' : String(plan.limits[l])])) as Record<PlanLimit, string>;
+  return { plan: plan.name, values: { name: plan.name, features: PLAN_FEATURES.filter((f) => plan.features[f] !== false), limits }, errors: {} };
+}
+
+/** The posted form as typed; an unchecked feature is simply absent from the body. */
+function formFromBody(body: Record<string, unknown>, plan: string | undefined): PlanFormState {
+  const checked = ([] as unknown[]).concat(body.features ?? []);
+  const features = PLAN_FEATURES.filter((f) => checked.includes(f));
+  const limits = Object.fromEntries(PLAN_LIMITS.map((l) => [l, text(body[l])])) as Record<PlanLimit, string>;
+  return { plan, values: { name: plan ?? text(body.name), features, limits }, errors: {} };
+}
+
+/** The form as a plan change: every feature on or off, every limit a number or null (none). Errors go into `form.errors`. */
+function parsePlanForm(form: PlanFormState): PlanDefinition {
+  const { values, errors } = form;
+  if (form.plan === undefined) {
+    const name = values.name.trim();
+    if (name === '') errors.name = 'Must not be empty.';
+    else if (name.length > MAX_PLAN_NAME) errors.name = `Must be at most ${MAX_PLAN_NAME} characters.`;
+    else if (/[\x00-\x1f\x7f]/.test(name)) errors.name = 'Must not contain control characters.';
+  }
+  const features = Object.fromEntries(PLAN_FEATURES.map((f) => [f, values.features.includes(f)]));
+  const limits: PlanDefinition['limits'] = {};
+  for (const l of PLAN_LIMITS) {
+    const raw = values.limits[l].trim();
+    const min = LIMIT_MIN[l] ?? 0;
+    if (raw === '') limits[l] = null;
+    else if (/^-\d+$/.test(raw)) errors[l] = `Must be ${min} or more.`;
+    else if (!/^\d+$/.test(raw)) errors[l] = 'Must be a whole number, or blank for no limit.';
+    else if (raw.replace(/^0+(?=\d)/, '').length > MAX_LIMIT_DIGITS) errors[l] = `Must be at most ${MAX_LIMIT_DIGITS} digits long.`;
+    else if (Number(raw) < min) errors[l] = `Must be ${min} or more.`;
+    else limits[l] = Number(raw);
+  }
+  return { features, limits };
+}
+
+function isSameDefinition(plan: Plan, change: PlanDefinition): boolean {
+  const featuresSame = PLAN_FEATURES.every((f) => (plan.features[f] !== false) === change.features[f]);
+  const limitsSame = PLAN_LIMITS.every((l) => (plan.limits[l] ?? null) === (change.limits[l] ?? null));
+  return featuresSame && limitsSame;
 }

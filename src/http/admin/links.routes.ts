@@ -2,6 +2,7 @@ import type { Request, Response, Router } from 'express';
 import type { Link } from '../../links/link-presenter.js';
 import { createLinkBody, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
 import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink } from '../../links/links.service.js';
+import { listLinkTags } from '../../links/links.repo.js';
 import { AppError, errors } from '../../lib/errors.js';
 import { allows, authorize } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
@@ -46,14 +47,14 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
   });
 
   router.get('/links/table', (req, res) => {
-    const view = tableView(req, res);
-    // The address bar follows the search, so a reload or a shared URL shows the same list.
-    res.setHeader('hx-replace-url', pageUrl(view.q, undefined));
+    const view = tableView(req, res, { withTagChoices: false });
+    // The address bar follows the search and filters, so a reload or a shared URL shows the same list.
+    res.setHeader('hx-replace-url', pageUrl(view.filters, undefined));
     renderFragment(res, 'partials/admin/links/table', view);
   });
 
   router.get('/links/rows', (req, res) => {
-    renderFragment(res, 'partials/admin/links/rows', tableView(req, res));
+    renderFragment(res, 'partials/admin/links/rows', tableView(req, res, { withTagChoices: false }));
   });
 
   router.post('/links', async (req, res) => {
@@ -130,21 +131,43 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
     res.status(200).type('html').send('');
   });
 
-  /** The list as asked by ?q=&after= (a bad cursor or an overlong search is a 400 page, as in the API). */
-  function tableView(req: Request, res: Response) {
+  /**
+   * The list as asked by ?q=&status=&tag=&after= (a bad cursor, an overlong search or an unknown
+   * status is a 400 page, as in the API). Blank parameters are what the plain GET form sends for "All".
+   * The tag filter's choices cost a scan of the workspace's tags: only whole pages draw the toolbar.
+   */
+  function tableView(req: Request, res: Response, { withTagChoices = true } = {}) {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.read');
-    const query = parseInput(listLinksQuery, { limit: String(LINKS_PAGE_SIZE), q: text(req.query.q) || undefined, after: text(req.query.after) || undefined }, 'query');
+    const query = parseInput(
+      listLinksQuery,
+      {
+        limit: String(LINKS_PAGE_SIZE),
+        q: text(req.query.q) || undefined,
+        status: text(req.query.status) || undefined,
+        tag: text(req.query.tag) || undefined,
+        after: text(req.query.after) || undefined,
+      },
+      'query',
+    );
     const page = listLinks(deps, workspace.workspaceId, query);
     const canWrite = allows(actor, 'links.write');
+    const filters = { q: query.q ?? '', status: query.status ?? '', tag: query.tag ?? '' };
+    const tags = withTagChoices ? listLinkTags(deps.db, workspace.workspaceId) : [];
+    // A tag no link carries any more still shows as chosen, so the list is never filtered invisibly.
+    if (withTagChoices && filters.tag && !tags.includes(filters.tag)) tags.unshift(filters.tag);
     return {
-      q: query.q ?? '',
+      q: filters.q,
+      // Not spread: `status` beside the page's data would be taken for the HTTP status.
+      filters,
+      tags,
       after: query.after,
       canWrite,
       rows: page.data.map((l) => rowData(deps, l, canWrite)),
       nextCursor: page.nextCursor,
-      moreUrl: page.nextCursor ? pageUrl(query.q, page.nextCursor) : undefined,
-      moreRowsUrl: page.nextCursor ? `/admin/links/rows?${new URLSearchParams({ q: query.q ?? '', after: page.nextCursor })}` : undefined,
+      moreUrl: page.nextCursor ? pageUrl(filters, page.nextCursor) : undefined,
+      moreRowsUrl: page.nextCursor ? pageUrl(filters, page.nextCursor, '/admin/links/rows') : undefined,
+      newestUrl: pageUrl(filters, undefined),
     };
   }
 
@@ -165,11 +188,14 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
 
 const text = (v: unknown) => (typeof v === 'string' ? v : '');
 
-function pageUrl(q: string | undefined, after: string | undefined) {
+/** A list's address: only the filters in use, so "All" leaves no empty parameter behind. */
+function pageUrl(filters: { q: string; status: string; tag: string }, after: string | undefined, path = '/admin/links') {
   const params = new URLSearchParams();
-  if (q) params.set('q', q);
+  if (filters.q) params.set('q', filters.q);
+  if (filters.status) params.set('status', filters.status);
+  if (filters.tag) params.set('tag', filters.tag);
   if (after) params.set('after', after);
-  return `/admin/links${params.size > 0 ? `?${params}` : ''}`;
+  return `${path}${params.size > 0 ? `?${params}` : ''}`;
 }
 
 /** Status as a visitor meets it: a disabled, expired or used-up link does not redirect to its target. */

@@ -1,4 +1,4 @@
-import type { Request, Response, Router } from 'express';
+import type { Router } from 'express';
 import { listAudit } from '../../audit/audit.js';
 import { listKeys } from '../../keys/keys.service.js';
 import { authorize } from '../../policy/policy.js';
@@ -8,31 +8,7 @@ import { adminOf, redirectTo, workspaceOf } from './admin-session.js';
 import { HOME, safeAdminPath } from './navigation.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
-export interface PagesDeps extends RenderDeps {
-  baseUrl(): string;
-}
-
-/** A page still to be built: what it will do, and how to do it today. No made-up data. */
-interface Upcoming {
-  title: string;
-  lead: (workspace: string) => string;
-  heading: string;
-  features: string[];
-  next: string;
-  code?: (ctx: { workspace: string; baseUrl: string }) => string;
-}
-
-/** Sections still to be built (analytics comes with the analytics and QR issue). */
-const UPCOMING: Record<'analytics', Upcoming> = {
-  analytics: {
-    title: 'Analytics',
-    lead: (ws) => `How the links of ${ws} are used.`,
-    heading: 'Click analytics will appear here',
-    features: ['Human clicks, bots and QR scans over time', 'Top referrers, devices and browsers', 'A chart for every link'],
-    next: "Until then, each link's human clicks and last click are on the Links page and in the API:",
-    code: ({ baseUrl }) => `curl ${baseUrl}/api/v1/links/LINK_ID \\\n  -H "Authorization: Bearer $LINKQR_KEY"   # "clicks", "lastClickedAt"`,
-  },
-};
+export type PagesDeps = RenderDeps;
 
 const AUDIT_PAGE_SIZE = 100;
 
@@ -48,8 +24,6 @@ export function bindPages(router: Router, deps: PagesDeps) {
     redirectTo(req, res, safeAdminPath(form.next));
   });
 
-  router.get('/analytics', (req, res) => upcoming(req, res, 'analytics'));
-
   router.get('/audit', (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'audit.read');
@@ -59,20 +33,6 @@ export function bindPages(router: Router, deps: PagesDeps) {
     const rows = entries.map((e) => ({ ...e, who: describeActor(e.actor, users, keys), what: describeTarget(e.target), details: describeSummary(e.summary) }));
     renderAdminPage(deps, req, res, 'pages/admin/audit', { title: 'Audit log', section: 'audit', rows, pageSize: AUDIT_PAGE_SIZE });
   });
-
-  function upcoming(req: Request, res: Response, section: keyof typeof UPCOMING) {
-    const page = UPCOMING[section];
-    const workspace = adminOf(res).workspace?.name ?? '';
-    renderAdminPage(deps, req, res, 'pages/admin/upcoming', {
-      title: page.title,
-      section,
-      lead: page.lead(workspace),
-      heading: page.heading,
-      features: page.features,
-      next: page.next,
-      code: page.code?.({ workspace, baseUrl: deps.baseUrl() }),
-    });
-  }
 }
 
 const splitRef = (ref: string) => {

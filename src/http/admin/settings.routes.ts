@@ -11,6 +11,7 @@ import { type RenderDeps, renderAdminPage } from './render.js';
 export interface SettingsDeps extends RenderDeps {
   redirects: { clear(): void };
   verifiedKeys: { clear(): void };
+  instanceSettings: { reload(): void };
 }
 
 /** Mounted under /admin: routes say `/settings`, redirects the full path. */
@@ -69,7 +70,8 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
     authorize(actor, 'keys.manage');
     deps.redirects.clear();
     deps.verifiedKeys.clear();
-    recordAudit(deps.db, res.locals.change!, { workspaceId: workspace.workspaceId, action: 'settings.clear_caches', targetType: 'instance', targetId: null, summary: { caches: ['redirects', 'api_keys'] }, at: deps.clock.now() });
+    deps.instanceSettings.reload();
+    recordAudit(deps.db, res.locals.change!, { workspaceId: workspace.workspaceId, action: 'settings.clear_caches', targetType: 'instance', targetId: null, summary: { caches: ['redirects', 'api_keys', 'instance_settings'] }, at: deps.clock.now() });
     setFlash(deps, adminOf(res).session, { kind: 'ok', text: 'Caches cleared: the next redirects and API calls read the database again.' });
     redirectTo(req, res, SETTINGS);
   });

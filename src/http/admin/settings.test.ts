@@ -128,8 +128,13 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
     t.store.db.sqlite.prepare('update links set url = ? where slug = ?').run('https://example.com/new', slug);
     assert.equal(await visit(), 'https://example.com/old');
 
+    // An instance setting changed behind the server's back (a restored backup, another process).
+    t.store.db.sqlite.prepare(`insert or replace into settings (key, value) values ('instance_settings', '{"keepUserAgents":true}')`).run();
+    assert.equal(t.server.deps.instanceSettings.get().keepUserAgents, false);
+
     const admin = await new AdminClient(t.url).signIn(ADMIN, PASSWORD, '/admin/settings');
     const res = await admin.htmx('/admin/settings/clear-caches', {});
+    assert.equal(t.server.deps.instanceSettings.get().keepUserAgents, true, 'instance settings are read again');
     assert.equal(res.headers.get('hx-redirect'), '/admin/settings');
     assert.match((await admin.get('/admin/settings')).text, /Caches cleared: the next redirects and API calls read the database again\./);
     assert.equal(await visit(), 'https://example.com/new');

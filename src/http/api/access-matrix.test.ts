@@ -28,10 +28,7 @@ interface Route {
   scope: Scope | null;
   success: number;
   request(f: Fixtures): Promise<{ path: string; body?: unknown }>;
-  todo?: string;
 }
-
-const ANALYTICS_TODO = 'analytics and QR routes land with the analytics/QR issues (route answers 404 route_not_found today)';
 
 const same = (path: (ids: Ids) => string, body?: unknown) => async (f: Fixtures) => ({ path: path(f.ids), body });
 const ROUTES: Route[] = [
@@ -47,9 +44,10 @@ const ROUTES: Route[] = [
       method: 'DELETE', path: '/links/:id', scope: 'links:write', success: 204,
       request: async (f) => ({ path: `/api/v1/links/${await f.fresh.link()}` }),
     },
-    { method: 'GET', path: '/links/:id/qr', scope: 'links:read', success: 200, request: same((ids) => `/api/v1/links/${ids.link}/qr?format=svg`), todo: ANALYTICS_TODO },
-    { method: 'GET', path: '/links/:id/stats', scope: 'analytics:read', success: 200, request: same((ids) => `/api/v1/links/${ids.link}/stats`), todo: ANALYTICS_TODO },
-    { method: 'GET', path: '/links/:id/clicks', scope: 'analytics:read', success: 200, request: same((ids) => `/api/v1/links/${ids.link}/clicks`), todo: ANALYTICS_TODO },
+    { method: 'GET', path: '/links/:id/qr', scope: 'links:read', success: 200, request: same((ids) => `/api/v1/links/${ids.link}/qr?format=svg`) },
+    { method: 'GET', path: '/links/:id/stats', scope: 'analytics:read', success: 200, request: same((ids) => `/api/v1/links/${ids.link}/stats`) },
+    { method: 'GET', path: '/links/:id/clicks', scope: 'analytics:read', success: 200, request: same((ids) => `/api/v1/links/${ids.link}/clicks`) },
+    { method: 'GET', path: '/stats', scope: 'analytics:read', success: 200, request: same(() => '/api/v1/stats') },
     { method: 'GET', path: '/webhooks', scope: 'webhooks:read', success: 200, request: same(() => '/api/v1/webhooks') },
     {
       method: 'POST', path: '/webhooks', scope: 'webhooks:write', success: 201,
@@ -135,12 +133,6 @@ describe('API access matrix', () => {
 
   describe('scope × route', () => {
     for (const route of ROUTES) {
-      if (route.todo) {
-        test(`${route.method} ${route.path}: only ${route.scope} opens it`, { todo: route.todo }, async () => {
-          for (const label of KEY_LABELS) await check(route, label);
-        });
-        continue;
-      }
       for (const label of KEY_LABELS) {
         const allowed = route.scope === null || scopesOf(label).includes(route.scope);
         test(`${route.method} ${route.path} with ${label} → ${allowed ? route.success : '403 insufficient_scope'}`, () => check(route, label));
@@ -167,9 +159,9 @@ describe('API access matrix', () => {
     /** Destructive routes are aimed at Alpha's long-lived fixtures, not fresh ones. */
     const alphas = (): Fixtures => ({ ...fixtures, fresh: { link: async () => fixtures.ids.link, webhook: async () => fixtures.ids.webhook } });
 
-    const idRoutes = ROUTES.filter((r) => r.path.includes(':id') && !r.todo);
-    test('the id routes are the 10 of links, webhooks and deliveries', () => {
-      assert.equal(idRoutes.length, 10);
+    const idRoutes = ROUTES.filter((r) => r.path.includes(':id'));
+    test('the id routes are the 13 of links, webhooks and deliveries', () => {
+      assert.equal(idRoutes.length, 13);
     });
     for (const route of idRoutes) {
       test(`${route.method} ${route.path} with Alpha's id → 404 not_found`, async () => {

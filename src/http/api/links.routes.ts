@@ -2,17 +2,20 @@ import { type Router } from 'express';
 import { createLinkBody, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
 import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink } from '../../links/links.service.js';
 import { errors } from '../../lib/errors.js';
+import { qrOptionsSchema } from '../../qr/qr.js';
+import { linkQr, type QrDeps } from '../../qr/qr.service.js';
 import { can, changeOf, principalOf } from '../middleware/auth.js';
 import { parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
+import { notModified } from '../conditional.js';
 
 /** An id that cannot be a link id answers 404 like any other unknown id. */
-function linkId(raw: string | string[] | undefined): string {
+export function linkId(raw: string | string[] | undefined): string {
   if (typeof raw !== 'string' || !LINK_ID_PATTERN.test(raw)) throw errors.notFound(`Link ${String(raw)}`);
   return raw;
 }
 
-export function bindLinksApi(router: Router, deps: LinkDeps) {
+export function bindLinksApi(router: Router, deps: LinkDeps & QrDeps) {
   router.post('/links', can('links.write'), async (req, res) => {
     const link = await createLink(deps, principalOf(res).workspaceId, changeOf(res), parseInput(createLinkBody, req.body, 'body'));
     sendJson(res, 201, link, { location: `/api/v1/links/${link.id}` });
@@ -29,6 +32,20 @@ export function bindLinksApi(router: Router, deps: LinkDeps) {
   router.patch('/links/:id', can('links.write'), async (req, res) => {
     const id = linkId(req.params.id);
     sendJson(res, 200, await updateLink(deps, principalOf(res).workspaceId, changeOf(res), id, parseInput(updateLinkBody, req.body, 'body')));
+  });
+
+  router.get('/links/:id/qr', can('links.read'), async (req, res) => {
+    const id = linkId(req.params.id);
+    const image = await linkQr(deps, principalOf(res).workspaceId, id, parseInput(qrOptionsSchema, req.query, 'query'));
+    // no-cache: the image changes with the slug, so clients revalidate (a cheap 304) rather than keep a stale code.
+    res.set({ etag: image.etag, 'cache-control': 'private, no-cache', 'x-content-type-options': 'nosniff' });
+    if (notModified(req, image.etag)) {
+      res.status(304).end();
+      return;
+    }
+    const extension = image.contentType === 'image/png' ? 'png' : 'svg';
+    res.set({ 'content-type': image.contentType, 'content-disposition': `inline; filename="qr-${id}.${extension}"` });
+    res.status(200).end(image.body);
   });
 
   router.delete('/links/:id', can('links.write'), async (req, res) => {

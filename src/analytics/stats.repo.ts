@@ -1,0 +1,107 @@
+import type { Db } from '../db/db.js';
+import { type Facet, HOUR_MS } from '../clicks/rollups.js';
+
+export interface BucketRow {
+  /** Start of the hour or day (epoch ms, UTC). */
+  at: number;
+  total: number;
+  human: number;
+  qr: number;
+}
+export interface FacetRow {
+  facet: Facet;
+  value: string;
+  total: number;
+  human: number;
+}
+export interface RawClickRow {
+  id: number;
+  clicked_at: number;
+  bot: number;
+  qr: number;
+  referrer: string | null;
+  referrer_host: string | null;
+  user_agent: string | null;
+  device: string | null;
+  browser: string | null;
+  os: string | null;
+  ip_hash: string | null;
+}
+export interface LinkTotalsRow {
+  link_id: string;
+  total: number;
+  human: number;
+  qr: number;
+}
+
+// Every query reads primary key ranges of click_rollups (link, facet, day, value); days are UTC midnights.
+
+/** Day totals of a link over whole days [fromDay, toDay). */
+export const linkDays = (db: Db, linkId: string, fromDay: number, toDay: number) =>
+  db
+    .stmt(`select day as at, total, human, qr from click_rollups where link_id = ? and facet = 'all' and day >= ? and day < ?`)
+    .all(linkId, fromDay, toDay) as BucketRow[];
+
+/** Hour totals of a link over whole days [fromDay, toDay). */
+export const linkHours = (db: Db, linkId: string, fromDay: number, toDay: number) =>
+  db
+    .stmt(
+      `select day + cast(value as integer) * ${HOUR_MS} as at, total, human, qr from click_rollups
+       where link_id = ? and facet = 'hour' and day >= ? and day < ?`,
+    )
+    .all(linkId, fromDay, toDay) as BucketRow[];
+
+export const linkFacets = (db: Db, linkId: string, fromDay: number, toDay: number) =>
+  db
+    .stmt(
+      `select facet, value, sum(total) as total, sum(human) as human from click_rollups
+       where link_id = ? and facet in ('referrer', 'device', 'browser', 'os') and day >= ? and day < ? group by facet, value`,
+    )
+    .all(linkId, fromDay, toDay) as FacetRow[];
+
+/** Raw clicks of a link in [from, to): the partial days at the edges of a range. */
+export const linkClicksBetween = (db: Db, linkId: string, from: number, to: number) =>
+  db
+    .stmt(
+      `select clicked_at, bot, qr, referrer_host, device, browser, os from clicks
+       where link_id = ? and clicked_at >= ? and clicked_at < ?`,
+    )
+    .all(linkId, from, to) as Pick<RawClickRow, 'clicked_at' | 'bot' | 'qr' | 'referrer_host' | 'device' | 'browser' | 'os'>[];
+
+/**
+ * Newest first, one page, after the cursor (clicked_at, id). The order is the index's
+ * (link_id, clicked_at, rowid), so a page reads `limit` index entries however many clicks exist.
+ */
+export const listClickRows = (db: Db, f: { linkId: string; from: number; to: number; beforeAt: number; beforeId: number; limit: number }) =>
+  db
+    .stmt(
+      `select id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash from clicks
+       where link_id = @linkId and clicked_at >= @from and clicked_at < @to and (clicked_at, id) < (@beforeAt, @beforeId)
+       order by clicked_at desc, id desc limit @limit`,
+    )
+    .all(f) as RawClickRow[];
+
+export const workspaceHours = (db: Db, workspaceId: string, from: number, to: number) =>
+  db
+    .stmt('select hour as at, total, human, qr from workspace_click_hours where workspace_id = ? and hour >= ? and hour < ?')
+    .all(workspaceId, from, to) as BucketRow[];
+
+/** Per-link totals of the workspace's links over whole days [fromDay, toDay). Deleted links have no row in links. */
+export const linkTotalsByDays = (db: Db, workspaceId: string, fromDay: number, toDay: number) =>
+  db
+    .stmt(
+      `select r.link_id, sum(r.total) as total, sum(r.human) as human, sum(r.qr) as qr
+       from links l join click_rollups r on r.link_id = l.id and r.facet = 'all' and r.day >= ? and r.day < ?
+       where l.workspace_id = ? group by r.link_id`,
+    )
+    .all(fromDay, toDay, workspaceId) as LinkTotalsRow[];
+
+/** Per-link totals over the hours [fromHour, toHour) ('00'…'24') of one day. */
+export const linkTotalsByHours = (db: Db, workspaceId: string, day: number, fromHour: string, toHour: string) =>
+  db
+    .stmt(
+      `select r.link_id, sum(r.total) as total, sum(r.human) as human, sum(r.qr) as qr
+       from links l join click_rollups r on r.link_id = l.id and r.facet = 'hour' and r.day = ? and r.value >= ? and r.value < ?
+       where l.workspace_id = ? group by r.link_id`,
+    )
+    .all(day, fromHour, toHour, workspaceId) as LinkTotalsRow[];

@@ -1,0 +1,279 @@
+import { DAY_MS, FACETS, type Facet, HOUR_MS } from '../clicks/rollups.js';
+import type { Db } from '../db/db.js';
+import type { Clock } from '../lib/clock.js';
+import { errors } from '../lib/errors.js';
+import { findLink } from '../links/links.repo.js';
+import { requirePlanFeature } from '../workspaces/plans.js';
+import {
+  type BucketRow,
+  type FacetRow,
+  linkClicksBetween,
+  linkFacets,
+  linkDays,
+  linkHours,
+  linkTotalsByDays,
+  linkTotalsByHours,
+  listClickRows,
+  type LinkTotalsRow,
+  workspaceHours,
+} from './stats.repo.js';
+import {
+  INTERVALS,
+  type Interval,
+  type LinkStatsQuery,
+  type ListClicksQuery,
+  MAX_BUCKETS,
+  resolveRange,
+  type TimeRange,
+  type WorkspaceStatsQuery,
+} from './stats.schema.js';
+
+export interface AnalyticsDeps {
+  db: Db;
+  clock: Clock;
+  baseUrl(): string;
+}
+
+export interface SeriesPoint {
+  t: string;
+  total: number;
+  human: number;
+  qr: number;
+}
+export interface FacetCount {
+  /** null: clicks without a referrer (direct, or the browser sent none). */
+  value: string | null;
+  total: number;
+  human: number;
+}
+
+/** How many values each facet table lists (by total, then name). */
+const TOP_FACET_VALUES = 10;
+
+const floorTo = (ms: number, step: number) => ms - (((ms % step) + step) % step);
+const ceilTo = (ms: number, step: number) => floorTo(ms + step - 1, step);
+
+/**
+ * Exact counts for any [from, to): whole days come from the rollups, and the partial days at
+ * either edge from the clicks themselves (at most two days of one link's clicks).
+ */
+export function linkStats(deps: AnalyticsDeps, workspaceId: string, linkId: string, query: LinkStatsQuery) {
+  const { db } = deps;
+  requirePlanFeature(db, workspaceId, 'analytics');
+  if (!findLink(db, workspaceId, linkId)) throw errors.notFound(`Link ${linkId}`);
+  const range = rangeOf(query, deps.clock.now());
+  const interval = intervalOf(query.interval, range);
+
+  const series = new Series(range, interval);
+  const facets = new FacetCounter();
+  const whole = { from: ceilTo(range.from, DAY_MS), to: floorTo(range.to, DAY_MS) };
+  const rawRanges: TimeRange[] = whole.from < whole.to ? [{ from: range.from, to: whole.from }, { from: whole.to, to: range.to }] : [range];
+
+  if (whole.from < whole.to) {
+    const buckets = interval === 'day' ? linkDays(db, linkId, whole.from, whole.to) : linkHours(db, linkId, whole.from, whole.to);
+    for (const b of buckets) series.add(b);
+    for (const f of linkFacets(db, linkId, whole.from, whole.to)) facets.add(f);
+  }
+  for (const r of rawRanges) {
+    if (r.from >= r.to) continue;
+    for (const c of linkClicksBetween(db, linkId, r.from, r.to)) {
+      const human = c.bot ? 0 : 1;
+      series.add({ at: c.clicked_at, total: 1, human, qr: c.qr });
+      facets.add({ facet: 'referrer', value: c.referrer_host ?? '', total: 1, human });
+      facets.add({ facet: 'device', value: c.device ?? 'other', total: 1, human });
+      facets.add({ facet: 'browser', value: c.browser ?? 'Other', total: 1, human });
+      facets.add({ facet: 'os', value: c.os ?? 'Other', total: 1, human });
+    }
+  }
+  return {
+    linkId,
+    ...series.summary(),
+    referrers: facets.top('referrer'),
+    devices: facets.top('device'),
+    browsers: facets.top('browser'),
+    os: facets.top('os'),
+  };
+}
+export type LinkStats = ReturnType<typeof linkStats>;
+
+/**
+ * The workspace over a range of whole hours: totals and series from the workspace's hourly
+ * rollup, top links from each link's day and hour totals. Clicks of links deleted since count in
+ * the totals (they happened) but deleted links are not listed.
+ */
+export function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: WorkspaceStatsQuery) {
+  const { db } = deps;
+  requirePlanFeature(db, workspaceId, 'analytics');
+  const range = rangeOf(query, ceilTo(deps.clock.now(), HOUR_MS));
+  for (const field of ['from', 'to'] as const) {
+    if (range[field] % HOUR_MS !== 0) {
+      throw errors.validation([{ field, message: 'must be a whole UTC hour (like 2026-11-01T14:00:00Z) or a date for the workspace summary' }]);
+    }
+  }
+  const interval = intervalOf(query.interval, range);
+  const series = new Series(range, interval);
+  for (const h of workspaceHours(db, workspaceId, range.from, range.to)) series.add(h);
+
+  const perLink = new Map<string, LinkTotalsRow>();
+  const merge = (rows: LinkTotalsRow[]) => {
+    for (const r of rows) {
+      const seen = perLink.get(r.link_id);
+      if (!seen) perLink.set(r.link_id, { ...r });
+      else {
+        seen.total += r.total;
+        seen.human += r.human;
+        seen.qr += r.qr;
+      }
+    }
+  };
+  // Whole days from the day totals; the hours of a partial day at either end from the hour totals.
+  const wholeDays = { from: ceilTo(range.from, DAY_MS), to: floorTo(range.to, DAY_MS) };
+  if (wholeDays.from < wholeDays.to) merge(linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
+  const hourOf = (ms: number, day: number) => String((ms - day) / HOUR_MS).padStart(2, '0');
+  for (let day = floorTo(range.from, DAY_MS); day < range.to; day += DAY_MS) {
+    if (day >= wholeDays.from && day + DAY_MS <= wholeDays.to) continue;
+    const from = Math.max(range.from, day);
+    const to = Math.min(range.to, day + DAY_MS);
+    merge(linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day)));
+  }
+  const ranked = [...perLink.values()].sort((a, b) => b.human - a.human || b.total - a.total || (a.link_id < b.link_id ? -1 : 1));
+  const topLinks = [];
+  for (const r of ranked.slice(0, query.limit)) {
+    const link = findLink(db, workspaceId, r.link_id);
+    if (!link) continue; // deleted since the totals were read: cannot happen inside this synchronous call
+    topLinks.push({
+      link: { id: link.id, slug: link.slug, shortUrl: `${deps.baseUrl()}/${link.slug}`, title: link.title, url: link.url },
+      total: r.total,
+      human: r.human,
+      bots: r.total - r.human,
+      qr: r.qr,
+    });
+  }
+  return { ...series.summary(), topLinks };
+}
+export type WorkspaceStats = ReturnType<typeof workspaceStats>;
+
+/** Raw clicks of a link, newest first. Visitors appear only as the salted hash of their address. */
+export function listClicks(deps: AnalyticsDeps, workspaceId: string, linkId: string, query: ListClicksQuery) {
+  const { db } = deps;
+  requirePlanFeature(db, workspaceId, 'analytics');
+  if (!findLink(db, workspaceId, linkId)) throw errors.notFound(`Link ${linkId}`);
+  if (query.from !== undefined && query.to !== undefined && query.from >= query.to) throw errors.validation([{ field: 'from', message: 'must be before to' }]);
+  const [beforeAt, beforeId] = query.after ? query.after.split('_').map(Number) : [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+  const rows = listClickRows(db, {
+    linkId,
+    from: query.from ?? 0,
+    to: query.to ?? Number.MAX_SAFE_INTEGER,
+    beforeAt: beforeAt!,
+    beforeId: beforeId!,
+    limit: query.limit + 1,
+  });
+  const page = rows.slice(0, query.limit);
+  const last = page[page.length - 1];
+  return {
+    data: page.map((r) => ({
+      id: String(r.id),
+      at: new Date(r.clicked_at).toISOString(),
+      bot: r.bot === 1,
+      qr: r.qr === 1,
+      referrer: r.referrer,
+      referrerHost: r.referrer_host,
+      device: r.device ?? 'other',
+      browser: r.browser ?? 'Other',
+      os: r.os ?? 'Other',
+      /** Null unless the instance keeps raw user agents. */
+      userAgent: r.user_agent,
+      /** The same visitor (address) gives the same value within this instance; not reversible. */
+      visitor: r.ip_hash,
+    })),
+    nextCursor: rows.length > query.limit && last ? `${last.clicked_at}_${last.id}` : null,
+  };
+}
+
+function rangeOf(query: { from?: number; to?: number }, now: number): TimeRange {
+  const range = resolveRange(query, now);
+  if ('field' in range) throw errors.validation([range]);
+  return range;
+}
+
+/** The asked interval, else hours for up to three days and days beyond. */
+function intervalOf(asked: Interval | undefined, range: TimeRange): Interval {
+  const interval = asked ?? (range.to - range.from <= 3 * DAY_MS ? 'hour' : 'day');
+  const buckets = Math.ceil((range.to - floorTo(range.from, INTERVALS[interval])) / INTERVALS[interval]);
+  if (buckets > MAX_BUCKETS) {
+    throw errors.validation(
+      [{ field: 'interval', message: `gives ${buckets} buckets for this range; at most ${MAX_BUCKETS} (use interval=day or a shorter range)` }],
+      'The range is too long for this interval.',
+    );
+  }
+  return interval;
+}
+
+/** Every bucket of the range, zeros included, so a chart has no gaps. */
+class Series {
+  private readonly step: number;
+  private readonly first: number;
+  private readonly points: { total: number; human: number; qr: number }[];
+
+  constructor(
+    private readonly range: TimeRange,
+    private readonly interval: Interval,
+  ) {
+    this.step = INTERVALS[interval];
+    this.first = floorTo(range.from, this.step);
+    const count = Math.ceil((range.to - this.first) / this.step);
+    this.points = Array.from({ length: count }, () => ({ total: 0, human: 0, qr: 0 }));
+  }
+
+  add(row: BucketRow) {
+    const p = this.points[Math.floor((row.at - this.first) / this.step)];
+    if (!p) return; // cannot happen for rows read inside the range
+    p.total += row.total;
+    p.human += row.human;
+    p.qr += row.qr;
+  }
+
+  summary() {
+    let total = 0;
+    let human = 0;
+    let qr = 0;
+    const series: SeriesPoint[] = this.points.map((p, i) => {
+      total += p.total;
+      human += p.human;
+      qr += p.qr;
+      return { t: new Date(this.first + i * this.step).toISOString(), ...p };
+    });
+    return {
+      from: new Date(this.range.from).toISOString(),
+      to: new Date(this.range.to).toISOString(),
+      interval: this.interval,
+      total,
+      human,
+      bots: total - human,
+      qr,
+      series,
+    };
+  }
+}
+
+class FacetCounter {
+  private readonly counts = new Map<Facet, Map<string, { total: number; human: number }>>(FACETS.map((f) => [f, new Map()]));
+
+  add(row: FacetRow) {
+    const values = this.counts.get(row.facet);
+    if (!values) return;
+    const c = values.get(row.value);
+    if (c) {
+      c.total += row.total;
+      c.human += row.human;
+    } else values.set(row.value, { total: row.total, human: row.human });
+  }
+
+  top(facet: Facet): FacetCount[] {
+    return [...this.counts.get(facet)!.entries()]
+      // Plain code-unit order for ties: the same on every machine, whatever its locale.
+      .sort(([va, a], [vb, b]) => b.total - a.total || (va < vb ? -1 : va > vb ? 1 : 0))
+      .slice(0, TOP_FACET_VALUES)
+      .map(([value, c]) => ({ value: value === '' ? null : value, ...c }));
+  }
+}

@@ -1,0 +1,64 @@
+import type { ClickRecord } from './clicks.repo.js';
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+/** The facets of click_rollups: `all` (day totals), `hour` ('00'…'23'), and what a click was classified as. */
+export const FACETS = ['referrer', 'device', 'browser', 'os'] as const;
+export type Facet = (typeof FACETS)[number];
+export type RollupFacet = 'all' | 'hour' | Facet;
+
+export interface Counts {
+  total: number;
+  human: number;
+  qr: number;
+}
+
+export interface LinkRollup extends Counts {
+  linkId: string;
+  facet: RollupFacet;
+  /** UTC midnight, epoch ms. */
+  day: number;
+  /** '' for `all` and for a click without a referrer host; '00'…'23' for `hour`. */
+  value: string;
+}
+export interface WorkspaceHour extends Counts {
+  workspaceId: string;
+  hour: number;
+}
+
+export const hourValue = (at: number) => String(Math.floor((at % DAY_MS) / HOUR_MS)).padStart(2, '0');
+
+/** What one batch of clicks adds to the rollup tables: one row per key the batch touches. */
+export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; workspaces: WorkspaceHour[] } {
+  const links = new Map<string, LinkRollup>();
+  const workspaces = new Map<string, WorkspaceHour>();
+  const count = (c: Counts, click: ClickRecord) => {
+    c.total++;
+    if (!click.bot) c.human++;
+    if (click.qr) c.qr++;
+  };
+  for (const click of clicks) {
+    const day = click.at - (click.at % DAY_MS);
+    const rows: [RollupFacet, string][] = [
+      ['all', ''],
+      ['hour', hourValue(click.at)],
+      ['referrer', click.referrerHost ?? ''],
+      ['device', click.device],
+      ['browser', click.browser],
+      ['os', click.os],
+    ];
+    for (const [facet, value] of rows) {
+      const key = `${click.linkId}\u0000${facet}\u0000${day}\u0000${value}`;
+      let row = links.get(key);
+      if (!row) links.set(key, (row = { linkId: click.linkId, facet, day, value, total: 0, human: 0, qr: 0 }));
+      count(row, click);
+    }
+    const hour = click.at - (click.at % HOUR_MS);
+    const wsKey = `${click.workspaceId}\u0000${hour}`;
+    let wh = workspaces.get(wsKey);
+    if (!wh) workspaces.set(wsKey, (wh = { workspaceId: click.workspaceId, hour, total: 0, human: 0, qr: 0 }));
+    count(wh, click);
+  }
+  return { links: [...links.values()], workspaces: [...workspaces.values()] };
+}

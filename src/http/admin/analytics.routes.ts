@@ -1,0 +1,235 @@
+import type { Request, Router } from 'express';
+import { renderClickChart } from '../../analytics/click-chart.js';
+import { type AnalyticsDeps, linkStats, listClicks, workspaceStats } from '../../analytics/stats.service.js';
+import { DAY_MS, HOUR_MS } from '../../clicks/rollups.js';
+import { AppError, errors } from '../../lib/errors.js';
+import { LINK_ID_PATTERN } from '../../links/links.schema.js';
+import { getLink } from '../../links/links.service.js';
+import type { LinkDeps } from '../../links/links.service.js';
+import { allows, authorize } from '../../policy/policy.js';
+import { qrOptionsSchema } from '../../qr/qr.js';
+import { linkQr, type QrDeps } from '../../qr/qr.service.js';
+import { setFlash } from '../../sessions/sessions.service.js';
+import { planOfWorkspace } from '../../workspaces/plans.js';
+import { parseInput } from '../middleware/validate.js';
+import { isHtmx, redirectTo, workspaceOf } from './admin-session.js';
+import { type RenderDeps, renderAdminPage } from './render.js';
+import { notModified } from '../conditional.js';
+
+export type AnalyticsPagesDeps = RenderDeps & AnalyticsDeps & QrDeps & LinkDeps;
+
+/** The range picker's presets; `custom` takes from/to dates. Hours for short ranges, days beyond. */
+const PRESETS = {
+  '24h': { label: '24 hours', span: 24 * HOUR_MS, interval: 'hour' },
+  '7d': { label: '7 days', span: 7 * DAY_MS, interval: 'hour' },
+  '30d': { label: '30 days', span: 30 * DAY_MS, interval: 'day' },
+  '90d': { label: '90 days', span: 90 * DAY_MS, interval: 'day' },
+} as const;
+type Preset = keyof typeof PRESETS;
+const DEFAULT_PRESET: Preset = '30d';
+/** Custom ranges: at most this many days (the chart stays readable, the series bounded). */
+const MAX_CUSTOM_DAYS = 731;
+
+interface RangeView {
+  preset: Preset | 'custom';
+  presets: { key: Preset; label: string; current: boolean }[];
+  from: number;
+  to: number;
+  interval: 'hour' | 'day';
+  /** The date inputs: first and last day shown (to is exclusive, so its day is the one before). */
+  fromDate: string;
+  toDate: string;
+  label: string;
+  error?: { field: 'from' | 'to'; message: string };
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const isoDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const ceilTo = (ms: number, step: number) => Math.ceil(ms / step) * step;
+
+/**
+ * ?range=24h|7d|30d|90d, or ?from=YYYY-MM-DD&to=YYYY-MM-DD (both days included). Presets end at
+ * the next whole hour (short ones) or the end of today (UTC), so the workspace rollups apply.
+ */
+function rangeOf(query: Request['query'], now: number): RangeView {
+  const presets = (current: string) => (Object.keys(PRESETS) as Preset[]).map((key) => ({ key, label: PRESETS[key].label, current: key === current }));
+  const preset = (key: Preset, error?: RangeView['error']): RangeView => {
+    const p = PRESETS[key];
+    const to = p.interval === 'hour' ? ceilTo(now, HOUR_MS) : ceilTo(now + 1, DAY_MS);
+    const from = to - p.span;
+    return { preset: key, presets: presets(key), from, to, interval: p.interval, fromDate: isoDate(from), toDate: isoDate(to - 1), label: `Last ${p.label}`, error };
+  };
+  const fromText = typeof query.from === 'string' ? query.from.trim() : '';
+  const toText = typeof query.to === 'string' ? query.to.trim() : '';
+  if (fromText === '' && toText === '') {
+    const asked = typeof query.range === 'string' && query.range in PRESETS ? (query.range as Preset) : DEFAULT_PRESET;
+    return preset(asked);
+  }
+  const invalid = (field: 'from' | 'to', message: string) => ({ ...preset(DEFAULT_PRESET, { field, message }), fromDate: fromText, toDate: toText });
+  if (!DATE.test(fromText) || Number.isNaN(Date.parse(fromText))) return invalid('from', 'Enter a start date (YYYY-MM-DD).');
+  if (!DATE.test(toText) || Number.isNaN(Date.parse(toText))) return invalid('to', 'Enter an end date (YYYY-MM-DD).');
+  const from = Date.parse(`${fromText}T00:00:00Z`);
+  const to = Date.parse(`${toText}T00:00:00Z`) + DAY_MS;
+  if (from >= to) return invalid('to', 'The end date must be on or after the start date.');
+  if (to - from > MAX_CUSTOM_DAYS * DAY_MS) return invalid('to', `Choose at most ${MAX_CUSTOM_DAYS} days.`);
+  const days = (to - from) / DAY_MS;
+  return {
+    preset: 'custom',
+    presets: presets('custom'),
+    from,
+    to,
+    interval: days <= 3 ? 'hour' : 'day',
+    fromDate: fromText,
+    toDate: toText,
+    label: days === 1 ? fromText : `${fromText} to ${toText}`,
+  };
+}
+
+/** The plan's refusal, shown as a notice in the page rather than an error page. */
+function planRefusal(e: unknown): string {
+  if (e instanceof AppError && e.code === 'plan_feature_disabled') return e.detail;
+  throw e;
+}
+
+const percent = (part: number, whole: number) => (whole === 0 ? '0%' : `${Math.round((part / whole) * 100)}%`);
+
+function summaryCards(s: { total: number; human: number; bots: number; qr: number }) {
+  return [
+    { key: 'human', label: 'Human clicks', value: s.human, note: s.total === 0 ? '' : `${percent(s.human, s.total)} of all` },
+    { key: 'qr', label: 'QR scans', value: s.qr, note: s.total === 0 ? '' : `${percent(s.qr, s.total)} of all` },
+    { key: 'bots', label: 'Bots and previews', value: s.bots, note: 'Crawlers, link previews, HEAD' },
+    { key: 'total', label: 'All requests', value: s.total, note: '' },
+  ];
+}
+
+/**
+ * /admin/analytics (the workspace over a range) and /admin/links/:id (one link: chart, referrer,
+ * device, browser and OS tables, recent clicks, and its QR code).
+ *   GET  /analytics           page
+ *   GET  /links/:id           page
+ *   GET  /links/:id/qr        the QR image (?format=svg|png&size=…&download=1); counts the link as a QR code once
+ *   POST /links/:id/qr        "Create QR code": counts it, then back to the page
+ */
+export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
+  router.get('/analytics', (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'analytics.read');
+    const range = rangeOf(req.query, deps.clock.now());
+    let unavailable: string | undefined;
+    let stats;
+    try {
+      stats = workspaceStats(deps, workspace.workspaceId, { from: range.from, to: range.to, interval: range.interval, limit: 10 });
+    } catch (e) {
+      unavailable = planRefusal(e);
+    }
+    renderAdminPage(deps, req, res, 'pages/admin/analytics', {
+      title: 'Analytics',
+      section: 'analytics',
+      status: range.error ? 422 : 200,
+      workspaceName: workspace.name,
+      range,
+      unavailable,
+      cards: stats && summaryCards(stats),
+      chart: stats && renderClickChart(stats.series, { interval: stats.interval, title: `Clicks in ${workspace.name}`, width: 960 }),
+      topLinks: stats?.topLinks.map((t) => ({ ...t, shortLabel: t.link.shortUrl.replace(/^https?:\/\//, '') })),
+    });
+  });
+
+  router.get('/links/:id', (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'analytics.read');
+    const link = getLink(deps, workspace.workspaceId, linkIdOf(req));
+    const range = rangeOf(req.query, deps.clock.now());
+    let unavailable: string | undefined;
+    let stats;
+    let recent;
+    try {
+      stats = linkStats(deps, workspace.workspaceId, link.id, { from: range.from, to: range.to, interval: range.interval });
+      recent = listClicks(deps, workspace.workspaceId, link.id, { limit: 10 }).data;
+    } catch (e) {
+      unavailable = planRefusal(e);
+    }
+    renderAdminPage(deps, req, res, 'pages/admin/link', {
+      title: `/${link.slug}`,
+      section: 'links',
+      status: range.error ? 422 : 200,
+      link,
+      range,
+      canWrite: allows(actor, 'links.write'),
+      unavailable,
+      cards: stats && summaryCards(stats),
+      chart: stats && renderClickChart(stats.series, { interval: stats.interval, title: link.title ?? `/${link.slug}`, width: 960 }),
+      facets: stats && [
+        { key: 'referrers', title: 'Referrers', rows: stats.referrers, empty: 'Direct / none' },
+        { key: 'devices', title: 'Devices', rows: stats.devices, empty: '' },
+        { key: 'browsers', title: 'Browsers', rows: stats.browsers, empty: '' },
+        { key: 'os', title: 'Operating systems', rows: stats.os, empty: '' },
+      ],
+      recent,
+      qr: qrView(req, link.id, workspace.workspaceId),
+    });
+  });
+
+  router.get('/links/:id/qr', async (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'links.read');
+    const { download, ...options } = req.query;
+    const image = await linkQr(deps, workspace.workspaceId, linkIdOf(req), parseInput(qrOptionsSchema, options, 'query'));
+    const link = getLink(deps, workspace.workspaceId, linkIdOf(req));
+    const extension = image.contentType === 'image/png' ? 'png' : 'svg';
+    res.set({
+      'content-type': image.contentType,
+      etag: image.etag,
+      'cache-control': 'private, no-cache',
+      'content-disposition': `${download === '1' ? 'attachment' : 'inline'}; filename="${link.slug}-qr.${extension}"`,
+    });
+    if (notModified(req, image.etag)) return void res.status(304).end();
+    res.status(200).end(image.body);
+  });
+
+  router.post('/links/:id/qr', async (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'links.read');
+    const id = linkIdOf(req);
+    try {
+      await linkQr(deps, workspace.workspaceId, id, parseInput(qrOptionsSchema, {}, 'query'));
+    } catch (e) {
+      if (!(e instanceof AppError) || (e.code !== 'plan_limit_reached' && e.code !== 'plan_feature_disabled')) throw e;
+      setFlash(deps, workspaceOf(res).session, { kind: 'error', text: e.detail });
+    }
+    if (isHtmx(req)) res.setHeader('hx-refresh', 'true');
+    redirectTo(req, res, `/admin/links/${id}#qr`);
+  });
+
+  /** The QR card: the plan's word on QR codes, whether this link has one yet, and the chosen look. */
+  function qrView(req: Request, linkId: string, workspaceId: string) {
+    const plan = planOfWorkspace(deps.db, workspaceId);
+    if (plan.features.qr === false) return { unavailable: `The "${plan.name}" plan of this workspace does not include QR codes.` };
+    const row = deps.db.stmt('select qr_generated_at as at from links where id = ?').get(linkId) as { at: number | null };
+    const asked = { size: str(req.query.size), ecc: str(req.query.ecc), fg: str(req.query.fg), bg: str(req.query.bg) };
+    const given = Object.fromEntries(Object.entries(asked).filter(([, v]) => v !== ''));
+    const parsed = qrOptionsSchema.safeParse(given);
+    const errorsByField: Record<string, string> = {};
+    if (!parsed.success) for (const issue of parsed.error.issues) errorsByField[String(issue.path[0] ?? 'size')] ??= issue.message;
+    const options = parsed.success ? parsed.data : qrOptionsSchema.parse({});
+    const query = (format: 'svg' | 'png', extra: Record<string, string> = {}) =>
+      `/admin/links/${linkId}/qr?${new URLSearchParams({ format, size: String(options.size), ecc: options.ecc, fg: options.fg, bg: options.bg, margin: String(options.margin), ...extra })}`;
+    return {
+      created: row.at !== null,
+      values: { size: asked.size || String(options.size), ecc: asked.ecc || options.ecc, fg: `#${(asked.fg || options.fg).replace(/^#/, '')}`, bg: `#${(asked.bg || options.bg).replace(/^#/, '')}` },
+      errors: errorsByField,
+      preview: query('svg'),
+      downloadSvg: query('svg', { download: '1' }),
+      downloadPng: query('png', { download: '1' }),
+      limit: plan.limits.qrCodes ?? null,
+    };
+  }
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+
+function linkIdOf(req: Request): string {
+  const id = req.params.id;
+  if (typeof id !== 'string' || !LINK_ID_PATTERN.test(id)) throw errors.notFound(`Link ${String(id)}`);
+  return id;
+}

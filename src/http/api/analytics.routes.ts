@@ -1,0 +1,23 @@
+import type { Router } from 'express';
+import { linkStatsQuery, listClicksQuery, workspaceStatsQuery } from '../../analytics/stats.schema.js';
+import { type AnalyticsDeps, linkStats, listClicks, workspaceStats } from '../../analytics/stats.service.js';
+import { can, principalOf } from '../middleware/auth.js';
+import { parseInput } from '../middleware/validate.js';
+import { linkId } from './links.routes.js';
+import { sendJson } from './send-json.js';
+
+export function bindAnalyticsApi(router: Router, deps: AnalyticsDeps) {
+  router.get('/stats', can('analytics.read'), (req, res) => {
+    sendJson(res, 200, workspaceStats(deps, principalOf(res).workspaceId, parseInput(workspaceStatsQuery, req.query, 'query')));
+  });
+
+  router.get('/links/:id/stats', can('analytics.read'), (req, res) => {
+    const id = linkId(req.params.id);
+    sendJson(res, 200, linkStats(deps, principalOf(res).workspaceId, id, parseInput(linkStatsQuery, req.query, 'query')));
+  });
+
+  router.get('/links/:id/clicks', can('analytics.read'), (req, res) => {
+    const id = linkId(req.params.id);
+    sendJson(res, 200, listClicks(deps, principalOf(res).workspaceId, id, parseInput(listClicksQuery, req.query, 'query')));
+  });
+}

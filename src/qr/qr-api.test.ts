@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { XMLValidator } from 'fast-xml-parser';
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
+import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
+import { setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
+import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
+
+const decode = (bytes: Buffer) => {
+  const png = PNG.sync.read(bytes);
+  return { width: png.width, height: png.height, text: jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data };
+};
+
+describe('GET /api/v1/links/:id/qr', () => {
+  let t: TestServer;
+  let key: string;
+  let link: { id: string; slug: string; qrUrl: string; shortUrl: string };
+  before(async () => {
+    t = await startTestServer();
+    key = await t.key({ workspace: 'Print' });
+    link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/menu' } })).json;
+  });
+  after(() => t.close());
+
+  const qr = (query: string, headers?: Record<string, string>) =>
+    fetch(`${t.url}/api/v1/links/${link.id}/qr${query}`, { headers: { authorization: `Bearer ${key}`, ...headers } });
+
+  test('PNG decodes to exactly the tracked URL, at the asked size', async () => {
+    const res = await qr('?format=png&size=300&ecc=H');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/png');
+    const image = decode(Buffer.from(await res.arrayBuffer()));
+    assert.equal(image.text, `${link.shortUrl}?qr=1`);
+    assert.equal(image.text, link.qrUrl);
+    assert.deepEqual([image.width, image.height], [300, 300]);
+  });
+
+  test('SVG by default: valid XML of the default size, titled with the URL', async () => {
+    const res = await qr('');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/svg+xml');
+    const svg = await res.text();
+    assert.equal(XMLValidator.validate(svg), true);
+    assert.match(svg, /width="512" height="512"/);
+    assert.ok(svg.includes(`<title>${link.qrUrl}</title>`));
+  });
+
+  test('ETag and 304: strong, weak and listed tags all revalidate; another option is another tag', async () => {
+    const first = await qr('?format=png&size=256');
+    const etag = first.headers.get('etag')!;
+    assert.match(etag, /^"[A-Za-z0-9_-]+"$/);
+    assert.equal(first.headers.get('cache-control'), 'private, no-cache');
+    for (const header of [etag, `W/${etag}`, `"other", ${etag}`]) {
+      const again = await qr('?format=png&size=256', { 'if-none-match': header });
+      assert.equal(again.status, 304, header);
+    }
+    assert.equal((await qr('?format=png&size=256', { 'if-none-match': '"other"' })).status, 200);
+    assert.notEqual((await qr('?format=png&size=257')).headers.get('etag'), etag);
+  });
+
+  test('a new slug is a new code (and a new tag)', async () => {
+    const before = (await qr('?format=png')).headers.get('etag');
+    const renamed = (await t.request('PATCH', `/api/v1/links/${link.id}`, { key, body: { slug: 'menu-2030' } })).json;
+    const res = await qr('?format=png');
+    assert.notEqual(res.headers.get('etag'), before);
+    assert.equal(decode(Buffer.from(await res.arrayBuffer())).text, `${renamed.shortUrl}?qr=1`);
+    link = renamed;
+  });
+
+  test('nonsense options are 400 problem+json naming the field', async () => {
+    for (const [query, field] of [
+      ['?size=10', 'size'],
+      ['?size=5000', 'size'],
+      ['?size=abc', 'size'],
+      ['?format=gif', 'format'],
+      ['?ecc=Z', 'ecc'],
+      ['?fg=red', 'fg'],
+      ['?fg=ffffff&bg=ffffff', 'fg'],
+      ['?fg=ffffff&bg=000000', 'fg'],
+      ['?colour=blue', 'colour'],
+    ] as const) {
+      const res = await t.request('GET', `/api/v1/links/${link.id}/qr${query}`, { key });
+      assert.equal(res.status, 400, query);
+      assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8', query);
+      assert.equal(res.json.code, 'validation_failed', query);
+      assert.deepEqual(res.json.errors.map((e: { field: string }) => e.field), [field], query);
+    }
+  });
+
+  test('another workspace’s link is 404; a plan without QR codes is 403 naming the plan', async () => {
+    const outsider = await t.key({ workspace: 'Elsewhere' });
+    assert.equal((await t.request('GET', `/api/v1/links/${link.id}/qr`, { key: outsider })).status, 404);
+
+    const { db, clock } = t.store;
+    upsertPlan(db, TEST_OPERATOR, 'no-qr', { features: { qr: false }, limits: {} }, clock.now());
+    setWorkspacePlan(db, TEST_OPERATOR, findWorkspaceByName(db, 'Print')!.id, 'no-qr', clock.now());
+    const res = await t.request('GET', `/api/v1/links/${link.id}/qr`, { key });
+    assert.equal(res.status, 403);
+    assert.equal(res.json.code, 'plan_feature_disabled');
+    assert.match(res.json.detail, /"no-qr" plan .* does not include qr/);
+  });
+});

@@ -1,0 +1,39 @@
+import type { Db } from '../db/db.js';
+import type { Clock } from '../lib/clock.js';
+import { errors } from '../lib/errors.js';
+import { findLink } from '../links/links.repo.js';
+import { requirePlanFeature, requireWithinPlanLimit } from '../workspaces/plans.js';
+import type { QrImage, QrOptions, QrRenderer } from './qr.js';
+
+export interface QrDeps {
+  db: Db;
+  clock: Clock;
+  baseUrl(): string;
+  qr: QrRenderer;
+}
+
+/** What the plan's qrCodes limit counts: links whose QR code has been generated at least once. */
+export const countQrCodes = (db: Db, workspaceId: string) =>
+  (db.stmt('select count(*) as n from links where workspace_id = ? and qr_generated_at is not null').get(workspaceId) as { n: number }).n;
+
+/**
+ * The QR image of a link's tracked URL (`<shortUrl>?qr=1`, so scans are recorded as such). The
+ * first image of a link makes it one of the workspace's QR codes, within the plan's limit; every
+ * later image of it (any size, colour or format) is free.
+ */
+export async function linkQr(deps: QrDeps, workspaceId: string, linkId: string, options: QrOptions): Promise<QrImage> {
+  const { db } = deps;
+  requirePlanFeature(db, workspaceId, 'qr');
+  const link = findLink(db, workspaceId, linkId);
+  if (!link) throw errors.notFound(`Link ${linkId}`);
+  const image = await deps.qr.render(`${deps.baseUrl()}/${link.slug}?qr=1`, options);
+  if (link.qr_generated_at === null) {
+    db.tx(() => {
+      // Checked inside the transaction that counts the code, so two first requests cannot both pass.
+      if ((db.stmt('select qr_generated_at as at from links where id = ?').get(linkId) as { at: number | null } | undefined)?.at != null) return;
+      requireWithinPlanLimit(db, workspaceId, 'qrCodes', () => countQrCodes(db, workspaceId));
+      db.stmt('update links set qr_generated_at = ? where id = ?').run(deps.clock.now(), linkId);
+    });
+  }
+  return image;
+}

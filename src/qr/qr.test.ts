@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
+import { AppError } from '../lib/errors.js';
+import { parseInput } from '../http/middleware/validate.js';
+import { QrRenderer, qrEtag, type QrOptions, qrOptionsSchema, renderQr } from './qr.js';
+
+const URL_IN_CODE = 'https://lnk.example/abc1234?qr=1';
+
+/** Options as the route gets them: a query string through the API's own parser. */
+const options = (query: Record<string, string> = {}): QrOptions => parseInput(qrOptionsSchema, query, 'query');
+
+/** The fields a query is refused for, as the API would list them in problem+json. */
+function refusedFields(query: Record<string, string>): string[] {
+  try {
+    options(query);
+  } catch (e) {
+    assert.ok(e instanceof AppError, `expected an AppError, got ${String(e)}`);
+    assert.equal(e.code, 'validation_failed');
+    return (e.errors ?? []).map((f) => f.field);
+  }
+  assert.fail(`expected ${JSON.stringify(query)} to be refused`);
+}
+
+function decodePng(body: Buffer) {
+  const png = PNG.sync.read(body);
+  const pixels = new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length);
+  // dontInvert: a code that only scans as light-on-dark would fail real scanners too.
+  const code = jsQR(pixels, png.width, png.height, { inversionAttempts: 'dontInvert' });
+  return { png, text: code?.data };
+}
+
+function rgbAt(png: PNG, x: number, y: number): string {
+  const i = (y * png.width + x) * 4;
+  return [...png.data.subarray(i, i + 3)].map((c) => c.toString(16).padStart(2, '0')).join('');
+}
+
+const parseSvg = (body: Buffer) =>
+  new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(body.toString('utf8')) as {
+    svg: { width: string; height: string; viewBox: string; 'shape-rendering': string; title: string; rect: { fill: string }; path: { fill: string; d: string } };
+  };
+
+/** The dark modules an SVG draws, as "row,col", read back from its path of horizontal runs. */
+function svgDarkModules(d: string): Set<string> {
+  const dark = new Set<string>();
+  for (const [, col, row, length] of d.matchAll(/M(\d+) (\d+)h(\d+)v1h-\3z/g)) {
+    for (let c = Number(col); c < Number(col) + Number(length); c++) dark.add(`${row},${c}`);
+  }
+  assert.equal(d.replace(/M(\d+) (\d+)h(\d+)v1h-\3z/g, ''), '', 'the path holds only module runs');
+  return dark;
+}
+
+describe('qrOptionsSchema', () => {
+  test('an empty query gets the defaults', () => {
+    assert.deepEqual(options(), { format: 'svg', size: 512, margin: 4, ecc: 'M', fg: '000000', bg: 'ffffff' });
+  });
+
+  test('query strings are coerced and colours normalised', () => {
+    assert.deepEqual(options({ format: 'png', size: '64', margin: '0', ecc: 'H', fg: '#1F3A93', bg: 'FDF6E3' }), {
+      format: 'png',
+      size: 64,
+      margin: 0,
+      ecc: 'H',
+      fg: '1f3a93',
+      bg: 'fdf6e3',
+    });
+    assert.equal(options({ size: '2048', margin: '16' }).size, 2048);
+  });
+
+  const refused: [string, Record<string, string>, string][] = [
+    ['size below 64', { size: '10' }, 'size'],
+    ['size above 2048', { size: '5000' }, 'size'],
+    ['size not a number', { size: 'abc' }, 'size'],
+    ['size not an integer', { size: '100.5' }, 'size'],
+    ['size empty', { size: '' }, 'size'],
+    ['margin above 16', { margin: '17' }, 'margin'],
+    ['negative margin', { margin: '-1' }, 'margin'],
+    ['unknown ecc level', { ecc: 'Z' }, 'ecc'],
+    ['format gif', { format: 'gif' }, 'format'],
+    ['named colour', { fg: 'red' }, 'fg'],
+    ['3-digit hex', { bg: 'fff' }, 'bg'],
+    ['fg the same as bg', { fg: '336699', bg: '336699' }, 'fg'],
+    ['fg lighter than bg (inverted code)', { fg: 'ffffff', bg: '000000' }, 'fg'],
+    ['light fg on the default white', { fg: 'eeeeee' }, 'fg'],
+    ['contrast just under 4.5:1', { fg: '777777' }, 'fg'],
+    ['unknown parameter', { colour: 'red' }, 'colour'],
+  ];
+  for (const [name, query, field] of refused) {
+    test(`refuses ${name}, naming ${field}`, () => assert.deepEqual(refusedFields(query), [field]));
+  }
+
+  test('explains why a light or low-contrast fg is refused', () => {
+    for (const query of [{ fg: 'ffffff', bg: '000000' }, { fg: '777777' }] as Record<string, string>[]) {
+      try {
+        options(query);
+        assert.fail('expected a refusal');
+      } catch (e) {
+        assert.ok(e instanceof AppError);
+        assert.match(e.errors?.[0]?.message ?? '', /dark modules on a light background/);
+      }
+    }
+  });
+
+  test('a malformed colour is reported once, without a contrast complaint on top', () => {
+    assert.deepEqual(refusedFields({ fg: 'red', bg: 'blue' }), ['fg', 'bg']);
+  });
+});
+
+describe('renderQr PNG', () => {
+  const cases: Record<string, string>[] = [
+    ...['L', 'M', 'Q', 'H'].map((ecc) => ({ ecc })),
+    { size: '200', margin: '2' }, // a fractional number of pixels per module
+    { size: '333', margin: '16', ecc: 'H' },
+    { size: '1024', margin: '0' },
+    { fg: '1f3a93', bg: 'fdf6e3' },
+    // The least contrast the schema lets through (4.54:1 and 4.50:1) still scans.
+    { fg: '767676' },
+    { fg: '2c7cb6', margin: '1' },
+  ];
+  for (const query of cases) {
+    test(`decodes to exactly the URL and is size × size: ${JSON.stringify(query)}`, async () => {
+      const opts = options({ ...query, format: 'png' });
+      const image = await renderQr(URL_IN_CODE, opts);
+      assert.equal(image.contentType, 'image/png');
+      const { png, text } = decodePng(image.body);
+      assert.equal(png.width, opts.size);
+      assert.equal(png.height, opts.size);
+      assert.equal(text, URL_IN_CODE);
+      assert.equal(rgbAt(png, 0, 0), opts.margin > 0 ? opts.bg : opts.fg, 'corner: quiet zone, or the finder pattern without one');
+    });
+  }
+
+  test('every size has exactly size × size pixels', async () => {
+    for (const size of [64, 97, 101, 173, 255, 256, 511, 1023, 2047]) {
+      const { png } = decodePng((await renderQr(URL_IN_CODE, options({ format: 'png', size: String(size) }))).body);
+      assert.deepEqual([png.width, png.height], [size, size], `size ${size}`);
+    }
+  });
+
+  test('refuses a size with less than one pixel per module, naming size', async () => {
+    const longUrl = `https://lnk.example/${'x'.repeat(300)}?qr=1`;
+    await assert.rejects(renderQr(longUrl, options({ format: 'png', size: '64', ecc: 'H' })), (e) => {
+      assert.ok(e instanceof AppError);
+      assert.deepEqual(e.errors?.map((f) => f.field), ['size']);
+      return true;
+    });
+    const { text } = decodePng((await renderQr(longUrl, options({ format: 'png', size: '1024', ecc: 'H' }))).body);
+    assert.equal(text, longUrl, 'the same text at a workable size');
+  });
+});
+
+describe('renderQr SVG', () => {
+  test('is valid standalone XML with size, viewBox, crisp edges and the URL as title', async () => {
+    const image = await renderQr(URL_IN_CODE, options({ size: '300', margin: '4' }));
+    assert.equal(image.contentType, 'image/svg+xml');
+    const source = image.body.toString('utf8');
+    assert.equal(XMLValidator.validate(source), true);
+    assert.match(source, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www.w3.org\/2000\/svg" /);
+    const { svg } = parseSvg(image.body);
+    assert.equal(svg.width, '300');
+    assert.equal(svg.height, '300');
+    const modules = Number(svg.viewBox.split(' ')[2]);
+    assert.equal(svg.viewBox, `0 0 ${modules} ${modules}`);
+    assert.equal((modules - 2 * 4 - 17) % 4, 0, 'a QR symbol is 17 + 4·version modules, plus the quiet zone');
+    assert.equal(svg['shape-rendering'], 'crispEdges');
+    assert.equal(svg.title, URL_IN_CODE);
+    assert.equal(svg.rect.fill, '#ffffff');
+    assert.equal(svg.path.fill, '#000000');
+  });
+
+  test('has no style attribute (the admin CSP is style-src self)', async () => {
+    for (const query of [{}, { fg: '1f3a93', bg: 'fdf6e3', margin: '0' }] as Record<string, string>[]) {
+      const source = (await renderQr(URL_IN_CODE, options(query))).body.toString('utf8');
+      assert.doesNotMatch(source, /style\s*=/i);
+      assert.doesNotMatch(source, /<style/i);
+    }
+  });
+
+  test('escapes the title and keeps the XML valid whatever the text', async () => {
+    const text = 'https://lnk.example/a?x=1&y=<b>"\'\u0001';
+    const source = (await renderQr(text, options())).body.toString('utf8');
+    assert.equal(XMLValidator.validate(source), true);
+    assert.match(source, /<title>https:\/\/lnk\.example\/a\?x=1&amp;y=&lt;b&gt;"'\ufffd<\/title>/);
+  });
+
+  test('draws the same module grid as the PNG, in the chosen colours', async () => {
+    const query = { size: '450', margin: '3', ecc: 'Q', fg: '1f3a93', bg: 'fdf6e3' };
+    const { svg } = parseSvg((await renderQr(URL_IN_CODE, options(query))).body);
+    const { png } = decodePng((await renderQr(URL_IN_CODE, options({ ...query, format: 'png' }))).body);
+    const modules = Number(svg.viewBox.split(' ')[2]);
+    const dark = svgDarkModules(svg.path.d);
+    assert.ok(dark.size > 100, 'a real symbol has many dark modules');
+    const centre = (module: number) => Math.floor(((module + 0.5) * png.width) / modules);
+    for (let row = 0; row < modules; row++) {
+      for (let col = 0; col < modules; col++) {
+        const expected = dark.has(`${row},${col}`) ? '1f3a93' : 'fdf6e3';
+        assert.equal(rgbAt(png, centre(col), centre(row)), expected, `module ${row},${col}`);
+      }
+    }
+  });
+});
+
+describe('ETag', () => {
+  test('is a strong quoted ETag, the same for the same input', async () => {
+    const a = await renderQr(URL_IN_CODE, options({ format: 'png' }));
+    const b = await renderQr(URL_IN_CODE, options({ format: 'png' }));
+    assert.match(a.etag, /^"[A-Za-z0-9_-]+"$/);
+    assert.equal(a.etag, b.etag);
+    assert.deepEqual(a.body, b.body, 'rendering is deterministic, as a strong ETag promises');
+    assert.equal(a.etag, qrEtag(URL_IN_CODE, options({ format: 'png' })));
+    assert.equal(qrEtag(URL_IN_CODE, options({ fg: '#1F3A93' })), qrEtag(URL_IN_CODE, options({ fg: '1f3a93' })), 'normalised colours');
+  });
+
+  test('changes with the text and with every option', () => {
+    const base = options();
+    const variants: [string, string][] = [
+      ['text', qrEtag(`${URL_IN_CODE}x`, base)],
+      ['format', qrEtag(URL_IN_CODE, { ...base, format: 'png' })],
+      ['size', qrEtag(URL_IN_CODE, { ...base, size: 513 })],
+      ['margin', qrEtag(URL_IN_CODE, { ...base, margin: 5 })],
+      ['ecc', qrEtag(URL_IN_CODE, { ...base, ecc: 'H' })],
+      ['fg', qrEtag(URL_IN_CODE, { ...base, fg: '000001' })],
+      ['bg', qrEtag(URL_IN_CODE, { ...base, bg: 'fffffe' })],
+    ];
+    const baseEtag = qrEtag(URL_IN_CODE, base);
+    for (const [name, etag] of variants) assert.notEqual(etag, baseEtag, name);
+    assert.equal(new Set(variants.map(([, etag]) => etag)).size, variants.length, 'all distinct');
+  });
+});
+
+describe('QrRenderer', () => {
+  test('serves a repeat request from its cache', async () => {
+    const renderer = new QrRenderer();
+    const first = await renderer.render(URL_IN_CODE, options());
+    assert.equal(await renderer.render(URL_IN_CODE, options()), first, 'the cached image itself');
+    const png = await renderer.render(URL_IN_CODE, options({ format: 'png' }));
+    assert.notEqual(png, first);
+    assert.equal(png.contentType, 'image/png');
+  });
+
+  test('keeps no more bytes than it is given, dropping the least recently used', async () => {
+    const a = options({ size: '128' });
+    const b = options({ size: '256' });
+    const bytes = (await renderQr(URL_IN_CODE, a)).body.length + (await renderQr(URL_IN_CODE, b)).body.length;
+    const renderer = new QrRenderer(bytes - 1);
+    const firstA = await renderer.render(URL_IN_CODE, a);
+    await renderer.render(URL_IN_CODE, b);
+    const secondA = await renderer.render(URL_IN_CODE, a);
+    assert.notEqual(secondA, firstA, 'A was evicted to make room for B');
+    assert.deepEqual(secondA.body, firstA.body);
+    assert.equal(await renderer.render(URL_IN_CODE, a), secondA, 'and is cached again');
+  });
+});
