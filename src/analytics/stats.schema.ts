@@ -29,7 +29,8 @@ const instant = (end: boolean) =>
       return DATE_ONLY.test(s) && end ? ms + DAY_MS : ms;
     });
 
-function isCalendarDate(ymd: string): boolean {
+/** Whether YYYY-MM-DD is a day the calendar has (Date.parse would roll 2026-02-30 over to 2 March). */
+export function isCalendarDate(ymd: string): boolean {
   const [y, m, d] = ymd.split('-').map(Number) as [number, number, number];
   const date = new Date(Date.UTC(y, m - 1, d));
   return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;

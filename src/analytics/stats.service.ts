@@ -61,7 +61,7 @@ export function linkStats(deps: AnalyticsDeps, workspaceId: string, linkId: stri
   const { db } = deps;
   requirePlanFeature(db, workspaceId, 'analytics');
   if (!findLink(db, workspaceId, linkId)) throw errors.notFound(`Link ${linkId}`);
-  const range = rangeOf(query, deps.clock.now());
+  const range = rangeOf(query, defaultEnd(deps.clock.now()));
   const interval = intervalOf(query.interval, range);
 
   const series = new Series(range, interval);
@@ -104,7 +104,7 @@ export type LinkStats = ReturnType<typeof linkStats>;
 export function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: WorkspaceStatsQuery) {
   const { db } = deps;
   requirePlanFeature(db, workspaceId, 'analytics');
-  const range = rangeOf(query, ceilTo(deps.clock.now(), HOUR_MS));
+  const range = rangeOf(query, defaultEnd(deps.clock.now()));
   for (const field of ['from', 'to'] as const) {
     if (range[field] % HOUR_MS !== 0) {
       throw errors.validation([{ field, message: 'must be a whole UTC hour (like 2026-11-01T14:00:00Z) or a date for the workspace summary' }]);
@@ -189,6 +189,9 @@ export function listClicks(deps: AnalyticsDeps, workspaceId: string, linkId: str
     nextCursor: rows.length > query.limit && last ? `${last.clicked_at}_${last.id}` : null,
   };
 }
+
+/** Ranges without `to` end with the current hour, so a click made this very millisecond is in. */
+const defaultEnd = (now: number) => ceilTo(now + 1, HOUR_MS);
 
 function rangeOf(query: { from?: number; to?: number }, now: number): TimeRange {
   const range = resolveRange(query, now);

@@ -58,6 +58,10 @@ export function openDb(file: string): Db {
   // Click batches touch pages all over the links, clicks index and rollup tables; with SQLite's
   // default 2 MB page cache most of them were re-read and spilled on every batch.
   sqlite.pragma('cache_size = -65536');
+  // Checkpoint every ~80 MB of WAL instead of every 4 MB: a page rewritten by many batches is
+  // copied back once. Measured: +30% redirects with a click recorded per redirect
+  // (scripts/bench/redirect-scale.mjs).
+  sqlite.pragma('wal_autocheckpoint = 20000');
 
   const q = new Kysely<Database>({
     dialect: {

@@ -1,5 +1,6 @@
 import type { Request, Router } from 'express';
 import { renderClickChart } from '../../analytics/click-chart.js';
+import { isCalendarDate } from '../../analytics/stats.schema.js';
 import { type AnalyticsDeps, linkStats, listClicks, workspaceStats } from '../../analytics/stats.service.js';
 import { DAY_MS, HOUR_MS } from '../../clicks/rollups.js';
 import { AppError, errors } from '../../lib/errors.js';
@@ -12,7 +13,7 @@ import { linkQr, type QrDeps } from '../../qr/qr.service.js';
 import { setFlash } from '../../sessions/sessions.service.js';
 import { planOfWorkspace } from '../../workspaces/plans.js';
 import { parseInput } from '../middleware/validate.js';
-import { isHtmx, redirectTo, workspaceOf } from './admin-session.js';
+import { redirectTo, workspaceOf } from './admin-session.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 import { notModified } from '../conditional.js';
 
@@ -55,7 +56,8 @@ function rangeOf(query: Request['query'], now: number): RangeView {
   const presets = (current: string) => (Object.keys(PRESETS) as Preset[]).map((key) => ({ key, label: PRESETS[key].label, current: key === current }));
   const preset = (key: Preset, error?: RangeView['error']): RangeView => {
     const p = PRESETS[key];
-    const to = p.interval === 'hour' ? ceilTo(now, HOUR_MS) : ceilTo(now + 1, DAY_MS);
+    // The end of the current hour or day, so what happened this very millisecond is in.
+    const to = ceilTo(now + 1, p.interval === 'hour' ? HOUR_MS : DAY_MS);
     const from = to - p.span;
     return { preset: key, presets: presets(key), from, to, interval: p.interval, fromDate: isoDate(from), toDate: isoDate(to - 1), label: `Last ${p.label}`, error };
   };
@@ -66,8 +68,8 @@ function rangeOf(query: Request['query'], now: number): RangeView {
     return preset(asked);
   }
   const invalid = (field: 'from' | 'to', message: string) => ({ ...preset(DEFAULT_PRESET, { field, message }), fromDate: fromText, toDate: toText });
-  if (!DATE.test(fromText) || Number.isNaN(Date.parse(fromText))) return invalid('from', 'Enter a start date (YYYY-MM-DD).');
-  if (!DATE.test(toText) || Number.isNaN(Date.parse(toText))) return invalid('to', 'Enter an end date (YYYY-MM-DD).');
+  if (!DATE.test(fromText) || !isCalendarDate(fromText)) return invalid('from', 'Enter a start date that exists (YYYY-MM-DD).');
+  if (!DATE.test(toText) || !isCalendarDate(toText)) return invalid('to', 'Enter an end date that exists (YYYY-MM-DD).');
   const from = Date.parse(`${fromText}T00:00:00Z`);
   const to = Date.parse(`${toText}T00:00:00Z`) + DAY_MS;
   if (from >= to) return invalid('to', 'The end date must be on or after the start date.');
@@ -167,6 +169,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
       ],
       recent,
       qr: qrView(req, link.id, workspace.workspaceId),
+      canCreateQr: allows(actor, 'links.write'),
     });
   });
 
@@ -187,9 +190,11 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     res.status(200).end(image.body);
   });
 
+  // Creating the code uses one of the plan's QR codes: a change, so members and up (the image
+  // route counts it too, but only ever shows a viewer a code that already exists).
   router.post('/links/:id/qr', async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
-    authorize(actor, 'links.read');
+    authorize(actor, 'links.write');
     const id = linkIdOf(req);
     try {
       await linkQr(deps, workspace.workspaceId, id, parseInput(qrOptionsSchema, {}, 'query'));
@@ -197,7 +202,6 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
       if (!(e instanceof AppError) || (e.code !== 'plan_limit_reached' && e.code !== 'plan_feature_disabled')) throw e;
       setFlash(deps, workspaceOf(res).session, { kind: 'error', text: e.detail });
     }
-    if (isHtmx(req)) res.setHeader('hx-refresh', 'true');
     redirectTo(req, res, `/admin/links/${id}#qr`);
   });
 
@@ -211,12 +215,13 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     const parsed = qrOptionsSchema.safeParse(given);
     const errorsByField: Record<string, string> = {};
     if (!parsed.success) for (const issue of parsed.error.issues) errorsByField[String(issue.path[0] ?? 'size')] ??= issue.message;
+    // The preview keeps to the last valid look: every option from its default when any is wrong.
     const options = parsed.success ? parsed.data : qrOptionsSchema.parse({});
     const query = (format: 'svg' | 'png', extra: Record<string, string> = {}) =>
       `/admin/links/${linkId}/qr?${new URLSearchParams({ format, size: String(options.size), ecc: options.ecc, fg: options.fg, bg: options.bg, margin: String(options.margin), ...extra })}`;
     return {
       created: row.at !== null,
-      values: { size: asked.size || String(options.size), ecc: asked.ecc || options.ecc, fg: `#${(asked.fg || options.fg).replace(/^#/, '')}`, bg: `#${(asked.bg || options.bg).replace(/^#/, '')}` },
+      values: { size: asked.size || String(options.size), ecc: errorsByField.ecc ? options.ecc : asked.ecc || options.ecc, fg: `#${(asked.fg || options.fg).replace(/^#/, '')}`, bg: `#${(asked.bg || options.bg).replace(/^#/, '')}` },
       errors: errorsByField,
       preview: query('svg'),
       downloadSvg: query('svg', { download: '1' }),
