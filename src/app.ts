@@ -14,6 +14,7 @@ import { createRedirectHandler, slugOf } from './http/redirect.js';
 import { renderStatusPages } from './http/status-pages.js';
 import { createViews } from './http/views.js';
 import { KeyUsageRecorder } from './keys/key-usage.js';
+import { ApiRequestRecorder } from './keys/request-log.js';
 import { VerificationCache } from './keys/verification-cache.js';
 import { RedirectCache } from './links/redirect-cache.js';
 import { type Assets, shippedAssets } from './lib/assets.js';
@@ -135,6 +136,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   const redirects = new RedirectCache(db, (linkId) => clicks.pendingHumanClicks(linkId));
   const verifiedKeys = new VerificationCache();
   const keyUsage = new KeyUsageRecorder({ db, log: log.child({ component: 'keys' }) });
+  const apiRequests = new ApiRequestRecorder({ db, log: log.child({ component: 'keys' }) });
   const latestMigration = loadMigrations(assets).length;
 
   const deps = {
@@ -152,6 +154,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     redirects,
     verifiedKeys,
     keyUsage,
+    apiRequests,
     metrics,
     baseUrl: () => baseUrl,
     linkChanged: (slug: string) => redirects.invalidate(slug),
@@ -236,6 +239,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       const written = clicks.close();
       const lost = clicks.depth;
       keyUsage.flush();
+      apiRequests.flush();
       db.close();
       log.info({ clicksWritten: written }, 'stopped');
       if (lost > 0) throw new Error(`${lost} clicks could not be written to the database`);

@@ -34,6 +34,7 @@ describe('configuration (SPEC §1)', () => {
       webhookRetrySchedule: [5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 14 * HOUR, 20 * HOUR, 24 * HOUR],
       secret: undefined,
       addonDir: undefined,
+      apiRateLimit: 1200,
     } satisfies Config);
   });
 
@@ -75,6 +76,7 @@ describe('configuration (SPEC §1)', () => {
       flagValue: '1h,1d', flagParsed: [HOUR, 24 * HOUR],
     },
     { key: 'addonDir', env: 'LINKQR_ADDON_DIR', flag: 'addon-dir', envValue: '/var/cache/linkqr', envParsed: '/var/cache/linkqr', flagValue: 'rel/addons', flagParsed: resolve('rel/addons') },
+    { key: 'apiRateLimit', env: 'LINKQR_API_RATE_LIMIT', flag: 'api-rate-limit', envValue: '600', envParsed: 600, flagValue: '0', flagParsed: 0 },
     { key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', envValue: SECRET, envParsed: SECRET, flagValue: 'f'.repeat(32), flagParsed: 'f'.repeat(32) },
   ];
 
@@ -218,6 +220,12 @@ describe('configuration (SPEC §1)', () => {
     ['LINKQR_WEBHOOK_RETRY_SCHEDULE', '5'],
     ['LINKQR_WEBHOOK_RETRY_SCHEDULE', ''],
     ['LINKQR_WEBHOOK_RETRY_SCHEDULE', Array.from({ length: 21 }, () => '1s').join(',')],
+    ['LINKQR_API_RATE_LIMIT', ''],
+    ['LINKQR_API_RATE_LIMIT', '-1'],
+    ['LINKQR_API_RATE_LIMIT', '100.5'],
+    ['LINKQR_API_RATE_LIMIT', '1e3'],
+    ['LINKQR_API_RATE_LIMIT', 'unlimited'],
+    ['LINKQR_API_RATE_LIMIT', '1000000001'],
     ['LINKQR_SECRET', 'too-short'],
   ];
   for (const [env, raw] of badValues) {
@@ -227,6 +235,13 @@ describe('configuration (SPEC §1)', () => {
       assert.ok(err.problems[0]!.startsWith(`${env}=`), err.problems[0]);
     });
   }
+
+  test('LINKQR_API_RATE_LIMIT: 0 means unlimited, and a bad value says so', () => {
+    assert.equal(loadConfig({ LINKQR_API_RATE_LIMIT: '0' }).apiRateLimit, 0);
+    assert.equal(loadConfig({ LINKQR_API_RATE_LIMIT: '1000000000' }).apiRateLimit, 1_000_000_000);
+    const err = configError({ LINKQR_API_RATE_LIMIT: '20/s' });
+    assert.match(err.problems[0]!, /^LINKQR_API_RATE_LIMIT="20\/s": must be a whole number of requests per minute per API key, from 0 \(unlimited\)/);
+  });
 
   test('a bad retry schedule names the bad entry instead of claiming there are too many', () => {
     const err = configError({ LINKQR_WEBHOOK_RETRY_SCHEDULE: '1s,,2s' });

@@ -21,10 +21,15 @@ export interface Config {
   secret: string | undefined;
   /** Where the single executable unpacks its native addons. Undefined: `<dataDir>/.addons`. */
   addonDir: string | undefined;
+  /** API requests per minute per key when the workspace's plan sets none; 0 is unlimited. */
+  apiRateLimit: number;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A billion a minute is far beyond what one process can serve: a larger number is a typo. */
+const MAX_API_RATE_LIMIT = 1_000_000_000;
 
 interface Setting<K extends keyof Config> {
   key: K;
@@ -127,6 +132,15 @@ export const SETTINGS = [
       }
       if (parts.length > 20) return { error: 'must have at most 20 retries' };
       return delays as number[];
+    },
+  }),
+  setting({
+    key: 'apiRateLimit', env: 'LINKQR_API_RATE_LIMIT', flag: 'api-rate-limit', fallback: '1200',
+    parse: (raw) => {
+      const n = Number(raw);
+      return /^\d{1,10}$/.test(raw) && n <= MAX_API_RATE_LIMIT
+        ? n
+        : { error: `must be a whole number of requests per minute per API key, from 0 (unlimited) to ${MAX_API_RATE_LIMIT}` };
     },
   }),
   setting({

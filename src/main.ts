@@ -2,7 +2,16 @@ import { parseArgs } from 'node:util';
 import { NeedsMigrationError } from './app.js';
 import { backupCommand } from './cli/backup.js';
 import type { Command, OptionSpec } from './cli/command.js';
-import { keyCreateCommand, keyDisableCommand, keyEnableCommand, keyListCommand, keyRevokeCommand, keyRotateCommand } from './cli/keys.js';
+import {
+  keyAllowCommand,
+  keyCreateCommand,
+  keyDisableCommand,
+  keyEnableCommand,
+  keyListCommand,
+  keyLogCommand,
+  keyRevokeCommand,
+  keyRotateCommand,
+} from './cli/keys.js';
 import { auditCommand } from './cli/audit.js';
 import { memberAddCommand, memberListCommand, memberRemoveCommand, memberRoleCommand } from './cli/members.js';
 import { migrateCommand } from './cli/migrate.js';
@@ -46,6 +55,8 @@ const COMMANDS: Command[] = [
   keyDisableCommand,
   keyEnableCommand,
   keyRotateCommand,
+  keyAllowCommand,
+  keyLogCommand,
   auditCommand,
   backupCommand,
   versionCommand,

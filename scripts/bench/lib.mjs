@@ -67,7 +67,8 @@ export async function startBare302() {
 /** A LinkQR server over a fresh data dir, with a workspace and a key made by the CLI; `extraEnv` adds settings. */
 export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'linkqr-bench-'));
-  const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...extraEnv };
+  // No API rate limit: the benchmarks measure the server, and one key sends thousands of requests a second.
+  const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', LINKQR_API_RATE_LIMIT: '0', ...extraEnv };
   const cli = (...args) =>
     execFileSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'ignore'] })
       .toString()

@@ -37,8 +37,8 @@ export function isCalendarDate(ymd: string): boolean {
 }
 
 const range = {
-  from: instant(false).optional(),
-  to: instant(true).optional(),
+  from: instant(false).optional().meta({ description: 'Start, inclusive: 2026-11-01T14:00:00Z or 2026-11-01 (UTC)' }),
+  to: instant(true).optional().meta({ description: 'End, exclusive; a date includes that whole day' }),
 };
 
 export interface TimeRange {
@@ -57,16 +57,15 @@ export function resolveRange(q: { from?: number; to?: number }, now: number): Ti
 export const INTERVALS = { hour: HOUR_MS, day: DAY_MS } as const;
 export type Interval = keyof typeof INTERVALS;
 
-export const linkStatsQuery = z.strictObject({
-  ...range,
-  interval: z.enum(['hour', 'day'], { message: 'must be "hour" or "day"' }).optional(),
-});
+const interval = z.enum(['hour', 'day'], { message: 'must be "hour" or "day"' }).optional().meta({ description: 'Bucket size; default hour up to 3 days, day beyond' });
+
+export const linkStatsQuery = z.strictObject({ ...range, interval });
 export type LinkStatsQuery = z.output<typeof linkStatsQuery>;
 
 export const workspaceStatsQuery = z.strictObject({
   ...range,
-  interval: z.enum(['hour', 'day'], { message: 'must be "hour" or "day"' }).optional(),
-  limit: limitParam.default(10),
+  interval,
+  limit: limitParam.default(10).meta({ description: 'Top links listed, 1–100 (default 10)' }),
 });
 export type WorkspaceStatsQuery = z.output<typeof workspaceStatsQuery>;
 

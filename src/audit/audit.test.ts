@@ -163,7 +163,7 @@ describe('audit log', () => {
       assert.deepEqual(created.map(entry), [
         {
           workspace: ws, actor: OPERATOR, action: 'key.create', target: `api_key:${id}`,
-          summary: { name: 'CRM sync', environment: 'staging', scopes: ['links:read', 'links:write'], expiresAt: null }, ip: null,
+          summary: { name: 'CRM sync', environment: 'staging', scopes: ['links:read', 'links:write'], expiresAt: null, allowedCidrs: null }, ip: null,
         },
       ]);
 

@@ -607,3 +607,150 @@ describe('linkqr migrate', () => {
     failed(await cli('workspace', 'list'), 1, /newer LinkQR/);
   });
 });
+
+describe('linkqr key allow and key log', () => {
+  let dataDir: string;
+  let server: TestServer;
+  before(async () => {
+    dataDir = tempDataDir();
+    succeeded(await runCli(['workspace', 'create', 'Acme'], { dataDir }));
+    // Trusting the loopback proxy lets each request play another client through X-Forwarded-For.
+    server = await startTestServer({ dataDir, env: { LINKQR_LOG_LEVEL: 'silent', LINKQR_TRUST_PROXY: 'loopback' } });
+  });
+  after(async () => {
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const cli = (...args: string[]) => runCli(args, { dataDir });
+  const from = (key: string, ip: string, path = '/api/v1/me') => server.request('GET', path, { key, headers: { 'x-forwarded-for': ip } });
+  const keyCount = () => withDb(dataDir, (db) => db.sqlite.prepare('SELECT count(*) FROM api_keys').pluck().get() as number);
+  const create = async (...extra: string[]) => {
+    const r = await cli('key', 'create', '--workspace', 'Acme', '--name', 'CRM sync', '--scopes', 'links:read', ...extra);
+    succeeded(r);
+    const key = onlyLine(r.stdout);
+    return { key, id: KEY.exec(key)![1]!, stderr: r.stderr };
+  };
+
+  test('--help of key allow and key log shows their usage', async () => {
+    for (const [command, shows] of [
+      ['key allow', ['linkqr key allow ID CIDRS|any']],
+      ['key log', ['linkqr key log ID', '--limit N', '--before ID', '--json']],
+      ['key create', ['--allow-cidr']],
+    ] as const) {
+      const r = await cli(...command.split(' '), '--help');
+      succeeded(r);
+      for (const s of shows) assert.ok(r.stdout.includes(s), `"${command} --help" does not show ${s}`);
+    }
+  });
+
+  test('key create --allow-cidr limits the key to those networks (IPv4, IPv6 and IPv4-mapped)', async () => {
+    const { key, id, stderr } = await create('--allow-cidr', '10.0.0.0/8, 2001:db8::/32');
+    assert.match(stderr, /usable from 10\.0\.0\.0\/8, 2001:db8::\/32 only/);
+    for (const ip of ['10.9.8.7', '::ffff:10.0.0.1', '2001:db8::5']) assert.equal((await from(key, ip)).status, 200, ip);
+    for (const ip of ['203.0.113.5', '::ffff:11.0.0.1', '2001:db9::5']) {
+      const res = await from(key, ip);
+      assert.equal(res.status, 403, ip);
+      assert.equal(res.json.code, 'ip_not_allowed');
+      assert.ok(res.json.detail.includes(ip));
+    }
+    const listed = await cli('key', 'list', '--workspace', 'Acme', '--json');
+    assert.deepEqual(jsonLines(listed.stdout).find((k) => k.id === id)?.allowedCidrs, ['10.0.0.0/8', '2001:db8::/32']);
+    assert.match((await cli('key', 'list', '--workspace', 'Acme')).stdout, new RegExp(`^${id} .* 10\\.0\\.0\\.0/8,2001:db8::/32$`, 'm'));
+  });
+
+  for (const [what, value] of [
+    ['a prefix too long', '10.0.0.0/33'],
+    ['a host name', 'example.com'],
+    ['an empty list', ' , '],
+  ] as const) {
+    test(`key create --allow-cidr refuses ${what} with exit 2`, async () => {
+      const before = keyCount();
+      failed(await cli('key', 'create', '--workspace', 'Acme', '--name', 'N', '--scopes', 'links:read', '--allow-cidr', value), 2, /--allow-cidr/);
+      assert.equal(keyCount(), before, 'no key was created');
+    });
+  }
+
+  test('key allow changes the list for the next request, "any" lifts it, and both are audited', async () => {
+    const { key, id } = await create();
+    assert.equal((await from(key, '203.0.113.5')).status, 200);
+    const limited = await cli('key', 'allow', id, '192.0.2.0/24,2001:db8:1::/48');
+    succeeded(limited);
+    assert.equal(limited.stdout, '');
+    assert.match(limited.stderr, /may now be used from 192\.0\.2\.0\/24, 2001:db8:1::\/48 only/);
+    assert.equal((await from(key, '203.0.113.5')).status, 403, 'applies to the running server at once');
+    assert.equal((await from(key, '192.0.2.200')).status, 200);
+
+    const any = await cli('key', 'allow', id, 'any');
+    succeeded(any);
+    assert.match(any.stderr, /from any address/);
+    assert.equal((await from(key, '203.0.113.5')).status, 200);
+
+    const audit = jsonLines((await cli('audit', '--workspace', 'Acme', '--json')).stdout).filter((e) => e.action === 'key.set_networks' && e.target === `api_key:${id}`);
+    assert.deepEqual(
+      audit.map((e) => e.summary),
+      [
+        { name: 'CRM sync', allowedCidrs: { from: ['192.0.2.0/24', '2001:db8:1::/48'], to: null } },
+        { name: 'CRM sync', allowedCidrs: { from: null, to: ['192.0.2.0/24', '2001:db8:1::/48'] } },
+      ],
+    );
+    assert.match(String(audit[0]!.actor), /^operator:cli:/);
+  });
+
+  test('key allow refuses what is not a network (exit 2) and an unknown key (exit 1)', async () => {
+    const { id } = await create();
+    failed(await cli('key', 'allow', id, '10.0.0.0/8,10.0.0.256'), 2, /"10\.0\.0\.256" is not an IP address or network/);
+    failed(await cli('key', 'allow', id, ''), 2, /CIDRs/);
+    failed(await cli('key', 'allow', id), 2, /expected ID CIDRS\|any/);
+    failed(await cli('key', 'allow', 'AAAAAAAAAAAA', 'any'), 1, /API key AAAAAAAAAAAA was not found/);
+    const row = withDb(dataDir, (db) => db.sqlite.prepare('SELECT allowed_cidrs FROM api_keys WHERE id = ?').pluck().get(id));
+    assert.equal(row, null, 'unchanged');
+  });
+
+  test('key log prints the requests newest first, never a query string, a page at a time', async () => {
+    const { key, id } = await create();
+    const calls = [
+      ['/api/v1/me', '198.51.100.1'],
+      ['/api/v1/links?q=private-words', '2001:db8::77'],
+      ['/api/v1/links/lnk_missing', '198.51.100.2'],
+    ] as const;
+    for (const [path, ip] of calls) await from(key, ip, path);
+    server.server.deps.apiRequests.flush();
+
+    const json = await cli('key', 'log', id, '--json');
+    succeeded(json);
+    const rows = jsonLines(json.stdout);
+    assert.deepEqual(
+      rows.map((r) => [r.method, r.path, r.status, r.ip]),
+      [
+        ['GET', '/api/v1/links/lnk_missing', 404, '198.51.100.2'],
+        ['GET', '/api/v1/links', 200, '2001:db8::77'],
+        ['GET', '/api/v1/me', 200, '198.51.100.1'],
+      ],
+    );
+    for (const r of rows) {
+      assert.ok(!Number.isNaN(Date.parse(String(r.at))), 'an ISO time');
+      assert.equal(typeof r.durationMs, 'number');
+      assert.match(String(r.requestId), /^[0-9a-f-]{36}$/);
+    }
+    assert.ok(!json.stdout.includes('private-words') && !json.stdout.includes(key));
+
+    const text = await cli('key', 'log', id);
+    succeeded(text);
+    assert.match(text.stdout, /^ID +AT +METHOD +PATH +STATUS +MS +IP$/m);
+    assert.match(text.stdout, /GET +\/api\/v1\/links\/lnk_missing +404 +\d+ +198\.51\.100\.2$/m);
+
+    const first = await cli('key', 'log', id, '--limit', '2', '--json');
+    succeeded(first);
+    assert.equal(jsonLines(first.stdout).length, 2);
+    const next = /--before (\d+)/.exec(first.stderr)?.[1];
+    assert.ok(next, `the next page is named: ${first.stderr}`);
+    const second = await cli('key', 'log', id, '--limit', '2', '--before', next, '--json');
+    assert.deepEqual(jsonLines(second.stdout).map((r) => r.path), ['/api/v1/me']);
+    assert.doesNotMatch(second.stderr, /--before/, 'no further page');
+  });
+
+  test('key log refuses a bad --limit (exit 2) and an unknown key (exit 1)', async () => {
+    for (const limit of ['0', '1001', 'ten']) failed(await cli('key', 'log', 'AAAAAAAAAAAA', '--limit', limit), 2, /--limit must be a whole number from 1 to 1000/);
+    failed(await cli('key', 'log', 'AAAAAAAAAAAA'), 1, /API key AAAAAAAAAAAA was not found/);
+  });
+});

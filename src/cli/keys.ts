@@ -1,9 +1,20 @@
 import type { Store } from '../app.js';
 import { withStore } from './with-store.js';
-import { createKey, listKeys, MAX_ROTATION_GRACE_MS, revokeKey, rotateKey, setKeyEnabled } from '../keys/keys.service.js';
+import {
+  allowedNetworks,
+  createKey,
+  keyRequestLog,
+  listKeys,
+  MAX_ROTATION_GRACE_MS,
+  revokeKey,
+  rotateKey,
+  setAllowedNetworks,
+  setKeyEnabled,
+  splitCidrList,
+} from '../keys/keys.service.js';
 import { isScope, SCOPES, type Scope } from '../keys/scopes.js';
 import { parseDuration } from '../lib/duration.js';
-import { errors } from '../lib/errors.js';
+import { AppError, errors } from '../lib/errors.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
 import { type Command, type CommandContext, JSON_OPTION, operatorContext, stringOption } from './command.js';
 import { printRows, say } from './output.js';
@@ -23,6 +34,21 @@ function parseName(text: string | undefined, flag: string, fallback?: string): s
   return value;
 }
 
+/** `10.0.0.0/8,2001:db8::/32` → the networks; `any` → null (any address). A bad entry is a usage error. */
+function parseNetworks(text: string, what: string): string[] | null {
+  if (text.trim().toLowerCase() === 'any') return null;
+  const entries = splitCidrList(text);
+  if (entries.length === 0) throw errors.usage(`${what} takes comma-separated CIDRs such as 10.0.0.0/8,2001:db8::/32, or "any"`);
+  try {
+    return allowedNetworks(entries);
+  } catch (err) {
+    if (err instanceof AppError && err.errors?.[0]) throw errors.usage(`${what}: ${err.errors[0].message}`);
+    throw err;
+  }
+}
+
+const describeNetworks = (cidrs: readonly string[] | null) => (cidrs ? `from ${cidrs.join(', ')} only` : 'from any address');
+
 export const keyCreateCommand: Command = {
   name: ['key', 'create'],
   summary: 'create an API key and print it (only the key, on stdout, once)',
@@ -32,6 +58,7 @@ export const keyCreateCommand: Command = {
     scopes: { type: 'string', usage: '--scopes a,b', description: `comma-separated: ${SCOPES.join(', ')}` },
     env: { type: 'string', usage: '--env E', description: 'environment label: production (default), staging, development or free text' },
     expires: { type: 'string', usage: '--expires 90d', description: 'expire after this long (s, m, h, d)' },
+    'allow-cidr': { type: 'string', usage: '--allow-cidr 10.0.0.0/8,…', description: 'usable only from these networks (IPv4/IPv6 CIDRs; default: any address)' },
   },
   async run(ctx) {
     const workspaceName = parseName(stringOption(ctx, 'workspace'), '--workspace');
@@ -41,6 +68,8 @@ export const keyCreateCommand: Command = {
     const expiresText = stringOption(ctx, 'expires');
     const expiresIn = expiresText === undefined ? undefined : parseDuration(expiresText);
     if (expiresText !== undefined && !expiresIn) throw errors.usage('--expires must be a duration such as 30d, 12h or 90m');
+    const allowText = stringOption(ctx, 'allow-cidr');
+    const allowedCidrs = allowText === undefined ? null : parseNetworks(allowText, '--allow-cidr');
 
     await withStore(ctx, async (store) => {
       const ws = requireWorkspace(store, workspaceName);
@@ -51,8 +80,10 @@ export const keyCreateCommand: Command = {
         scopes,
         expiresAt: expiresIn ? store.clock.now() + expiresIn : null,
         createdByUserId: null,
+        allowedCidrs,
       });
-      say(`Created API key ${record.id} "${name}" (${environment}) in "${ws.name}" with ${scopes.join(', ')}. It is shown only now.`);
+      const networks = allowedCidrs ? `, usable ${describeNetworks(allowedCidrs)}` : '';
+      say(`Created API key ${record.id} "${name}" (${environment}) in "${ws.name}" with ${scopes.join(', ')}${networks}. It is shown only now.`);
       process.stdout.write(`${key}\n`);
     });
   },
@@ -80,6 +111,7 @@ export const keyListCommand: Command = {
           expires: k.expiresAt,
           lastUsed: k.lastUsedAt,
           requests: k.requestCount,
+          from: k.allowedCidrs ?? 'any',
         })),
         false,
       );
@@ -119,3 +151,50 @@ export const keyRotateCommand: Command = {
     });
   },
 };
+
+export const keyAllowCommand: Command = {
+  name: ['key', 'allow'],
+  summary: 'limit where a key may be used from: comma-separated CIDRs, or "any" (takes effect on its next request)',
+  positionals: [
+    { name: 'ID', required: true },
+    { name: 'CIDRS|any', required: true },
+  ],
+  async run(ctx) {
+    const [id, text] = ctx.positionals as [string, string];
+    const cidrs = parseNetworks(text, 'CIDRS');
+    await withStore(ctx, (store) => {
+      setAllowedNetworks(store, operatorContext(), id, cidrs);
+      say(`API key ${id} may now be used ${describeNetworks(cidrs)}.`);
+    });
+  },
+};
+
+const MAX_LOG_LIMIT = 1_000;
+
+export const keyLogCommand: Command = {
+  name: ['key', 'log'],
+  summary: "a key's recent requests, newest first (kept 30 days): which integration uses it",
+  positionals: [{ name: 'ID', required: true }],
+  options: {
+    limit: { type: 'string', usage: '--limit N', description: `how many (1 to ${MAX_LOG_LIMIT}, default 50)` },
+    before: { type: 'string', usage: '--before ID', description: 'only requests older than this entry (the id of the last one shown)' },
+    ...JSON_OPTION,
+  },
+  async run(ctx) {
+    const limit = positiveInteger(stringOption(ctx, 'limit') ?? '50', '--limit', MAX_LOG_LIMIT);
+    const beforeText = stringOption(ctx, 'before');
+    const before = beforeText === undefined ? undefined : positiveInteger(beforeText, '--before', Number.MAX_SAFE_INTEGER);
+    await withStore(ctx, (store) => {
+      const page = keyRequestLog(store, ctx.positionals[0]!, { limit, before });
+      if (ctx.options.json) printRows(page.data, true);
+      else printRows(page.data.map((r) => ({ id: r.id, at: r.at, method: r.method, path: r.path, status: r.status, ms: r.durationMs, ip: r.ip })), false);
+      if (page.nextBefore !== null) say(`Older requests: linkqr key log ${ctx.positionals[0]} --before ${page.nextBefore}`);
+    });
+  },
+};
+
+function positiveInteger(text: string, flag: string, max: number): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw errors.usage(`${flag} must be a whole number from 1 to ${max}`);
+  return n;
+}

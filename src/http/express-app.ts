@@ -13,6 +13,7 @@ import type { Assets } from '../lib/assets.js';
 import { errors } from '../lib/errors.js';
 import { bindAdmin } from './admin/admin.router.js';
 import { bindSetupPages } from './admin/setup.routes.js';
+import { bindDocs } from './docs/docs.routes.js';
 import { bindApi } from './api/router.js';
 import { errorHandler } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
@@ -58,6 +59,7 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
     throw errors.routeNotFound();
   });
   bindPublicFiles(app, deps.assets);
+  bindDocs(app, deps);
   bindSetupPages(app, deps);
   bindAdmin(app, deps);
   app.get('/', (_req, res) => {

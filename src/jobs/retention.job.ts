@@ -1,5 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from '../db/db.js';
+import { deleteIdempotencyRecordsBefore, IDEMPOTENCY_WINDOW_MS } from '../idempotency/idempotency.repo.js';
+import { deleteRequestsBefore, REQUEST_LOG_RETENTION_MS } from '../keys/request-log.js';
 import { encodeBase62 } from '../lib/base62.js';
 import { deleteExpired as deleteExpiredSessions } from '../sessions/sessions.service.js';
 import type { Job, JobContext } from './schedule.js';
@@ -26,8 +28,9 @@ export const retentionJob: Job = {
     const { deliveries, events } = await deleteOldOutbox(ctx);
     const auditEntries = deleteOldAudit(ctx);
     const expiredSessions = deleteExpiredSessions(ctx);
-    // Idempotency records older than 24 h (§4) are deleted here too, once their table exists.
-    return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions };
+    const idempotencyRecords = await deleteOldIdempotencyRecords(ctx);
+    const apiRequests = await deleteOldApiRequests(ctx);
+    return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions, idempotencyRecords, apiRequests };
   },
 };
 
@@ -218,18 +221,8 @@ async function deleteOldOutbox({ db, clock, signal }: JobContext): Promise<{ del
          and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.status = 'pending')
        limit ${CHUNK})`,
   );
-  const inChunks = async (run: () => number) => {
-    let total = 0;
-    for (;;) {
-      const n = db.tx(run);
-      total += n;
-      if (n < CHUNK) return total;
-      await nextTurn();
-      signal.throwIfAborted();
-    }
-  };
-  const deliveries = await inChunks(() => deleteDeliveries.run(`dlv_${cutoff}`).changes);
-  const events = await inChunks(() => deleteEvents.run(`evt_${cutoff}`).changes);
+  const deliveries = await inChunks({ db, signal }, () => deleteDeliveries.run(`dlv_${cutoff}`).changes);
+  const events = await inChunks({ db, signal }, () => deleteEvents.run(`evt_${cutoff}`).changes);
   return { deliveries, events };
 }
 
@@ -249,4 +242,31 @@ function deleteOldAudit({ db, clock }: JobContext): number {
         )
         .run({ now: clock.now(), minDays: MIN_AUDIT_RETENTION_DAYS }).changes,
   );
+}
+
+/** Idempotency records past their 24 hours (SPEC §4): no request can replay them any more. */
+async function deleteOldIdempotencyRecords({ db, clock, signal }: JobContext): Promise<number> {
+  const cutoff = clock.now() - IDEMPOTENCY_WINDOW_MS;
+  return inChunks({ db, signal }, () => deleteIdempotencyRecordsBefore(db, cutoff, CHUNK));
+}
+
+/** Entries of the API keys' request log past their 30 days (api_request_log_by_time finds them). */
+async function deleteOldApiRequests({ db, clock, signal }: JobContext): Promise<number> {
+  const cutoff = clock.now() - REQUEST_LOG_RETENTION_MS;
+  return inChunks({ db, signal }, () => deleteRequestsBefore(db, cutoff, CHUNK));
+}
+
+/**
+ * Runs `deleteChunk` (which deletes at most CHUNK rows) in its own transaction until it deletes
+ * fewer, with a turn of the event loop between chunks; returns how many rows went.
+ */
+async function inChunks({ db, signal }: Pick<JobContext, 'db' | 'signal'>, deleteChunk: () => number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = db.tx(deleteChunk);
+    total += n;
+    if (n < CHUNK) return total;
+    await nextTurn();
+    signal.throwIfAborted();
+  }
 }

@@ -1,17 +1,23 @@
 import type { Db } from '../db/db.js';
 import type { ApiKeyRow } from '../db/schema.js';
 
+/** An api_keys row with the column migration 0007 added (null: usable from any address). */
+export type KeyRow = ApiKeyRow & { allowed_cidrs: string | null };
+
+/** The query builder with api_keys typed as it is since migration 0007. */
+const keysQ = (db: Db) => db.q.withTables<{ api_keys: KeyRow }>();
+
 // Runs on every API request.
 export const findKeyById = (db: Db, id: string) =>
-  db.stmt('select * from api_keys where id = ?').get(id) as ApiKeyRow | undefined;
+  db.stmt('select * from api_keys where id = ?').get(id) as KeyRow | undefined;
 
 export const listKeysOfWorkspace = (db: Db, workspaceId: string) =>
-  db.all(db.q.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('id'));
+  db.all(keysQ(db).selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('id'));
 
-export const insertKey = (db: Db, row: ApiKeyRow) => db.run(db.q.insertInto('api_keys').values(row));
+export const insertKey = (db: Db, row: KeyRow) => db.run(keysQ(db).insertInto('api_keys').values(row));
 
-export const updateKey = (db: Db, id: string, patch: Partial<ApiKeyRow>) =>
-  db.run(db.q.updateTable('api_keys').set(patch).where('id', '=', id)).changes;
+export const updateKey = (db: Db, id: string, patch: Partial<KeyRow>) =>
+  db.run(keysQ(db).updateTable('api_keys').set(patch).where('id', '=', id)).changes;
 
 export const recordKeyUse = (db: Db, id: string, use: { requests: number; lastAt: number; lastIp: string }) =>
   db.run(

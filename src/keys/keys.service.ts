@@ -1,12 +1,15 @@
+import { isIP } from 'node:net';
 import type { Db } from '../db/db.js';
-import type { ApiKeyRow, KeyStatus } from '../db/schema.js';
+import type { KeyStatus } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { toIso } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
+import { blockListOf, parseCidr } from '../lib/net.js';
 import { hashSecret, verifySecret } from '../lib/passwords.js';
 import { formatKey, generateKeyParts, generateSecret, parseKey } from './key-format.js';
 import type { KeyUsageRecorder } from './key-usage.js';
-import { countLiveKeys, findKeyById, insertKey, listKeysOfWorkspace, updateKey } from './keys.repo.js';
+import { countLiveKeys, findKeyById, insertKey, type KeyRow, listKeysOfWorkspace, updateKey } from './keys.repo.js';
+import { type ApiRequestRecorder, listKeyRequests } from './request-log.js';
 import type { Scope } from './scopes.js';
 import type { VerificationCache } from './verification-cache.js';
 import { type ChangeContext, recordAudit } from '../audit/audit.js';
@@ -20,6 +23,8 @@ export interface KeyPrincipal {
   environment: string;
   scopes: Scope[];
   expiresAt: number | null;
+  /** Set only for a key limited to some networks: the CIDRs it may be used from. */
+  allowedCidrs?: string[];
 }
 
 export interface KeyStore {
@@ -30,6 +35,8 @@ export interface KeyStore {
 export interface KeyDeps extends KeyStore {
   verifiedKeys: VerificationCache;
   keyUsage: KeyUsageRecorder;
+  /** Each key's request log; absent where nothing serves the API (unit tests of this module). */
+  apiRequests?: ApiRequestRecorder;
 }
 
 export interface NewKey {
@@ -39,10 +46,12 @@ export interface NewKey {
   scopes: Scope[];
   expiresAt: number | null;
   createdByUserId: string | null;
+  /** Networks the key may be used from (checked with allowedNetworks); absent or null: anywhere. */
+  allowedCidrs?: readonly string[] | null;
 }
 
 /** What may be shown about a key: everything but the hashes. */
-export function presentKey(row: ApiKeyRow) {
+export function presentKey(row: KeyRow) {
   return {
     id: row.id,
     name: row.name,
@@ -57,15 +66,17 @@ export function presentKey(row: ApiKeyRow) {
     lastUsedAt: toIso(row.last_used_at),
     lastUsedIp: row.last_used_ip,
     requestCount: row.request_count,
+    allowedCidrs: cidrsOf(row),
   };
 }
 export type PresentedKey = ReturnType<typeof presentKey>;
 
 /** Creates a key; the returned `key` text exists only here and is never stored. */
 export async function createKey(deps: KeyStore, ctx: ChangeContext, input: NewKey): Promise<{ key: string; record: PresentedKey }> {
+  const allowedCidrs = allowedNetworks(input.allowedCidrs ?? []);
   const parts = generateKeyParts();
   const now = deps.clock.now();
-  const row: ApiKeyRow = {
+  const row: KeyRow = {
     id: parts.id,
     workspace_id: input.workspaceId,
     name: input.name,
@@ -83,6 +94,7 @@ export async function createKey(deps: KeyStore, ctx: ChangeContext, input: NewKe
     last_used_at: null,
     last_used_ip: null,
     request_count: 0,
+    allowed_cidrs: allowedCidrs && JSON.stringify(allowedCidrs),
   };
   deps.db.tx(() => {
     requireWithinPlanLimit(deps.db, input.workspaceId, 'apiKeys', () => countLiveKeys(deps.db, input.workspaceId));
@@ -92,7 +104,7 @@ export async function createKey(deps: KeyStore, ctx: ChangeContext, input: NewKe
       action: 'key.create',
       targetType: 'api_key',
       targetId: row.id,
-      summary: { name: row.name, environment: row.environment, scopes: input.scopes, expiresAt: toIso(row.expires_at) },
+      summary: { name: row.name, environment: row.environment, scopes: input.scopes, expiresAt: toIso(row.expires_at), allowedCidrs },
       at: now,
     });
   });
@@ -133,6 +145,81 @@ export function setKeyEnabled(deps: KeyStore, ctx: ChangeContext, id: string, en
     return presentKey(findKeyById(deps.db, id)!);
   });
 }
+
+/**
+ * Limits where a key may be used from (null: anywhere). Applies from the key's next request,
+ * since its row is read on every request.
+ */
+export function setAllowedNetworks(deps: KeyStore, ctx: ChangeContext, id: string, cidrs: readonly string[] | null): PresentedKey {
+  const allowed = allowedNetworks(cidrs ?? []);
+  return deps.db.tx(() => {
+    const row = findKeyById(deps.db, id);
+    if (!row) throw errors.notFound(`API key ${id}`);
+    if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; revoke is final.`);
+    const before = cidrsOf(row);
+    if (JSON.stringify(before) !== JSON.stringify(allowed)) {
+      const now = deps.clock.now();
+      updateKey(deps.db, id, { allowed_cidrs: allowed && JSON.stringify(allowed), updated_at: now });
+      recordAudit(deps.db, ctx, {
+        workspaceId: row.workspace_id,
+        action: 'key.set_networks',
+        targetType: 'api_key',
+        targetId: id,
+        summary: { name: row.name, allowedCidrs: { from: before, to: allowed } },
+        at: now,
+      });
+    }
+    return presentKey(findKeyById(deps.db, id)!);
+  });
+}
+
+/** At most this many networks per key: a longer list is a sign of a mistake, not a policy. */
+export const MAX_ALLOWED_CIDRS = 50;
+
+/** Splits what a person typed (commas, spaces or new lines between entries) into entries. */
+export const splitCidrList = (text: string): string[] => text.split(/[\s,]+/).filter(Boolean);
+
+/**
+ * Validates the networks a key may be used from: IPv4 or IPv6 CIDRs or single addresses,
+ * trimmed and de-duplicated. An empty list means any address (null). Throws a validation
+ * error on the `allowedCidrs` field naming the first entry that is not a network.
+ */
+export function allowedNetworks(entries: readonly string[]): string[] | null {
+  const cidrs = [...new Set(entries.map((e) => e.trim()).filter(Boolean))];
+  const bad = cidrs.find((c) => !parseCidr(c));
+  if (bad !== undefined) {
+    throw errors.validation([{ field: 'allowedCidrs', message: `"${bad}" is not an IP address or network; write networks as CIDRs, such as 10.0.0.0/8 or 2001:db8::/32.` }]);
+  }
+  if (cidrs.length > MAX_ALLOWED_CIDRS) {
+    throw errors.validation([{ field: 'allowedCidrs', message: `List at most ${MAX_ALLOWED_CIDRS} networks.` }]);
+  }
+  return cidrs.length === 0 ? null : cidrs;
+}
+
+/**
+ * Throws 403 ip_not_allowed unless the key may be used from `ip`. An IPv4-mapped IPv6 address
+ * (::ffff:192.0.2.1, what a dual-stack socket reports) matches IPv4 networks: BlockList
+ * compares the two forms. The refusal names the address seen but not the allowed networks,
+ * which would tell whoever holds a stolen key where to call from.
+ */
+export function requireAllowedAddress(principal: KeyPrincipal, ip: string): void {
+  const cidrs = principal.allowedCidrs;
+  if (!cidrs) return;
+  const family = isIP(ip);
+  if (family !== 0 && blockListOf(cidrs).check(ip, family === 4 ? 'ipv4' : 'ipv6')) return;
+  throw errors.forbidden(
+    'ip_not_allowed',
+    `This API key may not be used from ${ip || 'an unknown address'}. A workspace admin can change the networks it is allowed from in the admin UI (the key's row on the API & Webhooks page) or with "linkqr key allow ${principal.keyId} …".`,
+  );
+}
+
+/** A key's logged requests, newest first; the key must exist (it may be revoked). */
+export function keyRequestLog(deps: KeyStore, id: string, page: { limit: number; before?: number }) {
+  if (!findKeyById(deps.db, id)) throw errors.notFound(`API key ${id}`);
+  return listKeyRequests(deps.db, id, page);
+}
+
+const cidrsOf = (row: KeyRow): string[] | null => (row.allowed_cidrs === null ? null : (JSON.parse(row.allowed_cidrs) as string[]));
 
 /**
  * Rotates the secret of a key record. The old secret keeps working for `graceMs` (0 to 7 days).
@@ -206,7 +293,7 @@ export async function authenticateKey(deps: KeyDeps, token: string | undefined, 
   if (current.expires_at !== null && now >= current.expires_at) throw rejected.expired();
 
   deps.keyUsage.record(current.id, now, ip);
-  return {
+  const principal: KeyPrincipal = {
     keyId: current.id,
     workspaceId: current.workspace_id,
     name: current.name,
@@ -214,6 +301,9 @@ export async function authenticateKey(deps: KeyDeps, token: string | undefined, 
     scopes: JSON.parse(current.scopes) as Scope[],
     expiresAt: current.expires_at,
   };
+  const allowedCidrs = cidrsOf(current);
+  if (allowedCidrs) principal.allowedCidrs = allowedCidrs;
+  return principal;
 }
 
 async function verifyAndRemember(cache: VerificationCache, keyId: string, hashes: string[], secret: string): Promise<boolean> {

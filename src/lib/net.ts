@@ -2,7 +2,9 @@ import { BlockList, isIP } from 'node:net';
 
 /** Parses `10.0.0.0/8` or a bare address into a BlockList rule; undefined when malformed. */
 export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
-  const [address = '', prefixText] = text.trim().split('/');
+  const parts = text.trim().split('/');
+  if (parts.length > 2) return undefined; // 10.0.0.0/8/8
+  const [address = '', prefixText] = parts;
   const version = isIP(address);
   if (version === 0) return undefined;
   const max = version === 4 ? 32 : 128;

@@ -64,8 +64,8 @@ export const LINK_ID_PATTERN = /^lnk_[0-9A-Za-z]{20}$/;
 export const listLinksQuery = z.strictObject({
   limit: limitParam,
   after: cursorParam(LINK_ID_PATTERN).optional(),
-  q: z.string().trim().max(200, 'must be at most 200 characters').optional(),
-  tag: z.string().trim().min(1).max(50).optional(),
+  q: z.string().trim().max(200, 'must be at most 200 characters').optional().meta({ description: 'Search slugs, URLs and titles' }),
+  tag: z.string().trim().min(1).max(50).optional().meta({ description: 'Only links with this tag' }),
   status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional(),
 });
 export type ListLinksQuery = z.output<typeof listLinksQuery>;

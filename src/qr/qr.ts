@@ -65,14 +65,12 @@ function contrastProblem(fg: string, bg: string): string | undefined {
  */
 export const qrOptionsSchema = z
   .strictObject({
-    format: z.enum(['svg', 'png'], { message: 'must be "svg" or "png"' }).default('svg'),
-    /** Pixels; for SVG the width and height attributes. */
-    size: integerParam(64, 2048, 512),
-    /** Quiet zone in modules; 4 is what the QR specification asks for. */
-    margin: integerParam(0, 16, 4),
-    ecc: z.enum(['L', 'M', 'Q', 'H'], { message: 'must be L, M, Q or H' }).default('M'),
-    fg: hexColour('000000'),
-    bg: hexColour('ffffff'),
+    format: z.enum(['svg', 'png'], { message: 'must be "svg" or "png"' }).default('svg').meta({ description: 'svg (default) or png' }),
+    size: integerParam(64, 2048, 512).meta({ description: 'Pixels, 64–2048 (default 512); for SVG its width and height' }),
+    margin: integerParam(0, 16, 4).meta({ description: 'Quiet zone in modules, 0–16 (default 4, what the QR specification asks for)' }),
+    ecc: z.enum(['L', 'M', 'Q', 'H'], { message: 'must be L, M, Q or H' }).default('M').meta({ description: 'Error correction (default M); H survives a logo or wear' }),
+    fg: hexColour('000000').meta({ description: 'Module colour, hex (default 000000); contrast with bg at least 4.5:1, darker than bg' }),
+    bg: hexColour('ffffff').meta({ description: 'Background colour, hex (default ffffff)' }),
   })
   .superRefine((options, ctx) => {
     const problem = contrastProblem(options.fg, options.bg);

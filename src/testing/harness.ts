@@ -10,6 +10,7 @@ import { createServer, openStore, type Server, type Store } from '../app.js';
 import type { ChangeContext } from '../audit/audit.js';
 import type { ClickRecorderOptions } from '../clicks/click-recorder.js';
 import { loadConfig } from '../config.js';
+import { apiContract } from './contract.js';
 import { createKey } from '../keys/keys.service.js';
 import type { Scope } from '../keys/scopes.js';
 import { createLogger } from '../lib/logger.js';
@@ -45,7 +46,14 @@ export async function http(
   base: string,
   method: string,
   path: string,
-  opts: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  opts: {
+    key?: string;
+    body?: unknown;
+    rawBody?: string;
+    headers?: Record<string, string>;
+    /** false: skip the contract check (a test about what happens outside the contract). */
+    contract?: boolean;
+  } = {},
 ): Promise<HttpResult> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.key) headers.authorization = `Bearer ${opts.key}`;
@@ -61,6 +69,12 @@ export async function http(
     json = text ? JSON.parse(text) : undefined;
   } catch {
     json = undefined;
+  }
+  // Every API answer a test sees must keep the published contract (src/testing/contract.ts).
+  if (path.startsWith('/api/v1/') && opts.contract !== false) {
+    const contentType = res.headers.get('content-type');
+    const problems = apiContract().check(method, path, res.status, contentType, contentType?.includes('json') ? json : text);
+    if (problems.length > 0) throw new Error(`response breaks the OpenAPI contract:\n  ${problems.join('\n  ')}\nbody: ${text.slice(0, 500)}`);
   }
   return { status: res.status, headers: res.headers, text, json };
 }

@@ -17,7 +17,7 @@ import { findWorkspaceByName } from './workspaces.repo.js';
 
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
 const SLACKBOT = 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)';
-const ALL_LIMITS = 'links, qrCodes, clicksPerMonth, members, apiKeys, webhookEndpoints, analyticsRetentionDays';
+const ALL_LIMITS = 'links, qrCodes, clicksPerMonth, members, apiKeys, webhookEndpoints, analyticsRetentionDays, apiRequestsPerMinute';
 
 function assertProblem(res: HttpResult, status: number, code: string, what = `${res.status}`) {
   assert.equal(res.status, status, `${what}: expected ${status} ${code}, got ${res.status} ${res.text}`);

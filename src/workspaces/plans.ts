@@ -6,8 +6,19 @@ import { newId } from '../lib/ids.js';
 export const PLAN_FEATURES = ['api', 'webhooks', 'qr', 'analytics'] as const;
 export type PlanFeature = (typeof PLAN_FEATURES)[number];
 
-/** Keys of plans.limits; a missing key means no limit. */
-export type PlanLimit = 'links' | 'qrCodes' | 'clicksPerMonth' | 'members' | 'apiKeys' | 'webhookEndpoints' | 'analyticsRetentionDays';
+/**
+ * Keys of plans.limits; a missing key means no limit. Except `apiRequestsPerMinute` (per API key):
+ * missing means the instance's LINKQR_API_RATE_LIMIT, and 0 means unlimited, as it does there.
+ */
+export type PlanLimit =
+  | 'links'
+  | 'qrCodes'
+  | 'clicksPerMonth'
+  | 'members'
+  | 'apiKeys'
+  | 'webhookEndpoints'
+  | 'analyticsRetentionDays'
+  | 'apiRequestsPerMinute';
 
 interface WorkspacePlan {
   name: string;
@@ -55,7 +66,16 @@ export function requireWithinPlanLimit(db: Db, workspaceId: string, limit: PlanL
   }
 }
 
-export const PLAN_LIMITS: readonly PlanLimit[] = ['links', 'qrCodes', 'clicksPerMonth', 'members', 'apiKeys', 'webhookEndpoints', 'analyticsRetentionDays'];
+export const PLAN_LIMITS: readonly PlanLimit[] = [
+  'links',
+  'qrCodes',
+  'clicksPerMonth',
+  'members',
+  'apiKeys',
+  'webhookEndpoints',
+  'analyticsRetentionDays',
+  'apiRequestsPerMinute',
+];
 
 export interface PlanDefinition {
   features: Partial<Record<PlanFeature, boolean>>;

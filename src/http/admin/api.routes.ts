@@ -1,5 +1,17 @@
 import type { Request, Response, Router } from 'express';
-import { createKey, type KeyStore, listKeys, type PresentedKey, revokeKey, rotateKey, setKeyEnabled } from '../../keys/keys.service.js';
+import {
+  allowedNetworks,
+  createKey,
+  type KeyStore,
+  listKeys,
+  type PresentedKey,
+  revokeKey,
+  rotateKey,
+  setAllowedNetworks,
+  setKeyEnabled,
+  splitCidrList,
+} from '../../keys/keys.service.js';
+import { listKeyRequests, summariseKeyRequests } from '../../keys/request-log.js';
 import { isScope, SCOPES, type Scope } from '../../keys/scopes.js';
 import { AppError, type FieldError } from '../../lib/errors.js';
 import { EVENT_TYPES } from '../../outbox/events.js';
@@ -27,6 +39,7 @@ export const UNUSED_AFTER_MS = 30 * DAY;
 export const ENVIRONMENTS = ['production', 'staging', 'development'] as const;
 const GRACE_DAYS = [0, 1, 2, 3, 4, 5, 6, 7] as const;
 const DELIVERY_PAGE = 50;
+const REQUEST_LOG_PAGE = 50;
 
 type Form = Record<string, unknown>;
 const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
@@ -39,8 +52,16 @@ interface KeyFormValues {
   environment: string;
   scopes: string[];
   expires: string;
+  allowedCidrs: string;
 }
-const BLANK_KEY_FORM: KeyFormValues = { name: '', environment: 'production', scopes: [], expires: '' };
+const BLANK_KEY_FORM: KeyFormValues = { name: '', environment: 'production', scopes: [], expires: '', allowedCidrs: '' };
+
+/** A key row's allowed-networks form sent back with its error (the form then stays open). */
+interface NetworksFormError {
+  keyId: string;
+  value: string;
+  error: string;
+}
 
 interface WebhookFormValues {
   url: string;
@@ -54,9 +75,9 @@ const BLANK_WEBHOOK_FORM: WebhookFormValues = { url: '', description: '', events
  * (a new key, a webhook signing secret) appear only in the response to the POST that made them,
  * never in a page that can be fetched again.
  *
- * Fragments: partials/admin/api/{key-form, keys-table, key-row, webhook-form, webhooks-table,
- * webhook-row, reveal, delivery-status, deliveries-table}. Lists refresh on `keys-changed` and
- * `webhooks-changed`.
+ * Fragments: partials/admin/api/{key-form, keys-table, key-row, key-log, key-log-rows,
+ * webhook-form, webhooks-table, webhook-row, reveal, delivery-status, deliveries-table}. Lists
+ * refresh on `keys-changed` and `webhooks-changed`.
  */
 export function bindApiPages(router: Router, deps: ApiPagesDeps) {
   router.get('/api', (req, res) => {
@@ -75,8 +96,14 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     const { workspace, actor, user } = workspaceOf(res);
     authorize(actor, 'keys.manage');
     const form = req.body as Form;
-    const values: KeyFormValues = { name: text(form.name), environment: text(form.environment), scopes: list(form.scopes), expires: text(form.expires) };
-    const { errors, expiresAt } = validateKeyForm(values, deps.clock.now());
+    const values: KeyFormValues = {
+      name: text(form.name),
+      environment: text(form.environment),
+      scopes: list(form.scopes),
+      expires: text(form.expires),
+      allowedCidrs: text(form.allowedCidrs),
+    };
+    const { errors, expiresAt, allowedCidrs } = validateKeyForm(values, deps.clock.now());
     let formError: string | undefined;
     if (Object.keys(errors).length === 0) {
       try {
@@ -87,6 +114,7 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
           scopes: values.scopes.filter(isScope),
           expiresAt,
           createdByUserId: user.id,
+          allowedCidrs,
         });
         const reveal = { kind: 'key', heading: `Your new key “${created.record.name}”`, value: created.key };
         if (!isHtmx(req)) return page(req, res, { keyReveal: reveal });
@@ -135,6 +163,29 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     const key = workspaceKey(res, req.params.id);
     revokeKey(deps, res.locals.change!, key.id);
     keyRowOrBack(req, res, key.id);
+  });
+
+  router.post('/api/keys/:id/networks', (req, res) => {
+    const key = workspaceKey(res, req.params.id);
+    const value = text((req.body as Form).allowedCidrs);
+    try {
+      setAllowedNetworks(deps, res.locals.change!, key.id, splitCidrList(value));
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'validation_failed') throw err;
+      const data = keysData(res, { keyId: key.id, value, error: err.errors?.[0]?.message ?? err.detail });
+      if (!isHtmx(req)) return page(req, res, { keys: data }, 400);
+      return fragment(res, 'key-row', { ...data, key: data.keys.find((k) => k.id === key.id)! }, 400);
+    }
+    keyRowOrBack(req, res, key.id);
+  });
+
+  // ---- A key's request log: which integration uses it (a panel under the list, or a page without JS) ----
+  router.get('/api/keys/:id/requests', (req, res) => {
+    const key = workspaceKey(res, req.params.id);
+    const before = cursorOf(req.query.before);
+    const data = requestLogData(res, key, before);
+    if (isHtmx(req)) return fragment(res, before === undefined ? 'key-log' : 'key-log-rows', data);
+    renderAdminPage(deps, req, res, 'pages/admin/api-key-requests', { title: `Requests with “${key.name}”`, section: 'api', ...data });
   });
 
   // ---- Webhook endpoints ----
@@ -292,12 +343,27 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     return { csrf: workspaceOf(res).session.csrf_token, values, errors: {}, eventTypes: EVENT_TYPES };
   }
 
-  function keysData(res: Response) {
+  function keysData(res: Response, networksForm?: NetworksFormError) {
     const { workspace, actor, session } = workspaceOf(res);
     const now = deps.clock.now();
     const emails = new Map(listMembers(deps.db, workspace.workspaceId).map((m) => [m.userId, m.email]));
     const keys = listKeys(deps, workspace.workspaceId).map((k) => keyView(k, now, emails));
-    return { csrf: session.csrf_token, keys, canManage: allows(actor, 'keys.manage'), graceDays: GRACE_DAYS };
+    return { csrf: session.csrf_token, keys, canManage: allows(actor, 'keys.manage'), graceDays: GRACE_DAYS, networksForm };
+  }
+
+  /** A page of the key's log, newest first; the first page comes with where the key was used from. */
+  function requestLogData(res: Response, key: PresentedKey, before: number | undefined) {
+    const page = listKeyRequests(deps.db, key.id, { limit: REQUEST_LOG_PAGE, before });
+    const base = `/admin/api/keys/${key.id}/requests`;
+    return {
+      csrf: workspaceOf(res).session.csrf_token,
+      key,
+      requests: page.data,
+      summary: before === undefined ? summariseKeyRequests(deps.db, key.id, deps.clock.now()) : undefined,
+      olderPage: before !== undefined,
+      moreUrl: page.nextBefore === null ? undefined : `${base}?before=${page.nextBefore}`,
+      pageSize: REQUEST_LOG_PAGE,
+    };
   }
 
   function keyRowOrBack(req: Request, res: Response, id: string) {
@@ -345,7 +411,15 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
   }
 }
 
-function validateKeyForm(v: KeyFormValues, now: number): { errors: Record<string, string>; expiresAt: number | null } {
+/** `?before=` of the request log: the id of the last entry shown. Anything else is a tampered link. */
+function cursorOf(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : 0;
+  if (n < 1) throw new AppError(400, 'validation_failed', 'Validation failed', 'The "before" parameter must be the id of a logged request.');
+  return n;
+}
+
+function validateKeyForm(v: KeyFormValues, now: number): { errors: Record<string, string>; expiresAt: number | null; allowedCidrs: string[] | null } {
   const errors: Record<string, string> = {};
   if (v.name === '') errors.name = 'Give the key a name, such as the system that will use it.';
   else if (v.name.length > 100) errors.name = 'Use at most 100 characters.';
@@ -361,7 +435,14 @@ function validateKeyForm(v: KeyFormValues, now: number): { errors: Record<string
     else if (at <= now) errors.expires = 'Choose a date in the future.';
     else expiresAt = at;
   }
-  return { errors, expiresAt };
+  let allowedCidrs: string[] | null = null;
+  try {
+    allowedCidrs = allowedNetworks(splitCidrList(v.allowedCidrs));
+  } catch (err) {
+    if (!(err instanceof AppError) || !err.errors?.[0]) throw err;
+    errors.allowedCidrs = err.errors[0].message;
+  }
+  return { errors, expiresAt, allowedCidrs };
 }
 
 /** The payload indented for reading (receivers get the compact bytes). */

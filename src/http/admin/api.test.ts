@@ -431,3 +431,154 @@ describe('admin API & Webhooks page', () => {
     assert.equal(await markOf(used), true, 'last used 30 days ago');
   });
 });
+
+describe('admin API page: allowed networks and request log of a key', () => {
+  const clock = fakeClock(Date.UTC(2030, 0, 1, 9));
+  let t: TestServer;
+  let owner: Browser;
+  let globexKeyId: string;
+  /** GET /me with the key as a client at `ip` (the loopback proxy's X-Forwarded-For is trusted). */
+  const from = (key: string, ip: string, path = '/api/v1/me') => t.request('GET', path, { key, headers: { 'x-forwarded-for': ip } });
+  const storedNetworks = (id: string) => t.store.db.sqlite.prepare('select allowed_cidrs from api_keys where id = ?').pluck().get(id);
+  const newKey = async (form: Record<string, string | string[]> = {}) => {
+    const res = await owner.hx('/admin/api/keys', { name: 'CRM sync', environment: 'production', scopes: 'links:read', ...form });
+    assert.equal(res.status, 200, res.text);
+    const key = KEY_TEXT.exec(res.text)![0];
+    return { key, id: keyIdOf(key) };
+  };
+
+  before(async () => {
+    t = await startTestServer({ clock, env: { LINKQR_TRUST_PROXY: 'loopback' } });
+    await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme' });
+    await createUser(t.store, TEST_OPERATOR, { email: MEMBER, password: PASSWORD, workspace: 'Acme', role: 'member' });
+    globexKeyId = keyIdOf(await t.key({ workspace: 'Globex' }));
+    owner = await Browser.signedIn(t.url, OWNER);
+  });
+  after(() => t?.close());
+
+  test('a key created with allowed networks works only from them, and its row says so', async () => {
+    const { key, id } = await newKey({ allowedCidrs: '10.0.0.0/8, 2001:db8::/32' });
+    assert.equal((await from(key, '10.1.2.3')).status, 200);
+    assert.equal((await from(key, '::ffff:10.1.2.3')).status, 200);
+    assert.equal((await from(key, '2001:db8::1')).status, 200);
+    const refused = await from(key, '203.0.113.50');
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json.code, 'ip_not_allowed');
+    const row = rowOf((await owner.get('/admin/api')).text, `key-${id}`);
+    assert.match(row, /Only from <span class="mono">10\.0\.0\.0\/8, 2001:db8::\/32<\/span>/);
+    assert.match(row, /id="networks-[^"]+" name="allowedCidrs" type="text" value="10\.0\.0\.0\/8, 2001:db8::\/32"/, 'the form holds the list');
+  });
+
+  test('networks that are not networks are refused beside the field of the new-key form', async () => {
+    const before = t.store.db.sqlite.prepare('select count(*) from api_keys').pluck().get();
+    const res = await owner.hx('/admin/api/keys', { name: 'Bad', environment: 'production', scopes: 'links:read', allowedCidrs: '10.0.0.0/8, 10.0.0.0/33' });
+    assert.equal(res.status, 400);
+    assert.match(res.text, /^<div id="key-create"/);
+    assert.match(errorOf(res.text, 'allowedCidrs') ?? '', /&quot;10\.0\.0\.0\/33&quot; is not an IP address or network/);
+    assert.match(res.text, /id="allowedCidrs" name="allowedCidrs" type="text" value="10\.0\.0\.0\/8, 10\.0\.0\.0\/33"/, 'what was typed is kept');
+    assert.doesNotMatch(res.text, KEY_TEXT);
+    assert.equal(t.store.db.sqlite.prepare('select count(*) from api_keys').pluck().get(), before);
+  });
+
+  test("the key's row changes its networks (htmx and plain forms); a bad entry is refused beside the field", async () => {
+    const { key, id } = await newKey();
+    assert.doesNotMatch(rowOf((await owner.get('/admin/api')).text, `key-${id}`), /Only from/, 'any address');
+
+    const limited = await owner.hx(`/admin/api/keys/${id}/networks`, { allowedCidrs: '192.0.2.0/24' });
+    assert.equal(limited.status, 200);
+    assert.match(limited.text, new RegExp(`^<tr id="key-${id}"`));
+    assert.match(limited.text, /Only from <span class="mono">192\.0\.2\.0\/24<\/span>/);
+    assert.equal((await from(key, '198.51.100.1')).status, 403, 'the next request is refused');
+    assert.equal((await from(key, '192.0.2.1')).status, 200);
+
+    const bad = await owner.hx(`/admin/api/keys/${id}/networks`, { allowedCidrs: '192.0.2.0/24 fe80::/200' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, new RegExp(`^<tr id="key-${id}"`));
+    assert.match(bad.text, /<details class="payload networks" open>/, 'the form stays open on the error');
+    assert.match(errorOf(bad.text, `networks-${id}`) ?? '', /&quot;fe80::\/200&quot; is not an IP address or network/);
+    assert.match(bad.text, /value="192\.0\.2\.0\/24 fe80::\/200"/);
+    assert.equal(storedNetworks(id), '["192.0.2.0/24"]', 'unchanged');
+
+    // Without JavaScript: back to the page, or the page with the error beside the row's field.
+    const plainBad = await owner.post(`/admin/api/keys/${id}/networks`, { allowedCidrs: 'intranet' });
+    assert.equal(plainBad.status, 400);
+    assert.match(plainBad.text, /<title>API &amp; Webhooks/);
+    assert.match(errorOf(rowOf(plainBad.text, `key-${id}`), `networks-${id}`) ?? '', /&quot;intranet&quot;/);
+    const plain = await owner.post(`/admin/api/keys/${id}/networks`, { allowedCidrs: '' });
+    assert.equal(plain.status, 303);
+    assert.equal(plain.headers.get('location'), '/admin/api');
+    assert.equal(storedNetworks(id), null, 'empty: any address');
+    assert.equal((await from(key, '198.51.100.1')).status, 200);
+
+    const audit = t.store.db.sqlite
+      .prepare("select actor_type, summary from audit_log where action = 'key.set_networks' and target_id = ? order by id")
+      .all(id) as { actor_type: string; summary: string }[];
+    assert.deepEqual(
+      audit.map((a) => [a.actor_type, JSON.parse(a.summary).allowedCidrs]),
+      [
+        ['user', { from: null, to: ['192.0.2.0/24'] }],
+        ['user', { from: ['192.0.2.0/24'], to: null }],
+      ],
+    );
+  });
+
+  test("a key's Requests open its log under the list: newest first, addresses seen, no query strings, then more", async () => {
+    const { key, id } = await newKey({ name: 'Nightly export' });
+    const page = await owner.get('/admin/api');
+    assert.match(page.text, /<div id="key-log" class="test-slot"><\/div>/);
+    assert.match(rowOf(page.text, `key-${id}`), new RegExp(`href="/admin/api/keys/${id}/requests" hx-get="/admin/api/keys/${id}/requests" hx-target="#key-log"`));
+
+    const empty = await owner.get(`/admin/api/keys/${id}/requests`, HX);
+    assert.equal(empty.status, 200);
+    assert.match(empty.text, /No requests logged/);
+
+    for (let i = 0; i < 52; i++) {
+      clock.advance(1_000);
+      await from(key, i % 2 ? '198.51.100.7' : '2001:db8::7', `/api/v1/links?q=secret-${i}`);
+    }
+    clock.advance(1_000);
+    await from(key, '203.0.113.9', '/api/v1/links/lnk_missing');
+    t.server.deps.apiRequests.flush();
+
+    const log = await owner.get(`/admin/api/keys/${id}/requests`, HX);
+    assert.equal(log.status, 200);
+    assert.match(log.text, /^<section class="key-log" id="key-log-panel"/);
+    assert.match(log.text, /Requests with “Nightly export”/);
+    assert.match(log.text, /data-dismiss="#key-log-panel"/, 'a Close button');
+    assert.doesNotMatch(log.text, /secret-\d/, 'query strings are never shown');
+    assert.match(log.text, /53 requests in the last 24 hours, 53 in the log/);
+    assert.match(log.text, /From <span class="mono">203\.0\.113\.9<\/span> <span class="muted">\(1, last [^)]+\)<\/span>, <span class="mono">198\.51\.100\.7<\/span> <span class="muted">\(26,/);
+    const rows = [...log.text.matchAll(/<tr id="request-(\d+)">([\s\S]*?)<\/tr>/g)];
+    assert.equal(rows.length, 50, 'the latest 50');
+    assert.match(rows[0]![2]!, /<code>GET<\/code>[\s\S]*\/api\/v1\/links\/lnk_missing[\s\S]*badge-warn">404<[\s\S]*203\.0\.113\.9/);
+    assert.match(rows[1]![2]!, /\/api\/v1\/links<[\s\S]*badge-active">200</);
+    const more = /<tr class="more-row" id="key-log-more">[\s\S]*?hx-get="([^"]+)"/.exec(log.text)?.[1];
+    assert.equal(more, `/admin/api/keys/${id}/requests?before=${rows[49]![1]}`);
+
+    const older = await owner.get(more!, HX);
+    assert.equal(older.status, 200);
+    assert.match(older.text.trimStart(), /^<tr id="request-/, 'rows to put in place of the Load more row');
+    assert.equal([...older.text.matchAll(/<tr id="request-/g)].length, 3);
+    assert.doesNotMatch(older.text, /more-row/, 'nothing older');
+
+    // Without JavaScript: a page of its own, older pages by link.
+    const plain = await owner.get(`/admin/api/keys/${id}/requests`);
+    assert.equal(plain.status, 200);
+    assert.match(plain.text, /<title>Requests with “Nightly export”/);
+    assert.match(plain.text, /<a href="\/admin\/api">API &amp; Webhooks<\/a> \/ Requests/);
+    assert.doesNotMatch(plain.text, /data-dismiss/);
+    assert.match(plain.text, new RegExp(`href="/admin/api/keys/${id}/requests\\?before=\\d+"`));
+    assert.equal((await owner.get(`/admin/api/keys/${id}/requests?before=abc`, HX)).status, 400);
+  });
+
+  test("another workspace's key log is not found; members may not see logs or change networks", async () => {
+    assert.equal((await owner.get(`/admin/api/keys/${globexKeyId}/requests`, HX)).status, 404);
+    assert.equal((await owner.hx(`/admin/api/keys/${globexKeyId}/networks`, { allowedCidrs: '10.0.0.0/8' })).status, 404);
+    const { id } = await newKey();
+    const member = await Browser.signedIn(t.url, MEMBER);
+    assert.equal((await member.get(`/admin/api/keys/${id}/requests`, HX)).status, 403);
+    assert.equal((await member.hx(`/admin/api/keys/${id}/networks`, { allowedCidrs: '10.0.0.0/8' })).status, 403);
+    assert.equal(storedNetworks(globexKeyId), null);
+    assert.equal(storedNetworks(id), null);
+  });
+});

@@ -1,3 +1,4 @@
+import type { Config } from '../../config.js';
 import type { Request, Response, Router } from 'express';
 import type { ChangeContext } from '../../audit/audit.js';
 import { errors } from '../../lib/errors.js';
@@ -23,6 +24,7 @@ import { type RenderDeps, renderAdminPage } from './render.js';
 export interface InstanceDeps extends RenderDeps {
   clientIp(req: Request): string;
   instanceSettings: InstanceSettingsStore;
+  config: Pick<Config, 'apiRateLimit'>;
 }
 
 /** Mounted under /admin: routes say `/instance`, redirects the full path. */
@@ -38,6 +40,7 @@ const LIMIT_COLUMNS: Record<PlanLimit, string> = {
   apiKeys: 'API keys',
   webhookEndpoints: 'Webhooks',
   analyticsRetentionDays: 'Days kept',
+  apiRequestsPerMinute: 'API req/min',
 };
 
 /** Labels of the plan form's limit fields. */
@@ -49,6 +52,7 @@ const LIMIT_LABELS: Record<PlanLimit, string> = {
   apiKeys: 'API keys',
   webhookEndpoints: 'Webhook endpoints',
   analyticsRetentionDays: 'Analytics kept (days)',
+  apiRequestsPerMinute: 'API requests per minute, per key (0: unlimited)',
 };
 
 const FEATURE_LABELS: Record<PlanFeature, string> = { api: 'API', webhooks: 'Webhooks', qr: 'QR codes', analytics: 'Analytics' };
@@ -164,7 +168,13 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
         ...p,
         editUrl: `${INSTANCE}?${new URLSearchParams({ edit: p.name })}`,
         features: PLAN_FEATURES.map((f) => ({ name: f, on: p.features[f] !== false })),
-        limits: PLAN_LIMITS.map((l) => ({ label: LIMIT_COLUMNS[l], max: (p.limits[l] ?? null) as number | null })),
+        limits: PLAN_LIMITS.map((l) => ({
+          label: LIMIT_COLUMNS[l],
+          max: (p.limits[l] ?? null) as number | null,
+          // Without a plan value the API rate limit is the instance's (LINKQR_API_RATE_LIMIT); 0 is unlimited.
+          unset: l === 'apiRequestsPerMinute' ? `${rateLimitText(deps.config.apiRateLimit)} (instance)` : '∞',
+          zero: l === 'apiRequestsPerMinute' ? '∞' : '0',
+        })),
       })),
       planCreate: formData(opts.create ?? emptyForm()),
       planEdit: opts.edit && formData(opts.edit),
@@ -178,7 +188,12 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
     return {
       form,
       features: PLAN_FEATURES.map((f) => ({ name: f, label: FEATURE_LABELS[f] })),
-      limits: PLAN_LIMITS.map((l) => ({ name: l, label: LIMIT_LABELS[l], min: LIMIT_MIN[l] ?? 0 })),
+      limits: PLAN_LIMITS.map((l) => ({
+        name: l,
+        label: LIMIT_LABELS[l],
+        min: LIMIT_MIN[l] ?? 0,
+        placeholder: l === 'apiRequestsPerMinute' ? `Instance: ${rateLimitText(deps.config.apiRateLimit)}` : 'No limit',
+      })),
     };
   }
 
@@ -260,3 +275,5 @@ function isSameDefinition(plan: Plan, change: PlanDefinition): boolean {
   const limitsSame = PLAN_LIMITS.every((l) => (plan.limits[l] ?? null) === (change.limits[l] ?? null));
   return featuresSame && limitsSame;
 }
+
+const rateLimitText = (perMinute: number) => (perMinute === 0 ? 'unlimited' : perMinute.toLocaleString('en-US'));

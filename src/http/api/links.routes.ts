@@ -5,7 +5,7 @@ import { errors } from '../../lib/errors.js';
 import { qrOptionsSchema } from '../../qr/qr.js';
 import { linkQr, type QrDeps } from '../../qr/qr.service.js';
 import { can, changeOf, principalOf } from '../middleware/auth.js';
-import { parseInput } from '../middleware/validate.js';
+import { noQuery, parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
 import { notModified } from '../conditional.js';
 
@@ -16,7 +16,7 @@ export function linkId(raw: string | string[] | undefined): string {
 }
 
 export function bindLinksApi(router: Router, deps: LinkDeps & QrDeps) {
-  router.post('/links', can('links.write'), async (req, res) => {
+  router.post('/links', can('links.write'), noQuery, async (req, res) => {
     const link = await createLink(deps, principalOf(res).workspaceId, changeOf(res), parseInput(createLinkBody, req.body, 'body'));
     sendJson(res, 201, link, { location: `/api/v1/links/${link.id}` });
   });
@@ -25,11 +25,11 @@ export function bindLinksApi(router: Router, deps: LinkDeps & QrDeps) {
     sendJson(res, 200, listLinks(deps, principalOf(res).workspaceId, parseInput(listLinksQuery, req.query, 'query')));
   });
 
-  router.get('/links/:id', can('links.read'), (req, res) => {
+  router.get('/links/:id', can('links.read'), noQuery, (req, res) => {
     sendJson(res, 200, getLink(deps, principalOf(res).workspaceId, linkId(req.params.id)));
   });
 
-  router.patch('/links/:id', can('links.write'), async (req, res) => {
+  router.patch('/links/:id', can('links.write'), noQuery, async (req, res) => {
     const id = linkId(req.params.id);
     sendJson(res, 200, await updateLink(deps, principalOf(res).workspaceId, changeOf(res), id, parseInput(updateLinkBody, req.body, 'body')));
   });
@@ -48,7 +48,7 @@ export function bindLinksApi(router: Router, deps: LinkDeps & QrDeps) {
     res.status(200).end(image.body);
   });
 
-  router.delete('/links/:id', can('links.write'), async (req, res) => {
+  router.delete('/links/:id', can('links.write'), noQuery, async (req, res) => {
     await deleteLink(deps, principalOf(res).workspaceId, changeOf(res), linkId(req.params.id));
     res.status(204).end();
   });

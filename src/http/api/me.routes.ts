@@ -4,11 +4,12 @@ import { type Clock, toIso } from '../../lib/clock.js';
 import { workspaceUsage } from '../../workspaces/usage.js';
 import { findPlanById, findWorkspaceById } from '../../workspaces/workspaces.repo.js';
 import { principalOf } from '../middleware/auth.js';
+import { noQuery } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
 
 export function bindMeApi(router: Router, deps: { db: Db; clock: Clock }) {
   // Any valid key may ask who it is: integrations use this as their "test connection" call.
-  router.get('/me', (_req, res) => {
+  router.get('/me', noQuery, (_req, res) => {
     const p = principalOf(res);
     const workspace = findWorkspaceById(deps.db, p.workspaceId)!;
     const plan = findPlanById(deps.db, workspace.plan_id)!;

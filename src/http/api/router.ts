@@ -8,8 +8,9 @@ import { apiRequestLog } from '../middleware/api-request-log.js';
 import { refuseBrowserOrigins } from '../middleware/browser-origin.js';
 import { idempotency } from '../middleware/idempotency.js';
 import { jsonBody } from '../middleware/json-body.js';
-import { rateLimit } from '../middleware/rate-limit.js';
+import { type RateLimitDeps, rateLimit } from '../middleware/rate-limit.js';
 import { bindAnalyticsApi } from './analytics.routes.js';
+import { buildOpenApiDocument } from './openapi/document.js';
 import { bindLinksApi } from './links.routes.js';
 import { bindMeApi } from './me.routes.js';
 import { bindWebhooksApi } from './webhooks.routes.js';
@@ -19,16 +20,26 @@ import type { WebhookDeps } from '../../webhooks/webhooks.service.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-/** /api/v1: authenticate, parse JSON, then the resource routes. */
-export function bindApi(deps: KeyDeps & LinkDeps & QrDeps & AnalyticsDeps & WebhookDeps, clientIp: (req: Request) => string) {
+/** /api/v1: the contract, then authenticate, log, check, limit, parse JSON, and the resource routes. */
+export function bindApi(deps: KeyDeps & LinkDeps & QrDeps & AnalyticsDeps & WebhookDeps & RateLimitDeps, clientIp: (req: Request) => string) {
   const router = express.Router();
-  // Before anything else: a browser page of another site gets an explanation, not a key check.
-  router.use(refuseBrowserOrigins());
+  const limits = rateLimit(deps, clientIp);
+  // First, so that every answer carries RateLimit headers and one without a valid key counts against the address.
+  router.use(limits.perClientAddress);
+  // Before any key check: a browser page of another site gets an explanation instead.
+  router.use(refuseBrowserOrigins(deps));
+  // The contract needs no key (it holds no workspace data).
+  let openApi: { baseUrl: string; json: string } | undefined;
+  router.get('/openapi.json', (_req, res) => {
+    const baseUrl = deps.baseUrl();
+    if (openApi?.baseUrl !== baseUrl) openApi = { baseUrl, json: JSON.stringify(buildOpenApiDocument(baseUrl)) };
+    res.type('application/json').send(openApi.json);
+  });
   router.use(authenticate(deps, clientIp));
   // From here on the request belongs to a key: its log sees every answer, refusals included.
   router.use(apiRequestLog(deps, clientIp));
-  router.use(requireAllowedNetwork(deps, clientIp));
-  router.use(rateLimit(deps, 'key', clientIp));
+  router.use(requireAllowedNetwork(clientIp));
+  router.use(limits.perKey);
   router.use(jsonBody(BODY_LIMIT_BYTES));
   router.use(idempotency(deps));
   bindMeApi(router, deps);

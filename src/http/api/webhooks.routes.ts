@@ -24,7 +24,7 @@ import {
   type WebhookDeps,
 } from '../../webhooks/webhooks.service.js';
 import { can, changeOf, principalOf } from '../middleware/auth.js';
-import { parseInput } from '../middleware/validate.js';
+import { noQuery, parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
 
 const idOf = (raw: unknown, pattern: RegExp, what: string): string => {
@@ -38,28 +38,28 @@ export function bindWebhooksApi(router: Router, deps: WebhookDeps) {
   const write = can('webhooks.write');
   const ws = (res: Response) => principalOf(res).workspaceId;
 
-  router.post('/webhooks', write, async (req, res) => {
+  router.post('/webhooks', write, noQuery, async (req, res) => {
     const created = await createWebhook(deps, ws(res), changeOf(res), parseInput(createWebhookBody, req.body, 'body'));
     sendJson(res, 201, created, { location: `/api/v1/webhooks/${created.id}` });
   });
   router.get('/webhooks', read, (req, res) => {
     sendJson(res, 200, listWebhooks(deps, ws(res), parseInput(listWebhooksQuery, req.query, 'query')));
   });
-  router.get('/webhooks/:id', read, (req, res) => {
+  router.get('/webhooks/:id', read, noQuery, (req, res) => {
     sendJson(res, 200, getWebhook(deps, ws(res), webhookId(req)));
   });
-  router.patch('/webhooks/:id', write, async (req, res) => {
+  router.patch('/webhooks/:id', write, noQuery, async (req, res) => {
     const id = webhookId(req);
     sendJson(res, 200, await updateWebhook(deps, ws(res), changeOf(res), id, parseInput(updateWebhookBody, req.body, 'body')));
   });
-  router.delete('/webhooks/:id', write, async (req, res) => {
+  router.delete('/webhooks/:id', write, noQuery, async (req, res) => {
     await deleteWebhook(deps, ws(res), changeOf(res), webhookId(req));
     res.status(204).end();
   });
-  router.post('/webhooks/:id/test', write, async (req, res) => {
+  router.post('/webhooks/:id/test', write, noQuery, async (req, res) => {
     sendJson(res, 202, await sendTestEvent(deps, ws(res), webhookId(req)));
   });
-  router.post('/webhooks/:id/rotate-secret', write, async (req, res) => {
+  router.post('/webhooks/:id/rotate-secret', write, noQuery, async (req, res) => {
     const id = webhookId(req);
     const body = parseInput(rotateSecretBody, req.body ?? {}, 'body');
     sendJson(res, 200, await rotateWebhookSecret(deps, ws(res), changeOf(res), id, body.graceSeconds));
@@ -68,7 +68,7 @@ export function bindWebhooksApi(router: Router, deps: WebhookDeps) {
     const id = webhookId(req);
     sendJson(res, 200, listDeliveries(deps, ws(res), id, parseInput(listDeliveriesQuery, req.query, 'query')));
   });
-  router.post('/webhooks/deliveries/:id/redeliver', write, async (req, res) => {
+  router.post('/webhooks/deliveries/:id/redeliver', write, noQuery, async (req, res) => {
     sendJson(res, 202, await redeliver(deps, ws(res), idOf(req.params.id, DELIVERY_ID, 'Delivery')));
   });
   router.get('/events', read, (req, res) => {

@@ -1,6 +1,15 @@
 import type { NextFunction, Request, Response } from 'express';
+import { requireAllowedAddress } from '../../keys/keys.service.js';
+import { principalOf } from './auth.js';
 
-/** STUB (issue 8, request-log/CIDR helper): 403 ip_not_allowed outside the key's allowed CIDRs. */
-export function requireAllowedNetwork(_deps: unknown, _clientIp: (req: Request) => string) {
-  return (_req: Request, _res: Response, next: NextFunction) => next();
+/**
+ * 403 ip_not_allowed when the key is limited to some networks and the client address is in
+ * none of them. The list comes with the key's row, read by authenticate on every request, so a
+ * change applies to the next request at no extra query. `_deps`: nothing needed beyond that.
+ */
+export function requireAllowedNetwork(clientIp: (req: Request) => string) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    requireAllowedAddress(principalOf(res), clientIp(req));
+    next();
+  };
 }

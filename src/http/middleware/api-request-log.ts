@@ -1,6 +1,32 @@
 import type { NextFunction, Request, Response } from 'express';
+import type { KeyDeps } from '../../keys/keys.service.js';
 
-/** STUB (issue 8, request-log/CIDR helper): records each authenticated request in the key's log. */
-export function apiRequestLog(_deps: unknown, _clientIp: (req: Request) => string) {
-  return (_req: Request, _res: Response, next: NextFunction) => next();
+/**
+ * Records each authenticated request in its key's log when the answer has been sent: refusals
+ * further down (network, rate limit, scope, validation) included. Only the method, the path
+ * without its query string, the status, the time taken, the client address and the request id
+ * are kept; never the query, the body or the Authorization header.
+ */
+export function apiRequestLog(deps: Pick<KeyDeps, 'clock' | 'apiRequests'>, clientIp: (req: Request) => string) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const recorder = deps.apiRequests;
+    const principal = res.locals.principal;
+    if (!recorder || !principal) return next();
+    const at = deps.clock.now();
+    const started = performance.now();
+    res.on('finish', () => {
+      recorder.record({
+        keyId: principal.keyId,
+        workspaceId: principal.workspaceId,
+        at,
+        method: req.method,
+        path: req.originalUrl.split('?', 1)[0]!,
+        status: res.statusCode,
+        durationMs: performance.now() - started,
+        ip: clientIp(req),
+        requestId: res.locals.requestId ?? null,
+      });
+    });
+    next();
+  };
 }

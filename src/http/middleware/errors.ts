@@ -22,13 +22,17 @@ export function problemJson(res: Response, e: AppError) {
     );
 }
 
+/** The router could not decode a path parameter (`/links/%FF`): the caller's mistake, not ours. */
+const malformedPath = () =>
+  errors.validation([{ field: 'path', message: 'is not valid percent-encoded UTF-8' }], 'The URL path is not valid percent-encoded UTF-8.');
+
 /**
  * The one place errors become responses: problem+json under /api, an HTML page elsewhere.
  * Unknown errors are logged with their cause and answered with a plain 500.
  */
 export function errorHandler(log: Logger, pages: StatusPages) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const known = err instanceof AppError ? err : undefined;
+    const known = err instanceof AppError ? err : err instanceof URIError ? malformedPath() : undefined;
     const e = known ?? new AppError(500, 'internal_error', 'Internal server error', 'Something went wrong on our side.');
     if (!known) log.error({ err, reqId: res.locals.requestId }, 'unhandled error');
     if (res.headersSent) return res.end();

@@ -1,6 +1,241 @@
 import type { NextFunction, Request, Response } from 'express';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/db.js';
+import type { Clock } from '../../lib/clock.js';
+import { AppError } from '../../lib/errors.js';
+import { planOfWorkspace } from '../../workspaces/plans.js';
+import { principalOf } from './auth.js';
 
-/** STUB (issue 8, rate-limit/origin helper): per key (after authenticate) or per client address (before). */
-export function rateLimit(_deps: unknown, _by: 'key' | 'ip', _clientIp: (req: Request) => string) {
-  return (_req: Request, _res: Response, next: NextFunction) => next();
+export interface RateLimitDeps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, 'apiRateLimit'>;
+}
+
+/**
+ * Answers without a valid API key that one client address may get a minute: failed
+ * authentications (so keys cannot be guessed at speed), the public OpenAPI document, refusals.
+ */
+export const ADDRESS_REQUESTS_PER_MINUTE = 60;
+const WINDOW_MS = 60_000;
+/** How long a workspace's plan limit is trusted: a plan change reaches the limiter this late at most. */
+const PLAN_CACHE_MS = 5_000;
+
+/**
+ * SPEC §4 rate limits under /api/v1, with RateLimit-Limit, -Remaining and -Reset on every answer
+ * that has a limit, and 429 rate_limited with Retry-After beyond it.
+ *
+ * - `perClientAddress` goes first: an address past its quota of answers without a valid key is
+ *   refused before its key is even checked (that is what makes guessing slow; it also refuses a
+ *   good key sent from that address, for at most a minute). Every answer that ends without a
+ *   valid key is counted against the address, whichever middleware or route sent it.
+ * - `perKey` goes after authenticate: each key's requests against its plan's
+ *   `apiRequestsPerMinute`, else LINKQR_API_RATE_LIMIT. 0 is unlimited: no headers then.
+ *
+ * IPv6 clients are counted per /64, the block one subscriber usually holds.
+ */
+export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => string) {
+  const keys = new RateLimiter();
+  const addresses = new RateLimiter();
+  const quotaOfWorkspace = cachedKeyQuota(deps);
+
+  function perClientAddress(req: Request, res: Response, next: NextFunction) {
+    const address = addressGroup(clientIp(req));
+    const verdict = addresses.peek(address, ADDRESS_REQUESTS_PER_MINUTE, deps.clock.now());
+    if (!verdict.admitted) {
+      throw rateLimited(
+        verdict,
+        `Too many requests without a valid API key came from this address: the limit is ${ADDRESS_REQUESTS_PER_MINUTE} a minute ` +
+          `(failed authentications count). Retry in ${verdict.retryAfterSeconds} s.`,
+      );
+    }
+    beforeHeadersSent(res, () => {
+      if (res.hasHeader('ratelimit-limit')) return; // perKey or a 429 has said it already
+      const now = deps.clock.now();
+      const principal = res.locals.principal;
+      if (!principal) return setRateLimitHeaders(res, addresses.take(address, ADDRESS_REQUESTS_PER_MINUTE, now));
+      // A key refused between authenticate and perKey (plan feature off, network not allowed) still used it.
+      const quota = quotaOfWorkspace(principal.workspaceId, now);
+      if (quota) setRateLimitHeaders(res, keys.take(principal.keyId, quota.perMinute, now));
+    });
+    next();
+  }
+
+  function perKey(_req: Request, res: Response, next: NextFunction) {
+    const { keyId, workspaceId } = principalOf(res);
+    const now = deps.clock.now();
+    const quota = quotaOfWorkspace(workspaceId, now);
+    if (!quota) return next();
+    const verdict = keys.take(keyId, quota.perMinute, now);
+    if (!verdict.admitted) {
+      throw rateLimited(
+        verdict,
+        `This API key may make ${quota.perMinute} requests a minute (${quota.source}). Retry in ${verdict.retryAfterSeconds} s.`,
+      );
+    }
+    setRateLimitHeaders(res, verdict);
+    next();
+  }
+
+  return { perClientAddress, perKey };
+}
+
+/** What `take` and `peek` answer: the RateLimit-* header values, and whether the request may go on. */
+export interface Verdict {
+  admitted: boolean;
+  limit: number;
+  remaining: number;
+  /** Seconds until the whole quota is available again. */
+  resetSeconds: number;
+  /** Seconds until one more request would be admitted; 0 when this one was. */
+  retryAfterSeconds: number;
+}
+
+/**
+ * GCRA (a leaky bucket) per key, in whole numbers: each request adds WINDOW_MS units to the key's
+ * level, which drains by `perMinute` units a millisecond, and a request is admitted while the
+ * level stays within WINDOW_MS × perMinute. So `perMinute` requests may come at once, then one
+ * every 60 000 / perMinute ms; a limit of 7 counts exactly, with no drift of fractional ms.
+ * A key untouched for a minute has drained and is forgotten; beyond `maxEntries` the least
+ * recently used are forgotten too (letting them start afresh), so memory stays bounded.
+ */
+export class RateLimiter {
+  /** In order of last use: the Map keeps insertion order and each use re-inserts. */
+  private readonly buckets = new Map<string, { level: number; at: number }>();
+
+  constructor(private readonly maxEntries = 100_000) {}
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Admits or refuses one request; only an admitted one is counted. */
+  take(key: string, perMinute: number, now: number): Verdict {
+    const { verdict, levelAfter } = this.judge(key, perMinute, now);
+    if (verdict.admitted) {
+      this.buckets.delete(key);
+      this.buckets.set(key, { level: levelAfter, at: now });
+      this.forgetIdle(now);
+    }
+    return verdict;
+  }
+
+  /** What `take` would answer now, counting nothing. */
+  peek(key: string, perMinute: number, now: number): Verdict {
+    return this.judge(key, perMinute, now).verdict;
+  }
+
+  private judge(key: string, perMinute: number, now: number): { verdict: Verdict; levelAfter: number } {
+    const level = this.levelOf(key, perMinute, now);
+    const levelAfter = level + WINDOW_MS;
+    const admitted = levelAfter <= WINDOW_MS * perMinute;
+    return { verdict: verdictFor(admitted ? levelAfter : level, perMinute, admitted), levelAfter };
+  }
+
+  private levelOf(key: string, perMinute: number, now: number): number {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return 0;
+    // Filled under a higher limit, it is at most full under this one; and a full bucket drains
+    // within WINDOW_MS, so capping the elapsed time keeps the product small.
+    const level = Math.min(bucket.level, WINDOW_MS * perMinute);
+    const elapsed = Math.min(Math.max(now - bucket.at, 0), WINDOW_MS);
+    return Math.max(level - elapsed * perMinute, 0);
+  }
+
+  private forgetIdle(now: number): void {
+    for (const [key, bucket] of this.buckets) {
+      if (now - bucket.at < WINDOW_MS && this.buckets.size <= this.maxEntries) return;
+      this.buckets.delete(key);
+    }
+  }
+}
+
+/** The RateLimit-* values for a bucket at `level` (after this request, if it was admitted). */
+function verdictFor(level: number, perMinute: number, admitted: boolean): Verdict {
+  const capacity = WINDOW_MS * perMinute;
+  const drainedPerSecond = 1_000 * perMinute;
+  return {
+    admitted,
+    limit: perMinute,
+    remaining: Math.floor((capacity - level) / WINDOW_MS),
+    resetSeconds: Math.ceil(level / drainedPerSecond),
+    retryAfterSeconds: admitted ? 0 : Math.ceil((level + WINDOW_MS - capacity) / drainedPerSecond),
+  };
+}
+
+/** A key's requests per minute and where that number comes from (named in the 429). */
+interface Quota {
+  perMinute: number;
+  source: string;
+}
+
+/**
+ * The quota of a workspace's keys, undefined when unlimited. The plan is read at most once per
+ * PLAN_CACHE_MS per workspace: one key may send thousands of requests a second.
+ */
+function cachedKeyQuota(deps: RateLimitDeps): (workspaceId: string, now: number) => Quota | undefined {
+  const known = new Map<string, { quota: Quota | undefined; readAt: number }>();
+  return (workspaceId, now) => {
+    const cached = known.get(workspaceId);
+    if (cached && now - cached.readAt >= 0 && now - cached.readAt < PLAN_CACHE_MS) return cached.quota;
+    const plan = planOfWorkspace(deps.db, workspaceId);
+    const fromPlan = plan.limits.apiRequestsPerMinute;
+    const quota =
+      fromPlan !== undefined
+        ? { perMinute: fromPlan, source: `the apiRequestsPerMinute limit of the "${plan.name}" plan` }
+        : { perMinute: deps.config.apiRateLimit, source: 'the instance setting LINKQR_API_RATE_LIMIT' };
+    const entry = { quota: quota.perMinute > 0 ? quota : undefined, readAt: now };
+    // Entries are per workspace, a number the operator controls: no eviction needed.
+    known.set(workspaceId, entry);
+    return entry.quota;
+  };
+}
+
+function setRateLimitHeaders(res: Response, verdict: Verdict): void {
+  for (const [name, value] of Object.entries(rateLimitHeaders(verdict))) res.setHeader(name, value);
+}
+
+const rateLimitHeaders = (verdict: Verdict): Record<string, string> => ({
+  'ratelimit-limit': String(verdict.limit),
+  'ratelimit-remaining': String(verdict.remaining),
+  'ratelimit-reset': String(verdict.resetSeconds),
+});
+
+function rateLimited(verdict: Verdict, detail: string): AppError {
+  return new AppError(429, 'rate_limited', 'Too many requests', detail, undefined, {
+    ...rateLimitHeaders(verdict),
+    'retry-after': String(verdict.retryAfterSeconds),
+  });
+}
+
+/**
+ * What an address is counted as: an IPv4 address as it is (IPv4-mapped IPv6 included), an IPv6
+ * address by its /64, since one subscriber usually holds a whole /64.
+ */
+export function addressGroup(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail] = ip.split('%')[0]!.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = tail === undefined ? [] : Array<string>(Math.max(8 - headGroups.length - tailGroups.length, 0)).fill('0');
+  const groups = [...headGroups, ...zeros, ...tailGroups].slice(0, 4);
+  return `${groups.map((g) => Number.parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
+/**
+ * Runs `fn` once, just before the status line and headers go out, whoever sends the answer
+ * (a route, the error handler, a replay): Express's res.send and sendJson both end in writeHead.
+ */
+function beforeHeadersSent(res: Response, fn: () => void): void {
+  const writeHead = res.writeHead as (...args: unknown[]) => Response;
+  let pending = true;
+  res.writeHead = ((...args: unknown[]) => {
+    if (pending) {
+      pending = false;
+      fn();
+    }
+    return writeHead.apply(res, args);
+  }) as Response['writeHead'];
 }

@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import type { NextFunction, Request, Response } from 'express';
+import { z } from 'zod';
 import { errors, type FieldError } from '../../lib/errors.js';
 
 /** Parses request input at the edge; the domain only ever sees the typed result. */
@@ -19,4 +20,12 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
     }
   }
   throw errors.validation(fieldErrors, `The request ${what} has invalid fields: ${fieldErrors.map((f) => f.field).join(', ')}.`);
+}
+
+const NO_QUERY = z.strictObject({});
+
+/** Routes without query parameters refuse any, as the others refuse unknown ones (a typo never passes silently). */
+export function noQuery(req: Request, _res: Response, next: NextFunction) {
+  parseInput(NO_QUERY, req.query, 'query');
+  next();
 }

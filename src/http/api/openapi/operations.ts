@@ -1,0 +1,149 @@
+import type { Scope } from '../../../keys/scopes.js';
+import type { QUERIES } from './components.js';
+
+export type Tag = 'Keys' | 'Links' | 'QR codes' | 'Analytics' | 'Webhooks' | 'Events' | 'Contract';
+
+export interface Operation {
+  operationId: string;
+  method: 'get' | 'post' | 'patch' | 'delete';
+  /** OpenAPI template under /api/v1: `/links/{id}`. */
+  path: string;
+  tag: Tag;
+  summary: string;
+  description?: string;
+  /** null: any valid key; 'public': no key at all. */
+  scope: Scope | null | 'public';
+  query?: keyof typeof QUERIES;
+  /** A request body component; `bodyOptional` when it may be left out. */
+  body?: string;
+  bodyOptional?: boolean;
+  idParam?: string;
+  success: {
+    status: number;
+    description: string;
+    /** A component (JSON), 'qr' (SVG or PNG), 'document' (this document), or none (no body). */
+    schema?: string | 'qr' | 'document';
+    location?: boolean;
+  };
+  /** Conflicts this operation can answer (409), beyond the idempotency ones of every POST. */
+  conflicts?: ('slug_taken' | 'webhook_disabled')[];
+}
+
+/** Every /api/v1 route. A test checks this list against the routes Express actually has. */
+export const OPERATIONS: Operation[] = [
+  {
+    operationId: 'getMe', method: 'get', path: '/me', tag: 'Keys', scope: null,
+    summary: 'The key itself, its workspace and the plan usage',
+    description: 'Any valid key may call it: integrations use it as their "test connection" call.',
+    success: { status: 200, description: 'The key', schema: 'Me' },
+  },
+  {
+    operationId: 'createLink', method: 'post', path: '/links', tag: 'Links', scope: 'links:write', body: 'CreateLinkRequest',
+    summary: 'Create a short link',
+    description: 'Writes the link and its `link.created` event in one transaction. A slug is made (7 base62 characters) unless you choose one.',
+    success: { status: 201, description: 'The new link', schema: 'Link', location: true },
+    conflicts: ['slug_taken'],
+  },
+  {
+    operationId: 'listLinks', method: 'get', path: '/links', tag: 'Links', scope: 'links:read', query: 'listLinks',
+    summary: 'List links, newest first',
+    description: '`q` searches slugs, URLs and titles; `tag` and `status` filter.',
+    success: { status: 200, description: 'A page of links', schema: 'LinkList' },
+  },
+  {
+    operationId: 'getLink', method: 'get', path: '/links/{id}', tag: 'Links', scope: 'links:read', idParam: 'lnk_…',
+    summary: 'One link', success: { status: 200, description: 'The link', schema: 'Link' },
+  },
+  {
+    operationId: 'updateLink', method: 'patch', path: '/links/{id}', tag: 'Links', scope: 'links:write', idParam: 'lnk_…', body: 'UpdateLinkRequest',
+    summary: 'Change a link', description: 'Send only the fields to change; `null` clears an optional one. `status` disables or enables it.',
+    success: { status: 200, description: 'The link as it is now', schema: 'Link' },
+    conflicts: ['slug_taken'],
+  },
+  {
+    operationId: 'deleteLink', method: 'delete', path: '/links/{id}', tag: 'Links', scope: 'links:write', idParam: 'lnk_…',
+    summary: 'Delete a link', description: 'The short URL stops working at once; its clicks are removed by the retention job.',
+    success: { status: 204, description: 'Deleted' },
+  },
+  {
+    operationId: 'getLinkQr', method: 'get', path: '/links/{id}/qr', tag: 'QR codes', scope: 'links:read', idParam: 'lnk_…', query: 'qr',
+    summary: 'The QR code of a link',
+    description:
+      'Encodes the tracked URL `<shortUrl>?qr=1`, so scans are counted as QR scans. The first image of a link counts it as one of the plan\'s QR codes (`qrCodes` limit); every later one is free. Strong `ETag`; send `If-None-Match` to get 304.',
+    success: { status: 200, description: 'The image (`format=svg`: image/svg+xml, `format=png`: image/png)', schema: 'qr' },
+  },
+  {
+    operationId: 'getLinkStats', method: 'get', path: '/links/{id}/stats', tag: 'Analytics', scope: 'analytics:read', idParam: 'lnk_…', query: 'linkStats',
+    summary: 'Click statistics of a link',
+    description:
+      '`from` inclusive, `to` exclusive: ISO 8601 times with a zone, or UTC dates (a date as `to` includes that day). Default: the 30 days up to the end of the current hour. `interval` defaults to `hour` up to 3 days and `day` beyond; at most 2,000 buckets. `human = total - bots`; HEAD requests, crawlers and link previews are bots.',
+    success: { status: 200, description: 'Totals, a series with every bucket, and the top referrers, devices, browsers and OSes', schema: 'LinkStats' },
+  },
+  {
+    operationId: 'listLinkClicks', method: 'get', path: '/links/{id}/clicks', tag: 'Analytics', scope: 'analytics:read', idParam: 'lnk_…', query: 'listClicks',
+    summary: 'Raw clicks of a link, newest first',
+    description: 'No address is stored or returned: `visitor` is a keyed hash of it.',
+    success: { status: 200, description: 'A page of clicks', schema: 'ClickList' },
+  },
+  {
+    operationId: 'getWorkspaceStats', method: 'get', path: '/stats', tag: 'Analytics', scope: 'analytics:read', query: 'workspaceStats',
+    summary: 'The workspace over a range: totals, series and top links',
+    description: '`from` and `to` must be whole UTC hours (or dates). Clicks of links deleted since count in the totals; deleted links are not listed.',
+    success: { status: 200, description: 'The summary', schema: 'WorkspaceStats' },
+  },
+  {
+    operationId: 'createWebhook', method: 'post', path: '/webhooks', tag: 'Webhooks', scope: 'webhooks:write', body: 'CreateWebhookRequest',
+    summary: 'Add a webhook endpoint',
+    description: 'https only, and the address must be public (checked now and at every connection), unless inside LINKQR_WEBHOOK_ALLOWED_CIDRS. The signing secret is in this response only.',
+    success: { status: 201, description: 'The endpoint with its secret', schema: 'WebhookEndpointWithSecret', location: true },
+  },
+  {
+    operationId: 'listWebhooks', method: 'get', path: '/webhooks', tag: 'Webhooks', scope: 'webhooks:read', query: 'listWebhooks',
+    summary: 'List webhook endpoints', success: { status: 200, description: 'A page of endpoints', schema: 'WebhookEndpointList' },
+  },
+  {
+    operationId: 'getWebhook', method: 'get', path: '/webhooks/{id}', tag: 'Webhooks', scope: 'webhooks:read', idParam: 'whk_…',
+    summary: 'One webhook endpoint', success: { status: 200, description: 'The endpoint (never its secret)', schema: 'WebhookEndpoint' },
+  },
+  {
+    operationId: 'updateWebhook', method: 'patch', path: '/webhooks/{id}', tag: 'Webhooks', scope: 'webhooks:write', idParam: 'whk_…', body: 'UpdateWebhookRequest',
+    summary: 'Change a webhook endpoint', description: '`enabled: true` resumes an endpoint LinkQR disabled.',
+    success: { status: 200, description: 'The endpoint', schema: 'WebhookEndpoint' },
+  },
+  {
+    operationId: 'deleteWebhook', method: 'delete', path: '/webhooks/{id}', tag: 'Webhooks', scope: 'webhooks:write', idParam: 'whk_…',
+    summary: 'Delete a webhook endpoint', success: { status: 204, description: 'Deleted, with its pending deliveries' },
+  },
+  {
+    operationId: 'testWebhook', method: 'post', path: '/webhooks/{id}/test', tag: 'Webhooks', scope: 'webhooks:write', idParam: 'whk_…',
+    summary: 'Send a webhook.test event to this endpoint',
+    success: { status: 202, description: 'Queued: watch its delivery', schema: 'Queued' },
+    conflicts: ['webhook_disabled'],
+  },
+  {
+    operationId: 'rotateWebhookSecret', method: 'post', path: '/webhooks/{id}/rotate-secret', tag: 'Webhooks', scope: 'webhooks:write', idParam: 'whk_…',
+    body: 'RotateSecretRequest', bodyOptional: true,
+    summary: 'New signing secret', description: 'The old secret keeps signing (a second signature) for `graceSeconds` (default 86400, at most 7 days).',
+    success: { status: 200, description: 'The endpoint with its new secret', schema: 'WebhookEndpointWithSecret' },
+  },
+  {
+    operationId: 'listDeliveries', method: 'get', path: '/webhooks/{id}/deliveries', tag: 'Webhooks', scope: 'webhooks:read', idParam: 'whk_…', query: 'listDeliveries',
+    summary: 'Deliveries to an endpoint, newest first, with their attempts',
+    success: { status: 200, description: 'A page of deliveries', schema: 'DeliveryList' },
+  },
+  {
+    operationId: 'redeliver', method: 'post', path: '/webhooks/deliveries/{id}/redeliver', tag: 'Webhooks', scope: 'webhooks:write', idParam: 'dlv_…',
+    summary: 'Send a delivery again', description: 'A new delivery of the same event (same `webhook-id`).',
+    success: { status: 202, description: 'The new delivery', schema: 'Delivery' },
+  },
+  {
+    operationId: 'listEvents', method: 'get', path: '/events', tag: 'Events', scope: 'webhooks:read', query: 'listEvents',
+    summary: 'The event log, oldest first',
+    description: 'The same payloads webhooks carry, each with its `id` (the `webhook-id`). Poll with `after` = the last id seen.',
+    success: { status: 200, description: 'A page of events', schema: 'EventList' },
+  },
+  {
+    operationId: 'getOpenApi', method: 'get', path: '/openapi.json', tag: 'Contract', scope: 'public',
+    summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1', schema: 'document' },
+  },
+];

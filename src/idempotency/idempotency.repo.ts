@@ -1,0 +1,101 @@
+import type { Db } from '../db/db.js';
+
+/** How long the first answer to an Idempotency-Key is replayed (SPEC §4). */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+
+/** `status` of a record whose first request is still running. */
+const RUNNING = 0;
+
+/** The answer a replay repeats. */
+export interface StoredResponse {
+  status: number;
+  /** Lower-case names: content-type, location. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A key this request holds while its route runs; saving or releasing it needs all three. */
+export interface Reservation {
+  keyId: string;
+  idempotencyKey: string;
+  reservedAt: number;
+}
+
+export type Claim =
+  | { outcome: 'reserved'; reservation: Reservation }
+  | { outcome: 'replay'; response: StoredResponse }
+  /** The key was used with another request (method, path or body). */
+  | { outcome: 'reused' }
+  /** A request with this key is running, reserved too recently to be a crashed one. */
+  | { outcome: 'running' };
+
+interface RecordRow {
+  request_hash: string;
+  status: number;
+  headers: string;
+  body: string;
+  created_at: number;
+}
+
+/**
+ * Looks the key up and, when no live answer or running request holds it, reserves it for this
+ * request: all in one transaction, so two processes cannot both reserve it. Records older than
+ * the window count as absent, and so does a reservation older than `staleAfterMs` (its process
+ * is taken to have crashed).
+ */
+export function claimIdempotencyKey(
+  db: Db,
+  claim: { keyId: string; idempotencyKey: string; requestHash: string; now: number; staleAfterMs: number },
+): Claim {
+  const { keyId, idempotencyKey, requestHash, now } = claim;
+  return db.tx(() => {
+    const row = db
+      .stmt('select request_hash, status, headers, body, created_at from idempotency_records where key_id = ? and idempotency_key = ?')
+      .get(keyId, idempotencyKey) as RecordRow | undefined;
+    if (row && row.created_at >= now - IDEMPOTENCY_WINDOW_MS) {
+      if (row.request_hash !== requestHash) return { outcome: 'reused' };
+      if (row.status !== RUNNING) {
+        return { outcome: 'replay', response: { status: row.status, headers: JSON.parse(row.headers) as Record<string, string>, body: row.body } };
+      }
+      if (row.created_at >= now - claim.staleAfterMs) return { outcome: 'running' };
+    }
+    db.stmt(
+      `insert into idempotency_records (key_id, idempotency_key, request_hash, status, headers, body, created_at)
+       values (?, ?, ?, ${RUNNING}, '{}', '', ?)
+       on conflict (key_id, idempotency_key) do update set
+         request_hash = excluded.request_hash, status = excluded.status, headers = excluded.headers, body = excluded.body,
+         created_at = excluded.created_at`,
+    ).run(keyId, idempotencyKey, requestHash, now);
+    return { outcome: 'reserved', reservation: { keyId, idempotencyKey, reservedAt: now } };
+  });
+}
+
+/**
+ * Stores the answer of a reserved request. Does nothing when the reservation is no longer this
+ * request's (another process took it over as stale).
+ */
+export function saveIdempotentResponse(db: Db, reservation: Reservation, response: StoredResponse): void {
+  db.stmt(
+    `update idempotency_records set status = ?, headers = ?, body = ?
+     where key_id = ? and idempotency_key = ? and status = ${RUNNING} and created_at = ?`,
+  ).run(response.status, JSON.stringify(response.headers), response.body, reservation.keyId, reservation.idempotencyKey, reservation.reservedAt);
+}
+
+/** Drops a reservation whose answer is not kept, so the next request with the key runs the route again. */
+export function releaseIdempotencyKey(db: Db, reservation: Reservation): void {
+  db.stmt(`delete from idempotency_records where key_id = ? and idempotency_key = ? and status = ${RUNNING} and created_at = ?`).run(
+    reservation.keyId,
+    reservation.idempotencyKey,
+    reservation.reservedAt,
+  );
+}
+
+/** Deletes up to `limit` records created before `cutoff`; returns how many. The caller owns the transaction. */
+export function deleteIdempotencyRecordsBefore(db: Db, cutoff: number, limit: number): number {
+  return db
+    .stmt(
+      `delete from idempotency_records where (key_id, idempotency_key) in (
+         select key_id, idempotency_key from idempotency_records where created_at < ? limit ?)`,
+    )
+    .run(cutoff, limit).changes;
+}

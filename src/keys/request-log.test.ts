@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { openStore, type Store } from '../app.js';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../lib/logger.js';
+import { eventually, fakeClock, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
+import { revokeKey } from './keys.service.js';
+import { type ApiRequestEntry, ApiRequestRecorder, listKeyRequests, MAX_LOGGED_PATH, summariseKeyRequests } from './request-log.js';
+
+const DAY = 86_400_000;
+const keyIdOf = (key: string) => key.slice(4, 16);
+
+interface LogRow {
+  key_id: string;
+  workspace_id: string;
+  at: number;
+  method: string;
+  path: string;
+  status: number;
+  duration_ms: number;
+  ip: string | null;
+  request_id: string | null;
+}
+
+describe('API request log, through a running server', () => {
+  const clock = fakeClock(Date.UTC(2030, 0, 1, 9));
+  let t: TestServer;
+  let key: string;
+  const rowsOf = (keyId: string) => {
+    t.server.deps.apiRequests.flush();
+    return t.store.db.sqlite.prepare('select * from api_request_log where key_id = ? order by id').all(keyId) as LogRow[];
+  };
+
+  before(async () => {
+    // Trusting the loopback proxy lets each request play another client through X-Forwarded-For.
+    t = await startTestServer({ clock, env: { LINKQR_TRUST_PROXY: 'loopback' } });
+    key = await t.key({ workspace: 'Acme', scopes: ['links:read', 'links:write'] });
+  });
+  after(() => t?.close());
+
+  test('each answered request is logged with time, method, path, status, duration, client address and request id', async () => {
+    const id = keyIdOf(key);
+    const asClient = (ip: string, requestId: string) => ({ 'x-forwarded-for': ip, 'x-request-id': requestId });
+    const calls: { method: string; path: string; ip: string; status: number; body?: unknown }[] = [
+      { method: 'GET', path: '/api/v1/me', ip: '203.0.113.7', status: 200 },
+      { method: 'GET', path: '/api/v1/links?q=secret-search&limit=5', ip: '2001:db8::42', status: 200 },
+      { method: 'POST', path: '/api/v1/links', ip: '198.51.100.1', status: 400, body: { url: 'not a url' } },
+      { method: 'GET', path: '/api/v1/links/lnk_nope/stats', ip: '198.51.100.1', status: 403 },
+      { method: 'DELETE', path: '/api/v1/nowhere', ip: '198.51.100.1', status: 404 },
+    ];
+    for (const [i, c] of calls.entries()) {
+      clock.advance(1_000);
+      const res = await t.request(c.method, c.path, { key, body: c.body, headers: asClient(c.ip, `req-${i}`) });
+      assert.equal(res.status, c.status, `${c.method} ${c.path}: ${res.text}`);
+    }
+    const rows = rowsOf(id);
+    assert.equal(rows.length, calls.length);
+    const workspaceId = t.store.db.sqlite.prepare('select workspace_id from api_keys where id = ?').pluck().get(id);
+    for (const [i, c] of calls.entries()) {
+      const row = rows[i]!;
+      assert.deepEqual(
+        { method: row.method, path: row.path, status: row.status, ip: row.ip, request_id: row.request_id, workspace_id: row.workspace_id },
+        { method: c.method, path: c.path.split('?')[0], status: c.status, ip: c.ip, request_id: `req-${i}`, workspace_id: workspaceId },
+      );
+      assert.equal(row.at, Date.UTC(2030, 0, 1, 9) + (i + 1) * 1_000, 'the time the request came in (the server clock)');
+      assert.ok(Number.isInteger(row.duration_ms) && row.duration_ms >= 0 && row.duration_ms < 5_000, `duration ${row.duration_ms}`);
+    }
+    const stored = JSON.stringify(rows);
+    for (const secret of ['secret-search', 'limit=5', 'not a url', key, key.slice(17, 49)]) {
+      assert.ok(!stored.includes(secret), `the log keeps ${secret}`);
+    }
+  });
+
+  test('requests without a valid key are not in any key log; a revoked key logs nothing more', async () => {
+    const other = await t.key({ workspace: 'Acme', name: 'soon revoked' });
+    const id = keyIdOf(other);
+    assert.equal((await t.request('GET', '/api/v1/me', { key: other })).status, 200);
+    const tampered = `${other.slice(0, 17)}${other[17] === 'a' ? 'b' : 'a'}${other.slice(18)}`;
+    assert.equal((await t.request('GET', '/api/v1/me', { key: tampered })).status, 401);
+    revokeKey(t.store, { actor: { type: 'operator', id: 'cli:test' }, ip: null }, id);
+    assert.equal((await t.request('GET', '/api/v1/me', { key: other })).status, 401);
+    assert.deepEqual(rowsOf(id).map((r) => r.status), [200]);
+  });
+
+  test('a long path is cut, and the log reads newest first, a page at a time', async () => {
+    const fresh = await t.key({ workspace: 'Acme', name: 'paged' });
+    const id = keyIdOf(fresh);
+    const long = `/api/v1/links/${'x'.repeat(600)}`;
+    assert.equal((await t.request('GET', long, { key: fresh })).status, 404);
+    for (let i = 0; i < 4; i++) {
+      clock.advance(1_000);
+      await t.request('GET', `/api/v1/links?page=${i}`, { key: fresh });
+    }
+    t.server.deps.apiRequests.flush();
+    const first = listKeyRequests(t.store.db, id, { limit: 3 });
+    assert.deepEqual(first.data.map((r) => r.path), ['/api/v1/links', '/api/v1/links', '/api/v1/links']);
+    assert.deepEqual(first.data.map((r) => r.at), [0, 1, 2].map((ago) => new Date(clock.now() - ago * 1_000).toISOString()), 'newest first');
+    assert.ok(first.nextBefore !== null);
+    const second = listKeyRequests(t.store.db, id, { limit: 3, before: first.nextBefore });
+    assert.equal(second.data.length, 2);
+    assert.equal(second.nextBefore, null);
+    assert.equal(second.data[1]!.path, long.slice(0, MAX_LOGGED_PATH));
+    assert.equal(second.data[1]!.status, 404);
+  });
+
+  test('the summary counts the last day and lists the addresses a key was used from', async () => {
+    const fresh = await t.key({ workspace: 'Acme', name: 'summarised' });
+    const id = keyIdOf(fresh);
+    await t.request('GET', '/api/v1/me', { key: fresh, headers: { 'x-forwarded-for': '192.0.2.1' } });
+    clock.advance(2 * DAY);
+    for (const ip of ['192.0.2.2', '192.0.2.2', '2001:db8::9']) {
+      clock.advance(1_000);
+      await t.request('GET', '/api/v1/me', { key: fresh, headers: { 'x-forwarded-for': ip } });
+    }
+    t.server.deps.apiRequests.flush();
+    const summary = summariseKeyRequests(t.store.db, id, clock.now());
+    assert.equal(summary.lastDay, 3);
+    assert.equal(summary.total, 4);
+    assert.deepEqual(
+      summary.addresses.map((a) => [a.ip, a.requests]),
+      [
+        ['2001:db8::9', 1],
+        ['192.0.2.2', 2],
+        ['192.0.2.1', 1],
+      ],
+    );
+    assert.equal(summary.addresses[0]!.lastAt, new Date(clock.now()).toISOString());
+  });
+
+  test('the retention job deletes entries older than 30 days and keeps the rest', async () => {
+    const fresh = await t.key({ workspace: 'Acme', name: 'retained' });
+    const id = keyIdOf(fresh);
+    for (const age of [31 * DAY, 30 * DAY + 1, 30 * DAY - 60_000, DAY]) {
+      clock.set(Date.UTC(2030, 3, 1) - age);
+      await t.request('GET', '/api/v1/me', { key: fresh });
+    }
+    clock.set(Date.UTC(2030, 3, 1));
+    t.server.deps.apiRequests.flush();
+    const everything = (t.store.db.sqlite.prepare('select count(*) from api_request_log').pluck().get() as number);
+    const outcome = await t.server.scheduler.run('retention');
+    assert.equal(outcome.status, 'ok');
+    const gone = outcome.status === 'ok' ? (outcome.result.apiRequests as number) : -1;
+    assert.ok(gone >= 2, `deleted ${gone}`);
+    assert.deepEqual(
+      rowsOf(id).map((r) => (clock.now() - r.at) / 60_000),
+      [30 * 24 * 60 - 1, 24 * 60],
+      'the entries 31 days and 30 days + 1 ms old are gone',
+    );
+    const left = t.store.db.sqlite.prepare('select count(*) from api_request_log').pluck().get() as number;
+    assert.equal(left, everything - gone);
+    const oldest = t.store.db.sqlite.prepare('select min(at) from api_request_log').pluck().get() as number;
+    assert.ok(oldest >= clock.now() - 30 * DAY, 'nothing older than 30 days is left, of any key');
+  });
+});
+
+describe('ApiRequestRecorder', () => {
+  let store: Store;
+  let dataDir: string;
+  const logs: string[] = [];
+  let n = 0;
+  const entry = (keyId: string, over: Partial<ApiRequestEntry> = {}): ApiRequestEntry => ({
+    keyId,
+    workspaceId: 'wsp_test',
+    at: Date.UTC(2030, 0, 1) + n++,
+    method: 'GET',
+    path: '/api/v1/links',
+    status: 200,
+    durationMs: 1.6,
+    ip: '192.0.2.1',
+    requestId: null,
+    ...over,
+  });
+  const count = (keyId: string) => store.db.sqlite.prepare('select count(*) from api_request_log where key_id = ?').pluck().get(keyId) as number;
+
+  before(() => {
+    dataDir = tempDataDir();
+    const log = createLogger('info', { write: (line: string) => void logs.push(line) });
+    store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir }), { log, clock: fakeClock() });
+  });
+  after(() => {
+    store.db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('entries wait in memory until the delay, and are written in one batch', async () => {
+    const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 30 });
+    for (let i = 0; i < 5; i++) recorder.record(entry('waits'));
+    assert.equal(count('waits'), 0, 'nothing written on the request path');
+    assert.equal(recorder.depth, 5);
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(count('waits'), 5);
+    assert.equal(recorder.depth, 0);
+    const row = store.db.sqlite.prepare("select duration_ms from api_request_log where key_id = 'waits' limit 1").pluck().get();
+    assert.equal(row, 2, 'whole milliseconds');
+  });
+
+  test('a full batch is written on the next turn, without waiting for the delay', async () => {
+    const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 60_000, maxBatch: 10 });
+    for (let i = 0; i < 10; i++) recorder.record(entry('batched'));
+    assert.equal(count('batched'), 0);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(count('batched'), 10);
+  });
+
+  test('a full buffer drops new entries and says how many at the next write', () => {
+    const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 60_000, maxBatch: 1_000, maxBuffered: 3 });
+    for (let i = 0; i < 7; i++) recorder.record(entry('bounded'));
+    assert.equal(recorder.depth, 3);
+    assert.equal(recorder.flush(), 3);
+    assert.equal(count('bounded'), 3);
+    const warning = logs.map((l) => JSON.parse(l)).find((l) => l.dropped !== undefined);
+    assert.equal(warning?.dropped, 4);
+    assert.equal(warning?.level, 40);
+  });
+
+  test("each key keeps about its allowance: the oldest go, other keys' entries stay", () => {
+    const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 60_000, maxBatch: 1_000_000, keepPerKey: 100 });
+    for (let i = 0; i < 50; i++) recorder.record(entry('quiet'));
+    for (let i = 0; i < 1_000; i++) recorder.record(entry('busy', { path: `/api/v1/links/${i}` }));
+    recorder.flush();
+    assert.equal(count('busy'), 100);
+    assert.equal(count('quiet'), 50);
+    const kept = store.db.sqlite.prepare("select path from api_request_log where key_id = 'busy' order by id").pluck().all() as string[];
+    assert.equal(kept[0], '/api/v1/links/900', 'the newest are kept');
+    // Between trims a key grows by at most a tenth of its allowance.
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 7; i++) recorder.record(entry('busy'));
+      recorder.flush();
+      assert.ok(count('busy') <= 110, `${count('busy')} kept`);
+    }
+  });
+
+  test('the server writes what is buffered when it stops', async () => {
+    const dir = tempDataDir();
+    try {
+      const server = await startTestServer({ dataDir: dir });
+      const key = await server.key();
+      for (let i = 0; i < 3; i++) assert.equal((await server.request('GET', '/api/v1/me', { key })).status, 200);
+      // Recorded as each response finishes; written only after a second.
+      await eventually(() => server.server.deps.apiRequests.depth === 3, 500);
+      await server.close();
+      const reopened = openStore(loadConfig({ LINKQR_DATA_DIR: dir, LINKQR_LOG_LEVEL: 'silent' }));
+      try {
+        assert.equal(reopened.db.sqlite.prepare('select count(*) from api_request_log where key_id = ?').pluck().get(keyIdOf(key)), 3);
+      } finally {
+        reopened.db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
