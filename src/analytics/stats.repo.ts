@@ -59,24 +59,41 @@ export const linkFacets = (db: Db, linkId: string, fromDay: number, toDay: numbe
     )
     .all(linkId, fromDay, toDay) as FacetRow[];
 
-/** Raw clicks of a link in [from, to): the partial days at the edges of a range. */
-export const linkClicksBetween = (db: Db, linkId: string, from: number, to: number) =>
+/**
+ * Clicks of a link in [from, to) (the partial days at the edges of a range), counted in SQL by
+ * hour and by what they were classified as: a few hundred rows back however many clicks there are.
+ */
+export const linkClickGroupsBetween = (db: Db, linkId: string, from: number, to: number) =>
   db
     .stmt(
-      `select clicked_at, bot, qr, referrer_host, device, browser, os from clicks
-       where link_id = ? and clicked_at >= ? and clicked_at < ?`,
+      `select clicked_at - clicked_at % ${HOUR_MS} as hour, referrer_host, device, browser, os,
+              count(*) as total, sum(bot = 0) as human, sum(qr) as qr
+       from clicks where link_id = ? and clicked_at >= ? and clicked_at < ?
+       group by 1, 2, 3, 4, 5`,
     )
-    .all(linkId, from, to) as Pick<RawClickRow, 'clicked_at' | 'bot' | 'qr' | 'referrer_host' | 'device' | 'browser' | 'os'>[];
+    .all(linkId, from, to) as {
+    hour: number;
+    referrer_host: string | null;
+    device: string | null;
+    browser: string | null;
+    os: string | null;
+    total: number;
+    human: number;
+    qr: number;
+  }[];
 
 /**
  * Newest first, one page, after the cursor (clicked_at, id). The order is the index's
- * (link_id, clicked_at, rowid), so a page reads `limit` index entries however many clicks exist.
+ * (link_id, clicked_at, rowid); SQLite does not seek on the row-value comparison, so the plain
+ * bound on clicked_at is what starts the scan at the cursor: a page reads about `limit` entries
+ * however many clicks exist.
  */
 export const listClickRows = (db: Db, f: { linkId: string; from: number; to: number; beforeAt: number; beforeId: number; limit: number }) =>
   db
     .stmt(
       `select id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash from clicks
-       where link_id = @linkId and clicked_at >= @from and clicked_at < @to and (clicked_at, id) < (@beforeAt, @beforeId)
+       where link_id = @linkId and clicked_at >= @from and clicked_at <= min(@to - 1, @beforeAt)
+         and (clicked_at, id) < (@beforeAt, @beforeId)
        order by clicked_at desc, id desc limit @limit`,
     )
     .all(f) as RawClickRow[];

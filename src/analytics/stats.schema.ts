@@ -46,9 +46,9 @@ export interface TimeRange {
   to: number;
 }
 
-/** Fills in defaults (the last 30 days up to now) and checks from < to. */
-export function resolveRange(q: { from?: number; to?: number }, now: number): TimeRange | { field: string; message: string } {
-  const to = q.to ?? now;
+/** Fills in defaults (the 30 days up to `defaultTo`) and checks from < to. */
+export function resolveRange(q: { from?: number; to?: number }, defaultTo: number): TimeRange | { field: string; message: string } {
+  const to = q.to ?? defaultTo;
   const from = q.from ?? to - DEFAULT_RANGE_MS;
   if (from >= to) return { field: 'from', message: 'must be before to' };
   return { from, to };

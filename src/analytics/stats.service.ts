@@ -7,7 +7,7 @@ import { requirePlanFeature } from '../workspaces/plans.js';
 import {
   type BucketRow,
   type FacetRow,
-  linkClicksBetween,
+  linkClickGroupsBetween,
   linkFacets,
   linkDays,
   linkHours,
@@ -76,13 +76,13 @@ export function linkStats(deps: AnalyticsDeps, workspaceId: string, linkId: stri
   }
   for (const r of rawRanges) {
     if (r.from >= r.to) continue;
-    for (const c of linkClicksBetween(db, linkId, r.from, r.to)) {
-      const human = c.bot ? 0 : 1;
-      series.add({ at: c.clicked_at, total: 1, human, qr: c.qr });
-      facets.add({ facet: 'referrer', value: c.referrer_host ?? '', total: 1, human });
-      facets.add({ facet: 'device', value: c.device ?? 'other', total: 1, human });
-      facets.add({ facet: 'browser', value: c.browser ?? 'Other', total: 1, human });
-      facets.add({ facet: 'os', value: c.os ?? 'Other', total: 1, human });
+    for (const g of linkClickGroupsBetween(db, linkId, r.from, r.to)) {
+      series.add({ at: g.hour, total: g.total, human: g.human, qr: g.qr });
+      const counts = { total: g.total, human: g.human };
+      facets.add({ facet: 'referrer', value: g.referrer_host ?? '', ...counts });
+      facets.add({ facet: 'device', value: g.device ?? 'other', ...counts });
+      facets.add({ facet: 'browser', value: g.browser ?? 'Other', ...counts });
+      facets.add({ facet: 'os', value: g.os ?? 'Other', ...counts });
     }
   }
   return {
@@ -190,11 +190,14 @@ export function listClicks(deps: AnalyticsDeps, workspaceId: string, linkId: str
   };
 }
 
-/** Ranges without `to` end with the current hour, so a click made this very millisecond is in. */
-const defaultEnd = (now: number) => ceilTo(now + 1, HOUR_MS);
+/**
+ * Ranges without `to` end with the current UTC day: whole days, so the answer comes from the
+ * rollups alone (today's included), and a click made this very millisecond is in.
+ */
+const defaultEnd = (now: number) => ceilTo(now + 1, DAY_MS);
 
-function rangeOf(query: { from?: number; to?: number }, now: number): TimeRange {
-  const range = resolveRange(query, now);
+function rangeOf(query: { from?: number; to?: number }, defaultTo: number): TimeRange {
+  const range = resolveRange(query, defaultTo);
   if ('field' in range) throw errors.validation([range]);
   return range;
 }

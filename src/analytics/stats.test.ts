@@ -326,12 +326,12 @@ describe('link stats: a known mix of clicks', () => {
     ]);
   });
 
-  test('without from/to: the 30 days up to the end of the current hour, by day', async () => {
+  test('without from/to: the 30 days up to the end of today (UTC), by day', async () => {
     bench.clock.set(ms('2030-03-20T15:30:00.250Z'));
     const s = await bench.stats(link.id, {});
-    assert.deepEqual({ from: s.from, to: s.to, interval: s.interval }, { from: '2030-02-18T16:00:00.000Z', to: '2030-03-20T16:00:00.000Z', interval: 'day' });
-    assert.equal(s.series.length, 31, 'a partial first day and 30 more');
-    assert.equal(s.series[0]!.t, '2030-02-18T00:00:00.000Z');
+    assert.deepEqual({ from: s.from, to: s.to, interval: s.interval }, { from: '2030-02-19T00:00:00.000Z', to: '2030-03-21T00:00:00.000Z', interval: 'day' });
+    assert.equal(s.series.length, 30, 'thirty whole days');
+    assert.equal(s.series[0]!.t, '2030-02-19T00:00:00.000Z');
     assert.deepEqual(s.series.find((p) => p.t === '2030-03-10T00:00:00.000Z'), { t: '2030-03-10T00:00:00.000Z', total: 15, human: 8, qr: 3 });
     assert.deepEqual({ total: s.total, human: s.human, bots: s.bots, qr: s.qr }, totals);
   });

@@ -25,7 +25,9 @@ export function parsePlanChange(featureText: string | undefined, limitText: stri
   const limits: PlanDefinition['limits'] = {};
   for (const [k, v] of pairs(limitText, '--limit')) {
     if (!(PLAN_LIMITS as readonly string[]).includes(k)) throw errors.usage(`unknown limit "${k}"; limits are ${PLAN_LIMITS.join(', ')}`);
-    if (v === 'none' || v === 'unlimited') limits[k as PlanLimit] = null;
+    // For the API rate limit a missing value means "the instance setting", and 0 means unlimited.
+    if (k === 'apiRequestsPerMinute' && v === 'unlimited') limits[k] = 0;
+    else if (v === 'none' || v === 'unlimited') limits[k as PlanLimit] = null;
     else if (/^\d{1,12}$/.test(v) && (k !== 'analyticsRetentionDays' || Number(v) >= 1)) limits[k as PlanLimit] = Number(v);
     else throw errors.usage(`--limit ${k} must be a whole number${k === 'analyticsRetentionDays' ? ' of at least 1' : ''}, or "none"`);
   }
@@ -38,7 +40,11 @@ export const planUpsertCommand: Command = {
   positionals: [{ name: 'P', required: true }],
   options: {
     feature: { type: 'string', usage: '--feature api=on,webhooks=off', description: `features: ${PLAN_FEATURES.join(', ')}` },
-    limit: { type: 'string', usage: '--limit links=100,members=5', description: `limits: ${PLAN_LIMITS.join(', ')}` },
+    limit: {
+      type: 'string',
+      usage: '--limit links=100,members=5',
+      description: `limits: ${PLAN_LIMITS.join(', ')} (apiRequestsPerMinute=none follows LINKQR_API_RATE_LIMIT; =unlimited or 0 lifts it)`,
+    },
   },
   async run(ctx) {
     const name = ctx.positionals[0]!.trim();

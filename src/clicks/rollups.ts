@@ -7,6 +7,7 @@ export const DAY_MS = 86_400_000;
 export const FACETS = ['referrer', 'device', 'browser', 'os'] as const;
 export type Facet = (typeof FACETS)[number];
 export type RollupFacet = 'all' | 'hour' | Facet;
+export const ROLLUP_FACETS: readonly RollupFacet[] = ['all', 'hour', ...FACETS];
 
 export interface Counts {
   total: number;

@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from '../db/db.js';
 import { deleteIdempotencyRecordsBefore, IDEMPOTENCY_WINDOW_MS } from '../idempotency/idempotency.repo.js';
 import { deleteRequestsBefore, REQUEST_LOG_RETENTION_MS } from '../keys/request-log.js';
+import { ROLLUP_FACETS } from '../clicks/rollups.js';
 import { encodeBase62 } from '../lib/base62.js';
 import { deleteExpired as deleteExpiredSessions } from '../sessions/sessions.service.js';
 import type { Job, JobContext } from './schedule.js';
@@ -124,6 +125,14 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
     await nextTurn();
     signal.throwIfAborted();
   };
+  // Every facet named, so each link's rows are read as index ranges by (link, facet, day)
+  // instead of all its history; CHUNK rows per transaction.
+  const expiredRollups = db.stmt(
+    `delete from click_rollups where (link_id, facet, day, value) in (
+       select link_id, facet, day, value from click_rollups
+       where link_id in (select value from json_each(?)) and facet in (${ROLLUP_FACETS.map((f) => `'${f}'`).join(', ')}) and day <= ?
+       limit ?)`,
+  );
   const cutoffs = retentionCutoffs(ctx);
   for (const [planId, cutoff] of cutoffs) {
     const lastDay = cutoff - (cutoff % DAY_MS) - DAY_MS; // days up to and including this one are wholly past
@@ -132,10 +141,8 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
       await step(() => db.stmt('delete from workspace_click_hours where workspace_id = ? and hour < ?').run(workspaceId, cutoff - (cutoff % 3_600_000)).changes);
       const linkIds = db.stmt('select id from links where workspace_id = ?').pluck().all(workspaceId) as string[];
       for (let i = 0; i < linkIds.length; i += LINKS_PER_TURN) {
-        const chunk = JSON.stringify(linkIds.slice(i, i + LINKS_PER_TURN));
-        await step(
-          () => db.stmt('delete from click_rollups where link_id in (select value from json_each(?)) and day <= ?').run(chunk, lastDay).changes,
-        );
+        const links = JSON.stringify(linkIds.slice(i, i + LINKS_PER_TURN));
+        deleted += await inChunks(ctx, () => expiredRollups.run(links, lastDay, CHUNK).changes);
       }
     }
   }
@@ -147,7 +154,7 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
     if (!row) break;
     after = row.link_id;
     if (!linkExists.get(after)) {
-      for (const facet of ['all', 'hour', 'referrer', 'device', 'browser', 'os']) {
+      for (const facet of ROLLUP_FACETS) {
         const linkId = after;
         await step(() => db.stmt('delete from click_rollups where link_id = ? and facet = ?').run(linkId, facet).changes);
       }

@@ -64,14 +64,16 @@ export async function createLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   for (let attempt = 0; ; attempt++) {
     try {
       const link = presentLink(row, deps.baseUrl());
-      await deps.db.write(() => {
+      const { deliveries } = await deps.db.write(() => {
         requireWithinPlanLimit(deps.db, workspaceId, 'links', () => countLinks(deps.db, workspaceId));
         insertLink(deps.db, row);
-        enqueueEvent(deps.db, { workspaceId, type: 'link.created', data: link, at: now });
+        const event = enqueueEvent(deps.db, { workspaceId, type: 'link.created', data: link, at: now });
         recordAudit(deps.db, ctx, { workspaceId, action: 'link.create', targetType: 'link', targetId: row.id, summary: { slug: row.slug, url: row.url }, at: now });
+        return event;
       });
       deps.linkChanged(row.slug);
-      deps.outboxChanged();
+      // No subscriber, nothing to send: waking the dispatcher would only cost a claim query.
+      if (deliveries > 0) deps.outboxChanged();
       return link;
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;

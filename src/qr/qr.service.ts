@@ -21,11 +21,18 @@ export const countQrCodes = (db: Db, workspaceId: string) =>
  * first image of a link makes it one of the workspace's QR codes, within the plan's limit; every
  * later image of it (any size, colour or format) is free.
  */
-export async function linkQr(deps: QrDeps, workspaceId: string, linkId: string, options: QrOptions): Promise<QrImage> {
+export async function linkQr(
+  deps: QrDeps,
+  workspaceId: string,
+  linkId: string,
+  options: QrOptions,
+  /** false: only a link whose code already exists (the admin pages let viewers see codes, not make them). */
+  mayCreate = true,
+): Promise<QrImage> {
   const { db } = deps;
   requirePlanFeature(db, workspaceId, 'qr');
   const link = findLink(db, workspaceId, linkId);
-  if (!link) throw errors.notFound(`Link ${linkId}`);
+  if (!link || (!mayCreate && link.qr_generated_at === null)) throw errors.notFound(`Link ${linkId}`);
   const image = await deps.qr.render(`${deps.baseUrl()}/${link.slug}?qr=1`, options);
   if (link.qr_generated_at === null) {
     db.tx(() => {

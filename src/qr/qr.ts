@@ -85,7 +85,7 @@ export interface QrImage {
   etag: string;
 }
 
-/** The ETag of an image, computable without rendering it (to answer If-None-Match with 304). */
+/** The ETag of an image, computable without rendering it: also the key of QrRenderer's cache. */
 export function qrEtag(text: string, options: QrOptions): string {
   const { format, size, margin, ecc, fg, bg } = options;
   const input = JSON.stringify([RENDER_VERSION, text, format, size, margin, ecc, fg, bg]);

@@ -32,6 +32,8 @@ export class ApiContract {
     this.doc = buildOpenApiDocument('http://127.0.0.1');
     this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
     addFormats(this.ajv);
+    // Destinations may hold non-ASCII characters; the checks that matter run when they are saved.
+    this.ajv.addFormat('iri', true);
     this.ajv.addSchema({ $id: DOC_ID, components: this.doc.components });
     this.routes = Object.entries<Json>(this.doc.paths).flatMap(([template, item]) =>
       Object.entries<Json>(item).map(([method, op]) => ({

@@ -107,6 +107,13 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       assert.deepEqual(growth, { name: 'Growth', features: { api: true, webhooks: false, qr: true, analytics: false }, limits: { links: 100, apiKeys: 3 }, workspaces: 1 });
     });
 
+    test('apiRequestsPerMinute: "unlimited" lifts the limit (0); "none" hands it back to the instance setting', async () => {
+      await ok(['plan', 'upsert', 'Firehose', '--limit', 'apiRequestsPerMinute=unlimited']);
+      assert.deepEqual((await plans()).find((p) => p.name === 'Firehose').limits, { apiRequestsPerMinute: 0 });
+      await ok(['plan', 'upsert', 'Firehose', '--limit', 'apiRequestsPerMinute=none']);
+      assert.deepEqual((await plans()).find((p) => p.name === 'Firehose').limits, {});
+    });
+
     test('plan list --json prints one JSON object per line, sorted by name', async () => {
       const r = await ok(['plan', 'list', '--json']);
       const lines = r.stdout.trim().split('\n');

@@ -177,7 +177,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.read');
     const { download, ...options } = req.query;
-    const image = await linkQr(deps, workspace.workspaceId, linkIdOf(req), parseInput(qrOptionsSchema, options, 'query'));
+    const image = await linkQr(deps, workspace.workspaceId, linkIdOf(req), parseInput(qrOptionsSchema, options, 'query'), allows(actor, 'links.write'));
     const link = getLink(deps, workspace.workspaceId, linkIdOf(req));
     const extension = image.contentType === 'image/png' ? 'png' : 'svg';
     res.set({
@@ -190,8 +190,8 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     res.status(200).end(image.body);
   });
 
-  // Creating the code uses one of the plan's QR codes: a change, so members and up (the image
-  // route counts it too, but only ever shows a viewer a code that already exists).
+  // Creating the code uses one of the plan's QR codes: a change, so members and up. The image
+  // route creates it too on a first request, but for a viewer only serves a code that exists.
   router.post('/links/:id/qr', async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.write');

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { formatKey, generateSecret, parseKey } from '../../keys/key-format.js';
+import { setAllowedNetworks } from '../../keys/keys.service.js';
 import { after, before, describe, test } from 'node:test';
 import { countLinks } from '../../links/links.repo.js';
 import { fakeClock, type HttpResult, startTestServer, TEST_OPERATOR, type TestServer } from '../../testing/harness.js';
@@ -122,13 +124,13 @@ describe('API rate limit per key', () => {
     assert.equal(quotaOf(await me(key))?.limit, 5);
   });
 
-  test('a key refused before the limiter (plan without the API) still spends its quota and sees it', async () => {
+  test('a key refused before the limiter (plan without the API) counts against the address, not the key', async () => {
     const key = await freshKey('No API');
     upsertPlan(t.store.db, TEST_OPERATOR, 'no-api', { features: { api: false }, limits: {} }, clock.now());
     setWorkspacePlan(t.store.db, TEST_OPERATOR, findWorkspaceByName(t.store.db, 'No API')!.id, 'no-api', clock.now());
     const res = await me(key);
     assert.equal(res.json.code, 'plan_feature_disabled');
-    assert.deepEqual(quotaOf(res), { limit: 5, remaining: 4, reset: 12 });
+    assert.equal(quotaOf(res)?.limit, 60, 'the address quota');
   });
 });
 
@@ -167,6 +169,28 @@ describe('API rate limit per client address (answers without a valid key)', () =
     const again = await from('203.0.113.7');
     assert.equal(again.status, 401);
     assert.equal(quotaOf(again)?.remaining, 0);
+  });
+
+  test('guesses sent all at once each use up the quota before their keys are checked', async () => {
+    // A real key id with made-up secrets: each costs an argon2 check, so the requests overlap.
+    const id = parseKey(key);
+    assert.ok(id.ok);
+    const guesses = Array.from({ length: 90 }, () => from('203.0.113.50', `Bearer ${formatKey({ id: id.id, secret: generateSecret() })}`));
+    const statuses = (await Promise.all(guesses)).map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 401).length, 60, 'sixty keys checked');
+    assert.equal(statuses.filter((s) => s === 429).length, 30, 'the rest refused unchecked');
+  });
+
+  test('a key used from outside its allowed networks spends the address quota, not its owner’s', async () => {
+    const limited = await t.key({ workspace: 'Limited', name: 'limited' });
+    const keyId = parseKey(limited);
+    assert.ok(keyId.ok);
+    setAllowedNetworks(t.server.deps, TEST_OPERATOR, keyId.id, ['10.0.0.0/8']);
+    for (let i = 0; i < 5; i++) assert.equal((await from('203.0.113.60', `Bearer ${limited}`)).json.code, 'ip_not_allowed');
+    const owner = await from('10.1.2.3', `Bearer ${limited}`);
+    assert.equal(owner.status, 200);
+    assert.equal(quotaOf(owner)?.remaining, 999, 'the thief spent none of the key’s quota');
+    assert.equal(quotaOf(await from('203.0.113.60'))?.remaining, 54, 'the thief’s refusals counted against its address');
   });
 
   test('requests with a valid key count against the key, not the address', async () => {

@@ -8,6 +8,7 @@ import { apiRequestLog } from '../middleware/api-request-log.js';
 import { refuseBrowserOrigins } from '../middleware/browser-origin.js';
 import { idempotency } from '../middleware/idempotency.js';
 import { jsonBody } from '../middleware/json-body.js';
+import { noQuery } from '../middleware/validate.js';
 import { type RateLimitDeps, rateLimit } from '../middleware/rate-limit.js';
 import { bindAnalyticsApi } from './analytics.routes.js';
 import { buildOpenApiDocument } from './openapi/document.js';
@@ -30,7 +31,7 @@ export function bindApi(deps: KeyDeps & LinkDeps & QrDeps & AnalyticsDeps & Webh
   router.use(refuseBrowserOrigins(deps));
   // The contract needs no key (it holds no workspace data).
   let openApi: { baseUrl: string; json: string } | undefined;
-  router.get('/openapi.json', (_req, res) => {
+  router.get('/openapi.json', noQuery, (_req, res) => {
     const baseUrl = deps.baseUrl();
     if (openApi?.baseUrl !== baseUrl) openApi = { baseUrl, json: JSON.stringify(buildOpenApiDocument(baseUrl)) };
     res.type('application/json').send(openApi.json);

@@ -144,8 +144,9 @@ function replay(res: Response, stored: StoredResponse): void {
 /**
  * Calls `record` with the answer when the route ends it, before the last bytes are handed to the
  * socket: a client never sees an answer that a retry would not get. Works for sendJson
- * (writeHead + end) and for Express's res.send (setHeader + end) alike. If `record` throws, the
- * answer is not sent and the error goes to the route's error handling.
+ * (writeHead + end) and for Express's res.send (setHeader + end) alike. If `record` throws (the
+ * database failing), the status line may already be committed: the client then gets a cut-off
+ * answer, which it retries, and the reservation is taken over after 60 s.
  */
 function onAnswer(res: Response, record: (answer: StoredResponse) => void): void {
   const chunks: Buffer[] = [];

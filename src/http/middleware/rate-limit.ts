@@ -12,6 +12,13 @@ export interface RateLimitDeps {
   config: Pick<Config, 'apiRateLimit'>;
 }
 
+declare module 'express-serve-static-core' {
+  interface Locals {
+    /** The address group whose quota this request took on arrival (given back once a key is usable). */
+    rateLimitAddress?: string;
+  }
+}
+
 /**
  * Answers without a valid API key that one client address may get a minute: failed
  * authentications (so keys cannot be guessed at speed), the public OpenAPI document, refusals.
@@ -25,10 +32,12 @@ const PLAN_CACHE_MS = 5_000;
  * SPEC §4 rate limits under /api/v1, with RateLimit-Limit, -Remaining and -Reset on every answer
  * that has a limit, and 429 rate_limited with Retry-After beyond it.
  *
- * - `perClientAddress` goes first: an address past its quota of answers without a valid key is
- *   refused before its key is even checked (that is what makes guessing slow; it also refuses a
- *   good key sent from that address, for at most a minute). Every answer that ends without a
- *   valid key is counted against the address, whichever middleware or route sent it.
+ * - `perClientAddress` goes first and takes one from the address's quota on arrival; an address
+ *   past it is refused before its key is even checked (that is what makes guessing slow; it also
+ *   refuses a good key sent from that address, for at most a minute). `perKey` gives the unit
+ *   back, so only requests that end without a usable key count against the address: no valid
+ *   key, a plan without the API, or a key used from outside its allowed networks (a stolen key
+ *   cannot use up its owner's quota).
  * - `perKey` goes after authenticate: each key's requests against its plan's
  *   `apiRequestsPerMinute`, else LINKQR_API_RATE_LIMIT. 0 is unlimited: no headers then.
  *
@@ -41,7 +50,9 @@ export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => strin
 
   function perClientAddress(req: Request, res: Response, next: NextFunction) {
     const address = addressGroup(clientIp(req));
-    const verdict = addresses.peek(address, ADDRESS_REQUESTS_PER_MINUTE, deps.clock.now());
+    // Taken on arrival, not once the answer is known: guesses sent all at once must each use up
+    // the quota before their keys are checked. perKey gives it back to requests with a usable key.
+    const verdict = addresses.take(address, ADDRESS_REQUESTS_PER_MINUTE, deps.clock.now());
     if (!verdict.admitted) {
       throw rateLimited(
         verdict,
@@ -49,14 +60,10 @@ export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => strin
           `(failed authentications count). Retry in ${verdict.retryAfterSeconds} s.`,
       );
     }
+    res.locals.rateLimitAddress = address;
+    // Answers that never reached perKey (no valid key, a network or plan refusal) show the address quota.
     beforeHeadersSent(res, () => {
-      if (res.hasHeader('ratelimit-limit')) return; // perKey or a 429 has said it already
-      const now = deps.clock.now();
-      const principal = res.locals.principal;
-      if (!principal) return setRateLimitHeaders(res, addresses.take(address, ADDRESS_REQUESTS_PER_MINUTE, now));
-      // A key refused between authenticate and perKey (plan feature off, network not allowed) still used it.
-      const quota = quotaOfWorkspace(principal.workspaceId, now);
-      if (quota) setRateLimitHeaders(res, keys.take(principal.keyId, quota.perMinute, now));
+      if (res.locals.rateLimitAddress !== undefined && !res.hasHeader('ratelimit-limit')) setRateLimitHeaders(res, verdict);
     });
     next();
   }
@@ -64,6 +71,11 @@ export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => strin
   function perKey(_req: Request, res: Response, next: NextFunction) {
     const { keyId, workspaceId } = principalOf(res);
     const now = deps.clock.now();
+    // A usable key from an allowed network: the request is the key's, not the address's.
+    if (res.locals.rateLimitAddress !== undefined) {
+      addresses.giveBack(res.locals.rateLimitAddress);
+      res.locals.rateLimitAddress = undefined;
+    }
     const quota = quotaOfWorkspace(workspaceId, now);
     if (!quota) return next();
     const verdict = keys.take(keyId, quota.perMinute, now);
@@ -123,6 +135,13 @@ export class RateLimiter {
   /** What `take` would answer now, counting nothing. */
   peek(key: string, perMinute: number, now: number): Verdict {
     return this.judge(key, perMinute, now).verdict;
+  }
+
+  /** Undoes one admitted `take` (the request turned out to belong to another bucket). */
+  giveBack(key: string): void {
+    const bucket = this.buckets.get(key);
+    // The drain since `at` is applied when the level is next read, so only the unit comes off here.
+    if (bucket) bucket.level = Math.max(bucket.level - WINDOW_MS, 0);
   }
 
   private judge(key: string, perMinute: number, now: number): { verdict: Verdict; levelAfter: number } {

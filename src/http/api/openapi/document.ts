@@ -66,7 +66,7 @@ function errorResponses(op: Operation): Record<string, Json> {
   const authenticated = op.scope !== 'public';
   add(400, [
     // Every route refuses unknown query parameters, so any can answer validation_failed.
-    ...(authenticated ? (['validation_failed'] as const) : []),
+    'validation_failed',
     // Any request may carry a body, and every body is read as JSON before the route runs.
     ...(authenticated ? (['malformed_json', 'incomplete_body'] as const) : []),
     ...(isPost ? (['invalid_idempotency_key'] as const) : []),

@@ -76,7 +76,7 @@ export const OPERATIONS: Operation[] = [
     operationId: 'getLinkStats', method: 'get', path: '/links/{id}/stats', tag: 'Analytics', scope: 'analytics:read', idParam: 'lnk_…', query: 'linkStats',
     summary: 'Click statistics of a link',
     description:
-      '`from` inclusive, `to` exclusive: ISO 8601 times with a zone, or UTC dates (a date as `to` includes that day). Default: the 30 days up to the end of the current hour. `interval` defaults to `hour` up to 3 days and `day` beyond; at most 2,000 buckets. `human = total - bots`; HEAD requests, crawlers and link previews are bots.',
+      '`from` inclusive, `to` exclusive: ISO 8601 times with a zone, or UTC dates (a date as `to` includes that day). Default: the 30 days up to the end of today (UTC). `interval` defaults to `hour` up to 3 days and `day` beyond; at most 2,000 buckets. `human = total - bots`; HEAD requests, crawlers and link previews are bots.',
     success: { status: 200, description: 'Totals, a series with every bucket, and the top referrers, devices, browsers and OSes', schema: 'LinkStats' },
   },
   {
