@@ -11,6 +11,15 @@ const keysQ = (db: Db) => db.q.withTables<{ api_keys: KeyRow }>();
 export const findKeyById = (db: Db, id: string) =>
   db.stmt('select * from api_keys where id = ?').get(id) as KeyRow | undefined;
 
+/** The key row with its workspace's plan: what every API request needs, in one statement. */
+export const findKeyWithPlan = (db: Db, id: string) =>
+  db
+    .stmt(
+      `select k.*, p.name as plan_name, p.features as plan_features, p.limits as plan_limits
+       from api_keys k join workspaces w on w.id = k.workspace_id join plans p on p.id = w.plan_id where k.id = ?`,
+    )
+    .get(id) as (KeyRow & { plan_name: string; plan_features: string; plan_limits: string }) | undefined;
+
 export const listKeysOfWorkspace = (db: Db, workspaceId: string) =>
   db.all(keysQ(db).selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('id'));
 

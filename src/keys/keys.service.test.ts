@@ -165,6 +165,7 @@ describe('keys service', () => {
       environment: 'staging',
       scopes: ['links:read', 'analytics:read'],
       expiresAt: null,
+      plan: { name: 'default', features: { api: true, webhooks: true, qr: true, analytics: true }, limits: {} },
     });
     const row = storedRow(record.id);
     assert.equal(row.last_used_at, clock.now());

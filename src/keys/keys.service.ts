@@ -8,12 +8,12 @@ import { blockListOf, parseCidr } from '../lib/net.js';
 import { hashSecret, verifySecret } from '../lib/passwords.js';
 import { formatKey, generateKeyParts, generateSecret, parseKey } from './key-format.js';
 import type { KeyUsageRecorder } from './key-usage.js';
-import { countLiveKeys, findKeyById, insertKey, type KeyRow, listKeysOfWorkspace, updateKey } from './keys.repo.js';
+import { countLiveKeys, findKeyById, findKeyWithPlan, insertKey, type KeyRow, listKeysOfWorkspace, updateKey } from './keys.repo.js';
 import { type ApiRequestRecorder, listKeyRequests } from './request-log.js';
 import type { Scope } from './scopes.js';
 import type { VerificationCache } from './verification-cache.js';
 import { type ChangeContext, recordAudit } from '../audit/audit.js';
-import { requireWithinPlanLimit } from '../workspaces/plans.js';
+import { requireWithinPlanLimit, type WorkspacePlan } from '../workspaces/plans.js';
 
 /** Who is calling the API: a verified, active key. */
 export interface KeyPrincipal {
@@ -25,6 +25,8 @@ export interface KeyPrincipal {
   expiresAt: number | null;
   /** Set only for a key limited to some networks: the CIDRs it may be used from. */
   allowedCidrs?: string[];
+  /** The workspace's plan as it was when the request arrived (read with the key: no extra query). */
+  plan: WorkspacePlan;
 }
 
 export interface KeyStore {
@@ -276,7 +278,7 @@ export async function authenticateKey(deps: KeyDeps, token: string | undefined, 
   const parsed = parseKey(token);
   if (!parsed.ok) throw rejected.malformed();
 
-  const row = findKeyById(deps.db, parsed.id);
+  const row = findKeyWithPlan(deps.db, parsed.id);
   if (!row) throw rejected.invalid();
   const now = deps.clock.now();
   const acceptable = [row.secret_hash];
@@ -287,7 +289,7 @@ export async function authenticateKey(deps: KeyDeps, token: string | undefined, 
   if (!cached && !(await verifyAndRemember(deps.verifiedKeys, row.id, acceptable, parsed.secret))) throw rejected.invalid();
 
   // An argon2 run takes a while and may have spanned a revoke: then judge the row as it is now.
-  const current = cached ? row : findKeyById(deps.db, row.id);
+  const current = cached ? row : findKeyWithPlan(deps.db, row.id);
   if (!current || current.status === 'revoked') throw rejected.revoked();
   if (current.status === 'disabled') throw rejected.disabled();
   if (current.expires_at !== null && now >= current.expires_at) throw rejected.expired();
@@ -300,6 +302,7 @@ export async function authenticateKey(deps: KeyDeps, token: string | undefined, 
     environment: current.environment,
     scopes: JSON.parse(current.scopes) as Scope[],
     expiresAt: current.expires_at,
+    plan: { name: current.plan_name, features: JSON.parse(current.plan_features), limits: JSON.parse(current.plan_limits) },
   };
   const allowedCidrs = cidrsOf(current);
   if (allowedCidrs) principal.allowedCidrs = allowedCidrs;

@@ -20,7 +20,7 @@ export type PlanLimit =
   | 'analyticsRetentionDays'
   | 'apiRequestsPerMinute';
 
-interface WorkspacePlan {
+export interface WorkspacePlan {
   name: string;
   features: Partial<Record<PlanFeature, boolean>>;
   limits: Partial<Record<PlanLimit, number>>;
@@ -34,7 +34,11 @@ export function planOfWorkspace(db: Db, workspaceId: string): WorkspacePlan {
 }
 
 export function requirePlanFeature(db: Db, workspaceId: string, feature: PlanFeature): void {
-  const plan = planOfWorkspace(db, workspaceId);
+  requireFeatureOf(planOfWorkspace(db, workspaceId), feature);
+}
+
+/** requirePlanFeature for a plan already read (the API key's, read with the key). */
+export function requireFeatureOf(plan: WorkspacePlan, feature: PlanFeature): void {
   if (plan.features[feature] === false) {
     throw new AppError(403, 'plan_feature_disabled', 'Forbidden', `The "${plan.name}" plan of this workspace does not include ${feature}.`, undefined, undefined, {
       feature,

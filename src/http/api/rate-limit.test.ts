@@ -94,14 +94,13 @@ describe('API rate limit per key', () => {
     assert.deepEqual(quotaOf(res), { limit: 5, remaining: 4, reset: 12 });
   });
 
-  test("a plan's apiRequestsPerMinute overrides the instance setting; plan changes apply within 5 s", async () => {
+  test("a plan's apiRequestsPerMinute overrides the instance setting; plan changes apply to the next request", async () => {
     const key = await freshKey('Metered');
     const workspaceId = findWorkspaceByName(t.store.db, 'Metered')!.id;
     const setLimit = (perMinute: number | null) =>
       upsertPlan(t.store.db, TEST_OPERATOR, 'metered', { features: {}, limits: { apiRequestsPerMinute: perMinute } }, clock.now());
     setLimit(3);
     setWorkspacePlan(t.store.db, TEST_OPERATOR, workspaceId, 'metered', clock.now());
-    clock.advance(5_000); // the default plan's answer, read by freshKey's workspace, may still be remembered
 
     assert.deepEqual(quotaOf(await me(key)), { limit: 3, remaining: 2, reset: 20 });
     await me(key);
@@ -110,8 +109,6 @@ describe('API rate limit per key', () => {
 
     // 0 on a plan is unlimited, as it is for the instance setting: no quota, no headers.
     setLimit(0);
-    assertRateLimited(await me(key), 20, []); // the plan is remembered for up to 5 s
-    clock.advance(5_000);
     for (let i = 0; i < 20; i++) {
       const res = await me(key);
       assert.equal(res.status, 200);
@@ -120,7 +117,6 @@ describe('API rate limit per key', () => {
 
     // No limit on the plan: the instance's.
     setLimit(null);
-    clock.advance(5_000);
     assert.equal(quotaOf(await me(key))?.limit, 5);
   });
 

@@ -3,7 +3,7 @@ import type { ChangeContext } from '../../audit/audit.js';
 import type { KeyDeps, KeyPrincipal } from '../../keys/keys.service.js';
 import { authenticateKey } from '../../keys/keys.service.js';
 import { type Action, authorize } from '../../policy/policy.js';
-import { requirePlanFeature } from '../../workspaces/plans.js';
+import { requireFeatureOf } from '../../workspaces/plans.js';
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -28,7 +28,7 @@ export function authenticate(deps: KeyDeps, clientIp: (req: Request) => string) 
     const p = await authenticateKey(deps, token, ip);
     res.locals.principal = p;
     res.locals.change = { actor: { type: 'key', id: p.keyId, workspaceId: p.workspaceId, scopes: p.scopes }, ip };
-    requirePlanFeature(deps.db, p.workspaceId, 'api');
+    requireFeatureOf(p.plan, 'api');
     next();
   };
 }

@@ -1,13 +1,11 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Config } from '../../config.js';
-import type { Db } from '../../db/db.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
-import { planOfWorkspace } from '../../workspaces/plans.js';
+import type { WorkspacePlan } from '../../workspaces/plans.js';
 import { principalOf } from './auth.js';
 
 export interface RateLimitDeps {
-  db: Db;
   clock: Clock;
   config: Pick<Config, 'apiRateLimit'>;
 }
@@ -25,8 +23,6 @@ declare module 'express-serve-static-core' {
  */
 export const ADDRESS_REQUESTS_PER_MINUTE = 60;
 const WINDOW_MS = 60_000;
-/** How long a workspace's plan limit is trusted: a plan change reaches the limiter this late at most. */
-const PLAN_CACHE_MS = 5_000;
 
 /**
  * SPEC §4 rate limits under /api/v1, with RateLimit-Limit, -Remaining and -Reset on every answer
@@ -46,7 +42,6 @@ const PLAN_CACHE_MS = 5_000;
 export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => string) {
   const keys = new RateLimiter();
   const addresses = new RateLimiter();
-  const quotaOfWorkspace = cachedKeyQuota(deps);
 
   function perClientAddress(req: Request, res: Response, next: NextFunction) {
     const address = addressGroup(clientIp(req));
@@ -69,14 +64,14 @@ export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => strin
   }
 
   function perKey(_req: Request, res: Response, next: NextFunction) {
-    const { keyId, workspaceId } = principalOf(res);
+    const { keyId, plan } = principalOf(res);
     const now = deps.clock.now();
     // A usable key from an allowed network: the request is the key's, not the address's.
     if (res.locals.rateLimitAddress !== undefined) {
       addresses.giveBack(res.locals.rateLimitAddress);
       res.locals.rateLimitAddress = undefined;
     }
-    const quota = quotaOfWorkspace(workspaceId, now);
+    const quota = keyQuota(plan, deps.config.apiRateLimit);
     if (!quota) return next();
     const verdict = keys.take(keyId, quota.perMinute, now);
     if (!verdict.admitted) {
@@ -188,26 +183,14 @@ interface Quota {
   source: string;
 }
 
-/**
- * The quota of a workspace's keys, undefined when unlimited. The plan is read at most once per
- * PLAN_CACHE_MS per workspace: one key may send thousands of requests a second.
- */
-function cachedKeyQuota(deps: RateLimitDeps): (workspaceId: string, now: number) => Quota | undefined {
-  const known = new Map<string, { quota: Quota | undefined; readAt: number }>();
-  return (workspaceId, now) => {
-    const cached = known.get(workspaceId);
-    if (cached && now - cached.readAt >= 0 && now - cached.readAt < PLAN_CACHE_MS) return cached.quota;
-    const plan = planOfWorkspace(deps.db, workspaceId);
-    const fromPlan = plan.limits.apiRequestsPerMinute;
-    const quota =
-      fromPlan !== undefined
-        ? { perMinute: fromPlan, source: `the apiRequestsPerMinute limit of the "${plan.name}" plan` }
-        : { perMinute: deps.config.apiRateLimit, source: 'the instance setting LINKQR_API_RATE_LIMIT' };
-    const entry = { quota: quota.perMinute > 0 ? quota : undefined, readAt: now };
-    // Entries are per workspace, a number the operator controls: no eviction needed.
-    known.set(workspaceId, entry);
-    return entry.quota;
-  };
+/** The quota of a key under its workspace's plan (read with the key), undefined when unlimited. */
+function keyQuota(plan: WorkspacePlan, instanceLimit: number): Quota | undefined {
+  const fromPlan = plan.limits.apiRequestsPerMinute;
+  const quota =
+    fromPlan !== undefined
+      ? { perMinute: fromPlan, source: `the apiRequestsPerMinute limit of the "${plan.name}" plan` }
+      : { perMinute: instanceLimit, source: 'the instance setting LINKQR_API_RATE_LIMIT' };
+  return quota.perMinute > 0 ? quota : undefined;
 }
 
 function setRateLimitHeaders(res: Response, verdict: Verdict): void {
