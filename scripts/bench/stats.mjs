@@ -27,6 +27,8 @@ if (!existsSync(join(dataDir, 'linkqr.db'))) {
 }
 const cli = (...args) =>
   execFileSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'ignore'] }).toString().trim();
+// A data dir seeded by an older version: bring it up to date (commands other than serve refuse otherwise).
+cli('migrate');
 const key = cli('key', 'create', '--workspace', 'Bench', '--name', `stats-bench-${Date.now()}`, '--scopes', 'links:read,analytics:read');
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
