@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from '../db/db.js';
 import { deleteIdempotencyRecordsBefore, IDEMPOTENCY_WINDOW_MS } from '../idempotency/idempotency.repo.js';
 import { deleteRequestsBefore, REQUEST_LOG_RETENTION_MS } from '../keys/request-log.js';
-import { ROLLUP_FACETS } from '../clicks/rollups.js';
+import { DAY_MS, HOUR_MS, ROLLUP_FACETS } from '../clicks/rollups.js';
 import { encodeBase62 } from '../lib/base62.js';
 import { deleteExpired as deleteExpiredSessions } from '../sessions/sessions.service.js';
 import type { Job, JobContext } from './schedule.js';
@@ -13,7 +13,6 @@ import type { Job, JobContext } from './schedule.js';
  */
 export const ANALYTICS_RETENTION_DAYS = 'analyticsRetentionDays';
 
-const DAY_MS = 86_400_000;
 /** Rows deleted per transaction: each one blocks the event loop (and redirects) for a few ms only. */
 const CHUNK = 5_000;
 /** Links looked at between two turns of the event loop. */
@@ -92,53 +91,63 @@ function retentionCutoffs({ db, clock, log }: JobContext): Map<string, number> {
  * behind on purpose: see the clicks table). Walks the distinct link ids of the clicks index one
  * seek at a time instead of scanning every click.
  */
-async function deleteOrphanClicks({ db, signal }: JobContext): Promise<number> {
-  const deleter = new ChunkedDelete(db, signal);
-  const nextLinkId = db.stmt('SELECT link_id FROM clicks WHERE link_id > ? ORDER BY link_id LIMIT 1');
-  const linkExists = db.stmt('SELECT 1 FROM links WHERE id = ?');
-  const clicksOf = db.stmt('SELECT id FROM clicks WHERE link_id = ? LIMIT ?');
+async function deleteOrphanClicks(ctx: JobContext): Promise<number> {
+  const deleter = new ChunkedDelete(ctx.db, ctx.signal);
+  const clicksOf = ctx.db.stmt('SELECT id FROM clicks WHERE link_id = ? LIMIT ?');
+  for await (const linkId of deletedLinksIn(ctx, 'clicks')) await deleter.collect((limit) => ids(clicksOf.all(linkId, limit)));
+  return deleter.finish();
+}
+
+/**
+ * The link ids in `table` (indexed by link_id first) whose link no longer exists: the distinct
+ * ids are walked one index seek at a time, with a turn of the event loop every LINKS_PER_TURN.
+ */
+async function* deletedLinksIn({ db, signal }: JobContext, table: 'clicks' | 'click_rollups'): AsyncGenerator<string> {
+  const nextLinkId = db.stmt(`select link_id from ${table} where link_id > ? order by link_id limit 1`);
+  const linkExists = db.stmt('select 1 from links where id = ?');
   let after = '';
   for (let seen = 1; ; seen++) {
     const row = nextLinkId.get(after) as { link_id: string } | undefined;
-    if (!row) break;
-    const linkId = row.link_id;
-    after = linkId;
-    if (!linkExists.get(linkId)) await deleter.collect((limit) => ids(clicksOf.all(linkId, limit)));
+    if (!row) return;
+    after = row.link_id;
+    if (!linkExists.get(after)) yield after;
     if (seen % LINKS_PER_TURN === 0) {
       await nextTurn();
       signal.throwIfAborted();
     }
   }
-  return deleter.finish();
 }
 
 /**
  * The analytics rollups follow the clicks: days wholly before a workspace's retention cutoff
  * (rollups keep whole days, so a day goes once all of it is past), and every row of links that
- * no longer exist. One link (and one facet of a big link) per transaction.
+ * no longer exist. CHUNK rows per transaction.
  */
 async function deleteRollups(ctx: JobContext): Promise<number> {
-  const { db, signal } = ctx;
+  const { db } = ctx;
   let deleted = 0;
-  const step = async (run: () => number) => {
-    deleted += db.tx(run);
-    await nextTurn();
-    signal.throwIfAborted();
-  };
   // Every facet named, so each link's rows are read as index ranges by (link, facet, day)
-  // instead of all its history; CHUNK rows per transaction.
+  // instead of all its history.
   const expiredRollups = db.stmt(
     `delete from click_rollups where (link_id, facet, day, value) in (
        select link_id, facet, day, value from click_rollups
        where link_id in (select value from json_each(?)) and facet in (${ROLLUP_FACETS.map((f) => `'${f}'`).join(', ')}) and day <= ?
        limit ?)`,
   );
-  const cutoffs = retentionCutoffs(ctx);
-  for (const [planId, cutoff] of cutoffs) {
+  const expiredWorkspaceHours = db.stmt(
+    `delete from workspace_click_hours where (workspace_id, hour) in (
+       select workspace_id, hour from workspace_click_hours where workspace_id = ? and hour < ? limit ?)`,
+  );
+  const rollupsOfLink = db.stmt(
+    `delete from click_rollups where (link_id, facet, day, value) in (
+       select link_id, facet, day, value from click_rollups where link_id = ? and facet = ? limit ?)`,
+  );
+  for (const [planId, cutoff] of retentionCutoffs(ctx)) {
     const lastDay = cutoff - (cutoff % DAY_MS) - DAY_MS; // days up to and including this one are wholly past
+    const firstHourKept = cutoff - (cutoff % HOUR_MS);
     const workspaces = db.all(db.q.selectFrom('workspaces').select('id').where('plan_id', '=', planId));
     for (const { id: workspaceId } of workspaces) {
-      await step(() => db.stmt('delete from workspace_click_hours where workspace_id = ? and hour < ?').run(workspaceId, cutoff - (cutoff % 3_600_000)).changes);
+      deleted += await inChunks(ctx, () => expiredWorkspaceHours.run(workspaceId, firstHourKept, CHUNK).changes);
       const linkIds = db.stmt('select id from links where workspace_id = ?').pluck().all(workspaceId) as string[];
       for (let i = 0; i < linkIds.length; i += LINKS_PER_TURN) {
         const links = JSON.stringify(linkIds.slice(i, i + LINKS_PER_TURN));
@@ -146,22 +155,8 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
       }
     }
   }
-  const nextLinkId = db.stmt('select link_id from click_rollups where link_id > ? order by link_id limit 1');
-  const linkExists = db.stmt('select 1 from links where id = ?');
-  let after = '';
-  for (let seen = 1; ; seen++) {
-    const row = nextLinkId.get(after) as { link_id: string } | undefined;
-    if (!row) break;
-    after = row.link_id;
-    if (!linkExists.get(after)) {
-      for (const facet of ROLLUP_FACETS) {
-        const linkId = after;
-        await step(() => db.stmt('delete from click_rollups where link_id = ? and facet = ?').run(linkId, facet).changes);
-      }
-    } else if (seen % LINKS_PER_TURN === 0) {
-      await nextTurn();
-      signal.throwIfAborted();
-    }
+  for await (const linkId of deletedLinksIn(ctx, 'click_rollups')) {
+    for (const facet of ROLLUP_FACETS) deleted += await inChunks(ctx, () => rollupsOfLink.run(linkId, facet, CHUNK).changes);
   }
   return deleted;
 }
