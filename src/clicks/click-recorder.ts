@@ -93,8 +93,9 @@ export class ClickRecorder {
     const ipHashes = new Map<string, string>();
     const months = new Map<string, MonthlyClickTotals>();
     const keepUserAgent = this.deps.keepUserAgent();
+    const monthOf = monthMemo();
     for (const c of batch) {
-      const month = new Date(c.at).toISOString().slice(0, 7);
+      const month = monthOf(c.at);
       let m = months.get(c.workspaceId + month);
       if (!m) months.set(c.workspaceId + month, (m = { workspaceId: c.workspaceId, month, human: 0, total: 0 }));
       m.total++;
@@ -191,4 +192,23 @@ export class ClickRecorder {
   private hashIp(ip: string): string {
     return createHmac('sha256', this.deps.ipHashKey).update(ip).digest('base64url').slice(0, 22);
   }
+}
+
+/**
+ * YYYY-MM (UTC) of a time, remembering the last month's bounds: a batch's clicks share a month,
+ * and formatting a Date for each of thousands of clicks showed in the redirect profile.
+ */
+function monthMemo(): (at: number) => string {
+  let from = 0;
+  let to = -1;
+  let month = '';
+  return (at) => {
+    if (at < from || at >= to) {
+      const d = new Date(at);
+      from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+      to = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+      month = d.toISOString().slice(0, 7);
+    }
+    return month;
+  };
 }

@@ -32,18 +32,32 @@ export const hourValue = (at: number) => String(Math.floor((at % DAY_MS) / HOUR_
 
 /** What one batch of clicks adds to the rollup tables: one row per key the batch touches. */
 export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; workspaces: WorkspaceHour[] } {
+  // First the clicks alike in everything the rollups keep (one key per click: this loop runs on
+  // every redirect's batch), then each kind of click spread over its six facet rows.
+  const kinds = new Map<string, Counts & { click: ClickRecord; hour: number }>();
+  for (const click of clicks) {
+    const hour = click.at - (click.at % HOUR_MS);
+    const key = `${click.linkId}\u0000${hour}\u0000${click.referrerHost ?? ''}\u0000${click.device}\u0000${click.browser}\u0000${click.os}`;
+    let kind = kinds.get(key);
+    if (!kind) kinds.set(key, (kind = { click, hour, total: 0, human: 0, qr: 0 }));
+    kind.total++;
+    if (!click.bot) kind.human++;
+    if (click.qr) kind.qr++;
+  }
+
   const links = new Map<string, LinkRollup>();
   const workspaces = new Map<string, WorkspaceHour>();
-  const count = (c: Counts, click: ClickRecord) => {
-    c.total++;
-    if (!click.bot) c.human++;
-    if (click.qr) c.qr++;
+  const add = (c: Counts, k: Counts) => {
+    c.total += k.total;
+    c.human += k.human;
+    c.qr += k.qr;
   };
-  for (const click of clicks) {
-    const day = click.at - (click.at % DAY_MS);
+  for (const kind of kinds.values()) {
+    const { click, hour } = kind;
+    const day = hour - (hour % DAY_MS);
     const rows: [RollupFacet, string][] = [
       ['all', ''],
-      ['hour', hourValue(click.at)],
+      ['hour', hourValue(hour)],
       ['referrer', click.referrerHost ?? ''],
       ['device', click.device],
       ['browser', click.browser],
@@ -53,13 +67,12 @@ export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; w
       const key = `${click.linkId}\u0000${facet}\u0000${day}\u0000${value}`;
       let row = links.get(key);
       if (!row) links.set(key, (row = { linkId: click.linkId, facet, day, value, total: 0, human: 0, qr: 0 }));
-      count(row, click);
+      add(row, kind);
     }
-    const hour = click.at - (click.at % HOUR_MS);
     const wsKey = `${click.workspaceId}\u0000${hour}`;
     let wh = workspaces.get(wsKey);
     if (!wh) workspaces.set(wsKey, (wh = { workspaceId: click.workspaceId, hour, total: 0, human: 0, qr: 0 }));
-    count(wh, click);
+    add(wh, kind);
   }
   return { links: [...links.values()], workspaces: [...workspaces.values()] };
 }
