@@ -16,7 +16,7 @@ import { isScope, SCOPES, type Scope } from '../keys/scopes.js';
 import { parseDuration } from '../lib/duration.js';
 import { AppError, errors } from '../lib/errors.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
-import { type Command, type CommandContext, JSON_OPTION, operatorContext, stringOption } from './command.js';
+import { type Command, JSON_OPTION, operatorContext, stringOption } from './command.js';
 import { printRows, say } from './output.js';
 
 function parseScopes(text: string | undefined): Scope[] {

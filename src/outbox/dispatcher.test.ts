@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { eventually, fakeClock, startTestServer, type TestServer } from '../testing/harness.js';
+import { eventually, fakeClock, startTestServer } from '../testing/harness.js';
 import { type ReceivedWebhook, startReceiver } from '../testing/receiver.js';
 
 /**
@@ -18,7 +18,6 @@ const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36
 const ALL_EVENTS = ['link.created', 'link.updated', 'link.deleted', 'link.clicked', 'webhook.test'];
 
 type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hang' | 'destroy';
-type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
