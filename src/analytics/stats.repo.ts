@@ -1,4 +1,6 @@
+import type { Selectable } from 'kysely';
 import type { Db } from '../db/db.js';
+import type { ClickRow } from '../db/schema.js';
 import { type Facet, HOUR_MS } from '../clicks/rollups.js';
 
 export interface BucketRow {
@@ -14,19 +16,7 @@ export interface FacetRow {
   total: number;
   human: number;
 }
-export interface RawClickRow {
-  id: number;
-  clicked_at: number;
-  bot: number;
-  qr: number;
-  referrer: string | null;
-  referrer_host: string | null;
-  user_agent: string | null;
-  device: string | null;
-  browser: string | null;
-  os: string | null;
-  ip_hash: string | null;
-}
+export type RawClickRow = Omit<Selectable<ClickRow>, 'link_id' | 'workspace_id'>;
 export interface LinkTotalsRow {
   link_id: string;
   total: number;

@@ -2,22 +2,13 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { after, before, describe, test } from 'node:test';
+import type { Selectable } from 'kysely';
+import type { AuditRow as SchemaAuditRow } from '../db/schema.js';
 import { runCli, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
 import { startReceiver } from '../testing/receiver.js';
 import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
 
-interface AuditRow {
-  id: number;
-  workspace_id: string | null;
-  actor_type: string;
-  actor_id: string;
-  action: string;
-  target_type: string;
-  target_id: string | null;
-  summary: string;
-  ip: string | null;
-  created_at: number;
-}
+type AuditRow = Selectable<SchemaAuditRow>;
 
 /** What a test compares: a row with its summary parsed, its id and time left out. */
 const entry = (r: AuditRow) => ({

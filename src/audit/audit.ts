@@ -1,4 +1,6 @@
+import type { Selectable } from 'kysely';
 import type { Db } from '../db/db.js';
+import type { AuditRow } from '../db/schema.js';
 import type { Actor } from '../policy/policy.js';
 
 /** Who did it and from where: what every audited write receives. */
@@ -37,17 +39,7 @@ export function changes<T extends Record<string, unknown>>(before: T, after: T, 
 export function listAudit(db: Db, workspaceId: string, limit: number) {
   const rows = db
     .stmt('select * from audit_log where workspace_id = ? order by id desc limit ?')
-    .all(workspaceId, limit) as {
-    id: number;
-    actor_type: string;
-    actor_id: string;
-    action: string;
-    target_type: string;
-    target_id: string | null;
-    summary: string;
-    ip: string | null;
-    created_at: number;
-  }[];
+    .all(workspaceId, limit) as Selectable<AuditRow>[];
   return rows.map((r) => ({
     id: r.id,
     at: new Date(r.created_at).toISOString(),

@@ -1,5 +1,5 @@
 import { errors } from '../lib/errors.js';
-import { listPlans, PLAN_FEATURES, PLAN_LIMITS, type PlanDefinition, type PlanFeature, type PlanLimit, setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
+import { listPlans, PLAN_FEATURES, PLAN_LIMIT_MIN, PLAN_LIMITS, type PlanDefinition, type PlanFeature, type PlanLimit, setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
 import { type Command, JSON_OPTION, operatorContext, stringOption } from './command.js';
 import { printRows, say } from './output.js';
@@ -28,8 +28,11 @@ export function parsePlanChange(featureText: string | undefined, limitText: stri
     // For the API rate limit a missing value means "the instance setting", and 0 means unlimited.
     if (k === 'apiRequestsPerMinute' && v === 'unlimited') limits[k] = 0;
     else if (v === 'none' || v === 'unlimited') limits[k as PlanLimit] = null;
-    else if (/^\d{1,12}$/.test(v) && (k !== 'analyticsRetentionDays' || Number(v) >= 1)) limits[k as PlanLimit] = Number(v);
-    else throw errors.usage(`--limit ${k} must be a whole number${k === 'analyticsRetentionDays' ? ' of at least 1' : ''}, or "none"`);
+    else {
+      const min = PLAN_LIMIT_MIN[k as PlanLimit] ?? 0;
+      if (!/^\d{1,12}$/.test(v) || Number(v) < min) throw errors.usage(`--limit ${k} must be a whole number${min > 0 ? ` of at least ${min}` : ''}, or "none"`);
+      limits[k as PlanLimit] = Number(v);
+    }
   }
   return { features, limits };
 }

@@ -15,6 +15,7 @@ export interface Database {
   webhook_endpoints: WebhookEndpointRow;
   webhook_deliveries: WebhookDeliveryRow;
   webhook_attempts: WebhookAttemptRow;
+  audit_log: AuditRow;
 }
 
 export interface MigrationRow {
@@ -79,6 +80,8 @@ export interface ApiKeyRow {
   last_used_at: number | null;
   last_used_ip: string | null;
   request_count: number;
+  /** JSON array of CIDRs the key may be used from; null: any address. */
+  allowed_cidrs: string | null;
 }
 
 export type LinkStatus = 'active' | 'disabled';
@@ -114,7 +117,12 @@ export interface ClickRow {
   bot: number;
   qr: number;
   referrer: string | null;
+  referrer_host: string | null;
+  /** Null unless the instance keeps raw user agents. */
   user_agent: string | null;
+  device: string | null;
+  browser: string | null;
+  os: string | null;
   ip_hash: string | null;
 }
 
@@ -173,4 +181,18 @@ export interface WebhookAttemptRow {
   error_class: string | null;
   error_detail: string | null;
   response_excerpt: string | null;
+}
+
+export interface AuditRow {
+  id: Generated<number>;
+  workspace_id: string | null;
+  actor_type: 'user' | 'key' | 'operator';
+  actor_id: string;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  /** JSON: what changed, never a secret. */
+  summary: string;
+  ip: string | null;
+  created_at: number;
 }

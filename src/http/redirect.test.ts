@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import type { Selectable } from 'kysely';
+import type { ClickRow } from '../db/schema.js';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fakeClock, type HttpResult, startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
@@ -22,17 +24,7 @@ const BOTS = {
 };
 const NO_STORE = 'private, max-age=0';
 
-interface StoredClick {
-  id: number;
-  link_id: string;
-  workspace_id: string;
-  clicked_at: number;
-  bot: number;
-  qr: number;
-  referrer: string | null;
-  user_agent: string | null;
-  ip_hash: string | null;
-}
+type StoredClick = Selectable<ClickRow>;
 
 async function createLink(t: TestServer, key: string, body: Record<string, unknown>) {
   const res = await t.request('POST', '/api/v1/links', { key, body });

@@ -1,15 +1,9 @@
 import type { Db } from '../db/db.js';
 import type { ApiKeyRow } from '../db/schema.js';
 
-/** An api_keys row with the column migration 0007 added (null: usable from any address). */
-export type KeyRow = ApiKeyRow & { allowed_cidrs: string | null };
-
-/** The query builder with api_keys typed as it is since migration 0007. */
-const keysQ = (db: Db) => db.q.withTables<{ api_keys: KeyRow }>();
-
 // Runs on every API request.
 export const findKeyById = (db: Db, id: string) =>
-  db.stmt('select * from api_keys where id = ?').get(id) as KeyRow | undefined;
+  db.stmt('select * from api_keys where id = ?').get(id) as ApiKeyRow | undefined;
 
 /** The key row with its workspace's plan: what every API request needs, in one statement. */
 export const findKeyWithPlan = (db: Db, id: string) =>
@@ -18,15 +12,15 @@ export const findKeyWithPlan = (db: Db, id: string) =>
       `select k.*, p.name as plan_name, p.features as plan_features, p.limits as plan_limits
        from api_keys k join workspaces w on w.id = k.workspace_id join plans p on p.id = w.plan_id where k.id = ?`,
     )
-    .get(id) as (KeyRow & { plan_name: string; plan_features: string; plan_limits: string }) | undefined;
+    .get(id) as (ApiKeyRow & { plan_name: string; plan_features: string; plan_limits: string }) | undefined;
 
 export const listKeysOfWorkspace = (db: Db, workspaceId: string) =>
-  db.all(keysQ(db).selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('id'));
+  db.all(db.q.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('id'));
 
-export const insertKey = (db: Db, row: KeyRow) => db.run(keysQ(db).insertInto('api_keys').values(row));
+export const insertKey = (db: Db, row: ApiKeyRow) => db.run(db.q.insertInto('api_keys').values(row));
 
-export const updateKey = (db: Db, id: string, patch: Partial<KeyRow>) =>
-  db.run(keysQ(db).updateTable('api_keys').set(patch).where('id', '=', id)).changes;
+export const updateKey = (db: Db, id: string, patch: Partial<ApiKeyRow>) =>
+  db.run(db.q.updateTable('api_keys').set(patch).where('id', '=', id)).changes;
 
 export const recordKeyUse = (db: Db, id: string, use: { requests: number; lastAt: number; lastIp: string }) =>
   db.run(

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Db } from '../db/db.js';
-import type { KeyStatus } from '../db/schema.js';
+import type { ApiKeyRow, KeyStatus } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { toIso } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
@@ -8,7 +8,7 @@ import { blockListOf, parseCidr } from '../lib/net.js';
 import { hashSecret, verifySecret } from '../lib/passwords.js';
 import { formatKey, generateKeyParts, generateSecret, parseKey } from './key-format.js';
 import type { KeyUsageRecorder } from './key-usage.js';
-import { countLiveKeys, findKeyById, findKeyWithPlan, insertKey, type KeyRow, listKeysOfWorkspace, updateKey } from './keys.repo.js';
+import { countLiveKeys, findKeyById, findKeyWithPlan, insertKey, listKeysOfWorkspace, updateKey } from './keys.repo.js';
 import { type ApiRequestRecorder, listKeyRequests } from './request-log.js';
 import type { Scope } from './scopes.js';
 import type { VerificationCache } from './verification-cache.js';
@@ -53,7 +53,7 @@ export interface NewKey {
 }
 
 /** What may be shown about a key: everything but the hashes. */
-export function presentKey(row: KeyRow) {
+export function presentKey(row: ApiKeyRow) {
   return {
     id: row.id,
     name: row.name,
@@ -78,7 +78,7 @@ export async function createKey(deps: KeyStore, ctx: ChangeContext, input: NewKe
   const allowedCidrs = allowedNetworks(input.allowedCidrs ?? []);
   const parts = generateKeyParts();
   const now = deps.clock.now();
-  const row: KeyRow = {
+  const row: ApiKeyRow = {
     id: parts.id,
     workspace_id: input.workspaceId,
     name: input.name,
@@ -221,7 +221,7 @@ export function keyRequestLog(deps: KeyStore, id: string, page: { limit: number;
   return listKeyRequests(deps.db, id, page);
 }
 
-const cidrsOf = (row: KeyRow): string[] | null => (row.allowed_cidrs === null ? null : (JSON.parse(row.allowed_cidrs) as string[]));
+const cidrsOf = (row: ApiKeyRow): string[] | null => (row.allowed_cidrs === null ? null : (JSON.parse(row.allowed_cidrs) as string[]));
 
 /**
  * Rotates the secret of a key record. The old secret keeps working for `graceMs` (0 to 7 days).

@@ -70,6 +70,9 @@ export function requireWithinPlanLimit(db: Db, workspaceId: string, limit: PlanL
   }
 }
 
+/** The smallest value of each limit: a plan may allow no links at all, but keeps analytics a day at least. */
+export const PLAN_LIMIT_MIN: Partial<Record<PlanLimit, number>> = { analyticsRetentionDays: 1 };
+
 export const PLAN_LIMITS: readonly PlanLimit[] = [
   'links',
   'qrCodes',

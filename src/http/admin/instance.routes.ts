@@ -9,6 +9,7 @@ import { listUsers } from '../../users/users.service.js';
 import {
   listPlans,
   PLAN_FEATURES,
+  PLAN_LIMIT_MIN,
   PLAN_LIMITS,
   type PlanDefinition,
   type PlanFeature,
@@ -19,6 +20,7 @@ import {
 import { findWorkspaceById } from '../../workspaces/workspaces.repo.js';
 import { listWorkspaces } from '../../workspaces/workspaces.service.js';
 import { adminOf, isHtmx, redirectTo } from './admin-session.js';
+import { FEATURE_LABELS, LIMIT_LABELS } from './plan-labels.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
 export interface InstanceDeps extends RenderDeps {
@@ -31,34 +33,6 @@ export interface InstanceDeps extends RenderDeps {
 const ROUTE = '/instance';
 const INSTANCE = '/admin/instance';
 
-/** Column heads of the plans table (short: seven of them share a row). */
-const LIMIT_COLUMNS: Record<PlanLimit, string> = {
-  links: 'Links',
-  qrCodes: 'QR codes',
-  clicksPerMonth: 'Clicks/mo',
-  members: 'Members',
-  apiKeys: 'API keys',
-  webhookEndpoints: 'Webhooks',
-  analyticsRetentionDays: 'Days kept',
-  apiRequestsPerMinute: 'API req/min',
-};
-
-/** Labels of the plan form's limit fields. */
-const LIMIT_LABELS: Record<PlanLimit, string> = {
-  links: 'Links',
-  qrCodes: 'QR codes',
-  clicksPerMonth: 'Clicks per month',
-  members: 'Members',
-  apiKeys: 'API keys',
-  webhookEndpoints: 'Webhook endpoints',
-  analyticsRetentionDays: 'Analytics kept (days)',
-  apiRequestsPerMinute: 'API requests per minute, per key (0: unlimited)',
-};
-
-const FEATURE_LABELS: Record<PlanFeature, string> = { api: 'API', webhooks: 'Webhooks', qr: 'QR codes', analytics: 'Analytics' };
-
-/** The smallest value of each limit: a plan may allow no links at all, but keeps analytics for a day at least. */
-const LIMIT_MIN: Partial<Record<PlanLimit, number>> = { analyticsRetentionDays: 1 };
 const MAX_LIMIT_DIGITS = 12;
 const MAX_PLAN_NAME = 64;
 
@@ -169,7 +143,7 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
         editUrl: `${INSTANCE}?${new URLSearchParams({ edit: p.name })}`,
         features: PLAN_FEATURES.map((f) => ({ name: f, on: p.features[f] !== false })),
         limits: PLAN_LIMITS.map((l) => ({
-          label: LIMIT_COLUMNS[l],
+          label: LIMIT_LABELS[l].column,
           max: (p.limits[l] ?? null) as number | null,
           // Without a plan value the API rate limit is the instance's (LINKQR_API_RATE_LIMIT); 0 is unlimited.
           unset: l === 'apiRequestsPerMinute' ? `${rateLimitText(deps.config.apiRateLimit)} (instance)` : '∞',
@@ -190,8 +164,8 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
       features: PLAN_FEATURES.map((f) => ({ name: f, label: FEATURE_LABELS[f] })),
       limits: PLAN_LIMITS.map((l) => ({
         name: l,
-        label: LIMIT_LABELS[l],
-        min: LIMIT_MIN[l] ?? 0,
+        label: LIMIT_LABELS[l].field,
+        min: PLAN_LIMIT_MIN[l] ?? 0,
         placeholder: l === 'apiRequestsPerMinute' ? `Instance: ${rateLimitText(deps.config.apiRateLimit)}` : 'No limit',
       })),
     };
@@ -259,7 +233,7 @@ function parsePlanForm(form: PlanFormState): PlanDefinition {
   const limits: PlanDefinition['limits'] = {};
   for (const l of PLAN_LIMITS) {
     const raw = values.limits[l].trim();
-    const min = LIMIT_MIN[l] ?? 0;
+    const min = PLAN_LIMIT_MIN[l] ?? 0;
     if (raw === '') limits[l] = null;
     else if (/^-\d+$/.test(raw)) errors[l] = `Must be ${min} or more.`;
     else if (!/^\d+$/.test(raw)) errors[l] = 'Must be a whole number, or blank for no limit.';

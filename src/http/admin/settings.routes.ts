@@ -3,9 +3,11 @@ import { recordAudit } from '../../audit/audit.js';
 import { AppError } from '../../lib/errors.js';
 import { allows, authorize } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
+import type { PlanFeature } from '../../workspaces/plans.js';
 import { workspaceUsage } from '../../workspaces/usage.js';
 import { renameWorkspace } from '../../workspaces/workspaces.service.js';
 import { adminOf, isHtmx, redirectTo, workspaceOf } from './admin-session.js';
+import { FEATURE_LABELS, LIMIT_LABELS } from './plan-labels.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
 export interface SettingsDeps extends RenderDeps {
@@ -18,17 +20,11 @@ export interface SettingsDeps extends RenderDeps {
 const ROUTE = '/settings';
 const SETTINGS = '/admin/settings';
 
-/** The limits of a plan as the Settings page names them, in the order it shows them. */
-const METERS = [
-  { key: 'links', label: 'Links' },
-  { key: 'qrCodes', label: 'QR codes' },
-  { key: 'clicksPerMonth', label: 'Clicks this month' },
-  { key: 'members', label: 'Members' },
-  { key: 'apiKeys', label: 'API keys' },
-  { key: 'webhookEndpoints', label: 'Webhook endpoints' },
-] as const;
-
-const FEATURE_LABELS: Record<string, string> = { api: 'API', webhooks: 'Webhooks', qr: 'QR codes', analytics: 'Analytics' };
+/** The countable limits, shown as meters in this order. */
+const METERS = (['links', 'qrCodes', 'clicksPerMonth', 'members', 'apiKeys', 'webhookEndpoints'] as const).map((key) => ({
+  key,
+  label: LIMIT_LABELS[key].meter ?? LIMIT_LABELS[key].field,
+}));
 
 interface RenameForm {
   value: string;
@@ -106,7 +102,7 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
       nameForm: nameFormData(res, opts.form ?? { value: workspace.name }),
       plan: usage.plan,
       period: usage.period,
-      features: Object.entries(usage.features).map(([f, on]) => ({ label: FEATURE_LABELS[f] ?? f, on })),
+      features: Object.entries(usage.features).map(([f, on]) => ({ label: FEATURE_LABELS[f as PlanFeature] ?? f, on })),
       retentionDays: usage.limits.analyticsRetentionDays.max,
       meters,
       canClearCaches: allows(actor, 'keys.manage'),
