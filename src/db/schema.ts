@@ -16,6 +16,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveryRow;
   webhook_attempts: WebhookAttemptRow;
   audit_log: AuditRow;
+  api_request_log: ApiRequestLogRow;
 }
 
 export interface MigrationRow {
@@ -195,4 +196,18 @@ export interface AuditRow {
   summary: string;
   ip: string | null;
   created_at: number;
+}
+
+export interface ApiRequestLogRow {
+  id: Generated<number>;
+  key_id: string;
+  workspace_id: string;
+  at: number;
+  method: string;
+  /** Without the query string. */
+  path: string;
+  status: number;
+  duration_ms: number;
+  ip: string | null;
+  request_id: string | null;
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import type { Selectable } from 'kysely';
+import type { ApiRequestLogRow } from '../db/schema.js';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { openStore, type Store } from '../app.js';
@@ -11,17 +13,7 @@ import { type ApiRequestEntry, ApiRequestRecorder, listKeyRequests, MAX_LOGGED_P
 const DAY = 86_400_000;
 const keyIdOf = (key: string) => key.slice(4, 16);
 
-interface LogRow {
-  key_id: string;
-  workspace_id: string;
-  at: number;
-  method: string;
-  path: string;
-  status: number;
-  duration_ms: number;
-  ip: string | null;
-  request_id: string | null;
-}
+type LogRow = Omit<Selectable<ApiRequestLogRow>, 'id'>;
 
 describe('API request log, through a running server', () => {
   const clock = fakeClock(Date.UTC(2030, 0, 1, 9));

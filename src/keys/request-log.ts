@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
+import type { Selectable } from 'kysely';
 import type { Db } from '../db/db.js';
+import type { ApiRequestLogRow } from '../db/schema.js';
 
 /** One answered API request, as each key's request log keeps it. Never the query string, body or key. */
 export interface ApiRequestEntry {
@@ -145,16 +147,7 @@ export type LoggedRequest = {
   requestId: string | null;
 };
 
-interface LogRow {
-  id: number;
-  at: number;
-  method: string;
-  path: string;
-  status: number;
-  duration_ms: number;
-  ip: string | null;
-  request_id: string | null;
-}
+type LogRow = Omit<Selectable<ApiRequestLogRow>, 'key_id' | 'workspace_id'>;
 
 /**
  * A key's requests, newest first. `before` is the id of the last entry of the previous page;

@@ -40,6 +40,7 @@ describe('GET /api/v1/links/:id/qr', () => {
     const res = await qr('');
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'image/svg+xml');
+    assert.equal(res.headers.get('content-disposition'), `inline; filename="${link.slug}-qr.svg"`);
     const svg = await res.text();
     assert.equal(XMLValidator.validate(svg), true);
     assert.match(svg, /width="512" height="512"/);

@@ -28,7 +28,7 @@ export async function linkQr(
   options: QrOptions,
   /** false: only a link whose code already exists (the admin pages let viewers see codes, not make them). */
   mayCreate = true,
-): Promise<QrImage> {
+): Promise<QrImage & { slug: string }> {
   const { db } = deps;
   requirePlanFeature(db, workspaceId, 'qr');
   const link = findLink(db, workspaceId, linkId);
@@ -42,5 +42,5 @@ export async function linkQr(
       db.stmt('update links set qr_generated_at = ? where id = ?').run(deps.clock.now(), linkId);
     });
   }
-  return image;
+  return { ...image, slug: link.slug };
 }

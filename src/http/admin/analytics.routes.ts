@@ -15,7 +15,7 @@ import { planOfWorkspace } from '../../workspaces/plans.js';
 import { parseInput } from '../middleware/validate.js';
 import { redirectTo, workspaceOf } from './admin-session.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
-import { notModified } from '../conditional.js';
+import { sendQrImage } from '../qr-response.js';
 
 export type AnalyticsPagesDeps = RenderDeps & AnalyticsDeps & QrDeps & LinkDeps;
 
@@ -178,16 +178,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     authorize(actor, 'links.read');
     const { download, ...options } = req.query;
     const image = await linkQr(deps, workspace.workspaceId, linkIdOf(req), parseInput(qrOptionsSchema, options, 'query'), allows(actor, 'links.write'));
-    const link = getLink(deps, workspace.workspaceId, linkIdOf(req));
-    const extension = image.contentType === 'image/png' ? 'png' : 'svg';
-    res.set({
-      'content-type': image.contentType,
-      etag: image.etag,
-      'cache-control': 'private, no-cache',
-      'content-disposition': `${download === '1' ? 'attachment' : 'inline'}; filename="${link.slug}-qr.${extension}"`,
-    });
-    if (notModified(req, image.etag)) return void res.status(304).end();
-    res.status(200).end(image.body);
+    sendQrImage(req, res, image, download === '1' ? 'attachment' : 'inline');
   });
 
   // Creating the code uses one of the plan's QR codes: a change, so members and up. The image

@@ -106,6 +106,10 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
     const adminPage = await admin.get('/admin/settings');
     assert.doesNotMatch(adminPage.text, /action="\/admin\/settings\/name"/);
     assert.match(adminPage.text, /action="\/admin\/settings\/clear-caches"/);
+    // Instance-wide settings: a pointer for instance admins (the first user), nothing for others.
+    assert.doesNotMatch(adminPage.text, /id="instance-settings"/);
+    const instanceAdmin = await new AdminClient(t.url).signIn(OWNER, PASSWORD, '/admin/settings');
+    assert.match((await instanceAdmin.get('/admin/settings')).text, /id="instance-settings"[\s\S]*href="\/admin\/instance#settings"/);
     const rename = await admin.post('/admin/settings/name', { name: 'Mine' });
     assert.equal(rename.status, 403);
     assert.match(rename.text, /does not allow workspace\.settings/);

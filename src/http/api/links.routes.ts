@@ -7,7 +7,7 @@ import { linkQr, type QrDeps } from '../../qr/qr.service.js';
 import { can, changeOf, principalOf } from '../middleware/auth.js';
 import { noQuery, parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
-import { notModified } from '../conditional.js';
+import { sendQrImage } from '../qr-response.js';
 
 /** An id that cannot be a link id answers 404 like any other unknown id. */
 export function linkId(raw: string | string[] | undefined): string {
@@ -36,16 +36,7 @@ export function bindLinksApi(router: Router, deps: LinkDeps & QrDeps) {
 
   router.get('/links/:id/qr', can('links.read'), async (req, res) => {
     const id = linkId(req.params.id);
-    const image = await linkQr(deps, principalOf(res).workspaceId, id, parseInput(qrOptionsSchema, req.query, 'query'));
-    // no-cache: the image changes with the slug, so clients revalidate (a cheap 304) rather than keep a stale code.
-    res.set({ etag: image.etag, 'cache-control': 'private, no-cache', 'x-content-type-options': 'nosniff' });
-    if (notModified(req, image.etag)) {
-      res.status(304).end();
-      return;
-    }
-    const extension = image.contentType === 'image/png' ? 'png' : 'svg';
-    res.set({ 'content-type': image.contentType, 'content-disposition': `inline; filename="qr-${id}.${extension}"` });
-    res.status(200).end(image.body);
+    sendQrImage(req, res, await linkQr(deps, principalOf(res).workspaceId, id, parseInput(qrOptionsSchema, req.query, 'query')), 'inline');
   });
 
   router.delete('/links/:id', can('links.write'), noQuery, async (req, res) => {

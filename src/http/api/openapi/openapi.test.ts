@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { startTestServer, type TestServer } from '../../../testing/harness.js';
+import { apiContract } from '../../../testing/contract.js';
 import { bindApi } from '../router.js';
 import { API_ERROR_CODE_LIST } from './error-codes.js';
 import { OPERATIONS } from './operations.js';
@@ -67,10 +68,27 @@ describe('GET /api/v1/openapi.json', () => {
     assert.deepEqual(Object.keys(doc.components.schemas['Event_link_clicked'].properties.data.properties), ['link', 'click']);
   });
 
-  test('the create-link example validates against the request schema it documents', () => {
-    const op = doc.paths['/links'].post;
-    assert.equal(op.requestBody.content['application/json'].example.url, 'https://example.com/spring-sale');
-    assert.equal(op.responses['201'].content['application/json'].example.slug, 'spring');
+  test('every example validates against the schema it illustrates', () => {
+    const contract = apiContract();
+    const examples: [string, { schema: object; example?: unknown }][] = [];
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(item)) {
+        const body = op.requestBody?.content['application/json'];
+        if (body?.example) examples.push([`${method} ${path} request`, body]);
+        for (const [status, r] of Object.entries<any>(op.responses)) {
+          const json = r.content?.['application/json'];
+          if (json?.example) examples.push([`${method} ${path} ${status}`, json]);
+        }
+      }
+    }
+    for (const [type, item] of Object.entries<any>(doc.webhooks)) examples.push([type, item.post.requestBody.content['application/json']]);
+    assert.ok(examples.length >= 8, `examples found: ${examples.map(([w]) => w).join(', ')}`);
+    for (const [what, media] of examples) {
+      const validate = contract.validator(media.schema);
+      assert.ok(validate(media.example), `${what}: ${JSON.stringify(validate.errors)}`);
+    }
+    // And the validator is not vacuous: a wrong example fails.
+    assert.equal(contract.validator({ $ref: '#/components/schemas/Link' })({ ...doc.paths['/links'].post.responses['201'].content['application/json'].example, clicks: -1 }), false);
   });
 });
 
