@@ -1,5 +1,5 @@
 import { errors } from '../lib/errors.js';
-import { listPlans, PLAN_FEATURES, PLAN_LIMIT_MIN, PLAN_LIMITS, type PlanDefinition, type PlanFeature, type PlanLimit, setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
+import { listPlans, PLAN_FEATURES, PLAN_LIMIT_MIN, PLAN_LIMITS, planNameProblem, type PlanDefinition, type PlanFeature, type PlanLimit, setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
 import { type Command, JSON_OPTION, operatorContext, stringOption } from './command.js';
 import { printRows, say } from './output.js';
@@ -51,7 +51,8 @@ export const planUpsertCommand: Command = {
   },
   async run(ctx) {
     const name = ctx.positionals[0]!.trim();
-    if (!name || name.length > 64) throw errors.usage('the plan name must be 1 to 64 characters');
+    const problem = planNameProblem(name);
+    if (problem) throw errors.usage(`the plan name ${problem}`);
     const change = parsePlanChange(stringOption(ctx, 'feature'), stringOption(ctx, 'limit'));
     await withStore(ctx, (store) => {
       const plan = upsertPlan(store.db, operatorContext(), name, change, store.clock.now());

@@ -169,6 +169,12 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       const noName = await cli(['plan', 'upsert']);
       assert.equal(noName.code, 2);
       assert.match(noName.stderr, /expected P/);
+      // The same name rules as the Instance page's plan form.
+      for (const [name, message] of [['   ', /must not be empty/], ['x'.repeat(65), /must be at most 64 characters/], ['tab\tname', /control characters/]] as const) {
+        const bad = await cli(['plan', 'upsert', name]);
+        assert.equal(bad.code, 2, name);
+        assert.match(bad.stderr, message);
+      }
       await t.key({ workspace: 'Planless' });
       const unknown = await cli(['workspace', 'set-plan', 'Planless', 'Nonesuch']);
       assert.equal(unknown.code, 1);

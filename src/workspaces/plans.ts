@@ -70,6 +70,14 @@ export function requireWithinPlanLimit(db: Db, workspaceId: string, limit: PlanL
   }
 }
 
+/** Why a plan name cannot be used (after trimming), or undefined when it can. */
+export function planNameProblem(name: string): string | undefined {
+  if (name === '') return 'must not be empty';
+  if (name.length > 64) return 'must be at most 64 characters';
+  if (/[\x00-\x1f\x7f]/.test(name)) return 'must not contain control characters';
+  return undefined;
+}
+
 /** The smallest value of each limit: a plan may allow no links at all, but keeps analytics a day at least. */
 export const PLAN_LIMIT_MIN: Partial<Record<PlanLimit, number>> = { analyticsRetentionDays: 1 };
 

@@ -10,6 +10,7 @@ import {
   listPlans,
   PLAN_FEATURES,
   PLAN_LIMIT_MIN,
+  planNameProblem,
   PLAN_LIMITS,
   type PlanDefinition,
   type PlanFeature,
@@ -34,7 +35,6 @@ const ROUTE = '/instance';
 const INSTANCE = '/admin/instance';
 
 const MAX_LIMIT_DIGITS = 12;
-const MAX_PLAN_NAME = 64;
 
 type PlanField = 'name' | PlanLimit | 'form';
 
@@ -224,10 +224,8 @@ function formFromBody(body: Record<string, unknown>, plan: string | undefined): 
 function parsePlanForm(form: PlanFormState): PlanDefinition {
   const { values, errors } = form;
   if (form.plan === undefined) {
-    const name = values.name.trim();
-    if (name === '') errors.name = 'Must not be empty.';
-    else if (name.length > MAX_PLAN_NAME) errors.name = `Must be at most ${MAX_PLAN_NAME} characters.`;
-    else if (/[\x00-\x1f\x7f]/.test(name)) errors.name = 'Must not contain control characters.';
+    const problem = planNameProblem(values.name.trim());
+    if (problem) errors.name = `${problem.charAt(0).toUpperCase()}${problem.slice(1)}.`;
   }
   const features = Object.fromEntries(PLAN_FEATURES.map((f) => [f, values.features.includes(f)]));
   const limits: PlanDefinition['limits'] = {};
