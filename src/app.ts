@@ -49,6 +49,8 @@ export interface Store {
   clock: Clock;
   assets: Assets;
   db: Db;
+  /** The version of the newest migration this build has (what /readyz compares the database with). */
+  latestMigration: number;
 }
 
 export class NeedsMigrationError extends Error {
@@ -63,10 +65,10 @@ export function openStore(config: Config, opts: StoreOptions & { applyPending?: 
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
   const assets = opts.assets ?? shippedAssets();
+  const migrations = loadMigrations(assets);
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDb(join(config.dataDir, DB_FILE));
   try {
-    const migrations = loadMigrations(assets);
     const status = migrationStatus(db, migrations);
     const pending = status.filter((s) => s.appliedAt === null);
     const fresh = pending.length === status.length;
@@ -80,7 +82,7 @@ export function openStore(config: Config, opts: StoreOptions & { applyPending?: 
     db.close();
     throw e;
   }
-  return { config, log, clock, assets, db };
+  return { config, log, clock, assets, db, latestMigration: migrations.length };
 }
 
 export interface ServerOptions {
@@ -92,7 +94,7 @@ export interface ServerOptions {
 
 /** The running server: HTTP (redirect fast path + Express) over one store. */
 export function createServer(store: Store, opts: ServerOptions = {}) {
-  const { config, log, clock, db, assets } = store;
+  const { config, log, clock, db, assets, latestMigration } = store;
   const clientIp = clientIpResolver(config.trustProxy);
   const views = createViews(assets);
   const pages = renderStatusPages(views);
@@ -137,7 +139,6 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   const verifiedKeys = new VerificationCache();
   const keyUsage = new KeyUsageRecorder({ db, log: log.child({ component: 'keys' }) });
   const apiRequests = new ApiRequestRecorder({ db, log: log.child({ component: 'keys' }) });
-  const latestMigration = loadMigrations(assets).length;
 
   const deps = {
     config,
