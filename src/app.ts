@@ -180,6 +180,8 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   const redirect = createRedirectHandler(deps);
   let closing = false;
   const server = http.createServer((req, res) => {
+    // Captured now: the socket may be gone by the time a log line or a click wants the address.
+    clientIp(req);
     // While stopping, answer what is in flight but let no connection carry another request.
     if (closing) res.setHeader('connection', 'close');
     const slug = (req.method === 'GET' || req.method === 'HEAD') && req.url ? slugOf(req.url) : undefined;

@@ -1,5 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
 import type { KeyDeps } from '../../keys/keys.service.js';
+import { loggedStatus, onResponseDone } from '../response-done.js';
 
 /**
  * Records each authenticated request in its key's log when the answer has been sent: refusals
@@ -7,23 +9,24 @@ import type { KeyDeps } from '../../keys/keys.service.js';
  * without its query string, the status, the time taken, the client address and the request id
  * are kept; never the query, the body or the Authorization header.
  */
-export function apiRequestLog(deps: Pick<KeyDeps, 'clock' | 'apiRequests'>, clientIp: (req: Request) => string) {
+export function apiRequestLog(deps: Pick<KeyDeps, 'clock' | 'apiRequests'> & { log: Logger }, clientIp: (req: Request) => string) {
   return (req: Request, res: Response, next: NextFunction) => {
     const recorder = deps.apiRequests;
     const principal = res.locals.principal;
     if (!recorder || !principal) return next();
     const at = deps.clock.now();
     const started = performance.now();
-    res.on('finish', () => {
+    const ip = clientIp(req);
+    onResponseDone(res, deps.log, (finished) => {
       recorder.record({
         keyId: principal.keyId,
         workspaceId: principal.workspaceId,
         at,
         method: req.method,
         path: req.originalUrl.split('?', 1)[0]!,
-        status: res.statusCode,
+        status: loggedStatus(res, finished),
         durationMs: performance.now() - started,
-        ip: clientIp(req),
+        ip,
         requestId: res.locals.requestId ?? null,
       });
     });

@@ -27,19 +27,45 @@ const malformedPath = () =>
   errors.validation([{ field: 'path', message: 'is not valid percent-encoded UTF-8' }], 'The URL path is not valid percent-encoded UTF-8.');
 
 /**
+ * The refusals of express's form parser (admin and setup forms), which throws http-errors
+ * tagged with a `type`: the client's mistake, answered as such instead of a 500.
+ */
+function formBodyError(err: unknown): AppError | undefined {
+  if (!(err instanceof Error) || !('type' in err) || typeof err.type !== 'string') return undefined;
+  switch (err.type) {
+    case 'entity.too.large': {
+      const limit = 'limit' in err && typeof err.limit === 'number' ? `${Math.round(err.limit / 1024)} KB` : 'the limit';
+      return errors.payloadTooLarge(limit);
+    }
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return errors.badRequest('incomplete_body', 'The request body ended early.');
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new AppError(415, 'unsupported_media_type', 'Unsupported media type', 'Send the form as UTF-8, without content-encoding.');
+    case 'entity.parse.failed':
+    case 'parameters.too.many':
+      return errors.badRequest('malformed_form', 'The form body could not be read.');
+    default:
+      return undefined;
+  }
+}
+
+/**
  * The one place errors become responses: problem+json under /api, an HTML page elsewhere.
  * Unknown errors are logged with their cause and answered with a plain 500.
  */
 export function errorHandler(log: Logger, pages: StatusPages) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const known = err instanceof AppError ? err : err instanceof URIError ? malformedPath() : undefined;
+    const known = err instanceof AppError ? err : err instanceof URIError ? malformedPath() : formBodyError(err);
     const e = known ?? new AppError(500, 'internal_error', 'Internal server error', 'Something went wrong on our side.');
     if (!known) log.error({ err, reqId: res.locals.requestId }, 'unhandled error');
     if (res.headersSent) return res.end();
+    // The rest of a body too large stays unread: end the connection instead of reading it to keep it alive.
+    if (e.status === 413) res.setHeader('connection', 'close');
     if (req.originalUrl.startsWith('/api/')) return problemJson(res, e);
-    if (e.status === 404 || e.status >= 500) {
-      return res.status(e.status).type('html').send(e.status === 404 ? pages.notFound : pages.serverError);
-    }
-    res.status(e.status).type('text').send(e.detail);
+    for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
+    const page = e.status === 404 ? pages.notFound : e.status >= 500 ? pages.serverError : pages.render(e.status, e.title, e.detail);
+    res.status(e.status).type('html').send(page);
   };
 }

@@ -2,23 +2,26 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/metrics.js';
+import { loggedStatus, onResponseDone } from '../response-done.js';
 
 const INCOMING_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * One JSON line per request, with a request id (the caller's X-Request-Id when sane), and its
- * latency in the metrics under the matched route pattern.
+ * latency in the metrics under the matched route pattern. A request whose client went away
+ * before the answer was sent is logged too, with `aborted: true`.
  */
 export function requestLog(log: Logger, clientIp: (req: Request) => string, metrics: Pick<Metrics, 'request'>) {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : randomUUID();
+    const ip = clientIp(req);
     res.locals.requestId = id;
     res.setHeader('x-request-id', id);
-    res.on('finish', () => {
+    onResponseDone(res, log, (finished) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const status = res.statusCode;
+      const status = loggedStatus(res, finished);
       metrics.request(req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched', req.method, status, ms / 1000);
       log[status >= 500 ? 'error' : 'info'](
         {
@@ -27,8 +30,9 @@ export function requestLog(log: Logger, clientIp: (req: Request) => string, metr
           path: req.originalUrl.split('?')[0],
           status,
           ms: Math.round(ms * 100) / 100,
-          ip: clientIp(req),
+          ip,
           keyId: res.locals.principal?.keyId,
+          ...(finished ? {} : { aborted: true }),
         },
         'request',
       );

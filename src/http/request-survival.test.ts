@@ -1,0 +1,173 @@
+/**
+ * No request can end the server process: bodies over the limit (declared or chunked), clients that
+ * go away mid-body or mid-response, on the API (with a key, where the request log runs), the admin
+ * forms and /setup. The server runs as a real `linkqr serve` child process, so a crash is an exit.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { runCli, type ServerProcess, spawnServer, tempDataDir } from '../testing/harness.js';
+
+interface Answer {
+  status: number;
+  head: string;
+  body: string;
+}
+
+const OVER_LIMIT = 70_000;
+
+/** Sends a raw HTTP/1.1 request and reads the answer (or whatever arrived before the server closed). */
+function exchange(base: string, head: string, body: Buffer | Buffer[]): Promise<Answer> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname);
+    let received = '';
+    socket.on('data', (d) => (received += d.toString('latin1')));
+    // The server may close while the body is still being sent: that is allowed, the answer counts.
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
+      if (!match) return reject(new Error(`no HTTP answer; received ${JSON.stringify(received.slice(0, 200))}`));
+      const split = received.indexOf('\r\n\r\n');
+      resolve({ status: Number(match[1]), head: received.slice(0, split), body: received.slice(split + 4) });
+    });
+    socket.on('connect', async () => {
+      socket.write(head);
+      for (const part of Array.isArray(body) ? body : [body]) {
+        if (socket.destroyed) break;
+        socket.write(part);
+        await new Promise((r) => setImmediate(r));
+      }
+      // No keep-alive games: the test reads until the server closes or answers and we close.
+      setTimeout(() => socket.end(), 2_000).unref();
+    });
+  });
+}
+
+/** Writes part of a request, then drops the connection. */
+function abortMidBody(base: string, head: string, partial: Buffer): Promise<void> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.write(head);
+      socket.write(partial, () => setTimeout(() => socket.destroy(), 20));
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve());
+  });
+}
+
+/** Sends a whole request, then drops the connection as soon as the first bytes of the answer arrive. */
+function abortMidResponse(base: string, head: string, body = ''): Promise<void> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port), hostname, () => socket.write(head + body));
+    socket.once('data', () => socket.destroy());
+    socket.on('error', () => {});
+    socket.on('close', () => resolve());
+  });
+}
+
+const chunked = (total: number, size = 8_192): Buffer[] => {
+  const parts: Buffer[] = [];
+  for (let sent = 0; sent < total; sent += size) {
+    const n = Math.min(size, total - sent);
+    parts.push(Buffer.from(`${n.toString(16)}\r\n${' '.repeat(n)}\r\n`));
+  }
+  parts.push(Buffer.from('0\r\n\r\n'));
+  return parts;
+};
+
+describe('no request ends the server process', () => {
+  let dataDir: string;
+  let server: ServerProcess;
+  let key: string;
+
+  before(async () => {
+    dataDir = tempDataDir();
+    assert.equal((await runCli(['workspace', 'create', 'Acme'], { dataDir })).code, 0);
+    // The weakest scope is enough to reach the request log, where the crash was.
+    const created = await runCli(['key', 'create', '--workspace', 'Acme', '--name', 'reader', '--scopes', 'links:read'], { dataDir });
+    assert.equal(created.code, 0, created.stderr);
+    key = created.stdout.trim();
+    // No user yet: /setup is open and its form is parsed.
+    server = await spawnServer(dataDir);
+  });
+
+  after(async () => {
+    await server?.stop('SIGKILL').catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const host = () => new URL(server.url).host;
+  const targets = () => [
+    { name: 'API with a key', path: '/api/v1/me', type: 'application/json', auth: `Authorization: Bearer ${key}\r\n`, api: true },
+    { name: 'API link create', path: '/api/v1/links', type: 'application/json', auth: `Authorization: Bearer ${key}\r\n`, api: true },
+    { name: 'admin sign-in form', path: '/admin/login', type: 'application/x-www-form-urlencoded', auth: '', api: false },
+    { name: 'admin page form', path: '/admin/links', type: 'application/x-www-form-urlencoded', auth: '', api: false },
+    { name: 'setup form', path: '/setup', type: 'application/x-www-form-urlencoded', auth: '', api: false },
+  ];
+
+  const assertTooLarge = (target: { api: boolean }, answer: Answer) => {
+    assert.equal(answer.status, 413, answer.head);
+    assert.match(answer.head, /\r\nconnection: close/i);
+    if (target.api) {
+      assert.match(answer.head, /content-type: application\/problem\+json/i);
+      assert.equal(JSON.parse(answer.body).code, 'payload_too_large');
+    } else {
+      assert.match(answer.head, /content-type: text\/html/i);
+      assert.match(answer.body, /larger than/);
+    }
+  };
+
+  test('a body over the limit with a Content-Length answers 413 on every form and API route', async () => {
+    for (const t of targets()) {
+      const head = `POST ${t.path} HTTP/1.1\r\nHost: ${host()}\r\n${t.auth}Content-Type: ${t.type}\r\nContent-Length: ${OVER_LIMIT}\r\n\r\n`;
+      assertTooLarge(t, await exchange(server.url, head, Buffer.alloc(OVER_LIMIT, 0x20)));
+    }
+  });
+
+  test('a chunked body over the limit answers 413 on every form and API route, and the server lives on', async () => {
+    for (const t of targets()) {
+      const head = `POST ${t.path} HTTP/1.1\r\nHost: ${host()}\r\n${t.auth}Content-Type: ${t.type}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+      assertTooLarge(t, await exchange(server.url, head, chunked(OVER_LIMIT)));
+      const health = await fetch(`${server.url}/healthz`);
+      assert.equal(health.status, 200, `the server died after a chunked body to the ${t.name}`);
+    }
+  });
+
+  test('clients that go away mid-body or mid-response leave the server serving', async () => {
+    for (const t of targets()) {
+      const declared = `POST ${t.path} HTTP/1.1\r\nHost: ${host()}\r\n${t.auth}Content-Type: ${t.type}\r\nContent-Length: 5000\r\n\r\n`;
+      await abortMidBody(server.url, declared, Buffer.alloc(1_000, 0x20));
+      const streamed = `POST ${t.path} HTTP/1.1\r\nHost: ${host()}\r\n${t.auth}Content-Type: ${t.type}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+      await abortMidBody(server.url, streamed, Buffer.concat(chunked(3_000).slice(0, 1)));
+      const body = t.api ? '{"url":"https://example.com/a"}' : 'email=a%40example.com&password=x';
+      const whole = `POST ${t.path} HTTP/1.1\r\nHost: ${host()}\r\n${t.auth}Content-Type: ${t.type}\r\nContent-Length: ${body.length}\r\n\r\n`;
+      await abortMidResponse(server.url, whole, body);
+    }
+    // A large answer (the OpenAPI document, the API reference page) cut off after its first bytes.
+    for (const path of ['/api/v1/openapi.json', '/docs/api', '/admin/login', '/setup']) {
+      await abortMidResponse(server.url, `GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${key}\r\n\r\n`);
+    }
+    const health = await fetch(`${server.url}/healthz`);
+    assert.equal(health.status, 200);
+    const me = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(me.status, 200);
+  });
+
+  test('after all of it, the server stops cleanly and logged every exchange, the cut-off ones as aborted', async () => {
+    const { output } = await server.peek();
+    assert.doesNotMatch(output, /TypeError|uncaught|unhandled error/i);
+    const lines = output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; status?: number; aborted?: boolean; path?: string; ip?: string });
+    const requests = lines.filter((l) => l.msg === 'request');
+    assert.ok(requests.some((l) => l.status === 413 && l.path === '/api/v1/me' && l.ip === '127.0.0.1'));
+    assert.ok(requests.some((l) => l.aborted === true), 'no request was logged as aborted');
+    const stopped = await server.stop('SIGTERM');
+    assert.equal(stopped.code, 0, stopped.output.slice(-2_000));
+  });
+});
