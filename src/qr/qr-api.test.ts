@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { XMLValidator } from 'fast-xml-parser';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
+import QRCode from 'qrcode';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
 import { setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
 import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
@@ -86,6 +87,32 @@ describe('GET /api/v1/links/:id/qr', () => {
       assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8', query);
       assert.equal(res.json.code, 'validation_failed', query);
       assert.deepEqual(res.json.errors.map((e: { field: string }) => e.field), [field], query);
+    }
+  });
+
+  test('a size scanners cannot read is 400 on size naming the smallest that works for this link, which decodes', async () => {
+    const long = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/long', slug: `menu-${'x'.repeat(59)}` } })).json;
+    for (const { qrUrl, id } of [link, long]) {
+      for (const margin of [undefined, 0]) {
+        // 2 px per module with the (default 4-module) quiet zone, 3 without one.
+        const modules = QRCode.create(qrUrl, { errorCorrectionLevel: 'M' }).modules.size;
+        const smallest = margin === 0 ? 3 * modules : 2 * (modules + 8);
+        const query = (size: number) => `/api/v1/links/${id}/qr?format=png&size=${size}${margin === undefined ? '' : `&margin=${margin}`}`;
+        const what = `${qrUrl} margin ${margin ?? 'default'}`;
+
+        const refused = await t.request('GET', query(smallest - 1), { key });
+        assert.equal(refused.status, 400, what);
+        assert.equal(refused.json.code, 'validation_failed', what);
+        assert.equal(refused.json.detail, 'The request query has invalid fields: size.', what);
+        assert.equal(refused.json.errors.length, 1, what);
+        assert.equal(refused.json.errors[0].field, 'size', what);
+        assert.match(refused.json.errors[0].message, new RegExp(`^must be at least ${smallest} for this link with margin ${margin ?? 4} and error correction M: `), what);
+
+        const res = await fetch(`${t.url}${query(smallest)}`, { headers: { authorization: `Bearer ${key}` } });
+        assert.equal(res.status, 200, what);
+        const image = decode(Buffer.from(await res.arrayBuffer()));
+        assert.deepEqual([image.width, image.text], [smallest, qrUrl], `${what}: the smallest size decodes`);
+      }
     }
   });
 
