@@ -116,6 +116,34 @@ describe('GET /api/v1/links/:id/qr', () => {
     }
   });
 
+  test('a link’s first image needs links:write: a links:read key gets 403 and spends no QR code, then reads the code once it exists', async () => {
+    const reader = await t.key({ workspace: 'Print', scopes: ['links:read'], name: 'reader' });
+    const fresh = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/fresh' } })).json;
+    const qrCodes = async () => (await t.request('GET', '/api/v1/me', { key })).json.workspace.usage.limits.qrCodes;
+    const { used } = await qrCodes();
+    // One QR code left: had the refused request spent it, the writer's request below would be refused.
+    const { db, clock } = t.store;
+    upsertPlan(db, TEST_OPERATOR, 'one-more-qr', { features: {}, limits: { qrCodes: used + 1 } }, clock.now());
+    setWorkspacePlan(db, TEST_OPERATOR, findWorkspaceByName(db, 'Print')!.id, 'one-more-qr', clock.now());
+
+    for (const query of ['?format=png', '?format=svg&size=256']) {
+      const refused = await t.request('GET', `/api/v1/links/${fresh.id}/qr${query}`, { key: reader });
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.json.code, 'insufficient_scope');
+      assert.match(refused.json.detail, /lacks the "links:write" scope needed to create this link’s first QR code/);
+    }
+    assert.deepEqual(await qrCodes(), { used, max: used + 1 }, 'the refusals spent no QR code');
+
+    const made = await t.request('GET', `/api/v1/links/${fresh.id}/qr?format=png`, { key });
+    assert.equal(made.status, 200, made.text);
+    assert.deepEqual(await qrCodes(), { used: used + 1, max: used + 1 });
+
+    const read = await fetch(`${t.url}/api/v1/links/${fresh.id}/qr?format=png&size=300`, { headers: { authorization: `Bearer ${reader}` } });
+    assert.equal(read.status, 200, 'the reader gets the code that exists, in any size');
+    assert.equal(decode(Buffer.from(await read.arrayBuffer())).text, fresh.qrUrl);
+    assert.deepEqual(await qrCodes(), { used: used + 1, max: used + 1 }, 'reading it is free');
+  });
+
   test('another workspace’s link is 404; a plan without QR codes is 403 naming the plan', async () => {
     const outsider = await t.key({ workspace: 'Elsewhere' });
     assert.equal((await t.request('GET', `/api/v1/links/${link.id}/qr`, { key: outsider })).status, 404);

@@ -177,18 +177,18 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.read');
     const { download, ...options } = req.query;
-    const image = await linkQr(deps, workspace.workspaceId, linkIdOf(req), parseInput(qrOptionsSchema, options, 'query'), allows(actor, 'links.write'));
+    const image = await linkQr(deps, actor, workspace.workspaceId, linkIdOf(req), parseInput(qrOptionsSchema, options, 'query'));
     sendQrImage(req, res, image, download === '1' ? 'attachment' : 'inline');
   });
 
   // Creating the code uses one of the plan's QR codes: a change, so members and up. The image
-  // route creates it too on a first request, but for a viewer only serves a code that exists.
+  // route creates it too on a first request, and refuses that to a viewer (linkQr asks the policy).
   router.post('/links/:id/qr', async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.write');
     const id = linkIdOf(req);
     try {
-      await linkQr(deps, workspace.workspaceId, id, parseInput(qrOptionsSchema, {}, 'query'));
+      await linkQr(deps, actor, workspace.workspaceId, id, parseInput(qrOptionsSchema, {}, 'query'));
     } catch (e) {
       if (!(e instanceof AppError) || (e.code !== 'plan_limit_reached' && e.code !== 'plan_feature_disabled')) throw e;
       setFlash(deps, workspaceOf(res).session, { kind: 'error', text: e.detail });

@@ -409,7 +409,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.doesNotMatch(fresh.text, /Create QR code/);
     assert.match(fresh.text, /a member of the workspace can create it here/);
     assert.equal((await viewer.post(`/admin/links/${guide.id}/qr`, {})).status, 403);
-    assert.equal((await viewer.get(`/admin/links/${guide.id}/qr?format=svg`)).status, 404, 'nor through the image route');
+    assert.equal((await viewer.get(`/admin/links/${guide.id}/qr?format=svg`)).status, 403, 'nor through the image route');
     assert.equal(t.store.db.sqlite.prepare('select qr_generated_at from links where id = ?').pluck().get(guide.id), null);
   });
 
