@@ -39,6 +39,8 @@ export interface KeyDeps extends KeyStore {
   keyUsage: KeyUsageRecorder;
   /** Each key's request log; absent where nothing serves the API (unit tests of this module). */
   apiRequests?: ApiRequestRecorder;
+  /** Told of every argon2 check of a secret, the cost a prober makes the server pay; absent in unit tests. */
+  metrics?: { apiKeyVerified(valid: boolean): void };
 }
 
 export interface NewKey {
@@ -286,7 +288,13 @@ export async function authenticateKey(deps: KeyDeps, token: string | undefined, 
     acceptable.push(row.previous_secret_hash);
   }
   const cached = acceptable.some((hash) => deps.verifiedKeys.has(row.id, hash, parsed.secret));
-  if (!cached && !(await verifyAndRemember(deps.verifiedKeys, row.id, acceptable, parsed.secret))) throw rejected.invalid();
+  if (!cached) {
+    // A wrong secret for an existing id costs this argon2 run; the per-address limit (taken before
+    // the key is looked at) is what keeps a prober from making the server pay it at will.
+    const valid = await verifyAndRemember(deps.verifiedKeys, row.id, acceptable, parsed.secret);
+    deps.metrics?.apiKeyVerified(valid);
+    if (!valid) throw rejected.invalid();
+  }
 
   // An argon2 run takes a while and may have spanned a revoke: then judge the row as it is now.
   const current = cached ? row : findKeyWithPlan(deps.db, row.id);

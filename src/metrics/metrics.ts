@@ -63,6 +63,13 @@ export function createMetrics(sources: { clickBufferDepth(): number; pendingDeli
     registers: [registry],
   });
 
+  const apiKeyVerifications = new Counter({
+    name: 'linkqr_api_key_verifications_total',
+    help: 'argon2 checks of API key secrets (keys not verified in the last 5 minutes), by result; invalid ones are wrong secrets for existing key ids.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+
   // Label children resolved once: the redirect path must not hash label sets per request.
   const byOutcome = new Map<RedirectOutcome, Counter.Internal>();
   const redirectLatency = new Map<string, Histogram.Internal<'route' | 'method' | 'status'>>();
@@ -85,6 +92,9 @@ export function createMetrics(sources: { clickBufferDepth(): number; pendingDeli
     webhookAttempt(outcome: string, seconds: number) {
       webhookAttempts.inc({ outcome });
       webhookAttemptDuration.observe(seconds);
+    },
+    apiKeyVerified(valid: boolean) {
+      apiKeyVerifications.inc({ result: valid ? 'valid' : 'invalid' });
     },
     clickFlush(count: number, seconds: number) {
       clickFlushDuration.observe(seconds);

@@ -57,7 +57,8 @@ export function allows(actor: Actor, action: Action): boolean {
   }
 }
 
-export function authorize(actor: Actor, action: Action): void {
+/** Throws 403 unless the actor may; `purpose` says what the action is needed for when it is not the whole route. */
+export function authorize(actor: Actor, action: Action, purpose?: string): void {
   if (allows(actor, action)) return;
   if (actor.type === 'key') {
     const scope = SCOPE_FOR_ACTION[action];
@@ -65,11 +66,11 @@ export function authorize(actor: Actor, action: Action): void {
       403,
       'insufficient_scope',
       'Forbidden',
-      scope ? `This API key lacks the "${scope}" scope needed for this route.` : 'API keys cannot do this; a workspace admin can, in the admin UI.',
+      scope ? `This API key lacks the "${scope}" scope needed ${purpose ? `to ${purpose}` : 'for this route'}.` : 'API keys cannot do this; a workspace admin can, in the admin UI.',
     );
   }
   if (actor.type === 'user') {
-    throw new AppError(403, 'insufficient_role', 'Forbidden', `Your role in this workspace (${actor.role}) does not allow ${action}.`);
+    throw new AppError(403, 'insufficient_role', 'Forbidden', `Your role in this workspace (${actor.role}) does not allow ${action}${purpose ? ` (needed to ${purpose})` : ''}.`);
   }
 }
 

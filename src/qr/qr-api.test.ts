@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { XMLValidator } from 'fast-xml-parser';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
+import QRCode from 'qrcode';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
 import { setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
 import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
@@ -87,6 +88,60 @@ describe('GET /api/v1/links/:id/qr', () => {
       assert.equal(res.json.code, 'validation_failed', query);
       assert.deepEqual(res.json.errors.map((e: { field: string }) => e.field), [field], query);
     }
+  });
+
+  test('a size scanners cannot read is 400 on size naming the smallest that works for this link, which decodes', async () => {
+    const long = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/long', slug: `menu-${'x'.repeat(59)}` } })).json;
+    for (const { qrUrl, id } of [link, long]) {
+      for (const margin of [undefined, 0]) {
+        // 2 px per module with the (default 4-module) quiet zone, 3 without one.
+        const modules = QRCode.create(qrUrl, { errorCorrectionLevel: 'M' }).modules.size;
+        const smallest = margin === 0 ? 3 * modules : 2 * (modules + 8);
+        const query = (size: number) => `/api/v1/links/${id}/qr?format=png&size=${size}${margin === undefined ? '' : `&margin=${margin}`}`;
+        const what = `${qrUrl} margin ${margin ?? 'default'}`;
+
+        const refused = await t.request('GET', query(smallest - 1), { key });
+        assert.equal(refused.status, 400, what);
+        assert.equal(refused.json.code, 'validation_failed', what);
+        assert.equal(refused.json.detail, 'The request query has invalid fields: size.', what);
+        assert.equal(refused.json.errors.length, 1, what);
+        assert.equal(refused.json.errors[0].field, 'size', what);
+        assert.match(refused.json.errors[0].message, new RegExp(`^must be at least ${smallest} for this link with margin ${margin ?? 4} and error correction M: `), what);
+
+        const res = await fetch(`${t.url}${query(smallest)}`, { headers: { authorization: `Bearer ${key}` } });
+        assert.equal(res.status, 200, what);
+        const image = decode(Buffer.from(await res.arrayBuffer()));
+        assert.deepEqual([image.width, image.text], [smallest, qrUrl], `${what}: the smallest size decodes`);
+      }
+    }
+  });
+
+  test('a link’s first image needs links:write: a links:read key gets 403 and spends no QR code, then reads the code once it exists', async () => {
+    const reader = await t.key({ workspace: 'Print', scopes: ['links:read'], name: 'reader' });
+    const fresh = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/fresh' } })).json;
+    const qrCodes = async () => (await t.request('GET', '/api/v1/me', { key })).json.workspace.usage.limits.qrCodes;
+    const { used } = await qrCodes();
+    // One QR code left: had the refused request spent it, the writer's request below would be refused.
+    const { db, clock } = t.store;
+    upsertPlan(db, TEST_OPERATOR, 'one-more-qr', { features: {}, limits: { qrCodes: used + 1 } }, clock.now());
+    setWorkspacePlan(db, TEST_OPERATOR, findWorkspaceByName(db, 'Print')!.id, 'one-more-qr', clock.now());
+
+    for (const query of ['?format=png', '?format=svg&size=256']) {
+      const refused = await t.request('GET', `/api/v1/links/${fresh.id}/qr${query}`, { key: reader });
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.json.code, 'insufficient_scope');
+      assert.match(refused.json.detail, /lacks the "links:write" scope needed to create this link’s first QR code/);
+    }
+    assert.deepEqual(await qrCodes(), { used, max: used + 1 }, 'the refusals spent no QR code');
+
+    const made = await t.request('GET', `/api/v1/links/${fresh.id}/qr?format=png`, { key });
+    assert.equal(made.status, 200, made.text);
+    assert.deepEqual(await qrCodes(), { used: used + 1, max: used + 1 });
+
+    const read = await fetch(`${t.url}/api/v1/links/${fresh.id}/qr?format=png&size=300`, { headers: { authorization: `Bearer ${reader}` } });
+    assert.equal(read.status, 200, 'the reader gets the code that exists, in any size');
+    assert.equal(decode(Buffer.from(await read.arrayBuffer())).text, fresh.qrUrl);
+    assert.deepEqual(await qrCodes(), { used: used + 1, max: used + 1 }, 'reading it is free');
   });
 
   test('another workspace’s link is 404; a plan without QR codes is 403 naming the plan', async () => {

@@ -2,6 +2,7 @@ import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
 import { findLink } from '../links/links.repo.js';
+import { type Actor, authorize } from '../policy/policy.js';
 import { requirePlanFeature, requireWithinPlanLimit } from '../workspaces/plans.js';
 import type { QrImage, QrOptions, QrRenderer } from './qr.js';
 
@@ -18,21 +19,17 @@ export const countQrCodes = (db: Db, workspaceId: string) =>
 
 /**
  * The QR image of a link's tracked URL (`<shortUrl>?qr=1`, so scans are recorded as such). The
- * first image of a link makes it one of the workspace's QR codes, within the plan's limit; every
- * later image of it (any size, colour or format) is free.
+ * first image of a link makes it one of the workspace's QR codes, within the plan's limit: a
+ * change, so the actor needs `links.write` for it (a `links:read` key or a viewer only reads
+ * codes that exist, as in the admin UI); every later image of it (any size, colour or format)
+ * is free and needs only what the route asked.
  */
-export async function linkQr(
-  deps: QrDeps,
-  workspaceId: string,
-  linkId: string,
-  options: QrOptions,
-  /** false: only a link whose code already exists (the admin pages let viewers see codes, not make them). */
-  mayCreate = true,
-): Promise<QrImage & { slug: string }> {
+export async function linkQr(deps: QrDeps, actor: Actor, workspaceId: string, linkId: string, options: QrOptions): Promise<QrImage & { slug: string }> {
   const { db } = deps;
   requirePlanFeature(db, workspaceId, 'qr');
   const link = findLink(db, workspaceId, linkId);
-  if (!link || (!mayCreate && link.qr_generated_at === null)) throw errors.notFound(`Link ${linkId}`);
+  if (!link) throw errors.notFound(`Link ${linkId}`);
+  if (link.qr_generated_at === null) authorize(actor, 'links.write', 'create this link’s first QR code, which counts against the plan’s QR codes');
   const image = await deps.qr.render(`${deps.baseUrl()}/${link.slug}?qr=1`, options);
   if (link.qr_generated_at === null) {
     db.tx(() => {

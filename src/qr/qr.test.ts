@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
+import QRCode from 'qrcode';
 import { AppError } from '../lib/errors.js';
 import { parseInput } from '../http/middleware/validate.js';
 import { QrRenderer, qrEtag, type QrOptions, qrOptionsSchema, renderQr } from './qr.js';
@@ -133,21 +134,58 @@ describe('renderQr PNG', () => {
   }
 
   test('every size has exactly size × size pixels', async () => {
-    for (const size of [64, 97, 101, 173, 255, 256, 511, 1023, 2047]) {
+    for (const size of [74, 97, 101, 173, 255, 256, 511, 1023, 2047]) {
       const { png } = decodePng((await renderQr(URL_IN_CODE, options({ format: 'png', size: String(size) }))).body);
       assert.deepEqual([png.width, png.height], [size, size], `size ${size}`);
     }
   });
 
-  test('refuses a size with less than one pixel per module, naming size', async () => {
-    const longUrl = `https://lnk.example/${'x'.repeat(300)}?qr=1`;
-    await assert.rejects(renderQr(longUrl, options({ format: 'png', size: '64', ecc: 'H' })), (e) => {
-      assert.ok(e instanceof AppError);
-      assert.deepEqual(e.errors?.map((f) => f.field), ['size']);
-      return true;
-    });
-    const { text } = decodePng((await renderQr(longUrl, options({ format: 'png', size: '1024', ecc: 'H' }))).body);
-    assert.equal(text, longUrl, 'the same text at a workable size');
+});
+
+describe('renderQr: the smallest size scanners read', () => {
+  /** The longest tracked URL a slug makes (64 characters) under a long base URL. */
+  const LONG_URL = `https://links.example-company.com/${'x'.repeat(64)}?qr=1`;
+  /** 2 px per module, quiet zone included; 3 without a quiet zone (what the review's decoders needed). */
+  const smallestSize = (text: string, margin: number, ecc: 'L' | 'M' | 'Q' | 'H') =>
+    (QRCode.create(text, { errorCorrectionLevel: ecc }).modules.size + 2 * margin) * (margin === 0 ? 3 : 2);
+
+  const refusal = (smallest: number, margin: number, ecc: string) => (e: unknown) => {
+    assert.ok(e instanceof AppError, String(e));
+    assert.equal(e.code, 'validation_failed');
+    assert.equal(e.errors?.length, 1);
+    assert.equal(e.errors?.[0]?.field, 'size');
+    assert.match(e.errors?.[0]?.message ?? '', new RegExp(`^must be at least ${smallest} for this link with margin ${margin} and error correction ${ecc}:`));
+    return true;
+  };
+
+  for (const [name, text] of [['a short URL', URL_IN_CODE], ['a long URL', LONG_URL]] as const) {
+    for (const { margin, ecc } of [{ margin: 4, ecc: 'M' }, { margin: 0, ecc: 'M' }, { margin: 1, ecc: 'H' }, { margin: 16, ecc: 'L' }] as const) {
+      test(`${name}, margin ${margin}, ecc ${ecc}: refused one pixel below the smallest size, which decodes`, async () => {
+        const smallest = smallestSize(text, margin, ecc);
+        const at = (size: number, format: 'png' | 'svg') => options({ format, size: String(size), margin: String(margin), ecc });
+        if (smallest - 1 >= 64) {
+          await assert.rejects(renderQr(text, at(smallest - 1, 'png')), refusal(smallest, margin, ecc));
+          await assert.rejects(renderQr(text, at(smallest - 1, 'svg')), refusal(smallest, margin, ecc), 'SVG too');
+        }
+        const { png, text: decoded } = decodePng((await renderQr(text, at(smallest, 'png'))).body);
+        assert.deepEqual([png.width, png.height], [smallest, smallest]);
+        assert.equal(decoded, text, `the smallest size (${smallest}) decodes`);
+      });
+    }
+  }
+
+  test('the default size is judged like any other: it fits these codes, and a code it cannot hold is refused, not drawn', async () => {
+    for (const text of [URL_IN_CODE, LONG_URL]) {
+      for (const query of [{}, { margin: '0', ecc: 'H' }] as Record<string, string>[]) {
+        const { png, text: decoded } = decodePng((await renderQr(text, options({ ...query, format: 'png' }))).body);
+        assert.equal(png.width, 512);
+        assert.equal(decoded, text, JSON.stringify(query));
+      }
+    }
+    // 173 modules (version 39): no short URL comes near, but 512 px would give it 2.96 px per module.
+    const huge = `https://lnk.example/${'x'.repeat(1_150)}`;
+    assert.equal(smallestSize(huge, 0, 'H'), 519);
+    await assert.rejects(renderQr(huge, options({ margin: '0', ecc: 'H' })), refusal(519, 0, 'H'));
   });
 });
 

@@ -8,7 +8,7 @@ import { LINK_ID_PATTERN } from '../../links/links.schema.js';
 import { getLink } from '../../links/links.service.js';
 import type { LinkDeps } from '../../links/links.service.js';
 import { allows, authorize } from '../../policy/policy.js';
-import { qrOptionsSchema } from '../../qr/qr.js';
+import { qrOptionsSchema, sizeProblem } from '../../qr/qr.js';
 import { linkQr, type QrDeps } from '../../qr/qr.service.js';
 import { setFlash } from '../../sessions/sessions.service.js';
 import { planOfWorkspace } from '../../workspaces/plans.js';
@@ -168,7 +168,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
         { key: 'os', title: 'Operating systems', rows: stats.os, empty: '' },
       ],
       recent,
-      qr: qrView(req, link.id, workspace.workspaceId),
+      qr: qrView(req, link, workspace.workspaceId),
       canCreateQr: allows(actor, 'links.write'),
     });
   });
@@ -177,18 +177,18 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.read');
     const { download, ...options } = req.query;
-    const image = await linkQr(deps, workspace.workspaceId, linkIdOf(req), parseInput(qrOptionsSchema, options, 'query'), allows(actor, 'links.write'));
+    const image = await linkQr(deps, actor, workspace.workspaceId, linkIdOf(req), parseInput(qrOptionsSchema, options, 'query'));
     sendQrImage(req, res, image, download === '1' ? 'attachment' : 'inline');
   });
 
   // Creating the code uses one of the plan's QR codes: a change, so members and up. The image
-  // route creates it too on a first request, but for a viewer only serves a code that exists.
+  // route creates it too on a first request, and refuses that to a viewer (linkQr asks the policy).
   router.post('/links/:id/qr', async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.write');
     const id = linkIdOf(req);
     try {
-      await linkQr(deps, workspace.workspaceId, id, parseInput(qrOptionsSchema, {}, 'query'));
+      await linkQr(deps, actor, workspace.workspaceId, id, parseInput(qrOptionsSchema, {}, 'query'));
     } catch (e) {
       if (!(e instanceof AppError) || (e.code !== 'plan_limit_reached' && e.code !== 'plan_feature_disabled')) throw e;
       setFlash(deps, workspaceOf(res).session, { kind: 'error', text: e.detail });
@@ -197,19 +197,25 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
   });
 
   /** The QR card: the plan's word on QR codes, whether this link has one yet, and the chosen look. */
-  function qrView(req: Request, linkId: string, workspaceId: string) {
+  function qrView(req: Request, link: { id: string; qrUrl: string }, workspaceId: string) {
     const plan = planOfWorkspace(deps.db, workspaceId);
     if (plan.features.qr === false) return { unavailable: `The "${plan.name}" plan of this workspace does not include QR codes.` };
-    const row = deps.db.stmt('select qr_generated_at as at from links where id = ?').get(linkId) as { at: number | null };
+    const row = deps.db.stmt('select qr_generated_at as at from links where id = ?').get(link.id) as { at: number | null };
     const asked = { size: str(req.query.size), ecc: str(req.query.ecc), fg: str(req.query.fg), bg: str(req.query.bg) };
     const given = Object.fromEntries(Object.entries(asked).filter(([, v]) => v !== ''));
     const parsed = qrOptionsSchema.safeParse(given);
     const errorsByField: Record<string, string> = {};
-    if (!parsed.success) for (const issue of parsed.error.issues) errorsByField[String(issue.path[0] ?? 'size')] ??= issue.message;
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) errorsByField[String(issue.path[0] ?? 'size')] ??= issue.message;
+    } else {
+      // A size scanners cannot read for this link: the words the image route would answer.
+      const tooSmall = sizeProblem(link.qrUrl, parsed.data);
+      if (tooSmall) errorsByField.size = tooSmall;
+    }
     // The preview keeps to the last valid look: every option from its default when any is wrong.
-    const options = parsed.success ? parsed.data : qrOptionsSchema.parse({});
+    const options = parsed.success && Object.keys(errorsByField).length === 0 ? parsed.data : qrOptionsSchema.parse({});
     const query = (format: 'svg' | 'png', extra: Record<string, string> = {}) =>
-      `/admin/links/${linkId}/qr?${new URLSearchParams({ format, size: String(options.size), ecc: options.ecc, fg: options.fg, bg: options.bg, margin: String(options.margin), ...extra })}`;
+      `/admin/links/${link.id}/qr?${new URLSearchParams({ format, size: String(options.size), ecc: options.ecc, fg: options.fg, bg: options.bg, margin: String(options.margin), ...extra })}`;
     return {
       created: row.at !== null,
       values: { size: asked.size || String(options.size), ecc: errorsByField.ecc ? options.ecc : asked.ecc || options.ecc, fg: `#${(asked.fg || options.fg).replace(/^#/, '')}`, bg: `#${(asked.bg || options.bg).replace(/^#/, '')}` },

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
+import QRCode from 'qrcode';
 import { createUser } from '../../users/users.service.js';
 import { setWorkspacePlan, upsertPlan } from '../../workspaces/plans.js';
 import { requireWorkspace } from '../../workspaces/workspaces.service.js';
@@ -367,6 +368,26 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     }
   });
 
+  test('a size scanners cannot read for this link: the smallest that works beside Size, and that one downloads a PNG that decodes', async () => {
+    // 2 px per module with the form's 4-module quiet zone; error correction H makes more modules.
+    const smallest = 2 * (QRCode.create(spring.qrUrl, { errorCorrectionLevel: 'H' }).modules.size + 8);
+    const page = await owner.get(`/admin/links/${spring.id}?size=${smallest - 1}&ecc=H`);
+    assert.equal(page.status, 200);
+    const size = qrField(page.text, 'size');
+    assert.ok(size.invalid, 'the Size field is marked');
+    assert.match(size.message ?? '(no message beside Size)', new RegExp(`^must be at least ${smallest} for this link with margin 4 and error correction H: `));
+    assert.match(page.text, new RegExp(`id="qr-size" name="size" min="64" max="2048" step="1" value="${smallest - 1}"`), 'the typed size kept');
+    assert.equal(new URLSearchParams(previewSrc(page.text)!.split('?')[1]).get('size'), '512', 'the preview keeps to the defaults');
+    assert.equal((await owner.get(`/admin/links/${spring.id}/qr?format=png&size=${smallest - 1}&ecc=H`)).status, 400, 'the image route refuses it too');
+
+    const fits = await owner.get(`/admin/links/${spring.id}?size=${smallest}&ecc=H`);
+    assert.deepEqual(qrField(fits.text, 'size'), { invalid: false, message: undefined });
+    const png = await fetch(t.url + downloadHref(fits.text, 'PNG')!, { headers: { cookie: [...owner.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
+    assert.equal(png.status, 200);
+    const image = decodePng(Buffer.from(await png.arrayBuffer()));
+    assert.deepEqual([image.width, image.text], [smallest, spring.qrUrl], 'the smallest size decodes');
+  });
+
   test('a viewer reads both pages and sees the QR preview, without the Edit link action', async () => {
     const viewer = await new AdminClient(t.url).signIn(VIEWER, PASSWORD, '/admin/analytics');
     const analytics = await viewer.get('/admin/analytics?range=30d');
@@ -388,7 +409,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.doesNotMatch(fresh.text, /Create QR code/);
     assert.match(fresh.text, /a member of the workspace can create it here/);
     assert.equal((await viewer.post(`/admin/links/${guide.id}/qr`, {})).status, 403);
-    assert.equal((await viewer.get(`/admin/links/${guide.id}/qr?format=svg`)).status, 404, 'nor through the image route');
+    assert.equal((await viewer.get(`/admin/links/${guide.id}/qr?format=svg`)).status, 403, 'nor through the image route');
     assert.equal(t.store.db.sqlite.prepare('select qr_generated_at from links where id = ?').pluck().get(guide.id), null);
   });
 

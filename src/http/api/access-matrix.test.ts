@@ -107,6 +107,9 @@ describe('API access matrix', () => {
       webhook: async () => (await created('/api/v1/webhooks', { url: `${receiver.url}/fresh`, events: ['link.created'] })).id as string,
     };
     const link = await fresh.link();
+    // The link's QR code exists, so the image route needs only links:read (its first image also
+    // needs links:write: src/qr/qr-api.test.ts).
+    assert.equal((await t.request('GET', `/api/v1/links/${link}/qr?format=svg`, { key: adminKey })).status, 200);
     const webhook = await fresh.webhook();
     const queued = await created(`/api/v1/webhooks/${webhook}/test`, {}, 202);
     fixtures = { ids: { link, webhook, delivery: queued.deliveryId }, fresh, receiverUrl: receiver.url };

@@ -34,9 +34,10 @@ export function bindLinksApi(router: Router, deps: LinkDeps & QrDeps) {
     sendJson(res, 200, await updateLink(deps, principalOf(res).workspaceId, changeOf(res), id, parseInput(updateLinkBody, req.body, 'body')));
   });
 
+  // links:read; the link's first image also needs links:write (it spends one of the plan's QR codes).
   router.get('/links/:id/qr', can('links.read'), async (req, res) => {
     const id = linkId(req.params.id);
-    sendQrImage(req, res, await linkQr(deps, principalOf(res).workspaceId, id, parseInput(qrOptionsSchema, req.query, 'query')), 'inline');
+    sendQrImage(req, res, await linkQr(deps, changeOf(res).actor, principalOf(res).workspaceId, id, parseInput(qrOptionsSchema, req.query, 'query')), 'inline');
   });
 
   router.delete('/links/:id', can('links.write'), noQuery, async (req, res) => {

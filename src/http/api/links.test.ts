@@ -232,6 +232,17 @@ describe('links API', () => {
       assertProblem(res, 400, 'validation_failed', ['url', 'slug', 'maxClicks', 'redirectCode', 'expires_at']);
     });
 
+    test('a field with several problems is listed once, with all of its messages', async () => {
+      const res = await t.request('POST', '/api/v1/links', { key, body: { url: 'javascript:\nalert(1)', tags: ['', 'a,b'] } });
+      const p = assertProblem(res, 400, 'validation_failed', ['url', 'tags.0', 'tags.1']);
+      assert.equal(p.detail, 'The request body has invalid fields: url, tags.0, tags.1.');
+      assert.deepEqual(p.errors, [
+        { field: 'url', message: 'must not contain control characters; must be an absolute http:// or https:// URL' },
+        { field: 'tags.0', message: 'must not be empty; must not contain commas or control characters' },
+        { field: 'tags.1', message: 'must not contain commas or control characters' },
+      ]);
+    });
+
     test('refuses a body that is not a JSON object', async () => {
       const before = rowCounts(t);
       assertProblem(await t.request('POST', '/api/v1/links', { key, body: [{ url: 'https://example.com/in-array' }] }), 400, 'validation_failed');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { formatKey, generateSecret, parseKey } from '../../keys/key-format.js';
+import { formatKey, generateKeyParts, generateSecret, parseKey } from '../../keys/key-format.js';
 import { setAllowedNetworks } from '../../keys/keys.service.js';
 import { after, before, describe, test } from 'node:test';
 import { countLinks } from '../../links/links.repo.js';
@@ -138,6 +138,13 @@ describe('API rate limit per client address (answers without a valid key)', () =
   const from = (address: string, authorization = BAD_KEY, path = '/api/v1/me') =>
     t.request('GET', path, { headers: { 'x-forwarded-for': address, authorization } });
 
+  /** argon2 checks of key secrets so far, by result, from the server's metrics. */
+  const argon2Checks = async () => {
+    const text = (await t.request('GET', '/metrics')).text;
+    const count = (result: string) => Number(new RegExp(`^linkqr_api_key_verifications_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { valid: count('valid'), invalid: count('invalid') };
+  };
+
   before(async () => {
     t = await startTestServer({ clock, env: { LINKQR_TRUST_PROXY: 'loopback', LINKQR_API_RATE_LIMIT: '1000' } });
     key = await t.key();
@@ -171,10 +178,36 @@ describe('API rate limit per client address (answers without a valid key)', () =
     // A real key id with made-up secrets: each costs an argon2 check, so the requests overlap.
     const id = parseKey(key);
     assert.ok(id.ok);
+    const checked = await argon2Checks();
     const guesses = Array.from({ length: 90 }, () => from('203.0.113.50', `Bearer ${formatKey({ id: id.id, secret: generateSecret() })}`));
     const statuses = (await Promise.all(guesses)).map((r) => r.status);
     assert.equal(statuses.filter((s) => s === 401).length, 60, 'sixty keys checked');
     assert.equal(statuses.filter((s) => s === 429).length, 30, 'the rest refused unchecked');
+    assert.deepEqual(await argon2Checks(), { ...checked, invalid: checked.invalid + 60 }, 'argon2 ran for the sixty admitted, for none of the thirty refused');
+  });
+
+  test('wrong secrets for an existing key id cost the prober’s address, before argon2: past 60 no argon2 runs, and the owner keeps the key', async () => {
+    const owner = await t.key({ workspace: 'Probed', name: 'probed' });
+    const id = parseKey(owner);
+    assert.ok(id.ok);
+    const wrongSecret = () => `Bearer ${formatKey({ id: id.id, secret: generateSecret() })}`;
+    const checked = await argon2Checks();
+    for (let i = 1; i <= 60; i++) {
+      const res = await from('203.0.113.70', wrongSecret());
+      assert.equal(res.json.code, 'invalid_api_key', `probe ${i}`);
+      assert.equal(quotaOf(res)?.remaining, 60 - i, `probe ${i} took one of the address's 60`);
+    }
+    assert.deepEqual(await argon2Checks(), { ...checked, invalid: checked.invalid + 60 }, 'one argon2 check per admitted probe');
+    for (let i = 0; i < 40; i++) assertRateLimited(await from('203.0.113.70', wrongSecret()), 1, [/without a valid API key/]);
+    // An unknown id is treated the same: the address is refused before any key is looked up.
+    assertRateLimited(await from('203.0.113.70', `Bearer ${formatKey(generateKeyParts())}`), 1, []);
+    assert.deepEqual(await argon2Checks(), { ...checked, invalid: checked.invalid + 60 }, 'no argon2 for the 41 refused');
+
+    // The probes were charged to the address, not to the key: its owner gets in with its whole quota.
+    const res = await from('198.51.100.70', `Bearer ${owner}`);
+    assert.equal(res.status, 200);
+    assert.equal(quotaOf(res)?.remaining, 999, 'the key’s own quota untouched by the probes');
+    assert.deepEqual(await argon2Checks(), { valid: checked.valid + 1, invalid: checked.invalid + 60 });
   });
 
   test('a key used from outside its allowed networks spends the address quota, not its owner’s', async () => {

@@ -9,17 +9,23 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const fieldErrors: FieldError[] = [];
+  // One entry per field, its messages joined in the order zod found them: a client shows
+  // `errors` beside its fields with a plain map (field → message) and loses none of them.
+  const byField = new Map<string, string[]>();
+  const add = (field: string, message: string) => {
+    const messages = byField.get(field) ?? [];
+    if (!messages.includes(message)) messages.push(message);
+    byField.set(field, messages);
+  };
   for (const issue of result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        fieldErrors.push({ field: key, message: what === 'body' ? 'is not a known field' : 'is not a known query parameter' });
-      }
+      for (const key of issue.keys) add(key, what === 'body' ? 'is not a known field' : 'is not a known query parameter');
     } else {
-      fieldErrors.push({ field: issue.path.join('.') || what, message: issue.message });
+      add(issue.path.join('.') || what, issue.message);
     }
   }
-  throw errors.validation(fieldErrors, `The request ${what} has invalid fields: ${fieldErrors.map((f) => f.field).join(', ')}.`);
+  const fieldErrors: FieldError[] = [...byField].map(([field, messages]) => ({ field, message: messages.join('; ') }));
+  throw errors.validation(fieldErrors, `The request ${what} has invalid fields: ${[...byField.keys()].join(', ')}.`);
 }
 
 const NO_QUERY = z.strictObject({});

@@ -69,7 +69,7 @@ export const OPERATIONS: Operation[] = [
     operationId: 'getLinkQr', method: 'get', path: '/links/{id}/qr', tag: 'QR codes', scope: 'links:read', idParam: 'lnk_…', query: 'qr',
     summary: 'The QR code of a link',
     description:
-      'Encodes the tracked URL `<shortUrl>?qr=1`, so scans are counted as QR scans. The first image of a link counts it as one of the plan\'s QR codes (`qrCodes` limit); every later one is free. Strong `ETag`; send `If-None-Match` to get 304.',
+      'Encodes the tracked URL `<shortUrl>?qr=1`, so scans are counted as QR scans. The first image of a link counts it as one of the plan\'s QR codes (`qrCodes` limit), so it also needs `links:write`: a key without it gets 403 `insufficient_scope` naming `links:write`, and nothing is counted. Every later image (any size, colour or format) is free and needs only `links:read`. Strong `ETag`; send `If-None-Match` to get 304.',
     success: { status: 200, description: 'The image (`format=svg`: image/svg+xml, `format=png`: image/png)', schema: 'qr' },
   },
   {
