@@ -43,13 +43,26 @@ const parseSvg = (body: Buffer) =>
     svg: { width: string; height: string; viewBox: string; 'shape-rendering': string; title: string; rect: { fill: string }; path: { fill: string; d: string } };
   };
 
-/** The dark modules an SVG draws, as "row,col", read back from its path of horizontal runs. */
-function svgDarkModules(d: string): Set<string> {
+/**
+ * Where a code's modules land in an image of `size` pixels: every module the same whole number
+ * of pixels, the grid (quiet zone included) centred, the pixels left over in the border.
+ */
+function layoutOf(text: string, { size, margin, ecc }: Pick<QrOptions, 'size' | 'margin' | 'ecc'>) {
+  const count = QRCode.create(text, { errorCorrectionLevel: ecc }).modules.size + 2 * margin;
+  const px = Math.floor(size / count);
+  return { count, px, offset: Math.floor((size - px * count) / 2) };
+}
+
+/** The dark modules an SVG draws, as "row,col", read back from its path of horizontal runs in pixels. */
+function svgDarkModules(d: string, { px, offset }: { px: number; offset: number }): Set<string> {
   const dark = new Set<string>();
-  for (const [, col, row, length] of d.matchAll(/M(\d+) (\d+)h(\d+)v1h-\3z/g)) {
-    for (let c = Number(col); c < Number(col) + Number(length); c++) dark.add(`${row},${c}`);
+  const run = new RegExp(`M(\\d+) (\\d+)h(\\d+)v${px}h-\\3z`, 'g');
+  for (const [, x, y, width] of d.matchAll(run)) {
+    const [col, row, length] = [(Number(x) - offset) / px, (Number(y) - offset) / px, Number(width) / px];
+    assert.ok(Number.isInteger(col) && Number.isInteger(row) && Number.isInteger(length), `a run off the module grid: ${x} ${y} ${width}`);
+    for (let c = col; c < col + length; c++) dark.add(`${row},${c}`);
   }
-  assert.equal(d.replace(/M(\d+) (\d+)h(\d+)v1h-\3z/g, ''), '', 'the path holds only module runs');
+  assert.equal(d.replace(run, ''), '', 'the path holds only module runs');
   return dark;
 }
 
@@ -129,7 +142,9 @@ describe('renderQr PNG', () => {
       assert.equal(png.width, opts.size);
       assert.equal(png.height, opts.size);
       assert.equal(text, URL_IN_CODE);
-      assert.equal(rgbAt(png, 0, 0), opts.margin > 0 ? opts.bg : opts.fg, 'corner: quiet zone, or the finder pattern without one');
+      const { offset } = layoutOf(URL_IN_CODE, opts);
+      assert.equal(rgbAt(png, 0, 0), opts.margin > 0 || offset > 0 ? opts.bg : opts.fg, 'corner: border, or the finder pattern without one');
+      assert.equal(rgbAt(png, offset + opts.margin * layoutOf(URL_IN_CODE, opts).px, offset + opts.margin * layoutOf(URL_IN_CODE, opts).px), opts.fg, 'the finder pattern starts after the border');
     });
   }
 
@@ -199,9 +214,10 @@ describe('renderQr SVG', () => {
     const { svg } = parseSvg(image.body);
     assert.equal(svg.width, '300');
     assert.equal(svg.height, '300');
-    const modules = Number(svg.viewBox.split(' ')[2]);
-    assert.equal(svg.viewBox, `0 0 ${modules} ${modules}`);
-    assert.equal((modules - 2 * 4 - 17) % 4, 0, 'a QR symbol is 17 + 4·version modules, plus the quiet zone');
+    assert.equal(svg.viewBox, '0 0 300 300', 'drawn in pixels, on the same whole-pixel grid as the PNG');
+    const layout = layoutOf(URL_IN_CODE, { size: 300, margin: 4, ecc: 'M' });
+    assert.equal((layout.count - 2 * 4 - 17) % 4, 0, 'a QR symbol is 17 + 4·version modules, plus the quiet zone');
+    assert.ok(svgDarkModules(svg.path.d, layout).size > 100);
     assert.equal(svg['shape-rendering'], 'crispEdges');
     assert.equal(svg.title, URL_IN_CODE);
     assert.equal(svg.rect.fill, '#ffffff');
@@ -227,16 +243,58 @@ describe('renderQr SVG', () => {
     const query = { size: '450', margin: '3', ecc: 'Q', fg: '1f3a93', bg: 'fdf6e3' };
     const { svg } = parseSvg((await renderQr(URL_IN_CODE, options(query))).body);
     const { png } = decodePng((await renderQr(URL_IN_CODE, options({ ...query, format: 'png' }))).body);
-    const modules = Number(svg.viewBox.split(' ')[2]);
-    const dark = svgDarkModules(svg.path.d);
+    const layout = layoutOf(URL_IN_CODE, { size: 450, margin: 3, ecc: 'Q' });
+    const dark = svgDarkModules(svg.path.d, layout);
     assert.ok(dark.size > 100, 'a real symbol has many dark modules');
-    const centre = (module: number) => Math.floor(((module + 0.5) * png.width) / modules);
-    for (let row = 0; row < modules; row++) {
-      for (let col = 0; col < modules; col++) {
+    // Every pixel of every module, not just its centre: modules are whole pixels.
+    for (let row = 0; row < layout.count; row++) {
+      for (let col = 0; col < layout.count; col++) {
         const expected = dark.has(`${row},${col}`) ? '1f3a93' : 'fdf6e3';
-        assert.equal(rgbAt(png, centre(col), centre(row)), expected, `module ${row},${col}`);
+        for (let dy = 0; dy < layout.px; dy++) {
+          for (let dx = 0; dx < layout.px; dx++) {
+            const [x, y] = [layout.offset + col * layout.px + dx, layout.offset + row * layout.px + dy];
+            if (rgbAt(png, x, y) !== expected) assert.fail(`module ${row},${col} pixel ${x},${y}`);
+          }
+        }
       }
     }
+  });
+});
+
+describe('renderQr: whole pixels per module', () => {
+  // Fractional scales drew some modules a pixel wider than others; decoders estimate one module
+  // size, and jsQR missed 215 of 24,040 sizes above the minimum, every one of them fractional.
+  const LONG_URL = `https://links.example-company.com/${'x'.repeat(64)}?qr=1`;
+  test('every size from the smallest upwards decodes, for short and long URLs, with and without a quiet zone', async () => {
+    const missed: string[] = [];
+    let tried = 0;
+    for (const text of [URL_IN_CODE, LONG_URL]) {
+      for (const margin of [4, 1, 0]) {
+        for (const ecc of ['L', 'M', 'H'] as const) {
+          const { count } = layoutOf(text, { size: 512, margin, ecc });
+          const smallest = Math.max(64, count * (margin === 0 ? 3 : 2));
+          for (let size = smallest; size < smallest + 2 * count; size += 3) {
+            tried++;
+            const { text: decoded } = decodePng((await renderQr(text, options({ format: 'png', size: String(size), margin: String(margin), ecc }))).body);
+            if (decoded !== text) missed.push(`${text.length} chars, margin ${margin}, ecc ${ecc}, size ${size}`);
+          }
+        }
+      }
+    }
+    assert.ok(tried > 300, `tried ${tried}`);
+    assert.deepEqual(missed, []);
+  });
+
+  test('the pixels a size leaves over widen the border evenly, the symbol stays centred', async () => {
+    const layout = layoutOf(URL_IN_CODE, { size: 101, margin: 4, ecc: 'M' });
+    const { png } = decodePng((await renderQr(URL_IN_CODE, options({ format: 'png', size: '101', margin: '4', ecc: 'M' }))).body);
+    const first = layout.offset + 4 * layout.px;
+    // The top-left finder pattern starts with a dark module at the symbol's corner, after light border only.
+    for (let x = 0; x < first; x++) assert.equal(rgbAt(png, x, first), 'ffffff', `border pixel ${x}`);
+    assert.equal(rgbAt(png, first, first), '000000');
+    const last = 101 - 1 - (101 - layout.px * layout.count - layout.offset) - 4 * layout.px;
+    assert.equal(rgbAt(png, last, first), '000000', 'the top-right finder ends where the grid says');
+    assert.equal(rgbAt(png, last + 1, first), 'ffffff');
   });
 });
 

@@ -10,7 +10,7 @@ import { errors } from '../lib/errors.js';
  * Part of every ETag. Bump it when a change here or a qrcode upgrade changes the bytes drawn
  * for the same text and options, so browsers and proxies stop treating old images as current.
  */
-const RENDER_VERSION = 'qr-1';
+const RENDER_VERSION = 'qr-2';
 
 /**
  * WCAG contrast ratio fg must reach against bg. Not WCAG's 3:1 for graphics: ZXing-style
@@ -157,11 +157,24 @@ const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&
 const xmlText = (s: string) => s.replace(NOT_XML_CHAR, '\ufffd').replace(/[&<>]/g, (c) => XML_ESCAPES[c] ?? c);
 
 /**
- * One path of horizontal runs in module units; the viewBox scales it to `size`. No style
- * attributes: the admin pages' CSP (style-src 'self') would block them, presentation attributes are fine.
+ * Whole pixels per module, and where the grid starts. At fractional scales modules came out
+ * unevenly (some 2 px, some 3), which threw decoders' module-size estimate off (jsQR missed 215 of
+ * 24,040 sizes above the 2 px minimum, all fractional); so every module gets the same whole number
+ * of pixels and the pixels a size leaves over widen the light border, split evenly.
+ */
+function pixelLayout(grid: ModuleGrid, size: number): { px: number; offset: number } {
+  const px = Math.floor(size / grid.count);
+  return { px, offset: Math.floor((size - px * grid.count) / 2) };
+}
+
+/**
+ * One path of horizontal runs on the same whole-pixel layout as the PNG, so the SVG at its own
+ * size is the PNG. No style attributes: the admin pages' CSP (style-src 'self') would block them,
+ * presentation attributes are fine.
  */
 function renderSvg(text: string, grid: ModuleGrid, { size, fg, bg }: QrOptions): Buffer {
   const n = grid.count;
+  const { px, offset } = pixelLayout(grid, size);
   let d = '';
   for (let row = 0; row < n; row++) {
     for (let col = 0; col < n; ) {
@@ -171,15 +184,16 @@ function renderSvg(text: string, grid: ModuleGrid, { size, fg, bg }: QrOptions):
       }
       let end = col + 1;
       while (end < n && grid.isDark(row, end)) end++;
-      d += `M${col} ${row}h${end - col}v1h-${end - col}z`;
+      const width = (end - col) * px;
+      d += `M${offset + col * px} ${offset + row * px}h${width}v${px}h-${width}z`;
       col = end;
     }
   }
   const svg =
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${n} ${n}" shape-rendering="crispEdges">` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}" shape-rendering="crispEdges">` +
     `<title>${xmlText(text)}</title>` +
-    `<rect width="${n}" height="${n}" fill="#${bg}"/>` +
+    `<rect width="${size}" height="${size}" fill="#${bg}"/>` +
     `<path fill="#${fg}" d="${d}"/>` +
     '</svg>\n';
   return Buffer.from(svg, 'utf8');
@@ -191,10 +205,14 @@ const deflateAsync = promisify(deflate);
  * A 1-bit palette PNG of exactly size × size pixels. Drawn here rather than by qrcode's PNG
  * renderer because that one comes out a pixel short for many size/module-count pairs (it floors
  * a floating-point product) and falls back to 4 px per module when the size is too small.
- * Each pixel takes the module under it, so modules differ by at most one pixel, like the SVG scaled.
+ * Each pixel takes the module under it on the whole-pixel layout (pixelLayout); outside the grid, -1 (light).
  */
 async function renderPng(grid: ModuleGrid, { size, fg, bg }: QrOptions): Promise<Buffer> {
-  const moduleAt = (pixel: number) => Math.floor((pixel * grid.count) / size);
+  const { px, offset } = pixelLayout(grid, size);
+  const moduleAt = (pixel: number) => {
+    const m = Math.floor((pixel - offset) / px);
+    return pixel < offset || m >= grid.count ? -1 : m;
+  };
   const rowBytes = 1 + Math.ceil(size / 8); // filter-type byte (0: none), then 8 pixels a byte
   const raw = Buffer.alloc(rowBytes * size);
   for (let y = 0; y < size; y++) {
