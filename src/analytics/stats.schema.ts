@@ -1,33 +1,25 @@
 import { z } from 'zod';
 import { DAY_MS, HOUR_MS } from '../clicks/rollups.js';
 import { cursorParam, limitParam } from '../lib/pagination.js';
+import { integerParam } from '../lib/request-schemas.js';
 
 /** A series has at most this many buckets: pick interval=day for long ranges. */
 export const MAX_BUCKETS = 2_000;
 /** When neither `from` nor `to` is given: the last 30 days. */
 export const DEFAULT_RANGE_MS = 30 * DAY_MS;
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-// ISO 8601 with a time and an explicit zone (Z or ±hh:mm): a time without a zone is ambiguous.
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
-
 /**
- * `from`/`to`: an ISO 8601 time with zone, or a UTC date. A date as `to` includes that whole day
- * (to=2026-11-30 means up to the end of 30 November), the way people read a date range.
+ * `from`/`to`: a UTC date, or a date-time with seconds and a zone (RFC 3339, as `expiresAt`):
+ * zod's ISO formats, whose patterns the OpenAPI document carries, so the calendar check (no
+ * 30 February) is in the document too. A date as `to` includes that whole day (to=2026-11-30
+ * means up to the end of 30 November), the way people read a date range.
  */
 const instant = (end: boolean) =>
   z
-    .string()
-    .refine((s) => DATE_ONLY.test(s) || DATE_TIME.test(s), 'must be an ISO 8601 time with zone (2026-11-01T00:00:00Z) or a date (2026-11-01)')
-    .transform((s, ctx) => {
-      const ms = Date.parse(DATE_ONLY.test(s) ? `${s}T00:00:00Z` : s);
-      // Date.parse rolls 2026-02-30 over to 2 March: refuse days the calendar does not have.
-      if (Number.isNaN(ms) || !isCalendarDate(s.slice(0, 10))) {
-        ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
-        return z.NEVER;
-      }
-      return DATE_ONLY.test(s) && end ? ms + DAY_MS : ms;
-    });
+    .union([z.iso.date(), z.iso.datetime({ offset: true })], {
+      error: 'must be an ISO 8601 time with seconds and zone (2026-11-01T00:00:00Z) or a date (2026-11-01)',
+    })
+    .transform((s) => (s.length === 10 ? Date.parse(`${s}T00:00:00Z`) + (end ? DAY_MS : 0) : Date.parse(s)));
 
 /** Whether YYYY-MM-DD is a day the calendar has (Date.parse would roll 2026-02-30 over to 2 March). */
 export function isCalendarDate(ymd: string): boolean {
@@ -65,7 +57,7 @@ export type LinkStatsQuery = z.output<typeof linkStatsQuery>;
 export const workspaceStatsQuery = z.strictObject({
   ...range,
   interval,
-  limit: limitParam.default(10).meta({ description: 'Top links listed, 1–100 (default 10)' }),
+  limit: integerParam(1, 100, 10).meta({ description: 'Top links listed, 1–100 (default 10)' }),
 });
 export type WorkspaceStatsQuery = z.output<typeof workspaceStatsQuery>;
 

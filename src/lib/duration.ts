@@ -6,3 +6,15 @@ export function parseDuration(text: string): number | undefined {
   if (!m) return undefined;
   return Number(m[1]) * UNITS[m[2]!]!;
 }
+
+/**
+ * The other way: `5s`, `30m`, `24h`, `40d`, in the largest unit that divides it exactly (a single
+ * day reads as 24h, as in the default retry schedule).
+ */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = UNITS[unit]!;
+    if (ms % size === 0 && ms > 0 && !(unit === 'd' && ms === size)) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -1,32 +1,52 @@
 import { z } from 'zod';
 import { cursorParam, limitParam } from '../lib/pagination.js';
-import { isReservedSlug, SLUG_PATTERN } from './slugs.js';
+import { patchOf } from '../lib/request-schemas.js';
+import { NOT_RESERVED_SLUG, SLUG_PATTERN } from './slugs.js';
 
 const MAX_URL_LENGTH = 2048;
+const NOT_A_URL = 'must be an absolute http:// or https:// URL';
 
+/**
+ * A destination. The patterns are what JSON Schema can say of it (the OpenAPI document carries
+ * them); the rest, a URL the WHATWG URL Standard parses with a host, is a rule the document lists.
+ */
 const httpUrl = z
   .string()
   .trim()
   .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
   // The URL parser silently drops tabs and newlines; refuse them rather than store them.
-  .refine((s) => !/[\x00-\x1f\x7f]/.test(s), 'must not contain control characters')
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http:// or https:// URL');
+  .regex(/^[^\x00-\x1f\x7f]*$/, { message: 'must not contain control characters', abort: true })
+  .regex(/^[Hh][Tt][Tt][Pp][Ss]?:[^\x00-\x1f\x7f]*$/, NOT_A_URL)
+  .refine(
+    (s) => {
+      try {
+        return new URL(s).hostname !== '';
+      } catch {
+        return false;
+      }
+    },
+    // Only once the patterns hold: one message per mistake.
+    { message: NOT_A_URL, when: (payload) => payload.issues.length === 0 },
+  )
+  .meta({ examples: ['https://example.com/spring-sale'] });
 
 const slug = z
   .string()
-  .regex(SLUG_PATTERN, 'must be 1–64 characters of letters, digits, "-" and "_"')
-  .refine((s) => !isReservedSlug(s), 'is reserved by LinkQR; choose another');
+  .regex(NOT_RESERVED_SLUG, 'is reserved by LinkQR; choose another')
+  .regex(SLUG_PATTERN, 'must be 1–64 characters of letters, digits, "-" and "_"');
+
+/** Trimmed, so at least one character that is not white space. */
+const notBlank = /\S/;
 
 const tags = z
   .array(
-    z.string().trim().min(1, 'must not be empty').max(50, 'must be at most 50 characters').regex(/^[^\x00-\x1f,]+$/, 'must not contain commas or control characters'),
+    z
+      .string()
+      .trim()
+      .regex(notBlank, { message: 'must not be empty', abort: true })
+      .max(50, 'must be at most 50 characters')
+      // As sent: white space around is trimmed; inside, anything but commas and control characters.
+      .regex(/^\s*[^\s\x00-\x1f,][^\x00-\x1f,]*$/, 'must not contain commas or control characters'),
   )
   .max(20, 'at most 20 tags')
   .transform((list) => [...new Set(list)]);
@@ -51,11 +71,7 @@ export const createLinkBody = z.strictObject({
 export type CreateLinkInput = z.output<typeof createLinkBody>;
 
 /** PATCH /api/v1/links/:id: any subset of the create fields, plus status. */
-export const updateLinkBody = createLinkBody
-  .partial()
-  .extend({ status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional() })
-  // `when`: only complain about an empty change when nothing else is wrong (e.g. unknown fields).
-  .refine((o) => Object.keys(o).length > 0, { message: 'send at least one field to change', when: (payload) => payload.issues.length === 0 });
+export const updateLinkBody = patchOf(createLinkBody.extend({ status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }) }));
 export type UpdateLinkInput = z.output<typeof updateLinkBody>;
 
 export const LINK_ID_PATTERN = /^lnk_[0-9A-Za-z]{20}$/;
@@ -65,7 +81,7 @@ export const listLinksQuery = z.strictObject({
   limit: limitParam,
   after: cursorParam(LINK_ID_PATTERN).optional(),
   q: z.string().trim().max(200, 'must be at most 200 characters').optional().meta({ description: 'Search slugs, URLs and titles' }),
-  tag: z.string().trim().min(1).max(50).optional().meta({ description: 'Only links with this tag' }),
+  tag: z.string().trim().regex(notBlank, 'must not be empty').max(50).optional().meta({ description: 'Only links with this tag' }),
   status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional(),
 });
 export type ListLinksQuery = z.output<typeof listLinksQuery>;

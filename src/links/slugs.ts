@@ -1,4 +1,5 @@
 import { randomBase62 } from '../lib/base62.js';
+import { anyCase } from '../lib/request-schemas.js';
 
 export const SLUG_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const AUTO_SLUG_LENGTH = 7;
@@ -15,5 +16,8 @@ export const RESERVED_SLUGS: ReadonlySet<string> = new Set([
 ]);
 
 export const isReservedSlug = (slug: string) => RESERVED_SLUGS.has(slug.toLowerCase());
+
+/** Matches any text but a reserved slug, in any letter case: the rule as a pattern JSON Schema can carry. */
+export const NOT_RESERVED_SLUG = new RegExp(`^(?!(?:${[...RESERVED_SLUGS].map(anyCase).join('|')})$)`);
 
 export const randomSlug = () => randomBase62(AUTO_SLUG_LENGTH);

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { errors } from '../lib/errors.js';
+import { integerParam } from '../lib/request-schemas.js';
 
 /**
  * Part of every ETag. Bump it when a change here or a qrcode upgrade changes the bytes drawn
@@ -21,21 +22,11 @@ const MIN_CONTRAST_RATIO = 4.5;
 
 const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024;
 
-const integerParam = (min: number, max: number, fallback: number) => {
-  const message = `must be an integer from ${min} to ${max}`;
-  return z
-    .string()
-    .regex(/^\d+$/, message)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, message)
-    .default(fallback);
-};
-
 /** `1f2937`, `#1F2937` or `%231f2937` in a query string; kept lower-case without '#'. */
 const hexColour = (fallback: string) =>
   z
     .string()
-    .regex(/^#?[0-9a-f]{6}$/i, 'must be a 6-digit hex colour such as 1f2937')
+    .regex(/^#?[0-9A-Fa-f]{6}$/, 'must be a 6-digit hex colour such as 1f2937')
     .transform((s) => s.replace('#', '').toLowerCase())
     .default(fallback);
 

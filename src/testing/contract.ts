@@ -6,6 +6,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
+import { loadConfig } from '../config.js';
 import { buildOpenApiDocument } from '../http/api/openapi/document.js';
 import { API_ERROR_CODES, type ApiErrorCode } from '../http/api/openapi/error-codes.js';
 
@@ -29,7 +30,7 @@ export class ApiContract {
   private readonly validators = new Map<string, ValidateFunction>();
 
   constructor() {
-    this.doc = buildOpenApiDocument('http://127.0.0.1');
+    this.doc = buildOpenApiDocument({ baseUrl: 'http://127.0.0.1', webhookRetrySchedule: loadConfig({}).webhookRetrySchedule });
     this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
     addFormats(this.ajv);
     // Destinations may hold non-ASCII characters; the checks that matter run when they are saved.

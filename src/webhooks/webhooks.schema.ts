@@ -1,8 +1,21 @@
 import { z } from 'zod';
 import { cursorParam, limitParam } from '../lib/pagination.js';
+import { patchOf } from '../lib/request-schemas.js';
 import { EVENT_TYPES } from '../outbox/events.js';
 
-const url = z.string().trim().min(1, 'is required').max(2048, 'must be at most 2048 characters');
+/**
+ * The scheme is what JSON Schema can say of a webhook URL (the OpenAPI document carries it); the
+ * rest (https unless inside LINKQR_WEBHOOK_ALLOWED_CIDRS, an address webhooks may reach) is
+ * checked by the service on save and is a rule the document lists.
+ */
+const url = z
+  .string()
+  .trim()
+  .min(1, 'is required')
+  // Empty passes here: one message, from min(), for an empty URL.
+  .regex(/^(?:$|[Hh][Tt][Tt][Pp][Ss]?:)/, 'must start with https:// (or http:// for a receiver inside LINKQR_WEBHOOK_ALLOWED_CIDRS)')
+  .max(2048, 'must be at most 2048 characters')
+  .meta({ examples: ['https://hooks.example.com/linkqr'] });
 const events = z
   .array(z.enum(EVENT_TYPES, { message: `must be one of ${EVENT_TYPES.join(', ')}` }))
   .min(1, 'subscribe to at least one event')
@@ -17,9 +30,7 @@ export const createWebhookBody = z.strictObject({
 });
 export type CreateWebhookInput = z.output<typeof createWebhookBody>;
 
-export const updateWebhookBody = createWebhookBody
-  .partial()
-  .refine((o) => Object.keys(o).length > 0, { message: 'send at least one field to change', when: (p) => p.issues.length === 0 });
+export const updateWebhookBody = patchOf(createWebhookBody);
 export type UpdateWebhookInput = z.output<typeof updateWebhookBody>;
 
 export const MAX_GRACE_SECONDS = 7 * 86_400;

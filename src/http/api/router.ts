@@ -1,5 +1,6 @@
 import express, { type Request } from 'express';
 import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
 import type { KeyDeps } from '../../keys/keys.service.js';
 import type { LinkDeps } from '../../links/links.service.js';
 import { errors } from '../../lib/errors.js';
@@ -23,7 +24,10 @@ import type { WebhookDeps } from '../../webhooks/webhooks.service.js';
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** /api/v1: the contract, then authenticate, log, check, limit, parse JSON, and the resource routes. */
-export function bindApi(deps: KeyDeps & LinkDeps & QrDeps & AnalyticsDeps & WebhookDeps & RateLimitDeps & { log: Logger }, clientIp: (req: Request) => string) {
+export function bindApi(
+  deps: KeyDeps & LinkDeps & QrDeps & AnalyticsDeps & WebhookDeps & RateLimitDeps & { log: Logger; config: Pick<Config, 'webhookRetrySchedule'> },
+  clientIp: (req: Request) => string,
+) {
   const router = express.Router();
   const limits = rateLimit(deps, clientIp);
   // First, so that every answer carries RateLimit headers and one without a valid key counts against the address.
@@ -34,7 +38,9 @@ export function bindApi(deps: KeyDeps & LinkDeps & QrDeps & AnalyticsDeps & Webh
   let openApi: { baseUrl: string; json: string } | undefined;
   router.get('/openapi.json', noQuery, (_req, res) => {
     const baseUrl = deps.baseUrl();
-    if (openApi?.baseUrl !== baseUrl) openApi = { baseUrl, json: JSON.stringify(buildOpenApiDocument(baseUrl)) };
+    if (openApi?.baseUrl !== baseUrl) {
+      openApi = { baseUrl, json: JSON.stringify(buildOpenApiDocument({ baseUrl, webhookRetrySchedule: deps.config.webhookRetrySchedule })) };
+    }
     res.type('application/json').send(openApi.json);
   });
   router.use(authenticate(deps, clientIp));

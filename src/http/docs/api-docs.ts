@@ -1,4 +1,5 @@
 import { API_ERROR_CODES } from '../api/openapi/error-codes.js';
+import type { BeyondSchemaRule } from '../api/openapi/rules.js';
 
 type Json = Record<string, any>;
 
@@ -40,7 +41,9 @@ export function apiDocsView(doc: Json) {
   return {
     title: doc.info.title as string,
     version: doc.info.version as string,
-    intro: doc.info.description as string,
+    // The first paragraph; the rules section after it is rendered from x-rules.
+    intro: (doc.info.description as string).split('\n\n')[0]!,
+    rules: doc.info['x-rules'] as BeyondSchemaRule[],
     server: doc.servers[0].url as string,
     tags,
     errorCodes: Object.entries(API_ERROR_CODES).map(([code, c]) => ({ code, status: c.status, meaning: c.meaning })),

@@ -2,8 +2,9 @@
  * Idempotency-Key on API POSTs (SPEC §4): a client that retries a POST (a timeout, a dropped
  * connection) gets the first answer instead of having the work done twice.
  *
- * - Only POST requests that send the header. The key is 1–255 printable ASCII characters;
- *   anything else is refused with 400 invalid_idempotency_key. Keys belong to one API key:
+ * - Only POST requests that send the header. The key is 1–255 printable ASCII characters, not
+ *   starting or ending with a space (HTTP strips those, so they never arrive); anything else is
+ *   refused with 400 invalid_idempotency_key. Keys belong to one API key:
  *   another key may use the same string for its own requests.
  * - "The same request" is the SHA-256 of the method, the path with its query string as sent, and
  *   the parsed JSON body written with object keys sorted: whitespace and the order of keys do
@@ -39,7 +40,8 @@ import type { Clock } from '../../lib/clock.js';
 import { AppError, errors } from '../../lib/errors.js';
 import { principalOf } from './auth.js';
 
-const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
+/** The Idempotency-Key as the OpenAPI document states it (its pattern is this one's source). */
+export const IDEMPOTENCY_KEY_FORMAT = /^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$/;
 /** A reservation older than this, with no request of this process behind it, was left by a crashed process. */
 const STALE_RESERVATION_MS = 60_000;
 /** The response headers a replay repeats; the others (request id, rate limit) belong to each request. */
@@ -77,7 +79,7 @@ export function idempotency(deps: { db: Db; clock: Clock }) {
   return async (req: Request, res: Response, next: NextFunction) => {
     const idempotencyKey = req.headers['idempotency-key'];
     if (req.method !== 'POST' || idempotencyKey === undefined) return next();
-    if (typeof idempotencyKey !== 'string' || !KEY_FORMAT.test(idempotencyKey)) throw idempotencyErrors.invalidKey();
+    if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY_FORMAT.test(idempotencyKey)) throw idempotencyErrors.invalidKey();
     const { keyId } = principalOf(res);
     const requestHash = fingerprint(req);
     const slot = `${keyId}\n${idempotencyKey}`;

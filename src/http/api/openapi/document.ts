@@ -1,24 +1,37 @@
 import { z } from 'zod';
 import { SCOPES } from '../../../keys/scopes.js';
+import { formatDuration } from '../../../lib/duration.js';
 import { EVENT_TYPES } from '../../../outbox/events.js';
 import { VERSION } from '../../../version.js';
+import { IDEMPOTENCY_KEY_FORMAT } from '../../middleware/idempotency.js';
 import { components, QUERIES } from './components.js';
 import { API_ERROR_CODES, type ApiErrorCode } from './error-codes.js';
 import { type Operation, OPERATIONS } from './operations.js';
+import { BEYOND_SCHEMA_RULES, beyondSchemaRulesText } from './rules.js';
 
 type Json = Record<string, unknown>;
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
-/** The registry as JSON Schema 2020-12 (what OpenAPI 3.1 uses), with refs between components. */
+/**
+ * The one place zod schemas become JSON Schema 2020-12 (what OpenAPI 3.1 uses). Requests are
+ * described as clients send them (before transforms), responses as sent.
+ */
+const JSON_SCHEMA_OPTIONS = {
+  target: 'draft-2020-12',
+  io: 'input',
+  unrepresentable: 'any',
+  override: ({ zodSchema }) => {
+    // JSON Schema patterns take no flags: /[a-f]/i would be published as lower-case only.
+    for (const pattern of (zodSchema._zod.bag as { patterns?: Set<RegExp> }).patterns ?? []) {
+      if (pattern.flags.replace('u', '') !== '') throw new Error(`${pattern}: JSON Schema patterns have no flags; spell the cases out ([A-Fa-f])`);
+    }
+  },
+} as const satisfies z.core.ToJSONSchemaParams;
+
+/** The registry as JSON Schema, with refs between components. */
 function componentSchemas(): Record<string, Json> {
-  const { schemas } = z.toJSONSchema(components, {
-    target: 'draft-2020-12',
-    // Requests are described as clients send them (before transforms), responses as sent.
-    io: 'input',
-    unrepresentable: 'any',
-    uri: (id) => `#/components/schemas/${id}`,
-  }) as { schemas: Record<string, Json> };
+  const { schemas } = z.toJSONSchema(components, { ...JSON_SCHEMA_OPTIONS, uri: (id) => `#/components/schemas/${id}` }) as { schemas: Record<string, Json> };
   for (const schema of Object.values(schemas)) {
     delete schema.$schema;
     delete schema.$id;
@@ -28,7 +41,7 @@ function componentSchemas(): Record<string, Json> {
 
 /** A strict query schema as OpenAPI parameters, one per property. */
 function queryParameters(schema: z.ZodType): Json[] {
-  const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as {
+  const json = z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS) as {
     properties?: Record<string, Json>;
     required?: string[];
   };
@@ -154,8 +167,9 @@ function operationObject(op: Operation): Json {
       name: 'Idempotency-Key',
       in: 'header',
       required: false,
-      description: 'Retry safely: the same key and body within 24 h returns the first response; another body → 409 idempotency_key_reused. Per API key.',
-      schema: { type: 'string', minLength: 1, maxLength: 255 },
+      description:
+        'Retry safely: the same key and body within 24 h returns the first response; another body → 409 idempotency_key_reused. Per API key. 1–255 printable ASCII characters.',
+      schema: { type: 'string', minLength: 1, maxLength: 255, pattern: IDEMPOTENCY_KEY_FORMAT.source },
     });
   }
   const scopeText = op.scope === 'public' ? 'No key needed.' : op.scope === null ? 'Any valid key.' : `Scope \`${op.scope}\`.`;
@@ -183,8 +197,8 @@ function operationObject(op: Operation): Json {
   return object;
 }
 
-/** The webhook requests LinkQR sends (OpenAPI 3.1 `webhooks`), one per event type. */
-function webhooks(): Json {
+/** The webhook requests LinkQR sends (OpenAPI 3.1 `webhooks`), one per event type, retried on `retrySchedule`. */
+function webhooks(retrySchedule: readonly number[]): Json {
   const headers = [
     { name: 'webhook-id', description: 'The event id: the same on every retry and redelivery (deduplicate on it)' },
     { name: 'webhook-timestamp', description: 'Unix seconds of this attempt (reject old ones)' },
@@ -197,7 +211,7 @@ function webhooks(): Json {
         post: {
           summary: `${type} (Standard Webhooks)`,
           description:
-            'Verify with any Standard Webhooks library (e.g. the `standardwebhooks` npm package) using the endpoint secret. Retries after 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h (±20%).',
+            `Verify with any Standard Webhooks library (e.g. the \`standardwebhooks\` npm package) using the endpoint secret. Retries after ${retrySchedule.map(formatDuration).join(', ')} (±20%).`,
           parameters: headers,
           requestBody: { required: true, content: { 'application/json': { schema: ref(`Event_${type.replace('.', '_')}`), example: EXAMPLE_EVENTS[type] } } },
           responses: {
@@ -212,8 +226,15 @@ function webhooks(): Json {
   );
 }
 
+export interface OpenApiOptions {
+  /** Where this server is. */
+  baseUrl: string;
+  /** The delays between webhook attempts this server uses (LINKQR_WEBHOOK_RETRY_SCHEDULE). */
+  webhookRetrySchedule: readonly number[];
+}
+
 /** The OpenAPI 3.1 document of /api/v1, for a server at `baseUrl`. */
-export function buildOpenApiDocument(baseUrl: string): Json {
+export function buildOpenApiDocument({ baseUrl, webhookRetrySchedule }: OpenApiOptions): Json {
   const paths: Record<string, Json> = {};
   for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operationObject(op);
   return {
@@ -222,7 +243,9 @@ export function buildOpenApiDocument(baseUrl: string): Json {
       title: 'LinkQR API',
       version: VERSION,
       description:
-        'Short links, QR codes, click analytics and signed webhooks. Authenticate with `Authorization: Bearer <API key>`; keys are secrets for servers and scripts, never for browser code. Errors are RFC 9457 problem+json with a stable `code`. Lists take `limit` (1–100, default 50) and `after` (the previous page\'s `nextCursor`). Unknown query parameters and body fields are refused (400). Times are ISO 8601, UTC.',
+        'Short links, QR codes, click analytics and signed webhooks. Authenticate with `Authorization: Bearer <API key>`; keys are secrets for servers and scripts, never for browser code. Errors are RFC 9457 problem+json with a stable `code`. Lists take `limit` (1–100, default 50) and `after` (the previous page\'s `nextCursor`). Unknown query parameters and body fields are refused (400). Times are ISO 8601, UTC.' +
+        `\n\n${beyondSchemaRulesText()}`,
+      'x-rules': BEYOND_SCHEMA_RULES,
     },
     servers: [{ url: `${baseUrl}/api/v1` }],
     security: [{ bearerAuth: [] }],
@@ -236,7 +259,7 @@ export function buildOpenApiDocument(baseUrl: string): Json {
       { name: 'Contract', description: 'This document' },
     ],
     paths,
-    webhooks: webhooks(),
+    webhooks: webhooks(webhookRetrySchedule),
     components: {
       schemas: componentSchemas(),
       securitySchemes: {

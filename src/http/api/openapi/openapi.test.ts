@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { startTestServer, type TestServer } from '../../../testing/harness.js';
+import { startTestServer, TEST_OPERATOR, type TestServer } from '../../../testing/harness.js';
 import { apiContract } from '../../../testing/contract.js';
+import { findWorkspaceByName } from '../../../workspaces/workspaces.repo.js';
+import { setWorkspacePlan, upsertPlan } from '../../../workspaces/plans.js';
 import { bindApi } from '../router.js';
 import { API_ERROR_CODE_LIST } from './error-codes.js';
 import { OPERATIONS } from './operations.js';
+import type { BeyondSchemaRule } from './rules.js';
 
 describe('GET /api/v1/openapi.json', () => {
   let t: TestServer;
@@ -89,6 +92,148 @@ describe('GET /api/v1/openapi.json', () => {
     }
     // And the validator is not vacuous: a wrong example fails.
     assert.equal(contract.validator({ $ref: '#/components/schemas/Link' })({ ...doc.paths['/links'].post.responses['201'].content['application/json'].example, clicks: -1 }), false);
+  });
+});
+
+describe('the document is as strict as the server, and says what its schemas cannot', () => {
+  let t: TestServer;
+  let doc: any;
+  let key: string;
+  before(async () => {
+    t = await startTestServer({ env: { LINKQR_API_RATE_LIMIT: '0', LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' } });
+    doc = (await t.request('GET', '/api/v1/openapi.json')).json;
+    key = await t.key();
+  });
+  after(() => t.close());
+
+  const queryParameter = (path: string, name: string) => doc.paths[path].get.parameters.find((p: any) => p.name === name).schema;
+
+  test('upper-case hex colours are valid by the document, as the server takes them (regex flags do not reach JSON Schema)', async () => {
+    const link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/colours' } })).json;
+    for (const name of ['fg', 'bg']) {
+      const validate = apiContract().validator(queryParameter('/links/{id}/qr', name));
+      for (const colour of ['1F2937', '#1f2937', '#ABCDEF']) assert.ok(validate(colour), `${name}=${colour}`);
+      assert.equal(validate('1f293g'), false);
+    }
+    const res = await t.request('GET', `/api/v1/links/${link.id}/qr?fg=1F2937&bg=%23FFFFFF`, { key });
+    assert.equal(res.status, 200, res.text);
+  });
+
+  // zod (4.6) counts code points as JSON Schema does; this keeps it so.
+  test('lengths count characters as JSON Schema does: an emoji is one, not two UTF-16 units', async () => {
+    const body = { url: `https://example.com/${'p'.repeat(2027)}😀`, title: `${'t'.repeat(199)}😀`, tags: [`${'g'.repeat(49)}😀`] };
+    assert.ok(apiContract().validator({ $ref: '#/components/schemas/CreateLinkRequest' })(body), 'valid by the document');
+    const res = await t.request('POST', '/api/v1/links', { key, body });
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.json.title, body.title);
+    const tooLong = await t.request('POST', '/api/v1/links', { key, body: { ...body, title: `${body.title}x` } });
+    assert.deepEqual(tooLong.json.errors, [{ field: 'title', message: 'must be at most 200 characters' }]);
+  });
+
+  test('every rule listed beyond the schemas is how the server refuses a request breaking it', async () => {
+    const rules: BeyondSchemaRule[] = doc.info['x-rules'];
+    const operationIds = new Set(OPERATIONS.map((o) => o.operationId));
+    for (const rule of rules) {
+      assert.ok(rule.operations.length > 0 && rule.operations.every((id) => operationIds.has(id)), `${rule.id}: operations`);
+      assert.ok(doc.info.description.includes(rule.rule), `${rule.id}: listed in info.description for people`);
+    }
+
+    const link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/rules', slug: 'rules' } })).json;
+    const longLink = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/long', slug: 'l'.repeat(64) } })).json;
+    const disabled = await t.request('POST', '/api/v1/webhooks', { key, body: { url: 'http://127.0.0.1:1/hook', events: ['webhook.test'], enabled: false } });
+    const tight = await t.key({ workspace: 'Tight' });
+    upsertPlan(t.store.db, TEST_OPERATOR, 'tight', { features: { qr: false }, limits: { links: 0 } }, Date.now());
+    setWorkspacePlan(t.store.db, TEST_OPERATOR, findWorkspaceByName(t.store.db, 'Tight')!.id, 'tight', Date.now());
+    const metered = await t.key({ workspace: 'Metered' });
+    upsertPlan(t.store.db, TEST_OPERATOR, 'metered', { features: {}, limits: { apiRequestsPerMinute: 1 } }, Date.now());
+    setWorkspacePlan(t.store.db, TEST_OPERATOR, findWorkspaceByName(t.store.db, 'Metered')!.id, 'metered', Date.now());
+
+    const breaking: Record<string, () => Promise<{ status: number; json: any }>> = {
+      'link-url': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https:' } }),
+      'expires-in-future': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/', expiresAt: '2001-01-01T00:00:00Z' } }),
+      'webhook-url': () => t.request('POST', '/api/v1/webhooks', { key, body: { url: 'https://receiver.invalid/hook', events: ['link.created'] } }),
+      'range-order': () => t.request('GET', `/api/v1/links/${link.id}/stats?from=2030-01-02&to=2030-01-01`, { key }),
+      'range-buckets': () => t.request('GET', `/api/v1/links/${link.id}/stats?from=2000-01-01&to=2030-01-01&interval=hour`, { key }),
+      'whole-hours': () => t.request('GET', '/api/v1/stats?from=2030-01-01T10:30:00Z&to=2030-01-02', { key }),
+      'qr-contrast': () => t.request('GET', `/api/v1/links/${link.id}/qr?fg=ffffff&bg=000000`, { key }),
+      'qr-size': () => t.request('GET', `/api/v1/links/${longLink.id}/qr?size=64&margin=16`, { key }),
+      'slug-unique': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/again', slug: 'rules' } }),
+      'webhook-enabled': () => t.request('POST', `/api/v1/webhooks/${disabled.json.id}/test`, { key }),
+      'idempotency-key-once': async () => {
+        const headers = { 'idempotency-key': 'rules-once' };
+        await t.request('POST', '/api/v1/links', { key, headers, body: { url: 'https://example.com/first' } });
+        return t.request('POST', '/api/v1/links', { key, headers, body: { url: 'https://example.com/second' } });
+      },
+      'plan-limits': () => t.request('POST', '/api/v1/links', { key: tight, body: { url: 'https://example.com/' } }),
+      'plan-features': () => t.request('GET', `/api/v1/links/${link.id}/qr`, { key: tight }),
+      'rate-limits': async () => {
+        await t.request('GET', '/api/v1/me', { key: metered });
+        return t.request('GET', '/api/v1/me', { key: metered });
+      },
+    };
+    assert.deepEqual(Object.keys(breaking).sort(), rules.map((r) => r.id).sort(), 'a request breaking each listed rule');
+    for (const rule of rules) {
+      const res = await breaking[rule.id]!();
+      const { status, code, fields, message } = rule.refusal;
+      assert.equal(res.status, status, `${rule.id}: ${JSON.stringify(res.json)}`);
+      assert.equal(res.json.code, code, rule.id);
+      if (fields) {
+        const named = res.json.errors.filter((e: { field: string; message: string }) => fields.includes(e.field) && new RegExp(message!).test(e.message));
+        assert.equal(named.length, 1, `${rule.id}: the refusal names the rule (${JSON.stringify(res.json.errors)})`);
+      }
+    }
+  });
+
+  test('rules JSON Schema can express are in the schemas', () => {
+    const contract = apiContract();
+    const valid = (schema: object, value: unknown) => contract.validator(schema)(value);
+    const body = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+    for (const [path, name, min, max] of [['/links', 'limit', 1, 100], ['/stats', 'limit', 1, 100], ['/links/{id}/qr', 'size', 64, 2048], ['/links/{id}/qr', 'margin', 0, 16]] as const) {
+      const schema = queryParameter(path, name);
+      assert.equal(schema.type, 'integer', `${path} ${name}`);
+      assert.deepEqual([schema.minimum, schema.maximum], [min, max], `${path} ${name}`);
+    }
+    for (const [value, ok] of [['2026-11-01', true], ['2026-11-01T14:00:00Z', true], ['2026-11-01T14:00:00.5+05:30', true], ['2026-02-30', false], ['2026-11-01T14:00Z', false], ['yesterday', false]] as const) {
+      assert.equal(valid(queryParameter('/links/{id}/stats', 'from'), value), ok, `from=${value}`);
+    }
+    for (const [value, ok] of [['https://example.com/', true], ['HTTP://example.com/', true], ['', false], ['ftp://example.com/', false], ['https://exa\tmple.com/', false]] as const) {
+      assert.equal(valid(body('CreateLinkRequest'), { url: value }), ok, `url=${JSON.stringify(value)}`);
+      assert.equal(valid(body('CreateLinkRequest'), { url: 'https://example.com/', expiredUrl: value }), ok, `expiredUrl=${JSON.stringify(value)}`);
+    }
+    for (const slug of ['admin', 'API', 'Well-Known', '_']) assert.equal(valid(body('CreateLinkRequest'), { url: 'https://example.com/', slug }), false, `slug=${slug}`);
+    assert.equal(valid(body('CreateLinkRequest'), { url: 'https://example.com/', slug: 'admins' }), true);
+    for (const tag of ['', ' ', 'a,b']) assert.equal(valid(body('CreateLinkRequest'), { url: 'https://example.com/', tags: [tag] }), false, `tag=${JSON.stringify(tag)}`);
+    assert.equal(valid(body('UpdateLinkRequest'), {}), false);
+    assert.equal(valid(body('UpdateWebhookRequest'), {}), false);
+    assert.equal(valid(body('CreateWebhookRequest'), { url: ' ', events: ['link.created'] }), false);
+    const idempotencyKey = doc.paths['/links'].post.parameters.find((p: any) => p.name === 'Idempotency-Key').schema;
+    for (const [value, ok] of [['retry-1', true], ['a b', true], [' a', false], ['a ', false], ['é', false], ['k'.repeat(255), true], ['k'.repeat(256), false]] as const) {
+      assert.equal(valid(idempotencyKey, value), ok, `Idempotency-Key ${JSON.stringify(value)}`);
+    }
+  });
+});
+
+describe('the served document states the webhook retry schedule of this server', () => {
+  const retriesOf = (doc: any) => doc.webhooks['link.created'].post.description.match(/Retries after ([^(]*) \(±20%\)/)?.[1];
+
+  test('the default schedule', async () => {
+    const t = await startTestServer();
+    try {
+      assert.equal(retriesOf((await t.request('GET', '/api/v1/openapi.json')).json), '5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h');
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('a custom LINKQR_WEBHOOK_RETRY_SCHEDULE, also on /docs/api', async () => {
+    const t = await startTestServer({ env: { LINKQR_WEBHOOK_RETRY_SCHEDULE: '1s,90s,2m,3h,1d,40d,250ms' } });
+    try {
+      assert.equal(retriesOf((await t.request('GET', '/api/v1/openapi.json')).json), '1s, 90s, 2m, 3h, 24h, 40d, 250ms');
+      const page = await t.request('GET', '/docs/api');
+      assert.match(page.text, /Retries after 1s, 90s, 2m, 3h, 24h, 40d, 250ms \(±20%\)/);
+    } finally {
+      await t.close();
+    }
   });
 });
 

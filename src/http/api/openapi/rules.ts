@@ -1,0 +1,123 @@
+import { MAX_BUCKETS } from '../../../analytics/stats.schema.js';
+import type { ApiErrorCode } from './error-codes.js';
+import { OPERATIONS } from './operations.js';
+
+/**
+ * The rules the server enforces that the document's schemas cannot express: they compare fields,
+ * depend on the time, on DNS or on stored state. Every other rule is in the schemas. The document
+ * lists these in `info.description` for people and in `info['x-rules']` for programs; a test sends
+ * requests generated from the schemas and allows no refusal but these.
+ */
+export interface BeyondSchemaRule {
+  id: string;
+  /** What a client must know, in a sentence or two. */
+  rule: string;
+  /** The operationIds it applies to. */
+  operations: string[];
+  /** How a request breaking it is refused: by `code`, and for validation_failed by the field and message. */
+  refusal: { status: number; code: ApiErrorCode; fields?: string[]; message?: string };
+}
+
+const AUTHENTICATED = OPERATIONS.filter((op) => op.scope !== 'public').map((op) => op.operationId);
+const POSTS = OPERATIONS.filter((op) => op.method === 'post').map((op) => op.operationId);
+const invalid = (fields: string[], message: string) => ({ status: 400, code: 'validation_failed' as const, fields, message });
+
+export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
+  {
+    id: 'link-url',
+    rule: '`url` and `expiredUrl` must be absolute URLs with a host, as the WHATWG URL Standard (what browsers use) parses them; the schemas check the scheme and control characters only.',
+    operations: ['createLink', 'updateLink'],
+    refusal: invalid(['url', 'expiredUrl'], '^must be an absolute http:// or https:// URL$'),
+  },
+  {
+    id: 'expires-in-future',
+    rule: '`expiresAt` must be later than the time the request arrives.',
+    operations: ['createLink', 'updateLink'],
+    refusal: invalid(['expiresAt'], '^must be in the future$'),
+  },
+  {
+    id: 'webhook-url',
+    rule: 'A webhook `url` must use https:// (http:// and private addresses only for hosts inside the server setting LINKQR_WEBHOOK_ALLOWED_CIDRS), hold no user name or password, and its host must resolve (DNS) to addresses webhooks may reach: never loopback, link-local or cloud metadata addresses unless that setting names them. Checked when saved and again at every connection.',
+    operations: ['createWebhook', 'updateWebhook'],
+    refusal: invalid(['url'], '^(This is not a valid URL|Webhook URLs must|The host name)'),
+  },
+  {
+    id: 'range-order',
+    rule: '`from` must be before `to` (which defaults to the end of the current UTC day).',
+    operations: ['getLinkStats', 'listLinkClicks', 'getWorkspaceStats'],
+    refusal: invalid(['from'], '^must be before to$'),
+  },
+  {
+    id: 'range-buckets',
+    rule: `The range from \`from\` to \`to\` may hold at most ${MAX_BUCKETS.toLocaleString('en')} buckets of \`interval\`.`,
+    operations: ['getLinkStats', 'getWorkspaceStats'],
+    refusal: invalid(['interval'], '^gives \\d+ buckets for this range'),
+  },
+  {
+    id: 'whole-hours',
+    rule: '`from` and `to` of the workspace summary must fall on whole hours in UTC (dates always do).',
+    operations: ['getWorkspaceStats'],
+    refusal: invalid(['from', 'to'], '^must be a whole UTC hour'),
+  },
+  {
+    id: 'qr-contrast',
+    rule: '`fg` must be darker than `bg`, with a contrast ratio of at least 4.5:1, so scanners can read the code.',
+    operations: ['getLinkQr'],
+    refusal: invalid(['fg'], '^(must be darker than bg|has too little contrast with bg)'),
+  },
+  {
+    id: 'qr-size',
+    rule: '`size` must leave enough pixels for each module of the code, whose module count grows with the length of the short URL and with `margin`; the refusal names the smallest size for this link.',
+    operations: ['getLinkQr'],
+    refusal: invalid(['size'], '^must be at least \\d+'),
+  },
+  {
+    id: 'slug-unique',
+    rule: 'A `slug` must not be in use by another link.',
+    operations: ['createLink', 'updateLink'],
+    refusal: { status: 409, code: 'slug_taken' },
+  },
+  {
+    id: 'webhook-enabled',
+    rule: 'A test event goes only to an enabled endpoint.',
+    operations: ['testWebhook'],
+    refusal: { status: 409, code: 'webhook_disabled' },
+  },
+  {
+    id: 'idempotency-key-once',
+    rule: 'An `Idempotency-Key` names one request for 24 hours: another request with the same key is refused.',
+    operations: POSTS,
+    refusal: { status: 409, code: 'idempotency_key_reused' },
+  },
+  {
+    id: 'plan-limits',
+    rule: "The workspace plan's limits: links, QR codes, webhook endpoints.",
+    operations: ['createLink', 'getLinkQr', 'createWebhook'],
+    refusal: { status: 403, code: 'plan_limit_reached' },
+  },
+  {
+    id: 'plan-features',
+    rule: "The workspace plan's features: the API itself, QR codes, analytics, webhooks.",
+    operations: AUTHENTICATED,
+    refusal: { status: 403, code: 'plan_feature_disabled' },
+  },
+  {
+    id: 'rate-limits',
+    rule: "Requests per minute: per key, the plan's `apiRequestsPerMinute` or else the server's LINKQR_API_RATE_LIMIT; per address, 60 that end without a usable key (this document counts among them).",
+    operations: OPERATIONS.map((op) => op.operationId),
+    refusal: { status: 429, code: 'rate_limited' },
+  },
+];
+
+/** The rules as a section of `info.description`. */
+export function beyondSchemaRulesText(): string {
+  const lines = BEYOND_SCHEMA_RULES.map(({ rule, refusal }) => {
+    const where = refusal.fields ? `, field${refusal.fields.length > 1 ? 's' : ''} ${refusal.fields.map((f) => `\`${f}\``).join(', ')}` : '';
+    return `- ${rule} (${refusal.status} \`${refusal.code}\`${where})`;
+  });
+  return [
+    '## Rules beyond the schemas',
+    'The schemas hold every rule of the API that JSON Schema can express: a request they call valid is refused only for one of these. `x-rules` in this object lists them for programs, each with its operations and how it is refused.',
+    ...lines,
+  ].join('\n\n');
+}
