@@ -125,13 +125,14 @@ export function deleteIdempotencyRecordsBefore(db: Db, cutoff: number, limit: nu
  * (409 idempotency_record_unreadable) and the retention job removes them after 24 hours.
  */
 export function resealIdempotencyRecords(db: Db, box: SecretBox): number {
+  // Only the others are read: a day of stored answers can be large, and each start looks.
+  const prefix = box.currentPrefix;
   const rows = db
-    .stmt(`select key_id, idempotency_key, body from idempotency_records where status != ${RUNNING}`)
-    .all() as { key_id: string; idempotency_key: string; body: string }[];
+    .stmt(`select key_id, idempotency_key, body from idempotency_records where status != ${RUNNING} and substr(body, 1, ?) != ?`)
+    .all(prefix.length, prefix) as { key_id: string; idempotency_key: string; body: string }[];
   const update = db.stmt('update idempotency_records set body = ? where key_id = ? and idempotency_key = ?');
   let resealed = 0;
   for (const row of rows) {
-    if (box.isCurrent(row.body)) continue;
     const context = contextOf(row.key_id, row.idempotency_key);
     let clear: string;
     try {

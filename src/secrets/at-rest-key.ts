@@ -89,7 +89,12 @@ function readKeyFile(file: string): Buffer | undefined {
  */
 function createKeyFile(file: string): Buffer {
   const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(temp, 'wx', 0o600);
+  let fd: number;
+  try {
+    fd = openSync(temp, 'wx', 0o600);
+  } catch (e) {
+    throw new KeyFileError(`cannot create the at-rest key ${file}: ${(e as Error).message}. Make the data dir writable, or set LINKQR_SECRET.`);
+  }
   try {
     writeSync(fd, `${randomBytes(KEY_BYTES).toString('base64')}\n`);
     fsyncSync(fd);

@@ -58,8 +58,13 @@ export class SecretBox {
     }
   }
 
+  /** What every value sealed under the current key starts with (queries skip those by it). */
+  get currentPrefix(): string {
+    return `${PREFIX}${this.current.id}:`;
+  }
+
   /** Sealed under the current key: nothing to do for it at start-up. */
   isCurrent(value: string): boolean {
-    return value.startsWith(`${PREFIX}${this.current.id}:`);
+    return value.startsWith(this.currentPrefix);
   }
 }
