@@ -65,11 +65,11 @@ export function claimDueDeliveries(
     .all(JSON.stringify(claimed.map((c) => c.id))) as ClaimedDelivery[];
 }
 
-/** At start: no attempt of this process is in flight, so every lease belongs to a dead one. */
 /** A claimed delivery that was not attempted: it waits, due as it was, without counting an attempt. */
 export const releaseLease = (db: Db, deliveryId: string) =>
   db.stmt('update webhook_deliveries set lease_until = null where id = ?').run(deliveryId);
 
+/** At start: no attempt of this process is in flight, so every lease belongs to a dead one. */
 export const releaseAllLeases = (db: Db) =>
   db.stmt(`update webhook_deliveries set lease_until = null where status = 'pending' and lease_until is not null`).run().changes;
 

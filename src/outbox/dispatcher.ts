@@ -165,9 +165,10 @@ export class Dispatcher {
   }
 
   /**
-   * The at-rest key cannot open the endpoint's secret (lost or changed since start-up, or the
-   * row was altered). Sending unsigned or wrongly signed is pointless and failing the delivery
-   * would lose it after the retries: it waits, with the endpoint's others, for a rotation.
+   * The at-rest key cannot open the endpoint's secret. Start-up marks such endpoints, so this is
+   * a secret written since under another key (a server sharing the database with another
+   * LINKQR_SECRET) or an altered row. Sending unsigned or wrongly signed is pointless and failing
+   * the delivery would lose it after the retries: it waits, with the endpoint's others, for a rotation.
    */
   private async holdForRotation(d: ClaimedDelivery, at: number): Promise<void> {
     await this.deps.db.write(() => {
