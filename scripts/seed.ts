@@ -3,6 +3,7 @@
 //   node --import tsx scripts/seed.ts --data-dir DIR [--links 2000] [--clicks 10000000]
 //        [--hot-link-clicks 1000000] [--days 90] [--workspace Bench]
 // The first link is the "hot" one; the other clicks spread over the rest with a Zipf-like skew.
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { openStore } from '../src/app.js';
 import { ClickRecorder } from '../src/clicks/click-recorder.js';
@@ -12,7 +13,6 @@ import { newId } from '../src/lib/ids.js';
 import { createLogger } from '../src/lib/logger.js';
 import { insertLink } from '../src/links/links.repo.js';
 import { randomSlug } from '../src/links/slugs.js';
-import { instanceSecret } from '../src/settings/settings.repo.js';
 import { TEST_OPERATOR } from '../src/testing/harness.js';
 import { createWorkspace } from '../src/workspaces/workspaces.service.js';
 import { findWorkspaceByName } from '../src/workspaces/workspaces.repo.js';
@@ -97,8 +97,10 @@ for (let i = 0; i < linkCount; i += LINK_CHUNK) {
 }
 console.error(`${linkCount.toLocaleString('en-US')} links in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
+const salt = randomBytes(32);
 const recorder = new ClickRecorder(
-  { db, log, ipHashKey: instanceSecret(db, 'ip_hash_key'), keepUserAgent: () => false },
+  // Past days' salts are gone on a real server; here one throwaway salt gives every click a visitor hash.
+  { db, log, visitorSalts: { saltFor: () => salt }, keepUserAgent: () => false },
   { flushDelayMs: 3_600_000, maxBatch: Number.MAX_SAFE_INTEGER, maxBuffered: Number.MAX_SAFE_INTEGER },
 );
 const spanMs = days * 86_400_000;

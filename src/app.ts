@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ClickRecorder, type ClickRecorderOptions } from './clicks/click-recorder.js';
+import { VisitorSalts } from './clicks/visitor-salts.js';
 import type { Config } from './config.js';
 import { type Db, openDb } from './db/db.js';
 import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migrate.js';
@@ -31,8 +32,9 @@ import { AddressGuard } from './webhooks/address-guard.js';
 import { createSender } from './webhooks/sender.js';
 import { generateWebhookSecret, webhookHeaders } from './webhooks/signing.js';
 import { QrRenderer } from './qr/qr.js';
+import { loadAtRestKeys } from './secrets/at-rest-key.js';
+import { prepareSecretsAtRest } from './secrets/secrets-at-rest.js';
 import { InstanceSettingsStore } from './settings/instance-settings.js';
-import { instanceSecret } from './settings/settings.repo.js';
 
 export const DB_FILE = 'linkqr.db';
 
@@ -95,6 +97,8 @@ export interface ServerOptions {
 /** The running server: HTTP (redirect fast path + Express) over one store. */
 export function createServer(store: Store, opts: ServerOptions = {}) {
   const { config, log, clock, db, assets, latestMigration } = store;
+  // Before anything reads a secret: seals what an older version left in clear, marks what this key cannot open.
+  const secretBox = prepareSecretsAtRest({ db, keys: loadAtRestKeys(config), log, clock });
   const clientIp = clientIpResolver(config.trustProxy);
   const views = createViews(assets);
   const pages = renderStatusPages(views);
@@ -109,6 +113,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       db,
       clock,
       log: log.child({ component: 'webhooks' }),
+      secretBox,
       send: (request) => sender.send(request),
       headers: (p) => webhookHeaders({ ...p, userAgent }),
       retrySchedule: config.webhookRetrySchedule,
@@ -122,7 +127,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     {
       db,
       log: log.child({ component: 'clicks' }),
-      ipHashKey: instanceSecret(db, 'ip_hash_key'),
+      visitorSalts: new VisitorSalts({ db, secretBox, clock, log: log.child({ component: 'clicks' }) }),
       keepUserAgent: () => instanceSettings.get().keepUserAgents,
       inBatch: (records) => {
         const linkJson = (id: string) => {
@@ -165,6 +170,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       return verdict.ok ? undefined : verdict.reason;
     },
     generateSecret: generateWebhookSecret,
+    secretBox,
     ready() {
       try {
         const row = db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')));

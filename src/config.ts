@@ -18,6 +18,7 @@ export interface Config {
   backupKeep: number;
   /** Delays before each retry, in milliseconds. */
   webhookRetrySchedule: number[];
+  /** Keys the encryption of secrets at rest (webhook signing secrets, visitor salts); never stored. */
   secret: string | undefined;
   /** Where the single executable unpacks its native addons. Undefined: `<dataDir>/.addons`. */
   addonDir: string | undefined;
@@ -144,7 +145,8 @@ export const SETTINGS = [
     },
   }),
   setting({
-    key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', fallback: '', shownDefault: 'generated, kept in the database',
+    // The at-rest key is derived from it (src/secrets/at-rest-key.ts); unset, a key file in the data dir is made.
+    key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', fallback: '', shownDefault: 'unset: a random key in <data dir>/linkqr.key',
     parse: (raw) => (raw === '' ? undefined : raw.length >= 32 ? raw : { error: 'must be at least 32 characters' }),
   }),
 ];

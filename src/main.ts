@@ -27,6 +27,7 @@ import { configureNativeAddons } from './lib/native-addons.js';
 import { createLogger } from './lib/logger.js';
 import pino from 'pino';
 import { VERSION } from './version.js';
+import { KeyFileError } from './secrets/at-rest-key.js';
 
 const versionCommand: Command = {
   name: ['version'],
@@ -154,7 +155,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof MigrationError || err instanceof NeedsMigrationError) {
+    if (err instanceof ConfigError || err instanceof MigrationError || err instanceof NeedsMigrationError || err instanceof KeyFileError) {
       process.stderr.write(`linkqr: ${err.message}\n`);
       process.exitCode = 1;
     } else if (err instanceof AppError) {

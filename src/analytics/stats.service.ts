@@ -183,7 +183,7 @@ export function listClicks(deps: AnalyticsDeps, workspaceId: string, linkId: str
       os: r.os ?? 'Other',
       /** Null unless the instance keeps raw user agents. */
       userAgent: r.user_agent,
-      /** The same visitor (address) gives the same value within this instance; not reversible. */
+      /** The same visitor (address) gives the same value within a UTC day; not reversible once the day's salt is deleted. */
       visitor: r.ip_hash,
     })),
     nextCursor: rows.length > query.limit && last ? `${last.clicked_at}_${last.id}` : null,

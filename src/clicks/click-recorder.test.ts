@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 import { openStore, type Store } from '../app.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { createLink } from '../links/links.service.js';
+import { loadAtRestKeys } from '../secrets/at-rest-key.js';
+import { SecretBox } from '../secrets/secret-box.js';
 import { eventually, fakeClock, tempDataDir, TEST_OPERATOR } from '../testing/harness.js';
 import { createWorkspace } from '../workspaces/workspaces.service.js';
 import { type ClickInput, ClickRecorder, type ClickRecorderOptions } from './click-recorder.js';
+import { SALT_GRACE_MS, VisitorSalts } from './visitor-salts.js';
 
 interface Fixture {
   store: Store;
+  clock: ReturnType<typeof fakeClock>;
   logs: string[];
   linkA: string;
   linkB: string;
@@ -32,7 +35,9 @@ async function fixture(): Promise<Fixture> {
   const logs: string[] = [];
   const clock = fakeClock();
   const log = createLogger('info', { write: (line: string) => void logs.push(line) });
-  const store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir }), { clock, log, applyPending: true });
+  const config = loadConfig({ LINKQR_DATA_DIR: dataDir });
+  const store = openStore(config, { clock, log, applyPending: true });
+  const visitorSalts = new VisitorSalts({ db: store.db, secretBox: new SecretBox(loadAtRestKeys(config)), clock, log });
   const recorders: ClickRecorder[] = [];
   cleanups.push(() => {
     // Undo what a failed test may have left broken, so the final flush succeeds and no retry timer outlives the test.
@@ -49,12 +54,13 @@ async function fixture(): Promise<Fixture> {
   const linkB = (await createLink(linkDeps, ws.id, TEST_OPERATOR, { url: 'https://example.com/b' })).id;
   return {
     store,
+    clock,
     logs,
     linkA,
     linkB,
     workspaceId: ws.id,
     recorder(options) {
-      const recorder = new ClickRecorder({ db: store.db, log, ipHashKey: randomBytes(32), keepUserAgent: () => true }, options);
+      const recorder = new ClickRecorder({ db: store.db, log, visitorSalts, keepUserAgent: () => true }, options);
       recorders.push(recorder);
       return recorder;
     },
@@ -249,21 +255,29 @@ describe('ClickRecorder', { timeout: 15_000 }, () => {
     assert.equal(dropped?.dropped, 5);
   });
 
-  test('the IP is stored only as a keyed 22-character hash: stable per instance, different across instances', async () => {
+  test("the IP is stored only as a 22-character hash salted per UTC day: the same address within a day, another across days, none once the day's salt is gone", async () => {
     const f = await fixture();
-    const first = f.recorder({ flushDelayMs: 60_000 });
-    const second = f.recorder({ flushDelayMs: 60_000 }); // another ipHashKey, like another instance
-    first.record(click(f, f.linkA, { ip: '203.0.113.9' }));
-    first.record(click(f, f.linkA, { ip: '203.0.113.9' }));
-    first.record(click(f, f.linkA, { ip: '203.0.113.10' }));
-    second.record(click(f, f.linkB, { ip: '203.0.113.9' }));
-    first.flush();
-    second.flush();
-    const hashes = (f.store.db.sqlite.prepare('select ip_hash from clicks order by id').all() as { ip_hash: string }[]).map((r) => r.ip_hash);
-    for (const h of hashes) assert.match(h, /^[A-Za-z0-9_-]{22}$/);
-    assert.equal(hashes[0], hashes[1], 'same address, same hash');
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    const DAY = 86_400_000;
+    f.clock.set(T0 + DAY + 60_000);
+    for (const [ip, at] of [
+      ['203.0.113.9', T0 + 1_000],
+      ['203.0.113.9', T0 + DAY - 1], // the day's last moment, written just after midnight
+      ['203.0.113.10', T0 + 2_000],
+      ['203.0.113.9', T0 + DAY],
+    ] as const) {
+      recorder.record(click(f, f.linkA, { ip, at }));
+    }
+    recorder.flush();
+    f.clock.set(T0 + 2 * DAY + SALT_GRACE_MS);
+    recorder.record(click(f, f.linkA, { ip: '203.0.113.9', at: T0 + DAY + 1 })); // waited in the buffer past the grace period
+    recorder.flush();
+    const hashes = f.store.db.sqlite.prepare('select ip_hash from clicks order by id').pluck().all() as (string | null)[];
+    for (const h of hashes.slice(0, 4)) assert.match(h ?? '', /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(hashes[0], hashes[1], 'same address, same day, same hash');
     assert.notEqual(hashes[0], hashes[2], 'another address, another hash');
-    assert.notEqual(hashes[0], hashes[3], 'another key, another hash');
+    assert.notEqual(hashes[0], hashes[3], 'another day, another hash');
+    assert.equal(hashes[4], null, 'no salt is kept, or made again, for a day that is over');
     const dump = JSON.stringify(f.store.db.sqlite.prepare('select * from clicks').all());
     assert.ok(!dump.includes('203.0.113'), 'no address in any column');
   });

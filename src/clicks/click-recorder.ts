@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import { classifyAgent, referrerHost } from './classify.js';
 import { type ClickRecord, clickStatements, type LinkClickTotals, type MonthlyClickTotals } from './clicks.repo.js';
+import { DAY_MS } from './rollups.js';
+import type { VisitorSalts } from './visitor-salts.js';
 
 export interface ClickInput {
   linkId: string;
@@ -46,7 +48,8 @@ export class ClickRecorder {
     private readonly deps: {
       db: Db;
       log: Logger;
-      ipHashKey: Buffer;
+      /** The salt of each UTC day that keys visitor hashes (src/clicks/visitor-salts.ts). */
+      visitorSalts: Pick<VisitorSalts, 'saltFor'>;
       /** The instance setting: keep each click's raw user agent (device/browser/OS are always kept). */
       keepUserAgent(): boolean;
       /** Runs inside each batch's transaction, after the clicks are written (link.clicked events). */
@@ -87,49 +90,13 @@ export class ClickRecorder {
     this.clearTimer();
     const batch = this.buffer;
     if (batch.length === 0) return 0;
-    const records: ClickRecord[] = [];
-    const totals = new Map<string, LinkClickTotals>();
-    // A visitor's clicks tend to come together: hash each address once per batch.
-    const ipHashes = new Map<string, string>();
-    const months = new Map<string, MonthlyClickTotals>();
-    const keepUserAgent = this.deps.keepUserAgent();
-    const monthOf = monthMemo();
-    for (const c of batch) {
-      const month = monthOf(c.at);
-      let m = months.get(c.workspaceId + month);
-      if (!m) months.set(c.workspaceId + month, (m = { workspaceId: c.workspaceId, month, human: 0, total: 0 }));
-      m.total++;
-      if (!c.bot) m.human++;
-      let ipHash = ipHashes.get(c.ip);
-      if (ipHash === undefined) ipHashes.set(c.ip, (ipHash = this.hashIp(c.ip)));
-      // Classified here, off the redirect path; a HEAD request from a browser agent is still a bot click.
-      const agent = classifyAgent(c.userAgent);
-      records.push({
-        linkId: c.linkId,
-        workspaceId: c.workspaceId,
-        at: c.at,
-        bot: c.bot,
-        qr: c.qr,
-        referrer: c.referrer ? c.referrer.slice(0, 1024) : null,
-        referrerHost: referrerHost(c.referrer),
-        userAgent: keepUserAgent && c.userAgent ? c.userAgent.slice(0, 512) : null,
-        device: c.bot ? 'bot' : agent.device,
-        browser: agent.browser,
-        os: agent.os,
-        ipHash,
-      });
-      let t = totals.get(c.linkId);
-      if (!t) totals.set(c.linkId, (t = { linkId: c.linkId, human: 0, total: 0, lastHumanAt: null }));
-      t.total++;
-      if (!c.bot) {
-        t.human++;
-        t.lastHumanAt = Math.max(t.lastHumanAt ?? 0, c.at);
-      }
-    }
-    const started = performance.now();
+    let started = 0;
     try {
+      // Inside the try: the first batch of a day reads (or makes) the day's salt in the database.
+      const { records, totals, months } = this.prepare(batch);
+      started = performance.now();
       this.deps.db.tx(() => {
-        this.statements.writeBatch(records, [...totals.values()], [...months.values()]);
+        this.statements.writeBatch(records, totals, months);
         this.deps.inBatch?.(records);
       });
     } catch (err) {
@@ -154,6 +121,53 @@ export class ClickRecorder {
       this.dropped = 0;
     }
     return batch.length;
+  }
+
+  /** The rows of a batch: each click classified and its visitor hashed, and the counters it adds to. */
+  private prepare(batch: readonly ClickInput[]) {
+    const records: ClickRecord[] = [];
+    const totals = new Map<string, LinkClickTotals>();
+    // A visitor's clicks tend to come together: hash each address once per day of a batch.
+    const visitorsByDay = new Map<number, Map<string, string | null>>();
+    const months = new Map<string, MonthlyClickTotals>();
+    const keepUserAgent = this.deps.keepUserAgent();
+    const monthOf = monthMemo();
+    for (const c of batch) {
+      const month = monthOf(c.at);
+      let m = months.get(c.workspaceId + month);
+      if (!m) months.set(c.workspaceId + month, (m = { workspaceId: c.workspaceId, month, human: 0, total: 0 }));
+      m.total++;
+      if (!c.bot) m.human++;
+      const day = c.at - (c.at % DAY_MS);
+      let visitors = visitorsByDay.get(day);
+      if (!visitors) visitorsByDay.set(day, (visitors = new Map()));
+      let ipHash = visitors.get(c.ip);
+      if (ipHash === undefined) visitors.set(c.ip, (ipHash = this.visitorHash(c.ip, day)));
+      // Classified here, off the redirect path; a HEAD request from a browser agent is still a bot click.
+      const agent = classifyAgent(c.userAgent);
+      records.push({
+        linkId: c.linkId,
+        workspaceId: c.workspaceId,
+        at: c.at,
+        bot: c.bot,
+        qr: c.qr,
+        referrer: c.referrer ? c.referrer.slice(0, 1024) : null,
+        referrerHost: referrerHost(c.referrer),
+        userAgent: keepUserAgent && c.userAgent ? c.userAgent.slice(0, 512) : null,
+        device: c.bot ? 'bot' : agent.device,
+        browser: agent.browser,
+        os: agent.os,
+        ipHash,
+      });
+      let t = totals.get(c.linkId);
+      if (!t) totals.set(c.linkId, (t = { linkId: c.linkId, human: 0, total: 0, lastHumanAt: null }));
+      t.total++;
+      if (!c.bot) {
+        t.human++;
+        t.lastHumanAt = Math.max(t.lastHumanAt ?? 0, c.at);
+      }
+    }
+    return { records, totals: [...totals.values()], months: [...months.values()] };
   }
 
   /**
@@ -189,8 +203,10 @@ export class ClickRecorder {
     this.timer = undefined;
   }
 
-  private hashIp(ip: string): string {
-    return createHmac('sha256', this.deps.ipHashKey).update(ip).digest('base64url').slice(0, 22);
+  /** The visitor hash: HMAC-SHA256 keyed with the day's salt, 128 bits. Null once the day's salt is gone. */
+  private visitorHash(ip: string, day: number): string | null {
+    const salt = this.deps.visitorSalts.saltFor(day);
+    return salt ? createHmac('sha256', salt).update(ip).digest('base64url').slice(0, 22) : null;
   }
 }
 

@@ -168,3 +168,24 @@ function enableWal(sqlite: BetterSqlite3.Database) {
     }
   }
 }
+
+/**
+ * Runs fn so that what it deletes or overwrites does not linger in the file (nor in the next
+ * backup, which copies pages whole): SQLite zeroes the old content (secure_delete) and, when
+ * `changed` says fn changed anything, the WAL, which still holds the pages as they were, is
+ * copied into the database and truncated. For secrets an older version left in clear and for
+ * expired visitor salts; not for every write: on the retention job's large deletes, which
+ * delete nothing secret, it would cost extra I/O.
+ */
+export function eraseForGood<T>(db: Db, fn: () => T, changed: (result: T) => boolean): T {
+  const before = db.sqlite.pragma('secure_delete', { simple: true }) as number;
+  db.sqlite.pragma('secure_delete = ON');
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    db.sqlite.pragma(`secure_delete = ${before === 2 ? 'FAST' : before}`);
+  }
+  if (changed(result)) db.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+  return result;
+}

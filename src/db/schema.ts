@@ -17,6 +17,7 @@ export interface Database {
   webhook_attempts: WebhookAttemptRow;
   audit_log: AuditRow;
   api_request_log: ApiRequestLogRow;
+  visitor_salts: VisitorSaltRow;
 }
 
 export interface MigrationRow {
@@ -143,9 +144,12 @@ export interface WebhookEndpointRow {
   events: string;
   enabled: number;
   disabled_reason: string | null;
+  /** Sealed (src/webhooks/endpoint-secrets.ts), like previous_secret. */
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: number | null;
+  /** Since when this instance's at-rest key cannot open the secret; deliveries wait for a rotation. */
+  secret_unreadable_since: number | null;
   failing_since: number | null;
   last_success_at: number | null;
   created_at: number;
@@ -210,4 +214,11 @@ export interface ApiRequestLogRow {
   duration_ms: number;
   ip: string | null;
   request_id: string | null;
+}
+
+export interface VisitorSaltRow {
+  /** UTC midnight, epoch milliseconds. */
+  day: number;
+  /** Sealed 32 random bytes. */
+  salt: string;
 }

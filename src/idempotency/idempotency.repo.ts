@@ -1,4 +1,5 @@
 import type { Db } from '../db/db.js';
+import { isSealed, type SecretBox, UnreadableSecretError } from '../secrets/secret-box.js';
 
 /** How long the first answer to an Idempotency-Key is replayed (SPEC §4). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -27,7 +28,9 @@ export type Claim =
   /** The key was used with another request (method, path or body). */
   | { outcome: 'reused' }
   /** A request with this key is running, reserved too recently to be a crashed one. */
-  | { outcome: 'running' };
+  | { outcome: 'running' }
+  /** The stored answer cannot be opened: the at-rest key was lost or changed since. */
+  | { outcome: 'unreadable' };
 
 interface RecordRow {
   request_hash: string;
@@ -38,6 +41,13 @@ interface RecordRow {
 }
 
 /**
+ * Stored bodies are sealed (src/secrets/secret-box.ts): the answers to `POST /webhooks` and
+ * `rotate-secret` hold a signing secret, and sealing every body is simpler than knowing which.
+ * Each is bound to its record.
+ */
+const contextOf = (keyId: string, idempotencyKey: string) => `idempotency_records.body:${JSON.stringify([keyId, idempotencyKey])}`;
+
+/**
  * Looks the key up and, when no live answer or running request holds it, reserves it for this
  * request: all in one transaction, so two processes cannot both reserve it. Records older than
  * the window count as absent, and so does a reservation older than `staleAfterMs` (its process
@@ -45,6 +55,7 @@ interface RecordRow {
  */
 export function claimIdempotencyKey(
   db: Db,
+  box: SecretBox,
   claim: { keyId: string; idempotencyKey: string; requestHash: string; now: number; staleAfterMs: number },
 ): Claim {
   const { keyId, idempotencyKey, requestHash, now } = claim;
@@ -55,7 +66,14 @@ export function claimIdempotencyKey(
     if (row && row.created_at >= now - IDEMPOTENCY_WINDOW_MS) {
       if (row.request_hash !== requestHash) return { outcome: 'reused' };
       if (row.status !== RUNNING) {
-        return { outcome: 'replay', response: { status: row.status, headers: JSON.parse(row.headers) as Record<string, string>, body: row.body } };
+        let body: string;
+        try {
+          body = box.open(row.body, contextOf(keyId, idempotencyKey));
+        } catch (e) {
+          if (e instanceof UnreadableSecretError) return { outcome: 'unreadable' };
+          throw e;
+        }
+        return { outcome: 'replay', response: { status: row.status, headers: JSON.parse(row.headers) as Record<string, string>, body } };
       }
       if (row.created_at >= now - claim.staleAfterMs) return { outcome: 'running' };
     }
@@ -74,11 +92,12 @@ export function claimIdempotencyKey(
  * Stores the answer of a reserved request. Does nothing when the reservation is no longer this
  * request's (another process took it over as stale).
  */
-export function saveIdempotentResponse(db: Db, reservation: Reservation, response: StoredResponse): void {
+export function saveIdempotentResponse(db: Db, box: SecretBox, reservation: Reservation, response: StoredResponse): void {
+  const body = box.seal(response.body, contextOf(reservation.keyId, reservation.idempotencyKey));
   db.stmt(
     `update idempotency_records set status = ?, headers = ?, body = ?
      where key_id = ? and idempotency_key = ? and status = ${RUNNING} and created_at = ?`,
-  ).run(response.status, JSON.stringify(response.headers), response.body, reservation.keyId, reservation.idempotencyKey, reservation.reservedAt);
+  ).run(response.status, JSON.stringify(response.headers), body, reservation.keyId, reservation.idempotencyKey, reservation.reservedAt);
 }
 
 /** Drops a reservation whose answer is not kept, so the next request with the key runs the route again. */
@@ -98,4 +117,32 @@ export function deleteIdempotencyRecordsBefore(db: Db, cutoff: number, limit: nu
          select key_id, idempotency_key from idempotency_records where created_at < ? limit ?)`,
     )
     .run(cutoff, limit).changes;
+}
+
+/**
+ * At start-up, inside the caller's transaction: seals the answers an older version stored in clear
+ * and those sealed under a previous key. Answers no key here opens are left: a replay says so
+ * (409 idempotency_record_unreadable) and the retention job removes them after 24 hours.
+ */
+export function resealIdempotencyRecords(db: Db, box: SecretBox): number {
+  // Only the others are read: a day of stored answers can be large, and each start looks.
+  const prefix = box.currentPrefix;
+  const rows = db
+    .stmt(`select key_id, idempotency_key, body from idempotency_records where status != ${RUNNING} and substr(body, 1, ?) != ?`)
+    .all(prefix.length, prefix) as { key_id: string; idempotency_key: string; body: string }[];
+  const update = db.stmt('update idempotency_records set body = ? where key_id = ? and idempotency_key = ?');
+  let resealed = 0;
+  for (const row of rows) {
+    const context = contextOf(row.key_id, row.idempotency_key);
+    let clear: string;
+    try {
+      clear = isSealed(row.body) ? box.open(row.body, context) : row.body;
+    } catch (e) {
+      if (e instanceof UnreadableSecretError) continue;
+      throw e;
+    }
+    update.run(box.seal(clear, context), row.key_id, row.idempotency_key);
+    resealed++;
+  }
+  return resealed;
 }

@@ -3,6 +3,7 @@ import type { Db } from '../db/db.js';
 import { deleteIdempotencyRecordsBefore, IDEMPOTENCY_WINDOW_MS } from '../idempotency/idempotency.repo.js';
 import { deleteRequestsBefore, REQUEST_LOG_RETENTION_MS } from '../keys/request-log.js';
 import { DAY_MS, HOUR_MS, ROLLUP_FACETS } from '../clicks/rollups.js';
+import { deleteEndedSalts } from '../clicks/visitor-salts.js';
 import { encodeBase62 } from '../lib/base62.js';
 import { deleteExpired as deleteExpiredSessions } from '../sessions/sessions.service.js';
 import type { Job, JobContext } from './schedule.js';
@@ -30,7 +31,9 @@ export const retentionJob: Job = {
     const expiredSessions = deleteExpiredSessions(ctx);
     const idempotencyRecords = await deleteOldIdempotencyRecords(ctx);
     const apiRequests = await deleteOldApiRequests(ctx);
-    return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions, idempotencyRecords, apiRequests };
+    // Each run: a day's visitor salt goes within the hour after its day ends.
+    const visitorSalts = deleteEndedSalts(ctx.db, ctx.clock.now());
+    return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions, idempotencyRecords, apiRequests, visitorSalts };
   },
 };
 

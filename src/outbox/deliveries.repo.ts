@@ -14,7 +14,8 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Leases due deliveries of enabled endpoints in one statement: at most `limit` in all and, per
+ * Leases due deliveries of enabled endpoints whose secret can be read (the others wait for a
+ * rotation, see src/webhooks/endpoint-secrets.ts) in one statement: at most `limit` in all and, per
  * endpoint, `perEndpoint` minus what is already in flight (`busy`). A lease that expired (its
  * holder died) makes the delivery claimable again.
  *
@@ -42,7 +43,7 @@ export function claimDueDeliveries(
              select d.id, d.endpoint_id, d.next_attempt_at
              from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
              where d.status = 'pending' and d.next_attempt_at <= @now
-               and (d.lease_until is null or d.lease_until <= @now) and e.enabled = 1
+               and (d.lease_until is null or d.lease_until <= @now) and e.enabled = 1 and e.secret_unreadable_since is null
                and d.endpoint_id not in (select value from json_each(@full))
              order by d.next_attempt_at limit @scan
            ) c
@@ -63,6 +64,10 @@ export function claimDueDeliveries(
     )
     .all(JSON.stringify(claimed.map((c) => c.id))) as ClaimedDelivery[];
 }
+
+/** A claimed delivery that was not attempted: it waits, due as it was, without counting an attempt. */
+export const releaseLease = (db: Db, deliveryId: string) =>
+  db.stmt('update webhook_deliveries set lease_until = null where id = ?').run(deliveryId);
 
 /** At start: no attempt of this process is in flight, so every lease belongs to a dead one. */
 export const releaseAllLeases = (db: Db) =>

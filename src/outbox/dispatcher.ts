@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { markSecretUnreadable, signingSecrets } from '../webhooks/endpoint-secrets.js';
 import {
   type ClaimedDelivery,
   claimDueDeliveries,
@@ -9,6 +11,7 @@ import {
   markEndpointSucceeded,
   recordAttempt,
   releaseAllLeases,
+  releaseLease,
 } from './deliveries.repo.js';
 import { AUTO_DISABLE_AFTER_MS, decide } from './retry-policy.js';
 
@@ -28,6 +31,8 @@ export interface DispatcherDeps {
   db: Db;
   clock: Clock;
   log: Logger;
+  /** Opens the endpoints' signing secrets. */
+  secretBox: SecretBox;
   send(req: { url: string; headers: Record<string, string>; body: string }): Promise<AttemptResult>;
   /** Standard Webhooks headers for one attempt, signed with every given secret. */
   headers(p: { msgId: string; timestampSeconds: number; body: string; secrets: string[] }): Record<string, string>;
@@ -140,8 +145,8 @@ export class Dispatcher {
     this.inFlight.set(d.endpoint_id, (this.inFlight.get(d.endpoint_id) ?? 0) + 1);
     try {
       const startedAt = this.deps.clock.now();
-      const secrets = [d.secret];
-      if (d.previous_secret && d.previous_secret_expires_at !== null && startedAt < d.previous_secret_expires_at) secrets.push(d.previous_secret);
+      const secrets = signingSecrets(this.deps.secretBox, d.endpoint_id, d, startedAt);
+      if (!secrets) return await this.holdForRotation(d, startedAt);
       const headers = this.deps.headers({ msgId: d.event_id, timestampSeconds: Math.floor(startedAt / 1000), body: d.payload, secrets });
       const result = await this.deps.send({ url: d.url, headers, body: d.payload });
       this.deps.onAttempt?.(result.outcome, result.durationMs / 1000);
@@ -157,6 +162,23 @@ export class Dispatcher {
       else this.inFlight.set(d.endpoint_id, n);
       this.wake();
     }
+  }
+
+  /**
+   * The at-rest key cannot open the endpoint's secret. Start-up marks such endpoints, so this is
+   * a secret written since under another key (a server sharing the database with another
+   * LINKQR_SECRET) or an altered row. Sending unsigned or wrongly signed is pointless and failing
+   * the delivery would lose it after the retries: it waits, with the endpoint's others, for a rotation.
+   */
+  private async holdForRotation(d: ClaimedDelivery, at: number): Promise<void> {
+    await this.deps.db.write(() => {
+      markSecretUnreadable(this.deps.db, d.endpoint_id, at);
+      releaseLease(this.deps.db, d.id);
+    });
+    this.deps.log.error(
+      { endpoint: d.endpoint_id, delivery: d.id },
+      "this instance's at-rest key cannot open the endpoint's signing secret: its deliveries wait until the secret is rotated",
+    );
   }
 
   private record(d: ClaimedDelivery, at: number, result: AttemptResult): void {

@@ -8,7 +8,7 @@ import { startReceiver } from '../testing/receiver.js';
 
 const ENDPOINT_FIELDS = [
   'createdAt', 'description', 'disabledReason', 'enabled', 'events', 'failingSince', 'id', 'lastSuccessAt',
-  'previousSecretExpiresAt', 'updatedAt', 'url',
+  'needsSecretRotation', 'previousSecretExpiresAt', 'updatedAt', 'url',
 ];
 const DELIVERY_FIELDS = [
   'attemptCount', 'attempts', 'body', 'createdAt', 'endpointId', 'eventId', 'eventType', 'id', 'lastError', 'lastStatusCode',

@@ -7,6 +7,8 @@ import { newId } from '../lib/ids.js';
 import { enqueueEvent, type EventType } from '../outbox/events.js';
 import { requirePlanFeature, requireWithinPlanLimit } from '../workspaces/plans.js';
 import { changes, type ChangeContext, recordAudit } from '../audit/audit.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { openEndpointSecret, sealEndpointSecret } from './endpoint-secrets.js';
 import type { CreateWebhookInput, UpdateWebhookInput } from './webhooks.schema.js';
 
 export interface WebhookDeps {
@@ -15,7 +17,9 @@ export interface WebhookDeps {
   /** Why a URL may not receive webhooks (SSRF rules), or undefined when it may. Resolves names. */
   webhookUrlProblem(url: string): Promise<string | undefined>;
   generateSecret(): string;
-  /** Called after a commit that added deliveries. */
+  /** Seals signing secrets at rest. */
+  secretBox: SecretBox;
+  /** Called after a commit that added deliveries, or made waiting ones deliverable. */
   outboxChanged(): void;
 }
 
@@ -31,6 +35,8 @@ export function presentEndpoint(row: WebhookEndpointRow) {
     enabled: row.enabled === 1,
     disabledReason: row.disabled_reason,
     previousSecretExpiresAt: toIso(row.previous_secret_expires_at),
+    // The at-rest key cannot open the secret (lost or changed): deliveries wait for a rotation.
+    needsSecretRotation: row.secret_unreadable_since !== null,
     failingSince: toIso(row.failing_since),
     lastSuccessAt: toIso(row.last_success_at),
     createdAt: toIso(row.created_at)!,
@@ -80,17 +86,19 @@ export async function createWebhook(deps: WebhookDeps, workspaceId: string, ctx:
   if (problem) throw urlRefused(problem);
   const secret = deps.generateSecret();
   const now = deps.clock.now();
+  const id = newId('whk', now);
   const row: WebhookEndpointRow = {
-    id: newId('whk', now),
+    id,
     workspace_id: workspaceId,
     url: input.url,
     description: input.description ?? '',
     events: JSON.stringify(input.events),
     enabled: input.enabled === false ? 0 : 1,
     disabled_reason: null,
-    secret,
+    secret: sealEndpointSecret(deps.secretBox, id, 'secret', secret),
     previous_secret: null,
     previous_secret_expires_at: null,
+    secret_unreadable_since: null,
     failing_since: null,
     last_success_at: null,
     created_at: now,
@@ -197,7 +205,11 @@ export async function sendTestEvent(deps: WebhookDeps, workspaceId: string, id: 
   return queued;
 }
 
-/** New secret; the old one keeps signing (a second signature) for `graceSeconds`. */
+/**
+ * New secret; the old one keeps signing (a second signature) for `graceSeconds`. Also the repair
+ * for a secret the at-rest key cannot open: that one cannot sign, so it gets no grace period, and
+ * the deliveries that waited for a readable secret go out.
+ */
 export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, id: string, graceSeconds = DEFAULT_GRACE_SECONDS) {
   requirePlanFeature(deps.db, workspaceId, 'webhooks');
   const secret = deps.generateSecret();
@@ -205,14 +217,16 @@ export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string
   const row = await deps.db.write(() => {
     const before = findEndpoint(deps.db, workspaceId, id);
     if (!before) throw notFound(id);
-    const grace = graceSeconds > 0;
+    const old = openEndpointSecret(deps.secretBox, id, 'secret', before.secret);
+    const grace = graceSeconds > 0 && old !== undefined;
     deps.db.run(
       deps.db.q
         .updateTable('webhook_endpoints')
         .set({
-          secret,
-          previous_secret: grace ? before.secret : null,
+          secret: sealEndpointSecret(deps.secretBox, id, 'secret', secret),
+          previous_secret: grace ? sealEndpointSecret(deps.secretBox, id, 'previous_secret', old) : null,
           previous_secret_expires_at: grace ? now + graceSeconds * 1000 : null,
+          secret_unreadable_since: null,
           updated_at: now,
         })
         .where('id', '=', id),
@@ -227,6 +241,7 @@ export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string
     });
     return findEndpoint(deps.db, workspaceId, id)!;
   });
+  deps.outboxChanged();
   return { ...presentEndpoint(row), secret };
 }
 

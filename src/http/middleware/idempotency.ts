@@ -25,6 +25,9 @@
  *   older than 60 s is taken to be left by a crashed process and is taken over: the route runs
  *   again (a crash between the route's commit and storing its answer can thus repeat the work).
  * - Records older than 24 h count as absent; the retention job deletes them.
+ * - Stored bodies are sealed under the at-rest key (some hold a webhook secret). One that cannot be
+ *   opened (the key was lost or changed) answers 409 idempotency_record_unreadable: running the
+ *   route again could do the work twice.
  */
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
@@ -38,6 +41,7 @@ import {
 } from '../../idempotency/idempotency.repo.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError, errors } from '../../lib/errors.js';
+import type { SecretBox } from '../../secrets/secret-box.js';
 import { principalOf } from './auth.js';
 
 /** The Idempotency-Key as the OpenAPI document states it (its pattern is this one's source). */
@@ -65,6 +69,12 @@ const idempotencyErrors = {
       undefined,
       { 'retry-after': '1' },
     ),
+  recordUnreadable: () =>
+    errors.conflict(
+      'idempotency_record_unreadable',
+      "The first answer to this Idempotency-Key cannot be read: the server's at-rest key changed since it was stored. " +
+        'Check whether the first request took effect, then send the request again with a new key.',
+    ),
 };
 
 /** A request of this process holding a key: duplicates wait for `answered`. */
@@ -73,7 +83,7 @@ interface Running {
   answered: Promise<void>;
 }
 
-export function idempotency(deps: { db: Db; clock: Clock }) {
+export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox }) {
   const running = new Map<string, Running>();
 
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -92,7 +102,7 @@ export function idempotency(deps: { db: Db; clock: Clock }) {
         await first.answered;
         continue;
       }
-      const claim = claimIdempotencyKey(deps.db, {
+      const claim = claimIdempotencyKey(deps.db, deps.secretBox, {
         keyId,
         idempotencyKey,
         requestHash,
@@ -106,8 +116,10 @@ export function idempotency(deps: { db: Db; clock: Clock }) {
           throw idempotencyErrors.keyReused();
         case 'running':
           throw idempotencyErrors.keyInProgress();
+        case 'unreadable':
+          throw idempotencyErrors.recordUnreadable();
         case 'reserved':
-          running.set(slot, { requestHash, answered: keepAnswer(res, claim.reservation, deps.db, () => running.delete(slot)) });
+          running.set(slot, { requestHash, answered: keepAnswer(res, claim.reservation, deps, () => running.delete(slot)) });
           return next();
       }
     }
@@ -118,11 +130,11 @@ export function idempotency(deps: { db: Db; clock: Clock }) {
  * Stores the answer the route sends (or drops the reservation when it is not kept). Resolves once
  * that is done, after `whenDone` has run.
  */
-function keepAnswer(res: Response, reservation: Reservation, db: Db, whenDone: () => void): Promise<void> {
+function keepAnswer(res: Response, reservation: Reservation, { db, secretBox }: { db: Db; secretBox: SecretBox }, whenDone: () => void): Promise<void> {
   return new Promise((resolve) => {
     onAnswer(res, (answer) => {
       try {
-        if (isKept(answer.status)) saveIdempotentResponse(db, reservation, answer);
+        if (isKept(answer.status)) saveIdempotentResponse(db, secretBox, reservation, answer);
         else releaseIdempotencyKey(db, reservation);
       } finally {
         whenDone();

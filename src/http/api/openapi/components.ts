@@ -106,6 +106,10 @@ export const WebhookEndpoint = named(
     enabled: z.boolean(),
     disabledReason: z.string().nullable().meta({ description: 'Why LinkQR disabled it (410, 5 days of failures); null when a person did' }),
     previousSecretExpiresAt: nullableTime,
+    needsSecretRotation: z.boolean().meta({
+      description:
+        "true when the server's at-rest key cannot read the signing secret (LINKQR_SECRET changed or linkqr.key lost): deliveries wait, pending, until the secret is rotated",
+    }),
     failingSince: nullableTime,
     lastSuccessAt: nullableTime,
     createdAt: time,
@@ -226,7 +230,10 @@ export const RawClick = named(
   'RawClick',
   (Click as z.ZodObject).extend({
     id: z.string(),
-    visitor: z.string().nullable().meta({ description: 'Keyed hash of the address: equal for the same visitor, not reversible' }),
+    visitor: z
+      .string()
+      .nullable()
+      .meta({ description: "Hash of the address with a salt of the click's UTC day: equal for the same visitor within that day; the salt is deleted after it, so not reversible" }),
   }),
 );
 export const ClickList = page('ClickList', RawClick);

@@ -93,7 +93,7 @@ function errorResponses(op: Operation): Record<string, Json> {
     ...(op.operationId === 'getLinkQr' ? (['plan_limit_reached'] as const) : []),
   ]);
   add(404, [...(op.idParam ? (['not_found'] as const) : [])]);
-  add(409, [...(op.conflicts ?? []), ...(isPost ? (['idempotency_key_reused', 'idempotency_key_in_progress'] as const) : [])]);
+  add(409, [...(op.conflicts ?? []), ...(isPost ? (['idempotency_key_reused', 'idempotency_key_in_progress', 'idempotency_record_unreadable'] as const) : [])]);
   if (authenticated) {
     add(413, ['payload_too_large']);
     add(415, ['unsupported_media_type']);

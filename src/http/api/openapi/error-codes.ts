@@ -25,6 +25,7 @@ export const API_ERROR_CODES = {
   webhook_disabled: { status: 409, meaning: 'The endpoint is disabled; enable it first.' },
   idempotency_key_reused: { status: 409, meaning: 'This Idempotency-Key was used with another request body or route.' },
   idempotency_key_in_progress: { status: 409, meaning: 'The first request with this Idempotency-Key is still running; retry after Retry-After.' },
+  idempotency_record_unreadable: { status: 409, meaning: "The first answer to this Idempotency-Key cannot be read (the server's at-rest key changed); check whether it took effect, then use a new key." },
   payload_too_large: { status: 413, meaning: 'The body is larger than 64 KB.' },
   unsupported_media_type: { status: 415, meaning: 'Send the body as application/json (UTF-8, no content-encoding).' },
   rate_limited: { status: 429, meaning: 'Too many requests for this key (or address); wait Retry-After seconds.' },

@@ -82,7 +82,7 @@ export const OPERATIONS: Operation[] = [
   {
     operationId: 'listLinkClicks', method: 'get', path: '/links/{id}/clicks', tag: 'Analytics', scope: 'analytics:read', idParam: 'lnk_…', query: 'listClicks',
     summary: 'Raw clicks of a link, newest first',
-    description: 'No address is stored or returned: `visitor` is a keyed hash of it.',
+    description: 'No address is stored or returned: `visitor` is a hash of it salted per UTC day (equal for the same visitor within the day).',
     success: { status: 200, description: 'A page of clicks', schema: 'ClickList' },
   },
   {

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DB_FILE } from '../app.js';
+import { fakeClock, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
+import { encodingsOf, findHashedAddress, findLeaks, textKeysIn } from '../testing/leak-scan.js';
+
+/**
+ * Visitor hashes (issue 12, item 3): the salt changes every UTC day and is deleted after its day,
+ * so daily unique visitors work while no one holding the database or a backup can turn a past
+ * day's hashes back into addresses, by trying every IPv4 address or otherwise.
+ */
+
+const VISITOR = '203.0.113.77';
+const OTHER = '198.51.100.4';
+const BROWSER = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+const at = (day: number, hour: number, minute = 0) => Date.UTC(2030, 0, day, hour, minute);
+
+test('a visitor keeps one hash through the UTC day, across a restart; the next day brings another, and the salt of the day is gone after it', async (ctx) => {
+  const dataDir = tempDataDir();
+  const clock = fakeClock(at(1, 10));
+  let t: TestServer | undefined;
+  ctx.after(async () => {
+    await t?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const start = async () => (t = await startTestServer({ dataDir, clock, env: { LINKQR_TRUST_PROXY: 'loopback' } }));
+  /** The hash a click from `ip` gets now. */
+  const hashOf = async (server: TestServer, slug: string, ip: string) => {
+    const res = await server.request('GET', `/${slug}`, { headers: { 'x-forwarded-for': ip, 'user-agent': BROWSER } });
+    assert.equal(res.status, 302);
+    server.flushClicks();
+    return server.store.db.sqlite.prepare('select ip_hash from clicks order by id desc limit 1').pluck().get() as string;
+  };
+
+  let server = await start();
+  const key = await server.key();
+  const link = await server.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/daily' } });
+  assert.equal(link.status, 201, link.text);
+  const slug = link.json.slug as string;
+  const morning = await hashOf(server, slug, VISITOR);
+  assert.match(morning, /^[A-Za-z0-9_-]{22}$/);
+  assert.equal(await hashOf(server, slug, VISITOR), morning, 'the same visitor, the same hash');
+  assert.notEqual(await hashOf(server, slug, OTHER), morning, 'another visitor, another hash');
+  await server.close();
+
+  clock.set(at(1, 23, 59));
+  server = await start();
+  assert.equal(await hashOf(server, slug, VISITOR), morning, 'a restart within the day keeps the visitor');
+
+  clock.set(at(2, 0, 5));
+  const nextDay = await hashOf(server, slug, VISITOR);
+  assert.notEqual(nextDay, morning, 'a new day, a new salt');
+
+  // Day 1's salt as stored (sealed under the at-rest key): with the key, it would re-identify day 1's visitors.
+  const sql = server.store.db.sqlite;
+  const daySalts = () => sql.prepare('select day, salt from visitor_salts order by day').all() as { day: number; salt: string }[];
+  assert.deepEqual(daySalts().map((r) => r.day), [at(1, 0), at(2, 0)]);
+  const firstDaySalt = daySalts()[0]!.salt;
+
+  clock.set(at(2, 1, 30));
+  const retention = await server.server.scheduler.run('retention');
+  assert.ok(retention.status === 'ok' && retention.result.visitorSalts === 1, JSON.stringify(retention));
+  assert.deepEqual(daySalts().map((r) => r.day), [at(2, 0)], "day 1's salt is deleted");
+  assert.equal(await hashOf(server, slug, VISITOR), nextDay, "today's salt stays");
+  const files = [join(dataDir, DB_FILE), join(dataDir, `${DB_FILE}-wal`)];
+  assert.deepEqual(
+    [...findLeaks(files, encodingsOf("day 1's sealed salt", firstDaySalt)), ...findHashedAddress(files, 'visitor address', VISITOR, textKeysIn(files))],
+    [],
+    "no key in the files re-identifies the visitor, and day 1's salt is not left in free space or the WAL",
+  );
+});
