@@ -32,7 +32,8 @@ if (!args.has('--reuse-bundle') || !existsSync(join(ROOT, BUNDLE))) await bundle
 // The addon files the packages themselves would load here (see src/lib/native-addons.ts).
 const packageDir = (name) => dirname(require.resolve(`${name}/package.json`));
 const addons = {
-  better_sqlite3: join(packageDir('better-sqlite3'), 'build/Release/better_sqlite3.node'),
+  // A local compile (build/Release) wins over the shipped prebuild, as in the package itself.
+  better_sqlite3: [join(packageDir('better-sqlite3'), 'build/Release/better_sqlite3.node')].find(existsSync) ?? createRequire(join(packageDir('better-sqlite3'), 'package.json'))('./lib/binding.js').getPrebuildPath(),
   argon2: require('node-gyp-build').resolve(packageDir('argon2')),
 };
 
@@ -82,8 +83,18 @@ try {
   if (spawnSync('strip', ['--version'], { stdio: 'ignore' }).status === 0) run('strip', [binary]);
   else console.warn('build-binary: `strip` not found (Debian: apt-get install binutils): the executable keeps its symbols');
   const { inject } = require('postject');
-  // postject warns about a missing '.note.100' string offset on stripped ELF files: harmless.
-  await inject(binary, 'NODE_SEA_BLOB', readFileSync(seaConfig.output), { sentinelFuse: SENTINEL_FUSE });
+  // LIEF (inside postject) warns that a stripped ELF file has no section-name strings for its
+  // notes ('.note.100', '.note'): harmless, Node finds the blob through the note itself. Those
+  // lines alone are dropped; any other warning still shows.
+  const warn = console.warn;
+  console.warn = (...args) => {
+    if (!/^warning: Can't find string offset for section name '\.note(\.\d+)?'$/.test(String(args[0]).trim())) warn(...args);
+  };
+  try {
+    await inject(binary, 'NODE_SEA_BLOB', readFileSync(seaConfig.output), { sentinelFuse: SENTINEL_FUSE });
+  } finally {
+    console.warn = warn;
+  }
   renameSync(binary, OUTPUT);
   writeFileSync(STAMP, inputsHash);
 } finally {

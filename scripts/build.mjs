@@ -50,7 +50,7 @@ export async function bundle() {
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    target: 'node20',
+    target: 'node24',
     sourcemap: 'linked',
     plugins: [nativeAddons],
     logLevel: 'warning',

@@ -19,7 +19,7 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /** The addon files the packages load in a checkout: the executable must carry these very bytes. */
 const CHECKOUT_ADDONS = {
-  better_sqlite3: join(ROOT, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'),
+  better_sqlite3: (require(join(ROOT, 'node_modules/better-sqlite3/lib/binding.js')) as { getPrebuildPath(): string }).getPrebuildPath(),
   argon2: (require('node-gyp-build') as { resolve(dir: string): string }).resolve(join(ROOT, 'node_modules/argon2')),
 };
 

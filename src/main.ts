@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { NeedsMigrationError } from './app.js';
 import { backupCommand } from './cli/backup.js';
-import type { Command, OptionSpec } from './cli/command.js';
+import { type Command, JSON_OPTION, type OptionSpec } from './cli/command.js';
 import {
   keyAllowCommand,
   keyCreateCommand,
@@ -20,6 +20,7 @@ import { serveCommand } from './cli/serve.js';
 import { userCreateCommand } from './cli/users.js';
 import { workspaceCreateCommand, workspaceListCommand } from './cli/workspaces.js';
 import { ConfigError, loadConfig, SETTINGS } from './config.js';
+import { sqliteVersion } from './db/db.js';
 import { MigrationError } from './db/migrate.js';
 import { shippedAssets } from './lib/assets.js';
 import { AppError } from './lib/errors.js';
@@ -31,9 +32,14 @@ import { KeyFileError } from './secrets/at-rest-key.js';
 
 const versionCommand: Command = {
   name: ['version'],
-  summary: 'print the version',
-  async run() {
-    process.stdout.write(`linkqr ${VERSION}\n`);
+  summary: 'print the version (--json: with the Node.js and SQLite versions, for bug reports)',
+  options: JSON_OPTION,
+  async run({ options }) {
+    if (!options.json) {
+      process.stdout.write(`linkqr ${VERSION}\n`);
+      return;
+    }
+    process.stdout.write(`${JSON.stringify({ version: VERSION, node: process.versions.node, sqlite: sqliteVersion() })}\n`);
   },
 };
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -128,6 +129,15 @@ describe('linkqr CLI: help, version and usage errors', { concurrency: 4 }, () =>
       succeeded(r);
       assert.equal(r.stdout, `linkqr ${version}\n`);
     }
+  });
+
+  test('version --json names the version, the Node.js running it and the SQLite compiled into the addon', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await cli('version', '--json');
+    succeeded(r);
+    const sqlite = new Database(':memory:').prepare('select sqlite_version()').pluck().get() as string;
+    assert.deepEqual(JSON.parse(r.stdout), { version, node: process.versions.node, sqlite });
+    assert.match(sqlite, /^3\.\d+\.\d+$/);
   });
 
   const usageErrors: [string, string[], RegExp][] = [

@@ -47,6 +47,16 @@ export interface Db {
   close(): void;
 }
 
+/** The SQLite library's version (the one compiled into the better-sqlite3 addon). */
+export function sqliteVersion(): string {
+  const memory = new BetterSqlite3(':memory:', { nativeBinding: nativeAddon('better_sqlite3') as unknown as string });
+  try {
+    return memory.prepare('select sqlite_version()').pluck().get() as string;
+  } finally {
+    memory.close();
+  }
+}
+
 export function openDb(file: string): Db {
   // The loaded addon (the types only know a path): the single executable unpacks it itself.
   const sqlite = new BetterSqlite3(file, { nativeBinding: nativeAddon('better_sqlite3') as unknown as string });

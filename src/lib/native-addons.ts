@@ -17,10 +17,8 @@ import { embeddedManifest } from './assets.js';
 export type AddonName = 'better_sqlite3' | 'argon2';
 
 const FROM_PACKAGE: Record<AddonName, () => object> = {
-  better_sqlite3: () => {
-    const pkg = packageJson('better-sqlite3');
-    return createRequire(pkg)('bindings')({ bindings: 'better_sqlite3.node', module_root: dirname(pkg) }) as object;
-  },
+  // better-sqlite3 13 ships Node-API builds in prebuilds/ and picks one itself.
+  better_sqlite3: () => createRequire(packageJson('better-sqlite3'))('./lib/binding.js').getBinding(null) as object,
   argon2: () => {
     const pkg = packageJson('argon2');
     return createRequire(pkg)('node-gyp-build')(dirname(pkg)) as object;
