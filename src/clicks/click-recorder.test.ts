@@ -217,7 +217,7 @@ describe('ClickRecorder', { timeout: 15_000 }, () => {
     const f = await fixture();
     const recorder = f.recorder({ flushDelayMs: 60_000 });
     for (let i = 0; i < 7; i++) recorder.record(click(f, f.linkA));
-    assert.equal(recorder.close(), 7);
+    assert.equal(await recorder.close(), 7);
     assert.equal(f.rowCount(), 7);
     assert.equal(recorder.depth, 0);
   });
@@ -231,12 +231,25 @@ describe('ClickRecorder', { timeout: 15_000 }, () => {
       f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
       const failures = () => f.logs.filter((l) => l.includes('click batch write failed')).length;
 
-      assert.equal(recorder.close(), 0);
+      assert.equal(await recorder.close(), 0);
       assert.equal(recorder.depth, 1, 'what could not be written is still reported as buffered');
       await new Promise((resolve) => setTimeout(resolve, 1_300));
       assert.equal(failures(), 1, 'no write attempts after close');
     },
   );
+
+  test('close retries a refused write for its grace period, and writes once the disk takes it', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    for (let i = 0; i < 5; i++) recorder.record(click(f, f.linkA));
+    f.store.db.sqlite.pragma('query_only = 1');
+    const closing = recorder.close(10_000);
+    assert.ok(recorder.lastError, 'the first attempt was refused');
+    f.store.db.sqlite.pragma('query_only = 0');
+    assert.equal(await closing, 5);
+    assert.equal(recorder.depth, 0);
+    assert.equal(f.rowCount(), 5);
+  });
 
   test('beyond maxBuffered, new clicks are dropped and the drop is logged', async () => {
     const f = await fixture();

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import { classifyAgent, referrerHost } from './classify.js';
@@ -24,6 +25,9 @@ export interface ClickRecorderOptions {
   maxBuffered?: number;
 }
 
+/** While a stopping recorder retries a write the disk refuses. */
+const CLOSE_RETRY_MS = 250;
+
 /**
  * Keeps the redirect path free of database writes: clicks are buffered in memory and written
  * in one transaction per batch, together with the links' counters.
@@ -31,6 +35,8 @@ export interface ClickRecorderOptions {
 export class ClickRecorder {
   private buffer: ClickInput[] = [];
   private readonly pendingHuman = new Map<string, number>();
+  /** What the last failed write said (for the message of a shutdown that loses clicks). */
+  private failure: unknown;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private readonly statements;
@@ -67,10 +73,23 @@ export class ClickRecorder {
       this.dropped++;
       return;
     }
-    this.buffer.push(click);
-    if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
-    if (this.buffer.length >= this.maxBatch && this.retryDelayMs === 0) this.flushSoon();
+    this.add(click);
+    // While writes fail, arriving clicks wait for the retry instead of each forcing a write.
+    if (this.retryDelayMs > 0) return this.flushAfter(this.retryDelayMs);
+    if (this.buffer.length >= this.maxBatch) this.flushSoon();
     else this.flushAfter(this.flushDelayMs);
+  }
+
+  /** Writes at once what waits for a retry: the database can be written again. */
+  retryNow(): void {
+    if (this.retryDelayMs === 0 || this.closed) return;
+    this.retryDelayMs = 0;
+    this.flushSoon();
+  }
+
+  /** What the last failed write said, if the last write failed. */
+  get lastError(): unknown {
+    return this.failure;
   }
 
   /** Human clicks of a link that are buffered but not yet written. */
@@ -133,18 +152,18 @@ export class ClickRecorder {
         this.deps.inBatch?.(records);
       });
     } catch (err) {
-      if (this.closed) {
-        this.deps.log.error({ err, unwritten: batch.length }, 'click batch write failed at shutdown; these clicks are lost');
-        return 0;
-      }
+      this.failure = err;
+      // Stopping: close() retries, and says what it could not write.
+      if (this.closed) return 0;
       // Back off (1 s doubling to 30 s): a locked or full database must not be hammered from the redirect path.
       this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 1_000), 30_000);
-      this.deps.log.error({ err, buffered: batch.length, retryInMs: this.retryDelayMs }, 'click batch write failed; will retry');
+      this.deps.log.error({ err, buffered: this.buffer.length, retryInMs: this.retryDelayMs }, 'click batch write failed; will retry');
       this.clearTimer();
       this.flushAfter(this.retryDelayMs);
       return 0;
     }
     this.retryDelayMs = 0;
+    this.failure = undefined;
     this.deps.onFlush?.(batch.length, (performance.now() - started) / 1000);
     // Written: these clicks now count in links.clicks, so stop counting them as pending.
     this.buffer = [];
@@ -157,14 +176,29 @@ export class ClickRecorder {
   }
 
   /**
-   * Writes what is left, once, and stops (shutdown). Returns the number written; `depth` is
-   * what could not be written.
+   * Writes what is left and stops (shutdown). While the database refuses, it keeps trying for
+   * `graceMs`: these clicks were answered. Returns the number written; `depth` is what could not
+   * be written, and `lastError` why.
    */
-  close(): number {
+  async close(graceMs = 0): Promise<number> {
     this.closed = true;
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
-    return this.flush();
+    let written = this.flush();
+    const deadline = performance.now() + graceMs;
+    while (this.buffer.length > 0 && performance.now() < deadline) {
+      await sleep(CLOSE_RETRY_MS);
+      written += this.flush();
+    }
+    if (this.buffer.length > 0) {
+      this.deps.log.error({ err: this.failure, unwritten: this.buffer.length }, 'click batch write failed at shutdown; these clicks are lost');
+    }
+    return written;
+  }
+
+  private add(click: ClickInput) {
+    this.buffer.push(click);
+    if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
   }
 
   private flushAfter(delayMs: number) {

@@ -1,5 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { storageProblem } from '../../db/storage-errors.js';
+import { STORAGE_RETRY_SECONDS } from '../../db/storage-health.js';
 import { AppError, errors } from '../../lib/errors.js';
 import type { StatusPages } from '../status-pages.js';
 
@@ -28,15 +30,31 @@ const malformedPath = () =>
 
 /**
  * The one place errors become responses: problem+json under /api, an HTML page elsewhere.
- * Unknown errors are logged with their cause and answered with a plain 500.
+ * A write the disk refused (full, read-only, I/O error) is 503 storage_unavailable with
+ * Retry-After: the same request works once the disk does (the storage health in db.ts logs the
+ * cause once). Other unknown errors are logged with their cause and answered with a plain 500.
  */
 export function errorHandler(log: Logger, pages: StatusPages) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const known = err instanceof AppError ? err : err instanceof URIError ? malformedPath() : undefined;
+    const known =
+      err instanceof AppError
+        ? err
+        : err instanceof URIError
+          ? malformedPath()
+          : storageProblem(err)
+            ? errors.storageUnavailable(STORAGE_RETRY_SECONDS)
+            : undefined;
     const e = known ?? new AppError(500, 'internal_error', 'Internal server error', 'Something went wrong on our side.');
     if (!known) log.error({ err, reqId: res.locals.requestId }, 'unhandled error');
     if (res.headersSent) return res.end();
     if (req.originalUrl.startsWith('/api/')) return problemJson(res, e);
+    if (e.code === 'storage_unavailable') {
+      for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
+      // An htmx form would drop a 5xx answer silently (views/layouts/admin.eta lets 503 through):
+      // the page replaces the admin page's body, so the change visibly did not happen.
+      if (req.get('hx-request')) res.set({ 'hx-retarget': 'body', 'hx-reswap': 'innerHTML' });
+      return res.status(503).type('html').send(pages.unavailable);
+    }
     if (e.status === 404 || e.status >= 500) {
       return res.status(e.status).type('html').send(e.status === 404 ? pages.notFound : pages.serverError);
     }
