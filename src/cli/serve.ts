@@ -1,5 +1,7 @@
 import { createServer, openStore } from '../app.js';
+import { lockDataDir } from '../db/data-dir-lock.js';
 import { issueSetupToken } from '../setup/setup.service.js';
+import { VERSION } from '../version.js';
 import type { Command } from './command.js';
 
 export const serveCommand: Command = {
@@ -17,7 +19,15 @@ export const serveCommand: Command = {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     });
+    // First: no migration may run under another server's feet.
+    const lock = lockDataDir(config.dataDir, { startedAt: new Date().toISOString(), version: VERSION });
     try {
+      if (lock.previous) {
+        log.warn(
+          { pid: lock.previous.pid, startedAt: lock.previous.startedAt },
+          'the previous server on this data dir did not stop cleanly (killed or crashed): clicks of its last moments may be lost (README: crash window)',
+        );
+      }
       const store = openStore(config, { assets, log, applyPending: true });
       const server = createServer(store);
       try {
@@ -37,6 +47,7 @@ export const serveCommand: Command = {
       // A failed stop (clicks that could not be written) exits 1 with the reason on stderr (main.ts).
       await server.close();
     } finally {
+      lock.release();
       log.flush();
     }
   },
