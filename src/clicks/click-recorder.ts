@@ -25,16 +25,32 @@ export interface ClickRecorderOptions {
   maxBuffered?: number;
 }
 
+/** A click whose redirect waits until it is written. */
+interface DurableClick {
+  click: ClickInput;
+  done(error?: unknown): void;
+}
+
 /** While a stopping recorder retries a write the disk refuses. */
 const CLOSE_RETRY_MS = 250;
 
 /**
  * Keeps the redirect path free of database writes: clicks are buffered in memory and written
  * in one transaction per batch, together with the links' counters.
+ *
+ * The crash window (README): a kill -9 loses the clicks not yet written, those answered during
+ * the last `flushDelayMs` (25 ms) plus the batch write in progress. The timer alone cannot
+ * promise that when the event loop is busy answering requests, so a click arriving after the
+ * oldest one has waited `flushDelayMs` writes the batch itself. Clicks that `maxClicks` counts
+ * take `recordDurably`: their redirect waits for the write, so a crash cannot let a link answer
+ * more redirects than its limit.
  */
 export class ClickRecorder {
   private buffer: ClickInput[] = [];
+  private durable: DurableClick[] = [];
   private readonly pendingHuman = new Map<string, number>();
+  /** performance.now() when the oldest buffered click arrived. */
+  private oldestAt = 0;
   /** What the last failed write said (for the message of a shutdown that loses clicks). */
   private failure: unknown;
   private timer: NodeJS.Timeout | undefined;
@@ -77,7 +93,23 @@ export class ClickRecorder {
     // While writes fail, arriving clicks wait for the retry instead of each forcing a write.
     if (this.retryDelayMs > 0) return this.flushAfter(this.retryDelayMs);
     if (this.buffer.length >= this.maxBatch) this.flushSoon();
+    else if (this.buffer.length > 1 && performance.now() - this.oldestAt >= this.flushDelayMs) this.flush();
     else this.flushAfter(this.flushDelayMs);
+  }
+
+  /**
+   * Records a click and calls `done` once it is written, or with the error when it cannot be;
+   * the click is then not recorded at all (its request is answered with an error instead of
+   * the redirect). The clicks of one event-loop turn share one write (group commit).
+   */
+  recordDurably(click: ClickInput, done: (error?: unknown) => void): void {
+    const storage = this.deps.db.storage;
+    // Fail at once rather than try the disk for every request: the storage probe says when it is back.
+    if (!storage.available) return done(storage.state.error ?? new Error('the database cannot be written'));
+    if (this.closed || this.buffer.length >= this.maxBuffered) return done(new Error('the click buffer is closed or full'));
+    this.add(click);
+    this.durable.push({ click, done });
+    this.flushSoon();
   }
 
   /** Writes at once what waits for a retry: the database can be written again. */
@@ -106,6 +138,7 @@ export class ClickRecorder {
     this.clearTimer();
     const batch = this.buffer;
     if (batch.length === 0) return 0;
+    const durable = this.durable;
     const records: ClickRecord[] = [];
     const totals = new Map<string, LinkClickTotals>();
     // A visitor's clicks tend to come together: hash each address once per batch.
@@ -153,6 +186,7 @@ export class ClickRecorder {
       });
     } catch (err) {
       this.failure = err;
+      if (durable.length > 0) this.unrecord(durable, err);
       // Stopping: close() retries, and says what it could not write.
       if (this.closed) return 0;
       // Back off (1 s doubling to 30 s): a locked or full database must not be hammered from the redirect path.
@@ -167,7 +201,9 @@ export class ClickRecorder {
     this.deps.onFlush?.(batch.length, (performance.now() - started) / 1000);
     // Written: these clicks now count in links.clicks, so stop counting them as pending.
     this.buffer = [];
+    this.durable = [];
     this.pendingHuman.clear();
+    for (const d of durable) d.done();
     if (this.dropped > 0) {
       this.deps.log.error({ dropped: this.dropped }, 'clicks dropped while the buffer was full');
       this.dropped = 0;
@@ -197,8 +233,23 @@ export class ClickRecorder {
   }
 
   private add(click: ClickInput) {
+    if (this.buffer.length === 0) this.oldestAt = performance.now();
     this.buffer.push(click);
     if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
+  }
+
+  /** Takes back clicks whose write failed before their redirect was answered: they never happened. */
+  private unrecord(durable: DurableClick[], err: unknown) {
+    const failed = new Set(durable.map((d) => d.click));
+    this.buffer = this.buffer.filter((c) => !failed.has(c));
+    this.durable = [];
+    for (const c of failed) {
+      if (c.bot) continue;
+      const left = (this.pendingHuman.get(c.linkId) ?? 0) - 1;
+      if (left > 0) this.pendingHuman.set(c.linkId, left);
+      else this.pendingHuman.delete(c.linkId);
+    }
+    for (const d of durable) d.done(err);
   }
 
   private flushAfter(delayMs: number) {

@@ -30,6 +30,7 @@ describe('a read-only database at run time', () => {
   let key: string;
   let admin: AdminClient;
   let open: { id: string; slug: string };
+  let limited: { id: string; slug: string };
 
   before(async () => {
     t = await startTestServer({ storageProbeMs: 50 });
@@ -37,6 +38,7 @@ describe('a read-only database at run time', () => {
     await createUser(t.store, TEST_OPERATOR, { email: 'owner@example.com', password: PASSWORD, workspace: 'Acme' });
     const ws = findWorkspaceByName(t.store.db, 'Acme')!;
     open = await createLink(t.server.deps, ws.id, TEST_OPERATOR, { url: 'https://example.com/open', slug: 'open' });
+    limited = await createLink(t.server.deps, ws.id, TEST_OPERATOR, { url: 'https://example.com/limited', slug: 'limited', maxClicks: 5 });
     admin = await new AdminClient(t.url).signIn('owner@example.com', PASSWORD);
   });
   after(() => t.close());
@@ -58,6 +60,12 @@ describe('a read-only database at run time', () => {
 
       assert.equal((await t.request('GET', `/api/v1/links/${open.id}`, { key })).status, 200, 'reads need no write');
       assert.equal((await visit(t.url, open.slug)).status, 302, 'a link without maxClicks redirects; its click waits in memory');
+
+      // A limited link cannot prove its click is recorded, so it does not answer it (nor count it).
+      const unavailable = await visit(t.url, limited.slug);
+      assert.equal(unavailable.status, 503);
+      assert.equal(unavailable.headers.get('retry-after'), '5');
+      assert.match(unavailable.text, /Temporarily unavailable/);
     } finally {
       t.store.db.sqlite.pragma('query_only = 0');
     }
@@ -67,6 +75,8 @@ describe('a read-only database at run time', () => {
     await eventually(async () => (await t.request('GET', `/api/v1/links/${open.id}`, { key })).json.clicks === 1);
     assert.equal(sample((await t.request('GET', '/metrics')).text, 'linkqr_storage_available'), 1);
     assert.equal((await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/new' } })).status, 201);
+    assert.equal((await visit(t.url, limited.slug)).status, 302);
+    assert.equal((await t.request('GET', `/api/v1/links/${limited.id}`, { key })).json.clicks, 1, 'the refused visit did not count');
 
     const said = t.logs.filter((l) => /the database (cannot be written|can be written again)/.test(l));
     assert.equal(said.length, 2, `said once each way, not per request:\n${said.join('\n')}`);
