@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { ClickRecorder, type ClickRecorderOptions } from './clicks/click-recorde
 import { VisitorSalts } from './clicks/visitor-salts.js';
 import type { Config } from './config.js';
 import { type Db, openDb } from './db/db.js';
+import { describeStorageProblem, ensureDataDir } from './db/storage-errors.js';
 import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migrate.js';
 import { createExpressApp } from './http/express-app.js';
 import { createScheduler } from './jobs/schedule.js';
@@ -20,6 +20,7 @@ import { VerificationCache } from './keys/verification-cache.js';
 import { RedirectCache } from './links/redirect-cache.js';
 import { type Assets, shippedAssets } from './lib/assets.js';
 import { type Clock, systemClock } from './lib/clock.js';
+import { OperatorError } from './lib/errors.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { Dispatcher, type DispatcherOptions } from './outbox/dispatcher.js';
@@ -42,6 +43,8 @@ export interface StoreOptions {
   clock?: Clock;
   log?: Logger;
   assets?: Assets;
+  /** How often to probe while the database cannot be written (tests shorten it). */
+  storageProbeMs?: number;
 }
 
 /** What every command needs: config, logger, clock, assets and a migrated database. */
@@ -55,7 +58,7 @@ export interface Store {
   latestMigration: number;
 }
 
-export class NeedsMigrationError extends Error {
+export class NeedsMigrationError extends OperatorError {
   override name = 'NeedsMigrationError';
 }
 
@@ -68,8 +71,8 @@ export function openStore(config: Config, opts: StoreOptions & { applyPending?: 
   const log = opts.log ?? createLogger(config.logLevel);
   const assets = opts.assets ?? shippedAssets();
   const migrations = loadMigrations(assets);
-  mkdirSync(config.dataDir, { recursive: true });
-  const db = openDb(join(config.dataDir, DB_FILE));
+  ensureDataDir(config.dataDir);
+  const db = openDb(join(config.dataDir, DB_FILE), { storageProbeMs: opts.storageProbeMs });
   try {
     const status = migrationStatus(db, migrations);
     const pending = status.filter((s) => s.appliedAt === null);
@@ -103,7 +106,11 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   const views = createViews(assets);
   const pages = renderStatusPages(views);
   let baseUrl = config.baseUrl ?? '';
-  const metrics = createMetrics({ clickBufferDepth: () => clicks.depth, pendingDeliveries: () => countPendingDeliveries(db) });
+  const metrics = createMetrics({
+    clickBufferDepth: () => clicks.depth,
+    pendingDeliveries: () => countPendingDeliveries(db),
+    storageAvailable: () => db.storage.available,
+  });
 
   const guard = new AddressGuard(config.webhookAllowedCidrs);
   const userAgent = `LinkQR/${VERSION} (webhooks; +https://www.standardwebhooks.com)`;
@@ -171,12 +178,14 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     },
     generateSecret: generateWebhookSecret,
     secretBox,
-    ready() {
+    /** Why this server should get no traffic now (/readyz), or undefined when it should. */
+    notReady(): string | undefined {
+      if (!db.storage.available) return 'storage_unavailable';
       try {
         const row = db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')));
-        return row?.v === latestMigration;
+        return row?.v === latestMigration ? undefined : 'migrations_not_current';
       } catch {
-        return false;
+        return 'database_unreachable';
       }
     },
   };
@@ -210,10 +219,27 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     scheduler,
     dispatcher,
     async listen(): Promise<string> {
+      // Prove the database can be written before taking traffic: a read-only or full disk stops
+      // the start here, instead of a server that says it is ready and answers writes with errors.
+      db.storage.probe();
+      // From now on, said once when the disk goes and once when it is back, not per failing
+      // request; and the clicks buffered meanwhile are written at once, not after their back-off.
+      db.storage.onChange((state) => {
+        if (state.available) {
+          log.info('the database can be written again');
+          clicks.retryNow();
+        } else {
+          log.error(
+            { err: state.error, problem: state.problem },
+            'the database cannot be written: API writes answer 503 storage_unavailable and /readyz 503 until it can; clicks wait in memory',
+          );
+        }
+      });
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+        const refused = (err: NodeJS.ErrnoException) => reject(listenError(err, config));
+        server.once('error', refused);
         server.listen(config.port, config.host, () => {
-          server.off('error', reject);
+          server.off('error', refused);
           resolve();
         });
       });
@@ -245,14 +271,41 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       clearTimeout(force);
       await dispatcherStopped;
       sender.close();
-      const written = clicks.close();
+      const written = await clicks.close(CLICK_WRITE_GRACE_MS);
       const lost = clicks.depth;
       keyUsage.flush();
       apiRequests.flush();
       db.close();
-      log.info({ clicksWritten: written }, 'stopped');
-      if (lost > 0) throw new Error(`${lost} clicks could not be written to the database`);
+      log.info({ clicksWritten: written, clicksLost: lost }, 'stopped');
+      if (lost > 0) {
+        throw new OperatorError(`${lost} answered clicks could not be written to the database (${describeStorageProblem(clicks.lastError)}) and are lost`);
+      }
     },
   };
 }
 export type Server = ReturnType<typeof createServer>;
+
+/**
+ * How long a stopping server keeps trying to write the clicks it answered while the database
+ * refuses (a CLI holding the write lock, space being freed): short of the 10 s most
+ * supervisors wait before SIGKILL, once requests have drained.
+ */
+const CLICK_WRITE_GRACE_MS = 5_000;
+
+/** Why the server could not listen, in a sentence that says what to change. */
+function listenError(err: NodeJS.ErrnoException, config: Config): Error {
+  const where = `${config.host}:${config.port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new OperatorError(`port ${config.port} on ${config.host} is already in use: stop the program using it or choose another --port`);
+    case 'EACCES':
+      return new OperatorError(`not allowed to listen on ${where} (ports below 1024 need privileges): choose another --port`);
+    case 'EADDRNOTAVAIL':
+      return new OperatorError(`cannot listen on ${config.host}: it is not an address of this machine; choose another --host`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new OperatorError(`cannot listen on ${config.host}: the name does not resolve; choose another --host`);
+    default:
+      return new OperatorError(`cannot listen on ${where}: ${err.message}`);
+  }
+}

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import cron from 'node-cron';
 import { parseDuration } from './lib/duration.js';
+import { OperatorError } from './lib/errors.js';
 import { parseCidr } from './lib/net.js';
 
 /** Settings of SPEC §1. The only module that reads process.env. */
@@ -151,7 +152,7 @@ export const SETTINGS = [
   }),
 ];
 
-export class ConfigError extends Error {
+export class ConfigError extends OperatorError {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';

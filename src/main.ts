@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { NeedsMigrationError } from './app.js';
+import type { Logger } from 'pino';
+import { DB_FILE } from './app.js';
 import { backupCommand } from './cli/backup.js';
 import { type Command, JSON_OPTION, type OptionSpec } from './cli/command.js';
 import {
@@ -19,16 +20,15 @@ import { planListCommand, planUpsertCommand, workspaceSetPlanCommand } from './c
 import { serveCommand } from './cli/serve.js';
 import { userCreateCommand } from './cli/users.js';
 import { workspaceCreateCommand, workspaceListCommand } from './cli/workspaces.js';
-import { ConfigError, loadConfig, SETTINGS } from './config.js';
+import { type Config, loadConfig, SETTINGS } from './config.js';
 import { sqliteVersion } from './db/db.js';
-import { MigrationError } from './db/migrate.js';
+import { storageFailureSentence, storageProblem } from './db/storage-errors.js';
 import { shippedAssets } from './lib/assets.js';
-import { AppError } from './lib/errors.js';
+import { AppError, OperatorError } from './lib/errors.js';
 import { configureNativeAddons } from './lib/native-addons.js';
 import { createLogger } from './lib/logger.js';
 import pino from 'pino';
 import { VERSION } from './version.js';
-import { KeyFileError } from './secrets/at-rest-key.js';
 
 const versionCommand: Command = {
   name: ['version'],
@@ -152,8 +152,26 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, flags);
   configureNativeAddons(config);
   const log = createLogger(config.logLevel, pino.destination({ fd: cmd === serveCommand ? 1 : 2, sync: cmd !== serveCommand }));
-  const code = await cmd.run({ config, assets: shippedAssets(), log, options: values, positionals: parsed.positionals });
-  return code ?? 0;
+  try {
+    const code = await cmd.run({ config, assets: shippedAssets(), log, options: values, positionals: parsed.positionals });
+    return code ?? 0;
+  } catch (err) {
+    throw explained(err, config, log);
+  }
+}
+
+/**
+ * A failure as the operator should read it. A disk that refuses writes (read-only, full,
+ * failing) is a sentence about the data dir, found by asking the file system. Anything else
+ * unexpected is a bug: one line here, the stack in the log at debug level.
+ */
+function explained(err: unknown, config: Config, log: Logger): unknown {
+  if (err instanceof OperatorError || err instanceof AppError) return err;
+  if (storageProblem(err)) return new OperatorError(storageFailureSentence(err, config.dataDir, DB_FILE), { cause: err });
+  log.debug({ err }, 'unexpected error');
+  log.flush?.();
+  const message = (err as Error)?.message ?? String(err);
+  return new OperatorError(`unexpected error: ${message} (run with --log-level debug for the stack trace)`, { cause: err });
 }
 
 main(process.argv.slice(2)).then(
@@ -161,14 +179,15 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof MigrationError || err instanceof NeedsMigrationError || err instanceof KeyFileError) {
-      process.stderr.write(`linkqr: ${err.message}\n`);
-      process.exitCode = 1;
-    } else if (err instanceof AppError) {
+    if (err instanceof AppError) {
       const fields = err.errors?.map((f) => `\n  - ${f.field}: ${f.message}`).join('') ?? '';
       process.stderr.write(`linkqr: ${err.detail}${fields}\n`);
       process.exitCode = err.code === 'usage' ? 2 : 1;
+    } else if (err instanceof OperatorError) {
+      process.stderr.write(`linkqr: ${err.message}\n`);
+      process.exitCode = 1;
     } else {
+      // Before the configuration was read: nothing to explain it with.
       process.stderr.write(`linkqr: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = 1;
     }

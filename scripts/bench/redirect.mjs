@@ -1,7 +1,11 @@
 // Redirect throughput with click recording, against a bare node:http 302 server measured in the
 // same run. Server on one core, load generator on the other. Target: >= 0.7x the baseline.
 //   npm run build && node scripts/bench/redirect.mjs     (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS)
+// BENCH_MAX_CLICKS=N gives the link a maxClicks (far above what the run reaches): every human
+// click of such a link is written before its redirect is answered (src/http/redirect.ts).
 import { autocannon, BROWSER_UA, DURATION, fmt, median, ROUNDS, startBare302, startLinkqr } from './lib.mjs';
+
+const MAX_CLICKS = process.env.BENCH_MAX_CLICKS ? Number(process.env.BENCH_MAX_CLICKS) : undefined;
 
 const bare = [];
 const linkqr = [];
@@ -17,7 +21,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const created = await fetch(`${l.url}/api/v1/links`, {
     method: 'POST',
     headers: { authorization: `Bearer ${l.key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ url: 'https://example.com/landing' }),
+    body: JSON.stringify({ url: 'https://example.com/landing', ...(MAX_CLICKS ? { maxClicks: MAX_CLICKS } : {}) }),
   }).then((r) => r.json());
   const lr = autocannon(`${l.url}/${created.slug}`, { headers: { 'user-agent': BROWSER_UA } });
   // autocannon counts completed responses; every one of them was a redirect and must be a stored click.

@@ -1,32 +1,54 @@
 import { createServer, openStore } from '../app.js';
+import { lockDataDir } from '../db/data-dir-lock.js';
 import { issueSetupToken } from '../setup/setup.service.js';
+import { VERSION } from '../version.js';
 import type { Command } from './command.js';
 
 export const serveCommand: Command = {
   name: ['serve'],
   summary: 'run the server (HTTP API, redirects, admin); --host and --port override the config',
+  /**
+   * Everything that can fail at start-up (the data dir in use or unwritable, a migration, the
+   * port) fails before the port opens, and main.ts prints it as one sentence with exit code 1:
+   * never a server that listens but cannot do its work.
+   */
   async run({ config, assets, log }) {
-    const store = openStore(config, { assets, log, applyPending: true });
-    const server = createServer(store);
-    await server.listen();
-    const setupToken = issueSetupToken(store);
-    if (setupToken) {
-      // The link is for a person at the console, not for the log stream: it is a secret.
-      store.log.warn('no user exists yet: open the setup link printed on stderr within 1 hour (restarting issues a new one)');
-      process.stderr.write(`\nLinkQR has no account yet. Create the first owner within 1 hour at:\n  ${server.deps.baseUrl()}/setup?token=${setupToken}\n\n`);
-    }
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        store.log.info({ signal }, 'shutting down');
-        server.close().then(resolve, (err) => {
-          store.log.error({ err }, 'shutdown failed');
-          process.exitCode = 1;
-          resolve();
-        });
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+    // Listening for the signals before anything else: one that arrives while the server starts
+    // stops it once started, instead of killing it half-way (no handler means the default action).
+    const stopSignal = new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
     });
-    store.log.flush();
+    // First: no migration may run under another server's feet.
+    const lock = lockDataDir(config.dataDir, { startedAt: new Date().toISOString(), version: VERSION });
+    try {
+      if (lock.previous) {
+        log.warn(
+          { pid: lock.previous.pid, startedAt: lock.previous.startedAt },
+          'the previous server on this data dir did not stop cleanly (killed or crashed): clicks of its last moments may be lost (README: crash window)',
+        );
+      }
+      const store = openStore(config, { assets, log, applyPending: true });
+      const server = createServer(store);
+      try {
+        await server.listen();
+      } catch (e) {
+        store.db.close();
+        throw e;
+      }
+      const setupToken = issueSetupToken(store);
+      if (setupToken) {
+        // The link is for a person at the console, not for the log stream: it is a secret.
+        store.log.warn('no user exists yet: open the setup link printed on stderr within 1 hour (restarting issues a new one)');
+        process.stderr.write(`\nLinkQR has no account yet. Create the first owner within 1 hour at:\n  ${server.deps.baseUrl()}/setup?token=${setupToken}\n\n`);
+      }
+      const signal = await stopSignal;
+      store.log.info({ signal }, 'shutting down');
+      // A failed stop (clicks that could not be written) exits 1 with the reason on stderr (main.ts).
+      await server.close();
+    } finally {
+      lock.release();
+      log.flush();
+    }
   },
 };

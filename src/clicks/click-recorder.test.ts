@@ -19,6 +19,7 @@ interface Fixture {
   linkA: string;
   linkB: string;
   workspaceId: string;
+  visitorSalts: VisitorSalts;
   recorder(options?: ClickRecorderOptions): ClickRecorder;
   rowCount(): number;
   counters(linkId: string): { clicks: number; total_clicks: number; last_clicked_at: number | null };
@@ -59,6 +60,7 @@ async function fixture(): Promise<Fixture> {
     linkA,
     linkB,
     workspaceId: ws.id,
+    visitorSalts,
     recorder(options) {
       const recorder = new ClickRecorder({ db: store.db, log, visitorSalts, keepUserAgent: () => true }, options);
       recorders.push(recorder);
@@ -223,7 +225,7 @@ describe('ClickRecorder', { timeout: 15_000 }, () => {
     const f = await fixture();
     const recorder = f.recorder({ flushDelayMs: 60_000 });
     for (let i = 0; i < 7; i++) recorder.record(click(f, f.linkA));
-    assert.equal(recorder.close(), 7);
+    assert.equal(await recorder.close(), 7);
     assert.equal(f.rowCount(), 7);
     assert.equal(recorder.depth, 0);
   });
@@ -237,12 +239,94 @@ describe('ClickRecorder', { timeout: 15_000 }, () => {
       f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
       const failures = () => f.logs.filter((l) => l.includes('click batch write failed')).length;
 
-      assert.equal(recorder.close(), 0);
+      assert.equal(await recorder.close(), 0);
       assert.equal(recorder.depth, 1, 'what could not be written is still reported as buffered');
       await new Promise((resolve) => setTimeout(resolve, 1_300));
       assert.equal(failures(), 1, 'no write attempts after close');
     },
   );
+
+  test('when the event loop is too busy for the batch timer, a click arriving after flushDelayMs writes the batch itself', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 20 });
+    recorder.record(click(f, f.linkA));
+    // Requests keep the event loop busy: the timer cannot fire while this runs.
+    const busyUntil = performance.now() + 30;
+    while (performance.now() < busyUntil);
+    assert.equal(f.rowCount(), 0);
+
+    recorder.record(click(f, f.linkA));
+    assert.equal(f.rowCount(), 2, 'written before this click is answered: no click waits much longer than flushDelayMs');
+    assert.equal(recorder.depth, 0);
+  });
+
+  test('recordDurably: done runs once the click is written, and the clicks of one turn share one write', async () => {
+    const f = await fixture();
+    const flushes: number[] = [];
+    const recorder = new ClickRecorder(
+      { db: f.store.db, log: f.store.log, visitorSalts: f.visitorSalts, keepUserAgent: () => true, onFlush: (count) => flushes.push(count) },
+      { flushDelayMs: 60_000 },
+    );
+    cleanups.push(() => void recorder.close());
+    const done: unknown[] = [];
+    recorder.record(click(f, f.linkB));
+    for (let i = 0; i < 3; i++) recorder.recordDurably(click(f, f.linkA), (err) => done.push(err ?? f.rowCount()));
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 3, 'counted against maxClicks while being written');
+    assert.deepEqual(done, [], 'nothing is answered before the write');
+
+    await nextTick();
+    assert.deepEqual(done, [4, 4, 4], 'each done runs after its click is in the database');
+    assert.deepEqual(flushes, [4], 'one write for the turn, with the buffered click beside them');
+    assert.equal(f.counters(f.linkA).clicks, 3);
+  });
+
+  test('recordDurably when the write fails: done gets the error and the click never counted; buffered clicks stay for the retry', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    recorder.record(click(f, f.linkA));
+    assert.equal(recorder.flush(), 1, 'statements prepared before the table goes');
+    f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
+    recorder.record(click(f, f.linkA));
+    let outcome: unknown = 'pending';
+    recorder.recordDurably(click(f, f.linkA), (err) => (outcome = err));
+    await nextTick();
+
+    assert.match(String(outcome), /no such table/);
+    assert.equal(recorder.depth, 1, 'the refused click is gone from the buffer; the answered one stays');
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 1);
+    f.store.db.sqlite.exec('alter table clicks_away rename to clicks');
+    recorder.retryNow();
+    await eventually(() => recorder.depth === 0);
+    assert.equal(f.counters(f.linkA).clicks, 2, 'the refused click was never written');
+  });
+
+  test('recordDurably while the database cannot be written fails at once, without trying the disk', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    f.store.db.sqlite.pragma('query_only = 1');
+    recorder.record(click(f, f.linkA));
+    assert.equal(recorder.flush(), 0);
+    assert.equal(f.store.db.storage.available, false);
+
+    let outcome: unknown = 'pending';
+    recorder.recordDurably(click(f, f.linkA), (err) => (outcome = err));
+    assert.match(String(outcome), /readonly/, 'answered in the same turn');
+    assert.equal(recorder.depth, 1);
+    f.store.db.sqlite.pragma('query_only = 0');
+  });
+
+  test('close retries a refused write for its grace period, and writes once the disk takes it', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    for (let i = 0; i < 5; i++) recorder.record(click(f, f.linkA));
+    f.store.db.sqlite.pragma('query_only = 1');
+    const closing = recorder.close(10_000);
+    assert.ok(recorder.lastError, 'the first attempt was refused');
+    f.store.db.sqlite.pragma('query_only = 0');
+    assert.equal(await closing, 5);
+    assert.equal(recorder.depth, 0);
+    assert.equal(f.rowCount(), 5);
+  });
 
   test('beyond maxBuffered, new clicks are dropped and the drop is logged', async () => {
     const f = await fixture();

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import { classifyAgent, referrerHost } from './classify.js';
@@ -26,13 +27,34 @@ export interface ClickRecorderOptions {
   maxBuffered?: number;
 }
 
+/** A click whose redirect waits until it is written. */
+interface DurableClick {
+  click: ClickInput;
+  done(error?: unknown): void;
+}
+
+/** While a stopping recorder retries a write the disk refuses. */
+const CLOSE_RETRY_MS = 250;
+
 /**
  * Keeps the redirect path free of database writes: clicks are buffered in memory and written
  * in one transaction per batch, together with the links' counters.
+ *
+ * The crash window (README): a kill -9 loses the clicks not yet written, those answered during
+ * the last `flushDelayMs` (25 ms) plus the batch write in progress. The timer alone cannot
+ * promise that when the event loop is busy answering requests, so a click arriving after the
+ * oldest one has waited `flushDelayMs` writes the batch itself. Clicks that `maxClicks` counts
+ * take `recordDurably`: their redirect waits for the write, so a crash cannot let a link answer
+ * more redirects than its limit.
  */
 export class ClickRecorder {
   private buffer: ClickInput[] = [];
+  private durable: DurableClick[] = [];
   private readonly pendingHuman = new Map<string, number>();
+  /** performance.now() when the oldest buffered click arrived. */
+  private oldestAt = 0;
+  /** What the last failed write said (for the message of a shutdown that loses clicks). */
+  private failure: unknown;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private readonly statements;
@@ -70,10 +92,39 @@ export class ClickRecorder {
       this.dropped++;
       return;
     }
-    this.buffer.push(click);
-    if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
-    if (this.buffer.length >= this.maxBatch && this.retryDelayMs === 0) this.flushSoon();
+    this.add(click);
+    // While writes fail, arriving clicks wait for the retry instead of each forcing a write.
+    if (this.retryDelayMs > 0) return this.flushAfter(this.retryDelayMs);
+    if (this.buffer.length >= this.maxBatch) this.flushSoon();
+    else if (this.buffer.length > 1 && performance.now() - this.oldestAt >= this.flushDelayMs) this.flush();
     else this.flushAfter(this.flushDelayMs);
+  }
+
+  /**
+   * Records a click and calls `done` once it is written, or with the error when it cannot be;
+   * the click is then not recorded at all (its request is answered with an error instead of
+   * the redirect). The clicks of one event-loop turn share one write (group commit).
+   */
+  recordDurably(click: ClickInput, done: (error?: unknown) => void): void {
+    const storage = this.deps.db.storage;
+    // Fail at once rather than try the disk for every request: the storage probe says when it is back.
+    if (!storage.available) return done(storage.state.error ?? new Error('the database cannot be written'));
+    if (this.closed || this.buffer.length >= this.maxBuffered) return done(new Error('the click buffer is closed or full'));
+    this.add(click);
+    this.durable.push({ click, done });
+    this.flushSoon();
+  }
+
+  /** Writes at once what waits for a retry: the database can be written again. */
+  retryNow(): void {
+    if (this.retryDelayMs === 0 || this.closed) return;
+    this.retryDelayMs = 0;
+    this.flushSoon();
+  }
+
+  /** What the last failed write said, if the last write failed. */
+  get lastError(): unknown {
+    return this.failure;
   }
 
   /** Human clicks of a link that are buffered but not yet written. */
@@ -90,6 +141,7 @@ export class ClickRecorder {
     this.clearTimer();
     const batch = this.buffer;
     if (batch.length === 0) return 0;
+    const durable = this.durable;
     let started = 0;
     try {
       // Inside the try: the first batch of a day reads (or makes) the day's salt in the database.
@@ -100,22 +152,25 @@ export class ClickRecorder {
         this.deps.inBatch?.(records);
       });
     } catch (err) {
-      if (this.closed) {
-        this.deps.log.error({ err, unwritten: batch.length }, 'click batch write failed at shutdown; these clicks are lost');
-        return 0;
-      }
+      this.failure = err;
+      if (durable.length > 0) this.unrecord(durable, err);
+      // Stopping: close() retries, and says what it could not write.
+      if (this.closed) return 0;
       // Back off (1 s doubling to 30 s): a locked or full database must not be hammered from the redirect path.
       this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 1_000), 30_000);
-      this.deps.log.error({ err, buffered: batch.length, retryInMs: this.retryDelayMs }, 'click batch write failed; will retry');
+      this.deps.log.error({ err, buffered: this.buffer.length, retryInMs: this.retryDelayMs }, 'click batch write failed; will retry');
       this.clearTimer();
       this.flushAfter(this.retryDelayMs);
       return 0;
     }
     this.retryDelayMs = 0;
+    this.failure = undefined;
     this.deps.onFlush?.(batch.length, (performance.now() - started) / 1000);
     // Written: these clicks now count in links.clicks, so stop counting them as pending.
     this.buffer = [];
+    this.durable = [];
     this.pendingHuman.clear();
+    for (const d of durable) d.done();
     if (this.dropped > 0) {
       this.deps.log.error({ dropped: this.dropped }, 'clicks dropped while the buffer was full');
       this.dropped = 0;
@@ -171,14 +226,44 @@ export class ClickRecorder {
   }
 
   /**
-   * Writes what is left, once, and stops (shutdown). Returns the number written; `depth` is
-   * what could not be written.
+   * Writes what is left and stops (shutdown). While the database refuses, it keeps trying for
+   * `graceMs`: these clicks were answered. Returns the number written; `depth` is what could not
+   * be written, and `lastError` why.
    */
-  close(): number {
+  async close(graceMs = 0): Promise<number> {
     this.closed = true;
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
-    return this.flush();
+    let written = this.flush();
+    const deadline = performance.now() + graceMs;
+    while (this.buffer.length > 0 && performance.now() < deadline) {
+      await sleep(CLOSE_RETRY_MS);
+      written += this.flush();
+    }
+    if (this.buffer.length > 0) {
+      this.deps.log.error({ err: this.failure, unwritten: this.buffer.length }, 'click batch write failed at shutdown; these clicks are lost');
+    }
+    return written;
+  }
+
+  private add(click: ClickInput) {
+    if (this.buffer.length === 0) this.oldestAt = performance.now();
+    this.buffer.push(click);
+    if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
+  }
+
+  /** Takes back clicks whose write failed before their redirect was answered: they never happened. */
+  private unrecord(durable: DurableClick[], err: unknown) {
+    const failed = new Set(durable.map((d) => d.click));
+    this.buffer = this.buffer.filter((c) => !failed.has(c));
+    this.durable = [];
+    for (const c of failed) {
+      if (c.bot) continue;
+      const left = (this.pendingHuman.get(c.linkId) ?? 0) - 1;
+      if (left > 0) this.pendingHuman.set(c.linkId, left);
+      else this.pendingHuman.delete(c.linkId);
+    }
+    for (const d of durable) d.done(err);
   }
 
   private flushAfter(delayMs: number) {

@@ -9,6 +9,7 @@ import {
 } from 'kysely';
 import { nativeAddon } from '../lib/native-addons.js';
 import type { Database } from './schema.js';
+import { StorageHealth } from './storage-health.js';
 
 interface Compilable<R> {
   compile(): CompiledQuery<R>;
@@ -44,6 +45,8 @@ export interface Db {
    * it. A failing fn rolls back only its own savepoint.
    */
   write<T>(fn: () => T): Promise<T>;
+  /** Whether writes are succeeding: every outermost transaction reports to it. */
+  readonly storage: StorageHealth;
   close(): void;
 }
 
@@ -57,7 +60,12 @@ export function sqliteVersion(): string {
   }
 }
 
-export function openDb(file: string): Db {
+export interface DbOptions {
+  /** How often to probe while the database cannot be written (default STORAGE_RETRY_SECONDS); tests shorten it. */
+  storageProbeMs?: number;
+}
+
+export function openDb(file: string, options: DbOptions = {}): Db {
   // The loaded addon (the types only know a path): the single executable unpacks it itself.
   const sqlite = new BetterSqlite3(file, { nativeBinding: nativeAddon('better_sqlite3') as unknown as string });
   // busy_timeout first, so the others wait for a CLI process holding the lock instead of failing.
@@ -103,7 +111,36 @@ export function openDb(file: string): Db {
     reject(error: unknown): void;
   }
   let queue: QueuedWrite[] = [];
-  const tx = <T>(fn: () => T): T => sqlite.transaction(fn).immediate();
+  const storage = new StorageHealth(() => probeWrite(sqlite), options.storageProbeMs);
+  let totalChanges: BetterSqlite3.Statement | undefined;
+  const changesSoFar = () => (totalChanges ??= sqlite.prepare('select total_changes()').pluck()).get() as number;
+  const tx = <T>(fn: () => T): T => {
+    const transaction = sqlite.transaction(fn);
+    // A savepoint: the outermost transaction reports for it.
+    if (sqlite.inTransaction) return transaction.immediate();
+    // While storage is down, only a transaction that changed rows proves it is back (a read-only one commits anyway).
+    const before = storage.available ? 0 : changesSoFar();
+    try {
+      const result = transaction.immediate();
+      if (!storage.available && changesSoFar() > before) storage.writeSucceeded();
+      return result;
+    } catch (error) {
+      storage.writeFailed(error);
+      throw error;
+    }
+  };
+  /** A statement outside a transaction is a transaction of its own: it reports like one. */
+  const autocommit = (run: () => BetterSqlite3.RunResult): BetterSqlite3.RunResult => {
+    if (sqlite.inTransaction) return run();
+    try {
+      const result = run();
+      if (result.changes > 0) storage.writeSucceeded();
+      return result;
+    } catch (error) {
+      storage.writeFailed(error);
+      throw error;
+    }
+  };
   const drain = () => {
     const batch = queue;
     queue = [];
@@ -114,6 +151,10 @@ export function openDb(file: string): Db {
           try {
             outcomes.push({ ok: true, value: tx(item.fn) });
           } catch (error) {
+            // SQLite may roll the whole transaction back on a full disk or an I/O error: then the
+            // writes before this one are gone too, and the next would run in a transaction of
+            // its own. Fail the whole batch instead.
+            if (!sqlite.inTransaction) throw error;
             outcomes.push({ ok: false, error });
           }
         }
@@ -139,13 +180,15 @@ export function openDb(file: string): Db {
     first<R>(query: Compilable<R>) {
       const compiled = query.compile();
       const stmt = prepare(compiled.sql);
-      return (stmt.reader ? stmt.get(...params(compiled)) : (stmt.run(...params(compiled)), undefined)) as R | undefined;
+      if (stmt.reader) return stmt.get(...params(compiled)) as R | undefined;
+      autocommit(() => stmt.run(...params(compiled)));
+      return undefined;
     },
     run(query) {
       const compiled = query.compile();
       const stmt = prepare(compiled.sql);
       if (stmt.reader) return { changes: stmt.all(...params(compiled)).length };
-      return { changes: stmt.run(...params(compiled)).changes };
+      return { changes: autocommit(() => stmt.run(...params(compiled))).changes };
     },
     stmt: prepare,
     tx,
@@ -154,11 +197,23 @@ export function openDb(file: string): Db {
         if (queue.push({ fn, resolve: resolve as (v: unknown) => void, reject }) === 1) setImmediate(drain);
       });
     },
+    storage,
     close() {
+      storage.stop();
       statements.clear();
       sqlite.close();
     },
   };
+}
+
+/**
+ * The smallest real write: page 1 rewritten with the user_version it already has (LinkQR does
+ * not use it), committed through the WAL like any other write, so it fails for the same reasons
+ * (read-only file or mount, full disk, I/O error) and succeeds once they are gone.
+ */
+function probeWrite(sqlite: BetterSqlite3.Database) {
+  const version = sqlite.pragma('user_version', { simple: true }) as number;
+  sqlite.transaction(() => sqlite.pragma(`user_version = ${version}`)).immediate();
 }
 
 /**

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Assets } from '../lib/assets.js';
+import { OperatorError } from '../lib/errors.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import { backupBeforeMigrating } from './backup.js';
 import type { Db } from './db.js';
+import { storageProblem } from './storage-errors.js';
 
 export interface Migration {
   version: number;
@@ -18,7 +20,7 @@ export interface MigrationStatus {
   appliedAt: number | null;
 }
 
-export class MigrationError extends Error {
+export class MigrationError extends OperatorError {
   override name = 'MigrationError';
 }
 
@@ -74,16 +76,25 @@ export function migrate(db: Db, migrations: Migration[], now: number): Migration
   const pending = migrations.filter((m) => status.find((s) => s.version === m.version)?.appliedAt === null);
   const applied: Migration[] = [];
   for (const m of pending) {
-    db.tx(() => {
-      // Another process (a CLI command beside the starting server) may have applied it while
-      // this one waited for the write lock: check again under the lock.
-      if (db.first(db.q.selectFrom('schema_migrations').select('version').where('version', '=', m.version))) return;
-      applied.push(m);
-      db.sqlite.exec(m.sql);
-      db.run(
-        db.q.insertInto('schema_migrations').values({ version: m.version, name: m.name, checksum: m.checksum, applied_at: now }),
+    try {
+      db.tx(() => {
+        // Another process (a CLI command beside the starting server) may have applied it while
+        // this one waited for the write lock: check again under the lock.
+        if (db.first(db.q.selectFrom('schema_migrations').select('version').where('version', '=', m.version))) return;
+        db.sqlite.exec(m.sql);
+        db.run(
+          db.q.insertInto('schema_migrations').values({ version: m.version, name: m.name, checksum: m.checksum, applied_at: now }),
+        );
+        applied.push(m);
+      });
+    } catch (e) {
+      // A refusing disk is said as such by the caller (main.ts); anything else is this migration's fault.
+      if (storageProblem(e)) throw e;
+      throw new MigrationError(
+        `migration ${pad(m.version)}_${m.name} failed and was rolled back (${(e as Error).message}); the database stays at ${pad(m.version - 1)}`,
+        { cause: e },
       );
-    });
+    }
   }
   return applied;
 }

@@ -31,8 +31,8 @@ export interface ExpressDeps extends KeyDeps, LinkDeps, QrDeps, AnalyticsDeps, W
   views: Eta;
   /** The redirect cache ("clear caches" in Settings; the key verification cache is in KeyDeps). */
   redirects: { clear(): void };
-  /** Database reachable and migrations current. */
-  ready(): boolean;
+  /** Why the server should get no traffic now (storage unavailable, migrations not current, …), or undefined. */
+  notReady(): string | undefined;
 }
 
 /** Everything but the redirect fast path: health, API, static files, setup and admin pages. */
@@ -48,8 +48,9 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', (_req, res) => {
-    const ready = deps.ready();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready' });
+    const reason = deps.notReady();
+    if (reason) res.status(503).json({ status: 'not_ready', reason });
+    else res.json({ status: 'ready' });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

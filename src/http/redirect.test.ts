@@ -400,12 +400,24 @@ describe('click batching', () => {
     assert.notEqual(res.json.lastClickedAt, null);
   });
 
-  test('maxClicks stays exact when a PATCH reloads the link while its clicks are still buffered', async () => {
-    const link = await createLink(t, key, { url: 'https://example.com/buffered', maxClicks: 2 });
+  test('a human click of a link with maxClicks is in the database before its redirect is answered (a crash cannot undo it); bots stay buffered', async () => {
+    const link = await createLink(t, key, { url: 'https://example.com/limited-now', maxClicks: 10 });
+    assertRedirect(await visit(t, `/${link.slug}`), 302, link.url);
+    assert.equal(clickRows(t, link.id).length, 1, 'written before the answer, not by the batch timer');
+    assert.equal((await t.request('GET', `/api/v1/links/${link.id}`, { key })).json.clicks, 1);
+
+    const bot = await t.request('GET', `/${link.slug}`, { headers: { 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' } });
+    assert.equal(bot.status, 302);
+    assert.equal(clickRows(t, link.id).length, 1, 'bots do not count against maxClicks: their clicks wait for the batch');
+  });
+
+  test('maxClicks stays exact when a PATCH sets it while the link\'s clicks are still buffered', async () => {
+    // Clicks of a link without maxClicks wait in memory; once it has one, they are written before each answer.
+    const link = await createLink(t, key, { url: 'https://example.com/buffered' });
     assertRedirect(await visit(t, `/${link.slug}`), 302, link.url);
     assert.equal(clickRows(t, link.id).length, 0, 'precondition: the first click is still in memory');
 
-    await patchLink(t, key, link.id, { title: 'renamed' });
+    await patchLink(t, key, link.id, { maxClicks: 2 });
     assertRedirect(await visit(t, `/${link.slug}`), 302, link.url);
     assertPage(await visit(t, `/${link.slug}`), 410);
 

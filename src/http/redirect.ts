@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { ClickRecorder } from '../clicks/click-recorder.js';
+import type { ClickInput, ClickRecorder } from '../clicks/click-recorder.js';
 import { isBotRequest } from '../clicks/classify.js';
 import type { Clock } from '../lib/clock.js';
-import type { RedirectCache } from '../links/redirect-cache.js';
+import { STORAGE_RETRY_SECONDS } from '../db/storage-health.js';
+import type { RedirectCache, RedirectTarget } from '../links/redirect-cache.js';
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { StatusPages } from './status-pages.js';
@@ -19,7 +20,7 @@ export interface RedirectDeps {
   metrics: Pick<Metrics, 'redirect'>;
 }
 
-export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted';
+export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted' | 'unavailable';
 
 /** The slug of `/<slug>` or `/<slug>?…` when it can be a link, else undefined (the router takes it). */
 export function slugOf(url: string): string | undefined {
@@ -33,21 +34,42 @@ const HTML = 'text/html; charset=utf-8';
 
 /**
  * GET|HEAD /:slug on raw node:http, outside Express: a cached lookup, a few checks, a buffered
- * click, and the redirect. Nothing here waits on the database.
+ * click, and the redirect. Nothing here waits on the database, except the human clicks of links
+ * with maxClicks: those are written before their redirect is answered (a group commit per
+ * event-loop turn), since a buffered click lost in a crash would let the restarted server answer
+ * it once more, past the limit.
  */
 export function createRedirectHandler(deps: RedirectDeps) {
-  const page = (res: ServerResponse, status: number, body: Buffer) => {
-    res.writeHead(status, { 'content-type': HTML, 'content-length': body.length, 'cache-control': 'private, max-age=0' });
+  const page = (res: ServerResponse, status: number, body: Buffer, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': HTML, 'content-length': body.length, 'cache-control': 'private, max-age=0', ...headers });
     res.end(body);
   };
   // Redirects are logged at debug level only: every one is already a row in `clicks`, and a
   // JSON line per redirect at info level measured at less than half the throughput.
   const log = deps.log.child({ component: 'redirect' });
-  // The handler is synchronous, so one variable carries each call's start time to `note`.
+  // Most calls answer synchronously, so one variable carries their start time to `note`.
   let started = 0;
-  const note = (req: IncomingMessage, status: number, outcome: RedirectOutcome) => {
-    deps.metrics.redirect(outcome, req.method!, status, (performance.now() - started) / 1000);
+  const note = (req: IncomingMessage, status: number, outcome: RedirectOutcome, since = started) => {
+    deps.metrics.redirect(outcome, req.method!, status, (performance.now() - since) / 1000);
     if (log.isLevelEnabled('debug')) log.debug({ reqId: randomUUID(), method: req.method, path: req.url, status, outcome }, 'request');
+  };
+  const send = (res: ServerResponse, target: RedirectTarget) => {
+    res.writeHead(target.redirectCode, { location: target.url, 'cache-control': 'private, max-age=0', 'content-length': 0 });
+    res.end();
+  };
+
+  /** The human click of a limited link: answered once written, or 503 when it cannot be (then it does not count). */
+  const redirectOnceWritten = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget, click: ClickInput) => {
+    const since = started;
+    deps.clicks.recordDurably(click, (error) => {
+      if (error === undefined) {
+        note(req, target.redirectCode, 'redirected', since);
+        return send(res, target);
+      }
+      target.humanClicks--;
+      note(req, 503, 'unavailable', since);
+      page(res, 503, deps.pages.unavailable, { 'retry-after': String(STORAGE_RETRY_SECONDS) });
+    });
   };
 
   return function redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
@@ -76,8 +98,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
 
     const userAgent = req.headers['user-agent'];
     const bot = isBotRequest(req.method!, userAgent);
-    if (!bot) target.humanClicks++;
-    deps.clicks.record({
+    const click: ClickInput = {
       linkId: target.linkId,
       workspaceId: target.workspaceId,
       at: now,
@@ -86,10 +107,13 @@ export function createRedirectHandler(deps: RedirectDeps) {
       referrer: req.headers.referer,
       userAgent,
       ip: deps.clientIp(req),
-    });
+    };
+    // Counted now, before any write, so that concurrent requests see the limit at once.
+    if (!bot) target.humanClicks++;
+    if (!bot && target.maxClicks !== null) return redirectOnceWritten(req, res, target, click);
+    deps.clicks.record(click);
     note(req, target.redirectCode, 'redirected');
-    res.writeHead(target.redirectCode, { location: target.url, 'cache-control': 'private, max-age=0', 'content-length': 0 });
-    res.end();
+    send(res, target);
   };
 }
 

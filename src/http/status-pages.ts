@@ -6,6 +6,8 @@ export interface StatusPages {
   serverError: Buffer;
   /** Any other status, for refusals outside the API (a form body too large, say). */
   render(code: number, title: string, message: string): Buffer;
+  /** 503: the database cannot be written right now (a short link with a click limit, an admin change). */
+  unavailable: Buffer;
 }
 
 /** The small HTML pages of the public routes, rendered once at start. */
@@ -17,5 +19,6 @@ export function renderStatusPages(views: Eta): StatusPages {
     gone: page(410, 'Link no longer available', 'This short link has been disabled, has expired, or has reached its click limit.'),
     serverError: page(500, 'Something went wrong', 'The server could not complete the request. Try again in a moment.'),
     render: page,
+    unavailable: page(503, 'Temporarily unavailable', 'The server cannot write to its database right now, so this request was not carried out. Try again in a few seconds.'),
   };
 }

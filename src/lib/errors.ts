@@ -1,3 +1,12 @@
+/**
+ * A failure the operator of the server or the CLI can act on (bad setting, data dir in use,
+ * unwritable disk, port taken, failed migration). Its message is complete and readable as it
+ * is: the CLI prints it on one line, without a stack trace, and exits 1.
+ */
+export class OperatorError extends Error {
+  override name = 'OperatorError';
+}
+
 /** A field-level validation message, as sent in problem+json `errors`. */
 export interface FieldError {
   field: string;
@@ -43,6 +52,16 @@ export const errors = {
   notFound: (what: string) => new AppError(404, 'not_found', 'Not found', `${what} was not found.`),
   routeNotFound: () => new AppError(404, 'route_not_found', 'Not found', 'No such API route.'),
   conflict: (code: string, detail: string, errs?: FieldError[]) => new AppError(409, code, 'Conflict', detail, errs),
+  /** The database cannot be written (disk full, read-only, failing): nothing was changed; try again later. */
+  storageUnavailable: (retryAfterSeconds: number) =>
+    new AppError(
+      503,
+      'storage_unavailable',
+      'Service unavailable',
+      'The server cannot write to its database right now (its disk is full, read-only or failing), so nothing was changed. Try again after Retry-After seconds.',
+      undefined,
+      { 'retry-after': String(retryAfterSeconds) },
+    ),
   /** For the CLI: a usage or input problem, reported without a stack trace. */
   usage: (detail: string) => new AppError(2, 'usage', 'Usage', detail),
 };

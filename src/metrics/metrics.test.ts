@@ -20,8 +20,11 @@ describe('GET /metrics', () => {
   after(() => t.close());
 
   test('is Prometheus text with redirects by outcome, latency, click buffer depth and flush duration', async () => {
-    const link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/m', maxClicks: 2 } })).json;
-    for (let i = 0; i < 3; i++) await t.request('GET', `/${link.slug}`, { headers: { 'user-agent': BROWSER } });
+    // A click of a link with maxClicks is written before its redirect; one of a link without waits for the batch.
+    const limited = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/m', maxClicks: 1 } })).json;
+    const open = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/o' } })).json;
+    for (let i = 0; i < 2; i++) await t.request('GET', `/${limited.slug}`, { headers: { 'user-agent': BROWSER } });
+    await t.request('GET', `/${open.slug}`, { headers: { 'user-agent': BROWSER } });
     await t.request('GET', '/no-such-slug');
 
     let res = await t.request('GET', '/metrics');
@@ -32,14 +35,16 @@ describe('GET /metrics', () => {
     assert.equal(sample(res.text, 'linkqr_redirects_total{outcome="not_found"}'), 1);
     assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/:slug",method="GET",status="3xx"}'), 2);
     assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/:slug",method="GET",status="4xx"}'), 2);
-    assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/api/v1/links",method="POST",status="2xx"}'), 1);
-    assert.equal(sample(res.text, 'linkqr_click_buffer_depth'), 2, 'two clicks wait for the (long) batch delay');
+    assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/api/v1/links",method="POST",status="2xx"}'), 2);
+    assert.equal(sample(res.text, 'linkqr_click_buffer_depth'), 1, 'one click waits for the (long) batch delay');
+    assert.equal(sample(res.text, 'linkqr_click_flush_duration_seconds_count'), 1, 'the limited link\'s click was written at once');
+    assert.equal(sample(res.text, 'linkqr_storage_available'), 1);
     assert.ok((sample(res.text, 'linkqr_process_resident_memory_bytes') ?? 0) > 0, 'process metrics are there too');
 
     t.flushClicks();
     res = await t.request('GET', '/metrics');
     assert.equal(sample(res.text, 'linkqr_click_buffer_depth'), 0);
-    assert.equal(sample(res.text, 'linkqr_click_flush_duration_seconds_count'), 1);
+    assert.equal(sample(res.text, 'linkqr_click_flush_duration_seconds_count'), 2);
     assert.equal(sample(res.text, 'linkqr_clicks_written_total'), 2);
   });
 

@@ -5,7 +5,7 @@ import type { RedirectOutcome } from '../http/redirect.js';
  * Prometheus metrics of one server instance (its own registry, not prom-client's global one,
  * so tests can run several servers in one process).
  */
-export function createMetrics(sources: { clickBufferDepth(): number; pendingDeliveries(): number }) {
+export function createMetrics(sources: { clickBufferDepth(): number; pendingDeliveries(): number; storageAvailable(): boolean }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'linkqr_' });
 
@@ -28,6 +28,14 @@ export function createMetrics(sources: { clickBufferDepth(): number; pendingDeli
     registers: [registry],
     collect() {
       this.set(sources.clickBufferDepth());
+    },
+  });
+  new Gauge({
+    name: 'linkqr_storage_available',
+    help: '1 while the database can be written, 0 while writes fail for a disk reason (full, read-only, I/O errors).',
+    registers: [registry],
+    collect() {
+      this.set(sources.storageAvailable() ? 1 : 0);
     },
   });
   const clickFlushDuration = new Histogram({

@@ -1,6 +1,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { OperatorError } from '../lib/errors.js';
 
 /**
  * Where the key that seals secrets at rest comes from. It must never be in the database, or a
@@ -38,7 +39,8 @@ export interface AtRestKeys {
   warning?: string;
 }
 
-export class KeyFileError extends Error {
+/** A key file the operator must fix: reported as one sentence, the server does not start. */
+export class KeyFileError extends OperatorError {
   override name = 'KeyFileError';
 }
 

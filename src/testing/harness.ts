@@ -95,13 +95,13 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  opts: { env?: Record<string, string>; clock?: Clock; clicks?: ClickRecorderOptions; dataDir?: string } = {},
+  opts: { env?: Record<string, string>; clock?: Clock; clicks?: ClickRecorderOptions; dataDir?: string; storageProbeMs?: number } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const config = loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_PORT: '0', LINKQR_LOG_LEVEL: 'info', ...opts.env });
   const logs: string[] = [];
   const log = createLogger(config.logLevel, { write: (line: string) => void logs.push(line) });
-  const store = openStore(config, { clock: opts.clock, log, applyPending: true });
+  const store = openStore(config, { clock: opts.clock, log, applyPending: true, storageProbeMs: opts.storageProbeMs });
   const server = createServer(store, { clicks: opts.clicks, jobs: false });
   const url = await server.listen();
   let closed = false;
@@ -159,6 +159,7 @@ export function runCli(args: string[], opts: { dataDir?: string; stdin?: string;
 
 export interface ServerProcess {
   url: string;
+  pid: number;
   /** Everything the process has printed so far (stdout and stderr). */
   peek(): Promise<{ output: string }>;
   /** Sends a signal and resolves with the exit code and everything logged. */
@@ -182,6 +183,7 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}): 
         clearTimeout(timer);
         resolvePromise({
           url: m[1]!,
+          pid: child.pid!,
           peek: async () => ({ output }),
           async stop(signal = 'SIGTERM') {
             child.kill(signal);
@@ -194,6 +196,43 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}): 
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     exited.then((code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+}
+
+/**
+ * Runs `linkqr serve` expecting it not to start: resolves with its exit code and output once it
+ * exits, or with `listened: true` (after killing it) if it opened its port instead.
+ */
+export function serveExpectingFailure(
+  dataDir: string,
+  args: string[] = ['--port', '0'],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; output: string; stderr: string; listened: boolean }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+      env: { PATH: process.env.PATH ?? '', LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let stderr = '';
+    let listened = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const onData = (d: Buffer) => {
+      output += d;
+      if (!listened && /"msg":"listening"/.test(output)) {
+        listened = true;
+        child.kill('SIGKILL');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      onData(d);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, output, stderr, listened });
+    });
   });
 }
 

@@ -1,5 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { storageProblem } from '../../db/storage-errors.js';
+import { STORAGE_RETRY_SECONDS } from '../../db/storage-health.js';
 import { AppError, errors } from '../../lib/errors.js';
 import type { StatusPages } from '../status-pages.js';
 
@@ -53,11 +55,20 @@ function formBodyError(err: unknown): AppError | undefined {
 
 /**
  * The one place errors become responses: problem+json under /api, an HTML page elsewhere.
- * Unknown errors are logged with their cause and answered with a plain 500.
+ * A write the disk refused (full, read-only, I/O error) is 503 storage_unavailable with
+ * Retry-After: the same request works once the disk does (the storage health in db.ts logs the
+ * cause once). Other unknown errors are logged with their cause and answered with a plain 500.
  */
 export function errorHandler(log: Logger, pages: StatusPages) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const known = err instanceof AppError ? err : err instanceof URIError ? malformedPath() : formBodyError(err);
+    const known =
+      err instanceof AppError
+        ? err
+        : err instanceof URIError
+          ? malformedPath()
+          : storageProblem(err)
+            ? errors.storageUnavailable(STORAGE_RETRY_SECONDS)
+            : formBodyError(err);
     const e = known ?? new AppError(500, 'internal_error', 'Internal server error', 'Something went wrong on our side.');
     if (!known) log.error({ err, reqId: res.locals.requestId }, 'unhandled error');
     if (res.headersSent) return res.end();
@@ -65,6 +76,12 @@ export function errorHandler(log: Logger, pages: StatusPages) {
     if (e.status === 413) res.setHeader('connection', 'close');
     if (req.originalUrl.startsWith('/api/')) return problemJson(res, e);
     for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
+    if (e.code === 'storage_unavailable') {
+      // An htmx form would drop a 5xx answer silently (views/layouts/admin.eta lets 503 through):
+      // the page replaces the admin page's body, so the change visibly did not happen.
+      if (req.get('hx-request')) res.set({ 'hx-retarget': 'body', 'hx-reswap': 'innerHTML' });
+      return res.status(503).type('html').send(pages.unavailable);
+    }
     const page = e.status === 404 ? pages.notFound : e.status >= 500 ? pages.serverError : pages.render(e.status, e.title, e.detail);
     res.status(e.status).type('html').send(page);
   };

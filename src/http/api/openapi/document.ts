@@ -100,6 +100,9 @@ function errorResponses(op: Operation): Record<string, Json> {
   }
   add(429, ['rate_limited'], { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' } });
   add(500, ['internal_error']);
+  // Every operation that writes: the changes (and the first QR image, which counts against the plan).
+  const writes = op.method !== 'get' || op.operationId === 'getLinkQr';
+  add(503, writes ? ['storage_unavailable'] : [], { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' } });
   return out;
 }
 

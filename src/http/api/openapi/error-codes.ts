@@ -30,6 +30,10 @@ export const API_ERROR_CODES = {
   unsupported_media_type: { status: 415, meaning: 'Send the body as application/json (UTF-8, no content-encoding).' },
   rate_limited: { status: 429, meaning: 'Too many requests for this key (or address); wait Retry-After seconds.' },
   internal_error: { status: 500, meaning: 'Something failed on the server; the request id is in the logs.' },
+  storage_unavailable: {
+    status: 503,
+    meaning: 'The server cannot write to its database right now (disk full, read-only or failing); nothing was changed. Retry after Retry-After seconds.',
+  },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ApiErrorCode = keyof typeof API_ERROR_CODES;

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { DB_FILE } from '../app.js';
+import { makeReadOnly, mountTmpfs } from '../testing/disk.js';
+import { http, runCli, serveExpectingFailure, spawnServer, tempDataDir } from '../testing/harness.js';
+
+// Runs the built bundle as an operator would (`npm run build` first).
+
+type Refusal = Awaited<ReturnType<typeof serveExpectingFailure>>;
+
+/** Exit 1 before the port opens, and one sentence on stderr: no stack trace, no "unexpected error". */
+function refusedToStart(r: Refusal, message: RegExp) {
+  assert.equal(r.listened, false, `the server opened its port:\n${r.output}`);
+  assert.equal(r.code, 1, r.output);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr:\n${r.stderr}`);
+  assert.match(lines[0]!, /^linkqr: /);
+  assert.match(lines[0]!, message);
+  assert.doesNotMatch(r.output, /unexpected error|\n\s+at /, 'no stack trace');
+}
+
+/** A data dir with a workspace and an API key, made with the CLI. */
+async function prepare(dataDir = tempDataDir()): Promise<{ dataDir: string; key: string }> {
+  assert.equal((await runCli(['workspace', 'create', 'Acme'], { dataDir })).code, 0);
+  const made = await runCli(['key', 'create', '--workspace', 'Acme', '--name', 'startup', '--scopes', 'links:read,links:write'], { dataDir });
+  assert.equal(made.code, 0, made.stderr);
+  return { dataDir, key: made.stdout.trim() };
+}
+
+describe('serve refuses to start, in one sentence, before opening its port', { timeout: 120_000 }, () => {
+  const cleanups: (() => void | Promise<void>)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const dir = () => {
+    const d = tempDataDir();
+    cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+    return d;
+  };
+
+  test('a bad setting', async () => {
+    const r = await serveExpectingFailure(dir(), ['--port', '70000']);
+    assert.equal(r.listened, false);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'linkqr: Invalid configuration:\n  - --port="70000": must be an integer from 0 to 65535\n');
+    assert.doesNotMatch(r.stderr, /unexpected error|\n\s+at /);
+  });
+
+  test('the port is taken by another program', async () => {
+    const taken: NetServer = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const port = (taken.address() as { port: number }).port;
+    refusedToStart(
+      await serveExpectingFailure(dir(), ['--port', String(port)]),
+      new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use: stop the program using it or choose another --port$`),
+    );
+  });
+
+  test('the host is not an address of this machine', async () => {
+    refusedToStart(await serveExpectingFailure(dir(), ['--host', '192.0.2.1', '--port', '0']), /cannot listen on 192\.0\.2\.1: it is not an address of this machine/);
+  });
+
+  test('a migration fails', async () => {
+    const { dataDir } = await prepare(dir());
+    // As if 0007 had never been recorded: applying it again fails on the tables it creates.
+    const db = new Database(join(dataDir, DB_FILE));
+    db.prepare('delete from schema_migrations where version = 7').run();
+    db.close();
+    refusedToStart(
+      await serveExpectingFailure(dataDir),
+      /migration 0007_api_product failed and was rolled back \(.+\); the database stays at 0006$/,
+    );
+  });
+
+  test('the data dir is a file', async () => {
+    const file = join(dir(), 'not-a-dir');
+    writeFileSync(file, '');
+    refusedToStart(await serveExpectingFailure(file), /the data dir .*not-a-dir is not a directory; choose another --data-dir$/);
+  });
+
+  test('a read-only data dir after a kill -9 left -wal and -shm files behind (it used to listen, say ready and fail every write)', async (t) => {
+    const { dataDir, key } = await prepare(dir());
+    const first = await spawnServer(dataDir);
+    const created = await http(first.url, 'POST', '/api/v1/links', { key, body: { url: 'https://example.com/kept', slug: 'kept' } });
+    assert.equal(created.status, 201, created.text);
+    await first.stop('SIGKILL');
+    assert.ok(existsSync(join(dataDir, `${DB_FILE}-wal`)) && existsSync(join(dataDir, `${DB_FILE}-shm`)), 'the crash left the WAL behind');
+
+    const undo = makeReadOnly(dataDir);
+    if (typeof undo === 'string') return t.skip(undo);
+    let r: Refusal;
+    try {
+      r = await serveExpectingFailure(dataDir);
+    } finally {
+      undo();
+    }
+    refusedToStart(r, new RegExp(`cannot write to the data dir ${dataDir}: it is (on a read-only file system|not writable by user \\w+) \\(\\w+\\); make it writable and try again$`));
+
+    // Writable again: it starts, with what the crashed server had committed.
+    const again = await spawnServer(dataDir);
+    try {
+      assert.equal((await http(again.url, 'GET', '/kept')).status, 302);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  test('a read-only database file in a writable data dir', async (t) => {
+    const { dataDir } = await prepare(dir());
+    const undo = makeReadOnly(join(dataDir, DB_FILE));
+    if (typeof undo === 'string') return t.skip(undo);
+    try {
+      refusedToStart(await serveExpectingFailure(dataDir), /cannot write to the data dir .*: linkqr\.db (is on a read-only file system|is not writable by user \w+) \(SQLITE_READONLY\); make it writable and try again$/);
+    } finally {
+      undo();
+    }
+  });
+
+  test('a data dir that cannot be created', async (t) => {
+    const parent = dir();
+    const undo = makeReadOnly(parent);
+    if (typeof undo === 'string') return t.skip(undo);
+    try {
+      refusedToStart(await serveExpectingFailure(join(parent, 'data')), /cannot write to the data dir .*\/data: .* (is on a read-only file system|is not writable by user \w+) \(\w+\); make it writable and try again$/);
+    } finally {
+      undo();
+    }
+  });
+
+  test('a full disk', async (t) => {
+    const disk = mountTmpfs(4 * 1024 * 1024);
+    if (typeof disk === 'string') return t.skip(disk);
+    cleanups.push(() => disk.unmount());
+    const dataDir = join(disk.dir, 'data');
+    mkdirSync(dataDir);
+    await prepare(dataDir);
+    disk.fill();
+    refusedToStart(await serveExpectingFailure(dataDir), /cannot write to the data dir .*: its disk is full \(0 KB free\) \(\w+\); free some space and try again$/);
+
+    disk.free();
+    const started = await spawnServer(dataDir);
+    assert.equal((await started.stop()).code, 0, 'starts once there is room');
+  });
+});
