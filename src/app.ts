@@ -11,7 +11,7 @@ import { createExpressApp } from './http/express-app.js';
 import { createScheduler } from './jobs/schedule.js';
 import { clientIpResolver } from './http/client-ip.js';
 import { createRedirectHandler, slugOf } from './http/redirect.js';
-import { renderStatusPages } from './http/status-pages.js';
+import { renderStatusPages, writeStatusPage } from './http/status-pages.js';
 import { createViews } from './http/views.js';
 import { KeyUsageRecorder } from './keys/key-usage.js';
 import { ApiRequestRecorder } from './keys/request-log.js';
@@ -188,7 +188,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
         redirect(req, res, slug);
       } catch (err) {
         log.error({ err, path: req.url }, 'redirect failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' }).end(pages.serverError);
+        if (!res.headersSent) writeStatusPage(res, 500, pages.serverError);
       }
       return;
     }

@@ -7,7 +7,7 @@ import type { Clock } from '../lib/clock.js';
 import type { RedirectCache } from '../links/redirect-cache.js';
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { StatusPages } from './status-pages.js';
+import { type StatusPages, writeStatusPage } from './status-pages.js';
 
 export interface RedirectDeps {
   clock: Clock;
@@ -29,17 +29,11 @@ export function slugOf(url: string): string | undefined {
   return path;
 }
 
-const HTML = 'text/html; charset=utf-8';
-
 /**
  * GET|HEAD /:slug on raw node:http, outside Express: a cached lookup, a few checks, a buffered
  * click, and the redirect. Nothing here waits on the database.
  */
 export function createRedirectHandler(deps: RedirectDeps) {
-  const page = (res: ServerResponse, status: number, body: Buffer) => {
-    res.writeHead(status, { 'content-type': HTML, 'content-length': body.length, 'cache-control': 'private, max-age=0' });
-    res.end(body);
-  };
   // Redirects are logged at debug level only: every one is already a row in `clicks`, and a
   // JSON line per redirect at info level measured at less than half the throughput.
   const log = deps.log.child({ component: 'redirect' });
@@ -55,23 +49,23 @@ export function createRedirectHandler(deps: RedirectDeps) {
     const target = deps.redirects.get(slug);
     if (!target) {
       note(req, 404, 'not_found');
-      return page(res, 404, deps.pages.notFound);
+      return writeStatusPage(res, 404, deps.pages.notFound);
     }
     if (target.status === 'disabled') {
       note(req, 410, 'disabled');
-      return page(res, 410, deps.pages.gone);
+      return writeStatusPage(res, 410, deps.pages.gone);
     }
     const now = deps.clock.now();
     if (target.expiresAt !== null && now >= target.expiresAt) {
       note(req, target.expiredUrl ? 302 : 410, 'expired');
-      if (!target.expiredUrl) return page(res, 410, deps.pages.gone);
+      if (!target.expiredUrl) return writeStatusPage(res, 410, deps.pages.gone);
       res.writeHead(302, { location: target.expiredUrl, 'cache-control': 'private, max-age=0', 'content-length': 0 });
       res.end();
       return;
     }
     if (target.maxClicks !== null && target.humanClicks >= target.maxClicks) {
       note(req, 410, 'exhausted');
-      return page(res, 410, deps.pages.gone);
+      return writeStatusPage(res, 410, deps.pages.gone);
     }
 
     const userAgent = req.headers['user-agent'];

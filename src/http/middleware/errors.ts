@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppError, errors } from '../../lib/errors.js';
 import type { StatusPages } from '../status-pages.js';
+import { PAGE_SECURITY_HEADERS } from './html-security.js';
 
 export function problemJson(res: Response, e: AppError) {
   for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
@@ -38,7 +39,7 @@ export function errorHandler(log: Logger, pages: StatusPages) {
     if (res.headersSent) return res.end();
     if (req.originalUrl.startsWith('/api/')) return problemJson(res, e);
     if (e.status === 404 || e.status >= 500) {
-      return res.status(e.status).type('html').send(e.status === 404 ? pages.notFound : pages.serverError);
+      return res.status(e.status).set(PAGE_SECURITY_HEADERS).type('html').send(e.status === 404 ? pages.notFound : pages.serverError);
     }
     res.status(e.status).type('text').send(e.detail);
   };
