@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { ClickRecorder } from '../clicks/click-recorder.js';
 import { isBotRequest } from '../clicks/classify.js';
 import type { Clock } from '../lib/clock.js';
-import type { RedirectCache } from '../links/redirect-cache.js';
+import { MAX_LOCATION_LENGTH } from '../links/location.js';
+import type { RedirectCache, RedirectTarget } from '../links/redirect-cache.js';
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type StatusPages, writeStatusPage } from './status-pages.js';
@@ -19,7 +20,7 @@ export interface RedirectDeps {
   metrics: Pick<Metrics, 'redirect'>;
 }
 
-export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted';
+export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted' | 'location_too_long';
 
 /** The slug of `/<slug>` or `/<slug>?…` when it can be a link, else undefined (the router takes it). */
 export function slugOf(url: string): string | undefined {
@@ -44,6 +45,17 @@ export function createRedirectHandler(deps: RedirectDeps) {
     if (log.isLevelEnabled('debug')) log.debug({ reqId: randomUUID(), method: req.method, path: req.url, status, outcome }, 'request');
   };
 
+  // A destination saved before links.schema.ts bounded it after percent-encoding: rather than a
+  // Location common clients refuse, a 500 and a log line that says which link to edit.
+  const tooLong = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget, location: string) => {
+    log.error(
+      { linkId: target.linkId, length: location.length, max: MAX_LOCATION_LENGTH },
+      'link destination too long for a Location header once percent-encoded: edit the link',
+    );
+    note(req, 500, 'location_too_long');
+    writeStatusPage(res, 500, deps.pages.serverError);
+  };
+
   return function redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
     started = performance.now();
     const target = deps.redirects.get(slug);
@@ -57,6 +69,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
     }
     const now = deps.clock.now();
     if (target.expiresAt !== null && now >= target.expiresAt) {
+      if (target.expiredUrl && target.expiredUrl.length > MAX_LOCATION_LENGTH) return tooLong(req, res, target, target.expiredUrl);
       note(req, target.expiredUrl ? 302 : 410, 'expired');
       if (!target.expiredUrl) return writeStatusPage(res, 410, deps.pages.gone);
       res.writeHead(302, { location: target.expiredUrl, 'cache-control': 'private, max-age=0', 'content-length': 0 });
@@ -67,6 +80,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
       note(req, 410, 'exhausted');
       return writeStatusPage(res, 410, deps.pages.gone);
     }
+    if (target.url.length > MAX_LOCATION_LENGTH) return tooLong(req, res, target, target.url);
 
     const userAgent = req.headers['user-agent'];
     const bot = isBotRequest(req.method!, userAgent);

@@ -1,23 +1,29 @@
 import { z } from 'zod';
 import { cursorParam, limitParam } from '../lib/pagination.js';
+import { asLocation, MAX_LOCATION_LENGTH } from './location.js';
 import { isReservedSlug, SLUG_PATTERN } from './slugs.js';
-
-const MAX_URL_LENGTH = 2048;
 
 const httpUrl = z
   .string()
   .trim()
-  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+  .max(MAX_LOCATION_LENGTH, { message: `must be at most ${MAX_LOCATION_LENGTH} characters`, abort: true })
   // The URL parser silently drops tabs and newlines; refuse them rather than store them.
   .refine((s) => !/[\x00-\x1f\x7f]/.test(s), 'must not contain control characters')
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http:// or https:// URL');
+  .refine(
+    (s) => {
+      try {
+        const u = new URL(s);
+        return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an absolute http:// or https:// URL', abort: true },
+  )
+  .refine((s) => asLocation(s).length <= MAX_LOCATION_LENGTH, {
+    message: `must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send it (a non-ASCII character takes 3 to 12)`,
+  })
+  .meta({ description: `At most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send it in Location: a non-ASCII character counts 3 to 12 (9 for most CJK).` });
 
 const slug = z
   .string()
