@@ -10,7 +10,7 @@ import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migr
 import { createExpressApp } from './http/express-app.js';
 import { createScheduler } from './jobs/schedule.js';
 import { clientIpResolver } from './http/client-ip.js';
-import { createRedirectHandler, slugOf } from './http/redirect.js';
+import { createRedirectHandler, REDIRECT_ROUTE, slugOf } from './http/redirect.js';
 import { renderStatusPages, writeStatusPage } from './http/status-pages.js';
 import { createViews } from './http/views.js';
 import { KeyUsageRecorder } from './keys/key-usage.js';
@@ -182,7 +182,8 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   const server = http.createServer((req, res) => {
     // While stopping, answer what is in flight but let no connection carry another request.
     if (closing) res.setHeader('connection', 'close');
-    const slug = (req.method === 'GET' || req.method === 'HEAD') && req.url ? slugOf(req.url) : undefined;
+    // Other methods of /<slug> go on to Express, which answers them from REDIRECT_ROUTE.
+    const slug = REDIRECT_ROUTE.methods.includes(req.method!) && req.url ? slugOf(req.url) : undefined;
     if (slug) {
       try {
         redirect(req, res, slug);

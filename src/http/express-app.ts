@@ -11,6 +11,7 @@ import type { WebhookDeps } from '../webhooks/webhooks.service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Assets } from '../lib/assets.js';
 import { errors } from '../lib/errors.js';
+import { allowedMethods, routesOf } from './allowed-methods.js';
 import { bindAdmin } from './admin/admin.router.js';
 import { bindSetupPages } from './admin/setup.routes.js';
 import { bindDocs } from './docs/docs.routes.js';
@@ -18,6 +19,7 @@ import { bindApi } from './api/router.js';
 import { errorHandler } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { bindPublicFiles } from './public-files.js';
+import { REDIRECT_ROUTE } from './redirect.js';
 import type { StatusPages } from './status-pages.js';
 
 export interface ExpressDeps extends KeyDeps, LinkDeps, QrDeps, AnalyticsDeps, WebhookDeps {
@@ -44,6 +46,14 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   app.set('trust proxy', deps.config.trustProxy);
   app.use(requestLog(deps.log.child({ component: 'http' }), deps.clientIp, deps.metrics));
 
+  // The API answers wrong methods itself, after its browser-origin check (bindApi).
+  app.use('/api/v1', bindApi(deps, deps.clientIp));
+  app.use('/api', () => {
+    throw errors.routeNotFound();
+  });
+  // Every other path the app routes, and /<slug> (whose GET and HEAD the fast path takes).
+  app.use(allowedMethods(() => [...routesOf(app.router), REDIRECT_ROUTE]));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -53,10 +63,6 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   });
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  });
-  app.use('/api/v1', bindApi(deps, deps.clientIp));
-  app.use('/api', () => {
-    throw errors.routeNotFound();
   });
   bindPublicFiles(app, deps.assets);
   bindDocs(app, deps);

@@ -8,6 +8,7 @@ import { MAX_LOCATION_LENGTH } from '../links/location.js';
 import type { RedirectCache, RedirectTarget } from '../links/redirect-cache.js';
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { KnownPath } from './allowed-methods.js';
 import { type StatusPages, writeStatusPage } from './status-pages.js';
 
 export interface RedirectDeps {
@@ -29,6 +30,12 @@ export function slugOf(url: string): string | undefined {
   if (!SLUG_PATTERN.test(path) || isReservedSlug(path)) return undefined;
   return path;
 }
+
+/**
+ * `/<slug>` in the route table: the fast path takes GET and HEAD before Express, and Express
+ * answers the other methods of the same paths (405, or 204 to OPTIONS) from this entry.
+ */
+export const REDIRECT_ROUTE: KnownPath = { matches: (path) => slugOf(path) !== undefined, methods: ['GET', 'HEAD'] };
 
 /**
  * GET|HEAD /:slug on raw node:http, outside Express: a cached lookup, a few checks, a buffered

@@ -46,10 +46,11 @@ describe('status pages carry the security headers of every other page', () => {
     }
   });
 
-  test('the pages Express answers with', async () => {
+  test('the pages Express answers with: 404 and 405', async () => {
     for (const [method, path, status] of [
       ['GET', '/no/such/page', 404],
-      ['POST', '/no-such-slug', 404],
+      ['POST', '/healthz', 405],
+      ['POST', '/no-such-slug', 405],
     ] as const) {
       const res = await rawHttp(t.url, method, path);
       assert.equal(res.status, status, `${method} ${path}`);

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppError, errors } from '../../lib/errors.js';
-import type { StatusPages } from '../status-pages.js';
+import { type StatusPages, statusPageOf } from '../status-pages.js';
 import { PAGE_SECURITY_HEADERS } from './html-security.js';
 
 export function problemJson(res: Response, e: AppError) {
@@ -28,8 +28,8 @@ const malformedPath = () =>
   errors.validation([{ field: 'path', message: 'is not valid percent-encoded UTF-8' }], 'The URL path is not valid percent-encoded UTF-8.');
 
 /**
- * The one place errors become responses: problem+json under /api, an HTML page elsewhere.
- * Unknown errors are logged with their cause and answered with a plain 500.
+ * The one place errors become responses: problem+json under /api, elsewhere a status page (404,
+ * 405, 500) or a line of text. Unknown errors are logged with their cause and answered 500.
  */
 export function errorHandler(log: Logger, pages: StatusPages) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -38,9 +38,10 @@ export function errorHandler(log: Logger, pages: StatusPages) {
     if (!known) log.error({ err, reqId: res.locals.requestId }, 'unhandled error');
     if (res.headersSent) return res.end();
     if (req.originalUrl.startsWith('/api/')) return problemJson(res, e);
-    if (e.status === 404 || e.status >= 500) {
-      return res.status(e.status).set(PAGE_SECURITY_HEADERS).type('html').send(e.status === 404 ? pages.notFound : pages.serverError);
-    }
-    res.status(e.status).type('text').send(e.detail);
+    for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
+    res.status(e.status);
+    const page = statusPageOf(pages, e.status);
+    if (page) return res.set(PAGE_SECURITY_HEADERS).type('html').send(page);
+    res.type('text').send(e.detail);
   };
 }
