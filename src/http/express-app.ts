@@ -16,6 +16,7 @@ import { bindAdmin } from './admin/admin.router.js';
 import { bindSetupPages } from './admin/setup.routes.js';
 import { bindDocs } from './docs/docs.routes.js';
 import { bindApi } from './api/router.js';
+import { compress } from './middleware/compress.js';
 import { errorHandler } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { bindPublicFiles } from './public-files.js';
@@ -45,6 +46,7 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   app.set('etag', false);
   app.set('trust proxy', deps.config.trustProxy);
   app.use(requestLog(deps.log.child({ component: 'http' }), deps.clientIp, deps.metrics));
+  app.use(compress());
 
   // The API answers wrong methods itself, after its browser-origin check (bindApi).
   app.use('/api/v1', bindApi(deps, deps.clientIp));
