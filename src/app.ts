@@ -10,6 +10,7 @@ import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migr
 import { createExpressApp } from './http/express-app.js';
 import { createScheduler } from './jobs/schedule.js';
 import { clientIpResolver } from './http/client-ip.js';
+import { PublicFiles } from './http/public-files.js';
 import { createRedirectHandler, REDIRECT_ROUTE, slugOf } from './http/redirect.js';
 import { renderStatusPages, writeStatusPage } from './http/status-pages.js';
 import { createViews } from './http/views.js';
@@ -96,7 +97,8 @@ export interface ServerOptions {
 export function createServer(store: Store, opts: ServerOptions = {}) {
   const { config, log, clock, db, assets, latestMigration } = store;
   const clientIp = clientIpResolver(config.trustProxy);
-  const views = createViews(assets);
+  const publicFiles = new PublicFiles(assets);
+  const views = createViews(assets, publicFiles);
   const pages = renderStatusPages(views);
   let baseUrl = config.baseUrl ?? '';
   const metrics = createMetrics({ clickBufferDepth: () => clicks.depth, pendingDeliveries: () => countPendingDeliveries(db) });
@@ -146,6 +148,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     clock,
     db,
     assets,
+    publicFiles,
     views,
     pages,
     clientIp,

@@ -9,7 +9,6 @@ import type { QrDeps } from '../qr/qr.service.js';
 import type { InstanceSettingsStore } from '../settings/instance-settings.js';
 import type { WebhookDeps } from '../webhooks/webhooks.service.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Assets } from '../lib/assets.js';
 import { errors } from '../lib/errors.js';
 import { allowedMethods, routesOf } from './allowed-methods.js';
 import { bindAdmin } from './admin/admin.router.js';
@@ -19,7 +18,7 @@ import { bindApi } from './api/router.js';
 import { compress } from './middleware/compress.js';
 import { errorHandler } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
-import { bindPublicFiles } from './public-files.js';
+import { bindPublicFiles, type PublicFiles } from './public-files.js';
 import { REDIRECT_ROUTE } from './redirect.js';
 import type { StatusPages } from './status-pages.js';
 
@@ -27,7 +26,7 @@ export interface ExpressDeps extends KeyDeps, LinkDeps, QrDeps, AnalyticsDeps, W
   instanceSettings: InstanceSettingsStore;
   config: Config;
   log: Logger;
-  assets: Assets;
+  publicFiles: PublicFiles;
   pages: StatusPages;
   clientIp(req: Request): string;
   metrics: Metrics;
@@ -66,7 +65,7 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  bindPublicFiles(app, deps.assets);
+  bindPublicFiles(app, deps.publicFiles);
   bindDocs(app, deps);
   bindSetupPages(app, deps);
   bindAdmin(app, deps);
