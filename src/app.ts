@@ -11,8 +11,9 @@ import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migr
 import { createExpressApp } from './http/express-app.js';
 import { createScheduler } from './jobs/schedule.js';
 import { clientIpResolver } from './http/client-ip.js';
-import { createRedirectHandler, slugOf } from './http/redirect.js';
-import { renderStatusPages } from './http/status-pages.js';
+import { PublicFiles } from './http/public-files.js';
+import { createRedirectHandler, REDIRECT_ROUTE, slugOf } from './http/redirect.js';
+import { renderStatusPages, writeStatusPage } from './http/status-pages.js';
 import { createViews } from './http/views.js';
 import { KeyUsageRecorder } from './keys/key-usage.js';
 import { ApiRequestRecorder } from './keys/request-log.js';
@@ -103,7 +104,8 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   // Before anything reads a secret: seals what an older version left in clear, marks what this key cannot open.
   const secretBox = prepareSecretsAtRest({ db, keys: loadAtRestKeys(config), log, clock });
   const clientIp = clientIpResolver(config.trustProxy);
-  const views = createViews(assets);
+  const publicFiles = new PublicFiles(assets);
+  const views = createViews(assets, publicFiles);
   const pages = renderStatusPages(views);
   let baseUrl = config.baseUrl ?? '';
   const metrics = createMetrics({
@@ -158,6 +160,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     clock,
     db,
     assets,
+    publicFiles,
     views,
     pages,
     clientIp,
@@ -199,13 +202,14 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     clientIp(req);
     // While stopping, answer what is in flight but let no connection carry another request.
     if (closing) res.setHeader('connection', 'close');
-    const slug = (req.method === 'GET' || req.method === 'HEAD') && req.url ? slugOf(req.url) : undefined;
+    // Other methods of /<slug> go on to Express, which answers them from REDIRECT_ROUTE.
+    const slug = REDIRECT_ROUTE.methods.includes(req.method!) && req.url ? slugOf(req.url) : undefined;
     if (slug) {
       try {
         redirect(req, res, slug);
       } catch (err) {
         log.error({ err, path: req.url }, 'redirect failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' }).end(pages.serverError);
+        if (!res.headersSent) writeStatusPage(res, 500, pages.serverError);
       }
       return;
     }

@@ -175,8 +175,12 @@ describe('the single executable, alone in an empty folder with an empty environm
       const login = await http(url, 'GET', '/admin/login');
       assert.equal(login.status, 200);
       assert.match(login.text, /<form method="post" action="\/admin\/login"/);
-      assert.match(login.text, /<link rel="stylesheet" href="\/public\/admin.css">/);
-      assert.equal((await http(url, 'GET', '/public/admin.css')).status, 200);
+      // Linked by the hash of the embedded bytes, and served immutable under that URL.
+      const stylesheet = /<link rel="stylesheet" href="(\/public\/admin.css\?v=[\w-]{16})">/.exec(login.text)?.[1];
+      assert.ok(stylesheet, 'the stylesheet is linked by content');
+      const versioned = await http(url, 'GET', stylesheet);
+      assert.equal(versioned.status, 200);
+      assert.match(versioned.headers.get('cache-control') ?? '', /immutable/);
     } finally {
       server.kill('SIGTERM');
     }

@@ -9,22 +9,24 @@ import type { QrDeps } from '../qr/qr.service.js';
 import type { InstanceSettingsStore } from '../settings/instance-settings.js';
 import type { WebhookDeps } from '../webhooks/webhooks.service.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Assets } from '../lib/assets.js';
 import { errors } from '../lib/errors.js';
+import { allowedMethods, routesOf } from './allowed-methods.js';
 import { bindAdmin } from './admin/admin.router.js';
 import { bindSetupPages } from './admin/setup.routes.js';
 import { bindDocs } from './docs/docs.routes.js';
 import { bindApi } from './api/router.js';
+import { compress } from './middleware/compress.js';
 import { errorHandler } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
-import { bindPublicFiles } from './public-files.js';
+import { bindPublicFiles, type PublicFiles } from './public-files.js';
+import { REDIRECT_ROUTE } from './redirect.js';
 import type { StatusPages } from './status-pages.js';
 
 export interface ExpressDeps extends KeyDeps, LinkDeps, QrDeps, AnalyticsDeps, WebhookDeps {
   instanceSettings: InstanceSettingsStore;
   config: Config;
   log: Logger;
-  assets: Assets;
+  publicFiles: PublicFiles;
   pages: StatusPages;
   clientIp(req: Request): string;
   metrics: Metrics;
@@ -43,6 +45,15 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   app.set('etag', false);
   app.set('trust proxy', deps.config.trustProxy);
   app.use(requestLog(deps.log.child({ component: 'http' }), deps.clientIp, deps.metrics));
+  app.use(compress());
+
+  // The API answers wrong methods itself, after its browser-origin check (bindApi).
+  app.use('/api/v1', bindApi(deps, deps.clientIp));
+  app.use('/api', () => {
+    throw errors.routeNotFound();
+  });
+  // Every other path the app routes, and /<slug> (whose GET and HEAD the fast path takes).
+  app.use(allowedMethods(() => [...routesOf(app.router), REDIRECT_ROUTE]));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -55,11 +66,7 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  app.use('/api/v1', bindApi(deps, deps.clientIp));
-  app.use('/api', () => {
-    throw errors.routeNotFound();
-  });
-  bindPublicFiles(app, deps.assets);
+  bindPublicFiles(app, deps.publicFiles);
   bindDocs(app, deps);
   bindSetupPages(app, deps);
   bindAdmin(app, deps);

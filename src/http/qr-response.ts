@@ -13,6 +13,11 @@ export function sendQrImage(req: Request, res: Response, image: QrImage & { slug
     return;
   }
   const extension = image.contentType === 'image/png' ? 'png' : 'svg';
-  res.set({ 'content-type': image.contentType, 'content-disposition': `${disposition}; filename="${image.slug}-qr.${extension}"` });
+  res.set({
+    'content-type': image.contentType,
+    'content-disposition': `${disposition}; filename="${image.slug}-qr.${extension}"`,
+    // Stated, not left to res.end: HEAD sends no body to count, and GET's length is HEAD's.
+    'content-length': String(image.body.length),
+  });
   res.status(200).end(image.body);
 }

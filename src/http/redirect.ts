@@ -5,10 +5,12 @@ import type { ClickInput, ClickRecorder } from '../clicks/click-recorder.js';
 import { isBotRequest } from '../clicks/classify.js';
 import type { Clock } from '../lib/clock.js';
 import { STORAGE_RETRY_SECONDS } from '../db/storage-health.js';
+import { MAX_LOCATION_LENGTH } from '../links/location.js';
 import type { RedirectCache, RedirectTarget } from '../links/redirect-cache.js';
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { StatusPages } from './status-pages.js';
+import type { KnownPath } from './allowed-methods.js';
+import { type StatusPages, writeStatusPage } from './status-pages.js';
 
 export interface RedirectDeps {
   clock: Clock;
@@ -20,7 +22,7 @@ export interface RedirectDeps {
   metrics: Pick<Metrics, 'redirect'>;
 }
 
-export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted' | 'unavailable';
+export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted' | 'unavailable' | 'location_too_long';
 
 /** The slug of `/<slug>` or `/<slug>?…` when it can be a link, else undefined (the router takes it). */
 export function slugOf(url: string): string | undefined {
@@ -30,7 +32,11 @@ export function slugOf(url: string): string | undefined {
   return path;
 }
 
-const HTML = 'text/html; charset=utf-8';
+/**
+ * `/<slug>` in the route table: the fast path takes GET and HEAD before Express, and Express
+ * answers the other methods of the same paths (405, or 204 to OPTIONS) from this entry.
+ */
+export const REDIRECT_ROUTE: KnownPath = { matches: (path) => slugOf(path) !== undefined, methods: ['GET', 'HEAD'] };
 
 /**
  * GET|HEAD /:slug on raw node:http, outside Express: a cached lookup, a few checks, a buffered
@@ -40,10 +46,6 @@ const HTML = 'text/html; charset=utf-8';
  * it once more, past the limit.
  */
 export function createRedirectHandler(deps: RedirectDeps) {
-  const page = (res: ServerResponse, status: number, body: Buffer, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { 'content-type': HTML, 'content-length': body.length, 'cache-control': 'private, max-age=0', ...headers });
-    res.end(body);
-  };
   // Redirects are logged at debug level only: every one is already a row in `clicks`, and a
   // JSON line per redirect at info level measured at less than half the throughput.
   const log = deps.log.child({ component: 'redirect' });
@@ -68,8 +70,19 @@ export function createRedirectHandler(deps: RedirectDeps) {
       }
       target.humanClicks--;
       note(req, 503, 'unavailable', since);
-      page(res, 503, deps.pages.unavailable, { 'retry-after': String(STORAGE_RETRY_SECONDS) });
+      writeStatusPage(res, 503, deps.pages.unavailable, { 'retry-after': String(STORAGE_RETRY_SECONDS) });
     });
+  };
+
+  // A destination saved before links.schema.ts bounded it after percent-encoding: rather than a
+  // Location common clients refuse, a 500 and a log line that says which link to edit.
+  const tooLong = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget, location: string) => {
+    log.error(
+      { linkId: target.linkId, length: location.length, max: MAX_LOCATION_LENGTH },
+      'link destination too long for a Location header once percent-encoded: edit the link',
+    );
+    note(req, 500, 'location_too_long');
+    writeStatusPage(res, 500, deps.pages.serverError);
   };
 
   return function redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
@@ -77,24 +90,26 @@ export function createRedirectHandler(deps: RedirectDeps) {
     const target = deps.redirects.get(slug);
     if (!target) {
       note(req, 404, 'not_found');
-      return page(res, 404, deps.pages.notFound);
+      return writeStatusPage(res, 404, deps.pages.notFound);
     }
     if (target.status === 'disabled') {
       note(req, 410, 'disabled');
-      return page(res, 410, deps.pages.gone);
+      return writeStatusPage(res, 410, deps.pages.gone);
     }
     const now = deps.clock.now();
     if (target.expiresAt !== null && now >= target.expiresAt) {
+      if (target.expiredUrl && target.expiredUrl.length > MAX_LOCATION_LENGTH) return tooLong(req, res, target, target.expiredUrl);
       note(req, target.expiredUrl ? 302 : 410, 'expired');
-      if (!target.expiredUrl) return page(res, 410, deps.pages.gone);
+      if (!target.expiredUrl) return writeStatusPage(res, 410, deps.pages.gone);
       res.writeHead(302, { location: target.expiredUrl, 'cache-control': 'private, max-age=0', 'content-length': 0 });
       res.end();
       return;
     }
     if (target.maxClicks !== null && target.humanClicks >= target.maxClicks) {
       note(req, 410, 'exhausted');
-      return page(res, 410, deps.pages.gone);
+      return writeStatusPage(res, 410, deps.pages.gone);
     }
+    if (target.url.length > MAX_LOCATION_LENGTH) return tooLong(req, res, target, target.url);
 
     const userAgent = req.headers['user-agent'];
     const bot = isBotRequest(req.method!, userAgent);

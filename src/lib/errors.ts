@@ -51,6 +51,8 @@ export const errors = {
   forbidden: (code: string, detail: string) => new AppError(403, code, 'Forbidden', detail),
   notFound: (what: string) => new AppError(404, 'not_found', 'Not found', `${what} was not found.`),
   routeNotFound: () => new AppError(404, 'route_not_found', 'Not found', 'No such API route.'),
+  methodNotAllowed: (method: string, allow: string) =>
+    new AppError(405, 'method_not_allowed', 'Method not allowed', `This path does not answer ${method}; it answers ${allow}.`, undefined, { allow }),
   conflict: (code: string, detail: string, errs?: FieldError[]) => new AppError(409, code, 'Conflict', detail, errs),
   /** The database cannot be written (disk full, read-only, failing): nothing was changed; try again later. */
   storageUnavailable: (retryAfterSeconds: number) =>

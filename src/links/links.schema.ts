@@ -1,19 +1,20 @@
 import { z } from 'zod';
 import { cursorParam, limitParam } from '../lib/pagination.js';
 import { patchOf } from '../lib/request-schemas.js';
+import { asLocation, MAX_LOCATION_LENGTH } from './location.js';
 import { NOT_RESERVED_SLUG, SLUG_PATTERN } from './slugs.js';
 
-const MAX_URL_LENGTH = 2048;
 const NOT_A_URL = 'must be an absolute http:// or https:// URL';
 
 /**
  * A destination. The patterns are what JSON Schema can say of it (the OpenAPI document carries
- * them); the rest, a URL the WHATWG URL Standard parses with a host, is a rule the document lists.
+ * them); the rest (a URL the WHATWG URL Standard parses with a host, and its length once
+ * percent-encoded as Location sends it) are rules the document lists.
  */
 const httpUrl = z
   .string()
   .trim()
-  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+  .max(MAX_LOCATION_LENGTH, { message: `must be at most ${MAX_LOCATION_LENGTH} characters`, abort: true })
   // The URL parser silently drops tabs and newlines; refuse them rather than store them.
   .regex(/^[^\x00-\x1f\x7f]*$/, { message: 'must not contain control characters', abort: true })
   .regex(/^[Hh][Tt][Tt][Pp][Ss]?:[^\x00-\x1f\x7f]*$/, NOT_A_URL)
@@ -28,7 +29,14 @@ const httpUrl = z
     // Only once the patterns hold: one message per mistake.
     { message: NOT_A_URL, when: (payload) => payload.issues.length === 0 },
   )
-  .meta({ examples: ['https://example.com/spring-sale'] });
+  .refine((s) => asLocation(s).length <= MAX_LOCATION_LENGTH, {
+    message: `must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send it (a non-ASCII character takes 3 to 12)`,
+    when: (payload) => payload.issues.length === 0,
+  })
+  .meta({
+    examples: ['https://example.com/spring-sale'],
+    description: `At most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send it in Location: a non-ASCII character counts 3 to 12 (9 for most CJK).`,
+  });
 
 const slug = z
   .string()

@@ -2,12 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/db.js';
 import type { LinkStatus, RedirectCode } from '../db/schema.js';
 import { findLinkBySlug } from './links.repo.js';
-
-/**
- * A Location header value: the URL as the WHATWG parser serialises it (punycode host,
- * percent-encoded non-ASCII), since raw non-Latin-1 characters cannot go in a header.
- */
-const asLocation = (url: string) => new URL(url).href;
+import { asLocation } from './location.js';
 
 /** What the redirect path needs to know about a link. */
 export interface RedirectTarget {

@@ -60,16 +60,25 @@ export class ApiContract {
   /** The problems of one response; empty when it keeps the contract. */
   check(method: string, url: string, status: number, contentType: string | null, body: unknown): string[] {
     const path = url.replace(/^\/api\/v1/, '').split('?')[0]!;
-    const route = this.routes.find((r) => r.method === method && r.pattern.test(path));
+    // HEAD is GET without the body: the same statuses and headers.
+    const head = method === 'HEAD';
+    const route = this.routes.find((r) => r.method === (head ? 'GET' : method) && r.pattern.test(path));
+    const problem = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
     if (!route) {
+      const what = `${method} ${path} → ${status}`;
+      // A documented path asked with another method: 405 method_not_allowed, or 204 to OPTIONS.
+      if (this.routes.some((r) => r.pattern.test(path))) {
+        if (method === 'OPTIONS' && status === 204) return body === undefined || body === '' ? [] : [`${what}: a body on 204`];
+        if (status === 405) return this.checkBody(what, status, problem, contentType, body);
+      }
       // Not a documented operation: only the answers every path can give.
       if (![401, 403, 404, 429].includes(status)) return [`${method} ${path}: ${status} from an undocumented route`];
-      return this.checkBody(`${method} ${path} → ${status}`, status, { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }, contentType, body);
+      return this.checkBody(what, status, problem, contentType, body);
     }
     const what = `${method} ${route.template} → ${status}`;
     const response = route.responses[String(status)] ?? route.responses.default;
     if (!response) return [`${what}: status not documented (documented: ${Object.keys(route.responses).join(', ')})`];
-    if (!response.content) return body === undefined || body === '' ? [] : [`${what}: documented without a body, got one`];
+    if (!response.content || head) return body === undefined || body === '' ? [] : [`${what}: documented without a body, got one`];
     return this.checkBody(what, status, response.content, contentType, body);
   }
 

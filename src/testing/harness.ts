@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer, openStore, type Server, type Store } from '../app.js';
@@ -77,6 +78,29 @@ export async function http(
     if (problems.length > 0) throw new Error(`response breaks the OpenAPI contract:\n  ${problems.join('\n  ')}\nbody: ${text.slice(0, 500)}`);
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+export interface RawResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * A request with exactly these headers, answered with the bytes as sent: fetch adds a user agent
+ * and Accept-Encoding and decodes what comes back, which tests of headers and encodings must not.
+ */
+export function rawHttp(base: string, method: string, path: string, headers: Record<string, string> = {}): Promise<RawResult> {
+  return new Promise((resolvePromise, reject) => {
+    const req = httpRequest(base + path, { method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolvePromise({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export interface TestServer {

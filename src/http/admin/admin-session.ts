@@ -81,7 +81,7 @@ export function redirectTo(req: Request, res: Response, location: string) {
 function toSignIn(req: Request, res: Response, expired: boolean) {
   const query = new URLSearchParams();
   // Only a page can be come back to; a form post is not replayed after signing in.
-  if (req.method === 'GET') query.set('next', req.originalUrl);
+  if (req.method === 'GET' || req.method === 'HEAD') query.set('next', req.originalUrl);
   if (expired) query.set('expired', '1');
   const location = `/admin/login${query.size > 0 ? `?${query}` : ''}`;
   if (isHtmx(req)) return res.status(401).setHeader('hx-redirect', location).end();

@@ -58,7 +58,7 @@ const WITHOUT_WORKSPACE = new Set(['/logout', '/instance']);
 function requireWorkspace(deps: AdminDeps) {
   return (req: Request, res: Response, next: NextFunction) => {
     if (adminOf(res).workspace || WITHOUT_WORKSPACE.has(req.path)) return next();
-    renderAdminPage(deps, req, res, 'pages/admin/no-workspace', { title: 'No workspace yet', status: req.method === 'GET' ? 200 : 403 });
+    renderAdminPage(deps, req, res, 'pages/admin/no-workspace', { title: 'No workspace yet', status: req.method === 'GET' || req.method === 'HEAD' ? 200 : 403 });
   };
 }
 

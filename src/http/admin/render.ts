@@ -2,7 +2,6 @@ import type { Eta } from 'eta';
 import type { Request, Response } from 'express';
 import { allows } from '../../policy/policy.js';
 import { type Flash, type SessionDeps, takeFlash } from '../../sessions/sessions.service.js';
-import { VERSION } from '../../version.js';
 import { type AdminContext, adminOf, isHtmx } from './admin-session.js';
 import { NAV, type NavItem, type Section } from './navigation.js';
 
@@ -20,8 +19,6 @@ export interface Shell {
   /** Where the workspace switcher returns to: the current section's first page. */
   sectionHref: string;
   flash: Flash | undefined;
-  /** Appended to /public URLs so an upgrade is not served yesterday's CSS and JS. */
-  version: string;
 }
 
 /** The sidebar entries this user may open, the current one marked. */
@@ -52,7 +49,6 @@ export function shellOf(deps: RenderDeps, req: Request, res: Response, section: 
     sectionHref: nav.find((n) => n.current)?.href ?? '/admin',
     // A fragment swapped in by htmx has nowhere to show it: the next full page does.
     flash: isHtmx(req) ? undefined : takeFlash(deps, admin.session),
-    version: VERSION,
   };
 }
 

@@ -4,6 +4,7 @@ import type { Config } from '../../config.js';
 import type { KeyDeps } from '../../keys/keys.service.js';
 import type { LinkDeps } from '../../links/links.service.js';
 import { errors } from '../../lib/errors.js';
+import { allowedMethods, routesOf } from '../allowed-methods.js';
 import { authenticate } from '../middleware/auth.js';
 import { requireAllowedNetwork } from '../middleware/allowed-network.js';
 import { apiRequestLog } from '../middleware/api-request-log.js';
@@ -23,7 +24,7 @@ import type { WebhookDeps } from '../../webhooks/webhooks.service.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-/** /api/v1: the contract, then authenticate, log, check, limit, parse JSON, and the resource routes. */
+/** /api/v1: methods, the contract, then authenticate, log, check, limit, parse JSON, and the resource routes. */
 export function bindApi(
   deps: KeyDeps & LinkDeps & QrDeps & AnalyticsDeps & WebhookDeps & RateLimitDeps & { log: Logger; config: Pick<Config, 'webhookRetrySchedule'> },
   clientIp: (req: Request) => string,
@@ -34,6 +35,8 @@ export function bindApi(
   router.use(limits.perClientAddress);
   // Before any key check: a browser page of another site gets an explanation instead.
   router.use(refuseBrowserOrigins(deps));
+  // A known path with another method: 405 (204 to OPTIONS) before any key is asked for.
+  router.use(allowedMethods(() => routesOf(router)));
   // The contract needs no key (it holds no workspace data).
   let openApi: { baseUrl: string; json: string } | undefined;
   router.get('/openapi.json', noQuery, (_req, res) => {

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { storageProblem } from '../../db/storage-errors.js';
 import { STORAGE_RETRY_SECONDS } from '../../db/storage-health.js';
 import { AppError, errors } from '../../lib/errors.js';
-import type { StatusPages } from '../status-pages.js';
+import { type StatusPages, statusPageOf } from '../status-pages.js';
+import { PAGE_SECURITY_HEADERS } from './html-security.js';
 
 export function problemJson(res: Response, e: AppError) {
   for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
@@ -76,13 +77,9 @@ export function errorHandler(log: Logger, pages: StatusPages) {
     if (e.status === 413) res.setHeader('connection', 'close');
     if (req.originalUrl.startsWith('/api/')) return problemJson(res, e);
     for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
-    if (e.code === 'storage_unavailable') {
-      // An htmx form would drop a 5xx answer silently (views/layouts/admin.eta lets 503 through):
-      // the page replaces the admin page's body, so the change visibly did not happen.
-      if (req.get('hx-request')) res.set({ 'hx-retarget': 'body', 'hx-reswap': 'innerHTML' });
-      return res.status(503).type('html').send(pages.unavailable);
-    }
-    const page = e.status === 404 ? pages.notFound : e.status >= 500 ? pages.serverError : pages.render(e.status, e.title, e.detail);
-    res.status(e.status).type('html').send(page);
+    // An htmx form would drop a 5xx answer silently (views/layouts/admin.eta lets 503 through):
+    // the page replaces the admin page's body, so the change visibly did not happen.
+    if (e.code === 'storage_unavailable' && req.get('hx-request')) res.set({ 'hx-retarget': 'body', 'hx-reswap': 'innerHTML' });
+    res.status(e.status).set(PAGE_SECURITY_HEADERS).type('html').send(statusPageOf(pages, e));
   };
 }

@@ -246,7 +246,7 @@ export function buildOpenApiDocument({ baseUrl, webhookRetrySchedule }: OpenApiO
       title: 'LinkQR API',
       version: VERSION,
       description:
-        'Short links, QR codes, click analytics and signed webhooks. Authenticate with `Authorization: Bearer <API key>`; keys are secrets for servers and scripts, never for browser code. Errors are RFC 9457 problem+json with a stable `code`. Lists take `limit` (1–100, default 50) and `after` (the previous page\'s `nextCursor`). Unknown query parameters and body fields are refused (400). Times are ISO 8601, UTC.' +
+        'Short links, QR codes, click analytics and signed webhooks. Authenticate with `Authorization: Bearer <API key>`; keys are secrets for servers and scripts, never for browser code. Errors are RFC 9457 problem+json with a stable `code`; a path asked with a method it does not answer gets 405 `method_not_allowed` with an `Allow` header. Lists take `limit` (1–100, default 50) and `after` (the previous page\'s `nextCursor`). Unknown query parameters and body fields are refused (400). Times are ISO 8601, UTC.' +
         `\n\n${beyondSchemaRulesText()}`,
       'x-rules': BEYOND_SCHEMA_RULES,
     },

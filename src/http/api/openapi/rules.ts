@@ -1,4 +1,5 @@
 import { MAX_BUCKETS } from '../../../analytics/stats.schema.js';
+import { MAX_LOCATION_LENGTH } from '../../../links/location.js';
 import type { ApiErrorCode } from './error-codes.js';
 import { OPERATIONS } from './operations.js';
 
@@ -28,6 +29,12 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
     rule: '`url` and `expiredUrl` must be absolute URLs with a host, as the WHATWG URL Standard (what browsers use) parses them; the schemas check the scheme and control characters only.',
     operations: ['createLink', 'updateLink'],
     refusal: invalid(['url', 'expiredUrl'], '^must be an absolute http:// or https:// URL$'),
+  },
+  {
+    id: 'link-url-encoded-length',
+    rule: `\`url\` and \`expiredUrl\` must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send them in \`Location\` (a non-ASCII character takes 3 to 12; the schemas count characters as written).`,
+    operations: ['createLink', 'updateLink'],
+    refusal: invalid(['url', 'expiredUrl'], `^must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded`),
   },
   {
     id: 'expires-in-future',
@@ -67,7 +74,7 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
   },
   {
     id: 'qr-size',
-    rule: '`size` must leave enough pixels for each module of the code, whose module count grows with the length of the short URL and with `margin`; the refusal names the smallest size for this link.',
+    rule: '`size` must give the code at least 2 px per module, quiet zone included (`size ≥ 2 × (modules + 2 × margin)`), or 3 px with `margin=0` (`size ≥ 3 × modules`); the module count depends on the link\'s short URL and on `ecc`. The refusal names the smallest size that works for this link.',
     operations: ['getLinkQr'],
     refusal: invalid(['size'], '^must be at least \\d+'),
   },

@@ -1,0 +1,61 @@
+import type { NextFunction, Request, Response } from 'express';
+import { pathToRegexp } from 'path-to-regexp';
+import { errors } from '../lib/errors.js';
+
+/** A path the server answers, and the methods it answers there. */
+export interface KnownPath {
+  matches(path: string): boolean;
+  methods: readonly string[];
+}
+
+/** `router.listRoutes()` of the router package (2.3+), Express 5's router. */
+interface ListsRoutes {
+  listRoutes(): { path: string | RegExp; methods: string[] | undefined; router: ListsRoutes | undefined }[];
+}
+
+/**
+ * Every route of an Express app's or router's own table, mounted routers included, under its
+ * full path and matched as the router matches it: case-insensitive, a trailing slash allowed.
+ */
+export function routesOf(router: object, prefix = ''): KnownPath[] {
+  return (router as ListsRoutes).listRoutes().flatMap(({ path, methods, router: mounted }): KnownPath[] => {
+    if (typeof path !== 'string') throw new Error(`routesOf: a route path must be a string, not ${String(path)}`);
+    const full = `${prefix}${path}`.replace(/\/+$/, '');
+    if (mounted) return routesOf(mounted, full);
+    const { regexp } = pathToRegexp(full || '/', { end: true, trailing: true, sensitive: false });
+    return [{ matches: (p) => regexp.test(p), methods: methods ?? [] }];
+  });
+}
+
+/** The methods the routes matching `path` answer; undefined when none matches, or one takes every method. */
+function methodsFor(table: KnownPath[], path: string): Set<string> | undefined {
+  const methods = new Set<string>();
+  for (const known of table) {
+    if (!known.matches(path)) continue;
+    if (known.methods.includes('*')) return undefined;
+    for (const method of known.methods) methods.add(method);
+  }
+  return methods.size === 0 ? undefined : methods;
+}
+
+/**
+ * RFC 9110 §15.5.6: a path the router knows, asked with a method none of its routes answers,
+ * gets 405 with Allow listing those it does, and OPTIONS gets 204 with the same Allow. Paths no
+ * route knows go on (to a 404). Mount it before authentication: which methods a path answers is
+ * no secret (the OpenAPI document lists them), and a caller told 401 for a wrong method would
+ * fix the wrong thing.
+ *
+ * `known` is read at the first request, once every route is bound.
+ */
+export function allowedMethods(known: () => KnownPath[]) {
+  let table: KnownPath[] | undefined;
+  return (req: Request, res: Response, next: NextFunction) => {
+    table ??= known();
+    const methods = methodsFor(table, req.path);
+    if (methods === undefined || methods.has(req.method)) return next();
+    const allow = [...methods.add('OPTIONS')].sort().join(', ');
+    if (req.method !== 'OPTIONS') throw errors.methodNotAllowed(req.method, allow);
+    res.setHeader('allow', allow);
+    res.status(204).end();
+  };
+}
