@@ -4,6 +4,8 @@ import { errors } from '../lib/errors.js';
 
 /** A path the server answers, and the methods it answers there. */
 export interface KnownPath {
+  /** The route as written, e.g. `/api/v1/links/:id`: the `route` label of the request metrics. */
+  pattern: string;
   matches(path: string): boolean;
   methods: readonly string[];
 }
@@ -23,8 +25,22 @@ export function routesOf(router: object, prefix = ''): KnownPath[] {
     const full = `${prefix}${path}`.replace(/\/+$/, '');
     if (mounted) return routesOf(mounted, full);
     const { regexp } = pathToRegexp(full || '/', { end: true, trailing: true, sensitive: false });
-    return [{ matches: (p) => regexp.test(p), methods: methods ?? [] }];
+    return [{ pattern: full || '/', matches: (p) => regexp.test(p), methods: methods ?? [] }];
   });
+}
+
+/**
+ * The pattern of the route a request is for, whatever became of it (refused before its handler
+ * ran, 404 for an unknown id, 405): the one answering its method, else the first matching its path.
+ */
+export function routePatternOf(table: readonly KnownPath[], path: string, method: string): string | undefined {
+  let first: KnownPath | undefined;
+  for (const known of table) {
+    if (!known.matches(path)) continue;
+    if (known.methods.includes(method) || known.methods.includes('*')) return known.pattern;
+    first ??= known;
+  }
+  return first?.pattern;
 }
 
 /** The methods the routes matching `path` answer; undefined when none matches, or one takes every method. */

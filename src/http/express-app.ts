@@ -10,7 +10,7 @@ import type { InstanceSettingsStore } from '../settings/instance-settings.js';
 import type { WebhookDeps } from '../webhooks/webhooks.service.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { errors } from '../lib/errors.js';
-import { allowedMethods, routesOf } from './allowed-methods.js';
+import { allowedMethods, type KnownPath, routesOf } from './allowed-methods.js';
 import { bindAdmin } from './admin/admin.router.js';
 import { bindSetupPages } from './admin/setup.routes.js';
 import { bindDocs } from './docs/docs.routes.js';
@@ -44,7 +44,11 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   // API responses change with every write; weak ETags would only cost a hash per response.
   app.set('etag', false);
   app.set('trust proxy', deps.config.trustProxy);
-  app.use(requestLog(deps.log.child({ component: 'http' }), deps.clientIp, deps.metrics));
+  // The app's own route table (mounted routers included), read once every route is bound: the
+  // methods each path answers (405) and the pattern each request is counted under in the metrics.
+  let table: KnownPath[] | undefined;
+  const knownPaths = () => (table ??= [...routesOf(app.router), REDIRECT_ROUTE]);
+  app.use(requestLog(deps.log.child({ component: 'http' }), deps.clientIp, deps.metrics, knownPaths));
   app.use(compress());
 
   // The API answers wrong methods itself, after its browser-origin check (bindApi).
@@ -53,7 +57,7 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
     throw errors.routeNotFound();
   });
   // Every other path the app routes, and /<slug> (whose GET and HEAD the fast path takes).
-  app.use(allowedMethods(() => [...routesOf(app.router), REDIRECT_ROUTE]));
+  app.use(allowedMethods(knownPaths));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -36,7 +36,7 @@ export function slugOf(url: string): string | undefined {
  * `/<slug>` in the route table: the fast path takes GET and HEAD before Express, and Express
  * answers the other methods of the same paths (405, or 204 to OPTIONS) from this entry.
  */
-export const REDIRECT_ROUTE: KnownPath = { matches: (path) => slugOf(path) !== undefined, methods: ['GET', 'HEAD'] };
+export const REDIRECT_ROUTE: KnownPath = { pattern: '/:slug', matches: (path) => slugOf(path) !== undefined, methods: ['GET', 'HEAD'] };
 
 /**
  * GET|HEAD /:slug on raw node:http, outside Express: a cached lookup, a few checks, a buffered

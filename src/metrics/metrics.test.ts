@@ -55,4 +55,25 @@ describe('GET /metrics', () => {
     assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/api/v1/links/:id",method="GET",status="2xx"}'), 1);
     assert.doesNotMatch(res.text, new RegExp(link.id));
   });
+
+  test('a request is counted under its route\'s full pattern whatever its status: 401, 404, 400, 405', async () => {
+    const before = await t.request('GET', '/metrics');
+    const count = (text: string, route: string, method: string, status: string) =>
+      sample(text, `linkqr_http_request_duration_seconds_count{route="${route}",method="${method}",status="${status}"}`) ?? 0;
+    const link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/q' } })).json;
+    await t.request('GET', `/api/v1/links/${link.id}`); // no key: 401 before the route runs
+    await t.request('GET', '/api/v1/links/lnk_00000000000000000000', { key }); // unknown id: 404 from the route
+    await t.request('PATCH', `/api/v1/links/${link.id}`, { key, body: { url: 'nope' } }); // 400
+    await t.request('GET', '/api/v1/links?limit=0', { key }); // 400 on the list
+    await t.request('PUT', '/api/v1/links', { key, contract: false }); // 405
+    await t.request('GET', '/api/v1/no-such-route', { key }); // no route at all
+    const res = await t.request('GET', '/metrics');
+    const added = (route: string, method: string, status: string) => count(res.text, route, method, status) - count(before.text, route, method, status);
+    assert.equal(added('/api/v1/links/:id', 'GET', '4xx'), 2, 'the 401 and the 404');
+    assert.equal(added('/api/v1/links/:id', 'PATCH', '4xx'), 1);
+    assert.equal(added('/api/v1/links', 'GET', '4xx'), 1);
+    assert.equal(added('/api/v1/links', 'PUT', '4xx'), 1);
+    assert.equal(added('unmatched', 'GET', '4xx'), 1);
+    assert.doesNotMatch(res.text, /route="\/links/, 'never a pattern without its /api/v1 prefix');
+  });
 });

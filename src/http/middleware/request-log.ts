@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/metrics.js';
+import { type KnownPath, routePatternOf } from '../allowed-methods.js';
 import { loggedStatus, onResponseDone } from '../response-done.js';
 
 const INCOMING_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * One JSON line per request, with a request id (the caller's X-Request-Id when sane), and its
- * latency in the metrics under the matched route pattern. A request whose client went away
- * before the answer was sent is logged too, with `aborted: true`.
+ * latency in the metrics under its route's full pattern (`/api/v1/links/:id`), whether or not
+ * the route's handler ran (a 401, a 404 for an unknown id); `unmatched` for paths no route has.
+ * A request whose client went away before the answer was sent is logged too, with `aborted: true`.
  */
-export function requestLog(log: Logger, clientIp: (req: Request) => string, metrics: Pick<Metrics, 'request'>) {
+export function requestLog(log: Logger, clientIp: (req: Request) => string, metrics: Pick<Metrics, 'request'>, knownPaths: () => readonly KnownPath[]) {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
@@ -22,12 +24,13 @@ export function requestLog(log: Logger, clientIp: (req: Request) => string, metr
     onResponseDone(res, log, (finished) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const status = loggedStatus(res, finished);
-      metrics.request(req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched', req.method, status, ms / 1000);
+      const path = req.originalUrl.split('?', 1)[0]!;
+      metrics.request(routePatternOf(knownPaths(), path, req.method) ?? 'unmatched', req.method, status, ms / 1000);
       log[status >= 500 ? 'error' : 'info'](
         {
           reqId: id,
           method: req.method,
-          path: req.originalUrl.split('?')[0],
+          path,
           status,
           ms: Math.round(ms * 100) / 100,
           ip,
