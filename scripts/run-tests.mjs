@@ -1,12 +1,25 @@
-// Runs every src/**/*.test.ts with node:test (Node 20's --test takes no globs, and tsx loads TypeScript).
+// Runs src/**/*.test.ts with node:test (tsx loads TypeScript; source maps make failure locations
+// point at the .ts lines). Arguments narrow the run to files whose path contains one of them.
+// The output is one line per top-level suite and a summary of every failure at the end
+// (scripts/test-reporter.mjs); LINKQR_TEST_REPORTER=spec gives node's line-per-test report.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+const filters = process.argv.slice(2);
 const files = readdirSync('src', { recursive: true })
   .map(String)
-  .filter((f) => f.endsWith('.test.ts') && (process.argv.length <= 2 || process.argv.slice(2).some((a) => f.includes(a))))
+  .filter((f) => f.endsWith('.test.ts') && (filters.length === 0 || filters.some((a) => f.includes(a))))
   .map((f) => join('src', f))
   .sort();
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+if (files.length === 0) {
+  console.error(`no test file matches ${filters.join(', ')}`);
+  process.exit(1);
+}
+const reporter = process.env.LINKQR_TEST_REPORTER ?? './scripts/test-reporter.mjs';
+const result = spawnSync(
+  process.execPath,
+  ['--enable-source-maps', '--import', 'tsx', '--test', '--test-concurrency=2', `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...files],
+  { stdio: 'inherit' },
+);
 process.exit(result.status ?? 1);
