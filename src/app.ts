@@ -28,7 +28,7 @@ import { findLinkById } from './links/links.repo.js';
 import { presentLink } from './links/link-presenter.js';
 import { VERSION } from './version.js';
 import { AddressGuard } from './webhooks/address-guard.js';
-import { createSender } from './webhooks/sender.js';
+import { createSender, type SenderOptions } from './webhooks/sender.js';
 import { generateWebhookSecret, webhookHeaders } from './webhooks/signing.js';
 import { QrRenderer } from './qr/qr.js';
 import { InstanceSettingsStore } from './settings/instance-settings.js';
@@ -90,6 +90,8 @@ export interface ServerOptions {
   /** Schedule the jobs (backup, retention, optimize) when listening. Default true; tests run them by name instead. */
   jobs?: boolean;
   dispatcher?: DispatcherOptions;
+  /** Attempt timeouts; SPEC §5 fixes them at 15 s (5 s to connect): shorter ones are for tests. */
+  webhookTimeouts?: Pick<SenderOptions, 'totalTimeoutMs' | 'connectTimeoutMs'>;
 }
 
 /** The running server: HTTP (redirect fast path + Express) over one store. */
@@ -103,7 +105,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
 
   const guard = new AddressGuard(config.webhookAllowedCidrs);
   const userAgent = `LinkQR/${VERSION} (webhooks; +https://www.standardwebhooks.com)`;
-  const sender = createSender({ guard, userAgent, clock });
+  const sender = createSender({ guard, userAgent, clock, ...opts.webhookTimeouts });
   const dispatcher = new Dispatcher(
     {
       db,

@@ -145,8 +145,8 @@ async function startSlowReceiver(delayMs: number, shared: { now: number; max: nu
 }
 
 describe('webhook dispatcher', { concurrency: true }, () => {
-  // 15 s of real time (the sender's total timeout is not configurable from createServer), so it
-  // runs beside the other tests instead of before them.
+  // 15 s of real time (the shipped timeout is what it checks), so it runs beside the other tests
+  // instead of before them.
   test('a receiver that never answers is cut off after 15 s and the timeout is recorded', async (ctx) => {
     const s = await scenario(ctx);
     const r = await s.receiver(() => 'hang');
