@@ -111,7 +111,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       db,
       clock,
       log: log.child({ component: 'webhooks' }),
-      send: (request) => sender.send(request),
+      send: (request, signal) => sender.send(request, signal),
       headers: (p) => webhookHeaders({ ...p, userAgent }),
       retrySchedule: config.webhookRetrySchedule,
       onAttempt: (outcome, seconds) => metrics.webhookAttempt(outcome, seconds),
@@ -162,6 +162,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     baseUrl: () => baseUrl,
     linkChanged: (slug: string) => redirects.invalidate(slug),
     outboxChanged: () => dispatcher.wake(),
+    endpointsChanged: () => dispatcher.endpointsChanged(),
     async webhookUrlProblem(url: string) {
       const verdict = await guard.checkUrlResolving(url);
       return verdict.ok ? undefined : verdict.reason;

@@ -17,6 +17,8 @@ export interface WebhookDeps {
   generateSecret(): string;
   /** Called after a commit that added deliveries. */
   outboxChanged(): void;
+  /** Called after a commit that deleted or disabled endpoints: their attempts in flight are cut off. */
+  endpointsChanged(): void;
 }
 
 const DEFAULT_GRACE_SECONDS = 86_400;
@@ -160,6 +162,7 @@ export async function updateWebhook(deps: WebhookDeps, workspaceId: string, ctx:
   });
   // Re-enabling makes its pending deliveries due again.
   if (input.enabled) deps.outboxChanged();
+  if (input.enabled === false) deps.endpointsChanged();
   return presentEndpoint(row);
 }
 
@@ -178,6 +181,7 @@ export async function deleteWebhook(deps: WebhookDeps, workspaceId: string, ctx:
       at: deps.clock.now(),
     });
   });
+  deps.endpointsChanged();
 }
 
 /** Queues a webhook.test event to this endpoint only. */
