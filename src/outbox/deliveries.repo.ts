@@ -29,9 +29,10 @@ export interface ClaimLimits {
 }
 
 /**
- * Leases due deliveries of enabled endpoints in one statement: at most `limit` in all, and no
- * more than the room left to each endpoint and then to each workspace, oldest due first.
- * A lease that expired (its holder died) makes the delivery claimable again.
+ * Leases due deliveries of enabled endpoints: at most `limit` in all, and no more than the room
+ * left to each endpoint and to each workspace, oldest due first. A lease that expired (its holder
+ * died) makes the delivery claimable again. One process runs the dispatcher and SQLite calls are
+ * synchronous, so nothing comes between reading the due deliveries and leasing the chosen ones.
  *
  * Only the `scan` longest-due deliveries are looked at (by default twice the claim, 64 to 1,000),
  * which bounds the cost of a claim under a large backlog: the dispatcher claims after every
@@ -41,39 +42,27 @@ export interface ClaimLimits {
  * and no other endpoint would get any.
  */
 export function claimDueDeliveries(db: Db, p: ClaimLimits): ClaimedDelivery[] {
-  const claimed = db
+  const full = (room: Record<string, number>) => JSON.stringify(Object.keys(room).filter((id) => room[id]! <= 0));
+  const window = db
     .stmt(
-      `update webhook_deliveries set lease_until = @leaseUntil
-       where id in (
-         select id from (
-           select id, next_attempt_at,
-                  row_number() over (partition by workspace_id order by next_attempt_at, id) as wn,
-                  coalesce((select w.value from json_each(@workspaceRoom) w where w.key = workspace_id), @perWorkspace) as wroom
-           from (
-             select c.id, c.workspace_id, c.next_attempt_at,
-                    row_number() over (partition by c.endpoint_id order by c.next_attempt_at, c.id) as n,
-                    coalesce((select r.value from json_each(@endpointRoom) r where r.key = c.endpoint_id), @perEndpoint) as room
-             from (
-               select d.id, d.endpoint_id, d.workspace_id, d.next_attempt_at
-               from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
-               where d.status = 'pending' and d.next_attempt_at <= @now
-                 and (d.lease_until is null or d.lease_until <= @now) and e.enabled = 1
-                 and d.endpoint_id not in (select key from json_each(@endpointRoom) where value <= 0)
-                 and d.workspace_id not in (select key from json_each(@workspaceRoom) where value <= 0)
-               order by d.next_attempt_at limit @scan
-             ) c
-           ) where n <= room
-         ) where wn <= wroom order by next_attempt_at, id limit @limit
-       )
-       returning id`,
+      `select d.id, d.endpoint_id, d.workspace_id
+       from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+       where d.status = 'pending' and d.next_attempt_at <= @now
+         and (d.lease_until is null or d.lease_until <= @now) and e.enabled = 1
+         and d.endpoint_id not in (select value from json_each(@fullEndpoints))
+         and d.workspace_id not in (select value from json_each(@fullWorkspaces))
+       order by d.next_attempt_at limit @scan`,
     )
     .all({
-      ...p,
-      endpointRoom: JSON.stringify(p.endpointRoom),
-      workspaceRoom: JSON.stringify(p.workspaceRoom),
+      now: p.now,
+      fullEndpoints: full(p.endpointRoom),
+      fullWorkspaces: full(p.workspaceRoom),
       scan: p.scan ?? Math.min(1_000, Math.max(64, 2 * p.limit)),
-    }) as { id: string }[];
-  if (claimed.length === 0) return [];
+    }) as { id: string; endpoint_id: string; workspace_id: string }[];
+  const chosen = withinRoom(window, p);
+  if (chosen.length === 0) return [];
+  const ids = JSON.stringify(chosen);
+  db.stmt('update webhook_deliveries set lease_until = ? where id in (select value from json_each(?))').run(p.leaseUntil, ids);
   return db
     .stmt(
       `select d.id, d.attempts, d.endpoint_id, d.workspace_id, d.event_id, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
@@ -83,7 +72,24 @@ export function claimDueDeliveries(db: Db, p: ClaimLimits): ClaimedDelivery[] {
        where d.id in (select value from json_each(?))
        order by d.next_attempt_at`,
     )
-    .all(JSON.stringify(claimed.map((c) => c.id))) as ClaimedDelivery[];
+    .all(ids) as ClaimedDelivery[];
+}
+
+/** The ids to claim, in order, taking each while its endpoint, its workspace and the claim have room. */
+function withinRoom(due: { id: string; endpoint_id: string; workspace_id: string }[], p: ClaimLimits): string[] {
+  const endpointLeft = new Map<string, number>();
+  const workspaceLeft = new Map<string, number>();
+  const chosen: string[] = [];
+  for (const d of due) {
+    if (chosen.length === p.limit) break;
+    const endpoint = endpointLeft.get(d.endpoint_id) ?? p.endpointRoom[d.endpoint_id] ?? p.perEndpoint;
+    const workspace = workspaceLeft.get(d.workspace_id) ?? p.workspaceRoom[d.workspace_id] ?? p.perWorkspace;
+    if (endpoint <= 0 || workspace <= 0) continue;
+    endpointLeft.set(d.endpoint_id, endpoint - 1);
+    workspaceLeft.set(d.workspace_id, workspace - 1);
+    chosen.push(d.id);
+  }
+  return chosen;
 }
 
 /** Of these endpoints, the ones that still exist and are enabled. */
