@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const BIN = join(ROOT, 'bin/linkqr.cjs');
+// BENCH_LINKQR_BIN runs another build (e.g. the parent commit's) for a before/after comparison.
+export const BIN = process.env.BENCH_LINKQR_BIN ? resolve(process.env.BENCH_LINKQR_BIN) : join(ROOT, 'bin/linkqr.cjs');
 export const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '0';
 export const LOAD_CORE = process.env.BENCH_LOAD_CORE ?? '1';
 export const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -64,7 +65,10 @@ export async function startBare302() {
   return { url: `http://127.0.0.1:${port}`, ...proc };
 }
 
-/** A LinkQR server over a fresh data dir, with a workspace and a key made by the CLI; `extraEnv` adds settings. */
+/**
+ * A LinkQR server over a fresh data dir, with a workspace and a key made by the CLI; `extraEnv`
+ * adds settings. `cli(...args)` runs the CLI on the same data dir (its stdout).
+ */
 export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'linkqr-bench-'));
   // No API rate limit: the benchmarks measure the server, and one key sends thousands of requests a second.
@@ -82,6 +86,7 @@ export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = 
     url,
     key,
     dataDir,
+    cli,
     ...proc,
     async stop() {
       await proc.stop();
