@@ -54,7 +54,7 @@ export interface DispatcherOptions {
 }
 
 /**
- * Delivers the outbox. Claims due deliveries with a lease in one statement, sends each outside
+ * Delivers the outbox. Claims due deliveries with a lease (deliveries.repo.ts), sends each outside
  * any transaction, and records the outcome (group-committed with other writes). Woken right
  * after commits that add deliveries, and polls for retries that come due.
  *
