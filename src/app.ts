@@ -31,7 +31,7 @@ import { findLinkById } from './links/links.repo.js';
 import { presentLink } from './links/link-presenter.js';
 import { VERSION } from './version.js';
 import { AddressGuard } from './webhooks/address-guard.js';
-import { createSender } from './webhooks/sender.js';
+import { createSender, type SenderOptions } from './webhooks/sender.js';
 import { generateWebhookSecret, webhookHeaders } from './webhooks/signing.js';
 import { QrRenderer } from './qr/qr.js';
 import { loadAtRestKeys } from './secrets/at-rest-key.js';
@@ -96,6 +96,8 @@ export interface ServerOptions {
   /** Schedule the jobs (backup, retention, optimize) when listening. Default true; tests run them by name instead. */
   jobs?: boolean;
   dispatcher?: DispatcherOptions;
+  /** Attempt timeouts; SPEC §5 fixes them at 15 s (5 s to connect): shorter ones are for tests. */
+  webhookTimeouts?: Pick<SenderOptions, 'totalTimeoutMs' | 'connectTimeoutMs'>;
 }
 
 /** The running server: HTTP (redirect fast path + Express) over one store. */
@@ -116,14 +118,14 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
 
   const guard = new AddressGuard(config.webhookAllowedCidrs);
   const userAgent = `LinkQR/${VERSION} (webhooks; +https://www.standardwebhooks.com)`;
-  const sender = createSender({ guard, userAgent, clock });
+  const sender = createSender({ guard, userAgent, clock, ...opts.webhookTimeouts });
   const dispatcher = new Dispatcher(
     {
       db,
       clock,
       log: log.child({ component: 'webhooks' }),
       secretBox,
-      send: (request) => sender.send(request),
+      send: (request, signal) => sender.send(request, signal),
       headers: (p) => webhookHeaders({ ...p, userAgent }),
       retrySchedule: config.webhookRetrySchedule,
       onAttempt: (outcome, seconds) => metrics.webhookAttempt(outcome, seconds),
@@ -175,6 +177,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     baseUrl: () => baseUrl,
     linkChanged: (slug: string) => redirects.invalidate(slug),
     outboxChanged: () => dispatcher.wake(),
+    endpointsChanged: () => dispatcher.endpointsChanged(),
     async webhookUrlProblem(url: string) {
       const verdict = await guard.checkUrlResolving(url);
       return verdict.ok ? undefined : verdict.reason;

@@ -65,7 +65,10 @@ export async function startBare302() {
   return { url: `http://127.0.0.1:${port}`, ...proc };
 }
 
-/** A LinkQR server over a fresh data dir, with a workspace and a key made by the CLI; `extraEnv` adds settings. */
+/**
+ * A LinkQR server over a fresh data dir, with a workspace and a key made by the CLI; `extraEnv`
+ * adds settings. `cli(...args)` runs the CLI on the same data dir (its stdout).
+ */
 export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'linkqr-bench-'));
   // No API rate limit: the benchmarks measure the server, and one key sends thousands of requests a second.
@@ -83,6 +86,7 @@ export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = 
     url,
     key,
     dataDir,
+    cli,
     ...proc,
     async stop() {
       await proc.stop();

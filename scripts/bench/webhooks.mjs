@@ -1,8 +1,11 @@
 // Webhook delivery: deliveries/s to a local receiver and change→receiver latency, against a plain
-// loop of HTTP POSTs from Node to the same receiver in the same run.
-// Target: >= 2,000 deliveries/s, p50 <= 20 ms.
+// loop of HTTP POSTs from Node to the same receiver in the same run; then the same receiver's
+// latency while other workspaces' endpoints hang.
+// Targets: >= 2,000 deliveries/s, p50 <= 20 ms; beside hanging endpoints p50 <= 50 ms, p99 <= 500 ms.
 //   npm run build && node scripts/bench/webhooks.mjs
-//   (BENCH_WEBHOOK_BACKLOG, BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_WEBHOOK_BURST, BENCH_SERVER_CORE, BENCH_LOAD_CORE)
+//   (BENCH_WEBHOOK_BACKLOG, BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_WEBHOOK_BURST,
+//    BENCH_WEBHOOK_FAIR_SECONDS, BENCH_WEBHOOK_FAIR_RATE, BENCH_WEBHOOK_HANG_RATE,
+//    BENCH_SERVER_CORE, BENCH_LOAD_CORE; BENCH_BIN runs another build, for before/after)
 //
 // LinkQR runs on the server core. The receiver is a separate node:http process on the load core;
 // it timestamps each arrival. This process (the API client) is pinned to the load core too. Phases:
@@ -13,7 +16,16 @@
 //   burst   : links created as fast as the API takes them, delivered meanwhile.
 //   baseline: a keep-alive loop of POSTs with the same body, headers and concurrency (8), from a
 //             Node process on the server core, to the same receiver.
+//   fairness: 20 endpoints in three other workspaces (7, 7, 6) point at a receiver that never
+//             answers (a second process on the load core); for BENCH_WEBHOOK_FAIR_SECONDS those
+//             workspaces create links at BENCH_WEBHOOK_HANG_RATE/s each (every link a delivery to
+//             each of their endpoints) while the healthy endpoint's workspace creates links at
+//             BENCH_WEBHOOK_FAIR_RATE/s: its commit→receiver latency (event timestamp to arrival,
+//             the event row is committed with the link). Long enough for the hanging attempts to
+//             time out (15 s) and be retried. Then the hanging endpoints are deleted: how long
+//             until no attempt to them is left open.
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +36,10 @@ const BACKLOG = Number(process.env.BENCH_WEBHOOK_BACKLOG ?? 20_000);
 const RATE = Number(process.env.BENCH_WEBHOOK_RATE ?? 1_000);
 const STEADY_SECONDS = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 5);
 const BURST = Number(process.env.BENCH_WEBHOOK_BURST ?? 10_000);
+const FAIR_SECONDS = Number(process.env.BENCH_WEBHOOK_FAIR_SECONDS ?? 40);
+const FAIR_RATE = Number(process.env.BENCH_WEBHOOK_FAIR_RATE ?? 20);
+const HANG_RATE = Number(process.env.BENCH_WEBHOOK_HANG_RATE ?? 5);
+const HANGING_WORKSPACES = [['Hanging A', 7], ['Hanging B', 7], ['Hanging C', 6]];
 const PER_ENDPOINT = 8; // the dispatcher's default bound per endpoint
 const API_CONCURRENCY = 32;
 
@@ -78,6 +94,19 @@ if (process.argv[2] === '--receiver') {
     .listen(port, '127.0.0.1');
 }
 
+// ---- child: receivers that never answer, one per port ------------------------------------------
+else if (process.argv[2] === '--hanging') {
+  const stats = { received: 0, open: 0, maxOpen: 0 };
+  const handle = (req, res) => {
+    if (req.method === 'GET' && req.url === '/stats') return void res.end(JSON.stringify(stats));
+    stats.received++;
+    stats.maxOpen = Math.max(stats.maxOpen, ++stats.open);
+    req.resume();
+    req.socket.once('close', () => stats.open--);
+  };
+  for (const port of process.argv[3].split(',')) http.createServer(handle).listen(Number(port), '127.0.0.1');
+}
+
 // ---- child: the baseline sender --------------------------------------------------------------
 else if (process.argv[2] === '--baseline') {
   const [url, n, concurrency, sampleJson] = [process.argv[3], Number(process.argv[4]), Number(process.argv[5]), process.argv[6]];
@@ -122,30 +151,42 @@ else {
   });
   // Children must not outlive a failed run.
   let l;
+  let hangingProc;
   process.on('exit', () => {
     receiverProc.kill();
+    hangingProc?.kill();
     l?.child.kill();
   });
-  const control = async (path) => (await fetch(`${receiverUrl}${path}`)).json();
-  for (let i = 0; ; i++) {
+  // Once more on a dropped connection: after the baseline blocks this process for seconds, fetch
+  // can pick a kept-alive socket the receiver has just closed (its 5 s keep-alive timeout).
+  const control = async (path) => {
     try {
-      await control('/reset');
-      break;
-    } catch (e) {
-      if (i > 100) throw e;
-      await sleep(50);
+      return await (await fetch(`${receiverUrl}${path}`)).json();
+    } catch {
+      return (await fetch(`${receiverUrl}${path}`)).json();
     }
-  }
+  };
+  const untilUp = async (url) => {
+    for (let i = 0; ; i++) {
+      try {
+        return await (await fetch(url)).json();
+      } catch (e) {
+        if (i > 100) throw e;
+        await sleep(50);
+      }
+    }
+  };
+  await untilUp(`${receiverUrl}/reset`);
 
   l = await startLinkqr('links:read,links:write,webhooks:read,webhooks:write', { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const api = (method, path, body) =>
+  const api = (method, path, body, key = l.key) =>
     new Promise((resolve, reject) => {
       const text = body === undefined ? undefined : JSON.stringify(body);
       const req = http.request(`${l.url}${path}`, {
         method,
         agent,
-        headers: { authorization: `Bearer ${l.key}`, ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}) },
+        headers: { authorization: `Bearer ${key}`, ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}) },
       });
       req.on('response', (res) => {
         const chunks = [];
@@ -156,8 +197,8 @@ else {
       req.end(text);
     });
   let seq = 0;
-  const createLink = async () => {
-    const res = await api('POST', '/api/v1/links', { url: `https://example.com/landing/${++seq}?utm_source=bench`, tags: ['bench'] });
+  const createLink = async (key = l.key) => {
+    const res = await api('POST', '/api/v1/links', { url: `https://example.com/landing/${++seq}?utm_source=bench`, tags: ['bench'] }, key);
     if (res.status !== 201) throw new Error(`create link: ${res.status} ${JSON.stringify(res.json)}`);
     return { id: res.json.id, at: res.at };
   };
@@ -172,12 +213,15 @@ else {
     );
     return made;
   };
-  const waitForArrivals = async (n, timeoutMs = 120_000) => {
+  const waitForArrivals = async (n, timeoutMs = 120_000, { partial = false } = {}) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const s = await control('/stats');
       if (s.arrivals.length >= n) return s.arrivals;
-      if (Date.now() > deadline) throw new Error(`only ${s.arrivals.length} of ${n} deliveries arrived`);
+      if (Date.now() > deadline) {
+        if (partial) return s.arrivals;
+        throw new Error(`only ${s.arrivals.length} of ${n} deliveries arrived`);
+      }
       await sleep(100);
     }
   };
@@ -200,10 +244,18 @@ else {
   await control('/reset');
   const db = new Database(join(l.dataDir, 'linkqr.db'));
   db.pragma('busy_timeout = 5000');
+  // The server's CPU time (user + system, /proc in 10 ms ticks): steadier than the rate when other
+  // processes share the cores.
+  const serverCpuMs = () => {
+    const fields = readFileSync(`/proc/${l.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  };
+  const cpuBefore = serverCpuMs();
   const made = db.prepare(`update webhook_deliveries set next_attempt_at = ? where status = 'pending'`).run(Date.now()).changes;
   db.close();
   if (made !== BACKLOG) throw new Error(`expected ${BACKLOG} pending deliveries, found ${made}`);
   const drained = await waitForArrivals(BACKLOG);
+  const drainCpuUs = ((serverCpuMs() - cpuBefore) * 1000) / BACKLOG;
   const drainTimes = drained.map((a) => a[1]);
   const drainSeconds = (Math.max(...drainTimes) - Math.min(...drainTimes)) / 1000;
   const drainRate = BACKLOG / drainSeconds;
@@ -246,18 +298,74 @@ else {
   const baseArrivals = (await control('/stats')).arrivals.length;
   const baseRate = baselineN / base.seconds;
 
+  // fairness: 20 hanging endpoints in three workspaces that keep creating links, beside the healthy one.
+  // Each hanging endpoint is its own receiver (port), as different customers' receivers would be.
+  const hangPorts = [];
+  for (const [, endpoints] of HANGING_WORKSPACES) for (let i = 0; i < endpoints; i++) hangPorts.push(await freePort());
+  hangingProc = spawn('taskset', ['-c', LOAD_CORE, process.execPath, import.meta.filename, '--hanging', hangPorts.join(',')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const hangStatsUrl = `http://127.0.0.1:${hangPorts[0]}/stats`;
+  await untilUp(hangStatsUrl);
+  const hanging = [];
+  for (const [name, endpoints] of HANGING_WORKSPACES) {
+    l.cli('workspace', 'create', name);
+    const key = l.cli('key', 'create', '--workspace', name, '--name', 'bench', '--scopes', 'links:write,webhooks:write');
+    for (let i = 0; i < endpoints; i++) {
+      const res = await api('POST', '/api/v1/webhooks', { url: `http://127.0.0.1:${hangPorts[hanging.length]}/hooks`, events: ['link.created'] }, key);
+      if (res.status !== 201) throw new Error(`create hanging endpoint: ${res.status} ${JSON.stringify(res.json)}`);
+      hanging.push({ key, id: res.json.id });
+    }
+  }
+  await control('/reset');
+  const streams = [{ key: l.key, rate: FAIR_RATE, healthy: true }, ...[...new Set(hanging.map((h) => h.key))].map((key) => ({ key, rate: HANG_RATE }))];
+  const fairStart = performance.now();
+  const fairJobs = [];
+  let fairN = 0;
+  await Promise.all(
+    streams.map(async (stream) => {
+      const n = Math.round(stream.rate * FAIR_SECONDS);
+      if (stream.healthy) fairN = n;
+      for (let i = 0; i < n; i++) {
+        const wait = fairStart + (i * 1000) / stream.rate - performance.now();
+        if (wait > 1) await sleep(wait);
+        fairJobs.push(createLink(stream.key));
+      }
+    }),
+  );
+  await Promise.all(fairJobs);
+  // The old dispatcher can leave the healthy endpoint waiting behind the hanging backlog for minutes.
+  const fairArrivals = await waitForArrivals(fairN, 60_000, { partial: true });
+  const fairUnique = new Map(fairArrivals.map((a) => [a[3], a[1] - a[2]])); // first arrival per event
+  const fairLatency = [...fairUnique.values(), ...Array(Math.max(0, fairN - fairUnique.size)).fill(Infinity)];
+  const hangStats = await (await fetch(hangStatsUrl)).json();
+  const deletedAt = performance.now();
+  for (const h of hanging) await api('DELETE', `/api/v1/webhooks/${h.id}`, undefined, h.key);
+  const deleteMs = performance.now() - deletedAt;
+  let freedMs = Infinity;
+  for (const until = Date.now() + 30_000; Date.now() < until; await sleep(20)) {
+    if ((await (await fetch(hangStatsUrl)).json()).open === 0) {
+      freedMs = performance.now() - deletedAt;
+      break;
+    }
+  }
+
   await l.stop();
   receiverProc.kill('SIGTERM');
+  hangingProc.kill('SIGTERM');
   agent.destroy();
 
   const bodyBytes = Buffer.byteLength(sample.body);
   console.log(`webhooks benchmark (one endpoint, ${PER_ENDPOINT} attempts in flight at most, ${bodyBytes}-byte link.created bodies):`);
-  console.log(`  drain     : ${fmt(BACKLOG)} due deliveries in ${drainSeconds.toFixed(2)} s = ${fmt(drainRate)} deliveries/s (${fmt(drainUnique)} unique webhook-ids)`);
+  console.log(`  drain     : ${fmt(BACKLOG)} due deliveries in ${drainSeconds.toFixed(2)} s = ${fmt(drainRate)} deliveries/s, ${fmt(drainCpuUs)} µs of server CPU each (${fmt(drainUnique)} unique webhook-ids)`);
   console.log(`              (backlog built with ${fmt(BACKLOG)} API creates + 503 attempts in ${fillSeconds.toFixed(1)} s)`);
   console.log(`  steady    : ${fmt(steadyN)} links at ${fmt(RATE)}/s: change→receiver p50 ${ms(pct(fromChange, 50))}, p99 ${ms(pct(fromChange, 99))}; 201→receiver p50 ${ms(pct(from201, 50))}, p99 ${ms(pct(from201, 99))}`);
   console.log(`  burst     : ${fmt(BURST)} links created in ${burstCreatedSeconds.toFixed(2)} s (${fmt(burstMade.length / burstCreatedSeconds)}/s), all delivered after ${burstSeconds.toFixed(2)} s = ${fmt(BURST / burstSeconds)} deliveries/s; change→receiver p50 ${ms(pct(burstFromChange, 50))}, p99 ${ms(pct(burstFromChange, 99))}`);
   console.log(`  baseline  : plain Node keep-alive POST loop, ${PER_ENDPOINT} at a time: ${fmt(baseRate)} POSTs/s, round trip p50 ${ms(base.p50)}, p99 ${ms(base.p99)} (${fmt(baseArrivals)} arrived)`);
   console.log(`  ratios    : drain ${(drainRate / baseRate).toFixed(2)}x the baseline's rate; burst ${(BURST / burstSeconds / baseRate).toFixed(2)}x; steady p50 ${(pct(fromChange, 50) / base.p50).toFixed(1)}x the baseline round trip`);
-  console.log(`  target    : >= 2,000 deliveries/s (drain: ${drainRate >= 2000 ? 'met' : 'NOT met'}), p50 <= 20 ms (steady: ${pct(fromChange, 50) <= 20 ? 'met' : 'NOT met'})`);
-  process.exitCode = drainUnique === BACKLOG && baseArrivals === baselineN ? 0 : 1;
+  const [fairP50, fairP99] = [pct(fairLatency, 50), pct(fairLatency, 99)];
+  console.log(
+    `  fairness  : ${hanging.length} hanging endpoints in ${HANGING_WORKSPACES.length} workspaces (${fmt(HANG_RATE)} links/s each) for ${FAIR_SECONDS} s: the healthy endpoint's ${fmt(fairN)} links at ${fmt(FAIR_RATE)}/s, commit→receiver p50 ${ms(fairP50)}, p99 ${ms(fairP99)}, max ${ms(Math.max(...fairLatency))}${fairUnique.size < fairN ? ` (${fmt(fairN - fairUnique.size)} not arrived 60 s after the last link)` : ''}`,
+  );
+  console.log(`              hanging receiver: ${fmt(hangStats.received)} requests, at most ${fmt(hangStats.maxOpen)} open at once; after deleting the endpoints (${ms(deleteMs)}), none open after ${ms(freedMs)}`);
+  console.log(`  target    : >= 2,000 deliveries/s (drain: ${drainRate >= 2000 ? 'met' : 'NOT met'}), p50 <= 20 ms (steady: ${pct(fromChange, 50) <= 20 ? 'met' : 'NOT met'}), beside hanging endpoints p50 <= 50 ms and p99 <= 500 ms (${fairP50 <= 50 && fairP99 <= 500 ? 'met' : 'NOT met'})`);
+  process.exitCode = drainUnique === BACKLOG && baseArrivals === baselineN && fairUnique.size === fairN ? 0 : 1;
 }

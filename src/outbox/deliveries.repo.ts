@@ -5,6 +5,7 @@ export interface ClaimedDelivery {
   id: string;
   attempts: number;
   endpoint_id: string;
+  workspace_id: string;
   event_id: string;
   payload: string;
   url: string;
@@ -13,61 +14,96 @@ export interface ClaimedDelivery {
   previous_secret_expires_at: number | null;
 }
 
+export interface ClaimLimits {
+  now: number;
+  leaseUntil: number;
+  /** Deliveries to claim at most, in all. */
+  limit: number;
+  /** Room of an endpoint, and of a workspace, absent from the maps below. */
+  perEndpoint: number;
+  perWorkspace: number;
+  /** Room left where it differs (attempts in flight, a narrowed circuit); 0 or less: none. */
+  endpointRoom: Record<string, number>;
+  workspaceRoom: Record<string, number>;
+  scan?: number;
+}
+
 /**
  * Leases due deliveries of enabled endpoints whose secret can be read (the others wait for a
- * rotation, see src/webhooks/endpoint-secrets.ts) in one statement: at most `limit` in all and, per
- * endpoint, `perEndpoint` minus what is already in flight (`busy`). A lease that expired (its
- * holder died) makes the delivery claimable again.
+ * rotation, see src/webhooks/endpoint-secrets.ts): at most `limit` in all, and no more than the
+ * room left to each endpoint and to each workspace, oldest due first. A lease that expired (its
+ * holder died) makes the delivery claimable again. One process runs the dispatcher and SQLite
+ * calls are synchronous, so nothing comes between reading the due deliveries and leasing the chosen ones.
  *
  * Only the `scan` longest-due deliveries are looked at (by default twice the claim, 64 to 1,000),
  * which bounds the cost of a claim under a large backlog: the dispatcher claims after every
  * finished attempt, so a window much larger than the claim made the claim most of the cost of
- * a delivery. Endpoints already at their bound are left out of the window, or one hanging
+ * a delivery. Endpoints and workspaces without room are left out of the window, or one hanging
  * endpoint with a backlog longer than the window would fill it with deliveries it cannot take,
  * and no other endpoint would get any.
  */
-export function claimDueDeliveries(
-  db: Db,
-  p: { now: number; leaseUntil: number; limit: number; perEndpoint: number; busy: Record<string, number>; scan?: number },
-): ClaimedDelivery[] {
-  const full = Object.keys(p.busy).filter((endpointId) => p.busy[endpointId]! >= p.perEndpoint);
-  const claimed = db
+export function claimDueDeliveries(db: Db, p: ClaimLimits): ClaimedDelivery[] {
+  const full = (room: Record<string, number>) => JSON.stringify(Object.keys(room).filter((id) => room[id]! <= 0));
+  const window = db
     .stmt(
-      `update webhook_deliveries set lease_until = @leaseUntil
-       where id in (
-         select id from (
-           select c.id, c.next_attempt_at,
-                  row_number() over (partition by c.endpoint_id order by c.next_attempt_at, c.id) as n,
-                  @perEndpoint - coalesce((select b.value from json_each(@busy) b where b.key = c.endpoint_id), 0) as room
-           from (
-             select d.id, d.endpoint_id, d.next_attempt_at
-             from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
-             where d.status = 'pending' and d.next_attempt_at <= @now
-               and (d.lease_until is null or d.lease_until <= @now) and e.enabled = 1 and e.secret_unreadable_since is null
-               and d.endpoint_id not in (select value from json_each(@full))
-             order by d.next_attempt_at limit @scan
-           ) c
-         ) where n <= room order by next_attempt_at limit @limit
-       )
-       returning id`,
+      `select d.id, d.endpoint_id, d.workspace_id
+       from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+       where d.status = 'pending' and d.next_attempt_at <= @now
+         and (d.lease_until is null or d.lease_until <= @now) and e.enabled = 1 and e.secret_unreadable_since is null
+         and d.endpoint_id not in (select value from json_each(@fullEndpoints))
+         and d.workspace_id not in (select value from json_each(@fullWorkspaces))
+       order by d.next_attempt_at limit @scan`,
     )
-    .all({ ...p, busy: JSON.stringify(p.busy), full: JSON.stringify(full), scan: p.scan ?? Math.min(1_000, Math.max(64, 2 * p.limit)) }) as { id: string }[];
-  if (claimed.length === 0) return [];
+    .all({
+      now: p.now,
+      fullEndpoints: full(p.endpointRoom),
+      fullWorkspaces: full(p.workspaceRoom),
+      scan: p.scan ?? Math.min(1_000, Math.max(64, 2 * p.limit)),
+    }) as { id: string; endpoint_id: string; workspace_id: string }[];
+  const chosen = withinRoom(window, p);
+  if (chosen.length === 0) return [];
+  const ids = JSON.stringify(chosen);
+  db.stmt('update webhook_deliveries set lease_until = ? where id in (select value from json_each(?))').run(p.leaseUntil, ids);
   return db
     .stmt(
-      `select d.id, d.attempts, d.endpoint_id, d.event_id, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
+      `select d.id, d.attempts, d.endpoint_id, d.workspace_id, d.event_id, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
        from webhook_deliveries d
        join events ev on ev.id = d.event_id
        join webhook_endpoints w on w.id = d.endpoint_id
        where d.id in (select value from json_each(?))
        order by d.next_attempt_at`,
     )
-    .all(JSON.stringify(claimed.map((c) => c.id))) as ClaimedDelivery[];
+    .all(ids) as ClaimedDelivery[];
 }
 
-/** A claimed delivery that was not attempted: it waits, due as it was, without counting an attempt. */
+/** The ids to claim, in order, taking each while its endpoint, its workspace and the claim have room. */
+function withinRoom(due: { id: string; endpoint_id: string; workspace_id: string }[], p: ClaimLimits): string[] {
+  const endpointLeft = new Map<string, number>();
+  const workspaceLeft = new Map<string, number>();
+  const chosen: string[] = [];
+  for (const d of due) {
+    if (chosen.length === p.limit) break;
+    const endpoint = endpointLeft.get(d.endpoint_id) ?? p.endpointRoom[d.endpoint_id] ?? p.perEndpoint;
+    const workspace = workspaceLeft.get(d.workspace_id) ?? p.workspaceRoom[d.workspace_id] ?? p.perWorkspace;
+    if (endpoint <= 0 || workspace <= 0) continue;
+    endpointLeft.set(d.endpoint_id, endpoint - 1);
+    workspaceLeft.set(d.workspace_id, workspace - 1);
+    chosen.push(d.id);
+  }
+  return chosen;
+}
+
+/** Of these endpoints, the ones that still exist and are enabled. */
+export function enabledEndpoints(db: Db, endpointIds: string[]): Set<string> {
+  const rows = db.stmt('select id from webhook_endpoints where enabled = 1 and id in (select value from json_each(?))').all(JSON.stringify(endpointIds)) as {
+    id: string;
+  }[];
+  return new Set(rows.map((r) => r.id));
+}
+
+/** An attempt cut off before it had an outcome: the delivery is due again as it was, nothing recorded. */
 export const releaseLease = (db: Db, deliveryId: string) =>
-  db.stmt('update webhook_deliveries set lease_until = null where id = ?').run(deliveryId);
+  db.stmt(`update webhook_deliveries set lease_until = null where id = ? and status = 'pending'`).run(deliveryId);
 
 /** At start: no attempt of this process is in flight, so every lease belongs to a dead one. */
 export const releaseAllLeases = (db: Db) =>

@@ -120,18 +120,21 @@ async function sentinel(s: Scenario) {
   };
 }
 
-/** A receiver that answers after `delayMs`, counting requests in flight (here and in `shared`). */
-async function startSlowReceiver(delayMs: number, shared: { now: number; max: number }) {
+interface InFlightCount {
+  now: number;
+  max: number;
+}
+
+/** A receiver that answers after `delayMs`, counting requests in flight (here and in each of `groups`). */
+async function startSlowReceiver(delayMs: number, ...groups: InFlightCount[]) {
   const stats = { now: 0, max: 0, received: 0 };
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       stats.received++;
-      stats.max = Math.max(stats.max, ++stats.now);
-      shared.max = Math.max(shared.max, ++shared.now);
+      for (const count of [stats, ...groups]) count.max = Math.max(count.max, ++count.now);
       setTimeout(() => {
-        stats.now--;
-        shared.now--;
+        for (const count of [stats, ...groups]) count.now--;
         res.writeHead(200).end();
       }, delayMs);
     });
@@ -145,8 +148,8 @@ async function startSlowReceiver(delayMs: number, shared: { now: number; max: nu
 }
 
 describe('webhook dispatcher', { concurrency: true }, () => {
-  // 15 s of real time (the sender's total timeout is not configurable from createServer), so it
-  // runs beside the other tests instead of before them.
+  // 15 s of real time (the shipped timeout is what it checks), so it runs beside the other tests
+  // instead of before them.
   test('a receiver that never answers is cut off after 15 s and the timeout is recorded', async (ctx) => {
     const s = await scenario(ctx);
     const r = await s.receiver(() => 'hang');
@@ -586,29 +589,48 @@ describe('webhook dispatcher', { concurrency: true }, () => {
       assert.equal(s.leased(endpoint.id), 0);
     });
 
-    test('concurrency is bounded: at most 8 attempts per endpoint and 64 in all', async (ctx) => {
+    test('concurrency is bounded: at most 8 attempts per endpoint, 16 per workspace and 64 in all', async (ctx) => {
       const s = await scenario(ctx);
-      const shared = { now: 0, max: 0 };
-      const receivers: Awaited<ReturnType<typeof startSlowReceiver>>[] = [];
-      const addEndpoint = async () => {
-        const slow = await startSlowReceiver(300, shared);
+      const keys = new Map([['Acme', s.key]]);
+      const keyOf = async (workspace: string) => keys.get(workspace) ?? keys.set(workspace, await s.t.key({ workspace })).get(workspace)!;
+      const addEndpoint = async (workspace: string, delayMs: number, ...groups: InFlightCount[]) => {
+        const slow = await startSlowReceiver(delayMs, ...groups);
         ctx.after(slow.close);
-        receivers.push(slow);
-        await s.endpoint(`${slow.url}/hooks`, ['link.created']);
+        const res = await s.t.request('POST', '/api/v1/webhooks', { key: await keyOf(workspace), body: { url: `${slow.url}/hooks`, events: ['link.created'] } });
+        assert.equal(res.status, 201, res.text);
+        return slow;
       };
-      const burst = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => s.link({ url: `https://example.com/burst/${i}` })));
+      const burst = async (workspace: string, n: number) => {
+        const key = await keyOf(workspace);
+        await Promise.all(
+          Array.from({ length: n }, async (_, i) => {
+            const res = await s.t.request('POST', '/api/v1/links', { key, body: { url: `https://example.com/burst/${i}` } });
+            assert.equal(res.status, 201, res.text);
+          }),
+        );
+      };
       // One endpoint, 20 deliveries due at once.
-      await addEndpoint();
-      await burst(20);
+      const acme: InFlightCount = { now: 0, max: 0 };
+      const receivers = [await addEndpoint('Acme', 300, acme)];
+      await burst('Acme', 20);
       await eventually(() => receivers[0]!.stats.received === 20, 10_000);
       assert.equal(receivers[0]!.stats.max, 8, 'one endpoint gets 8 attempts at a time, no more');
-      // Ten endpoints, 12 deliveries each: 80 could go at once, 64 do.
-      shared.max = 0;
-      for (let i = 0; i < 9; i++) await addEndpoint();
-      await burst(12);
+      // Three endpoints of one workspace, 12 deliveries each: 24 could go at once, 16 do.
+      acme.max = 0;
+      for (let i = 0; i < 2; i++) receivers.push(await addEndpoint('Acme', 300, acme));
+      await burst('Acme', 12);
       await eventually(() => receivers.every((r, i) => r.stats.received === (i === 0 ? 32 : 12)), 10_000);
       for (const r of receivers) assert.ok(r.stats.max <= 8, `one endpoint had ${r.stats.max} attempts in flight`);
-      assert.equal(shared.max, 64, 'the overall bound is used, and holds');
+      assert.equal(acme.max, 16, 'one workspace gets 16 attempts at a time, no more');
+      // Five workspaces of three endpoints, 6 deliveries each: 90 could go at once, 80 within the
+      // workspace bound, 64 do.
+      const all: InFlightCount = { now: 0, max: 0 };
+      const workspaces = ['W1', 'W2', 'W3', 'W4', 'W5'].map((name) => ({ name, count: { now: 0, max: 0 }, receivers: [] as typeof receivers }));
+      for (const w of workspaces) for (let i = 0; i < 3; i++) w.receivers.push(await addEndpoint(w.name, 1_000, w.count, all));
+      await Promise.all(workspaces.map((w) => burst(w.name, 6)));
+      await eventually(() => workspaces.every((w) => w.receivers.every((r) => r.stats.received === 6)), 15_000);
+      for (const w of workspaces) assert.ok(w.count.max <= 16, `${w.name} had ${w.count.max} attempts in flight`);
+      assert.equal(all.max, 64, 'the overall bound is used, and holds');
     });
 
     test('an endpoint with a large backlog that hangs does not hold up other endpoints', async (ctx) => {

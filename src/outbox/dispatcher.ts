@@ -3,10 +3,12 @@ import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { markSecretUnreadable, signingSecrets } from '../webhooks/endpoint-secrets.js';
+import { CircuitBreakers } from './circuit-breaker.js';
 import {
   type ClaimedDelivery,
   claimDueDeliveries,
   disableEndpoint,
+  enabledEndpoints,
   markEndpointFailed,
   markEndpointSucceeded,
   recordAttempt,
@@ -33,7 +35,8 @@ export interface DispatcherDeps {
   log: Logger;
   /** Opens the endpoints' signing secrets. */
   secretBox: SecretBox;
-  send(req: { url: string; headers: Record<string, string>; body: string }): Promise<AttemptResult>;
+  /** Aborting `signal` ends the attempt at once with the error class 'cancelled'. */
+  send(req: { url: string; headers: Record<string, string>; body: string }, signal: AbortSignal): Promise<AttemptResult>;
   /** Standard Webhooks headers for one attempt, signed with every given secret. */
   headers(p: { msgId: string; timestampSeconds: number; body: string; secrets: string[] }): Record<string, string>;
   retrySchedule: readonly number[];
@@ -44,8 +47,10 @@ export interface DispatcherDeps {
 export interface DispatcherOptions {
   /** Attempts in flight at once, in all. */
   concurrency?: number;
-  /** Attempts in flight at once to one endpoint. */
+  /** Attempts in flight at once to one endpoint (fewer while its circuit is narrowed). */
   perEndpoint?: number;
+  /** Attempts in flight at once to the endpoints of one workspace. */
+  perWorkspace?: number;
   /** Longer than an attempt can take (15 s): a live attempt never loses its lease. */
   leaseMs?: number;
   /** How often due retries are looked for when nothing wakes the dispatcher. */
@@ -53,12 +58,18 @@ export interface DispatcherOptions {
 }
 
 /**
- * Delivers the outbox. Claims due deliveries with a lease in one statement, sends each outside
+ * Delivers the outbox. Claims due deliveries with a lease (deliveries.repo.ts), sends each outside
  * any transaction, and records the outcome (group-committed with other writes). Woken right
  * after commits that add deliveries, and polls for retries that come due.
+ *
+ * Receivers that never answer hold an attempt for the whole timeout, so what they may hold is
+ * bounded three ways: per endpoint (narrowed by its circuit breaker down to one probe), per
+ * workspace, and in all. Attempts to an endpoint that is deleted or disabled are cut off.
  */
 export class Dispatcher {
-  private readonly inFlight = new Map<string, number>(); // endpoint id → attempts in flight
+  /** Attempts in flight per endpoint (each can be cut off), and per workspace. */
+  private readonly byEndpoint = new Map<string, Set<AbortController>>();
+  private readonly byWorkspace = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
   private total = 0;
   private scheduled = false;
@@ -66,8 +77,10 @@ export class Dispatcher {
   private timer: NodeJS.Timeout | undefined;
   private readonly concurrency: number;
   private readonly perEndpoint: number;
+  private readonly perWorkspace: number;
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  private readonly breakers: CircuitBreakers;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -75,8 +88,16 @@ export class Dispatcher {
   ) {
     this.concurrency = options.concurrency ?? 64;
     this.perEndpoint = options.perEndpoint ?? 8;
+    // A quarter of the pool, two endpoints' worth: a workspace whose receivers all hang leaves
+    // three quarters of it to the others, and it takes four such workspaces at once to fill it
+    // until their circuits narrow (after one timeout, 15 s; then each hanging endpoint holds a
+    // single probe). A workspace's healthy receivers still get 16 attempts at a time: at the
+    // 5-50 ms a receiver takes to answer, 300 to 3,000 deliveries a second, more than one
+    // workspace's changes make.
+    this.perWorkspace = options.perWorkspace ?? 16;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.pollMs = options.pollMs ?? 1_000;
+    this.breakers = new CircuitBreakers(this.perEndpoint);
   }
 
   start(): void {
@@ -85,7 +106,21 @@ export class Dispatcher {
     // One server process per database: leases left at start are from a process that died.
     const released = releaseAllLeases(this.deps.db);
     if (released > 0) this.deps.log.warn({ deliveries: released }, 'resuming deliveries left in flight by a previous process');
-    this.timer = setInterval(() => this.wake(), this.pollMs).unref();
+    this.timer = setInterval(() => {
+      // Also catches endpoints disabled without endpointsChanged() (a 410, 5 days of failures).
+      this.cutOffRemovedEndpoints();
+      this.wake();
+    }, this.pollMs).unref();
+    this.wake();
+  }
+
+  /**
+   * Endpoints were deleted or disabled: their attempts in flight are cut off at once (no outcome
+   * is recorded, the delivery is due again as it was), so a receiver that hangs stops holding
+   * slots as soon as its endpoint is gone rather than when its attempts time out.
+   */
+  endpointsChanged(): void {
+    this.cutOffRemovedEndpoints();
     this.wake();
   }
 
@@ -125,7 +160,8 @@ export class Dispatcher {
         leaseUntil: now + this.leaseMs,
         limit: room,
         perEndpoint: this.perEndpoint,
-        busy: Object.fromEntries(this.inFlight),
+        perWorkspace: this.perWorkspace,
+        ...this.roomLeft(),
       });
     } catch (err) {
       this.deps.log.error({ err }, 'claiming webhook deliveries failed');
@@ -140,26 +176,65 @@ export class Dispatcher {
     if (claimed.length === room) this.wake();
   }
 
+  /** Room of the endpoints and workspaces that have less than the defaults. */
+  private roomLeft(): { endpointRoom: Record<string, number>; workspaceRoom: Record<string, number> } {
+    const endpointRoom: Record<string, number> = {};
+    for (const [id, slots] of this.breakers.narrowedEndpoints()) endpointRoom[id] = slots;
+    for (const [id, attempts] of this.byEndpoint) endpointRoom[id] = this.breakers.slots(id) - attempts.size;
+    const workspaceRoom: Record<string, number> = {};
+    for (const [id, n] of this.byWorkspace) workspaceRoom[id] = this.perWorkspace - n;
+    return { endpointRoom, workspaceRoom };
+  }
+
+  private cutOffRemovedEndpoints(): void {
+    const watched = [...new Set([...this.byEndpoint.keys(), ...[...this.breakers.narrowedEndpoints()].map(([id]) => id)])];
+    if (watched.length === 0) return;
+    let enabled: Set<string>;
+    try {
+      enabled = enabledEndpoints(this.deps.db, watched);
+    } catch (err) {
+      this.deps.log.error({ err }, 'checking webhook endpoints failed');
+      return;
+    }
+    for (const id of watched) {
+      if (enabled.has(id)) continue;
+      this.breakers.forget(id);
+      for (const controller of this.byEndpoint.get(id) ?? []) controller.abort();
+    }
+  }
+
   private async attempt(d: ClaimedDelivery): Promise<void> {
+    const controller = new AbortController();
+    const ofEndpoint = this.byEndpoint.get(d.endpoint_id) ?? new Set();
+    this.byEndpoint.set(d.endpoint_id, ofEndpoint.add(controller));
+    this.byWorkspace.set(d.workspace_id, (this.byWorkspace.get(d.workspace_id) ?? 0) + 1);
     this.total++;
-    this.inFlight.set(d.endpoint_id, (this.inFlight.get(d.endpoint_id) ?? 0) + 1);
+    let result: AttemptResult | undefined;
     try {
       const startedAt = this.deps.clock.now();
       const secrets = signingSecrets(this.deps.secretBox, d.endpoint_id, d, startedAt);
       if (!secrets) return await this.holdForRotation(d, startedAt);
       const headers = this.deps.headers({ msgId: d.event_id, timestampSeconds: Math.floor(startedAt / 1000), body: d.payload, secrets });
-      const result = await this.deps.send({ url: d.url, headers, body: d.payload });
+      result = await this.deps.send({ url: d.url, headers, body: d.payload }, controller.signal);
+      const log = { delivery: d.id, event: d.event_id, endpoint: d.endpoint_id, attempt: d.attempts + 1, ms: result.durationMs };
+      if (result.errorClass === 'cancelled') {
+        await this.deps.db.write(() => releaseLease(this.deps.db, d.id));
+        this.deps.log.info(log, 'webhook attempt cut off: the endpoint was deleted or disabled');
+        return;
+      }
       this.deps.onAttempt?.(result.outcome, result.durationMs / 1000);
-      await this.deps.db.write(() => this.record(d, startedAt, result));
-      this.deps.log.info(
-        { delivery: d.id, event: d.event_id, endpoint: d.endpoint_id, attempt: d.attempts + 1, outcome: result.outcome, status: result.statusCode, error: result.errorClass, ms: result.durationMs },
-        'webhook attempt',
-      );
+      await this.deps.db.write(() => this.record(d, startedAt, result!));
+      this.deps.log.info({ ...log, outcome: result.outcome, status: result.statusCode, error: result.errorClass }, 'webhook attempt');
     } finally {
+      // The circuit and the counts change together, so no claim sees a closed circuit with the
+      // probe that closed it still counted in flight, or the reverse.
+      if (result) this.noteCircuit(d.endpoint_id, result);
+      ofEndpoint.delete(controller);
+      if (ofEndpoint.size === 0) this.byEndpoint.delete(d.endpoint_id);
+      const n = this.byWorkspace.get(d.workspace_id)! - 1;
+      if (n === 0) this.byWorkspace.delete(d.workspace_id);
+      else this.byWorkspace.set(d.workspace_id, n);
       this.total--;
-      const n = (this.inFlight.get(d.endpoint_id) ?? 1) - 1;
-      if (n === 0) this.inFlight.delete(d.endpoint_id);
-      else this.inFlight.set(d.endpoint_id, n);
       this.wake();
     }
   }
@@ -179,6 +254,15 @@ export class Dispatcher {
       { endpoint: d.endpoint_id, delivery: d.id },
       "this instance's at-rest key cannot open the endpoint's signing secret: its deliveries wait until the secret is rotated",
     );
+  }
+
+  private noteCircuit(endpointId: string, result: AttemptResult): void {
+    const change = this.breakers.record(endpointId, result);
+    if (change === 'opened') {
+      this.deps.log.warn({ endpoint: endpointId, error: result.errorClass }, 'webhook endpoint does not answer: one attempt at a time until one succeeds');
+    } else if (change === 'closed') {
+      this.deps.log.info({ endpoint: endpointId }, 'webhook endpoint answers again: full concurrency');
+    }
   }
 
   private record(d: ClaimedDelivery, at: number, result: AttemptResult): void {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createServer, openStore, type Server, type Store } from '../app.js';
+import { createServer, openStore, type Server, type ServerOptions, type Store } from '../app.js';
 import type { ChangeContext } from '../audit/audit.js';
 import type { ClickRecorderOptions } from '../clicks/click-recorder.js';
 import { loadConfig } from '../config.js';
@@ -119,14 +119,22 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  opts: { env?: Record<string, string>; clock?: Clock; clicks?: ClickRecorderOptions; dataDir?: string; storageProbeMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    clock?: Clock;
+    clicks?: ClickRecorderOptions;
+    dataDir?: string;
+    /** Shorter webhook attempt timeouts, for tests about receivers that never answer. */
+    webhookTimeouts?: ServerOptions['webhookTimeouts'];
+    storageProbeMs?: number;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const config = loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_PORT: '0', LINKQR_LOG_LEVEL: 'info', ...opts.env });
   const logs: string[] = [];
   const log = createLogger(config.logLevel, { write: (line: string) => void logs.push(line) });
   const store = openStore(config, { clock: opts.clock, log, applyPending: true, storageProbeMs: opts.storageProbeMs });
-  const server = createServer(store, { clicks: opts.clicks, jobs: false });
+  const server = createServer(store, { clicks: opts.clicks, jobs: false, webhookTimeouts: opts.webhookTimeouts });
   const url = await server.listen();
   let closed = false;
   return {

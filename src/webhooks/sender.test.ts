@@ -286,6 +286,28 @@ describe('webhook sender: network failures', () => {
     assert.ok(result.durationMs >= TOTAL_MS - 5, `took ${result.durationMs} ms`);
   });
 
+  test('an aborted attempt ends at once as cancelled, whatever came of the answer, and drops its connection', async () => {
+    const hanging = await receiver(() => {});
+    const stalled = await receiver((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+    });
+    const s = sender({ totalTimeoutMs: 60_000 });
+    for (const r of [hanging, stalled]) {
+      const controller = new AbortController();
+      const sent = s.send({ url: r.url, headers: {}, body: '{}' }, controller.signal);
+      await eventually(() => r.requests.length === 1);
+      controller.abort();
+      const result = await sent;
+      assert.deepEqual([result.outcome, result.statusCode, result.errorClass], ['failure', null, 'cancelled']);
+      assert.ok(result.durationMs < 5_000, `took ${result.durationMs} ms`);
+      await eventually(() => r.closed === 1);
+    }
+    const aborted = AbortSignal.abort();
+    assert.equal((await s.send({ url: hanging.url, headers: {}, body: '{}' }, aborted)).errorClass, 'cancelled');
+    assert.equal(hanging.requests.length, 1, 'an attempt aborted before it starts sends nothing');
+  });
+
   test('a receiver that accepts and closes the connection is connection_reset', async () => {
     const tcp = await tcpReceiver((socket) => socket.destroy());
     const result = await post(sender(), `http://127.0.0.1:${tcp.port}/`);

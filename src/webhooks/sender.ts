@@ -29,6 +29,7 @@ export type AttemptErrorClass =
   | 'redirect' // 3xx: redirects are never followed
   | 'http_error' // any other non-2xx status
   | 'sender_closed'
+  | 'cancelled' // the caller gave up on the attempt (its endpoint was deleted or disabled)
   | 'network_error';
 
 export interface AttemptResult {
@@ -65,11 +66,13 @@ export interface SenderOptions {
 }
 
 export interface Sender {
-  /** One attempt. Never throws: every problem is an AttemptResult. */
-  send(req: DeliveryRequest): Promise<AttemptResult>;
+  /** One attempt. Never throws: every problem is an AttemptResult. Aborting `signal` ends it as 'cancelled'. */
+  send(req: DeliveryRequest, signal?: AbortSignal): Promise<AttemptResult>;
   /** Destroys the pooled connections; later sends fail with 'sender_closed'. */
   close(): void;
 }
+
+const CANCELLED_DETAIL = 'The attempt was cut off: its endpoint was deleted or disabled meanwhile.';
 
 /** Idle keep-alive sockets are closed after this (unless the receiver's Keep-Alive hint is shorter). */
 const IDLE_SOCKET_MS = 30_000;
@@ -97,7 +100,7 @@ export function createSender(options: SenderOptions): Sender {
   const connected = new WeakSet<object>();
   let closed = false;
 
-  function attempt(url: URL, req: DeliveryRequest, startedAt: number): Promise<AttemptResult | 'retry'> {
+  function attempt(url: URL, req: DeliveryRequest, startedAt: number, signal: AbortSignal | undefined): Promise<AttemptResult | 'retry'> {
     return new Promise((resolve) => {
       const isHttps = url.protocol === 'https:';
       const body = Buffer.from(req.body, 'utf8');
@@ -113,6 +116,7 @@ export function createSender(options: SenderOptions): Sender {
         settled = true;
         clearTimeout(totalTimer);
         clearTimeout(connectTimer);
+        signal?.removeEventListener('abort', cancel);
         resolve(result);
       };
       const fail = (errorClass: AttemptErrorClass, errorDetail: string) =>
@@ -132,6 +136,12 @@ export function createSender(options: SenderOptions): Sender {
         () => abort('timeout', `The receiver did not answer within ${seconds(totalTimeoutMs)}.`),
         totalTimeoutMs,
       );
+      // Unlike a timeout, a cancelled attempt has no outcome, even if the status line came.
+      const cancel = () => {
+        fail('cancelled', CANCELLED_DETAIL);
+        request?.destroy();
+      };
+      signal?.addEventListener('abort', cancel, { once: true });
 
       let request: http.ClientRequest | undefined;
       try {
@@ -202,9 +212,10 @@ export function createSender(options: SenderOptions): Sender {
   }
 
   return {
-    async send(req) {
+    async send(req, signal) {
       const startedAt = performance.now();
       if (closed) return failure('sender_closed', 'The webhook sender is shut down.', 0);
+      if (signal?.aborted) return failure('cancelled', CANCELLED_DETAIL, 0);
       let parsed: URL;
       try {
         parsed = new URL(req.url);
@@ -217,9 +228,10 @@ export function createSender(options: SenderOptions): Sender {
       // Scheme rules and IP-literal hosts (which Node connects to without calling lookup).
       const checked = guard.checkUrl(req.url);
       if (!checked.ok) return failure('blocked_address', checked.reason, performance.now() - startedAt);
-      const first = await attempt(checked.url, req, startedAt);
+      const first = await attempt(checked.url, req, startedAt, signal);
       if (first !== 'retry') return first;
-      const second = await attempt(checked.url, req, startedAt);
+      if (signal?.aborted) return failure('cancelled', CANCELLED_DETAIL, performance.now() - startedAt);
+      const second = await attempt(checked.url, req, startedAt, signal);
       return second === 'retry'
         ? failure('connection_reset', 'The receiver closed the connection before answering.', performance.now() - startedAt)
         : second;

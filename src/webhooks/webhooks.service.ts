@@ -21,6 +21,8 @@ export interface WebhookDeps {
   secretBox: SecretBox;
   /** Called after a commit that added deliveries, or made waiting ones deliverable. */
   outboxChanged(): void;
+  /** Called after a commit that deleted or disabled endpoints: their attempts in flight are cut off. */
+  endpointsChanged(): void;
 }
 
 const DEFAULT_GRACE_SECONDS = 86_400;
@@ -168,6 +170,7 @@ export async function updateWebhook(deps: WebhookDeps, workspaceId: string, ctx:
   });
   // Re-enabling makes its pending deliveries due again.
   if (input.enabled) deps.outboxChanged();
+  if (input.enabled === false) deps.endpointsChanged();
   return presentEndpoint(row);
 }
 
@@ -186,6 +189,7 @@ export async function deleteWebhook(deps: WebhookDeps, workspaceId: string, ctx:
       at: deps.clock.now(),
     });
   });
+  deps.endpointsChanged();
 }
 
 /** Queues a webhook.test event to this endpoint only. */

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import { eventually, fakeClock, startTestServer } from '../testing/harness.js';
+import { type ReceivedWebhook, startReceiver } from '../testing/receiver.js';
+
+/**
+ * Fairness of the dispatcher between workspaces and endpoints, against real receivers on
+ * 127.0.0.1, some of which never answer (issue 12, item 2): a workspace whose receivers hang
+ * holds a bounded share of the attempts in flight, an endpoint that keeps timing out is narrowed
+ * to one probe at a time, deleting or disabling endpoints frees their slots at once, and no event
+ * is lost on the way. Time is a fake clock, so retries come due only when a test says so.
+ */
+
+const DAY = 86_400_000;
+type Answer = { status: number } | 'hang';
+
+async function scenario(ctx: TestContext, opts: { timeoutMs?: number } = {}) {
+  const clock = fakeClock();
+  const t = await startTestServer({
+    clock,
+    env: { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', LINKQR_WEBHOOK_RETRY_SCHEDULE: '10s,1m,5m' },
+    ...(opts.timeoutMs ? { webhookTimeouts: { totalTimeoutMs: opts.timeoutMs, connectTimeoutMs: opts.timeoutMs } } : {}),
+  });
+  const closers: (() => Promise<void>)[] = [];
+  ctx.after(async () => {
+    // Receivers first: a hanging one would otherwise hold the dispatcher's shutdown.
+    for (const close of closers) await close();
+    await t.close();
+  });
+  const keys = new Map<string, string>();
+  const keyOf = async (workspace: string) => {
+    if (!keys.has(workspace)) keys.set(workspace, await t.key({ workspace }));
+    return keys.get(workspace)!;
+  };
+  const sqlite = t.store.db.sqlite;
+  const s = {
+    t,
+    clock,
+    async receiver(respond: (hook: ReceivedWebhook, n: number) => Answer = () => ({ status: 200 })) {
+      const r = await startReceiver(respond);
+      closers.push(r.close);
+      return r;
+    },
+    async endpoint(workspace: string, url: string, events: string[]) {
+      const res = await t.request('POST', '/api/v1/webhooks', { key: await keyOf(workspace), body: { url, events } });
+      assert.equal(res.status, 201, res.text);
+      return res.json as { id: string };
+    },
+    async link(workspace: string, url = 'https://example.com/landing') {
+      const res = await t.request('POST', '/api/v1/links', { key: await keyOf(workspace), body: { url } });
+      assert.equal(res.status, 201, res.text);
+      return res.json as { id: string };
+    },
+    async api(workspace: string, method: string, path: string, body?: unknown) {
+      return t.request(method, path, { key: await keyOf(workspace), body });
+    },
+    /** Deliveries leased right now (an attempt in flight), of one endpoint or of a whole workspace. */
+    leasedOfEndpoint: (endpointId: string) =>
+      (sqlite.prepare('select count(*) as n from webhook_deliveries where endpoint_id = ? and lease_until is not null').get(endpointId) as { n: number }).n,
+    leasedOfWorkspace: (workspace: string) =>
+      (
+        sqlite
+          .prepare('select count(*) as n from webhook_deliveries d join workspaces w on w.id = d.workspace_id where w.name = ? and d.lease_until is not null')
+          .get(workspace) as { n: number }
+      ).n,
+    attemptsOfWorkspace: (workspace: string) =>
+      (
+        sqlite
+          .prepare(
+            `select count(*) as n from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id
+             join workspaces w on w.id = d.workspace_id where w.name = ?`,
+          )
+          .get(workspace) as { n: number }
+      ).n,
+    deliveriesOf: (endpointId: string) =>
+      sqlite.prepare('select event_id, status, attempts, lease_until from webhook_deliveries where endpoint_id = ? order by id').all(endpointId) as {
+        event_id: string;
+        status: string;
+        attempts: number;
+        lease_until: number | null;
+      }[],
+  };
+  return s;
+}
+
+/** `n` endpoints of `workspace`, each on its own receiver that never answers. */
+async function hangingEndpoints(s: Awaited<ReturnType<typeof scenario>>, workspace: string, n: number) {
+  const receivers: Awaited<ReturnType<typeof startReceiver>>[] = [];
+  const endpoints: { id: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await s.receiver(() => 'hang');
+    receivers.push(r);
+    endpoints.push(await s.endpoint(workspace, `${r.url}/hooks`, ['link.created']));
+  }
+  return { receivers, endpoints, arrived: () => receivers.reduce((sum, r) => sum + r.received.length, 0) };
+}
+
+describe('webhook dispatcher fairness', { concurrency: true }, () => {
+  test("eight hanging endpoints of one workspace hold a bounded share: another workspace's event arrives while they hang", async (ctx) => {
+    const s = await scenario(ctx);
+    const hanging = await hangingEndpoints(s, 'Stuck', 8);
+    const healthy = await s.receiver();
+    await s.endpoint('Healthy', `${healthy.url}/hooks`, ['link.created']);
+    // Eight events: 64 deliveries due at once, as many as the whole pool.
+    for (let i = 0; i < 8; i++) await s.link('Stuck', `https://example.com/stuck/${i}`);
+    await eventually(() => hanging.arrived() >= 16, 10_000);
+
+    await s.link('Healthy');
+    // The hanging attempts take 15 s to time out: the event must not wait for them.
+    await healthy.waitFor(1, 10_000);
+    assert.equal(s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every attempt of the hanging workspace was still in flight');
+    assert.ok(s.leasedOfWorkspace('Stuck') <= 16, `the hanging workspace holds ${s.leasedOfWorkspace('Stuck')} attempts (its bound is 16)`);
+  });
+
+  test('an endpoint that keeps timing out gets one probe at a time; a success gives it its slots back; no event is lost', async (ctx) => {
+    const s = await scenario(ctx, { timeoutMs: 2_000 });
+    let endpointId = '';
+    /** Attempts of the endpoint in flight (leased deliveries) as each request arrived. */
+    const inFlightAtArrival: number[] = [];
+    const r = await s.receiver((_hook, n) => {
+      inFlightAtArrival.push(s.leasedOfEndpoint(endpointId));
+      // The first 8 and two probes hang; from the 11th on, the receiver is back.
+      return n <= 10 ? 'hang' : { status: 200 };
+    });
+    endpointId = (await s.endpoint('Acme', `${r.url}/hooks`, ['link.created'])).id;
+    const N = 24;
+    for (let i = 0; i < N; i++) await s.link('Acme', `https://example.com/probe/${i}`);
+
+    // 8 at once, as for any endpoint; they time out together.
+    await r.waitFor(8);
+    assert.equal(Math.max(...inFlightAtArrival.slice(0, 8)), 8);
+    // Then one probe at a time while it keeps timing out, though 16 more deliveries are due…
+    await r.waitFor(10, 15_000);
+    // …and once a probe succeeds, 8 at a time again.
+    await r.waitFor(N, 15_000);
+    assert.deepEqual(inFlightAtArrival.slice(8, 11), [1, 1, 1], 'the two probes that hung and the one that succeeded went alone');
+    assert.equal(Math.max(...inFlightAtArrival.slice(11)), 8, 'after the success the endpoint has its 8 slots back');
+
+    // The deliveries that timed out were kept due and are retried on the schedule: every event arrives.
+    const settled = await eventually(() => {
+      const list = s.deliveriesOf(endpointId);
+      return list.filter((d) => d.status === 'succeeded').length === N - 10 && list;
+    });
+    const timedOut = settled.filter((d) => d.status === 'pending');
+    assert.equal(timedOut.length, 10, 'the 10 deliveries that timed out wait for their retry');
+    assert.ok(timedOut.every((d) => d.attempts === 1 && d.lease_until === null));
+    s.clock.advance(DAY);
+    s.t.server.dispatcher.wake();
+    await r.waitFor(N + 10, 10_000);
+    const ds = await eventually(() => {
+      const list = s.deliveriesOf(endpointId);
+      return list.every((d) => d.status === 'succeeded') && list;
+    });
+    assert.equal(ds.length, N);
+    const answered = new Set(r.received.slice(10).map((h) => String(h.headers['webhook-id'])));
+    assert.deepEqual([...answered].sort(), ds.map((d) => d.event_id).sort(), 'each event was answered 200 at least once');
+  });
+
+  for (const how of ['deleted', 'disabled'] as const) {
+    test(`hanging endpoints ${how} while their attempts are in flight give their slots back at once`, async (ctx) => {
+      const s = await scenario(ctx);
+      const hanging = await hangingEndpoints(s, 'Acme', 8);
+      const healthy = await s.receiver();
+      await s.endpoint('Acme', `${healthy.url}/hooks`, ['link.updated']);
+      const links = [];
+      for (let i = 0; i < 8; i++) links.push(await s.link('Acme', `https://example.com/acme/${i}`));
+      await eventually(() => hanging.arrived() >= 16, 10_000);
+
+      for (const e of hanging.endpoints) {
+        const res = how === 'deleted' ? await s.api('Acme', 'DELETE', `/api/v1/webhooks/${e.id}`) : await s.api('Acme', 'PATCH', `/api/v1/webhooks/${e.id}`, { enabled: false });
+        assert.equal(res.status, how === 'deleted' ? 204 : 200, res.text);
+      }
+      // Their attempts would time out after 15 s; the workspace's healthy endpoint must not wait for that.
+      assert.equal((await s.api('Acme', 'PATCH', `/api/v1/links/${links[0]!.id}`, { title: 'urgent' })).status, 200);
+      await healthy.waitFor(1, 10_000);
+      await eventually(() => s.leasedOfWorkspace('Acme') === 0);
+      if (how === 'deleted') return;
+
+      // Disabled ones keep their deliveries, untouched by the cut-off attempts, and send them once enabled again.
+      const pending = hanging.endpoints.flatMap((e) => s.deliveriesOf(e.id));
+      assert.equal(pending.length, 64);
+      assert.ok(pending.every((d) => d.status === 'pending' && d.attempts === 0 && d.lease_until === null));
+      const back = await s.receiver();
+      for (const e of hanging.endpoints) {
+        const res = await s.api('Acme', 'PATCH', `/api/v1/webhooks/${e.id}`, { url: `${back.url}/hooks`, enabled: true });
+        assert.equal(res.status, 200, res.text);
+      }
+      await back.waitFor(64, 10_000);
+      await eventually(() => hanging.endpoints.every((e) => s.deliveriesOf(e.id).every((d) => d.status === 'succeeded')));
+    });
+  }
+});
