@@ -126,6 +126,8 @@ export async function startTestServer(
     dataDir?: string;
     /** Shorter webhook attempt timeouts, for tests about receivers that never answer. */
     webhookTimeouts?: ServerOptions['webhookTimeouts'];
+    /** Dispatcher settings, e.g. a poll too slow to matter, for tests of what wakes it. */
+    dispatcher?: ServerOptions['dispatcher'];
     storageProbeMs?: number;
   } = {},
 ): Promise<TestServer> {
@@ -134,7 +136,7 @@ export async function startTestServer(
   const logs: string[] = [];
   const log = createLogger(config.logLevel, { write: (line: string) => void logs.push(line) });
   const store = openStore(config, { clock: opts.clock, log, applyPending: true, storageProbeMs: opts.storageProbeMs });
-  const server = createServer(store, { clicks: opts.clicks, jobs: false, webhookTimeouts: opts.webhookTimeouts });
+  const server = createServer(store, { clicks: opts.clicks, jobs: false, webhookTimeouts: opts.webhookTimeouts, dispatcher: opts.dispatcher });
   const url = await server.listen();
   let closed = false;
   return {

@@ -13,14 +13,28 @@ export interface ReceivedWebhook {
  */
 export async function startReceiver(respond: (req: ReceivedWebhook, n: number) => { status: number; headers?: Record<string, string>; body?: string } | 'hang' | 'destroy' = () => ({ status: 200 })) {
   const received: ReceivedWebhook[] = [];
-  const waiters: { n: number; resolve(): void }[] = [];
+  const waiters: { ready(): boolean; resolve(): void }[] = [];
+  const typeOf = (hook: ReceivedWebhook): string | undefined => {
+    try {
+      return (JSON.parse(hook.body) as { type?: string }).type;
+    } catch {
+      return undefined;
+    }
+  };
+  const waitUntil = (ready: () => boolean, timeoutMs: number, what: () => string): Promise<void> => {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(what())), timeoutMs);
+      waiters.push({ ready, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const hook = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
       received.push(hook);
-      for (const w of waiters.filter((w) => received.length >= w.n)) {
+      for (const w of waiters.filter((w) => w.ready())) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve();
       }
@@ -35,13 +49,24 @@ export async function startReceiver(respond: (req: ReceivedWebhook, n: number) =
   return {
     url: `http://127.0.0.1:${port}`,
     received,
-    /** Resolves once `n` requests have arrived (or rejects after timeoutMs). */
+    /** Resolves once `n` requests have arrived, retries and duplicates included (or rejects after timeoutMs). */
     waitFor(n: number, timeoutMs = 10_000): Promise<void> {
-      if (received.length >= n) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${received.length} of ${n} webhooks arrived`)), timeoutMs);
-        waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
-      });
+      return waitUntil(() => received.length >= n, timeoutMs, () => `only ${received.length} of ${n} webhooks arrived`);
+    },
+    /**
+     * The first request of each event (webhook-id), in the order they arrived: what a receiver
+     * keeps, since delivery is at-least-once (a request cut off on a stale keep-alive connection is
+     * sent again) and the order of events is not promised.
+     */
+    events(): ReceivedWebhook[] {
+      const seen = new Set<unknown>();
+      return received.filter((hook) => !seen.has(hook.headers['webhook-id']) && seen.add(hook.headers['webhook-id']));
+    },
+    /** Resolves with the first request carrying an event of `type`. */
+    async waitForEvent(type: string, timeoutMs = 10_000): Promise<ReceivedWebhook> {
+      const find = () => received.find((hook) => typeOf(hook) === type);
+      await waitUntil(() => find() !== undefined, timeoutMs, () => `no ${type} webhook arrived (${received.map(typeOf).join(', ') || 'none at all'})`);
+      return find()!;
     },
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
