@@ -4,8 +4,8 @@ import { CircuitBreakers } from './circuit-breaker.js';
 
 /** The slot arithmetic of the breaker; the dispatcher's use of it is in fairness.test.ts. */
 
-const timeout = { outcome: 'failure', errorClass: 'timeout' };
-const success = { outcome: 'success', errorClass: null };
+const timeout = { outcome: 'failure', errorClass: 'timeout', timedOut: true };
+const success = { outcome: 'success', errorClass: null, timedOut: false };
 
 describe('circuit breakers', () => {
   test('each failure without an answer halves the slots down to one probe; a success gives them all back', () => {
@@ -25,27 +25,35 @@ describe('circuit breakers', () => {
     const b = new CircuitBreakers(8);
     for (const errorClass of ['timeout', 'connect_timeout', 'connection_refused', 'unreachable', 'dns']) {
       b.forget('whk_a');
-      b.record('whk_a', { outcome: 'failure', errorClass });
+      b.record('whk_a', { outcome: 'failure', errorClass, timedOut: errorClass === 'timeout' });
       assert.equal(b.slots('whk_a'), 4, errorClass);
     }
     b.forget('whk_a');
     // An answer gives the slot back at once, whatever it says; a cut-off attempt says nothing.
     for (const result of [
-      { outcome: 'failure', errorClass: 'http_error' },
-      { outcome: 'throttled', errorClass: 'http_error' },
-      { outcome: 'gone', errorClass: 'http_error' },
-      { outcome: 'failure', errorClass: 'connection_reset' },
-      { outcome: 'failure', errorClass: 'cancelled' },
+      { outcome: 'failure', errorClass: 'http_error', timedOut: false },
+      { outcome: 'throttled', errorClass: 'http_error', timedOut: false },
+      { outcome: 'gone', errorClass: 'http_error', timedOut: false },
+      { outcome: 'failure', errorClass: 'connection_reset', timedOut: false },
+      { outcome: 'failure', errorClass: 'cancelled', timedOut: false },
     ]) {
       assert.equal(b.record('whk_a', result), undefined);
       assert.equal(b.slots('whk_a'), 8, `${result.outcome} ${result.errorClass}`);
     }
   });
 
+  test('a status line followed by a stalled body until the timeout counts as no answer, even a 2xx (which closes nothing)', () => {
+    const b = new CircuitBreakers(8);
+    b.record('whk_a', { outcome: 'failure', errorClass: 'http_error', timedOut: true });
+    assert.equal(b.slots('whk_a'), 4);
+    assert.equal(b.record('whk_a', { outcome: 'success', errorClass: null, timedOut: true }), undefined);
+    assert.equal(b.slots('whk_a'), 2, 'a slow 2xx does not close the circuit: it held its slot for the whole timeout');
+  });
+
   test('a narrowed endpoint that answers with an error stays narrowed; forgetting it is a fresh start', () => {
     const b = new CircuitBreakers(8);
     for (let i = 0; i < 3; i++) b.record('whk_a', timeout);
-    b.record('whk_a', { outcome: 'failure', errorClass: 'http_error' });
+    b.record('whk_a', { outcome: 'failure', errorClass: 'http_error', timedOut: false });
     assert.equal(b.slots('whk_a'), 1);
     b.forget('whk_a');
     assert.equal(b.slots('whk_a'), 8);

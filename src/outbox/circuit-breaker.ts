@@ -14,7 +14,7 @@
  * the per-workspace bound keeps it from holding more than its workspace's share.
  */
 
-/** Failures where the receiver never answered: timeouts and failures to connect. */
+/** Failures where the receiver never answered: timeouts and failures to connect (and see `timedOut`). */
 const NO_ANSWER = new Set(['timeout', 'connect_timeout', 'connection_refused', 'unreachable', 'dns']);
 
 export type CircuitChange = 'opened' | 'closed';
@@ -35,13 +35,16 @@ export class CircuitBreakers {
   }
 
   /** Takes an attempt's outcome into account; says when the circuit opened or closed. */
-  record(endpointId: string, result: { outcome: string; errorClass: string | null }): CircuitChange | undefined {
+  record(endpointId: string, result: { outcome: string; errorClass: string | null; timedOut: boolean }): CircuitChange | undefined {
     const before = this.slots(endpointId);
-    if (result.outcome === 'success') {
+    // A receiver that sends its status line and then stalls holds the slot as long as one that
+    // never answers: whatever the status said, an attempt the total timeout ended counts as no answer.
+    const noAnswer = result.timedOut || (result.errorClass !== null && NO_ANSWER.has(result.errorClass));
+    if (result.outcome === 'success' && !noAnswer) {
       this.narrowed.delete(endpointId);
       return before === 1 ? 'closed' : undefined;
     }
-    if (result.errorClass === null || !NO_ANSWER.has(result.errorClass)) return undefined;
+    if (!noAnswer) return undefined;
     const after = Math.max(1, Math.floor(before / 2));
     this.narrowed.set(endpointId, after);
     return after === 1 && before > 1 ? 'opened' : undefined;

@@ -27,6 +27,8 @@ export interface AttemptResult {
   durationMs: number;
   responseExcerpt: string;
   retryAfterMs: number | null;
+  /** The total timeout ended it, even if a status line had come. */
+  timedOut: boolean;
 }
 
 export interface DispatcherDeps {
@@ -36,7 +38,7 @@ export interface DispatcherDeps {
   /** Opens the endpoints' signing secrets. */
   secretBox: SecretBox;
   /** Aborting `signal` ends the attempt at once with the error class 'cancelled'. */
-  send(req: { url: string; headers: Record<string, string>; body: string }, signal: AbortSignal): Promise<AttemptResult>;
+  send(req: { url: string; pool: string; headers: Record<string, string>; body: string }, signal: AbortSignal): Promise<AttemptResult>;
   /** Standard Webhooks headers for one attempt, signed with every given secret. */
   headers(p: { msgId: string; timestampSeconds: number; body: string; secrets: string[] }): Record<string, string>;
   retrySchedule: readonly number[];
@@ -215,7 +217,7 @@ export class Dispatcher {
       const secrets = signingSecrets(this.deps.secretBox, d.endpoint_id, d, startedAt);
       if (!secrets) return await this.holdForRotation(d, startedAt);
       const headers = this.deps.headers({ msgId: d.event_id, timestampSeconds: Math.floor(startedAt / 1000), body: d.payload, secrets });
-      result = await this.deps.send({ url: d.url, headers, body: d.payload }, controller.signal);
+      result = await this.deps.send({ url: d.url, pool: d.endpoint_id, headers, body: d.payload }, controller.signal);
       const log = { delivery: d.id, event: d.event_id, endpoint: d.endpoint_id, attempt: d.attempts + 1, ms: result.durationMs };
       if (result.errorClass === 'cancelled') {
         await this.deps.db.write(() => releaseLease(this.deps.db, d.id));

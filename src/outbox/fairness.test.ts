@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { eventually, fakeClock, startTestServer } from '../testing/harness.js';
-import { type ReceivedWebhook, startReceiver } from '../testing/receiver.js';
+import { type ReceivedWebhook, type ReceiverAnswer, startReceiver } from '../testing/receiver.js';
 
 /**
  * Fairness of the dispatcher between workspaces and endpoints, against real receivers on
@@ -12,7 +12,7 @@ import { type ReceivedWebhook, startReceiver } from '../testing/receiver.js';
  */
 
 const DAY = 86_400_000;
-type Answer = { status: number } | 'hang';
+type Answer = ReceiverAnswer;
 
 async function scenario(ctx: TestContext, opts: { timeoutMs?: number } = {}) {
   const clock = fakeClock();
@@ -110,6 +110,38 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     await healthy.waitFor(1, 10_000);
     assert.equal(s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every attempt of the hanging workspace was still in flight');
     assert.ok(s.leasedOfWorkspace('Stuck') <= 16, `the hanging workspace holds ${s.leasedOfWorkspace('Stuck')} attempts (its bound is 16)`);
+  });
+
+  test('a receiver that sends its status line and then stalls is narrowed like one that never answers, even with 200', async (ctx) => {
+    const s = await scenario(ctx, { timeoutMs: 2_000 });
+    let endpointId = '';
+    const inFlightAtArrival: number[] = [];
+    const r = await s.receiver((_hook, n) => {
+      inFlightAtArrival.push(s.leasedOfEndpoint(endpointId));
+      // 200 and 500 status lines whose bodies never finish; from the 11th on, whole answers.
+      return n <= 10 ? { stall: n % 2 ? 200 : 500 } : { status: 200 };
+    });
+    endpointId = (await s.endpoint('Acme', `${r.url}/hooks`, ['link.created'])).id;
+    for (let i = 0; i < 24; i++) await s.link('Acme', `https://example.com/stall/${i}`);
+    await r.waitFor(24, 20_000);
+    assert.equal(Math.max(...inFlightAtArrival.slice(0, 8)), 8);
+    assert.deepEqual(inFlightAtArrival.slice(8, 11), [1, 1, 1], 'narrowed to one probe; a stalled 200 does not close the circuit');
+    assert.equal(Math.max(...inFlightAtArrival.slice(11)), 8, 'a whole answer gives the slots back');
+  });
+
+  test("endpoints on one receiver host never wait for each other's connections", async (ctx) => {
+    const s = await scenario(ctx);
+    // One receiver: 16 endpoints of one workspace hang there, another workspace's endpoint answers at once.
+    const r = await s.receiver((hook) => (hook.path === '/ok' ? { status: 200 } : 'hang'));
+    for (let i = 0; i < 16; i++) await s.endpoint('Stuck', `${r.url}/hang${i}`, ['link.created']);
+    await s.endpoint('Healthy', `${r.url}/ok`, ['link.created']);
+    for (let i = 0; i < 2; i++) await s.link('Stuck', `https://example.com/stuck/${i}`);
+    await eventually(() => r.received.length >= 16, 10_000);
+
+    await s.link('Healthy');
+    // The hanging attempts take 15 s to time out; sharing 8 sockets per host, the healthy one would queue behind them.
+    await eventually(() => r.received.some((h) => h.path === '/ok'), 10_000);
+    assert.equal(s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every hanging attempt was still in flight');
   });
 
   test('an endpoint that keeps timing out gets one probe at a time; a success gives it its slots back; no event is lost', async (ctx) => {

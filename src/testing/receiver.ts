@@ -2,6 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ReceivedWebhook {
+  /** The request path: several endpoints can share one receiver. */
+  path: string;
   headers: http.IncomingHttpHeaders;
   body: string;
   at: number;
@@ -11,7 +13,13 @@ export interface ReceivedWebhook {
  * A real webhook receiver on 127.0.0.1. `respond` decides each answer (default 200); every
  * request is kept in `received`.
  */
-export async function startReceiver(respond: (req: ReceivedWebhook, n: number) => { status: number; headers?: Record<string, string>; body?: string } | 'hang' | 'destroy' = () => ({ status: 200 })) {
+/**
+ * What the receiver does with a request: an answer; `hang` (never answer); `destroy` (drop the
+ * connection); `stall` (send the status line and part of the body, then never finish).
+ */
+export type ReceiverAnswer = { status: number; headers?: Record<string, string>; body?: string } | 'hang' | 'destroy' | { stall: number };
+
+export async function startReceiver(respond: (req: ReceivedWebhook, n: number) => ReceiverAnswer = () => ({ status: 200 })) {
   const received: ReceivedWebhook[] = [];
   const waiters: { ready(): boolean; resolve(): void }[] = [];
   const typeOf = (hook: ReceivedWebhook): string | undefined => {
@@ -32,7 +40,7 @@ export async function startReceiver(respond: (req: ReceivedWebhook, n: number) =
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const hook = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+      const hook = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
       received.push(hook);
       for (const w of waiters.filter((w) => w.ready())) {
         waiters.splice(waiters.indexOf(w), 1);
@@ -41,6 +49,10 @@ export async function startReceiver(respond: (req: ReceivedWebhook, n: number) =
       const answer = respond(hook, received.length);
       if (answer === 'hang') return;
       if (answer === 'destroy') return void req.socket.destroy();
+      if ('stall' in answer) {
+        res.writeHead(answer.stall, { 'content-length': '100' });
+        return void res.write('partial');
+      }
       res.writeHead(answer.status, answer.headers).end(answer.body ?? '');
     });
   });

@@ -43,10 +43,20 @@ export interface AttemptResult {
   responseExcerpt: string;
   /** From Retry-After on 429/503 (delay-seconds or HTTP-date), unclamped; else null. */
   retryAfterMs: number | null;
+  /**
+   * The total timeout ended the attempt, also when a status line had come (a receiver that
+   * answers its headers, then stalls its body): it held its connection the whole time.
+   */
+  timedOut: boolean;
 }
 
 export interface DeliveryRequest {
   url: string;
+  /**
+   * Whose connections this attempt uses (the endpoint id): each pool has its own
+   * maxSocketsPerOrigin, so endpoints on one receiver host never wait for each other's sockets.
+   */
+  pool?: string;
   /** Sent as given; only content-length is computed, and user-agent filled in when absent. */
   headers: Record<string, string>;
   body: string;
@@ -72,6 +82,26 @@ export interface Sender {
   close(): void;
 }
 
+/** The request option that names an attempt's connection pool (DeliveryRequest.pool). */
+const POOL = Symbol('linkqr.pool');
+
+/**
+ * Node's agents keep one pool of sockets per origin, bounded by maxSockets: endpoints on the same
+ * receiver host (of any workspace) shared 8 sockets, so one endpoint that hangs made the others
+ * wait in the agent's queue. Naming the pool per endpoint gives each its own bound, which the
+ * dispatcher's per-endpoint slots never exceed: an attempt never waits for a socket.
+ */
+class PooledHttpAgent extends http.Agent {
+  override getName(options?: http.ClientRequestArgs): string {
+    return `${super.getName(options)}:${String((options as Record<symbol, unknown> | undefined)?.[POOL] ?? '')}`;
+  }
+}
+class PooledHttpsAgent extends https.Agent {
+  override getName(options?: https.RequestOptions): string {
+    return `${super.getName(options)}:${String((options as Record<symbol, unknown> | undefined)?.[POOL] ?? '')}`;
+  }
+}
+
 const CANCELLED_DETAIL = 'The attempt was cut off: its endpoint was deleted or disabled meanwhile.';
 
 /** Idle keep-alive sockets are closed after this (unless the receiver's Keep-Alive hint is shorter). */
@@ -90,8 +120,8 @@ export function createSender(options: SenderOptions): Sender {
   const pool = { keepAlive: true, maxSockets: maxSocketsPerOrigin, scheduling: 'lifo' as const, timeout: IDLE_SOCKET_MS };
   // Node calls these lookups for every new connection to a host name, so the address checked
   // is the address dialled. It never calls them for IP literals: send() checks those itself.
-  const httpAgent = new http.Agent({ ...pool, lookup: guard.plainHttpLookup });
-  const httpsAgent = new https.Agent({
+  const httpAgent = new PooledHttpAgent({ ...pool, lookup: guard.plainHttpLookup });
+  const httpsAgent = new PooledHttpsAgent({
     ...pool,
     lookup: guard.lookup,
     ...(options.extraCa?.length ? { ca: [...tls.rootCertificates, ...options.extraCa] } : {}),
@@ -121,13 +151,13 @@ export function createSender(options: SenderOptions): Sender {
       };
       const fail = (errorClass: AttemptErrorClass, errorDetail: string) =>
         finish(failure(errorClass, errorDetail, performance.now() - startedAt));
-      const answered = () => {
+      const answered = (timedOut = false) => {
         const res = response!;
-        finish(resultOfStatus(res, Buffer.concat(chunks), performance.now() - startedAt, clock.now()));
+        finish(resultOfStatus(res, Buffer.concat(chunks), performance.now() - startedAt, clock.now(), timedOut ? totalTimeoutMs : undefined));
       };
       /** Stops the attempt: with the answer so far if the status line came, else as an error. */
       const abort = (errorClass: AttemptErrorClass, errorDetail: string) => {
-        if (response) answered();
+        if (response) answered(errorClass === 'timeout');
         else fail(errorClass, errorDetail);
         request?.destroy();
       };
@@ -149,7 +179,8 @@ export function createSender(options: SenderOptions): Sender {
           method: 'POST',
           agent: isHttps ? httpsAgent : httpAgent,
           headers: outgoingHeaders(req.headers, userAgent, body.length),
-        });
+          [POOL]: req.pool ?? '',
+        } as http.RequestOptions);
       } catch (err) {
         fail('invalid_request', `The request could not be built: ${(err as Error).message}`);
         return;
@@ -259,7 +290,8 @@ function outgoingHeaders(given: Record<string, string>, userAgent: string, lengt
   return headers;
 }
 
-function resultOfStatus(res: http.IncomingMessage, bodyStart: Buffer, elapsedMs: number, nowMs: number): AttemptResult {
+/** `timedOutAfterMs`: the total timeout cut the body off (the status stands: a 2xx is still a success). */
+function resultOfStatus(res: http.IncomingMessage, bodyStart: Buffer, elapsedMs: number, nowMs: number, timedOutAfterMs?: number): AttemptResult {
   const status = res.statusCode ?? 0;
   const base = {
     statusCode: status,
@@ -267,8 +299,10 @@ function resultOfStatus(res: http.IncomingMessage, bodyStart: Buffer, elapsedMs:
     // StringDecoder holds back a character cut in half at the limit instead of emitting U+FFFD.
     responseExcerpt: new StringDecoder('utf8').write(bodyStart),
     retryAfterMs: null,
+    timedOut: timedOutAfterMs !== undefined,
   };
-  const answer = `The receiver answered ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`;
+  const stalled = timedOutAfterMs === undefined ? '' : `, then did not finish its response within ${seconds(timedOutAfterMs)}`;
+  const answer = `The receiver answered ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}${stalled}`;
   if (status >= 200 && status < 300) return { ...base, outcome: 'success', errorClass: null, errorDetail: null };
   if (status === 410) {
     return { ...base, outcome: 'gone', errorClass: 'http_error', errorDetail: `${answer}: the receiver asks for this endpoint to be disabled.` };
@@ -304,6 +338,7 @@ function failure(errorClass: AttemptErrorClass, errorDetail: string, elapsedMs: 
     durationMs: Math.round(elapsedMs),
     responseExcerpt: '',
     retryAfterMs: null,
+    timedOut: errorClass === 'timeout',
   };
 }
 
