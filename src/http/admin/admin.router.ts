@@ -1,6 +1,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AppError, errors } from '../../lib/errors.js';
 import { LoginThrottle } from '../../sessions/login-throttle.js';
+import { formBody } from '../middleware/body.js';
 import { requireCsrf } from '../middleware/csrf.js';
 import { adminSecurityHeaders } from '../middleware/html-security.js';
 import { adminOf, resolveAdmin } from './admin-session.js';
@@ -25,7 +26,7 @@ export type AdminDeps = LoginDeps & PagesDeps & TeamDeps & SettingsDeps & Instan
  */
 export function bindAdmin(app: Express, deps: AdminDeps) {
   const throttle = new LoginThrottle(deps.clock);
-  const forms = express.urlencoded({ extended: false, limit: '64kb' });
+  const forms = formBody(64 * 1024);
 
   app.use('/admin', adminSecurityHeaders);
   bindLoginPages(app, deps, throttle, forms);

@@ -1,8 +1,9 @@
-import express, { type Express, type Request, type Response } from 'express';
+import type { Express, Request, Response } from 'express';
 import type { Eta } from 'eta';
 import { AppError } from '../../lib/errors.js';
 import { completeSetup, type SetupDeps, setupState } from '../../setup/setup.service.js';
 import { FIRST_WORKSPACE_NAME, newUserFieldErrors } from '../../users/users.service.js';
+import { formBody } from '../middleware/body.js';
 import { htmlSecurityHeaders } from '../middleware/html-security.js';
 
 interface SetupForm {
@@ -30,7 +31,7 @@ export function bindSetupPages(app: Express, deps: SetupDeps & { views: Eta; cli
     render(res, 200, 'pages/setup', { token, values: { workspace: FIRST_WORKSPACE_NAME }, errors: {} });
   });
 
-  app.post('/setup', htmlSecurityHeaders, express.urlencoded({ extended: false, limit: '16kb' }), async (req: Request, res: Response) => {
+  app.post('/setup', htmlSecurityHeaders, formBody(16 * 1024), async (req: Request, res: Response) => {
     const form = (req.body ?? {}) as SetupForm;
     const state = setupState(deps, form.token);
     if (state !== 'open') return closedOrGone(res, state);

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { storageProblem } from '../../db/storage-errors.js';
 import { STORAGE_RETRY_SECONDS } from '../../db/storage-health.js';
 import { AppError, errors } from '../../lib/errors.js';
+import { lingerAfterRefusal } from './body.js';
 import { type StatusPages, statusPageOf } from '../status-pages.js';
 import { PAGE_SECURITY_HEADERS } from './html-security.js';
 
@@ -30,31 +31,6 @@ const malformedPath = () =>
   errors.validation([{ field: 'path', message: 'is not valid percent-encoded UTF-8' }], 'The URL path is not valid percent-encoded UTF-8.');
 
 /**
- * The refusals of express's form parser (admin and setup forms), which throws http-errors
- * tagged with a `type`: the client's mistake, answered as such instead of a 500.
- */
-function formBodyError(err: unknown): AppError | undefined {
-  if (!(err instanceof Error) || !('type' in err) || typeof err.type !== 'string') return undefined;
-  switch (err.type) {
-    case 'entity.too.large': {
-      const limit = 'limit' in err && typeof err.limit === 'number' ? `${Math.round(err.limit / 1024)} KB` : 'the limit';
-      return errors.payloadTooLarge(limit);
-    }
-    case 'request.aborted':
-    case 'request.size.invalid':
-      return errors.badRequest('incomplete_body', 'The request body ended early.');
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return new AppError(415, 'unsupported_media_type', 'Unsupported media type', 'Send the form as UTF-8, without content-encoding.');
-    case 'entity.parse.failed':
-    case 'parameters.too.many':
-      return errors.badRequest('malformed_form', 'The form body could not be read.');
-    default:
-      return undefined;
-  }
-}
-
-/**
  * The one place errors become responses: problem+json under /api, an HTML page elsewhere.
  * A write the disk refused (full, read-only, I/O error) is 503 storage_unavailable with
  * Retry-After: the same request works once the disk does (the storage health in db.ts logs the
@@ -69,12 +45,11 @@ export function errorHandler(log: Logger, pages: StatusPages) {
           ? malformedPath()
           : storageProblem(err)
             ? errors.storageUnavailable(STORAGE_RETRY_SECONDS)
-            : formBodyError(err);
+            : undefined;
     const e = known ?? new AppError(500, 'internal_error', 'Internal server error', 'Something went wrong on our side.');
     if (!known) log.error({ err, reqId: res.locals.requestId }, 'unhandled error');
     if (res.headersSent) return res.end();
-    // The rest of a body too large stays unread: end the connection instead of reading it to keep it alive.
-    if (e.status === 413) res.setHeader('connection', 'close');
+    if (e.status === 413) lingerAfterRefusal(req);
     if (req.originalUrl.startsWith('/api/')) return problemJson(res, e);
     for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
     // An htmx form would drop a 5xx answer silently (views/layouts/admin.eta lets 503 through):
