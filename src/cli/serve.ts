@@ -1,4 +1,4 @@
-import { createServer, openStore } from '../app.js';
+import { createServer, openStore, type Server } from '../app.js';
 import { lockDataDir } from '../db/data-dir-lock.js';
 import { issueSetupToken } from '../setup/setup.service.js';
 import { VERSION } from '../version.js';
@@ -29,14 +29,18 @@ export const serveCommand: Command = {
         );
       }
       const store = openStore(config, { assets, log, applyPending: true });
-      const server = createServer(store);
+      let server: Server;
+      let setupToken: string | undefined;
       try {
+        // Before the port opens, as every write of the start: one that fails fails the start.
+        setupToken = issueSetupToken(store);
+        server = createServer(store);
         await server.listen();
       } catch (e) {
         store.db.close();
         throw e;
       }
-      const setupToken = issueSetupToken(store);
+      // Nothing below can fail: once listening, the server runs until a signal stops it.
       if (setupToken) {
         // The link is for a person at the console, not for the log stream: it is a secret.
         store.log.warn('no user exists yet: open the setup link printed on stderr within 1 hour (restarting issues a new one)');

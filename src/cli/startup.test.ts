@@ -77,6 +77,21 @@ describe('serve refuses to start, in one sentence, before opening its port', { t
     );
   });
 
+  test('a write of the start that fails (the setup link) fails the start: it does not listen without it', async () => {
+    const dataDir = dir();
+    assert.equal((await runCli(['migrate'], { dataDir })).code, 0);
+    // No user yet, so serve writes a setup token: make that one write fail.
+    const db = new Database(join(dataDir, DB_FILE));
+    db.exec(`create trigger refuse_setup before insert on settings when new.key = 'setup_token' begin select raise(abort, 'injected failure'); end`);
+    db.close();
+    const r = await serveExpectingFailure(dataDir);
+    assert.equal(r.listened, false, `the server opened its port:\n${r.output}`);
+    assert.equal(r.code, 1, r.output);
+    assert.deepEqual(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /injected failure/);
+    assert.ok(!existsSync(join(dataDir, 'linkqr.lock.json')), 'the data dir is free again');
+  });
+
   test('the data dir is a file', async () => {
     const file = join(dir(), 'not-a-dir');
     writeFileSync(file, '');

@@ -8,7 +8,7 @@ import { OperatorError } from '../lib/errors.js';
  * request will succeed once the operator fixes the disk, so callers get 503 (retry later), not
  * 500, and a start-up stops with a sentence instead of a stack trace.
  */
-export type StorageProblem = 'read_only' | 'full' | 'io_error' | 'cannot_open';
+export type StorageProblem = 'read_only' | 'full' | 'io_error' | 'cannot_open' | 'locked';
 
 /**
  * SQLite result codes (better-sqlite3 reports the extended name, e.g. SQLITE_IOERR_WRITE or
@@ -19,6 +19,9 @@ const SQLITE_PROBLEMS: [prefix: string, problem: StorageProblem][] = [
   ['SQLITE_FULL', 'full'],
   ['SQLITE_IOERR', 'io_error'],
   ['SQLITE_CANTOPEN', 'cannot_open'],
+  // Another process (sqlite3, a stuck tool) held the write lock past busy_timeout: as
+  // temporary as a full disk, and as little the request's fault.
+  ['SQLITE_BUSY', 'locked'],
 ];
 const ERRNO_PROBLEMS: Record<string, StorageProblem> = {
   EROFS: 'read_only',
@@ -41,6 +44,7 @@ const PROBLEM_TEXT: Record<StorageProblem, string> = {
   full: 'the disk is full',
   io_error: 'the disk reports I/O errors',
   cannot_open: 'the database files cannot be opened',
+  locked: 'another process holds the database write lock',
 };
 const ERRNO_TEXT: Record<string, string> = {
   EROFS: 'the file system is read-only',
@@ -111,6 +115,7 @@ const REMEDY: Record<StorageProblem, string> = {
   full: 'free some space and try again',
   io_error: 'check the disk and try again',
   cannot_open: 'check that it exists and is writable, and try again',
+  locked: 'stop the program holding it (a sqlite3 shell, another tool) and try again',
 };
 
 /**

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { DB_FILE } from '../app.js';
 import { createLink } from '../links/links.service.js';
 import { AdminClient } from '../testing/admin-client.js';
 import { mountTmpfs, type Tmpfs } from '../testing/disk.js';
@@ -24,6 +26,31 @@ const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KH
 const PASSWORD = 'correct horse battery';
 const visit = (base: string, slug: string) => http(base, 'GET', `/${slug}`, { headers: { 'user-agent': CHROME } });
 const sample = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+
+describe('another process holding the write lock', () => {
+  test('a write that waited out busy_timeout answers 503 storage_unavailable, not 500; it recovers once the lock is released', async () => {
+    const t = await startTestServer({ storageProbeMs: 50 });
+    try {
+      const key = await t.key();
+      // A sqlite3 shell left in a write transaction, say.
+      const holder = new Database(join(t.dataDir, DB_FILE));
+      holder.exec('begin immediate');
+      try {
+        const refused = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/locked' } });
+        assert.equal(refused.status, 503, refused.text);
+        assert.equal(refused.json.code, 'storage_unavailable');
+        assert.equal(refused.headers.get('retry-after'), '5');
+      } finally {
+        holder.exec('rollback');
+        holder.close();
+      }
+      await eventually(async () => (await t.request('GET', '/readyz')).status === 200);
+      assert.equal((await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/unlocked' } })).status, 201);
+    } finally {
+      await t.close();
+    }
+  });
+});
 
 describe('a read-only database at run time', () => {
   let t: TestServer;
