@@ -13,11 +13,12 @@ const NOT_A_URL = 'must be an absolute http:// or https:// URL';
  */
 const httpUrl = z
   .string()
-  .trim()
   .max(MAX_LOCATION_LENGTH, { message: `must be at most ${MAX_LOCATION_LENGTH} characters`, abort: true })
   // The URL parser silently drops tabs and newlines; refuse them rather than store them.
   .regex(/^[^\x00-\x1f\x7f]*$/, { message: 'must not contain control characters', abort: true })
-  .regex(/^[Hh][Tt][Tt][Pp][Ss]?:[^\x00-\x1f\x7f]*$/, NOT_A_URL)
+  .regex(/^\s*[Hh][Tt][Tt][Pp][Ss]?:[^\x00-\x1f\x7f]*$/, NOT_A_URL)
+  // After the rules the document states (which judge the value as sent), before the rest.
+  .trim()
   .refine(
     (s) => {
       try {
@@ -43,18 +44,18 @@ const slug = z
   .regex(NOT_RESERVED_SLUG, 'is reserved by LinkQR; choose another')
   .regex(SLUG_PATTERN, 'must be 1–64 characters of letters, digits, "-" and "_"');
 
-/** Trimmed, so at least one character that is not white space. */
+/** At least one character that is not white space. */
 const notBlank = /\S/;
 
 const tags = z
   .array(
     z
       .string()
-      .trim()
       .regex(notBlank, { message: 'must not be empty', abort: true })
       .max(50, 'must be at most 50 characters')
       // As sent: white space around is trimmed; inside, anything but commas and control characters.
-      .regex(/^\s*[^\s\x00-\x1f,][^\x00-\x1f,]*$/, 'must not contain commas or control characters'),
+      .regex(/^\s*[^\s\x00-\x1f,][^\x00-\x1f,]*$/, 'must not contain commas or control characters')
+      .trim(),
   )
   .max(20, 'at most 20 tags')
   .transform((list) => [...new Set(list)]);
@@ -67,7 +68,7 @@ const futureTime = z.iso
 export const createLinkBody = z.strictObject({
   url: httpUrl,
   slug: slug.optional(),
-  title: z.string().trim().max(200, 'must be at most 200 characters').nullable().optional(),
+  title: z.string().max(200, 'must be at most 200 characters').trim().nullable().optional(),
   tags: tags.optional(),
   expiresAt: futureTime.nullable().optional(),
   expiredUrl: httpUrl.nullable().optional(),
@@ -88,8 +89,8 @@ export const LINK_ID_PATTERN = /^lnk_[0-9A-Za-z]{20}$/;
 export const listLinksQuery = z.strictObject({
   limit: limitParam,
   after: cursorParam(LINK_ID_PATTERN).optional(),
-  q: z.string().trim().max(200, 'must be at most 200 characters').optional().meta({ description: 'Search slugs, URLs and titles' }),
-  tag: z.string().trim().regex(notBlank, 'must not be empty').max(50).optional().meta({ description: 'Only links with this tag' }),
+  q: z.string().max(200, 'must be at most 200 characters').trim().optional().meta({ description: 'Search slugs, URLs and titles' }),
+  tag: z.string().regex(notBlank, 'must not be empty').max(50).trim().optional().meta({ description: 'Only links with this tag' }),
   status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional(),
 });
 export type ListLinksQuery = z.output<typeof listLinksQuery>;

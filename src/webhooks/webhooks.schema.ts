@@ -10,17 +10,17 @@ import { EVENT_TYPES } from '../outbox/events.js';
  */
 const url = z
   .string()
-  .trim()
   .min(1, 'is required')
   // Empty passes here: one message, from min(), for an empty URL.
-  .regex(/^(?:$|[Hh][Tt][Tt][Pp][Ss]?:)/, 'must start with https:// (or http:// for a receiver inside LINKQR_WEBHOOK_ALLOWED_CIDRS)')
+  .regex(/^(?:$|\s*[Hh][Tt][Tt][Pp][Ss]?:)/, 'must start with https:// (or http:// for a receiver inside LINKQR_WEBHOOK_ALLOWED_CIDRS)')
   .max(2048, 'must be at most 2048 characters')
+  .trim()
   .meta({ examples: ['https://hooks.example.com/linkqr'] });
 const events = z
   .array(z.enum(EVENT_TYPES, { message: `must be one of ${EVENT_TYPES.join(', ')}` }))
   .min(1, 'subscribe to at least one event')
   .transform((list) => [...new Set(list)]);
-const description = z.string().trim().max(500, 'must be at most 500 characters');
+const description = z.string().max(500, 'must be at most 500 characters').trim();
 
 export const createWebhookBody = z.strictObject({
   url,

@@ -119,6 +119,24 @@ describe('the document is as strict as the server, and says what its schemas can
     assert.equal(res.status, 200, res.text);
   });
 
+  test('white space around a value: the document and the server judge the value as sent, then the server trims it', async () => {
+    const validate = apiContract().validator({ $ref: '#/components/schemas/CreateLinkRequest' });
+    const cases: [string, Record<string, unknown>][] = [
+      ['a URL with spaces around', { url: '  https://example.com/spaced  ' }],
+      ['a title of 200 characters with spaces around', { url: 'https://example.com/t', title: ` ${'t'.repeat(200)} ` }],
+      ['a title of 198 characters with spaces around', { url: 'https://example.com/t', title: ` ${'t'.repeat(198)} ` }],
+      ['a tag of 50 characters with spaces around', { url: 'https://example.com/t', tags: [` ${'g'.repeat(50)} `] }],
+      ['a tag of 48 characters with spaces around', { url: 'https://example.com/t', tags: [` ${'g'.repeat(48)} `] }],
+      ['a blank tag', { url: 'https://example.com/t', tags: ['   '] }],
+    ];
+    for (const [name, body] of cases) {
+      const res = await t.request('POST', '/api/v1/links', { key, body });
+      assert.equal(res.status === 201, validate(body), `${name}: the server answered ${res.status}, the document says ${validate(body) ? 'valid' : 'invalid'}`);
+      if (res.status === 201 && typeof body.title === 'string') assert.equal(res.json.title, body.title.trim());
+      if (res.status === 201 && name.startsWith('a URL')) assert.equal(res.json.url, 'https://example.com/spaced');
+    }
+  });
+
   // zod (4.6) counts code points as JSON Schema does; this keeps it so.
   test('lengths count characters as JSON Schema does: an emoji is one, not two UTF-16 units', async () => {
     // The URL's own limit is on its percent-encoded form (a listed rule): its emoji is counted in the title and tags.
