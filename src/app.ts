@@ -34,7 +34,7 @@ import { AddressGuard } from './webhooks/address-guard.js';
 import { createSender, type SenderOptions } from './webhooks/sender.js';
 import { generateWebhookSecret, webhookHeaders } from './webhooks/signing.js';
 import { QrRenderer } from './qr/qr.js';
-import { loadAtRestKeys } from './secrets/at-rest-key.js';
+import { type AtRestKeys, loadAtRestKeys } from './secrets/at-rest-key.js';
 import { prepareSecretsAtRest } from './secrets/secrets-at-rest.js';
 import { InstanceSettingsStore } from './settings/instance-settings.js';
 
@@ -98,13 +98,15 @@ export interface ServerOptions {
   dispatcher?: DispatcherOptions;
   /** Attempt timeouts; SPEC §5 fixes them at 15 s (5 s to connect): shorter ones are for tests. */
   webhookTimeouts?: Pick<SenderOptions, 'totalTimeoutMs' | 'connectTimeoutMs'>;
+  /** The at-rest keys, when the caller read them already (serve does, before migrating); else read here. */
+  atRestKeys?: AtRestKeys;
 }
 
 /** The running server: HTTP (redirect fast path + Express) over one store. */
 export function createServer(store: Store, opts: ServerOptions = {}) {
   const { config, log, clock, db, assets, latestMigration } = store;
   // Before anything reads a secret: seals what an older version left in clear, marks what this key cannot open.
-  const secretBox = prepareSecretsAtRest({ db, keys: loadAtRestKeys(config), log, clock });
+  const secretBox = prepareSecretsAtRest({ db, keys: opts.atRestKeys ?? loadAtRestKeys(config), log, clock });
   const clientIp = clientIpResolver(config.trustProxy);
   const publicFiles = new PublicFiles(assets);
   const views = createViews(assets, publicFiles);

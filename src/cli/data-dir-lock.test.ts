@@ -30,6 +30,10 @@ describe('one server per data dir', { timeout: 90_000 }, () => {
         const r = await runCli(args, { dataDir });
         assert.equal(r.code, 0, `linkqr ${args.join(' ')}: ${r.stderr}`);
       }
+      // Applying migrations is the one thing the CLI may not do under a running server.
+      const migrate = await runCli(['migrate'], { dataDir });
+      assert.equal(migrate.code, 1, migrate.stderr);
+      assert.match(migrate.stderr, new RegExp(`^linkqr: another linkqr server \\(pid ${first.pid}, .* is using ${dataDir}`));
       // And the server sees what the CLI made.
       const res = await http(first.url, 'POST', '/api/v1/links', { key: key.stdout.trim(), body: { url: 'https://example.com/' } });
       assert.equal(res.status, 201, res.text);

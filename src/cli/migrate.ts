@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { DB_FILE } from '../app.js';
 import { openDb } from '../db/db.js';
+import { lockDataDir } from '../db/data-dir-lock.js';
+import { VERSION } from '../version.js';
 import { loadMigrations, migrationStatus, pad, upgradeDatabase } from '../db/migrate.js';
 import { systemClock } from '../lib/clock.js';
 import { mkdirSync } from 'node:fs';
@@ -29,8 +31,14 @@ export const migrateCommand: Command = {
         printRows(rows, options.json === true);
         return;
       }
-      const applied = upgradeDatabase(db, migrations, { dataDir: config.dataDir, clock: systemClock, log });
-      say(applied.length === 0 ? 'Database is up to date.' : `Applied ${applied.map((m) => `${pad(m.version)}_${m.name}`).join(', ')}.`);
+      // Not under a running server's feet: it refuses, naming the server, as a second serve would.
+      const lock = lockDataDir(config.dataDir, { startedAt: new Date().toISOString(), version: VERSION });
+      try {
+        const applied = upgradeDatabase(db, migrations, { dataDir: config.dataDir, clock: systemClock, log });
+        say(applied.length === 0 ? 'Database is up to date.' : `Applied ${applied.map((m) => `${pad(m.version)}_${m.name}`).join(', ')}.`);
+      } finally {
+        lock.release();
+      }
     } finally {
       db.close();
     }

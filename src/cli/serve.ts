@@ -1,5 +1,6 @@
 import { createServer, openStore, type Server } from '../app.js';
 import { lockDataDir } from '../db/data-dir-lock.js';
+import { loadAtRestKeys } from '../secrets/at-rest-key.js';
 import { issueSetupToken } from '../setup/setup.service.js';
 import { VERSION } from '../version.js';
 import type { Command } from './command.js';
@@ -28,13 +29,15 @@ export const serveCommand: Command = {
           'the previous server on this data dir did not stop cleanly (killed or crashed): clicks of its last moments may be lost (README: crash window)',
         );
       }
+      // A key file that cannot be read stops the start before a migration (and its backup) runs.
+      const atRestKeys = loadAtRestKeys(config);
       const store = openStore(config, { assets, log, applyPending: true });
       let server: Server;
       let setupToken: string | undefined;
       try {
         // Before the port opens, as every write of the start: one that fails fails the start.
         setupToken = issueSetupToken(store);
-        server = createServer(store);
+        server = createServer(store, { atRestKeys });
         await server.listen();
       } catch (e) {
         store.db.close();

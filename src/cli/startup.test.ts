@@ -92,6 +92,13 @@ describe('serve refuses to start, in one sentence, before opening its port', { t
     assert.ok(!existsSync(join(dataDir, 'linkqr.lock.json')), 'the data dir is free again');
   });
 
+  test('a damaged key file stops the start before the database is created or migrated', async () => {
+    const dataDir = dir();
+    writeFileSync(join(dataDir, 'linkqr.key'), 'not a key\n', { mode: 0o600 });
+    refusedToStart(await serveExpectingFailure(dataDir), /linkqr\.key is not a LinkQR key/);
+    assert.equal(existsSync(join(dataDir, DB_FILE)), false, 'no database was made (nor migrated, nor backed up)');
+  });
+
   test('the data dir is a file', async () => {
     const file = join(dir(), 'not-a-dir');
     writeFileSync(file, '');
