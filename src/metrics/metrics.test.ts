@@ -76,4 +76,11 @@ describe('GET /metrics', () => {
     assert.equal(added('unmatched', 'GET', '4xx'), 1);
     assert.doesNotMatch(res.text, /route="\/links/, 'never a pattern without its /api/v1 prefix');
   });
+
+  test('methods the server does not answer are counted as "other", not as series of their own', async () => {
+    for (const method of ['PROPFIND', 'MKCOL', 'LOCK']) await t.request(method, '/api/v1/links', { key, contract: false });
+    const res = await t.request('GET', '/metrics');
+    assert.equal(sample(res.text, 'linkqr_http_request_duration_seconds_count{route="/api/v1/links",method="other",status="4xx"}'), 3);
+    assert.doesNotMatch(res.text, /method="(PROPFIND|MKCOL|LOCK)"/);
+  });
 });

@@ -115,4 +115,22 @@ describe('response compression', () => {
     assert.ok(resumed.body.length >= 1024, `the redirect body is ${resumed.body.length} bytes`);
     assert.equal(resumed.headers['content-encoding'], undefined, 'never a redirect');
   });
+
+  test('a compressed answer carries the weak form of the ETag (another representation), which still revalidates', async () => {
+    for (const [path, headers] of [
+      ['/public/admin.css', {}],
+      [`/api/v1/links/${link.id}/qr?format=svg`, auth],
+    ] as [string, Record<string, string>][]) {
+      const identity = await identityOf(path, headers);
+      const strong = identity.headers.etag!;
+      assert.match(strong, /^"/, `${path}: identity keeps the strong tag`);
+      for (const encoding of ['gzip', 'br']) {
+        const packed = await rawHttp(t.url, 'GET', path, { ...headers, 'accept-encoding': encoding });
+        assert.equal(packed.headers['content-encoding'], encoding);
+        assert.equal(packed.headers.etag, `W/${strong}`, `${path} ${encoding}`);
+        const again = await rawHttp(t.url, 'GET', path, { ...headers, 'accept-encoding': encoding, 'if-none-match': packed.headers.etag! });
+        assert.equal(again.status, 304, `${path} ${encoding}: revalidates with the tag it was given`);
+      }
+    }
+  });
 });

@@ -30,8 +30,25 @@ export function compress() {
   return (req: Request, res: Response, next: NextFunction) => {
     const read = req.method === 'GET' || req.method === 'HEAD';
     if (!read || !ACCEPTS_GZIP_OR_BR.test(req.headers['accept-encoding'] ?? '')) return next();
+    weakenEtagWhenEncoded(res);
     middleware(req.method === 'HEAD' ? asGet(req) : req, res, next);
   };
+}
+
+/**
+ * A compressed body is another representation than the identity one: a strong ETag may name only
+ * one of them (RFC 9110 §8.8.1), so the compressed one gets the weak form of the tag, as nginx
+ * does. Conditional requests compare weakly, so W/"x" still revalidates "x" (304). Wrapped before
+ * the compression package wraps writeHead in turn: its wrapper, which sets Content-Encoding, runs
+ * first.
+ */
+function weakenEtagWhenEncoded(res: Response): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: Response, ...args: Parameters<Response['writeHead']>) {
+    const etag = this.getHeader('etag');
+    if (this.getHeader('content-encoding') && typeof etag === 'string' && !etag.startsWith('W/')) this.setHeader('etag', `W/${etag}`);
+    return writeHead.apply(this, args);
+  } as Response['writeHead'];
 }
 
 /** The request as the compression package should see it: it reads only the method and the headers. */
