@@ -71,3 +71,25 @@ test('a visitor keeps one hash through the UTC day, across a restart; the next d
     "no key in the files re-identifies the visitor, and day 1's salt is not left in free space or the WAL",
   );
 });
+
+test('a start-up after a day is over deletes its salt, even if the retention job never ran', async (ctx) => {
+  const dataDir = tempDataDir();
+  const clock = fakeClock(at(1, 10));
+  let t: TestServer | undefined;
+  ctx.after(async () => {
+    await t?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  t = await startTestServer({ dataDir, clock });
+  const key = await t.key();
+  const link = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/daily' } });
+  assert.equal((await t.request('GET', `/${link.json.slug}`, { headers: { 'user-agent': BROWSER } })).status, 302);
+  t.flushClicks();
+  const days = (server: TestServer) => server.store.db.sqlite.prepare('select day from visitor_salts').pluck().all();
+  assert.deepEqual(days(t), [at(1, 0)]);
+  await t.close();
+
+  clock.set(at(3, 9));
+  t = await startTestServer({ dataDir, clock });
+  assert.deepEqual(days(t), [], 'deleted at start, not sealed again');
+});

@@ -75,9 +75,12 @@ export class VisitorSalts {
  * file and its WAL (src/db/db.ts, eraseForGood). Returns how many went.
  */
 export function deleteEndedSalts(db: Db, now: number): number {
-  const deleteEnded = () => db.tx(() => db.stmt('delete from visitor_salts where day <= ?').run(now - DAY_MS - SALT_GRACE_MS).changes);
-  return eraseForGood(db, deleteEnded, (deleted) => deleted > 0);
+  return eraseForGood(db, () => db.tx(() => deleteEndedSaltRows(db, now)), (deleted) => deleted > 0);
 }
+
+/** The rows of deleteEndedSalts, inside the caller's transaction; the caller erases their bytes. */
+export const deleteEndedSaltRows = (db: Db, now: number): number =>
+  db.stmt('delete from visitor_salts where day <= ?').run(now - DAY_MS - SALT_GRACE_MS).changes;
 
 /**
  * At start-up, inside the caller's transaction: salts sealed under a previous key are sealed

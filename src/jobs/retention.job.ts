@@ -23,6 +23,9 @@ export const retentionJob: Job = {
   name: 'retention',
   cron: () => '30 * * * *',
   async run(ctx) {
+    // First, so that no failure further down keeps a day's visitor salt past its hour: each run
+    // deletes the salt of a day within the hour after the day ends.
+    const visitorSalts = deleteEndedSalts(ctx.db, ctx.clock.now());
     const expiredClicks = await deleteExpiredClicks(ctx);
     const orphanClicks = await deleteOrphanClicks(ctx);
     const rollupRows = await deleteRollups(ctx);
@@ -31,8 +34,6 @@ export const retentionJob: Job = {
     const expiredSessions = deleteExpiredSessions(ctx);
     const idempotencyRecords = await deleteOldIdempotencyRecords(ctx);
     const apiRequests = await deleteOldApiRequests(ctx);
-    // Each run: a day's visitor salt goes within the hour after its day ends.
-    const visitorSalts = deleteEndedSalts(ctx.db, ctx.clock.now());
     return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions, idempotencyRecords, apiRequests, visitorSalts };
   },
 };

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { resealSalts } from '../clicks/visitor-salts.js';
+import { deleteEndedSaltRows, resealSalts } from '../clicks/visitor-salts.js';
 import { type Db, eraseForGood } from '../db/db.js';
 import { resealIdempotencyRecords } from '../idempotency/idempotency.repo.js';
 import type { Clock } from '../lib/clock.js';
@@ -36,10 +36,12 @@ export function prepareSecretsAtRest(deps: { db: Db; keys: AtRestKeys; log: Logg
       db.tx(() => ({
         endpoints: checkEndpointSecrets(db, secretBox, clock.now()),
         idempotencyRecords: resealIdempotencyRecords(db, secretBox),
+        // Salts of days that are over go, rather than being sealed again (the retention job may not have run since).
+        endedSalts: deleteEndedSaltRows(db, clock.now()),
         visitorSalts: resealSalts(db, secretBox),
         legacyIpHashKey: deleteSetting(db, LEGACY_IP_HASH_KEY).changes,
       })),
-    (d) => d.endpoints.resealed + d.idempotencyRecords + d.visitorSalts + d.legacyIpHashKey > 0,
+    (d) => d.endpoints.resealed + d.idempotencyRecords + d.endedSalts + d.visitorSalts + d.legacyIpHashKey > 0,
   );
   const sealed = { webhookSecrets: done.endpoints.resealed, idempotencyRecords: done.idempotencyRecords, visitorSalts: done.visitorSalts };
   if (Object.values(sealed).some((n) => n > 0) || done.legacyIpHashKey > 0) {

@@ -26,7 +26,9 @@ export function requestLog(log: Logger, clientIp: (req: Request) => string, metr
       const status = loggedStatus(res, finished);
       const path = req.originalUrl.split('?', 1)[0]!;
       metrics.request(routePatternOf(knownPaths(), path, req.method) ?? 'unmatched', req.method, status, ms / 1000);
-      log[status >= 500 ? 'error' : 'info'](
+      // 503 is a state the server reports on purpose (storage unavailable, /readyz), logged once
+      // at error when it begins: each request that meets it is a warning, not a new error.
+      log[status === 503 ? 'warn' : status >= 500 ? 'error' : 'info'](
         {
           reqId: id,
           method: req.method,
