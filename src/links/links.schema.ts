@@ -31,12 +31,12 @@ const httpUrl = z
     { message: NOT_A_URL, when: (payload) => payload.issues.length === 0 },
   )
   .refine((s) => asLocation(s).length <= MAX_LOCATION_LENGTH, {
-    message: `must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send it (a non-ASCII character takes 3 to 12)`,
+    message: `must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send it (a space, a quote or a non-ASCII character takes 3 to 12)`,
     when: (payload) => payload.issues.length === 0,
   })
   .meta({
     examples: ['https://example.com/spring-sale'],
-    description: `At most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send it in Location: a non-ASCII character counts 3 to 12 (9 for most CJK).`,
+    description: `At most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send it in Location: a space, a quote or a non-ASCII character counts 3 to 12 (9 for most CJK).`,
   });
 
 const slug = z

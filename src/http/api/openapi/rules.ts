@@ -32,7 +32,7 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
   },
   {
     id: 'link-url-encoded-length',
-    rule: `\`url\` and \`expiredUrl\` must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send them in \`Location\` (a non-ASCII character takes 3 to 12; the schemas count characters as written).`,
+    rule: `\`url\` and \`expiredUrl\` must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send them in \`Location\` (a space, a quote or a non-ASCII character takes 3 to 12; the schemas count characters as written).`,
     operations: ['createLink', 'updateLink'],
     refusal: invalid(['url', 'expiredUrl'], `^must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded`),
   },
