@@ -96,6 +96,15 @@ describe('Idempotency-Key', () => {
     assert.deepEqual(await linkIds(), [first.json.id]);
   });
 
+  test('an answer that cannot be stored after the change committed is still the true answer (not a 503 "nothing was changed")', async () => {
+    // The disk fails between the route's commit and the record of its answer.
+    t.store.db.sqlite.exec(`create trigger refuse_answers before update on idempotency_records begin select raise(abort, 'disk gone'); end`);
+    const res = await createLink({ url: 'https://example.com/stored-or-not' }, randomUUID());
+    assert.equal(res.status, 201, res.text);
+    assert.deepEqual(await linkIds(), [res.json.id], 'the link the answer names exists');
+    assert.ok(t.logs.some((l) => l.includes('could not be stored; it was sent anyway')));
+  });
+
   test('the same key with another body, path or method-specific route: 409 idempotency_key_reused', async () => {
     const idem = randomUUID();
     assert.equal((await createLink({ url: 'https://example.com/a' }, idem)).status, 201);

@@ -31,6 +31,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
 import type { Db } from '../../db/db.js';
 import {
   claimIdempotencyKey,
@@ -83,7 +84,7 @@ interface Running {
   answered: Promise<void>;
 }
 
-export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox }) {
+export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox; log: Logger }) {
   const running = new Map<string, Running>();
 
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -130,12 +131,17 @@ export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox }
  * Stores the answer the route sends (or drops the reservation when it is not kept). Resolves once
  * that is done, after `whenDone` has run.
  */
-function keepAnswer(res: Response, reservation: Reservation, { db, secretBox }: { db: Db; secretBox: SecretBox }, whenDone: () => void): Promise<void> {
+function keepAnswer(res: Response, reservation: Reservation, { db, secretBox, log }: { db: Db; secretBox: SecretBox; log: Logger }, whenDone: () => void): Promise<void> {
   return new Promise((resolve) => {
     onAnswer(res, (answer) => {
       try {
         if (isKept(answer.status)) saveIdempotentResponse(db, secretBox, reservation, answer);
         else releaseIdempotencyKey(db, reservation);
+      } catch (err) {
+        // The route's work is committed: its true answer goes out whatever becomes of the record
+        // (a 503 "nothing was changed" would be a lie). A retry with this key is 409 in progress
+        // until the reservation is stale (60 s), then runs again.
+        log.error({ err, status: answer.status }, 'the answer to an Idempotency-Key request could not be stored; it was sent anyway');
       } finally {
         whenDone();
         resolve();
@@ -158,9 +164,8 @@ function replay(res: Response, stored: StoredResponse): void {
 /**
  * Calls `record` with the answer when the route ends it, before the last bytes are handed to the
  * socket: a client never sees an answer that a retry would not get. Works for sendJson
- * (writeHead + end) and for Express's res.send (setHeader + end) alike. If `record` throws (the
- * database failing), the status line may already be committed: the client then gets a cut-off
- * answer, which it retries, and the reservation is taken over after 60 s.
+ * (writeHead + end) and for Express's res.send (setHeader + end) alike. `record` must not throw:
+ * the answer is sent after it.
  */
 function onAnswer(res: Response, record: (answer: StoredResponse) => void): void {
   const chunks: Buffer[] = [];
