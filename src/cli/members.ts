@@ -1,6 +1,6 @@
 import type { Role } from '../db/schema.js';
 import { errors } from '../lib/errors.js';
-import { ROLES } from '../users/users.service.js';
+import { ROLES } from '../policy/policy.js';
 import { addMember, listMembers, removeMember, setMemberRole } from '../workspaces/members.service.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
 import { type Command, type CommandContext, JSON_OPTION, operatorContext, stringOption } from './command.js';

@@ -1,5 +1,6 @@
 import { errors } from '../lib/errors.js';
-import { listPlans, PLAN_FEATURES, PLAN_LIMIT_MIN, PLAN_LIMITS, planNameProblem, type PlanDefinition, type PlanFeature, type PlanLimit, setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
+import { PLAN_FEATURES, PLAN_LIMIT_MIN, PLAN_LIMITS, type PlanFeature, type PlanLimit } from '../workspaces/plan-catalog.js';
+import { listPlans, planNameProblem, type PlanDefinition, setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
 import { type Command, JSON_OPTION, operatorContext, stringOption } from './command.js';
 import { printRows, say } from './output.js';
