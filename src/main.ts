@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { DB_FILE } from './app.js';
+import { DB_FILE } from './db/files.js';
 import { backupCommand } from './cli/backup.js';
 import { type Command, JSON_OPTION, type OptionSpec } from './cli/command.js';
 import {

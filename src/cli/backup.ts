@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { ALL_PAGES, backupDatabase } from '../db/backup.js';
 import { openDb } from '../db/db.js';
 import { errors } from '../lib/errors.js';

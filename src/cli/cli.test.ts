@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { type Db, openDb } from '../db/db.js';
 import { verifySecret } from '../lib/passwords.js';
 import { type CliResult, ROOT, runCli, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';

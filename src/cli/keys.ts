@@ -1,4 +1,4 @@
-import type { Store } from '../app.js';
+import type { Store } from '../store.js';
 import { withStore } from './with-store.js';
 import {
   allowedNetworks,

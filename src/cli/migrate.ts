@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { openDb } from '../db/db.js';
 import { loadMigrations, migrationStatus, pad, upgradeDatabase } from '../db/migrate.js';
 import { systemClock } from '../lib/clock.js';

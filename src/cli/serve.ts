@@ -1,4 +1,5 @@
-import { createServer, openStore } from '../app.js';
+import { createServer } from '../app.js';
+import { openStore } from '../store.js';
 import { lockDataDir } from '../db/data-dir-lock.js';
 import { issueSetupToken } from '../setup/setup.service.js';
 import { VERSION } from '../version.js';

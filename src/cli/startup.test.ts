@@ -4,7 +4,7 @@ import { createServer as createNetServer, type Server as NetServer } from 'node:
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { makeReadOnly, mountTmpfs } from '../testing/disk.js';
 import { http, runCli, serveExpectingFailure, spawnServer, tempDataDir } from '../testing/harness.js';
 

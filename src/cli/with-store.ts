@@ -1,4 +1,4 @@
-import { openStore, type Store } from '../app.js';
+import { openStore, type Store } from '../store.js';
 import type { CommandContext } from './command.js';
 
 /** Opens the store for one command and always closes it. */
