@@ -178,6 +178,9 @@ export function runCli(args: string[], opts: { dataDir?: string; stdin?: string;
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    // A command that fails before it reads its input (a usage error) closes the pipe: EPIPE here is
+    // no failure of the test, the exit code and output say what happened.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.stdin ?? '');
   });
 }
@@ -191,10 +194,10 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; output: string }>;
 }
 
-/** Starts `linkqr serve --port 0` as a child process and waits for its "listening" line. */
-export function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+/** Starts `linkqr serve --port 0` (or the command line `args`) as a child process and waits for its "listening" line. */
+export function spawnServer(dataDir: string, env: Record<string, string> = {}, args = ['serve', '--port', '0']): Promise<ServerProcess> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+    const child = spawn(process.execPath, [BIN, ...args], {
       env: { PATH: process.env.PATH ?? '', LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
