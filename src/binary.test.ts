@@ -71,6 +71,15 @@ function extractedAddons(dir: string): Record<string, Buffer> {
   return out;
 }
 
+test('npm run build:binary prints one line, and no warnings', (t) => {
+  if (spawnSync('strip', ['--version'], { stdio: 'ignore' }).status !== 0) return t.skip('no `strip` here: the build rightly warns about it');
+  // Not --if-stale: every step runs, strip and postject included.
+  const build = spawnSync(process.execPath, ['scripts/build-binary.mjs', '--reuse-bundle'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(build.status, 0, `build-binary failed:\n${build.stdout}\n${build.stderr}`);
+  assert.equal(build.stderr, '');
+  assert.match(build.stdout, /^build-binary: dist\/linkqr [\d.]+ MB, \d+ files, 2 native addons, built in [\d.]+ s\n$/);
+});
+
 describe('the single executable, alone in an empty folder with an empty environment', () => {
   let key: string;
 

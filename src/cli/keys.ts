@@ -6,6 +6,7 @@ import {
   keyRequestLog,
   listKeys,
   MAX_ROTATION_GRACE_MS,
+  newKeySecret,
   revokeKey,
   rotateKey,
   setAllowedNetworks,
@@ -60,6 +61,8 @@ export async function keyCreate(ctx: CommandContext) {
   const allowText = stringOption(ctx, 'allow-cidr');
   const allowedCidrs = allowText === undefined ? null : parseNetworks(allowText, '--allow-cidr');
 
+  // Hashed while the database opens.
+  const secret = newKeySecret();
   await withStore(ctx, async (store) => {
     const ws = requireWorkspace(store, workspaceName);
     const { key, record } = await createKey(store, operatorContext(), {
@@ -70,7 +73,7 @@ export async function keyCreate(ctx: CommandContext) {
       expiresAt: expiresIn ? store.clock.now() + expiresIn : null,
       createdByUserId: null,
       allowedCidrs,
-    });
+    }, secret);
     const networks = allowedCidrs ? `, usable ${describeNetworks(allowedCidrs)}` : '';
     say(`Created API key ${record.id} "${name}" (${environment}) in "${ws.name}" with ${scopes.join(', ')}${networks}. It is shown only now.`);
     process.stdout.write(`${key}\n`);
