@@ -113,10 +113,12 @@ describe('the single executable, alone in an empty folder with an empty environm
   });
 
   test('user create (argon2), workspace list, key create (the key alone on stdout) and backup', async () => {
-    const user = await run(['user', 'create', '--email', 'ada@example.com', '--password-stdin'], { stdin: `${PASSWORD}\n` });
+    // Readable log lines work inside the executable too: pino-pretty is bundled, with no worker.
+    const user = await run(['--log-format', 'pretty', 'user', 'create', '--email', 'ada@example.com', '--password-stdin'], { stdin: `${PASSWORD}\n` });
     succeeded(user, 'user create');
     assert.match(user.stdout, /^usr_[0-9A-Za-z]+\n$/);
     assert.match(user.stderr, /owner of workspace "Default"/);
+    assert.match(user.stderr, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: migrations applied \{"migrations":\[/m);
 
     const list = await run(['workspace', 'list', '--json']);
     succeeded(list, 'workspace list');
