@@ -6,7 +6,7 @@ import { COMMANDS } from './cli/commands.js';
 import { CONFIG_OPTIONS, commandHelp, generalHelp, groupHelp, usageOf } from './cli/help.js';
 import { type Config, loadConfig, SETTINGS } from './config.js';
 import { DB_FILE } from './db/files.js';
-import { storageFailureSentence, storageProblem } from './db/storage-errors.js';
+import { storageFailureSentence, storageProblem, unreadableDatabaseSentence } from './db/storage-errors.js';
 import { shippedAssets } from './lib/assets.js';
 import { AppError, OperatorError } from './lib/errors.js';
 import { configureNativeAddons } from './lib/native-addons.js';
@@ -111,12 +111,21 @@ function parseArgsMistake(e: Error & { code?: string }): string {
 async function explained(err: unknown, config: Config, logger: () => Promise<Logger>): Promise<unknown> {
   if (err instanceof OperatorError || err instanceof AppError) return err;
   if (storageProblem(err)) return new OperatorError(storageFailureSentence(err, config.dataDir, DB_FILE), { cause: err });
+  const unreadable = unreadableDatabaseSentence(err, config.dataDir, DB_FILE);
+  if (unreadable) return new OperatorError(unreadable, { cause: err });
   const log = await logger();
   log.debug({ err }, 'unexpected error');
   log.flush?.();
   const message = (err as Error)?.message ?? String(err);
   return new OperatorError(`unexpected error: ${message} (run with --log-level debug for the stack trace)`, { cause: err });
 }
+
+// `linkqr audit … | head`: once the reader has what it wanted and closes the pipe, stop quietly,
+// as the standard tools do, instead of a stack trace about EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

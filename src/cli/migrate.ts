@@ -2,14 +2,14 @@ import { join } from 'node:path';
 import { DB_FILE } from '../db/files.js';
 import { openDb } from '../db/db.js';
 import { loadMigrations, migrationStatus, pad, upgradeDatabase } from '../db/migrate.js';
+import { ensureDataDir } from '../db/storage-errors.js';
 import { systemClock } from '../lib/clock.js';
-import { mkdirSync } from 'node:fs';
 import type { CommandContext } from './command.js';
 import { printRows, say } from './output.js';
 
 export async function migrate({ config, assets, logger, options }: CommandContext) {
   const log = await logger();
-  mkdirSync(config.dataDir, { recursive: true });
+  ensureDataDir(config.dataDir);
   const db = openDb(join(config.dataDir, DB_FILE));
   try {
     const migrations = loadMigrations(assets);
