@@ -14,7 +14,7 @@ import { configureNativeAddons } from './lib/native-addons.js';
 // The entry point: find the command, check its arguments, read the configuration, run it. Only
 // what every command needs is imported here; each command's implementation, the logger and the
 // database are imported when a command needs them (src/cli/commands.ts), so `version` and
-// `--help` start about as fast as Node itself (scripts/bench/cold-start.mjs).
+// `--help` add little to Node's own start (scripts/bench/cold-start.mjs).
 
 /** A mistake in how the command was called: said in one line with the usage, exit code 2. */
 class UsageError extends Error {}
@@ -120,11 +120,12 @@ async function explained(err: unknown, config: Config, logger: () => Promise<Log
   return new OperatorError(`unexpected error: ${message} (run with --log-level debug for the stack trace)`, { cause: err });
 }
 
-// `linkqr audit … | head`: once the reader has what it wanted and closes the pipe, stop quietly,
-// as the standard tools do, instead of a stack trace about EPIPE.
+// The output cannot be written. `linkqr audit … | head`: the reader has what it wanted and closed
+// the pipe (EPIPE), so stop quietly, as the standard tools do. Anything else (a full disk under
+// `> file`) is one sentence, like every other failure, not an unhandled 'error' event.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err;
-  process.exit(0);
+  if (err.code !== 'EPIPE') process.stderr.write(`linkqr: cannot write the output: ${err.message}\n`);
+  process.exit(err.code === 'EPIPE' ? 0 : 1);
 });
 
 main(process.argv.slice(2)).then(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -206,6 +206,21 @@ describe('the other commands: an operator mistake is one sentence, never a stack
     const message = new RegExp(`^linkqr: ${dataDir}/linkqr\\.db is not a LinkQR database \\(SQLITE_NOTADB\\): check --data-dir, or restore the file from a backup$`, 'm');
     oneSentence(await runCli(['workspace', 'list'], { dataDir }), message);
     refusedToStart(await serveExpectingFailure(dataDir), message);
+  });
+
+  test('output that cannot be written (`> file` on a full disk) is one sentence', async (t) => {
+    if (!existsSync('/dev/full')) return t.skip('no /dev/full here');
+    const out = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [BIN, 'version'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', out, 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 1);
+      assert.equal(stderr, 'linkqr: cannot write the output: ENOSPC: no space left on device, write\n');
+    } finally {
+      closeSync(out);
+    }
   });
 
   test('a listing cut short by its reader (`linkqr audit … | head -1`) stops quietly, exit 0', async () => {
