@@ -75,7 +75,7 @@ export const SETTINGS = [
     parse: (raw) => (raw.trim() !== '' && !/\s/.test(raw) ? raw : { error: 'must be a host name or address' }),
   }),
   setting({
-    key: 'port', env: 'LINKQR_PORT', flag: 'port', fallback: '8080', about: 'port to listen on (0: any free port)',
+    key: 'port', env: 'LINKQR_PORT', flag: 'port', fallback: '8080', about: 'port to listen on, 0 for any free one',
     parse: (raw) => {
       const n = Number(raw);
       return /^\d+$/.test(raw) && n <= 65535 ? n : { error: 'must be an integer from 0 to 65535' };
@@ -113,7 +113,7 @@ export const SETTINGS = [
   }),
   setting({
     key: 'logFormat', env: 'LINKQR_LOG_FORMAT', flag: 'log-format', fallback: '', shownDefault: 'pretty on a terminal, else json',
-    about: 'pretty (one readable line per event) or json (one JSON object per line)',
+    about: 'pretty: one readable line per event; json: one JSON object per line',
     parse: (raw) =>
       raw === '' ? undefined : (LOG_FORMATS as readonly string[]).includes(raw) ? (raw as LogFormat) : { error: `must be ${LOG_FORMATS.join(' or ')}` },
   }),
@@ -166,7 +166,7 @@ export const SETTINGS = [
     },
   }),
   setting({
-    key: 'apiRateLimit', env: 'LINKQR_API_RATE_LIMIT', flag: 'api-rate-limit', fallback: '1200', about: 'API requests per minute per key (0: unlimited)',
+    key: 'apiRateLimit', env: 'LINKQR_API_RATE_LIMIT', flag: 'api-rate-limit', fallback: '1200', about: 'API requests per minute per key, 0 for no limit',
     parse: (raw) => {
       const n = Number(raw);
       return /^\d{1,10}$/.test(raw) && n <= MAX_API_RATE_LIMIT
