@@ -1,6 +1,8 @@
 // Bundles the server, the CLI and their npm dependencies into one CommonJS file, dist/linkqr.cjs.
 // The same file is what `bin/linkqr.cjs` and the tests run, and what scripts/build-binary.mjs
 // wraps into the single executable: only the native addons' `.node` files stay outside it.
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
@@ -35,6 +37,9 @@ const nativeAddons = {
       resolveDir: ROOT,
       loader: 'js',
     }));
+    // One copy of node-cron, its CommonJS build, for `import` (src/jobs) and `require` (src/config.ts,
+    // which loads it only to check a schedule) alike: the build the tests run through tsx, too.
+    b.onResolve({ filter: /^node-cron$/ }, () => ({ path: createRequire(join(ROOT, 'package.json')).resolve('node-cron') }));
     // debug's optional colour detection: plain output is fine, and it would read the environment.
     b.onResolve({ filter: /^supports-color$/ }, () => ({ path: 'supports-color', namespace: 'stub' }));
     b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'module.exports = false;', loader: 'js' }));
@@ -55,9 +60,12 @@ export async function bundle() {
     plugins: [nativeAddons],
     logLevel: 'warning',
     legalComments: 'none',
-    // ESM-only dependencies (node-cron) read import.meta.url, which a CommonJS bundle lacks.
-    define: { 'import.meta.url': '__importMetaUrl' },
-    banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    // Without comments and whitespace the bundle is a third smaller and pure ASCII, which Node
+    // reads and checks against its code cache markedly faster at every start (`linkqr --help`:
+    // 1.9x -> 1.6x node's own start, scripts/bench/cold-start.mjs). Names are kept: stack traces
+    // and logged error types stay readable (full minification saved ~1 ms more).
+    minifyWhitespace: true,
+    minifySyntax: true,
   });
 }
 

@@ -5,7 +5,7 @@
 // The first link is the "hot" one; the other clicks spread over the rest with a Zipf-like skew.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { openStore } from '../src/app.js';
+import { openStore } from '../src/store.js';
 import { ClickRecorder } from '../src/clicks/click-recorder.js';
 import { loadConfig } from '../src/config.js';
 import type { LinkRow } from '../src/db/schema.js';

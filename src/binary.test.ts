@@ -71,6 +71,15 @@ function extractedAddons(dir: string): Record<string, Buffer> {
   return out;
 }
 
+test('npm run build:binary prints one line, and no warnings', (t) => {
+  if (spawnSync('strip', ['--version'], { stdio: 'ignore' }).status !== 0) return t.skip('no `strip` here: the build rightly warns about it');
+  // Not --if-stale: every step runs, strip and postject included.
+  const build = spawnSync(process.execPath, ['scripts/build-binary.mjs', '--reuse-bundle'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(build.status, 0, `build-binary failed:\n${build.stdout}\n${build.stderr}`);
+  assert.equal(build.stderr, '');
+  assert.match(build.stdout, /^build-binary: dist\/linkqr [\d.]+ MB, \d+ files, 2 native addons, built in [\d.]+ s\n$/);
+});
+
 describe('the single executable, alone in an empty folder with an empty environment', () => {
   let key: string;
 
@@ -104,10 +113,12 @@ describe('the single executable, alone in an empty folder with an empty environm
   });
 
   test('user create (argon2), workspace list, key create (the key alone on stdout) and backup', async () => {
-    const user = await run(['user', 'create', '--email', 'ada@example.com', '--password-stdin'], { stdin: `${PASSWORD}\n` });
+    // Readable log lines work inside the executable too: pino-pretty is bundled, with no worker.
+    const user = await run(['--log-format', 'pretty', 'user', 'create', '--email', 'ada@example.com', '--password-stdin'], { stdin: `${PASSWORD}\n` });
     succeeded(user, 'user create');
     assert.match(user.stdout, /^usr_[0-9A-Za-z]+\n$/);
     assert.match(user.stderr, /owner of workspace "Default"/);
+    assert.match(user.stderr, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: migrations applied \{"migrations":\[/m);
 
     const list = await run(['workspace', 'list', '--json']);
     succeeded(list, 'workspace list');

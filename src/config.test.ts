@@ -27,6 +27,7 @@ describe('configuration (SPEC §1)', () => {
       baseUrl: undefined,
       dataDir: resolve(process.cwd(), 'data'),
       logLevel: 'info',
+      logFormat: undefined,
       trustProxy: false,
       webhookAllowedCidrs: [],
       backupCron: '0 3 * * *',
@@ -62,6 +63,7 @@ describe('configuration (SPEC §1)', () => {
     },
     { key: 'dataDir', env: 'LINKQR_DATA_DIR', flag: 'data-dir', envValue: '/var/lib/linkqr', envParsed: '/var/lib/linkqr', flagValue: 'rel/dir', flagParsed: resolve('rel/dir') },
     { key: 'logLevel', env: 'LINKQR_LOG_LEVEL', flag: 'log-level', envValue: 'debug', envParsed: 'debug', flagValue: 'silent', flagParsed: 'silent' },
+    { key: 'logFormat', env: 'LINKQR_LOG_FORMAT', flag: 'log-format', envValue: 'json', envParsed: 'json', flagValue: 'pretty', flagParsed: 'pretty' },
     { key: 'trustProxy', env: 'LINKQR_TRUST_PROXY', flag: 'trust-proxy', envValue: 'on', envParsed: true, flagValue: '2', flagParsed: 2 },
     {
       key: 'webhookAllowedCidrs', env: 'LINKQR_WEBHOOK_ALLOWED_CIDRS', flag: 'webhook-allowed-cidrs',
@@ -208,6 +210,8 @@ describe('configuration (SPEC §1)', () => {
     ['LINKQR_DATA_DIR', ' '],
     ['LINKQR_LOG_LEVEL', 'loud'],
     ['LINKQR_LOG_LEVEL', 'INFO '],
+    ['LINKQR_LOG_FORMAT', 'text'],
+    ['LINKQR_LOG_FORMAT', 'JSON'],
     ['LINKQR_WEBHOOK_ALLOWED_CIDRS', '10.0.0.0/8,intranet'],
     ['LINKQR_WEBHOOK_ALLOWED_CIDRS', '300.1.1.1/32'],
     ['LINKQR_BACKUP_CRON', 'every night'],
@@ -235,6 +239,11 @@ describe('configuration (SPEC §1)', () => {
       assert.ok(err.problems[0]!.startsWith(`${env}=`), err.problems[0]);
     });
   }
+
+  test('LINKQR_LOG_FORMAT: unset means "decide by the terminal"; a bad value names the two choices', () => {
+    assert.equal(loadConfig({ LINKQR_LOG_FORMAT: '' }).logFormat, undefined);
+    assert.equal(configError({ LINKQR_LOG_FORMAT: 'text' }).problems[0], 'LINKQR_LOG_FORMAT="text": must be pretty or json');
+  });
 
   test('LINKQR_API_RATE_LIMIT: 0 means unlimited, and a bad value says so', () => {
     assert.equal(loadConfig({ LINKQR_API_RATE_LIMIT: '0' }).apiRateLimit, 0);

@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
-import cron from 'node-cron';
 import { parseDuration } from './lib/duration.js';
 import { OperatorError } from './lib/errors.js';
-import { parseCidr } from './lib/net.js';
 
 /** Settings of SPEC §1. The only module that reads process.env. */
 export interface Config {
@@ -12,6 +10,8 @@ export interface Config {
   baseUrl: string | undefined;
   dataDir: string;
   logLevel: LogLevel;
+  /** Undefined: pretty for a person at a terminal, JSON lines otherwise (decided per output stream). */
+  logFormat: LogFormat | undefined;
   /** Express's `trust proxy` value: false, true, a hop count, or a list of addresses/CIDRs. */
   trustProxy: boolean | number | string[];
   webhookAllowedCidrs: string[];
@@ -29,6 +29,27 @@ export interface Config {
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+const LOG_FORMATS = ['pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+const DEFAULT_BACKUP_CRON = '0 3 * * *';
+
+/**
+ * node-cron loads child_process and crypto when it is imported (~15 ms, most of a command's start):
+ * it is required only to check a schedule the operator set, not by every command that reads the
+ * configuration.
+ */
+function isCronExpression(raw: string): boolean {
+  return (require('node-cron') as typeof import('node-cron')).validate(raw);
+}
+
+/**
+ * lib/net.ts loads node:net (~3 ms, the largest part of `linkqr --help`): required only to check
+ * a setting that lists networks.
+ */
+function parseCidr(text: string) {
+  return (require('./lib/net.js') as typeof import('./lib/net.js')).parseCidr(text);
+}
 
 /** A billion a minute is far beyond what one process can serve: a larger number is a typo. */
 const MAX_API_RATE_LIMIT = 1_000_000_000;
@@ -40,6 +61,8 @@ interface Setting<K extends keyof Config> {
   fallback: string;
   /** What --help shows as the default when `fallback` is empty but means something. */
   shownDefault?: string;
+  /** What it is, in a few words, for --help. */
+  about: string;
   parse(raw: string): Config[K] | { error: string };
 }
 
@@ -48,18 +71,18 @@ const setting = <K extends keyof Config>(s: Setting<K>) => s;
 /** One row per setting: env var, flag, default, and how to parse it. Flags win over env. */
 export const SETTINGS = [
   setting({
-    key: 'host', env: 'LINKQR_HOST', flag: 'host', fallback: '127.0.0.1',
+    key: 'host', env: 'LINKQR_HOST', flag: 'host', fallback: '127.0.0.1', about: 'address to listen on',
     parse: (raw) => (raw.trim() !== '' && !/\s/.test(raw) ? raw : { error: 'must be a host name or address' }),
   }),
   setting({
-    key: 'port', env: 'LINKQR_PORT', flag: 'port', fallback: '8080',
+    key: 'port', env: 'LINKQR_PORT', flag: 'port', fallback: '8080', about: 'port to listen on, 0 for any free one',
     parse: (raw) => {
       const n = Number(raw);
       return /^\d+$/.test(raw) && n <= 65535 ? n : { error: 'must be an integer from 0 to 65535' };
     },
   }),
   setting({
-    key: 'baseUrl', env: 'LINKQR_BASE_URL', flag: 'base-url', fallback: '', shownDefault: 'http://HOST:PORT',
+    key: 'baseUrl', env: 'LINKQR_BASE_URL', flag: 'base-url', fallback: '', shownDefault: 'http://HOST:PORT', about: 'origin of short URLs, e.g. https://go.example.com',
     parse: (raw) => {
       if (raw === '') return undefined;
       try {
@@ -74,22 +97,28 @@ export const SETTINGS = [
     },
   }),
   setting({
-    key: 'dataDir', env: 'LINKQR_DATA_DIR', flag: 'data-dir', fallback: './data',
+    key: 'dataDir', env: 'LINKQR_DATA_DIR', flag: 'data-dir', fallback: './data', about: 'holds the database, backups and the key file',
     parse: (raw) => (raw.trim() !== '' ? resolve(raw) : { error: 'must be a directory path' }),
   }),
   setting({
     // Empty means <data dir>/.addons. It must allow executables: a noexec mount cannot load them.
-    key: 'addonDir', env: 'LINKQR_ADDON_DIR', flag: 'addon-dir', fallback: '', shownDefault: '<data dir>/.addons',
+    key: 'addonDir', env: 'LINKQR_ADDON_DIR', flag: 'addon-dir', fallback: '', shownDefault: '<data dir>/.addons', about: 'where the single executable unpacks its native addons',
     parse: (raw) =>
       raw === '' ? undefined : raw.trim() !== '' ? resolve(raw) : { error: 'must be a directory path on a filesystem that allows executables (not noexec)' },
   }),
   setting({
-    key: 'logLevel', env: 'LINKQR_LOG_LEVEL', flag: 'log-level', fallback: 'info',
+    key: 'logLevel', env: 'LINKQR_LOG_LEVEL', flag: 'log-level', fallback: 'info', about: 'trace, debug, info, warn, error, fatal or silent',
     parse: (raw) =>
       (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as LogLevel) : { error: `must be one of ${LOG_LEVELS.join(', ')}` },
   }),
   setting({
-    key: 'trustProxy', env: 'LINKQR_TRUST_PROXY', flag: 'trust-proxy', fallback: 'off',
+    key: 'logFormat', env: 'LINKQR_LOG_FORMAT', flag: 'log-format', fallback: '', shownDefault: 'pretty on a terminal, else json',
+    about: 'pretty: one readable line per event; json: one JSON object per line',
+    parse: (raw) =>
+      raw === '' ? undefined : (LOG_FORMATS as readonly string[]).includes(raw) ? (raw as LogFormat) : { error: `must be ${LOG_FORMATS.join(' or ')}` },
+  }),
+  setting({
+    key: 'trustProxy', env: 'LINKQR_TRUST_PROXY', flag: 'trust-proxy', fallback: 'off', about: 'on, a hop count, or proxy addresses/CIDRs',
     parse: (raw) => {
       const word = raw.trim().toLowerCase();
       if (['off', 'false', 'no', '0', ''].includes(word)) return false;
@@ -104,7 +133,7 @@ export const SETTINGS = [
     },
   }),
   setting({
-    key: 'webhookAllowedCidrs', env: 'LINKQR_WEBHOOK_ALLOWED_CIDRS', flag: 'webhook-allowed-cidrs', fallback: '',
+    key: 'webhookAllowedCidrs', env: 'LINKQR_WEBHOOK_ALLOWED_CIDRS', flag: 'webhook-allowed-cidrs', fallback: '', about: 'intranet networks webhooks may reach',
     parse: (raw) => {
       const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
       const bad = parts.filter((p) => !parseCidr(p));
@@ -112,18 +141,18 @@ export const SETTINGS = [
     },
   }),
   setting({
-    key: 'backupCron', env: 'LINKQR_BACKUP_CRON', flag: 'backup-cron', fallback: '0 3 * * *',
-    parse: (raw) => (cron.validate(raw) ? raw : { error: 'must be a cron expression such as "0 3 * * *"' }),
+    key: 'backupCron', env: 'LINKQR_BACKUP_CRON', flag: 'backup-cron', fallback: DEFAULT_BACKUP_CRON, about: 'when the scheduled backup runs',
+    parse: (raw) => (raw === DEFAULT_BACKUP_CRON || isCronExpression(raw) ? raw : { error: 'must be a cron expression such as "0 3 * * *"' }),
   }),
   setting({
-    key: 'backupKeep', env: 'LINKQR_BACKUP_KEEP', flag: 'backup-keep', fallback: '7',
+    key: 'backupKeep', env: 'LINKQR_BACKUP_KEEP', flag: 'backup-keep', fallback: '7', about: 'scheduled backups kept',
     parse: (raw) => {
       const n = Number(raw);
       return /^\d+$/.test(raw) && n >= 1 && n <= 1000 ? n : { error: 'must be an integer from 1 to 1000' };
     },
   }),
   setting({
-    key: 'webhookRetrySchedule', env: 'LINKQR_WEBHOOK_RETRY_SCHEDULE', flag: 'webhook-retry-schedule',
+    key: 'webhookRetrySchedule', env: 'LINKQR_WEBHOOK_RETRY_SCHEDULE', flag: 'webhook-retry-schedule', about: 'delays between webhook retries',
     fallback: '5s,5m,30m,2h,5h,10h,14h,20h,24h',
     parse: (raw) => {
       const parts = raw.split(',').map((p) => p.trim());
@@ -137,7 +166,7 @@ export const SETTINGS = [
     },
   }),
   setting({
-    key: 'apiRateLimit', env: 'LINKQR_API_RATE_LIMIT', flag: 'api-rate-limit', fallback: '1200',
+    key: 'apiRateLimit', env: 'LINKQR_API_RATE_LIMIT', flag: 'api-rate-limit', fallback: '1200', about: 'API requests per minute per key, 0 for no limit',
     parse: (raw) => {
       const n = Number(raw);
       return /^\d{1,10}$/.test(raw) && n <= MAX_API_RATE_LIMIT
@@ -147,7 +176,7 @@ export const SETTINGS = [
   }),
   setting({
     // The at-rest key is derived from it (src/secrets/at-rest-key.ts); unset, a key file in the data dir is made.
-    key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', fallback: '', shownDefault: 'unset: a random key in <data dir>/linkqr.key',
+    key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', fallback: '', shownDefault: 'unset: a random key in <data dir>/linkqr.key', about: 'derives the key that encrypts secrets at rest',
     parse: (raw) => (raw === '' ? undefined : raw.length >= 32 ? raw : { error: 'must be at least 32 characters' }),
   }),
 ];

@@ -1,130 +1,77 @@
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { DB_FILE } from './app.js';
-import { backupCommand } from './cli/backup.js';
-import { type Command, JSON_OPTION, type OptionSpec } from './cli/command.js';
-import {
-  keyAllowCommand,
-  keyCreateCommand,
-  keyDisableCommand,
-  keyEnableCommand,
-  keyListCommand,
-  keyLogCommand,
-  keyRevokeCommand,
-  keyRotateCommand,
-} from './cli/keys.js';
-import { auditCommand } from './cli/audit.js';
-import { memberAddCommand, memberListCommand, memberRemoveCommand, memberRoleCommand } from './cli/members.js';
-import { migrateCommand } from './cli/migrate.js';
-import { planListCommand, planUpsertCommand, workspaceSetPlanCommand } from './cli/plans.js';
-import { serveCommand } from './cli/serve.js';
-import { userCreateCommand } from './cli/users.js';
-import { workspaceCreateCommand, workspaceListCommand } from './cli/workspaces.js';
+import type { Command } from './cli/command.js';
+import { resolveCommandLine } from './cli/command-line.js';
+import { COMMANDS } from './cli/commands.js';
+import { CONFIG_OPTIONS, commandHelp, generalHelp, groupHelp, usageOf } from './cli/help.js';
 import { type Config, loadConfig, SETTINGS } from './config.js';
-import { sqliteVersion } from './db/db.js';
-import { storageFailureSentence, storageProblem } from './db/storage-errors.js';
+import { DB_FILE } from './db/files.js';
+import { storageFailureSentence, storageProblem, unreadableDatabaseSentence } from './db/storage-errors.js';
 import { shippedAssets } from './lib/assets.js';
 import { AppError, OperatorError } from './lib/errors.js';
 import { configureNativeAddons } from './lib/native-addons.js';
-import { createLogger } from './lib/logger.js';
-import pino from 'pino';
-import { VERSION } from './version.js';
 
-const versionCommand: Command = {
-  name: ['version'],
-  summary: 'print the version (--json: with the Node.js and SQLite versions, for bug reports)',
-  options: JSON_OPTION,
-  async run({ options }) {
-    if (!options.json) {
-      process.stdout.write(`linkqr ${VERSION}\n`);
-      return;
-    }
-    process.stdout.write(`${JSON.stringify({ version: VERSION, node: process.versions.node, sqlite: sqliteVersion() })}\n`);
-  },
-};
+// The entry point: find the command, check its arguments, read the configuration, run it. Only
+// what every command needs is imported here; each command's implementation, the logger and the
+// database are imported when a command needs them (src/cli/commands.ts), so `version` and
+// `--help` add little to Node's own start (scripts/bench/cold-start.mjs).
 
-const COMMANDS: Command[] = [
-  serveCommand,
-  migrateCommand,
-  userCreateCommand,
-  workspaceCreateCommand,
-  workspaceListCommand,
-  workspaceSetPlanCommand,
-  planUpsertCommand,
-  planListCommand,
-  memberAddCommand,
-  memberRoleCommand,
-  memberRemoveCommand,
-  memberListCommand,
-  keyCreateCommand,
-  keyListCommand,
-  keyRevokeCommand,
-  keyDisableCommand,
-  keyEnableCommand,
-  keyRotateCommand,
-  keyAllowCommand,
-  keyLogCommand,
-  auditCommand,
-  backupCommand,
-  versionCommand,
-];
-
-/** Every command accepts the configuration flags (flags win over LINKQR_* variables). */
-const CONFIG_OPTIONS: Record<string, OptionSpec> = Object.fromEntries(
-  SETTINGS.map((s) => [s.flag, { type: 'string', usage: `--${s.flag} V`, description: `${s.env} (default: ${s.shownDefault ?? (s.fallback || 'none')})` }]),
-);
-
-function usageOf(cmd: Command): string {
-  const positionals = (cmd.positionals ?? []).map((p) => (p.required ? p.name : `[${p.name}]`));
-  const options = Object.values(cmd.options ?? {}).map((o) => `[${o.usage}]`);
-  return ['linkqr', ...cmd.name, ...positionals, ...options].join(' ');
-}
-
-function commandHelp(cmd: Command): string {
-  const lines = [`Usage: ${usageOf(cmd)}`, '', cmd.summary, ''];
-  const options = Object.values(cmd.options ?? {});
-  if (options.length > 0) {
-    lines.push('Options:');
-    for (const o of options) lines.push(`  ${o.usage.padEnd(22)} ${o.description}`);
-    lines.push('');
-  }
-  lines.push('Configuration flags (every command):');
-  for (const o of Object.values(CONFIG_OPTIONS)) lines.push(`  ${o.usage.padEnd(30)} ${o.description}`);
-  return `${lines.join('\n')}\n`;
-}
-
-function generalHelp(): string {
-  const lines = [`linkqr ${VERSION}: short links and QR codes with API keys and signed webhooks`, '', 'Commands:'];
-  for (const cmd of COMMANDS) lines.push(`  ${cmd.name.join(' ').padEnd(18)} ${cmd.summary}`);
-  lines.push('', 'Run "linkqr <command> --help" for its options. Without a command, linkqr serves.');
-  return `${lines.join('\n')}\n`;
-}
-
-function findCommand(args: string[]): { cmd: Command; rest: string[] } | undefined {
-  for (const cmd of [...COMMANDS].sort((a, b) => b.name.length - a.name.length)) {
-    if (cmd.name.every((word, i) => args[i] === word)) return { cmd, rest: args.slice(cmd.name.length) };
-  }
-  return undefined;
-}
+/** A mistake in how the command was called: said in one line with the usage, exit code 2. */
+class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
-  // A bare `linkqr` or `linkqr --port 9000` serves.
-  if (argv.length === 0 || (argv[0]!.startsWith('-') && !['--help', '-h', '--version'].includes(argv[0]!))) argv = ['serve', ...argv];
-  if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    process.stdout.write(generalHelp());
-    return 0;
+  const call = resolveCommandLine(argv, COMMANDS, new Set(Object.keys(CONFIG_OPTIONS)));
+  switch (call.kind) {
+    case 'help':
+      process.stdout.write(generalHelp(COMMANDS));
+      return 0;
+    case 'group':
+      // Asked for (`linkqr key --help`): the list is the answer. Not asked (`linkqr key`, or
+      // `linkqr key $VERB` with an empty VERB in a script): a usage error that lists the choices.
+      if (call.helpAsked) {
+        process.stdout.write(`Commands of linkqr ${call.group}:\n${groupHelp(call.group, COMMANDS)}`);
+        return 0;
+      }
+      process.stderr.write(`linkqr ${call.group}: which one? Its commands are:\n${groupHelp(call.group, COMMANDS)}`);
+      return 2;
+    case 'unknown':
+      process.stderr.write(`linkqr: unknown command "${call.words.join(' ')}"; "linkqr --help" lists the commands\n`);
+      return 2;
   }
-  if (argv[0] === '--version') argv = ['version'];
-  const found = findCommand(argv);
-  if (!found) {
-    process.stderr.write(`linkqr: unknown command "${argv.slice(0, 2).join(' ')}"\n\n${generalHelp()}`);
+  const cmd = call.command;
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseCommandArgs(cmd, call.args));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`linkqr ${cmd.name.join(' ')}: ${e.message}\n\nUsage: ${usageOf(cmd)}\n`);
     return 2;
   }
-  const { cmd, rest } = found;
+  if (values.help) {
+    process.stdout.write(commandHelp(cmd));
+    return 0;
+  }
+
+  const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, values[s.flag] as string | undefined]));
+  const config = loadConfig(process.env, flags);
+  configureNativeAddons(config);
+  let log: Promise<Logger> | undefined;
+  const logger = () => (log ??= import('./lib/logger.js').then((m) => m.consoleLogger(config, cmd.logsTo ?? 'stderr')));
+  try {
+    const code = await cmd.run({ config, assets: shippedAssets(), logger, options: values, positionals });
+    return code ?? 0;
+  } catch (err) {
+    throw await explained(err, config, logger);
+  }
+}
+
+/** The command's options (and the configuration flags, wherever they are), checked against what it takes. */
+function parseCommandArgs(cmd: Command, args: string[]) {
   let parsed;
   try {
     parsed = parseArgs({
-      args: rest,
+      args,
       options: {
         ...Object.fromEntries(Object.entries({ ...CONFIG_OPTIONS, ...cmd.options }).map(([k, o]) => [k, { type: o.type }])),
         help: { type: 'boolean', short: 'h' },
@@ -133,31 +80,27 @@ async function main(argv: string[]): Promise<number> {
       strict: true,
     });
   } catch (e) {
-    process.stderr.write(`linkqr ${cmd.name.join(' ')}: ${(e as Error).message}\n\nUsage: ${usageOf(cmd)}\n`);
-    return 2;
+    throw new UsageError(parseArgsMistake(e as Error & { code?: string }));
   }
-  if (parsed.values.help) {
-    process.stdout.write(commandHelp(cmd));
-    return 0;
-  }
-  const expected = cmd.positionals ?? [];
-  const missing = expected.filter((p, i) => p.required && parsed.positionals[i] === undefined);
-  if (missing.length > 0 || parsed.positionals.length > expected.length) {
-    process.stderr.write(`linkqr ${cmd.name.join(' ')}: expected ${expected.map((p) => p.name).join(' ') || 'no arguments'}\n\nUsage: ${usageOf(cmd)}\n`);
-    return 2;
-  }
-
   const values = parsed.values as Record<string, string | boolean | undefined>;
-  const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, values[s.flag] as string | undefined]));
-  const config = loadConfig(process.env, flags);
-  configureNativeAddons(config);
-  const log = createLogger(config.logLevel, pino.destination({ fd: cmd === serveCommand ? 1 : 2, sync: cmd !== serveCommand }));
-  try {
-    const code = await cmd.run({ config, assets: shippedAssets(), log, options: values, positionals: parsed.positionals });
-    return code ?? 0;
-  } catch (err) {
-    throw explained(err, config, log);
+  if (values.help) return { values, positionals: parsed.positionals };
+  const expected = cmd.positionals ?? [];
+  const missingPositional = expected.some((p, i) => p.required && parsed.positionals[i] === undefined);
+  if (missingPositional || parsed.positionals.length > expected.length) {
+    throw new UsageError(`expected ${expected.map((p) => p.name).join(' ') || 'no arguments'}`);
   }
+  const missing = Object.entries(cmd.options ?? {}).filter(([name, o]) => o.required && values[name] === undefined).map(([name]) => `--${name}`);
+  if (missing.length > 0) throw new UsageError(`${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} required`);
+  return { values, positionals: parsed.positionals };
+}
+
+/** parseArgs' messages, shortened to what the operator needs: "unknown option --colour", "--workspace needs a value". */
+function parseArgsMistake(e: Error & { code?: string }): string {
+  const option = /'(-[^' ]+)/.exec(e.message)?.[1];
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option}`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option && /argument missing/.test(e.message)) return `${option} needs a value`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option && /does not take an argument/.test(e.message)) return `${option} takes no value`;
+  return e.message;
 }
 
 /**
@@ -165,14 +108,25 @@ async function main(argv: string[]): Promise<number> {
  * failing) is a sentence about the data dir, found by asking the file system. Anything else
  * unexpected is a bug: one line here, the stack in the log at debug level.
  */
-function explained(err: unknown, config: Config, log: Logger): unknown {
+async function explained(err: unknown, config: Config, logger: () => Promise<Logger>): Promise<unknown> {
   if (err instanceof OperatorError || err instanceof AppError) return err;
   if (storageProblem(err)) return new OperatorError(storageFailureSentence(err, config.dataDir, DB_FILE), { cause: err });
+  const unreadable = unreadableDatabaseSentence(err, config.dataDir, DB_FILE);
+  if (unreadable) return new OperatorError(unreadable, { cause: err });
+  const log = await logger();
   log.debug({ err }, 'unexpected error');
   log.flush?.();
   const message = (err as Error)?.message ?? String(err);
   return new OperatorError(`unexpected error: ${message} (run with --log-level debug for the stack trace)`, { cause: err });
 }
+
+// The output cannot be written. `linkqr audit … | head`: the reader has what it wanted and closed
+// the pipe (EPIPE), so stop quietly, as the standard tools do. Anything else (a full disk under
+// `> file`) is one sentence, like every other failure, not an unhandled 'error' event.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') process.stderr.write(`linkqr: cannot write the output: ${err.message}\n`);
+  process.exit(err.code === 'EPIPE' ? 0 : 1);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

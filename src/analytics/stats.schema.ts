@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DAY_MS, HOUR_MS } from '../clicks/rollups.js';
 import { cursorParam, limitParam } from '../lib/pagination.js';
 import { integerParam } from '../lib/request-schemas.js';

@@ -321,10 +321,14 @@ describe('audit log', () => {
     test('without --json it prints a table for people; the default limit covers the whole history here', async () => {
       const r = await ok(['audit', '--workspace', 'Audited']);
       const lines = r.stdout.trim().split('\n');
-      assert.match(lines[0]!, /^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+SUMMARY\s+IP$/);
+      assert.match(lines[0]!, /^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+IP\s+SUMMARY$/);
       const count = (t.store.db.sqlite.prepare('select count(*) as n from audit_log where workspace_id = ?').get(ws) as { n: number }).n;
       assert.equal(lines.length - 1, count);
       assert.match(r.stdout, /link\.create/);
+      // Summaries read as text, a change as "from → to"; JSON only with --json.
+      assert.match(r.stdout, / link\.create +link:\S+ +127\.0\.0\.1 +slug=audited-a, url=https:\/\/example\.com\/a$/m);
+      assert.match(r.stdout, / link\.update +link:\S+ +127\.0\.0\.1 +url: https:\/\/example\.com\/a → https:\/\/example\.com\/b, title: - → Launch$/m);
+      assert.doesNotMatch(r.stdout, /[{}]|"from"/);
     });
 
     const refusals: [string, string[], number, RegExp][] = [

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { openDb } from '../db/db.js';
 import { type CliResult, http, runCli, spawnServer, startTestServer, tempDataDir } from '../testing/harness.js';
 

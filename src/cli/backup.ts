@@ -1,37 +1,29 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { ALL_PAGES, backupDatabase } from '../db/backup.js';
 import { openDb } from '../db/db.js';
 import { errors } from '../lib/errors.js';
-import type { Command } from './command.js';
+import type { CommandContext } from './command.js';
 import { say } from './output.js';
 
-export const backupCommand: Command = {
-  name: ['backup'],
-  summary: 'write a consistent online copy of the database to FILE (safe while the server runs)',
-  positionals: [{ name: 'FILE', required: true }],
-  options: {
-    force: { type: 'boolean', usage: '--force', description: 'replace FILE if it exists' },
-  },
-  async run({ config, options, positionals }) {
-    const source = join(config.dataDir, DB_FILE);
-    const target = resolve(positionals[0]!);
-    if (!existsSync(source)) throw errors.notFound(`The database ${source}`);
-    if ([source, `${source}-wal`, `${source}-shm`].includes(target)) throw errors.usage('FILE must not be the database itself.');
-    if (!existsSync(dirname(target))) throw errors.notFound(`The folder ${dirname(target)}`);
-    if (existsSync(target) && options.force !== true) {
-      throw errors.conflict('file_exists', `${target} already exists; pass --force to replace it.`);
-    }
-    // Not openStore: a backup never migrates the database (the copy is most useful exactly when
-    // an upgrade is pending).
-    const db = openDb(source);
-    try {
-      // One step: a server writing from its own process would restart a copy made in steps.
-      const { bytes } = await backupDatabase(db.sqlite, target, { pagesPerStep: ALL_PAGES });
-      say(`Backed up ${source} to ${target} (${bytes} bytes).`);
-    } finally {
-      db.close();
-    }
-  },
-};
+export async function backup({ config, options, positionals }: CommandContext) {
+  const source = join(config.dataDir, DB_FILE);
+  const target = resolve(positionals[0]!);
+  if (!existsSync(source)) throw errors.notFound(`The database ${source}`);
+  if ([source, `${source}-wal`, `${source}-shm`].includes(target)) throw errors.usage('FILE must not be the database itself.');
+  if (!existsSync(dirname(target))) throw errors.notFound(`The folder ${dirname(target)}`);
+  if (existsSync(target) && options.force !== true) {
+    throw errors.conflict('file_exists', `${target} already exists; pass --force to replace it.`);
+  }
+  // Not openStore: a backup never migrates the database (the copy is most useful exactly when
+  // an upgrade is pending).
+  const db = openDb(source);
+  try {
+    // One step: a server writing from its own process would restart a copy made in steps.
+    const { bytes } = await backupDatabase(db.sqlite, target, { pagesPerStep: ALL_PAGES });
+    say(`Backed up ${source} to ${target} (${bytes} bytes).`);
+  } finally {
+    db.close();
+  }
+}

@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { type Db, openDb } from '../db/db.js';
 import { verifySecret } from '../lib/passwords.js';
-import { type CliResult, ROOT, runCli, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
+import { type CliResult, http, ROOT, runCli, spawnServer, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
 
 // These tests run the built bundle: `npm run build` first.
 
@@ -90,9 +90,19 @@ describe('linkqr CLI: help, version and usage errors', { concurrency: 4 }, () =>
     }
   });
 
+  test('--help lists the configuration flags once, each with the variable it overrides and its default', async () => {
+    const r = await cli('--help');
+    succeeded(r);
+    for (const [flag, env] of [['data-dir', 'LINKQR_DATA_DIR'], ['log-level', 'LINKQR_LOG_LEVEL'], ['log-format', 'LINKQR_LOG_FORMAT'], ['port', 'LINKQR_PORT']]) {
+      assert.equal(r.stdout.match(new RegExp(`^  --${flag} V `, 'gm'))?.length, 1, `--${flag} is listed once:\n${r.stdout}`);
+      assert.match(r.stdout, new RegExp(`^  --${flag} V .*\\(${env}, default: `, 'm'));
+    }
+    assert.match(r.stdout, /^  --log-level V .*\(LINKQR_LOG_LEVEL, default: info\)$/m);
+  });
+
   // What each command's --help must show: its usage line and its own options.
   const helpOf: [string, string[]][] = [
-    ['serve', ['--host V', '--port V']],
+    ['serve', ['--host H', '--port P']],
     ['migrate', ['--status', '--json']],
     ['user create', ['--email E', '--password-stdin', '--role R', '--workspace W']],
     ['workspace create', ['linkqr workspace create W']],
@@ -114,9 +124,9 @@ describe('linkqr CLI: help, version and usage errors', { concurrency: 4 }, () =>
       succeeded(r);
       assert.match(r.stdout, new RegExp(`^Usage: linkqr ${command}\\b`));
       for (const s of shows) assert.ok(r.stdout.includes(s), `"${command} --help" does not show ${s}:\n${r.stdout}`);
-      // Every command takes the configuration flags, and says which variable each one overrides.
-      assert.match(r.stdout, /--data-dir V +LINKQR_DATA_DIR/);
-      assert.match(r.stdout, /--log-level V +LINKQR_LOG_LEVEL \(default: info\)/);
+      // The configuration flags are mentioned in one line, not listed again under every command.
+      assert.match(r.stdout, /^Every command also takes the configuration flags \(--data-dir, --log-level, …\), before or after it: see "linkqr --help"\.$/m);
+      assert.doesNotMatch(r.stdout, /LINKQR_DATA_DIR|--log-level V/);
       assert.equal(r.stderr, '');
     });
   }
@@ -140,22 +150,60 @@ describe('linkqr CLI: help, version and usage errors', { concurrency: 4 }, () =>
     assert.match(sqlite, /^3\.\d+\.\d+$/);
   });
 
-  const usageErrors: [string, string[], RegExp][] = [
-    ['an unknown command', ['frobnicate'], /unknown command "frobnicate"/],
-    ['a command group without its verb', ['key'], /unknown command "key"/],
-    ['an unknown verb', ['workspace', 'delete', 'W'], /unknown command "workspace delete"/],
-    ['an unknown flag', ['workspace', 'list', '--nope'], /--nope/],
-    ['an unknown flag on key create', ['key', 'create', '--workspace', 'W', '--colour', 'red'], /--colour/],
-    ['a missing argument', ['workspace', 'create'], /expected W/],
-    ['an extra argument', ['workspace', 'list', 'extra'], /expected no arguments/],
-    ['a string flag without its value', ['key', 'list', '--workspace'], /--workspace/],
+  // A mistake in how a command is called: one sentence that names it (then, for a known command,
+  // its usage line), exit code 2, nothing on stdout.
+  const usageErrors: [string, string[], string][] = [
+    ['an unknown command', ['frobnicate'], 'linkqr: unknown command "frobnicate"; "linkqr --help" lists the commands'],
+    ['an unknown verb', ['workspace', 'delete', 'W'], 'linkqr: unknown command "workspace delete"; "linkqr --help" lists the commands'],
+    ['an unknown flag', ['workspace', 'list', '--nope'], 'linkqr workspace list: unknown option --nope'],
+    ['an unknown flag on key create', ['key', 'create', '--workspace', 'W', '--colour', 'red'], 'linkqr key create: unknown option --colour'],
+    ['an unknown flag before the command', ['--nope', 'workspace', 'list'], 'linkqr workspace list: unknown option --nope'],
+    ['a missing argument', ['workspace', 'create'], 'linkqr workspace create: expected W'],
+    ['an extra argument', ['workspace', 'list', 'extra'], 'linkqr workspace list: expected no arguments'],
+    ['a string flag without its value', ['key', 'list', '--workspace'], 'linkqr key list: --workspace needs a value'],
+    ['a value given to a switch', ['workspace', 'list', '--json=yes'], 'linkqr workspace list: --json takes no value'],
+    ['a missing required option', ['key', 'list'], 'linkqr key list: --workspace is required'],
+    ['two missing required options', ['key', 'create', '--name', 'N'], 'linkqr key create: --workspace and --scopes are required'],
   ];
-  for (const [what, args, message] of usageErrors) {
-    test(`${what} exits 2 with a message on stderr`, async () => {
+  for (const [what, args, sentence] of usageErrors) {
+    test(`${what} exits 2 with one sentence on stderr`, async () => {
       const r = await cli(...args);
-      failed(r, 2, message);
+      failed(r, 2, /./);
+      const [first, ...rest] = r.stderr.trimEnd().split('\n');
+      assert.equal(first, sentence);
+      // A known command adds its usage line, and nothing else.
+      if (rest.length > 0) assert.match(rest.join('\n'), /^\nUsage: linkqr [a-z-]+( [a-z-]+)? /);
     });
   }
+
+  test('a group name alone lists its commands on stderr and exits 2; with --help it is the answer, on stdout', async () => {
+    const bare = await cli('key');
+    failed(bare, 2, /^linkqr key: which one\? Its commands are:\n/);
+    for (const c of commands.filter((name) => name.startsWith('key '))) assert.match(bare.stderr, new RegExp(`^  ${c} +\\S`, 'm'), c);
+    assert.doesNotMatch(bare.stderr, /workspace list|unknown command/);
+    for (const args of [['key', '--help'], ['--help', 'key'], ['workspace', '-h']]) {
+      const help = await cli(...args);
+      succeeded(help);
+      assert.match(help.stdout, new RegExp(`^Commands of linkqr ${args.includes('key') ? 'key' : 'workspace'}:\n  \\S`));
+      assert.equal(help.stderr, '');
+    }
+  });
+
+  test('usage lines show required options bare and optional ones in brackets', async () => {
+    const usages: [string, string][] = [
+      ['key create', 'linkqr key create --workspace W --name N --scopes a,b [--env E] [--expires 90d] [--allow-cidr 10.0.0.0/8,…]'],
+      ['user create', 'linkqr user create --email E --password-stdin [--role R] [--workspace W]'],
+      ['audit', 'linkqr audit --workspace W [--limit N] [--json]'],
+      ['member add', 'linkqr member add --workspace W --email E --role R'],
+      ['plan upsert', 'linkqr plan upsert P [--feature api=on,webhooks=off] [--limit links=100,members=5] [--json]'],
+      ['serve', 'linkqr serve [--host H] [--port P]'],
+    ];
+    for (const [command, usage] of usages) {
+      const r = await cli(...command.split(' '), '--help');
+      succeeded(r);
+      assert.equal(r.stdout.split('\n')[0], `Usage: ${usage}`);
+    }
+  });
 
   test('a bad configuration stops the command and names every bad setting (never the secret)', async () => {
     const secret = 'not-long-enough-s3cret';
@@ -173,6 +221,69 @@ describe('linkqr CLI: help, version and usage errors', { concurrency: 4 }, () =>
     const r = await cli('workspace', 'list', '--port', '99999', '--backup-keep', '0');
     failed(r, 'non-zero', /--port/);
     assert.match(r.stderr, /--backup-keep/);
+  });
+});
+
+describe('configuration flags before or after the command (SPEC §8)', () => {
+  // The data dir is given by flag only; LINKQR_DATA_DIR names an empty decoy, so a flag that is
+  // not taken shows up as an empty list instead of passing by chance.
+  let dataDir: string;
+  let decoy: string;
+  before(async () => {
+    dataDir = tempDataDir();
+    decoy = tempDataDir();
+    succeeded(await runCli(['workspace', 'create', 'Acme'], { dataDir }));
+  });
+  after(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(decoy, { recursive: true, force: true });
+  });
+  const cli = (...args: string[]) => runCli(args, { dataDir: decoy });
+
+  for (const args of [
+    ['--data-dir', 'DIR', 'workspace', 'list'],
+    ['workspace', 'list', '--data-dir', 'DIR'],
+    ['--data-dir=DIR', 'workspace', 'list'],
+    ['--log-level', 'warn', '--data-dir', 'DIR', 'workspace', 'list', '--json'],
+  ]) {
+    test(`linkqr ${args.join(' ')}`, async () => {
+      const r = await cli(...args.map((a) => a.replace('DIR', dataDir)));
+      succeeded(r);
+      assert.match(r.stdout, /Acme/);
+    });
+  }
+
+  test('linkqr --log-level warn key create --workspace W …', async () => {
+    const r = await cli('--log-level', 'warn', '--data-dir', dataDir, 'key', 'create', '--workspace', 'Acme', '--name', 'N', '--scopes', 'links:read');
+    succeeded(r);
+    assert.match(onlyLine(r.stdout), KEY);
+  });
+
+  test('a configuration flag before the command wins over the environment, as one after it does', async () => {
+    const fresh = tempDataDir();
+    try {
+      // Migrating a new database logs at info: shown with --log-level info although the environment says silent.
+      const r = await runCli(['--log-level', 'info', 'workspace', 'create', 'Acme'], { dataDir: fresh, env: { LINKQR_LOG_LEVEL: 'silent' } });
+      succeeded(r);
+      assert.match(r.stderr, /"msg":"migrations applied"/);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  test('a bad configuration flag before the command is named like one after it', async () => {
+    failed(await cli('--port', 'http', 'workspace', 'list'), 1, /^linkqr: Invalid configuration:\n  - --port="http": must be an integer from 0 to 65535\n$/);
+  });
+
+  test('without a command, linkqr serves, with the flags given: `linkqr --data-dir X --port 0`', async () => {
+    const server = await spawnServer(decoy, {}, ['--data-dir', dataDir, '--port', '0']);
+    try {
+      assert.equal((await http(server.url, 'GET', '/healthz')).status, 200);
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+    // It served the data dir of the flag: the decoy was never made a database.
+    assert.deepEqual(readdirSync(decoy), []);
   });
 });
 

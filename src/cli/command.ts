@@ -9,25 +9,38 @@ export interface OptionSpec {
   /** Shown in --help, e.g. "--email E". */
   usage: string;
   description: string;
+  /** Checked before the command runs; shown without brackets in the usage line. */
+  required?: boolean;
 }
 
 export interface CommandContext {
   config: Readonly<Config>;
   assets: Assets;
-  /** JSON lines: stdout for serve, stderr for the other commands (their stdout is for results). */
-  log: Logger;
+  /**
+   * The command's log (made on first call: `version` needs none): on stdout for serve, on stderr
+   * for the other commands (their stdout is for results).
+   */
+  logger(): Promise<Logger>;
   options: Record<string, string | boolean | undefined>;
   positionals: string[];
 }
 
+/** Returns the exit code (default 0). */
+export type CommandRun = (ctx: CommandContext) => Promise<number | void>;
+
+/**
+ * A command as `--help` shows it, and how to run it. The implementation is imported only when the
+ * command runs (see commands.ts), so the table, the help and `version` load nothing else.
+ */
 export interface Command {
   /** e.g. ['key', 'create'] */
   name: string[];
   summary: string;
   positionals?: { name: string; required: boolean }[];
   options?: Record<string, OptionSpec>;
-  /** Returns the exit code (default 0). */
-  run(ctx: CommandContext): Promise<number | void>;
+  /** Where its log lines go: serve logs on stdout, the other commands keep stdout for their result. */
+  logsTo?: 'stdout' | 'stderr';
+  run: CommandRun;
 }
 
 export const JSON_OPTION: Record<string, OptionSpec> = {

@@ -1,4 +1,4 @@
-import type { Store } from '../app.js';
+import type { Store } from '../store.js';
 import { withStore } from './with-store.js';
 import {
   allowedNetworks,
@@ -6,6 +6,7 @@ import {
   keyRequestLog,
   listKeys,
   MAX_ROTATION_GRACE_MS,
+  newKeySecret,
   revokeKey,
   rotateKey,
   setAllowedNetworks,
@@ -16,7 +17,7 @@ import { isScope, SCOPES, type Scope } from '../keys/scopes.js';
 import { parseDuration } from '../lib/duration.js';
 import { AppError, errors } from '../lib/errors.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
-import { type Command, JSON_OPTION, operatorContext, stringOption } from './command.js';
+import { type CommandContext, operatorContext, stringOption } from './command.js';
 import { printRows, say } from './output.js';
 
 function parseScopes(text: string | undefined): Scope[] {
@@ -49,149 +50,103 @@ function parseNetworks(text: string, what: string): string[] | null {
 
 const describeNetworks = (cidrs: readonly string[] | null) => (cidrs ? `from ${cidrs.join(', ')} only` : 'from any address');
 
-export const keyCreateCommand: Command = {
-  name: ['key', 'create'],
-  summary: 'create an API key and print it (only the key, on stdout, once)',
-  options: {
-    workspace: { type: 'string', usage: '--workspace W', description: 'workspace name (required)' },
-    name: { type: 'string', usage: '--name N', description: 'what the key is for, e.g. "CRM sync" (required)' },
-    scopes: { type: 'string', usage: '--scopes a,b', description: `comma-separated: ${SCOPES.join(', ')}` },
-    env: { type: 'string', usage: '--env E', description: 'environment label: production (default), staging, development or free text' },
-    expires: { type: 'string', usage: '--expires 90d', description: 'expire after this long (s, m, h, d)' },
-    'allow-cidr': { type: 'string', usage: '--allow-cidr 10.0.0.0/8,…', description: 'usable only from these networks (IPv4/IPv6 CIDRs; default: any address)' },
-  },
-  async run(ctx) {
-    const workspaceName = parseName(stringOption(ctx, 'workspace'), '--workspace');
-    const name = parseName(stringOption(ctx, 'name'), '--name');
-    const environment = parseName(stringOption(ctx, 'env'), '--env', 'production');
-    const scopes = parseScopes(stringOption(ctx, 'scopes'));
-    const expiresText = stringOption(ctx, 'expires');
-    const expiresIn = expiresText === undefined ? undefined : parseDuration(expiresText);
-    if (expiresText !== undefined && !expiresIn) throw errors.usage('--expires must be a duration such as 30d, 12h or 90m');
-    const allowText = stringOption(ctx, 'allow-cidr');
-    const allowedCidrs = allowText === undefined ? null : parseNetworks(allowText, '--allow-cidr');
+export async function keyCreate(ctx: CommandContext) {
+  const workspaceName = parseName(stringOption(ctx, 'workspace'), '--workspace');
+  const name = parseName(stringOption(ctx, 'name'), '--name');
+  const environment = parseName(stringOption(ctx, 'env'), '--env', 'production');
+  const scopes = parseScopes(stringOption(ctx, 'scopes'));
+  const expiresText = stringOption(ctx, 'expires');
+  const expiresIn = expiresText === undefined ? undefined : parseDuration(expiresText);
+  if (expiresText !== undefined && !expiresIn) throw errors.usage('--expires must be a duration such as 30d, 12h or 90m');
+  const allowText = stringOption(ctx, 'allow-cidr');
+  const allowedCidrs = allowText === undefined ? null : parseNetworks(allowText, '--allow-cidr');
 
-    await withStore(ctx, async (store) => {
-      const ws = requireWorkspace(store, workspaceName);
-      const { key, record } = await createKey(store, operatorContext(), {
-        workspaceId: ws.id,
-        name,
-        environment,
-        scopes,
-        expiresAt: expiresIn ? store.clock.now() + expiresIn : null,
-        createdByUserId: null,
-        allowedCidrs,
-      });
-      const networks = allowedCidrs ? `, usable ${describeNetworks(allowedCidrs)}` : '';
-      say(`Created API key ${record.id} "${name}" (${environment}) in "${ws.name}" with ${scopes.join(', ')}${networks}. It is shown only now.`);
-      process.stdout.write(`${key}\n`);
-    });
-  },
-};
+  // Hashed while the database opens.
+  const secret = newKeySecret();
+  await withStore(ctx, async (store) => {
+    const ws = requireWorkspace(store, workspaceName);
+    const { key, record } = await createKey(store, operatorContext(), {
+      workspaceId: ws.id,
+      name,
+      environment,
+      scopes,
+      expiresAt: expiresIn ? store.clock.now() + expiresIn : null,
+      createdByUserId: null,
+      allowedCidrs,
+    }, secret);
+    const networks = allowedCidrs ? `, usable ${describeNetworks(allowedCidrs)}` : '';
+    say(`Created API key ${record.id} "${name}" (${environment}) in "${ws.name}" with ${scopes.join(', ')}${networks}. It is shown only now.`);
+    process.stdout.write(`${key}\n`);
+  });
+}
 
-export const keyListCommand: Command = {
-  name: ['key', 'list'],
-  summary: 'list the API keys of a workspace (never their secrets)',
-  options: {
-    workspace: { type: 'string', usage: '--workspace W', description: 'workspace name (required)' },
-    ...JSON_OPTION,
-  },
-  async run(ctx) {
-    const workspaceName = parseName(stringOption(ctx, 'workspace'), '--workspace');
-    await withStore(ctx, (store) => {
-      const keys = listKeys(store, requireWorkspace(store, workspaceName).id);
-      if (ctx.options.json) return printRows(keys, true);
-      printRows(
-        keys.map((k) => ({
-          id: k.id,
-          name: k.name,
-          env: k.environment,
-          scopes: k.scopes,
-          status: k.status,
-          expires: k.expiresAt,
-          lastUsed: k.lastUsedAt,
-          requests: k.requestCount,
-          from: k.allowedCidrs ?? 'any',
-        })),
-        false,
-      );
-    });
-  },
-};
+export async function keyList(ctx: CommandContext) {
+  const workspaceName = parseName(stringOption(ctx, 'workspace'), '--workspace');
+  await withStore(ctx, (store) => {
+    const keys = listKeys(store, requireWorkspace(store, workspaceName).id);
+    if (ctx.options.json) return printRows(keys, true);
+    printRows(
+      keys.map((k) => ({
+        id: k.id,
+        name: k.name,
+        env: k.environment,
+        scopes: k.scopes,
+        status: k.status,
+        expires: k.expiresAt,
+        lastUsed: k.lastUsedAt,
+        requests: k.requestCount,
+        from: k.allowedCidrs ?? 'any',
+      })),
+      false,
+    );
+  });
+}
 
-const idCommand = (verb: string, summary: string, act: (store: Store, id: string) => unknown): Command => ({
-  name: ['key', verb],
-  summary,
-  positionals: [{ name: 'ID', required: true }],
-  async run(ctx) {
+/** revoke, disable, enable: one key by its id, and a sentence saying what happened. */
+const onKey =
+  (done: string, act: (store: Store, id: string) => unknown) =>
+  async (ctx: CommandContext) => {
     await withStore(ctx, (store) => {
       act(store, ctx.positionals[0]!);
-      say(`API key ${ctx.positionals[0]} ${verb === 'revoke' ? 'revoked' : `${verb}d`}.`);
+      say(`API key ${ctx.positionals[0]} ${done}.`);
     });
-  },
-});
+  };
 
-export const keyRevokeCommand = idCommand('revoke', 'revoke an API key for good (takes effect on its next request)', (s, id) => revokeKey(s, operatorContext(), id));
-export const keyDisableCommand = idCommand('disable', 'disable an API key (reversible with key enable)', (s, id) => setKeyEnabled(s, operatorContext(), id, false));
-export const keyEnableCommand = idCommand('enable', 'enable a disabled API key', (s, id) => setKeyEnabled(s, operatorContext(), id, true));
+export const keyRevoke = onKey('revoked', (s, id) => revokeKey(s, operatorContext(), id));
+export const keyDisable = onKey('disabled', (s, id) => setKeyEnabled(s, operatorContext(), id, false));
+export const keyEnable = onKey('enabled', (s, id) => setKeyEnabled(s, operatorContext(), id, true));
 
-export const keyRotateCommand: Command = {
-  name: ['key', 'rotate'],
-  summary: 'give a key a new secret and print it; the old one works for --grace (default 0, at most 7d)',
-  positionals: [{ name: 'ID', required: true }],
-  options: { grace: { type: 'string', usage: '--grace 1d', description: 'how long the old secret stays valid (0 to 7d)' } },
-  async run(ctx) {
-    const graceText = stringOption(ctx, 'grace') ?? '0s';
-    const graceMs = graceText === '0' ? 0 : parseDuration(graceText);
-    if (graceMs === undefined || graceMs > MAX_ROTATION_GRACE_MS) throw errors.usage('--grace must be a duration from 0 to 7d');
-    await withStore(ctx, async (store) => {
-      const { key, record } = await rotateKey(store, operatorContext(), ctx.positionals[0]!, graceMs);
-      say(`Rotated API key ${record.id}; the old secret ${graceMs > 0 ? `works until ${new Date(store.clock.now() + graceMs).toISOString()}` : 'no longer works'}.`);
-      process.stdout.write(`${key}\n`);
-    });
-  },
-};
+export async function keyRotate(ctx: CommandContext) {
+  const graceText = stringOption(ctx, 'grace') ?? '0s';
+  const graceMs = graceText === '0' ? 0 : parseDuration(graceText);
+  if (graceMs === undefined || graceMs > MAX_ROTATION_GRACE_MS) throw errors.usage('--grace must be a duration from 0 to 7d');
+  await withStore(ctx, async (store) => {
+    const { key, record } = await rotateKey(store, operatorContext(), ctx.positionals[0]!, graceMs);
+    say(`Rotated API key ${record.id}; the old secret ${graceMs > 0 ? `works until ${new Date(store.clock.now() + graceMs).toISOString()}` : 'no longer works'}.`);
+    process.stdout.write(`${key}\n`);
+  });
+}
 
-export const keyAllowCommand: Command = {
-  name: ['key', 'allow'],
-  summary: 'limit where a key may be used from: comma-separated CIDRs, or "any" (takes effect on its next request)',
-  positionals: [
-    { name: 'ID', required: true },
-    { name: 'CIDRS|any', required: true },
-  ],
-  async run(ctx) {
-    const [id, text] = ctx.positionals as [string, string];
-    const cidrs = parseNetworks(text, 'CIDRS');
-    await withStore(ctx, (store) => {
-      setAllowedNetworks(store, operatorContext(), id, cidrs);
-      say(`API key ${id} may now be used ${describeNetworks(cidrs)}.`);
-    });
-  },
-};
+export async function keyAllow(ctx: CommandContext) {
+  const [id, text] = ctx.positionals as [string, string];
+  const cidrs = parseNetworks(text, 'CIDRS');
+  await withStore(ctx, (store) => {
+    setAllowedNetworks(store, operatorContext(), id, cidrs);
+    say(`API key ${id} may now be used ${describeNetworks(cidrs)}.`);
+  });
+}
 
-const MAX_LOG_LIMIT = 1_000;
-
-export const keyLogCommand: Command = {
-  name: ['key', 'log'],
-  summary: "a key's recent requests, newest first (kept 30 days): which integration uses it",
-  positionals: [{ name: 'ID', required: true }],
-  options: {
-    limit: { type: 'string', usage: '--limit N', description: `how many (1 to ${MAX_LOG_LIMIT}, default 50)` },
-    before: { type: 'string', usage: '--before ID', description: 'only requests older than this entry (the id of the last one shown)' },
-    ...JSON_OPTION,
-  },
-  async run(ctx) {
-    const limit = positiveInteger(stringOption(ctx, 'limit') ?? '50', '--limit', MAX_LOG_LIMIT);
-    const beforeText = stringOption(ctx, 'before');
-    const before = beforeText === undefined ? undefined : positiveInteger(beforeText, '--before', Number.MAX_SAFE_INTEGER);
-    await withStore(ctx, (store) => {
-      const page = keyRequestLog(store, ctx.positionals[0]!, { limit, before });
-      if (ctx.options.json) printRows(page.data, true);
-      else printRows(page.data.map((r) => ({ id: r.id, at: r.at, method: r.method, path: r.path, status: r.status, ms: r.durationMs, ip: r.ip })), false);
-      if (page.nextBefore !== null) say(`Older requests: linkqr key log ${ctx.positionals[0]} --before ${page.nextBefore}`);
-    });
-  },
-};
+export async function keyLog(ctx: CommandContext) {
+  const limit = positiveInteger(stringOption(ctx, 'limit') ?? '50', '--limit', 1_000);
+  const beforeText = stringOption(ctx, 'before');
+  const before = beforeText === undefined ? undefined : positiveInteger(beforeText, '--before', Number.MAX_SAFE_INTEGER);
+  await withStore(ctx, (store) => {
+    const page = keyRequestLog(store, ctx.positionals[0]!, { limit, before });
+    if (ctx.options.json) printRows(page.data, true);
+    else printRows(page.data.map((r) => ({ id: r.id, at: r.at, method: r.method, path: r.path, status: r.status, ms: r.durationMs, ip: r.ip })), false);
+    if (page.nextBefore !== null) say(`Older requests: linkqr key log ${ctx.positionals[0]} --before ${page.nextBefore}`);
+  });
+}
 
 function positiveInteger(text: string, flag: string, max: number): number {
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;

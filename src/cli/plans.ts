@@ -1,7 +1,8 @@
 import { errors } from '../lib/errors.js';
-import { listPlans, PLAN_FEATURES, PLAN_LIMIT_MIN, PLAN_LIMITS, planNameProblem, type PlanDefinition, type PlanFeature, type PlanLimit, setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
+import { PLAN_FEATURES, PLAN_LIMIT_MIN, PLAN_LIMITS, type PlanFeature, type PlanLimit } from '../workspaces/plan-catalog.js';
+import { listPlans, planNameProblem, type PlanDefinition, setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
-import { type Command, JSON_OPTION, operatorContext, stringOption } from './command.js';
+import { type CommandContext, operatorContext, stringOption } from './command.js';
 import { printRows, say } from './output.js';
 import { withStore } from './with-store.js';
 
@@ -37,58 +38,35 @@ export function parsePlanChange(featureText: string | undefined, limitText: stri
   return { features, limits };
 }
 
-export const planUpsertCommand: Command = {
-  name: ['plan', 'upsert'],
-  summary: 'create or change a plan: features on/off and limits (none removes a limit)',
-  positionals: [{ name: 'P', required: true }],
-  options: {
-    feature: { type: 'string', usage: '--feature api=on,webhooks=off', description: `features: ${PLAN_FEATURES.join(', ')}` },
-    limit: {
-      type: 'string',
-      usage: '--limit links=100,members=5',
-      description: `limits: ${PLAN_LIMITS.join(', ')} (apiRequestsPerMinute=none follows LINKQR_API_RATE_LIMIT; =unlimited or 0 lifts it)`,
-    },
-  },
-  async run(ctx) {
-    const name = ctx.positionals[0]!.trim();
-    const problem = planNameProblem(name);
-    if (problem) throw errors.usage(`the plan name ${problem}`);
-    const change = parsePlanChange(stringOption(ctx, 'feature'), stringOption(ctx, 'limit'));
-    await withStore(ctx, (store) => {
-      const plan = upsertPlan(store.db, operatorContext(), name, change, store.clock.now());
-      say(`Plan "${plan.name}": features ${JSON.stringify(plan.features)}, limits ${JSON.stringify(plan.limits)}.`);
-    });
-  },
-};
+/** Features and limits for people, in the syntax plan upsert takes: `api=on,webhooks=off`, `links=100,members=5`. */
+function pairsText(o: Record<string, unknown>, none: string): string {
+  return Object.entries(o).map(([k, v]) => `${k}=${v === true ? 'on' : v === false ? 'off' : String(v)}`).join(',') || none;
+}
 
-export const planListCommand: Command = {
-  name: ['plan', 'list'],
-  summary: 'list plans with their features, limits and how many workspaces use each',
-  options: JSON_OPTION,
-  async run(ctx) {
-    await withStore(ctx, (store) => {
-      const plans = listPlans(store.db);
-      if (ctx.options.json) return printRows(plans, true);
-      // For people, in the syntax plan upsert takes.
-      const pairs = (o: Record<string, unknown>, none: string) =>
-        Object.entries(o).map(([k, v]) => `${k}=${v === true ? 'on' : v === false ? 'off' : String(v)}`).join(',') || none;
-      printRows(plans.map((p) => ({ ...p, features: pairs(p.features, '-'), limits: pairs(p.limits, 'none') })), false);
-    });
-  },
-};
+export async function planUpsert(ctx: CommandContext) {
+  const name = ctx.positionals[0]!.trim();
+  const problem = planNameProblem(name);
+  if (problem) throw errors.usage(`the plan name ${problem}`);
+  const change = parsePlanChange(stringOption(ctx, 'feature'), stringOption(ctx, 'limit'));
+  await withStore(ctx, (store) => {
+    const plan = upsertPlan(store.db, operatorContext(), name, change, store.clock.now());
+    if (ctx.options.json) return printRows([{ name: plan.name, features: plan.features, limits: plan.limits }], true);
+    say(`Plan "${plan.name}": features ${pairsText(plan.features, 'none')}; limits ${pairsText(plan.limits, 'none')}.`);
+  });
+}
 
-export const workspaceSetPlanCommand: Command = {
-  name: ['workspace', 'set-plan'],
-  summary: 'move a workspace to a plan (takes effect on its next request)',
-  positionals: [
-    { name: 'W', required: true },
-    { name: 'P', required: true },
-  ],
-  async run(ctx) {
-    await withStore(ctx, (store) => {
-      const ws = requireWorkspace(store, ctx.positionals[0]!);
-      setWorkspacePlan(store.db, operatorContext(), ws.id, ctx.positionals[1]!, store.clock.now());
-      say(`Workspace "${ws.name}" is on plan "${ctx.positionals[1]}".`);
-    });
-  },
-};
+export async function planList(ctx: CommandContext) {
+  await withStore(ctx, (store) => {
+    const plans = listPlans(store.db);
+    if (ctx.options.json) return printRows(plans, true);
+    printRows(plans.map((p) => ({ ...p, features: pairsText(p.features, '-'), limits: pairsText(p.limits, 'none') })), false);
+  });
+}
+
+export async function workspaceSetPlan(ctx: CommandContext) {
+  await withStore(ctx, (store) => {
+    const ws = requireWorkspace(store, ctx.positionals[0]!);
+    setWorkspacePlan(store.db, operatorContext(), ws.id, ctx.positionals[1]!, store.clock.now());
+    say(`Workspace "${ws.name}" is on plan "${ctx.positionals[1]}".`);
+  });
+}

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { makeReadOnly, mountTmpfs } from '../testing/disk.js';
-import { http, runCli, serveExpectingFailure, spawnServer, tempDataDir } from '../testing/harness.js';
+import { BIN, http, runCli, serveExpectingFailure, spawnServer, tempDataDir } from '../testing/harness.js';
 
 // Runs the built bundle as an operator would (`npm run build` first).
 
@@ -167,5 +168,104 @@ describe('serve refuses to start, in one sentence, before opening its port', { t
     disk.free();
     const started = await spawnServer(dataDir);
     assert.equal((await started.stop()).code, 0, 'starts once there is room');
+  });
+});
+
+describe('the other commands: an operator mistake is one sentence, never a stack trace', { timeout: 120_000 }, () => {
+  const cleanups: (() => void)[] = [];
+  after(() => {
+    for (const c of cleanups.reverse()) c();
+  });
+  const dir = () => {
+    const d = tempDataDir();
+    cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+    return d;
+  };
+
+  /** Exit 1, one line on stderr saying it, nothing on stdout. */
+  function oneSentence(r: { code: number | null; stdout: string; stderr: string }, message: RegExp) {
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^linkqr: [^\n]+\n$/, `one line on stderr:\n${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /unexpected error|\n\s+at /);
+  }
+
+  test('a workspace that does not exist', async () => {
+    const { dataDir } = await prepare(dir());
+    oneSentence(await runCli(['key', 'create', '--workspace', 'Nope', '--name', 'N', '--scopes', 'links:read'], { dataDir }), /^linkqr: Workspace "Nope" was not found\.$/m);
+  });
+
+  test('a read-only data dir, for a command that writes and one that only reads', async (t) => {
+    const { dataDir } = await prepare(dir());
+    const undo = makeReadOnly(dataDir);
+    if (typeof undo === 'string') return t.skip(undo);
+    try {
+      for (const args of [['key', 'create', '--workspace', 'Acme', '--name', 'N', '--scopes', 'links:read'], ['workspace', 'list']]) {
+        oneSentence(await runCli(args, { dataDir }), /^linkqr: cannot write to the data dir .*: it is (on a read-only file system|not writable by user \w+) \(\w+\); make it writable and try again$/m);
+      }
+    } finally {
+      undo();
+    }
+  });
+
+  test('migrate, with a data dir that cannot be created (it used to be "unexpected error: ENOENT … mkdir")', async (t) => {
+    const parent = dir();
+    const undo = makeReadOnly(parent);
+    if (typeof undo === 'string') return t.skip(undo);
+    try {
+      for (const args of [['migrate'], ['migrate', '--status']]) {
+        oneSentence(await runCli(args, { dataDir: join(parent, 'data') }), /^linkqr: cannot write to the data dir .*\/data: .* \(\w+\); make it writable and try again$/m);
+      }
+    } finally {
+      undo();
+    }
+  });
+
+  test('a data dir whose linkqr.db is not a database (a wrong --data-dir, another file): serve and the other commands', async () => {
+    const dataDir = dir();
+    writeFileSync(join(dataDir, DB_FILE), 'these are not the pages of a SQLite database, whatever the name says\n'.repeat(20));
+    const message = new RegExp(`^linkqr: ${dataDir}/linkqr\\.db is not a LinkQR database \\(SQLITE_NOTADB\\): check --data-dir, or restore the file from a backup$`, 'm');
+    oneSentence(await runCli(['workspace', 'list'], { dataDir }), message);
+    refusedToStart(await serveExpectingFailure(dataDir), message);
+  });
+
+  test('output that cannot be written (`> file` on a full disk) is one sentence', async (t) => {
+    if (!existsSync('/dev/full')) return t.skip('no /dev/full here');
+    const out = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [BIN, 'version'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', out, 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 1);
+      assert.equal(stderr, 'linkqr: cannot write the output: ENOSPC: no space left on device, write\n');
+    } finally {
+      closeSync(out);
+    }
+  });
+
+  test('a listing cut short by its reader (`linkqr audit … | head -1`) stops quietly, exit 0', async () => {
+    const { dataDir } = await prepare(dir());
+    // More lines than a pipe holds (64 KB), so the command is still writing when the reader leaves.
+    const db = new Database(join(dataDir, DB_FILE));
+    const ws = (db.prepare("select id from workspaces where name = 'Acme'").get() as { id: string }).id;
+    const insert = db.prepare(
+      "insert into audit_log (workspace_id, actor_type, actor_id, action, target_type, target_id, summary, ip, created_at) values (?, 'operator', 'cli:test', 'link.create', 'link', ?, ?, null, ?)",
+    );
+    db.transaction(() => {
+      for (let i = 0; i < 5_000; i++) insert.run(ws, `lnk_${i}`, JSON.stringify({ slug: `s${i}`, url: `https://example.com/${i}` }), Date.now());
+    })();
+    db.close();
+    const child = spawn(process.execPath, [BIN, 'audit', '--workspace', 'Acme', '--limit', '10000'], {
+      env: { PATH: process.env.PATH ?? '', LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
   });
 });

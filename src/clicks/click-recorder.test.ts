@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
-import { openStore, type Store } from '../app.js';
+import { openStore, type Store } from '../store.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { createLink } from '../links/links.service.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { http, runCli, type ServerProcess, spawnServer, tempDataDir } from '../testing/harness.js';
 
 // Runs the built bundle as a child process (`npm run build` first), and kills it for real.

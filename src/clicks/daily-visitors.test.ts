@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { fakeClock, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
 import { encodingsOf, findHashedAddress, findLeaks, textKeysIn } from '../testing/leak-scan.js';
 

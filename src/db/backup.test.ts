@@ -3,7 +3,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { DB_FILE, NeedsMigrationError, openStore } from '../app.js';
+import { NeedsMigrationError, openStore } from '../store.js';
+import { DB_FILE } from './files.js';
 import { loadConfig } from '../config.js';
 import { diskAssets } from '../lib/assets.js';
 import { createLogger } from '../lib/logger.js';

@@ -130,6 +130,18 @@ export function storageFailureSentence(err: unknown, dataDir: string, dbFile: st
   return `cannot write to the data dir ${dataDir}: ${what}; ${REMEDY[problem]}`;
 }
 
+/**
+ * One sentence for a database file SQLite cannot read as one (not a database at all: the wrong
+ * --data-dir, or another file under the name; or damaged), or undefined for any other error.
+ */
+export function unreadableDatabaseSentence(err: unknown, dataDir: string, dbFile: string): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  const file = join(dataDir, dbFile);
+  if (code === 'SQLITE_NOTADB') return `${file} is not a LinkQR database (SQLITE_NOTADB): check --data-dir, or restore the file from a backup`;
+  if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) return `${file} is damaged (${code}): restore it from a backup`;
+  return undefined;
+}
+
 /** Creates the data dir if needed. A path that is not a directory is said plainly; a refusing disk throws its errno error. */
 export function ensureDataDir(dataDir: string): void {
   try {

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { createLink } from '../links/links.service.js';
 import { AdminClient } from '../testing/admin-client.js';
 import { mountTmpfs, type Tmpfs } from '../testing/disk.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import { DB_FILE } from '../app.js';
+import { DB_FILE } from '../db/files.js';
 import { openDb } from '../db/db.js';
 import { fakeClock, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import cron from 'node-cron';
-import { openStore, type Store } from '../app.js';
+import { openStore, type Store } from '../store.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { fakeClock, spawnServer, startTestServer, tempDataDir } from '../testing/harness.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { openStore, type Store } from '../app.js';
+import { openStore, type Store } from '../store.js';
 import { loadConfig } from '../config.js';
 import type { Db } from '../db/db.js';
 import { AppError } from '../lib/errors.js';

@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import type { ApiRequestLogRow } from '../db/schema.js';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { openStore, type Store } from '../app.js';
+import { openStore, type Store } from '../store.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { eventually, fakeClock, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -71,8 +70,9 @@ function loadEmbedded(name: AddonName): object {
   try {
     if (!existsSync(file)) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      // Under a unique name first: a concurrent start sees either no file or a whole one.
-      const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+      // Under a name of its own first (no two running processes share a pid, and a process writes
+      // each addon once): a concurrent start sees either no file or a whole one.
+      const temp = `${file}.${process.pid}.tmp`;
       try {
         writeFileSync(temp, Buffer.from(sea.getRawAsset(entry.asset) as ArrayBuffer), { mode: 0o755 });
         renameSync(temp, file);

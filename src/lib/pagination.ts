@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { integerParam } from './request-schemas.js';
 
 /** `?limit=` of every list: 1–100, default 50 (SPEC §4). */

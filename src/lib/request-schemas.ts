@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /*
  * Zod building blocks for request input whose every rule reaches the JSON Schema of the OpenAPI

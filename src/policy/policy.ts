@@ -32,6 +32,9 @@ const MEMBER: Action[] = [...VIEWER, 'links.write'];
 const ADMIN: Action[] = [...MEMBER, 'webhooks.read', 'webhooks.write', 'keys.manage', 'members.manage', 'audit.read'];
 const OWNER: Action[] = [...ADMIN, 'workspace.settings', 'workspace.plan', 'workspace.delete'];
 
+/** The roles, strongest first. */
+export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly Role[];
+
 /** SPEC §2's table. */
 export const ROLE_ACTIONS: Readonly<Record<Role, readonly Action[]>> = { viewer: VIEWER, member: MEMBER, admin: ADMIN, owner: OWNER };
 

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { crc32, deflate } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import QRCode from 'qrcode';
-import { z } from 'zod';
+import * as z from 'zod';
 import { errors } from '../lib/errors.js';
 import { integerParam } from '../lib/request-schemas.js';
 

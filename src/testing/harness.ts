@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createServer, openStore, type Server, type ServerOptions, type Store } from '../app.js';
+import { createServer, type Server, type ServerOptions } from '../app.js';
+import { openStore, type Store } from '../store.js';
 import type { ChangeContext } from '../audit/audit.js';
 import type { ClickRecorderOptions } from '../clicks/click-recorder.js';
 import { loadConfig } from '../config.js';
@@ -187,6 +188,9 @@ export function runCli(args: string[], opts: { dataDir?: string; stdin?: string;
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    // A command that fails before it reads its input (a usage error) closes the pipe: EPIPE here is
+    // no failure of the test, the exit code and output say what happened.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.stdin ?? '');
   });
 }
@@ -200,10 +204,10 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; output: string }>;
 }
 
-/** Starts `linkqr serve --port 0` as a child process and waits for its "listening" line. */
-export function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+/** Starts `linkqr serve --port 0` (or the command line `args`) as a child process and waits for its "listening" line. */
+export function spawnServer(dataDir: string, env: Record<string, string> = {}, args = ['serve', '--port', '0']): Promise<ServerProcess> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+    const child = spawn(process.execPath, [BIN, ...args], {
       env: { PATH: process.env.PATH ?? '', LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,8 +1,9 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Role, UserRow } from '../db/schema.js';
 import { errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { hashSecret } from '../lib/passwords.js';
+import { ROLES } from '../policy/policy.js';
 import type { WorkspaceDeps } from '../workspaces/workspaces.service.js';
 import { createWorkspace, workspaceName } from '../workspaces/workspaces.service.js';
 import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
@@ -10,7 +11,6 @@ import { addMember } from '../workspaces/members.service.js';
 import type { ChangeContext } from '../audit/audit.js';
 import { countUsers, findUserByEmail, insertUser } from './users.repo.js';
 
-export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly Role[];
 
 const newUserInput = z.object({
   email: z.email('must be an email address').max(254).transform((e) => e.toLowerCase()),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { cursorParam, limitParam } from '../lib/pagination.js';
 import { patchOf } from '../lib/request-schemas.js';
 import { EVENT_TYPES } from '../outbox/events.js';

@@ -132,6 +132,19 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       assert.doesNotMatch(lines.join('\n'), /\[object Object\]/);
     });
 
+    test('plan upsert says what the plan now is, in the syntax it takes; --json prints the plan as one JSON object', async () => {
+      const text = await ok(['plan', 'upsert', 'Starter', '--feature', 'webhooks=off', '--limit', 'links=10']);
+      assert.equal(text.stdout, '');
+      assert.equal(text.stderr, 'Plan "Starter": features api=on,webhooks=off,qr=on,analytics=on; limits links=10.\n');
+      const none = await ok(['plan', 'upsert', 'Starter', '--limit', 'links=none']);
+      assert.equal(none.stderr, 'Plan "Starter": features api=on,webhooks=off,qr=on,analytics=on; limits none.\n');
+
+      const json = await ok(['plan', 'upsert', 'Starter', '--limit', 'members=3', '--json']);
+      assert.deepEqual(JSON.parse(json.stdout), { name: 'Starter', features: { api: true, webhooks: false, qr: true, analytics: true }, limits: { members: 3 } });
+      assert.match(json.stdout, /^\{[^\n]*\}\n$/, 'one line');
+      assert.equal(json.stderr, '');
+    });
+
     test('plan names ignore case: upsert "GROWTH" changes "Growth" and keeps its name', async () => {
       const r = await ok(['plan', 'upsert', 'GROWTH', '--limit', 'links=101']);
       assert.match(r.stderr, /Plan "Growth"/);

@@ -2,23 +2,7 @@ import type { Db } from '../db/db.js';
 import { type ChangeContext, recordAudit } from '../audit/audit.js';
 import { AppError, errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
-
-export const PLAN_FEATURES = ['api', 'webhooks', 'qr', 'analytics'] as const;
-export type PlanFeature = (typeof PLAN_FEATURES)[number];
-
-/**
- * Keys of plans.limits; a missing key means no limit. Except `apiRequestsPerMinute` (per API key):
- * missing means the instance's LINKQR_API_RATE_LIMIT, and 0 means unlimited, as it does there.
- */
-export type PlanLimit =
-  | 'links'
-  | 'qrCodes'
-  | 'clicksPerMonth'
-  | 'members'
-  | 'apiKeys'
-  | 'webhookEndpoints'
-  | 'analyticsRetentionDays'
-  | 'apiRequestsPerMinute';
+import { PLAN_FEATURES, type PlanFeature, type PlanLimit } from './plan-catalog.js';
 
 export interface WorkspacePlan {
   name: string;
@@ -77,20 +61,6 @@ export function planNameProblem(name: string): string | undefined {
   if (/[\x00-\x1f\x7f]/.test(name)) return 'must not contain control characters';
   return undefined;
 }
-
-/** The smallest value of each limit: a plan may allow no links at all, but keeps analytics a day at least. */
-export const PLAN_LIMIT_MIN: Partial<Record<PlanLimit, number>> = { analyticsRetentionDays: 1 };
-
-export const PLAN_LIMITS: readonly PlanLimit[] = [
-  'links',
-  'qrCodes',
-  'clicksPerMonth',
-  'members',
-  'apiKeys',
-  'webhookEndpoints',
-  'analyticsRetentionDays',
-  'apiRequestsPerMinute',
-];
 
 export interface PlanDefinition {
   features: Partial<Record<PlanFeature, boolean>>;

@@ -2,7 +2,8 @@ import type { Db } from '../db/db.js';
 import { countLiveKeys } from '../keys/keys.repo.js';
 import { countLinks } from '../links/links.repo.js';
 import { countQrCodes } from '../qr/qr.service.js';
-import { PLAN_FEATURES, planOfWorkspace } from './plans.js';
+import { PLAN_FEATURES } from './plan-catalog.js';
+import { planOfWorkspace } from './plans.js';
 
 /** YYYY-MM of a time, UTC: the period of the clicksPerMonth limit. */
 export const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);

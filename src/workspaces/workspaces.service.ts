@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ChangeContext, recordAudit } from '../audit/audit.js';
 import type { Db } from '../db/db.js';
 import type { WorkspaceRow } from '../db/schema.js';

@@ -6,18 +6,8 @@ import { authorizeInstance } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
 import type { InstanceSettingsStore } from '../../settings/instance-settings.js';
 import { listUsers } from '../../users/users.service.js';
-import {
-  listPlans,
-  PLAN_FEATURES,
-  PLAN_LIMIT_MIN,
-  planNameProblem,
-  PLAN_LIMITS,
-  type PlanDefinition,
-  type PlanFeature,
-  type PlanLimit,
-  setWorkspacePlan,
-  upsertPlan,
-} from '../../workspaces/plans.js';
+import { PLAN_FEATURES, PLAN_LIMIT_MIN, PLAN_LIMITS, type PlanFeature, type PlanLimit } from '../../workspaces/plan-catalog.js';
+import { listPlans, planNameProblem, type PlanDefinition, setWorkspacePlan, upsertPlan } from '../../workspaces/plans.js';
 import { findWorkspaceById } from '../../workspaces/workspaces.repo.js';
 import { listWorkspaces } from '../../workspaces/workspaces.service.js';
 import { adminOf, isHtmx, redirectTo } from './admin-session.js';

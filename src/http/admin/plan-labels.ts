@@ -1,4 +1,4 @@
-import type { PlanFeature, PlanLimit } from '../../workspaces/plans.js';
+import type { PlanFeature, PlanLimit } from '../../workspaces/plan-catalog.js';
 
 /** How the admin pages name a plan's features. */
 export const FEATURE_LABELS: Record<PlanFeature, string> = { api: 'API', webhooks: 'Webhooks', qr: 'QR codes', analytics: 'Analytics' };

@@ -3,7 +3,7 @@ import { recordAudit } from '../../audit/audit.js';
 import { AppError } from '../../lib/errors.js';
 import { allows, authorize } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
-import type { PlanFeature } from '../../workspaces/plans.js';
+import type { PlanFeature } from '../../workspaces/plan-catalog.js';
 import { workspaceUsage } from '../../workspaces/usage.js';
 import { renameWorkspace } from '../../workspaces/workspaces.service.js';
 import { adminOf, isHtmx, redirectTo, workspaceOf } from './admin-session.js';

@@ -1,10 +1,9 @@
 import type { Request, Response, Router } from 'express';
 import type { Role } from '../../db/schema.js';
 import { AppError } from '../../lib/errors.js';
-import { allows, authorize } from '../../policy/policy.js';
+import { allows, authorize, ROLES } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
 import { inviteUser, PASSWORD_TOKEN_TTL_MS } from '../../users/password-tokens.js';
-import { ROLES } from '../../users/users.service.js';
 import { addMember, listMembers, removeMember, setMemberRole } from '../../workspaces/members.service.js';
 import { adminOf, isHtmx, redirectTo, workspaceOf } from './admin-session.js';
 import { type RenderDeps, renderAdminPage } from './render.js';

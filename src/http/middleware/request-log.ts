@@ -8,9 +8,19 @@ import { loggedStatus, onResponseDone } from '../response-done.js';
 const INCOMING_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * One JSON line per request, with a request id (the caller's X-Request-Id when sane), and its
- * latency in the metrics under its route's full pattern (`/api/v1/links/:id`), whether or not
- * the route's handler ran (a 401, a 404 for an unknown id); `unmatched` for paths no route has.
+ * Static files come with every admin page (CSS, scripts, icons): at info they would outnumber the
+ * requests an operator reads the log for, so they are logged at debug (a failure still at error).
+ */
+// 503 is a state the server reports on purpose (storage unavailable, /readyz), logged once at
+// error when it begins: each request that meets it is a warning, not a new error.
+const levelOf = (path: string, status: number) =>
+  status === 503 ? 'warn' : status >= 500 ? 'error' : path.startsWith('/public/') ? 'debug' : 'info';
+
+/**
+ * One log line per request (API and admin pages at info, static files at debug), with a request
+ * id (the caller's X-Request-Id when sane), and its latency in the metrics under its route's full
+ * pattern (`/api/v1/links/:id`), whether or not the route's handler ran (a 401, a 404 for an
+ * unknown id); `unmatched` for paths no route has.
  * A request whose client went away before the answer was sent is logged too, with `aborted: true`.
  */
 export function requestLog(log: Logger, clientIp: (req: Request) => string, metrics: Pick<Metrics, 'request'>, knownPaths: () => readonly KnownPath[]) {
@@ -26,9 +36,7 @@ export function requestLog(log: Logger, clientIp: (req: Request) => string, metr
       const status = loggedStatus(res, finished);
       const path = req.originalUrl.split('?', 1)[0]!;
       metrics.request(routePatternOf(knownPaths(), path, req.method) ?? 'unmatched', req.method, status, ms / 1000);
-      // 503 is a state the server reports on purpose (storage unavailable, /readyz), logged once
-      // at error when it begins: each request that meets it is a warning, not a new error.
-      log[status === 503 ? 'warn' : status >= 500 ? 'error' : 'info'](
+      log[levelOf(path, status)](
         {
           reqId: id,
           method: req.method,

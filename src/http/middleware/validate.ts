@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { errors, type FieldError } from '../../lib/errors.js';
 
 /** Parses request input at the edge; the domain only ever sees the typed result. */

@@ -1,11 +1,11 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { linkStatsQuery, listClicksQuery, workspaceStatsQuery } from '../../../analytics/stats.schema.js';
 import { SCOPES } from '../../../keys/scopes.js';
 import { createLinkBody, listLinksQuery, updateLinkBody } from '../../../links/links.schema.js';
 import { EVENT_TYPES } from '../../../outbox/events.js';
 import { qrOptionsSchema } from '../../../qr/qr.js';
 import { createWebhookBody, listDeliveriesQuery, listEventsQuery, listWebhooksQuery, rotateSecretBody, updateWebhookBody } from '../../../webhooks/webhooks.schema.js';
-import { PLAN_LIMITS } from '../../../workspaces/plans.js';
+import { PLAN_LIMITS } from '../../../workspaces/plan-catalog.js';
 import { API_ERROR_CODE_LIST } from './error-codes.js';
 
 /**

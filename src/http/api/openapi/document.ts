@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SCOPES } from '../../../keys/scopes.js';
 import { formatDuration } from '../../../lib/duration.js';
 import { EVENT_TYPES } from '../../../outbox/events.js';

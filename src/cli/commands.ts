@@ -1,0 +1,219 @@
+import { SCOPES } from '../keys/scopes.js';
+import { ROLES } from '../policy/policy.js';
+import { PLAN_FEATURES, PLAN_LIMITS } from '../workspaces/plan-catalog.js';
+import { type Command, type CommandContext, type CommandRun, JSON_OPTION, type OptionSpec } from './command.js';
+
+/**
+ * Every command: what `--help` shows and where its implementation lives. The implementations are
+ * imported when their command runs (esbuild keeps each one lazily initialised inside the bundle):
+ * `version` and `--help` load no database, no HTTP server and no validation schemas, and
+ * `key create` loads what creating a key needs.
+ */
+
+/** The command's implementation, imported on first use. */
+const lazy =
+  <M>(load: () => Promise<M>, pick: (module: M) => CommandRun): CommandRun =>
+  async (ctx: CommandContext) =>
+    pick(await load())(ctx);
+
+const serve = () => import('./serve.js');
+const migrate = () => import('./migrate.js');
+const users = () => import('./users.js');
+const workspaces = () => import('./workspaces.js');
+const plans = () => import('./plans.js');
+const members = () => import('./members.js');
+const keys = () => import('./keys.js');
+const audit = () => import('./audit.js');
+const backup = () => import('./backup.js');
+const version = () => import('./version.js');
+
+const WORKSPACE: OptionSpec = { type: 'string', usage: '--workspace W', description: 'workspace name', required: true };
+const MEMBER_EMAIL: OptionSpec = { type: 'string', usage: '--email E', description: 'the user (must exist: linkqr user create)', required: true };
+const MEMBER_ROLE: OptionSpec = { type: 'string', usage: '--role R', description: ROLES.join(', '), required: true };
+const LIMIT = (max: number): OptionSpec => ({ type: 'string', usage: '--limit N', description: `how many (1 to ${max}, default 50)` });
+const ID = [{ name: 'ID', required: true }];
+
+export const COMMANDS: Command[] = [
+  {
+    name: ['serve'],
+    summary: 'run the server (HTTP API, redirects, admin)',
+    options: {
+      // Configuration flags, shown here because they are what one changes most when serving.
+      host: { type: 'string', usage: '--host H', description: 'address to listen on (LINKQR_HOST, default 127.0.0.1)' },
+      port: { type: 'string', usage: '--port P', description: 'port to listen on, 0 for any free one (LINKQR_PORT, default 8080)' },
+    },
+    logsTo: 'stdout',
+    run: lazy(serve, (m) => m.serve),
+  },
+  {
+    name: ['migrate'],
+    summary: 'apply pending migrations, or list them with --status',
+    options: {
+      status: { type: 'boolean', usage: '--status', description: 'list migrations and whether each is applied' },
+      ...JSON_OPTION,
+    },
+    run: lazy(migrate, (m) => m.migrate),
+  },
+  {
+    name: ['user', 'create'],
+    summary: 'create a user; with --workspace, create W if missing and add the user with --role (default owner)',
+    options: {
+      email: { type: 'string', usage: '--email E', description: 'the login email', required: true },
+      'password-stdin': {
+        type: 'boolean',
+        usage: '--password-stdin',
+        description: 'read the password from standard input (passwords are never taken as arguments)',
+        required: true,
+      },
+      role: { type: 'string', usage: '--role R', description: ROLES.join(', ') },
+      workspace: { type: 'string', usage: '--workspace W', description: 'workspace name' },
+    },
+    run: lazy(users, (m) => m.userCreate),
+  },
+  {
+    name: ['workspace', 'create'],
+    summary: 'create a workspace on the default plan; prints its id',
+    positionals: [{ name: 'W', required: true }],
+    run: lazy(workspaces, (m) => m.workspaceCreate),
+  },
+  {
+    name: ['workspace', 'list'],
+    summary: 'list workspaces',
+    options: JSON_OPTION,
+    run: lazy(workspaces, (m) => m.workspaceList),
+  },
+  {
+    name: ['workspace', 'set-plan'],
+    summary: 'move a workspace to a plan (takes effect on its next request)',
+    positionals: [
+      { name: 'W', required: true },
+      { name: 'P', required: true },
+    ],
+    run: lazy(plans, (m) => m.workspaceSetPlan),
+  },
+  {
+    name: ['plan', 'upsert'],
+    summary: 'create or change a plan: features on/off and limits (none removes a limit)',
+    positionals: [{ name: 'P', required: true }],
+    options: {
+      feature: { type: 'string', usage: '--feature api=on,webhooks=off', description: `features: ${PLAN_FEATURES.join(', ')}` },
+      limit: {
+        type: 'string',
+        usage: '--limit links=100,members=5',
+        description: `limits: ${PLAN_LIMITS.join(', ')} (apiRequestsPerMinute=none follows LINKQR_API_RATE_LIMIT; =unlimited or 0 lifts it)`,
+      },
+      ...JSON_OPTION,
+    },
+    run: lazy(plans, (m) => m.planUpsert),
+  },
+  {
+    name: ['plan', 'list'],
+    summary: 'list plans with their features, limits and how many workspaces use each',
+    options: JSON_OPTION,
+    run: lazy(plans, (m) => m.planList),
+  },
+  {
+    name: ['member', 'add'],
+    summary: 'add an existing user to a workspace with a role',
+    options: { workspace: WORKSPACE, email: MEMBER_EMAIL, role: MEMBER_ROLE },
+    run: lazy(members, (m) => m.memberAdd),
+  },
+  {
+    name: ['member', 'role'],
+    summary: "change a member's role (a workspace keeps at least one owner)",
+    options: { workspace: WORKSPACE, email: MEMBER_EMAIL, role: MEMBER_ROLE },
+    run: lazy(members, (m) => m.memberRole),
+  },
+  {
+    name: ['member', 'remove'],
+    summary: 'remove a member from a workspace (not its last owner)',
+    options: { workspace: WORKSPACE, email: MEMBER_EMAIL },
+    run: lazy(members, (m) => m.memberRemove),
+  },
+  {
+    name: ['member', 'list'],
+    summary: 'list the members of a workspace',
+    options: { workspace: WORKSPACE, ...JSON_OPTION },
+    run: lazy(members, (m) => m.memberList),
+  },
+  {
+    name: ['key', 'create'],
+    summary: 'create an API key and print it (only the key, on stdout, once)',
+    options: {
+      workspace: WORKSPACE,
+      name: { type: 'string', usage: '--name N', description: 'what the key is for, e.g. "CRM sync"', required: true },
+      scopes: { type: 'string', usage: '--scopes a,b', description: `comma-separated: ${SCOPES.join(', ')}`, required: true },
+      env: { type: 'string', usage: '--env E', description: 'environment label: production (default), staging, development or free text' },
+      expires: { type: 'string', usage: '--expires 90d', description: 'expire after this long (s, m, h, d)' },
+      'allow-cidr': { type: 'string', usage: '--allow-cidr 10.0.0.0/8,…', description: 'usable only from these networks (IPv4/IPv6 CIDRs; default: any address)' },
+    },
+    run: lazy(keys, (m) => m.keyCreate),
+  },
+  {
+    name: ['key', 'list'],
+    summary: 'list the API keys of a workspace (never their secrets)',
+    options: { workspace: WORKSPACE, ...JSON_OPTION },
+    run: lazy(keys, (m) => m.keyList),
+  },
+  {
+    name: ['key', 'revoke'],
+    summary: 'revoke an API key for good (takes effect on its next request)',
+    positionals: ID,
+    run: lazy(keys, (m) => m.keyRevoke),
+  },
+  {
+    name: ['key', 'disable'],
+    summary: 'disable an API key (reversible with key enable)',
+    positionals: ID,
+    run: lazy(keys, (m) => m.keyDisable),
+  },
+  {
+    name: ['key', 'enable'],
+    summary: 'enable a disabled API key',
+    positionals: ID,
+    run: lazy(keys, (m) => m.keyEnable),
+  },
+  {
+    name: ['key', 'rotate'],
+    summary: 'give a key a new secret and print it; the old one works for --grace (default 0, at most 7d)',
+    positionals: ID,
+    options: { grace: { type: 'string', usage: '--grace 1d', description: 'how long the old secret stays valid (0 to 7d)' } },
+    run: lazy(keys, (m) => m.keyRotate),
+  },
+  {
+    name: ['key', 'allow'],
+    summary: 'limit where a key may be used from: comma-separated CIDRs, or "any" (takes effect on its next request)',
+    positionals: [...ID, { name: 'CIDRS|any', required: true }],
+    run: lazy(keys, (m) => m.keyAllow),
+  },
+  {
+    name: ['key', 'log'],
+    summary: "a key's recent requests, newest first (kept 30 days): which integration uses it",
+    positionals: ID,
+    options: {
+      limit: LIMIT(1_000),
+      before: { type: 'string', usage: '--before ID', description: 'only requests older than this entry (the id of the last one shown)' },
+      ...JSON_OPTION,
+    },
+    run: lazy(keys, (m) => m.keyLog),
+  },
+  {
+    name: ['audit'],
+    summary: 'recent audit entries of a workspace, newest first',
+    options: { workspace: WORKSPACE, limit: LIMIT(10_000), ...JSON_OPTION },
+    run: lazy(audit, (m) => m.audit),
+  },
+  {
+    name: ['backup'],
+    summary: 'write a consistent online copy of the database to FILE (safe while the server runs)',
+    positionals: [{ name: 'FILE', required: true }],
+    options: { force: { type: 'boolean', usage: '--force', description: 'replace FILE if it exists' } },
+    run: lazy(backup, (m) => m.backup),
+  },
+  {
+    name: ['version'],
+    summary: 'print the version (--json: with the Node.js and SQLite versions, for bug reports)',
+    options: JSON_OPTION,
+    run: lazy(version, (m) => m.version),
+  },
+];
