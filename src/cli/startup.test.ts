@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -72,10 +72,14 @@ describe('serve refuses to start, in one sentence, before opening its port', { t
     const db = new Database(join(dataDir, DB_FILE));
     db.prepare('delete from schema_migrations where version = 7').run();
     db.close();
-    refusedToStart(
-      await serveExpectingFailure(dataDir),
-      /migration 0007_api_product failed and was rolled back \(.+\); the database stays at 0006$/,
-    );
+    for (let attempt = 0; attempt < 2; attempt++) {
+      refusedToStart(
+        await serveExpectingFailure(dataDir),
+        /migration 0007_api_product failed and was rolled back \(.+\); the database stays at 0006$/,
+      );
+    }
+    const backups = join(dataDir, 'backups');
+    assert.deepEqual(existsSync(backups) ? readdirSync(backups).filter((f) => f.startsWith('pre-migrate')) : [], [], 'failed starts leave no copies of an unchanged database');
   });
 
   test('a write of the start that fails (the setup link) fails the start: it does not listen without it', async () => {

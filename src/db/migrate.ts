@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Assets } from '../lib/assets.js';
 import { OperatorError } from '../lib/errors.js';
@@ -113,12 +114,22 @@ function sha256(text: string) {
 export function upgradeDatabase(db: Db, migrations: Migration[], ctx: { dataDir: string; clock: Clock; log: Logger }): Migration[] {
   const status = migrationStatus(db, migrations);
   const applied = status.filter((s) => s.appliedAt !== null);
+  let backup: { file: string } | undefined;
   if (applied.length > 0 && applied.length < status.length) {
     const from = Math.max(...applied.map((s) => s.version));
-    const backup = backupBeforeMigrating(db.sqlite, ctx.dataDir, from, ctx.clock.now());
-    ctx.log.info({ file: backup.file, bytes: backup.bytes, from: pad(from), to: pad(status.length) }, 'database backed up before migrating');
+    const copy = backupBeforeMigrating(db.sqlite, ctx.dataDir, from, ctx.clock.now());
+    ctx.log.info({ file: copy.file, bytes: copy.bytes, from: pad(from), to: pad(status.length) }, 'database backed up before migrating');
+    backup = copy;
   }
-  const done = migrate(db, migrations, ctx.clock.now());
+  let done: Migration[];
+  try {
+    done = migrate(db, migrations, ctx.clock.now());
+  } catch (e) {
+    // Nothing applied (the first migration failed and was rolled back): the copy is of the very
+    // database that stays, and a service manager restarting a failing start would pile them up.
+    if (backup && migrationStatus(db, migrations).filter((s) => s.appliedAt !== null).length === applied.length) rmSync(backup.file, { force: true });
+    throw e;
+  }
   if (done.length > 0) ctx.log.info({ migrations: done.map((m) => `${pad(m.version)}_${m.name}`) }, 'migrations applied');
   return done;
 }
