@@ -25,6 +25,8 @@ export interface ClaimLimits {
   /** Room left where it differs (attempts in flight, a narrowed circuit); 0 or less: none. */
   endpointRoom: Record<string, number>;
   workspaceRoom: Record<string, number>;
+  /** Endpoints whose circuit is narrowed, and the room they share. */
+  narrowed?: { endpoints: ReadonlySet<string>; room: number };
   scan?: number;
 }
 
@@ -43,7 +45,9 @@ export interface ClaimLimits {
  * and no other endpoint would get any.
  */
 export function claimDueDeliveries(db: Db, p: ClaimLimits): ClaimedDelivery[] {
-  const full = (room: Record<string, number>) => JSON.stringify(Object.keys(room).filter((id) => room[id]! <= 0));
+  const narrowedFull = p.narrowed !== undefined && p.narrowed.room <= 0;
+  const full = (room: Record<string, number>, also: Iterable<string> = []) =>
+    JSON.stringify([...Object.keys(room).filter((id) => room[id]! <= 0), ...also]);
   const window = db
     .stmt(
       `select d.id, d.endpoint_id, d.workspace_id
@@ -56,7 +60,7 @@ export function claimDueDeliveries(db: Db, p: ClaimLimits): ClaimedDelivery[] {
     )
     .all({
       now: p.now,
-      fullEndpoints: full(p.endpointRoom),
+      fullEndpoints: full(p.endpointRoom, narrowedFull ? p.narrowed!.endpoints : []),
       fullWorkspaces: full(p.workspaceRoom),
       scan: p.scan ?? Math.min(1_000, Math.max(64, 2 * p.limit)),
     }) as { id: string; endpoint_id: string; workspace_id: string }[];
@@ -76,18 +80,21 @@ export function claimDueDeliveries(db: Db, p: ClaimLimits): ClaimedDelivery[] {
     .all(ids) as ClaimedDelivery[];
 }
 
-/** The ids to claim, in order, taking each while its endpoint, its workspace and the claim have room. */
+/** The ids to claim, in order, taking each while its endpoint, its workspace (and the narrowed endpoints together) and the claim have room. */
 function withinRoom(due: { id: string; endpoint_id: string; workspace_id: string }[], p: ClaimLimits): string[] {
   const endpointLeft = new Map<string, number>();
   const workspaceLeft = new Map<string, number>();
+  let narrowedLeft = p.narrowed?.room ?? Number.POSITIVE_INFINITY;
   const chosen: string[] = [];
   for (const d of due) {
     if (chosen.length === p.limit) break;
     const endpoint = endpointLeft.get(d.endpoint_id) ?? p.endpointRoom[d.endpoint_id] ?? p.perEndpoint;
     const workspace = workspaceLeft.get(d.workspace_id) ?? p.workspaceRoom[d.workspace_id] ?? p.perWorkspace;
-    if (endpoint <= 0 || workspace <= 0) continue;
+    const isNarrowed = p.narrowed?.endpoints.has(d.endpoint_id) ?? false;
+    if (endpoint <= 0 || workspace <= 0 || (isNarrowed && narrowedLeft <= 0)) continue;
     endpointLeft.set(d.endpoint_id, endpoint - 1);
     workspaceLeft.set(d.workspace_id, workspace - 1);
+    if (isNarrowed) narrowedLeft--;
     chosen.push(d.id);
   }
   return chosen;

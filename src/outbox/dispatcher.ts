@@ -6,6 +6,7 @@ import { markSecretUnreadable, signingSecrets } from '../webhooks/endpoint-secre
 import { CircuitBreakers } from './circuit-breaker.js';
 import {
   type ClaimedDelivery,
+  type ClaimLimits,
   claimDueDeliveries,
   disableEndpoint,
   enabledEndpoints,
@@ -53,6 +54,8 @@ export interface DispatcherOptions {
   perEndpoint?: number;
   /** Attempts in flight at once to the endpoints of one workspace. */
   perWorkspace?: number;
+  /** Attempts in flight at once to endpoints whose circuit is narrowed (they timed out), in all. */
+  narrowed?: number;
   /** Longer than an attempt can take (15 s): a live attempt never loses its lease. */
   leaseMs?: number;
   /** How often due retries are looked for when nothing wakes the dispatcher. */
@@ -80,6 +83,7 @@ export class Dispatcher {
   private readonly concurrency: number;
   private readonly perEndpoint: number;
   private readonly perWorkspace: number;
+  private readonly narrowed: number;
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly breakers: CircuitBreakers;
@@ -92,11 +96,14 @@ export class Dispatcher {
     this.perEndpoint = options.perEndpoint ?? 8;
     // A quarter of the pool, two endpoints' worth: a workspace whose receivers all hang leaves
     // three quarters of it to the others, and it takes four such workspaces at once to fill it
-    // until their circuits narrow (after one timeout, 15 s; then each hanging endpoint holds a
-    // single probe). A workspace's healthy receivers still get 16 attempts at a time: at the
-    // 5-50 ms a receiver takes to answer, 300 to 3,000 deliveries a second, more than one
-    // workspace's changes make.
+    // until their first attempts time out (15 s). A workspace's healthy receivers still get 16
+    // attempts at a time: at the 5-50 ms a receiver takes to answer, 300 to 3,000 deliveries a
+    // second, more than one workspace's changes make.
     this.perWorkspace = options.perWorkspace ?? 16;
+    // Once an endpoint has timed out its circuit is narrowed, and all narrowed endpoints, of every
+    // workspace, share a quarter of the pool: however many workspaces have receivers that hang,
+    // three quarters stay for those that answer.
+    this.narrowed = options.narrowed ?? Math.max(1, Math.floor(this.concurrency / 4));
     this.leaseMs = options.leaseMs ?? 60_000;
     this.pollMs = options.pollMs ?? 1_000;
     this.breakers = new CircuitBreakers(this.perEndpoint);
@@ -178,14 +185,20 @@ export class Dispatcher {
     if (claimed.length === room) this.wake();
   }
 
-  /** Room of the endpoints and workspaces that have less than the defaults. */
-  private roomLeft(): { endpointRoom: Record<string, number>; workspaceRoom: Record<string, number> } {
+  /** Room of the endpoints and workspaces that have less than the defaults, and of the narrowed endpoints together. */
+  private roomLeft(): Pick<ClaimLimits, 'endpointRoom' | 'workspaceRoom' | 'narrowed'> {
     const endpointRoom: Record<string, number> = {};
-    for (const [id, slots] of this.breakers.narrowedEndpoints()) endpointRoom[id] = slots;
+    const narrowed = new Set<string>();
+    let narrowedInFlight = 0;
+    for (const [id, slots] of this.breakers.narrowedEndpoints()) {
+      endpointRoom[id] = slots;
+      narrowed.add(id);
+      narrowedInFlight += this.byEndpoint.get(id)?.size ?? 0;
+    }
     for (const [id, attempts] of this.byEndpoint) endpointRoom[id] = this.breakers.slots(id) - attempts.size;
     const workspaceRoom: Record<string, number> = {};
     for (const [id, n] of this.byWorkspace) workspaceRoom[id] = this.perWorkspace - n;
-    return { endpointRoom, workspaceRoom };
+    return { endpointRoom, workspaceRoom, narrowed: { endpoints: narrowed, room: this.narrowed - narrowedInFlight } };
   }
 
   private cutOffRemovedEndpoints(): void {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { eventually, fakeClock, startTestServer } from '../testing/harness.js';
 import { type ReceivedWebhook, type ReceiverAnswer, startReceiver } from '../testing/receiver.js';
+import type { DispatcherOptions } from './dispatcher.js';
 
 /**
  * Fairness of the dispatcher between workspaces and endpoints, against real receivers on
@@ -14,12 +15,13 @@ import { type ReceivedWebhook, type ReceiverAnswer, startReceiver } from '../tes
 const DAY = 86_400_000;
 type Answer = ReceiverAnswer;
 
-async function scenario(ctx: TestContext, opts: { timeoutMs?: number } = {}) {
+async function scenario(ctx: TestContext, opts: { timeoutMs?: number; dispatcher?: DispatcherOptions } = {}) {
   const clock = fakeClock();
   const t = await startTestServer({
     clock,
     env: { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', LINKQR_WEBHOOK_RETRY_SCHEDULE: '10s,1m,5m' },
     ...(opts.timeoutMs ? { webhookTimeouts: { totalTimeoutMs: opts.timeoutMs, connectTimeoutMs: opts.timeoutMs } } : {}),
+    dispatcher: opts.dispatcher,
   });
   const closers: (() => Promise<void>)[] = [];
   ctx.after(async () => {
@@ -127,6 +129,33 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     assert.equal(Math.max(...inFlightAtArrival.slice(0, 8)), 8);
     assert.deepEqual(inFlightAtArrival.slice(8, 11), [1, 1, 1], 'narrowed to one probe; a stalled 200 does not close the circuit');
     assert.equal(Math.max(...inFlightAtArrival.slice(11)), 8, 'a whole answer gives the slots back');
+  });
+
+  test('endpoints that timed out share a quarter of the pool, however many workspaces they belong to', async (ctx) => {
+    // The shipped numbers divided by four: a pool of 16, 4 per workspace, 2 per endpoint, 4 for narrowed endpoints.
+    const s = await scenario(ctx, { timeoutMs: 2_000, dispatcher: { concurrency: 16, perWorkspace: 4, perEndpoint: 2, narrowed: 4 } });
+    const stuck = await s.receiver((hook) => (hook.path === '/ok' ? { status: 200 } : 'hang'));
+    const workspaces = ['Stuck A', 'Stuck B', 'Stuck C', 'Stuck D'];
+    // Two endpoints each, so that the first round of attempts reaches every one of them.
+    for (const w of workspaces) for (let i = 0; i < 2; i++) await s.endpoint(w, `${stuck.url}/${w.at(-1)}${i}`, ['link.created']);
+    const stuckInFlight = () => workspaces.reduce((n, w) => n + s.leasedOfWorkspace(w), 0);
+    /** The hanging attempts in flight when the healthy receiver got its event. */
+    const inFlightAtArrival: number[] = [];
+    const healthy = await s.receiver(() => {
+      inFlightAtArrival.push(stuckInFlight());
+      return { status: 200 };
+    });
+    await s.endpoint('Healthy', `${healthy.url}/ok`, ['link.created']);
+
+    // Four workspaces of receivers that hang fill the whole pool of 16 until their first attempts
+    // time out; 16 more deliveries wait behind them.
+    for (const w of workspaces) for (let i = 0; i < 4; i++) await s.link(w, `https://example.com/${w}/${i}`);
+    await eventually(() => workspaces.reduce((n, w) => n + s.attemptsOfWorkspace(w), 0) >= 16, 10_000);
+
+    // Every one of their endpoints has timed out: together they hold 4 attempts, and the other 12 slots are free.
+    await s.link('Healthy');
+    await healthy.waitFor(1, 10_000);
+    assert.ok(inFlightAtArrival[0]! <= 4, `${inFlightAtArrival[0]} hanging attempts in flight when the healthy event arrived`);
   });
 
   test("endpoints on one receiver host never wait for each other's connections", async (ctx) => {
