@@ -2,6 +2,7 @@
 // point at the .ts lines). Arguments narrow the run to files whose path contains one of them.
 // The output is one line per top-level suite and a summary of every failure at the end
 // (scripts/test-reporter.mjs); LINKQR_TEST_REPORTER=spec gives node's line-per-test report.
+// A test that hangs fails after 5 minutes (--test-timeout) instead of holding the run up.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ if (files.length === 0) {
 const reporter = process.env.LINKQR_TEST_REPORTER ?? './scripts/test-reporter.mjs';
 const result = spawnSync(
   process.execPath,
-  ['--enable-source-maps', '--import', 'tsx', '--test', '--test-concurrency=2', `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...files],
+  ['--enable-source-maps', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

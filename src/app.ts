@@ -12,7 +12,7 @@ import { createRedirectHandler, REDIRECT_ROUTE, slugOf } from './http/redirect.j
 import { renderStatusPages, writeStatusPage } from './http/status-pages.js';
 import { createViews } from './http/views.js';
 import { KeyUsageRecorder } from './keys/key-usage.js';
-import { ApiRequestRecorder } from './keys/request-log.js';
+import { ApiRequestRecorder, type ApiRequestRecorderOptions } from './keys/request-log.js';
 import { VerificationCache } from './keys/verification-cache.js';
 import { RedirectCache } from './links/redirect-cache.js';
 import { OperatorError } from './lib/errors.js';
@@ -34,11 +34,15 @@ import type { Store } from './store.js';
 
 export interface ServerOptions {
   clicks?: ClickRecorderOptions;
+  apiRequests?: ApiRequestRecorderOptions;
   /** Schedule the jobs (backup, retention, optimize) when listening. Default true; tests run them by name instead. */
   jobs?: boolean;
   dispatcher?: DispatcherOptions;
-  /** Attempt timeouts; SPEC §5 fixes them at 15 s (5 s to connect): shorter ones are for tests. */
-  webhookTimeouts?: Pick<SenderOptions, 'totalTimeoutMs' | 'connectTimeoutMs'>;
+  /**
+   * Attempt timeouts; SPEC §5 fixes them at 15 s (5 s to connect): shorter ones, and timers
+   * moved by hand, are for tests.
+   */
+  webhookTimeouts?: Pick<SenderOptions, 'totalTimeoutMs' | 'connectTimeoutMs' | 'timers'>;
   /** The at-rest keys, when the caller read them already (serve does, before migrating); else read here. */
   atRestKeys?: AtRestKeys;
 }
@@ -97,7 +101,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
   const redirects = new RedirectCache(db, (linkId) => clicks.pendingHumanClicks(linkId));
   const verifiedKeys = new VerificationCache();
   const keyUsage = new KeyUsageRecorder({ db, log: log.child({ component: 'keys' }) });
-  const apiRequests = new ApiRequestRecorder({ db, log: log.child({ component: 'keys' }) });
+  const apiRequests = new ApiRequestRecorder({ db, log: log.child({ component: 'keys' }) }, opts.apiRequests);
 
   const deps = {
     config,

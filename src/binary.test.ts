@@ -146,7 +146,7 @@ describe('the single executable, alone in an empty folder with an empty environm
     const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
     try {
       const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 10_000);
+        const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 60_000);
         const onData = (d: Buffer) => {
           output += d;
           const m = /"msg":"listening"/.test(output) ? /"url":"(http:\/\/[^"]+)"/.exec(output) : null;

@@ -98,7 +98,7 @@ describe('LINKQR_LOG_FORMAT: readable lines for a person, JSON lines for a progr
         child.kill('SIGTERM');
         return exited;
       };
-      url = await eventually(() => /INFO: listening .*"url":"(http:\/\/[^"]+)"/.exec(output)?.[1], 15_000);
+      url = await eventually(() => /INFO: listening .*"url":"(http:\/\/[^"]+)"/.exec(output)?.[1]);
     });
     after(() => stop());
 

@@ -4,6 +4,7 @@ import { afterEach, describe, test } from 'node:test';
 import { openStore, type Store } from '../store.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../lib/logger.js';
+import { manualTimers } from '../lib/timers.js';
 import { createLink } from '../links/links.service.js';
 import { loadAtRestKeys } from '../secrets/at-rest-key.js';
 import { SecretBox } from '../secrets/secret-box.js';
@@ -94,7 +95,7 @@ function click(f: Fixture, linkId: string, overrides: Partial<ClickInput> = {}):
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-describe('ClickRecorder', { timeout: 15_000 }, () => {
+describe('ClickRecorder', () => {
   test('buffers clicks and writes a large batch in one flush, with the links counters', async () => {
     const f = await fixture();
     const recorder = f.recorder({ flushDelayMs: 60_000 });
@@ -122,14 +123,15 @@ describe('ClickRecorder', { timeout: 15_000 }, () => {
 
   test('the batch timer writes everything after flushDelayMs without an explicit flush', async () => {
     const f = await fixture();
-    const recorder = f.recorder({ flushDelayMs: 150 });
-    const started = Date.now();
+    const timers = manualTimers();
+    const recorder = f.recorder({ flushDelayMs: 150, timers });
     for (let i = 0; i < 500; i++) recorder.record(click(f, f.linkA));
     await nextTick();
     assert.equal(f.rowCount(), 0, 'still buffered right after recording');
 
-    await eventually(() => f.rowCount() > 0);
-    assert.ok(Date.now() - started >= 140, 'written only after the delay');
+    timers.advance(149);
+    assert.equal(f.rowCount(), 0, 'not before the delay');
+    timers.advance(1);
     assert.equal(f.rowCount(), 500, 'the whole batch lands at once');
     assert.equal(f.counters(f.linkA).clicks, 500);
     assert.equal(recorder.depth, 0);
@@ -174,7 +176,7 @@ describe('ClickRecorder', { timeout: 15_000 }, () => {
     f.store.db.sqlite.exec('alter table clicks_away rename to clicks');
 
     // No explicit flush: the recorder retries by itself.
-    await eventually(() => recorder.depth === 0, 4_000);
+    await eventually(() => recorder.depth === 0);
     assert.equal(f.rowCount(), 52);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
     assert.deepEqual(f.counters(f.linkA), { clicks: 32, total_clicks: 32, last_clicked_at: T0 + 100 });
@@ -185,22 +187,26 @@ describe('ClickRecorder', { timeout: 15_000 }, () => {
     'while writes fail, arriving clicks do not each trigger another write attempt (the retry waits)',
     async () => {
       const f = await fixture();
-      const recorder = f.recorder({ flushDelayMs: 60_000, maxBatch: 5 });
+      const timers = manualTimers();
+      const recorder = f.recorder({ flushDelayMs: 60_000, maxBatch: 5, timers });
       f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
       const failures = () => f.logs.filter((l) => l.includes('click batch write failed')).length;
       for (let i = 0; i < 5; i++) recorder.record(click(f, f.linkA));
       await eventually(() => failures() === 1);
 
-      // Traffic keeps coming during the outage: a click per tick for 20 ticks, well inside the 1 s retry delay.
+      // Traffic keeps coming during the outage: a click per tick and a millisecond apart for 20 ticks,
+      // well inside the 1 s retry delay.
       for (let i = 0; i < 20; i++) {
         recorder.record(click(f, f.linkA));
         await nextTick();
+        timers.advance(1);
       }
       assert.equal(failures(), 1, 'a failing write of the whole buffer per incoming click would stall the redirect path');
       assert.equal(recorder.depth, 25);
 
       f.store.db.sqlite.exec('alter table clicks_away rename to clicks');
-      await eventually(() => recorder.depth === 0, 4_000);
+      timers.advance(1_000);
+      await eventually(() => recorder.depth === 0);
       assert.equal(f.rowCount(), 25);
     },
   );
@@ -234,29 +240,33 @@ describe('ClickRecorder', { timeout: 15_000 }, () => {
     'close stays final when its write fails: no retry timer is left behind (it would keep a stopping process alive)',
     async () => {
       const f = await fixture();
-      const recorder = f.recorder({ flushDelayMs: 60_000 });
+      const timers = manualTimers();
+      const recorder = f.recorder({ flushDelayMs: 60_000, timers });
       recorder.record(click(f, f.linkA));
       f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
       const failures = () => f.logs.filter((l) => l.includes('click batch write failed')).length;
 
       assert.equal(await recorder.close(), 0);
       assert.equal(recorder.depth, 1, 'what could not be written is still reported as buffered');
-      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      assert.equal(timers.pending, 0, 'no timer left behind');
+      timers.advance(10 * 60_000);
       assert.equal(failures(), 1, 'no write attempts after close');
     },
   );
 
   test('when the event loop is too busy for the batch timer, a click arriving after flushDelayMs writes the batch itself', async () => {
     const f = await fixture();
-    const recorder = f.recorder({ flushDelayMs: 20 });
+    const timers = manualTimers();
+    const recorder = f.recorder({ flushDelayMs: 20, timers });
     recorder.record(click(f, f.linkA));
-    // Requests keep the event loop busy: the timer cannot fire while this runs.
-    const busyUntil = performance.now() + 30;
-    while (performance.now() < busyUntil);
-    assert.equal(f.rowCount(), 0);
+    // Requests keep the event loop busy: the timer cannot fire meanwhile.
+    timers.busyFor(19);
+    recorder.record(click(f, f.linkA));
+    assert.equal(f.rowCount(), 0, 'a click inside the delay waits for the timer');
+    timers.busyFor(1);
 
     recorder.record(click(f, f.linkA));
-    assert.equal(f.rowCount(), 2, 'written before this click is answered: no click waits much longer than flushDelayMs');
+    assert.equal(f.rowCount(), 3, 'written before this click is answered: no click waits much longer than flushDelayMs');
     assert.equal(recorder.depth, 0);
   });
 

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import { classifyAgent, referrerHost } from './classify.js';
 import { type ClickRecord, clickStatements, type LinkClickTotals, type MonthlyClickTotals } from './clicks.repo.js';
+import { type TimerHandle, type Timers, systemTimers } from '../lib/timers.js';
 import { DAY_MS } from './rollups.js';
 import type { VisitorSalts } from './visitor-salts.js';
 
@@ -25,6 +25,8 @@ export interface ClickRecorderOptions {
   maxBatch?: number;
   /** Beyond this many unwritten clicks (database down for long), new clicks are dropped and logged. */
   maxBuffered?: number;
+  /** The clock and timers of the batch delay and the retries (tests move time by hand). */
+  timers?: Timers;
 }
 
 /** A click whose redirect waits until it is written. */
@@ -51,16 +53,17 @@ export class ClickRecorder {
   private buffer: ClickInput[] = [];
   private durable: DurableClick[] = [];
   private readonly pendingHuman = new Map<string, number>();
-  /** performance.now() when the oldest buffered click arrived. */
+  /** timers.now() when the oldest buffered click arrived. */
   private oldestAt = 0;
   /** What the last failed write said (for the message of a shutdown that loses clicks). */
   private failure: unknown;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private readonly statements;
   private readonly flushDelayMs: number;
   private readonly maxBatch: number;
   private readonly maxBuffered: number;
+  private readonly timers: Timers;
   private dropped = 0;
   /** Set while writes fail: new clicks then wait for the retry instead of each forcing a write. */
   private retryDelayMs = 0;
@@ -85,6 +88,7 @@ export class ClickRecorder {
     this.flushDelayMs = options.flushDelayMs ?? 25;
     this.maxBatch = options.maxBatch ?? 2_000;
     this.maxBuffered = options.maxBuffered ?? 200_000;
+    this.timers = options.timers ?? systemTimers;
   }
 
   record(click: ClickInput): void {
@@ -96,7 +100,7 @@ export class ClickRecorder {
     // While writes fail, arriving clicks wait for the retry instead of each forcing a write.
     if (this.retryDelayMs > 0) return this.flushAfter(this.retryDelayMs);
     if (this.buffer.length >= this.maxBatch) this.flushSoon();
-    else if (this.buffer.length > 1 && performance.now() - this.oldestAt >= this.flushDelayMs) this.flush();
+    else if (this.buffer.length > 1 && this.timers.now() - this.oldestAt >= this.flushDelayMs) this.flush();
     else this.flushAfter(this.flushDelayMs);
   }
 
@@ -235,9 +239,9 @@ export class ClickRecorder {
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
     let written = this.flush();
-    const deadline = performance.now() + graceMs;
-    while (this.buffer.length > 0 && performance.now() < deadline) {
-      await sleep(CLOSE_RETRY_MS);
+    const deadline = this.timers.now() + graceMs;
+    while (this.buffer.length > 0 && this.timers.now() < deadline) {
+      await new Promise<void>((resolve) => this.timers.setTimeout(resolve, CLOSE_RETRY_MS));
       written += this.flush();
     }
     if (this.buffer.length > 0) {
@@ -247,7 +251,7 @@ export class ClickRecorder {
   }
 
   private add(click: ClickInput) {
-    if (this.buffer.length === 0) this.oldestAt = performance.now();
+    if (this.buffer.length === 0) this.oldestAt = this.timers.now();
     this.buffer.push(click);
     if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
   }
@@ -268,7 +272,7 @@ export class ClickRecorder {
 
   private flushAfter(delayMs: number) {
     if (this.timer || this.immediate) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
       this.flush();
     }, delayMs);
@@ -284,7 +288,7 @@ export class ClickRecorder {
   }
 
   private clearTimer() {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.timers.clearTimeout(this.timer);
     this.timer = undefined;
   }
 

@@ -3,6 +3,7 @@ import type { Selectable } from 'kysely';
 import type { ClickRow } from '../db/schema.js';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { manualTimers } from '../lib/timers.js';
 import { fakeClock, type HttpResult, startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
 
 const BROWSERS = {
@@ -380,8 +381,10 @@ describe('click recording', () => {
 describe('click batching', () => {
   let t: TestServer;
   let key: string;
+  // The batch delay passes only when a test moves these timers: nothing here races the machine's speed.
+  const timers = manualTimers();
   before(async () => {
-    t = await startTestServer({ clicks: { flushDelayMs: 500 } });
+    t = await startTestServer({ clicks: { flushDelayMs: 500, timers } });
     key = await t.key();
   });
   after(() => t.close());
@@ -393,7 +396,9 @@ describe('click batching', () => {
 
     const written = await t.request('GET', `/api/v1/links/${link.id}`, { key });
     assert.equal(written.json.clicks, 0);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    timers.advance(499);
+    assert.equal(clickRows(t, link.id).length, 0, 'not before the batch delay');
+    timers.advance(1);
     assert.equal(clickRows(t, link.id).length, 1, 'written once the batch timer fired');
     const res = await t.request('GET', `/api/v1/links/${link.id}`, { key });
     assert.equal(res.json.clicks, 1);

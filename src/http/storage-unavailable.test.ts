@@ -207,8 +207,8 @@ describe('a real full disk under linkqr serve', { timeout: 90_000 }, () => {
       for (let i = 0; i < 10; i++) assert.equal((await visit(server.url, link.json.slug)).status, 302);
 
       disk.free();
-      await eventually(async () => (await http(server.url, 'GET', '/readyz')).status === 200, 15_000);
-      await eventually(async () => (await http(server.url, 'GET', `/api/v1/links/${link.json.id}`, { key })).json.clicks === 10, 5_000);
+      await eventually(async () => (await http(server.url, 'GET', '/readyz')).status === 200);
+      await eventually(async () => (await http(server.url, 'GET', `/api/v1/links/${link.json.id}`, { key })).json.clicks === 10);
     } finally {
       const stopped = await server.stop('SIGTERM');
       assert.equal(stopped.code, 0, stopped.output.slice(-2000));

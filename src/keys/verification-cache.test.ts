@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { LRUCache } from 'lru-cache';
 import { generateKeyParts } from './key-format.js';
@@ -53,35 +52,48 @@ describe('VerificationCache', () => {
     assert.equal(cache.has('abcd', 'ef', secret), false);
   });
 
-  test('entries expire after the TTL', async () => {
-    const cache = new VerificationCache(30);
+  // A clock the test moves by hand: no test here waits on wall-clock time.
+  const manualClock = () => {
+    let ms = 1_000;
+    return { now: () => ms, advance: (by: number) => void (ms += by) };
+  };
+
+  test('entries expire after the TTL', () => {
+    const clock = manualClock();
+    const cache = new VerificationCache({ ttlMs: 30, now: clock.now });
     const { id, secret } = generateKeyParts();
     cache.remember(id, HASH, secret);
     assert.equal(cache.has(id, HASH, secret), true, 'fresh entry');
-    await sleep(80);
+    clock.advance(29);
+    assert.equal(cache.has(id, HASH, secret), true, 'just inside the TTL');
+    clock.advance(2);
     assert.equal(cache.has(id, HASH, secret), false, 'entry older than the TTL');
   });
 
-  test('the default TTL is short but outlives a burst of requests', async () => {
-    const cache = new VerificationCache();
+  test('the default TTL is five minutes', () => {
+    const clock = manualClock();
+    const cache = new VerificationCache({ now: clock.now });
     const { id, secret } = generateKeyParts();
     cache.remember(id, HASH, secret);
-    await sleep(50);
+    clock.advance(5 * 60_000 - 1);
     assert.equal(cache.has(id, HASH, secret), true);
+    clock.advance(2);
+    assert.equal(cache.has(id, HASH, secret), false);
   });
 
-  test('remembering again refreshes the entry', async () => {
-    const cache = new VerificationCache(60);
+  test('remembering again refreshes the entry', () => {
+    const clock = manualClock();
+    const cache = new VerificationCache({ ttlMs: 60, now: clock.now });
     const { id, secret } = generateKeyParts();
     cache.remember(id, HASH, secret);
-    await sleep(40);
+    clock.advance(40);
     cache.remember(id, HASH, secret);
-    await sleep(40);
+    clock.advance(40);
     assert.equal(cache.has(id, HASH, secret), true, '80 ms after the first remember, 40 ms after the second');
   });
 
   test('is bounded: the least recently used key is forgotten past the maximum size', () => {
-    const cache = new VerificationCache(60_000, 3);
+    const cache = new VerificationCache({ ttlMs: 60_000, max: 3 });
     const keys = Array.from({ length: 4 }, () => generateKeyParts());
     for (const k of keys) cache.remember(k.id, HASH, k.secret);
     assert.equal(cache.has(keys[0]!.id, HASH, keys[0]!.secret), false, 'oldest entry evicted');
@@ -97,7 +109,7 @@ describe('VerificationCache', () => {
   });
 
   test('keeps only a digest of the secret, never the secret itself', () => {
-    const cache = new VerificationCache(60_000, 16);
+    const cache = new VerificationCache({ ttlMs: 60_000, max: 16 });
     const remembered = Array.from({ length: 5 }, () => generateKeyParts());
     for (const k of remembered) cache.remember(k.id, HASH, k.secret);
 

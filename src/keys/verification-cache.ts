@@ -10,8 +10,10 @@ import { LRUCache } from 'lru-cache';
 export class VerificationCache {
   private readonly entries: LRUCache<string, Buffer>;
 
-  constructor(ttlMs = 5 * 60_000, max = 10_000) {
-    this.entries = new LRUCache({ max, ttl: ttlMs });
+  /** `now` is the clock the TTL is measured on (milliseconds); tests pass their own. */
+  constructor({ ttlMs = 5 * 60_000, max = 10_000, now = () => performance.now() }: { ttlMs?: number; max?: number; now?: () => number } = {}) {
+    // ttlResolution 0: read the clock on every lookup rather than caching it for a millisecond.
+    this.entries = new LRUCache({ max, ttl: ttlMs, ttlResolution: 0, perf: { now } });
   }
 
   has(keyId: string, hash: string, secret: string): boolean {

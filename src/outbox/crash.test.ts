@@ -89,7 +89,7 @@ describe('webhook deliveries across server restarts', () => {
     const N = 80;
     await createLinks(first.url, key, N);
     // 8 attempts at a time, 250 ms each: kill it a few rounds in, with 8 requests unanswered.
-    await eventually(() => receiver.state.ids.length >= 24, 10_000);
+    await eventually(() => receiver.state.ids.length >= 24);
     const killed = await first.stop('SIGKILL');
     assert.equal(killed.code, null, 'killed by the signal');
     const atKill = receiver.unique().size;
@@ -103,7 +103,7 @@ describe('webhook deliveries across server restarts', () => {
     cleanup.push(async () => void (await second.stop('SIGTERM')));
     const expected = await allEventIds(second.url, key);
     assert.equal(expected.length, N, 'one link.created event per link, all committed before the crash');
-    await eventually(() => expected.every((id) => receiver.unique().has(id)), 10_000);
+    await eventually(() => expected.every((id) => receiver.unique().has(id)));
     const took = Date.now() - restartedAt;
     assert.ok(took < 10_000, `every event delivered ${took} ms after the restart`);
     assert.equal(receiver.unique().size, N, 'nothing else arrived');
@@ -131,7 +131,7 @@ describe('webhook deliveries across server restarts', () => {
     assert.equal(endpoint.status, 201, endpoint.text);
     const N = 40;
     await createLinks(first.url, key, N);
-    await eventually(() => receiver.state.ids.length >= 8, 10_000);
+    await eventually(() => receiver.state.ids.length >= 8);
     const signalledAt = Date.now();
     const stopped = await first.stop('SIGTERM');
     const stopMs = Date.now() - signalledAt;
@@ -165,7 +165,7 @@ describe('webhook deliveries across server restarts', () => {
     cleanup.push(async () => void (await second.stop('SIGTERM')));
     const expected = await allEventIds(second.url, key);
     assert.equal(expected.length, N);
-    await eventually(() => expected.every((id) => receiver.unique().has(id)), 10_000);
+    await eventually(() => expected.every((id) => receiver.unique().has(id)));
     assert.ok(Date.now() - restartedAt < 10_000);
     assert.equal(receiver.state.ids.length, N, 'a clean stop sends nothing twice');
     const again = await second.stop('SIGTERM');

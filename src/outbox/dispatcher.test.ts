@@ -3,6 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import type { ServerOptions } from '../app.js';
+import { manualTimers } from '../lib/timers.js';
 import { eventually, fakeClock, startTestServer } from '../testing/harness.js';
 import type { DispatcherOptions } from './dispatcher.js';
 import { type ReceivedWebhook, startReceiver } from '../testing/receiver.js';
@@ -36,12 +38,13 @@ function verify(secret: string, hook: ReceivedWebhook, nowMs: number): any {
 }
 
 /** A server with a fake clock, a key, and receivers that are closed (before the server) when the test ends. */
-async function scenario(ctx: TestContext, env: Record<string, string> = {}, dispatcher?: DispatcherOptions) {
+async function scenario(ctx: TestContext, env: Record<string, string> = {}, dispatcher?: DispatcherOptions, webhookTimeouts?: ServerOptions['webhookTimeouts']) {
   const clock = fakeClock();
   const t = await startTestServer({
     clock,
     env: { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', LINKQR_WEBHOOK_RETRY_SCHEDULE: SCHEDULE, ...env },
     dispatcher,
+    webhookTimeouts,
   });
   const key = await t.key();
   const closers: (() => Promise<void>)[] = [];
@@ -79,7 +82,7 @@ async function scenario(ctx: TestContext, env: Record<string, string> = {}, disp
       return res.json.data.reverse();
     },
     /** Waits until the endpoint has `n` deliveries and each has made `attempts` attempts. */
-    async attempted(endpointId: string, n: number, attempts = 1, timeoutMs = 5_000) {
+    async attempted(endpointId: string, n: number, attempts = 1, timeoutMs?: number) {
       return eventually(async () => {
         const ds = await s.deliveries(endpointId);
         return ds.length === n && ds.every((d) => d.attemptCount === attempts) && ds;
@@ -127,45 +130,57 @@ interface InFlightCount {
   max: number;
 }
 
-/** A receiver that answers after `delayMs`, counting requests in flight (here and in each of `groups`). */
-async function startSlowReceiver(delayMs: number, ...groups: InFlightCount[]) {
+/**
+ * A receiver that holds every request until the test calls `answerAll()` (and answers at once
+ * from then on), counting requests in flight (here and in each of `groups`): a test sees the
+ * most attempts the dispatcher keeps in flight at once, however fast or slow the machine is.
+ */
+async function startHoldingReceiver(...groups: InFlightCount[]) {
   const stats = { now: 0, max: 0, received: 0 };
+  let held: http.ServerResponse[] | undefined = [];
+  const answer = (res: http.ServerResponse) => {
+    for (const count of [stats, ...groups]) count.now--;
+    res.writeHead(200).end();
+  };
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       stats.received++;
       for (const count of [stats, ...groups]) count.max = Math.max(count.max, ++count.now);
-      setTimeout(() => {
-        for (const count of [stats, ...groups]) count.now--;
-        res.writeHead(200).end();
-      }, delayMs);
+      if (held) held.push(res);
+      else answer(res);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     stats,
+    answerAll() {
+      const waiting = held ?? [];
+      held = undefined;
+      waiting.forEach(answer);
+    },
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }
 
 describe('webhook dispatcher', { concurrency: true }, () => {
-  // 15 s of real time (the shipped timeout is what it checks), so it runs beside the other tests
-  // instead of before them.
   test('a receiver that never answers is cut off after 15 s and the timeout is recorded', async (ctx) => {
-    const s = await scenario(ctx);
+    // The sender's timers move by hand: the shipped 15 s pass without waiting for them, and a
+    // busy machine cannot stretch them.
+    const timers = manualTimers();
+    const s = await scenario(ctx, {}, undefined, { timers });
     const r = await s.receiver(() => 'hang');
     const endpoint = await s.endpoint(`${r.url}/hang`, ['webhook.test']);
-    const startedAt = Date.now();
     assert.equal((await s.t.request('POST', `/api/v1/webhooks/${endpoint.id}/test`, { key: s.key })).status, 202);
     await r.waitFor(1);
-    const [d] = await s.attempted(endpoint.id, 1, 1, 20_000);
-    const elapsed = Date.now() - startedAt;
+    timers.advance(14_999);
+    timers.advance(1);
+    const [d] = await s.attempted(endpoint.id, 1, 1);
     assert.deepEqual([d.status, d.lastStatusCode, d.lastError], ['pending', null, 'timeout']);
     const [a] = d.attempts;
     assert.deepEqual([a.outcome, a.statusCode, a.errorClass], ['failure', null, 'timeout']);
-    assert.ok(a.durationMs >= 14_900 && a.durationMs < 16_500, `attempt took ${a.durationMs} ms`);
-    assert.ok(elapsed < 17_000, `recorded ${elapsed} ms after queueing`);
+    assert.equal(a.durationMs, 15_000, 'cut off by the 15 s timer, not before');
     assert.ok(Date.parse(d.nextAttemptAt) - s.clock.now() >= 0.8 * DELAYS[0]!, 'and retried later like any failure');
   });
 
@@ -587,15 +602,25 @@ describe('webhook dispatcher', { concurrency: true }, () => {
     });
 
     test('concurrency is bounded: at most 8 attempts per endpoint, 16 per workspace and 64 in all', async (ctx) => {
-      const s = await scenario(ctx);
+      // Held attempts never time out: the sender's timers do not move.
+      const s = await scenario(ctx, {}, undefined, { timers: manualTimers() });
       const keys = new Map([['Acme', s.key]]);
       const keyOf = async (workspace: string) => keys.get(workspace) ?? keys.set(workspace, await s.t.key({ workspace })).get(workspace)!;
-      const addEndpoint = async (workspace: string, delayMs: number, ...groups: InFlightCount[]) => {
-        const slow = await startSlowReceiver(delayMs, ...groups);
-        ctx.after(slow.close);
-        const res = await s.t.request('POST', '/api/v1/webhooks', { key: await keyOf(workspace), body: { url: `${slow.url}/hooks`, events: ['link.created'] } });
+      const addEndpoint = async (workspace: string, ...groups: InFlightCount[]) => {
+        const receiver = await startHoldingReceiver(...groups);
+        ctx.after(receiver.close);
+        const res = await s.t.request('POST', '/api/v1/webhooks', { key: await keyOf(workspace), body: { url: `${receiver.url}/hooks`, events: ['link.created'] } });
         assert.equal(res.status, 201, res.text);
-        return slow;
+        return receiver;
+      };
+      /**
+       * Holds every request until `inFlight` reaches `bound` with every attempt the dispatcher
+       * has started arrived (one beyond the bound would hold it up until the test fails), then
+       * lets the receivers answer everything.
+       */
+      const saturate = async (rs: Awaited<ReturnType<typeof addEndpoint>>[], inFlight: InFlightCount, bound: number) => {
+        await eventually(() => inFlight.now === bound && s.t.server.dispatcher.attemptsInFlight === bound);
+        for (const r of rs) r.answerAll();
       };
       const burst = async (workspace: string, n: number) => {
         const key = await keyOf(workspace);
@@ -608,30 +633,35 @@ describe('webhook dispatcher', { concurrency: true }, () => {
       };
       // One endpoint, 20 deliveries due at once.
       const acme: InFlightCount = { now: 0, max: 0 };
-      const receivers = [await addEndpoint('Acme', 300, acme)];
+      const receivers = [await addEndpoint('Acme', acme)];
       await burst('Acme', 20);
-      await eventually(() => receivers[0]!.stats.received === 20, 10_000);
+      await saturate(receivers, acme, 8);
+      await eventually(() => receivers[0]!.stats.received === 20);
       assert.equal(receivers[0]!.stats.max, 8, 'one endpoint gets 8 attempts at a time, no more');
       // Three endpoints of one workspace, 12 deliveries each: 24 could go at once, 16 do.
       acme.max = 0;
-      for (let i = 0; i < 2; i++) receivers.push(await addEndpoint('Acme', 300, acme));
+      for (let i = 0; i < 2; i++) receivers.push(await addEndpoint('Acme', acme));
+      receivers[0]!.stats.max = 0;
       await burst('Acme', 12);
-      await eventually(() => receivers.every((r, i) => r.stats.received === (i === 0 ? 32 : 12)), 10_000);
+      await saturate(receivers.slice(1), acme, 16);
+      await eventually(() => receivers.every((r, i) => r.stats.received === (i === 0 ? 32 : 12)));
       for (const r of receivers) assert.ok(r.stats.max <= 8, `one endpoint had ${r.stats.max} attempts in flight`);
       assert.equal(acme.max, 16, 'one workspace gets 16 attempts at a time, no more');
       // Five workspaces of three endpoints, 6 deliveries each: 90 could go at once, 80 within the
       // workspace bound, 64 do.
       const all: InFlightCount = { now: 0, max: 0 };
       const workspaces = ['W1', 'W2', 'W3', 'W4', 'W5'].map((name) => ({ name, count: { now: 0, max: 0 }, receivers: [] as typeof receivers }));
-      for (const w of workspaces) for (let i = 0; i < 3; i++) w.receivers.push(await addEndpoint(w.name, 1_000, w.count, all));
+      for (const w of workspaces) for (let i = 0; i < 3; i++) w.receivers.push(await addEndpoint(w.name, w.count, all));
       await Promise.all(workspaces.map((w) => burst(w.name, 6)));
-      await eventually(() => workspaces.every((w) => w.receivers.every((r) => r.stats.received === 6)), 15_000);
+      await saturate(workspaces.flatMap((w) => w.receivers), all, 64);
+      await eventually(() => workspaces.every((w) => w.receivers.every((r) => r.stats.received === 6)));
       for (const w of workspaces) assert.ok(w.count.max <= 16, `${w.name} had ${w.count.max} attempts in flight`);
       assert.equal(all.max, 64, 'the overall bound is used, and holds');
     });
 
     test('an endpoint with a large backlog that hangs does not hold up other endpoints', async (ctx) => {
-      const s = await scenario(ctx);
+      // The sender's timers never move: the hanging attempts stay in flight however long this takes.
+      const s = await scenario(ctx, {}, undefined, { timers: manualTimers() });
       const stuck = await s.receiver(() => 'hang');
       const healthy = await s.receiver();
       const slow = await s.endpoint(`${stuck.url}/hooks`, ['link.created']);
@@ -645,7 +675,7 @@ describe('webhook dispatcher', { concurrency: true }, () => {
       s.clock.advance(1);
       const res = await s.t.request('PATCH', `/api/v1/links/${links[0].id}`, { key: s.key, body: { title: 'urgent' } });
       assert.equal(res.status, 200);
-      await healthy.waitFor(1, 3_000);
+      await healthy.waitFor(1);
       assert.equal(JSON.parse(healthy.received[0]!.body).type, 'link.updated');
       assert.equal(stuck.received.length, 8, 'the hanging endpoint stays at its bound');
       // Deleting it drops its backlog, so closing the test does not send it all.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
+import { manualTimers } from '../lib/timers.js';
 import { eventually, fakeClock, startTestServer } from '../testing/harness.js';
 import { type ReceivedWebhook, type ReceiverAnswer, startReceiver } from '../testing/receiver.js';
 import type { DispatcherOptions } from './dispatcher.js';
@@ -9,18 +10,24 @@ import type { DispatcherOptions } from './dispatcher.js';
  * 127.0.0.1, some of which never answer (issue 12, item 2): a workspace whose receivers hang
  * holds a bounded share of the attempts in flight, an endpoint that keeps timing out is narrowed
  * to one probe at a time, deleting or disabling endpoints frees their slots at once, and no event
- * is lost on the way. Time is a fake clock, so retries come due only when a test says so.
+ * is lost on the way. Time is a fake clock, so retries come due only when a test says so, and
+ * the attempts' timeouts run on timers the tests move by hand: an attempt times out when a test
+ * says so, never because the machine was busy.
  */
 
 const DAY = 86_400_000;
 type Answer = ReceiverAnswer;
 
-async function scenario(ctx: TestContext, opts: { timeoutMs?: number; dispatcher?: DispatcherOptions } = {}) {
+/** The attempts' total timeout (the shipped 15 s): `timeOut()` makes it pass for every attempt in flight. */
+const TIMEOUT_MS = 15_000;
+
+async function scenario(ctx: TestContext, opts: { dispatcher?: DispatcherOptions } = {}) {
   const clock = fakeClock();
+  const timers = manualTimers();
   const t = await startTestServer({
     clock,
     env: { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', LINKQR_WEBHOOK_RETRY_SCHEDULE: '10s,1m,5m' },
-    ...(opts.timeoutMs ? { webhookTimeouts: { totalTimeoutMs: opts.timeoutMs, connectTimeoutMs: opts.timeoutMs } } : {}),
+    webhookTimeouts: { totalTimeoutMs: TIMEOUT_MS, timers },
     dispatcher: opts.dispatcher,
   });
   const closers: (() => Promise<void>)[] = [];
@@ -38,6 +45,8 @@ async function scenario(ctx: TestContext, opts: { timeoutMs?: number; dispatcher
   const s = {
     t,
     clock,
+    /** Every attempt in flight reaches its timeout. */
+    timeOut: () => timers.advance(TIMEOUT_MS),
     async receiver(respond: (hook: ReceivedWebhook, n: number) => Answer = () => ({ status: 200 })) {
       const r = await startReceiver(respond);
       closers.push(r.close);
@@ -105,17 +114,17 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     await s.endpoint('Healthy', `${healthy.url}/hooks`, ['link.created']);
     // Eight events: 64 deliveries due at once, as many as the whole pool.
     for (let i = 0; i < 8; i++) await s.link('Stuck', `https://example.com/stuck/${i}`);
-    await eventually(() => hanging.arrived() >= 16, 10_000);
+    await eventually(() => hanging.arrived() >= 16);
 
     await s.link('Healthy');
-    // The hanging attempts take 15 s to time out: the event must not wait for them.
-    await healthy.waitFor(1, 10_000);
+    // The hanging attempts never time out here: the event must not wait for them.
+    await healthy.waitFor(1);
     assert.equal(s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every attempt of the hanging workspace was still in flight');
     assert.ok(s.leasedOfWorkspace('Stuck') <= 16, `the hanging workspace holds ${s.leasedOfWorkspace('Stuck')} attempts (its bound is 16)`);
   });
 
   test('a receiver that sends its status line and then stalls is narrowed like one that never answers, even with 200', async (ctx) => {
-    const s = await scenario(ctx, { timeoutMs: 2_000 });
+    const s = await scenario(ctx);
     let endpointId = '';
     const inFlightAtArrival: number[] = [];
     const r = await s.receiver((_hook, n) => {
@@ -125,7 +134,13 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     });
     endpointId = (await s.endpoint('Acme', `${r.url}/hooks`, ['link.created'])).id;
     for (let i = 0; i < 24; i++) await s.link('Acme', `https://example.com/stall/${i}`);
-    await r.waitFor(24, 20_000);
+    // The first 8 stall together, then two probes stall alone; each round ends at the timeout.
+    for (const arrived of [8, 9, 10]) {
+      await r.waitFor(arrived);
+      await eventually(() => s.leasedOfEndpoint(endpointId) === (arrived === 8 ? 8 : 1));
+      s.timeOut();
+    }
+    await r.waitFor(24);
     assert.equal(Math.max(...inFlightAtArrival.slice(0, 8)), 8);
     assert.deepEqual(inFlightAtArrival.slice(8, 11), [1, 1, 1], 'narrowed to one probe; a stalled 200 does not close the circuit');
     assert.equal(Math.max(...inFlightAtArrival.slice(11)), 8, 'a whole answer gives the slots back');
@@ -133,7 +148,7 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
 
   test('endpoints that timed out share a quarter of the pool, however many workspaces they belong to', async (ctx) => {
     // The shipped numbers divided by four: a pool of 16, 4 per workspace, 2 per endpoint, 4 for narrowed endpoints.
-    const s = await scenario(ctx, { timeoutMs: 2_000, dispatcher: { concurrency: 16, perWorkspace: 4, perEndpoint: 2, narrowed: 4 } });
+    const s = await scenario(ctx, { dispatcher: { concurrency: 16, perWorkspace: 4, perEndpoint: 2, narrowed: 4 } });
     const stuck = await s.receiver((hook) => (hook.path === '/ok' ? { status: 200 } : 'hang'));
     const workspaces = ['Stuck A', 'Stuck B', 'Stuck C', 'Stuck D'];
     // Two endpoints each, so that the first round of attempts reaches every one of them.
@@ -150,11 +165,15 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     // Four workspaces of receivers that hang fill the whole pool of 16 until their first attempts
     // time out; 16 more deliveries wait behind them.
     for (const w of workspaces) for (let i = 0; i < 4; i++) await s.link(w, `https://example.com/${w}/${i}`);
-    await eventually(() => workspaces.reduce((n, w) => n + s.attemptsOfWorkspace(w), 0) >= 16, 10_000);
+    await eventually(() => stuck.received.length === 16 && stuckInFlight() === 16);
+    s.timeOut();
+    await eventually(() => workspaces.reduce((n, w) => n + s.attemptsOfWorkspace(w), 0) === 16);
+    // Their next attempts (probes) start and hang.
+    await eventually(() => stuck.received.length > 16);
 
     // Every one of their endpoints has timed out: together they hold 4 attempts, and the other 12 slots are free.
     await s.link('Healthy');
-    await healthy.waitFor(1, 10_000);
+    await healthy.waitFor(1);
     assert.ok(inFlightAtArrival[0]! <= 4, `${inFlightAtArrival[0]} hanging attempts in flight when the healthy event arrived`);
   });
 
@@ -165,16 +184,16 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     for (let i = 0; i < 16; i++) await s.endpoint('Stuck', `${r.url}/hang${i}`, ['link.created']);
     await s.endpoint('Healthy', `${r.url}/ok`, ['link.created']);
     for (let i = 0; i < 2; i++) await s.link('Stuck', `https://example.com/stuck/${i}`);
-    await eventually(() => r.received.length >= 16, 10_000);
+    await eventually(() => r.received.length >= 16);
 
     await s.link('Healthy');
-    // The hanging attempts take 15 s to time out; sharing 8 sockets per host, the healthy one would queue behind them.
-    await eventually(() => r.received.some((h) => h.path === '/ok'), 10_000);
+    // The hanging attempts never time out here; sharing 8 sockets per host, the healthy one would queue behind them.
+    await eventually(() => r.received.some((h) => h.path === '/ok'));
     assert.equal(s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every hanging attempt was still in flight');
   });
 
   test('an endpoint that keeps timing out gets one probe at a time; a success gives it its slots back; no event is lost', async (ctx) => {
-    const s = await scenario(ctx, { timeoutMs: 2_000 });
+    const s = await scenario(ctx);
     let endpointId = '';
     /** Attempts of the endpoint in flight (leased deliveries) as each request arrived. */
     const inFlightAtArrival: number[] = [];
@@ -190,10 +209,16 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     // 8 at once, as for any endpoint; they time out together.
     await r.waitFor(8);
     assert.equal(Math.max(...inFlightAtArrival.slice(0, 8)), 8);
+    await eventually(() => s.leasedOfEndpoint(endpointId) === 8);
+    s.timeOut();
     // Then one probe at a time while it keeps timing out, though 16 more deliveries are due…
-    await r.waitFor(10, 15_000);
+    for (const arrived of [9, 10]) {
+      await r.waitFor(arrived);
+      await eventually(() => s.leasedOfEndpoint(endpointId) === 1);
+      s.timeOut();
+    }
     // …and once a probe succeeds, 8 at a time again.
-    await r.waitFor(N, 15_000);
+    await r.waitFor(N);
     assert.deepEqual(inFlightAtArrival.slice(8, 11), [1, 1, 1], 'the two probes that hung and the one that succeeded went alone');
     assert.equal(Math.max(...inFlightAtArrival.slice(11)), 8, 'after the success the endpoint has its 8 slots back');
 
@@ -207,7 +232,7 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     assert.ok(timedOut.every((d) => d.attempts === 1 && d.lease_until === null));
     s.clock.advance(DAY);
     s.t.server.dispatcher.wake();
-    await r.waitFor(N + 10, 10_000);
+    await r.waitFor(N + 10);
     const ds = await eventually(() => {
       const list = s.deliveriesOf(endpointId);
       return list.every((d) => d.status === 'succeeded') && list;
@@ -225,15 +250,15 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
       await s.endpoint('Acme', `${healthy.url}/hooks`, ['link.updated']);
       const links = [];
       for (let i = 0; i < 8; i++) links.push(await s.link('Acme', `https://example.com/acme/${i}`));
-      await eventually(() => hanging.arrived() >= 16, 10_000);
+      await eventually(() => hanging.arrived() >= 16);
 
       for (const e of hanging.endpoints) {
         const res = how === 'deleted' ? await s.api('Acme', 'DELETE', `/api/v1/webhooks/${e.id}`) : await s.api('Acme', 'PATCH', `/api/v1/webhooks/${e.id}`, { enabled: false });
         assert.equal(res.status, how === 'deleted' ? 204 : 200, res.text);
       }
-      // Their attempts would time out after 15 s; the workspace's healthy endpoint must not wait for that.
+      // Their attempts never time out here; the workspace's healthy endpoint must not wait for that.
       assert.equal((await s.api('Acme', 'PATCH', `/api/v1/links/${links[0]!.id}`, { title: 'urgent' })).status, 200);
-      await healthy.waitFor(1, 10_000);
+      await healthy.waitFor(1);
       await eventually(() => s.leasedOfWorkspace('Acme') === 0);
       if (how === 'deleted') return;
 
@@ -246,7 +271,7 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
         const res = await s.api('Acme', 'PATCH', `/api/v1/webhooks/${e.id}`, { url: `${back.url}/hooks`, enabled: true });
         assert.equal(res.status, 200, res.text);
       }
-      await back.waitFor(64, 10_000);
+      await back.waitFor(64);
       await eventually(() => hanging.endpoints.every((e) => s.deliveriesOf(e.id).every((d) => d.status === 'succeeded')));
     });
   }

@@ -62,7 +62,7 @@ export async function startReceiver(respond: (req: ReceivedWebhook, n: number) =
     url: `http://127.0.0.1:${port}`,
     received,
     /** Resolves once `n` requests have arrived, retries and duplicates included (or rejects after timeoutMs). */
-    waitFor(n: number, timeoutMs = 10_000): Promise<void> {
+    waitFor(n: number, timeoutMs = 20_000): Promise<void> {
       return waitUntil(() => received.length >= n, timeoutMs, () => `only ${received.length} of ${n} webhooks arrived`);
     },
     /**
@@ -75,7 +75,7 @@ export async function startReceiver(respond: (req: ReceivedWebhook, n: number) =
       return received.filter((hook) => !seen.has(hook.headers['webhook-id']) && seen.add(hook.headers['webhook-id']));
     },
     /** Resolves with the first request carrying an event of `type`. */
-    async waitForEvent(type: string, timeoutMs = 10_000): Promise<ReceivedWebhook> {
+    async waitForEvent(type: string, timeoutMs = 20_000): Promise<ReceivedWebhook> {
       const find = () => received.find((hook) => typeOf(hook) === type);
       await waitUntil(() => find() !== undefined, timeoutMs, () => `no ${type} webhook arrived (${received.map(typeOf).join(', ') || 'none at all'})`);
       return find()!;

@@ -5,6 +5,7 @@ import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import { manualTimers, type Timers } from '../lib/timers.js';
 import { eventually } from '../testing/harness.js';
 import { AddressGuard, type ResolveAll } from './address-guard.js';
 import { createSender, parseRetryAfter, type AttemptResult, type Sender, type SenderOptions } from './sender.js';
@@ -28,8 +29,12 @@ L0kCIQCFjT1IuR3ZDfrgghtnbCabCnDW+3WjfocUplS1Po8RcQ==
 -----END CERTIFICATE-----`;
 
 const LOCAL = ['127.0.0.1/32'];
+// The timeouts of the tests about timeouts, whose timers the tests move by hand (manualTimers).
 const CONNECT_MS = 300;
 const TOTAL_MS = 600;
+/** A sender for the tests about timeouts: nothing times out until the test moves its clock. */
+const timedSender = (timers: Timers, opts: Partial<SenderOptions> = {}) =>
+  sender({ connectTimeoutMs: CONNECT_MS, totalTimeoutMs: TOTAL_MS, timers, ...opts });
 
 interface Received {
   method: string;
@@ -106,8 +111,9 @@ function sender(opts: Partial<SenderOptions> = {}): Sender {
   const s = createSender({
     guard: new AddressGuard(LOCAL),
     userAgent: 'LinkQR-Webhooks/test',
-    connectTimeoutMs: CONNECT_MS,
-    totalTimeoutMs: TOTAL_MS,
+    // Far beyond what any test waits for: a busy machine (a TLS handshake under load) never meets them.
+    connectTimeoutMs: 60_000,
+    totalTimeoutMs: 120_000,
     ...opts,
   });
   cleanups.push(() => s.close());
@@ -253,9 +259,9 @@ describe('webhook sender: bounded responses', () => {
       };
       pump();
     });
-    const result = await post(sender({ totalTimeoutMs: 3_000 }), r.url);
+    // Its timers never move: the answer can only come from the bytes.
+    const result = await post(timedSender(manualTimers()), r.url);
     assert.deepEqual(summary(result), { outcome: 'success', statusCode: 200, errorClass: null, retryAfterMs: null, responseExcerpt: 'y'.repeat(20_000) });
-    assert.ok(result.durationMs < 1_000, `took ${result.durationMs} ms`);
   });
 
   test('a multi-byte character cut at the limit is dropped, not turned into U+FFFD', async () => {
@@ -268,11 +274,16 @@ describe('webhook sender: bounded responses', () => {
 describe('webhook sender: network failures', () => {
   test('a receiver that never answers times out at the total timeout', async () => {
     const r = await receiver(() => {});
-    const result = await post(sender(), r.url);
+    const timers = manualTimers();
+    const sent = post(timedSender(timers), r.url);
+    await eventually(() => r.requests.length === 1);
+    timers.advance(TOTAL_MS - 1);
+    timers.advance(1);
+    const result = await sent;
     assert.equal(result.outcome, 'failure');
     assert.equal(result.errorClass, 'timeout');
     assert.equal(result.statusCode, null);
-    assert.ok(result.durationMs >= TOTAL_MS - 5 && result.durationMs < TOTAL_MS + 300, `took ${result.durationMs} ms`);
+    assert.equal(result.durationMs, TOTAL_MS, 'cut off by the total timeout, not before');
     assert.match(result.errorDetail ?? '', /did not answer within 0\.6 s/);
   });
 
@@ -281,9 +292,11 @@ describe('webhook sender: network failures', () => {
       res.writeHead(200, { 'content-length': '100' });
       res.write('partial');
     });
-    const result = await post(sender(), r.url);
+    // Real timers, long enough for the status line to arrive on a busy machine: the sender's
+    // reading of it cannot be observed from here to move a manual clock after it.
+    const result = await post(sender({ totalTimeoutMs: 3_000 }), r.url);
     assert.deepEqual(summary(result), { outcome: 'success', statusCode: 200, errorClass: null, retryAfterMs: null, responseExcerpt: 'partial' });
-    assert.ok(result.durationMs >= TOTAL_MS - 5, `took ${result.durationMs} ms`);
+    assert.ok(result.durationMs >= 3_000 - 5, `took ${result.durationMs} ms`);
   });
 
   test('an aborted attempt ends at once as cancelled, whatever came of the answer, and drops its connection', async () => {
@@ -292,7 +305,8 @@ describe('webhook sender: network failures', () => {
       res.writeHead(200, { 'content-length': '100' });
       res.write('partial');
     });
-    const s = sender({ totalTimeoutMs: 60_000 });
+    // Its timers never move: the attempt can only end by the abort.
+    const s = timedSender(manualTimers());
     for (const r of [hanging, stalled]) {
       const controller = new AbortController();
       const sent = s.send({ url: r.url, headers: {}, body: '{}' }, controller.signal);
@@ -300,7 +314,6 @@ describe('webhook sender: network failures', () => {
       controller.abort();
       const result = await sent;
       assert.deepEqual([result.outcome, result.statusCode, result.errorClass], ['failure', null, 'cancelled']);
-      assert.ok(result.durationMs < 5_000, `took ${result.durationMs} ms`);
       await eventually(() => r.closed === 1);
     }
     const aborted = AbortSignal.abort();
@@ -322,9 +335,8 @@ describe('webhook sender: network failures', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     await new Promise((resolve) => server.close(resolve));
-    const result = await post(sender(), `http://127.0.0.1:${port}/`);
+    const result = await post(timedSender(manualTimers()), `http://127.0.0.1:${port}/`);
     assert.equal(result.errorClass, 'connection_refused');
-    assert.ok(result.durationMs < CONNECT_MS);
   });
 
   test('an answer that is not HTTP is a protocol_error', async () => {
@@ -337,9 +349,14 @@ describe('webhook sender: network failures', () => {
     const silent: ResolveAll = () => new Promise(() => {});
     const unknown = await post(sender({ guard: new AddressGuard(LOCAL, { resolve: receiverDns }) }), 'http://nowhere.test/');
     assert.equal(unknown.errorClass, 'dns');
-    const hung = await post(sender({ guard: new AddressGuard(LOCAL, { resolve: silent }) }), 'http://receiver.test/');
+    const timers = manualTimers();
+    const hanging = post(timedSender(timers, { guard: new AddressGuard(LOCAL, { resolve: silent }) }), 'http://receiver.test/');
+    await eventually(() => timers.pending === 2); // the total and the connect timeouts
+    timers.advance(CONNECT_MS - 1);
+    timers.advance(1);
+    const hung = await hanging;
     assert.equal(hung.errorClass, 'connect_timeout');
-    assert.ok(hung.durationMs >= CONNECT_MS - 5 && hung.durationMs < TOTAL_MS, `took ${hung.durationMs} ms`);
+    assert.equal(hung.durationMs, CONNECT_MS);
   });
 
   test('malformed requests are failures, never exceptions', async () => {
@@ -419,8 +436,14 @@ describe('webhook sender: connections', () => {
     const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
     process.on('warning', onWarning);
     try {
-      const r = await receiver((_req, res) => setTimeout(() => res.end('ok'), 2));
-      const s = sender({ maxSocketsPerOrigin: 1, connectTimeoutMs: 50, totalTimeoutMs: 5_000 });
+      // Each request moves the clock past the connect timeout: a connect timer wrongly started for a
+      // handed-over (already connected) socket would fire and fail its attempt.
+      const timers = manualTimers();
+      const r = await receiver((_req, res) => {
+        timers.advance(CONNECT_MS);
+        setTimeout(() => res.end('ok'), 2);
+      });
+      const s = timedSender(timers, { maxSocketsPerOrigin: 1, totalTimeoutMs: 3_600_000 });
       const results = await Promise.all(Array.from({ length: 60 }, () => post(s, r.url)));
       assert.deepEqual(new Set(results.map((x) => x.errorClass)), new Set([null]));
       assert.equal(r.connections, 1);
@@ -487,9 +510,14 @@ describe('webhook sender: https', () => {
 
   test('a TLS handshake that never completes is connect_timeout', async () => {
     const tcp = await tcpReceiver(() => {}); // accepts TCP, never speaks TLS
-    const result = await post(trusted(), `https://127.0.0.1:${tcp.port}/`);
+    const timers = manualTimers();
+    const sent = post(timedSender(timers, { guard: new AddressGuard(LOCAL, { resolve: receiverDns }), extraCa: [TLS_CERT] }), `https://127.0.0.1:${tcp.port}/`);
+    await eventually(() => tcp.connections === 1);
+    timers.advance(CONNECT_MS - 1);
+    timers.advance(1);
+    const result = await sent;
     assert.equal(result.errorClass, 'connect_timeout');
-    assert.ok(result.durationMs >= CONNECT_MS - 5 && result.durationMs < TOTAL_MS, `took ${result.durationMs} ms`);
+    assert.equal(result.durationMs, CONNECT_MS);
     assert.match(result.errorDetail ?? '', /within 0\.3 s/);
   });
 });

@@ -1,9 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
-import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import tls from 'node:tls';
 import { systemClock, type Clock } from '../lib/clock.js';
+import { systemTimers, type TimerHandle, type Timers } from '../lib/timers.js';
 import { ADDRESS_BLOCKED, type AddressGuard } from './address-guard.js';
 
 /**
@@ -71,6 +71,8 @@ export interface SenderOptions {
   maxSocketsPerOrigin?: number;
   /** Reads "now" for Retry-After HTTP-dates. */
   clock?: Clock;
+  /** The timeouts' timers and the attempt durations' clock (tests move time by hand). */
+  timers?: Timers;
   /** PEM roots trusted besides the system ones (an intranet CA). */
   extraCa?: string[];
 }
@@ -116,6 +118,7 @@ export function createSender(options: SenderOptions): Sender {
     maxResponseBytes = 20_000,
     maxSocketsPerOrigin = 8,
     clock = systemClock,
+    timers = systemTimers,
   } = options;
   const pool = { keepAlive: true, maxSockets: maxSocketsPerOrigin, scheduling: 'lifo' as const, timeout: IDLE_SOCKET_MS };
   // Node calls these lookups for every new connection to a host name, so the address checked
@@ -135,7 +138,7 @@ export function createSender(options: SenderOptions): Sender {
       const isHttps = url.protocol === 'https:';
       const body = Buffer.from(req.body, 'utf8');
       let settled = false;
-      let connectTimer: NodeJS.Timeout | undefined;
+      let connectTimer: TimerHandle | undefined;
       let response: http.IncomingMessage | undefined;
       let reused = false;
       const chunks: Buffer[] = [];
@@ -144,16 +147,16 @@ export function createSender(options: SenderOptions): Sender {
       const finish = (result: AttemptResult | 'retry') => {
         if (settled) return;
         settled = true;
-        clearTimeout(totalTimer);
-        clearTimeout(connectTimer);
+        timers.clearTimeout(totalTimer);
+        if (connectTimer) timers.clearTimeout(connectTimer);
         signal?.removeEventListener('abort', cancel);
         resolve(result);
       };
       const fail = (errorClass: AttemptErrorClass, errorDetail: string) =>
-        finish(failure(errorClass, errorDetail, performance.now() - startedAt));
+        finish(failure(errorClass, errorDetail, timers.now() - startedAt));
       const answered = (timedOut = false) => {
         const res = response!;
-        finish(resultOfStatus(res, Buffer.concat(chunks), performance.now() - startedAt, clock.now(), timedOut ? totalTimeoutMs : undefined));
+        finish(resultOfStatus(res, Buffer.concat(chunks), timers.now() - startedAt, clock.now(), timedOut ? totalTimeoutMs : undefined));
       };
       /** Stops the attempt: with the answer so far if the status line came, else as an error. */
       const abort = (errorClass: AttemptErrorClass, errorDetail: string) => {
@@ -162,7 +165,7 @@ export function createSender(options: SenderOptions): Sender {
         request?.destroy();
       };
 
-      const totalTimer = setTimeout(
+      const totalTimer = timers.setTimeout(
         () => abort('timeout', `The receiver did not answer within ${seconds(totalTimeoutMs)}.`),
         totalTimeoutMs,
       );
@@ -192,19 +195,19 @@ export function createSender(options: SenderOptions): Sender {
         // queue, where Node leaves reusedSocket false).
         reused = sent.reusedSocket || connected.has(socket);
         if (reused) return;
-        connectTimer = setTimeout(
+        connectTimer = timers.setTimeout(
           () => abort('connect_timeout', `Could not connect to the receiver within ${seconds(connectTimeoutMs)}.`),
           connectTimeoutMs,
         );
         socket.once(isHttps ? 'secureConnect' : 'connect', () => {
           connected.add(socket);
-          clearTimeout(connectTimer);
+          if (connectTimer) timers.clearTimeout(connectTimer);
         });
       });
 
       sent.on('response', (res) => {
         response = res;
-        clearTimeout(connectTimer);
+        if (connectTimer) timers.clearTimeout(connectTimer);
         res.on('data', (chunk: Buffer) => {
           if (settled) return;
           const room = maxResponseBytes - received;
@@ -244,27 +247,27 @@ export function createSender(options: SenderOptions): Sender {
 
   return {
     async send(req, signal) {
-      const startedAt = performance.now();
+      const startedAt = timers.now();
       if (closed) return failure('sender_closed', 'The webhook sender is shut down.', 0);
       if (signal?.aborted) return failure('cancelled', CANCELLED_DETAIL, 0);
       let parsed: URL;
       try {
         parsed = new URL(req.url);
       } catch {
-        return failure('invalid_url', 'The endpoint URL is not a valid URL.', performance.now() - startedAt);
+        return failure('invalid_url', 'The endpoint URL is not a valid URL.', timers.now() - startedAt);
       }
       if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-        return failure('invalid_url', `The endpoint URL must use https:// (it uses ${parsed.protocol}).`, performance.now() - startedAt);
+        return failure('invalid_url', `The endpoint URL must use https:// (it uses ${parsed.protocol}).`, timers.now() - startedAt);
       }
       // Scheme rules and IP-literal hosts (which Node connects to without calling lookup).
       const checked = guard.checkUrl(req.url);
-      if (!checked.ok) return failure('blocked_address', checked.reason, performance.now() - startedAt);
+      if (!checked.ok) return failure('blocked_address', checked.reason, timers.now() - startedAt);
       const first = await attempt(checked.url, req, startedAt, signal);
       if (first !== 'retry') return first;
-      if (signal?.aborted) return failure('cancelled', CANCELLED_DETAIL, performance.now() - startedAt);
+      if (signal?.aborted) return failure('cancelled', CANCELLED_DETAIL, timers.now() - startedAt);
       const second = await attempt(checked.url, req, startedAt, signal);
       return second === 'retry'
-        ? failure('connection_reset', 'The receiver closed the connection before answering.', performance.now() - startedAt)
+        ? failure('connection_reset', 'The receiver closed the connection before answering.', timers.now() - startedAt)
         : second;
     },
     close() {

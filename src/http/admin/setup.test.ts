@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { issueSetupToken, SETUP_TOKEN_TTL_MS } from '../../setup/setup.service.js';
-import { fakeClock, spawnServer, startTestServer, tempDataDir, type TestServer } from '../../testing/harness.js';
+import { eventually, fakeClock, spawnServer, startTestServer, tempDataDir, type TestServer } from '../../testing/harness.js';
 
 const form = (fields: Record<string, string>) => ({
   rawBody: new URLSearchParams(fields).toString(),
@@ -81,11 +81,10 @@ describe('linkqr serve on an instance without users', () => {
     const dataDir = tempDataDir();
     const server = await spawnServer(dataDir);
     try {
-      let output = '';
-      for (let i = 0; i < 50 && !/setup\?token=/.test(output); i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        output = (await server.peek()).output;
-      }
+      const output = await eventually(async () => {
+        const { output } = await server.peek();
+        return /setup\?token=[A-Za-z0-9_-]+\n/.test(output) && output;
+      });
       const m = /(http:\/\/[^\s]+\/setup\?token=([A-Za-z0-9_-]+))/.exec(output);
       assert.ok(m, output);
       const res = await fetch(m[1]!);

@@ -88,9 +88,10 @@ describe('response compression', () => {
     assert.equal(small.headers['content-encoding'], undefined, 'under 1 KB');
     assert.equal(small.headers['content-length'], String(small.body.length));
 
-    const png = await rawHttp(t.url, 'GET', `/api/v1/links/${link.id}/qr?format=png&size=1024`, { ...auth, ...accept });
+    const png = await rawHttp(t.url, 'GET', `/api/v1/links/${link.id}/qr?format=png&size=2048`, { ...auth, ...accept });
     assert.equal(png.headers['content-type'], 'image/png');
-    assert.ok(png.body.length >= 1024);
+    // 2048 px: at 1024 px some codes deflate to just under 1 KB (1,015–1,083 bytes measured).
+    assert.ok(png.body.length >= 1024, `the PNG is ${png.body.length} bytes`);
     assert.equal(png.headers['content-encoding'], undefined, 'PNG is compressed already');
 
     // Writes answer with one resource: not worth what wrapping every answer costs.
