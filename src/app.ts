@@ -219,7 +219,10 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections go idle as their last response ends; close them as they do.
       const idle = setInterval(() => server.closeIdleConnections(), 50);
-      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      const force = setTimeout(() => {
+        log.warn({ graceMs }, 'closing the connections still open after the shutdown grace');
+        server.closeAllConnections();
+      }, graceMs);
       await closed;
       clearInterval(idle);
       clearTimeout(force);

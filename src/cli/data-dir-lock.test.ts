@@ -7,7 +7,7 @@ import { http, runCli, serveExpectingFailure, spawnServer, tempDataDir } from '.
 
 // Runs the built bundle (`npm run build` first).
 
-describe('one server per data dir', { timeout: 90_000 }, () => {
+describe('one server per data dir', () => {
   const dataDir = tempDataDir();
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 

@@ -11,7 +11,7 @@ import { BIN, eventually, http, runCli, tempDataDir } from '../testing/harness.j
 const PRETTY = /^\[\d\d:\d\d:\d\d\.\d{3}\] (TRACE|DEBUG|INFO|WARN|ERROR|FATAL): /;
 const JSON_LINE = /^\{"level":\d+,"time":"[^"]+","app":"linkqr"/;
 
-describe('LINKQR_LOG_FORMAT: readable lines for a person, JSON lines for a program', { timeout: 60_000 }, () => {
+describe('LINKQR_LOG_FORMAT: readable lines for a person, JSON lines for a program', () => {
   const dirs: string[] = [];
   const dir = () => {
     const d = tempDataDir();

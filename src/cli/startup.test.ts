@@ -32,7 +32,7 @@ async function prepare(dataDir = tempDataDir()): Promise<{ dataDir: string; key:
   return { dataDir, key: made.stdout.trim() };
 }
 
-describe('serve refuses to start, in one sentence, before opening its port', { timeout: 120_000 }, () => {
+describe('serve refuses to start, in one sentence, before opening its port', () => {
   const cleanups: (() => void | Promise<void>)[] = [];
   after(async () => {
     for (const c of cleanups.reverse()) await c();
@@ -175,7 +175,7 @@ describe('serve refuses to start, in one sentence, before opening its port', { t
   });
 });
 
-describe('the other commands: an operator mistake is one sentence, never a stack trace', { timeout: 120_000 }, () => {
+describe('the other commands: an operator mistake is one sentence, never a stack trace', () => {
   const cleanups: (() => void)[] = [];
   after(() => {
     for (const c of cleanups.reverse()) c();

@@ -25,7 +25,11 @@ export interface ClickRecorderOptions {
   maxBatch?: number;
   /** Beyond this many unwritten clicks (database down for long), new clicks are dropped and logged. */
   maxBuffered?: number;
-  /** The clock and timers of the batch delay and the retries (tests move time by hand). */
+  /**
+   * The clock and timers of the batch delay and the retries (tests move time by hand). close()
+   * waits on them too: with manual timers, a close whose writes keep failing returns only when
+   * the test moves them past its grace.
+   */
   timers?: Timers;
 }
 

@@ -47,7 +47,7 @@ async function burst(base: string, slug: string, stop: (redirects: number) => bo
   return redirects;
 }
 
-describe('maxClicks across kill -9', { timeout: 120_000 }, () => {
+describe('maxClicks across kill -9', () => {
   const dataDir = tempDataDir();
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 

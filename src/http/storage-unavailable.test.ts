@@ -174,7 +174,7 @@ describe('storage that comes back with the next write that commits (no probe)', 
   });
 });
 
-describe('a real full disk under linkqr serve', { timeout: 90_000 }, () => {
+describe('a real full disk under linkqr serve', () => {
   let disk: Tmpfs | string;
   let dataDir: string;
   let key: string;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { fakeClock, startTestServer, type TestServer } from '../testing/harness.js';
+import { eventually, fakeClock, startTestServer, type TestServer } from '../testing/harness.js';
 import { startReceiver } from '../testing/receiver.js';
 import { OUTBOX_RETENTION_MS } from './retention.job.js';
 
@@ -33,13 +33,13 @@ describe('retention job: the event log and webhook deliveries', () => {
     const old = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/old' } });
     await t.request('PATCH', `/api/v1/links/${old.json.id}`, { key, body: { title: 'x' } });
     await receiver.waitFor(1);
-    const settled = async () => count(`select count(*) as n from webhook_deliveries where attempts = 0`) === 0;
-    for (let i = 0; i < 100 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 20));
+    const settled = () => count(`select count(*) as n from webhook_deliveries where attempts = 0`) === 0;
+    await eventually(settled);
 
     clock.advance(OUTBOX_RETENTION_MS + DAY);
     await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/new' } });
     await receiver.waitFor(2);
-    for (let i = 0; i < 100 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually(settled);
 
     assert.equal(count('select count(*) as n from events'), 3);
     const outcome = await t.server.scheduler.run('retention');

@@ -58,8 +58,6 @@ function partsOf(key: string): { id: string; secret: string } {
   return { id: parsed.id, secret: parsed.secret };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 describe('keys service', () => {
   let store: Store;
   let clock: ReturnType<typeof fakeClock>;
@@ -218,24 +216,6 @@ describe('keys service', () => {
     cache.remember(record.id, hash, impostorSecret);
     const principal = await authenticateKey(deps, impostor, IP);
     assert.equal(principal.keyId, record.id, 'the cached verdict was used instead of argon2');
-  });
-
-  test('cached verification is much faster than argon2 (medians over several calls)', async () => {
-    const { key } = await newKey();
-    const time = async (deps: KeyDeps) => {
-      const started = process.hrtime.bigint();
-      await authenticateKey(deps, key, IP);
-      return Number(process.hrtime.bigint() - started) / 1e6;
-    };
-    const cold: number[] = [];
-    for (let i = 0; i < 5; i++) cold.push(await time(depsWith()));
-    const warmDeps = depsWith();
-    await time(warmDeps);
-    const warm: number[] = [];
-    for (let i = 0; i < 15; i++) warm.push(await time(warmDeps));
-    assert.ok(median(cold) > 5, `argon2 path took only ${median(cold)} ms`);
-    assert.ok(median(warm) * 5 < median(cold), `cached path ${median(warm)} ms vs argon2 path ${median(cold)} ms`);
-    assert.ok(median(warm) < 2, `cached path took ${median(warm)} ms`);
   });
 
   describe('rotation', () => {

@@ -10,7 +10,10 @@ import { LRUCache } from 'lru-cache';
 export class VerificationCache {
   private readonly entries: LRUCache<string, Buffer>;
 
-  /** `now` is the clock the TTL is measured on (milliseconds); tests pass their own. */
+  /**
+   * `now` is the clock the TTL is measured on (milliseconds); tests pass their own. It must read
+   * above 0: lru-cache takes an entry started at 0 for one without a TTL (performance.now() is).
+   */
   constructor({ ttlMs = 5 * 60_000, max = 10_000, now = () => performance.now() }: { ttlMs?: number; max?: number; now?: () => number } = {}) {
     // ttlResolution 0: read the clock on every lookup rather than caching it for a millisecond.
     this.entries = new LRUCache({ max, ttl: ttlMs, ttlResolution: 0, perf: { now } });

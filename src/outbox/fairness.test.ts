@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { manualTimers } from '../lib/timers.js';
+import { clientResponsesFrom } from '../testing/client-responses.js';
 import { eventually, fakeClock, startTestServer } from '../testing/harness.js';
 import { type ReceivedWebhook, type ReceiverAnswer, startReceiver } from '../testing/receiver.js';
 import type { DispatcherOptions } from './dispatcher.js';
@@ -133,14 +134,25 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
       return n <= 10 ? { stall: n % 2 ? 200 : 500 } : { status: 200 };
     });
     endpointId = (await s.endpoint('Acme', `${r.url}/hooks`, ['link.created'])).id;
+    const statusLines = clientResponsesFrom(Number(new URL(r.url).port));
+    ctx.after(statusLines.stop);
     for (let i = 0; i < 24; i++) await s.link('Acme', `https://example.com/stall/${i}`);
-    // The first 8 stall together, then two probes stall alone; each round ends at the timeout.
+    // The first 8 stall together, then two probes stall alone; each round ends at the timeout,
+    // once the sender has read every status line of the round.
     for (const arrived of [8, 9, 10]) {
       await r.waitFor(arrived);
-      await eventually(() => s.leasedOfEndpoint(endpointId) === (arrived === 8 ? 8 : 1));
+      await eventually(() => statusLines.count === arrived && s.leasedOfEndpoint(endpointId) === (arrived === 8 ? 8 : 1));
       s.timeOut();
     }
     await r.waitFor(24);
+    const stalled = s.t.store.db.sqlite
+      .prepare('select a.status_code as status from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id where d.endpoint_id = ? order by a.id')
+      .all(endpointId) as { status: number | null }[];
+    assert.deepEqual(
+      stalled.slice(0, 10).map((a) => a.status).sort(),
+      [200, 200, 200, 200, 200, 500, 500, 500, 500, 500],
+      'each stalled attempt is recorded with its status line',
+    );
     assert.equal(Math.max(...inFlightAtArrival.slice(0, 8)), 8);
     assert.deepEqual(inFlightAtArrival.slice(8, 11), [1, 1, 1], 'narrowed to one probe; a stalled 200 does not close the circuit');
     assert.equal(Math.max(...inFlightAtArrival.slice(11)), 8, 'a whole answer gives the slots back');
