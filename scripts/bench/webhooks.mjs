@@ -104,7 +104,16 @@ else if (process.argv[2] === '--hanging') {
     req.resume();
     req.socket.once('close', () => stats.open--);
   };
-  for (const port of process.argv[3].split(',')) http.createServer(handle).listen(Number(port), '127.0.0.1');
+  // Each on a port of the system's choosing (ports picked in advance could be taken meanwhile, or
+  // picked twice): the parent reads them from the first line of stdout.
+  const count = Number(process.argv[3]);
+  const ports = [];
+  for (let i = 0; i < count; i++) {
+    const server = http.createServer(handle);
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    ports.push(server.address().port);
+  }
+  process.stdout.write(`${JSON.stringify(ports)}\n`);
 }
 
 // ---- child: the baseline sender --------------------------------------------------------------
@@ -300,9 +309,16 @@ else {
 
   // fairness: 20 hanging endpoints in three workspaces that keep creating links, beside the healthy one.
   // Each hanging endpoint is its own receiver (port), as different customers' receivers would be.
-  const hangPorts = [];
-  for (const [, endpoints] of HANGING_WORKSPACES) for (let i = 0; i < endpoints; i++) hangPorts.push(await freePort());
-  hangingProc = spawn('taskset', ['-c', LOAD_CORE, process.execPath, import.meta.filename, '--hanging', hangPorts.join(',')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const hangingCount = HANGING_WORKSPACES.reduce((n, [, endpoints]) => n + endpoints, 0);
+  hangingProc = spawn('taskset', ['-c', LOAD_CORE, process.execPath, import.meta.filename, '--hanging', String(hangingCount)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const hangPorts = await new Promise((resolve, reject) => {
+    let out = '';
+    hangingProc.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))));
+    });
+    hangingProc.on('exit', (code) => reject(new Error(`the hanging receivers exited with ${code}`)));
+  });
   const hangStatsUrl = `http://127.0.0.1:${hangPorts[0]}/stats`;
   await untilUp(hangStatsUrl);
   const hanging = [];
