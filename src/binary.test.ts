@@ -101,7 +101,7 @@ describe('the single executable, alone in an empty folder with an empty environm
   test('migrate --status lists the embedded migrations; the SQLite addon is unpacked beside the data', async () => {
     const r = await run(['migrate', '--status', '--json']);
     succeeded(r, 'migrate --status');
-    const shipped = readdirSync(join(ROOT, 'migrations')).sort();
+    const shipped = readdirSync(join(ROOT, 'migrations', 'sqlite')).sort();
     assert.ok(shipped.length > 0);
     assert.deepEqual(
       r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { version: string; name: string; status: string }).map((m) => `${m.version}_${m.name}.sql ${m.status}`),

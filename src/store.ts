@@ -44,7 +44,7 @@ export function openStore(config: Config, opts: StoreOptions & { applyPending?: 
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
   const assets = opts.assets ?? shippedAssets();
-  const migrations = loadMigrations(assets);
+  const migrations = loadMigrations(assets, 'sqlite');
   ensureDataDir(config.dataDir);
   const db = openDb(join(config.dataDir, DB_FILE), { storageProbeMs: opts.storageProbeMs });
   try {

@@ -14,7 +14,7 @@ export async function migrate({ config, assets, logger, options }: CommandContex
   ensureDataDir(config.dataDir);
   const db = openDb(join(config.dataDir, DB_FILE));
   try {
-    const migrations = loadMigrations(assets);
+    const migrations = loadMigrations(assets, 'sqlite');
     if (options.status) {
       const rows = migrationStatus(db, migrations).map((s) => ({
         version: pad(s.version),
