@@ -4,7 +4,7 @@ import { openPostgres, postgresConnectionProblem } from '../db/postgres.js';
 import { redactUrl } from '../db/postgres-url.js';
 import { systemClock } from '../lib/clock.js';
 import type { CommandContext } from './command.js';
-import { printStatus, sayApplied } from './migrate.js';
+import { printStatus, sayApplied } from './migrate-output.js';
 
 /**
  * `linkqr migrate [--status]` on PostgreSQL. What the SQLite path does and this one does not:

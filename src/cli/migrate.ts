@@ -3,12 +3,12 @@ import { lockDataDir } from '../db/data-dir-lock.js';
 import { DB_FILE } from '../db/files.js';
 import { openDb } from '../db/db.js';
 import { migrationStatus, upgradeDatabase } from '../db/migrate.js';
-import { loadMigrations, migrationLabel, type MigrationStatus, pad } from '../db/migrations.js';
+import { loadMigrations } from '../db/migrations.js';
 import { ensureDataDir } from '../db/storage-errors.js';
 import { systemClock } from '../lib/clock.js';
 import { VERSION } from '../version.js';
 import type { CommandContext } from './command.js';
-import { printRows, say } from './output.js';
+import { printStatus, sayApplied } from './migrate-output.js';
 
 /** `linkqr migrate [--status]`: on PostgreSQL when LINKQR_DATABASE_URL is set, else on the SQLite file in the data dir. */
 export async function migrate(ctx: CommandContext) {
@@ -20,22 +20,7 @@ export async function migrate(ctx: CommandContext) {
   return migrateSqlite(ctx);
 }
 
-/** What --status prints, the same for both databases. */
-export function printStatus(status: MigrationStatus[], json: boolean) {
-  const rows = status.map((s) => ({
-    version: pad(s.version),
-    name: s.name,
-    status: s.appliedAt === null ? 'pending' : 'applied',
-    appliedAt: s.appliedAt === null ? null : new Date(s.appliedAt).toISOString(),
-  }));
-  printRows(rows, json);
-}
-
-/** What migrate says when done, the same for both databases. */
-export function sayApplied(applied: { version: number; name: string }[]) {
-  say(applied.length === 0 ? 'Database is up to date.' : `Applied ${applied.map(migrationLabel).join(', ')}.`);
-}
-
+/** SQLite: under the data-dir lock, with a copy of the file first (upgradeDatabase); neither applies to PostgreSQL. */
 async function migrateSqlite({ config, assets, logger, options }: CommandContext) {
   const log = await logger();
   ensureDataDir(config.dataDir);
