@@ -48,9 +48,10 @@ export function migrate(db: Db, migrations: Migration[], now: number): Migration
 }
 
 /**
- * SQLite only (PostgreSQL is backed up by its own tools): applies pending migrations, first taking a copy of a database that already has data
+ * Applies pending migrations, first taking a copy of a database that already has data
  * (`backups/pre-migrate-…`), so an upgrade can be undone. Serve and `linkqr migrate` both go
- * through here.
+ * through here. SQLite only: a PostgreSQL server is backed up with its own tools, and its runner
+ * (migrate-postgres.ts) takes no copy.
  */
 export function upgradeDatabase(db: Db, migrations: Migration[], ctx: { dataDir: string; clock: Clock; log: Logger }): Migration[] {
   const status = migrationStatus(db, migrations);

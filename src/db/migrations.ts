@@ -7,8 +7,7 @@ import { OperatorError } from '../lib/errors.js';
 // unknown migration). Nothing here touches a database, so both runners apply the same rules.
 
 /** Each dialect has its own folder, migrations/<dialect>/NNNN_name.sql, with the same numbers and names. */
-export const DIALECTS = ['sqlite', 'postgres'] as const;
-export type Dialect = (typeof DIALECTS)[number];
+export type Dialect = 'sqlite' | 'postgres';
 
 export interface Migration {
   version: number;
