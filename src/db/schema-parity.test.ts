@@ -48,7 +48,7 @@ describe('the schema after all migrations is the same on SQLite and PostgreSQL',
     assert.deepEqual(Object.keys(await postgresShape(pool)), Object.keys(sqliteShape(sqlite.sqlite)));
   });
 
-  test('each table: its columns in order (kind, nullability), primary key, indexes, unique keys and foreign keys', async () => {
+  test('each table: its columns in order (kind, nullability, default), primary key, indexes, unique keys and foreign keys', async () => {
     const lite = sqliteShape(sqlite.sqlite);
     const postgres = await postgresShape(pool);
     for (const table of Object.keys(lite)) {
@@ -57,7 +57,7 @@ describe('the schema after all migrations is the same on SQLite and PostgreSQL',
     }
   });
 
-  test('the comparison sees what matters: flags, case-insensitive names, partial indexes, ON DELETE', async () => {
+  test('the comparison sees what matters: flags, case-insensitive names, partial indexes, ON DELETE, defaults', async () => {
     // Guards the comparison itself: were the shapes empty or blind, the test above would pass.
     const postgres = await postgresShape(pool);
     assert.deepEqual(postgres.users?.uniqueKeys, [{ columns: ['email'], caseInsensitive: true }]);
@@ -71,6 +71,8 @@ describe('the schema after all migrations is the same on SQLite and PostgreSQL',
     assert.deepEqual(postgres.memberships?.primaryKey, ['workspace_id', 'user_id']);
     assert.ok(postgres.api_keys?.foreignKeys.some((f) => f.columns[0] === 'created_by_user_id' && f.onDelete === 'SET NULL'));
     assert.ok(postgres.clicks?.columns.some((c) => c.name === 'referrer_host' && c.kind === 'text' && !c.notNull), '0006 added it');
+    assert.equal(postgres.links?.columns.find((c) => c.name === 'status')?.default, "'active'");
+    assert.equal(postgres.clicks?.columns.find((c) => c.name === 'id')?.default, null, 'an identity column has no DEFAULT, as a rowid has none');
   });
 
   test('0/1 flags refuse other values on PostgreSQL, as a boolean would', async () => {

@@ -13,6 +13,8 @@ export interface ColumnShape {
   kind: string;
   /** Primary key columns count as NOT NULL on both (PostgreSQL makes them so; SQLite's STRICT tables refuse NULL there too). */
   notNull: boolean;
+  /** The DEFAULT as SQL text ('active', 0), without PostgreSQL's casts ('active'::text); null: none. */
+  default: string | null;
 }
 
 export interface TableShape {
@@ -47,7 +49,7 @@ export function sqliteShape(sqlite: BetterSqlite3.Database): SchemaShape {
     .all() as string[];
   const shape: SchemaShape = {};
   for (const table of tables) {
-    const info = sqlite.pragma(`table_info(${JSON.stringify(table)})`) as { name: string; type: string; notnull: number; pk: number }[];
+    const info = sqlite.pragma(`table_info(${JSON.stringify(table)})`) as { name: string; type: string; notnull: number; pk: number; dflt_value: string | null }[];
     const indexList = sqlite.pragma(`index_list(${JSON.stringify(table)})`) as { name: string; unique: number; origin: string; partial: number }[];
     const keyColumns = (index: string) =>
       (sqlite.pragma(`index_xinfo(${JSON.stringify(index)})`) as { seqno: number; name: string | null; key: number; coll: string }[])
@@ -55,7 +57,7 @@ export function sqliteShape(sqlite: BetterSqlite3.Database): SchemaShape {
         .sort((a, b) => a.seqno - b.seqno);
     const fks = sqlite.pragma(`foreign_key_list(${JSON.stringify(table)})`) as { id: number; seq: number; table: string; from: string; to: string; on_delete: string }[];
     shape[table] = {
-      columns: info.map((c) => ({ name: c.name, kind: kindOf(c.type), notNull: c.notnull === 1 || c.pk > 0 })),
+      columns: info.map((c) => ({ name: c.name, kind: kindOf(c.type), notNull: c.notnull === 1 || c.pk > 0, default: c.dflt_value })),
       primaryKey: info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name),
       indexes: indexList
         .filter((i) => i.origin === 'c')
@@ -88,8 +90,8 @@ export async function postgresShape(pool: pg.Pool): Promise<SchemaShape> {
     )
   ).rows.map((r) => r.table_name);
   const columns = (
-    await pool.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string }>(
-      `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
+    await pool.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string; column_default: string | null }>(
+      `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
        WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
     )
   ).rows;
@@ -132,7 +134,12 @@ export async function postgresShape(pool: pg.Pool): Promise<SchemaShape> {
     shape[table] = {
       columns: columns
         .filter((c) => c.table_name === table)
-        .map((c) => ({ name: c.column_name, kind: kindOf(c.data_type), notNull: c.is_nullable === 'NO' })),
+        .map((c) => ({
+          name: c.column_name,
+          kind: kindOf(c.data_type),
+          notNull: c.is_nullable === 'NO',
+          default: c.column_default?.replace(/::(text|bigint|smallint|integer)$/, '') ?? null,
+        })),
       primaryKey: pk?.keys ?? [],
       indexes: own
         .filter((i) => !i.constraint_type && !caseInsensitive(i))
