@@ -3,6 +3,8 @@
 // The output is one line per top-level suite and a summary of every failure at the end
 // (scripts/test-reporter.mjs); LINKQR_TEST_REPORTER=spec gives node's line-per-test report.
 // A test that hangs fails after 5 minutes (--test-timeout) instead of holding the run up.
+// Tests against PostgreSQL run when LINKQR_TEST_POSTGRES_URL is set (src/testing/postgres.ts);
+// without it they are skipped, and the last line says how to include them.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,4 +25,7 @@ const result = spawnSync(
   ['--enable-source-maps', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...files],
   { stdio: 'inherit' },
 );
+if (!process.env.LINKQR_TEST_POSTGRES_URL) {
+  console.log('PostgreSQL tests are skipped without LINKQR_TEST_POSTGRES_URL; to include them: LINKQR_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres npm test (a server where that user may create databases)');
+}
 process.exit(result.status ?? 1);

@@ -14,6 +14,7 @@ export default async function* summary(source) {
   const paint = (code, text) => (colour ? `${code}${text}${RESET}` : text);
   const started = performance.now();
   const counts = { pass: 0, fail: 0, skip: 0, todo: 0 };
+  let skippedSuites = 0;
   /** Per file: the names of the suites a test is in (by nesting), and its last lines of stderr. */
   const names = new Map();
   const stderr = new Map();
@@ -45,6 +46,10 @@ export default async function* summary(source) {
           suite.failed++;
           failures.push({ file, line: data.line, column: data.column, path, error: data.details?.error });
         }
+      } else if (data.skip !== undefined) {
+        // A skipped suite (the PostgreSQL ones without LINKQR_TEST_POSTGRES_URL): its tests are
+        // never reported: the summary counts it apart.
+        skippedSuites++;
       } else if (type === 'test:fail' && suite.tests === 0) {
         // A suite (or a whole file) that failed before any of its tests ran: a hook, an import.
         failures.push({ file, line: data.line, column: data.column, path, error: data.details?.error });
@@ -53,7 +58,11 @@ export default async function* summary(source) {
       if (data.nesting === 0) {
         const seconds = ((data.details?.duration_ms ?? 0) / 1000).toFixed(1);
         const mark = suite.failed > 0 || type === 'test:fail' ? paint(RED, '✖') : paint(GREEN, '✔');
-        yield `${mark} ${file} ${paint(DIM, '›')} ${data.name} ${paint(DIM, `(${suite.tests} test${suite.tests === 1 ? '' : 's'}, ${seconds} s)`)}\n`;
+        if (data.skip !== undefined && suite.tests === 0) {
+          yield `${paint(DIM, '-')} ${file} ${paint(DIM, '›')} ${data.name} ${paint(DIM, `(skipped${typeof data.skip === 'string' ? `: ${data.skip}` : ''})`)}\n`;
+        } else {
+          yield `${mark} ${file} ${paint(DIM, '›')} ${data.name} ${paint(DIM, `(${suite.tests} test${suite.tests === 1 ? '' : 's'}, ${seconds} s)`)}\n`;
+        }
       }
     }
   }
@@ -75,6 +84,7 @@ export default async function* summary(source) {
   const parts = [`${counts.pass} passed`, `${counts.fail} failed`];
   if (counts.skip) parts.push(`${counts.skip} skipped`);
   if (counts.todo) parts.push(`${counts.todo} todo`);
+  if (skippedSuites) parts.push(`${skippedSuites} suite${skippedSuites === 1 ? '' : 's'} skipped`);
   yield `${paint(counts.fail > 0 ? RED : GREEN, `${total} test${total === 1 ? '' : 's'}: ${parts.join(', ')}`)} in ${time}\n`;
 }
 

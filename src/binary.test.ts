@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type CliResult, http, ROOT } from './testing/harness.js';
+import { createTestDatabase, skipWithoutPostgres } from './testing/postgres.js';
 
 // The single executable (SPEC §1, `npm run build:binary`), copied alone into an empty folder and
 // run there with an empty environment: no node, no node_modules, no views/public/migrations.
@@ -101,7 +102,7 @@ describe('the single executable, alone in an empty folder with an empty environm
   test('migrate --status lists the embedded migrations; the SQLite addon is unpacked beside the data', async () => {
     const r = await run(['migrate', '--status', '--json']);
     succeeded(r, 'migrate --status');
-    const shipped = readdirSync(join(ROOT, 'migrations')).sort();
+    const shipped = readdirSync(join(ROOT, 'migrations', 'sqlite')).sort();
     assert.ok(shipped.length > 0);
     assert.deepEqual(
       r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { version: string; name: string; status: string }).map((m) => `${m.version}_${m.name}.sql ${m.status}`),
@@ -251,4 +252,21 @@ describe('the addon directory of the single executable', () => {
       spawnSync('umount', [mountPoint], { stdio: 'ignore' });
     }
   });
+});
+
+test('with LINKQR_DATABASE_URL, migrate applies the embedded PostgreSQL migrations and leaves the data dir alone', { skip: skipWithoutPostgres }, async () => {
+  const db = await createTestDatabase();
+  try {
+    const env = { LINKQR_DATABASE_URL: db.url, LINKQR_DATA_DIR: join(folder, 'pg-data') };
+    succeeded(await run(['migrate'], { env }), 'migrate');
+    const r = await run(['migrate', '--status', '--json'], { env });
+    succeeded(r, 'migrate --status');
+    assert.deepEqual(
+      r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { version: string; name: string; status: string }).map((m) => `${m.version}_${m.name}.sql ${m.status}`),
+      readdirSync(join(ROOT, 'migrations', 'postgres')).sort().map((f) => `${f} applied`),
+    );
+    assert.ok(!existsSync(env.LINKQR_DATA_DIR), 'no data dir, no addon unpacked');
+  } finally {
+    await db.drop();
+  }
 });

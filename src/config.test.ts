@@ -26,6 +26,7 @@ describe('configuration (SPEC §1)', () => {
       port: 8080,
       baseUrl: undefined,
       dataDir: resolve(process.cwd(), 'data'),
+      databaseUrl: undefined,
       logLevel: 'info',
       logFormat: undefined,
       trustProxy: false,
@@ -62,6 +63,11 @@ describe('configuration (SPEC §1)', () => {
       flagValue: 'http://links.internal:8080/s/', flagParsed: 'http://links.internal:8080/s',
     },
     { key: 'dataDir', env: 'LINKQR_DATA_DIR', flag: 'data-dir', envValue: '/var/lib/linkqr', envParsed: '/var/lib/linkqr', flagValue: 'rel/dir', flagParsed: resolve('rel/dir') },
+    {
+      key: 'databaseUrl', env: 'LINKQR_DATABASE_URL', flag: 'database-url',
+      envValue: 'postgres://linkqr:pw@db.internal:5432/linkqr', envParsed: 'postgres://linkqr:pw@db.internal:5432/linkqr',
+      flagValue: 'postgresql://db.internal/linkqr?sslmode=require', flagParsed: 'postgresql://db.internal/linkqr?sslmode=require',
+    },
     { key: 'logLevel', env: 'LINKQR_LOG_LEVEL', flag: 'log-level', envValue: 'debug', envParsed: 'debug', flagValue: 'silent', flagParsed: 'silent' },
     { key: 'logFormat', env: 'LINKQR_LOG_FORMAT', flag: 'log-format', envValue: 'json', envParsed: 'json', flagValue: 'pretty', flagParsed: 'pretty' },
     { key: 'trustProxy', env: 'LINKQR_TRUST_PROXY', flag: 'trust-proxy', envValue: 'on', envParsed: true, flagValue: '2', flagParsed: 2 },
@@ -300,5 +306,31 @@ describe('configuration (SPEC §1)', () => {
     assert.equal(err.problems.length, 1);
     assert.match(err.problems[0]!, /^--secret=/);
     assert.ok(!err.message.includes(secret));
+  });
+
+  describe('LINKQR_DATABASE_URL', () => {
+    test('unset or empty: SQLite in the data dir', () => {
+      assert.equal(loadConfig({ LINKQR_DATABASE_URL: '' }).databaseUrl, undefined);
+    });
+
+    for (const raw of ['mysql://linkqr:pw@db/linkqr', 'sqlite:///var/lib/linkqr/linkqr.db', 'db.internal:5432/linkqr', '/var/lib/linkqr/linkqr.db', 'postgres//db/linkqr']) {
+      test(`${raw} is refused with one sentence that names the setting and an example`, () => {
+        const err = configError({ LINKQR_DATABASE_URL: raw });
+        assert.equal(err.problems.length, 1);
+        assert.match(err.problems[0]!, /^LINKQR_DATABASE_URL=".*": must be a PostgreSQL URL such as postgres:\/\/linkqr:PASSWORD@db\.example\.com:5432\/linkqr \(postgres:\/\/ or postgresql:\/\/\), or unset for SQLite in the data dir$/);
+      });
+    }
+
+    test('a refused URL is quoted without its password', () => {
+      const err = configError({}, { 'database-url': 'mysql://linkqr:s3cret-pw@db.internal/linkqr?password=other-pw' });
+      assert.match(err.problems[0]!, /^--database-url="mysql:\/\/linkqr:\*\*\*@db\.internal\/linkqr\?password=\*\*\*": /);
+      assert.ok(!err.message.includes('s3cret-pw') && !err.message.includes('other-pw'));
+    });
+
+    test('a value that is not a URL at all is not quoted (it may hold a password)', () => {
+      const err = configError({ LINKQR_DATABASE_URL: 'host=db user=linkqr password=s3cret-pw' });
+      assert.ok(!err.message.includes('s3cret-pw'));
+      assert.match(err.problems[0]!, /^LINKQR_DATABASE_URL="\(hidden: not a URL\)": must be a PostgreSQL URL/);
+    });
   });
 });

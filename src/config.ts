@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { isPostgresUrl, redactUrl } from './db/postgres-url.js';
 import { parseDuration } from './lib/duration.js';
 import { OperatorError } from './lib/errors.js';
 
@@ -9,6 +10,11 @@ export interface Config {
   /** Without a trailing slash. Undefined means "http://HOST:PORT" of the bound socket. */
   baseUrl: string | undefined;
   dataDir: string;
+  /**
+   * postgres://… when the database is PostgreSQL; undefined: SQLite in the data dir. Holds the
+   * password: show it only through redactUrl (src/db/postgres-url.ts).
+   */
+  databaseUrl: string | undefined;
   logLevel: LogLevel;
   /** Undefined: pretty for a person at a terminal, JSON lines otherwise (decided per output stream). */
   logFormat: LogFormat | undefined;
@@ -63,6 +69,8 @@ interface Setting<K extends keyof Config> {
   shownDefault?: string;
   /** What it is, in a few words, for --help. */
   about: string;
+  /** How a bad value is quoted in the error; default: as given. For settings that hold secrets. */
+  shown?: (raw: string) => string;
   parse(raw: string): Config[K] | { error: string };
 }
 
@@ -99,6 +107,18 @@ export const SETTINGS = [
   setting({
     key: 'dataDir', env: 'LINKQR_DATA_DIR', flag: 'data-dir', fallback: './data', about: 'holds the database, backups and the key file',
     parse: (raw) => (raw.trim() !== '' ? resolve(raw) : { error: 'must be a directory path' }),
+  }),
+  setting({
+    // The data dir stays in use with PostgreSQL: the key file, backups and native addons live there.
+    key: 'databaseUrl', env: 'LINKQR_DATABASE_URL', flag: 'database-url', fallback: '', shownDefault: 'unset: SQLite in <data dir>/linkqr.db',
+    about: 'PostgreSQL database, postgres://USER:PASSWORD@HOST:5432/DB (in progress: only `migrate` uses it so far)',
+    shown: redactUrl,
+    parse: (raw) =>
+      raw === ''
+        ? undefined
+        : isPostgresUrl(raw)
+          ? raw
+          : { error: 'must be a PostgreSQL URL such as postgres://linkqr:PASSWORD@db.example.com:5432/linkqr (postgres:// or postgresql://), or unset for SQLite in the data dir' },
   }),
   setting({
     // Empty means <data dir>/.addons. It must allow executables: a noexec mount cannot load them.
@@ -198,7 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
     const parsed = s.parse(raw);
     if (parsed !== null && typeof parsed === 'object' && 'error' in parsed) {
       const source = fromFlag !== undefined ? `--${s.flag}` : s.env;
-      const shown = s.key === 'secret' ? '(hidden)' : JSON.stringify(raw);
+      const shown = s.key === 'secret' ? '(hidden)' : JSON.stringify(s.shown ? s.shown(raw) : raw);
       problems.push(`${source}=${shown}: ${parsed.error}`);
     } else {
       config[s.key] = parsed;

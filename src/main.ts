@@ -10,6 +10,7 @@ import { storageFailureSentence, storageProblem, unreadableDatabaseSentence } fr
 import { shippedAssets } from './lib/assets.js';
 import { AppError, OperatorError } from './lib/errors.js';
 import { configureNativeAddons } from './lib/native-addons.js';
+import { notOnPostgresYet } from './db/postgres-not-yet.js';
 
 // The entry point: find the command, check its arguments, read the configuration, run it. Only
 // what every command needs is imported here; each command's implementation, the logger and the
@@ -55,6 +56,9 @@ async function main(argv: string[]): Promise<number> {
 
   const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, values[s.flag] as string | undefined]));
   const config = loadConfig(process.env, flags);
+  // Before the command touches anything (the data dir's lock, its key file): with PostgreSQL set,
+  // only the commands that work on it run.
+  if (config.databaseUrl && !cmd.onPostgres) throw notOnPostgresYet(cmd.name);
   configureNativeAddons(config);
   let log: Promise<Logger> | undefined;
   const logger = () => (log ??= import('./lib/logger.js').then((m) => m.consoleLogger(config, cmd.logsTo ?? 'stderr')));
@@ -139,7 +143,7 @@ main(process.argv.slice(2)).then(
       process.exitCode = err.code === 'usage' ? 2 : 1;
     } else if (err instanceof OperatorError) {
       process.stderr.write(`linkqr: ${err.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = err.exitCode;
     } else {
       // Before the configuration was read: nothing to explain it with.
       process.stderr.write(`linkqr: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { type Db, openDb } from './db/db.js';
 import { DB_FILE } from './db/files.js';
 import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migrate.js';
+import { notOnPostgresYet } from './db/postgres-not-yet.js';
 import { ensureDataDir } from './db/storage-errors.js';
 import { type Assets, shippedAssets } from './lib/assets.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -41,10 +42,13 @@ export class NeedsMigrationError extends OperatorError {
  * with pending migrations is refused unless `applyPending` (serve and migrate do that).
  */
 export function openStore(config: Config, opts: StoreOptions & { applyPending?: boolean } = {}): Store {
+  // main.ts refuses such commands first; this keeps anything else from opening the SQLite file
+  // while the operator has asked for PostgreSQL.
+  if (config.databaseUrl) throw notOnPostgresYet();
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
   const assets = opts.assets ?? shippedAssets();
-  const migrations = loadMigrations(assets);
+  const migrations = loadMigrations(assets, 'sqlite');
   ensureDataDir(config.dataDir);
   const db = openDb(join(config.dataDir, DB_FILE), { storageProbeMs: opts.storageProbeMs });
   try {

@@ -668,7 +668,7 @@ describe('linkqr migrate', () => {
   });
   after(() => rmSync(dataDir, { recursive: true, force: true }));
   const cli = (...args: string[]) => runCli(args, { dataDir });
-  const shipped = readdirSync(join(ROOT, 'migrations'))
+  const shipped = readdirSync(join(ROOT, 'migrations', 'sqlite'))
     .filter((f) => f.endsWith('.sql'))
     .sort()
     .map((f) => /^(\d{4})_(.+)\.sql$/.exec(f)!);
@@ -719,7 +719,7 @@ describe('linkqr migrate', () => {
   });
 
   test('a database made by a newer LinkQR is refused', async () => {
-    const original = createHash('sha256').update(readFileSync(join(ROOT, 'migrations', '0001_initial.sql'), 'utf8')).digest('hex');
+    const original = createHash('sha256').update(readFileSync(join(ROOT, 'migrations', 'sqlite', '0001_initial.sql'), 'utf8')).digest('hex');
     withDb(dataDir, (db) => {
       db.sqlite.prepare('UPDATE schema_migrations SET checksum = ? WHERE version = 1').run(original);
       db.sqlite.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'from_the_future', 'x', 0)").run();

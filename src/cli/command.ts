@@ -38,6 +38,12 @@ export interface Command {
   summary: string;
   positionals?: { name: string; required: boolean }[];
   options?: Record<string, OptionSpec>;
+  /**
+   * Whether it runs when the database is PostgreSQL (LINKQR_DATABASE_URL): 'works' (migrate) or
+   * 'no-database' (version). Unset: the command needs the data layer, which is SQLite only in this
+   * version, and main.ts refuses it (src/db/postgres-not-yet.ts).
+   */
+  onPostgres?: 'works' | 'no-database';
   /** Where its log lines go: serve logs on stdout, the other commands keep stdout for their result. */
   logsTo?: 'stdout' | 'stderr';
   run: CommandRun;

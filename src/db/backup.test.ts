@@ -123,13 +123,13 @@ describe('backup before migrating', () => {
   beforeEach(() => {
     root = join(dir, 'project');
     dataDir = join(root, 'data');
-    mkdirSync(join(root, 'migrations'), { recursive: true });
+    mkdirSync(join(root, 'migrations', 'sqlite'), { recursive: true });
     writeFileSync(join(root, 'package.json'), '{"name":"backup-test"}\n');
     logs = [];
   });
 
   const ship = (files: Record<string, string>) => {
-    for (const [name, sql] of Object.entries(files)) writeFileSync(join(root, 'migrations', name), sql);
+    for (const [name, sql] of Object.entries(files)) writeFileSync(join(root, 'migrations', 'sqlite', name), sql);
   };
   const open = (at: number, applyPending?: boolean) =>
     openStore(loadConfig({ LINKQR_DATA_DIR: dataDir }), {
@@ -187,8 +187,8 @@ describe('backup before migrating', () => {
     assert.ok(order.indexOf('database backed up before migrating') < order.lastIndexOf('migrations applied'), 'copied before migrating');
 
     // The copy restores: as the data dir's database, the old build's migrations see it up to date.
-    rmSync(join(root, 'migrations', '0002_add_colour.sql'));
-    rmSync(join(root, 'migrations', '0003_more_things.sql'));
+    rmSync(join(root, 'migrations', 'sqlite', '0002_add_colour.sql'));
+    rmSync(join(root, 'migrations', 'sqlite', '0003_more_things.sql'));
     const restored = join(dir, 'restored');
     mkdirSync(restored);
     copyFileSync(file, join(restored, DB_FILE));

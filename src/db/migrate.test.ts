@@ -21,7 +21,7 @@ const FILES = {
   '0003_add_colour.sql': "ALTER TABLE things ADD COLUMN colour TEXT NOT NULL DEFAULT 'red';\n",
 };
 
-/** A throwaway project root (package.json + migrations/) and a database beside it. */
+/** A throwaway project root (package.json + migrations/sqlite/) and a database beside it. */
 class Project {
   readonly root = mkdtempSync(join(tmpdir(), 'linkqr-migrate-'));
   readonly dbFile = join(this.root, 'data', DB_FILE);
@@ -29,17 +29,17 @@ class Project {
 
   constructor() {
     writeFileSync(join(this.root, 'package.json'), '{"name":"migrate-test"}\n');
-    mkdirSync(join(this.root, 'migrations'));
+    mkdirSync(join(this.root, 'migrations', 'sqlite'), { recursive: true });
     mkdirSync(join(this.root, 'data'));
   }
 
   write(files: Record<string, string>) {
-    for (const [name, sql] of Object.entries(files)) writeFileSync(join(this.root, 'migrations', name), sql);
+    for (const [name, sql] of Object.entries(files)) writeFileSync(join(this.root, 'migrations', 'sqlite', name), sql);
     return this;
   }
 
   remove(name: string) {
-    unlinkSync(join(this.root, 'migrations', name));
+    unlinkSync(join(this.root, 'migrations', 'sqlite', name));
   }
 
   get assets() {
@@ -47,7 +47,7 @@ class Project {
   }
 
   migrations() {
-    return loadMigrations(this.assets);
+    return loadMigrations(this.assets, 'sqlite');
   }
 
   db(): Db {

@@ -1,45 +1,14 @@
 import { rmSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import type { Assets } from '../lib/assets.js';
-import { OperatorError } from '../lib/errors.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import { backupBeforeMigrating } from './backup.js';
 import type { Db } from './db.js';
+import { compareApplied, type Migration, migrationFailed, type MigrationStatus, pad, pendingOf } from './migrations.js';
 import { storageProblem } from './storage-errors.js';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-  checksum: string;
-}
-
-export interface MigrationStatus {
-  version: number;
-  name: string;
-  appliedAt: number | null;
-}
-
-export class MigrationError extends OperatorError {
-  override name = 'MigrationError';
-}
-
-const FILE = /^migrations\/(\d{4})_([a-z0-9_]+)\.sql$/;
-
-/** The migrations shipped with this build, in order. */
-export function loadMigrations(assets: Assets): Migration[] {
-  const migrations = assets.list('migrations').map((path) => {
-    const m = FILE.exec(path);
-    if (!m) throw new MigrationError(`migration file ${path} is not named NNNN_name.sql`);
-    const sql = assets.readText(path);
-    return { version: Number(m[1]), name: m[2]!, sql, checksum: sha256(sql) };
-  });
-  migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new MigrationError(`migrations must be numbered 0001, 0002, … without gaps (found ${m.version})`);
-  });
-  return migrations;
-}
+// The SQLite runner. Loading the files and the refusals (edited, unknown migrations) are shared
+// with the PostgreSQL runner (migrate-postgres.ts) through migrations.ts.
+export { loadMigrations, type Migration, MigrationError, type MigrationStatus, pad } from './migrations.js';
 
 function ensureTable(db: Db) {
   db.sqlite.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -50,31 +19,12 @@ function ensureTable(db: Db) {
 /** Compares applied migrations with the shipped ones; refuses edited or unknown ones. */
 export function migrationStatus(db: Db, migrations: Migration[]): MigrationStatus[] {
   ensureTable(db);
-  const applied = db.all(db.q.selectFrom('schema_migrations').selectAll().orderBy('version'));
-  for (const row of applied) {
-    const shipped = migrations.find((m) => m.version === row.version);
-    if (!shipped) {
-      throw new MigrationError(
-        `the database has migration ${row.version} (${row.name}) which this build does not know: it was made by a newer LinkQR`,
-      );
-    }
-    if (shipped.checksum !== row.checksum) {
-      throw new MigrationError(
-        `migration ${pad(row.version)}_${row.name} was edited after it was applied (checksum mismatch); restore the original file`,
-      );
-    }
-  }
-  return migrations.map((m) => ({
-    version: m.version,
-    name: m.name,
-    appliedAt: applied.find((a) => a.version === m.version)?.applied_at ?? null,
-  }));
+  return compareApplied(db.all(db.q.selectFrom('schema_migrations').selectAll().orderBy('version')), migrations);
 }
 
 /** Applies pending migrations in order, each in its own transaction. Returns those applied. */
 export function migrate(db: Db, migrations: Migration[], now: number): Migration[] {
-  const status = migrationStatus(db, migrations);
-  const pending = migrations.filter((m) => status.find((s) => s.version === m.version)?.appliedAt === null);
+  const pending = pendingOf(migrations, migrationStatus(db, migrations));
   const applied: Migration[] = [];
   for (const m of pending) {
     try {
@@ -91,25 +41,17 @@ export function migrate(db: Db, migrations: Migration[], now: number): Migration
     } catch (e) {
       // A refusing disk is said as such by the caller (main.ts); anything else is this migration's fault.
       if (storageProblem(e)) throw e;
-      throw new MigrationError(
-        `migration ${pad(m.version)}_${m.name} failed and was rolled back (${(e as Error).message}); the database stays at ${pad(m.version - 1)}`,
-        { cause: e },
-      );
+      throw migrationFailed(m, e);
     }
   }
   return applied;
 }
 
-export const pad = (version: number) => String(version).padStart(4, '0');
-
-function sha256(text: string) {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /**
  * Applies pending migrations, first taking a copy of a database that already has data
  * (`backups/pre-migrate-…`), so an upgrade can be undone. Serve and `linkqr migrate` both go
- * through here.
+ * through here. SQLite only: a PostgreSQL server is backed up with its own tools, and its runner
+ * (migrate-postgres.ts) takes no copy.
  */
 export function upgradeDatabase(db: Db, migrations: Migration[], ctx: { dataDir: string; clock: Clock; log: Logger }): Migration[] {
   const status = migrationStatus(db, migrations);

@@ -1,10 +1,16 @@
 /**
  * A failure the operator of the server or the CLI can act on (bad setting, data dir in use,
  * unwritable disk, port taken, failed migration). Its message is complete and readable as it
- * is: the CLI prints it on one line, without a stack trace, and exits 1.
+ * is: the CLI prints it on one line, without a stack trace, and exits with `exitCode`: 1, or 2
+ * when what was asked cannot be done in this version at all (retrying will not help).
  */
 export class OperatorError extends Error {
   override name = 'OperatorError';
+  readonly exitCode: number;
+  constructor(message: string, options?: ErrorOptions & { exitCode?: number }) {
+    super(message, options);
+    this.exitCode = options?.exitCode ?? 1;
+  }
 }
 
 /** A field-level validation message, as sent in problem+json `errors`. */

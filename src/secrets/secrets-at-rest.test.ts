@@ -256,7 +256,7 @@ describe('secrets at rest', () => {
     // The database as the release before this one left it: migrations up to 0007, secrets in clear.
     {
       const shipped = diskAssets();
-      const assets = { ...shipped, list: (dir: string) => shipped.list(dir).filter((p) => !/^migrations\/(?!000[1-7]_)/.test(p)) };
+      const assets = { ...shipped, list: (dir: string) => shipped.list(dir).filter((p) => !/^migrations\/sqlite\/(?!000[1-7]_)/.test(p)) };
       const config = loadConfig({ LINKQR_DATA_DIR: dataDir });
       const old = openStore(config, { assets, log: createLogger('silent'), applyPending: true });
       try {

@@ -1,6 +1,6 @@
 import type { Db } from '../db/db.js';
 
-/** A row of the sessions table (migrations/0004_sessions.sql). Times are epoch milliseconds. */
+/** A row of the sessions table (migrations/sqlite/0004_sessions.sql). Times are epoch milliseconds. */
 export interface SessionRow {
   /** Hex SHA-256 of the cookie token. */
   id: string;

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import type pg from 'pg';
+import { shippedAssets } from '../lib/assets.js';
+import { tempDataDir } from '../testing/harness.js';
+import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../testing/postgres.js';
+import { postgresShape, sqliteShape } from '../testing/schema-shape.js';
+import { type Db, openDb } from './db.js';
+import { migrate } from './migrate.js';
+import { migratePostgres } from './migrate-postgres.js';
+import { loadMigrations } from './migrations.js';
+
+// Keeps the two dialects' migrations honest: whoever adds migrations/sqlite/0009_x.sql must add
+// migrations/postgres/0009_x.sql making the same schema, or these fail and say where they differ.
+
+const T0 = Date.UTC(2030, 0, 1);
+const sqliteMigrations = () => loadMigrations(shippedAssets(), 'sqlite');
+const postgresMigrations = () => loadMigrations(shippedAssets(), 'postgres');
+
+test('both dialects ship the same migrations: numbers and names', () => {
+  const names = (ms: { version: number; name: string }[]) => ms.map((m) => `${m.version}_${m.name}`);
+  assert.ok(sqliteMigrations().length >= 8);
+  assert.deepEqual(names(postgresMigrations()), names(sqliteMigrations()));
+});
+
+describe('the schema after all migrations is the same on SQLite and PostgreSQL', { skip: skipWithoutPostgres }, () => {
+  let dir: string;
+  let sqlite: Db;
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  before(async () => {
+    dir = tempDataDir();
+    sqlite = openDb(join(dir, 'parity.db'));
+    migrate(sqlite, sqliteMigrations(), T0);
+    db = await createTestDatabase();
+    pool = db.pool();
+    await migratePostgres(pool, postgresMigrations(), () => T0);
+  });
+  after(async () => {
+    sqlite?.close();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the same tables', async () => {
+    assert.deepEqual(Object.keys(await postgresShape(pool)), Object.keys(sqliteShape(sqlite.sqlite)));
+  });
+
+  test('each table: its columns in order (kind, nullability, default), primary key, indexes, unique keys and foreign keys', async () => {
+    const lite = sqliteShape(sqlite.sqlite);
+    const postgres = await postgresShape(pool);
+    for (const table of Object.keys(lite)) {
+      // One table at a time: a difference names its table.
+      assert.deepEqual(postgres[table], lite[table], `table ${table} differs between migrations/postgres and migrations/sqlite`);
+    }
+  });
+
+  test('the comparison sees what matters: flags, case-insensitive names, partial indexes, ON DELETE, defaults', async () => {
+    // Guards the comparison itself: were the shapes empty or blind, the test above would pass.
+    const postgres = await postgresShape(pool);
+    assert.deepEqual(postgres.users?.uniqueKeys, [{ columns: ['email'], caseInsensitive: true }]);
+    assert.deepEqual(postgres.links?.uniqueKeys, [{ columns: ['slug'], caseInsensitive: false }]);
+    assert.deepEqual(postgres.webhook_deliveries?.indexes.find((i) => i.name === 'webhook_deliveries_due'), {
+      name: 'webhook_deliveries_due',
+      columns: ['next_attempt_at'],
+      unique: false,
+      partial: true,
+    });
+    assert.deepEqual(postgres.memberships?.primaryKey, ['workspace_id', 'user_id']);
+    assert.ok(postgres.api_keys?.foreignKeys.some((f) => f.columns[0] === 'created_by_user_id' && f.onDelete === 'SET NULL'));
+    assert.ok(postgres.clicks?.columns.some((c) => c.name === 'referrer_host' && c.kind === 'text' && !c.notNull), '0006 added it');
+    assert.equal(postgres.links?.columns.find((c) => c.name === 'status')?.default, "'active'");
+    assert.equal(postgres.clicks?.columns.find((c) => c.name === 'id')?.default, null, 'an identity column has no DEFAULT, as a rowid has none');
+  });
+
+  test('0/1 flags refuse other values on PostgreSQL, as a boolean would', async () => {
+    await assert.rejects(
+      pool.query(`INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr) VALUES ('l', 'w', 0, 2, 0)`),
+      /clicks_bot_check/,
+    );
+  });
+
+  test('names unique whatever their case, as COLLATE NOCASE does in SQLite', async () => {
+    await pool.query(`INSERT INTO workspaces (id, name, plan_id, created_at, updated_at) VALUES ('ws_1', 'Acme', 'pln_default', 0, 0)`);
+    await assert.rejects(
+      pool.query(`INSERT INTO workspaces (id, name, plan_id, created_at, updated_at) VALUES ('ws_2', 'ACME', 'pln_default', 0, 0)`),
+      /workspaces_name_lower/,
+    );
+  });
+});
+
+describe('data migrations do the same on both', { skip: skipWithoutPostgres }, () => {
+  // 0006 classifies the clicks recorded before it and builds the rollups from them: the same
+  // clicks before it must give the same rows after it.
+  let dir: string;
+  let sqlite: Db;
+  let db: TestDatabase;
+  beforeEach(async () => {
+    dir = tempDataDir();
+    sqlite = openDb(join(dir, 'data.db'));
+    db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    sqlite.close();
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('0006_analytics: classification and rollups of older clicks', async () => {
+    const pool = db.pool();
+    migrate(sqlite, sqliteMigrations().slice(0, 5), T0);
+    await migratePostgres(pool, postgresMigrations().slice(0, 5), () => T0);
+    const day = Date.UTC(2030, 0, 1);
+    const clicks = [
+      ['lnk_a', 'ws_1', day + 5 * 3_600_000 + 1, 0, 1],
+      ['lnk_a', 'ws_1', day + 5 * 3_600_000 + 2, 1, 0],
+      ['lnk_a', 'ws_1', day + 23 * 3_600_000, 0, 0],
+      ['lnk_a', 'ws_1', day + 86_400_000 + 7, 0, 1],
+      ['lnk_b', 'ws_2', day + 9 * 3_600_000, 1, 1],
+    ] as const;
+    for (const [link, ws, at, bot, qr] of clicks) {
+      sqlite.sqlite.prepare('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr) VALUES (?, ?, ?, ?, ?)').run(link, ws, at, bot, qr);
+      await pool.query('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr) VALUES ($1, $2, $3, $4, $5)', [link, ws, at, bot, qr]);
+    }
+    migrate(sqlite, sqliteMigrations(), T0);
+    await migratePostgres(pool, postgresMigrations(), () => T0);
+
+    const rollups = 'SELECT link_id, facet, day, value, total, human, qr FROM click_rollups ORDER BY link_id, facet, day, value';
+    const hours = 'SELECT workspace_id, hour, total, human, qr FROM workspace_click_hours ORDER BY workspace_id, hour';
+    const classified = 'SELECT id, device, browser, os, referrer_host FROM clicks ORDER BY id';
+    const fromSqlite = (sql: string) => sqlite.sqlite.prepare(sql).all();
+    const fromPostgres = async (sql: string) => (await pool.query(sql)).rows;
+    const expectedRollups = fromSqlite(rollups);
+    // 3 link-days × (all, referrer, browser, os) + 4 (link-day, device) + 4 (link-day, hour).
+    assert.equal(expectedRollups.length, 20);
+    assert.deepEqual(await fromPostgres(rollups), expectedRollups);
+    assert.deepEqual(await fromPostgres(hours), fromSqlite(hours));
+    assert.deepEqual(await fromPostgres(classified), fromSqlite(classified));
+  });
+
+  test('0001_initial: the default plan', async () => {
+    const pool = db.pool();
+    migrate(sqlite, sqliteMigrations(), T0);
+    await migratePostgres(pool, postgresMigrations(), () => T0);
+    const plans = 'SELECT id, name, features, limits FROM plans ORDER BY id';
+    assert.deepEqual((await pool.query(plans)).rows, sqlite.sqlite.prepare(plans).all());
+  });
+});
