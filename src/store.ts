@@ -61,7 +61,7 @@ export function openStore(config: Config, opts: StoreOptions & { applyPending?: 
       );
     }
     upgradeDatabase(db, migrations, { dataDir: config.dataDir, clock, log });
-    // The server's start: statistics an earlier version gathered with value samples slow every lookup.
+    // The server's start: value samples (an ANALYZE by hand) slow every joined lookup.
     if (opts.applyPending) dropStat4Samples(db.sqlite);
   } catch (e) {
     db.close();

@@ -66,8 +66,9 @@ export function sqliteVersion(): string {
  * parameter that meets an index term is bound, to plan for that value: measured, a keyed lookup
  * joined to another table went from 2.8 µs to 23 µs, and the hot statements here (the API key
  * with its plan, the endpoints of an event) bind one on every request. Our parameters are ids,
- * slugs and times, whose distribution no plan here depends on. Called after ANALYZE (the optimize
- * job) and by the server at start-up (a database an earlier version analyzed).
+ * slugs and times, whose distribution no plan here depends on. PRAGMA optimize (the optimize job)
+ * gathers no samples, but a plain ANALYZE does (an operator's, in the sqlite3 shell): the job
+ * and the server's start drop whatever samples they find.
  *
  * SQLite 3.54.0–3.54.1 re-prepare such statements even without samples: better-sqlite3 is pinned
  * to 13.0.3 (SQLite 3.53.4) until a release bundles a SQLite that does not (src/db/db.test.ts).

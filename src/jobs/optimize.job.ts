@@ -4,7 +4,7 @@ import type { Job } from './schedule.js';
 /**
  * `PRAGMA optimize` refreshes the query planner's statistics where they have drifted (SQLite
  * recommends it periodically for long-lived connections; it limits its own work, so it is cheap).
- * The row counts are kept, the value samples dropped (see dropStat4Samples).
+ * Value samples an ANALYZE by hand left are dropped, the row counts kept (see dropStat4Samples).
  */
 export const optimizeJob: Job = {
   name: 'optimize',
