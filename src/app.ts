@@ -124,7 +124,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     baseUrl: () => baseUrl,
     linkChanged: (slug: string) => redirects.invalidate(slug),
     outboxChanged: () => dispatcher.wake(),
-    endpointsChanged: () => dispatcher.endpointsChanged(),
+    endpointsChanged: (pointedElsewhere?: readonly string[]) => dispatcher.endpointsChanged(pointedElsewhere),
     async webhookUrlProblem(url: string) {
       const verdict = await guard.checkUrlResolving(url);
       return verdict.ok ? undefined : verdict.reason;
@@ -226,12 +226,14 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       await closed;
       clearInterval(idle);
       clearTimeout(force);
-      await dispatcherStopped;
-      sender.close();
+      // What was answered is written first: a webhook attempt still waiting for a slow receiver
+      // (up to its 15 s timeout) must not push the clicks past a supervisor's SIGKILL.
       const written = await clicks.close(CLICK_WRITE_GRACE_MS);
       const lost = clicks.depth;
       keyUsage.flush();
       apiRequests.flush();
+      await dispatcherStopped;
+      sender.close();
       db.close();
       log.info({ clicksWritten: written, clicksLost: lost }, 'stopped');
       if (lost > 0) {

@@ -69,7 +69,7 @@ interface Setting<K extends keyof Config> {
   shownDefault?: string;
   /** What it is, in a few words, for --help. */
   about: string;
-  /** How a bad value is quoted in the error; default: as given. For settings that hold secrets. */
+  /** How a bad value is shown in the error; default: quoted as given. For settings that hold secrets. */
   shown?: (raw: string) => string;
   parse(raw: string): Config[K] | { error: string };
 }
@@ -112,7 +112,7 @@ export const SETTINGS = [
     // The data dir stays in use with PostgreSQL: the key file, backups and native addons live there.
     key: 'databaseUrl', env: 'LINKQR_DATABASE_URL', flag: 'database-url', fallback: '', shownDefault: 'unset: SQLite in <data dir>/linkqr.db',
     about: 'PostgreSQL database, postgres://USER:PASSWORD@HOST:5432/DB (in progress: only `migrate` uses it so far)',
-    shown: redactUrl,
+    shown: (raw) => JSON.stringify(redactUrl(raw)),
     parse: (raw) =>
       raw === ''
         ? undefined
@@ -197,6 +197,7 @@ export const SETTINGS = [
   setting({
     // The at-rest key is derived from it (src/secrets/at-rest-key.ts); unset, a key file in the data dir is made.
     key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', fallback: '', shownDefault: 'unset: a random key in <data dir>/linkqr.key', about: 'derives the key that encrypts secrets at rest',
+    shown: () => '(hidden)',
     parse: (raw) => (raw === '' ? undefined : raw.length >= 32 ? raw : { error: 'must be at least 32 characters' }),
   }),
 ];
@@ -218,7 +219,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
     const parsed = s.parse(raw);
     if (parsed !== null && typeof parsed === 'object' && 'error' in parsed) {
       const source = fromFlag !== undefined ? `--${s.flag}` : s.env;
-      const shown = s.key === 'secret' ? '(hidden)' : JSON.stringify(s.shown ? s.shown(raw) : raw);
+      // A setting that holds a secret says how it may be shown; the others are quoted as given.
+      const shown = s.shown ? s.shown(raw) : JSON.stringify(raw);
       problems.push(`${source}=${shown}: ${parsed.error}`);
     } else {
       config[s.key] = parsed;

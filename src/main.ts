@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, flags);
   // Before the command touches anything (the data dir's lock, its key file): with PostgreSQL set,
   // only the commands that work on it run.
-  if (config.databaseUrl && !cmd.onPostgres) throw notOnPostgresYet(cmd.name);
+  if (config.databaseUrl && !cmd.worksOnPostgres) throw notOnPostgresYet(cmd.name);
   configureNativeAddons(config);
   let log: Promise<Logger> | undefined;
   const logger = () => (log ??= import('./lib/logger.js').then((m) => m.consoleLogger(config, cmd.logsTo ?? 'stderr')));

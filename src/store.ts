@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { type Db, dropStat4Samples, openDb } from './db/db.js';
+import { type Db, openDb } from './db/db.js';
 import { DB_FILE } from './db/files.js';
 import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migrate.js';
 import { notOnPostgresYet } from './db/postgres-not-yet.js';
@@ -61,8 +61,6 @@ export function openStore(config: Config, opts: StoreOptions & { applyPending?: 
       );
     }
     upgradeDatabase(db, migrations, { dataDir: config.dataDir, clock, log });
-    // The server's start: value samples (an ANALYZE by hand) slow every joined lookup.
-    if (opts.applyPending) dropStat4Samples(db.sqlite);
   } catch (e) {
     db.close();
     throw e;

@@ -39,11 +39,11 @@ export interface Command {
   positionals?: { name: string; required: boolean }[];
   options?: Record<string, OptionSpec>;
   /**
-   * Whether it runs when the database is PostgreSQL (LINKQR_DATABASE_URL): 'works' (migrate) or
-   * 'no-database' (version). Unset: the command needs the data layer, which is SQLite only in this
-   * version, and main.ts refuses it (src/db/postgres-not-yet.ts).
+   * Whether it runs when the database is PostgreSQL (LINKQR_DATABASE_URL): migrate works on it,
+   * version needs no database. Unset: the command needs the data layer, which is SQLite only in
+   * this version, and main.ts refuses it (src/db/postgres-not-yet.ts).
    */
-  onPostgres?: 'works' | 'no-database';
+  worksOnPostgres?: boolean;
   /** Where its log lines go: serve logs on stdout, the other commands keep stdout for their result. */
   logsTo?: 'stdout' | 'stderr';
   run: CommandRun;

@@ -52,7 +52,7 @@ export const COMMANDS: Command[] = [
       status: { type: 'boolean', usage: '--status', description: 'list migrations and whether each is applied' },
       ...JSON_OPTION,
     },
-    onPostgres: 'works',
+    worksOnPostgres: true,
     run: lazy(migrate, (m) => m.migrate),
   },
   {
@@ -215,7 +215,7 @@ export const COMMANDS: Command[] = [
     name: ['version'],
     summary: 'print the version (--json: with the Node.js and SQLite versions, for bug reports)',
     options: JSON_OPTION,
-    onPostgres: 'no-database',
+    worksOnPostgres: true,
     run: lazy(version, (m) => m.version),
   },
 ];

@@ -1,6 +1,7 @@
 import { createServer, type Server } from '../app.js';
 import { openStore } from '../store.js';
 import { lockDataDir } from '../db/data-dir-lock.js';
+import { dropStat4Samples } from '../db/db.js';
 import { loadAtRestKeys } from '../secrets/at-rest-key.js';
 import { issueSetupToken } from '../setup/setup.service.js';
 import { VERSION } from '../version.js';
@@ -35,6 +36,8 @@ export async function serve({ config, assets, logger }: CommandContext) {
     let setupToken: string | undefined;
     try {
       // Before the port opens, as every write of the start: one that fails fails the start.
+      // Value samples (a hand-run ANALYZE) would slow every joined lookup until the nightly job.
+      dropStat4Samples(store.db.sqlite);
       setupToken = issueSetupToken(store);
       server = createServer(store, { atRestKeys });
       await server.listen();

@@ -266,7 +266,7 @@ describe('ClickRecorder', () => {
     timers.busyFor(1);
 
     recorder.record(click(f, f.linkA));
-    assert.equal(f.rowCount(), 3, 'written before this click is answered: no click waits much longer than flushDelayMs');
+    assert.equal(f.rowCount(), 3, 'written as this click is recorded: no click waits much longer than flushDelayMs');
     assert.equal(recorder.depth, 0);
   });
 

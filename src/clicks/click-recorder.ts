@@ -101,8 +101,9 @@ export class ClickRecorder {
       return;
     }
     this.add(click);
-    // While writes fail, arriving clicks wait for the retry instead of each forcing a write.
-    if (this.retryDelayMs > 0) return this.flushAfter(this.retryDelayMs);
+    // While writes fail, arriving clicks wait for the retry (a failed write always arms it)
+    // instead of each forcing a write.
+    if (this.retryDelayMs > 0) return;
     if (this.buffer.length >= this.maxBatch) this.flushSoon();
     else if (this.buffer.length > 1 && this.timers.now() - this.oldestAt >= this.flushDelayMs) this.flush();
     else this.flushAfter(this.flushDelayMs);

@@ -46,8 +46,9 @@ const HOLDER_WAIT_MS = 2_000;
  * only way to take an fcntl lock from Node without another native addon. The journal lives in
  * memory, so no file appears beside it, and the file stays empty.
  *
- * Only `serve` takes it: CLI commands (key create, backup, migrate --status, …) work beside a
- * running server, through SQLite's ordinary locking of the database.
+ * `serve` and `migrate` (which must not change the schema under a running server) take it; the
+ * other CLI commands (key create, backup, migrate --status, …) work beside a running server,
+ * through SQLite's ordinary locking of the database.
  *
  * POSIX locks belong to the process, and closing any descriptor of the file drops them: nothing
  * else in this process may open linkqr.lock. Who holds it is written to linkqr.lock.json instead.

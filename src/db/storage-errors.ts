@@ -149,8 +149,8 @@ export function ensureDataDir(dataDir: string): void {
       mkdirSync(dataDir, { recursive: true });
     } catch (e) {
       // Node's recursive mkdir reports ENOENT where the parent refused (EROFS, EACCES): ask plainly.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(dirname(dataDir))) mkdirSync(dataDir);
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(dirname(dataDir))) throw e;
+      mkdirSync(dataDir);
     }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

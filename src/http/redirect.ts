@@ -55,8 +55,8 @@ export function createRedirectHandler(deps: RedirectDeps) {
     deps.metrics.redirect(outcome, req.method!, status, (performance.now() - since) / 1000);
     if (log.isLevelEnabled('debug')) log.debug({ reqId: randomUUID(), method: req.method, path: req.url, status, outcome }, 'request');
   };
-  const send = (res: ServerResponse, target: RedirectTarget) => {
-    res.writeHead(target.redirectCode, { location: target.url, 'cache-control': 'private, max-age=0', 'content-length': 0 });
+  const send = (res: ServerResponse, status: number, location: string) => {
+    res.writeHead(status, { location, 'cache-control': 'private, max-age=0', 'content-length': 0 });
     res.end();
   };
 
@@ -66,7 +66,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
     deps.clicks.recordDurably(click, (error) => {
       if (error === undefined) {
         note(req, target.redirectCode, 'redirected', since);
-        return send(res, target);
+        return send(res, target.redirectCode, target.url);
       }
       target.humanClicks--;
       note(req, 503, 'unavailable', since);
@@ -101,9 +101,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
       if (target.expiredUrl && target.expiredUrl.length > MAX_LOCATION_LENGTH) return tooLong(req, res, target, target.expiredUrl);
       note(req, target.expiredUrl ? 302 : 410, 'expired');
       if (!target.expiredUrl) return writeStatusPage(res, 410, deps.pages.gone);
-      res.writeHead(302, { location: target.expiredUrl, 'cache-control': 'private, max-age=0', 'content-length': 0 });
-      res.end();
-      return;
+      return send(res, 302, target.expiredUrl);
     }
     if (target.maxClicks !== null && target.humanClicks >= target.maxClicks) {
       note(req, 410, 'exhausted');
@@ -126,9 +124,11 @@ export function createRedirectHandler(deps: RedirectDeps) {
     // Counted now, before any write, so that concurrent requests see the limit at once.
     if (!bot) target.humanClicks++;
     if (!bot && target.maxClicks !== null) return redirectOnceWritten(req, res, target, click);
-    deps.clicks.record(click);
     note(req, target.redirectCode, 'redirected');
-    send(res, target);
+    send(res, target.redirectCode, target.url);
+    // After the answer: a click that finds the batch overdue writes it (click-recorder.ts), and
+    // this visitor need not wait for that.
+    deps.clicks.record(click);
   };
 }
 

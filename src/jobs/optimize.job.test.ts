@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { startTestServer } from '../testing/harness.js';
+import Database from 'better-sqlite3';
+import { runCli, spawnServer, startTestServer, tempDataDir } from '../testing/harness.js';
 
 test('optimize gathers the query planner statistics a grown table lacks', async () => {
   const t = await startTestServer();
@@ -32,5 +35,30 @@ test('optimize gathers the query planner statistics a grown table lacks', async 
     assert.ok(t.logs.some((l) => /"job":"optimize"/.test(l) && /"msg":"job finished"/.test(l)));
   } finally {
     await t.close();
+  }
+});
+
+test('serve drops the value samples a hand-run ANALYZE left, before it answers', async () => {
+  const dataDir = tempDataDir();
+  try {
+    const made = await runCli(['workspace', 'create', 'Acme'], { dataDir });
+    assert.equal(made.code, 0, made.stderr);
+    const samples = () => {
+      const db = new Database(join(dataDir, 'linkqr.db'));
+      try {
+        return db.prepare('select count(*) from sqlite_stat4').pluck().get() as number;
+      } finally {
+        db.close();
+      }
+    };
+    const db = new Database(join(dataDir, 'linkqr.db'));
+    db.exec('analyze');
+    db.close();
+    assert.ok(samples() > 0, 'ANALYZE gathered samples');
+    const server = await spawnServer(dataDir);
+    assert.equal((await server.stop('SIGTERM')).code, 0);
+    assert.equal(samples(), 0);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

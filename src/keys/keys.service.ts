@@ -100,9 +100,11 @@ export async function createKey(
   deps: KeyStore,
   ctx: ChangeContext,
   input: NewKey,
-  { parts, hash }: KeySecret = newKeySecret(),
+  secret?: KeySecret,
 ): Promise<{ key: string; record: PresentedKey }> {
   const allowedCidrs = allowedNetworks(input.allowedCidrs ?? []);
+  // Hashed once the input is known to be good (the CLI passes one it started hashing earlier).
+  const { parts, hash } = secret ?? newKeySecret();
   const now = deps.clock.now();
   const row: ApiKeyRow = {
     id: parts.id,

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { AttemptErrorClass, AttemptResult } from '../webhooks/sender.js';
 import { CircuitBreakers } from './circuit-breaker.js';
+
+type Outcome = Pick<AttemptResult, 'outcome' | 'errorClass' | 'timedOut'>;
 
 /** The slot arithmetic of the breaker; the dispatcher's use of it is in fairness.test.ts. */
 
-const timeout = { outcome: 'failure', errorClass: 'timeout', timedOut: true };
-const success = { outcome: 'success', errorClass: null, timedOut: false };
+const timeout: Outcome = { outcome: 'failure', errorClass: 'timeout', timedOut: true };
+const success: Outcome = { outcome: 'success', errorClass: null, timedOut: false };
 
 describe('circuit breakers', () => {
   test('each failure without an answer halves the slots down to one probe; a success gives them all back', () => {
@@ -23,14 +26,14 @@ describe('circuit breakers', () => {
 
   test('only failures where the receiver never answered count', () => {
     const b = new CircuitBreakers(8);
-    for (const errorClass of ['timeout', 'connect_timeout', 'connection_refused', 'unreachable', 'dns']) {
+    for (const errorClass of ['timeout', 'connect_timeout', 'connection_refused', 'unreachable', 'dns'] as AttemptErrorClass[]) {
       b.forget('whk_a');
       b.record('whk_a', { outcome: 'failure', errorClass, timedOut: errorClass === 'timeout' });
       assert.equal(b.slots('whk_a'), 4, errorClass);
     }
     b.forget('whk_a');
     // An answer gives the slot back at once, whatever it says; a cut-off attempt says nothing.
-    for (const result of [
+    for (const result of <Outcome[]>[
       { outcome: 'failure', errorClass: 'http_error', timedOut: false },
       { outcome: 'throttled', errorClass: 'http_error', timedOut: false },
       { outcome: 'gone', errorClass: 'http_error', timedOut: false },

@@ -14,8 +14,10 @@
  * the per-workspace bound keeps it from holding more than its workspace's share.
  */
 
-/** Failures where the receiver never answered: timeouts and failures to connect (and see `timedOut`). */
-const NO_ANSWER = new Set(['timeout', 'connect_timeout', 'connection_refused', 'unreachable', 'dns']);
+import type { AttemptErrorClass, AttemptResult } from '../webhooks/sender.js';
+
+/** Failures where the receiver never answered: failures to connect (a total timeout is `timedOut`). */
+const NO_ANSWER = new Set<AttemptErrorClass>(['connect_timeout', 'connection_refused', 'unreachable', 'dns']);
 
 export type CircuitChange = 'opened' | 'closed';
 
@@ -35,7 +37,7 @@ export class CircuitBreakers {
   }
 
   /** Takes an attempt's outcome into account; says when the circuit opened or closed. */
-  record(endpointId: string, result: { outcome: string; errorClass: string | null; timedOut: boolean }): CircuitChange | undefined {
+  record(endpointId: string, result: Pick<AttemptResult, 'outcome' | 'errorClass' | 'timedOut'>): CircuitChange | undefined {
     const before = this.slots(endpointId);
     // A receiver that sends its status line and then stalls holds the slot as long as one that
     // never answers: whatever the status said, an attempt the total timeout ended counts as no answer.

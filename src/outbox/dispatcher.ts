@@ -3,6 +3,7 @@ import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { markSecretUnreadable, signingSecrets } from '../webhooks/endpoint-secrets.js';
+import type { AttemptResult } from '../webhooks/sender.js';
 import { CircuitBreakers } from './circuit-breaker.js';
 import {
   type ClaimedDelivery,
@@ -18,20 +19,6 @@ import {
 } from './deliveries.repo.js';
 import { AUTO_DISABLE_AFTER_MS, decide } from './retry-policy.js';
 
-/** One HTTP attempt (src/webhooks/sender.ts); never throws. */
-export interface AttemptResult {
-  outcome: 'success' | 'failure' | 'gone' | 'throttled';
-  statusCode: number | null;
-  errorClass: string | null;
-  /** A sentence for the delivery log, safe to show to workspace admins. */
-  errorDetail: string | null;
-  durationMs: number;
-  responseExcerpt: string;
-  retryAfterMs: number | null;
-  /** The total timeout ended it, even if a status line had come. */
-  timedOut: boolean;
-}
-
 export interface DispatcherDeps {
   db: Db;
   clock: Clock;
@@ -39,7 +26,7 @@ export interface DispatcherDeps {
   /** Opens the endpoints' signing secrets. */
   secretBox: SecretBox;
   /** Aborting `signal` ends the attempt at once with the error class 'cancelled'. */
-  send(req: { url: string; pool: string; headers: Record<string, string>; body: string }, signal: AbortSignal): Promise<AttemptResult>;
+  send(req: { url: string; headers: Record<string, string>; body: string }, signal: AbortSignal): Promise<AttemptResult>;
   /** Standard Webhooks headers for one attempt, signed with every given secret. */
   headers(p: { msgId: string; timestampSeconds: number; body: string; secrets: string[] }): Record<string, string>;
   retrySchedule: readonly number[];
@@ -126,9 +113,12 @@ export class Dispatcher {
   /**
    * Endpoints were deleted or disabled: their attempts in flight are cut off at once (no outcome
    * is recorded, the delivery is due again as it was), so a receiver that hangs stops holding
-   * slots as soon as its endpoint is gone rather than when its attempts time out.
+   * slots as soon as its endpoint is gone rather than when its attempts time out. `pointedElsewhere`:
+   * endpoints given a new URL, whose attempts to the old receiver are cut off the same way and
+   * whose circuit starts afresh (the old receiver's timeouts say nothing of the new one).
    */
-  endpointsChanged(): void {
+  endpointsChanged(pointedElsewhere: readonly string[] = []): void {
+    for (const id of pointedElsewhere) this.cutOff(id);
     this.cutOffRemovedEndpoints();
     this.wake();
   }
@@ -211,11 +201,12 @@ export class Dispatcher {
       this.deps.log.error({ err }, 'checking webhook endpoints failed');
       return;
     }
-    for (const id of watched) {
-      if (enabled.has(id)) continue;
-      this.breakers.forget(id);
-      for (const controller of this.byEndpoint.get(id) ?? []) controller.abort();
-    }
+    for (const id of watched) if (!enabled.has(id)) this.cutOff(id);
+  }
+
+  private cutOff(endpointId: string): void {
+    this.breakers.forget(endpointId);
+    for (const controller of this.byEndpoint.get(endpointId) ?? []) controller.abort();
   }
 
   private async attempt(d: ClaimedDelivery): Promise<void> {
@@ -230,7 +221,7 @@ export class Dispatcher {
       const secrets = signingSecrets(this.deps.secretBox, d.endpoint_id, d, startedAt);
       if (!secrets) return await this.holdForRotation(d, startedAt);
       const headers = this.deps.headers({ msgId: d.event_id, timestampSeconds: Math.floor(startedAt / 1000), body: d.payload, secrets });
-      result = await this.deps.send({ url: d.url, pool: d.endpoint_id, headers, body: d.payload }, controller.signal);
+      result = await this.deps.send({ url: d.url, headers, body: d.payload }, controller.signal);
       const log = { delivery: d.id, event: d.event_id, endpoint: d.endpoint_id, attempt: d.attempts + 1, ms: result.durationMs };
       if (result.errorClass === 'cancelled') {
         await this.deps.db.write(() => releaseLease(this.deps.db, d.id));

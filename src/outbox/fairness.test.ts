@@ -254,6 +254,24 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     assert.deepEqual([...answered].sort(), ds.map((d) => d.event_id).sort(), 'each event was answered 200 at least once');
   });
 
+  test('an endpoint given a new URL starts afresh: its attempts to the old receiver are cut off and its slots are full again', async (ctx) => {
+    const s = await scenario(ctx);
+    const old = await s.receiver(() => 'hang');
+    const id = (await s.endpoint('Acme', `${old.url}/hooks`, ['link.created'])).id;
+    for (let i = 0; i < 16; i++) await s.link('Acme', `https://example.com/moved/${i}`);
+    await eventually(() => old.received.length === 8 && s.leasedOfEndpoint(id) === 8);
+    s.timeOut();
+    // Eight timeouts: the circuit is open, one probe at a time.
+    await eventually(() => old.received.length === 9 && s.leasedOfEndpoint(id) === 1);
+
+    const fresh = await s.receiver(() => 'hang');
+    const moved = await s.api('Acme', 'PATCH', `/api/v1/webhooks/${id}`, { url: `${fresh.url}/hooks` });
+    assert.equal(moved.status, 200, moved.text);
+    // The probe is cut off and sent again, with the other seven due, to the new receiver: 8 at once.
+    await eventually(() => fresh.received.length === 8 && s.leasedOfEndpoint(id) === 8);
+    assert.equal(old.received.length, 9, 'nothing more to the old receiver');
+  });
+
   for (const how of ['deleted', 'disabled'] as const) {
     test(`hanging endpoints ${how} while their attempts are in flight give their slots back at once`, async (ctx) => {
       const s = await scenario(ctx);

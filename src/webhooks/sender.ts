@@ -52,11 +52,6 @@ export interface AttemptResult {
 
 export interface DeliveryRequest {
   url: string;
-  /**
-   * Whose connections this attempt uses (the endpoint id): each pool has its own
-   * maxSocketsPerOrigin, so endpoints on one receiver host never wait for each other's sockets.
-   */
-  pool?: string;
   /** Sent as given; only content-length is computed, and user-agent filled in when absent. */
   headers: Record<string, string>;
   body: string;
@@ -68,6 +63,11 @@ export interface SenderOptions {
   connectTimeoutMs?: number;
   totalTimeoutMs?: number;
   maxResponseBytes?: number;
+  /**
+   * Connections per receiver origin; default unbounded. The dispatcher's slots (8 per endpoint,
+   * 16 per workspace, 64 in all) bound the attempts, so an agent bound could only make endpoints
+   * that share a receiver host queue behind each other's hanging attempts.
+   */
   maxSocketsPerOrigin?: number;
   /** Reads "now" for Retry-After HTTP-dates. */
   clock?: Clock;
@@ -84,25 +84,6 @@ export interface Sender {
   close(): void;
 }
 
-/** The request option that names an attempt's connection pool (DeliveryRequest.pool). */
-const POOL = Symbol('linkqr.pool');
-
-/**
- * Node's agents keep one pool of sockets per origin, bounded by maxSockets: endpoints on the same
- * receiver host (of any workspace) shared 8 sockets, so one endpoint that hangs made the others
- * wait in the agent's queue. Naming the pool per endpoint gives each its own bound, which the
- * dispatcher's per-endpoint slots never exceed: an attempt never waits for a socket.
- */
-class PooledHttpAgent extends http.Agent {
-  override getName(options?: http.ClientRequestArgs): string {
-    return `${super.getName(options)}:${String((options as Record<symbol, unknown> | undefined)?.[POOL] ?? '')}`;
-  }
-}
-class PooledHttpsAgent extends https.Agent {
-  override getName(options?: https.RequestOptions): string {
-    return `${super.getName(options)}:${String((options as Record<symbol, unknown> | undefined)?.[POOL] ?? '')}`;
-  }
-}
 
 const CANCELLED_DETAIL = 'The attempt was cut off: its endpoint was deleted or disabled meanwhile.';
 
@@ -116,15 +97,15 @@ export function createSender(options: SenderOptions): Sender {
     connectTimeoutMs = 5_000,
     totalTimeoutMs = 15_000,
     maxResponseBytes = 20_000,
-    maxSocketsPerOrigin = 8,
+    maxSocketsPerOrigin = Number.POSITIVE_INFINITY,
     clock = systemClock,
     timers = systemTimers,
   } = options;
   const pool = { keepAlive: true, maxSockets: maxSocketsPerOrigin, scheduling: 'lifo' as const, timeout: IDLE_SOCKET_MS };
   // Node calls these lookups for every new connection to a host name, so the address checked
   // is the address dialled. It never calls them for IP literals: send() checks those itself.
-  const httpAgent = new PooledHttpAgent({ ...pool, lookup: guard.plainHttpLookup });
-  const httpsAgent = new PooledHttpsAgent({
+  const httpAgent = new http.Agent({ ...pool, lookup: guard.plainHttpLookup });
+  const httpsAgent = new https.Agent({
     ...pool,
     lookup: guard.lookup,
     ...(options.extraCa?.length ? { ca: [...tls.rootCertificates, ...options.extraCa] } : {}),
@@ -182,8 +163,7 @@ export function createSender(options: SenderOptions): Sender {
           method: 'POST',
           agent: isHttps ? httpsAgent : httpAgent,
           headers: outgoingHeaders(req.headers, userAgent, body.length),
-          [POOL]: req.pool ?? '',
-        } as http.RequestOptions);
+        });
       } catch (err) {
         fail('invalid_request', `The request could not be built: ${(err as Error).message}`);
         return;

@@ -21,8 +21,8 @@ export interface WebhookDeps {
   secretBox: SecretBox;
   /** Called after a commit that added deliveries, or made waiting ones deliverable. */
   outboxChanged(): void;
-  /** Called after a commit that deleted or disabled endpoints: their attempts in flight are cut off. */
-  endpointsChanged(): void;
+  /** Called after a commit that deleted or disabled endpoints, or gave some a new URL (`pointedElsewhere`): their attempts in flight are cut off. */
+  endpointsChanged(pointedElsewhere?: readonly string[]): void;
 }
 
 const DEFAULT_GRACE_SECONDS = 86_400;
@@ -166,12 +166,12 @@ export async function updateWebhook(deps: WebhookDeps, workspaceId: string, ctx:
     if (Object.keys(changed).length > 0) {
       recordAudit(deps.db, ctx, { workspaceId, action: 'webhook.update', targetType: 'webhook_endpoint', targetId: id, summary: changed, at: now });
     }
-    return after;
+    return { after, pointedElsewhere: before.url !== after.url };
   });
   // Re-enabling makes its pending deliveries due again.
   if (input.enabled) deps.outboxChanged();
-  if (input.enabled === false) deps.endpointsChanged();
-  return presentEndpoint(row);
+  if (input.enabled === false || row.pointedElsewhere) deps.endpointsChanged(row.pointedElsewhere ? [id] : []);
+  return presentEndpoint(row.after);
 }
 
 export async function deleteWebhook(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, id: string) {

@@ -55,6 +55,8 @@ export function errorHandler(log: Logger, pages: StatusPages) {
     // An htmx form would drop a 5xx answer silently (views/layouts/admin.eta lets 503 through):
     // the page replaces the admin page's body, so the change visibly did not happen.
     if (e.code === 'storage_unavailable' && req.get('hx-request')) res.set({ 'hx-retarget': 'body', 'hx-reswap': 'innerHTML' });
-    res.status(e.status).set(PAGE_SECURITY_HEADERS).type('html').send(statusPageOf(pages, e));
+    // A stricter referrer policy the route set already (setup: its URL carries the token) stays.
+    const referrerPolicy = res.getHeader('referrer-policy') ?? PAGE_SECURITY_HEADERS['referrer-policy']!;
+    res.status(e.status).set(PAGE_SECURITY_HEADERS).set('referrer-policy', String(referrerPolicy)).type('html').send(statusPageOf(pages, e));
   };
 }

@@ -17,8 +17,7 @@ export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
 /** The page headers, and never cached. */
 function securityHeaders(referrerPolicy: 'no-referrer' | 'same-origin') {
   return (_req: Request, res: Response, next: NextFunction) => {
-    res.set(PAGE_SECURITY_HEADERS);
-    res.setHeader('referrer-policy', referrerPolicy);
+    res.set({ ...PAGE_SECURITY_HEADERS, 'referrer-policy': referrerPolicy });
     res.setHeader('cache-control', 'no-store');
     next();
   };
