@@ -1,17 +1,17 @@
-// Builds dist/linkqr: one Linux x64 executable holding Node, the bundle (dist/linkqr.cjs), the
-// files under views/, public/ and migrations/, and the two native addons, using Node's single
+// Builds dist/linkqr: one Linux x64 executable holding Node, the bundle (dist/linkqr-sea.cjs), the
+// files under views/, public/ and migrations/, and better-sqlite3's native addon, using Node's single
 // executable applications (SEA) and postject. See src/lib/assets.ts and src/lib/native-addons.ts
 // for how the bundle finds them inside the executable.
 //
 //   node scripts/build-binary.mjs                  bundle, then build the executable
-//   node scripts/build-binary.mjs --reuse-bundle   wrap the existing dist/linkqr.cjs (as tests do)
+//   node scripts/build-binary.mjs --reuse-bundle   wrap the existing dist/linkqr-sea.cjs (as tests do)
 //   node scripts/build-binary.mjs --if-stale       do nothing if dist/linkqr was built from the same inputs
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
-import { BUNDLE, bundle, ROOT } from './build.mjs';
+import { bundle, ROOT, SEA_BUNDLE } from './build.mjs';
 
 const OUTPUT = join(ROOT, 'dist/linkqr');
 const STAMP = join(ROOT, 'dist/linkqr.inputs');
@@ -27,14 +27,13 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.warn(`build-binary: building for ${process.platform}-${process.arch}, the host; the project ships linux-x64`);
 }
 
-if (!args.has('--reuse-bundle') || !existsSync(join(ROOT, BUNDLE))) await bundle();
+if (!args.has('--reuse-bundle') || !existsSync(join(ROOT, SEA_BUNDLE))) await bundle();
 
 // The addon files the packages themselves would load here (see src/lib/native-addons.ts).
 const packageDir = (name) => dirname(require.resolve(`${name}/package.json`));
 const addons = {
   // A local compile (build/Release) wins over the shipped prebuild, as in the package itself.
   better_sqlite3: [join(packageDir('better-sqlite3'), 'build/Release/better_sqlite3.node')].find(existsSync) ?? createRequire(join(packageDir('better-sqlite3'), 'package.json'))('./lib/binding.js').getPrebuildPath(),
-  argon2: require('node-gyp-build').resolve(packageDir('argon2')),
 };
 
 const files = ASSET_DIRS.flatMap((dir) => walk(join(ROOT, dir))).map((f) => relative(ROOT, f).split(sep).join('/')).sort();
@@ -42,7 +41,7 @@ const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 
 const inputs = createHash('sha256');
 inputs.update(`${process.version} ${process.execPath} ${statSync(process.execPath).size}\n`);
-for (const f of [BUNDLE, 'scripts/build.mjs', 'scripts/build-binary.mjs', ...files]) inputs.update(`${f}\n`).update(readFileSync(join(ROOT, f)));
+for (const f of [SEA_BUNDLE, 'scripts/build.mjs', 'scripts/build-binary.mjs', ...files]) inputs.update(`${f}\n`).update(readFileSync(join(ROOT, f)));
 for (const [name, file] of Object.entries(addons)) inputs.update(`${name}\n`).update(readFileSync(file));
 const inputsHash = inputs.digest('hex');
 if (args.has('--if-stale') && existsSync(OUTPUT) && existsSync(STAMP) && readFileSync(STAMP, 'utf8') === inputsHash) {
@@ -63,7 +62,7 @@ try {
   };
   writeFileSync(join(work, 'manifest.json'), JSON.stringify(manifest));
   const seaConfig = {
-    main: join(ROOT, BUNDLE),
+    main: join(ROOT, SEA_BUNDLE),
     output: join(work, 'linkqr.blob'),
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
@@ -102,7 +101,7 @@ try {
 }
 
 const mb = (statSync(OUTPUT).size / 1024 / 1024).toFixed(1);
-console.log(`build-binary: ${relative(process.cwd(), OUTPUT)} ${mb} MB, ${files.length} files, ${Object.keys(addons).length} native addons, built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(`build-binary: ${relative(process.cwd(), OUTPUT)} ${mb} MB, ${files.length} files, ${Object.keys(addons).length} native addon${Object.keys(addons).length === 1 ? '' : 's'}, built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
 function walk(dir) {
   if (!existsSync(dir)) return [];

@@ -18,10 +18,9 @@ const KEY = /^lqr_[0-9A-Za-z]{12}_[0-9A-Za-z]{32}_[0-9A-Za-z]{6}$/;
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** The addon files the packages load in a checkout: the executable must carry these very bytes. */
+/** The addon file the package loads in a checkout: the executable must carry these very bytes. */
 const CHECKOUT_ADDONS = {
   better_sqlite3: (require(join(ROOT, 'node_modules/better-sqlite3/lib/binding.js')) as { getPrebuildPath(): string }).getPrebuildPath(),
-  argon2: (require('node-gyp-build') as { resolve(dir: string): string }).resolve(join(ROOT, 'node_modules/argon2')),
 };
 
 let folder: string;
@@ -78,7 +77,7 @@ test('npm run build:binary prints one line, and no warnings', (t) => {
   const build = spawnSync(process.execPath, ['scripts/build-binary.mjs', '--reuse-bundle'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   assert.equal(build.status, 0, `build-binary failed:\n${build.stdout}\n${build.stderr}`);
   assert.equal(build.stderr, '');
-  assert.match(build.stdout, /^build-binary: dist\/linkqr [\d.]+ MB, \d+ files, 2 native addons, built in [\d.]+ s\n$/);
+  assert.match(build.stdout, /^build-binary: dist\/linkqr [\d.]+ MB, \d+ files, 1 native addon, built in [\d.]+ s\n$/);
 });
 
 describe('the single executable, alone in an empty folder with an empty environment', () => {
@@ -136,8 +135,7 @@ describe('the single executable, alone in an empty folder with an empty environm
     assert.equal(readFileSync(join(folder, 'copy.db')).subarray(0, 16).toString('latin1'), 'SQLite format 3\0');
 
     const addons = extractedAddons(join(folder, 'data/.addons'));
-    assert.deepEqual(Object.keys(addons).sort(), ['argon2', 'better_sqlite3']);
-    assert.ok(addons.argon2!.equals(readFileSync(CHECKOUT_ADDONS.argon2)));
+    assert.deepEqual(Object.keys(addons), ['better_sqlite3'], 'argon2 is node:crypto\'s: no addon for it');
   });
 
   test('serve: health, the API, a redirect, a static file, an HTML page from the views; SIGTERM exits 0', async () => {

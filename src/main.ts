@@ -1,21 +1,13 @@
 import { parseArgs } from 'node:util';
-import type { Logger } from 'pino';
 import type { Command } from './cli/command.js';
 import { resolveCommandLine } from './cli/command-line.js';
 import { COMMANDS } from './cli/commands.js';
 import { CONFIG_OPTIONS, commandHelp, generalHelp, groupHelp, usageOf } from './cli/help.js';
-import { type Config, loadConfig, SETTINGS } from './config.js';
-import { DB_FILE } from './db/files.js';
-import { storageFailureSentence, storageProblem, unreadableDatabaseSentence } from './db/storage-errors.js';
-import { shippedAssets } from './lib/assets.js';
-import { AppError, OperatorError } from './lib/errors.js';
-import { configureNativeAddons } from './lib/native-addons.js';
-import { notOnPostgresYet } from './db/postgres-not-yet.js';
 
-// The entry point: find the command, check its arguments, read the configuration, run it. Only
-// what every command needs is imported here; each command's implementation, the logger and the
-// database are imported when a command needs them (src/cli/commands.ts), so `version` and
-// `--help` add little to Node's own start (scripts/bench/cold-start.mjs).
+// The entry point: the command line. It finds the command and checks its arguments, answers
+// --help, the usage mistakes and plain `version` itself, and hands the rest to the command runner
+// (src/cli/run-command.ts): a bundle of its own (scripts/build.mjs), so these answers load only
+// the command table and add little to Node's own start (scripts/bench/cold-start.mjs).
 
 /** A mistake in how the command was called: said in one line with the usage, exit code 2. */
 class UsageError extends Error {}
@@ -54,20 +46,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, values[s.flag] as string | undefined]));
-  const config = loadConfig(process.env, flags);
-  // Before the command touches anything (the data dir's lock, its key file): with PostgreSQL set,
-  // only the commands that work on it run.
-  if (config.databaseUrl && !cmd.worksOnPostgres) throw notOnPostgresYet(cmd.name);
-  configureNativeAddons(config);
-  let log: Promise<Logger> | undefined;
-  const logger = () => (log ??= import('./lib/logger.js').then((m) => m.consoleLogger(config, cmd.logsTo ?? 'stderr')));
-  try {
-    const code = await cmd.run({ config, assets: shippedAssets(), logger, options: values, positionals });
-    return code ?? 0;
-  } catch (err) {
-    throw await explained(err, config, logger);
+  const answer = cmd.quickAnswer?.(values);
+  if (answer !== undefined) {
+    process.stdout.write(answer);
+    return 0;
   }
+  const { runCommand } = await import('./cli/run-command.js');
+  return runCommand({ name: cmd.name, options: values, positionals });
 }
 
 /** The command's options (and the configuration flags, wherever they are), checked against what it takes. */
@@ -107,23 +92,6 @@ function parseArgsMistake(e: Error & { code?: string }): string {
   return e.message;
 }
 
-/**
- * A failure as the operator should read it. A disk that refuses writes (read-only, full,
- * failing) is a sentence about the data dir, found by asking the file system. Anything else
- * unexpected is a bug: one line here, the stack in the log at debug level.
- */
-async function explained(err: unknown, config: Config, logger: () => Promise<Logger>): Promise<unknown> {
-  if (err instanceof OperatorError || err instanceof AppError) return err;
-  if (storageProblem(err)) return new OperatorError(storageFailureSentence(err, config.dataDir, DB_FILE), { cause: err });
-  const unreadable = unreadableDatabaseSentence(err, config.dataDir, DB_FILE);
-  if (unreadable) return new OperatorError(unreadable, { cause: err });
-  const log = await logger();
-  log.debug({ err }, 'unexpected error');
-  log.flush?.();
-  const message = (err as Error)?.message ?? String(err);
-  return new OperatorError(`unexpected error: ${message} (run with --log-level debug for the stack trace)`, { cause: err });
-}
-
 // The output cannot be written. `linkqr audit … | head`: the reader has what it wanted and closed
 // the pipe (EPIPE), so stop quietly, as the standard tools do. Anything else (a full disk under
 // `> file`) is one sentence, like every other failure, not an unhandled 'error' event.
@@ -137,17 +105,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof AppError) {
-      const fields = err.errors?.map((f) => `\n  - ${f.field}: ${f.message}`).join('') ?? '';
-      process.stderr.write(`linkqr: ${err.detail}${fields}\n`);
-      process.exitCode = err.code === 'usage' ? 2 : 1;
-    } else if (err instanceof OperatorError) {
-      process.stderr.write(`linkqr: ${err.message}\n`);
-      process.exitCode = err.exitCode;
-    } else {
-      // Before the configuration was read: nothing to explain it with.
-      process.stderr.write(`linkqr: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
+    // A bug in reading the command line itself (the runner reports its own failures).
+    process.stderr.write(`linkqr: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 1;
   },
 );

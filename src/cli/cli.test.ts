@@ -5,6 +5,8 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DB_FILE } from '../db/files.js';
+import { COMMANDS } from './commands.js';
+import { IMPLEMENTATIONS } from './implementations.js';
 import { type Db, openDb } from '../db/db.js';
 import { verifySecret } from '../lib/passwords.js';
 import { type CliResult, http, ROOT, runCli, spawnServer, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
@@ -117,6 +119,9 @@ describe('linkqr CLI: help, version and usage errors', { concurrency: 4 }, () =>
   ];
   test('the table of --help cases covers every command', () => {
     assert.deepEqual(helpOf.map(([c]) => c), commands);
+  });
+  test('every command in the table has an implementation, and every implementation a command', () => {
+    assert.deepEqual(Object.keys(IMPLEMENTATIONS).sort(), COMMANDS.map((c) => c.name.join(' ')).sort());
   });
   for (const [command, shows] of helpOf) {
     test(`${command} --help shows its usage and options`, async () => {

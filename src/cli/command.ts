@@ -29,8 +29,9 @@ export interface CommandContext {
 export type CommandRun = (ctx: CommandContext) => Promise<number | void>;
 
 /**
- * A command as `--help` shows it, and how to run it. The implementation is imported only when the
- * command runs (see commands.ts), so the table, the help and `version` load nothing else.
+ * A command as `--help` shows it. Its implementation is in implementations.ts, which only the
+ * command runner (run-command.ts, a bundle of its own) imports: the table, the help and plain
+ * `version` load nothing else.
  */
 export interface Command {
   /** e.g. ['key', 'create'] */
@@ -41,12 +42,16 @@ export interface Command {
   /**
    * Whether it runs when the database is PostgreSQL (LINKQR_DATABASE_URL): migrate works on it,
    * version needs no database. Unset: the command needs the data layer, which is SQLite only in
-   * this version, and main.ts refuses it (src/db/postgres-not-yet.ts).
+   * this version, and the runner refuses it (src/db/postgres-not-yet.ts).
    */
   worksOnPostgres?: boolean;
   /** Where its log lines go: serve logs on stdout, the other commands keep stdout for their result. */
   logsTo?: 'stdout' | 'stderr';
-  run: CommandRun;
+  /**
+   * The whole answer, when these options need neither the configuration nor the database
+   * (`version` without --json): given by the command line itself, as fast as --help.
+   */
+  quickAnswer?: (options: Record<string, string | boolean | undefined>) => string | undefined;
 }
 
 export const JSON_OPTION: Record<string, OptionSpec> = {

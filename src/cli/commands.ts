@@ -1,31 +1,10 @@
 import { SCOPES } from '../keys/scopes.js';
 import { ROLES } from '../policy/policy.js';
 import { PLAN_FEATURES, PLAN_LIMITS } from '../workspaces/plan-catalog.js';
-import { type Command, type CommandContext, type CommandRun, JSON_OPTION, type OptionSpec } from './command.js';
+import { VERSION } from '../version.js';
+import { type Command, JSON_OPTION, type OptionSpec } from './command.js';
 
-/**
- * Every command: what `--help` shows and where its implementation lives. The implementations are
- * imported when their command runs (esbuild keeps each one lazily initialised inside the bundle):
- * `version` and `--help` load no database, no HTTP server and no validation schemas, and
- * `key create` loads what creating a key needs.
- */
-
-/** The command's implementation, imported on first use. */
-const lazy =
-  <M>(load: () => Promise<M>, pick: (module: M) => CommandRun): CommandRun =>
-  async (ctx: CommandContext) =>
-    pick(await load())(ctx);
-
-const serve = () => import('./serve.js');
-const migrate = () => import('./migrate.js');
-const users = () => import('./users.js');
-const workspaces = () => import('./workspaces.js');
-const plans = () => import('./plans.js');
-const members = () => import('./members.js');
-const keys = () => import('./keys.js');
-const audit = () => import('./audit.js');
-const backup = () => import('./backup.js');
-const version = () => import('./version.js');
+/** Every command: what `--help` shows. What each one does is in implementations.ts. */
 
 const WORKSPACE: OptionSpec = { type: 'string', usage: '--workspace W', description: 'workspace name', required: true };
 const MEMBER_EMAIL: OptionSpec = { type: 'string', usage: '--email E', description: 'the user (must exist: linkqr user create)', required: true };
@@ -43,7 +22,6 @@ export const COMMANDS: Command[] = [
       port: { type: 'string', usage: '--port P', description: 'port to listen on, 0 for any free one (LINKQR_PORT, default 8080)' },
     },
     logsTo: 'stdout',
-    run: lazy(serve, (m) => m.serve),
   },
   {
     name: ['migrate'],
@@ -53,7 +31,6 @@ export const COMMANDS: Command[] = [
       ...JSON_OPTION,
     },
     worksOnPostgres: true,
-    run: lazy(migrate, (m) => m.migrate),
   },
   {
     name: ['user', 'create'],
@@ -69,19 +46,16 @@ export const COMMANDS: Command[] = [
       role: { type: 'string', usage: '--role R', description: ROLES.join(', ') },
       workspace: { type: 'string', usage: '--workspace W', description: 'workspace name' },
     },
-    run: lazy(users, (m) => m.userCreate),
   },
   {
     name: ['workspace', 'create'],
     summary: 'create a workspace on the default plan; prints its id',
     positionals: [{ name: 'W', required: true }],
-    run: lazy(workspaces, (m) => m.workspaceCreate),
   },
   {
     name: ['workspace', 'list'],
     summary: 'list workspaces',
     options: JSON_OPTION,
-    run: lazy(workspaces, (m) => m.workspaceList),
   },
   {
     name: ['workspace', 'set-plan'],
@@ -90,7 +64,6 @@ export const COMMANDS: Command[] = [
       { name: 'W', required: true },
       { name: 'P', required: true },
     ],
-    run: lazy(plans, (m) => m.workspaceSetPlan),
   },
   {
     name: ['plan', 'upsert'],
@@ -105,37 +78,31 @@ export const COMMANDS: Command[] = [
       },
       ...JSON_OPTION,
     },
-    run: lazy(plans, (m) => m.planUpsert),
   },
   {
     name: ['plan', 'list'],
     summary: 'list plans with their features, limits and how many workspaces use each',
     options: JSON_OPTION,
-    run: lazy(plans, (m) => m.planList),
   },
   {
     name: ['member', 'add'],
     summary: 'add an existing user to a workspace with a role',
     options: { workspace: WORKSPACE, email: MEMBER_EMAIL, role: MEMBER_ROLE },
-    run: lazy(members, (m) => m.memberAdd),
   },
   {
     name: ['member', 'role'],
     summary: "change a member's role (a workspace keeps at least one owner)",
     options: { workspace: WORKSPACE, email: MEMBER_EMAIL, role: MEMBER_ROLE },
-    run: lazy(members, (m) => m.memberRole),
   },
   {
     name: ['member', 'remove'],
     summary: 'remove a member from a workspace (not its last owner)',
     options: { workspace: WORKSPACE, email: MEMBER_EMAIL },
-    run: lazy(members, (m) => m.memberRemove),
   },
   {
     name: ['member', 'list'],
     summary: 'list the members of a workspace',
     options: { workspace: WORKSPACE, ...JSON_OPTION },
-    run: lazy(members, (m) => m.memberList),
   },
   {
     name: ['key', 'create'],
@@ -148,44 +115,37 @@ export const COMMANDS: Command[] = [
       expires: { type: 'string', usage: '--expires 90d', description: 'expire after this long (s, m, h, d)' },
       'allow-cidr': { type: 'string', usage: '--allow-cidr 10.0.0.0/8,…', description: 'usable only from these networks (IPv4/IPv6 CIDRs; default: any address)' },
     },
-    run: lazy(keys, (m) => m.keyCreate),
   },
   {
     name: ['key', 'list'],
     summary: 'list the API keys of a workspace (never their secrets)',
     options: { workspace: WORKSPACE, ...JSON_OPTION },
-    run: lazy(keys, (m) => m.keyList),
   },
   {
     name: ['key', 'revoke'],
     summary: 'revoke an API key for good (takes effect on its next request)',
     positionals: ID,
-    run: lazy(keys, (m) => m.keyRevoke),
   },
   {
     name: ['key', 'disable'],
     summary: 'disable an API key (reversible with key enable)',
     positionals: ID,
-    run: lazy(keys, (m) => m.keyDisable),
   },
   {
     name: ['key', 'enable'],
     summary: 'enable a disabled API key',
     positionals: ID,
-    run: lazy(keys, (m) => m.keyEnable),
   },
   {
     name: ['key', 'rotate'],
     summary: 'give a key a new secret and print it; the old one works for --grace (default 0, at most 7d)',
     positionals: ID,
     options: { grace: { type: 'string', usage: '--grace 1d', description: 'how long the old secret stays valid (0 to 7d)' } },
-    run: lazy(keys, (m) => m.keyRotate),
   },
   {
     name: ['key', 'allow'],
     summary: 'limit where a key may be used from: comma-separated CIDRs, or "any" (takes effect on its next request)',
     positionals: [...ID, { name: 'CIDRS|any', required: true }],
-    run: lazy(keys, (m) => m.keyAllow),
   },
   {
     name: ['key', 'log'],
@@ -196,26 +156,23 @@ export const COMMANDS: Command[] = [
       before: { type: 'string', usage: '--before ID', description: 'only requests older than this entry (the id of the last one shown)' },
       ...JSON_OPTION,
     },
-    run: lazy(keys, (m) => m.keyLog),
   },
   {
     name: ['audit'],
     summary: 'recent audit entries of a workspace, newest first',
     options: { workspace: WORKSPACE, limit: LIMIT(10_000), ...JSON_OPTION },
-    run: lazy(audit, (m) => m.audit),
   },
   {
     name: ['backup'],
     summary: 'write a consistent online copy of the database to FILE (safe while the server runs)',
     positionals: [{ name: 'FILE', required: true }],
     options: { force: { type: 'boolean', usage: '--force', description: 'replace FILE if it exists' } },
-    run: lazy(backup, (m) => m.backup),
   },
   {
     name: ['version'],
     summary: 'print the version (--json: with the Node.js and SQLite versions, for bug reports)',
     options: JSON_OPTION,
     worksOnPostgres: true,
-    run: lazy(version, (m) => m.version),
+    quickAnswer: (options) => (options.json ? undefined : `linkqr ${VERSION}\n`),
   },
 ];

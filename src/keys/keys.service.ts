@@ -5,7 +5,7 @@ import type { Clock } from '../lib/clock.js';
 import { toIso } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
 import { blockListOf, parseCidr } from '../lib/net.js';
-import { hashSecret, verifySecret } from '../lib/passwords.js';
+import { hashKeySecret, verifySecret } from '../lib/passwords.js';
 import { formatKey, generateKeyParts, generateSecret, type KeyParts, parseKey } from './key-format.js';
 import type { KeyUsageRecorder } from './key-usage.js';
 import { countLiveKeys, findKeyById, findKeyWithPlan, insertKey, listKeysOfWorkspace, updateKey } from './keys.repo.js';
@@ -83,12 +83,12 @@ export interface KeySecret {
 
 /**
  * Starts hashing a new key's secret. createKey does it itself; a caller with other work to do
- * first starts it earlier (the CLI, before it opens the database), so the ~20 ms of argon2 run
+ * first starts it earlier (the CLI, before it opens the database), so the argon2 run goes
  * alongside that work instead of after it.
  */
 export function newKeySecret(): KeySecret {
   const parts = generateKeyParts();
-  const hash = hashSecret(parts.secret);
+  const hash = hashKeySecret(parts.secret);
   // Observed now, awaited later: a failure is still thrown where createKey awaits it, and is never
   // an unhandled rejection if createKey refuses the input first.
   hash.catch(() => {});
@@ -263,7 +263,7 @@ export async function rotateKey(deps: KeyStore, ctx: ChangeContext, id: string, 
   if (!row) throw errors.notFound(`API key ${id}`);
   if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; create a new key.`);
   const secret = generateSecret();
-  const secretHash = await hashSecret(secret);
+  const secretHash = await hashKeySecret(secret);
   const now = deps.clock.now();
   deps.db.tx(() => {
     updateKey(deps.db, id, {

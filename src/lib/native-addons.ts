@@ -1,27 +1,24 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as sea from 'node:sea';
 import { type Config, ConfigError } from '../config.js';
 import { embeddedManifest } from './assets.js';
 
 /**
- * The two native addons, loaded one way for every runtime:
- * - from node_modules, as their packages would (tsx, `node dist/linkqr.cjs`);
+ * The native addon (better-sqlite3's), loaded one way for every runtime:
+ * - from node_modules, as the package would (tsx, `node dist/linkqr.cjs`);
  * - inside the single executable, from the `.node` bytes embedded in it: written once to the
- *   addon directory under their content hash, then `process.dlopen`ed (a shared object can only
+ *   addon directory under its content hash, then `process.dlopen`ed (a shared object can only
  *   be loaded from a file).
- * The bundle (scripts/build.mjs) routes the packages' own `bindings` / `node-gyp-build` calls here.
+ * The bundle (scripts/build.mjs) routes the package's own `bindings` call here. (argon2 is Node's
+ * own, in node:crypto: src/lib/passwords.ts.)
  */
-export type AddonName = 'better_sqlite3' | 'argon2';
+export type AddonName = 'better_sqlite3';
 
 const FROM_PACKAGE: Record<AddonName, () => object> = {
   // better-sqlite3 13 ships Node-API builds in prebuilds/ and picks one itself.
   better_sqlite3: () => createRequire(packageJson('better-sqlite3'))('./lib/binding.js').getBinding(null) as object,
-  argon2: () => {
-    const pkg = packageJson('argon2');
-    return createRequire(pkg)('node-gyp-build')(dirname(pkg)) as object;
-  },
 };
 
 const packageJson = (name: string) => createRequire(__filename).resolve(`${name}/package.json`);
@@ -45,20 +42,6 @@ export function nativeAddon(name: AddonName): object {
     loaded.set(name, addon);
   }
   return addon;
-}
-
-/**
- * The addon's exports, loaded on the first call of one of them. For packages that fetch their
- * addon when they are imported (argon2), which happens before the configuration is read.
- * Only for addons whose exports are all functions.
- */
-export function lazyNativeAddon(name: AddonName): Record<string, (...args: unknown[]) => unknown> {
-  return new Proxy(
-    {},
-    {
-      get: (_target, key) => (...args: unknown[]) => (nativeAddon(name) as Record<string | symbol, (...a: unknown[]) => unknown>)[key]!(...args),
-    },
-  );
 }
 
 function loadEmbedded(name: AddonName): object {

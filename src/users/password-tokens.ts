@@ -4,7 +4,7 @@ import type { Db } from '../db/db.js';
 import type { Role } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError, errors } from '../lib/errors.js';
-import { hashSecret } from '../lib/passwords.js';
+import { hashPassword } from '../lib/passwords.js';
 import { findWorkspaceById } from '../workspaces/workspaces.repo.js';
 import { createUser } from './users.service.js';
 
@@ -71,7 +71,7 @@ export async function usePasswordToken(deps: PasswordTokenDeps, token: string, p
   }
   if (password.length > 1024) throw errors.validation([{ field: 'password', message: 'must be at most 1024 characters' }]);
   if (!findPasswordToken(deps, token)) throw invalidLink();
-  const hash = await hashSecret(password);
+  const hash = await hashPassword(password);
   return deps.db.tx(() => {
     // Checked again inside the write: two tabs submitting the same link set one password.
     const found = findPasswordToken(deps, token);

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import type { Role, UserRow } from '../db/schema.js';
 import { errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
-import { hashSecret } from '../lib/passwords.js';
+import { hashPassword } from '../lib/passwords.js';
 import { ROLES } from '../policy/policy.js';
 import type { WorkspaceDeps } from '../workspaces/workspaces.service.js';
 import { createWorkspace, workspaceName } from '../workspaces/workspaces.service.js';
@@ -55,7 +55,7 @@ export async function createUser(deps: WorkspaceDeps, ctx: ChangeContext, input:
   const { email, password, role, workspace } = parsed.data;
   if (findUserByEmail(deps.db, email)) throw errors.conflict('user_exists', `A user with email ${email} already exists.`);
 
-  const passwordHash = await hashSecret(password);
+  const passwordHash = await hashPassword(password);
   return deps.db.tx(() => {
     const first = countUsers(deps.db) === 0;
     if (input.onlyIfFirst && !first) throw errors.conflict('setup_done', 'The first user already exists.');
