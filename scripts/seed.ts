@@ -56,101 +56,110 @@ const BOTS = ['Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', 'Moz
 const REFERRERS = [undefined, undefined, 'https://news.ycombinator.com/', 'https://www.google.com/', 'https://t.co/abc', 'https://www.linkedin.com/feed/', 'https://mail.example.com/'];
 
 const dataDir = args['data-dir'];
-const log = createLogger('warn');
-const store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn' }), { log, applyPending: true });
-const { db } = store;
-const now = Date.now();
-const workspace =
-  findWorkspaceByName(db, args.workspace) ?? createWorkspace({ db, clock: store.clock }, TEST_OPERATOR, args.workspace);
 
-const started = performance.now();
-const linkIds: string[] = [];
-const LINK_CHUNK = 50_000;
-for (let i = 0; i < linkCount; i += LINK_CHUNK) {
-  db.tx(() => {
-    for (let j = i; j < Math.min(linkCount, i + LINK_CHUNK); j++) {
-      const row: LinkRow = {
-        id: newId('lnk', now - days * 86_400_000),
-        workspace_id: workspace.id,
-        slug: randomSlug(),
-        url: `https://example.com/landing/${j}`,
-        title: `Bench link ${j}`,
-        tags: '[]',
-        status: 'active',
-        expires_at: null,
-        expired_url: null,
-        max_clicks: null,
-        redirect_code: 302,
-        created_by_user_id: null,
-        created_by_key_id: null,
-        clicks: 0,
-        total_clicks: 0,
-        last_clicked_at: null,
-        qr_generated_at: null,
-        created_at: now,
-        updated_at: now,
-      };
-      insertLink(db, row);
-      linkIds.push(row.id);
-    }
-  });
-}
-console.error(`${linkCount.toLocaleString('en-US')} links in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+// CommonJS (no top-level await): the script is one async function.
+async function main() {
+  const log = createLogger('warn');
+  const store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn' }), { log, applyPending: true });
+  const { db } = store;
+  const now = Date.now();
+  const workspace =
+    (await findWorkspaceByName(db, args.workspace)) ?? (await createWorkspace({ db, clock: store.clock }, TEST_OPERATOR, args.workspace));
 
-const salt = randomBytes(32);
-const recorder = new ClickRecorder(
-  // Past days' salts are gone on a real server; here one throwaway salt gives every click a visitor hash.
-  { db, log, visitorSalts: { saltFor: () => salt }, keepUserAgent: () => false },
-  { flushDelayMs: 3_600_000, maxBatch: Number.MAX_SAFE_INTEGER, maxBuffered: Number.MAX_SAFE_INTEGER },
-);
-const spanMs = days * 86_400_000;
-const from = now - spanMs;
-const BATCH = 50_000;
-// Zipf-like: link k (1-based among the rest) gets a share proportional to 1/k^0.8.
-const others = linkIds.slice(1);
-const weights = others.map((_, k) => 1 / Math.pow(k + 1, 0.8));
-const cumulative: number[] = [];
-weights.reduce((sum, w, k) => (cumulative[k] = sum + w), 0);
-const totalWeight = cumulative[cumulative.length - 1] ?? 1;
-const otherLink = () => {
-  const x = random() * totalWeight;
-  let lo = 0;
-  let hi = cumulative.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cumulative[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return others[lo]!;
-};
-
-const clickStart = performance.now();
-// Clicks arrive in time order, as they do in production: walk the span in BATCH-sized steps.
-for (let written = 0; written < clickCount; written += BATCH) {
-  const n = Math.min(BATCH, clickCount - written);
-  for (let i = 0; i < n; i++) {
-    const index = written + i;
-    const at = Math.floor(from + (index / clickCount) * spanMs + random() * 1000);
-    const hot = others.length === 0 || random() < hotClicks / clickCount;
-    const bot = random() < 0.1;
-    const head = bot && random() < 0.3;
-    recorder.record({
-      linkId: hot ? linkIds[0]! : otherLink(),
-      workspaceId: workspace.id,
-      at,
-      bot,
-      qr: random() < 0.15,
-      referrer: pick(REFERRERS),
-      userAgent: bot && !head ? pick(BOTS) : pick(AGENTS),
-      ip: `203.0.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}`,
+  const started = performance.now();
+  const linkIds: string[] = [];
+  const LINK_CHUNK = 50_000;
+  for (let i = 0; i < linkCount; i += LINK_CHUNK) {
+    await db.tx(async (t) => {
+      for (let j = i; j < Math.min(linkCount, i + LINK_CHUNK); j++) {
+        const row: LinkRow = {
+          id: newId('lnk', now - days * 86_400_000),
+          workspace_id: workspace.id,
+          slug: randomSlug(),
+          url: `https://example.com/landing/${j}`,
+          title: `Bench link ${j}`,
+          tags: '[]',
+          status: 'active',
+          expires_at: null,
+          expired_url: null,
+          max_clicks: null,
+          redirect_code: 302,
+          created_by_user_id: null,
+          created_by_key_id: null,
+          clicks: 0,
+          total_clicks: 0,
+          last_clicked_at: null,
+          qr_generated_at: null,
+          created_at: now,
+          updated_at: now,
+        };
+        await insertLink(t, row);
+        linkIds.push(row.id);
+      }
     });
   }
-  recorder.flush();
-  if ((written / BATCH) % 20 === 0) console.error(`${(written + n).toLocaleString('en-US')} clicks…`);
+  console.error(`${linkCount.toLocaleString('en-US')} links in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  const salt = randomBytes(32);
+  const recorder = new ClickRecorder(
+    // Past days' salts are gone on a real server; here one throwaway salt gives every click a visitor hash.
+    { db, log, visitorSalts: { saltFor: () => salt }, keepUserAgent: () => false },
+    { flushDelayMs: 3_600_000, maxBatch: Number.MAX_SAFE_INTEGER, maxBuffered: Number.MAX_SAFE_INTEGER },
+  );
+  const spanMs = days * 86_400_000;
+  const from = now - spanMs;
+  const BATCH = 50_000;
+  // Zipf-like: link k (1-based among the rest) gets a share proportional to 1/k^0.8.
+  const others = linkIds.slice(1);
+  const weights = others.map((_, k) => 1 / Math.pow(k + 1, 0.8));
+  const cumulative: number[] = [];
+  weights.reduce((sum, w, k) => (cumulative[k] = sum + w), 0);
+  const totalWeight = cumulative[cumulative.length - 1] ?? 1;
+  const otherLink = () => {
+    const x = random() * totalWeight;
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return others[lo]!;
+  };
+
+  const clickStart = performance.now();
+  // Clicks arrive in time order, as they do in production: walk the span in BATCH-sized steps.
+  for (let written = 0; written < clickCount; written += BATCH) {
+    const n = Math.min(BATCH, clickCount - written);
+    for (let i = 0; i < n; i++) {
+      const index = written + i;
+      const at = Math.floor(from + (index / clickCount) * spanMs + random() * 1000);
+      const hot = others.length === 0 || random() < hotClicks / clickCount;
+      const bot = random() < 0.1;
+      const head = bot && random() < 0.3;
+      recorder.record({
+        linkId: hot ? linkIds[0]! : otherLink(),
+        workspaceId: workspace.id,
+        at,
+        bot,
+        qr: random() < 0.15,
+        referrer: pick(REFERRERS),
+        userAgent: bot && !head ? pick(BOTS) : pick(AGENTS),
+        ip: `203.0.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}`,
+      });
+    }
+    await recorder.flush();
+    if ((written / BATCH) % 20 === 0) console.error(`${(written + n).toLocaleString('en-US')} clicks…`);
+  }
+  await recorder.close();
+  const seconds = (performance.now() - clickStart) / 1000;
+  console.error(`${clickCount.toLocaleString('en-US')} clicks in ${seconds.toFixed(1)} s (${Math.round(clickCount / seconds).toLocaleString('en-US')}/s)`);
+  db.sqlite.exec('PRAGMA optimize');
+  console.log(JSON.stringify({ workspace: workspace.name, hotLinkId: linkIds[0], links: linkCount, clicks: clickCount }));
+  db.close();
 }
-recorder.close();
-const seconds = (performance.now() - clickStart) / 1000;
-console.error(`${clickCount.toLocaleString('en-US')} clicks in ${seconds.toFixed(1)} s (${Math.round(clickCount / seconds).toLocaleString('en-US')}/s)`);
-db.sqlite.exec('PRAGMA optimize');
-console.log(JSON.stringify({ workspace: workspace.name, hotLinkId: linkIds[0], links: linkCount, clicks: clickCount }));
-db.close();
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -48,10 +48,10 @@ export interface ServerOptions {
 }
 
 /** The running server: HTTP (redirect fast path + Express) over one store. */
-export function createServer(store: Store, opts: ServerOptions = {}) {
+export async function createServer(store: Store, opts: ServerOptions = {}) {
   const { config, log, clock, db, assets, latestMigration } = store;
   // Before anything reads a secret: seals what an older version left in clear, marks what this key cannot open.
-  const secretBox = prepareSecretsAtRest({ db, keys: opts.atRestKeys ?? loadAtRestKeys(config), log, clock });
+  const secretBox = await prepareSecretsAtRest({ db, keys: opts.atRestKeys ?? loadAtRestKeys(config), log, clock });
   const clientIp = clientIpResolver(config.trustProxy);
   const publicFiles = new PublicFiles(assets);
   const views = createViews(assets, publicFiles);
@@ -80,19 +80,19 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     opts.dispatcher,
   );
 
-  const instanceSettings = new InstanceSettingsStore(db);
+  const instanceSettings = await InstanceSettingsStore.load(db);
   const clicks = new ClickRecorder(
     {
       db,
       log: log.child({ component: 'clicks' }),
       visitorSalts: new VisitorSalts({ db, secretBox, clock, log: log.child({ component: 'clicks' }) }),
       keepUserAgent: () => instanceSettings.get().keepUserAgents,
-      inBatch: (records) => {
-        const linkJson = (id: string) => {
-          const row = findLinkById(db, id);
+      inBatch: async (t, records) => {
+        const linkJson = async (id: string) => {
+          const row = await findLinkById(t, id);
           return row && presentLink(row, baseUrl);
         };
-        if (enqueueClickEvents(db, records, linkJson) > 0) dispatcher.wake();
+        if ((await enqueueClickEvents(t, records, linkJson)) > 0) dispatcher.wake();
       },
       onFlush: (count, seconds) => metrics.clickFlush(count, seconds),
     },
@@ -132,10 +132,10 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     generateSecret: generateWebhookSecret,
     secretBox,
     /** Why this server should get no traffic now (/readyz), or undefined when it should. */
-    notReady(): string | undefined {
+    async notReady(): Promise<string | undefined> {
       if (!db.storage.available) return 'storage_unavailable';
       try {
-        const row = db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')));
+        const row = await db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')));
         return row?.v === latestMigration ? undefined : 'migrations_not_current';
       } catch {
         return 'database_unreachable';
@@ -202,7 +202,8 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       baseUrl = config.baseUrl ?? `http://${host}:${port}`;
       log.info({ url: `http://${host}:${port}`, baseUrl }, 'listening');
       if (opts.jobs !== false) scheduler.start();
-      dispatcher.start();
+      // Releases the leases a previous process left before the first claim; a failure fails the start.
+      await dispatcher.start();
       return `http://${host}:${port}`;
     },
     /**
@@ -230,8 +231,9 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
       // (up to its 15 s timeout) must not push the clicks past a supervisor's SIGKILL.
       const written = await clicks.close(CLICK_WRITE_GRACE_MS);
       const lost = clicks.depth;
-      keyUsage.flush();
-      apiRequests.flush();
+      // Neither rejects (a failed write is logged there); both are written before the database closes.
+      await keyUsage.flush();
+      await apiRequests.flush();
       await dispatcherStopped;
       sender.close();
       db.close();
@@ -242,7 +244,7 @@ export function createServer(store: Store, opts: ServerOptions = {}) {
     },
   };
 }
-export type Server = ReturnType<typeof createServer>;
+export type Server = Awaited<ReturnType<typeof createServer>>;
 
 /**
  * How long a stopping server keeps trying to write the clicks it answered while the database

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import type { ClickRow } from '../db/schema.js';
 import { type Facet, HOUR_MS } from '../clicks/rollups.js';
 
@@ -27,41 +27,33 @@ export interface LinkTotalsRow {
 // Every query reads primary key ranges of click_rollups (link, facet, day, value); days are UTC midnights.
 
 /** Day totals of a link over whole days [fromDay, toDay). */
-export const linkDays = (db: Db, linkId: string, fromDay: number, toDay: number) =>
-  db
-    .stmt(`select day as at, total, human, qr from click_rollups where link_id = ? and facet = 'all' and day >= ? and day < ?`)
-    .all(linkId, fromDay, toDay) as BucketRow[];
+export const linkDays = (db: Queries, linkId: string, fromDay: number, toDay: number) =>
+  db.rows<BucketRow>(
+    `select day as at, total, human, qr from click_rollups where link_id = ? and facet = 'all' and day >= ? and day < ?`,
+    linkId, fromDay, toDay,
+  );
 
 /** Hour totals of a link over whole days [fromDay, toDay). */
-export const linkHours = (db: Db, linkId: string, fromDay: number, toDay: number) =>
-  db
-    .stmt(
-      `select day + cast(value as integer) * ${HOUR_MS} as at, total, human, qr from click_rollups
+export const linkHours = (db: Queries, linkId: string, fromDay: number, toDay: number) =>
+  db.rows<BucketRow>(
+    `select day + cast(value as integer) * ${HOUR_MS} as at, total, human, qr from click_rollups
        where link_id = ? and facet = 'hour' and day >= ? and day < ?`,
-    )
-    .all(linkId, fromDay, toDay) as BucketRow[];
+    linkId, fromDay, toDay,
+  );
 
-export const linkFacets = (db: Db, linkId: string, fromDay: number, toDay: number) =>
-  db
-    .stmt(
-      `select facet, value, sum(total) as total, sum(human) as human from click_rollups
+export const linkFacets = (db: Queries, linkId: string, fromDay: number, toDay: number) =>
+  db.rows<FacetRow>(
+    `select facet, value, sum(total) as total, sum(human) as human from click_rollups
        where link_id = ? and facet in ('referrer', 'device', 'browser', 'os') and day >= ? and day < ? group by facet, value`,
-    )
-    .all(linkId, fromDay, toDay) as FacetRow[];
+    linkId, fromDay, toDay,
+  );
 
 /**
  * Clicks of a link in [from, to) (the partial days at the edges of a range), counted in SQL by
  * hour and by what they were classified as: a few hundred rows back however many clicks there are.
  */
-export const linkClickGroupsBetween = (db: Db, linkId: string, from: number, to: number) =>
-  db
-    .stmt(
-      `select clicked_at - clicked_at % ${HOUR_MS} as hour, referrer_host, device, browser, os,
-              count(*) as total, sum(bot = 0) as human, sum(qr) as qr
-       from clicks where link_id = ? and clicked_at >= ? and clicked_at < ?
-       group by 1, 2, 3, 4, 5`,
-    )
-    .all(linkId, from, to) as {
+export const linkClickGroupsBetween = (db: Queries, linkId: string, from: number, to: number) =>
+  db.rows<{
     hour: number;
     referrer_host: string | null;
     device: string | null;
@@ -70,7 +62,13 @@ export const linkClickGroupsBetween = (db: Db, linkId: string, from: number, to:
     total: number;
     human: number;
     qr: number;
-  }[];
+  }>(
+    `select clicked_at - clicked_at % ${HOUR_MS} as hour, referrer_host, device, browser, os,
+              count(*) as total, sum(bot = 0) as human, sum(qr) as qr
+       from clicks where link_id = ? and clicked_at >= ? and clicked_at < ?
+       group by 1, 2, 3, 4, 5`,
+    linkId, from, to,
+  );
 
 /**
  * Newest first, one page, after the cursor (clicked_at, id). The order is the index's
@@ -78,37 +76,35 @@ export const linkClickGroupsBetween = (db: Db, linkId: string, from: number, to:
  * bound on clicked_at is what starts the scan at the cursor: a page reads about `limit` entries
  * however many clicks exist.
  */
-export const listClickRows = (db: Db, f: { linkId: string; from: number; to: number; beforeAt: number; beforeId: number; limit: number }) =>
-  db
-    .stmt(
-      `select id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash from clicks
-       where link_id = @linkId and clicked_at >= @from and clicked_at <= min(@to - 1, @beforeAt)
-         and (clicked_at, id) < (@beforeAt, @beforeId)
-       order by clicked_at desc, id desc limit @limit`,
-    )
-    .all(f) as RawClickRow[];
+export const listClickRows = (db: Queries, f: { linkId: string; from: number; to: number; beforeAt: number; beforeId: number; limit: number }) =>
+  db.rows<RawClickRow>(
+    `select id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash from clicks
+       where link_id = ? and clicked_at >= ? and clicked_at <= min(? - 1, ?)
+         and (clicked_at, id) < (?, ?)
+       order by clicked_at desc, id desc limit ?`,
+    f.linkId, f.from, f.to, f.beforeAt, f.beforeAt, f.beforeId, f.limit,
+  );
 
-export const workspaceHours = (db: Db, workspaceId: string, from: number, to: number) =>
-  db
-    .stmt('select hour as at, total, human, qr from workspace_click_hours where workspace_id = ? and hour >= ? and hour < ?')
-    .all(workspaceId, from, to) as BucketRow[];
+export const workspaceHours = (db: Queries, workspaceId: string, from: number, to: number) =>
+  db.rows<BucketRow>(
+    'select hour as at, total, human, qr from workspace_click_hours where workspace_id = ? and hour >= ? and hour < ?',
+    workspaceId, from, to,
+  );
 
 /** Per-link totals of the workspace's links over whole days [fromDay, toDay). Deleted links have no row in links. */
-export const linkTotalsByDays = (db: Db, workspaceId: string, fromDay: number, toDay: number) =>
-  db
-    .stmt(
-      `select r.link_id, sum(r.total) as total, sum(r.human) as human, sum(r.qr) as qr
+export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: number, toDay: number) =>
+  db.rows<LinkTotalsRow>(
+    `select r.link_id, sum(r.total) as total, sum(r.human) as human, sum(r.qr) as qr
        from links l join click_rollups r on r.link_id = l.id and r.facet = 'all' and r.day >= ? and r.day < ?
        where l.workspace_id = ? group by r.link_id`,
-    )
-    .all(fromDay, toDay, workspaceId) as LinkTotalsRow[];
+    fromDay, toDay, workspaceId,
+  );
 
 /** Per-link totals over the hours [fromHour, toHour) ('00'…'24') of one day. */
-export const linkTotalsByHours = (db: Db, workspaceId: string, day: number, fromHour: string, toHour: string) =>
-  db
-    .stmt(
-      `select r.link_id, sum(r.total) as total, sum(r.human) as human, sum(r.qr) as qr
+export const linkTotalsByHours = (db: Queries, workspaceId: string, day: number, fromHour: string, toHour: string) =>
+  db.rows<LinkTotalsRow>(
+    `select r.link_id, sum(r.total) as total, sum(r.human) as human, sum(r.qr) as qr
        from links l join click_rollups r on r.link_id = l.id and r.facet = 'hour' and r.day = ? and r.value >= ? and r.value < ?
        where l.workspace_id = ? group by r.link_id`,
-    )
-    .all(day, fromHour, toHour, workspaceId) as LinkTotalsRow[];
+    day, fromHour, toHour, workspaceId,
+  );

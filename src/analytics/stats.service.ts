@@ -56,11 +56,16 @@ const ceilTo = (ms: number, step: number) => floorTo(ms + step - 1, step);
 /**
  * Exact counts for any [from, to): whole days come from the rollups, and the partial days at
  * either edge from the clicks themselves (at most two days of one link's clicks).
+ *
+ * The reads are separate statements, not one transaction: a click batch committed between two
+ * of them shows in the later ones only (a series total may then differ from its facets by that
+ * batch). A transaction would hold SQLite's one writer for a read, and fail while the database
+ * cannot be written, when analytics should still answer.
  */
-export function linkStats(deps: AnalyticsDeps, workspaceId: string, linkId: string, query: LinkStatsQuery) {
+export async function linkStats(deps: AnalyticsDeps, workspaceId: string, linkId: string, query: LinkStatsQuery) {
   const { db } = deps;
-  requirePlanFeature(db, workspaceId, 'analytics');
-  if (!findLink(db, workspaceId, linkId)) throw errors.notFound(`Link ${linkId}`);
+  await requirePlanFeature(db, workspaceId, 'analytics');
+  if (!(await findLink(db, workspaceId, linkId))) throw errors.notFound(`Link ${linkId}`);
   const range = rangeOf(query, defaultEnd(deps.clock.now()));
   const interval = intervalOf(query.interval, range);
 
@@ -70,13 +75,13 @@ export function linkStats(deps: AnalyticsDeps, workspaceId: string, linkId: stri
   const rawRanges: TimeRange[] = whole.from < whole.to ? [{ from: range.from, to: whole.from }, { from: whole.to, to: range.to }] : [range];
 
   if (whole.from < whole.to) {
-    const buckets = interval === 'day' ? linkDays(db, linkId, whole.from, whole.to) : linkHours(db, linkId, whole.from, whole.to);
+    const buckets = interval === 'day' ? await linkDays(db, linkId, whole.from, whole.to) : await linkHours(db, linkId, whole.from, whole.to);
     for (const b of buckets) series.add(b);
-    for (const f of linkFacets(db, linkId, whole.from, whole.to)) facets.add(f);
+    for (const f of await linkFacets(db, linkId, whole.from, whole.to)) facets.add(f);
   }
   for (const r of rawRanges) {
     if (r.from >= r.to) continue;
-    for (const g of linkClickGroupsBetween(db, linkId, r.from, r.to)) {
+    for (const g of await linkClickGroupsBetween(db, linkId, r.from, r.to)) {
       series.add({ at: g.hour, total: g.total, human: g.human, qr: g.qr });
       const counts = { total: g.total, human: g.human };
       facets.add({ facet: 'referrer', value: g.referrer_host ?? '', ...counts });
@@ -94,16 +99,16 @@ export function linkStats(deps: AnalyticsDeps, workspaceId: string, linkId: stri
     os: facets.top('os'),
   };
 }
-export type LinkStats = ReturnType<typeof linkStats>;
+export type LinkStats = Awaited<ReturnType<typeof linkStats>>;
 
 /**
  * The workspace over a range of whole hours: totals and series from the workspace's hourly
  * rollup, top links from each link's day and hour totals. Clicks of links deleted since count in
  * the totals (they happened) but deleted links are not listed.
  */
-export function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: WorkspaceStatsQuery) {
+export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: WorkspaceStatsQuery) {
   const { db } = deps;
-  requirePlanFeature(db, workspaceId, 'analytics');
+  await requirePlanFeature(db, workspaceId, 'analytics');
   const range = rangeOf(query, defaultEnd(deps.clock.now()));
   for (const field of ['from', 'to'] as const) {
     if (range[field] % HOUR_MS !== 0) {
@@ -112,7 +117,7 @@ export function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: 
   }
   const interval = intervalOf(query.interval, range);
   const series = new Series(range, interval);
-  for (const h of workspaceHours(db, workspaceId, range.from, range.to)) series.add(h);
+  for (const h of await workspaceHours(db, workspaceId, range.from, range.to)) series.add(h);
 
   const perLink = new Map<string, LinkTotalsRow>();
   const merge = (rows: LinkTotalsRow[]) => {
@@ -128,19 +133,22 @@ export function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: 
   };
   // Whole days from the day totals; the hours of a partial day at either end from the hour totals.
   const wholeDays = { from: ceilTo(range.from, DAY_MS), to: floorTo(range.to, DAY_MS) };
-  if (wholeDays.from < wholeDays.to) merge(linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
+  if (wholeDays.from < wholeDays.to) merge(await linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
   const hourOf = (ms: number, day: number) => String((ms - day) / HOUR_MS).padStart(2, '0');
   for (let day = floorTo(range.from, DAY_MS); day < range.to; day += DAY_MS) {
     if (day >= wholeDays.from && day + DAY_MS <= wholeDays.to) continue;
     const from = Math.max(range.from, day);
     const to = Math.min(range.to, day + DAY_MS);
-    merge(linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day)));
+    merge(await linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day)));
   }
   const ranked = [...perLink.values()].sort((a, b) => b.human - a.human || b.total - a.total || (a.link_id < b.link_id ? -1 : 1));
+  const top = ranked.slice(0, query.limit);
+  // Independent reads, outside any transaction: all at once.
+  const links = await Promise.all(top.map((r) => findLink(db, workspaceId, r.link_id)));
   const topLinks = [];
-  for (const r of ranked.slice(0, query.limit)) {
-    const link = findLink(db, workspaceId, r.link_id);
-    if (!link) continue; // deleted since the totals were read: cannot happen inside this synchronous call
+  for (const [i, r] of top.entries()) {
+    const link = links[i];
+    if (!link) continue; // deleted since the totals were read
     topLinks.push({
       link: { id: link.id, slug: link.slug, shortUrl: `${deps.baseUrl()}/${link.slug}`, title: link.title, url: link.url },
       total: r.total,
@@ -151,16 +159,16 @@ export function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: 
   }
   return { ...series.summary(), topLinks };
 }
-export type WorkspaceStats = ReturnType<typeof workspaceStats>;
+export type WorkspaceStats = Awaited<ReturnType<typeof workspaceStats>>;
 
 /** Raw clicks of a link, newest first. Visitors appear only as the salted hash of their address. */
-export function listClicks(deps: AnalyticsDeps, workspaceId: string, linkId: string, query: ListClicksQuery) {
+export async function listClicks(deps: AnalyticsDeps, workspaceId: string, linkId: string, query: ListClicksQuery) {
   const { db } = deps;
-  requirePlanFeature(db, workspaceId, 'analytics');
-  if (!findLink(db, workspaceId, linkId)) throw errors.notFound(`Link ${linkId}`);
+  await requirePlanFeature(db, workspaceId, 'analytics');
+  if (!(await findLink(db, workspaceId, linkId))) throw errors.notFound(`Link ${linkId}`);
   if (query.from !== undefined && query.to !== undefined && query.from >= query.to) throw errors.validation([{ field: 'from', message: 'must be before to' }]);
   const [beforeAt, beforeId] = query.after ? query.after.split('_').map(Number) : [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
-  const rows = listClickRows(db, {
+  const rows = await listClickRows(db, {
     linkId,
     from: query.from ?? 0,
     to: query.to ?? Number.MAX_SAFE_INTEGER,

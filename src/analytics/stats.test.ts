@@ -227,7 +227,7 @@ describe('link stats: a known mix of clicks', () => {
       ['11:50:00', { agent: 'twitterbot', referer: 'https://t.co/abc' }],
     ];
     for (const [time, v] of mix) await bench.click(link.slug, at(time), v);
-    bench.t.flushClicks();
+    await bench.t.flushClicks();
   });
   after(() => bench.t.close());
 
@@ -341,7 +341,7 @@ describe('link stats: a known mix of clicks', () => {
     const hosts = Array.from({ length: 12 }, (_, i) => `h${String(i + 1).padStart(2, '0')}.example`);
     const referred = [...hosts, 'h12.example', 'h12.example'];
     for (const [i, host] of referred.entries()) await bench.click(many.slug, at('12:00:00') + i, { agent: 'firefoxLinux', referer: `https://${host}/` });
-    bench.t.flushClicks();
+    await bench.t.flushClicks();
     for (const params of [{ from: '2030-03-10', to: '2030-03-10' }, { from: '2030-03-10T11:59:00Z', to: '2030-03-10T12:01:00Z' }]) {
       const s = await bench.stats(many.id, params);
       assert.equal(s.total, 14);
@@ -379,7 +379,7 @@ describe('link stats: UTC day and hour boundaries to the millisecond', () => {
     await bench.start();
     link = await bench.link();
     for (const at of Object.values(clicks)) await bench.click(link.slug, at);
-    bench.t.flushClicks();
+    await bench.t.flushClicks();
   });
   after(() => bench.t.close());
 
@@ -530,7 +530,7 @@ describe('link stats: seeded random clicks against a brute-force count', () => {
       await bench.click(link.slug, at, v);
       made.push({ linkId: link.id, at, ...expectedClass(v) });
     }
-    bench.t.flushClicks();
+    await bench.t.flushClicks();
   });
   after(async () => {
     await bench.t.close();
@@ -679,7 +679,7 @@ describe('workspace stats summary', () => {
       ['2030-06-02T13:08:00Z', deleted, human],
     ];
     for (const [at, link, v] of clicks) await bench.click(link.slug, ms(at), v);
-    bench.t.flushClicks();
+    await bench.t.flushClicks();
     const res = await bench.t.request('DELETE', `/api/v1/links/${deleted.id}`, { key });
     assert.equal(res.status, 204, res.text);
   });
@@ -835,7 +835,7 @@ describe('raw clicks', () => {
       made.push({ n: i, at, client, v });
       await bench.click(link.slug, at, v);
       // Written at once, as the 25 ms batches do: the fake clock jumps hours, and a click written after its day (and its salt) is over gets no visitor.
-      bench.t.flushClicks();
+      await bench.t.flushClicks();
     }
   });
   after(() => bench.t.close());
@@ -896,11 +896,11 @@ describe('raw clicks', () => {
 
   test('with keepUserAgents on, clicks recorded from then on keep their agent', async () => {
     const { deps } = bench.t.server;
-    deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: true }, bench.clock.now());
+    await deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: true }, bench.clock.now());
     try {
       await bench.click(link.slug, ms('2030-07-03T08:00:00Z'), { agent: 'android', referer: 'https://ref.example/100', client: clients[0] });
       await bench.click(link.slug, ms('2030-07-03T08:00:01Z'), { referer: 'https://ref.example/101', client: clients[0] });
-      bench.t.flushClicks();
+      await bench.t.flushClicks();
       const [noAgent, android, ...older] = await all({}, 100);
       assert.deepEqual([n(noAgent!), n(android!)], [101, 100]);
       assert.equal(android!.userAgent, AGENTS.android.ua);
@@ -908,7 +908,7 @@ describe('raw clicks', () => {
       assert.equal(android!.visitor, noAgent!.visitor, 'one client on one day: one visitor');
       assert.ok(older.every((c) => c.userAgent === null), 'clicks recorded before stay without one');
     } finally {
-      deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: false }, bench.clock.now());
+      await deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: false }, bench.clock.now());
     }
   });
 });
@@ -1008,8 +1008,8 @@ describe('analytics API errors', () => {
     const own = await bench.link(key);
     const { db } = bench.t.store;
     const now = bench.clock.now();
-    upsertPlan(db, TEST_OPERATOR, 'No analytics', { features: { analytics: false }, limits: {} }, now);
-    setWorkspacePlan(db, TEST_OPERATOR, findWorkspaceByName(db, 'Frugal')!.id, 'No analytics', now);
+    await upsertPlan(db, TEST_OPERATOR, 'No analytics', { features: { analytics: false }, limits: {} }, now);
+    await setWorkspacePlan(db, TEST_OPERATOR, (await findWorkspaceByName(db, 'Frugal'))!.id, 'No analytics', now);
     for (const path of [...routes(own.id), '/api/v1/stats']) {
       const p = assertProblem(await bench.get(path, key), 403, 'plan_feature_disabled');
       assert.deepEqual({ feature: p.feature, plan: p.plan }, { feature: 'analytics', plan: 'No analytics' });

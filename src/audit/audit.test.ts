@@ -57,14 +57,14 @@ describe('audit log', () => {
     for (const r of rows) assert.ok(r.created_at >= started - 1000 && r.created_at <= Date.now() + 1000, `entry time is now: ${r.created_at}`);
     return rows;
   };
-  const workspaceId = (name: string) => findWorkspaceByName(t.store.db, name)!.id;
+  const workspaceId = async (name: string) => (await findWorkspaceByName(t.store.db, name))!.id;
 
   before(async () => {
     receiver = await startReceiver();
     t = await startTestServer({ dataDir, env: { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' } });
     key = await t.key({ workspace: 'Audited' });
     secrets.push(key);
-    ws = workspaceId('Audited');
+    ws = await workspaceId('Audited');
   });
   after(async () => {
     await t.close();
@@ -185,7 +185,7 @@ describe('audit log', () => {
       ]);
 
       const both = await recorded(async () => (userId = (await ok(['user', 'create', '--email', 'admin@audit.test', '--password-stdin', '--workspace', 'Outpost', '--role', 'admin'], PASSWORD)).stdout.trim()));
-      const outpost = workspaceId('Outpost');
+      const outpost = await workspaceId('Outpost');
       assert.deepEqual(both.map(entry), [
         { workspace: outpost, actor: OPERATOR, action: 'workspace.create', target: `workspace:${outpost}`, summary: { name: 'Outpost' }, ip: null },
         { workspace: outpost, actor: OPERATOR, action: 'member.add', target: `user:${userId}`, summary: { email: 'admin@audit.test', role: 'admin' }, ip: null },
@@ -224,7 +224,7 @@ describe('audit log', () => {
       ]);
 
       const moved = await recorded(() => ok(['workspace', 'set-plan', 'Annex', 'Audit-plan']));
-      const annex = workspaceId('Annex');
+      const annex = await workspaceId('Annex');
       assert.deepEqual(moved.map(entry), [
         { workspace: annex, actor: OPERATOR, action: 'workspace.set_plan', target: `workspace:${annex}`, summary: { plan: { from: 'default', to: 'Audit-plan' } }, ip: null },
       ]);

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import type { AuditRow } from '../db/schema.js';
 import type { Actor } from '../policy/policy.js';
 
@@ -19,12 +19,16 @@ export interface AuditEntry {
   at: number;
 }
 
-/** Call inside the transaction of the change, so the entry exists if and only if the change does. */
-export function recordAudit(db: Db, ctx: ChangeContext, e: AuditEntry): void {
-  db.stmt(
+/**
+ * Call with the handle of the change's transaction, so the entry exists if and only if the change
+ * does.
+ */
+export async function recordAudit(db: Queries, ctx: ChangeContext, e: AuditEntry): Promise<void> {
+  await db.exec(
     `insert into audit_log (workspace_id, actor_type, actor_id, action, target_type, target_id, summary, ip, created_at)
      values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(e.workspaceId, ctx.actor.type, ctx.actor.id, e.action, e.targetType, e.targetId, JSON.stringify(e.summary ?? {}), ctx.ip, e.at);
+    e.workspaceId, ctx.actor.type, ctx.actor.id, e.action, e.targetType, e.targetId, JSON.stringify(e.summary ?? {}), ctx.ip, e.at,
+  );
 }
 
 /** The fields whose values differ, as {field: {from, to}}. */
@@ -36,10 +40,8 @@ export function changes<T extends Record<string, unknown>>(before: T, after: T, 
   return out;
 }
 
-export function listAudit(db: Db, workspaceId: string, limit: number) {
-  const rows = db
-    .stmt('select * from audit_log where workspace_id = ? order by id desc limit ?')
-    .all(workspaceId, limit) as Selectable<AuditRow>[];
+export async function listAudit(db: Queries, workspaceId: string, limit: number) {
+  const rows = await db.rows<Selectable<AuditRow>>('select * from audit_log where workspace_id = ? order by id desc limit ?', workspaceId, limit);
   return rows.map((r) => ({
     id: r.id,
     at: new Date(r.created_at).toISOString(),

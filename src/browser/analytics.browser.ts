@@ -50,7 +50,7 @@ describe('admin UI in a browser: Analytics and a link’s page with its QR code'
       clock.advance(DAY);
     }
     clock.set(now);
-    t.flushClicks();
+    await t.flushClicks();
   });
   after(async () => {
     await browser?.close();

@@ -23,7 +23,7 @@ describe('API & Webhooks page in a browser', () => {
     // A key made at the command line, used once, so the list has a row with a last use.
     const cli = await t.key({ workspace: 'Acme', name: 'Nightly export', scopes: ['links:read', 'analytics:read'] });
     assert.equal((await t.request('GET', '/api/v1/me', { key: cli })).status, 200);
-    t.server.deps.keyUsage.flush();
+    await t.server.deps.keyUsage.flush();
   });
   after(async () => {
     await browser?.close();

@@ -21,7 +21,7 @@ describe('admin UI in a browser: sign-in, layout, workspace switch, sign-out', (
     // services and API: a key, links created with it, a colleague added.
     await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme' });
     await createUser(t.store, TEST_OPERATOR, { email: 'lee@example.com', password: PASSWORD, workspace: 'Acme', role: 'member' });
-    addMember(t.store, TEST_OPERATOR, createWorkspace(t.store, TEST_OPERATOR, 'Globex').id, OWNER, 'admin');
+    await addMember(t.store, TEST_OPERATOR, (await createWorkspace(t.store, TEST_OPERATOR, 'Globex')).id, OWNER, 'admin');
     const key = await t.key({ workspace: 'Acme', name: 'CRM sync' });
     for (const url of ['https://example.com/spring-sale', 'https://example.com/docs/getting-started']) {
       const res = await t.request('POST', '/api/v1/links', { key, body: { url, tags: ['campaign'] } });

@@ -32,18 +32,18 @@ describe('admin UI in a browser: Team, Settings and Instance', () => {
     await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme' });
     await createUser(t.store, TEST_OPERATOR, { email: VIEWER, password: PASSWORD, workspace: 'Acme', role: 'viewer' });
     await createUser(t.store, TEST_OPERATOR, { email: COLLEAGUE, password: PASSWORD });
-    createWorkspace(t.store, TEST_OPERATOR, 'Globex');
-    acme = requireWorkspace(t.store, 'Acme').id;
+    await createWorkspace(t.store, TEST_OPERATOR, 'Globex');
+    acme = (await requireWorkspace(t.store, 'Acme')).id;
     // A plan with limits, links and clicks past the monthly limit, made through the real API.
-    upsertPlan(t.store.db, TEST_OPERATOR, 'Starter', { features: { webhooks: false }, limits: { links: 10, clicksPerMonth: 3, members: 5, apiKeys: 2, analyticsRetentionDays: 90 } }, Date.now());
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'Starter', Date.now());
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'Starter', { features: { webhooks: false }, limits: { links: 10, clicksPerMonth: 3, members: 5, apiKeys: 2, analyticsRetentionDays: 90 } }, Date.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'Starter', Date.now());
     const key = await t.key({ workspace: 'Acme', name: 'CRM sync' });
     for (const path of ['spring', 'docs', 'pricing', 'careers', 'blog', 'launch', 'webinar']) {
       const res = await t.request('POST', '/api/v1/links', { key, body: { url: `https://example.com/${path}` } });
       assert.equal(res.status, 201, res.text);
       if (path === 'spring') for (let i = 0; i < 5; i++) await t.request('GET', `/${res.json.slug}`, { headers: { 'user-agent': BROWSER_UA } });
     }
-    t.flushClicks();
+    await t.flushClicks();
   });
   after(async () => {
     await browser?.close();
@@ -80,7 +80,7 @@ describe('admin UI in a browser: Team, Settings and Instance', () => {
     await row.locator('select').selectOption('admin');
     await page.locator('#members .notice').waitFor();
     assert.equal(await page.locator('#members .notice').innerText(), `${COLLEAGUE} is now admin.`);
-    assert.equal(listMembers(t.store.db, acme).find((m) => m.email === COLLEAGUE)?.role, 'admin');
+    assert.equal((await listMembers(t.store.db, acme)).find((m) => m.email === COLLEAGUE)?.role, 'admin');
     await screenshot('team-03-role-changed');
 
     // The only owner cannot go: the refusal is shown above the table.

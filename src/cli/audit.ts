@@ -10,8 +10,8 @@ export async function audit(ctx: CommandContext) {
   const name = stringOption(ctx, 'workspace')!;
   const limitText = stringOption(ctx, 'limit') ?? '50';
   if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 10_000) throw errors.usage('--limit must be a whole number from 1 to 10000');
-  await withStore(ctx, (store) => {
-    const entries = listAudit(store.db, requireWorkspace(store, name).id, Number(limitText));
+  await withStore(ctx, async (store) => {
+    const entries = await listAudit(store.db, (await requireWorkspace(store, name)).id, Number(limitText));
     if (ctx.options.json) return printRows(entries, true);
     // The summary last: it is the one column of any length.
     printRows(entries.map(({ summary, ...entry }) => ({ ...entry, summary: describeSummary(summary) })), false);

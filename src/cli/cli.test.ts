@@ -840,7 +840,7 @@ describe('linkqr key allow and key log', () => {
       ['/api/v1/links/lnk_missing', '198.51.100.2'],
     ] as const;
     for (const [path, ip] of calls) await from(key, ip, path);
-    server.server.deps.apiRequests.flush();
+    await server.server.deps.apiRequests.flush();
 
     const json = await cli('key', 'log', id, '--json');
     succeeded(json);

@@ -64,7 +64,7 @@ export async function keyCreate(ctx: CommandContext) {
   // Hashed while the database opens.
   const secret = newKeySecret();
   await withStore(ctx, async (store) => {
-    const ws = requireWorkspace(store, workspaceName);
+    const ws = await requireWorkspace(store, workspaceName);
     const { key, record } = await createKey(store, operatorContext(), {
       workspaceId: ws.id,
       name,
@@ -82,8 +82,8 @@ export async function keyCreate(ctx: CommandContext) {
 
 export async function keyList(ctx: CommandContext) {
   const workspaceName = parseName(stringOption(ctx, 'workspace'), '--workspace');
-  await withStore(ctx, (store) => {
-    const keys = listKeys(store, requireWorkspace(store, workspaceName).id);
+  await withStore(ctx, async (store) => {
+    const keys = await listKeys(store, (await requireWorkspace(store, workspaceName)).id);
     if (ctx.options.json) return printRows(keys, true);
     printRows(
       keys.map((k) => ({
@@ -104,10 +104,10 @@ export async function keyList(ctx: CommandContext) {
 
 /** revoke, disable, enable: one key by its id, and a sentence saying what happened. */
 const onKey =
-  (done: string, act: (store: Store, id: string) => unknown) =>
+  (done: string, act: (store: Store, id: string) => Promise<unknown>) =>
   async (ctx: CommandContext) => {
-    await withStore(ctx, (store) => {
-      act(store, ctx.positionals[0]!);
+    await withStore(ctx, async (store) => {
+      await act(store, ctx.positionals[0]!);
       say(`API key ${ctx.positionals[0]} ${done}.`);
     });
   };
@@ -130,8 +130,8 @@ export async function keyRotate(ctx: CommandContext) {
 export async function keyAllow(ctx: CommandContext) {
   const [id, text] = ctx.positionals as [string, string];
   const cidrs = parseNetworks(text, 'CIDRS');
-  await withStore(ctx, (store) => {
-    setAllowedNetworks(store, operatorContext(), id, cidrs);
+  await withStore(ctx, async (store) => {
+    await setAllowedNetworks(store, operatorContext(), id, cidrs);
     say(`API key ${id} may now be used ${describeNetworks(cidrs)}.`);
   });
 }
@@ -140,8 +140,8 @@ export async function keyLog(ctx: CommandContext) {
   const limit = positiveInteger(stringOption(ctx, 'limit') ?? '50', '--limit', 1_000);
   const beforeText = stringOption(ctx, 'before');
   const before = beforeText === undefined ? undefined : positiveInteger(beforeText, '--before', Number.MAX_SAFE_INTEGER);
-  await withStore(ctx, (store) => {
-    const page = keyRequestLog(store, ctx.positionals[0]!, { limit, before });
+  await withStore(ctx, async (store) => {
+    const page = await keyRequestLog(store, ctx.positionals[0]!, { limit, before });
     if (ctx.options.json) printRows(page.data, true);
     else printRows(page.data.map((r) => ({ id: r.id, at: r.at, method: r.method, path: r.path, status: r.status, ms: r.durationMs, ip: r.ip })), false);
     if (page.nextBefore !== null) say(`Older requests: linkqr key log ${ctx.positionals[0]} --before ${page.nextBefore}`);

@@ -22,33 +22,33 @@ function role(ctx: CommandContext): Role {
 
 export async function memberAdd(ctx: CommandContext) {
   const r = role(ctx);
-  await withStore(ctx, (store) => {
-    const ws = requireWorkspace(store, required(ctx, 'workspace'));
-    const m = addMember(store, operatorContext(), ws.id, required(ctx, 'email'), r);
+  await withStore(ctx, async (store) => {
+    const ws = await requireWorkspace(store, required(ctx, 'workspace'));
+    const m = await addMember(store, operatorContext(), ws.id, required(ctx, 'email'), r);
     say(`${m.email} is now ${m.role} of "${ws.name}".`);
   });
 }
 
 export async function memberRole(ctx: CommandContext) {
   const r = role(ctx);
-  await withStore(ctx, (store) => {
-    const ws = requireWorkspace(store, required(ctx, 'workspace'));
-    const m = setMemberRole(store, operatorContext(), ws.id, required(ctx, 'email'), r);
+  await withStore(ctx, async (store) => {
+    const ws = await requireWorkspace(store, required(ctx, 'workspace'));
+    const m = await setMemberRole(store, operatorContext(), ws.id, required(ctx, 'email'), r);
     say(`${m.email} is now ${m.role} of "${ws.name}".`);
   });
 }
 
 export async function memberRemove(ctx: CommandContext) {
-  await withStore(ctx, (store) => {
-    const ws = requireWorkspace(store, required(ctx, 'workspace'));
-    removeMember(store, operatorContext(), ws.id, required(ctx, 'email'));
+  await withStore(ctx, async (store) => {
+    const ws = await requireWorkspace(store, required(ctx, 'workspace'));
+    await removeMember(store, operatorContext(), ws.id, required(ctx, 'email'));
     say(`${required(ctx, 'email')} is no longer a member of "${ws.name}".`);
   });
 }
 
 export async function memberList(ctx: CommandContext) {
-  await withStore(ctx, (store) => {
-    const ws = requireWorkspace(store, required(ctx, 'workspace'));
-    printRows(listMembers(store.db, ws.id), ctx.options.json === true);
+  await withStore(ctx, async (store) => {
+    const ws = await requireWorkspace(store, required(ctx, 'workspace'));
+    printRows(await listMembers(store.db, ws.id), ctx.options.json === true);
   });
 }

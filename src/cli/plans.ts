@@ -48,25 +48,25 @@ export async function planUpsert(ctx: CommandContext) {
   const problem = planNameProblem(name);
   if (problem) throw errors.usage(`the plan name ${problem}`);
   const change = parsePlanChange(stringOption(ctx, 'feature'), stringOption(ctx, 'limit'));
-  await withStore(ctx, (store) => {
-    const plan = upsertPlan(store.db, operatorContext(), name, change, store.clock.now());
+  await withStore(ctx, async (store) => {
+    const plan = await upsertPlan(store.db, operatorContext(), name, change, store.clock.now());
     if (ctx.options.json) return printRows([{ name: plan.name, features: plan.features, limits: plan.limits }], true);
     say(`Plan "${plan.name}": features ${pairsText(plan.features, 'none')}; limits ${pairsText(plan.limits, 'none')}.`);
   });
 }
 
 export async function planList(ctx: CommandContext) {
-  await withStore(ctx, (store) => {
-    const plans = listPlans(store.db);
+  await withStore(ctx, async (store) => {
+    const plans = await listPlans(store.db);
     if (ctx.options.json) return printRows(plans, true);
     printRows(plans.map((p) => ({ ...p, features: pairsText(p.features, '-'), limits: pairsText(p.limits, 'none') })), false);
   });
 }
 
 export async function workspaceSetPlan(ctx: CommandContext) {
-  await withStore(ctx, (store) => {
-    const ws = requireWorkspace(store, ctx.positionals[0]!);
-    setWorkspacePlan(store.db, operatorContext(), ws.id, ctx.positionals[1]!, store.clock.now());
+  await withStore(ctx, async (store) => {
+    const ws = await requireWorkspace(store, ctx.positionals[0]!);
+    await setWorkspacePlan(store.db, operatorContext(), ws.id, ctx.positionals[1]!, store.clock.now());
     say(`Workspace "${ws.name}" is on plan "${ctx.positionals[1]}".`);
   });
 }

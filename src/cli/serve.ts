@@ -38,8 +38,8 @@ export async function serve({ config, assets, logger }: CommandContext) {
       // Before the port opens, as every write of the start: one that fails fails the start.
       // Value samples (a hand-run ANALYZE) would slow every joined lookup until the nightly job.
       dropStat4Samples(store.db.sqlite);
-      setupToken = issueSetupToken(store);
-      server = createServer(store, { atRestKeys });
+      setupToken = await issueSetupToken(store);
+      server = await createServer(store, { atRestKeys });
       await server.listen();
     } catch (e) {
       store.db.close();

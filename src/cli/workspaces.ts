@@ -4,13 +4,13 @@ import { printRows, say } from './output.js';
 import { withStore } from './with-store.js';
 
 export async function workspaceCreate(ctx: CommandContext) {
-  await withStore(ctx, (store) => {
-    const ws = createWorkspace(store, operatorContext(), ctx.positionals[0]!);
+  await withStore(ctx, async (store) => {
+    const ws = await createWorkspace(store, operatorContext(), ctx.positionals[0]!);
     say(`Created workspace "${ws.name}". Add its owner with: linkqr member add --workspace "${ws.name}" --email … --role owner`);
     process.stdout.write(`${ws.id}\n`);
   });
 }
 
 export async function workspaceList(ctx: CommandContext) {
-  await withStore(ctx, (store) => printRows(listWorkspaces(store), ctx.options.json === true));
+  await withStore(ctx, async (store) => printRows(await listWorkspaces(store), ctx.options.json === true));
 }

@@ -26,9 +26,9 @@ interface Fixture {
   counters(linkId: string): { clicks: number; total_clicks: number; last_clicked_at: number | null };
 }
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 /** A migrated temp database with one workspace and two links, and recorders over it. */
@@ -41,16 +41,16 @@ async function fixture(): Promise<Fixture> {
   const store = openStore(config, { clock, log, applyPending: true });
   const visitorSalts = new VisitorSalts({ db: store.db, secretBox: new SecretBox(loadAtRestKeys(config)), clock, log });
   const recorders: ClickRecorder[] = [];
-  cleanups.push(() => {
+  cleanups.push(async () => {
     // Undo what a failed test may have left broken, so the final flush succeeds and no retry timer outlives the test.
     const sqlite = store.db.sqlite;
     if (sqlite.prepare(`select 1 from sqlite_master where name = 'clicks_away'`).get()) sqlite.exec('alter table clicks_away rename to clicks');
     sqlite.exec('drop trigger if exists refuse_counters');
-    for (const r of recorders) r.close();
+    for (const r of recorders) await r.close();
     store.db.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const ws = createWorkspace(store, TEST_OPERATOR, 'Acme');
+  const ws = await createWorkspace(store, TEST_OPERATOR, 'Acme');
   const linkDeps = { db: store.db, clock, baseUrl: () => 'http://127.0.0.1', linkChanged: () => {}, outboxChanged: () => {} };
   const linkA = (await createLink(linkDeps, ws.id, TEST_OPERATOR, { url: 'https://example.com/a' })).id;
   const linkB = (await createLink(linkDeps, ws.id, TEST_OPERATOR, { url: 'https://example.com/b' })).id;
@@ -108,7 +108,7 @@ describe('ClickRecorder', () => {
     assert.equal(recorder.pendingHumanClicks(f.linkB), 200);
     assert.equal(f.rowCount(), 0, 'nothing is written before the flush');
 
-    assert.equal(recorder.flush(), 1_500);
+    assert.equal(await recorder.flush(), 1_500);
 
     assert.equal(f.rowCount(), 1_500);
     assert.equal(recorder.depth, 0);
@@ -118,7 +118,7 @@ describe('ClickRecorder', () => {
     assert.deepEqual(f.counters(f.linkB), { clicks: 200, total_clicks: 200, last_clicked_at: T0 + 199 });
     const qr = f.store.db.sqlite.prepare('select count(*) as n from clicks where link_id = ? and qr = 1').get(f.linkB) as { n: number };
     assert.equal(qr.n, 100);
-    assert.equal(recorder.flush(), 0, 'a second flush has nothing to write');
+    assert.equal(await recorder.flush(), 0, 'a second flush has nothing to write');
   });
 
   test('the batch timer writes everything after flushDelayMs without an explicit flush', async () => {
@@ -130,8 +130,10 @@ describe('ClickRecorder', () => {
     assert.equal(f.rowCount(), 0, 'still buffered right after recording');
 
     timers.advance(149);
+    await recorder.whenIdle();
     assert.equal(f.rowCount(), 0, 'not before the delay');
     timers.advance(1);
+    await recorder.whenIdle();
     assert.equal(f.rowCount(), 500, 'the whole batch lands at once');
     assert.equal(f.counters(f.linkA).clicks, 500);
     assert.equal(recorder.depth, 0);
@@ -148,7 +150,7 @@ describe('ClickRecorder', () => {
 
     recorder.record(click(f, f.linkA));
     await nextTick();
-    await nextTick();
+    await recorder.whenIdle();
     assert.equal(f.rowCount(), 100);
     assert.equal(recorder.depth, 0);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
@@ -159,13 +161,13 @@ describe('ClickRecorder', () => {
     const recorder = f.recorder({ flushDelayMs: 60_000 });
     // A first batch succeeds, so the insert statement is already prepared when the table disappears.
     recorder.record(click(f, f.linkA));
-    assert.equal(recorder.flush(), 1);
+    assert.equal(await recorder.flush(), 1);
 
     f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
     for (let i = 0; i < 30; i++) recorder.record(click(f, f.linkA, { at: T0 + 10 + i }));
     for (let i = 0; i < 20; i++) recorder.record(click(f, f.linkB, { bot: true }));
 
-    assert.equal(recorder.flush(), 0, 'nothing written');
+    assert.equal(await recorder.flush(), 0, 'nothing written');
     assert.equal(recorder.depth, 50, 'nothing dropped');
     assert.equal(recorder.pendingHumanClicks(f.linkA), 30, 'still counted against maxClicks');
     assert.deepEqual(f.counters(f.linkA), { clicks: 1, total_clicks: 1, last_clicked_at: T0 }, 'counters untouched');
@@ -217,14 +219,86 @@ describe('ClickRecorder', () => {
     f.store.db.sqlite.exec(`create trigger refuse_counters before update on links begin select raise(abort, 'counters refused'); end`);
     for (let i = 0; i < 40; i++) recorder.record(click(f, f.linkA));
 
-    assert.equal(recorder.flush(), 0);
+    assert.equal(await recorder.flush(), 0);
     assert.equal(f.rowCount(), 0, 'the inserted rows were rolled back with the failed update');
     assert.equal(recorder.depth, 40);
 
     f.store.db.sqlite.exec('drop trigger refuse_counters');
-    assert.equal(recorder.flush(), 40);
+    assert.equal(await recorder.flush(), 40);
     assert.equal(f.rowCount(), 40, 'each click written exactly once');
     assert.equal(f.counters(f.linkA).clicks, 40);
+  });
+
+  test('one write at a time: a flush asked for during a write waits for it; clicks recorded meanwhile go in the next batch', async () => {
+    const f = await fixture();
+    const flushes: number[] = [];
+    const recorder = new ClickRecorder(
+      { db: f.store.db, log: f.store.log, visitorSalts: f.visitorSalts, keepUserAgent: () => true, onFlush: (count) => flushes.push(count) },
+      { flushDelayMs: 60_000 },
+    );
+    cleanups.push(async () => {
+      await recorder.close();
+    });
+    for (let i = 0; i < 10; i++) recorder.record(click(f, f.linkA));
+    const first = recorder.flush();
+    // Recorded while the first batch is being written.
+    for (let i = 0; i < 5; i++) recorder.record(click(f, f.linkA, { at: T0 + 1 }));
+    assert.equal(recorder.depth, 15, 'the clicks being written are not written yet');
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 15);
+    const second = recorder.flush();
+    assert.deepEqual(await Promise.all([first, second]), [10, 15], 'the second flush returns once both batches are written');
+    assert.deepEqual(flushes, [10, 5]);
+    assert.equal(f.rowCount(), 15);
+    assert.equal(f.counters(f.linkA).clicks, 15);
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
+  });
+
+  test('a batch whose commit fails stays buffered and pending, as if it had never been written', async () => {
+    const f = await fixture();
+    let failCommit = true;
+    const recorder = new ClickRecorder(
+      {
+        db: f.store.db,
+        log: f.store.log,
+        visitorSalts: f.visitorSalts,
+        keepUserAgent: () => true,
+        async inBatch(t) {
+          if (!failCommit) return;
+          // A foreign key checked at COMMIT: every statement succeeds, then the commit fails.
+          await t.exec('pragma defer_foreign_keys = on');
+          await t.exec("insert into events (id, workspace_id, type, payload, created_at) values ('evt_orphan', 'no such workspace', 'link.clicked', '{}', 0)");
+        },
+      },
+      { flushDelayMs: 60_000 },
+    );
+    cleanups.push(async () => {
+      await recorder.close();
+    });
+    for (let i = 0; i < 4; i++) recorder.record(click(f, f.linkA));
+    recorder.record(click(f, f.linkA, { bot: true }));
+
+    assert.equal(await recorder.flush(), 0);
+    assert.match(String(recorder.lastError), /FOREIGN KEY/);
+    assert.equal(recorder.depth, 5);
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 4, 'counted as pending again: links.clicks does not have them');
+    assert.deepEqual(f.counters(f.linkA), { clicks: 0, total_clicks: 0, last_clicked_at: null });
+
+    failCommit = false;
+    assert.equal(await recorder.flush(), 5);
+    assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
+    assert.deepEqual(f.counters(f.linkA), { clicks: 4, total_clicks: 5, last_clicked_at: T0 });
+    assert.equal(f.rowCount(), 5, 'each click written once');
+  });
+
+  test('close waits for the write in progress and counts its clicks', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    for (let i = 0; i < 7; i++) recorder.record(click(f, f.linkA));
+    const flushing = recorder.flush();
+    recorder.record(click(f, f.linkB));
+    assert.equal(await recorder.close(), 8);
+    assert.equal(f.rowCount(), 8, 'written when close returns');
+    assert.equal(await flushing, 7);
   });
 
   test('close writes what is left and stops the timer', async () => {
@@ -266,6 +340,8 @@ describe('ClickRecorder', () => {
     timers.busyFor(1);
 
     recorder.record(click(f, f.linkA));
+    // The manual timers have not fired: only this click can have started the write.
+    await recorder.whenIdle();
     assert.equal(f.rowCount(), 3, 'written as this click is recorded: no click waits much longer than flushDelayMs');
     assert.equal(recorder.depth, 0);
   });
@@ -277,7 +353,9 @@ describe('ClickRecorder', () => {
       { db: f.store.db, log: f.store.log, visitorSalts: f.visitorSalts, keepUserAgent: () => true, onFlush: (count) => flushes.push(count) },
       { flushDelayMs: 60_000 },
     );
-    cleanups.push(() => void recorder.close());
+    cleanups.push(async () => {
+      await recorder.close();
+    });
     const done: unknown[] = [];
     recorder.record(click(f, f.linkB));
     for (let i = 0; i < 3; i++) recorder.recordDurably(click(f, f.linkA), (err) => done.push(err ?? f.rowCount()));
@@ -285,6 +363,7 @@ describe('ClickRecorder', () => {
     assert.deepEqual(done, [], 'nothing is answered before the write');
 
     await nextTick();
+    await recorder.whenIdle();
     assert.deepEqual(done, [4, 4, 4], 'each done runs after its click is in the database');
     assert.deepEqual(flushes, [4], 'one write for the turn, with the buffered click beside them');
     assert.equal(f.counters(f.linkA).clicks, 3);
@@ -294,12 +373,13 @@ describe('ClickRecorder', () => {
     const f = await fixture();
     const recorder = f.recorder({ flushDelayMs: 60_000 });
     recorder.record(click(f, f.linkA));
-    assert.equal(recorder.flush(), 1, 'statements prepared before the table goes');
+    assert.equal(await recorder.flush(), 1, 'statements prepared before the table goes');
     f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
     recorder.record(click(f, f.linkA));
     let outcome: unknown = 'pending';
     recorder.recordDurably(click(f, f.linkA), (err) => (outcome = err));
     await nextTick();
+    await recorder.whenIdle();
 
     assert.match(String(outcome), /no such table/);
     assert.equal(recorder.depth, 1, 'the refused click is gone from the buffer; the answered one stays');
@@ -315,7 +395,7 @@ describe('ClickRecorder', () => {
     const recorder = f.recorder({ flushDelayMs: 60_000 });
     f.store.db.sqlite.pragma('query_only = 1');
     recorder.record(click(f, f.linkA));
-    assert.equal(recorder.flush(), 0);
+    assert.equal(await recorder.flush(), 0);
     assert.equal(f.store.db.storage.available, false);
 
     let outcome: unknown = 'pending';
@@ -331,6 +411,8 @@ describe('ClickRecorder', () => {
     for (let i = 0; i < 5; i++) recorder.record(click(f, f.linkA));
     f.store.db.sqlite.pragma('query_only = 1');
     const closing = recorder.close(10_000);
+    // close starts its first write at once; the retries wait CLOSE_RETRY_MS.
+    await recorder.whenIdle();
     assert.ok(recorder.lastError, 'the first attempt was refused');
     f.store.db.sqlite.pragma('query_only = 0');
     assert.equal(await closing, 5);
@@ -344,7 +426,7 @@ describe('ClickRecorder', () => {
     for (let i = 0; i < 15; i++) recorder.record(click(f, f.linkA));
     assert.equal(recorder.depth, 10);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 10);
-    assert.equal(recorder.flush(), 10);
+    assert.equal(await recorder.flush(), 10);
     const dropped = f.logs.map((l) => JSON.parse(l) as { msg: string; dropped?: number }).find((l) => l.msg.includes('dropped'));
     assert.equal(dropped?.dropped, 5);
   });
@@ -362,10 +444,10 @@ describe('ClickRecorder', () => {
     ] as const) {
       recorder.record(click(f, f.linkA, { ip, at }));
     }
-    recorder.flush();
+    await recorder.flush();
     f.clock.set(T0 + 2 * DAY + SALT_GRACE_MS);
     recorder.record(click(f, f.linkA, { ip: '203.0.113.9', at: T0 + DAY + 1 })); // waited in the buffer past the grace period
-    recorder.flush();
+    await recorder.flush();
     const hashes = f.store.db.sqlite.prepare('select ip_hash from clicks order by id').pluck().all() as (string | null)[];
     for (const h of hashes.slice(0, 4)) assert.match(h ?? '', /^[A-Za-z0-9_-]{22}$/);
     assert.equal(hashes[0], hashes[1], 'same address, same day, same hash');

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Db } from '../db/db.js';
+import type { Db, Queries } from '../db/db.js';
 import { classifyAgent, referrerHost } from './classify.js';
-import { type ClickRecord, clickStatements, type LinkClickTotals, type MonthlyClickTotals } from './clicks.repo.js';
+import { type ClickRecord, type LinkClickTotals, type MonthlyClickTotals, writeClickBatch } from './clicks.repo.js';
 import { type TimerHandle, type Timers, systemTimers } from '../lib/timers.js';
 import { DAY_MS } from './rollups.js';
 import type { VisitorSalts } from './visitor-salts.js';
@@ -44,7 +44,8 @@ const CLOSE_RETRY_MS = 250;
 
 /**
  * Keeps the redirect path free of database writes: clicks are buffered in memory and written
- * in one transaction per batch, together with the links' counters.
+ * in one transaction per batch, together with the links' counters. One batch is written at a
+ * time; clicks arriving meanwhile wait for the next.
  *
  * The crash window (README): a kill -9 loses the clicks not yet written, those answered during
  * the last `flushDelayMs` (25 ms) plus the batch write in progress. The timer alone cannot
@@ -54,16 +55,26 @@ const CLOSE_RETRY_MS = 250;
  * more redirects than its limit.
  */
 export class ClickRecorder {
+  /** Clicks not yet in a write. */
   private buffer: ClickInput[] = [];
   private durable: DurableClick[] = [];
+  /**
+   * Human clicks per link that links.clicks does not show yet: buffered, or in a write not yet
+   * committed. The redirect cache adds them to the row it reads (src/links/redirect-cache.ts).
+   */
   private readonly pendingHuman = new Map<string, number>();
   /** timers.now() when the oldest buffered click arrived. */
   private oldestAt = 0;
+  /** The write in progress, resolving to the number of clicks it wrote; it never rejects. */
+  private writing: Promise<number> | undefined;
+  /** How many clicks the write in progress holds. */
+  private writingCount = 0;
+  /** A batch came due during the write in progress: written as soon as it ends. */
+  private dueAfterWrite = false;
   /** What the last failed write said (for the message of a shutdown that loses clicks). */
   private failure: unknown;
   private timer: TimerHandle | undefined;
   private immediate: NodeJS.Immediate | undefined;
-  private readonly statements;
   private readonly flushDelayMs: number;
   private readonly maxBatch: number;
   private readonly maxBuffered: number;
@@ -77,18 +88,20 @@ export class ClickRecorder {
     private readonly deps: {
       db: Db;
       log: Logger;
-      /** The salt of each UTC day that keys visitor hashes (src/clicks/visitor-salts.ts). */
-      visitorSalts: Pick<VisitorSalts, 'saltFor'>;
+      /** The salt of each UTC day that keys visitor hashes (src/clicks/visitor-salts.ts; a fixed one in the seed script). */
+      visitorSalts: { saltFor(day: number): ReturnType<VisitorSalts['saltFor']> | Awaited<ReturnType<VisitorSalts['saltFor']>> };
       /** The instance setting: keep each click's raw user agent (device/browser/OS are always kept). */
       keepUserAgent(): boolean;
-      /** Runs inside each batch's transaction, after the clicks are written (link.clicked events). */
-      inBatch?(records: readonly ClickRecord[]): void;
+      /**
+       * Runs inside each batch's transaction, after the clicks are written (link.clicked
+       * events): it queries through `t`, the transaction's handle, and awaits nothing else.
+       */
+      inBatch?(t: Queries, records: readonly ClickRecord[]): Promise<void>;
       /** After a batch committed. */
       onFlush?(count: number, seconds: number): void;
     },
     options: ClickRecorderOptions = {},
   ) {
-    this.statements = clickStatements(deps.db);
     this.flushDelayMs = options.flushDelayMs ?? 25;
     this.maxBatch = options.maxBatch ?? 2_000;
     this.maxBuffered = options.maxBuffered ?? 200_000;
@@ -96,7 +109,7 @@ export class ClickRecorder {
   }
 
   record(click: ClickInput): void {
-    if (this.buffer.length >= this.maxBuffered) {
+    if (this.depth >= this.maxBuffered) {
       this.dropped++;
       return;
     }
@@ -105,7 +118,7 @@ export class ClickRecorder {
     // instead of each forcing a write.
     if (this.retryDelayMs > 0) return;
     if (this.buffer.length >= this.maxBatch) this.flushSoon();
-    else if (this.buffer.length > 1 && this.timers.now() - this.oldestAt >= this.flushDelayMs) this.flush();
+    else if (this.buffer.length > 1 && this.timers.now() - this.oldestAt >= this.flushDelayMs) this.writeDue();
     else this.flushAfter(this.flushDelayMs);
   }
 
@@ -118,7 +131,7 @@ export class ClickRecorder {
     const storage = this.deps.db.storage;
     // Fail at once rather than try the disk for every request: the storage probe says when it is back.
     if (!storage.available) return done(storage.state.error ?? new Error('the database cannot be written'));
-    if (this.closed || this.buffer.length >= this.maxBuffered) return done(new Error('the click buffer is closed or full'));
+    if (this.closed || this.depth >= this.maxBuffered) return done(new Error('the click buffer is closed or full'));
     this.add(click);
     this.durable.push({ click, done });
     this.flushSoon();
@@ -141,44 +154,100 @@ export class ClickRecorder {
     return this.pendingHuman.get(linkId) ?? 0;
   }
 
+  /** Clicks not yet written: buffered, or in the write in progress. */
   get depth(): number {
-    return this.buffer.length;
+    return this.buffer.length + this.writingCount;
   }
 
-  /** Writes everything buffered in one transaction. On failure the clicks stay buffered. */
-  flush(): number {
+  /**
+   * Writes everything buffered in one transaction, after the write in progress if there is one
+   * (whose clicks count in the number returned). On failure the clicks stay buffered.
+   */
+  async flush(): Promise<number> {
     this.clearTimer();
+    let written = 0;
+    // One write at a time: two batches written at once could commit in either order, and the
+    // second would wait for the first's transaction anyway.
+    while (this.writing) written += await this.writing;
+    return written + (await this.startWrite());
+  }
+
+  /** Resolves once no write is in progress (tests that move the timers wait for the write they started). */
+  async whenIdle(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  /** Starts writing the buffer; the caller has checked that no write is in progress. */
+  private startWrite(): Promise<number> {
+    if (this.buffer.length === 0) return Promise.resolve(0);
+    const writing = this.write()
+      .catch((err: unknown) => {
+        // Only a callback given to the recorder (done, onFlush) can throw here: the write itself is settled.
+        this.deps.log.error({ err }, 'click batch callback failed');
+        return 0;
+      })
+      .finally(() => {
+        this.writing = undefined;
+        this.afterWrite();
+      });
+    this.writing = writing;
+    return writing;
+  }
+
+  /** What came due during a write is written now: a batch that waited for it, or clicks whose redirect waits. */
+  private afterWrite() {
+    const due = this.dueAfterWrite;
+    this.dueAfterWrite = false;
+    if (this.closed || this.buffer.length === 0) return;
+    // Durable clicks force a write even while retries back off, as they do when they arrive.
+    if (this.durable.length > 0) this.flushSoon();
+    else if (due && this.retryDelayMs === 0) void this.startWrite();
+  }
+
+  /** Writes a batch: everything buffered now. Resolves to the number written, 0 when the write failed. */
+  private async write(): Promise<number> {
     const batch = this.buffer;
-    if (batch.length === 0) return 0;
     const durable = this.durable;
+    const oldestAt = this.oldestAt;
+    this.buffer = [];
+    this.durable = [];
+    this.writingCount = batch.length;
+    let totals: LinkClickTotals[] = [];
+    let uncounted = false;
     let started = 0;
     try {
       // Inside the try: the first batch of a day reads (or makes) the day's salt in the database.
-      const { records, totals, months } = this.prepare(batch);
+      const prepared = await this.prepare(batch);
+      totals = prepared.totals;
       started = performance.now();
-      this.deps.db.tx(() => {
-        this.statements.writeBatch(records, totals, months);
-        this.deps.inBatch?.(records);
+      await this.deps.db.tx(async (t) => {
+        await writeClickBatch(t, prepared.records, prepared.totals, prepared.months);
+        await this.deps.inBatch?.(t, prepared.records);
+        // Last before the commit, while no read of links can run (SQLite runs a read after the
+        // transaction ends): a read sees these clicks either in links.clicks or as pending,
+        // never in both nor in neither. The redirect cache relies on it for maxClicks.
+        this.uncount(totals);
+        uncounted = true;
       });
     } catch (err) {
+      // The commit itself failed: the clicks are not in links.clicks after all.
+      if (uncounted) this.count(totals);
+      this.writingCount = 0;
       this.failure = err;
-      if (durable.length > 0) this.unrecord(durable, err);
+      this.putBack(batch, durable, oldestAt, err);
       // Stopping: close() retries, and says what it could not write.
       if (this.closed) return 0;
       // Back off (1 s doubling to 30 s): a locked or full database must not be hammered from the redirect path.
       this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 1_000), 30_000);
-      this.deps.log.error({ err, buffered: this.buffer.length, retryInMs: this.retryDelayMs }, 'click batch write failed; will retry');
+      this.deps.log.error({ err, buffered: this.depth, retryInMs: this.retryDelayMs }, 'click batch write failed; will retry');
       this.clearTimer();
       this.flushAfter(this.retryDelayMs);
       return 0;
     }
+    this.writingCount = 0;
     this.retryDelayMs = 0;
     this.failure = undefined;
     this.deps.onFlush?.(batch.length, (performance.now() - started) / 1000);
-    // Written: these clicks now count in links.clicks, so stop counting them as pending.
-    this.buffer = [];
-    this.durable = [];
-    this.pendingHuman.clear();
     for (const d of durable) d.done();
     if (this.dropped > 0) {
       this.deps.log.error({ dropped: this.dropped }, 'clicks dropped while the buffer was full');
@@ -188,7 +257,13 @@ export class ClickRecorder {
   }
 
   /** The rows of a batch: each click classified and its visitor hashed, and the counters it adds to. */
-  private prepare(batch: readonly ClickInput[]) {
+  private async prepare(batch: readonly ClickInput[]) {
+    // The salt of each UTC day the batch's clicks fall on (nearly always one).
+    const salts = new Map<number, Buffer | undefined>();
+    for (const c of batch) {
+      const day = c.at - (c.at % DAY_MS);
+      if (!salts.has(day)) salts.set(day, await this.deps.visitorSalts.saltFor(day));
+    }
     const records: ClickRecord[] = [];
     const totals = new Map<string, LinkClickTotals>();
     // A visitor's clicks tend to come together: hash each address once per day of a batch.
@@ -206,7 +281,7 @@ export class ClickRecorder {
       let visitors = visitorsByDay.get(day);
       if (!visitors) visitorsByDay.set(day, (visitors = new Map()));
       let ipHash = visitors.get(c.ip);
-      if (ipHash === undefined) visitors.set(c.ip, (ipHash = this.visitorHash(c.ip, day)));
+      if (ipHash === undefined) visitors.set(c.ip, (ipHash = visitorHash(c.ip, salts.get(day))));
       // Classified here, off the redirect path; a HEAD request from a browser agent is still a bot click.
       const agent = classifyAgent(c.userAgent);
       records.push({
@@ -235,22 +310,22 @@ export class ClickRecorder {
   }
 
   /**
-   * Writes what is left and stops (shutdown). While the database refuses, it keeps trying for
-   * `graceMs`: these clicks were answered. Returns the number written; `depth` is what could not
-   * be written, and `lastError` why.
+   * Writes what is left and stops (shutdown), after the write in progress. While the database
+   * refuses, it keeps trying for `graceMs`: these clicks were answered. Returns the number
+   * written; `depth` is what could not be written, and `lastError` why.
    */
   async close(graceMs = 0): Promise<number> {
     this.closed = true;
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
-    let written = this.flush();
+    let written = await this.flush();
     const deadline = this.timers.now() + graceMs;
-    while (this.buffer.length > 0 && this.timers.now() < deadline) {
+    while (this.depth > 0 && this.timers.now() < deadline) {
       await new Promise<void>((resolve) => this.timers.setTimeout(resolve, CLOSE_RETRY_MS));
-      written += this.flush();
+      written += await this.flush();
     }
-    if (this.buffer.length > 0) {
-      this.deps.log.error({ err: this.failure, unwritten: this.buffer.length }, 'click batch write failed at shutdown; these clicks are lost');
+    if (this.depth > 0) {
+      this.deps.log.error({ err: this.failure, unwritten: this.depth }, 'click batch write failed at shutdown; these clicks are lost');
     }
     return written;
   }
@@ -261,25 +336,49 @@ export class ClickRecorder {
     if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
   }
 
-  /** Takes back clicks whose write failed before their redirect was answered: they never happened. */
-  private unrecord(durable: DurableClick[], err: unknown) {
+  /** The human clicks of a batch now in links.clicks are no longer pending. */
+  private uncount(totals: readonly LinkClickTotals[]) {
+    for (const t of totals) if (t.human > 0) this.addPending(t.linkId, -t.human);
+  }
+
+  /** The human clicks of a batch whose commit failed are pending again. */
+  private count(totals: readonly LinkClickTotals[]) {
+    for (const t of totals) if (t.human > 0) this.addPending(t.linkId, t.human);
+  }
+
+  private addPending(linkId: string, n: number) {
+    const left = (this.pendingHuman.get(linkId) ?? 0) + n;
+    if (left > 0) this.pendingHuman.set(linkId, left);
+    else this.pendingHuman.delete(linkId);
+  }
+
+  /**
+   * A failed batch goes back to the buffer, ahead of the clicks that came during its write,
+   * except the durable clicks: their redirects were not answered, so they never happened.
+   */
+  private putBack(batch: ClickInput[], durable: DurableClick[], oldestAt: number, err: unknown) {
     const failed = new Set(durable.map((d) => d.click));
-    this.buffer = this.buffer.filter((c) => !failed.has(c));
-    this.durable = [];
-    for (const c of failed) {
-      if (c.bot) continue;
-      const left = (this.pendingHuman.get(c.linkId) ?? 0) - 1;
-      if (left > 0) this.pendingHuman.set(c.linkId, left);
-      else this.pendingHuman.delete(c.linkId);
+    const kept = failed.size === 0 ? batch : batch.filter((c) => !failed.has(c));
+    if (kept.length > 0) {
+      this.buffer = kept.concat(this.buffer);
+      this.oldestAt = oldestAt;
     }
+    for (const c of failed) if (!c.bot) this.addPending(c.linkId, -1);
     for (const d of durable) d.done(err);
+  }
+
+  /** A batch is due: written now, or as soon as the write in progress ends. */
+  private writeDue() {
+    this.clearTimer();
+    if (this.writing) this.dueAfterWrite = true;
+    else void this.startWrite(); // never rejects
   }
 
   private flushAfter(delayMs: number) {
     if (this.timer || this.immediate) return;
     this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
-      this.flush();
+      this.writeDue();
     }, delayMs);
   }
 
@@ -288,7 +387,7 @@ export class ClickRecorder {
     this.clearTimer();
     this.immediate = setImmediate(() => {
       this.immediate = undefined;
-      this.flush();
+      this.writeDue();
     });
   }
 
@@ -296,12 +395,11 @@ export class ClickRecorder {
     if (this.timer) this.timers.clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
 
-  /** The visitor hash: HMAC-SHA256 keyed with the day's salt, 128 bits. Null once the day's salt is gone. */
-  private visitorHash(ip: string, day: number): string | null {
-    const salt = this.deps.visitorSalts.saltFor(day);
-    return salt ? createHmac('sha256', salt).update(ip).digest('base64url').slice(0, 22) : null;
-  }
+/** The visitor hash: HMAC-SHA256 keyed with the day's salt, 128 bits. Null once the day's salt is gone. */
+function visitorHash(ip: string, salt: Buffer | undefined): string | null {
+  return salt ? createHmac('sha256', salt).update(ip).digest('base64url').slice(0, 22) : null;
 }
 
 /**

@@ -1,5 +1,4 @@
-import type BetterSqlite3 from 'better-sqlite3';
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import { rollUp } from './rollups.js';
 
 export interface ClickRecord {
@@ -34,45 +33,34 @@ export interface MonthlyClickTotals {
   total: number;
 }
 
+const INSERT_CLICK = `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash)
+  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const BUMP_LINK = `update links set clicks = clicks + ?, total_clicks = total_clicks + ?,
+  last_clicked_at = coalesce(max(last_clicked_at, ?), last_clicked_at, ?) where id = ?`;
+const ADD_MONTHLY = `insert into monthly_clicks (workspace_id, month, human, total) values (?, ?, ?, ?)
+  on conflict (workspace_id, month) do update set human = human + excluded.human, total = total + excluded.total`;
+const ADD_LINK_ROLLUP = `insert into click_rollups (link_id, facet, day, value, total, human, qr) values (?, ?, ?, ?, ?, ?, ?)
+  on conflict do update set total = total + excluded.total, human = human + excluded.human, qr = qr + excluded.qr`;
+const ADD_WORKSPACE_HOUR = `insert into workspace_click_hours (workspace_id, hour, total, human, qr) values (?, ?, ?, ?, ?)
+  on conflict do update set total = total + excluded.total, human = human + excluded.human, qr = qr + excluded.qr`;
+
 /**
- * Fixed statements prepared once: a batch is a loop of single-row inserts and rollup upserts
- * inside one transaction, which SQLite runs at a few microseconds a row.
+ * A batch of clicks with the counters it adds to, through the handle of the batch's transaction:
+ * a loop of single-row inserts and rollup upserts over fixed statements (each prepared once),
+ * which SQLite runs at a few microseconds a row.
  */
-export function clickStatements(db: Db) {
-  const lazy = (sql: string) => {
-    let statement: BetterSqlite3.Statement | undefined;
-    return () => (statement ??= db.sqlite.prepare(sql));
-  };
-  const insert = lazy(
-    `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const bump = lazy(
-    `update links set clicks = clicks + ?, total_clicks = total_clicks + ?,
-       last_clicked_at = coalesce(max(last_clicked_at, ?), last_clicked_at, ?) where id = ?`,
-  );
-  const monthly = lazy(
-    `insert into monthly_clicks (workspace_id, month, human, total) values (?, ?, ?, ?)
-     on conflict (workspace_id, month) do update set human = human + excluded.human, total = total + excluded.total`,
-  );
-  const linkRollup = lazy(
-    `insert into click_rollups (link_id, facet, day, value, total, human, qr) values (?, ?, ?, ?, ?, ?, ?)
-     on conflict do update set total = total + excluded.total, human = human + excluded.human, qr = qr + excluded.qr`,
-  );
-  const workspaceHour = lazy(
-    `insert into workspace_click_hours (workspace_id, hour, total, human, qr) values (?, ?, ?, ?, ?)
-     on conflict do update set total = total + excluded.total, human = human + excluded.human, qr = qr + excluded.qr`,
-  );
-  return {
-    writeBatch(clicks: readonly ClickRecord[], totals: readonly LinkClickTotals[], months: readonly MonthlyClickTotals[]) {
-      for (const c of clicks) {
-        insert().run(c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash);
-      }
-      for (const t of totals) bump().run(t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
-      for (const m of months) monthly().run(m.workspaceId, m.month, m.human, m.total);
-      const r = rollUp(clicks);
-      for (const l of r.links) linkRollup().run(l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
-      for (const w of r.workspaces) workspaceHour().run(w.workspaceId, w.hour, w.total, w.human, w.qr);
-    },
-  };
+export async function writeClickBatch(
+  db: Queries,
+  clicks: readonly ClickRecord[],
+  totals: readonly LinkClickTotals[],
+  months: readonly MonthlyClickTotals[],
+): Promise<void> {
+  for (const c of clicks) {
+    await db.exec(INSERT_CLICK, c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash);
+  }
+  for (const t of totals) await db.exec(BUMP_LINK, t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
+  for (const m of months) await db.exec(ADD_MONTHLY, m.workspaceId, m.month, m.human, m.total);
+  const r = rollUp(clicks);
+  for (const l of r.links) await db.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
+  for (const w of r.workspaces) await db.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
 }

@@ -66,7 +66,7 @@ describe('maxClicks across kill -9', () => {
       // The kill lands while requests are in flight and clicks are being recorded.
       let killing: Promise<unknown> | undefined;
       answered += await burst(server.url, link.json.slug, (n) => {
-        if (answered + n >= killAt) killing ??= server.stop('SIGKILL');
+        if (answered + n >= killAt && !killing) killing = server.stop('SIGKILL');
         return false;
       });
       await killing;

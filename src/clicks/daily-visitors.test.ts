@@ -30,7 +30,7 @@ test('a visitor keeps one hash through the UTC day, across a restart; the next d
   const hashOf = async (server: TestServer, slug: string, ip: string) => {
     const res = await server.request('GET', `/${slug}`, { headers: { 'x-forwarded-for': ip, 'user-agent': BROWSER } });
     assert.equal(res.status, 302);
-    server.flushClicks();
+    await server.flushClicks();
     return server.store.db.sqlite.prepare('select ip_hash from clicks order by id desc limit 1').pluck().get() as string;
   };
 
@@ -84,7 +84,7 @@ test('a start-up after a day is over deletes its salt, even if the retention job
   const key = await t.key();
   const link = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/daily' } });
   assert.equal((await t.request('GET', `/${link.json.slug}`, { headers: { 'user-agent': BROWSER } })).status, 302);
-  t.flushClicks();
+  await t.flushClicks();
   const days = (server: TestServer) => server.store.db.sqlite.prepare('select day from visitor_salts').pluck().all();
   assert.deepEqual(days(t), [at(1, 0)]);
   await t.close();

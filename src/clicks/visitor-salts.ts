@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type Db, eraseForGood } from '../db/db.js';
+import { type Db, eraseForGood, type Queries } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import { type SecretBox, UnreadableSecretError } from '../secrets/secret-box.js';
 import { DAY_MS } from './rollups.js';
@@ -29,6 +29,8 @@ const isOver = (day: number, now: number) => now >= day + DAY_MS + SALT_GRACE_MS
 export class VisitorSalts {
   /** Day → salt. Read on every click batch, so held in memory: no database read or decryption per click. */
   private readonly salts = new Map<number, Buffer>();
+  /** Day → its salt being read: callers meanwhile wait for the same read, so all get the same salt. */
+  private readonly loading = new Map<number, Promise<Buffer>>();
 
   constructor(private readonly deps: { db: Db; secretBox: SecretBox; clock: Clock; log: Logger }) {}
 
@@ -36,13 +38,28 @@ export class VisitorSalts {
    * The salt of the UTC day starting at `day` (midnight, epoch ms), or undefined once that day is
    * over: then it is forgotten here, whatever the retention job has deleted yet.
    */
-  saltFor(day: number): Buffer | undefined {
+  async saltFor(day: number): Promise<Buffer | undefined> {
     const now = this.deps.clock.now();
     this.forgetEnded(now);
     if (isOver(day, now)) return undefined;
-    let salt = this.salts.get(day);
-    if (!salt) this.salts.set(day, (salt = this.load(day)));
-    return salt;
+    const salt = this.salts.get(day);
+    if (salt) return salt;
+    let loading = this.loading.get(day);
+    if (!loading) {
+      loading = this.load(day).then(
+        (loaded) => {
+          this.loading.delete(day);
+          this.salts.set(day, loaded);
+          return loaded;
+        },
+        (error: unknown) => {
+          this.loading.delete(day);
+          throw error;
+        },
+      );
+      this.loading.set(day, loading);
+    }
+    return loading;
   }
 
   private forgetEnded(now: number) {
@@ -50,21 +67,23 @@ export class VisitorSalts {
   }
 
   /** The day's salt from the database, made by whichever process asks first (one transaction, so all agree). */
-  private load(day: number): Buffer {
+  private load(day: number): Promise<Buffer> {
     const { db, secretBox, log } = this.deps;
     const seal = (salt: Buffer) => secretBox.seal(salt.toString('base64'), contextOf(day));
-    return db.tx(() => {
-      db.stmt('insert into visitor_salts (day, salt) values (?, ?) on conflict (day) do nothing').run(day, seal(randomBytes(SALT_BYTES)));
-      const stored = db.stmt('select salt from visitor_salts where day = ?').pluck().get(day) as string;
+    // Sealed before the transaction: it awaits nothing but its queries.
+    const fresh = randomBytes(SALT_BYTES);
+    const sealedFresh = seal(fresh);
+    return db.tx(async (t) => {
+      await t.exec('insert into visitor_salts (day, salt) values (?, ?) on conflict (day) do nothing', day, sealedFresh);
+      const stored = (await t.row<{ salt: string }>('select salt from visitor_salts where day = ?', day))!.salt;
       try {
         return Buffer.from(secretBox.open(stored, contextOf(day)), 'base64');
       } catch (e) {
         if (!(e instanceof UnreadableSecretError)) throw e;
         // Sealed under a key this instance lacks (lost or changed): the day starts over.
-        const salt = randomBytes(SALT_BYTES);
-        db.stmt('update visitor_salts set salt = ? where day = ?').run(seal(salt), day);
+        await t.exec('update visitor_salts set salt = ? where day = ?', sealedFresh, day);
         log.warn({ day: new Date(day).toISOString().slice(0, 10) }, "the day's visitor salt could not be opened with this instance's key: a new one is used, so earlier visitors of the day count again");
-        return salt;
+        return fresh;
       }
     });
   }
@@ -74,25 +93,25 @@ export class VisitorSalts {
  * Deletes the salts of days over for more than SALT_GRACE_MS, and their bytes from the database
  * file and its WAL (src/db/db.ts, eraseForGood). Returns how many went.
  */
-export function deleteEndedSalts(db: Db, now: number): number {
-  return eraseForGood(db, () => db.tx(() => deleteEndedSaltRows(db, now)), (deleted) => deleted > 0);
+export function deleteEndedSalts(db: Db, now: number): Promise<number> {
+  return eraseForGood(db, () => db.tx((t) => deleteEndedSaltRows(t, now)), (deleted) => deleted > 0);
 }
 
-/** The rows of deleteEndedSalts, inside the caller's transaction; the caller erases their bytes. */
-export const deleteEndedSaltRows = (db: Db, now: number): number =>
-  db.stmt('delete from visitor_salts where day <= ?').run(now - DAY_MS - SALT_GRACE_MS).changes;
+/** The rows of deleteEndedSalts, through the caller's transaction; the caller erases their bytes. */
+export const deleteEndedSaltRows = async (db: Queries, now: number): Promise<number> =>
+  (await db.exec('delete from visitor_salts where day <= ?', now - DAY_MS - SALT_GRACE_MS)).changes;
 
 /**
- * At start-up, inside the caller's transaction: salts sealed under a previous key are sealed
+ * At start-up, through the caller's transaction: salts sealed under a previous key are sealed
  * again under the current one. One that no key here opens is left to `load`, which replaces it.
  */
-export function resealSalts(db: Db, secretBox: SecretBox): number {
-  const rows = db.stmt('select day, salt from visitor_salts').all() as { day: number; salt: string }[];
+export async function resealSalts(db: Queries, secretBox: SecretBox): Promise<number> {
+  const rows = await db.rows<{ day: number; salt: string }>('select day, salt from visitor_salts');
   let resealed = 0;
   for (const row of rows.filter((r) => !secretBox.isCurrent(r.salt))) {
     try {
       const salt = secretBox.open(row.salt, contextOf(row.day));
-      db.stmt('update visitor_salts set salt = ? where day = ?').run(secretBox.seal(salt, contextOf(row.day)), row.day);
+      await db.exec('update visitor_salts set salt = ? where day = ?', secretBox.seal(salt, contextOf(row.day)), row.day);
       resealed++;
     } catch (e) {
       if (!(e instanceof UnreadableSecretError)) throw e;

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import BetterSqlite3 from 'better-sqlite3';
 import {
   type CompiledQuery,
@@ -9,42 +10,58 @@ import {
 } from 'kysely';
 import { nativeAddon } from '../lib/native-addons.js';
 import type { Database } from './schema.js';
+import { Mutex } from '../lib/mutex.js';
 import { StorageHealth } from './storage-health.js';
 
-interface Compilable<R> {
+export interface Compilable<R> {
   compile(): CompiledQuery<R>;
 }
 
+export type Dialect = 'sqlite' | 'postgres';
+
 /**
- * Kysely builds the SQL (typed against the schema); better-sqlite3 runs it synchronously.
+ * What repositories and services query through: the database itself, or a transaction's handle.
+ * Every method is asynchronous so that the same code runs over SQLite (in process) and
+ * PostgreSQL (over the network).
  *
- * Why not Kysely's async SqliteDialect: its transactions span awaits, so a timer (the click
- * flush) could run its statements inside someone else's open transaction on the one
- * connection. Here a transaction is a synchronous function: nothing can interleave with it,
- * and it cannot wait on the network by construction.
+ * Queries are built with Kysely (`q`, typed against the schema) where SQL is portable, or written
+ * by hand with `?` placeholders (`rows`, `row`, `exec`) on hot paths, where building the query on
+ * every call costs more than running it: each text is prepared once. SQL that differs between
+ * the dialects is kept side by side, chosen by `dialect`.
  */
-export interface Db {
+export interface Queries {
+  readonly dialect: Dialect;
   /** Query builder only; pass what it builds to all/first/run. */
   readonly q: Kysely<Database>;
-  readonly sqlite: BetterSqlite3.Database;
-  all<R>(query: Compilable<R>): R[];
-  first<R>(query: Compilable<R>): R | undefined;
-  run(query: Compilable<unknown>): { changes: number };
+  all<R>(query: Compilable<R>): Promise<R[]>;
+  first<R>(query: Compilable<R>): Promise<R | undefined>;
+  run(query: Compilable<unknown>): Promise<{ changes: number }>;
+  rows<R>(sql: string, ...params: unknown[]): Promise<R[]>;
+  row<R>(sql: string, ...params: unknown[]): Promise<R | undefined>;
+  exec(sql: string, ...params: unknown[]): Promise<{ changes: number }>;
   /**
-   * A prepared statement for hand-written SQL, cached by text. For the few statements on hot
-   * paths (per-request key lookup, link and event inserts) where building the query with Kysely
-   * on every call costs more than running it.
+   * Runs fn in a transaction and commits what it did (on the handle: a savepoint). fn queries
+   * only through the handle it is given, and awaits nothing but those queries: a transaction
+   * holds SQLite's one writer (and on PostgreSQL its row locks) until it ends. Querying the
+   * database itself from inside fn is a bug, and throws.
    */
-  stmt(sql: string): BetterSqlite3.Statement;
-  /** Runs fn in a BEGIN IMMEDIATE transaction (nested calls become savepoints). */
-  tx<T>(fn: () => T): T;
+  tx<T>(fn: (t: Queries) => Promise<T>): Promise<T>;
+}
+
+/**
+ * The database: SQLite in the data dir (better-sqlite3, one connection). A statement outside a
+ * transaction runs at once unless a transaction is open, and then after it: nothing interleaves
+ * with a transaction, as when transactions were synchronous functions.
+ */
+export interface Db extends Queries {
+  readonly sqlite: BetterSqlite3.Database;
   /**
    * Group commit: fn runs in its own savepoint inside one transaction shared with every other
    * write queued in the same event-loop turn; the promise settles after that transaction
    * commits. A commit costs far more than the statements in it, so concurrent API writes share
    * it. A failing fn rolls back only its own savepoint.
    */
-  write<T>(fn: () => T): Promise<T>;
+  write<T>(fn: (t: Queries) => Promise<T>): Promise<T>;
   /** Whether writes are succeeding: every outermost transaction reports to it. */
   readonly storage: StorageHealth;
   close(): void;
@@ -121,33 +138,12 @@ export function openDb(file: string, options: DbOptions = {}): Db {
     return stmt;
   };
   // SQLite has no boolean type; better-sqlite3 refuses JS booleans.
-  const params = (query: CompiledQuery<unknown>) =>
-    query.parameters.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
+  const bindable = (values: readonly unknown[]) => values.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
 
-  interface QueuedWrite {
-    fn: () => unknown;
-    resolve(value: unknown): void;
-    reject(error: unknown): void;
-  }
-  let queue: QueuedWrite[] = [];
   const storage = new StorageHealth(() => probeWrite(sqlite), options.storageProbeMs);
   let totalChanges: BetterSqlite3.Statement | undefined;
   const changesSoFar = () => (totalChanges ??= sqlite.prepare('select total_changes()').pluck()).get() as number;
-  const tx = <T>(fn: () => T): T => {
-    const transaction = sqlite.transaction(fn);
-    // A savepoint: the outermost transaction reports for it.
-    if (sqlite.inTransaction) return transaction.immediate();
-    // While storage is down, only a transaction that changed rows proves it is back (a read-only one commits anyway).
-    const before = storage.available ? 0 : changesSoFar();
-    try {
-      const result = transaction.immediate();
-      if (!storage.available && changesSoFar() > before) storage.writeSucceeded();
-      return result;
-    } catch (error) {
-      storage.writeFailed(error);
-      throw error;
-    }
-  };
+
   /** A statement outside a transaction is a transaction of its own: it reports like one. */
   const autocommit = (run: () => BetterSqlite3.RunResult): BetterSqlite3.RunResult => {
     if (sqlite.inTransaction) return run();
@@ -160,15 +156,129 @@ export function openDb(file: string, options: DbOptions = {}): Db {
       throw error;
     }
   };
-  const drain = () => {
+
+  // The statements themselves, synchronous: what both the database and a transaction's handle run.
+  const allOf = (sql: string, params: readonly unknown[]) => {
+    const stmt = prepare(sql);
+    if (stmt.reader) return stmt.all(...bindable(params));
+    autocommit(() => stmt.run(...bindable(params)));
+    return [];
+  };
+  const firstOf = (sql: string, params: readonly unknown[]) => {
+    const stmt = prepare(sql);
+    if (stmt.reader) return stmt.get(...bindable(params));
+    autocommit(() => stmt.run(...bindable(params)));
+    return undefined;
+  };
+  const execOf = (sql: string, params: readonly unknown[]) => {
+    const stmt = prepare(sql);
+    if (stmt.reader) return { changes: stmt.all(...bindable(params)).length };
+    return { changes: autocommit(() => stmt.run(...bindable(params))).changes };
+  };
+
+  // One transaction at a time on the one connection; statements from outside wait for it.
+  const lock = new Mutex();
+  // Which transaction the running code is inside, to catch a query that bypasses its handle
+  // (it would wait for the transaction it is part of, forever).
+  // (A flag, not just presence: callbacks scheduled inside a transaction keep its context after it ends.)
+  const inside = new AsyncLocalStorage<{ open: boolean }>();
+  let savepoints = 0;
+
+  const outside = <T>(run: () => T): Promise<T> => {
+    if (inside.getStore()?.open) {
+      return Promise.reject(new Error('a query inside a transaction must go through the transaction (the handle tx() passes), not the database'));
+    }
+    if (!lock.held) {
+      try {
+        return Promise.resolve(run());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return lock.run(async () => run());
+  };
+
+  /** Runs fn as a savepoint of the open transaction. */
+  const savepoint = async <T>(handle: Queries, fn: (t: Queries) => Promise<T>): Promise<T> => {
+    const name = `sp${++savepoints}`;
+    sqlite.exec(`savepoint ${name}`);
+    try {
+      const result = await fn(handle);
+      sqlite.exec(`release ${name}`);
+      return result;
+    } catch (error) {
+      // A full disk or an I/O error may have rolled the whole transaction back already.
+      if (sqlite.inTransaction) sqlite.exec(`rollback to ${name}; release ${name}`);
+      throw error;
+    }
+  };
+
+  /** The handle of the open transaction. */
+  const handle: Queries = {
+    dialect: 'sqlite',
+    q,
+    all: async <R>(query: Compilable<R>) => {
+      const c = query.compile();
+      return allOf(c.sql, c.parameters) as R[];
+    },
+    first: async <R>(query: Compilable<R>) => {
+      const c = query.compile();
+      return firstOf(c.sql, c.parameters) as R | undefined;
+    },
+    run: async (query) => {
+      const c = query.compile();
+      return execOf(c.sql, c.parameters);
+    },
+    rows: async <R>(sql: string, ...params: unknown[]) => allOf(sql, params) as R[],
+    row: async <R>(sql: string, ...params: unknown[]) => firstOf(sql, params) as R | undefined,
+    exec: async (sql, ...params) => execOf(sql, params),
+    tx: (fn) => savepoint(handle, fn),
+  };
+
+  /** BEGIN IMMEDIATE … COMMIT around fn, holding the lock; the outcome reported to storage. */
+  const transaction = <T>(fn: (t: Queries) => Promise<T>): Promise<T> =>
+    lock.run(async () => {
+      // While storage is down, only a transaction that changed rows proves it is back (a read-only one commits anyway).
+      const before = storage.available ? 0 : changesSoFar();
+      try {
+        sqlite.exec('begin immediate');
+        let result: T;
+        try {
+          const context = { open: true };
+          try {
+            result = await inside.run(context, () => fn(handle));
+          } finally {
+            context.open = false;
+          }
+        } catch (error) {
+          if (sqlite.inTransaction) sqlite.exec('rollback');
+          throw error;
+        }
+        sqlite.exec('commit');
+        if (!storage.available && changesSoFar() > before) storage.writeSucceeded();
+        return result;
+      } catch (error) {
+        if (sqlite.inTransaction) sqlite.exec('rollback');
+        storage.writeFailed(error);
+        throw error;
+      }
+    });
+
+  interface QueuedWrite {
+    fn: (t: Queries) => Promise<unknown>;
+    resolve(value: unknown): void;
+    reject(error: unknown): void;
+  }
+  let queue: QueuedWrite[] = [];
+  const drain = async () => {
     const batch = queue;
     queue = [];
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
-      tx(() => {
+      await transaction(async (t) => {
         for (const item of batch) {
           try {
-            outcomes.push({ ok: true, value: tx(item.fn) });
+            outcomes.push({ ok: true, value: await t.tx(item.fn) });
           } catch (error) {
             // SQLite may roll the whole transaction back on a full disk or an I/O error: then the
             // writes before this one are gone too, and the next would run in a transaction of
@@ -190,30 +300,37 @@ export function openDb(file: string, options: DbOptions = {}): Db {
   };
 
   return {
+    dialect: 'sqlite',
     q,
     sqlite,
     all<R>(query: Compilable<R>) {
-      const compiled = query.compile();
-      return prepare(compiled.sql).all(...params(compiled)) as R[];
+      return outside(() => {
+        const c = query.compile();
+        return allOf(c.sql, c.parameters) as R[];
+      });
     },
     first<R>(query: Compilable<R>) {
-      const compiled = query.compile();
-      const stmt = prepare(compiled.sql);
-      if (stmt.reader) return stmt.get(...params(compiled)) as R | undefined;
-      autocommit(() => stmt.run(...params(compiled)));
-      return undefined;
+      return outside(() => {
+        const c = query.compile();
+        return firstOf(c.sql, c.parameters) as R | undefined;
+      });
     },
     run(query) {
-      const compiled = query.compile();
-      const stmt = prepare(compiled.sql);
-      if (stmt.reader) return { changes: stmt.all(...params(compiled)).length };
-      return { changes: autocommit(() => stmt.run(...params(compiled))).changes };
+      return outside(() => {
+        const c = query.compile();
+        return execOf(c.sql, c.parameters);
+      });
     },
-    stmt: prepare,
-    tx,
-    write<T>(fn: () => T): Promise<T> {
+    rows: <R>(sql: string, ...params: unknown[]) => outside(() => allOf(sql, params) as R[]),
+    row: <R>(sql: string, ...params: unknown[]) => outside(() => firstOf(sql, params) as R | undefined),
+    exec: (sql, ...params) => outside(() => execOf(sql, params)),
+    tx: (fn) => {
+      if (inside.getStore()?.open) return Promise.reject(new Error('a transaction inside a transaction must start from its handle (t.tx), not the database'));
+      return transaction(fn);
+    },
+    write<T>(fn: (t: Queries) => Promise<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        if (queue.push({ fn, resolve: resolve as (v: unknown) => void, reject }) === 1) setImmediate(drain);
+        if (queue.push({ fn, resolve: resolve as (v: unknown) => void, reject }) === 1) setImmediate(() => void drain());
       });
     },
     storage,
@@ -261,12 +378,12 @@ function enableWal(sqlite: BetterSqlite3.Database) {
  * expired visitor salts; not for every write: on the retention job's large deletes, which
  * delete nothing secret, it would cost extra I/O.
  */
-export function eraseForGood<T>(db: Db, fn: () => T, changed: (result: T) => boolean): T {
+export async function eraseForGood<T>(db: Db, fn: () => Promise<T>, changed: (result: T) => boolean): Promise<T> {
   const before = db.sqlite.pragma('secure_delete', { simple: true }) as number;
   db.sqlite.pragma('secure_delete = ON');
   let result: T;
   try {
-    result = fn();
+    result = await fn();
   } finally {
     db.sqlite.pragma(`secure_delete = ${before === 2 ? 'FAST' : before}`);
   }

@@ -226,15 +226,22 @@ describe('migration runner', () => {
       // everything. This is the window two `linkqr` processes hit on a brand-new data dir
       // (reproduced with three concurrent `linkqr migrate`: "table settings already exists").
       let raced = false;
+      const transaction: typeof second.sqlite.transaction = (fn) => {
+        if (!raced) {
+          raced = true;
+          migrate(first, p.migrations(), T0);
+        }
+        return second.sqlite.transaction(fn);
+      };
       const racing: Db = {
         ...second,
-        tx(fn) {
-          if (!raced) {
-            raced = true;
-            migrate(first, p.migrations(), T0);
-          }
-          return second.tx(fn);
-        },
+        sqlite: new Proxy(second.sqlite, {
+          get: (target, key) => {
+            if (key === 'transaction') return transaction;
+            const value: unknown = Reflect.get(target, key, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }),
       };
       assert.doesNotThrow(() => migrate(racing, p.migrations(), T0 + 1));
       assert.deepEqual(p.recorded(second).map((r) => [r.version, r.applied_at]), [[1, T0], [2, T0], [3, T0]]);

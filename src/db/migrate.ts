@@ -3,11 +3,15 @@ import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import { backupBeforeMigrating } from './backup.js';
 import type { Db } from './db.js';
-import { compareApplied, type Migration, migrationFailed, type MigrationStatus, pad, pendingOf } from './migrations.js';
+import { type AppliedMigration, compareApplied, type Migration, migrationFailed, type MigrationStatus, pad, pendingOf } from './migrations.js';
 import { storageProblem } from './storage-errors.js';
 
 // The SQLite runner. Loading the files and the refusals (edited, unknown migrations) are shared
 // with the PostgreSQL runner (migrate-postgres.ts) through migrations.ts.
+//
+// Synchronous, on the raw connection (db.sqlite): migrations run at start-up (openStore) and in
+// `linkqr migrate`, before anything else uses the database, so nothing waits on them and
+// openStore stays a plain function.
 export { loadMigrations, type Migration, MigrationError, type MigrationStatus, pad } from './migrations.js';
 
 function ensureTable(db: Db) {
@@ -19,7 +23,8 @@ function ensureTable(db: Db) {
 /** Compares applied migrations with the shipped ones; refuses edited or unknown ones. */
 export function migrationStatus(db: Db, migrations: Migration[]): MigrationStatus[] {
   ensureTable(db);
-  return compareApplied(db.all(db.q.selectFrom('schema_migrations').selectAll().orderBy('version')), migrations);
+  const applied = db.sqlite.prepare('SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version').all();
+  return compareApplied(applied as AppliedMigration[], migrations);
 }
 
 /** Applies pending migrations in order, each in its own transaction. Returns those applied. */
@@ -28,16 +33,18 @@ export function migrate(db: Db, migrations: Migration[], now: number): Migration
   const applied: Migration[] = [];
   for (const m of pending) {
     try {
-      db.tx(() => {
-        // Another process (a CLI command beside the starting server) may have applied it while
-        // this one waited for the write lock: check again under the lock.
-        if (db.first(db.q.selectFrom('schema_migrations').select('version').where('version', '=', m.version))) return;
-        db.sqlite.exec(m.sql);
-        db.run(
-          db.q.insertInto('schema_migrations').values({ version: m.version, name: m.name, checksum: m.checksum, applied_at: now }),
-        );
-        applied.push(m);
-      });
+      db.sqlite
+        .transaction(() => {
+          // Another process (a CLI command beside the starting server) may have applied it while
+          // this one waited for the write lock: check again under the lock.
+          if (db.sqlite.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) return;
+          db.sqlite.exec(m.sql);
+          db.sqlite
+            .prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)')
+            .run(m.version, m.name, m.checksum, now);
+          applied.push(m);
+        })
+        .immediate();
     } catch (e) {
       // A refusing disk is said as such by the caller (main.ts); anything else is this migration's fault.
       if (storageProblem(e)) throw e;

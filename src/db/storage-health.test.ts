@@ -33,19 +33,19 @@ function tempDb(storageProbeMs = 60_000): { db: Db; changes: StorageState[] } {
   return { db, changes };
 }
 
-const insert = (db: Db, body: string | Buffer = 'x') => db.tx(() => db.sqlite.prepare('insert into notes (body) values (?)').run(body));
+const insert = (db: Db, body: string | Buffer = 'x') => db.tx((t) => t.exec('insert into notes (body) values (?)', body));
 const count = (db: Db) => (db.sqlite.prepare('select count(*) as n from notes').get() as { n: number }).n;
 const fillDisk = (db: Db) => db.sqlite.pragma(`max_page_count = ${db.sqlite.pragma('page_count', { simple: true })}`);
 
 describe('storage health', () => {
-  test('a write refused by the disk makes storage unavailable once; other failures do not', () => {
+  test('a write refused by the disk makes storage unavailable once; other failures do not', async () => {
     const { db, changes } = tempDb();
-    assert.throws(() => db.tx(() => db.sqlite.exec('insert into nowhere values (1)')), /no such table/);
+    await assert.rejects(db.tx((t) => t.exec('insert into nowhere values (1)')), /no such table/);
     assert.equal(db.storage.available, true, 'a bad statement is not a disk problem');
 
     db.sqlite.pragma('query_only = 1');
-    assert.throws(() => insert(db), { code: 'SQLITE_READONLY' });
-    assert.throws(() => insert(db), { code: 'SQLITE_READONLY' });
+    await assert.rejects(insert(db), { code: 'SQLITE_READONLY' });
+    await assert.rejects(insert(db), { code: 'SQLITE_READONLY' });
     assert.equal(db.storage.available, false);
     assert.deepEqual(
       changes.map((c) => [c.available, c.problem]),
@@ -57,7 +57,7 @@ describe('storage health', () => {
   test('the probe brings it back by itself once the disk accepts writes again', async () => {
     const { db, changes } = tempDb(20);
     db.sqlite.pragma('query_only = 1');
-    assert.throws(() => insert(db));
+    await assert.rejects(insert(db));
     assert.equal(db.storage.available, false);
     assert.throws(() => db.storage.probe(), { code: 'SQLITE_READONLY' }, 'the probe is a real write');
 
@@ -66,25 +66,25 @@ describe('storage health', () => {
     assert.deepEqual(changes.map((c) => c.available), [false, true]);
   });
 
-  test('only a transaction that changed rows proves the disk is back, not a read-only one', () => {
+  test('only a transaction that changed rows proves the disk is back, not a read-only one', async () => {
     const { db } = tempDb();
     fillDisk(db);
-    assert.throws(() => insert(db, Buffer.alloc(100_000)), { code: 'SQLITE_FULL' });
+    await assert.rejects(insert(db, Buffer.alloc(100_000)), { code: 'SQLITE_FULL' });
     assert.equal(db.storage.available, false);
 
-    db.tx(() => db.sqlite.prepare('select count(*) from notes').get());
+    await db.tx((t) => t.row('select count(*) from notes'));
     assert.equal(db.storage.available, false, 'a transaction that wrote nothing commits on a full disk too');
 
     db.sqlite.pragma('max_page_count = 1000000');
-    insert(db);
+    await insert(db);
     assert.equal(db.storage.available, true, 'the next write that commits');
   });
 
   test('group commit: when the disk fills mid-batch, SQLite rolls the whole batch back, so every write of it fails', async () => {
     const { db } = tempDb();
-    insert(db);
+    await insert(db);
     fillDisk(db);
-    const add = (body: string | Buffer) => db.write(() => db.sqlite.prepare('insert into notes (body) values (?)').run(body));
+    const add = (body: string | Buffer) => db.write((t) => t.exec('insert into notes (body) values (?)', body));
     // One event-loop turn, one transaction: the second write needs a new page the "disk" does not have.
     const outcomes = await Promise.allSettled([add('before'), add(Buffer.alloc(100_000)), add('after')]);
 

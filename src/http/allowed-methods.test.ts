@@ -111,7 +111,7 @@ describe('405 Method Not Allowed and OPTIONS', () => {
     assert.equal(options.status, 204);
     assert.equal(options.headers.get('allow'), 'GET, HEAD, OPTIONS');
     assert.equal((await t.request('GET', `/${live.slug}`)).status, 302);
-    t.flushClicks();
+    await t.flushClicks();
     const clicks = t.store.db.sqlite.prepare('select count(*) n from clicks where link_id = ?').get(live.id) as { n: number };
     assert.equal(clicks.n, 1, 'only the GET was a click');
   });

@@ -15,7 +15,7 @@ async function seenAddresses(trust: string | undefined, headers: (string | undef
       const res = await t.request('GET', '/api/v1/me', { key, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } });
       assert.equal(res.status, 200, res.text);
     }
-    t.server.deps.apiRequests.flush();
+    await t.server.deps.apiRequests.flush();
     return t.store.db.sqlite.prepare('select ip from api_request_log order by id').pluck().all() as string[];
   } finally {
     await t.close();

@@ -34,7 +34,7 @@ export interface ExpressDeps extends KeyDeps, LinkDeps, QrDeps, AnalyticsDeps, W
   /** The redirect cache ("clear caches" in Settings; the key verification cache is in KeyDeps). */
   redirects: { clear(): void };
   /** Why the server should get no traffic now (storage unavailable, migrations not current, …), or undefined. */
-  notReady(): string | undefined;
+  notReady(): Promise<string | undefined>;
 }
 
 /** Everything but the redirect fast path: health, API, static files, setup and admin pages. */
@@ -62,8 +62,8 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
-    const reason = deps.notReady();
+  app.get('/readyz', async (_req, res) => {
+    const reason = await deps.notReady();
     if (reason) res.status(503).json({ status: 'not_ready', reason });
     else res.json({ status: 'ready' });
   });

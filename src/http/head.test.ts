@@ -71,7 +71,7 @@ describe('HEAD answers as GET would', () => {
       for (const [path, headers] of targets()) {
         const sent = { ...headers, 'accept-encoding': encoding };
         // Clicks of the redirects are written now, not between the GET and the HEAD of a stats page.
-        t.flushClicks();
+        await t.flushClicks();
         const get = await rawHttp(t.url, 'GET', path, sent);
         const head = await rawHttp(t.url, 'HEAD', path, sent);
         assert.equal(head.status, get.status, path);

@@ -89,7 +89,7 @@ describe('Location length: bounded after percent-encoding', () => {
       assert.equal(res.headers.location, undefined, slug);
       assert.match(res.headers['content-type'] ?? '', /^text\/html/);
     }
-    t.flushClicks();
+    await t.flushClicks();
     const clicks = sqlite.prepare('select count(*) n from clicks where link_id in (?, ?)').get(link.id, expiring.id) as { n: number };
     assert.equal(clicks.n, 0, 'no click is recorded for a redirect that was not sent');
     const logged = t.logs.filter((l) => l.includes('Location') && l.includes(link.id));

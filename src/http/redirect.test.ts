@@ -158,7 +158,7 @@ describe('redirects', () => {
     assertPage(await visit(t, path, { ua: BOTS.googlebot }), 410);
     assertPage(await visit(t, path, { method: 'HEAD' }), 410);
 
-    t.flushClicks();
+    await t.flushClicks();
     const rows = clickRows(t, link.id);
     assert.equal(rows.filter((r) => r.bot === 0).length, 3, 'one row per human redirect, none for the refusals');
     assert.equal(rows.filter((r) => r.bot === 1).length, 18, 'one row per bot redirect');
@@ -173,7 +173,7 @@ describe('redirects', () => {
     assert.equal(count(results, 410), 30);
     for (const r of results.filter((x) => x.status === 302)) assert.equal(r.headers.get('location'), link.url);
 
-    t.flushClicks();
+    await t.flushClicks();
     assert.equal(clickRows(t, link.id).length, 10);
     const res = await t.request('GET', `/api/v1/links/${link.id}`, { key });
     assert.equal(res.json.clicks, 10);
@@ -288,8 +288,10 @@ describe('click recording', () => {
   after(() => t.close());
 
   test('one row per redirect: bot and qr flags, referrer, user agent, time, and a hashed IP only', async () => {
-    t.server.deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: true }, clock.now());
-    after(() => t.server.deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: false }, clock.now()));
+    await t.server.deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: true }, clock.now());
+    after(async () => {
+      await t.server.deps.instanceSettings.update(TEST_OPERATOR, { keepUserAgents: false }, clock.now());
+    });
     const link = await createLink(t, key, { url: 'https://example.com/tracked' });
     const path = `/${link.slug}`;
     // Bots first and a human last, so the link's lastClickedAt is the last human click either way.
@@ -314,7 +316,7 @@ describe('click recording', () => {
       assert.equal(res.location, link.url, c.name);
     }
 
-    t.flushClicks();
+    await t.flushClicks();
     const rows = clickRows(t, link.id);
     assert.equal(rows.length, cases.length);
     for (const [i, c] of cases.entries()) {
@@ -339,7 +341,7 @@ describe('click recording', () => {
     const link = await createLink(t, key, { url: 'https://example.com/private' });
     await rawRequest(t.url, 'GET', `/${link.slug}`, { 'user-agent': BROWSERS.iphone, referer: 'https://www.News.example:8443/a?b=c' });
     await rawRequest(t.url, 'HEAD', `/${link.slug}`, { 'user-agent': BROWSERS.chrome });
-    t.flushClicks();
+    await t.flushClicks();
     const rows = t.store.db.sqlite
       .prepare('select user_agent, device, browser, os, referrer_host from clicks where link_id = ? order by id')
       .all(link.id);
@@ -354,7 +356,7 @@ describe('click recording', () => {
     const link = await createLink(t, key, { url: 'https://example.com/proxied' });
     await visit(t, `/${link.slug}`);
     await visit(t, `/${link.slug}`, { headers: { 'x-forwarded-for': '203.0.113.5' } });
-    t.flushClicks();
+    await t.flushClicks();
     const direct = clickRows(t, link.id).map((r) => r.ip_hash);
     assert.equal(direct[0], direct[1], 'a spoofed X-Forwarded-For does not change the address');
 
@@ -366,7 +368,7 @@ describe('click recording', () => {
         await visit(proxied, `/${other.slug}`, { headers: { 'x-forwarded-for': ip } });
       }
       await visit(proxied, `/${other.slug}`);
-      proxied.flushClicks();
+      await proxied.flushClicks();
       const hashes = clickRows(proxied, other.id).map((r) => r.ip_hash);
       assert.equal(hashes[0], hashes[1]);
       assert.notEqual(hashes[0], hashes[2], 'each forwarded client is its own visitor');
@@ -397,8 +399,10 @@ describe('click batching', () => {
     const written = await t.request('GET', `/api/v1/links/${link.id}`, { key });
     assert.equal(written.json.clicks, 0);
     timers.advance(499);
+    await t.server.deps.clicks.whenIdle();
     assert.equal(clickRows(t, link.id).length, 0, 'not before the batch delay');
     timers.advance(1);
+    await t.server.deps.clicks.whenIdle();
     assert.equal(clickRows(t, link.id).length, 1, 'written once the batch timer fired');
     const res = await t.request('GET', `/api/v1/links/${link.id}`, { key });
     assert.equal(res.json.clicks, 1);
@@ -426,7 +430,7 @@ describe('click batching', () => {
     assertRedirect(await visit(t, `/${link.slug}`), 302, link.url);
     assertPage(await visit(t, `/${link.slug}`), 410);
 
-    t.flushClicks();
+    await t.flushClicks();
     assert.equal(clickRows(t, link.id).length, 2);
   });
 });

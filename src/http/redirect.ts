@@ -40,16 +40,17 @@ export const REDIRECT_ROUTE: KnownPath = { pattern: '/:slug', matches: (path) =>
 
 /**
  * GET|HEAD /:slug on raw node:http, outside Express: a cached lookup, a few checks, a buffered
- * click, and the redirect. Nothing here waits on the database, except the human clicks of links
- * with maxClicks: those are written before their redirect is answered (a group commit per
- * event-loop turn), since a buffered click lost in a crash would let the restarted server answer
- * it once more, past the limit.
+ * click, and the redirect. Nothing here waits on the database but a cache miss (one read), and
+ * the human clicks of links with maxClicks: those are written before their redirect is answered
+ * (a group commit per event-loop turn), since a buffered click lost in a crash would let the
+ * restarted server answer it once more, past the limit.
  */
 export function createRedirectHandler(deps: RedirectDeps) {
   // Redirects are logged at debug level only: every one is already a row in `clicks`, and a
   // JSON line per redirect at info level measured at less than half the throughput.
   const log = deps.log.child({ component: 'redirect' });
-  // Most calls answer synchronously, so one variable carries their start time to `note`.
+  // An answer is written synchronously once its target is known, so one variable carries its
+  // start time to `note`.
   let started = 0;
   const note = (req: IncomingMessage, status: number, outcome: RedirectOutcome, since = started) => {
     deps.metrics.redirect(outcome, req.method!, status, (performance.now() - since) / 1000);
@@ -85,9 +86,9 @@ export function createRedirectHandler(deps: RedirectDeps) {
     writeStatusPage(res, 500, deps.pages.serverError);
   };
 
-  return function redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
-    started = performance.now();
-    const target = deps.redirects.get(slug);
+  /** The answer for a target (or its absence), measured from `since`. */
+  const answer = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget | undefined, since: number): void => {
+    started = since;
     if (!target) {
       note(req, 404, 'not_found');
       return writeStatusPage(res, 404, deps.pages.notFound);
@@ -129,6 +130,21 @@ export function createRedirectHandler(deps: RedirectDeps) {
     // After the answer: a click that finds the batch overdue writes it (click-recorder.ts), and
     // this visitor need not wait for that.
     deps.clicks.record(click);
+  };
+
+  return function redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
+    const since = performance.now();
+    const target = deps.redirects.cached(slug);
+    if (target) return answer(req, res, target, since);
+    // A miss: one read fills the cache, shared with the requests for the slug that come
+    // meanwhile. Its failure is answered here, as the server answers a redirect that throws.
+    deps.redirects
+      .get(slug)
+      .then((loaded) => answer(req, res, loaded, since))
+      .catch((err: unknown) => {
+        log.error({ err, path: req.url }, 'redirect failed');
+        if (!res.headersSent) writeStatusPage(res, 500, deps.pages.serverError);
+      });
   };
 }
 

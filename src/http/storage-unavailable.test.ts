@@ -63,7 +63,7 @@ describe('a read-only database at run time', () => {
     t = await startTestServer({ storageProbeMs: 50 });
     key = await t.key();
     await createUser(t.store, TEST_OPERATOR, { email: 'owner@example.com', password: PASSWORD, workspace: 'Acme' });
-    const ws = findWorkspaceByName(t.store.db, 'Acme')!;
+    const ws = (await findWorkspaceByName(t.store.db, 'Acme'))!;
     open = await createLink(t.server.deps, ws.id, TEST_OPERATOR, { url: 'https://example.com/open', slug: 'open' });
     limited = await createLink(t.server.deps, ws.id, TEST_OPERATOR, { url: 'https://example.com/limited', slug: 'limited', maxClicks: 5 });
     admin = await new AdminClient(t.url).signIn('owner@example.com', PASSWORD);

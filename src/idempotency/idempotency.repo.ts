@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import { isSealed, type SecretBox, UnreadableSecretError } from '../secrets/secret-box.js';
 
 /** How long the first answer to an Idempotency-Key is replayed (SPEC §4). */
@@ -51,18 +51,23 @@ const contextOf = (keyId: string, idempotencyKey: string) => `idempotency_record
  * Looks the key up and, when no live answer or running request holds it, reserves it for this
  * request: all in one transaction, so two processes cannot both reserve it. Records older than
  * the window count as absent, and so does a reservation older than `staleAfterMs` (its process
- * is taken to have crashed).
+ * is taken to have crashed). The reservation overwrites a record only while it is still one of
+ * those: where another process can reserve the key between the look-up and the write
+ * (PostgreSQL, whose transactions do not lock a row they only read, nor one that is not there
+ * yet), the one that comes second finds it taken and answers `running`.
  */
 export function claimIdempotencyKey(
-  db: Db,
+  db: Queries,
   box: SecretBox,
   claim: { keyId: string; idempotencyKey: string; requestHash: string; now: number; staleAfterMs: number },
-): Claim {
+): Promise<Claim> {
   const { keyId, idempotencyKey, requestHash, now } = claim;
-  return db.tx(() => {
-    const row = db
-      .stmt('select request_hash, status, headers, body, created_at from idempotency_records where key_id = ? and idempotency_key = ?')
-      .get(keyId, idempotencyKey) as RecordRow | undefined;
+  return db.tx(async (t): Promise<Claim> => {
+    const row = await t.row<RecordRow>(
+      'select request_hash, status, headers, body, created_at from idempotency_records where key_id = ? and idempotency_key = ?',
+      keyId,
+      idempotencyKey,
+    );
     if (row && row.created_at >= now - IDEMPOTENCY_WINDOW_MS) {
       if (row.request_hash !== requestHash) return { outcome: 'reused' };
       if (row.status !== RUNNING) {
@@ -77,13 +82,22 @@ export function claimIdempotencyKey(
       }
       if (row.created_at >= now - claim.staleAfterMs) return { outcome: 'running' };
     }
-    db.stmt(
+    const { changes } = await t.exec(
       `insert into idempotency_records (key_id, idempotency_key, request_hash, status, headers, body, created_at)
        values (?, ?, ?, ${RUNNING}, '{}', '', ?)
        on conflict (key_id, idempotency_key) do update set
          request_hash = excluded.request_hash, status = excluded.status, headers = excluded.headers, body = excluded.body,
-         created_at = excluded.created_at`,
-    ).run(keyId, idempotencyKey, requestHash, now);
+         created_at = excluded.created_at
+       where idempotency_records.created_at < ?
+         or (idempotency_records.status = ${RUNNING} and idempotency_records.created_at < ? and idempotency_records.request_hash = excluded.request_hash)`,
+      keyId,
+      idempotencyKey,
+      requestHash,
+      now,
+      now - IDEMPOTENCY_WINDOW_MS,
+      now - claim.staleAfterMs,
+    );
+    if (changes === 0) return { outcome: 'running' };
     return { outcome: 'reserved', reservation: { keyId, idempotencyKey, reservedAt: now } };
   });
 }
@@ -92,17 +106,24 @@ export function claimIdempotencyKey(
  * Stores the answer of a reserved request. Does nothing when the reservation is no longer this
  * request's (another process took it over as stale).
  */
-export function saveIdempotentResponse(db: Db, box: SecretBox, reservation: Reservation, response: StoredResponse): void {
+export async function saveIdempotentResponse(db: Queries, box: SecretBox, reservation: Reservation, response: StoredResponse): Promise<void> {
   const body = box.seal(response.body, contextOf(reservation.keyId, reservation.idempotencyKey));
-  db.stmt(
+  await db.exec(
     `update idempotency_records set status = ?, headers = ?, body = ?
      where key_id = ? and idempotency_key = ? and status = ${RUNNING} and created_at = ?`,
-  ).run(response.status, JSON.stringify(response.headers), body, reservation.keyId, reservation.idempotencyKey, reservation.reservedAt);
+    response.status,
+    JSON.stringify(response.headers),
+    body,
+    reservation.keyId,
+    reservation.idempotencyKey,
+    reservation.reservedAt,
+  );
 }
 
 /** Drops a reservation whose answer is not kept, so the next request with the key runs the route again. */
-export function releaseIdempotencyKey(db: Db, reservation: Reservation): void {
-  db.stmt(`delete from idempotency_records where key_id = ? and idempotency_key = ? and status = ${RUNNING} and created_at = ?`).run(
+export async function releaseIdempotencyKey(db: Queries, reservation: Reservation): Promise<void> {
+  await db.exec(
+    `delete from idempotency_records where key_id = ? and idempotency_key = ? and status = ${RUNNING} and created_at = ?`,
     reservation.keyId,
     reservation.idempotencyKey,
     reservation.reservedAt,
@@ -110,13 +131,14 @@ export function releaseIdempotencyKey(db: Db, reservation: Reservation): void {
 }
 
 /** Deletes up to `limit` records created before `cutoff`; returns how many. The caller owns the transaction. */
-export function deleteIdempotencyRecordsBefore(db: Db, cutoff: number, limit: number): number {
-  return db
-    .stmt(
-      `delete from idempotency_records where (key_id, idempotency_key) in (
-         select key_id, idempotency_key from idempotency_records where created_at < ? limit ?)`,
-    )
-    .run(cutoff, limit).changes;
+export async function deleteIdempotencyRecordsBefore(db: Queries, cutoff: number, limit: number): Promise<number> {
+  const { changes } = await db.exec(
+    `delete from idempotency_records where (key_id, idempotency_key) in (
+       select key_id, idempotency_key from idempotency_records where created_at < ? limit ?)`,
+    cutoff,
+    limit,
+  );
+  return changes;
 }
 
 /**
@@ -124,14 +146,16 @@ export function deleteIdempotencyRecordsBefore(db: Db, cutoff: number, limit: nu
  * and those sealed under a previous key. Answers no key here opens are left: a replay says so
  * (409 idempotency_record_unreadable) and the retention job removes them after 24 hours.
  */
-export function resealIdempotencyRecords(db: Db, box: SecretBox): number {
+export async function resealIdempotencyRecords(db: Queries, box: SecretBox): Promise<number> {
   // Only the others are read: a day of stored answers can be large, and each start looks.
   const prefix = box.currentPrefix;
-  const rows = db
-    .stmt(`select key_id, idempotency_key, body from idempotency_records where status != ${RUNNING} and substr(body, 1, ?) != ?`)
-    .all(prefix.length, prefix) as { key_id: string; idempotency_key: string; body: string }[];
-  const update = db.stmt('update idempotency_records set body = ? where key_id = ? and idempotency_key = ?');
+  const rows = await db.rows<{ key_id: string; idempotency_key: string; body: string }>(
+    `select key_id, idempotency_key, body from idempotency_records where status != ${RUNNING} and substr(body, 1, ?) != ?`,
+    prefix.length,
+    prefix,
+  );
   let resealed = 0;
+  // One at a time: this runs inside the caller's transaction.
   for (const row of rows) {
     const context = contextOf(row.key_id, row.idempotency_key);
     let clear: string;
@@ -141,7 +165,7 @@ export function resealIdempotencyRecords(db: Db, box: SecretBox): number {
       if (e instanceof UnreadableSecretError) continue;
       throw e;
     }
-    update.run(box.seal(clear, context), row.key_id, row.idempotency_key);
+    await db.exec('update idempotency_records set body = ? where key_id = ? and idempotency_key = ?', box.seal(clear, context), row.key_id, row.idempotency_key);
     resealed++;
   }
   return resealed;

@@ -64,7 +64,7 @@ describe('retention job', () => {
         }
       }
     }
-    t.flushClicks();
+    await t.flushClicks();
     clock.set(NOW);
   });
   afterEach(() => t.close());
@@ -157,14 +157,22 @@ describe('retention job', () => {
 
       let turns = 0;
       let done = false;
+      // A write that arrives once the first chunk is gone: it must not wait for the whole job.
+      let write: Promise<boolean> | undefined;
       const tick = () => {
         if (done) return;
         turns++;
+        if (!write && countClicks() < before) {
+          write = t.store.db
+            .tx((tx) => tx.exec("update links set title = 'written meanwhile' where id = ?", links.Acme.kept.id))
+            .then(() => !done);
+        }
         setImmediate(tick);
       };
       setImmediate(tick);
       const outcome = await t.server.scheduler.run('retention');
       done = true;
+      assert.equal(await write, true, 'a write between two chunks commits before the job ends');
 
       const expired = 12_000 + (AGES.length - KEPT.Acme.length) * 2 + (AGES.length - KEPT.Globex.length) * 2;
       assert.equal(outcome.status, 'ok');

@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Db } from '../db/db.js';
+import type { Db, Queries } from '../db/db.js';
 import { deleteIdempotencyRecordsBefore, IDEMPOTENCY_WINDOW_MS } from '../idempotency/idempotency.repo.js';
 import { deleteRequestsBefore, REQUEST_LOG_RETENTION_MS } from '../keys/request-log.js';
 import { DAY_MS, HOUR_MS, ROLLUP_FACETS } from '../clicks/rollups.js';
@@ -25,13 +25,13 @@ export const retentionJob: Job = {
   async run(ctx) {
     // First, so that no failure further down keeps a day's visitor salt past its hour: each run
     // deletes the salt of a day within the hour after the day ends.
-    const visitorSalts = deleteEndedSalts(ctx.db, ctx.clock.now());
+    const visitorSalts = await deleteEndedSalts(ctx.db, ctx.clock.now());
     const expiredClicks = await deleteExpiredClicks(ctx);
     const orphanClicks = await deleteOrphanClicks(ctx);
     const rollupRows = await deleteRollups(ctx);
     const { deliveries, events } = await deleteOldOutbox(ctx);
-    const auditEntries = deleteOldAudit(ctx);
-    const expiredSessions = deleteExpiredSessions(ctx);
+    const auditEntries = await deleteOldAudit(ctx);
+    const expiredSessions = await deleteExpiredSessions(ctx);
     const idempotencyRecords = await deleteOldIdempotencyRecords(ctx);
     const apiRequests = await deleteOldApiRequests(ctx);
     return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions, idempotencyRecords, apiRequests, visitorSalts };
@@ -41,13 +41,12 @@ export const retentionJob: Job = {
 /** Clicks older than the analytics retention of their workspace's plan. */
 async function deleteExpiredClicks(ctx: JobContext): Promise<number> {
   const { db, signal } = ctx;
-  const cutoffs = retentionCutoffs(ctx);
+  const cutoffs = await retentionCutoffs(ctx);
   if (cutoffs.size === 0) return 0;
   const deleter = new ChunkedDelete(db, signal);
-  const expired = db.stmt('SELECT id FROM clicks WHERE link_id = ? AND clicked_at < ? LIMIT ?');
   let after = '';
   for (;;) {
-    const links = db.all(
+    const links = await db.all(
       db.q
         .selectFrom('links')
         .innerJoin('workspaces', 'workspaces.id', 'links.workspace_id')
@@ -59,7 +58,9 @@ async function deleteExpiredClicks(ctx: JobContext): Promise<number> {
     );
     for (const link of links) {
       const cutoff = cutoffs.get(link.planId)!;
-      await deleter.collect((limit) => ids(expired.all(link.id, cutoff, limit)));
+      await deleter.collect(async (limit) =>
+        ids(await db.rows('SELECT id FROM clicks WHERE link_id = ? AND clicked_at < ? LIMIT ?', link.id, cutoff, limit)),
+      );
     }
     if (links.length < LINKS_PER_TURN) break;
     after = links[links.length - 1]!.id;
@@ -70,9 +71,9 @@ async function deleteExpiredClicks(ctx: JobContext): Promise<number> {
 }
 
 /** Plan id → time before which clicks go, for the plans that limit retention. */
-function retentionCutoffs({ db, clock, log }: JobContext): Map<string, number> {
+async function retentionCutoffs({ db, clock, log }: JobContext): Promise<Map<string, number>> {
   const cutoffs = new Map<string, number>();
-  for (const plan of db.all(db.q.selectFrom('plans').select(['id', 'name', 'limits']))) {
+  for (const plan of await db.all(db.q.selectFrom('plans').select(['id', 'name', 'limits']))) {
     let days: unknown;
     try {
       days = (JSON.parse(plan.limits) as Record<string, unknown>)[ANALYTICS_RETENTION_DAYS];
@@ -96,9 +97,11 @@ function retentionCutoffs({ db, clock, log }: JobContext): Map<string, number> {
  * seek at a time instead of scanning every click.
  */
 async function deleteOrphanClicks(ctx: JobContext): Promise<number> {
-  const deleter = new ChunkedDelete(ctx.db, ctx.signal);
-  const clicksOf = ctx.db.stmt('SELECT id FROM clicks WHERE link_id = ? LIMIT ?');
-  for await (const linkId of deletedLinksIn(ctx, 'clicks')) await deleter.collect((limit) => ids(clicksOf.all(linkId, limit)));
+  const { db } = ctx;
+  const deleter = new ChunkedDelete(db, ctx.signal);
+  for await (const linkId of deletedLinksIn(ctx, 'clicks')) {
+    await deleter.collect(async (limit) => ids(await db.rows('SELECT id FROM clicks WHERE link_id = ? LIMIT ?', linkId, limit)));
+  }
   return deleter.finish();
 }
 
@@ -107,14 +110,13 @@ async function deleteOrphanClicks(ctx: JobContext): Promise<number> {
  * ids are walked one index seek at a time, with a turn of the event loop every LINKS_PER_TURN.
  */
 async function* deletedLinksIn({ db, signal }: JobContext, table: 'clicks' | 'click_rollups'): AsyncGenerator<string> {
-  const nextLinkId = db.stmt(`select link_id from ${table} where link_id > ? order by link_id limit 1`);
-  const linkExists = db.stmt('select 1 from links where id = ?');
+  const nextLinkId = `select link_id from ${table} where link_id > ? order by link_id limit 1`;
   let after = '';
   for (let seen = 1; ; seen++) {
-    const row = nextLinkId.get(after) as { link_id: string } | undefined;
+    const row = await db.row<{ link_id: string }>(nextLinkId, after);
     if (!row) return;
     after = row.link_id;
-    if (!linkExists.get(after)) yield after;
+    if (!(await db.row('select 1 from links where id = ?', after))) yield after;
     if (seen % LINKS_PER_TURN === 0) {
       await nextTurn();
       signal.throwIfAborted();
@@ -132,35 +134,31 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
   let deleted = 0;
   // Every facet named, so each link's rows are read as index ranges by (link, facet, day)
   // instead of all its history.
-  const expiredRollups = db.stmt(
-    `delete from click_rollups where (link_id, facet, day, value) in (
+  const expiredRollups = `delete from click_rollups where (link_id, facet, day, value) in (
        select link_id, facet, day, value from click_rollups
        where link_id in (select value from json_each(?)) and facet in (${ROLLUP_FACETS.map((f) => `'${f}'`).join(', ')}) and day <= ?
-       limit ?)`,
-  );
-  const expiredWorkspaceHours = db.stmt(
-    `delete from workspace_click_hours where (workspace_id, hour) in (
-       select workspace_id, hour from workspace_click_hours where workspace_id = ? and hour < ? limit ?)`,
-  );
-  const rollupsOfLink = db.stmt(
-    `delete from click_rollups where (link_id, facet, day, value) in (
-       select link_id, facet, day, value from click_rollups where link_id = ? and facet = ? limit ?)`,
-  );
-  for (const [planId, cutoff] of retentionCutoffs(ctx)) {
+       limit ?)`;
+  const expiredWorkspaceHours = `delete from workspace_click_hours where (workspace_id, hour) in (
+       select workspace_id, hour from workspace_click_hours where workspace_id = ? and hour < ? limit ?)`;
+  const rollupsOfLink = `delete from click_rollups where (link_id, facet, day, value) in (
+       select link_id, facet, day, value from click_rollups where link_id = ? and facet = ? limit ?)`;
+  for (const [planId, cutoff] of await retentionCutoffs(ctx)) {
     const lastDay = cutoff - (cutoff % DAY_MS) - DAY_MS; // days up to and including this one are wholly past
     const firstHourKept = cutoff - (cutoff % HOUR_MS);
-    const workspaces = db.all(db.q.selectFrom('workspaces').select('id').where('plan_id', '=', planId));
+    const workspaces = await db.all(db.q.selectFrom('workspaces').select('id').where('plan_id', '=', planId));
     for (const { id: workspaceId } of workspaces) {
-      deleted += await inChunks(ctx, () => expiredWorkspaceHours.run(workspaceId, firstHourKept, CHUNK).changes);
-      const linkIds = db.stmt('select id from links where workspace_id = ?').pluck().all(workspaceId) as string[];
+      deleted += await inChunks(ctx, async (t) => (await t.exec(expiredWorkspaceHours, workspaceId, firstHourKept, CHUNK)).changes);
+      const linkIds = (await db.rows<{ id: string }>('select id from links where workspace_id = ?', workspaceId)).map((r) => r.id);
       for (let i = 0; i < linkIds.length; i += LINKS_PER_TURN) {
         const links = JSON.stringify(linkIds.slice(i, i + LINKS_PER_TURN));
-        deleted += await inChunks(ctx, () => expiredRollups.run(links, lastDay, CHUNK).changes);
+        deleted += await inChunks(ctx, async (t) => (await t.exec(expiredRollups, links, lastDay, CHUNK)).changes);
       }
     }
   }
   for await (const linkId of deletedLinksIn(ctx, 'click_rollups')) {
-    for (const facet of ROLLUP_FACETS) deleted += await inChunks(ctx, () => rollupsOfLink.run(linkId, facet, CHUNK).changes);
+    for (const facet of ROLLUP_FACETS) {
+      deleted += await inChunks(ctx, async (t) => (await t.exec(rollupsOfLink, linkId, facet, CHUNK)).changes);
+    }
   }
   return deleted;
 }
@@ -181,10 +179,10 @@ class ChunkedDelete {
   ) {}
 
   /** Takes the ids `select(room)` returns until it returns fewer than `room`: it has no more. */
-  async collect(select: (room: number) => number[]): Promise<void> {
+  async collect(select: (room: number) => Promise<number[]>): Promise<void> {
     for (;;) {
       const room = CHUNK - this.pending.length;
-      const found = select(room);
+      const found = await select(room);
       this.pending.push(...found);
       if (found.length < room) return;
       await this.flush();
@@ -201,7 +199,8 @@ class ChunkedDelete {
     if (this.pending.length === 0) return;
     const chunk = JSON.stringify(this.pending);
     this.pending = [];
-    this.deleted += this.db.tx(() => this.db.stmt('DELETE FROM clicks WHERE id IN (SELECT value FROM json_each(?))').run(chunk).changes);
+    const { changes } = await this.db.tx((t) => t.exec('DELETE FROM clicks WHERE id IN (SELECT value FROM json_each(?))', chunk));
+    this.deleted += changes;
     await nextTurn();
     this.signal.throwIfAborted();
   }
@@ -217,59 +216,61 @@ export const OUTBOX_RETENTION_MS = 30 * DAY_MS;
  */
 async function deleteOldOutbox({ db, clock, signal }: JobContext): Promise<{ deliveries: number; events: number }> {
   const cutoff = encodeBase62(Math.max(0, clock.now() - OUTBOX_RETENTION_MS), 8);
-  const deleteDeliveries = db.stmt(
-    `delete from webhook_deliveries where id in (
-       select id from webhook_deliveries where id < ? and status != 'pending' limit ${CHUNK})`,
-  );
-  const deleteEvents = db.stmt(
-    `delete from events where id in (
+  const deleteDeliveries = `delete from webhook_deliveries where id in (
+       select id from webhook_deliveries where id < ? and status != 'pending' limit ${CHUNK})`;
+  const deleteEvents = `delete from events where id in (
        select e.id from events e where e.id < ?
          and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.status = 'pending')
-       limit ${CHUNK})`,
-  );
-  const deliveries = await inChunks({ db, signal }, () => deleteDeliveries.run(`dlv_${cutoff}`).changes);
-  const events = await inChunks({ db, signal }, () => deleteEvents.run(`evt_${cutoff}`).changes);
+       limit ${CHUNK})`;
+  const deliveries = await inChunks({ db, signal }, async (t) => (await t.exec(deleteDeliveries, `dlv_${cutoff}`)).changes);
+  const events = await inChunks({ db, signal }, async (t) => (await t.exec(deleteEvents, `evt_${cutoff}`)).changes);
   return { deliveries, events };
 }
 
 /** The audit log is kept at least a year, longer when the plan keeps analytics longer. */
 export const MIN_AUDIT_RETENTION_DAYS = 365;
 
-function deleteOldAudit({ db, clock }: JobContext): number {
+async function deleteOldAudit({ db, clock }: JobContext): Promise<number> {
+  const now = clock.now();
   // Workspaces whose plan keeps analytics longer than a year keep their audit log as long.
-  return db.tx(
-    () =>
-      db
-        .stmt(
-          // The first condition uses the created_at index; only entries past a year are looked at further.
-          `delete from audit_log where created_at < @now - @minDays * ${DAY_MS} and created_at < @now - max(@minDays, coalesce((
-             select json_extract(p.limits, '$.${ANALYTICS_RETENTION_DAYS}') from workspaces w join plans p on p.id = w.plan_id
-             where w.id = audit_log.workspace_id), 0)) * ${DAY_MS}`,
-        )
-        .run({ now: clock.now(), minDays: MIN_AUDIT_RETENTION_DAYS }).changes,
+  const { changes } = await db.tx((t) =>
+    t.exec(
+      // The first condition uses the created_at index; only entries past a year are looked at further.
+      `delete from audit_log where created_at < ? and created_at < ? - max(?, coalesce((
+         select json_extract(p.limits, '$.${ANALYTICS_RETENTION_DAYS}') from workspaces w join plans p on p.id = w.plan_id
+         where w.id = audit_log.workspace_id), 0)) * ${DAY_MS}`,
+      now - MIN_AUDIT_RETENTION_DAYS * DAY_MS,
+      now,
+      MIN_AUDIT_RETENTION_DAYS,
+    ),
   );
+  return changes;
 }
 
 /** Idempotency records past their 24 hours (SPEC §4): no request can replay them any more. */
 async function deleteOldIdempotencyRecords({ db, clock, signal }: JobContext): Promise<number> {
   const cutoff = clock.now() - IDEMPOTENCY_WINDOW_MS;
-  return inChunks({ db, signal }, () => deleteIdempotencyRecordsBefore(db, cutoff, CHUNK));
+  return inChunks({ db, signal }, (t) => deleteIdempotencyRecordsBefore(t, cutoff, CHUNK));
 }
 
 /** Entries of the API keys' request log past their 30 days (api_request_log_by_time finds them). */
 async function deleteOldApiRequests({ db, clock, signal }: JobContext): Promise<number> {
   const cutoff = clock.now() - REQUEST_LOG_RETENTION_MS;
-  return inChunks({ db, signal }, () => deleteRequestsBefore(db, cutoff, CHUNK));
+  return inChunks({ db, signal }, (t) => deleteRequestsBefore(t, cutoff, CHUNK));
 }
 
 /**
- * Runs `deleteChunk` (which deletes at most CHUNK rows) in its own transaction until it deletes
- * fewer, with a turn of the event loop between chunks; returns how many rows went.
+ * Runs `deleteChunk` (which deletes at most CHUNK rows, through the transaction it is given) in
+ * its own transaction until it deletes fewer, with a turn of the event loop between chunks;
+ * returns how many rows went.
  */
-async function inChunks({ db, signal }: Pick<JobContext, 'db' | 'signal'>, deleteChunk: () => number): Promise<number> {
+async function inChunks(
+  { db, signal }: Pick<JobContext, 'db' | 'signal'>,
+  deleteChunk: (t: Queries) => Promise<number>,
+): Promise<number> {
   let total = 0;
   for (;;) {
-    const n = db.tx(deleteChunk);
+    const n = await db.tx(deleteChunk);
     total += n;
     if (n < CHUNK) return total;
     await nextTurn();

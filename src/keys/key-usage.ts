@@ -15,6 +15,8 @@ interface Usage {
 export class KeyUsageRecorder {
   private pending = new Map<string, Usage>();
   private timer: NodeJS.Timeout | undefined;
+  /** The batch being written (settled when it is): a flush waits for it, so the server's stop writes everything before the database closes. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly deps: { db: Db; log: Logger },
@@ -31,18 +33,25 @@ export class KeyUsageRecorder {
       this.pending.set(keyId, { requests: 1, lastAt: at, lastIp: ip });
     }
     // unref: pending usage statistics alone must not keep a process alive (close() flushes them).
-    this.timer ??= setTimeout(() => this.flush(), this.delayMs).unref();
+    // flush() never rejects: a failed write is logged there.
+    this.timer ??= setTimeout(() => void this.flush(), this.delayMs).unref();
   }
 
-  flush(): void {
+  /** Writes the usage counted so far, after any batch still being written. Never rejects: a failed write is logged. */
+  flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
+    const written = this.writing.then(() => (batch.size === 0 ? undefined : this.write(batch)));
+    this.writing = written;
+    return written;
+  }
+
+  private async write(batch: Map<string, Usage>): Promise<void> {
     try {
-      this.deps.db.tx(() => {
-        for (const [id, u] of batch) recordKeyUse(this.deps.db, id, u);
+      await this.deps.db.tx(async (t) => {
+        for (const [id, u] of batch) await recordKeyUse(t, id, u);
       });
     } catch (err) {
       // Usage statistics are not worth retrying forever; say so and move on.

@@ -1,28 +1,26 @@
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import type { ApiKeyRow } from '../db/schema.js';
 
 // Runs on every API request.
-export const findKeyById = (db: Db, id: string) =>
-  db.stmt('select * from api_keys where id = ?').get(id) as ApiKeyRow | undefined;
+export const findKeyById = (db: Queries, id: string) => db.row<ApiKeyRow>('select * from api_keys where id = ?', id);
 
 /** The key row with its workspace's plan: what every API request needs, in one statement. */
-export const findKeyWithPlan = (db: Db, id: string) =>
-  db
-    .stmt(
-      `select k.*, p.name as plan_name, p.features as plan_features, p.limits as plan_limits
-       from api_keys k join workspaces w on w.id = k.workspace_id join plans p on p.id = w.plan_id where k.id = ?`,
-    )
-    .get(id) as (ApiKeyRow & { plan_name: string; plan_features: string; plan_limits: string }) | undefined;
+export const findKeyWithPlan = (db: Queries, id: string) =>
+  db.row<ApiKeyRow & { plan_name: string; plan_features: string; plan_limits: string }>(
+    `select k.*, p.name as plan_name, p.features as plan_features, p.limits as plan_limits
+     from api_keys k join workspaces w on w.id = k.workspace_id join plans p on p.id = w.plan_id where k.id = ?`,
+    id,
+  );
 
-export const listKeysOfWorkspace = (db: Db, workspaceId: string) =>
+export const listKeysOfWorkspace = (db: Queries, workspaceId: string) =>
   db.all(db.q.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('id'));
 
-export const insertKey = (db: Db, row: ApiKeyRow) => db.run(db.q.insertInto('api_keys').values(row));
+export const insertKey = (db: Queries, row: ApiKeyRow) => db.run(db.q.insertInto('api_keys').values(row));
 
-export const updateKey = (db: Db, id: string, patch: Partial<ApiKeyRow>) =>
-  db.run(db.q.updateTable('api_keys').set(patch).where('id', '=', id)).changes;
+export const updateKey = async (db: Queries, id: string, patch: Partial<ApiKeyRow>) =>
+  (await db.run(db.q.updateTable('api_keys').set(patch).where('id', '=', id))).changes;
 
-export const recordKeyUse = (db: Db, id: string, use: { requests: number; lastAt: number; lastIp: string }) =>
+export const recordKeyUse = (db: Queries, id: string, use: { requests: number; lastAt: number; lastIp: string }) =>
   db.run(
     db.q
       .updateTable('api_keys')
@@ -31,5 +29,5 @@ export const recordKeyUse = (db: Db, id: string, use: { requests: number; lastAt
   );
 
 /** Keys that count against the plan's apiKeys limit: every key not revoked. */
-export const countLiveKeys = (db: Db, workspaceId: string) =>
-  (db.stmt(`select count(*) as n from api_keys where workspace_id = ? and status != 'revoked'`).get(workspaceId) as { n: number }).n;
+export const countLiveKeys = async (db: Queries, workspaceId: string) =>
+  (await db.row<{ n: number }>(`select count(*) as n from api_keys where workspace_id = ? and status != 'revoked'`, workspaceId))!.n;

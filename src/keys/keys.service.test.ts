@@ -32,23 +32,18 @@ function untouchable<T extends object>(what: string): T {
 
 /** Runs fn and returns the AppError code it threw (fails if it threw anything else or nothing). */
 async function rejectionCode(fn: () => Promise<unknown>): Promise<string> {
+  return (await rejection(fn)).code;
+}
+
+/** Runs fn and returns the AppError it rejected with (fails if it rejected with anything else or not at all). */
+async function rejection(fn: () => Promise<unknown>): Promise<AppError> {
   try {
     await fn();
   } catch (e) {
     assert.ok(e instanceof AppError, `expected an AppError, got ${String(e)}`);
-    return e.code;
-  }
-  assert.fail('expected a rejection');
-}
-
-function rejectionSync(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof AppError, `expected an AppError, got ${String(e)}`);
     return e;
   }
-  assert.fail('expected an error');
+  assert.fail('expected a rejection');
 }
 
 /** The id and secret of a key text the test made itself. */
@@ -64,15 +59,15 @@ describe('keys service', () => {
   let workspaceId: string;
   let dataDir: string;
 
-  before(() => {
+  before(async () => {
     dataDir = tempDataDir();
     clock = fakeClock();
     store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'silent' }), { clock });
-    workspaceId = createWorkspace(store, TEST_OPERATOR, 'Acme').id;
+    workspaceId = (await createWorkspace(store, TEST_OPERATOR, 'Acme')).id;
     keyUsage = new KeyUsageRecorder({ db: store.db, log: store.log });
   });
-  after(() => {
-    keyUsage.flush();
+  after(async () => {
+    await keyUsage.flush();
     store.db.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -89,9 +84,9 @@ describe('keys service', () => {
   let keyUsage: KeyUsageRecorder;
   const depsWith = (verifiedKeys = new VerificationCache()): KeyDeps => ({ db: store.db, clock: store.clock, verifiedKeys, keyUsage });
   /** The stored row, with usage recorded so far written out. */
-  const storedRow = (id: string) => {
-    keyUsage.flush();
-    return findKeyById(store.db, id)!;
+  const storedRow = async (id: string) => {
+    await keyUsage.flush();
+    return (await findKeyById(store.db, id))!;
   };
 
   test('createKey returns the key text once and stores only an argon2id hash of the secret', async () => {
@@ -106,13 +101,32 @@ describe('keys service', () => {
     assert.ok(!JSON.stringify(record).includes(parsed.secret), 'the presented record shows the secret');
     assert.ok(!('secretHash' in record) && !('secret_hash' in record), 'the presented record shows the hash');
 
-    const row = findKeyById(store.db, parsed.id)!;
+    const row = (await findKeyById(store.db, parsed.id))!;
     assert.match(row.secret_hash, /^\$argon2id\$/);
     // Nothing in the stored row holds the secret or the key text.
     for (const value of Object.values(row)) {
       assert.ok(!String(value).includes(parsed.secret));
     }
-    assert.deepEqual(listKeys(store, workspaceId).find((k) => k.id === parsed.id), record);
+    assert.deepEqual((await listKeys(store, workspaceId)).find((k) => k.id === parsed.id), record);
+  });
+
+  test('a usage flush waits for the batch already being written', async () => {
+    const { key, record } = await newKey();
+    const recorder = new KeyUsageRecorder({ db: store.db, log: store.log }, 60_000);
+    await authenticateKey({ ...depsWith(), keyUsage: recorder }, key, IP);
+    // Another transaction holds the database: the first batch waits behind it.
+    let release!: () => void;
+    const held = store.db.tx(() => new Promise<void>((resolve) => (release = resolve)));
+    const first = recorder.flush();
+    let secondDone = false;
+    const second = recorder.flush().then(() => (secondDone = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(secondDone, false, 'a flush with nothing of its own to write still waits for the batch under way');
+    release();
+    await held;
+    await second;
+    assert.equal(store.db.sqlite.prepare('select request_count from api_keys where id = ?').pluck().get(record.id), 1);
+    await first;
   });
 
   describe('garbage is refused before any database or argon2 work', () => {
@@ -165,7 +179,7 @@ describe('keys service', () => {
       expiresAt: null,
       plan: { name: 'default', features: { api: true, webhooks: true, qr: true, analytics: true }, limits: {} },
     });
-    const row = storedRow(record.id);
+    const row = await storedRow(record.id);
     assert.equal(row.last_used_at, clock.now());
     assert.equal(row.last_used_ip, IP);
     assert.equal(row.request_count, 1);
@@ -176,7 +190,7 @@ describe('keys service', () => {
     await authenticateKey(deps, key, '198.51.100.1');
     clock.advance(60_000);
     await authenticateKey(deps, key, '2001:db8::1');
-    const later = storedRow(record.id);
+    const later = await storedRow(record.id);
     assert.equal(later.request_count, 3);
     assert.equal(later.last_used_at, clock.now());
     assert.equal(later.last_used_ip, '2001:db8::1');
@@ -191,7 +205,7 @@ describe('keys service', () => {
 
     assert.equal(await rejectionCode(() => authenticateKey(deps, formatKey({ id: other.id, secret }), IP)), 'invalid_api_key');
     assert.equal(await rejectionCode(() => authenticateKey(deps, formatKey({ id, secret: other.secret }), IP)), 'invalid_api_key');
-    const row = storedRow(id);
+    const row = await storedRow(id);
     assert.equal(cache.has(id, row.secret_hash, other.secret), false);
     assert.equal(row.request_count, 0, 'failed attempts are not counted as uses');
     assert.equal(row.last_used_at, null);
@@ -202,7 +216,7 @@ describe('keys service', () => {
     const { secret } = partsOf(key);
     const cache = new VerificationCache();
     const deps = depsWith(cache);
-    const hash = findKeyById(store.db, record.id)!.secret_hash;
+    const hash = (await findKeyById(store.db, record.id))!.secret_hash;
 
     assert.equal(cache.has(record.id, hash, secret), false);
     await authenticateKey(deps, key, IP);
@@ -287,9 +301,9 @@ describe('keys service', () => {
       const { key, record } = await newKey();
       const warm = depsWith();
       await authenticateKey(warm, key, IP);
-      assert.equal(setKeyEnabled(store, TEST_OPERATOR, record.id, false).status, 'disabled');
+      assert.equal((await setKeyEnabled(store, TEST_OPERATOR, record.id, false)).status, 'disabled');
       assert.equal(await rejectionCode(() => authenticateKey(warm, key, IP)), 'api_key_disabled');
-      assert.equal(setKeyEnabled(store, TEST_OPERATOR, record.id, true).status, 'active');
+      assert.equal((await setKeyEnabled(store, TEST_OPERATOR, record.id, true)).status, 'active');
       assert.equal((await authenticateKey(warm, key, IP)).keyId, record.id);
     });
 
@@ -297,7 +311,7 @@ describe('keys service', () => {
       const { key, record } = await newKey();
       const warm = depsWith();
       await authenticateKey(warm, key, IP);
-      const revoked = revokeKey(store, TEST_OPERATOR, record.id);
+      const revoked = await revokeKey(store, TEST_OPERATOR, record.id);
       assert.equal(revoked.status, 'revoked');
       assert.equal(revoked.revokedAt, new Date(clock.now()).toISOString());
 
@@ -305,7 +319,7 @@ describe('keys service', () => {
       assert.equal(await rejectionCode(() => authenticateKey(depsWith(), key, IP)), 'api_key_revoked');
 
       for (const enabled of [true, false]) {
-        const err = rejectionSync(() => setKeyEnabled(store, TEST_OPERATOR, record.id, enabled));
+        const err = await rejection(() => setKeyEnabled(store, TEST_OPERATOR, record.id, enabled));
         assert.equal(err.status, 409);
         assert.equal(err.code, 'api_key_revoked');
       }
@@ -318,14 +332,14 @@ describe('keys service', () => {
 
       // Revoking again changes nothing, not even the revocation time.
       clock.advance(5_000);
-      assert.equal(revokeKey(store, TEST_OPERATOR, record.id).revokedAt, revoked.revokedAt);
-      assert.equal(findKeyById(store.db, record.id)!.status, 'revoked');
+      assert.equal((await revokeKey(store, TEST_OPERATOR, record.id)).revokedAt, revoked.revokedAt);
+      assert.equal((await findKeyById(store.db, record.id))!.status, 'revoked');
       assert.equal(await rejectionCode(() => authenticateKey(warm, key, IP)), 'api_key_revoked');
     });
 
     test('a revoked key with the wrong secret says invalid, not revoked (no status leak without the secret)', async () => {
       const { record } = await newKey();
-      revokeKey(store, TEST_OPERATOR, record.id);
+      await revokeKey(store, TEST_OPERATOR, record.id);
       const guess = formatKey({ id: record.id, secret: generateKeyParts().secret });
       assert.equal(await rejectionCode(() => authenticateKey(depsWith(), guess, IP)), 'invalid_api_key');
     });
@@ -342,10 +356,10 @@ describe('keys service', () => {
       assert.equal(await rejectionCode(() => authenticateKey(depsWith(), key, IP)), 'api_key_expired');
     });
 
-    test('unknown ids are 404 for revoke and enable/disable', () => {
+    test('unknown ids are 404 for revoke and enable/disable', async () => {
       const id = generateKeyParts().id;
-      assert.equal(rejectionSync(() => revokeKey(store, TEST_OPERATOR, id)).status, 404);
-      assert.equal(rejectionSync(() => setKeyEnabled(store, TEST_OPERATOR, id, false)).status, 404);
+      assert.equal((await rejection(() => revokeKey(store, TEST_OPERATOR, id))).status, 404);
+      assert.equal((await rejection(() => setKeyEnabled(store, TEST_OPERATOR, id, false))).status, 404);
     });
   });
 });

@@ -126,10 +126,10 @@ export async function createKey(
     request_count: 0,
     allowed_cidrs: allowedCidrs && JSON.stringify(allowedCidrs),
   };
-  deps.db.tx(() => {
-    requireWithinPlanLimit(deps.db, input.workspaceId, 'apiKeys', () => countLiveKeys(deps.db, input.workspaceId));
-    insertKey(deps.db, row);
-    recordAudit(deps.db, ctx, {
+  await deps.db.tx(async (t) => {
+    await requireWithinPlanLimit(t, input.workspaceId, 'apiKeys', () => countLiveKeys(t, input.workspaceId));
+    await insertKey(t, row);
+    await recordAudit(t, ctx, {
       workspaceId: input.workspaceId,
       action: 'key.create',
       targetType: 'api_key',
@@ -141,38 +141,38 @@ export async function createKey(
   return { key: formatKey(parts), record: presentKey(row) };
 }
 
-export function listKeys(deps: KeyStore, workspaceId: string): PresentedKey[] {
-  return listKeysOfWorkspace(deps.db, workspaceId).map(presentKey);
+export async function listKeys(deps: KeyStore, workspaceId: string): Promise<PresentedKey[]> {
+  return (await listKeysOfWorkspace(deps.db, workspaceId)).map(presentKey);
 }
 
 /** Revoke is final. A revoked key fails on its very next request (the row is read every time). */
-export function revokeKey(deps: KeyStore, ctx: ChangeContext, id: string): PresentedKey {
-  return deps.db.tx(() => {
-    const row = findKeyById(deps.db, id);
+export async function revokeKey(deps: KeyStore, ctx: ChangeContext, id: string): Promise<PresentedKey> {
+  return deps.db.tx(async (t) => {
+    const row = await findKeyById(t, id);
     if (!row) throw errors.notFound(`API key ${id}`);
     if (row.status !== 'revoked') {
       const now = deps.clock.now();
-      updateKey(deps.db, id, { status: 'revoked', revoked_at: now, updated_at: now });
-      recordAudit(deps.db, ctx, { workspaceId: row.workspace_id, action: 'key.revoke', targetType: 'api_key', targetId: id, summary: { name: row.name }, at: now });
+      await updateKey(t, id, { status: 'revoked', revoked_at: now, updated_at: now });
+      await recordAudit(t, ctx, { workspaceId: row.workspace_id, action: 'key.revoke', targetType: 'api_key', targetId: id, summary: { name: row.name }, at: now });
     }
-    return presentKey(findKeyById(deps.db, id)!);
+    return presentKey((await findKeyById(t, id))!);
   });
 }
 
 /** Disable is reversible; revoked keys stay revoked. */
-export function setKeyEnabled(deps: KeyStore, ctx: ChangeContext, id: string, enabled: boolean): PresentedKey {
-  return deps.db.tx(() => {
-    const row = findKeyById(deps.db, id);
+export async function setKeyEnabled(deps: KeyStore, ctx: ChangeContext, id: string, enabled: boolean): Promise<PresentedKey> {
+  return deps.db.tx(async (t) => {
+    const row = await findKeyById(t, id);
     if (!row) throw errors.notFound(`API key ${id}`);
     if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; revoke is final.`);
     const status: KeyStatus = enabled ? 'active' : 'disabled';
     const now = deps.clock.now();
-    updateKey(deps.db, id, { status, updated_at: now });
+    await updateKey(t, id, { status, updated_at: now });
     if (status !== row.status) {
       const action = enabled ? 'key.enable' : 'key.disable';
-      recordAudit(deps.db, ctx, { workspaceId: row.workspace_id, action, targetType: 'api_key', targetId: id, summary: { name: row.name }, at: now });
+      await recordAudit(t, ctx, { workspaceId: row.workspace_id, action, targetType: 'api_key', targetId: id, summary: { name: row.name }, at: now });
     }
-    return presentKey(findKeyById(deps.db, id)!);
+    return presentKey((await findKeyById(t, id))!);
   });
 }
 
@@ -180,17 +180,17 @@ export function setKeyEnabled(deps: KeyStore, ctx: ChangeContext, id: string, en
  * Limits where a key may be used from (null: anywhere). Applies from the key's next request,
  * since its row is read on every request.
  */
-export function setAllowedNetworks(deps: KeyStore, ctx: ChangeContext, id: string, cidrs: readonly string[] | null): PresentedKey {
+export async function setAllowedNetworks(deps: KeyStore, ctx: ChangeContext, id: string, cidrs: readonly string[] | null): Promise<PresentedKey> {
   const allowed = allowedNetworks(cidrs ?? []);
-  return deps.db.tx(() => {
-    const row = findKeyById(deps.db, id);
+  return deps.db.tx(async (t) => {
+    const row = await findKeyById(t, id);
     if (!row) throw errors.notFound(`API key ${id}`);
     if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; revoke is final.`);
     const before = cidrsOf(row);
     if (JSON.stringify(before) !== JSON.stringify(allowed)) {
       const now = deps.clock.now();
-      updateKey(deps.db, id, { allowed_cidrs: allowed && JSON.stringify(allowed), updated_at: now });
-      recordAudit(deps.db, ctx, {
+      await updateKey(t, id, { allowed_cidrs: allowed && JSON.stringify(allowed), updated_at: now });
+      await recordAudit(t, ctx, {
         workspaceId: row.workspace_id,
         action: 'key.set_networks',
         targetType: 'api_key',
@@ -199,7 +199,7 @@ export function setAllowedNetworks(deps: KeyStore, ctx: ChangeContext, id: strin
         at: now,
       });
     }
-    return presentKey(findKeyById(deps.db, id)!);
+    return presentKey((await findKeyById(t, id))!);
   });
 }
 
@@ -244,8 +244,8 @@ export function requireAllowedAddress(principal: KeyPrincipal, ip: string): void
 }
 
 /** A key's logged requests, newest first; the key must exist (it may be revoked). */
-export function keyRequestLog(deps: KeyStore, id: string, page: { limit: number; before?: number }) {
-  if (!findKeyById(deps.db, id)) throw errors.notFound(`API key ${id}`);
+export async function keyRequestLog(deps: KeyStore, id: string, page: { limit: number; before?: number }) {
+  if (!(await findKeyById(deps.db, id))) throw errors.notFound(`API key ${id}`);
   return listKeyRequests(deps.db, id, page);
 }
 
@@ -259,29 +259,35 @@ export async function rotateKey(deps: KeyStore, ctx: ChangeContext, id: string, 
   if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > MAX_ROTATION_GRACE_MS) {
     throw errors.validation([{ field: 'grace', message: 'must be from 0 to 7 days' }]);
   }
-  const row = findKeyById(deps.db, id);
+  const row = await findKeyById(deps.db, id);
   if (!row) throw errors.notFound(`API key ${id}`);
   if (row.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; create a new key.`);
   const secret = generateSecret();
+  // Hashed before the transaction: argon2 must not hold the database's writer.
   const secretHash = await hashKeySecret(secret);
   const now = deps.clock.now();
-  deps.db.tx(() => {
-    updateKey(deps.db, id, {
+  const record = await deps.db.tx(async (t) => {
+    // The hashing took a while: the secret it replaces is the one the row holds now.
+    const current = await findKeyById(t, id);
+    if (!current) throw errors.notFound(`API key ${id}`);
+    if (current.status === 'revoked') throw errors.conflict('api_key_revoked', `API key ${id} is revoked; create a new key.`);
+    await updateKey(t, id, {
       secret_hash: secretHash,
-      previous_secret_hash: graceMs > 0 ? row.secret_hash : null,
+      previous_secret_hash: graceMs > 0 ? current.secret_hash : null,
       previous_secret_expires_at: graceMs > 0 ? now + graceMs : null,
       updated_at: now,
     });
-    recordAudit(deps.db, ctx, {
-      workspaceId: row.workspace_id,
+    await recordAudit(t, ctx, {
+      workspaceId: current.workspace_id,
       action: 'key.rotate',
       targetType: 'api_key',
       targetId: id,
-      summary: { name: row.name, oldSecretValidUntil: toIso(graceMs > 0 ? now + graceMs : now) },
+      summary: { name: current.name, oldSecretValidUntil: toIso(graceMs > 0 ? now + graceMs : now) },
       at: now,
     });
+    return presentKey((await findKeyById(t, id))!);
   });
-  return { key: formatKey({ id, secret }), record: presentKey(findKeyById(deps.db, id)!) };
+  return { key: formatKey({ id, secret }), record };
 }
 
 export const MAX_ROTATION_GRACE_MS = 7 * 86_400_000;
@@ -306,7 +312,7 @@ export async function authenticateKey(deps: KeyDeps, token: string | undefined, 
   const parsed = parseKey(token);
   if (!parsed.ok) throw rejected.malformed();
 
-  const row = findKeyWithPlan(deps.db, parsed.id);
+  const row = await findKeyWithPlan(deps.db, parsed.id);
   if (!row) throw rejected.invalid();
   const now = deps.clock.now();
   const acceptable = [row.secret_hash];
@@ -323,7 +329,7 @@ export async function authenticateKey(deps: KeyDeps, token: string | undefined, 
   }
 
   // An argon2 run takes a while and may have spanned a revoke: then judge the row as it is now.
-  const current = cached ? row : findKeyWithPlan(deps.db, row.id);
+  const current = cached ? row : await findKeyWithPlan(deps.db, row.id);
   if (!current || current.status === 'revoked') throw rejected.revoked();
   if (current.status === 'disabled') throw rejected.disabled();
   if (current.expires_at !== null && now >= current.expires_at) throw rejected.expired();

@@ -19,8 +19,8 @@ describe('API request log, through a running server', () => {
   const clock = fakeClock(Date.UTC(2030, 0, 1, 9));
   let t: TestServer;
   let key: string;
-  const rowsOf = (keyId: string) => {
-    t.server.deps.apiRequests.flush();
+  const rowsOf = async (keyId: string) => {
+    await t.server.deps.apiRequests.flush();
     return t.store.db.sqlite.prepare('select * from api_request_log where key_id = ? order by id').all(keyId) as LogRow[];
   };
 
@@ -46,7 +46,7 @@ describe('API request log, through a running server', () => {
       const res = await t.request(c.method, c.path, { key, body: c.body, headers: asClient(c.ip, `req-${i}`) });
       assert.equal(res.status, c.status, `${c.method} ${c.path}: ${res.text}`);
     }
-    const rows = rowsOf(id);
+    const rows = await rowsOf(id);
     assert.equal(rows.length, calls.length);
     const workspaceId = t.store.db.sqlite.prepare('select workspace_id from api_keys where id = ?').pluck().get(id);
     for (const [i, c] of calls.entries()) {
@@ -70,9 +70,9 @@ describe('API request log, through a running server', () => {
     assert.equal((await t.request('GET', '/api/v1/me', { key: other })).status, 200);
     const tampered = `${other.slice(0, 17)}${other[17] === 'a' ? 'b' : 'a'}${other.slice(18)}`;
     assert.equal((await t.request('GET', '/api/v1/me', { key: tampered })).status, 401);
-    revokeKey(t.store, { actor: { type: 'operator', id: 'cli:test' }, ip: null }, id);
+    await revokeKey(t.store, { actor: { type: 'operator', id: 'cli:test' }, ip: null }, id);
     assert.equal((await t.request('GET', '/api/v1/me', { key: other })).status, 401);
-    assert.deepEqual(rowsOf(id).map((r) => r.status), [200]);
+    assert.deepEqual((await rowsOf(id)).map((r) => r.status), [200]);
   });
 
   test('a long path is cut, and the log reads newest first, a page at a time', async () => {
@@ -84,12 +84,12 @@ describe('API request log, through a running server', () => {
       clock.advance(1_000);
       await t.request('GET', `/api/v1/links?page=${i}`, { key: fresh });
     }
-    t.server.deps.apiRequests.flush();
-    const first = listKeyRequests(t.store.db, id, { limit: 3 });
+    await t.server.deps.apiRequests.flush();
+    const first = await listKeyRequests(t.store.db, id, { limit: 3 });
     assert.deepEqual(first.data.map((r) => r.path), ['/api/v1/links', '/api/v1/links', '/api/v1/links']);
     assert.deepEqual(first.data.map((r) => r.at), [0, 1, 2].map((ago) => new Date(clock.now() - ago * 1_000).toISOString()), 'newest first');
     assert.ok(first.nextBefore !== null);
-    const second = listKeyRequests(t.store.db, id, { limit: 3, before: first.nextBefore });
+    const second = await listKeyRequests(t.store.db, id, { limit: 3, before: first.nextBefore });
     assert.equal(second.data.length, 2);
     assert.equal(second.nextBefore, null);
     assert.equal(second.data[1]!.path, long.slice(0, MAX_LOGGED_PATH));
@@ -105,8 +105,8 @@ describe('API request log, through a running server', () => {
       clock.advance(1_000);
       await t.request('GET', '/api/v1/me', { key: fresh, headers: { 'x-forwarded-for': ip } });
     }
-    t.server.deps.apiRequests.flush();
-    const summary = summariseKeyRequests(t.store.db, id, clock.now());
+    await t.server.deps.apiRequests.flush();
+    const summary = await summariseKeyRequests(t.store.db, id, clock.now());
     assert.equal(summary.lastDay, 3);
     assert.equal(summary.total, 4);
     assert.deepEqual(
@@ -128,14 +128,14 @@ describe('API request log, through a running server', () => {
       await t.request('GET', '/api/v1/me', { key: fresh });
     }
     clock.set(Date.UTC(2030, 3, 1));
-    t.server.deps.apiRequests.flush();
+    await t.server.deps.apiRequests.flush();
     const everything = (t.store.db.sqlite.prepare('select count(*) from api_request_log').pluck().get() as number);
     const outcome = await t.server.scheduler.run('retention');
     assert.equal(outcome.status, 'ok');
     const gone = outcome.status === 'ok' ? (outcome.result.apiRequests as number) : -1;
     assert.ok(gone >= 2, `deleted ${gone}`);
     assert.deepEqual(
-      rowsOf(id).map((r) => (clock.now() - r.at) / 60_000),
+      (await rowsOf(id)).map((r) => (clock.now() - r.at) / 60_000),
       [30 * 24 * 60 - 1, 24 * 60],
       'the entries 31 days and 30 days + 1 ms old are gone',
     );
@@ -195,22 +195,22 @@ describe('ApiRequestRecorder', () => {
     assert.equal(count('batched'), 10);
   });
 
-  test('a full buffer drops new entries and says how many at the next write', () => {
+  test('a full buffer drops new entries and says how many at the next write', async () => {
     const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 60_000, maxBatch: 1_000, maxBuffered: 3 });
     for (let i = 0; i < 7; i++) recorder.record(entry('bounded'));
     assert.equal(recorder.depth, 3);
-    assert.equal(recorder.flush(), 3);
+    assert.equal(await recorder.flush(), 3);
     assert.equal(count('bounded'), 3);
     const warning = logs.map((l) => JSON.parse(l)).find((l) => l.dropped !== undefined);
     assert.equal(warning?.dropped, 4);
     assert.equal(warning?.level, 40);
   });
 
-  test("each key keeps about its allowance: the oldest go, other keys' entries stay", () => {
+  test("each key keeps about its allowance: the oldest go, other keys' entries stay", async () => {
     const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 60_000, maxBatch: 1_000_000, keepPerKey: 100 });
     for (let i = 0; i < 50; i++) recorder.record(entry('quiet'));
     for (let i = 0; i < 1_000; i++) recorder.record(entry('busy', { path: `/api/v1/links/${i}` }));
-    recorder.flush();
+    await recorder.flush();
     assert.equal(count('busy'), 100);
     assert.equal(count('quiet'), 50);
     const kept = store.db.sqlite.prepare("select path from api_request_log where key_id = 'busy' order by id").pluck().all() as string[];
@@ -218,9 +218,31 @@ describe('ApiRequestRecorder', () => {
     // Between trims a key grows by at most a tenth of its allowance.
     for (let round = 0; round < 5; round++) {
       for (let i = 0; i < 7; i++) recorder.record(entry('busy'));
-      recorder.flush();
+      await recorder.flush();
       assert.ok(count('busy') <= 110, `${count('busy')} kept`);
     }
+  });
+
+  test('a flush waits for the batch already being written, so a stop writes everything before the database closes', async () => {
+    const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 60_000 });
+    // Another transaction holds the database: the first batch waits behind it.
+    let release!: () => void;
+    const held = store.db.tx(() => new Promise<void>((resolve) => (release = resolve)));
+    for (let i = 0; i < 4; i++) recorder.record(entry('in flight'));
+    const first = recorder.flush();
+    let secondDone = false;
+    const second = recorder.flush().then((n) => {
+      secondDone = true;
+      return n;
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(secondDone, false, 'a flush with nothing of its own to write still waits for the batch under way');
+    assert.equal(count('in flight'), 0);
+    release();
+    await held;
+    assert.equal(await second, 0);
+    assert.equal(count('in flight'), 4, 'the earlier batch was written when the later flush finished');
+    assert.equal(await first, 4);
   });
 
   test('the server writes what is buffered when it stops', async () => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Selectable } from 'kysely';
-import type { Db } from '../db/db.js';
+import type { Db, Queries } from '../db/db.js';
 import type { ApiRequestLogRow } from '../db/schema.js';
 
 /** One answered API request, as each key's request log keeps it. Never the query string, body or key. */
@@ -46,6 +46,8 @@ export class ApiRequestRecorder {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private dropped = 0;
+  /** The batch being written (settled when it is): a flush waits for it, so the server's stop writes everything before the database closes. */
+  private writing: Promise<unknown> = Promise.resolve();
   /** Rows written per key since its log was last trimmed. */
   private readonly untrimmed = new Map<string, number>();
   private readonly flushDelayMs: number;
@@ -71,7 +73,8 @@ export class ApiRequestRecorder {
     this.buffer.push(entry);
     if (this.buffer.length >= this.maxBatch) this.flushSoon();
     // unref: a pending log entry alone must not keep a process alive (the server's close() flushes).
-    else this.timer ??= setTimeout(() => this.flush(), this.flushDelayMs).unref();
+    // flush() never rejects: a failed write is logged there.
+    else this.timer ??= setTimeout(() => void this.flush(), this.flushDelayMs).unref();
   }
 
   /** Entries waiting to be written. */
@@ -79,27 +82,44 @@ export class ApiRequestRecorder {
     return this.buffer.length;
   }
 
-  /** Writes everything buffered; returns how many entries were written. */
-  flush(): number {
+  /**
+   * Writes everything buffered, after any batch still being written; resolves to how many
+   * entries this call wrote. Never rejects: a failed write is logged.
+   */
+  flush(): Promise<number> {
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
     this.immediate = undefined;
     const batch = this.buffer;
-    if (batch.length === 0) return 0;
     this.buffer = [];
+    const written = this.writing.then(() => (batch.length === 0 ? 0 : this.write(batch)));
+    this.writing = written;
+    return written;
+  }
+
+  private async write(batch: ApiRequestEntry[]): Promise<number> {
     const { db, log } = this.deps;
     try {
-      db.tx(() => {
-        const insert = db.stmt(
-          `insert into api_request_log (key_id, workspace_id, at, method, path, status, duration_ms, ip, request_id)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        );
+      // One transaction for the whole batch: a commit costs far more than the inserts in it.
+      await db.tx(async (t) => {
         for (const e of batch) {
-          insert.run(e.keyId, e.workspaceId, e.at, e.method, e.path.slice(0, MAX_LOGGED_PATH), e.status, Math.round(e.durationMs), e.ip || null, e.requestId);
+          await t.exec(
+            `insert into api_request_log (key_id, workspace_id, at, method, path, status, duration_ms, ip, request_id)
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            e.keyId,
+            e.workspaceId,
+            e.at,
+            e.method,
+            e.path.slice(0, MAX_LOGGED_PATH),
+            e.status,
+            Math.round(e.durationMs),
+            e.ip || null,
+            e.requestId,
+          );
           this.untrimmed.set(e.keyId, (this.untrimmed.get(e.keyId) ?? 0) + 1);
         }
-        this.trimBusyKeys();
+        await this.trimBusyKeys(t);
       });
     } catch (err) {
       // A log of past requests is not worth retrying forever (nor holding the API up for): say so and move on.
@@ -117,21 +137,24 @@ export class ApiRequestRecorder {
    * Trims a key once a tenth of its allowance has been written since the last trim: a busy key
    * is trimmed every few batches, a quiet one almost never, and none keeps more than 110 %.
    */
-  private trimBusyKeys() {
+  private async trimBusyKeys(t: Queries) {
     const step = Math.max(1, Math.floor(this.keepPerKey / 10));
-    const trim = this.deps.db.stmt(
-      `delete from api_request_log where key_id = @key and id <= (
-         select id from api_request_log where key_id = @key order by id desc limit 1 offset @keep)`,
-    );
     for (const [keyId, written] of this.untrimmed) {
       if (written < step) continue;
-      trim.run({ key: keyId, keep: this.keepPerKey });
+      await t.exec(
+        `delete from api_request_log where key_id = ? and id <= (
+           select id from api_request_log where key_id = ? order by id desc limit 1 offset ?)`,
+        keyId,
+        keyId,
+        this.keepPerKey,
+      );
       this.untrimmed.delete(keyId);
     }
   }
 
   private flushSoon() {
-    this.immediate ??= setImmediate(() => this.flush());
+    // flush() never rejects: a failed write is logged there.
+    this.immediate ??= setImmediate(() => void this.flush());
   }
 }
 
@@ -153,13 +176,18 @@ type LogRow = Omit<Selectable<ApiRequestLogRow>, 'key_id' | 'workspace_id'>;
  * A key's requests, newest first. `before` is the id of the last entry of the previous page;
  * `nextBefore` is set when there may be more.
  */
-export function listKeyRequests(db: Db, keyId: string, page: { limit: number; before?: number }): { data: LoggedRequest[]; nextBefore: number | null } {
-  const rows = db
-    .stmt(
-      `select id, at, method, path, status, duration_ms, ip, request_id from api_request_log
-       where key_id = ? and id < ? order by id desc limit ?`,
-    )
-    .all(keyId, page.before ?? Number.MAX_SAFE_INTEGER, page.limit) as LogRow[];
+export async function listKeyRequests(
+  db: Queries,
+  keyId: string,
+  page: { limit: number; before?: number },
+): Promise<{ data: LoggedRequest[]; nextBefore: number | null }> {
+  const rows = await db.rows<LogRow>(
+    `select id, at, method, path, status, duration_ms, ip, request_id from api_request_log
+     where key_id = ? and id < ? order by id desc limit ?`,
+    keyId,
+    page.before ?? Number.MAX_SAFE_INTEGER,
+    page.limit,
+  );
   const data = rows.map((r) => ({
     id: r.id,
     at: new Date(r.at).toISOString(),
@@ -181,19 +209,21 @@ export interface KeyRequestSummary {
 }
 
 /** Requests in the day before `now`, in the whole log, and the addresses seen (latest first, at most `maxAddresses`). */
-export function summariseKeyRequests(db: Db, keyId: string, now: number, maxAddresses = 10): KeyRequestSummary {
-  const counts = db
-    .stmt('select count(*) as total, coalesce(sum(at >= ?), 0) as lastDay from api_request_log where key_id = ?')
-    .get(now - 86_400_000, keyId) as { total: number; lastDay: number };
-  const addresses = db
-    .stmt(
-      `select ip, count(*) as requests, max(at) as lastAt from api_request_log where key_id = ?
-       group by ip order by lastAt desc limit ?`,
-    )
-    .all(keyId, maxAddresses) as { ip: string | null; requests: number; lastAt: number }[];
+export async function summariseKeyRequests(db: Queries, keyId: string, now: number, maxAddresses = 10): Promise<KeyRequestSummary> {
+  const counts = (await db.row<{ total: number; lastDay: number }>(
+    'select count(*) as total, coalesce(sum(at >= ?), 0) as lastDay from api_request_log where key_id = ?',
+    now - 86_400_000,
+    keyId,
+  ))!;
+  const addresses = await db.rows<{ ip: string | null; requests: number; lastAt: number }>(
+    `select ip, count(*) as requests, max(at) as lastAt from api_request_log where key_id = ?
+     group by ip order by lastAt desc limit ?`,
+    keyId,
+    maxAddresses,
+  );
   return { ...counts, addresses: addresses.map((a) => ({ ...a, lastAt: new Date(a.lastAt).toISOString() })) };
 }
 
 /** Deletes up to `limit` entries older than `cutoff` (the retention job calls it until it returns less). */
-export const deleteRequestsBefore = (db: Db, cutoff: number, limit: number): number =>
-  db.stmt('delete from api_request_log where id in (select id from api_request_log where at < ? limit ?)').run(cutoff, limit).changes;
+export const deleteRequestsBefore = async (db: Queries, cutoff: number, limit: number): Promise<number> =>
+  (await db.exec('delete from api_request_log where id in (select id from api_request_log where at < ? limit ?)', cutoff, limit)).changes;

@@ -1,28 +1,28 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import type { LinkRow } from '../db/schema.js';
 
-export const findLink = (db: Db, workspaceId: string, id: string) =>
+export const findLink = (db: Queries, workspaceId: string, id: string) =>
   db.first(db.q.selectFrom('links').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
 
-export const findLinkById = (db: Db, id: string) => db.first(db.q.selectFrom('links').selectAll().where('id', '=', id));
+export const findLinkById = (db: Queries, id: string) => db.first(db.q.selectFrom('links').selectAll().where('id', '=', id));
 
 // The redirect path's cache miss: a fixed statement rather than a query built per call.
-export const findLinkBySlug = (db: Db, slug: string) => db.stmt('select * from links where slug = ?').get(slug) as LinkRow | undefined;
+export const findLinkBySlug = (db: Queries, slug: string) => db.row<LinkRow>('select * from links where slug = ?', slug);
 
 const LINK_COLUMNS = [
   'id', 'workspace_id', 'slug', 'url', 'title', 'tags', 'status', 'expires_at', 'expired_url', 'max_clicks', 'redirect_code',
   'created_by_user_id', 'created_by_key_id', 'clicks', 'total_clicks', 'last_clicked_at', 'created_at', 'updated_at',
 ] as const satisfies readonly (keyof LinkRow)[];
-const INSERT_LINK = `insert into links (${LINK_COLUMNS.join(', ')}) values (${LINK_COLUMNS.map((c) => `@${c}`).join(', ')})`;
+const INSERT_LINK = `insert into links (${LINK_COLUMNS.join(', ')}) values (${LINK_COLUMNS.map(() => '?').join(', ')})`;
 
 // The API's busiest write: a fixed statement rather than a query built per call.
-export const insertLink = (db: Db, row: LinkRow) => db.stmt(INSERT_LINK).run(row);
+export const insertLink = (db: Queries, row: LinkRow) => db.exec(INSERT_LINK, ...LINK_COLUMNS.map((c) => row[c]));
 
-export const updateLinkRow = (db: Db, id: string, patch: Partial<LinkRow>) =>
+export const updateLinkRow = (db: Queries, id: string, patch: Partial<LinkRow>) =>
   db.run(db.q.updateTable('links').set(patch).where('id', '=', id));
 
-export const deleteLinkRow = (db: Db, id: string) => db.run(db.q.deleteFrom('links').where('id', '=', id));
+export const deleteLinkRow = (db: Queries, id: string) => db.run(db.q.deleteFrom('links').where('id', '=', id));
 
 export interface LinkFilter {
   workspaceId: string;
@@ -34,7 +34,7 @@ export interface LinkFilter {
 }
 
 /** Newest first; ids sort by creation time, so the last id of a page is the cursor. */
-export function listLinkRows(db: Db, f: LinkFilter): LinkRow[] {
+export function listLinkRows(db: Queries, f: LinkFilter): Promise<LinkRow[]> {
   let query = db.q.selectFrom('links').selectAll().where('workspace_id', '=', f.workspaceId);
   if (f.after) query = query.where('id', '<', f.after);
   if (f.status) query = query.where('status', '=', f.status);
@@ -47,13 +47,14 @@ export function listLinkRows(db: Db, f: LinkFilter): LinkRow[] {
   return db.all(query.orderBy('id', 'desc').limit(f.limit));
 }
 
-export const countLinks = (db: Db, workspaceId: string) =>
-  (db.stmt('select count(*) as n from links where workspace_id = ?').get(workspaceId) as { n: number }).n;
+export const countLinks = async (db: Queries, workspaceId: string) =>
+  (await db.row<{ n: number }>('select count(*) as n from links where workspace_id = ?', workspaceId))!.n;
 
 /** Every tag used by the workspace's links, once each, in alphabetical order (the Links page's tag filter). */
-export const listLinkTags = (db: Db, workspaceId: string) =>
+export const listLinkTags = async (db: Queries, workspaceId: string) =>
   (
-    db
-      .stmt('select distinct t.value as tag from links, json_each(links.tags) t where links.workspace_id = ? order by t.value collate nocase')
-      .all(workspaceId) as { tag: string }[]
+    await db.rows<{ tag: string }>(
+      'select distinct t.value as tag from links, json_each(links.tags) t where links.workspace_id = ? order by t.value collate nocase',
+      workspaceId,
+    )
   ).map((r) => r.tag);

@@ -64,11 +64,11 @@ export async function createLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   for (let attempt = 0; ; attempt++) {
     try {
       const link = presentLink(row, deps.baseUrl());
-      const { deliveries } = await deps.db.write(() => {
-        requireWithinPlanLimit(deps.db, workspaceId, 'links', () => countLinks(deps.db, workspaceId));
-        insertLink(deps.db, row);
-        const event = enqueueEvent(deps.db, { workspaceId, type: 'link.created', data: link, at: now });
-        recordAudit(deps.db, ctx, { workspaceId, action: 'link.create', targetType: 'link', targetId: row.id, summary: { slug: row.slug, url: row.url }, at: now });
+      const { deliveries } = await deps.db.write(async (t) => {
+        await requireWithinPlanLimit(t, workspaceId, 'links', () => countLinks(t, workspaceId));
+        await insertLink(t, row);
+        const event = await enqueueEvent(t, { workspaceId, type: 'link.created', data: link, at: now });
+        await recordAudit(t, ctx, { workspaceId, action: 'link.create', targetType: 'link', targetId: row.id, summary: { slug: row.slug, url: row.url }, at: now });
         return event;
       });
       deps.linkChanged(row.slug);
@@ -84,15 +84,15 @@ export async function createLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   }
 }
 
-export function getLink(deps: LinkDeps, workspaceId: string, id: string): Link {
-  const row = findLink(deps.db, workspaceId, id);
+export async function getLink(deps: LinkDeps, workspaceId: string, id: string): Promise<Link> {
+  const row = await findLink(deps.db, workspaceId, id);
   if (!row) throw errors.notFound(`Link ${id}`);
   return presentLink(row, deps.baseUrl());
 }
 
-export function listLinks(deps: LinkDeps, workspaceId: string, query: ListLinksQuery): { data: Link[]; nextCursor: string | null } {
+export async function listLinks(deps: LinkDeps, workspaceId: string, query: ListLinksQuery): Promise<{ data: Link[]; nextCursor: string | null }> {
   // One extra row tells whether another page exists without a count query.
-  const rows = listLinkRows(deps.db, { workspaceId, ...query, limit: query.limit + 1 });
+  const rows = await listLinkRows(deps.db, { workspaceId, ...query, limit: query.limit + 1 });
   const page = rows.slice(0, query.limit);
   return {
     data: page.map((r) => presentLink(r, deps.baseUrl())),
@@ -117,14 +117,14 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   let before: LinkRow | undefined;
   let link: Link;
   try {
-    link = await deps.db.write(() => {
-      before = findLink(deps.db, workspaceId, id);
+    link = await deps.db.write(async (t) => {
+      before = await findLink(t, workspaceId, id);
       if (!before) throw errors.notFound(`Link ${id}`);
-      updateLinkRow(deps.db, id, patch);
-      const updated = presentLink(findLink(deps.db, workspaceId, id)!, deps.baseUrl());
-      enqueueEvent(deps.db, { workspaceId, type: 'link.updated', data: updated, at: now });
+      await updateLinkRow(t, id, patch);
+      const updated = presentLink((await findLink(t, workspaceId, id))!, deps.baseUrl());
+      await enqueueEvent(t, { workspaceId, type: 'link.updated', data: updated, at: now });
       const changed = changes(presentLink(before, deps.baseUrl()), updated, AUDITED_LINK_FIELDS);
-      recordAudit(deps.db, ctx, { workspaceId, action: 'link.update', targetType: 'link', targetId: id, summary: changed, at: now });
+      await recordAudit(t, ctx, { workspaceId, action: 'link.update', targetType: 'link', targetId: id, summary: changed, at: now });
       return updated;
     });
   } catch (e) {
@@ -139,13 +139,13 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, ctx: Chang
 
 export async function deleteLink(deps: LinkDeps, workspaceId: string, ctx: ChangeContext, id: string): Promise<void> {
   const now = deps.clock.now();
-  const slug = await deps.db.write(() => {
-    const row = findLink(deps.db, workspaceId, id);
+  const slug = await deps.db.write(async (t) => {
+    const row = await findLink(t, workspaceId, id);
     if (!row) throw errors.notFound(`Link ${id}`);
-    deleteLinkRow(deps.db, id);
+    await deleteLinkRow(t, id);
     // The link as it was when deleted.
-    enqueueEvent(deps.db, { workspaceId, type: 'link.deleted', data: presentLink(row, deps.baseUrl()), at: now });
-    recordAudit(deps.db, ctx, { workspaceId, action: 'link.delete', targetType: 'link', targetId: id, summary: { slug: row.slug, url: row.url }, at: now });
+    await enqueueEvent(t, { workspaceId, type: 'link.deleted', data: presentLink(row, deps.baseUrl()), at: now });
+    await recordAudit(t, ctx, { workspaceId, action: 'link.delete', targetType: 'link', targetId: id, summary: { slug: row.slug, url: row.url }, at: now });
     return row.slug;
   });
   deps.linkChanged(slug);

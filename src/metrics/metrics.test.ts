@@ -41,7 +41,7 @@ describe('GET /metrics', () => {
     assert.equal(sample(res.text, 'linkqr_storage_available'), 1);
     assert.ok((sample(res.text, 'linkqr_process_resident_memory_bytes') ?? 0) > 0, 'process metrics are there too');
 
-    t.flushClicks();
+    await t.flushClicks();
     res = await t.request('GET', '/metrics');
     assert.equal(sample(res.text, 'linkqr_click_buffer_depth'), 0);
     assert.equal(sample(res.text, 'linkqr_click_flush_duration_seconds_count'), 2);

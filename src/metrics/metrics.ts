@@ -8,7 +8,7 @@ import type { RedirectOutcome } from '../http/redirect.js';
 /** The methods the server answers; any other (Node parses some 30) is counted as `other`, not as a series of its own. */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export function createMetrics(sources: { clickBufferDepth(): number; pendingDeliveries(): number; storageAvailable(): boolean }) {
+export function createMetrics(sources: { clickBufferDepth(): number; pendingDeliveries(): Promise<number>; storageAvailable(): boolean }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'linkqr_' });
 
@@ -57,8 +57,8 @@ export function createMetrics(sources: { clickBufferDepth(): number; pendingDeli
     name: 'linkqr_outbox_pending_deliveries',
     help: 'Webhook deliveries waiting for an attempt (due now or retrying later).',
     registers: [registry],
-    collect() {
-      this.set(sources.pendingDeliveries());
+    async collect() {
+      this.set(await sources.pendingDeliveries());
     },
   });
   const webhookAttempts = new Counter({

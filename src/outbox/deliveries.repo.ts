@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import type { AttemptOutcome, DeliveryStatus } from '../db/schema.js';
 
 export interface ClaimedDelivery {
@@ -34,8 +34,14 @@ export interface ClaimLimits {
  * Leases due deliveries of enabled endpoints whose secret can be read (the others wait for a
  * rotation, see src/webhooks/endpoint-secrets.ts): at most `limit` in all, and no more than the
  * room left to each endpoint and to each workspace, oldest due first. A lease that expired (its
- * holder died) makes the delivery claimable again. One process runs the dispatcher and SQLite
- * calls are synchronous, so nothing comes between reading the due deliveries and leasing the chosen ones.
+ * holder died) makes the delivery claimable again.
+ *
+ * No transaction: the due deliveries are read, then the chosen ones leased by one UPDATE that
+ * checks again that each is still due and unleased, and returns only those it leased. That
+ * statement is the claim: where several processes claim from one database (PostgreSQL), a
+ * delivery another claim leased since it was read is left to that claim, and is sent once (an
+ * UPDATE waits for a concurrent one on the same row and then re-checks its condition). A poll
+ * that finds nothing due takes no write lock. The claim is here and nowhere else.
  *
  * Only the `scan` longest-due deliveries are looked at (by default twice the claim, 64 to 1,000),
  * which bounds the cost of a claim under a large backlog: the dispatcher claims after every
@@ -44,40 +50,44 @@ export interface ClaimLimits {
  * endpoint with a backlog longer than the window would fill it with deliveries it cannot take,
  * and no other endpoint would get any.
  */
-export function claimDueDeliveries(db: Db, p: ClaimLimits): ClaimedDelivery[] {
+export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<ClaimedDelivery[]> {
   const narrowedFull = p.narrowed !== undefined && p.narrowed.room <= 0;
   const full = (room: Record<string, number>, also: Iterable<string> = []) =>
     JSON.stringify([...Object.keys(room).filter((id) => room[id]! <= 0), ...also]);
-  const window = db
-    .stmt(
-      `select d.id, d.endpoint_id, d.workspace_id
-       from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
-       where d.status = 'pending' and d.next_attempt_at <= @now
-         and (d.lease_until is null or d.lease_until <= @now) and e.enabled = 1 and e.secret_unreadable_since is null
-         and d.endpoint_id not in (select value from json_each(@fullEndpoints))
-         and d.workspace_id not in (select value from json_each(@fullWorkspaces))
-       order by d.next_attempt_at limit @scan`,
-    )
-    .all({
-      now: p.now,
-      fullEndpoints: full(p.endpointRoom, narrowedFull ? p.narrowed!.endpoints : []),
-      fullWorkspaces: full(p.workspaceRoom),
-      scan: p.scan ?? Math.min(1_000, Math.max(64, 2 * p.limit)),
-    }) as { id: string; endpoint_id: string; workspace_id: string }[];
+  const window = await db.rows<{ id: string; endpoint_id: string; workspace_id: string }>(
+    `select d.id, d.endpoint_id, d.workspace_id
+     from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+     where d.status = 'pending' and d.next_attempt_at <= ?
+       and (d.lease_until is null or d.lease_until <= ?) and e.enabled = 1 and e.secret_unreadable_since is null
+       and d.endpoint_id not in (select value from json_each(?))
+       and d.workspace_id not in (select value from json_each(?))
+     order by d.next_attempt_at limit ?`,
+    p.now,
+    p.now,
+    full(p.endpointRoom, narrowedFull ? p.narrowed!.endpoints : []),
+    full(p.workspaceRoom),
+    p.scan ?? Math.min(1_000, Math.max(64, 2 * p.limit)),
+  );
   const chosen = withinRoom(window, p);
   if (chosen.length === 0) return [];
-  const ids = JSON.stringify(chosen);
-  db.stmt('update webhook_deliveries set lease_until = ? where id in (select value from json_each(?))').run(p.leaseUntil, ids);
-  return db
-    .stmt(
-      `select d.id, d.attempts, d.endpoint_id, d.workspace_id, d.event_id, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
-       from webhook_deliveries d
-       join events ev on ev.id = d.event_id
-       join webhook_endpoints w on w.id = d.endpoint_id
-       where d.id in (select value from json_each(?))
-       order by d.next_attempt_at`,
-    )
-    .all(ids) as ClaimedDelivery[];
+  const leased = await db.rows<{ id: string }>(
+    `update webhook_deliveries set lease_until = ?
+     where id in (select value from json_each(?)) and status = 'pending' and (lease_until is null or lease_until <= ?)
+     returning id`,
+    p.leaseUntil,
+    JSON.stringify(chosen),
+    p.now,
+  );
+  if (leased.length === 0) return [];
+  return db.rows<ClaimedDelivery>(
+    `select d.id, d.attempts, d.endpoint_id, d.workspace_id, d.event_id, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
+     from webhook_deliveries d
+     join events ev on ev.id = d.event_id
+     join webhook_endpoints w on w.id = d.endpoint_id
+     where d.id in (select value from json_each(?))
+     order by d.next_attempt_at`,
+    JSON.stringify(leased.map((r) => r.id)),
+  );
 }
 
 /** The ids to claim, in order, taking each while its endpoint, its workspace (and the narrowed endpoints together) and the claim have room. */
@@ -101,20 +111,18 @@ function withinRoom(due: { id: string; endpoint_id: string; workspace_id: string
 }
 
 /** Of these endpoints, the ones that still exist and are enabled. */
-export function enabledEndpoints(db: Db, endpointIds: string[]): Set<string> {
-  const rows = db.stmt('select id from webhook_endpoints where enabled = 1 and id in (select value from json_each(?))').all(JSON.stringify(endpointIds)) as {
-    id: string;
-  }[];
+export async function enabledEndpoints(db: Queries, endpointIds: string[]): Promise<Set<string>> {
+  const rows = await db.rows<{ id: string }>('select id from webhook_endpoints where enabled = 1 and id in (select value from json_each(?))', JSON.stringify(endpointIds));
   return new Set(rows.map((r) => r.id));
 }
 
 /** An attempt cut off before it had an outcome: the delivery is due again as it was, nothing recorded. */
-export const releaseLease = (db: Db, deliveryId: string) =>
-  db.stmt(`update webhook_deliveries set lease_until = null where id = ? and status = 'pending'`).run(deliveryId);
+export const releaseLease = (db: Queries, deliveryId: string) =>
+  db.exec(`update webhook_deliveries set lease_until = null where id = ? and status = 'pending'`, deliveryId);
 
 /** At start: no attempt of this process is in flight, so every lease belongs to a dead one. */
-export const releaseAllLeases = (db: Db) =>
-  db.stmt(`update webhook_deliveries set lease_until = null where status = 'pending' and lease_until is not null`).run().changes;
+export const releaseAllLeases = async (db: Queries) =>
+  (await db.exec(`update webhook_deliveries set lease_until = null where status = 'pending' and lease_until is not null`)).changes;
 
 export interface AttemptRecord {
   deliveryId: string;
@@ -131,36 +139,51 @@ export interface AttemptRecord {
   nextAttemptAt: number | null;
 }
 
-/** Logs an attempt and moves its delivery on. False when the delivery is gone (endpoint deleted meanwhile). */
-export function recordAttempt(db: Db, a: AttemptRecord): boolean {
-  const updated = db
-    .stmt(
-      `update webhook_deliveries set attempts = ?, status = ?, next_attempt_at = ?, lease_until = null,
-         last_status_code = ?, last_error = ?, updated_at = ? where id = ?`,
-    )
-    .run(a.attempts, a.status, a.nextAttemptAt, a.statusCode, a.errorClass, a.at, a.deliveryId).changes;
+/** Logs an attempt and moves its delivery on. False when the delivery is gone (endpoint deleted meanwhile). Call it in a transaction. */
+export async function recordAttempt(db: Queries, a: AttemptRecord): Promise<boolean> {
+  const { changes: updated } = await db.exec(
+    `update webhook_deliveries set attempts = ?, status = ?, next_attempt_at = ?, lease_until = null,
+       last_status_code = ?, last_error = ?, updated_at = ? where id = ?`,
+    a.attempts,
+    a.status,
+    a.nextAttemptAt,
+    a.statusCode,
+    a.errorClass,
+    a.at,
+    a.deliveryId,
+  );
   if (updated === 0) return false;
-  db.stmt(
+  await db.exec(
     `insert into webhook_attempts (delivery_id, attempted_at, duration_ms, outcome, status_code, error_class, error_detail, response_excerpt)
      values (?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(a.deliveryId, a.at, a.durationMs, a.outcome, a.statusCode, a.errorClass, a.errorDetail, a.responseExcerpt);
+    a.deliveryId,
+    a.at,
+    a.durationMs,
+    a.outcome,
+    a.statusCode,
+    a.errorClass,
+    a.errorDetail,
+    a.responseExcerpt,
+  );
   return true;
 }
 
-export const markEndpointSucceeded = (db: Db, endpointId: string, at: number) =>
-  db.stmt('update webhook_endpoints set failing_since = null, last_success_at = ? where id = ?').run(at, endpointId);
+export const markEndpointSucceeded = (db: Queries, endpointId: string, at: number) =>
+  db.exec('update webhook_endpoints set failing_since = null, last_success_at = ? where id = ?', at, endpointId);
 
 /** Notes a failure; returns since when the endpoint has been failing. */
-export function markEndpointFailed(db: Db, endpointId: string, at: number): number | undefined {
-  const row = db
-    .stmt('update webhook_endpoints set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since')
-    .get(at, endpointId) as { failing_since: number } | undefined;
+export async function markEndpointFailed(db: Queries, endpointId: string, at: number): Promise<number | undefined> {
+  const row = await db.row<{ failing_since: number }>(
+    'update webhook_endpoints set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since',
+    at,
+    endpointId,
+  );
   return row?.failing_since;
 }
 
-export const disableEndpoint = (db: Db, endpointId: string, reason: string, at: number) =>
-  db.stmt('update webhook_endpoints set enabled = 0, disabled_reason = ?, updated_at = ? where id = ?').run(reason, at, endpointId);
+export const disableEndpoint = (db: Queries, endpointId: string, reason: string, at: number) =>
+  db.exec('update webhook_endpoints set enabled = 0, disabled_reason = ?, updated_at = ? where id = ?', reason, at, endpointId);
 
 /** Due deliveries waiting for an attempt (the outbox depth metric). */
-export const countPendingDeliveries = (db: Db) =>
-  (db.stmt(`select count(*) as n from webhook_deliveries where status = 'pending'`).get() as { n: number }).n;
+export const countPendingDeliveries = async (db: Queries) =>
+  (await db.row<{ n: number }>(`select count(*) as n from webhook_deliveries where status = 'pending'`))!.n;

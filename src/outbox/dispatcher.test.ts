@@ -218,7 +218,7 @@ describe('webhook dispatcher', { concurrency: true }, () => {
       const linkClicked = await at('link.clicked', async () => {
         const res = await s.t.request('GET', `/${link.slug}`, { headers: { 'user-agent': BROWSER_UA, referer: 'https://news.example/post' } });
         assert.equal(res.status, 302);
-        s.t.flushClicks();
+        await s.t.flushClicks();
         return (await s.t.request('GET', `/api/v1/links/${link.id}`, { key: s.key })).json;
       });
       const tested = await at('webhook.test', async () => {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Db } from '../db/db.js';
+import type { Db, Queries } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { markSecretUnreadable, signingSecrets } from '../webhooks/endpoint-secrets.js';
@@ -65,6 +65,10 @@ export class Dispatcher {
   private readonly running = new Set<Promise<void>>();
   private total = 0;
   private scheduled = false;
+  /** A claim is running; `again`: something woke the dispatcher meanwhile, so claim once more after it. */
+  private pumping: Promise<void> | undefined;
+  private again = false;
+  private started = false;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
   private readonly concurrency: number;
@@ -96,15 +100,20 @@ export class Dispatcher {
     this.breakers = new CircuitBreakers(this.perEndpoint);
   }
 
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    // One server process per database: leases left at start are from a process that died.
-    const released = releaseAllLeases(this.deps.db);
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    // One server process per database: leases left at start are from a process that died. Released
+    // before the first claim: after it, this would release this process's own leases too, and
+    // their deliveries would be sent twice.
+    const released = await releaseAllLeases(this.deps.db);
     if (released > 0) this.deps.log.warn({ deliveries: released }, 'resuming deliveries left in flight by a previous process');
+    // Stopped while the leases were being released.
+    if (!this.started) return;
+    this.stopped = false;
     this.timer = setInterval(() => {
       // Also catches endpoints disabled without endpointsChanged() (a 410, 5 days of failures).
-      this.cutOffRemovedEndpoints();
+      void this.cutOffRemovedEndpoints();
       this.wake();
     }, this.pollMs).unref();
     this.wake();
@@ -119,24 +128,37 @@ export class Dispatcher {
    */
   endpointsChanged(pointedElsewhere: readonly string[] = []): void {
     for (const id of pointedElsewhere) this.cutOff(id);
-    this.cutOffRemovedEndpoints();
+    // Handles its own failure (logged).
+    void this.cutOffRemovedEndpoints();
     this.wake();
   }
 
   /** Look for due deliveries soon (after the current commit). Cheap to call often. */
   wake(): void {
-    if (this.stopped || this.scheduled) return;
+    if (this.stopped) return;
+    // One claim at a time: a claim counts the room left by the attempts in flight, and those it
+    // starts are counted only once it has returned. A wake during a claim may be for deliveries
+    // committed after it read the due ones, so it claims once more afterwards.
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.pump();
+      if (this.pumping) this.again = true;
+      else void this.pump();
     });
   }
 
   /** Stops claiming; waits up to `graceMs` for attempts in flight. The rest stays due. */
   async stop(graceMs = 15_000): Promise<void> {
     this.stopped = true;
+    this.started = false;
     clearInterval(this.timer);
+    // A claim under way starts its attempts (they are leased): wait for it, so they are waited for too.
+    await this.pumping;
     if (this.running.size === 0) return;
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => (timeout = setTimeout(r, graceMs)))]);
@@ -147,14 +169,27 @@ export class Dispatcher {
     return this.total;
   }
 
-  private pump(): void {
+  /** Claims what there is room for and starts the attempts. Never rejects. */
+  private pump(): Promise<void> {
+    const pumping = this.claimAndStart().finally(() => {
+      this.pumping = undefined;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+    this.pumping = pumping;
+    return pumping;
+  }
+
+  private async claimAndStart(): Promise<void> {
     if (this.stopped) return;
     const room = this.concurrency - this.total;
     if (room <= 0) return;
     const now = this.deps.clock.now();
     let claimed: ClaimedDelivery[];
     try {
-      claimed = claimDueDeliveries(this.deps.db, {
+      claimed = await claimDueDeliveries(this.deps.db, {
         now,
         leaseUntil: now + this.leaseMs,
         limit: room,
@@ -166,13 +201,14 @@ export class Dispatcher {
       this.deps.log.error({ err }, 'claiming webhook deliveries failed');
       return;
     }
+    // Started even when stop() came during the claim: it waits for them like for the others.
     for (const delivery of claimed) {
       const attempt = this.attempt(delivery).catch((err: unknown) => this.deps.log.error({ err, delivery: delivery.id }, 'webhook attempt failed'));
       this.running.add(attempt);
       void attempt.finally(() => this.running.delete(attempt));
     }
     // A full claim suggests more is due: look again once these are under way.
-    if (claimed.length === room) this.wake();
+    if (claimed.length === room) this.again = true;
   }
 
   /** Room of the endpoints and workspaces that have less than the defaults, and of the narrowed endpoints together. */
@@ -191,12 +227,13 @@ export class Dispatcher {
     return { endpointRoom, workspaceRoom, narrowed: { endpoints: narrowed, room: this.narrowed - narrowedInFlight } };
   }
 
-  private cutOffRemovedEndpoints(): void {
+  /** Never rejects. */
+  private async cutOffRemovedEndpoints(): Promise<void> {
     const watched = [...new Set([...this.byEndpoint.keys(), ...[...this.breakers.narrowedEndpoints()].map(([id]) => id)])];
     if (watched.length === 0) return;
     let enabled: Set<string>;
     try {
-      enabled = enabledEndpoints(this.deps.db, watched);
+      enabled = await enabledEndpoints(this.deps.db, watched);
     } catch (err) {
       this.deps.log.error({ err }, 'checking webhook endpoints failed');
       return;
@@ -224,12 +261,13 @@ export class Dispatcher {
       result = await this.deps.send({ url: d.url, headers, body: d.payload }, controller.signal);
       const log = { delivery: d.id, event: d.event_id, endpoint: d.endpoint_id, attempt: d.attempts + 1, ms: result.durationMs };
       if (result.errorClass === 'cancelled') {
-        await this.deps.db.write(() => releaseLease(this.deps.db, d.id));
+        await this.deps.db.write((t) => releaseLease(t, d.id));
         this.deps.log.info(log, 'webhook attempt cut off: the endpoint was deleted or disabled');
         return;
       }
       this.deps.onAttempt?.(result.outcome, result.durationMs / 1000);
-      await this.deps.db.write(() => this.record(d, startedAt, result!));
+      const outcome = result;
+      await this.deps.db.write((t) => this.record(t, d, startedAt, outcome));
       this.deps.log.info({ ...log, outcome: result.outcome, status: result.statusCode, error: result.errorClass }, 'webhook attempt');
     } finally {
       // The circuit and the counts change together, so no claim sees a closed circuit with the
@@ -252,9 +290,9 @@ export class Dispatcher {
    * the delivery would lose it after the retries: it waits, with the endpoint's others, for a rotation.
    */
   private async holdForRotation(d: ClaimedDelivery, at: number): Promise<void> {
-    await this.deps.db.write(() => {
-      markSecretUnreadable(this.deps.db, d.endpoint_id, at);
-      releaseLease(this.deps.db, d.id);
+    await this.deps.db.write(async (t) => {
+      await markSecretUnreadable(t, d.endpoint_id, at);
+      await releaseLease(t, d.id);
     });
     this.deps.log.error(
       { endpoint: d.endpoint_id, delivery: d.id },
@@ -271,11 +309,10 @@ export class Dispatcher {
     }
   }
 
-  private record(d: ClaimedDelivery, at: number, result: AttemptResult): void {
-    const { db } = this.deps;
+  private async record(db: Queries, d: ClaimedDelivery, at: number, result: AttemptResult): Promise<void> {
     const attempts = d.attempts + 1;
     const decision = decide(result.outcome, attempts, this.deps.retrySchedule, at, result.retryAfterMs, this.deps.random);
-    const stored = recordAttempt(db, {
+    const stored = await recordAttempt(db, {
       deliveryId: d.id,
       endpointId: d.endpoint_id,
       at,
@@ -290,14 +327,17 @@ export class Dispatcher {
       nextAttemptAt: decision.delivery === 'retry' ? decision.at : null,
     });
     if (!stored) return;
-    if (result.outcome === 'success') return void markEndpointSucceeded(db, d.endpoint_id, at);
-    if (result.outcome === 'gone') {
-      disableEndpoint(db, d.endpoint_id, `The receiver answered 410 Gone on ${new Date(at).toISOString()}; enable the endpoint again once it exists.`, at);
+    if (result.outcome === 'success') {
+      await markEndpointSucceeded(db, d.endpoint_id, at);
       return;
     }
-    const failingSince = markEndpointFailed(db, d.endpoint_id, at);
+    if (result.outcome === 'gone') {
+      await disableEndpoint(db, d.endpoint_id, `The receiver answered 410 Gone on ${new Date(at).toISOString()}; enable the endpoint again once it exists.`, at);
+      return;
+    }
+    const failingSince = await markEndpointFailed(db, d.endpoint_id, at);
     if (failingSince !== undefined && at - failingSince >= AUTO_DISABLE_AFTER_MS) {
-      disableEndpoint(db, d.endpoint_id, `No successful delivery since ${new Date(failingSince).toISOString()} (5 days of failures); fix the receiver, then enable the endpoint again.`, at);
+      await disableEndpoint(db, d.endpoint_id, `No successful delivery since ${new Date(failingSince).toISOString()} (5 days of failures); fix the receiver, then enable the endpoint again.`, at);
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { ClickRecord } from '../clicks/clicks.repo.js';
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import { newId } from '../lib/ids.js';
 
 export const EVENT_TYPES = ['link.created', 'link.updated', 'link.deleted', 'link.clicked', 'webhook.test'] as const;
@@ -23,60 +23,66 @@ export interface NewEvent {
  * event and its deliveries exist if and only if the change committed. The payload string built
  * here is the exact body receivers get, on every attempt.
  */
-export function enqueueEvent(db: Db, e: NewEvent): { eventId: string; deliveries: number } {
+export async function enqueueEvent(db: Queries, e: NewEvent): Promise<{ eventId: string; deliveries: number }> {
   const eventId = newId('evt', e.at);
   const payload = JSON.stringify({ type: e.type, timestamp: new Date(e.at).toISOString(), data: e.data });
-  db.stmt('insert into events (id, workspace_id, type, payload, created_at) values (?, ?, ?, ?, ?)').run(eventId, e.workspaceId, e.type, payload, e.at);
-  const endpoints = (
-    e.endpointId
-      ? db.stmt('select id from webhook_endpoints where id = ? and workspace_id = ?').all(e.endpointId, e.workspaceId)
-      : db
-          .stmt(
-            `select e.id from webhook_endpoints e
-               join workspaces w on w.id = e.workspace_id join plans p on p.id = w.plan_id
-             where e.workspace_id = ? and e.enabled = 1 and ${WEBHOOKS_FEATURE_ON}
-               and exists (select 1 from json_each(e.events) where value = ?)`,
-          )
-          .all(e.workspaceId, e.type)
-  ) as { id: string }[];
-  const insert = db.stmt(
-    `insert into webhook_deliveries (id, endpoint_id, event_id, workspace_id, status, attempts, next_attempt_at, created_at, updated_at)
-     values (?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
-  );
-  for (const endpoint of endpoints) insert.run(newId('dlv', e.at), endpoint.id, eventId, e.workspaceId, e.at, e.at, e.at);
+  await db.exec('insert into events (id, workspace_id, type, payload, created_at) values (?, ?, ?, ?, ?)', eventId, e.workspaceId, e.type, payload, e.at);
+  const endpoints = e.endpointId
+    ? await db.rows<{ id: string }>('select id from webhook_endpoints where id = ? and workspace_id = ?', e.endpointId, e.workspaceId)
+    : await db.rows<{ id: string }>(
+        `select e.id from webhook_endpoints e
+           join workspaces w on w.id = e.workspace_id join plans p on p.id = w.plan_id
+         where e.workspace_id = ? and e.enabled = 1 and ${WEBHOOKS_FEATURE_ON}
+           and exists (select 1 from json_each(e.events) where value = ?)`,
+        e.workspaceId,
+        e.type,
+      );
+  for (const endpoint of endpoints) {
+    await db.exec(
+      `insert into webhook_deliveries (id, endpoint_id, event_id, workspace_id, status, attempts, next_attempt_at, created_at, updated_at)
+       values (?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+      newId('dlv', e.at),
+      endpoint.id,
+      eventId,
+      e.workspaceId,
+      e.at,
+      e.at,
+      e.at,
+    );
+  }
   return { eventId, deliveries: endpoints.length };
 }
 
 /** Workspaces with at least one enabled endpoint subscribed to `type`. */
-export function workspacesSubscribedTo(db: Db, type: EventType): Set<string> {
-  const rows = db
-    .stmt(
-      `select distinct e.workspace_id from webhook_endpoints e
-         join workspaces w on w.id = e.workspace_id join plans p on p.id = w.plan_id
-       where e.enabled = 1 and ${WEBHOOKS_FEATURE_ON}
-         and exists (select 1 from json_each(e.events) where value = ?)`,
-    )
-    .all(type) as { workspace_id: string }[];
+export async function workspacesSubscribedTo(db: Queries, type: EventType): Promise<Set<string>> {
+  const rows = await db.rows<{ workspace_id: string }>(
+    `select distinct e.workspace_id from webhook_endpoints e
+       join workspaces w on w.id = e.workspace_id join plans p on p.id = w.plan_id
+     where e.enabled = 1 and ${WEBHOOKS_FEATURE_ON}
+       and exists (select 1 from json_each(e.events) where value = ?)`,
+    type,
+  );
   return new Set(rows.map((r) => r.workspace_id));
 }
 
 /**
  * `link.clicked` events for a batch of clicks, inside the batch's transaction. Only workspaces
  * with an endpoint subscribed to link.clicked get them: recording an event per click for
- * nobody would double the write load of every redirect.
+ * nobody would double the write load of every redirect. `presentLinkById` runs inside that
+ * transaction too, so it reads through the same handle as `db`.
  */
-export function enqueueClickEvents(
-  db: Db,
+export async function enqueueClickEvents(
+  db: Queries,
   clicks: readonly ClickRecord[],
-  presentLinkById: (linkId: string) => unknown | undefined,
-): number {
-  const subscribed = workspacesSubscribedTo(db, 'link.clicked');
+  presentLinkById: (linkId: string) => Promise<unknown>,
+): Promise<number> {
+  const subscribed = await workspacesSubscribedTo(db, 'link.clicked');
   if (subscribed.size === 0) return 0;
   const links = new Map<string, unknown>();
   let deliveries = 0;
   for (const c of clicks) {
     if (!subscribed.has(c.workspaceId)) continue;
-    if (!links.has(c.linkId)) links.set(c.linkId, presentLinkById(c.linkId));
+    if (!links.has(c.linkId)) links.set(c.linkId, await presentLinkById(c.linkId));
     const link = links.get(c.linkId);
     if (link === undefined) continue; // deleted while its clicks waited in the buffer
     const click = {
@@ -90,7 +96,7 @@ export function enqueueClickEvents(
       os: c.os,
       userAgent: c.userAgent,
     };
-    deliveries += enqueueEvent(db, { workspaceId: c.workspaceId, type: 'link.clicked', data: { link, click }, at: c.at }).deliveries;
+    deliveries += (await enqueueEvent(db, { workspaceId: c.workspaceId, type: 'link.clicked', data: { link, click }, at: c.at })).deliveries;
   }
   return deliveries;
 }

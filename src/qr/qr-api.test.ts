@@ -123,8 +123,8 @@ describe('GET /api/v1/links/:id/qr', () => {
     const { used } = await qrCodes();
     // One QR code left: had the refused request spent it, the writer's request below would be refused.
     const { db, clock } = t.store;
-    upsertPlan(db, TEST_OPERATOR, 'one-more-qr', { features: {}, limits: { qrCodes: used + 1 } }, clock.now());
-    setWorkspacePlan(db, TEST_OPERATOR, findWorkspaceByName(db, 'Print')!.id, 'one-more-qr', clock.now());
+    await upsertPlan(db, TEST_OPERATOR, 'one-more-qr', { features: {}, limits: { qrCodes: used + 1 } }, clock.now());
+    await setWorkspacePlan(db, TEST_OPERATOR, (await findWorkspaceByName(db, 'Print'))!.id, 'one-more-qr', clock.now());
 
     for (const query of ['?format=png', '?format=svg&size=256']) {
       const refused = await t.request('GET', `/api/v1/links/${fresh.id}/qr${query}`, { key: reader });
@@ -149,8 +149,8 @@ describe('GET /api/v1/links/:id/qr', () => {
     assert.equal((await t.request('GET', `/api/v1/links/${link.id}/qr`, { key: outsider })).status, 404);
 
     const { db, clock } = t.store;
-    upsertPlan(db, TEST_OPERATOR, 'no-qr', { features: { qr: false }, limits: {} }, clock.now());
-    setWorkspacePlan(db, TEST_OPERATOR, findWorkspaceByName(db, 'Print')!.id, 'no-qr', clock.now());
+    await upsertPlan(db, TEST_OPERATOR, 'no-qr', { features: { qr: false }, limits: {} }, clock.now());
+    await setWorkspacePlan(db, TEST_OPERATOR, (await findWorkspaceByName(db, 'Print'))!.id, 'no-qr', clock.now());
     const res = await t.request('GET', `/api/v1/links/${link.id}/qr`, { key });
     assert.equal(res.status, 403);
     assert.equal(res.json.code, 'plan_feature_disabled');

@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.js';
+import type { Db, Queries } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
 import { findLink } from '../links/links.repo.js';
@@ -14,8 +14,8 @@ export interface QrDeps {
 }
 
 /** What the plan's qrCodes limit counts: links whose QR code has been generated at least once. */
-export const countQrCodes = (db: Db, workspaceId: string) =>
-  (db.stmt('select count(*) as n from links where workspace_id = ? and qr_generated_at is not null').get(workspaceId) as { n: number }).n;
+export const countQrCodes = async (db: Queries, workspaceId: string) =>
+  (await db.row<{ n: number }>('select count(*) as n from links where workspace_id = ? and qr_generated_at is not null', workspaceId))!.n;
 
 /**
  * The QR image of a link's tracked URL (`<shortUrl>?qr=1`, so scans are recorded as such). The
@@ -26,17 +26,17 @@ export const countQrCodes = (db: Db, workspaceId: string) =>
  */
 export async function linkQr(deps: QrDeps, actor: Actor, workspaceId: string, linkId: string, options: QrOptions): Promise<QrImage & { slug: string }> {
   const { db } = deps;
-  requirePlanFeature(db, workspaceId, 'qr');
-  const link = findLink(db, workspaceId, linkId);
+  await requirePlanFeature(db, workspaceId, 'qr');
+  const link = await findLink(db, workspaceId, linkId);
   if (!link) throw errors.notFound(`Link ${linkId}`);
   if (link.qr_generated_at === null) authorize(actor, 'links.write', 'create this link’s first QR code, which counts against the plan’s QR codes');
   const image = await deps.qr.render(`${deps.baseUrl()}/${link.slug}?qr=1`, options);
   if (link.qr_generated_at === null) {
-    db.tx(() => {
+    await db.tx(async (t) => {
       // Checked inside the transaction that counts the code, so two first requests cannot both pass.
-      if ((db.stmt('select qr_generated_at as at from links where id = ?').get(linkId) as { at: number | null } | undefined)?.at != null) return;
-      requireWithinPlanLimit(db, workspaceId, 'qrCodes', () => countQrCodes(db, workspaceId));
-      db.stmt('update links set qr_generated_at = ? where id = ?').run(deps.clock.now(), linkId);
+      if ((await t.row<{ at: number | null }>('select qr_generated_at as at from links where id = ?', linkId))?.at != null) return;
+      await requireWithinPlanLimit(t, workspaceId, 'qrCodes', () => countQrCodes(t, workspaceId));
+      await t.exec('update links set qr_generated_at = ? where id = ?', deps.clock.now(), linkId);
     });
   }
   return { ...image, slug: link.slug };

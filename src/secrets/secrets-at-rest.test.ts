@@ -124,7 +124,7 @@ describe('secrets at rest', () => {
       const res = await t.request('GET', `/${link.json.slug}`, { headers: { 'x-forwarded-for': ip, 'user-agent': BROWSER } });
       assert.equal(res.status, 302);
     }
-    t.flushClicks();
+    await t.flushClicks();
     const hashes = t.store.db.sqlite.prepare('select ip_hash from clicks').pluck().all() as string[];
     assert.equal(new Set(hashes.filter(Boolean)).size, 2, 'two visitors, two hashes');
     await receiverA.waitFor(1);
@@ -260,7 +260,7 @@ describe('secrets at rest', () => {
       const config = loadConfig({ LINKQR_DATA_DIR: dataDir });
       const old = openStore(config, { assets, log: createLogger('silent'), applyPending: true });
       try {
-        const ws = createWorkspace(old, TEST_OPERATOR, 'Acme');
+        const ws = await createWorkspace(old, TEST_OPERATOR, 'Acme');
         const made = await createKey(old, TEST_OPERATOR, { workspaceId: ws.id, name: 'k', environment: 'test', scopes: ALL_SCOPES, expiresAt: null, createdByUserId: null });
         key = made.key;
         endpointId = 'whk_0000000000upgraded00';

@@ -24,23 +24,24 @@ const LEGACY_IP_HASH_KEY = 'ip_hash_key';
  * What was in clear is erased from the file and its WAL (src/db/db.ts, eraseForGood): the
  * database files and backups taken afterwards hold no trace of it.
  */
-export function prepareSecretsAtRest(deps: { db: Db; keys: AtRestKeys; log: Logger; clock: Clock }): SecretBox {
+export async function prepareSecretsAtRest(deps: { db: Db; keys: AtRestKeys; log: Logger; clock: Clock }): Promise<SecretBox> {
   const { db, keys, log, clock } = deps;
   const secretBox = new SecretBox(keys);
   log.info({ key: keys.current.source, previousKeys: keys.previous.map((k) => k.source) }, 'at-rest key loaded');
   if (keys.warning) log.warn(keys.warning);
 
-  const done = eraseForGood(
+  const done = await eraseForGood(
     db,
     () =>
-      db.tx(() => ({
-        endpoints: checkEndpointSecrets(db, secretBox, clock.now()),
-        idempotencyRecords: resealIdempotencyRecords(db, secretBox),
+      db.tx(async (t) => {
+        const endpoints = await checkEndpointSecrets(t, secretBox, clock.now());
+        const idempotencyRecords = await resealIdempotencyRecords(t, secretBox);
         // Salts of days that are over go, rather than being sealed again (the retention job may not have run since).
-        endedSalts: deleteEndedSaltRows(db, clock.now()),
-        visitorSalts: resealSalts(db, secretBox),
-        legacyIpHashKey: deleteSetting(db, LEGACY_IP_HASH_KEY).changes,
-      })),
+        const endedSalts = await deleteEndedSaltRows(t, clock.now());
+        const visitorSalts = await resealSalts(t, secretBox);
+        const legacyIpHashKey = (await deleteSetting(t, LEGACY_IP_HASH_KEY)).changes;
+        return { endpoints, idempotencyRecords, endedSalts, visitorSalts, legacyIpHashKey };
+      }),
     (d) => d.endpoints.resealed + d.idempotencyRecords + d.endedSalts + d.visitorSalts + d.legacyIpHashKey > 0,
   );
   const sealed = { webhookSecrets: done.endpoints.resealed, idempotencyRecords: done.idempotencyRecords, visitorSalts: done.visitorSalts };

@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 
 /** A row of the sessions table (migrations/sqlite/0004_sessions.sql). Times are epoch milliseconds. */
 export interface SessionRow {
@@ -15,28 +15,36 @@ export interface SessionRow {
   user_agent: string | null;
 }
 
-export const insertSession = (db: Db, row: SessionRow) =>
-  db
-    .stmt(
-      `insert into sessions (id, user_id, workspace_id, csrf_token, flash, created_at, last_seen_at, expires_at, ip, user_agent)
-       values (@id, @user_id, @workspace_id, @csrf_token, @flash, @created_at, @last_seen_at, @expires_at, @ip, @user_agent)`,
-    )
-    .run(row);
+export const insertSession = (db: Queries, row: SessionRow) =>
+  db.exec(
+    `insert into sessions (id, user_id, workspace_id, csrf_token, flash, created_at, last_seen_at, expires_at, ip, user_agent)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    row.id,
+    row.user_id,
+    row.workspace_id,
+    row.csrf_token,
+    row.flash,
+    row.created_at,
+    row.last_seen_at,
+    row.expires_at,
+    row.ip,
+    row.user_agent,
+  );
 
-export const findSession = (db: Db, id: string) => db.stmt('select * from sessions where id = ?').get(id) as SessionRow | undefined;
+export const findSession = (db: Queries, id: string) => db.row<SessionRow>('select * from sessions where id = ?', id);
 
-export const touchSession = (db: Db, id: string, at: number) => db.stmt('update sessions set last_seen_at = ? where id = ?').run(at, id);
+export const touchSession = (db: Queries, id: string, at: number) => db.exec('update sessions set last_seen_at = ? where id = ?', at, id);
 
-export const setSessionWorkspace = (db: Db, id: string, workspaceId: string | null) =>
-  db.stmt('update sessions set workspace_id = ? where id = ?').run(workspaceId, id);
+export const setSessionWorkspace = (db: Queries, id: string, workspaceId: string | null) =>
+  db.exec('update sessions set workspace_id = ? where id = ?', workspaceId, id);
 
-export const setSessionFlash = (db: Db, id: string, flash: string | null) => db.stmt('update sessions set flash = ? where id = ?').run(flash, id);
+export const setSessionFlash = (db: Queries, id: string, flash: string | null) => db.exec('update sessions set flash = ? where id = ?', flash, id);
 
-export const deleteSession = (db: Db, id: string) => db.stmt('delete from sessions where id = ?').run(id).changes;
+export const deleteSession = async (db: Queries, id: string) => (await db.exec('delete from sessions where id = ?', id)).changes;
 
 /** Sessions past their absolute expiry, or idle since `idleBefore`. */
-export const deleteExpiredSessions = (db: Db, now: number, idleBefore: number) =>
-  db.stmt('delete from sessions where expires_at <= ? or last_seen_at <= ?').run(now, idleBefore).changes;
+export const deleteExpiredSessions = async (db: Queries, now: number, idleBefore: number) =>
+  (await db.exec('delete from sessions where expires_at <= ? or last_seen_at <= ?', now, idleBefore)).changes;
 
 export interface MembershipView {
   workspaceId: string;
@@ -45,14 +53,13 @@ export interface MembershipView {
 }
 
 /** The workspaces a user belongs to, by name. */
-export const membershipsOf = (db: Db, userId: string) =>
-  db
-    .stmt(
-      `select w.id as workspaceId, w.name as name, m.role as role
-       from memberships m join workspaces w on w.id = m.workspace_id
-       where m.user_id = ? order by w.name collate nocase`,
-    )
-    .all(userId) as MembershipView[];
+export const membershipsOf = (db: Queries, userId: string) =>
+  db.rows<MembershipView>(
+    `select w.id as workspaceId, w.name as name, m.role as role
+     from memberships m join workspaces w on w.id = m.workspace_id
+     where m.user_id = ? order by w.name collate nocase`,
+    userId,
+  );
 
 export interface SessionUser {
   id: string;
@@ -60,5 +67,5 @@ export interface SessionUser {
   is_instance_admin: number;
 }
 
-export const findSessionUser = (db: Db, userId: string) =>
-  db.stmt('select id, email, is_instance_admin from users where id = ?').get(userId) as SessionUser | undefined;
+export const findSessionUser = (db: Queries, userId: string) =>
+  db.row<SessionUser>('select id, email, is_instance_admin from users where id = ?', userId);

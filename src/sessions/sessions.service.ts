@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from '../db/db.js';
+import type { Db, Queries } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
 import {
@@ -43,10 +43,10 @@ export interface Flash {
 }
 
 /** Starts a session for a user who just proved who they are; `replacing` (the old cookie's token) ends. */
-export function startSession(
+export async function startSession(
   deps: SessionDeps,
   props: { userId: string; workspaceId: string | null; ip: string | null; userAgent: string | null; replacing?: string | undefined },
-): { token: string; session: SessionRow } {
+): Promise<{ token: string; session: SessionRow }> {
   const token = randomBytes(32).toString('base64url');
   const now = deps.clock.now();
   const session: SessionRow = {
@@ -61,10 +61,10 @@ export function startSession(
     ip: props.ip,
     user_agent: props.userAgent?.slice(0, 512) ?? null,
   };
-  deps.db.tx(() => {
+  await deps.db.tx(async (t) => {
     // A new id at every sign-in: a token planted before it (session fixation) signs nobody in.
-    if (props.replacing !== undefined && TOKEN_FORMAT.test(props.replacing)) deleteSession(deps.db, sessionIdOf(props.replacing));
-    insertSession(deps.db, session);
+    if (props.replacing !== undefined && TOKEN_FORMAT.test(props.replacing)) await deleteSession(t, sessionIdOf(props.replacing));
+    await insertSession(t, session);
   });
   return { token, session };
 }
@@ -72,24 +72,24 @@ export function startSession(
 export type SessionLookup = { status: 'active'; session: SessionRow } | { status: 'expired' } | { status: 'none' };
 
 /** The live session of a cookie token. An expired one is deleted and reported as such. */
-export function resumeSession(deps: SessionDeps, token: string | undefined): SessionLookup {
+export async function resumeSession(deps: SessionDeps, token: string | undefined): Promise<SessionLookup> {
   if (token === undefined || !TOKEN_FORMAT.test(token)) return { status: 'none' };
-  const session = findSession(deps.db, sessionIdOf(token));
+  const session = await findSession(deps.db, sessionIdOf(token));
   if (!session) return { status: 'none' };
   const now = deps.clock.now();
   if (now >= session.expires_at || now - session.last_seen_at >= SESSION_IDLE_MS) {
-    deleteSession(deps.db, session.id);
+    await deleteSession(deps.db, session.id);
     return { status: 'expired' };
   }
   if (now - session.last_seen_at >= TOUCH_EVERY_MS) {
-    touchSession(deps.db, session.id, now);
+    await touchSession(deps.db, session.id, now);
     session.last_seen_at = now;
   }
   return { status: 'active', session };
 }
 
-export function endSession(deps: SessionDeps, token: string | undefined): void {
-  if (token !== undefined && TOKEN_FORMAT.test(token)) deleteSession(deps.db, sessionIdOf(token));
+export async function endSession(deps: SessionDeps, token: string | undefined): Promise<void> {
+  if (token !== undefined && TOKEN_FORMAT.test(token)) await deleteSession(deps.db, sessionIdOf(token));
 }
 
 /** The workspace the pages show: the session's if the user still belongs to it, else the first. */
@@ -98,37 +98,42 @@ export function currentMembership(memberships: readonly MembershipView[], sessio
 }
 
 /** Only to a workspace the user belongs to; any other id is "not found", whether it exists or not. */
-export function switchWorkspace(deps: SessionDeps, session: SessionRow, memberships: readonly MembershipView[], workspaceId: string): MembershipView {
+export async function switchWorkspace(
+  deps: SessionDeps,
+  session: SessionRow,
+  memberships: readonly MembershipView[],
+  workspaceId: string,
+): Promise<MembershipView> {
   const target = memberships.find((m) => m.workspaceId === workspaceId);
   if (!target) throw errors.notFound('Workspace');
-  setSessionWorkspace(deps.db, session.id, target.workspaceId);
+  await setSessionWorkspace(deps.db, session.id, target.workspaceId);
   session.workspace_id = target.workspaceId;
   return target;
 }
 
 /** Remembers the current workspace when it was chosen by default (the session's one was left). */
-export function rememberWorkspace(deps: SessionDeps, session: SessionRow, workspaceId: string | null): void {
+export async function rememberWorkspace(deps: SessionDeps, session: SessionRow, workspaceId: string | null): Promise<void> {
   if (session.workspace_id === workspaceId) return;
-  setSessionWorkspace(deps.db, session.id, workspaceId);
+  await setSessionWorkspace(deps.db, session.id, workspaceId);
   session.workspace_id = workspaceId;
 }
 
-export function setFlash(deps: SessionDeps, session: SessionRow, flash: Flash): void {
-  setSessionFlash(deps.db, session.id, JSON.stringify(flash));
+export async function setFlash(deps: SessionDeps, session: SessionRow, flash: Flash): Promise<void> {
+  await setSessionFlash(deps.db, session.id, JSON.stringify(flash));
   session.flash = JSON.stringify(flash);
 }
 
 /** The message left for the next page, cleared as it is read: it shows once. */
-export function takeFlash(deps: SessionDeps, session: SessionRow): Flash | undefined {
+export async function takeFlash(deps: SessionDeps, session: SessionRow): Promise<Flash | undefined> {
   if (session.flash === null) return undefined;
-  setSessionFlash(deps.db, session.id, null);
+  await setSessionFlash(deps.db, session.id, null);
   const flash = JSON.parse(session.flash) as Flash;
   session.flash = null;
   return flash;
 }
 
 /** For the retention job: sessions past either expiry. */
-export function deleteExpired(deps: SessionDeps): number {
+export async function deleteExpired(deps: { db: Queries; clock: Clock }): Promise<number> {
   const now = deps.clock.now();
   return deleteExpiredSessions(deps.db, now, now - SESSION_IDLE_MS);
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import type { UserRow } from '../db/schema.js';
 import { verifySecret } from '../lib/passwords.js';
 import { findUserByEmail } from '../users/users.repo.js';
@@ -11,8 +11,8 @@ import { findUserByEmail } from '../users/users.repo.js';
 const DUMMY_HASH = '$argon2id$v=19$m=19456,p=1,t=2$l+05sGDjifAKi++RjllMxg$ZiVGeitJcA8yX/virT38OtMmxjazl1QbbjctYzRByjw';
 
 /** The user with this email and password, or undefined (for an unknown email and a wrong password alike). */
-export async function checkCredentials(deps: { db: Db }, email: string, password: string): Promise<UserRow | undefined> {
-  const user = email.length <= 254 ? findUserByEmail(deps.db, email.trim().toLowerCase()) : undefined;
+export async function checkCredentials(deps: { db: Queries }, email: string, password: string): Promise<UserRow | undefined> {
+  const user = email.length <= 254 ? await findUserByEmail(deps.db, email.trim().toLowerCase()) : undefined;
   const ok = await verifySecret(user?.password_hash ?? DUMMY_HASH, password);
   return ok && user ? user : undefined;
 }

@@ -1,5 +1,5 @@
 import { type ChangeContext, changes, recordAudit } from '../audit/audit.js';
-import type { Db } from '../db/db.js';
+import type { Db, Queries } from '../db/db.js';
 import { getSetting, setSetting } from './settings.repo.js';
 
 /** Settings of the whole instance, changed by instance admins on the Instance page. */
@@ -17,29 +17,34 @@ const FIELDS = Object.keys(DEFAULTS) as (keyof InstanceSettings)[];
 const STORAGE_KEY = 'instance_settings';
 
 /**
- * Read on hot paths (every click batch), so the value is held in memory and replaced on change.
- * One process owns the database, so nothing else changes it behind our back except the CLI,
- * which is why `reload` exists ("clear caches").
+ * Read on hot paths (every click batch, synchronously), so the value is held in memory and
+ * replaced on change. One process owns the database, so nothing else changes it behind our back
+ * except the CLI, which is why `reload` exists ("clear caches").
  */
 export class InstanceSettingsStore {
-  private current: InstanceSettings;
-
-  constructor(private readonly db: Db) {
-    this.current = this.read();
+  /** The settings as stored now: `get()` must answer without a query, so they are read before the store exists. */
+  static async load(db: Db): Promise<InstanceSettingsStore> {
+    return new InstanceSettingsStore(db, await readSettings(db));
   }
+
+  /** `current`: the stored settings, as `load` reads them. */
+  constructor(
+    private readonly db: Db,
+    private current: InstanceSettings,
+  ) {}
 
   get(): InstanceSettings {
     return this.current;
   }
 
-  update(ctx: ChangeContext, change: Partial<InstanceSettings>, now: number): InstanceSettings {
-    const next = this.db.tx(() => {
-      const before = this.read();
+  async update(ctx: ChangeContext, change: Partial<InstanceSettings>, now: number): Promise<InstanceSettings> {
+    const next = await this.db.tx(async (t) => {
+      const before = await readSettings(t);
       const after = { ...before, ...change };
-      setSetting(this.db, STORAGE_KEY, JSON.stringify(after));
+      await setSetting(t, STORAGE_KEY, JSON.stringify(after));
       const changed = changes(before, after, FIELDS);
       if (Object.keys(changed).length > 0) {
-        recordAudit(this.db, ctx, { workspaceId: null, action: 'instance.settings', targetType: 'instance', targetId: null, summary: changed, at: now });
+        await recordAudit(t, ctx, { workspaceId: null, action: 'instance.settings', targetType: 'instance', targetId: null, summary: changed, at: now });
       }
       return after;
     });
@@ -47,14 +52,14 @@ export class InstanceSettingsStore {
     return next;
   }
 
-  reload(): void {
-    this.current = this.read();
+  async reload(): Promise<void> {
+    this.current = await readSettings(this.db);
   }
+}
 
-  private read(): InstanceSettings {
-    const raw = getSetting(this.db, STORAGE_KEY);
-    // Unknown or missing fields fall back to defaults: an older database has none of them yet.
-    const stored = raw ? (JSON.parse(raw) as Partial<InstanceSettings>) : {};
-    return { keepUserAgents: stored.keepUserAgents === true };
-  }
+async function readSettings(db: Queries): Promise<InstanceSettings> {
+  const raw = await getSetting(db, STORAGE_KEY);
+  // Unknown or missing fields fall back to defaults: an older database has none of them yet.
+  const stored = raw ? (JSON.parse(raw) as Partial<InstanceSettings>) : {};
+  return { keepUserAgents: stored.keepUserAgents === true };
 }

@@ -1,9 +1,9 @@
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 
-export const getSetting = (db: Db, key: string): string | undefined =>
-  db.first(db.q.selectFrom('settings').select('value').where('key', '=', key))?.value;
+export const getSetting = async (db: Queries, key: string): Promise<string | undefined> =>
+  (await db.first(db.q.selectFrom('settings').select('value').where('key', '=', key)))?.value;
 
-export const setSetting = (db: Db, key: string, value: string) =>
+export const setSetting = (db: Queries, key: string, value: string) =>
   db.run(db.q.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })));
 
-export const deleteSetting = (db: Db, key: string) => db.run(db.q.deleteFrom('settings').where('key', '=', key));
+export const deleteSetting = (db: Queries, key: string) => db.run(db.q.deleteFrom('settings').where('key', '=', key));

@@ -24,17 +24,17 @@ export type SetupState = 'open' | 'invalid' | 'done';
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
 /** A new setup token when there is no user yet, else undefined. */
-export function issueSetupToken(deps: SetupDeps): string | undefined {
-  if (countUsers(deps.db) > 0) return undefined;
+export async function issueSetupToken(deps: SetupDeps): Promise<string | undefined> {
+  if ((await countUsers(deps.db)) > 0) return undefined;
   const token = randomBytes(24).toString('base64url');
   const expiresAt = deps.clock.now() + SETUP_TOKEN_TTL_MS;
-  setSetting(deps.db, SETTING, JSON.stringify({ hash: digest(token).toString('hex'), expiresAt }));
+  await setSetting(deps.db, SETTING, JSON.stringify({ hash: digest(token).toString('hex'), expiresAt }));
   return token;
 }
 
-export function setupState(deps: SetupDeps, token: string | undefined): SetupState {
-  if (countUsers(deps.db) > 0) return 'done';
-  const stored = getSetting(deps.db, SETTING);
+export async function setupState(deps: SetupDeps, token: string | undefined): Promise<SetupState> {
+  if ((await countUsers(deps.db)) > 0) return 'done';
+  const stored = await getSetting(deps.db, SETTING);
   if (!stored || !token) return 'invalid';
   const { hash, expiresAt } = JSON.parse(stored) as { hash: string; expiresAt: number };
   if (deps.clock.now() >= expiresAt) return 'invalid';
@@ -49,10 +49,10 @@ export async function completeSetup(
   input: { email: string; password: string; workspace: string },
   ip: string | null,
 ) {
-  if (setupState(deps, token) !== 'open') throw errors.forbidden('setup_closed', 'This setup link is no longer valid.');
+  if ((await setupState(deps, token)) !== 'open') throw errors.forbidden('setup_closed', 'This setup link is no longer valid.');
   // No one is signed in yet: the audit log names the setup page as the actor.
   const ctx = { actor: { type: 'operator' as const, id: 'setup-page' }, ip };
   const created = await createUser(deps, ctx, { ...input, role: 'owner', onlyIfFirst: true });
-  deleteSetting(deps.db, SETTING);
+  await deleteSetting(deps.db, SETTING);
   return created;
 }

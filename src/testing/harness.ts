@@ -115,7 +115,7 @@ export interface TestServer {
   key(opts?: { workspace?: string; scopes?: Scope[]; expiresAt?: number | null; name?: string }): Promise<string>;
   request(method: string, path: string, opts?: Parameters<typeof http>[3]): Promise<HttpResult>;
   /** Writes buffered clicks now, instead of waiting for the batch timer. */
-  flushClicks(): number;
+  flushClicks(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -138,7 +138,7 @@ export async function startTestServer(
   const logs: string[] = [];
   const log = createLogger(config.logLevel, { write: (line: string) => void logs.push(line) });
   const store = openStore(config, { clock: opts.clock, log, applyPending: true, storageProbeMs: opts.storageProbeMs });
-  const server = createServer(store, { clicks: opts.clicks, apiRequests: opts.apiRequests, jobs: false, webhookTimeouts: opts.webhookTimeouts, dispatcher: opts.dispatcher });
+  const server = await createServer(store, { clicks: opts.clicks, apiRequests: opts.apiRequests, jobs: false, webhookTimeouts: opts.webhookTimeouts, dispatcher: opts.dispatcher });
   const url = await server.listen();
   let closed = false;
   return {
@@ -149,9 +149,9 @@ export async function startTestServer(
     server,
     async key(k = {}) {
       const name = k.workspace ?? 'Acme';
-      const ws = findWorkspaceByName(store.db, name) ?? createWorkspace(store, TEST_OPERATOR, name);
+      const ws = (await findWorkspaceByName(store.db, name)) ?? (await createWorkspace(store, TEST_OPERATOR, name));
       const { key } = await createKey(store, TEST_OPERATOR, {
-        workspaceId: requireWorkspace(store, ws.name).id,
+        workspaceId: (await requireWorkspace(store, ws.name)).id,
         name: k.name ?? 'test key',
         environment: 'test',
         scopes: k.scopes ?? ALL_SCOPES,
@@ -234,7 +234,8 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}, a
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    exited.then((code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+    // `exited` never rejects; once the server is up, this late reject is a no-op.
+    void exited.then((code) => reject(new Error(`server exited with ${code}:\n${output}`)));
   });
 }
 

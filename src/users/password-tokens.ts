@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type ChangeContext, recordAudit } from '../audit/audit.js';
-import type { Db } from '../db/db.js';
+import type { Db, Queries } from '../db/db.js';
 import type { Role } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError, errors } from '../lib/errors.js';
@@ -25,11 +25,11 @@ export interface PasswordTokenDeps {
 const idOf = (token: string) => createHash('sha256').update(token).digest('hex');
 
 /** A fresh token for a user: the link's secret, returned once. */
-export function issuePasswordToken(deps: PasswordTokenDeps, userId: string): { token: string; expiresAt: number } {
+export async function issuePasswordToken(deps: { db: Queries; clock: Clock }, userId: string): Promise<{ token: string; expiresAt: number }> {
   const token = randomBytes(32).toString('base64url');
   const now = deps.clock.now();
   const expiresAt = now + PASSWORD_TOKEN_TTL_MS;
-  deps.db.stmt('insert into password_tokens (id, user_id, created_at, expires_at) values (?, ?, ?, ?)').run(idOf(token), userId, now, expiresAt);
+  await deps.db.exec('insert into password_tokens (id, user_id, created_at, expires_at) values (?, ?, ?, ?)', idOf(token), userId, now, expiresAt);
   return { token, expiresAt };
 }
 
@@ -39,25 +39,28 @@ export function issuePasswordToken(deps: PasswordTokenDeps, userId: string): { t
  * Audited in the workspace as user.invite (plus member.add from the membership).
  */
 export async function inviteUser(deps: PasswordTokenDeps, ctx: ChangeContext, workspaceId: string, email: string, role: Role) {
-  const workspace = findWorkspaceById(deps.db, workspaceId);
+  const workspace = await findWorkspaceById(deps.db, workspaceId);
   if (!workspace) throw errors.notFound('Workspace');
   const { user } = await createUser(deps, ctx, { email, password: randomBytes(32).toString('base64url'), workspace: workspace.name, role });
-  return deps.db.tx(() => {
-    const issued = issuePasswordToken(deps, user.id);
-    recordAudit(deps.db, ctx, { workspaceId, action: 'user.invite', targetType: 'user', targetId: user.id, summary: { email: user.email, role }, at: deps.clock.now() });
+  return deps.db.tx(async (t) => {
+    const issued = await issuePasswordToken({ ...deps, db: t }, user.id);
+    await recordAudit(t, ctx, { workspaceId, action: 'user.invite', targetType: 'user', targetId: user.id, summary: { email: user.email, role }, at: deps.clock.now() });
     return { userId: user.id, email: user.email, role, ...issued };
   });
 }
 
 /** The user a link is for, while it is good (unused, unexpired); undefined otherwise. */
-export function findPasswordToken(deps: PasswordTokenDeps, token: string): { userId: string; email: string; expiresAt: number } | undefined {
+export async function findPasswordToken(
+  deps: { db: Queries; clock: Clock },
+  token: string,
+): Promise<{ userId: string; email: string; expiresAt: number } | undefined> {
   if (!TOKEN_FORMAT.test(token)) return undefined;
-  const row = deps.db
-    .stmt(
-      `select t.user_id, t.expires_at, u.email from password_tokens t join users u on u.id = t.user_id
-       where t.id = ? and t.used_at is null and t.expires_at > ?`,
-    )
-    .get(idOf(token), deps.clock.now()) as { user_id: string; expires_at: number; email: string } | undefined;
+  const row = await deps.db.row<{ user_id: string; expires_at: number; email: string }>(
+    `select t.user_id, t.expires_at, u.email from password_tokens t join users u on u.id = t.user_id
+     where t.id = ? and t.used_at is null and t.expires_at > ?`,
+    idOf(token),
+    deps.clock.now(),
+  );
   return row && { userId: row.user_id, email: row.email, expiresAt: row.expires_at };
 }
 
@@ -70,16 +73,17 @@ export async function usePasswordToken(deps: PasswordTokenDeps, token: string, p
     throw errors.validation([{ field: 'password', message: `must be at least ${MIN_PASSWORD} characters` }]);
   }
   if (password.length > 1024) throw errors.validation([{ field: 'password', message: 'must be at most 1024 characters' }]);
-  if (!findPasswordToken(deps, token)) throw invalidLink();
+  if (!(await findPasswordToken(deps, token))) throw invalidLink();
+  // Hashed before the transaction: argon2 must not hold the database's writer.
   const hash = await hashPassword(password);
-  return deps.db.tx(() => {
+  return deps.db.tx(async (t) => {
     // Checked again inside the write: two tabs submitting the same link set one password.
-    const found = findPasswordToken(deps, token);
+    const found = await findPasswordToken({ ...deps, db: t }, token);
     if (!found) throw invalidLink();
     const now = deps.clock.now();
-    deps.db.stmt('update users set password_hash = ?, updated_at = ? where id = ?').run(hash, now, found.userId);
-    deps.db.stmt('update password_tokens set used_at = ? where user_id = ? and used_at is null').run(now, found.userId);
-    deps.db.stmt('delete from sessions where user_id = ?').run(found.userId);
+    await t.exec('update users set password_hash = ?, updated_at = ? where id = ?', hash, now, found.userId);
+    await t.exec('update password_tokens set used_at = ? where user_id = ? and used_at is null', now, found.userId);
+    await t.exec('delete from sessions where user_id = ?', found.userId);
     return { userId: found.userId, email: found.email };
   });
 }

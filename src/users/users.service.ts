@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import type { Queries } from '../db/db.js';
 import type { Role, UserRow } from '../db/schema.js';
 import { errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
@@ -53,15 +54,16 @@ export async function createUser(deps: WorkspaceDeps, ctx: ChangeContext, input:
     throw errors.validation(parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
   }
   const { email, password, role, workspace } = parsed.data;
-  if (findUserByEmail(deps.db, email)) throw errors.conflict('user_exists', `A user with email ${email} already exists.`);
+  if (await findUserByEmail(deps.db, email)) throw errors.conflict('user_exists', `A user with email ${email} already exists.`);
 
+  // Hashed before the transaction: argon2 must not hold the database's writer.
   const passwordHash = await hashPassword(password);
-  return deps.db.tx(() => {
-    const first = countUsers(deps.db) === 0;
+  return deps.db.tx(async (t) => {
+    const first = (await countUsers(t)) === 0;
     if (input.onlyIfFirst && !first) throw errors.conflict('setup_done', 'The first user already exists.');
     const workspaceName = workspace ?? (first ? FIRST_WORKSPACE_NAME : undefined);
     if (!workspaceName && role) throw errors.usage('--role needs --workspace (which workspace is the role in?)');
-    if (findUserByEmail(deps.db, email)) throw errors.conflict('user_exists', `A user with email ${email} already exists.`);
+    if (await findUserByEmail(t, email)) throw errors.conflict('user_exists', `A user with email ${email} already exists.`);
 
     const now = deps.clock.now();
     const user: UserRow = {
@@ -72,25 +74,24 @@ export async function createUser(deps: WorkspaceDeps, ctx: ChangeContext, input:
       created_at: now,
       updated_at: now,
     };
-    insertUser(deps.db, user);
+    await insertUser(t, user);
     if (!workspaceName) return { user, workspace: null, role: null };
 
-    const ws = findWorkspaceByName(deps.db, workspaceName) ?? createWorkspace(deps, ctx, workspaceName);
+    const inTx = { ...deps, db: t };
+    const ws = (await findWorkspaceByName(t, workspaceName)) ?? (await createWorkspace(inTx, ctx, workspaceName));
     const membershipRole = role ?? 'owner';
-    addMember(deps, ctx, ws.id, user.email, membershipRole);
+    await addMember(inTx, ctx, ws.id, user.email, membershipRole);
     return { user, workspace: ws.name, role: membershipRole };
   });
 }
 
 /** Every user of the instance with the workspaces they belong to (Instance page). */
-export function listUsers(deps: { db: WorkspaceDeps['db'] }) {
-  const rows = deps.db
-    .stmt(
-      `select u.id, u.email, u.is_instance_admin, u.created_at, w.name as workspace, m.role
-       from users u left join memberships m on m.user_id = u.id left join workspaces w on w.id = m.workspace_id
-       order by u.email, w.name`,
-    )
-    .all() as { id: string; email: string; is_instance_admin: number; created_at: number; workspace: string | null; role: Role | null }[];
+export async function listUsers(deps: { db: Queries }) {
+  const rows = await deps.db.rows<{ id: string; email: string; is_instance_admin: number; created_at: number; workspace: string | null; role: Role | null }>(
+    `select u.id, u.email, u.is_instance_admin, u.created_at, w.name as workspace, m.role
+     from users u left join memberships m on m.user_id = u.id left join workspaces w on w.id = m.workspace_id
+     order by u.email, w.name`,
+  );
   const users = new Map<string, { id: string; email: string; instanceAdmin: boolean; createdAt: string; workspaces: { name: string; role: Role }[] }>();
   for (const r of rows) {
     let u = users.get(r.id);

@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import { isSealed, type SecretBox, UnreadableSecretError } from '../secrets/secret-box.js';
 
 /**
@@ -43,8 +43,8 @@ export function signingSecrets(box: SecretBox, endpointId: string, row: StoredSe
 }
 
 /** Deliveries to this endpoint wait (the dispatcher claims none) until its secret is rotated. */
-export const markSecretUnreadable = (db: Db, endpointId: string, at: number) =>
-  db.stmt('update webhook_endpoints set secret_unreadable_since = coalesce(secret_unreadable_since, ?) where id = ?').run(at, endpointId);
+export const markSecretUnreadable = (db: Queries, endpointId: string, at: number) =>
+  db.exec('update webhook_endpoints set secret_unreadable_since = coalesce(secret_unreadable_since, ?) where id = ?', at, endpointId);
 
 export interface SecretsCheck {
   /** Values sealed now: in clear (from before sealing), or under a previous key. */
@@ -58,8 +58,8 @@ export interface SecretsCheck {
  * and those sealed under a previous key, and marks the endpoints whose secrets cannot be opened
  * (and unmarks those that can again: the right key came back).
  */
-export function checkEndpointSecrets(db: Db, box: SecretBox, now: number): SecretsCheck {
-  const rows = db.all(
+export async function checkEndpointSecrets(db: Queries, box: SecretBox, now: number): Promise<SecretsCheck> {
+  const rows = await db.all(
     db.q.selectFrom('webhook_endpoints').select(['id', 'workspace_id', 'secret', 'previous_secret', 'secret_unreadable_since']),
   );
   const check: SecretsCheck = { resealed: 0, unreadable: [] };
@@ -77,7 +77,7 @@ export function checkEndpointSecrets(db: Db, box: SecretBox, now: number): Secre
     check.resealed += Object.keys(patch).length;
     const unreadableSince = readable ? null : (row.secret_unreadable_since ?? now);
     if (Object.keys(patch).length > 0 || unreadableSince !== row.secret_unreadable_since) {
-      db.run(db.q.updateTable('webhook_endpoints').set({ ...patch, secret_unreadable_since: unreadableSince }).where('id', '=', row.id));
+      await db.run(db.q.updateTable('webhook_endpoints').set({ ...patch, secret_unreadable_since: unreadableSince }).where('id', '=', row.id));
     }
     if (!readable) check.unreadable.push({ id: row.id, workspaceId: row.workspace_id });
   }

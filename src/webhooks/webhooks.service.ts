@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Db } from '../db/db.js';
+import type { Db, Queries } from '../db/db.js';
 import type { WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow } from '../db/schema.js';
 import { type Clock, toIso } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
@@ -78,12 +78,12 @@ const notFound = (id: string) => errors.notFound(`Webhook endpoint ${id}`);
 const urlRefused = (reason: string) =>
   errors.validation([{ field: 'url', message: reason }], `This URL cannot receive webhooks: ${reason}`);
 
-function findEndpoint(db: Db, workspaceId: string, id: string) {
+function findEndpoint(db: Queries, workspaceId: string, id: string) {
   return db.first(db.q.selectFrom('webhook_endpoints').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
 }
 
 export async function createWebhook(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, input: CreateWebhookInput) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
   const problem = await deps.webhookUrlProblem(input.url);
   if (problem) throw urlRefused(problem);
   const secret = deps.generateSecret();
@@ -106,11 +106,11 @@ export async function createWebhook(deps: WebhookDeps, workspaceId: string, ctx:
     created_at: now,
     updated_at: now,
   };
-  await deps.db.write(() => {
-    const count = () => (deps.db.stmt('select count(*) as n from webhook_endpoints where workspace_id = ?').get(workspaceId) as { n: number }).n;
-    requireWithinPlanLimit(deps.db, workspaceId, 'webhookEndpoints', count);
-    deps.db.run(deps.db.q.insertInto('webhook_endpoints').values(row));
-    recordAudit(deps.db, ctx, {
+  await deps.db.write(async (t) => {
+    const count = async () => (await t.row<{ n: number }>('select count(*) as n from webhook_endpoints where workspace_id = ?', workspaceId))!.n;
+    await requireWithinPlanLimit(t, workspaceId, 'webhookEndpoints', count);
+    await t.run(t.q.insertInto('webhook_endpoints').values(row));
+    await recordAudit(t, ctx, {
       workspaceId,
       action: 'webhook.create',
       targetType: 'webhook_endpoint',
@@ -123,31 +123,31 @@ export async function createWebhook(deps: WebhookDeps, workspaceId: string, ctx:
   return { ...presentEndpoint(row), secret };
 }
 
-export function listWebhooks(deps: WebhookDeps, workspaceId: string, q: { limit: number; after?: string | undefined }) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
+export async function listWebhooks(deps: WebhookDeps, workspaceId: string, q: { limit: number; after?: string | undefined }) {
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
   let query = deps.db.q.selectFrom('webhook_endpoints').selectAll().where('workspace_id', '=', workspaceId);
   if (q.after) query = query.where('id', '>', q.after);
-  const rows = deps.db.all(query.orderBy('id').limit(q.limit + 1));
+  const rows = await deps.db.all(query.orderBy('id').limit(q.limit + 1));
   const page = rows.slice(0, q.limit);
   return { data: page.map(presentEndpoint), nextCursor: rows.length > q.limit ? page[page.length - 1]!.id : null };
 }
 
-export function getWebhook(deps: WebhookDeps, workspaceId: string, id: string) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
-  const row = findEndpoint(deps.db, workspaceId, id);
+export async function getWebhook(deps: WebhookDeps, workspaceId: string, id: string) {
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
+  const row = await findEndpoint(deps.db, workspaceId, id);
   if (!row) throw notFound(id);
   return presentEndpoint(row);
 }
 
 export async function updateWebhook(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, id: string, input: UpdateWebhookInput) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
   if (input.url !== undefined) {
     const problem = await deps.webhookUrlProblem(input.url);
     if (problem) throw urlRefused(problem);
   }
   const now = deps.clock.now();
-  const row = await deps.db.write(() => {
-    const before = findEndpoint(deps.db, workspaceId, id);
+  const row = await deps.db.write(async (t) => {
+    const before = await findEndpoint(t, workspaceId, id);
     if (!before) throw notFound(id);
     const patch: Partial<WebhookEndpointRow> = { updated_at: now };
     if (input.url !== undefined) patch.url = input.url;
@@ -160,11 +160,11 @@ export async function updateWebhook(deps: WebhookDeps, workspaceId: string, ctx:
       // one, or editing the description would keep a dead endpoint from ever being disabled.
       if (input.enabled && before.enabled === 0) Object.assign(patch, { disabled_reason: null, failing_since: null });
     }
-    deps.db.run(deps.db.q.updateTable('webhook_endpoints').set(patch).where('id', '=', id));
-    const after = findEndpoint(deps.db, workspaceId, id)!;
+    await t.run(t.q.updateTable('webhook_endpoints').set(patch).where('id', '=', id));
+    const after = (await findEndpoint(t, workspaceId, id))!;
     const changed = changes(presentEndpoint(before), presentEndpoint(after), ['url', 'events', 'description', 'enabled']);
     if (Object.keys(changed).length > 0) {
-      recordAudit(deps.db, ctx, { workspaceId, action: 'webhook.update', targetType: 'webhook_endpoint', targetId: id, summary: changed, at: now });
+      await recordAudit(t, ctx, { workspaceId, action: 'webhook.update', targetType: 'webhook_endpoint', targetId: id, summary: changed, at: now });
     }
     return { after, pointedElsewhere: before.url !== after.url };
   });
@@ -175,12 +175,12 @@ export async function updateWebhook(deps: WebhookDeps, workspaceId: string, ctx:
 }
 
 export async function deleteWebhook(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, id: string) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
-  await deps.db.write(() => {
-    const endpoint = findEndpoint(deps.db, workspaceId, id);
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
+  await deps.db.write(async (t) => {
+    const endpoint = await findEndpoint(t, workspaceId, id);
     if (!endpoint) throw notFound(id);
-    deps.db.run(deps.db.q.deleteFrom('webhook_endpoints').where('id', '=', id));
-    recordAudit(deps.db, ctx, {
+    await t.run(t.q.deleteFrom('webhook_endpoints').where('id', '=', id));
+    await recordAudit(t, ctx, {
       workspaceId,
       action: 'webhook.delete',
       targetType: 'webhook_endpoint',
@@ -194,15 +194,15 @@ export async function deleteWebhook(deps: WebhookDeps, workspaceId: string, ctx:
 
 /** Queues a webhook.test event to this endpoint only. */
 export async function sendTestEvent(deps: WebhookDeps, workspaceId: string, id: string) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
   const now = deps.clock.now();
-  const queued = await deps.db.write(() => {
-    const endpoint = findEndpoint(deps.db, workspaceId, id);
+  const queued = await deps.db.write(async (t) => {
+    const endpoint = await findEndpoint(t, workspaceId, id);
     if (!endpoint) throw notFound(id);
     if (endpoint.enabled !== 1) throw errors.conflict('webhook_disabled', 'The endpoint is disabled: enable it, then send the test again.');
     const data = { endpointId: id, message: 'A test event from LinkQR. If you can read this, the endpoint receives and verifies webhooks.' };
-    const { eventId } = enqueueEvent(deps.db, { workspaceId, type: 'webhook.test', data, at: now, endpointId: id });
-    const delivery = deps.db.stmt('select id from webhook_deliveries where event_id = ?').get(eventId) as { id: string };
+    const { eventId } = await enqueueEvent(t, { workspaceId, type: 'webhook.test', data, at: now, endpointId: id });
+    const delivery = (await t.row<{ id: string }>('select id from webhook_deliveries where event_id = ?', eventId))!;
     return { eventId, deliveryId: delivery.id };
   });
   deps.outboxChanged();
@@ -215,16 +215,16 @@ export async function sendTestEvent(deps: WebhookDeps, workspaceId: string, id: 
  * the deliveries that waited for a readable secret go out.
  */
 export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string, ctx: ChangeContext, id: string, graceSeconds = DEFAULT_GRACE_SECONDS) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
   const secret = deps.generateSecret();
   const now = deps.clock.now();
-  const row = await deps.db.write(() => {
-    const before = findEndpoint(deps.db, workspaceId, id);
+  const row = await deps.db.write(async (t) => {
+    const before = await findEndpoint(t, workspaceId, id);
     if (!before) throw notFound(id);
     const old = openEndpointSecret(deps.secretBox, id, 'secret', before.secret);
     const grace = graceSeconds > 0 && old !== undefined;
-    deps.db.run(
-      deps.db.q
+    await t.run(
+      t.q
         .updateTable('webhook_endpoints')
         .set({
           secret: sealEndpointSecret(deps.secretBox, id, 'secret', secret),
@@ -235,7 +235,7 @@ export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string
         })
         .where('id', '=', id),
     );
-    recordAudit(deps.db, ctx, {
+    await recordAudit(t, ctx, {
       workspaceId,
       action: 'webhook.rotate_secret',
       targetType: 'webhook_endpoint',
@@ -243,38 +243,38 @@ export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string
       summary: { previousSecretValidUntil: toIso(grace ? now + graceSeconds * 1000 : now) },
       at: now,
     });
-    return findEndpoint(deps.db, workspaceId, id)!;
+    return (await findEndpoint(t, workspaceId, id))!;
   });
   deps.outboxChanged();
   return { ...presentEndpoint(row), secret };
 }
 
-function attemptsOf(db: Db, deliveryIds: string[]) {
+async function attemptsOf(db: Queries, deliveryIds: string[]) {
   if (deliveryIds.length === 0) return new Map<string, Selectable<WebhookAttemptRow>[]>();
-  const rows = db.all(db.q.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('id'));
+  const rows = await db.all(db.q.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('id'));
   const byDelivery = new Map<string, Selectable<WebhookAttemptRow>[]>();
   for (const r of rows) byDelivery.set(r.delivery_id, [...(byDelivery.get(r.delivery_id) ?? []), r]);
   return byDelivery;
 }
 
-const deliveriesWithEvents = (db: Db) =>
+const deliveriesWithEvents = (db: Queries) =>
   db.q.selectFrom('webhook_deliveries as d').innerJoin('events as e', 'e.id', 'd.event_id').selectAll('d').select(['e.type', 'e.payload']);
 
 /** Newest first, with their attempts. */
-export function listDeliveries(
+export async function listDeliveries(
   deps: WebhookDeps,
   workspaceId: string,
   endpointId: string,
   q: { limit: number; after?: string | undefined; status?: WebhookDeliveryRow['status'] | undefined },
 ) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
-  if (!findEndpoint(deps.db, workspaceId, endpointId)) throw notFound(endpointId);
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
+  if (!(await findEndpoint(deps.db, workspaceId, endpointId))) throw notFound(endpointId);
   let query = deliveriesWithEvents(deps.db).where('d.endpoint_id', '=', endpointId);
   if (q.after) query = query.where('d.id', '<', q.after);
   if (q.status) query = query.where('d.status', '=', q.status);
-  const rows = deps.db.all(query.orderBy('d.id', 'desc').limit(q.limit + 1));
+  const rows = await deps.db.all(query.orderBy('d.id', 'desc').limit(q.limit + 1));
   const page = rows.slice(0, q.limit);
-  const attempts = attemptsOf(deps.db, page.map((r) => r.id));
+  const attempts = await attemptsOf(deps.db, page.map((r) => r.id));
   return {
     data: page.map((r) => presentDelivery(r, attempts.get(r.id) ?? [])),
     nextCursor: rows.length > q.limit ? page[page.length - 1]!.id : null,
@@ -283,11 +283,11 @@ export function listDeliveries(
 
 /** Sends a delivery's event to its endpoint again, as a new delivery (same webhook-id). */
 export async function redeliver(deps: WebhookDeps, workspaceId: string, deliveryId: string) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
   const now = deps.clock.now();
-  const id = await deps.db.write(() => {
-    const original = deps.db.first(
-      deps.db.q.selectFrom('webhook_deliveries').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', deliveryId),
+  const id = await deps.db.write(async (t) => {
+    const original = await t.first(
+      t.q.selectFrom('webhook_deliveries').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', deliveryId),
     );
     if (!original) throw errors.notFound(`Delivery ${deliveryId}`);
     const row: WebhookDeliveryRow = {
@@ -305,21 +305,21 @@ export async function redeliver(deps: WebhookDeps, workspaceId: string, delivery
       created_at: now,
       updated_at: now,
     };
-    deps.db.run(deps.db.q.insertInto('webhook_deliveries').values(row));
+    await t.run(t.q.insertInto('webhook_deliveries').values(row));
     return row.id;
   });
   deps.outboxChanged();
-  const row = deps.db.first(deliveriesWithEvents(deps.db).where('d.id', '=', id))!;
+  const row = (await deps.db.first(deliveriesWithEvents(deps.db).where('d.id', '=', id)))!;
   return presentDelivery(row, []);
 }
 
 /** The workspace's event log, oldest first: `after` is the last id a consumer has seen. */
-export function listEvents(deps: { db: Db }, workspaceId: string, q: { limit: number; after?: string | undefined; type?: EventType | undefined }) {
-  requirePlanFeature(deps.db, workspaceId, 'webhooks');
+export async function listEvents(deps: { db: Queries }, workspaceId: string, q: { limit: number; after?: string | undefined; type?: EventType | undefined }) {
+  await requirePlanFeature(deps.db, workspaceId, 'webhooks');
   let query = deps.db.q.selectFrom('events').select(['id', 'payload']).where('workspace_id', '=', workspaceId);
   if (q.after) query = query.where('id', '>', q.after);
   if (q.type) query = query.where('type', '=', q.type);
-  const rows = deps.db.all(query.orderBy('id').limit(q.limit + 1));
+  const rows = await deps.db.all(query.orderBy('id').limit(q.limit + 1));
   const page = rows.slice(0, q.limit);
   return {
     data: page.map((r) => ({ id: r.id, ...(JSON.parse(r.payload) as object) })),

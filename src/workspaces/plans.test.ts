@@ -75,8 +75,8 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
     assert.equal(res.status, 201, res.text);
     return res.json as { id: string };
   };
-  const countLinks = (workspace: string) =>
-    (t.store.db.sqlite.prepare('select count(*) as n from links where workspace_id = ?').get(findWorkspaceByName(t.store.db, workspace)!.id) as { n: number }).n;
+  const countLinks = async (workspace: string) =>
+    (t.store.db.sqlite.prepare('select count(*) as n from links where workspace_id = ?').get((await findWorkspaceByName(t.store.db, workspace))!.id) as { n: number }).n;
 
   before(async () => {
     receiver = await startReceiver();
@@ -204,11 +204,11 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       const first = await newLink(key);
       await newLink(key);
       assertLimitReached(await post(key, '/api/v1/links', { url: 'https://example.com/third' }), { limit: 'links', plan: 'two-links', usage: 2, max: 2 });
-      assert.equal(countLinks('Two'), 2);
+      assert.equal(await countLinks('Two'), 2);
 
       assert.equal((await t.request('DELETE', `/api/v1/links/${first.id}`, { key })).status, 204);
       await newLink(key);
-      assert.equal(countLinks('Two'), 2);
+      assert.equal(await countLinks('Two'), 2);
     });
 
     test('links: 20 concurrent POST /links on a 2-link plan create exactly 2', async () => {
@@ -220,7 +220,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       const statuses = results.map((r) => r.status);
       assert.equal(statuses.filter((s) => s === 201).length, 2, `statuses: ${statuses.join(',')}`);
       for (const r of results.filter((r) => r.status !== 201)) assertLimitReached(r, { limit: 'links', plan: 'two-links', usage: 2, max: 2 });
-      assert.equal(countLinks('Race'), 2);
+      assert.equal(await countLinks('Race'), 2);
     });
 
     test('apiKeys: linkqr key create and the key service refuse a key past the limit; revoked keys do not count', async () => {
@@ -232,7 +232,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       assert.equal(refused.stdout, '', 'no key is printed');
       assert.match(refused.stderr, /The "one-key" plan allows 1 apiKeys; this workspace has 1/);
 
-      const workspaceId = findWorkspaceByName(t.store.db, 'Keyring')!.id;
+      const workspaceId = (await findWorkspaceByName(t.store.db, 'Keyring'))!.id;
       await assert.rejects(
         createKey(t.store, TEST_OPERATOR, { workspaceId, name: 'third', environment: 'test', scopes: ['links:read'], expiresAt: null, createdByUserId: null }),
         (e: unknown) => {
@@ -243,7 +243,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
           return true;
         },
       );
-      const keys = listKeys(t.store, workspaceId);
+      const keys = await listKeys(t.store, workspaceId);
       assert.deepEqual(keys.map((k) => k.name), ['first']);
 
       await ok(['key', 'revoke', keys[0]!.id]);
@@ -302,7 +302,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       }
       // A link preview redirects too, and is no human click.
       assert.equal((await t.request('GET', `/${link.slug}`, { headers: { 'user-agent': SLACKBOT } })).status, 302);
-      t.flushClicks();
+      await t.flushClicks();
 
       const usage = async () => (await t.request('GET', '/api/v1/me', { key })).json.workspace.usage;
       let u = await usage();
@@ -315,7 +315,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       assert.equal(u.period, '2030-02');
       assert.deepEqual(u.limits.clicksPerMonth, { used: 0, max: 2, overage: 0 });
       assert.equal((await t.request('GET', `/${link.slug}`, { headers: { 'user-agent': BROWSER } })).status, 302);
-      t.flushClicks();
+      await t.flushClicks();
       assert.deepEqual((await usage()).limits.clicksPerMonth, { used: 1, max: 2, overage: 0 });
       clock.set(Date.UTC(2030, 0, 31, 22, 0, 0));
     });
@@ -399,7 +399,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       await ok(['workspace', 'set-plan', 'Offline', 'default']);
       assert.equal((await t.request('GET', `/api/v1/links/${ids.link}`, { key })).status, 200, 'the refused DELETE deleted nothing');
       assert.equal((await t.request('GET', `/api/v1/webhooks/${ids.webhook}`, { key })).status, 200);
-      assert.equal(countLinks('Offline'), 1);
+      assert.equal(await countLinks('Offline'), 1);
     });
 
     test('webhooks off: every webhook route and the event log answer 403; links keep working', async () => {
@@ -419,7 +419,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       'webhooks off: existing endpoints get no deliveries for new events',
       async () => {
         const { key } = await fixtures('Muted');
-        const workspaceId = findWorkspaceByName(t.store.db, 'Muted')!.id;
+        const workspaceId = (await findWorkspaceByName(t.store.db, 'Muted'))!.id;
         const linkCreatedDeliveries = () =>
           (
             t.store.db.sqlite
@@ -454,7 +454,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       assertFeatureDisabled(await t.request('GET', '/api/v1/me', { key }), 'api', 'one-link', 'GET /me');
       await ok(['plan', 'upsert', 'one-link', '--feature', 'api=on', '--limit', 'links=none']);
       await newLink(key);
-      assert.equal(countLinks('Switcher'), 3);
+      assert.equal(await countLinks('Switcher'), 3);
     });
   });
 });

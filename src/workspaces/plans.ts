@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import { type ChangeContext, recordAudit } from '../audit/audit.js';
 import { AppError, errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
@@ -10,15 +10,16 @@ export interface WorkspacePlan {
   limits: Partial<Record<PlanLimit, number>>;
 }
 
-export function planOfWorkspace(db: Db, workspaceId: string): WorkspacePlan {
-  const row = db
-    .stmt('select p.name, p.features, p.limits from plans p join workspaces w on w.plan_id = p.id where w.id = ?')
-    .get(workspaceId) as { name: string; features: string; limits: string };
+export async function planOfWorkspace(db: Queries, workspaceId: string): Promise<WorkspacePlan> {
+  const row = (await db.row<{ name: string; features: string; limits: string }>(
+    'select p.name, p.features, p.limits from plans p join workspaces w on w.plan_id = p.id where w.id = ?',
+    workspaceId,
+  ))!;
   return { name: row.name, features: JSON.parse(row.features), limits: JSON.parse(row.limits) };
 }
 
-export function requirePlanFeature(db: Db, workspaceId: string, feature: PlanFeature): void {
-  requireFeatureOf(planOfWorkspace(db, workspaceId), feature);
+export async function requirePlanFeature(db: Queries, workspaceId: string, feature: PlanFeature): Promise<void> {
+  requireFeatureOf(await planOfWorkspace(db, workspaceId), feature);
 }
 
 /** requirePlanFeature for a plan already read (the API key's, read with the key). */
@@ -32,15 +33,20 @@ export function requireFeatureOf(plan: WorkspacePlan, feature: PlanFeature): voi
 }
 
 /**
- * Refuses one more item when the plan's limit is reached. Call inside the write transaction that
- * adds the item, so concurrent requests cannot both pass. `usage` is only counted when the plan
- * has that limit.
+ * Refuses one more item when the plan's limit is reached. Call with the handle of the write
+ * transaction that adds the item (and count `usage` through it too), so concurrent requests
+ * cannot both pass. `usage` is only counted when the plan has that limit.
  */
-export function requireWithinPlanLimit(db: Db, workspaceId: string, limit: PlanLimit, usage: () => number): void {
-  const plan = planOfWorkspace(db, workspaceId);
+export async function requireWithinPlanLimit(
+  db: Queries,
+  workspaceId: string,
+  limit: PlanLimit,
+  usage: () => number | Promise<number>,
+): Promise<void> {
+  const plan = await planOfWorkspace(db, workspaceId);
   const max = plan.limits[limit];
   if (max === undefined) return;
-  const used = usage();
+  const used = await usage();
   if (used >= max) {
     throw new AppError(
       403,
@@ -72,12 +78,13 @@ export interface PlanDefinition {
  * Creates or changes a plan by name. Features not named stay as they were (a new plan has
  * every feature on); limits not named stay; a null limit is removed (unlimited).
  */
-export function upsertPlan(db: Db, ctx: ChangeContext, name: string, change: PlanDefinition, now: number) {
-  return db.tx(() => {
+export async function upsertPlan(db: Queries, ctx: ChangeContext, name: string, change: PlanDefinition, now: number) {
+  return db.tx(async (t) => {
     // Names compare case-insensitively (COLLATE NOCASE): "growth" changes the plan "Growth".
-    const existing = db.stmt('select id, name, features, limits from plans where name = ?').get(name) as
-      | { id: string; name: string; features: string; limits: string }
-      | undefined;
+    const existing = await t.row<{ id: string; name: string; features: string; limits: string }>(
+      'select id, name, features, limits from plans where name = ?',
+      name,
+    );
     if (existing) name = existing.name;
     const features: Record<string, boolean> = existing
       ? JSON.parse(existing.features)
@@ -90,32 +97,33 @@ export function upsertPlan(db: Db, ctx: ChangeContext, name: string, change: Pla
     }
     const id = existing?.id ?? newId('pln', now);
     if (existing) {
-      db.stmt('update plans set features = ?, limits = ?, updated_at = ? where id = ?').run(JSON.stringify(features), JSON.stringify(limits), now, id);
+      await t.exec('update plans set features = ?, limits = ?, updated_at = ? where id = ?', JSON.stringify(features), JSON.stringify(limits), now, id);
     } else {
-      db.stmt('insert into plans (id, name, features, limits, created_at, updated_at) values (?, ?, ?, ?, ?, ?)').run(
+      await t.exec(
+        'insert into plans (id, name, features, limits, created_at, updated_at) values (?, ?, ?, ?, ?, ?)',
         id, name, JSON.stringify(features), JSON.stringify(limits), now, now,
       );
     }
-    recordAudit(db, ctx, { workspaceId: null, action: existing ? 'plan.update' : 'plan.create', targetType: 'plan', targetId: id, summary: { name, features, limits }, at: now });
+    await recordAudit(t, ctx, { workspaceId: null, action: existing ? 'plan.update' : 'plan.create', targetType: 'plan', targetId: id, summary: { name, features, limits }, at: now });
     return { id, name, features, limits };
   });
 }
 
-export function listPlans(db: Db) {
-  const rows = db.stmt(
+export async function listPlans(db: Queries) {
+  const rows = await db.rows<{ name: string; features: string; limits: string; workspaces: number }>(
     `select p.name, p.features, p.limits, (select count(*) from workspaces w where w.plan_id = p.id) as workspaces from plans p order by p.name`,
-  ).all() as { name: string; features: string; limits: string; workspaces: number }[];
+  );
   return rows.map((r) => ({ name: r.name, features: JSON.parse(r.features), limits: JSON.parse(r.limits), workspaces: r.workspaces }));
 }
 
 /** Moves a workspace to a plan; takes effect on the next request. Audited in the workspace's log. */
-export function setWorkspacePlan(db: Db, ctx: ChangeContext, workspaceId: string, planName: string, now: number) {
-  db.tx(() => {
-    const plan = db.stmt('select id, name from plans where name = ?').get(planName) as { id: string; name: string } | undefined;
+export async function setWorkspacePlan(db: Queries, ctx: ChangeContext, workspaceId: string, planName: string, now: number): Promise<void> {
+  await db.tx(async (t) => {
+    const plan = await t.row<{ id: string; name: string }>('select id, name from plans where name = ?', planName);
     if (!plan) throw errors.notFound(`Plan "${planName}"`);
-    const before = planOfWorkspace(db, workspaceId).name;
+    const before = (await planOfWorkspace(t, workspaceId)).name;
     if (before === plan.name) return; // already there: no change to audit
-    db.stmt('update workspaces set plan_id = ?, updated_at = ? where id = ?').run(plan.id, now, workspaceId);
-    recordAudit(db, ctx, { workspaceId, action: 'workspace.set_plan', targetType: 'workspace', targetId: workspaceId, summary: { plan: { from: before, to: plan.name } }, at: now });
+    await t.exec('update workspaces set plan_id = ?, updated_at = ? where id = ?', plan.id, now, workspaceId);
+    await recordAudit(t, ctx, { workspaceId, action: 'workspace.set_plan', targetType: 'workspace', targetId: workspaceId, summary: { plan: { from: before, to: plan.name } }, at: now });
   });
 }

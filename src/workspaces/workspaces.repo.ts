@@ -1,15 +1,15 @@
-import type { Db } from '../db/db.js';
+import type { Queries } from '../db/db.js';
 import type { WorkspaceRow } from '../db/schema.js';
 
-export const findWorkspaceByName = (db: Db, name: string) =>
+export const findWorkspaceByName = (db: Queries, name: string) =>
   db.first(db.q.selectFrom('workspaces').selectAll().where('name', '=', name));
 
-export const findWorkspaceById = (db: Db, id: string) =>
+export const findWorkspaceById = (db: Queries, id: string) =>
   db.first(db.q.selectFrom('workspaces').selectAll().where('id', '=', id));
 
-export const insertWorkspace = (db: Db, row: WorkspaceRow) => db.run(db.q.insertInto('workspaces').values(row));
+export const insertWorkspace = (db: Queries, row: WorkspaceRow) => db.run(db.q.insertInto('workspaces').values(row));
 
-export const listWorkspacesWithCounts = (db: Db) =>
+export const listWorkspacesWithCounts = (db: Queries) =>
   db.all(
     db.q
       .selectFrom('workspaces')
@@ -25,4 +25,4 @@ export const listWorkspacesWithCounts = (db: Db) =>
       .orderBy('workspaces.name'),
   );
 
-export const findPlanById = (db: Db, id: string) => db.first(db.q.selectFrom('plans').selectAll().where('id', '=', id));
+export const findPlanById = (db: Queries, id: string) => db.first(db.q.selectFrom('plans').selectAll().where('id', '=', id));

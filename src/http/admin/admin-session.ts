@@ -43,18 +43,18 @@ export function workspaceOf(res: Response): AdminContext & { workspace: Membersh
  * the user back here (GET) afterwards.
  */
 export function resolveAdmin(deps: SessionDeps & { clientIp(req: Request): string }) {
-  return (req: Request, res: Response, next: NextFunction) => {
+  return async (req: Request, res: Response, next: NextFunction) => {
     const token = readCookie(req, SESSION_COOKIE);
-    const found = resumeSession(deps, token);
-    const user = found.status === 'active' ? findSessionUser(deps.db, found.session.user_id) : undefined;
+    const found = await resumeSession(deps, token);
+    const user = found.status === 'active' ? await findSessionUser(deps.db, found.session.user_id) : undefined;
     if (found.status !== 'active' || !user) {
       if (token !== undefined) clearCookie(req, res, SESSION_COOKIE, SESSION_COOKIE_OPTIONS);
       return toSignIn(req, res, found.status === 'expired');
     }
     const { session } = found;
-    const memberships = membershipsOf(deps.db, user.id);
+    const memberships = await membershipsOf(deps.db, user.id);
     const workspace = currentMembership(memberships, session);
-    rememberWorkspace(deps, session, workspace?.workspaceId ?? null);
+    await rememberWorkspace(deps, session, workspace?.workspaceId ?? null);
     const instanceAdmin = user.is_instance_admin === 1;
     res.locals.admin = { session, user: { id: user.id, email: user.email, instanceAdmin }, memberships, workspace };
     if (workspace) {

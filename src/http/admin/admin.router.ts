@@ -57,9 +57,9 @@ const WITHOUT_WORKSPACE = new Set(['/logout', '/instance']);
 
 /** A user in no workspace sees a page that says so (and how to get one), whatever they open. */
 function requireWorkspace(deps: AdminDeps) {
-  return (req: Request, res: Response, next: NextFunction) => {
+  return async (req: Request, res: Response, next: NextFunction) => {
     if (adminOf(res).workspace || WITHOUT_WORKSPACE.has(req.path)) return next();
-    renderAdminPage(deps, req, res, 'pages/admin/no-workspace', { title: 'No workspace yet', status: req.method === 'GET' || req.method === 'HEAD' ? 200 : 403 });
+    await renderAdminPage(deps, req, res, 'pages/admin/no-workspace', { title: 'No workspace yet', status: req.method === 'GET' || req.method === 'HEAD' ? 200 : 403 });
   };
 }
 
@@ -68,10 +68,10 @@ function requireWorkspace(deps: AdminDeps) {
  * in; anything else goes on to the app's error handler (logged, 500).
  */
 function adminErrors(deps: AdminDeps) {
-  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+  return async (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!(err instanceof AppError) || err.status >= 500 || res.headersSent || !res.locals.admin) return next(err);
     for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
-    renderAdminPage(deps, req, res, 'pages/admin/error', {
+    await renderAdminPage(deps, req, res, 'pages/admin/error', {
       title: err.status === 404 ? 'Not found' : err.title,
       status: err.status,
       code: err.status,

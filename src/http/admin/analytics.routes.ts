@@ -113,18 +113,18 @@ function summaryCards(s: { total: number; human: number; bots: number; qr: numbe
  *   POST /links/:id/qr        "Create QR code": counts it, then back to the page
  */
 export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
-  router.get('/analytics', (req, res) => {
+  router.get('/analytics', async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'analytics.read');
     const range = rangeOf(req.query, deps.clock.now());
     let unavailable: string | undefined;
     let stats;
     try {
-      stats = workspaceStats(deps, workspace.workspaceId, { from: range.from, to: range.to, interval: range.interval, limit: 10 });
+      stats = await workspaceStats(deps, workspace.workspaceId, { from: range.from, to: range.to, interval: range.interval, limit: 10 });
     } catch (e) {
       unavailable = planRefusal(e);
     }
-    renderAdminPage(deps, req, res, 'pages/admin/analytics', {
+    await renderAdminPage(deps, req, res, 'pages/admin/analytics', {
       title: 'Analytics',
       section: 'analytics',
       status: range.error ? 422 : 200,
@@ -137,21 +137,24 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     });
   });
 
-  router.get('/links/:id', (req, res) => {
+  router.get('/links/:id', async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'analytics.read');
-    const link = getLink(deps, workspace.workspaceId, linkIdOf(req));
+    const link = await getLink(deps, workspace.workspaceId, linkIdOf(req));
     const range = rangeOf(req.query, deps.clock.now());
     let unavailable: string | undefined;
     let stats;
     let recent;
     try {
-      stats = linkStats(deps, workspace.workspaceId, link.id, { from: range.from, to: range.to, interval: range.interval });
-      recent = listClicks(deps, workspace.workspaceId, link.id, { limit: 10 }).data;
+      [stats, recent] = await Promise.all([
+        linkStats(deps, workspace.workspaceId, link.id, { from: range.from, to: range.to, interval: range.interval }),
+        listClicks(deps, workspace.workspaceId, link.id, { limit: 10 }).then((page) => page.data),
+      ]);
     } catch (e) {
       unavailable = planRefusal(e);
     }
-    renderAdminPage(deps, req, res, 'pages/admin/link', {
+    const qr = await qrView(req, link, workspace.workspaceId);
+    await renderAdminPage(deps, req, res, 'pages/admin/link', {
       title: `/${link.slug}`,
       section: 'links',
       status: range.error ? 422 : 200,
@@ -168,7 +171,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
         { key: 'os', title: 'Operating systems', rows: stats.os, empty: '' },
       ],
       recent,
-      qr: qrView(req, link, workspace.workspaceId),
+      qr,
       canCreateQr: allows(actor, 'links.write'),
     });
   });
@@ -191,16 +194,17 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
       await linkQr(deps, actor, workspace.workspaceId, id, parseInput(qrOptionsSchema, {}, 'query'));
     } catch (e) {
       if (!(e instanceof AppError) || (e.code !== 'plan_limit_reached' && e.code !== 'plan_feature_disabled')) throw e;
-      setFlash(deps, workspaceOf(res).session, { kind: 'error', text: e.detail });
+      await setFlash(deps, workspaceOf(res).session, { kind: 'error', text: e.detail });
     }
     redirectTo(req, res, `/admin/links/${id}#qr`);
   });
 
   /** The QR card: the plan's word on QR codes, whether this link has one yet, and the chosen look. */
-  function qrView(req: Request, link: { id: string; qrUrl: string }, workspaceId: string) {
-    const plan = planOfWorkspace(deps.db, workspaceId);
+  async function qrView(req: Request, link: { id: string; qrUrl: string }, workspaceId: string) {
+    const plan = await planOfWorkspace(deps.db, workspaceId);
     if (plan.features.qr === false) return { unavailable: `The "${plan.name}" plan of this workspace does not include QR codes.` };
-    const row = deps.db.stmt('select qr_generated_at as at from links where id = ?').get(link.id) as { at: number | null };
+    // Undefined when the link was deleted since the page read it: then it has no code either.
+    const row = await deps.db.row<{ at: number | null }>('select qr_generated_at as at from links where id = ?', link.id);
     const asked = { size: str(req.query.size), ecc: str(req.query.ecc), fg: str(req.query.fg), bg: str(req.query.bg) };
     const given = Object.fromEntries(Object.entries(asked).filter(([, v]) => v !== ''));
     const parsed = qrOptionsSchema.safeParse(given);
@@ -217,7 +221,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     const query = (format: 'svg' | 'png', extra: Record<string, string> = {}) =>
       `/admin/links/${link.id}/qr?${new URLSearchParams({ format, size: String(options.size), ecc: options.ecc, fg: options.fg, bg: options.bg, margin: String(options.margin), ...extra })}`;
     return {
-      created: row.at !== null,
+      created: row !== undefined && row.at !== null,
       values: { size: asked.size || String(options.size), ecc: errorsByField.ecc ? options.ecc : asked.ecc || options.ecc, fg: `#${(asked.fg || options.fg).replace(/^#/, '')}`, bg: `#${(asked.bg || options.bg).replace(/^#/, '')}` },
       errors: errorsByField,
       preview: query('svg'),

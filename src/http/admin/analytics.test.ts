@@ -143,7 +143,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     await clicks('guide', 20, 1);
     await clicks('guide', 21, 1);
     clock.set(NOW);
-    t.flushClicks();
+    await t.flushClicks();
     owner = await new AdminClient(t.url).signIn(OWNER, PASSWORD, '/admin/analytics');
   });
   after(() => t.close());
@@ -431,9 +431,9 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
   });
 
   test('a plan with qrCodes: 1: the second link’s Create shows the plan’s message in a flash and counts nothing', async () => {
-    upsertPlan(t.store.db, TEST_OPERATOR, 'One QR', { features: {}, limits: { qrCodes: 1 } }, NOW);
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'One QR', { features: {}, limits: { qrCodes: 1 } }, NOW);
     await createUser(t.store, TEST_OPERATOR, { email: 'kim@example.com', password: PASSWORD, workspace: 'Kiosk' });
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, requireWorkspace(t.store, 'Kiosk').id, 'One QR', NOW);
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, (await requireWorkspace(t.store, 'Kiosk')).id, 'One QR', NOW);
     const kioskKey = await t.key({ workspace: 'Kiosk' });
     const first = await newLink(kioskKey, 'kiosk-1');
     const second = await newLink(kioskKey, 'kiosk-2');
@@ -464,9 +464,9 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
   });
 
   test('a plan without QR codes: the card says so, the image route is 403, Create counts nothing', async () => {
-    upsertPlan(t.store.db, TEST_OPERATOR, 'No QR', { features: { qr: false }, limits: {} }, NOW);
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'No QR', { features: { qr: false }, limits: {} }, NOW);
     await createUser(t.store, TEST_OPERATOR, { email: 'pat@example.com', password: PASSWORD, workspace: 'Paper' });
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, requireWorkspace(t.store, 'Paper').id, 'No QR', NOW);
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, (await requireWorkspace(t.store, 'Paper')).id, 'No QR', NOW);
     const paperKey = await t.key({ workspace: 'Paper' });
     const flyer = await newLink(paperKey, 'flyer');
     const pat = await new AdminClient(t.url).signIn('pat@example.com', PASSWORD);
@@ -488,14 +488,14 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
   });
 
   test('a plan without analytics: the Analytics page says so (200, no chart), the link page shows a notice and its QR card', async () => {
-    upsertPlan(t.store.db, TEST_OPERATOR, 'Basic', { features: { analytics: false }, limits: {} }, NOW);
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'Basic', { features: { analytics: false }, limits: {} }, NOW);
     await createUser(t.store, TEST_OPERATOR, { email: 'quinn@example.com', password: PASSWORD, workspace: 'Quiet' });
-    const quiet = requireWorkspace(t.store, 'Quiet').id;
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, quiet, 'Basic', NOW);
+    const quiet = (await requireWorkspace(t.store, 'Quiet')).id;
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, quiet, 'Basic', NOW);
     const quietKey = await t.key({ workspace: 'Quiet' });
     const hush = await newLink(quietKey, 'hush');
     await clicks('hush', 0, 2);
-    t.flushClicks();
+    await t.flushClicks();
     const quinn = await new AdminClient(t.url).signIn('quinn@example.com', PASSWORD, '/admin/analytics');
 
     const analytics = await quinn.get('/admin/analytics?range=7d');
@@ -511,7 +511,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.ok(hasCreateForm(page.text, hush.id), 'QR codes are still part of the plan');
     assert.equal((await quinn.post(`/admin/links/${hush.id}/qr`, {})).status, 303);
     assert.notEqual(qrGeneratedAt(hush.id), null);
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, quiet, 'default', NOW);
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, quiet, 'default', NOW);
     assert.deepEqual(cardsOf((await quinn.get(`/admin/links/${hush.id}`)).text), { human: 2, qr: 0, bots: 0, total: 2 }, 'the clicks were recorded all along');
   });
 });
@@ -531,7 +531,7 @@ describe('admin analytics presets when the clock is on a whole hour', () => {
     const key = await t.key({ workspace: 'Acme' });
     const link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/now', slug: 'now' } })).json as ApiLink;
     assert.equal((await t.request('GET', '/now', { headers: { 'user-agent': DESKTOP } })).status, 302);
-    t.flushClicks();
+    await t.flushClicks();
     const owner = await new AdminClient(t.url).signIn(OWNER, PASSWORD, '/admin/analytics');
     for (const range of ['30d', '24h', '7d']) {
       assert.equal(cardValue((await owner.get(`/admin/analytics?range=${range}`)).text, 'human'), 1, `analytics, ${range}`);

@@ -80,16 +80,16 @@ const BLANK_WEBHOOK_FORM: WebhookFormValues = { url: '', description: '', events
  * refresh on `keys-changed` and `webhooks-changed`.
  */
 export function bindApiPages(router: Router, deps: ApiPagesDeps) {
-  router.get('/api', (req, res) => {
+  router.get('/api', async (req, res) => {
     const { actor } = workspaceOf(res);
     authorize(actor, 'webhooks.read');
-    page(req, res);
+    await page(req, res);
   });
 
   // ---- API keys ----
-  router.get('/api/keys', (_req, res) => {
+  router.get('/api/keys', async (_req, res) => {
     authorize(workspaceOf(res).actor, 'webhooks.read');
-    fragment(res, 'keys-table', keysData(res));
+    fragment(res, 'keys-table', await keysData(res));
   });
 
   router.post('/api/keys', async (req, res) => {
@@ -117,7 +117,7 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
           allowedCidrs,
         });
         const reveal = { kind: 'key', heading: `Your new key “${created.record.name}”`, value: created.key };
-        if (!isHtmx(req)) return page(req, res, { keyReveal: reveal });
+        if (!isHtmx(req)) return await page(req, res, { keyReveal: reveal });
         res.setHeader('hx-trigger', 'keys-changed');
         return fragment(res, 'key-form', { ...keyFormData(res, BLANK_KEY_FORM), reveal });
       } catch (err) {
@@ -131,7 +131,7 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
   });
 
   router.post('/api/keys/:id/rotate', async (req, res) => {
-    const key = workspaceKey(res, req.params.id);
+    const key = await workspaceKey(res, req.params.id);
     const graceDays = Number(text((req.body as Form).grace));
     if (!GRACE_DAYS.includes(graceDays as (typeof GRACE_DAYS)[number])) {
       refuse('Choose how long the old key keeps working: 0 to 7 days.');
@@ -152,46 +152,46 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     ['enable', true],
     ['disable', false],
   ] as const) {
-    router.post(`/api/keys/:id/${action}`, (req, res) => {
-      const key = workspaceKey(res, req.params.id);
-      setKeyEnabled(deps, res.locals.change!, key.id, enabled);
-      keyRowOrBack(req, res, key.id);
+    router.post(`/api/keys/:id/${action}`, async (req, res) => {
+      const key = await workspaceKey(res, req.params.id);
+      await setKeyEnabled(deps, res.locals.change!, key.id, enabled);
+      await keyRowOrBack(req, res, key.id);
     });
   }
 
-  router.post('/api/keys/:id/revoke', (req, res) => {
-    const key = workspaceKey(res, req.params.id);
-    revokeKey(deps, res.locals.change!, key.id);
-    keyRowOrBack(req, res, key.id);
+  router.post('/api/keys/:id/revoke', async (req, res) => {
+    const key = await workspaceKey(res, req.params.id);
+    await revokeKey(deps, res.locals.change!, key.id);
+    await keyRowOrBack(req, res, key.id);
   });
 
-  router.post('/api/keys/:id/networks', (req, res) => {
-    const key = workspaceKey(res, req.params.id);
+  router.post('/api/keys/:id/networks', async (req, res) => {
+    const key = await workspaceKey(res, req.params.id);
     const value = text((req.body as Form).allowedCidrs);
     try {
-      setAllowedNetworks(deps, res.locals.change!, key.id, splitCidrList(value));
+      await setAllowedNetworks(deps, res.locals.change!, key.id, splitCidrList(value));
     } catch (err) {
       if (!(err instanceof AppError) || err.code !== 'validation_failed') throw err;
-      const data = keysData(res, { keyId: key.id, value, error: err.errors?.[0]?.message ?? err.detail });
+      const data = await keysData(res, { keyId: key.id, value, error: err.errors?.[0]?.message ?? err.detail });
       if (!isHtmx(req)) return page(req, res, { keys: data }, 400);
       return fragment(res, 'key-row', { ...data, key: data.keys.find((k) => k.id === key.id)! }, 400);
     }
-    keyRowOrBack(req, res, key.id);
+    await keyRowOrBack(req, res, key.id);
   });
 
   // ---- A key's request log: which integration uses it (a panel under the list, or a page without JS) ----
-  router.get('/api/keys/:id/requests', (req, res) => {
-    const key = workspaceKey(res, req.params.id);
+  router.get('/api/keys/:id/requests', async (req, res) => {
+    const key = await workspaceKey(res, req.params.id);
     const before = cursorOf(req.query.before);
-    const data = requestLogData(res, key, before);
+    const data = await requestLogData(res, key, before);
     if (isHtmx(req)) return fragment(res, before === undefined ? 'key-log' : 'key-log-rows', data);
-    renderAdminPage(deps, req, res, 'pages/admin/api-key-requests', { title: `Requests with “${key.name}”`, section: 'api', ...data });
+    await renderAdminPage(deps, req, res, 'pages/admin/api-key-requests', { title: `Requests with “${key.name}”`, section: 'api', ...data });
   });
 
   // ---- Webhook endpoints ----
-  router.get('/api/webhooks', (_req, res) => {
+  router.get('/api/webhooks', async (_req, res) => {
     authorize(workspaceOf(res).actor, 'webhooks.read');
-    fragment(res, 'webhooks-table', webhooksData(res));
+    fragment(res, 'webhooks-table', await webhooksData(res));
   });
 
   router.post('/api/webhooks', async (req, res) => {
@@ -208,7 +208,7 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
       try {
         const created = await createWebhook(deps, workspace.workspaceId, res.locals.change!, parsed.data);
         const reveal = { kind: 'secret', heading: `Signing secret for ${created.url}`, value: created.secret };
-        if (!isHtmx(req)) return page(req, res, { webhookReveal: reveal });
+        if (!isHtmx(req)) return await page(req, res, { webhookReveal: reveal });
         res.setHeader('hx-trigger', 'webhooks-changed');
         return fragment(res, 'webhook-form', { ...webhookFormData(res, BLANK_WEBHOOK_FORM), reveal });
       } catch (err) {
@@ -270,29 +270,29 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     if (!isHtmx(req)) return redirectTo(req, res, `/admin/api/webhooks/${id}`);
     if (problem || !queued) return fragment(res, 'delivery-status', { endpointId: id, problem });
     res.setHeader('hx-trigger', 'deliveries-changed');
-    fragment(res, 'delivery-status', { endpointId: id, delivery: findDelivery(workspace.workspaceId, id, queued.deliveryId) });
+    fragment(res, 'delivery-status', { endpointId: id, delivery: await findDelivery(workspace.workspaceId, id, queued.deliveryId) });
   });
 
   // ---- Deliveries of one endpoint ----
-  router.get('/api/webhooks/:id', (req, res) => {
+  router.get('/api/webhooks/:id', async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'webhooks.read');
     const id = req.params.id as string;
-    const endpoint = listWebhooksOf(workspace.workspaceId).find((w) => w.id === id);
+    const endpoint = (await listWebhooksOf(workspace.workspaceId)).find((w) => w.id === id);
     if (!endpoint) throw new AppError(404, 'not_found', 'Not found', `Webhook endpoint ${id} was not found.`);
-    const data = deliveriesData(res, id);
+    const data = await deliveriesData(res, id);
     if (isHtmx(req) && req.query.fragment === 'deliveries') return fragment(res, 'deliveries-table', data);
-    renderAdminPage(deps, req, res, 'pages/admin/api-deliveries', { title: 'Webhook deliveries', section: 'api', endpoint, ...data });
+    await renderAdminPage(deps, req, res, 'pages/admin/api-deliveries', { title: 'Webhook deliveries', section: 'api', endpoint, ...data });
   });
 
-  router.get('/api/webhooks/:id/deliveries/:delivery', (req, res) => {
+  router.get('/api/webhooks/:id/deliveries/:delivery', async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'webhooks.read');
     const id = req.params.id as string;
     const poll = Number(req.query.poll);
     fragment(res, 'delivery-status', {
       endpointId: id,
-      delivery: findDelivery(workspace.workspaceId, id, req.params.delivery as string),
+      delivery: await findDelivery(workspace.workspaceId, id, req.params.delivery as string),
       poll: Number.isInteger(poll) && poll > 0 ? poll : 0,
     });
   });
@@ -308,17 +308,19 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
 
   // ---- helpers ----
 
-  function page(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
+  async function page(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const { actor, workspace } = workspaceOf(res);
-    renderAdminPage(deps, req, res, 'pages/admin/api', {
+    // A page given its own keys data (a form's error) does not read the list again.
+    const [keys, webhooks] = await Promise.all(['keys' in extra ? undefined : keysData(res), webhooksData(res)]);
+    await renderAdminPage(deps, req, res, 'pages/admin/api', {
       title: 'API & Webhooks',
       section: 'api',
       status,
       workspaceName: workspace.name,
       keyForm: allows(actor, 'keys.manage') ? keyFormData(res, BLANK_KEY_FORM) : undefined,
-      keys: keysData(res),
+      keys,
       webhookForm: allows(actor, 'webhooks.write') ? webhookFormData(res, BLANK_WEBHOOK_FORM) : undefined,
-      webhooks: webhooksData(res),
+      webhooks,
       ...extra,
     });
   }
@@ -343,53 +345,57 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     return { csrf: workspaceOf(res).session.csrf_token, values, errors: {}, eventTypes: EVENT_TYPES };
   }
 
-  function keysData(res: Response, networksForm?: NetworksFormError) {
+  async function keysData(res: Response, networksForm?: NetworksFormError) {
     const { workspace, actor, session } = workspaceOf(res);
     const now = deps.clock.now();
-    const emails = new Map(listMembers(deps.db, workspace.workspaceId).map((m) => [m.userId, m.email]));
-    const keys = listKeys(deps, workspace.workspaceId).map((k) => keyView(k, now, emails));
+    const [members, presented] = await Promise.all([listMembers(deps.db, workspace.workspaceId), listKeys(deps, workspace.workspaceId)]);
+    const emails = new Map(members.map((m) => [m.userId, m.email]));
+    const keys = presented.map((k) => keyView(k, now, emails));
     return { csrf: session.csrf_token, keys, canManage: allows(actor, 'keys.manage'), graceDays: GRACE_DAYS, networksForm };
   }
 
   /** A page of the key's log, newest first; the first page comes with where the key was used from. */
-  function requestLogData(res: Response, key: PresentedKey, before: number | undefined) {
-    const page = listKeyRequests(deps.db, key.id, { limit: REQUEST_LOG_PAGE, before });
+  async function requestLogData(res: Response, key: PresentedKey, before: number | undefined) {
+    const [page, summary] = await Promise.all([
+      listKeyRequests(deps.db, key.id, { limit: REQUEST_LOG_PAGE, before }),
+      before === undefined ? summariseKeyRequests(deps.db, key.id, deps.clock.now()) : undefined,
+    ]);
     const base = `/admin/api/keys/${key.id}/requests`;
     return {
       csrf: workspaceOf(res).session.csrf_token,
       key,
       requests: page.data,
-      summary: before === undefined ? summariseKeyRequests(deps.db, key.id, deps.clock.now()) : undefined,
+      summary,
       olderPage: before !== undefined,
       moreUrl: page.nextBefore === null ? undefined : `${base}?before=${page.nextBefore}`,
       pageSize: REQUEST_LOG_PAGE,
     };
   }
 
-  function keyRowOrBack(req: Request, res: Response, id: string) {
+  async function keyRowOrBack(req: Request, res: Response, id: string) {
     if (!isHtmx(req)) return redirectTo(req, res, '/admin/api');
-    const data = keysData(res);
+    const data = await keysData(res);
     fragment(res, 'key-row', { ...data, key: data.keys.find((k) => k.id === id)! });
   }
 
   /** The key, if it belongs to the current workspace (another workspace's id is a 404). */
-  function workspaceKey(res: Response, id: unknown): PresentedKey {
+  async function workspaceKey(res: Response, id: unknown): Promise<PresentedKey> {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'keys.manage');
-    const key = listKeys(deps, workspace.workspaceId).find((k) => k.id === id);
+    const key = (await listKeys(deps, workspace.workspaceId)).find((k) => k.id === id);
     if (!key) throw new AppError(404, 'not_found', 'Not found', `API key ${String(id)} was not found.`);
     return key;
   }
 
-  function listWebhooksOf(workspaceId: string) {
-    return listWebhooks(deps, workspaceId, { limit: 100 }).data;
+  async function listWebhooksOf(workspaceId: string) {
+    return (await listWebhooks(deps, workspaceId, { limit: 100 })).data;
   }
 
-  function webhooksData(res: Response) {
+  async function webhooksData(res: Response) {
     const { workspace, actor, session } = workspaceOf(res);
     const base = { csrf: session.csrf_token, canWrite: allows(actor, 'webhooks.write'), graceDays: GRACE_DAYS };
     try {
-      return { ...base, webhooks: listWebhooksOf(workspace.workspaceId), unavailable: undefined };
+      return { ...base, webhooks: await listWebhooksOf(workspace.workspaceId), unavailable: undefined };
     } catch (err) {
       // A plan without webhooks: the section says so instead of failing the whole page.
       if (err instanceof AppError && err.code === 'plan_feature_disabled') return { ...base, webhooks: [], unavailable: err.detail };
@@ -397,15 +403,15 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     }
   }
 
-  function deliveriesData(res: Response, endpointId: string) {
+  async function deliveriesData(res: Response, endpointId: string) {
     const { workspace, actor, session } = workspaceOf(res);
-    const deliveries = listDeliveries(deps, workspace.workspaceId, endpointId, { limit: DELIVERY_PAGE }).data.map((d) => ({ ...d, bodyPretty: pretty(d.body) }));
+    const deliveries = (await listDeliveries(deps, workspace.workspaceId, endpointId, { limit: DELIVERY_PAGE })).data.map((d) => ({ ...d, bodyPretty: pretty(d.body) }));
     return { csrf: session.csrf_token, endpointId, deliveries, canWrite: allows(actor, 'webhooks.write'), pageSize: DELIVERY_PAGE };
   }
 
   /** One delivery of an endpoint, by id, among its latest (what Send test and Redeliver follow). */
-  function findDelivery(workspaceId: string, endpointId: string, deliveryId: string) {
-    const found = listDeliveries(deps, workspaceId, endpointId, { limit: 100 }).data.find((d) => d.id === deliveryId);
+  async function findDelivery(workspaceId: string, endpointId: string, deliveryId: string) {
+    const found = (await listDeliveries(deps, workspaceId, endpointId, { limit: 100 })).data.find((d) => d.id === deliveryId);
     if (!found) throw new AppError(404, 'not_found', 'Not found', `Delivery ${deliveryId} was not found.`);
     return found;
   }

@@ -94,12 +94,12 @@ describe('admin API & Webhooks page', () => {
     }
     acmeId = (t.store.db.sqlite.prepare('select id from workspaces where name = ?').get('Acme') as { id: string }).id;
     // Globex: another workspace, with a key, an endpoint and a delivery none of them may touch.
-    const globex = createWorkspace(t.store, TEST_OPERATOR, 'Globex');
+    const globex = await createWorkspace(t.store, TEST_OPERATOR, 'Globex');
     const deps = t.server.deps;
     globexKeyId = keyIdOf((await createKey(deps, TEST_OPERATOR, { workspaceId: globex.id, name: 'Globex key', environment: 'production', scopes: ALL_SCOPES, expiresAt: null, createdByUserId: null })).key);
     globexWebhookId = (await createWebhook(deps, globex.id, TEST_OPERATOR, { url: `${receiver.url}/globex`, events: ['link.created'] })).id;
     globexDeliveryId = (await sendTestEvent(deps, globex.id, globexWebhookId)).deliveryId;
-    addMember(t.store, TEST_OPERATOR, globex.id, VIEWER, 'owner');
+    await addMember(t.store, TEST_OPERATOR, globex.id, VIEWER, 'owner');
     owner = await Browser.signedIn(t.url, OWNER);
   });
   after(async () => {
@@ -179,7 +179,7 @@ describe('admin API & Webhooks page', () => {
     const me = await t.request('GET', '/api/v1/me', { key });
     assert.equal(me.status, 200, me.text);
     assert.deepEqual(me.json.scopes, ['links:read', 'links:write']);
-    t.server.deps.keyUsage.flush();
+    await t.server.deps.keyUsage.flush();
 
     const id = keyIdOf(key);
     for (const list of [(await owner.get('/admin/api')).text, (await owner.get('/admin/api/keys', HX)).text]) {
@@ -398,8 +398,8 @@ describe('admin API & Webhooks page', () => {
   });
   test('a plan without webhooks shows why in that section; a full key allowance is said above the form', async () => {
     const globexId = (t.store.db.sqlite.prepare('select id from workspaces where name = ?').get('Globex') as { id: string }).id;
-    upsertPlan(t.store.db, TEST_OPERATOR, 'Keys only', { features: { webhooks: false }, limits: { apiKeys: 1 } }, clock.now());
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, globexId, 'Keys only', clock.now());
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'Keys only', { features: { webhooks: false }, limits: { apiKeys: 1 } }, clock.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, globexId, 'Keys only', clock.now());
     const b = await Browser.signedIn(t.url, VIEWER); // a viewer in Acme, the owner of Globex
     assert.equal((await b.post('/admin/workspace', { workspace: globexId, next: '/admin/api' })).status, 303);
     const page = await b.get('/admin/api');
@@ -424,7 +424,7 @@ describe('admin API & Webhooks page', () => {
     assert.match(rowOf((await owner.get('/admin/api')).text, `key-${keyIdOf(created)}`), /command line/, 'made at the command line');
     clock.advance(30 * DAY);
     assert.equal((await t.request('GET', '/api/v1/me', { key: used })).status, 200);
-    t.server.deps.keyUsage.flush();
+    await t.server.deps.keyUsage.flush();
     assert.equal(await markOf(created), true, 'never used, 30 days old');
     assert.equal(await markOf(used), false, 'used today');
     clock.advance(30 * DAY);
@@ -538,7 +538,7 @@ describe('admin API page: allowed networks and request log of a key', () => {
     }
     clock.advance(1_000);
     await from(key, '203.0.113.9', '/api/v1/links/lnk_missing');
-    t.server.deps.apiRequests.flush();
+    await t.server.deps.apiRequests.flush();
 
     const log = await owner.get(`/admin/api/keys/${id}/requests`, HX);
     assert.equal(log.status, 200);

@@ -62,9 +62,9 @@ async function seed(t: TestServer) {
   await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme' });
   await createUser(t.store, TEST_OPERATOR, { email: VIEWER, password: PASSWORD, workspace: 'Acme', role: 'viewer' });
   await createUser(t.store, TEST_OPERATOR, { email: LONER, password: PASSWORD });
-  const globex = createWorkspace(t.store, TEST_OPERATOR, 'Globex');
-  addMember(t.store, TEST_OPERATOR, globex.id, OWNER, 'admin');
-  createWorkspace(t.store, TEST_OPERATOR, 'Initech');
+  const globex = await createWorkspace(t.store, TEST_OPERATOR, 'Globex');
+  await addMember(t.store, TEST_OPERATOR, globex.id, OWNER, 'admin');
+  await createWorkspace(t.store, TEST_OPERATOR, 'Initech');
 }
 
 describe('admin sign-in, sessions and CSRF', () => {

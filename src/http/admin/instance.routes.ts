@@ -36,7 +36,7 @@ interface PlanFormState {
   errors: Partial<Record<PlanField, string>>;
 }
 
-type Plan = ReturnType<typeof listPlans>[number];
+type Plan = Awaited<ReturnType<typeof listPlans>>[number];
 
 /**
  * Instance (instance admins only): every user; every workspace with its plan (changed from its
@@ -52,16 +52,16 @@ type Plan = ReturnType<typeof listPlans>[number];
  * A change that is saved redirects to the page, which shows a flash.
  */
 export function bindInstancePages(router: Router, deps: InstanceDeps) {
-  router.get(ROUTE, (req, res) => {
+  router.get(ROUTE, async (req, res) => {
     requireInstanceAdmin(res);
     const editing = text(req.query.edit);
     if (!editing) return page(req, res);
-    const form = formOfPlan(requirePlan(editing));
+    const form = formOfPlan(await requirePlan(editing));
     if (isHtmx(req)) return renderFragment(res, 'partials/admin/instance/plan-edit', form);
-    page(req, res, { edit: form });
+    await page(req, res, { edit: form });
   });
 
-  router.post(ROUTE, (req, res) => {
+  router.post(ROUTE, async (req, res) => {
     requireInstanceAdmin(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
     switch (body.intent) {
@@ -77,21 +77,21 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
     }
   });
 
-  function moveWorkspace(req: Request, res: Response, body: Record<string, unknown>) {
-    const workspace = typeof body.workspace === 'string' ? findWorkspaceById(deps.db, body.workspace) : undefined;
+  async function moveWorkspace(req: Request, res: Response, body: Record<string, unknown>) {
+    const workspace = typeof body.workspace === 'string' ? await findWorkspaceById(deps.db, body.workspace) : undefined;
     if (!workspace) throw errors.notFound('Workspace');
     const plan = text(body.plan);
-    setWorkspacePlan(deps.db, changeOf(req, res), workspace.id, plan, deps.clock.now());
-    setFlash(deps, adminOf(res).session, { kind: 'ok', text: `${workspace.name} is on the ${plan} plan.` });
+    await setWorkspacePlan(deps.db, changeOf(req, res), workspace.id, plan, deps.clock.now());
+    await setFlash(deps, adminOf(res).session, { kind: 'ok', text: `${workspace.name} is on the ${plan} plan.` });
     redirectTo(req, res, INSTANCE);
   }
 
-  function savePlan(req: Request, res: Response, body: Record<string, unknown>, intent: 'plan.create' | 'plan.update') {
-    const existing = intent === 'plan.update' ? requirePlan(text(body.name)) : undefined;
+  async function savePlan(req: Request, res: Response, body: Record<string, unknown>, intent: 'plan.create' | 'plan.update') {
+    const existing = intent === 'plan.update' ? await requirePlan(text(body.name)) : undefined;
     const form = formFromBody(body, existing?.name);
     const change = parsePlanForm(form);
     if (!existing && !form.errors.name) {
-      const taken = listPlans(deps.db).find((p) => sameName(p.name, form.values.name.trim()));
+      const taken = (await listPlans(deps.db)).find((p) => sameName(p.name, form.values.name.trim()));
       if (taken) form.errors.name = `The plan ${taken.name} exists already: edit it in the table.`;
     }
     if (Object.keys(form.errors).length > 0) {
@@ -102,33 +102,34 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
     let flash = existing ? `Saved the ${name} plan.` : `Created the ${name} plan.`;
     // Saving an untouched form writes nothing, so the audit log only holds real changes.
     if (existing && isSameDefinition(existing, change)) flash = `Nothing changed in the ${name} plan.`;
-    else upsertPlan(deps.db, changeOf(req, res), name, change, deps.clock.now());
-    setFlash(deps, adminOf(res).session, { kind: 'ok', text: flash });
+    else await upsertPlan(deps.db, changeOf(req, res), name, change, deps.clock.now());
+    await setFlash(deps, adminOf(res).session, { kind: 'ok', text: flash });
     redirectTo(req, res, INSTANCE);
   }
 
-  function saveSettings(req: Request, res: Response, body: Record<string, unknown>) {
+  async function saveSettings(req: Request, res: Response, body: Record<string, unknown>) {
     const keepUserAgents = body.keepUserAgents === 'on';
     const before = deps.instanceSettings.get();
-    deps.instanceSettings.update(changeOf(req, res), { keepUserAgents }, deps.clock.now());
+    await deps.instanceSettings.update(changeOf(req, res), { keepUserAgents }, deps.clock.now());
     const text =
       before.keepUserAgents === keepUserAgents
         ? 'Nothing changed in the instance settings.'
         : keepUserAgents
           ? 'New clicks keep their raw user agent from now on.'
           : 'New clicks no longer keep their raw user agent.';
-    setFlash(deps, adminOf(res).session, { kind: 'ok', text });
+    await setFlash(deps, adminOf(res).session, { kind: 'ok', text });
     redirectTo(req, res, INSTANCE);
   }
 
-  function page(req: Request, res: Response, opts: { status?: number; create?: PlanFormState; edit?: PlanFormState } = {}) {
-    renderAdminPage(deps, req, res, 'pages/admin/instance', {
+  async function page(req: Request, res: Response, opts: { status?: number; create?: PlanFormState; edit?: PlanFormState } = {}) {
+    const [users, workspaces, plans] = await Promise.all([listUsers(deps), listWorkspaces(deps), listPlans(deps.db)]);
+    await renderAdminPage(deps, req, res, 'pages/admin/instance', {
       title: 'Instance',
       section: 'instance',
       status: opts.status,
-      users: listUsers(deps),
-      workspaces: listWorkspaces(deps),
-      plans: listPlans(deps.db).map((p) => ({
+      users,
+      workspaces,
+      plans: plans.map((p) => ({
         ...p,
         editUrl: `${INSTANCE}?${new URLSearchParams({ edit: p.name })}`,
         features: PLAN_FEATURES.map((f) => ({ name: f, on: p.features[f] !== false })),
@@ -166,8 +167,8 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
     res.status(status).type('html').send(html);
   }
 
-  function requirePlan(name: string): Plan {
-    const plan = listPlans(deps.db).find((p) => p.name === name);
+  async function requirePlan(name: string): Promise<Plan> {
+    const plan = (await listPlans(deps.db)).find((p) => p.name === name);
     if (!plan) throw errors.notFound(`Plan "${name}"`);
     return plan;
   }

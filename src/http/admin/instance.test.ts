@@ -65,8 +65,8 @@ describe('admin Instance page (instance admins only)', () => {
     await createUser(t.store, TEST_OPERATOR, { email: ROOT_ADMIN, password: PASSWORD, workspace: 'Acme' });
     await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Globex' });
     await createUser(t.store, TEST_OPERATOR, { email: LONER, password: PASSWORD });
-    upsertPlan(t.store.db, TEST_OPERATOR, 'Team', { features: { webhooks: false }, limits: { links: 1000, members: 10 } }, Date.now());
-    globex = requireWorkspace(t.store, 'Globex').id;
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'Team', { features: { webhooks: false }, limits: { links: 1000, members: 10 } }, Date.now());
+    globex = (await requireWorkspace(t.store, 'Globex')).id;
   });
   after(() => t.close());
 
@@ -82,9 +82,9 @@ describe('admin Instance page (instance admins only)', () => {
 
     const res = await admin.htmx('/admin/instance', { intent: 'workspace-plan', workspace: globex, plan: 'Team' });
     assert.equal(res.headers.get('hx-redirect'), '/admin/instance');
-    assert.equal(planOfWorkspace(t.store.db, globex).name, 'Team');
+    assert.equal((await planOfWorkspace(t.store.db, globex)).name, 'Team');
     assert.match((await admin.get('/admin/instance')).text, /Globex is on the Team plan\./);
-    const entry = listAudit(t.store.db, globex, 1)[0]!;
+    const entry = (await listAudit(t.store.db, globex, 1))[0]!;
     assert.equal(entry.action, 'workspace.set_plan');
     assert.deepEqual(entry.summary, { plan: { from: 'default', to: 'Team' } });
     assert.match(entry.actor, /^user:usr_/);
@@ -93,7 +93,7 @@ describe('admin Instance page (instance admins only)', () => {
     assert.equal((await admin.post('/admin/instance', { intent: 'workspace-plan', workspace: globex, plan: 'Platinum' })).status, 404);
     assert.equal((await admin.request('POST', '/admin/instance', { form: { intent: 'workspace-plan', workspace: globex, plan: 'default' } })).status, 403, 'no CSRF token');
     assert.equal((await admin.post('/admin/instance', { workspace: globex, plan: 'default' })).status, 400, 'a form without an intent');
-    assert.equal(planOfWorkspace(t.store.db, globex).name, 'Team');
+    assert.equal((await planOfWorkspace(t.store.db, globex)).name, 'Team');
   });
 
   test('a new plan: errors beside the fields (htmx and without JavaScript), values kept; then created and audited', async () => {
@@ -129,12 +129,12 @@ describe('admin Instance page (instance admins only)', () => {
       assert.equal(fieldError(plain.text, 'plan-new', c.field), c.error);
       assert.equal(valueOf(plain.text, `plan-new-${c.field}`), c.form[c.field]);
     }
-    assert.deepEqual(listPlans(t.store.db).map((p) => p.name), ['default', 'Team'], 'nothing was created');
+    assert.deepEqual((await listPlans(t.store.db)).map((p) => p.name), ['default', 'Team'], 'nothing was created');
 
     const res = await postPlan(admin, { intent: 'plan.create', ...planForm({ name: ' Pro ', links: '250', analyticsRetentionDays: '90', members: '0' }) }, ['api', 'qr'], 'htmx');
     assert.equal(res.status, 200, res.text);
     assert.equal(res.headers.get('hx-redirect'), '/admin/instance');
-    const pro = listPlans(t.store.db).find((p) => p.name === 'Pro')!;
+    const pro = (await listPlans(t.store.db)).find((p) => p.name === 'Pro')!;
     assert.deepEqual(pro.features, { api: true, webhooks: false, qr: true, analytics: false });
     assert.deepEqual(pro.limits, { links: 250, members: 0, analyticsRetentionDays: 90 });
     const after = await admin.get('/admin/instance');
@@ -149,7 +149,7 @@ describe('admin Instance page (instance admins only)', () => {
     const plain = await postPlan(admin, { intent: 'plan.create', ...planForm({ name: 'Free', links: '10' }) }, [], 'plain');
     assert.equal(plain.status, 303);
     assert.equal(plain.headers.get('location'), '/admin/instance');
-    assert.deepEqual(listPlans(t.store.db).find((p) => p.name === 'Free')?.features, { api: false, webhooks: false, qr: false, analytics: false });
+    assert.deepEqual((await listPlans(t.store.db)).find((p) => p.name === 'Free')?.features, { api: false, webhooks: false, qr: false, analytics: false });
   });
 
   test('editing a plan: the dialog form (or a page), errors beside the fields, blank removes a limit, audited once', async () => {
@@ -192,7 +192,7 @@ describe('admin Instance page (instance admins only)', () => {
     const good = { intent: 'plan.update', name: 'Team', ...planForm({ links: '', members: '10', qrCodes: '50', analyticsRetentionDays: '30' }) };
     const res = await postPlan(admin, good, ['api', 'webhooks', 'qr'], 'htmx');
     assert.equal(res.headers.get('hx-redirect'), '/admin/instance');
-    assert.deepEqual(planOfWorkspace(t.store.db, globex), {
+    assert.deepEqual(await planOfWorkspace(t.store.db, globex), {
       name: 'Team',
       features: { api: true, webhooks: true, qr: true, analytics: false },
       limits: { members: 10, qrCodes: 50, analyticsRetentionDays: 30 },
@@ -210,7 +210,7 @@ describe('admin Instance page (instance admins only)', () => {
 
     assert.equal((await postPlan(admin, { ...good, name: 'Platinum' }, [], 'htmx')).status, 404, 'an unknown plan');
     assert.equal((await admin.request('POST', '/admin/instance', { form: good })).status, 403, 'no CSRF token');
-    assert.equal(planOfWorkspace(t.store.db, globex).limits.qrCodes, 50);
+    assert.equal((await planOfWorkspace(t.store.db, globex)).limits.qrCodes, 50);
   });
 
   test('instance settings: raw user agents are kept only once the checkbox says so; audited by the store', async () => {
@@ -219,12 +219,12 @@ describe('admin Instance page (instance admins only)', () => {
     assert.match(page.text, /<input type="checkbox" id="keepUserAgents" name="keepUserAgents" value="on" aria-describedby/, 'off by default');
     assert.match(textOf(page.text, 'instance-settings')!, /Keep each click's raw user agent .* device, browser and OS classes are always kept/);
 
-    const link = await createLink(t.server.deps, requireWorkspace(t.store, 'Acme').id, TEST_OPERATOR, { url: 'https://example.com/ua', slug: 'ua-test' });
+    const link = await createLink(t.server.deps, (await requireWorkspace(t.store, 'Acme')).id, TEST_OPERATOR, { url: 'https://example.com/ua', slug: 'ua-test' });
     const agentsOfClicks = () =>
       (t.store.db.sqlite.prepare('select user_agent from clicks where link_id = ? order by id').all(link.id) as { user_agent: string | null }[]).map((r) => r.user_agent);
     const click = async () => {
       assert.equal((await t.request('GET', '/ua-test', { headers: { 'user-agent': FIREFOX } })).status, 302);
-      t.flushClicks();
+      await t.flushClicks();
     };
     await click();
 
@@ -273,9 +273,9 @@ describe('admin Instance page (instance admins only)', () => {
       assert.equal(res.status, 403, form.intent);
       assert.match(res.text, /Only instance admins can do this\./, `${form.intent}: refused for the role, not the CSRF token`);
     }
-    assert.equal(planOfWorkspace(t.store.db, globex).name, 'Team');
-    assert.equal(listPlans(t.store.db).find((p) => p.name === 'Mine'), undefined);
-    assert.equal(planOfWorkspace(t.store.db, globex).limits.qrCodes, 50, 'Team unchanged');
+    assert.equal((await planOfWorkspace(t.store.db, globex)).name, 'Team');
+    assert.equal((await listPlans(t.store.db)).find((p) => p.name === 'Mine'), undefined);
+    assert.equal((await planOfWorkspace(t.store.db, globex)).limits.qrCodes, 50, 'Team unchanged');
     assert.equal(t.server.deps.instanceSettings.get().keepUserAgents, false);
 
     // A user in no workspace reaches the Instance path, and is refused there too.

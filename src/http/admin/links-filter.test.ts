@@ -43,8 +43,8 @@ describe('admin Links page: status and tag filters', () => {
     t = await startTestServer({ clock });
     await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme' });
     await createUser(t.store, TEST_OPERATOR, { email: VIEWER, password: PASSWORD, workspace: 'Acme', role: 'viewer' });
-    acme = requireWorkspace(t.store, 'Acme').id;
-    const globex = createWorkspace(t.store, TEST_OPERATOR, 'Globex');
+    acme = (await requireWorkspace(t.store, 'Acme')).id;
+    const globex = await createWorkspace(t.store, TEST_OPERATOR, 'Globex');
     await createLink(t.server.deps, globex.id, TEST_OPERATOR, { url: 'https://globex.example/', slug: 'globex-home', tags: ['globex-only'] });
 
     await link('spring-sale', { tags: ['campaign', 'spring'], title: 'Spring sale' });

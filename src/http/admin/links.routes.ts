@@ -41,20 +41,20 @@ const EMPTY_FORM: LinkFormState['values'] = { url: '', slug: '', title: '', tags
  *   POST /links/:id/delete      empty (the row is removed)
  */
 export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
-  router.get('/links', (req, res) => {
-    const view = tableView(req, res);
-    renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', ...view, form: { values: EMPTY_FORM, errors: {} } });
+  router.get('/links', async (req, res) => {
+    const view = await tableView(req, res);
+    await renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', ...view, form: { values: EMPTY_FORM, errors: {} } });
   });
 
-  router.get('/links/table', (req, res) => {
-    const view = tableView(req, res, { withTagChoices: false });
+  router.get('/links/table', async (req, res) => {
+    const view = await tableView(req, res, { withTagChoices: false });
     // The address bar follows the search and filters, so a reload or a shared URL shows the same list.
     res.setHeader('hx-replace-url', pageUrl(view.filters, undefined));
     renderFragment(res, 'partials/admin/links/table', view);
   });
 
-  router.get('/links/rows', (req, res) => {
-    renderFragment(res, 'partials/admin/links/rows', tableView(req, res, { withTagChoices: false }));
+  router.get('/links/rows', async (req, res) => {
+    renderFragment(res, 'partials/admin/links/rows', await tableView(req, res, { withTagChoices: false }));
   });
 
   router.post('/links', async (req, res) => {
@@ -67,28 +67,28 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
     } catch (e) {
       const errs = formErrors(e);
       if (!isHtmx(req)) {
-        const view = tableView(req, res);
+        const view = await tableView(req, res);
         return renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', status: 422, ...view, form: { values, errors: errs } });
       }
       return renderFragment(res, 'partials/admin/links/create-form', { form: { values, errors: errs } }, 422);
     }
     if (!isHtmx(req)) {
-      setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Created ${created.shortUrl}` });
+      await setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Created ${created.shortUrl}` });
       return redirectTo(req, res, '/admin/links');
     }
     res.setHeader('hx-trigger', JSON.stringify({ 'links-changed': { id: created.id } }));
     renderFragment(res, 'partials/admin/links/create-form', { form: { values: EMPTY_FORM, errors: {}, created } }, 201);
   });
 
-  router.get('/links/:id/edit', (req, res) => {
-    const { link } = linkForWrite(req, res);
+  router.get('/links/:id/edit', async (req, res) => {
+    const { link } = await linkForWrite(req, res);
     const form = { values: valuesOf(link), errors: {} };
     if (isHtmx(req)) return renderFragment(res, 'partials/admin/links/edit-form', { link, form });
-    renderAdminPage(deps, req, res, 'pages/admin/link-edit', { title: `Edit /${link.slug}`, section: 'links', link, form });
+    await renderAdminPage(deps, req, res, 'pages/admin/link-edit', { title: `Edit /${link.slug}`, section: 'links', link, form });
   });
 
   router.post('/links/:id', async (req, res) => {
-    const { link, workspaceId } = linkForWrite(req, res);
+    const { link, workspaceId } = await linkForWrite(req, res);
     const values = formValues(req);
     let updated: Link;
     try {
@@ -101,7 +101,7 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
       return renderFragment(res, 'partials/admin/links/edit-form', { link, form }, 422);
     }
     if (!isHtmx(req)) {
-      setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Saved ${updated.shortUrl}` });
+      await setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Saved ${updated.shortUrl}` });
       return redirectTo(req, res, '/admin/links');
     }
     // The form leaves the dialog (which closes), and the row is redrawn where it is.
@@ -110,22 +110,22 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
   });
 
   router.post('/links/:id/status', async (req, res) => {
-    const { link, workspaceId } = linkForWrite(req, res);
+    const { link, workspaceId } = await linkForWrite(req, res);
     const status = (req.body as Record<string, unknown>)?.status;
     if (status !== 'active' && status !== 'disabled') throw errors.badRequest('invalid_status', 'Status must be active or disabled.');
     const updated = status === link.status ? link : await updateLink(deps, workspaceId, res.locals.change!, link.id, { status });
     if (!isHtmx(req)) {
-      setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `${status === 'active' ? 'Enabled' : 'Disabled'} ${updated.shortUrl}` });
+      await setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `${status === 'active' ? 'Enabled' : 'Disabled'} ${updated.shortUrl}` });
       return redirectTo(req, res, '/admin/links');
     }
     renderFragment(res, 'partials/admin/links/row', rowData(deps, updated, true));
   });
 
   router.post('/links/:id/delete', async (req, res) => {
-    const { link, workspaceId } = linkForWrite(req, res);
+    const { link, workspaceId } = await linkForWrite(req, res);
     await deleteLink(deps, workspaceId, res.locals.change!, link.id);
     if (!isHtmx(req)) {
-      setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Deleted ${link.shortUrl}` });
+      await setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Deleted ${link.shortUrl}` });
       return redirectTo(req, res, '/admin/links');
     }
     res.status(200).type('html').send('');
@@ -136,7 +136,7 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
    * status is a 400 page, as in the API). Blank parameters are what the plain GET form sends for "All".
    * The tag filter's choices cost a scan of the workspace's tags: only whole pages draw the toolbar.
    */
-  function tableView(req: Request, res: Response, { withTagChoices = true } = {}) {
+  async function tableView(req: Request, res: Response, { withTagChoices = true } = {}) {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.read');
     const query = parseInput(
@@ -150,10 +150,12 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
       },
       'query',
     );
-    const page = listLinks(deps, workspace.workspaceId, query);
+    const [page, tags] = await Promise.all([
+      listLinks(deps, workspace.workspaceId, query),
+      withTagChoices ? listLinkTags(deps.db, workspace.workspaceId) : ([] as string[]),
+    ]);
     const canWrite = allows(actor, 'links.write');
     const filters = { q: query.q ?? '', status: query.status ?? '', tag: query.tag ?? '' };
-    const tags = withTagChoices ? listLinkTags(deps.db, workspace.workspaceId) : [];
     // A tag no link carries any more still shows as chosen, so the list is never filtered invisibly.
     if (withTagChoices && filters.tag && !tags.includes(filters.tag)) tags.unshift(filters.tag);
     return {
@@ -172,12 +174,12 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
   }
 
   /** The link a change is about. A role that may not write is refused before learning whether the id exists. */
-  function linkForWrite(req: Request, res: Response) {
+  async function linkForWrite(req: Request, res: Response) {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.write');
     const id = req.params.id;
     if (typeof id !== 'string' || !LINK_ID_PATTERN.test(id)) throw errors.notFound(`Link ${String(id)}`);
-    return { link: getLink(deps, workspace.workspaceId, id), workspaceId: workspace.workspaceId };
+    return { link: await getLink(deps, workspace.workspaceId, id), workspaceId: workspace.workspaceId };
   }
 
   function renderFragment(res: Response, partial: string, data: Record<string, unknown>, status = 200) {

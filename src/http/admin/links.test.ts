@@ -48,7 +48,7 @@ describe('admin Links page', () => {
     await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme' });
     await createUser(t.store, TEST_OPERATOR, { email: MEMBER, password: PASSWORD, workspace: 'Acme', role: 'member' });
     await createUser(t.store, TEST_OPERATOR, { email: VIEWER, password: PASSWORD, workspace: 'Acme', role: 'viewer' });
-    createWorkspace(t.store, TEST_OPERATOR, 'Globex');
+    await createWorkspace(t.store, TEST_OPERATOR, 'Globex');
     globexLink = (await createLink(t.server.deps, wsId(t, 'Globex'), TEST_OPERATOR, { url: 'https://globex.example/', slug: 'globex-home' })).id;
     owner = await new Browser(t.url).signedIn(OWNER);
   });
@@ -174,14 +174,14 @@ describe('admin Links page', () => {
 
     // A plan limit is not any field's fault: it is said above the form.
     const original = (t.store.db.sqlite.prepare("select p.name from plans p join workspaces w on w.plan_id = p.id where w.name = 'Acme'").get() as { name: string }).name;
-    upsertPlan(t.store.db, TEST_OPERATOR, 'Tiny', { features: {}, limits: { links: 1 } }, clock.now());
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, wsId(t, 'Acme'), 'Tiny', clock.now());
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'Tiny', { features: {}, limits: { links: 1 } }, clock.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, wsId(t, 'Acme'), 'Tiny', clock.now());
     try {
       const res = await owner.post('/admin/links', valid, HX);
       assert.equal(res.status, 422);
       assert.match(res.text, /<p class="alert" role="alert">The &quot;Tiny&quot; plan allows 1 links/);
     } finally {
-      setWorkspacePlan(t.store.db, TEST_OPERATOR, wsId(t, 'Acme'), original, clock.now());
+      await setWorkspacePlan(t.store.db, TEST_OPERATOR, wsId(t, 'Acme'), original, clock.now());
     }
   });
 

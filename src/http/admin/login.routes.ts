@@ -73,9 +73,9 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
         }),
       );
 
-  app.get('/admin/login', (req, res) => {
+  app.get('/admin/login', async (req, res) => {
     const next = typeof req.query.next === 'string' ? req.query.next : undefined;
-    if (resumeSession(deps, readCookie(req, SESSION_COOKIE)).status === 'active') return res.redirect(303, safeAdminPath(next));
+    if ((await resumeSession(deps, readCookie(req, SESSION_COOKIE))).status === 'active') return res.redirect(303, safeAdminPath(next));
     const notice =
       req.query.setup === 'done'
         ? 'Your account and workspace are ready. Sign in to continue.'
@@ -125,8 +125,8 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
     }
 
     throttle.succeeded(email);
-    const first = membershipsOf(deps.db, user.id)[0];
-    const { token } = startSession(deps, {
+    const first = (await membershipsOf(deps.db, user.id))[0];
+    const { token } = await startSession(deps, {
       userId: user.id,
       workspaceId: first?.workspaceId ?? null,
       ip,
@@ -142,8 +142,8 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
 
 /** POST /admin/logout (in the admin router: session and CSRF checked before). */
 export function bindLogout(router: Router, deps: LoginDeps) {
-  router.post('/logout', (req, res) => {
-    endSession(deps, readCookie(req, SESSION_COOKIE));
+  router.post('/logout', async (req, res) => {
+    await endSession(deps, readCookie(req, SESSION_COOKIE));
     clearCookie(req, res, SESSION_COOKIE, SESSION_COOKIE_OPTIONS);
     redirectTo(req, res, '/admin/login?signed_out=1');
   });

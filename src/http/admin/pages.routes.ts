@@ -16,22 +16,26 @@ const AUDIT_PAGE_SIZE = 100;
 export function bindPages(router: Router, deps: PagesDeps) {
   router.get('/', (_req, res) => res.redirect(303, HOME));
 
-  router.post('/workspace', (req, res) => {
+  router.post('/workspace', async (req, res) => {
     const admin = adminOf(res);
     const form = (req.body ?? {}) as { workspace?: unknown; next?: unknown };
-    const target = switchWorkspace(deps, admin.session, admin.memberships, typeof form.workspace === 'string' ? form.workspace : '');
-    setFlash(deps, admin.session, { kind: 'ok', text: `You are now working in ${target.name}.` });
+    const target = await switchWorkspace(deps, admin.session, admin.memberships, typeof form.workspace === 'string' ? form.workspace : '');
+    await setFlash(deps, admin.session, { kind: 'ok', text: `You are now working in ${target.name}.` });
     redirectTo(req, res, safeAdminPath(form.next));
   });
 
-  router.get('/audit', (req, res) => {
+  router.get('/audit', async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'audit.read');
-    const entries = listAudit(deps.db, workspace.workspaceId, AUDIT_PAGE_SIZE);
-    const users = new Map(listMembers(deps.db, workspace.workspaceId).map((m) => [m.userId, m.email]));
-    const keys = new Map(listKeys(deps, workspace.workspaceId).map((k) => [k.id, k.name]));
+    const [entries, members, workspaceKeys] = await Promise.all([
+      listAudit(deps.db, workspace.workspaceId, AUDIT_PAGE_SIZE),
+      listMembers(deps.db, workspace.workspaceId),
+      listKeys(deps, workspace.workspaceId),
+    ]);
+    const users = new Map(members.map((m) => [m.userId, m.email]));
+    const keys = new Map(workspaceKeys.map((k) => [k.id, k.name]));
     const rows = entries.map((e) => ({ ...e, who: describeActor(e.actor, users, keys), what: describeTarget(e.target), details: describeSummary(e.summary) }));
-    renderAdminPage(deps, req, res, 'pages/admin/audit', { title: 'Audit log', section: 'audit', rows, pageSize: AUDIT_PAGE_SIZE });
+    await renderAdminPage(deps, req, res, 'pages/admin/audit', { title: 'Audit log', section: 'audit', rows, pageSize: AUDIT_PAGE_SIZE });
   });
 }
 

@@ -37,7 +37,7 @@ function navFor(admin: AdminContext, section: Section | undefined): Shell['nav']
   }).map((item) => ({ ...item, current: item.section === section }));
 }
 
-export function shellOf(deps: RenderDeps, req: Request, res: Response, section: Section | undefined): Shell {
+export async function shellOf(deps: RenderDeps, req: Request, res: Response, section: Section | undefined): Promise<Shell> {
   const admin = adminOf(res);
   const nav = navFor(admin, section);
   return {
@@ -48,19 +48,19 @@ export function shellOf(deps: RenderDeps, req: Request, res: Response, section: 
     nav,
     sectionHref: nav.find((n) => n.current)?.href ?? '/admin',
     // A fragment swapped in by htmx has nowhere to show it: the next full page does.
-    flash: isHtmx(req) ? undefined : takeFlash(deps, admin.session),
+    flash: isHtmx(req) ? undefined : await takeFlash(deps, admin.session),
   };
 }
 
 /** A page inside the admin layout. `data.title` names it; `section` marks the sidebar entry. */
-export function renderAdminPage(
+export async function renderAdminPage(
   deps: RenderDeps,
   req: Request,
   res: Response,
   page: string,
   data: { title: string; section?: Section; status?: number } & Record<string, unknown>,
-) {
-  const shell = shellOf(deps, req, res, data.section);
+): Promise<void> {
+  const shell = await shellOf(deps, req, res, data.section);
   res
     .status(data.status ?? 200)
     .type('html')

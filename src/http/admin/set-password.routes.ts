@@ -24,9 +24,9 @@ export function bindSetPasswordPages(app: Express, deps: SetPasswordDeps, forms:
     res.status(status).type('html').send(deps.views.render('pages/set-password', { minLength: MIN_PASSWORD, errors: {}, ...data }));
   };
 
-  app.get('/admin/set-password', (req: Request, res: Response) => {
+  app.get('/admin/set-password', async (req: Request, res: Response) => {
     const token = str(req.query.token);
-    const found = findPasswordToken(deps, token);
+    const found = await findPasswordToken(deps, token);
     if (!found) return render(res, 410, { invalid: true });
     render(res, 200, { token, email: found.email });
   });
@@ -35,7 +35,7 @@ export function bindSetPasswordPages(app: Express, deps: SetPasswordDeps, forms:
     const body = (req.body ?? {}) as Record<string, unknown>;
     const token = str(body.token);
     const password = str(body.password);
-    const found = findPasswordToken(deps, token);
+    const found = await findPasswordToken(deps, token);
     if (!found) return render(res, 410, { invalid: true });
     const errors: Record<string, string> = {};
     if (password !== str(body.confirm)) errors.confirm = 'The two passwords differ.';

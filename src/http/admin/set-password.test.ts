@@ -30,7 +30,7 @@ describe('Team: create a user with a one-time password link', () => {
     t = await startTestServer({ clock });
     await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme' });
     await createUser(t.store, TEST_OPERATOR, { email: VIEWER, password: PASSWORD, workspace: 'Acme', role: 'viewer' });
-    acme = requireWorkspace(t.store, 'Acme').id;
+    acme = (await requireWorkspace(t.store, 'Acme')).id;
   });
   after(() => t.close());
 
@@ -43,8 +43,8 @@ describe('Team: create a user with a one-time password link', () => {
     assert.match(textOf(res.text, 'member-invite')!, /new\.person@example\.com can now join\. .* it works once, for 24 hours/);
     const link = linkOf(res.text);
     const token = new URL(link, t.url).searchParams.get('token')!;
-    assert.equal(listMembers(t.store.db, acme).find((m) => m.email === 'new.person@example.com')?.role, 'member');
-    assert.deepEqual(listAudit(t.store.db, acme, 2).map((e) => e.action), ['user.invite', 'member.add']);
+    assert.equal((await listMembers(t.store.db, acme)).find((m) => m.email === 'new.person@example.com')?.role, 'member');
+    assert.deepEqual((await listAudit(t.store.db, acme, 2)).map((e) => e.action), ['user.invite', 'member.add']);
 
     // Only the token's hash is stored; the page is gone from the team page on reload.
     const stored = t.store.db.sqlite.prepare('select id from password_tokens').pluck().all() as string[];

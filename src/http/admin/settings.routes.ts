@@ -13,7 +13,7 @@ import { type RenderDeps, renderAdminPage } from './render.js';
 export interface SettingsDeps extends RenderDeps {
   redirects: { clear(): void };
   verifiedKeys: { clear(): void };
-  instanceSettings: { reload(): void };
+  instanceSettings: { reload(): void | Promise<void> };
 }
 
 /** Mounted under /admin: routes say `/settings`, redirects the full path. */
@@ -40,16 +40,16 @@ interface RenameForm {
 export function bindSettingsPages(router: Router, deps: SettingsDeps) {
   router.get(ROUTE, (req, res) => page(req, res));
 
-  router.post(`${ROUTE}/name`, (req, res) => {
+  router.post(`${ROUTE}/name`, async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'workspace.settings');
     const value = typeof req.body?.name === 'string' ? (req.body.name as string) : '';
     const form: RenameForm = { value };
     try {
-      const row = renameWorkspace(deps, res.locals.change!, workspace.workspaceId, value);
+      const row = await renameWorkspace(deps, res.locals.change!, workspace.workspaceId, value);
       const text = row.name === workspace.name ? 'The name is unchanged.' : `The workspace is now called ${row.name}.`;
       // The sidebar and the title show the name too: a full page shows it everywhere.
-      setFlash(deps, adminOf(res).session, { kind: 'ok', text });
+      await setFlash(deps, adminOf(res).session, { kind: 'ok', text });
       return redirectTo(req, res, SETTINGS);
     } catch (err) {
       if (!(err instanceof AppError) || !(err.status === 400 || err.code === 'workspace_exists')) throw err;
@@ -58,17 +58,17 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
     const message = form.error!;
     form.error = message.charAt(0).toUpperCase() + message.slice(1) + (message.endsWith('.') ? '' : '.');
     if (isHtmx(req)) return res.status(422).type('html').send(deps.views.render('partials/admin/settings/name-form', nameFormData(res, form)));
-    page(req, res, { form, status: 422 });
+    await page(req, res, { form, status: 422 });
   });
 
-  router.post(`${ROUTE}/clear-caches`, (req, res) => {
+  router.post(`${ROUTE}/clear-caches`, async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'keys.manage');
     deps.redirects.clear();
     deps.verifiedKeys.clear();
-    deps.instanceSettings.reload();
-    recordAudit(deps.db, res.locals.change!, { workspaceId: workspace.workspaceId, action: 'settings.clear_caches', targetType: 'instance', targetId: null, summary: { caches: ['redirects', 'api_keys', 'instance_settings'] }, at: deps.clock.now() });
-    setFlash(deps, adminOf(res).session, { kind: 'ok', text: 'Caches cleared: the next redirects and API calls read the database again.' });
+    await deps.instanceSettings.reload();
+    await recordAudit(deps.db, res.locals.change!, { workspaceId: workspace.workspaceId, action: 'settings.clear_caches', targetType: 'instance', targetId: null, summary: { caches: ['redirects', 'api_keys', 'instance_settings'] }, at: deps.clock.now() });
+    await setFlash(deps, adminOf(res).session, { kind: 'ok', text: 'Caches cleared: the next redirects and API calls read the database again.' });
     redirectTo(req, res, SETTINGS);
   });
 
@@ -77,9 +77,9 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
     return { ...form, canRename: allows(actor, 'workspace.settings'), csrf: adminOf(res).session.csrf_token };
   }
 
-  function page(req: Request, res: Response, opts: { form?: RenameForm; status?: number } = {}) {
+  async function page(req: Request, res: Response, opts: { form?: RenameForm; status?: number } = {}) {
     const { workspace, actor } = workspaceOf(res);
-    const usage = workspaceUsage(deps.db, workspace.workspaceId, deps.clock.now());
+    const usage = await workspaceUsage(deps.db, workspace.workspaceId, deps.clock.now());
     const meters = METERS.map(({ key, label }) => {
       const limit = usage.limits[key];
       const overage = 'overage' in limit ? limit.overage : 0;
@@ -94,7 +94,7 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
         level: limit.max === null ? 'unlimited' : overage > 0 || limit.used >= limit.max ? 'full' : percent >= 75 ? 'near' : 'ok',
       };
     });
-    renderAdminPage(deps, req, res, 'pages/admin/settings', {
+    await renderAdminPage(deps, req, res, 'pages/admin/settings', {
       title: 'Settings',
       section: 'settings',
       status: opts.status,

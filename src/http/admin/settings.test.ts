@@ -25,14 +25,14 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
     await createUser(t.store, TEST_OPERATOR, { email: ADMIN, password: PASSWORD, workspace: 'Acme', role: 'admin' });
     await createUser(t.store, TEST_OPERATOR, { email: VIEWER, password: PASSWORD, workspace: 'Acme', role: 'viewer' });
     await createUser(t.store, TEST_OPERATOR, { email: 'g@example.com', password: PASSWORD, workspace: 'Globex' });
-    acme = requireWorkspace(t.store, 'Acme').id;
+    acme = (await requireWorkspace(t.store, 'Acme')).id;
     key = await t.key({ workspace: 'Acme', name: 'CRM sync' });
   });
   after(() => t.close());
 
   test('usage against every limit: bars with used/max, "unlimited", and the clicks overage', async () => {
-    upsertPlan(t.store.db, TEST_OPERATOR, 'Starter', { features: { webhooks: false }, limits: { links: 4, clicksPerMonth: 2, members: 3, apiKeys: 5, analyticsRetentionDays: 30 } }, clock.now());
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'Starter', clock.now());
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'Starter', { features: { webhooks: false }, limits: { links: 4, clicksPerMonth: 2, members: 3, apiKeys: 5, analyticsRetentionDays: 30 } }, clock.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'Starter', clock.now());
     const slugs: string[] = [];
     for (const path of ['a', 'b', 'c']) {
       const res = await t.request('POST', '/api/v1/links', { key, body: { url: `https://example.com/${path}` } });
@@ -40,7 +40,7 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
       slugs.push(res.json.slug);
     }
     for (let i = 0; i < 5; i++) assert.equal((await t.request('GET', `/${slugs[0]}`, { headers: { 'user-agent': BROWSER } })).status, 302);
-    t.flushClicks();
+    await t.flushClicks();
 
     const viewer = await new AdminClient(t.url).signIn(VIEWER, PASSWORD, '/admin/settings');
     const page = await viewer.get('/admin/settings');
@@ -64,7 +64,7 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
     // A viewer reads it all but changes nothing.
     assert.doesNotMatch(page.text, /action="\/admin\/settings\/name"|clear-caches/);
     assert.match(textOf(page.text, 'workspace-name')!, /Only owners can rename the workspace\./);
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'default', clock.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'default', clock.now());
   });
 
   test('the owner renames the workspace; errors come back beside the field', async () => {
@@ -84,21 +84,21 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
       assert.equal(fieldError(plain.text, 'name'), error);
       assert.ok(plain.text.includes(`value="${name}"`), 'what was typed is kept');
     }
-    assert.equal(requireWorkspace(t.store, 'Acme').id, acme, 'unchanged');
+    assert.equal((await requireWorkspace(t.store, 'Acme')).id, acme, 'unchanged');
 
     const res = await owner.htmx('/admin/settings/name', { name: '  Acme Corp ' });
     assert.equal(res.headers.get('hx-redirect'), '/admin/settings');
     const page = await owner.get('/admin/settings');
     assert.match(page.text, /The workspace is now called Acme Corp\./);
     assert.match(page.text, /<title>Settings · Acme Corp · LinkQR<\/title>/);
-    const entry = listAudit(t.store.db, acme, 1)[0]!;
+    const entry = (await listAudit(t.store.db, acme, 1))[0]!;
     assert.equal(entry.action, 'workspace.rename');
     assert.deepEqual(entry.summary, { name: { from: 'Acme', to: 'Acme Corp' } });
 
     // The same name again changes nothing and writes nothing to the log.
     await owner.post('/admin/settings/name', { name: 'Acme Corp' });
-    assert.equal(listAudit(t.store.db, acme, 1)[0]!.id, entry.id);
-    renameWorkspace(t.store, TEST_OPERATOR, acme, 'Acme');
+    assert.equal((await listAudit(t.store.db, acme, 1))[0]!.id, entry.id);
+    await renameWorkspace(t.store, TEST_OPERATOR, acme, 'Acme');
   });
 
   test('admins and viewers may not rename; admins may clear caches, viewers may not', async () => {
@@ -118,7 +118,7 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
     for (const path of ['/admin/settings/name', '/admin/settings/clear-caches']) {
       assert.equal((await viewer.post(path, { name: 'Mine' })).status, 403, path);
     }
-    assert.equal(requireWorkspace(t.store, 'Acme').id, acme);
+    assert.equal((await requireWorkspace(t.store, 'Acme')).id, acme);
     assert.equal((await admin.request('POST', '/admin/settings/clear-caches', { form: {} })).status, 403, 'no CSRF token');
     assert.equal((await admin.request('POST', '/admin/settings/name', { form: { name: 'Mine' } })).status, 403, 'no CSRF token');
   });
@@ -143,7 +143,7 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
     assert.match((await admin.get('/admin/settings')).text, /Caches cleared: the next redirects and API calls read the database again\./);
     assert.equal(await visit(), 'https://example.com/new');
     assert.equal((await t.request('GET', '/api/v1/links', { key })).status, 200, 'the key verifies again after its cache is gone');
-    const entry = listAudit(t.store.db, acme, 1)[0]!;
+    const entry = (await listAudit(t.store.db, acme, 1))[0]!;
     assert.equal(entry.action, 'settings.clear_caches');
     assert.match(entry.actor, /^user:/);
   });

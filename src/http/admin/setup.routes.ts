@@ -24,16 +24,16 @@ export function bindSetupPages(app: Express, deps: SetupDeps & { views: Eta; cli
     return render(res, 403, 'pages/setup-closed', {});
   };
 
-  app.get('/setup', htmlSecurityHeaders, (req: Request, res: Response) => {
+  app.get('/setup', htmlSecurityHeaders, async (req: Request, res: Response) => {
     const token = typeof req.query.token === 'string' ? req.query.token : undefined;
-    const state = setupState(deps, token);
+    const state = await setupState(deps, token);
     if (state !== 'open') return closedOrGone(res, state);
     render(res, 200, 'pages/setup', { token, values: { workspace: FIRST_WORKSPACE_NAME }, errors: {} });
   });
 
   app.post('/setup', htmlSecurityHeaders, formBody(16 * 1024), async (req: Request, res: Response) => {
     const form = (req.body ?? {}) as SetupForm;
-    const state = setupState(deps, form.token);
+    const state = await setupState(deps, form.token);
     if (state !== 'open') return closedOrGone(res, state);
     const values = { email: form.email ?? '', workspace: form.workspace ?? '' };
     const input = { email: values.email, password: form.password ?? '', workspace: values.workspace };

@@ -18,12 +18,12 @@ describe('first-run setup page', () => {
   after(() => t.close());
 
   test('refuses missing, wrong and expired tokens; a new token voids the old one', async () => {
-    const first = issueSetupToken(t.store)!;
+    const first = (await issueSetupToken(t.store))!;
     assert.equal((await t.request('GET', '/setup')).status, 403);
     assert.equal((await t.request('GET', '/setup?token=nope')).status, 403);
     assert.equal((await t.request('GET', `/setup?token=${first}`)).status, 200);
 
-    const second = issueSetupToken(t.store)!;
+    const second = (await issueSetupToken(t.store))!;
     assert.equal((await t.request('GET', `/setup?token=${first}`)).status, 403, 'a restart issues a new token and voids the old');
     assert.equal((await t.request('GET', `/setup?token=${second}`)).status, 200);
 
@@ -34,7 +34,7 @@ describe('first-run setup page', () => {
   });
 
   test('shows the form with strict headers, errors beside fields, then creates the owner once', async () => {
-    const token = issueSetupToken(t.store)!;
+    const token = (await issueSetupToken(t.store))!;
     const page = await t.request('GET', `/setup?token=${token}`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
@@ -67,7 +67,7 @@ describe('first-run setup page', () => {
     assert.equal((await t.request('GET', `/setup?token=${token}`)).status, 404);
     const replay = await t.request('POST', '/setup', form({ token, email: 'second@example.com', password: 'long enough pw', confirm: 'long enough pw', workspace: 'B' }));
     assert.equal(replay.status, 404);
-    assert.equal(issueSetupToken(t.store), undefined, 'no token once a user exists');
+    assert.equal(await issueSetupToken(t.store), undefined, 'no token once a user exists');
     assert.equal((t.store.db.sqlite.prepare('select count(*) as n from users').get() as { n: number }).n, 1);
 
     const login = await t.request('GET', '/admin/login?setup=done');

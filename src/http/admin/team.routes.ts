@@ -57,12 +57,12 @@ const isRole = (v: string): v is Role => (ROLES as readonly string[]).includes(v
 export function bindTeamPages(router: Router, deps: TeamDeps) {
   router.get(ROUTE, (req, res) => page(req, res));
 
-  router.get(`${ROUTE}/members`, (req, res) => {
+  router.get(`${ROUTE}/members`, async (req, res) => {
     const { workspace } = workspaceOf(res);
-    res.type('html').send(deps.views.render('partials/admin/team/members', membersData(res, workspace.workspaceId)));
+    res.type('html').send(deps.views.render('partials/admin/team/members', await membersData(res, workspace.workspaceId)));
   });
 
-  router.post(ROUTE, (req, res) => {
+  router.post(ROUTE, async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'members.manage');
     const body = (req.body ?? {}) as Record<string, unknown>;
@@ -72,10 +72,10 @@ export function bindTeamPages(router: Router, deps: TeamDeps) {
     if (Object.keys(form.errors).length === 0) {
       try {
         requireOwnerFor(actor, form.values.role as Role);
-        const added = addMember(deps, res.locals.change!, workspace.workspaceId, form.values.email, form.values.role as Role);
+        const added = await addMember(deps, res.locals.change!, workspace.workspaceId, form.values.email, form.values.role as Role);
         const text = `${added.email} joined ${workspace.name} as ${added.role}.`;
         if (!isHtmx(req)) {
-          setFlash(deps, adminOf(res).session, { kind: 'ok', text });
+          await setFlash(deps, adminOf(res).session, { kind: 'ok', text });
           return redirectTo(req, res, TEAM);
         }
         res.setHeader('hx-trigger', 'members-changed');
@@ -89,7 +89,7 @@ export function bindTeamPages(router: Router, deps: TeamDeps) {
       }
     }
     if (isHtmx(req)) return renderAddForm(res, form, 422);
-    page(req, res, { form, status: 422 });
+    await page(req, res, { form, status: 422 });
   });
 
   router.post(`${ROUTE}/invite`, async (req, res) => {
@@ -111,7 +111,7 @@ export function bindTeamPages(router: Router, deps: TeamDeps) {
           res.setHeader('hx-trigger', 'members-changed');
           return renderInviteForm(res, { values: { email: '', role: 'member' }, errors: {}, link }, 200);
         }
-        return page(req, res, { invite: { values: { email: '', role: 'member' }, errors: {}, link } });
+        return await page(req, res, { invite: { values: { email: '', role: 'member' }, errors: {}, link } });
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         if (err.code === 'user_exists') form.errors.email = 'This person already has an account: add them by email instead.';
@@ -121,76 +121,76 @@ export function bindTeamPages(router: Router, deps: TeamDeps) {
       }
     }
     if (isHtmx(req)) return renderInviteForm(res, form, 422);
-    page(req, res, { invite: form, status: 422 });
+    await page(req, res, { invite: form, status: 422 });
   });
 
-  router.post(`${ROUTE}/:userId/role`, (req, res) => {
+  router.post(`${ROUTE}/:userId/role`, async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'members.manage');
-    const member = memberOf(res, workspace.workspaceId, req.params.userId as string);
+    const member = await memberOf(res, workspace.workspaceId, req.params.userId as string);
     const role = str((req.body ?? {}).role);
     if (!isRole(role)) return refuse(req, res, `Choose one of ${ROLES.join(', ')}.`, 422);
     requireOwnerFor(actor, member.role, role);
     try {
-      setMemberRole(deps, res.locals.change!, workspace.workspaceId, member.email, role);
+      await setMemberRole(deps, res.locals.change!, workspace.workspaceId, member.email, role);
     } catch (err) {
       if (err instanceof AppError && err.code === 'last_owner') return refuse(req, res, err.detail, 409);
       throw err;
     }
-    done(req, res, `${member.email} is now ${role}.`);
+    await done(req, res, `${member.email} is now ${role}.`);
   });
 
-  router.post(`${ROUTE}/:userId/remove`, (req, res) => {
+  router.post(`${ROUTE}/:userId/remove`, async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'members.manage');
-    const member = memberOf(res, workspace.workspaceId, req.params.userId as string);
+    const member = await memberOf(res, workspace.workspaceId, req.params.userId as string);
     requireOwnerFor(actor, member.role);
     try {
-      removeMember(deps, res.locals.change!, workspace.workspaceId, member.email);
+      await removeMember(deps, res.locals.change!, workspace.workspaceId, member.email);
     } catch (err) {
       if (err instanceof AppError && err.code === 'last_owner') return refuse(req, res, err.detail, 409);
       throw err;
     }
     // Removing yourself: the workspace is gone from your list, the pages go elsewhere.
     if (member.userId === adminOf(res).user.id) {
-      setFlash(deps, adminOf(res).session, { kind: 'ok', text: `You left ${workspace.name}.` });
+      await setFlash(deps, adminOf(res).session, { kind: 'ok', text: `You left ${workspace.name}.` });
       return redirectTo(req, res, '/admin');
     }
-    done(req, res, `${member.email} was removed from ${workspace.name}.`);
+    await done(req, res, `${member.email} was removed from ${workspace.name}.`);
   });
 
   /** A member of this workspace, by user id; anyone else (another workspace's) is not found. */
-  function memberOf(_res: Response, workspaceId: string, userId: string) {
-    const member = listMembers(deps.db, workspaceId).find((m) => m.userId === userId);
+  async function memberOf(_res: Response, workspaceId: string, userId: string) {
+    const member = (await listMembers(deps.db, workspaceId)).find((m) => m.userId === userId);
     if (!member) throw new AppError(404, 'not_found', 'Not found', 'Member was not found.');
     return member;
   }
 
   /** After a change: htmx gets the members table again; a plain form, the page with a flash. */
-  function done(req: Request, res: Response, text: string) {
+  async function done(req: Request, res: Response, text: string) {
     const { workspace } = workspaceOf(res);
     if (!isHtmx(req)) {
-      setFlash(deps, adminOf(res).session, { kind: 'ok', text });
+      await setFlash(deps, adminOf(res).session, { kind: 'ok', text });
       return redirectTo(req, res, TEAM);
     }
-    res.type('html').send(deps.views.render('partials/admin/team/members', { ...membersData(res, workspace.workspaceId), notice: text }));
+    res.type('html').send(deps.views.render('partials/admin/team/members', { ...(await membersData(res, workspace.workspaceId)), notice: text }));
   }
 
   /**
    * A change the rules refuse (the last owner): the table with the reason above it. htmx swaps
    * only 400/422 answers, so a fragment says 422; a plain form gets the page with the real status.
    */
-  function refuse(req: Request, res: Response, message: string, status: number) {
+  async function refuse(req: Request, res: Response, message: string, status: number) {
     const { workspace } = workspaceOf(res);
     if (isHtmx(req)) {
-      return res.status(422).type('html').send(deps.views.render('partials/admin/team/members', { ...membersData(res, workspace.workspaceId), alert: message }));
+      return res.status(422).type('html').send(deps.views.render('partials/admin/team/members', { ...(await membersData(res, workspace.workspaceId)), alert: message }));
     }
-    page(req, res, { alert: message, status });
+    await page(req, res, { alert: message, status });
   }
 
-  function membersData(res: Response, workspaceId: string) {
+  async function membersData(res: Response, workspaceId: string) {
     const { actor, user } = workspaceOf(res);
-    const members = listMembers(deps.db, workspaceId);
+    const members = await listMembers(deps.db, workspaceId);
     const owners = members.filter((m) => m.role === 'owner').length;
     return {
       members: members.map((m) => ({ ...m, self: m.userId === user.id, soleOwner: m.role === 'owner' && owners === 1 })),
@@ -216,10 +216,10 @@ export function bindTeamPages(router: Router, deps: TeamDeps) {
     res.status(status).type('html').send(deps.views.render('partials/admin/team/invite-form', addFormData(res, form)));
   }
 
-  function page(req: Request, res: Response, opts: { form?: AddForm; invite?: InviteForm; alert?: string; status?: number } = {}) {
+  async function page(req: Request, res: Response, opts: { form?: AddForm; invite?: InviteForm; alert?: string; status?: number } = {}) {
     const { workspace } = workspaceOf(res);
-    const members = membersData(res, workspace.workspaceId);
-    renderAdminPage(deps, req, res, 'pages/admin/team', {
+    const members = await membersData(res, workspace.workspaceId);
+    await renderAdminPage(deps, req, res, 'pages/admin/team', {
       title: 'Team',
       section: 'team',
       status: opts.status,

@@ -20,8 +20,8 @@ describe('admin Team page: members and roles', () => {
   let t: TestServer;
   let acme: string;
   let outsiderId: string;
-  const idOf = (email: string) => listMembers(t.store.db, acme).find((m) => m.email === email)?.userId;
-  const roleIn = (email: string) => listMembers(t.store.db, acme).find((m) => m.email === email)?.role;
+  const idOf = async (email: string) => (await listMembers(t.store.db, acme)).find((m) => m.email === email)?.userId;
+  const roleIn = async (email: string) => (await listMembers(t.store.db, acme)).find((m) => m.email === email)?.role;
 
   before(async () => {
     t = await startTestServer();
@@ -30,7 +30,7 @@ describe('admin Team page: members and roles', () => {
     await createUser(t.store, TEST_OPERATOR, { email: VIEWER, password: PASSWORD, workspace: 'Acme', role: 'viewer' });
     await createUser(t.store, TEST_OPERATOR, { email: NEWCOMER, password: PASSWORD });
     outsiderId = (await createUser(t.store, TEST_OPERATOR, { email: OUTSIDER, password: PASSWORD, workspace: 'Globex' })).user.id;
-    acme = requireWorkspace(t.store, 'Acme').id;
+    acme = (await requireWorkspace(t.store, 'Acme')).id;
   });
   after(() => t.close());
 
@@ -44,26 +44,26 @@ describe('admin Team page: members and roles', () => {
     assert.equal(added.status, 200, added.text);
     assert.equal(added.headers.get('hx-trigger'), 'members-changed', 'the members table reloads');
     assert.match(textOf(added.text, 'member-add')!, new RegExp(`${NEWCOMER} joined Acme as member\\.`));
-    assert.equal(roleIn(NEWCOMER), 'member');
+    assert.equal(await roleIn(NEWCOMER), 'member');
     const table = await owner.get('/admin/team/members');
-    assert.ok(textOf(table.text, `member-${idOf(NEWCOMER)}`)?.includes(NEWCOMER), 'the fragment lists the newcomer');
+    assert.ok(textOf(table.text, `member-${await idOf(NEWCOMER)}`)?.includes(NEWCOMER), 'the fragment lists the newcomer');
 
-    const promoted = await owner.htmx(`/admin/team/${idOf(NEWCOMER)}/role`, { role: 'admin' });
+    const promoted = await owner.htmx(`/admin/team/${await idOf(NEWCOMER)}/role`, { role: 'admin' });
     assert.equal(promoted.status, 200, promoted.text);
     assert.match(promoted.text, new RegExp(`${NEWCOMER} is now admin\\.`));
-    assert.match(promoted.text, new RegExp(`id="role-${idOf(NEWCOMER)}"[\\s\\S]*?<option value="admin" selected>`));
-    assert.equal(roleIn(NEWCOMER), 'admin');
+    assert.match(promoted.text, new RegExp(`id="role-${await idOf(NEWCOMER)}"[\\s\\S]*?<option value="admin" selected>`));
+    assert.equal(await roleIn(NEWCOMER), 'admin');
 
-    const id = idOf(NEWCOMER)!;
+    const id = (await idOf(NEWCOMER))!;
     const removed = await owner.htmx(`/admin/team/${id}/remove`, {});
     assert.equal(removed.status, 200, removed.text);
     assert.equal(textOf(removed.text, `member-${id}`), undefined, 'gone from the table');
-    assert.equal(roleIn(NEWCOMER), undefined);
+    assert.equal(await roleIn(NEWCOMER), undefined);
 
-    const actions = listAudit(t.store.db, acme, 10).map((e) => e.action);
+    const actions = (await listAudit(t.store.db, acme, 10)).map((e) => e.action);
     assert.deepEqual(actions.slice(0, 3), ['member.remove', 'member.role', 'member.add'], 'each change audited');
-    const entry = listAudit(t.store.db, acme, 3).find((e) => e.action === 'member.add')!;
-    assert.equal(entry.actor, `user:${idOf(OWNER)}`);
+    const entry = (await listAudit(t.store.db, acme, 3)).find((e) => e.action === 'member.add')!;
+    assert.equal(entry.actor, `user:${await idOf(OWNER)}`);
   });
 
   test('without htmx, the same forms redirect back to the page with a flash message', async () => {
@@ -72,7 +72,7 @@ describe('admin Team page: members and roles', () => {
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/admin/team');
     assert.match((await admin.get('/admin/team')).text, new RegExp(`${NEWCOMER} joined Acme as viewer\\.`));
-    const removed = await admin.post(`/admin/team/${idOf(NEWCOMER)}/remove`, {});
+    const removed = await admin.post(`/admin/team/${await idOf(NEWCOMER)}/remove`, {});
     assert.equal(removed.status, 303);
     assert.match((await admin.get('/admin/team')).text, new RegExp(`${NEWCOMER} was removed from Acme\\.`));
   });
@@ -97,25 +97,25 @@ describe('admin Team page: members and roles', () => {
     // htmx gets the form alone; a plain post, the whole page.
     assert.doesNotMatch((await owner.htmx('/admin/team', cases[0]!.form)).text, /<html/);
     assert.match((await owner.post('/admin/team', cases[0]!.form)).text, /<html/);
-    assert.equal(roleIn(NEWCOMER), undefined, 'nobody was added');
+    assert.equal(await roleIn(NEWCOMER), undefined, 'nobody was added');
   });
 
   test('the plan limit on members is shown in the form', async () => {
-    upsertPlan(t.store.db, TEST_OPERATOR, 'Trio', { features: {}, limits: { members: 3 } }, Date.now());
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'Trio', Date.now());
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'Trio', { features: {}, limits: { members: 3 } }, Date.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'Trio', Date.now());
     try {
       const owner = await new AdminClient(t.url).signIn(OWNER, PASSWORD, '/admin/team');
       const res = await owner.htmx('/admin/team', { email: NEWCOMER, role: 'member' });
       assert.equal(res.status, 422);
       assert.match(res.text, /<p class="alert" role="alert">The &quot;Trio&quot; plan allows 3 members; this workspace has 3\./);
     } finally {
-      setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'default', Date.now());
+      await setWorkspacePlan(t.store.db, TEST_OPERATOR, acme, 'default', Date.now());
     }
   });
 
   test('the last owner can be neither demoted nor removed: the table says why', async () => {
     const owner = await new AdminClient(t.url).signIn(OWNER, PASSWORD, '/admin/team');
-    const me = idOf(OWNER)!;
+    const me = (await idOf(OWNER))!;
     const page = await owner.get('/admin/team');
     for (const [path, form] of [[`/admin/team/${me}/role`, { role: 'admin' }], [`/admin/team/${me}/remove`, {}]] as const) {
       const frag = await owner.htmx(path, form);
@@ -125,24 +125,24 @@ describe('admin Team page: members and roles', () => {
       assert.equal(plain.status, 409);
       assert.match(plain.text, /<p class="alert" role="alert">This is the only owner of the workspace/);
     }
-    assert.equal(roleIn(OWNER), 'owner');
+    assert.equal(await roleIn(OWNER), 'owner');
     assert.ok(page.text.includes(`id="member-${me}"`));
 
     // With a second owner, the first may step down.
-    assert.equal((await owner.htmx(`/admin/team/${idOf(ADMIN)}/role`, { role: 'owner' })).status, 200);
+    assert.equal((await owner.htmx(`/admin/team/${await idOf(ADMIN)}/role`, { role: 'owner' })).status, 200);
     assert.equal((await owner.htmx(`/admin/team/${me}/role`, { role: 'admin' })).status, 200);
-    assert.equal(roleIn(OWNER), 'admin');
+    assert.equal(await roleIn(OWNER), 'admin');
     const adam = await new AdminClient(t.url).signIn(ADMIN, PASSWORD, '/admin/team');
     assert.equal((await adam.htmx(`/admin/team/${me}/role`, { role: 'owner' })).status, 200);
-    assert.equal((await adam.htmx(`/admin/team/${idOf(ADMIN)}/role`, { role: 'admin' })).status, 200);
-    assert.equal(roleIn(ADMIN), 'admin');
+    assert.equal((await adam.htmx(`/admin/team/${await idOf(ADMIN)}/role`, { role: 'admin' })).status, 200);
+    assert.equal(await roleIn(ADMIN), 'admin');
   });
 
   test('an admin manages members but not owners: no owner option, no controls on owner rows, posts refused', async () => {
     const admin = await new AdminClient(t.url).signIn(ADMIN, PASSWORD, '/admin/team');
     const page = await admin.get('/admin/team');
-    const me = idOf(ADMIN)!;
-    const owner = idOf(OWNER)!;
+    const me = (await idOf(ADMIN))!;
+    const owner = (await idOf(OWNER))!;
     assert.doesNotMatch(page.text, /<option value="owner"/, 'owner is not offered');
     assert.match(page.text, new RegExp(`id="role-${me}"`), 'the admin row is editable');
     assert.doesNotMatch(page.text, new RegExp(`id="role-${owner}"|/admin/team/${owner}/remove`), 'the owner row is not');
@@ -158,9 +158,9 @@ describe('admin Team page: members and roles', () => {
       assert.equal(res.status, 403, path);
       assert.match(res.text, /Only an owner can grant, change or remove the owner role\./);
     }
-    assert.equal(roleIn(ADMIN), 'admin');
-    assert.equal(roleIn(OWNER), 'owner');
-    assert.equal(roleIn(NEWCOMER), undefined);
+    assert.equal(await roleIn(ADMIN), 'admin');
+    assert.equal(await roleIn(OWNER), 'owner');
+    assert.equal(await roleIn(NEWCOMER), undefined);
     assert.equal(t.store.db.sqlite.prepare(`select count(*) from users where email = 'boss@example.com'`).pluck().get(), 0);
   });
 
@@ -172,14 +172,14 @@ describe('admin Team page: members and roles', () => {
     assert.equal(textOf(page.text, 'member-add'), undefined, 'no add form');
     assert.doesNotMatch(page.text, /\/remove"|\/role"|<select id="role-/, 'no role or remove controls');
     assert.match(page.text, /Only admins and owners can add, change or remove members\./);
-    const owner = idOf(OWNER)!;
-    for (const [path, form] of [['/admin/team', { email: NEWCOMER, role: 'owner' }], [`/admin/team/${idOf(ADMIN)}/role`, { role: 'viewer' }], [`/admin/team/${owner}/remove`, {}]] as const) {
+    const owner = (await idOf(OWNER))!;
+    for (const [path, form] of [['/admin/team', { email: NEWCOMER, role: 'owner' }], [`/admin/team/${await idOf(ADMIN)}/role`, { role: 'viewer' }], [`/admin/team/${owner}/remove`, {}]] as const) {
       const res = await viewer.post(path, form);
       assert.equal(res.status, 403, path);
       assert.match(res.text, /does not allow members\.manage/);
     }
-    assert.equal(roleIn(ADMIN), 'admin');
-    assert.equal(roleIn(NEWCOMER), undefined);
+    assert.equal(await roleIn(ADMIN), 'admin');
+    assert.equal(await roleIn(NEWCOMER), undefined);
   });
 
   test('a member of another workspace is not found; a post without the CSRF token is refused', async () => {
@@ -188,12 +188,12 @@ describe('admin Team page: members and roles', () => {
       const res = await owner.htmx(path, { role: 'viewer' });
       assert.equal(res.status, 404, path);
     }
-    assert.equal(listMembers(t.store.db, requireWorkspace(t.store, 'Globex').id)[0]?.role, 'owner', 'untouched');
+    assert.equal((await listMembers(t.store.db, (await requireWorkspace(t.store, 'Globex')).id))[0]?.role, 'owner', 'untouched');
 
     for (const form of [{ email: NEWCOMER, role: 'member' }, { email: NEWCOMER, role: 'member', _csrf: 'forged' }] as Record<string, string>[]) {
       const res = await owner.request('POST', '/admin/team', { form });
       assert.equal(res.status, 403);
     }
-    assert.equal(roleIn(NEWCOMER), undefined);
+    assert.equal(await roleIn(NEWCOMER), undefined);
   });
 });

@@ -21,7 +21,7 @@ describe('allowed networks of an API key', () => {
     t = await startTestServer({ clock, env: { LINKQR_TRUST_PROXY: 'loopback' } });
     key = await t.key({ workspace: 'Acme', name: 'CRM sync' });
     id = keyIdOf(key);
-    workspaceId = findWorkspaceByName(t.store.db, 'Acme')!.id;
+    workspaceId = (await findWorkspaceByName(t.store.db, 'Acme'))!.id;
   });
   after(() => t?.close());
 
@@ -30,8 +30,8 @@ describe('allowed networks of an API key', () => {
   });
 
   describe('a key limited to 10.0.0.0/8, 192.0.2.0/24 and 2001:db8::/32', () => {
-    before(() => {
-      setAllowedNetworks(t.store, TEST_OPERATOR, id, ['10.0.0.0/8', '192.0.2.0/24', '2001:db8::/32']);
+    before(async () => {
+      await setAllowedNetworks(t.store, TEST_OPERATOR, id, ['10.0.0.0/8', '192.0.2.0/24', '2001:db8::/32']);
     });
 
     const cases: [string, string, boolean][] = [
@@ -64,7 +64,7 @@ describe('allowed networks of an API key', () => {
 
     test('refusals are in the key log, with the address seen', async () => {
       await from('198.51.100.23');
-      t.server.deps.apiRequests.flush();
+      await t.server.deps.apiRequests.flush();
       const last = t.store.db.sqlite.prepare('select status, ip, path from api_request_log where key_id = ? order by id desc limit 1').get(id);
       assert.deepEqual(last, { status: 403, ip: '198.51.100.23', path: '/api/v1/me' });
     });
@@ -78,22 +78,22 @@ describe('allowed networks of an API key', () => {
   });
 
   test('a change applies to the very next request, and "any" (null) lifts the limit', async () => {
-    setAllowedNetworks(t.store, TEST_OPERATOR, id, ['198.51.100.0/24']);
+    await setAllowedNetworks(t.store, TEST_OPERATOR, id, ['198.51.100.0/24']);
     assert.equal((await from('198.51.100.5')).status, 200);
     assert.equal((await from('10.0.0.1')).status, 403);
-    setAllowedNetworks(t.store, TEST_OPERATOR, id, ['10.0.0.1']);
+    await setAllowedNetworks(t.store, TEST_OPERATOR, id, ['10.0.0.1']);
     assert.equal((await from('10.0.0.1')).status, 200, 'a bare address is a /32');
     assert.equal((await from('10.0.0.2')).status, 403);
-    setAllowedNetworks(t.store, TEST_OPERATOR, id, null);
+    await setAllowedNetworks(t.store, TEST_OPERATOR, id, null);
     assert.equal((await from('203.0.113.99')).status, 200);
   });
 
-  test('changes are audited with the list before and after; setting the same list again is not', () => {
-    const entries = () => listAudit(t.store.db, workspaceId, 100).filter((e) => e.action === 'key.set_networks' && e.target === `api_key:${id}`);
-    const before = entries().length;
-    setAllowedNetworks(t.store, { actor: { type: 'operator', id: 'cli:alice' }, ip: null }, id, [' 10.0.0.0/8 ', '10.0.0.0/8', '2001:db8::/48']);
-    setAllowedNetworks(t.store, TEST_OPERATOR, id, ['10.0.0.0/8', '2001:db8::/48']);
-    const after = entries();
+  test('changes are audited with the list before and after; setting the same list again is not', async () => {
+    const entries = async () => (await listAudit(t.store.db, workspaceId, 100)).filter((e) => e.action === 'key.set_networks' && e.target === `api_key:${id}`);
+    const before = (await entries()).length;
+    await setAllowedNetworks(t.store, { actor: { type: 'operator', id: 'cli:alice' }, ip: null }, id, [' 10.0.0.0/8 ', '10.0.0.0/8', '2001:db8::/48']);
+    await setAllowedNetworks(t.store, TEST_OPERATOR, id, ['10.0.0.0/8', '2001:db8::/48']);
+    const after = await entries();
     assert.equal(after.length, before + 1);
     assert.equal(after[0]!.actor, 'operator:cli:alice');
     assert.deepEqual(after[0]!.summary, { name: 'CRM sync', allowedCidrs: { from: null, to: ['10.0.0.0/8', '2001:db8::/48'] } });
@@ -112,7 +112,7 @@ describe('allowed networks of an API key', () => {
     assert.deepEqual(record.allowedCidrs, ['192.0.2.0/24']);
     assert.equal((await from('192.0.2.8', limited)).status, 200);
     assert.equal((await from('192.0.3.8', limited)).status, 403);
-    const created = listAudit(t.store.db, workspaceId, 100).find((e) => e.action === 'key.create' && e.target === `api_key:${record.id}`);
+    const created = (await listAudit(t.store.db, workspaceId, 100)).find((e) => e.action === 'key.create' && e.target === `api_key:${record.id}`);
     assert.deepEqual(created?.summary.allowedCidrs, ['192.0.2.0/24']);
   });
 
@@ -121,14 +121,10 @@ describe('allowed networks of an API key', () => {
     for (const entry of bad) {
       test(entry, async () => {
         const beforeRow = t.store.db.sqlite.prepare('select allowed_cidrs from api_keys where id = ?').pluck().get(id);
-        const err = (() => {
-          try {
-            setAllowedNetworks(t.store, TEST_OPERATOR, id, ['10.0.0.0/8', entry]);
-          } catch (e) {
-            return e;
-          }
-          return undefined;
-        })();
+        const err = await setAllowedNetworks(t.store, TEST_OPERATOR, id, ['10.0.0.0/8', entry]).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         assert.ok(err instanceof AppError, 'refused');
         assert.equal(err.code, 'validation_failed');
         assert.equal(err.errors?.[0]?.field, 'allowedCidrs');

@@ -7,17 +7,17 @@ import { linkId } from './links.routes.js';
 import { sendJson } from './send-json.js';
 
 export function bindAnalyticsApi(router: Router, deps: AnalyticsDeps) {
-  router.get('/stats', can('analytics.read'), (req, res) => {
-    sendJson(res, 200, workspaceStats(deps, principalOf(res).workspaceId, parseInput(workspaceStatsQuery, req.query, 'query')));
+  router.get('/stats', can('analytics.read'), async (req, res) => {
+    sendJson(res, 200, await workspaceStats(deps, principalOf(res).workspaceId, parseInput(workspaceStatsQuery, req.query, 'query')));
   });
 
-  router.get('/links/:id/stats', can('analytics.read'), (req, res) => {
+  router.get('/links/:id/stats', can('analytics.read'), async (req, res) => {
     const id = linkId(req.params.id);
-    sendJson(res, 200, linkStats(deps, principalOf(res).workspaceId, id, parseInput(linkStatsQuery, req.query, 'query')));
+    sendJson(res, 200, await linkStats(deps, principalOf(res).workspaceId, id, parseInput(linkStatsQuery, req.query, 'query')));
   });
 
-  router.get('/links/:id/clicks', can('analytics.read'), (req, res) => {
+  router.get('/links/:id/clicks', can('analytics.read'), async (req, res) => {
     const id = linkId(req.params.id);
-    sendJson(res, 200, listClicks(deps, principalOf(res).workspaceId, id, parseInput(listClicksQuery, req.query, 'query')));
+    sendJson(res, 200, await listClicks(deps, principalOf(res).workspaceId, id, parseInput(listClicksQuery, req.query, 'query')));
   });
 }

@@ -41,12 +41,12 @@ describe('API authentication', () => {
     handled.push(k);
     return k;
   };
-  const rowOf = (k: string) => findKeyById(t.store.db, partsOf(k).id)!;
+  const rowOf = async (k: string) => (await findKeyById(t.store.db, partsOf(k).id))!;
 
   before(async () => {
     t = await startTestServer({ clock });
     key = await newKey();
-    workspaceId = findWorkspaceByName(t.store.db, 'Acme')!.id;
+    workspaceId = (await findWorkspaceByName(t.store.db, 'Acme'))!.id;
   });
   after(() => t.close());
 
@@ -100,7 +100,7 @@ describe('API authentication', () => {
     test('revoked → api_key_revoked, from the very next request', async () => {
       const k = await newKey();
       assert.equal((await t.request('GET', '/api/v1/me', { key: k })).status, 200);
-      revokeKey(t.store, TEST_OPERATOR, partsOf(k).id);
+      await revokeKey(t.store, TEST_OPERATOR, partsOf(k).id);
       assertProblem(await t.request('GET', '/api/v1/me', { key: k }), 401, 'api_key_revoked', k);
     });
 
@@ -121,7 +121,7 @@ describe('API authentication', () => {
       assert.equal(me.json.environment, 'production');
       assert.equal((await t.request('GET', '/api/v1/links', { key: k })).status, 200);
       // The verification is cached now: only the status read on each request can stop it.
-      assert.equal(t.server.deps.verifiedKeys.has(id, rowOf(k).secret_hash, secret), true);
+      assert.equal(t.server.deps.verifiedKeys.has(id, (await rowOf(k)).secret_hash, secret), true);
 
       const revoked = await runCli(['key', 'revoke', id], { dataDir: t.dataDir });
       assert.equal(revoked.code, 0, revoked.stderr);
@@ -147,12 +147,12 @@ describe('API authentication', () => {
       const k = await newKey();
       const { id } = partsOf(k);
       assert.equal((await t.request('GET', '/api/v1/links', { key: k })).status, 200);
-      setKeyEnabled(t.store, TEST_OPERATOR, id, false);
+      await setKeyEnabled(t.store, TEST_OPERATOR, id, false);
       assertProblem(await t.request('GET', '/api/v1/links', { key: k }), 401, 'api_key_disabled', k);
-      setKeyEnabled(t.store, TEST_OPERATOR, id, true);
+      await setKeyEnabled(t.store, TEST_OPERATOR, id, true);
       assert.equal((await t.request('GET', '/api/v1/links', { key: k })).status, 200);
 
-      revokeKey(t.store, TEST_OPERATOR, id);
+      await revokeKey(t.store, TEST_OPERATOR, id);
       const enable = await runCli(['key', 'enable', id], { dataDir: t.dataDir });
       assert.notEqual(enable.code, 0, 'enabling a revoked key must fail');
       assertProblem(await t.request('GET', '/api/v1/links', { key: k }), 401, 'api_key_revoked', k);
@@ -297,7 +297,7 @@ describe('API authentication', () => {
         assert.equal(usage.plan, 'default');
         assert.deepEqual(Object.keys(usage.limits).sort(), ['analyticsRetentionDays', 'apiKeys', 'clicksPerMonth', 'links', 'members', 'qrCodes', 'webhookEndpoints']);
         assert.ok(!res.text.includes(partsOf(k).secret));
-        assert.ok(!res.text.includes(rowOf(k).secret_hash));
+        assert.ok(!res.text.includes((await rowOf(k)).secret_hash));
       }
     });
 
@@ -313,27 +313,27 @@ describe('API authentication', () => {
   test('last_used_at, last_used_ip and request_count update on use (refused attempts do not count)', async () => {
     const k = await newKey({ name: 'usage' });
     const { id } = partsOf(k);
-    const shown = () => listKeys(t.store, workspaceId).find((r) => r.id === id)!;
-    assert.equal(shown().requestCount, 0);
-    assert.equal(shown().lastUsedAt, null);
-    assert.equal(shown().lastUsedIp, null);
+    const shown = async () => (await listKeys(t.store, workspaceId)).find((r) => r.id === id)!;
+    assert.equal((await shown()).requestCount, 0);
+    assert.equal((await shown()).lastUsedAt, null);
+    assert.equal((await shown()).lastUsedIp, null);
 
     assertProblem(await t.request('GET', '/api/v1/me', { key: formatKey({ id, secret: generateKeyParts().secret }) }), 401, 'invalid_api_key');
     const first = clock.now() + 3_600_000;
     clock.set(first);
     assert.equal((await t.request('GET', '/api/v1/me', { key: k })).status, 200);
     // Usage may be written behind; it must show up shortly, counting the one accepted request only.
-    await eventually(() => shown().requestCount > 0);
-    assert.equal(shown().requestCount, 1);
-    assert.equal(shown().lastUsedAt, new Date(first).toISOString());
-    assert.equal(shown().lastUsedIp, '127.0.0.1');
+    await eventually(async () => (await shown()).requestCount > 0);
+    assert.equal((await shown()).requestCount, 1);
+    assert.equal((await shown()).lastUsedAt, new Date(first).toISOString());
+    assert.equal((await shown()).lastUsedIp, '127.0.0.1');
 
     clock.advance(90_000);
     assert.equal((await t.request('GET', '/api/v1/links', { key: k })).status, 200);
     assert.equal((await t.request('POST', '/api/v1/links', { key: k, body: { url: 'https://example.com/usage' } })).status, 201);
-    await eventually(() => shown().requestCount >= 3);
-    assert.equal(shown().requestCount, 3);
-    assert.equal(shown().lastUsedAt, new Date(first + 90_000).toISOString());
+    await eventually(async () => (await shown()).requestCount >= 3);
+    assert.equal((await shown()).requestCount, 3);
+    assert.equal((await shown()).lastUsedAt, new Date(first + 90_000).toISOString());
   });
 
   test('logs never contain a key; request lines carry the key id', async () => {

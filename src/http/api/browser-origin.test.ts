@@ -24,7 +24,7 @@ function assertRefused(res: HttpResult, origin?: string) {
 describe('browser origins on the API', () => {
   let t: TestServer;
   let key: string;
-  const links = () => countLinks(t.store.db, findWorkspaceByName(t.store.db, 'Acme')!.id);
+  const links = async () => countLinks(t.store.db, (await findWorkspaceByName(t.store.db, 'Acme'))!.id);
 
   before(async () => {
     t = await startTestServer();
@@ -42,10 +42,10 @@ describe('browser origins on the API', () => {
   ];
   for (const [name, headers] of refused) {
     test(`${name} → 403 browser_origin_refused, even with a valid key`, async () => {
-      const before = links();
+      const before = await links();
       assertRefused(await t.request('GET', '/api/v1/me', { key, headers }), headers.origin);
       assertRefused(await t.request('POST', '/api/v1/links', { key, headers, body: { url: 'https://example.com/' } }), headers.origin);
-      assert.equal(links(), before, 'the refused POST created nothing');
+      assert.equal(await links(), before, 'the refused POST created nothing');
     });
   }
 

@@ -21,12 +21,12 @@ export function bindLinksApi(router: Router, deps: LinkDeps & QrDeps) {
     sendJson(res, 201, link, { location: `/api/v1/links/${link.id}` });
   });
 
-  router.get('/links', can('links.read'), (req, res) => {
-    sendJson(res, 200, listLinks(deps, principalOf(res).workspaceId, parseInput(listLinksQuery, req.query, 'query')));
+  router.get('/links', can('links.read'), async (req, res) => {
+    sendJson(res, 200, await listLinks(deps, principalOf(res).workspaceId, parseInput(listLinksQuery, req.query, 'query')));
   });
 
-  router.get('/links/:id', can('links.read'), noQuery, (req, res) => {
-    sendJson(res, 200, getLink(deps, principalOf(res).workspaceId, linkId(req.params.id)));
+  router.get('/links/:id', can('links.read'), noQuery, async (req, res) => {
+    sendJson(res, 200, await getLink(deps, principalOf(res).workspaceId, linkId(req.params.id)));
   });
 
   router.patch('/links/:id', can('links.write'), noQuery, async (req, res) => {

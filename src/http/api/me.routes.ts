@@ -9,17 +9,17 @@ import { sendJson } from './send-json.js';
 
 export function bindMeApi(router: Router, deps: { db: Db; clock: Clock }) {
   // Any valid key may ask who it is: integrations use this as their "test connection" call.
-  router.get('/me', noQuery, (_req, res) => {
+  router.get('/me', noQuery, async (_req, res) => {
     const p = principalOf(res);
-    const workspace = findWorkspaceById(deps.db, p.workspaceId)!;
-    const plan = findPlanById(deps.db, workspace.plan_id)!;
+    const workspace = (await findWorkspaceById(deps.db, p.workspaceId))!;
+    const [plan, usage] = await Promise.all([findPlanById(deps.db, workspace.plan_id), workspaceUsage(deps.db, workspace.id, deps.clock.now())]);
     sendJson(res, 200, {
       id: p.keyId,
       name: p.name,
       environment: p.environment,
       scopes: p.scopes,
       expiresAt: toIso(p.expiresAt),
-      workspace: { id: workspace.id, name: workspace.name, plan: plan.name, usage: workspaceUsage(deps.db, workspace.id, deps.clock.now()) },
+      workspace: { id: workspace.id, name: workspace.name, plan: plan!.name, usage },
     });
   });
 }

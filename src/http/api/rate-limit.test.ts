@@ -64,10 +64,10 @@ describe('API rate limit per key', () => {
 
   test('a refused write does nothing', async () => {
     const key = await freshKey('Writers');
-    const workspaceId = findWorkspaceByName(t.store.db, 'Writers')!.id;
+    const workspaceId = (await findWorkspaceByName(t.store.db, 'Writers'))!.id;
     for (let i = 0; i < 5; i++) assert.equal((await t.request('POST', '/api/v1/links', { key, body: { url: `https://example.com/${i}` } })).status, 201);
     assertRateLimited(await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/6' } }), 12, []);
-    assert.equal(countLinks(t.store.db, workspaceId), 5);
+    assert.equal(await countLinks(t.store.db, workspaceId), 5);
   });
 
   test('the quota comes back with time: one request per 12 s, all of it after a minute', async () => {
@@ -96,11 +96,11 @@ describe('API rate limit per key', () => {
 
   test("a plan's apiRequestsPerMinute overrides the instance setting; plan changes apply to the next request", async () => {
     const key = await freshKey('Metered');
-    const workspaceId = findWorkspaceByName(t.store.db, 'Metered')!.id;
+    const workspaceId = (await findWorkspaceByName(t.store.db, 'Metered'))!.id;
     const setLimit = (perMinute: number | null) =>
       upsertPlan(t.store.db, TEST_OPERATOR, 'metered', { features: {}, limits: { apiRequestsPerMinute: perMinute } }, clock.now());
-    setLimit(3);
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, workspaceId, 'metered', clock.now());
+    await setLimit(3);
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, workspaceId, 'metered', clock.now());
 
     assert.deepEqual(quotaOf(await me(key)), { limit: 3, remaining: 2, reset: 20 });
     await me(key);
@@ -108,7 +108,7 @@ describe('API rate limit per key', () => {
     assertRateLimited(await me(key), 20, [/3 requests a minute/, /apiRequestsPerMinute limit of the "metered" plan/]);
 
     // 0 on a plan is unlimited, as it is for the instance setting: no quota, no headers.
-    setLimit(0);
+    await setLimit(0);
     for (let i = 0; i < 20; i++) {
       const res = await me(key);
       assert.equal(res.status, 200);
@@ -116,14 +116,14 @@ describe('API rate limit per key', () => {
     }
 
     // No limit on the plan: the instance's.
-    setLimit(null);
+    await setLimit(null);
     assert.equal(quotaOf(await me(key))?.limit, 5);
   });
 
   test('a key refused before the limiter (plan without the API) counts against the address, not the key', async () => {
     const key = await freshKey('No API');
-    upsertPlan(t.store.db, TEST_OPERATOR, 'no-api', { features: { api: false }, limits: {} }, clock.now());
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, findWorkspaceByName(t.store.db, 'No API')!.id, 'no-api', clock.now());
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'no-api', { features: { api: false }, limits: {} }, clock.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, (await findWorkspaceByName(t.store.db, 'No API'))!.id, 'no-api', clock.now());
     const res = await me(key);
     assert.equal(res.json.code, 'plan_feature_disabled');
     assert.equal(quotaOf(res)?.limit, 60, 'the address quota');
@@ -214,7 +214,7 @@ describe('API rate limit per client address (answers without a valid key)', () =
     const limited = await t.key({ workspace: 'Limited', name: 'limited' });
     const keyId = parseKey(limited);
     assert.ok(keyId.ok);
-    setAllowedNetworks(t.server.deps, TEST_OPERATOR, keyId.id, ['10.0.0.0/8']);
+    await setAllowedNetworks(t.server.deps, TEST_OPERATOR, keyId.id, ['10.0.0.0/8']);
     for (let i = 0; i < 5; i++) assert.equal((await from('203.0.113.60', `Bearer ${limited}`)).json.code, 'ip_not_allowed');
     const owner = await from('10.1.2.3', `Bearer ${limited}`);
     assert.equal(owner.status, 200);

@@ -42,11 +42,11 @@ export function bindWebhooksApi(router: Router, deps: WebhookDeps) {
     const created = await createWebhook(deps, ws(res), changeOf(res), parseInput(createWebhookBody, req.body, 'body'));
     sendJson(res, 201, created, { location: `/api/v1/webhooks/${created.id}` });
   });
-  router.get('/webhooks', read, (req, res) => {
-    sendJson(res, 200, listWebhooks(deps, ws(res), parseInput(listWebhooksQuery, req.query, 'query')));
+  router.get('/webhooks', read, async (req, res) => {
+    sendJson(res, 200, await listWebhooks(deps, ws(res), parseInput(listWebhooksQuery, req.query, 'query')));
   });
-  router.get('/webhooks/:id', read, noQuery, (req, res) => {
-    sendJson(res, 200, getWebhook(deps, ws(res), webhookId(req)));
+  router.get('/webhooks/:id', read, noQuery, async (req, res) => {
+    sendJson(res, 200, await getWebhook(deps, ws(res), webhookId(req)));
   });
   router.patch('/webhooks/:id', write, noQuery, async (req, res) => {
     const id = webhookId(req);
@@ -64,14 +64,14 @@ export function bindWebhooksApi(router: Router, deps: WebhookDeps) {
     const body = parseInput(rotateSecretBody, req.body ?? {}, 'body');
     sendJson(res, 200, await rotateWebhookSecret(deps, ws(res), changeOf(res), id, body.graceSeconds));
   });
-  router.get('/webhooks/:id/deliveries', read, (req, res) => {
+  router.get('/webhooks/:id/deliveries', read, async (req, res) => {
     const id = webhookId(req);
-    sendJson(res, 200, listDeliveries(deps, ws(res), id, parseInput(listDeliveriesQuery, req.query, 'query')));
+    sendJson(res, 200, await listDeliveries(deps, ws(res), id, parseInput(listDeliveriesQuery, req.query, 'query')));
   });
   router.post('/webhooks/deliveries/:id/redeliver', write, noQuery, async (req, res) => {
     sendJson(res, 202, await redeliver(deps, ws(res), idOf(req.params.id, DELIVERY_ID, 'Delivery')));
   });
-  router.get('/events', read, (req, res) => {
-    sendJson(res, 200, listEvents(deps, ws(res), parseInput(listEventsQuery, req.query, 'query')));
+  router.get('/events', read, async (req, res) => {
+    sendJson(res, 200, await listEvents(deps, ws(res), parseInput(listEventsQuery, req.query, 'query')));
   });
 }

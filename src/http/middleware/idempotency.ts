@@ -103,7 +103,7 @@ export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox; 
         await first.answered;
         continue;
       }
-      const claim = claimIdempotencyKey(deps.db, deps.secretBox, {
+      const claim = await claimIdempotencyKey(deps.db, deps.secretBox, {
         keyId,
         idempotencyKey,
         requestHash,
@@ -133,10 +133,10 @@ export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox; 
  */
 function keepAnswer(res: Response, reservation: Reservation, { db, secretBox, log }: { db: Db; secretBox: SecretBox; log: Logger }, whenDone: () => void): Promise<void> {
   return new Promise((resolve) => {
-    onAnswer(res, (answer) => {
+    onAnswer(res, async (answer) => {
       try {
-        if (isKept(answer.status)) saveIdempotentResponse(db, secretBox, reservation, answer);
-        else releaseIdempotencyKey(db, reservation);
+        if (isKept(answer.status)) await saveIdempotentResponse(db, secretBox, reservation, answer);
+        else await releaseIdempotencyKey(db, reservation);
       } catch (err) {
         // The route's work is committed: its true answer goes out whatever becomes of the record
         // (a 503 "nothing was changed" would be a lie). A retry with this key is 409 in progress
@@ -162,12 +162,12 @@ function replay(res: Response, stored: StoredResponse): void {
 }
 
 /**
- * Calls `record` with the answer when the route ends it, before the last bytes are handed to the
- * socket: a client never sees an answer that a retry would not get. Works for sendJson
- * (writeHead + end) and for Express's res.send (setHeader + end) alike. `record` must not throw:
- * the answer is sent after it.
+ * Calls `record` with the answer when the route ends it, and hands the last bytes to the socket
+ * only once it has settled: a client never sees an answer that a retry would not get. Works for
+ * sendJson (writeHead + end) and for Express's res.send (setHeader + end) alike. `record` must
+ * not reject: the answer is sent after it.
  */
-function onAnswer(res: Response, record: (answer: StoredResponse) => void): void {
+function onAnswer(res: Response, record: (answer: StoredResponse) => Promise<void>): void {
   const chunks: Buffer[] = [];
   const collect = (chunk: unknown, encoding: unknown) => {
     if (typeof chunk === 'string') chunks.push(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
@@ -197,8 +197,12 @@ function onAnswer(res: Response, record: (answer: StoredResponse) => void): void
       const value = res.getHeader(name);
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
     }
-    record({ status: res.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') });
-    return original.end.apply(res, args);
+    // res.end returns at once, as it does; the last bytes follow once the record is written.
+    // (Ending fails only on a broken connection, which then is closed.)
+    void record({ status: res.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') })
+      .then(() => original.end.apply(res, args))
+      .catch((err: unknown) => res.destroy(err instanceof Error ? err : new Error(String(err))));
+    return res;
   }) as Response['end'];
 }
 

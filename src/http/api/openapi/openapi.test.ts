@@ -161,11 +161,11 @@ describe('the document is as strict as the server, and says what its schemas can
     const longLink = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/long', slug: 'l'.repeat(64) } })).json;
     const disabled = await t.request('POST', '/api/v1/webhooks', { key, body: { url: 'http://127.0.0.1:1/hook', events: ['webhook.test'], enabled: false } });
     const tight = await t.key({ workspace: 'Tight' });
-    upsertPlan(t.store.db, TEST_OPERATOR, 'tight', { features: { qr: false }, limits: { links: 0 } }, Date.now());
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, findWorkspaceByName(t.store.db, 'Tight')!.id, 'tight', Date.now());
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'tight', { features: { qr: false }, limits: { links: 0 } }, Date.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, (await findWorkspaceByName(t.store.db, 'Tight'))!.id, 'tight', Date.now());
     const metered = await t.key({ workspace: 'Metered' });
-    upsertPlan(t.store.db, TEST_OPERATOR, 'metered', { features: {}, limits: { apiRequestsPerMinute: 1 } }, Date.now());
-    setWorkspacePlan(t.store.db, TEST_OPERATOR, findWorkspaceByName(t.store.db, 'Metered')!.id, 'metered', Date.now());
+    await upsertPlan(t.store.db, TEST_OPERATOR, 'metered', { features: {}, limits: { apiRequestsPerMinute: 1 } }, Date.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, (await findWorkspaceByName(t.store.db, 'Metered'))!.id, 'metered', Date.now());
 
     const breaking: Record<string, () => Promise<{ status: number; json: any }>> = {
       'link-url': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https:' } }),
