@@ -60,7 +60,7 @@ const dataDir = args['data-dir'];
 // CommonJS (no top-level await): the script is one async function.
 async function main() {
   const log = createLogger('warn');
-  const store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn' }), { log, applyPending: true });
+  const store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn' }), { log, applyPending: true });
   const { db } = store;
   const now = Date.now();
   const workspace =

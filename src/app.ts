@@ -175,7 +175,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     async listen(): Promise<string> {
       // Prove the database can be written before taking traffic: a read-only or full disk stops
       // the start here, instead of a server that says it is ready and answers writes with errors.
-      db.storage.probe();
+      await db.storage.probe();
       // From now on, said once when the disk goes and once when it is back, not per failing
       // request; and the clicks buffered meanwhile are written at once, not after their back-off.
       db.storage.onChange((state) => {
@@ -236,7 +236,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
       await apiRequests.flush();
       await dispatcherStopped;
       sender.close();
-      db.close();
+      await db.close();
       log.info({ clicksWritten: written, clicksLost: lost }, 'stopped');
       if (lost > 0) {
         throw new OperatorError(`${lost} answered clicks could not be written to the database (${describeStorageProblem(clicks.lastError)}) and are lost`);

@@ -4,7 +4,10 @@ import type { Config } from './config.js';
 import { type Db, openDb } from './db/db.js';
 import { DB_FILE } from './db/files.js';
 import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migrate.js';
-import { notOnPostgresYet } from './db/postgres-not-yet.js';
+import { migratePostgres, postgresMigrationStatus } from './db/migrate-postgres.js';
+import { openPostgres, postgresConnectionProblem } from './db/postgres.js';
+import { openPostgresDb } from './db/postgres-db.js';
+import { redactUrl } from './db/postgres-url.js';
 import { ensureDataDir } from './db/storage-errors.js';
 import { type Assets, shippedAssets } from './lib/assets.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -38,32 +41,63 @@ export class NeedsMigrationError extends OperatorError {
 }
 
 /**
- * Opens the database in the data dir. A new database gets every migration; an existing one
- * with pending migrations is refused unless `applyPending` (serve and migrate do that).
+ * Opens the database: SQLite in the data dir, or PostgreSQL when LINKQR_DATABASE_URL is set. A new
+ * database gets every migration; an existing one with pending migrations is refused unless
+ * `applyPending` (serve and migrate do that).
  */
-export function openStore(config: Config, opts: StoreOptions & { applyPending?: boolean } = {}): Store {
-  // main.ts refuses such commands first; this keeps anything else from opening the SQLite file
-  // while the operator has asked for PostgreSQL.
-  if (config.databaseUrl) throw notOnPostgresYet();
+export async function openStore(config: Config, opts: StoreOptions & { applyPending?: boolean } = {}): Promise<Store> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
   const assets = opts.assets ?? shippedAssets();
-  const migrations = loadMigrations(assets, 'sqlite');
+  const open = config.databaseUrl ? openPostgresDatabase : openSqliteDatabase;
+  const { db, latestMigration } = await open(config, { ...opts, clock, log, assets });
+  return { config, log, clock, assets, db, latestMigration };
+}
+
+type OpenOptions = StoreOptions & { applyPending?: boolean; clock: Clock; log: Logger; assets: Assets };
+
+const needsMigrating = (pending: { version: number }[]) =>
+  new NeedsMigrationError(
+    `the database needs ${pending.length} migration(s) (${pending.map((p) => pad(p.version)).join(', ')}): run "linkqr migrate" or start the server`,
+  );
+
+async function openSqliteDatabase(config: Config, opts: OpenOptions) {
+  const migrations = loadMigrations(opts.assets, 'sqlite');
   ensureDataDir(config.dataDir);
   const db = openDb(join(config.dataDir, DB_FILE), { storageProbeMs: opts.storageProbeMs });
   try {
     const status = migrationStatus(db, migrations);
     const pending = status.filter((s) => s.appliedAt === null);
     const fresh = pending.length === status.length;
-    if (pending.length > 0 && !fresh && !opts.applyPending) {
-      throw new NeedsMigrationError(
-        `the database needs ${pending.length} migration(s) (${pending.map((p) => pad(p.version)).join(', ')}): run "linkqr migrate" or start the server`,
-      );
-    }
-    upgradeDatabase(db, migrations, { dataDir: config.dataDir, clock, log });
+    if (pending.length > 0 && !fresh && !opts.applyPending) throw needsMigrating(pending);
+    upgradeDatabase(db, migrations, { dataDir: config.dataDir, clock: opts.clock, log: opts.log });
   } catch (e) {
-    db.close();
+    await db.close();
     throw e;
   }
-  return { config, log, clock, assets, db, latestMigration: migrations.length };
+  return { db, latestMigration: migrations.length };
+}
+
+/**
+ * PostgreSQL: the migrations run on a connection of their own under the runner's advisory lock
+ * (src/db/migrate-postgres.ts), so instances starting together apply each one once; there is no
+ * copy before migrating (that is pg_dump's job, README).
+ */
+async function openPostgresDatabase(config: Config, opts: OpenOptions) {
+  const url = config.databaseUrl!;
+  const migrations = loadMigrations(opts.assets, 'postgres');
+  const runner = openPostgres(url, { max: 1 });
+  try {
+    const status = await postgresMigrationStatus(runner, migrations);
+    const pending = status.filter((s) => s.appliedAt === null);
+    const fresh = pending.length === status.length;
+    if (pending.length > 0 && !fresh && !opts.applyPending) throw needsMigrating(pending);
+    const applied = await migratePostgres(runner, migrations, () => opts.clock.now());
+    if (applied.length > 0) opts.log.info({ database: redactUrl(url), migrations: applied.map((m) => `${pad(m.version)}_${m.name}`) }, 'migrations applied');
+  } catch (e) {
+    throw postgresConnectionProblem(e, url) ?? e;
+  } finally {
+    await runner.end();
+  }
+  return { db: openPostgresDb(url, { storageProbeMs: opts.storageProbeMs }), latestMigration: migrations.length };
 }

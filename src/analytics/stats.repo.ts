@@ -2,6 +2,7 @@ import type { Selectable } from 'kysely';
 import type { Queries } from '../db/db.js';
 import type { ClickRow } from '../db/schema.js';
 import { type Facet, HOUR_MS } from '../clicks/rollups.js';
+import { least } from '../db/dialect-sql.js';
 
 export interface BucketRow {
   /** Start of the hour or day (epoch ms, UTC). */
@@ -64,7 +65,7 @@ export const linkClickGroupsBetween = (db: Queries, linkId: string, from: number
     qr: number;
   }>(
     `select clicked_at - clicked_at % ${HOUR_MS} as hour, referrer_host, device, browser, os,
-              count(*) as total, sum(bot = 0) as human, sum(qr) as qr
+              count(*) as total, count(*) filter (where bot = 0) as human, count(*) filter (where qr = 1) as qr
        from clicks where link_id = ? and clicked_at >= ? and clicked_at < ?
        group by 1, 2, 3, 4, 5`,
     linkId, from, to,
@@ -79,7 +80,7 @@ export const linkClickGroupsBetween = (db: Queries, linkId: string, from: number
 export const listClickRows = (db: Queries, f: { linkId: string; from: number; to: number; beforeAt: number; beforeId: number; limit: number }) =>
   db.rows<RawClickRow>(
     `select id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash from clicks
-       where link_id = ? and clicked_at >= ? and clicked_at <= min(? - 1, ?)
+       where link_id = ? and clicked_at >= ? and clicked_at <= ${least(db.dialect, 'cast(? as bigint) - 1', '?')}
          and (clicked_at, id) < (?, ?)
        order by clicked_at desc, id desc limit ?`,
     f.linkId, f.from, f.to, f.beforeAt, f.beforeAt, f.beforeId, f.limit,

@@ -25,7 +25,7 @@ const countLinks = (file: string) => {
   try {
     return db.sqlite.prepare('select count(*) from links').pluck().get() as number;
   } finally {
-    db.close();
+    void db.close(); // SQLite's close is done when it returns
   }
 };
 
@@ -55,7 +55,7 @@ describe('linkqr backup FILE', () => {
          insert into clicks (link_id, workspace_id, clicked_at, bot, qr, user_agent) select 'lnk_padding', 'wsp_padding', 0, 0, 0, printf('%.200c', 'x') from n`,
       )
       .run();
-    setup.close();
+    await setup.close();
 
     const server = await spawnServer(dataDir);
     const acknowledged: { id: string; beforeBackup: boolean }[] = [];

@@ -3,11 +3,17 @@ import { dirname, join, resolve } from 'node:path';
 import { DB_FILE } from '../db/files.js';
 import { ALL_PAGES, backupDatabase } from '../db/backup.js';
 import { openDb } from '../db/db.js';
-import { errors } from '../lib/errors.js';
+import { errors, OperatorError } from '../lib/errors.js';
 import type { CommandContext } from './command.js';
 import { say } from './output.js';
 
 export async function backup({ config, options, positionals }: CommandContext) {
+  if (config.databaseUrl) {
+    throw new OperatorError(
+      'linkqr backup copies the SQLite database in the data dir; a PostgreSQL database (LINKQR_DATABASE_URL) is backed up with its own tools: pg_dump, or your provider\'s snapshots',
+      { exitCode: 2 },
+    );
+  }
   const source = join(config.dataDir, DB_FILE);
   const target = resolve(positionals[0]!);
   if (!existsSync(source)) throw errors.notFound(`The database ${source}`);
@@ -24,6 +30,6 @@ export async function backup({ config, options, positionals }: CommandContext) {
     const { bytes } = await backupDatabase(db.sqlite, target, { pagesPerStep: ALL_PAGES });
     say(`Backed up ${source} to ${target} (${bytes} bytes).`);
   } finally {
-    db.close();
+    await db.close();
   }
 }

@@ -55,7 +55,7 @@ function withDb<T>(dataDir: string, fn: (db: Db) => T): T {
   try {
     return fn(db);
   } finally {
-    db.close();
+    void db.close(); // SQLite's close is done when it returns
   }
 }
 

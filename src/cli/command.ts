@@ -39,12 +39,6 @@ export interface Command {
   summary: string;
   positionals?: { name: string; required: boolean }[];
   options?: Record<string, OptionSpec>;
-  /**
-   * Whether it runs when the database is PostgreSQL (LINKQR_DATABASE_URL): migrate works on it,
-   * version needs no database. Unset: the command needs the data layer, which is SQLite only in
-   * this version, and the runner refuses it (src/db/postgres-not-yet.ts).
-   */
-  worksOnPostgres?: boolean;
   /** Where its log lines go: serve logs on stdout, the other commands keep stdout for their result. */
   logsTo?: 'stdout' | 'stderr';
   /**

@@ -30,7 +30,6 @@ export const COMMANDS: Command[] = [
       status: { type: 'boolean', usage: '--status', description: 'list migrations and whether each is applied' },
       ...JSON_OPTION,
     },
-    worksOnPostgres: true,
   },
   {
     name: ['user', 'create'],
@@ -172,7 +171,6 @@ export const COMMANDS: Command[] = [
     name: ['version'],
     summary: 'print the version (--json: with the Node.js and SQLite versions, for bug reports)',
     options: JSON_OPTION,
-    worksOnPostgres: true,
     quickAnswer: (options) => (options.json ? undefined : `linkqr ${VERSION}\n`),
   },
 ];

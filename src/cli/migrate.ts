@@ -39,6 +39,6 @@ async function migrateSqlite({ config, assets, logger, options }: CommandContext
       lock.release();
     }
   } finally {
-    db.close();
+    await db.close();
   }
 }

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { type Config, loadConfig, SETTINGS } from '../config.js';
 import { DB_FILE } from '../db/files.js';
-import { notOnPostgresYet } from '../db/postgres-not-yet.js';
 import { storageFailureSentence, storageProblem, unreadableDatabaseSentence } from '../db/storage-errors.js';
 import { shippedAssets } from '../lib/assets.js';
 import { AppError, OperatorError } from '../lib/errors.js';
@@ -33,9 +32,6 @@ export async function runCommand({ name, options, positionals }: CheckedCommandL
     const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, options[s.flag] as string | undefined]));
     const settings = loadConfig(process.env, flags);
     config = settings;
-    // Before the command touches anything (the data dir's lock, its key file): with PostgreSQL set,
-    // only the commands that work on it run.
-    if (settings.databaseUrl && !cmd.worksOnPostgres) throw notOnPostgresYet(cmd.name);
     configureNativeAddons(settings);
     return (await run({ config: settings, assets: shippedAssets(), logger: () => logger(settings), options, positionals })) ?? 0;
   } catch (err) {

@@ -20,10 +20,11 @@ export async function serve({ config, assets, logger }: CommandContext) {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  // First: no migration may run under another server's feet.
-  const lock = lockDataDir(config.dataDir, { startedAt: new Date().toISOString(), version: VERSION });
+  // First: no migration may run under another server's feet. (On PostgreSQL, instances share the
+  // database, not a data dir: the migration runner's advisory lock serialises them.)
+  const lock = config.databaseUrl ? undefined : lockDataDir(config.dataDir, { startedAt: new Date().toISOString(), version: VERSION });
   try {
-    if (lock.previous) {
+    if (lock?.previous) {
       log.warn(
         { pid: lock.previous.pid, startedAt: lock.previous.startedAt },
         'the previous server on this data dir did not stop cleanly (killed or crashed): clicks of its last moments may be lost (README: crash window)',
@@ -31,18 +32,18 @@ export async function serve({ config, assets, logger }: CommandContext) {
     }
     // A key file that cannot be read stops the start before a migration (and its backup) runs.
     const atRestKeys = loadAtRestKeys(config);
-    const store = openStore(config, { assets, log, applyPending: true });
+    const store = await openStore(config, { assets, log, applyPending: true });
     let server: Server;
     let setupToken: string | undefined;
     try {
       // Before the port opens, as every write of the start: one that fails fails the start.
       // Value samples (a hand-run ANALYZE) would slow every joined lookup until the nightly job.
-      dropStat4Samples(store.db.sqlite);
+      if (store.db.dialect === 'sqlite') dropStat4Samples(store.db.sqlite);
       setupToken = await issueSetupToken(store);
       server = await createServer(store, { atRestKeys });
       await server.listen();
     } catch (e) {
-      store.db.close();
+      await store.db.close();
       throw e;
     }
     // Nothing below can fail: once listening, the server runs until a signal stops it.
@@ -56,7 +57,7 @@ export async function serve({ config, assets, logger }: CommandContext) {
     // A failed stop (clicks that could not be written) exits 1 with the reason on stderr (main.ts).
     await server.close();
   } finally {
-    lock.release();
+    lock?.release();
     log.flush();
   }
 }

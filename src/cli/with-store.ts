@@ -3,10 +3,10 @@ import type { CommandContext } from './command.js';
 
 /** Opens the store for one command and always closes it. */
 export async function withStore<T>(ctx: CommandContext, fn: (store: Store) => T | Promise<T>): Promise<T> {
-  const store = openStore(ctx.config, { assets: ctx.assets, log: await ctx.logger() });
+  const store = await openStore(ctx.config, { assets: ctx.assets, log: await ctx.logger() });
   try {
     return await fn(store);
   } finally {
-    store.db.close();
+    await store.db.close();
   }
 }

@@ -38,7 +38,7 @@ async function fixture(): Promise<Fixture> {
   const clock = fakeClock();
   const log = createLogger('info', { write: (line: string) => void logs.push(line) });
   const config = loadConfig({ LINKQR_DATA_DIR: dataDir });
-  const store = openStore(config, { clock, log, applyPending: true });
+  const store = await openStore(config, { clock, log, applyPending: true });
   const visitorSalts = new VisitorSalts({ db: store.db, secretBox: new SecretBox(loadAtRestKeys(config)), clock, log });
   const recorders: ClickRecorder[] = [];
   cleanups.push(async () => {
@@ -47,7 +47,7 @@ async function fixture(): Promise<Fixture> {
     if (sqlite.prepare(`select 1 from sqlite_master where name = 'clicks_away'`).get()) sqlite.exec('alter table clicks_away rename to clicks');
     sqlite.exec('drop trigger if exists refuse_counters');
     for (const r of recorders) await r.close();
-    store.db.close();
+    await store.db.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
   const ws = await createWorkspace(store, TEST_OPERATOR, 'Acme');

@@ -21,8 +21,8 @@ beforeEach(() => {
   db = openDb(join(dir, 'source.db'));
   db.sqlite.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL); INSERT INTO notes (text) VALUES ('kept')");
 });
-afterEach(() => {
-  if (db.sqlite.open) db.close();
+afterEach(async () => {
+  if (db.sqlite.open) await db.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -31,7 +31,7 @@ const notesIn = (file: string) => {
   try {
     return copy.sqlite.prepare('SELECT text FROM notes ORDER BY id').pluck().all();
   } finally {
-    copy.close();
+    void copy.close(); // SQLite's close is done when it returns
   }
 };
 
@@ -131,8 +131,8 @@ describe('backup before migrating', () => {
   const ship = (files: Record<string, string>) => {
     for (const [name, sql] of Object.entries(files)) writeFileSync(join(root, 'migrations', 'sqlite', name), sql);
   };
-  const open = (at: number, applyPending?: boolean) =>
-    openStore(loadConfig({ LINKQR_DATA_DIR: dataDir }), {
+  const open = async (at: number, applyPending?: boolean) =>
+    await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir }), {
       assets: diskAssets(root),
       log: createLogger('info', { write: (line: string) => void logs.push(line) }),
       clock: { now: () => at },
@@ -154,24 +154,24 @@ describe('backup before migrating', () => {
         things: copy.sqlite.prepare('SELECT * FROM things ORDER BY id').all(),
       };
     } finally {
-      copy.close();
+      void copy.close(); // SQLite's close is done when it returns
     }
   };
 
-  test('a new database and an up-to-date one are not copied', () => {
+  test('a new database and an up-to-date one are not copied', async () => {
     ship(V1);
-    open(T0).db.close();
-    open(T0 + DAY, true).db.close();
+    await (await open(T0)).db.close();
+    await (await open(T0 + DAY, true)).db.close();
     assert.deepEqual(backupNames(), []);
   });
 
-  test('pending migrations on a database with data: a copy of the old one first, then the upgrade', () => {
+  test('pending migrations on a database with data: a copy of the old one first, then the upgrade', async () => {
     ship(V1);
-    open(T0).db.close();
+    await (await open(T0)).db.close();
     ship({ ...V2, ...V3 });
 
-    const store = open(T0 + DAY, true);
-    store.db.close();
+    const store = await open(T0 + DAY, true);
+    await store.db.close();
 
     assert.deepEqual(backupNames(), ['pre-migrate-0001-20300102-030000.db']);
     const file = join(backupsDir(), 'pre-migrate-0001-20300102-030000.db');
@@ -192,18 +192,18 @@ describe('backup before migrating', () => {
     const restored = join(dir, 'restored');
     mkdirSync(restored);
     copyFileSync(file, join(restored, DB_FILE));
-    const old = openStore(loadConfig({ LINKQR_DATA_DIR: restored }), { assets: diskAssets(root), log: createLogger('silent') });
+    const old = await openStore(loadConfig({ LINKQR_DATA_DIR: restored }), { assets: diskAssets(root), log: createLogger('silent') });
     assert.deepEqual(old.db.sqlite.prepare('SELECT name FROM things').pluck().all(), ['first']);
-    old.db.close();
+    await old.db.close();
   });
 
-  test('each upgrade keeps its own copy, and pruning scheduled backups never removes them', () => {
+  test('each upgrade keeps its own copy, and pruning scheduled backups never removes them', async () => {
     ship(V1);
-    open(T0).db.close();
+    await (await open(T0)).db.close();
     ship(V2);
-    open(T0 + DAY, true).db.close();
+    await (await open(T0 + DAY, true)).db.close();
     ship(V3);
-    open(T0 + 2 * DAY, true).db.close();
+    await (await open(T0 + 2 * DAY, true)).db.close();
 
     assert.deepEqual(backupNames(), ['pre-migrate-0001-20300102-030000.db', 'pre-migrate-0002-20300103-030000.db']);
     assert.deepEqual(rowsOf(join(backupsDir(), 'pre-migrate-0002-20300103-030000.db')).versions, [1, 2]);
@@ -211,11 +211,11 @@ describe('backup before migrating', () => {
     assert.equal(backupNames().length, 2);
   });
 
-  test('a refused open (pending migrations without applyPending) takes no copy', () => {
+  test('a refused open (pending migrations without applyPending) takes no copy', async () => {
     ship(V1);
-    open(T0).db.close();
+    await (await open(T0)).db.close();
     ship(V2);
-    assert.throws(() => open(T0 + DAY), NeedsMigrationError);
+    await assert.rejects(open(T0 + DAY), NeedsMigrationError);
     assert.deepEqual(backupNames(), []);
   });
 });

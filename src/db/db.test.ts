@@ -12,7 +12,7 @@ test('the bundled SQLite is not one that re-prepares joined lookups on every bou
   assert.doesNotMatch(sqliteVersion(), /^3\.54\.[01]$/);
 });
 
-test('dropStat4Samples keeps the row counts and drops the value samples, on a database without statistics too', () => {
+test('dropStat4Samples keeps the row counts and drops the value samples, on a database without statistics too', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'linkqr-db-'));
   const db = openDb(join(dir, 'test.db'));
   try {
@@ -25,7 +25,7 @@ test('dropStat4Samples keeps the row counts and drops the value samples, on a da
     assert.equal(db.sqlite.prepare('select count(*) from sqlite_stat4').pluck().get(), 0);
     assert.deepEqual(db.sqlite.prepare("select stat from sqlite_stat1 where idx = 't_n'").pluck().all(), ['500 72']);
   } finally {
-    db.close();
+    await db.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

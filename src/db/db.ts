@@ -49,11 +49,17 @@ export interface Queries {
 }
 
 /**
- * The database: SQLite in the data dir (better-sqlite3, one connection). A statement outside a
- * transaction runs at once unless a transaction is open, and then after it: nothing interleaves
- * with a transaction, as when transactions were synchronous functions.
+ * The database: SQLite in the data dir (openDb, below) or PostgreSQL (src/db/postgres-db.ts).
+ *
+ * On SQLite (better-sqlite3, one connection) a statement outside a transaction runs at once
+ * unless a transaction is open, and then after it: nothing interleaves with a transaction, as
+ * when transactions were synchronous functions. On PostgreSQL transactions run concurrently.
  */
 export interface Db extends Queries {
+  /**
+   * The SQLite connection, for what only SQLite has (online backup, PRAGMAs, tests that look at
+   * rows). Reading it on PostgreSQL throws: check `dialect` first.
+   */
   readonly sqlite: BetterSqlite3.Database;
   /**
    * Group commit: fn runs in its own savepoint inside one transaction shared with every other
@@ -64,7 +70,7 @@ export interface Db extends Queries {
   write<T>(fn: (t: Queries) => Promise<T>): Promise<T>;
   /** Whether writes are succeeding: every outermost transaction reports to it. */
   readonly storage: StorageHealth;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** The SQLite library's version (the one compiled into the better-sqlite3 addon). */
@@ -334,7 +340,7 @@ export function openDb(file: string, options: DbOptions = {}): Db {
       });
     },
     storage,
-    close() {
+    async close() {
       storage.stop();
       statements.clear();
       sqlite.close();
@@ -379,6 +385,9 @@ function enableWal(sqlite: BetterSqlite3.Database) {
  * delete nothing secret, it would cost extra I/O.
  */
 export async function eraseForGood<T>(db: Db, fn: () => Promise<T>, changed: (result: T) => boolean): Promise<T> {
+  // PostgreSQL keeps an old row version until VACUUM reclaims it (autovacuum, soon after), and
+  // has no way to zero it sooner from SQL.
+  if (db.dialect === 'postgres') return fn();
   const before = db.sqlite.pragma('secure_delete', { simple: true }) as number;
   db.sqlite.pragma('secure_delete = ON');
   let result: T;

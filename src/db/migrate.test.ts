@@ -69,8 +69,8 @@ class Project {
     return (db.sqlite.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
   }
 
-  cleanup() {
-    for (const db of this.open) if (db.sqlite.open) db.close();
+  async cleanup() {
+    for (const db of this.open) if (db.sqlite.open) await db.close();
     rmSync(this.root, { recursive: true, force: true });
   }
 }
@@ -258,50 +258,50 @@ describe('openStore and pending migrations', () => {
   });
   afterEach(() => p.cleanup());
 
-  const open = (applyPending?: boolean) =>
-    openStore(loadConfig({ LINKQR_DATA_DIR: join(p.root, 'data') }), {
+  const open = async (applyPending?: boolean) =>
+    await openStore(loadConfig({ LINKQR_DATA_DIR: join(p.root, 'data') }), {
       assets: p.assets,
       log: createLogger('info', { write: (line: string) => void logs.push(line) }),
       clock: { now: () => T0 },
       applyPending,
     });
 
-  test('a new database gets every migration without asking', () => {
+  test('a new database gets every migration without asking', async () => {
     p.write(FILES);
-    const store = open();
+    const store = await open();
     assert.deepEqual(p.recorded(store.db).map((r) => r.version), [1, 2, 3]);
-    store.db.close();
+    await store.db.close();
     assert.ok(logs.some((l) => /"msg":"migrations applied"/.test(l) && l.includes('0003_add_colour')));
   });
 
-  test('an existing database with a pending migration is refused unless applyPending is set', () => {
+  test('an existing database with a pending migration is refused unless applyPending is set', async () => {
     p.write({ '0001_create_things.sql': FILES['0001_create_things.sql'] });
-    open().db.close();
+    await (await open()).db.close();
     p.write({ '0002_seed_things.sql': FILES['0002_seed_things.sql'], '0003_add_colour.sql': FILES['0003_add_colour.sql'] });
 
-    assert.throws(
-      () => open(),
+    await assert.rejects(
+      open(),
       (e) => e instanceof NeedsMigrationError && /0002, 0003/.test(e.message) && /linkqr migrate/.test(e.message),
     );
     const check = p.db();
     assert.deepEqual(p.recorded(check).map((r) => r.version), [1], 'a refused open changes nothing');
-    check.close();
+    await check.close();
 
-    const store = open(true);
+    const store = await open(true);
     assert.deepEqual(p.recorded(store.db).map((r) => r.version), [1, 2, 3]);
-    store.db.close();
+    await store.db.close();
     // Up to date now: a plain open works.
-    open().db.close();
+    await (await open()).db.close();
   });
 
-  test('an edited migration stops openStore too, even with applyPending', () => {
+  test('an edited migration stops openStore too, even with applyPending', async () => {
     p.write({ '0001_create_things.sql': FILES['0001_create_things.sql'] });
-    open().db.close();
+    await (await open()).db.close();
     p.write({
       '0001_create_things.sql': 'CREATE TABLE things (id INTEGER PRIMARY KEY) STRICT;\n',
       '0002_seed_things.sql': FILES['0002_seed_things.sql'],
     });
-    assert.throws(() => open(true), (e) => e instanceof MigrationError && /checksum/.test(e.message));
+    await assert.rejects(open(true), (e) => e instanceof MigrationError && /checksum/.test(e.message));
     const check = p.db();
     assert.deepEqual(p.recorded(check).map((r) => r.version), [1]);
   });

@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import type pg from 'pg';
-import type { Compilable, Queries } from './db.js';
+import type { Compilable, Db, Queries } from './db.js';
+import { openPostgres } from './postgres.js';
 import type { Database } from './schema.js';
+import { StorageHealth } from './storage-health.js';
 
 /**
  * The data layer on PostgreSQL: the same Queries as SQLite's (src/db/db.ts), over a pool.
@@ -50,7 +52,25 @@ function prepared(sql: string, numbered: boolean) {
 
 type Client = Pick<pg.PoolClient, 'query'>;
 
-export function postgresQueries(pool: pg.Pool): PostgresQueries & { close(): Promise<void> } {
+/**
+ * pg reports a connection that died under it (PostgreSQL restarted, the network went) as a plain
+ * Error without a code: give it one, so that it reads as "the database cannot be reached"
+ * (src/db/storage-errors.ts) and the request gets 503, not 500.
+ */
+function withCode(error: unknown): unknown {
+  if (error instanceof Error && !(error as { code?: unknown }).code && /Connection terminated|connection timeout|Client has encountered a connection error|Connection closed/i.test(error.message)) {
+    Object.assign(error, { code: 'ECONNRESET' });
+  }
+  return error;
+}
+
+export interface PostgresQueriesOptions {
+  /** Told of every statement's outcome: a database that answers again makes storage available. */
+  storage?: StorageHealth;
+}
+
+export function postgresQueries(pool: pg.Pool, options: PostgresQueriesOptions = {}): PostgresQueries & { close(): Promise<void> } {
+  const { storage } = options;
   const q = new Kysely<Database>({
     dialect: {
       createAdapter: () => new PostgresAdapter(),
@@ -64,7 +84,14 @@ export function postgresQueries(pool: pg.Pool): PostgresQueries & { close(): Pro
 
   const query = async <R>(client: Client, sql: string, params: readonly unknown[], numbered: boolean) => {
     const { name, text } = prepared(sql, numbered);
-    const result = await client.query({ name, text, values: bindable(params) });
+    let result: pg.QueryResult;
+    try {
+      result = await client.query({ name, text, values: bindable(params) });
+    } catch (error) {
+      storage?.writeFailed(withCode(error));
+      throw error;
+    }
+    if (storage && !storage.available) storage.writeSucceeded();
     return { rows: result.rows as R[], changes: result.rowCount ?? 0 };
   };
 
@@ -102,7 +129,13 @@ export function postgresQueries(pool: pg.Pool): PostgresQueries & { close(): Pro
   const transaction = async <T>(fn: (t: Queries) => Promise<T>): Promise<T> => {
     if (inside.getStore()?.open) throw new Error('a transaction inside a transaction must start from its handle (t.tx), not the database');
     for (let attempt = 1; ; attempt++) {
-      const client = await pool.connect();
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        storage?.writeFailed(withCode(error));
+        throw error;
+      }
       let broken: Error | undefined;
       try {
         await client.query('begin');
@@ -117,6 +150,7 @@ export function postgresQueries(pool: pg.Pool): PostgresQueries & { close(): Pro
         await client.query('commit');
         return result;
       } catch (error) {
+        withCode(error);
         try {
           await client.query('rollback');
         } catch (e) {
@@ -145,4 +179,41 @@ export function postgresQueries(pool: pg.Pool): PostgresQueries & { close(): Pro
   };
 
   return { ...on(outsideClient, transaction as (fn: (t: Queries) => Promise<unknown>) => Promise<unknown>), close: () => pool.end() };
+}
+
+export interface PostgresDbOptions {
+  /** How often to probe while the database cannot be reached (default STORAGE_RETRY_SECONDS); tests shorten it. */
+  storageProbeMs?: number;
+  /** Connections in the pool (default 10). */
+  max?: number;
+}
+
+/**
+ * The database on PostgreSQL, as the rest of LinkQR uses it (Db). `write` is a transaction of its
+ * own: with concurrent transactions there is nothing to gain from grouping commits in one process.
+ * Storage health follows whether PostgreSQL answers: a restart makes writes 503 with Retry-After
+ * until a statement (or the probe, `select 1`) succeeds again; the pool reconnects by itself.
+ */
+export function openPostgresDb(url: string, options: PostgresDbOptions = {}): Db {
+  const pool = openPostgres(url, { max: options.max ?? 10 });
+  const storage = new StorageHealth(async () => {
+    try {
+      await pool.query('select 1');
+    } catch (error) {
+      throw withCode(error);
+    }
+  }, options.storageProbeMs);
+  const queries = postgresQueries(pool, { storage });
+  return {
+    ...queries,
+    get sqlite(): never {
+      throw new Error('this database is PostgreSQL: db.sqlite is for SQLite only (check db.dialect)');
+    },
+    write: (fn) => queries.tx(fn),
+    storage,
+    async close() {
+      storage.stop();
+      await queries.close();
+    },
+  };
 }

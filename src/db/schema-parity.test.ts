@@ -39,7 +39,7 @@ describe('the schema after all migrations is the same on SQLite and PostgreSQL',
     await migratePostgres(pool, postgresMigrations(), () => T0);
   });
   after(async () => {
-    sqlite?.close();
+    await sqlite?.close();
     await db?.drop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -103,7 +103,7 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     db = await createTestDatabase();
   });
   afterEach(async () => {
-    sqlite.close();
+    await sqlite.close();
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -8,7 +8,7 @@ import { OperatorError } from '../lib/errors.js';
  * request will succeed once the operator fixes the disk, so callers get 503 (retry later), not
  * 500, and a start-up stops with a sentence instead of a stack trace.
  */
-export type StorageProblem = 'read_only' | 'full' | 'io_error' | 'cannot_open' | 'locked';
+export type StorageProblem = 'read_only' | 'full' | 'io_error' | 'cannot_open' | 'locked' | 'unreachable';
 
 /**
  * SQLite result codes (better-sqlite3 reports the extended name, e.g. SQLITE_IOERR_WRITE or
@@ -32,10 +32,18 @@ const ERRNO_PROBLEMS: Record<string, StorageProblem> = {
   EIO: 'io_error',
 };
 
+/**
+ * PostgreSQL that cannot be reached or is not taking work: the network's errno codes and the
+ * SQLSTATEs of a server shutting down, starting or out of connections (class 08: connection
+ * exceptions; 57P01–57P03: admin/crash shutdown, cannot connect now; 53300: too many connections).
+ */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03', '53300']);
+
 export function storageProblem(err: unknown): StorageProblem | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return undefined;
   if (code.startsWith('SQLITE_')) return SQLITE_PROBLEMS.find(([prefix]) => code.startsWith(prefix))?.[1];
+  if (UNREACHABLE.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return 'unreachable';
   return ERRNO_PROBLEMS[code];
 }
 
@@ -45,6 +53,7 @@ const PROBLEM_TEXT: Record<StorageProblem, string> = {
   io_error: 'the disk reports I/O errors',
   cannot_open: 'the database files cannot be opened',
   locked: 'another process holds the database write lock',
+  unreachable: 'the database cannot be reached',
 };
 const ERRNO_TEXT: Record<string, string> = {
   EROFS: 'the file system is read-only',
@@ -116,6 +125,7 @@ const REMEDY: Record<StorageProblem, string> = {
   io_error: 'check the disk and try again',
   cannot_open: 'check that it exists and is writable, and try again',
   locked: 'stop the program holding it (a sqlite3 shell, another tool) and try again',
+  unreachable: 'check that PostgreSQL is running and reachable, and try again',
 };
 
 /**

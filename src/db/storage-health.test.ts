@@ -24,8 +24,8 @@ function tempDb(storageProbeMs = 60_000): { db: Db; changes: StorageState[] } {
   const dir = tempDataDir();
   const db = openDb(join(dir, 'test.db'), { storageProbeMs });
   db.sqlite.exec('create table notes (id integer primary key, body blob)');
-  cleanups.push(() => {
-    db.close();
+  cleanups.push(async () => {
+    await db.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const changes: StorageState[] = [];
@@ -59,7 +59,7 @@ describe('storage health', () => {
     db.sqlite.pragma('query_only = 1');
     await assert.rejects(insert(db));
     assert.equal(db.storage.available, false);
-    assert.throws(() => db.storage.probe(), { code: 'SQLITE_READONLY' }, 'the probe is a real write');
+    await assert.rejects(db.storage.probe(), { code: 'SQLITE_READONLY' }, 'the probe is a real write');
 
     db.sqlite.pragma('query_only = 0');
     await eventually(() => db.storage.available);

@@ -24,7 +24,7 @@ export class StorageHealth {
   private readonly listeners: ((state: StorageState) => void)[] = [];
 
   constructor(
-    private readonly probeWrite: () => void,
+    private readonly probeWrite: () => void | Promise<void>,
     private readonly probeEveryMs = STORAGE_RETRY_SECONDS * 1000,
   ) {}
 
@@ -62,9 +62,9 @@ export class StorageHealth {
   }
 
   /** Writes the smallest real change now; throws what the disk said when it cannot. */
-  probe(): void {
+  async probe(): Promise<void> {
     try {
-      this.probeWrite();
+      await this.probeWrite();
     } catch (e) {
       this.writeFailed(e);
       throw e;
@@ -78,11 +78,9 @@ export class StorageHealth {
   }
 
   private probeQuietly() {
-    try {
-      this.probe();
-    } catch {
+    this.probe().catch(() => {
       // Still failing (or busy with another process's write lock): the next tick tries again.
-    }
+    });
   }
 
   private emit() {

@@ -23,8 +23,8 @@ describe('transactions on SQLite', () => {
     db = openDb(join(dir, 'test.db'));
     db.sqlite.exec('create table t (v text primary key)');
   });
-  afterEach(() => {
-    db.close();
+  afterEach(async () => {
+    await db.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

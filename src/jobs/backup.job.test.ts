@@ -130,6 +130,6 @@ describe('backup job', () => {
     assert.deepEqual(readdirSync(backups), ['linkqr-20300101-030000.db']);
     const copy = openDb(join(backups, 'linkqr-20300101-030000.db'));
     assert.equal(copy.sqlite.prepare('select count(*) from links').pluck().get(), 1);
-    copy.close();
+    await copy.close();
   });
 });

@@ -6,6 +6,7 @@ import type { Job } from './schedule.js';
 export const backupJob: Job = {
   name: 'backup',
   cron: (config) => config.backupCron,
+  dialects: ['sqlite'],
   async run({ config, db, clock, signal }) {
     const dir = join(config.dataDir, BACKUP_DIR);
     const { file, bytes } = await takeBackup(db.sqlite, dir, clock.now(), { signal });

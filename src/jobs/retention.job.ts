@@ -7,6 +7,7 @@ import { deleteEndedSalts } from '../clicks/visitor-salts.js';
 import { encodeBase62 } from '../lib/base62.js';
 import { deleteExpired as deleteExpiredSessions } from '../sessions/sessions.service.js';
 import type { Job, JobContext } from './schedule.js';
+import { greatest, jsonNumber, jsonValuesParam } from '../db/dialect-sql.js';
 
 /**
  * Plan limit, a key of the `plans.limits` JSON: clicks older than this many days (a positive
@@ -136,7 +137,7 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
   // instead of all its history.
   const expiredRollups = `delete from click_rollups where (link_id, facet, day, value) in (
        select link_id, facet, day, value from click_rollups
-       where link_id in (select value from json_each(?)) and facet in (${ROLLUP_FACETS.map((f) => `'${f}'`).join(', ')}) and day <= ?
+       where link_id in (select value from ${jsonValuesParam(db.dialect)}) and facet in (${ROLLUP_FACETS.map((f) => `'${f}'`).join(', ')}) and day <= ?
        limit ?)`;
   const expiredWorkspaceHours = `delete from workspace_click_hours where (workspace_id, hour) in (
        select workspace_id, hour from workspace_click_hours where workspace_id = ? and hour < ? limit ?)`;
@@ -199,7 +200,7 @@ class ChunkedDelete {
     if (this.pending.length === 0) return;
     const chunk = JSON.stringify(this.pending);
     this.pending = [];
-    const { changes } = await this.db.tx((t) => t.exec('DELETE FROM clicks WHERE id IN (SELECT value FROM json_each(?))', chunk));
+    const { changes } = await this.db.tx((t) => t.exec(`DELETE FROM clicks WHERE id IN (SELECT cast(value as bigint) FROM ${jsonValuesParam(t.dialect)})`, chunk));
     this.deleted += changes;
     await nextTurn();
     this.signal.throwIfAborted();
@@ -236,9 +237,9 @@ async function deleteOldAudit({ db, clock }: JobContext): Promise<number> {
   const { changes } = await db.tx((t) =>
     t.exec(
       // The first condition uses the created_at index; only entries past a year are looked at further.
-      `delete from audit_log where created_at < ? and created_at < ? - max(?, coalesce((
-         select json_extract(p.limits, '$.${ANALYTICS_RETENTION_DAYS}') from workspaces w join plans p on p.id = w.plan_id
-         where w.id = audit_log.workspace_id), 0)) * ${DAY_MS}`,
+      `delete from audit_log where created_at < ? and created_at < ? - ${greatest(t.dialect, '?', `coalesce((
+         select ${jsonNumber(t.dialect, 'p.limits', ANALYTICS_RETENTION_DAYS)} from workspaces w join plans p on p.id = w.plan_id
+         where w.id = audit_log.workspace_id), 0)`)} * ${DAY_MS}`,
       now - MIN_AUDIT_RETENTION_DAYS * DAY_MS,
       now,
       MIN_AUDIT_RETENTION_DAYS,

@@ -26,16 +26,16 @@ let logs: string[];
 const lines = (): LogLine[] => logs.map((l) => JSON.parse(l));
 const runsOf = (job: string) => lines().filter((l) => l.job === job && l.outcome !== undefined);
 
-beforeEach(() => {
+beforeEach(async () => {
   dataDir = tempDataDir();
   logs = [];
-  store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_BACKUP_CRON: '15 2 * * *' }), {
+  store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_BACKUP_CRON: '15 2 * * *' }), {
     log: createLogger('info', { write: (line: string) => void logs.push(line) }),
     clock: fakeClock(),
   });
 });
-afterEach(() => {
-  store.db.close();
+afterEach(async () => {
+  await store.db.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 

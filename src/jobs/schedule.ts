@@ -1,7 +1,7 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Db } from '../db/db.js';
+import type { Db, Dialect } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import { backupJob } from './backup.job.js';
 import { optimizeJob } from './optimize.job.js';
@@ -24,6 +24,8 @@ export interface Job {
   name: string;
   /** node-cron expression (server local time). */
   cron(config: Readonly<Config>): string;
+  /** The databases it has work on (default both): the backup copies the SQLite file, PostgreSQL's belong to pg_dump. */
+  dialects?: readonly Dialect[];
   /** Returns what it did, for the log line of the run. */
   run(ctx: JobContext): Promise<Record<string, unknown>> | Record<string, unknown>;
 }
@@ -52,8 +54,9 @@ export interface Scheduler {
   scheduled(): { name: string; cron: string; nextRun: string | null }[];
 }
 
-export function createScheduler(deps: JobDeps, jobs: readonly Job[] = JOBS): Scheduler {
+export function createScheduler(deps: JobDeps, allJobs: readonly Job[] = JOBS): Scheduler {
   const log = deps.log.child({ component: 'jobs' });
+  const jobs = allJobs.filter((job) => !job.dialects || job.dialects.includes(deps.db.dialect));
   const running = new Map<string, Promise<JobOutcome>>();
   const stopping = new AbortController();
   let tasks: { job: Job; task: ScheduledTask }[] = [];

@@ -62,13 +62,13 @@ describe('keys service', () => {
   before(async () => {
     dataDir = tempDataDir();
     clock = fakeClock();
-    store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'silent' }), { clock });
+    store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'silent' }), { clock });
     workspaceId = (await createWorkspace(store, TEST_OPERATOR, 'Acme')).id;
     keyUsage = new KeyUsageRecorder({ db: store.db, log: store.log });
   });
   after(async () => {
     await keyUsage.flush();
-    store.db.close();
+    await store.db.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -165,13 +165,13 @@ describe('ApiRequestRecorder', () => {
   });
   const count = (keyId: string) => store.db.sqlite.prepare('select count(*) from api_request_log where key_id = ?').pluck().get(keyId) as number;
 
-  before(() => {
+  before(async () => {
     dataDir = tempDataDir();
     const log = createLogger('info', { write: (line: string) => void logs.push(line) });
-    store = openStore(loadConfig({ LINKQR_DATA_DIR: dataDir }), { log, clock: fakeClock() });
+    store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir }), { log, clock: fakeClock() });
   });
-  after(() => {
-    store.db.close();
+  after(async () => {
+    await store.db.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -255,11 +255,11 @@ describe('ApiRequestRecorder', () => {
       // Recorded as each response finishes (the client may have its answer a moment before).
       await eventually(() => server.server.deps.apiRequests.depth === 3);
       await server.close();
-      const reopened = openStore(loadConfig({ LINKQR_DATA_DIR: dir, LINKQR_LOG_LEVEL: 'silent' }));
+      const reopened = await openStore(loadConfig({ LINKQR_DATA_DIR: dir, LINKQR_LOG_LEVEL: 'silent' }));
       try {
         assert.equal(reopened.db.sqlite.prepare('select count(*) from api_request_log where key_id = ?').pluck().get(keyIdOf(key)), 3);
       } finally {
-        reopened.db.close();
+        await reopened.db.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -211,13 +211,13 @@ export interface KeyRequestSummary {
 /** Requests in the day before `now`, in the whole log, and the addresses seen (latest first, at most `maxAddresses`). */
 export async function summariseKeyRequests(db: Queries, keyId: string, now: number, maxAddresses = 10): Promise<KeyRequestSummary> {
   const counts = (await db.row<{ total: number; lastDay: number }>(
-    'select count(*) as total, coalesce(sum(at >= ?), 0) as lastDay from api_request_log where key_id = ?',
+    'select count(*) as total, count(*) filter (where at >= ?) as "lastDay" from api_request_log where key_id = ?',
     now - 86_400_000,
     keyId,
   ))!;
   const addresses = await db.rows<{ ip: string | null; requests: number; lastAt: number }>(
-    `select ip, count(*) as requests, max(at) as lastAt from api_request_log where key_id = ?
-     group by ip order by lastAt desc limit ?`,
+    `select ip, count(*) as requests, max(at) as "lastAt" from api_request_log where key_id = ?
+     group by ip order by "lastAt" desc limit ?`,
     keyId,
     maxAddresses,
   );

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Queries } from '../db/db.js';
 import type { LinkRow } from '../db/schema.js';
+import { caseless, jsonValuesOf } from '../db/dialect-sql.js';
 
 export const findLink = (db: Queries, workspaceId: string, id: string) =>
   db.first(db.q.selectFrom('links').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
@@ -38,7 +39,7 @@ export function listLinkRows(db: Queries, f: LinkFilter): Promise<LinkRow[]> {
   let query = db.q.selectFrom('links').selectAll().where('workspace_id', '=', f.workspaceId);
   if (f.after) query = query.where('id', '<', f.after);
   if (f.status) query = query.where('status', '=', f.status);
-  if (f.tag) query = query.where(sql<boolean>`exists (select 1 from json_each(links.tags) where value = ${f.tag})`);
+  if (f.tag) query = query.where(sql<boolean>`exists (select 1 from ${sql.raw(jsonValuesOf(db.dialect, 'links.tags'))} where value = ${f.tag})`);
   if (f.q) {
     const pattern = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const like = (col: 'slug' | 'url' | 'title') => sql<boolean>`${sql.ref(col)} like ${pattern} escape '\\'`;
@@ -54,7 +55,7 @@ export const countLinks = async (db: Queries, workspaceId: string) =>
 export const listLinkTags = async (db: Queries, workspaceId: string) =>
   (
     await db.rows<{ tag: string }>(
-      'select distinct t.value as tag from links, json_each(links.tags) t where links.workspace_id = ? order by t.value collate nocase',
+      `select distinct t.value as tag from links, ${jsonValuesOf(db.dialect, 'links.tags')} t where links.workspace_id = ? order by ${caseless(db.dialect, 't.value')}`,
       workspaceId,
     )
   ).map((r) => r.tag);

@@ -1,5 +1,6 @@
 import type { Queries } from '../db/db.js';
 import type { AttemptOutcome, DeliveryStatus } from '../db/schema.js';
+import { jsonValuesParam } from '../db/dialect-sql.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -59,8 +60,8 @@ export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<C
      from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
      where d.status = 'pending' and d.next_attempt_at <= ?
        and (d.lease_until is null or d.lease_until <= ?) and e.enabled = 1 and e.secret_unreadable_since is null
-       and d.endpoint_id not in (select value from json_each(?))
-       and d.workspace_id not in (select value from json_each(?))
+       and d.endpoint_id not in (select value from ${jsonValuesParam(db.dialect)})
+       and d.workspace_id not in (select value from ${jsonValuesParam(db.dialect)})
      order by d.next_attempt_at limit ?`,
     p.now,
     p.now,
@@ -72,7 +73,7 @@ export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<C
   if (chosen.length === 0) return [];
   const leased = await db.rows<{ id: string }>(
     `update webhook_deliveries set lease_until = ?
-     where id in (select value from json_each(?)) and status = 'pending' and (lease_until is null or lease_until <= ?)
+     where id in (select value from ${jsonValuesParam(db.dialect)}) and status = 'pending' and (lease_until is null or lease_until <= ?)
      returning id`,
     p.leaseUntil,
     JSON.stringify(chosen),
@@ -84,7 +85,7 @@ export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<C
      from webhook_deliveries d
      join events ev on ev.id = d.event_id
      join webhook_endpoints w on w.id = d.endpoint_id
-     where d.id in (select value from json_each(?))
+     where d.id in (select value from ${jsonValuesParam(db.dialect)})
      order by d.next_attempt_at`,
     JSON.stringify(leased.map((r) => r.id)),
   );
@@ -112,7 +113,7 @@ function withinRoom(due: { id: string; endpoint_id: string; workspace_id: string
 
 /** Of these endpoints, the ones that still exist and are enabled. */
 export async function enabledEndpoints(db: Queries, endpointIds: string[]): Promise<Set<string>> {
-  const rows = await db.rows<{ id: string }>('select id from webhook_endpoints where enabled = 1 and id in (select value from json_each(?))', JSON.stringify(endpointIds));
+  const rows = await db.rows<{ id: string }>(`select id from webhook_endpoints where enabled = 1 and id in (select value from ${jsonValuesParam(db.dialect)})`, JSON.stringify(endpointIds));
   return new Set(rows.map((r) => r.id));
 }
 

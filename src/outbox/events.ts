@@ -1,12 +1,13 @@
 import type { ClickRecord } from '../clicks/clicks.repo.js';
-import type { Queries } from '../db/db.js';
+import type { Dialect, Queries } from '../db/db.js';
 import { newId } from '../lib/ids.js';
+import { jsonFlagOn, jsonValuesOf } from '../db/dialect-sql.js';
 
 export const EVENT_TYPES = ['link.created', 'link.updated', 'link.deleted', 'link.clicked', 'webhook.test'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** A workspace whose plan has the webhooks feature off keeps its event log but gets no deliveries. */
-const WEBHOOKS_FEATURE_ON = `coalesce(json_extract(p.features, '$.webhooks'), 1) != 0`;
+const webhooksFeatureOn = (d: Dialect) => jsonFlagOn(d, 'p.features', 'webhooks');
 
 export interface NewEvent {
   workspaceId: string;
@@ -32,8 +33,8 @@ export async function enqueueEvent(db: Queries, e: NewEvent): Promise<{ eventId:
     : await db.rows<{ id: string }>(
         `select e.id from webhook_endpoints e
            join workspaces w on w.id = e.workspace_id join plans p on p.id = w.plan_id
-         where e.workspace_id = ? and e.enabled = 1 and ${WEBHOOKS_FEATURE_ON}
-           and exists (select 1 from json_each(e.events) where value = ?)`,
+         where e.workspace_id = ? and e.enabled = 1 and ${webhooksFeatureOn(db.dialect)}
+           and exists (select 1 from ${jsonValuesOf(db.dialect, 'e.events')} where value = ?)`,
         e.workspaceId,
         e.type,
       );
@@ -58,8 +59,8 @@ export async function workspacesSubscribedTo(db: Queries, type: EventType): Prom
   const rows = await db.rows<{ workspace_id: string }>(
     `select distinct e.workspace_id from webhook_endpoints e
        join workspaces w on w.id = e.workspace_id join plans p on p.id = w.plan_id
-     where e.enabled = 1 and ${WEBHOOKS_FEATURE_ON}
-       and exists (select 1 from json_each(e.events) where value = ?)`,
+     where e.enabled = 1 and ${webhooksFeatureOn(db.dialect)}
+       and exists (select 1 from ${jsonValuesOf(db.dialect, 'e.events')} where value = ?)`,
     type,
   );
   return new Set(rows.map((r) => r.workspace_id));

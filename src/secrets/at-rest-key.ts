@@ -44,8 +44,15 @@ export class KeyFileError extends OperatorError {
   override name = 'KeyFileError';
 }
 
-export function loadAtRestKeys(config: { secret: string | undefined; dataDir: string }): AtRestKeys {
+export function loadAtRestKeys(config: { secret: string | undefined; dataDir: string; databaseUrl?: string | undefined }): AtRestKeys {
   const file = join(config.dataDir, KEY_FILE);
+  // Instances that share a PostgreSQL database share its sealed secrets: a key file in each one's
+  // data dir would leave every instance but the first unable to read the webhook secrets.
+  if (config.databaseUrl && config.secret === undefined) {
+    throw new KeyFileError(
+      'with PostgreSQL (LINKQR_DATABASE_URL), set LINKQR_SECRET, the same on every instance: it is the key that seals webhook secrets in the shared database',
+    );
+  }
   if (config.secret !== undefined) {
     const current = derive(Buffer.from(config.secret, 'utf8'), 'LINKQR_SECRET');
     const previous = readKeyFile(file);

@@ -151,7 +151,7 @@ describe('secrets at rest', () => {
         const count = (table: string) => db.sqlite.prepare(`select count(*) from ${table}`).pluck().get();
         assert.deepEqual([count('webhook_endpoints'), count('idempotency_records'), count('clicks'), count('api_keys')], [2, 2, 2, 2], `${copy} holds the data`);
       } finally {
-        db.close();
+        await db.close();
       }
     }
 
@@ -258,7 +258,7 @@ describe('secrets at rest', () => {
       const shipped = diskAssets();
       const assets = { ...shipped, list: (dir: string) => shipped.list(dir).filter((p) => !/^migrations\/sqlite\/(?!000[1-7]_)/.test(p)) };
       const config = loadConfig({ LINKQR_DATA_DIR: dataDir });
-      const old = openStore(config, { assets, log: createLogger('silent'), applyPending: true });
+      const old = await openStore(config, { assets, log: createLogger('silent'), applyPending: true });
       try {
         const ws = await createWorkspace(old, TEST_OPERATOR, 'Acme');
         const made = await createKey(old, TEST_OPERATOR, { workspaceId: ws.id, name: 'k', environment: 'test', scopes: ALL_SCOPES, expiresAt: null, createdByUserId: null });
@@ -281,7 +281,7 @@ describe('secrets at rest', () => {
         const oldHash = createHmac('sha256', ipHashKey).update(VISITOR_V4).digest('base64url').slice(0, 22);
         sql.prepare(`insert into clicks (link_id, workspace_id, clicked_at, bot, qr, ip_hash) values ('lnk_x', ?, ?, 0, 0, ?)`).run(ws.id, now, oldHash);
       } finally {
-        old.db.close();
+        await old.db.close();
       }
     }
 

@@ -1,4 +1,5 @@
 import type { Queries } from '../db/db.js';
+import { caseless } from '../db/dialect-sql.js';
 
 /** A row of the sessions table (migrations/sqlite/0004_sessions.sql). Times are epoch milliseconds. */
 export interface SessionRow {
@@ -55,9 +56,9 @@ export interface MembershipView {
 /** The workspaces a user belongs to, by name. */
 export const membershipsOf = (db: Queries, userId: string) =>
   db.rows<MembershipView>(
-    `select w.id as workspaceId, w.name as name, m.role as role
+    `select w.id as "workspaceId", w.name as name, m.role as role
      from memberships m join workspaces w on w.id = m.workspace_id
-     where m.user_id = ? order by w.name collate nocase`,
+     where m.user_id = ? order by ${caseless(db.dialect, 'w.name')}`,
     userId,
   );
 

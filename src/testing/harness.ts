@@ -19,12 +19,27 @@ import { createLogger } from '../lib/logger.js';
 import type { Clock } from '../lib/clock.js';
 import { createWorkspace, requireWorkspace } from '../workspaces/workspaces.service.js';
 import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
+import { createTestDatabase, TEST_POSTGRES_URL } from './postgres.js';
 
 export const ROOT = resolve(__dirname, '../..');
 export const BIN = join(ROOT, 'bin/linkqr.cjs');
 /** The audit context of changes a test makes directly through services. */
 export const TEST_OPERATOR: ChangeContext = { actor: { type: 'operator', id: 'cli:test' }, ip: null };
 export const ALL_SCOPES: Scope[] = ['links:read', 'links:write', 'analytics:read', 'webhooks:read', 'webhooks:write'];
+
+/**
+ * The database the suite runs on: SQLite in each test server's data dir, or, with
+ * LINKQR_TEST_BACKEND=postgres (and LINKQR_TEST_POSTGRES_URL), a PostgreSQL database made for
+ * each test server and dropped with it. scripts/run-tests.mjs runs the suite once per backend.
+ */
+export const TEST_BACKEND: 'sqlite' | 'postgres' = process.env.LINKQR_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+if (TEST_BACKEND === 'postgres' && !TEST_POSTGRES_URL) throw new Error('LINKQR_TEST_BACKEND=postgres needs LINKQR_TEST_POSTGRES_URL');
+
+/** For `describe(…, { skip: sqliteOnly })`: tests of what only SQLite has (its file, PRAGMAs, the backup). */
+export const sqliteOnly: string | false = TEST_BACKEND === 'postgres' ? 'SQLite only' : false;
+
+/** The one at-rest secret of every test server on PostgreSQL (it is required there). */
+const TEST_SECRET = 'linkqr-test-secret-not-for-production';
 
 export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'linkqr-test-'));
@@ -134,10 +149,12 @@ export async function startTestServer(
   } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDataDir();
-  const config = loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_PORT: '0', LINKQR_LOG_LEVEL: 'info', ...opts.env });
+  const database = TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
+  const backend = database ? { LINKQR_DATABASE_URL: database.url, LINKQR_SECRET: TEST_SECRET } : {};
+  const config = loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_PORT: '0', LINKQR_LOG_LEVEL: 'info', ...backend, ...opts.env });
   const logs: string[] = [];
   const log = createLogger(config.logLevel, { write: (line: string) => void logs.push(line) });
-  const store = openStore(config, { clock: opts.clock, log, applyPending: true, storageProbeMs: opts.storageProbeMs });
+  const store = await openStore(config, { clock: opts.clock, log, applyPending: true, storageProbeMs: opts.storageProbeMs });
   const server = await createServer(store, { clicks: opts.clicks, apiRequests: opts.apiRequests, jobs: false, webhookTimeouts: opts.webhookTimeouts, dispatcher: opts.dispatcher });
   const url = await server.listen();
   let closed = false;
@@ -166,6 +183,7 @@ export async function startTestServer(
       if (closed) return;
       closed = true;
       await server.close(1_000);
+      await database?.drop();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,30 @@
+import type { Dialect } from './db.js';
+
+/**
+ * The SQL fragments that differ between SQLite and PostgreSQL, side by side, so that a query is
+ * written once with these where it must differ (src/db/db.ts: Queries.dialect). JSON is stored as
+ * TEXT on both (migrations/postgres/0001_initial.sql).
+ */
+
+/** The text values of a JSON array given as a parameter (`?`), as a table with one column, `value`. */
+export const jsonValuesParam = (d: Dialect) => (d === 'sqlite' ? 'json_each(?)' : 'json_array_elements_text(?::json)');
+
+/** The text values of a JSON array held in a column, as a table with one column, `value`. */
+export const jsonValuesOf = (d: Dialect, column: string) => (d === 'sqlite' ? `json_each(${column})` : `json_array_elements_text(${column}::json)`);
+
+/** A number in a JSON object column (null when absent). */
+export const jsonNumber = (d: Dialect, column: string, key: string) =>
+  d === 'sqlite' ? `json_extract(${column}, '$.${key}')` : `(${column}::json ->> '${key}')::bigint`;
+
+/** Whether a JSON object column's flag is on; a missing flag counts as on. */
+export const jsonFlagOn = (d: Dialect, column: string, key: string) =>
+  d === 'sqlite' ? `coalesce(json_extract(${column}, '$.${key}'), 1) != 0` : `coalesce((${column}::json ->> '${key}')::boolean, true)`;
+
+/** The larger of two values (SQLite's two-argument max(), PostgreSQL's greatest()). */
+export const greatest = (d: Dialect, a: string, b: string) => (d === 'sqlite' ? `max(${a}, ${b})` : `greatest(${a}, ${b})`);
+
+/** The smaller of two values. */
+export const least = (d: Dialect, a: string, b: string) => (d === 'sqlite' ? `min(${a}, ${b})` : `least(${a}, ${b})`);
+
+/** An ORDER BY term that ignores case (ASCII, as SQLite's NOCASE). */
+export const caseless = (d: Dialect, expr: string) => (d === 'sqlite' ? `${expr} collate nocase` : `lower(${expr})`);
