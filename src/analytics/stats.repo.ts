@@ -44,7 +44,7 @@ export const linkHours = (db: Queries, linkId: string, fromDay: number, toDay: n
 
 export const linkFacets = (db: Queries, linkId: string, fromDay: number, toDay: number) =>
   db.rows<FacetRow>(
-    `select facet, value, sum(total) as total, sum(human) as human from click_rollups
+    `select facet, value, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from click_rollups
        where link_id = ? and facet in ('referrer', 'device', 'browser', 'os') and day >= ? and day < ? group by facet, value`,
     linkId, fromDay, toDay,
   );
@@ -95,7 +95,7 @@ export const workspaceHours = (db: Queries, workspaceId: string, from: number, t
 /** Per-link totals of the workspace's links over whole days [fromDay, toDay). Deleted links have no row in links. */
 export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: number, toDay: number) =>
   db.rows<LinkTotalsRow>(
-    `select r.link_id, sum(r.total) as total, sum(r.human) as human, sum(r.qr) as qr
+    `select r.link_id, cast(sum(r.total) as bigint) as total, cast(sum(r.human) as bigint) as human, cast(sum(r.qr) as bigint) as qr
        from links l join click_rollups r on r.link_id = l.id and r.facet = 'all' and r.day >= ? and r.day < ?
        where l.workspace_id = ? group by r.link_id`,
     fromDay, toDay, workspaceId,
@@ -104,7 +104,7 @@ export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: numb
 /** Per-link totals over the hours [fromHour, toHour) ('00'…'24') of one day. */
 export const linkTotalsByHours = (db: Queries, workspaceId: string, day: number, fromHour: string, toHour: string) =>
   db.rows<LinkTotalsRow>(
-    `select r.link_id, sum(r.total) as total, sum(r.human) as human, sum(r.qr) as qr
+    `select r.link_id, cast(sum(r.total) as bigint) as total, cast(sum(r.human) as bigint) as human, cast(sum(r.qr) as bigint) as qr
        from links l join click_rollups r on r.link_id = l.id and r.facet = 'hour' and r.day = ? and r.value >= ? and r.value < ?
        where l.workspace_id = ? group by r.link_id`,
     day, fromHour, toHour, workspaceId,

@@ -73,6 +73,12 @@ export interface Db extends Queries {
   close(): Promise<void>;
 }
 
+/** Whether a statement broke a UNIQUE constraint (SQLite's code, or PostgreSQL's SQLSTATE 23505). */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
 /** The SQLite library's version (the one compiled into the better-sqlite3 addon). */
 export function sqliteVersion(): string {
   const memory = new BetterSqlite3(':memory:', { nativeBinding: nativeAddon('better_sqlite3') as unknown as string });

@@ -1,5 +1,4 @@
-import { SqliteError } from 'better-sqlite3';
-import type { Db } from '../db/db.js';
+import { type Db, isUniqueViolation } from '../db/db.js';
 import type { LinkRow } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
@@ -28,7 +27,6 @@ const AUDITED_LINK_FIELDS = ['slug', 'url', 'title', 'tags', 'status', 'expiresA
 const slugTaken = (slug: string) =>
   errors.conflict('slug_taken', `The slug "${slug}" is already in use.`, [{ field: 'slug', message: 'is already in use' }]);
 
-const isUniqueViolation = (e: unknown) => e instanceof SqliteError && e.code === 'SQLITE_CONSTRAINT_UNIQUE';
 
 function assertFuture(clock: Clock, expiresAt: number | null | undefined) {
   if (expiresAt != null && expiresAt <= clock.now()) {

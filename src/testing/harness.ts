@@ -41,6 +41,12 @@ export const sqliteOnly: string | false = TEST_BACKEND === 'postgres' ? 'SQLite 
 /** The one at-rest secret of every test server on PostgreSQL (it is required there). */
 const TEST_SECRET = 'linkqr-test-secret-not-for-production';
 
+/**
+ * The database settings of each test server, by its data dir: the CLI run against a test
+ * server's data dir (runCli, spawnServer) uses the server's database, whichever backend it is on.
+ */
+const backendOf = new Map<string, Record<string, string>>();
+
 export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'linkqr-test-'));
 }
@@ -151,6 +157,7 @@ export async function startTestServer(
   const dataDir = opts.dataDir ?? tempDataDir();
   const database = TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
   const backend = database ? { LINKQR_DATABASE_URL: database.url, LINKQR_SECRET: TEST_SECRET } : {};
+  backendOf.set(dataDir, backend);
   const config = loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_PORT: '0', LINKQR_LOG_LEVEL: 'info', ...backend, ...opts.env });
   const logs: string[] = [];
   const log = createLogger(config.logLevel, { write: (line: string) => void logs.push(line) });
@@ -198,7 +205,7 @@ export interface CliResult {
 /** Runs the built CLI (bin/linkqr.cjs) against a data dir. */
 export function runCli(args: string[], opts: { dataDir?: string; stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', LINKQR_LOG_LEVEL: 'warn', ...opts.env };
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', LINKQR_LOG_LEVEL: 'warn', ...backendOf.get(opts.dataDir ?? ''), ...opts.env };
     if (opts.dataDir) env.LINKQR_DATA_DIR = opts.dataDir;
     const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -227,7 +234,7 @@ export interface ServerProcess {
 export function spawnServer(dataDir: string, env: Record<string, string> = {}, args = ['serve', '--port', '0']): Promise<ServerProcess> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'info', ...env },
+      env: { PATH: process.env.PATH ?? '', LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'info', ...backendOf.get(dataDir), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -268,7 +275,7 @@ export function serveExpectingFailure(
 ): Promise<{ code: number | null; output: string; stderr: string; listened: boolean }> {
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [BIN, 'serve', ...args], {
-      env: { PATH: process.env.PATH ?? '', LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'info', ...env },
+      env: { PATH: process.env.PATH ?? '', LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'info', ...backendOf.get(dataDir), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -46,6 +46,10 @@ export async function requireWithinPlanLimit(
   const plan = await planOfWorkspace(db, workspaceId);
   const max = plan.limits[limit];
   if (max === undefined) return;
+  // On PostgreSQL transactions run side by side: two creates could each count 1 of 2 and both
+  // insert. Locking the workspace's row makes the checks of one workspace take turns (until
+  // each transaction ends); other workspaces are not held up. SQLite runs one transaction at a time.
+  if (db.dialect === 'postgres') await db.row('select 1 from workspaces where id = ? for update', workspaceId);
   const used = await usage();
   if (used >= max) {
     throw new AppError(

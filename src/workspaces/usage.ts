@@ -20,7 +20,7 @@ export async function workspaceUsage(db: Queries, workspaceId: string, now: numb
   // Side by side: the reads are independent, and no transaction is open here.
   const [plan, clicks, links, qrCodes, members, apiKeys, webhookEndpoints] = await Promise.all([
     planOfWorkspace(db, workspaceId),
-    count(db, 'select coalesce(sum(human), 0) as n from monthly_clicks where workspace_id = ? and month = ?', workspaceId, month),
+    count(db, 'select cast(coalesce(sum(human), 0) as bigint) as n from monthly_clicks where workspace_id = ? and month = ?', workspaceId, month),
     countLinks(db, workspaceId),
     countQrCodes(db, workspaceId),
     count(db, 'select count(*) as n from memberships where workspace_id = ?', workspaceId),
