@@ -156,7 +156,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const database = TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
-  const backend = database ? { LINKQR_DATABASE_URL: database.url, LINKQR_SECRET: TEST_SECRET } : {};
+  const backend: Record<string, string> = database ? { LINKQR_DATABASE_URL: database.url, LINKQR_SECRET: TEST_SECRET } : {};
   backendOf.set(dataDir, backend);
   const config = loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_PORT: '0', LINKQR_LOG_LEVEL: 'info', ...backend, ...opts.env });
   const logs: string[] = [];
