@@ -103,6 +103,15 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
   const keyUsage = new KeyUsageRecorder({ db, log: log.child({ component: 'keys' }) });
   const apiRequests = new ApiRequestRecorder({ db, log: log.child({ component: 'keys' }) }, opts.apiRequests);
 
+  db.changes.subscribe((heard) => {
+    if (heard.kind === 'link') return redirects.invalidate(heard.slug);
+    if (heard.kind === 'caches' || heard.kind === 'reset') {
+      redirects.clear();
+      verifiedKeys.clear();
+    }
+    instanceSettings.reload().catch((err: unknown) => log.warn({ err }, 'the instance settings could not be reloaded after a change'));
+  });
+
   const deps = {
     config,
     log,
@@ -122,7 +131,8 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     apiRequests,
     metrics,
     baseUrl: () => baseUrl,
-    linkChanged: (slug: string) => redirects.invalidate(slug),
+    // Every instance on the database drops the link from its cache (this one at once).
+    linkChanged: (slug: string) => db.changes.publish({ kind: 'link', slug }),
     outboxChanged: () => dispatcher.wake(),
     endpointsChanged: (pointedElsewhere?: readonly string[]) => dispatcher.endpointsChanged(pointedElsewhere),
     async webhookUrlProblem(url: string) {

@@ -11,6 +11,7 @@ import {
 import { nativeAddon } from '../lib/native-addons.js';
 import type { Database } from './schema.js';
 import { Mutex } from '../lib/mutex.js';
+import { type ChangeFeed, localChangeFeed } from './change-feed.js';
 import { StorageHealth } from './storage-health.js';
 
 export interface Compilable<R> {
@@ -70,6 +71,14 @@ export interface Db extends Queries {
   write<T>(fn: (t: Queries) => Promise<T>): Promise<T>;
   /** Whether writes are succeeding: every outermost transaction reports to it. */
   readonly storage: StorageHealth;
+  /** Tells every process on this database (this one too) that something it may cache changed. */
+  readonly changes: ChangeFeed;
+  /**
+   * Runs fn unless another process on this database is running the work of the same name (then
+   * undefined, at once). SQLite has one server per data dir, so fn simply runs; on PostgreSQL a
+   * session advisory lock, which the server releases if the process holding it dies.
+   */
+  exclusively<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
   close(): Promise<void>;
 }
 
@@ -346,6 +355,8 @@ export function openDb(file: string, options: DbOptions = {}): Db {
       });
     },
     storage,
+    changes: localChangeFeed(),
+    exclusively: (_name, fn) => fn(),
     async close() {
       storage.stop();
       statements.clear();

@@ -3,6 +3,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import type pg from 'pg';
 import type { Compilable, Db, Queries } from './db.js';
+import type { Logger } from 'pino';
+import { postgresChangeFeed } from './change-feed.js';
 import { openPostgres } from './postgres.js';
 import type { Database } from './schema.js';
 import { StorageHealth } from './storage-health.js';
@@ -186,6 +188,7 @@ export interface PostgresDbOptions {
   storageProbeMs?: number;
   /** Connections in the pool (default 10). */
   max?: number;
+  log: Logger;
 }
 
 /**
@@ -194,7 +197,7 @@ export interface PostgresDbOptions {
  * Storage health follows whether PostgreSQL answers: a restart makes writes 503 with Retry-After
  * until a statement (or the probe, `select 1`) succeeds again; the pool reconnects by itself.
  */
-export function openPostgresDb(url: string, options: PostgresDbOptions = {}): Db {
+export function openPostgresDb(url: string, options: PostgresDbOptions): Db {
   const pool = openPostgres(url, { max: options.max ?? 10 });
   const storage = new StorageHealth(async () => {
     try {
@@ -204,6 +207,7 @@ export function openPostgresDb(url: string, options: PostgresDbOptions = {}): Db
     }
   }, options.storageProbeMs);
   const queries = postgresQueries(pool, { storage });
+  const changes = postgresChangeFeed(url, pool, options.log);
   return {
     ...queries,
     get sqlite(): never {
@@ -211,8 +215,26 @@ export function openPostgresDb(url: string, options: PostgresDbOptions = {}): Db
     },
     write: (fn) => queries.tx(fn),
     storage,
+    changes,
+    async exclusively(name, fn) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        const key = `linkqr:${name}`;
+        const { rows } = await client.query<{ held: boolean }>('select pg_try_advisory_lock(hashtext($1)) as held', [key]);
+        if (!rows[0]?.held) return undefined;
+        try {
+          return await fn();
+        } finally {
+          await client.query('select pg_advisory_unlock(hashtext($1))', [key]).catch((e: Error) => (broken = e));
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
     async close() {
       storage.stop();
+      await changes.close();
       await queries.close();
     },
   };

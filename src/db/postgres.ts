@@ -34,6 +34,11 @@ export function openPostgres(url: string, options: { max?: number } = {}): pg.Po
   return pool;
 }
 
+/** A single connection with the same type rules, for what a pool cannot do (LISTEN). The caller ends it. */
+export function openPostgresClient(url: string): pg.Client {
+  return new pg.Client({ connectionString: url, types, application_name: 'linkqr' });
+}
+
 /** libpq's and Node's codes for "cannot reach or enter the database", and what to say about each. */
 const CONNECTION_PROBLEMS: Record<string, string> = {
   ECONNREFUSED: 'the connection was refused (is PostgreSQL running and listening there?)',

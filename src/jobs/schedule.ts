@@ -38,7 +38,7 @@ export type JobOutcome =
   | { status: 'failed'; error: unknown }
   /** Gave up part-way because the scheduler was stopped. */
   | { status: 'stopped' }
-  | { status: 'skipped'; reason: 'running' | 'stopped' };
+  | { status: 'skipped'; reason: 'running' | 'stopped' | 'elsewhere' };
 
 export interface Scheduler {
   /** Schedules every job with node-cron. */
@@ -73,7 +73,12 @@ export function createScheduler(deps: JobDeps, allJobs: readonly Job[] = JOBS): 
     const started = performance.now();
     const durationMs = () => Math.round(performance.now() - started);
     try {
-      const result = await job.run({ ...deps, log: log.child({ job: job.name }), signal: stopping.signal });
+      // With several instances on one PostgreSQL database, one of them runs each job at a time.
+      const result = await deps.db.exclusively(`job:${job.name}`, async () => job.run({ ...deps, log: log.child({ job: job.name }), signal: stopping.signal }));
+      if (result === undefined) {
+        log.info({ job: job.name, outcome: 'skipped' }, 'job skipped: another instance is running it');
+        return { status: 'skipped', reason: 'elsewhere' };
+      }
       log.info({ job: job.name, durationMs: durationMs(), outcome: 'ok', ...result }, 'job finished');
       return { status: 'ok', result };
     } catch (err) {

@@ -103,11 +103,14 @@ export class Dispatcher {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    // One server process per database: leases left at start are from a process that died. Released
-    // before the first claim: after it, this would release this process's own leases too, and
-    // their deliveries would be sent twice.
-    const released = await releaseAllLeases(this.deps.db);
-    if (released > 0) this.deps.log.warn({ deliveries: released }, 'resuming deliveries left in flight by a previous process');
+    // On SQLite one server process has the database: leases left at start are from a process that
+    // died. Released before the first claim: after it, this would release this process's own
+    // leases too, and their deliveries would be sent twice. On PostgreSQL other instances' leases
+    // are live: a dead instance's expire (leaseMs) and are claimed again then.
+    if (this.deps.db.dialect === 'sqlite') {
+      const released = await releaseAllLeases(this.deps.db);
+      if (released > 0) this.deps.log.warn({ deliveries: released }, 'resuming deliveries left in flight by a previous process');
+    }
     // Stopped while the leases were being released.
     if (!this.started) return;
     this.stopped = false;

@@ -18,8 +18,8 @@ const STORAGE_KEY = 'instance_settings';
 
 /**
  * Read on hot paths (every click batch, synchronously), so the value is held in memory and
- * replaced on change. One process owns the database, so nothing else changes it behind our back
- * except the CLI, which is why `reload` exists ("clear caches").
+ * replaced on change. A change is announced on the database's change feed, so every instance on
+ * the same database reloads it (app.ts); `reload` is also what "clear caches" runs.
  */
 export class InstanceSettingsStore {
   /** The settings as stored now: `get()` must answer without a query, so they are read before the store exists. */
@@ -49,6 +49,7 @@ export class InstanceSettingsStore {
       return after;
     });
     this.current = next;
+    this.db.changes.publish({ kind: 'settings' });
     return next;
   }
 

@@ -11,8 +11,6 @@ import { FEATURE_LABELS, LIMIT_LABELS } from './plan-labels.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
 export interface SettingsDeps extends RenderDeps {
-  redirects: { clear(): void };
-  verifiedKeys: { clear(): void };
   instanceSettings: { reload(): void | Promise<void> };
 }
 
@@ -64,8 +62,8 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
   router.post(`${ROUTE}/clear-caches`, async (req, res) => {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'keys.manage');
-    deps.redirects.clear();
-    deps.verifiedKeys.clear();
+    // Every instance on the database clears them (this one at once).
+    deps.db.changes.publish({ kind: 'caches' });
     await deps.instanceSettings.reload();
     await recordAudit(deps.db, res.locals.change!, { workspaceId: workspace.workspaceId, action: 'settings.clear_caches', targetType: 'instance', targetId: null, summary: { caches: ['redirects', 'api_keys', 'instance_settings'] }, at: deps.clock.now() });
     await setFlash(deps, adminOf(res).session, { kind: 'ok', text: 'Caches cleared: the next redirects and API calls read the database again.' });

@@ -1,0 +1,111 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { openPostgresClient } from './postgres.js';
+
+/**
+ * What this process keeps in memory and another process can change: a link (the redirect cache),
+ * the instance settings, or everything at once ("clear caches"). Published after the commit of the
+ * change, and heard by every instance, this one included.
+ */
+export type Change = { kind: 'link'; slug: string } | { kind: 'settings' } | { kind: 'caches' };
+
+/** A change, or `reset`: the feed was interrupted and anything may have changed meanwhile. */
+export type Heard = Change | { kind: 'reset' };
+
+export interface ChangeFeed {
+  publish(change: Change): void;
+  subscribe(listener: (heard: Heard) => void): void;
+  close(): Promise<void>;
+}
+
+/** One process on SQLite (the data dir's lock sees to that): what it publishes, it alone hears. */
+export function localChangeFeed(): ChangeFeed {
+  const listeners: ((heard: Heard) => void)[] = [];
+  return {
+    publish: (change) => {
+      for (const l of listeners) l(change);
+    },
+    subscribe: (l) => void listeners.push(l),
+    close: async () => {},
+  };
+}
+
+const CHANNEL = 'linkqr_changes';
+const RECONNECT_MS = 1_000;
+
+/**
+ * Instances on one PostgreSQL database tell each other with NOTIFY (published through the pool)
+ * and LISTEN (on a connection of its own). The change is applied here at once too, so this
+ * instance never waits for its own notification. NOTIFY is delivered only to connections listening
+ * at that moment: after the listening connection is lost and made again, `reset` tells every
+ * listener to drop what it holds (a full cache reload), since changes may have been missed.
+ */
+export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): ChangeFeed {
+  const listeners: ((heard: Heard) => void)[] = [];
+  const tell = (heard: Heard) => {
+    for (const l of listeners) l(heard);
+  };
+  let client: pg.Client | undefined;
+  let closed = false;
+  let everConnected = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  const connect = async () => {
+    retry = undefined;
+    if (closed) return;
+    const c = openPostgresClient(url);
+    // Both fire when the connection goes (PostgreSQL restarted, the network dropped): listen again.
+    let lost = false;
+    const onLost = (err?: Error) => {
+      if (lost || closed) return;
+      lost = true;
+      log.warn({ err }, 'the change feed lost its PostgreSQL connection: reconnecting; caches are reloaded once it is back');
+      client = undefined;
+      c.end().catch(() => {});
+      retry = setTimeout(() => void connect(), RECONNECT_MS).unref();
+    };
+    c.on('error', onLost);
+    c.on('end', () => onLost());
+    c.on('notification', (msg) => {
+      if (msg.channel !== CHANNEL || !msg.payload) return;
+      try {
+        tell(JSON.parse(msg.payload) as Change);
+      } catch (err) {
+        log.warn({ err }, 'an unreadable change notification was ignored');
+      }
+    });
+    try {
+      await c.connect();
+      await c.query(`listen ${CHANNEL}`);
+    } catch (err) {
+      onLost(err as Error);
+      return;
+    }
+    client = c;
+    if (everConnected) tell({ kind: 'reset' });
+    everConnected = true;
+  };
+
+  // Listening starts with the first subscriber: a CLI command only publishes.
+  let started: Promise<void> | undefined;
+  return {
+    publish(change) {
+      tell(change);
+      pool.query('select pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]).catch((err: unknown) => {
+        // The other instances miss this change; their feed connection broke with the same
+        // outage and they reload everything when it is back.
+        log.warn({ err, change }, 'a change could not be announced to the other instances');
+      });
+    },
+    subscribe(l) {
+      listeners.push(l);
+      started ??= connect();
+    },
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      await started;
+      await client?.end().catch(() => {});
+    },
+  };
+}
