@@ -99,5 +99,5 @@ async function openPostgresDatabase(config: Config, opts: OpenOptions) {
   } finally {
     await runner.end();
   }
-  return { db: openPostgresDb(url, { storageProbeMs: opts.storageProbeMs }), latestMigration: migrations.length };
+  return { db: openPostgresDb(url, { storageProbeMs: opts.storageProbeMs, log: opts.log }), latestMigration: migrations.length };
 }

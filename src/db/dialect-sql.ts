@@ -26,5 +26,11 @@ export const greatest = (d: Dialect, a: string, b: string) => (d === 'sqlite' ? 
 /** The smaller of two values. */
 export const least = (d: Dialect, a: string, b: string) => (d === 'sqlite' ? `min(${a}, ${b})` : `least(${a}, ${b})`);
 
+/**
+ * `column = ?` ignoring case, for the names SQLite declares COLLATE NOCASE (workspace and plan
+ * names, emails), which PostgreSQL keeps unique through an index on lower(column).
+ */
+export const equalsCaseless = (d: Dialect, column: string) => (d === 'sqlite' ? `${column} = ?` : `lower(${column}) = lower(?)`);
+
 /** An ORDER BY term that ignores case (ASCII, as SQLite's NOCASE). */
 export const caseless = (d: Dialect, expr: string) => (d === 'sqlite' ? `${expr} collate nocase` : `lower(${expr})`);

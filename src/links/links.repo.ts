@@ -55,7 +55,7 @@ export const countLinks = async (db: Queries, workspaceId: string) =>
 export const listLinkTags = async (db: Queries, workspaceId: string) =>
   (
     await db.rows<{ tag: string }>(
-      `select distinct t.value as tag from links, ${jsonValuesOf(db.dialect, 'links.tags')} t where links.workspace_id = ? order by ${caseless(db.dialect, 't.value')}`,
+      `select t.value as tag from links, ${jsonValuesOf(db.dialect, 'links.tags')} t where links.workspace_id = ? group by t.value order by ${caseless(db.dialect, 't.value')}`,
       workspaceId,
     )
   ).map((r) => r.tag);

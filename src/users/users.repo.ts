@@ -1,8 +1,9 @@
 import type { Queries } from '../db/db.js';
 import type { UserRow } from '../db/schema.js';
+import { equalsCaseless } from '../db/dialect-sql.js';
 
 export const findUserByEmail = (db: Queries, email: string) =>
-  db.first(db.q.selectFrom('users').selectAll().where('email', '=', email));
+  db.row<UserRow>(`select * from users where ${equalsCaseless(db.dialect, 'email')}`, email);
 
 export const countUsers = async (db: Queries) =>
   Number((await db.first(db.q.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))))!.n);

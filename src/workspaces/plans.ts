@@ -3,6 +3,7 @@ import { type ChangeContext, recordAudit } from '../audit/audit.js';
 import { AppError, errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { PLAN_FEATURES, type PlanFeature, type PlanLimit } from './plan-catalog.js';
+import { equalsCaseless } from '../db/dialect-sql.js';
 
 export interface WorkspacePlan {
   name: string;
@@ -86,7 +87,7 @@ export async function upsertPlan(db: Queries, ctx: ChangeContext, name: string, 
   return db.tx(async (t) => {
     // Names compare case-insensitively (COLLATE NOCASE): "growth" changes the plan "Growth".
     const existing = await t.row<{ id: string; name: string; features: string; limits: string }>(
-      'select id, name, features, limits from plans where name = ?',
+      `select id, name, features, limits from plans where ${equalsCaseless(t.dialect, 'name')}`,
       name,
     );
     if (existing) name = existing.name;
@@ -123,7 +124,7 @@ export async function listPlans(db: Queries) {
 /** Moves a workspace to a plan; takes effect on the next request. Audited in the workspace's log. */
 export async function setWorkspacePlan(db: Queries, ctx: ChangeContext, workspaceId: string, planName: string, now: number): Promise<void> {
   await db.tx(async (t) => {
-    const plan = await t.row<{ id: string; name: string }>('select id, name from plans where name = ?', planName);
+    const plan = await t.row<{ id: string; name: string }>(`select id, name from plans where ${equalsCaseless(t.dialect, 'name')}`, planName);
     if (!plan) throw errors.notFound(`Plan "${planName}"`);
     const before = (await planOfWorkspace(t, workspaceId)).name;
     if (before === plan.name) return; // already there: no change to audit

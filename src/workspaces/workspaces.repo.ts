@@ -1,8 +1,9 @@
 import type { Queries } from '../db/db.js';
 import type { WorkspaceRow } from '../db/schema.js';
+import { equalsCaseless } from '../db/dialect-sql.js';
 
 export const findWorkspaceByName = (db: Queries, name: string) =>
-  db.first(db.q.selectFrom('workspaces').selectAll().where('name', '=', name));
+  db.row<WorkspaceRow>(`select * from workspaces where ${equalsCaseless(db.dialect, 'name')}`, name);
 
 export const findWorkspaceById = (db: Queries, id: string) =>
   db.first(db.q.selectFrom('workspaces').selectAll().where('id', '=', id));
