@@ -69,10 +69,39 @@ export async function startBare302() {
  * A LinkQR server over a fresh data dir, with a workspace and a key made by the CLI; `extraEnv`
  * adds settings. `cli(...args)` runs the CLI on the same data dir (its stdout).
  */
+/**
+ * BENCH_POSTGRES_URL (a server where the user may create databases, e.g.
+ * postgres://postgres@127.0.0.1:5432/postgres): LinkQR runs on a fresh PostgreSQL database, dropped
+ * after, instead of SQLite in its data dir.
+ */
+async function benchDatabase() {
+  const server = process.env.BENCH_POSTGRES_URL;
+  if (!server) return { env: {}, drop: async () => {} };
+  const { default: pg } = await import('pg');
+  const name = `linkqr_bench_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = async (sql) => {
+    const c = new pg.Client({ connectionString: server });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`create database ${name}`);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return {
+    env: { LINKQR_DATABASE_URL: url.href, LINKQR_SECRET: 'benchmark-secret-not-for-production' },
+    drop: () => admin(`drop database if exists ${name} with (force)`),
+  };
+}
+
 export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'linkqr-bench-'));
+  const database = await benchDatabase();
   // No API rate limit: the benchmarks measure the server, and one key sends thousands of requests a second.
-  const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', LINKQR_API_RATE_LIMIT: '0', ...extraEnv };
+  const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', LINKQR_API_RATE_LIMIT: '0', ...database.env, ...extraEnv };
   const cli = (...args) =>
     execFileSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'ignore'] })
       .toString()
@@ -90,6 +119,7 @@ export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = 
     ...proc,
     async stop() {
       await proc.stop();
+      await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -32,5 +32,8 @@ export const least = (d: Dialect, a: string, b: string) => (d === 'sqlite' ? `mi
  */
 export const equalsCaseless = (d: Dialect, column: string) => (d === 'sqlite' ? `${column} = ?` : `lower(${column}) = lower(?)`);
 
+/** LIKE that ignores ASCII case, as SQLite's does. */
+export const likeCaseless = (d: Dialect) => (d === 'sqlite' ? 'like' : 'ilike');
+
 /** An ORDER BY term that ignores case (ASCII, as SQLite's NOCASE). */
 export const caseless = (d: Dialect, expr: string) => (d === 'sqlite' ? `${expr} collate nocase` : `lower(${expr})`);

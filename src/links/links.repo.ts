@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Queries } from '../db/db.js';
 import type { LinkRow } from '../db/schema.js';
-import { caseless, jsonValuesOf } from '../db/dialect-sql.js';
+import { caseless, jsonValuesOf, likeCaseless } from '../db/dialect-sql.js';
 
 export const findLink = (db: Queries, workspaceId: string, id: string) =>
   db.first(db.q.selectFrom('links').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
@@ -42,7 +42,7 @@ export function listLinkRows(db: Queries, f: LinkFilter): Promise<LinkRow[]> {
   if (f.tag) query = query.where(sql<boolean>`exists (select 1 from ${sql.raw(jsonValuesOf(db.dialect, 'links.tags'))} where value = ${f.tag})`);
   if (f.q) {
     const pattern = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const like = (col: 'slug' | 'url' | 'title') => sql<boolean>`${sql.ref(col)} like ${pattern} escape '\\'`;
+    const like = (col: 'slug' | 'url' | 'title') => sql<boolean>`${sql.ref(col)} ${sql.raw(likeCaseless(db.dialect))} ${pattern} escape '\\'`;
     query = query.where((eb) => eb.or([like('slug'), like('url'), like('title')]));
   }
   return db.all(query.orderBy('id', 'desc').limit(f.limit));

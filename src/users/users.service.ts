@@ -11,6 +11,7 @@ import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
 import { addMember } from '../workspaces/members.service.js';
 import type { ChangeContext } from '../audit/audit.js';
 import { countUsers, findUserByEmail, insertUser } from './users.repo.js';
+import { caseless } from '../db/dialect-sql.js';
 
 
 const newUserInput = z.object({
@@ -90,7 +91,7 @@ export async function listUsers(deps: { db: Queries }) {
   const rows = await deps.db.rows<{ id: string; email: string; is_instance_admin: number; created_at: number; workspace: string | null; role: Role | null }>(
     `select u.id, u.email, u.is_instance_admin, u.created_at, w.name as workspace, m.role
      from users u left join memberships m on m.user_id = u.id left join workspaces w on w.id = m.workspace_id
-     order by u.email, w.name`,
+     order by ${caseless(deps.db.dialect, 'u.email')}, ${caseless(deps.db.dialect, 'w.name')}`,
   );
   const users = new Map<string, { id: string; email: string; instanceAdmin: boolean; createdAt: string; workspaces: { name: string; role: Role }[] }>();
   for (const r of rows) {

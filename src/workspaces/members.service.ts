@@ -5,6 +5,7 @@ import type { Clock } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
 import { findUserByEmail } from '../users/users.repo.js';
 import { requireWithinPlanLimit } from './plans.js';
+import { caseless } from '../db/dialect-sql.js';
 
 export interface MemberDeps {
   /** The database, or the handle of a caller's transaction (creating a user adds their membership in theirs). */
@@ -82,7 +83,7 @@ export async function removeMember(deps: MemberDeps, ctx: ChangeContext, workspa
 
 export async function listMembers(db: Queries, workspaceId: string) {
   const rows = await db.rows<{ id: string; email: string; role: Role; created_at: number }>(
-    'select u.id, u.email, m.role, m.created_at from memberships m join users u on u.id = m.user_id where m.workspace_id = ? order by u.email',
+    `select u.id, u.email, m.role, m.created_at from memberships m join users u on u.id = m.user_id where m.workspace_id = ? order by ${caseless(db.dialect, 'u.email')}`,
     workspaceId,
   );
   return rows.map((m) => ({ userId: m.id, email: m.email, role: m.role, since: new Date(m.created_at).toISOString() }));

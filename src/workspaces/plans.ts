@@ -3,7 +3,7 @@ import { type ChangeContext, recordAudit } from '../audit/audit.js';
 import { AppError, errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { PLAN_FEATURES, type PlanFeature, type PlanLimit } from './plan-catalog.js';
-import { equalsCaseless } from '../db/dialect-sql.js';
+import { caseless, equalsCaseless } from '../db/dialect-sql.js';
 
 export interface WorkspacePlan {
   name: string;
@@ -116,7 +116,7 @@ export async function upsertPlan(db: Queries, ctx: ChangeContext, name: string, 
 
 export async function listPlans(db: Queries) {
   const rows = await db.rows<{ name: string; features: string; limits: string; workspaces: number }>(
-    `select p.name, p.features, p.limits, (select count(*) from workspaces w where w.plan_id = p.id) as workspaces from plans p order by p.name`,
+    `select p.name, p.features, p.limits, (select count(*) from workspaces w where w.plan_id = p.id) as workspaces from plans p order by ${caseless(db.dialect, 'p.name')}`,
   );
   return rows.map((r) => ({ name: r.name, features: JSON.parse(r.features), limits: JSON.parse(r.limits), workspaces: r.workspaces }));
 }

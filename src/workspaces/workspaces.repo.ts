@@ -1,6 +1,7 @@
+import { sql } from 'kysely';
 import type { Queries } from '../db/db.js';
 import type { WorkspaceRow } from '../db/schema.js';
-import { equalsCaseless } from '../db/dialect-sql.js';
+import { caseless, equalsCaseless } from '../db/dialect-sql.js';
 
 export const findWorkspaceByName = (db: Queries, name: string) =>
   db.row<WorkspaceRow>(`select * from workspaces where ${equalsCaseless(db.dialect, 'name')}`, name);
@@ -23,7 +24,7 @@ export const listWorkspacesWithCounts = (db: Queries) =>
         eb.selectFrom('memberships').whereRef('memberships.workspace_id', '=', 'workspaces.id').select(eb.fn.countAll<number>().as('n')).as('members'),
         eb.selectFrom('links').whereRef('links.workspace_id', '=', 'workspaces.id').select(eb.fn.countAll<number>().as('n')).as('links'),
       ])
-      .orderBy('workspaces.name'),
+      .orderBy(sql.raw(caseless(db.dialect, 'workspaces.name'))),
   );
 
 export const findPlanById = (db: Queries, id: string) => db.first(db.q.selectFrom('plans').selectAll().where('id', '=', id));
