@@ -1,4 +1,5 @@
-import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { openPostgresClient } from './postgres.js';
 
@@ -35,13 +36,15 @@ const RECONNECT_MS = 1_000;
 
 /**
  * Instances on one PostgreSQL database tell each other with NOTIFY (published through the pool)
- * and LISTEN (on a connection of its own). The change is applied here at once too, so this
- * instance never waits for its own notification. NOTIFY is delivered only to connections listening
+ * and LISTEN (on a connection of its own). The change is applied here at once, so this instance
+ * never waits for its own notification (and skips it when it comes back). NOTIFY is delivered only to connections listening
  * at that moment: after the listening connection is lost and made again, `reset` tells every
  * listener to drop what it holds (a full cache reload), since changes may have been missed.
  */
 export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): ChangeFeed {
   const listeners: ((heard: Heard) => void)[] = [];
+  // Its own notifications come back to it too: applied at once when published, they are skipped then.
+  const self = randomUUID();
   const tell = (heard: Heard) => {
     for (const l of listeners) l(heard);
   };
@@ -69,7 +72,8 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
     c.on('notification', (msg) => {
       if (msg.channel !== CHANNEL || !msg.payload) return;
       try {
-        tell(JSON.parse(msg.payload) as Change);
+        const { from, change } = JSON.parse(msg.payload) as { from: string; change: Change };
+        if (from !== self) tell(change);
       } catch (err) {
         log.warn({ err }, 'an unreadable change notification was ignored');
       }
@@ -91,7 +95,7 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
   return {
     publish(change) {
       tell(change);
-      pool.query('select pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]).catch((err: unknown) => {
+      pool.query('select pg_notify($1, $2)', [CHANNEL, JSON.stringify({ from: self, change })]).catch((err: unknown) => {
         // The other instances miss this change; their feed connection broke with the same
         // outage and they reload everything when it is back.
         log.warn({ err, change }, 'a change could not be announced to the other instances');

@@ -129,11 +129,13 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
     const visit = async () => (await t.request('GET', `/${slug}`, { headers: { 'user-agent': BROWSER } })).headers.get('location');
     assert.equal(await visit(), 'https://example.com/old');
     // What the command line does from another process: the running server's cache still holds the old target.
-    t.store.db.sqlite.prepare('update links set url = ? where slug = ?').run('https://example.com/new', slug);
+    await t.store.db.exec('update links set url = ? where slug = ?', 'https://example.com/new', slug);
     assert.equal(await visit(), 'https://example.com/old');
 
     // An instance setting changed behind the server's back (a restored backup, another process).
-    t.store.db.sqlite.prepare(`insert or replace into settings (key, value) values ('instance_settings', '{"keepUserAgents":true}')`).run();
+    await t.store.db.exec(
+      `insert into settings (key, value) values ('instance_settings', '{"keepUserAgents":true}') on conflict (key) do update set value = excluded.value`,
+    );
     assert.equal(t.server.deps.instanceSettings.get().keepUserAgents, false);
 
     const admin = await new AdminClient(t.url).signIn(ADMIN, PASSWORD, '/admin/settings');
