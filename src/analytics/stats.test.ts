@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { fakeClock, type HttpResult, startTestServer, tempDataDir, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
+import { fakeClock, type HttpResult, startTestServer, TEST_BACKEND, tempDataDir, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
+import { createTestDatabase } from '../testing/postgres.js';
 import { setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
 import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
 
@@ -157,8 +158,8 @@ class Bench {
   key!: string;
   readonly clock = fakeClock(Date.UTC(2030, 0, 1));
 
-  async start(opts: { dataDir?: string } = {}) {
-    this.t = await startTestServer({ clock: this.clock, dataDir: opts.dataDir, env: { LINKQR_TRUST_PROXY: 'loopback' } });
+  async start(opts: { dataDir?: string; env?: Record<string, string> } = {}) {
+    this.t = await startTestServer({ clock: this.clock, dataDir: opts.dataDir, env: { LINKQR_TRUST_PROXY: 'loopback', ...opts.env } });
     this.key = await this.t.key();
   }
 
@@ -478,8 +479,20 @@ function bruteForce(clicks: MadeClick[], linkId: string, from: number, to: numbe
   };
 }
 
+/**
+ * The database a restarted server finds again: on SQLite the data dir holds it; on PostgreSQL
+ * (LINKQR_TEST_BACKEND=postgres) it is made here, since the harness drops a server's own with it.
+ * `env` is for every start; drop() after the last.
+ */
+async function lastingDatabase(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  if (TEST_BACKEND !== 'postgres') return { env: {}, drop: async () => {} };
+  const database = await createTestDatabase();
+  return { env: { LINKQR_DATABASE_URL: database.url }, drop: () => database.drop() };
+}
+
 describe('link stats: seeded random clicks against a brute-force count', () => {
   const dataDir = tempDataDir();
+  let database: Awaited<ReturnType<typeof lastingDatabase>> | undefined;
   const bench = new Bench();
   const start = ms('2030-05-01T00:00:00Z');
   const end = start + 5 * DAY;
@@ -520,7 +533,8 @@ describe('link stats: seeded random clicks against a brute-force count', () => {
   };
 
   before(async () => {
-    await bench.start({ dataDir });
+    database = await lastingDatabase();
+    await bench.start({ dataDir, env: database.env });
     links.push(await bench.link(), await bench.link());
     const count = 300 + Math.floor(random() * 300);
     for (let i = 0; i < count; i++) {
@@ -533,7 +547,8 @@ describe('link stats: seeded random clicks against a brute-force count', () => {
     await bench.t.flushClicks();
   });
   after(async () => {
-    await bench.t.close();
+    await bench.t?.close();
+    await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -628,7 +643,7 @@ describe('link stats: seeded random clicks against a brute-force count', () => {
     const before = [];
     for (const r of ranges) before.push(await bench.stats(links[0]!.id, { from: r.from.text, to: r.to.text }));
     await bench.t.close();
-    await bench.start({ dataDir });
+    await bench.start({ dataDir, env: database!.env });
     for (const [i, r] of ranges.entries()) assert.deepEqual(await bench.stats(links[0]!.id, { from: r.from.text, to: r.to.text }), before[i]);
   });
 });

@@ -46,14 +46,14 @@ describe('audit log', () => {
     assert.equal(r.code, 0, `linkqr ${args.join(' ')}: ${r.stderr}`);
     return r;
   };
-  const lastId = () => (t.store.db.sqlite.prepare('select coalesce(max(id), 0) as n from audit_log').get() as { n: number }).n;
-  const rowsAfter = (id: number) => t.store.db.sqlite.prepare('select * from audit_log where id > ? order by id').all(id) as AuditRow[];
+  const lastId = async () => (await t.store.db.row<{ n: number }>('select coalesce(max(id), 0) as n from audit_log'))!.n;
+  const rowsAfter = (id: number) => t.store.db.rows<AuditRow>('select * from audit_log where id > ? order by id', id);
   /** Runs fn and returns the audit rows it added, oldest first. */
   const recorded = async (fn: () => Promise<unknown>) => {
-    const from = lastId();
+    const from = await lastId();
     const started = Date.now();
     await fn();
-    const rows = rowsAfter(from);
+    const rows = await rowsAfter(from);
     for (const r of rows) assert.ok(r.created_at >= started - 1000 && r.created_at <= Date.now() + 1000, `entry time is now: ${r.created_at}`);
     return rows;
   };
@@ -282,14 +282,14 @@ describe('audit log', () => {
     for (const c of cases) {
       test(c.what, async () => {
         await c.setup?.();
-        const from = lastId();
+        const from = await lastId();
         await c.act();
-        assert.deepEqual(rowsAfter(from).map(entry), []);
+        assert.deepEqual((await rowsAfter(from)).map(entry), []);
       });
     }
 
     test('(and the refused changes did not happen)', async () => {
-      const taken = t.store.db.sqlite.prepare(`select url from links where slug = 'taken'`).all() as { url: string }[];
+      const taken = await t.store.db.rows<{ url: string }>(`select url from links where slug = 'taken'`);
       assert.deepEqual(taken, [{ url: 'https://example.com/taken' }]);
       const members = (await ok(['member', 'list', '--workspace', 'Solo', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
       assert.deepEqual(members.map((m) => [m.email, m.role]), [['solo@audit.test', 'owner']]);
@@ -302,7 +302,7 @@ describe('audit log', () => {
       const lines = r.stdout.trim().split('\n');
       assert.equal(lines.length, 3);
       const printed = lines.map((l) => JSON.parse(l));
-      const newest = t.store.db.sqlite.prepare('select * from audit_log where workspace_id = ? order by id desc limit 3').all(ws) as AuditRow[];
+      const newest = await t.store.db.rows<AuditRow>('select * from audit_log where workspace_id = ? order by id desc limit 3', ws);
       assert.deepEqual(
         printed,
         newest.map((row) => ({
@@ -322,7 +322,7 @@ describe('audit log', () => {
       const r = await ok(['audit', '--workspace', 'Audited']);
       const lines = r.stdout.trim().split('\n');
       assert.match(lines[0]!, /^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+IP\s+SUMMARY$/);
-      const count = (t.store.db.sqlite.prepare('select count(*) as n from audit_log where workspace_id = ?').get(ws) as { n: number }).n;
+      const count = (await t.store.db.row<{ n: number }>('select count(*) as n from audit_log where workspace_id = ?', ws))!.n;
       assert.equal(lines.length - 1, count);
       assert.match(r.stdout, /link\.create/);
       // Summaries read as text, a change as "from → to"; JSON only with --json.
@@ -355,7 +355,7 @@ describe('audit log', () => {
     const rotated = await t.request('POST', `/api/v1/webhooks/${hook.json.id}/rotate-secret`, { key, body: {} });
     secrets.push(rotated.json.secret);
 
-    const rows = t.store.db.sqlite.prepare('select * from audit_log').all() as AuditRow[];
+    const rows = await t.store.db.rows<AuditRow>('select * from audit_log');
     assert.ok(rows.length > 20, `the suite recorded a history (${rows.length} entries)`);
     const keySecrets = secrets.filter((s) => s.startsWith('lqr_')).map((k) => k.split('_')[2]!);
     assert.ok(keySecrets.length >= 3 && keySecrets.every((s) => s.length === 32));

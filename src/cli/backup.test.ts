@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DB_FILE } from '../db/files.js';
 import { openDb } from '../db/db.js';
-import { type CliResult, http, runCli, spawnServer, startTestServer, tempDataDir } from '../testing/harness.js';
+import { type CliResult, http, runCli, spawnServer, sqliteOnly, startTestServer, tempDataDir } from '../testing/harness.js';
 
 // These tests run the built bundle: `npm run build` first.
 
@@ -29,7 +29,8 @@ const countLinks = (file: string) => {
   }
 };
 
-describe('linkqr backup FILE', () => {
+// A copy of the SQLite file (PostgreSQL's backups are pg_dump's): SQLite only.
+describe('linkqr backup FILE', { skip: sqliteOnly }, () => {
   let dataDir: string;
   let out: string;
   let key: string;

@@ -7,9 +7,12 @@ import { after, before, describe, test } from 'node:test';
 import { DB_FILE } from '../db/files.js';
 import { COMMANDS } from './commands.js';
 import { IMPLEMENTATIONS } from './implementations.js';
-import { type Db, openDb } from '../db/db.js';
+import { type Db, openDb, type Queries } from '../db/db.js';
+import { openPostgres } from '../db/postgres.js';
+import { postgresQueries } from '../db/postgres-db.js';
 import { verifySecret } from '../lib/passwords.js';
-import { type CliResult, http, ROOT, runCli, spawnServer, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
+import { type CliResult, http, ROOT, runCli, spawnServer, sqliteOnly, startTestServer, TEST_BACKEND, tempDataDir, type TestServer } from '../testing/harness.js';
+import { createTestDatabase } from '../testing/postgres.js';
 
 // These tests run the built bundle: `npm run build` first.
 
@@ -50,12 +53,43 @@ function jsonLines(stdout: string): Record<string, unknown>[] {
     });
 }
 
-function withDb<T>(dataDir: string, fn: (db: Db) => T): T {
+/** The SQLite database of a data dir, opened for fn (the tests of SQLite's migrations). */
+function withSqlite<T>(dataDir: string, fn: (db: Db) => T): T {
   const db = openDb(join(dataDir, DB_FILE));
   try {
     return fn(db);
   } finally {
     void db.close(); // SQLite's close is done when it returns
+  }
+}
+
+/** The PostgreSQL database made for a data dir by cliBackend, by data dir. */
+const postgresOf = new Map<string, string>();
+
+/**
+ * The database the CLI works on for a data dir of these tests: SQLite in the data dir, or with
+ * LINKQR_TEST_BACKEND=postgres a PostgreSQL database made for it. `env` names it to the CLI (and
+ * to a test server started on the data dir); `drop` removes it.
+ */
+async function cliBackend(dataDir: string): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  if (TEST_BACKEND !== 'postgres') return { env: {}, drop: async () => {} };
+  const database = await createTestDatabase();
+  postgresOf.set(dataDir, database.url);
+  return {
+    // PostgreSQL requires the at-rest secret (the one the harness gives its test servers).
+    env: { LINKQR_DATABASE_URL: database.url, LINKQR_SECRET: 'linkqr-test-secret-not-for-production' },
+    drop: () => database.drop(),
+  };
+}
+
+/** The database the CLI works on for a data dir (see cliBackend), opened for fn. */
+async function withDb<T>(dataDir: string, fn: (db: Queries) => Promise<T>): Promise<T> {
+  const url = postgresOf.get(dataDir);
+  const db = url ? postgresQueries(openPostgres(url)) : openDb(join(dataDir, DB_FILE));
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
   }
 }
 
@@ -294,22 +328,26 @@ describe('configuration flags before or after the command (SPEC §8)', () => {
 
 describe('linkqr user create', () => {
   let dataDir: string;
-  before(() => {
+  let backend: Awaited<ReturnType<typeof cliBackend>>;
+  before(async () => {
     dataDir = tempDataDir();
+    backend = await cliBackend(dataDir);
   });
-  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  after(async () => {
+    await backend.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
   const createUser = (email: string, password: string, ...extra: string[]) =>
-    runCli(['user', 'create', '--email', email, '--password-stdin', ...extra], { dataDir, stdin: `${password}\n` });
+    runCli(['user', 'create', '--email', email, '--password-stdin', ...extra], { dataDir, stdin: `${password}\n`, env: backend.env });
   const membershipsOf = (email: string) =>
     withDb(dataDir, (db) =>
-      db.sqlite
-        .prepare(
-          `SELECT w.name AS workspace, m.role FROM users u JOIN memberships m ON m.user_id = u.id
-           JOIN workspaces w ON w.id = m.workspace_id WHERE u.email = ? ORDER BY w.name`,
-        )
-        .all(email),
+      db.rows(
+        `SELECT w.name AS workspace, m.role FROM users u JOIN memberships m ON m.user_id = u.id
+         JOIN workspaces w ON w.id = m.workspace_id WHERE u.email = ? ORDER BY w.name`,
+        email,
+      ),
     );
-  const userCount = () => withDb(dataDir, (db) => (db.sqlite.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n);
+  const userCount = () => withDb(dataDir, async (db) => (await db.row<{ n: number }>('SELECT count(*) AS n FROM users'))!.n);
 
   test('the first user reads the password from stdin, becomes instance admin and owner of "Default"', async () => {
     const r = await createUser('Ada@Example.com', PASSWORD);
@@ -319,16 +357,16 @@ describe('linkqr user create', () => {
     assert.match(r.stderr, /instance admin/);
     assert.match(r.stderr, /owner of workspace "Default"/);
 
-    const user = withDb(dataDir, (db) =>
-      db.sqlite.prepare('SELECT id, email, password_hash, is_instance_admin FROM users').get(),
-    ) as { id: string; email: string; password_hash: string; is_instance_admin: number };
+    const user = (await withDb(dataDir, (db) =>
+      db.row<{ id: string; email: string; password_hash: string; is_instance_admin: number }>('SELECT id, email, password_hash, is_instance_admin FROM users'),
+    ))!;
     assert.equal(user.id, id);
     assert.equal(user.email, 'ada@example.com', 'emails are stored lower-case');
     assert.equal(user.is_instance_admin, 1);
     assert.match(user.password_hash, /^\$argon2id\$/);
     assert.ok(await verifySecret(user.password_hash, PASSWORD), 'the password is the stdin text without its newline');
     assert.ok(!(await verifySecret(user.password_hash, `${PASSWORD}\n`)));
-    assert.deepEqual(membershipsOf('ada@example.com'), [{ workspace: 'Default', role: 'owner' }]);
+    assert.deepEqual(await membershipsOf('ada@example.com'), [{ workspace: 'Default', role: 'owner' }]);
   });
 
   test('a second user joins a new workspace with --workspace W --role member, and is not instance admin', async () => {
@@ -336,17 +374,17 @@ describe('linkqr user create', () => {
     succeeded(r);
     onlyLine(r.stdout);
     assert.doesNotMatch(r.stderr, /instance admin/);
-    assert.deepEqual(membershipsOf('bob@example.com'), [{ workspace: 'Sales', role: 'member' }]);
+    assert.deepEqual(await membershipsOf('bob@example.com'), [{ workspace: 'Sales', role: 'member' }]);
     assert.equal(
-      withDb(dataDir, (db) => (db.sqlite.prepare('SELECT is_instance_admin AS a FROM users WHERE email = ?').get('bob@example.com') as { a: number }).a),
+      await withDb(dataDir, async (db) => (await db.row<{ a: number }>('SELECT is_instance_admin AS a FROM users WHERE email = ?', 'bob@example.com'))!.a),
       0,
     );
   });
 
   test('with --workspace naming an existing workspace, the user joins it (default role owner)', async () => {
     succeeded(await createUser('cy@example.com', PASSWORD, '--workspace', 'sales'));
-    assert.deepEqual(membershipsOf('cy@example.com'), [{ workspace: 'Sales', role: 'owner' }]);
-    const workspaces = jsonLines((await runCli(['workspace', 'list', '--json'], { dataDir })).stdout);
+    assert.deepEqual(await membershipsOf('cy@example.com'), [{ workspace: 'Sales', role: 'owner' }]);
+    const workspaces = jsonLines((await runCli(['workspace', 'list', '--json'], { dataDir, env: backend.env })).stdout);
     assert.deepEqual(workspaces.map((w) => [w.name, w.members]), [['Default', 1], ['Sales', 2]]);
   });
 
@@ -357,10 +395,8 @@ describe('linkqr user create', () => {
       succeeded(r);
       assert.match(r.stderr, /\(instance admin\), owner of workspace "Default"/);
       assert.deepEqual(
-        withDb(fresh, (db) =>
-          db.sqlite
-            .prepare('SELECT u.is_instance_admin AS admin, w.name, m.role FROM users u JOIN memberships m ON m.user_id = u.id JOIN workspaces w ON w.id = m.workspace_id')
-            .all(),
+        await withDb(fresh, (db) =>
+          db.rows('SELECT u.is_instance_admin AS admin, w.name, m.role FROM users u JOIN memberships m ON m.user_id = u.id JOIN workspaces w ON w.id = m.workspace_id'),
         ),
         [{ admin: 1, name: 'Default', role: 'owner' }],
       );
@@ -371,7 +407,7 @@ describe('linkqr user create', () => {
 
   test('a later user without --workspace belongs to no workspace', async () => {
     succeeded(await createUser('dee@example.com', PASSWORD));
-    assert.deepEqual(membershipsOf('dee@example.com'), []);
+    assert.deepEqual(await membershipsOf('dee@example.com'), []);
   });
 
   const refused: [string, () => Promise<CliResult>, number | 'non-zero', RegExp][] = [
@@ -381,25 +417,30 @@ describe('linkqr user create', () => {
     ['a bad email, naming the field', () => createUser('not-an-email', PASSWORD), 'non-zero', /email: /],
     ['an unknown role, naming the field', () => createUser('eve@example.com', PASSWORD, '--workspace', 'Sales', '--role', 'boss'), 'non-zero', /role: must be one of owner, admin, member, viewer/],
     ['--role without --workspace for a non-first user', () => createUser('eve@example.com', PASSWORD, '--role', 'admin'), 2, /--role needs --workspace/],
-    ['a missing --email', () => runCli(['user', 'create', '--password-stdin'], { dataDir, stdin: PASSWORD }), 2, /--email is required/],
-    ['a password on the command line instead of stdin', () => runCli(['user', 'create', '--email', 'eve@example.com'], { dataDir }), 2, /--password-stdin is required/],
+    ['a missing --email', () => runCli(['user', 'create', '--password-stdin'], { dataDir, stdin: PASSWORD, env: backend.env }), 2, /--email is required/],
+    ['a password on the command line instead of stdin', () => runCli(['user', 'create', '--email', 'eve@example.com'], { dataDir, env: backend.env }), 2, /--password-stdin is required/],
   ];
   for (const [what, run, code, message] of refused) {
     test(`refuses ${what}, creating nothing`, async () => {
-      const before = userCount();
+      const before = await userCount();
       failed(await run(), code, message);
-      assert.equal(userCount(), before);
+      assert.equal(await userCount(), before);
     });
   }
 });
 
 describe('linkqr workspace', () => {
   let dataDir: string;
-  before(() => {
+  let backend: Awaited<ReturnType<typeof cliBackend>>;
+  before(async () => {
     dataDir = tempDataDir();
+    backend = await cliBackend(dataDir);
   });
-  after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const cli = (...args: string[]) => runCli(args, { dataDir });
+  after(async () => {
+    await backend.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const cli = (...args: string[]) => runCli(args, { dataDir, env: backend.env });
   const ids: Record<string, string> = {};
 
   test('list on a brand-new data dir prints nothing on stdout', async () => {
@@ -457,17 +498,21 @@ describe('linkqr workspace', () => {
 describe('linkqr key', () => {
   let dataDir: string;
   let server: TestServer | undefined;
-  before(() => {
+  // The CLI makes the database before any server runs (a server started first would migrate it).
+  let backend: Awaited<ReturnType<typeof cliBackend>>;
+  before(async () => {
     dataDir = tempDataDir();
+    backend = await cliBackend(dataDir);
   });
   after(async () => {
     await server?.close();
+    await backend.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const cli = (...args: string[]) => runCli(args, { dataDir });
+  const cli = (...args: string[]) => runCli(args, { dataDir, env: backend.env });
   /** Asks the running server who a key is (the key works) or why not. */
   const me = async (key: string) => {
-    server ??= await startTestServer({ dataDir, env: { LINKQR_LOG_LEVEL: 'silent' } });
+    server ??= await startTestServer({ dataDir, env: { LINKQR_LOG_LEVEL: 'silent', ...backend.env } });
     return server.request('GET', '/api/v1/me', { key });
   };
   const keys: string[] = [];
@@ -483,7 +528,7 @@ describe('linkqr key', () => {
     succeeded(r);
     return jsonLines(r.stdout).find((k) => k.id === id)?.status;
   };
-  const keyCount = () => withDb(dataDir, (db) => (db.sqlite.prepare('SELECT count(*) AS n FROM api_keys').get() as { n: number }).n);
+  const keyCount = () => withDb(dataDir, async (db) => (await db.row<{ n: number }>('SELECT count(*) AS n FROM api_keys'))!.n);
 
   test('key create on a brand-new data dir: migrations run, the workspace is missing, stdout stays empty', async () => {
     const fresh = tempDataDir();
@@ -500,7 +545,7 @@ describe('linkqr key', () => {
   });
 
   test('on a brand-new data dir, migrations run and stdout still holds only the result', async () => {
-    const r = await runCli(['workspace', 'create', 'Acme'], { dataDir, env: { LINKQR_LOG_LEVEL: 'info' } });
+    const r = await runCli(['workspace', 'create', 'Acme'], { dataDir, env: { LINKQR_LOG_LEVEL: 'info', ...backend.env } });
     succeeded(r);
     assert.match(onlyLine(r.stdout), /^wsp_/);
     assert.match(r.stderr, /"msg":"migrations applied"/, 'the migration log goes to stderr');
@@ -510,7 +555,7 @@ describe('linkqr key', () => {
     const before = Date.now();
     const r = await runCli(
       ['key', 'create', '--workspace', 'Acme', '--name', 'CRM sync', '--scopes', 'links:read,links:write', '--env', 'staging', '--expires', '90d'],
-      { dataDir, env: { LINKQR_LOG_LEVEL: 'debug' } },
+      { dataDir, env: { LINKQR_LOG_LEVEL: 'debug', ...backend.env } },
     );
     succeeded(r);
     const key = onlyLine(r.stdout);
@@ -555,9 +600,9 @@ describe('linkqr key', () => {
   ];
   for (const [what, args, code, message] of refused) {
     test(`key create refuses ${what}`, async () => {
-      const before = keyCount();
+      const before = await keyCount();
       failed(await cli('key', 'create', ...args), code, message);
-      assert.equal(keyCount(), before, 'no key was created');
+      assert.equal(await keyCount(), before, 'no key was created');
     });
   }
 
@@ -666,7 +711,8 @@ describe('linkqr key', () => {
   }
 });
 
-describe('linkqr migrate', () => {
+// SQLite's migrations (migrations/sqlite, the schema_migrations of the file).
+describe('linkqr migrate', { skip: sqliteOnly }, () => {
   let dataDir: string;
   before(() => {
     dataDir = tempDataDir();
@@ -717,7 +763,7 @@ describe('linkqr migrate', () => {
   });
 
   test('a database whose applied migration was edited is refused by every command', async () => {
-    withDb(dataDir, (db) => db.sqlite.prepare("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1").run());
+    withSqlite(dataDir, (db) => db.sqlite.prepare("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1").run());
     for (const args of [['migrate'], ['migrate', '--status'], ['workspace', 'list']]) {
       failed(await cli(...args), 1, /0001_initial was edited after it was applied \(checksum mismatch\)/);
     }
@@ -725,7 +771,7 @@ describe('linkqr migrate', () => {
 
   test('a database made by a newer LinkQR is refused', async () => {
     const original = createHash('sha256').update(readFileSync(join(ROOT, 'migrations', 'sqlite', '0001_initial.sql'), 'utf8')).digest('hex');
-    withDb(dataDir, (db) => {
+    withSqlite(dataDir, (db) => {
       db.sqlite.prepare('UPDATE schema_migrations SET checksum = ? WHERE version = 1').run(original);
       db.sqlite.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'from_the_future', 'x', 0)").run();
     });
@@ -739,9 +785,10 @@ describe('linkqr key allow and key log', () => {
   let server: TestServer;
   before(async () => {
     dataDir = tempDataDir();
-    succeeded(await runCli(['workspace', 'create', 'Acme'], { dataDir }));
     // Trusting the loopback proxy lets each request play another client through X-Forwarded-For.
+    // The server first: the CLI run on its data dir then works on its database, whichever backend.
     server = await startTestServer({ dataDir, env: { LINKQR_LOG_LEVEL: 'silent', LINKQR_TRUST_PROXY: 'loopback' } });
+    succeeded(await runCli(['workspace', 'create', 'Acme'], { dataDir }));
   });
   after(async () => {
     await server?.close();
@@ -749,7 +796,7 @@ describe('linkqr key allow and key log', () => {
   });
   const cli = (...args: string[]) => runCli(args, { dataDir });
   const from = (key: string, ip: string, path = '/api/v1/me') => server.request('GET', path, { key, headers: { 'x-forwarded-for': ip } });
-  const keyCount = () => withDb(dataDir, (db) => db.sqlite.prepare('SELECT count(*) FROM api_keys').pluck().get() as number);
+  const keyCount = async () => (await server.store.db.row<{ n: number }>('SELECT count(*) AS n FROM api_keys'))!.n;
   const create = async (...extra: string[]) => {
     const r = await cli('key', 'create', '--workspace', 'Acme', '--name', 'CRM sync', '--scopes', 'links:read', ...extra);
     succeeded(r);
@@ -790,9 +837,9 @@ describe('linkqr key allow and key log', () => {
     ['an empty list', ' , '],
   ] as const) {
     test(`key create --allow-cidr refuses ${what} with exit 2`, async () => {
-      const before = keyCount();
+      const before = await keyCount();
       failed(await cli('key', 'create', '--workspace', 'Acme', '--name', 'N', '--scopes', 'links:read', '--allow-cidr', value), 2, /--allow-cidr/);
-      assert.equal(keyCount(), before, 'no key was created');
+      assert.equal(await keyCount(), before, 'no key was created');
     });
   }
 
@@ -828,8 +875,8 @@ describe('linkqr key allow and key log', () => {
     failed(await cli('key', 'allow', id, ''), 2, /CIDRs/);
     failed(await cli('key', 'allow', id), 2, /expected ID CIDRS\|any/);
     failed(await cli('key', 'allow', 'AAAAAAAAAAAA', 'any'), 1, /API key AAAAAAAAAAAA was not found/);
-    const row = withDb(dataDir, (db) => db.sqlite.prepare('SELECT allowed_cidrs FROM api_keys WHERE id = ?').pluck().get(id));
-    assert.equal(row, null, 'unchanged');
+    const row = await server.store.db.row<{ allowed_cidrs: string | null }>('SELECT allowed_cidrs FROM api_keys WHERE id = ?', id);
+    assert.equal(row?.allowed_cidrs, null, 'unchanged');
   });
 
   test('key log prints the requests newest first, never a query string, a page at a time', async () => {

@@ -8,7 +8,9 @@ import { manualTimers } from '../lib/timers.js';
 import { createLink } from '../links/links.service.js';
 import { loadAtRestKeys } from '../secrets/at-rest-key.js';
 import { SecretBox } from '../secrets/secret-box.js';
-import { eventually, fakeClock, tempDataDir, TEST_OPERATOR } from '../testing/harness.js';
+import type { Db } from '../db/db.js';
+import { eventually, fakeClock, sqliteOnly, TEST_BACKEND, tempDataDir, TEST_OPERATOR } from '../testing/harness.js';
+import { createTestDatabase } from '../testing/postgres.js';
 import { createWorkspace } from '../workspaces/workspaces.service.js';
 import { type ClickInput, ClickRecorder, type ClickRecorderOptions } from './click-recorder.js';
 import { SALT_GRACE_MS, VisitorSalts } from './visitor-salts.js';
@@ -22,8 +24,44 @@ interface Fixture {
   workspaceId: string;
   visitorSalts: VisitorSalts;
   recorder(options?: ClickRecorderOptions): ClickRecorder;
-  rowCount(): number;
-  counters(linkId: string): { clicks: number; total_clicks: number; last_clicked_at: number | null };
+  rowCount(): Promise<number>;
+  counters(linkId: string): Promise<{ clicks: number; total_clicks: number; last_clicked_at: number | null }>;
+}
+
+/**
+ * Makes every `event` on `table` fail with `message` (a trigger), as a failing disk would; returns
+ * what undoes it.
+ */
+async function refuseWrites(db: Db, name: string, event: 'insert' | 'update', table: string, message: string): Promise<() => Promise<void>> {
+  if (db.dialect === 'sqlite') {
+    await db.exec(`create trigger ${name} before ${event} on ${table} begin select raise(abort, '${message}'); end`);
+    return async () => void (await db.exec(`drop trigger ${name}`));
+  }
+  await db.exec(`create function ${name}() returns trigger language plpgsql as $$ begin raise exception '${message}'; end $$`);
+  await db.exec(`create trigger ${name} before ${event} on ${table} for each row execute function ${name}()`);
+  return async () => {
+    await db.exec(`drop trigger ${name} on ${table}`);
+    await db.exec(`drop function ${name}()`);
+  };
+}
+
+/** Takes the clicks table away, so that writes to it fail (they are not a disk problem: the recorder retries them). */
+const takeClicksAway = (db: Db) => db.exec('alter table clicks rename to clicks_away');
+const bringClicksBack = (db: Db) => db.exec('alter table clicks_away rename to clicks');
+
+/** Undoes what a failed test may have left broken. */
+async function repair(db: Db): Promise<void> {
+  const away =
+    db.dialect === 'sqlite'
+      ? await db.row(`select 1 from sqlite_master where name = 'clicks_away'`)
+      : (await db.row<{ t: string | null }>(`select to_regclass('clicks_away')::text as t`))?.t;
+  if (away) await bringClicksBack(db);
+  if (db.dialect === 'sqlite') {
+    await db.exec('drop trigger if exists refuse_counters');
+  } else {
+    await db.exec('drop trigger if exists refuse_counters on links');
+    await db.exec('drop function if exists refuse_counters()');
+  }
 }
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -37,17 +75,19 @@ async function fixture(): Promise<Fixture> {
   const logs: string[] = [];
   const clock = fakeClock();
   const log = createLogger('info', { write: (line: string) => void logs.push(line) });
-  const config = loadConfig({ LINKQR_DATA_DIR: dataDir });
+  // On PostgreSQL (LINKQR_TEST_BACKEND=postgres), a database of its own, dropped after the test.
+  const database = TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
+  const backend = database ? { LINKQR_DATABASE_URL: database.url, LINKQR_SECRET: 'linkqr-test-secret-not-for-production' } : {};
+  const config = loadConfig({ LINKQR_DATA_DIR: dataDir, ...backend });
   const store = await openStore(config, { clock, log, applyPending: true });
   const visitorSalts = new VisitorSalts({ db: store.db, secretBox: new SecretBox(loadAtRestKeys(config)), clock, log });
   const recorders: ClickRecorder[] = [];
   cleanups.push(async () => {
     // Undo what a failed test may have left broken, so the final flush succeeds and no retry timer outlives the test.
-    const sqlite = store.db.sqlite;
-    if (sqlite.prepare(`select 1 from sqlite_master where name = 'clicks_away'`).get()) sqlite.exec('alter table clicks_away rename to clicks');
-    sqlite.exec('drop trigger if exists refuse_counters');
+    await repair(store.db);
     for (const r of recorders) await r.close();
     await store.db.close();
+    await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
   const ws = await createWorkspace(store, TEST_OPERATOR, 'Acme');
@@ -67,13 +107,12 @@ async function fixture(): Promise<Fixture> {
       recorders.push(recorder);
       return recorder;
     },
-    rowCount: () => (store.db.sqlite.prepare('select count(*) as n from clicks').get() as { n: number }).n,
-    counters: (linkId) =>
-      store.db.sqlite.prepare('select clicks, total_clicks, last_clicked_at from links where id = ?').get(linkId) as {
-        clicks: number;
-        total_clicks: number;
-        last_clicked_at: number | null;
-      },
+    rowCount: async () => (await store.db.row<{ n: number }>('select count(*) as n from clicks'))!.n,
+    counters: async (linkId) =>
+      (await store.db.row<{ clicks: number; total_clicks: number; last_clicked_at: number | null }>(
+        'select clicks, total_clicks, last_clicked_at from links where id = ?',
+        linkId,
+      ))!,
   };
 }
 
@@ -106,17 +145,17 @@ describe('ClickRecorder', () => {
     assert.equal(recorder.depth, 1_500);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 1_000, 'bot clicks are not pending human clicks');
     assert.equal(recorder.pendingHumanClicks(f.linkB), 200);
-    assert.equal(f.rowCount(), 0, 'nothing is written before the flush');
+    assert.equal(await f.rowCount(), 0, 'nothing is written before the flush');
 
     assert.equal(await recorder.flush(), 1_500);
 
-    assert.equal(f.rowCount(), 1_500);
+    assert.equal(await f.rowCount(), 1_500);
     assert.equal(recorder.depth, 0);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
     assert.equal(recorder.pendingHumanClicks(f.linkB), 0);
-    assert.deepEqual(f.counters(f.linkA), { clicks: 1_000, total_clicks: 1_300, last_clicked_at: T0 + 999 }, 'lastClickedAt follows human clicks');
-    assert.deepEqual(f.counters(f.linkB), { clicks: 200, total_clicks: 200, last_clicked_at: T0 + 199 });
-    const qr = f.store.db.sqlite.prepare('select count(*) as n from clicks where link_id = ? and qr = 1').get(f.linkB) as { n: number };
+    assert.deepEqual(await f.counters(f.linkA), { clicks: 1_000, total_clicks: 1_300, last_clicked_at: T0 + 999 }, 'lastClickedAt follows human clicks');
+    assert.deepEqual(await f.counters(f.linkB), { clicks: 200, total_clicks: 200, last_clicked_at: T0 + 199 });
+    const qr = (await f.store.db.row<{ n: number }>('select count(*) as n from clicks where link_id = ? and qr = 1', f.linkB))!;
     assert.equal(qr.n, 100);
     assert.equal(await recorder.flush(), 0, 'a second flush has nothing to write');
   });
@@ -127,15 +166,15 @@ describe('ClickRecorder', () => {
     const recorder = f.recorder({ flushDelayMs: 150, timers });
     for (let i = 0; i < 500; i++) recorder.record(click(f, f.linkA));
     await nextTick();
-    assert.equal(f.rowCount(), 0, 'still buffered right after recording');
+    assert.equal(await f.rowCount(), 0, 'still buffered right after recording');
 
     timers.advance(149);
     await recorder.whenIdle();
-    assert.equal(f.rowCount(), 0, 'not before the delay');
+    assert.equal(await f.rowCount(), 0, 'not before the delay');
     timers.advance(1);
     await recorder.whenIdle();
-    assert.equal(f.rowCount(), 500, 'the whole batch lands at once');
-    assert.equal(f.counters(f.linkA).clicks, 500);
+    assert.equal(await f.rowCount(), 500, 'the whole batch lands at once');
+    assert.equal((await f.counters(f.linkA)).clicks, 500);
     assert.equal(recorder.depth, 0);
   });
 
@@ -145,13 +184,13 @@ describe('ClickRecorder', () => {
     for (let i = 0; i < 99; i++) recorder.record(click(f, f.linkA));
     await nextTick();
     await nextTick();
-    assert.equal(f.rowCount(), 0, '99 clicks wait for the (long) delay');
+    assert.equal(await f.rowCount(), 0, '99 clicks wait for the (long) delay');
     assert.equal(recorder.depth, 99);
 
     recorder.record(click(f, f.linkA));
     await nextTick();
     await recorder.whenIdle();
-    assert.equal(f.rowCount(), 100);
+    assert.equal(await f.rowCount(), 100);
     assert.equal(recorder.depth, 0);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
   });
@@ -163,26 +202,26 @@ describe('ClickRecorder', () => {
     recorder.record(click(f, f.linkA));
     assert.equal(await recorder.flush(), 1);
 
-    f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
+    await takeClicksAway(f.store.db);
     for (let i = 0; i < 30; i++) recorder.record(click(f, f.linkA, { at: T0 + 10 + i }));
     for (let i = 0; i < 20; i++) recorder.record(click(f, f.linkB, { bot: true }));
 
     assert.equal(await recorder.flush(), 0, 'nothing written');
     assert.equal(recorder.depth, 50, 'nothing dropped');
     assert.equal(recorder.pendingHumanClicks(f.linkA), 30, 'still counted against maxClicks');
-    assert.deepEqual(f.counters(f.linkA), { clicks: 1, total_clicks: 1, last_clicked_at: T0 }, 'counters untouched');
+    assert.deepEqual(await f.counters(f.linkA), { clicks: 1, total_clicks: 1, last_clicked_at: T0 }, 'counters untouched');
     assert.ok(f.logs.some((l) => l.includes('click batch write failed')), 'the failure is logged');
 
     // Clicks keep arriving during the outage.
     recorder.record(click(f, f.linkA, { at: T0 + 100 }));
-    f.store.db.sqlite.exec('alter table clicks_away rename to clicks');
+    await bringClicksBack(f.store.db);
 
     // No explicit flush: the recorder retries by itself.
     await eventually(() => recorder.depth === 0);
-    assert.equal(f.rowCount(), 52);
+    assert.equal(await f.rowCount(), 52);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
-    assert.deepEqual(f.counters(f.linkA), { clicks: 32, total_clicks: 32, last_clicked_at: T0 + 100 });
-    assert.deepEqual(f.counters(f.linkB), { clicks: 0, total_clicks: 20, last_clicked_at: null }, 'lastClickedAt follows human clicks');
+    assert.deepEqual(await f.counters(f.linkA), { clicks: 32, total_clicks: 32, last_clicked_at: T0 + 100 });
+    assert.deepEqual(await f.counters(f.linkB), { clicks: 0, total_clicks: 20, last_clicked_at: null }, 'lastClickedAt follows human clicks');
   });
 
   test(
@@ -191,7 +230,7 @@ describe('ClickRecorder', () => {
       const f = await fixture();
       const timers = manualTimers();
       const recorder = f.recorder({ flushDelayMs: 60_000, maxBatch: 5, timers });
-      f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
+      await takeClicksAway(f.store.db);
       const failures = () => f.logs.filter((l) => l.includes('click batch write failed')).length;
       for (let i = 0; i < 5; i++) recorder.record(click(f, f.linkA));
       await eventually(() => failures() === 1);
@@ -206,27 +245,27 @@ describe('ClickRecorder', () => {
       assert.equal(failures(), 1, 'a failing write of the whole buffer per incoming click would stall the redirect path');
       assert.equal(recorder.depth, 25);
 
-      f.store.db.sqlite.exec('alter table clicks_away rename to clicks');
+      await bringClicksBack(f.store.db);
       timers.advance(1_000);
       await eventually(() => recorder.depth === 0);
-      assert.equal(f.rowCount(), 25);
+      assert.equal(await f.rowCount(), 25);
     },
   );
 
   test('a batch is all or nothing: when the counter update fails, no click row stays behind to be written twice', async () => {
     const f = await fixture();
     const recorder = f.recorder({ flushDelayMs: 60_000 });
-    f.store.db.sqlite.exec(`create trigger refuse_counters before update on links begin select raise(abort, 'counters refused'); end`);
+    const restore = await refuseWrites(f.store.db, 'refuse_counters', 'update', 'links', 'counters refused');
     for (let i = 0; i < 40; i++) recorder.record(click(f, f.linkA));
 
     assert.equal(await recorder.flush(), 0);
-    assert.equal(f.rowCount(), 0, 'the inserted rows were rolled back with the failed update');
+    assert.equal(await f.rowCount(), 0, 'the inserted rows were rolled back with the failed update');
     assert.equal(recorder.depth, 40);
 
-    f.store.db.sqlite.exec('drop trigger refuse_counters');
+    await restore();
     assert.equal(await recorder.flush(), 40);
-    assert.equal(f.rowCount(), 40, 'each click written exactly once');
-    assert.equal(f.counters(f.linkA).clicks, 40);
+    assert.equal(await f.rowCount(), 40, 'each click written exactly once');
+    assert.equal((await f.counters(f.linkA)).clicks, 40);
   });
 
   test('one write at a time: a flush asked for during a write waits for it; clicks recorded meanwhile go in the next batch', async () => {
@@ -248,14 +287,16 @@ describe('ClickRecorder', () => {
     const second = recorder.flush();
     assert.deepEqual(await Promise.all([first, second]), [10, 15], 'the second flush returns once both batches are written');
     assert.deepEqual(flushes, [10, 5]);
-    assert.equal(f.rowCount(), 15);
-    assert.equal(f.counters(f.linkA).clicks, 15);
+    assert.equal(await f.rowCount(), 15);
+    assert.equal((await f.counters(f.linkA)).clicks, 15);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
   });
 
   test('a batch whose commit fails stays buffered and pending, as if it had never been written', async () => {
     const f = await fixture();
     let failCommit = true;
+    // PostgreSQL defers only a constraint declared deferrable.
+    if (f.store.db.dialect === 'postgres') await f.store.db.exec('alter table events alter constraint events_workspace_id_fkey deferrable');
     const recorder = new ClickRecorder(
       {
         db: f.store.db,
@@ -265,7 +306,7 @@ describe('ClickRecorder', () => {
         async inBatch(t) {
           if (!failCommit) return;
           // A foreign key checked at COMMIT: every statement succeeds, then the commit fails.
-          await t.exec('pragma defer_foreign_keys = on');
+          await t.exec(t.dialect === 'sqlite' ? 'pragma defer_foreign_keys = on' : 'set constraints all deferred');
           await t.exec("insert into events (id, workspace_id, type, payload, created_at) values ('evt_orphan', 'no such workspace', 'link.clicked', '{}', 0)");
         },
       },
@@ -278,16 +319,16 @@ describe('ClickRecorder', () => {
     recorder.record(click(f, f.linkA, { bot: true }));
 
     assert.equal(await recorder.flush(), 0);
-    assert.match(String(recorder.lastError), /FOREIGN KEY/);
+    assert.match(String(recorder.lastError), /FOREIGN KEY/i);
     assert.equal(recorder.depth, 5);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 4, 'counted as pending again: links.clicks does not have them');
-    assert.deepEqual(f.counters(f.linkA), { clicks: 0, total_clicks: 0, last_clicked_at: null });
+    assert.deepEqual(await f.counters(f.linkA), { clicks: 0, total_clicks: 0, last_clicked_at: null });
 
     failCommit = false;
     assert.equal(await recorder.flush(), 5);
     assert.equal(recorder.pendingHumanClicks(f.linkA), 0);
-    assert.deepEqual(f.counters(f.linkA), { clicks: 4, total_clicks: 5, last_clicked_at: T0 });
-    assert.equal(f.rowCount(), 5, 'each click written once');
+    assert.deepEqual(await f.counters(f.linkA), { clicks: 4, total_clicks: 5, last_clicked_at: T0 });
+    assert.equal(await f.rowCount(), 5, 'each click written once');
   });
 
   test('close waits for the write in progress and counts its clicks', async () => {
@@ -297,7 +338,7 @@ describe('ClickRecorder', () => {
     const flushing = recorder.flush();
     recorder.record(click(f, f.linkB));
     assert.equal(await recorder.close(), 8);
-    assert.equal(f.rowCount(), 8, 'written when close returns');
+    assert.equal(await f.rowCount(), 8, 'written when close returns');
     assert.equal(await flushing, 7);
   });
 
@@ -306,7 +347,7 @@ describe('ClickRecorder', () => {
     const recorder = f.recorder({ flushDelayMs: 60_000 });
     for (let i = 0; i < 7; i++) recorder.record(click(f, f.linkA));
     assert.equal(await recorder.close(), 7);
-    assert.equal(f.rowCount(), 7);
+    assert.equal(await f.rowCount(), 7);
     assert.equal(recorder.depth, 0);
   });
 
@@ -317,7 +358,7 @@ describe('ClickRecorder', () => {
       const timers = manualTimers();
       const recorder = f.recorder({ flushDelayMs: 60_000, timers });
       recorder.record(click(f, f.linkA));
-      f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
+      await takeClicksAway(f.store.db);
       const failures = () => f.logs.filter((l) => l.includes('click batch write failed')).length;
 
       assert.equal(await recorder.close(), 0);
@@ -336,13 +377,13 @@ describe('ClickRecorder', () => {
     // Requests keep the event loop busy: the timer cannot fire meanwhile.
     timers.busyFor(19);
     recorder.record(click(f, f.linkA));
-    assert.equal(f.rowCount(), 0, 'a click inside the delay waits for the timer');
+    assert.equal(await f.rowCount(), 0, 'a click inside the delay waits for the timer');
     timers.busyFor(1);
 
     recorder.record(click(f, f.linkA));
     // The manual timers have not fired: only this click can have started the write.
     await recorder.whenIdle();
-    assert.equal(f.rowCount(), 3, 'written as this click is recorded: no click waits much longer than flushDelayMs');
+    assert.equal(await f.rowCount(), 3, 'written as this click is recorded: no click waits much longer than flushDelayMs');
     assert.equal(recorder.depth, 0);
   });
 
@@ -358,15 +399,16 @@ describe('ClickRecorder', () => {
     });
     const done: unknown[] = [];
     recorder.record(click(f, f.linkB));
+    // Each done counts the rows as it runs (the count is read as it is called).
     for (let i = 0; i < 3; i++) recorder.recordDurably(click(f, f.linkA), (err) => done.push(err ?? f.rowCount()));
     assert.equal(recorder.pendingHumanClicks(f.linkA), 3, 'counted against maxClicks while being written');
     assert.deepEqual(done, [], 'nothing is answered before the write');
 
     await nextTick();
     await recorder.whenIdle();
-    assert.deepEqual(done, [4, 4, 4], 'each done runs after its click is in the database');
+    assert.deepEqual(await Promise.all(done), [4, 4, 4], 'each done runs after its click is in the database');
     assert.deepEqual(flushes, [4], 'one write for the turn, with the buffered click beside them');
-    assert.equal(f.counters(f.linkA).clicks, 3);
+    assert.equal((await f.counters(f.linkA)).clicks, 3);
   });
 
   test('recordDurably when the write fails: done gets the error and the click never counted; buffered clicks stay for the retry', async () => {
@@ -374,23 +416,24 @@ describe('ClickRecorder', () => {
     const recorder = f.recorder({ flushDelayMs: 60_000 });
     recorder.record(click(f, f.linkA));
     assert.equal(await recorder.flush(), 1, 'statements prepared before the table goes');
-    f.store.db.sqlite.exec('alter table clicks rename to clicks_away');
+    await takeClicksAway(f.store.db);
     recorder.record(click(f, f.linkA));
     let outcome: unknown = 'pending';
     recorder.recordDurably(click(f, f.linkA), (err) => (outcome = err));
     await nextTick();
     await recorder.whenIdle();
 
-    assert.match(String(outcome), /no such table/);
+    assert.match(String(outcome), f.store.db.dialect === 'sqlite' ? /no such table/ : /relation "clicks" does not exist/);
     assert.equal(recorder.depth, 1, 'the refused click is gone from the buffer; the answered one stays');
     assert.equal(recorder.pendingHumanClicks(f.linkA), 1);
-    f.store.db.sqlite.exec('alter table clicks_away rename to clicks');
+    await bringClicksBack(f.store.db);
     recorder.retryNow();
     await eventually(() => recorder.depth === 0);
-    assert.equal(f.counters(f.linkA).clicks, 2, 'the refused click was never written');
+    assert.equal((await f.counters(f.linkA)).clicks, 2, 'the refused click was never written');
   });
 
-  test('recordDurably while the database cannot be written fails at once, without trying the disk', async () => {
+  // SQLite's read-only mode (a disk that refuses writes, SQLITE_READONLY): PostgreSQL has no such switch that counts as storage down.
+  test('recordDurably while the database cannot be written fails at once, without trying the disk', { skip: sqliteOnly }, async () => {
     const f = await fixture();
     const recorder = f.recorder({ flushDelayMs: 60_000 });
     f.store.db.sqlite.pragma('query_only = 1');
@@ -409,15 +452,20 @@ describe('ClickRecorder', () => {
     const f = await fixture();
     const recorder = f.recorder({ flushDelayMs: 60_000 });
     for (let i = 0; i < 5; i++) recorder.record(click(f, f.linkA));
-    f.store.db.sqlite.pragma('query_only = 1');
+    // SQLite refuses as a read-only disk does; PostgreSQL has no such switch: there the table is
+    // taken away (close retries whatever refused the write).
+    const sqlite = f.store.db.dialect === 'sqlite';
+    if (sqlite) f.store.db.sqlite.pragma('query_only = 1');
+    else await takeClicksAway(f.store.db);
     const closing = recorder.close(10_000);
     // close starts its first write at once; the retries wait CLOSE_RETRY_MS.
     await recorder.whenIdle();
     assert.ok(recorder.lastError, 'the first attempt was refused');
-    f.store.db.sqlite.pragma('query_only = 0');
+    if (sqlite) f.store.db.sqlite.pragma('query_only = 0');
+    else await bringClicksBack(f.store.db);
     assert.equal(await closing, 5);
     assert.equal(recorder.depth, 0);
-    assert.equal(f.rowCount(), 5);
+    assert.equal(await f.rowCount(), 5);
   });
 
   test('beyond maxBuffered, new clicks are dropped and the drop is logged', async () => {
@@ -448,13 +496,13 @@ describe('ClickRecorder', () => {
     f.clock.set(T0 + 2 * DAY + SALT_GRACE_MS);
     recorder.record(click(f, f.linkA, { ip: '203.0.113.9', at: T0 + DAY + 1 })); // waited in the buffer past the grace period
     await recorder.flush();
-    const hashes = f.store.db.sqlite.prepare('select ip_hash from clicks order by id').pluck().all() as (string | null)[];
+    const hashes = (await f.store.db.rows<{ ip_hash: string | null }>('select ip_hash from clicks order by id')).map((r) => r.ip_hash);
     for (const h of hashes.slice(0, 4)) assert.match(h ?? '', /^[A-Za-z0-9_-]{22}$/);
     assert.equal(hashes[0], hashes[1], 'same address, same day, same hash');
     assert.notEqual(hashes[0], hashes[2], 'another address, another hash');
     assert.notEqual(hashes[0], hashes[3], 'another day, another hash');
     assert.equal(hashes[4], null, 'no salt is kept, or made again, for a day that is over');
-    const dump = JSON.stringify(f.store.db.sqlite.prepare('select * from clicks').all());
+    const dump = JSON.stringify(await f.store.db.rows('select * from clicks'));
     assert.ok(!dump.includes('203.0.113'), 'no address in any column');
   });
 });

@@ -3,7 +3,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DB_FILE } from '../db/files.js';
-import { fakeClock, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
+import { fakeClock, sqliteOnly, startTestServer, TEST_BACKEND, tempDataDir, type TestServer } from '../testing/harness.js';
+import { createTestDatabase } from '../testing/postgres.js';
 import { encodingsOf, findHashedAddress, findLeaks, textKeysIn } from '../testing/leak-scan.js';
 
 /**
@@ -17,21 +18,34 @@ const OTHER = '198.51.100.4';
 const BROWSER = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 const at = (day: number, hour: number, minute = 0) => Date.UTC(2030, 0, day, hour, minute);
 
+/**
+ * The database a restarted server finds again: on SQLite the data dir holds it; on PostgreSQL
+ * (LINKQR_TEST_BACKEND=postgres) it is made here, since the harness drops a server's own with it.
+ * `env` is for every start; drop() after the last.
+ */
+async function lastingDatabase(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  if (TEST_BACKEND !== 'postgres') return { env: {}, drop: async () => {} };
+  const database = await createTestDatabase();
+  return { env: { LINKQR_DATABASE_URL: database.url }, drop: () => database.drop() };
+}
+
 test('a visitor keeps one hash through the UTC day, across a restart; the next day brings another, and the salt of the day is gone after it', async (ctx) => {
   const dataDir = tempDataDir();
+  const database = await lastingDatabase();
   const clock = fakeClock(at(1, 10));
   let t: TestServer | undefined;
   ctx.after(async () => {
     await t?.close();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const start = async () => (t = await startTestServer({ dataDir, clock, env: { LINKQR_TRUST_PROXY: 'loopback' } }));
+  const start = async () => (t = await startTestServer({ dataDir, clock, env: { LINKQR_TRUST_PROXY: 'loopback', ...database.env } }));
   /** The hash a click from `ip` gets now. */
   const hashOf = async (server: TestServer, slug: string, ip: string) => {
     const res = await server.request('GET', `/${slug}`, { headers: { 'x-forwarded-for': ip, 'user-agent': BROWSER } });
     assert.equal(res.status, 302);
     await server.flushClicks();
-    return server.store.db.sqlite.prepare('select ip_hash from clicks order by id desc limit 1').pluck().get() as string;
+    return (await server.store.db.row<{ ip_hash: string }>('select ip_hash from clicks order by id desc limit 1'))!.ip_hash;
   };
 
   let server = await start();
@@ -54,42 +68,47 @@ test('a visitor keeps one hash through the UTC day, across a restart; the next d
   assert.notEqual(nextDay, morning, 'a new day, a new salt');
 
   // Day 1's salt as stored (sealed under the at-rest key): with the key, it would re-identify day 1's visitors.
-  const sql = server.store.db.sqlite;
-  const daySalts = () => sql.prepare('select day, salt from visitor_salts order by day').all() as { day: number; salt: string }[];
-  assert.deepEqual(daySalts().map((r) => r.day), [at(1, 0), at(2, 0)]);
-  const firstDaySalt = daySalts()[0]!.salt;
+  const db = server.store.db;
+  const daySalts = () => db.rows<{ day: number; salt: string }>('select day, salt from visitor_salts order by day');
+  assert.deepEqual((await daySalts()).map((r) => r.day), [at(1, 0), at(2, 0)]);
+  const firstDaySalt = (await daySalts())[0]!.salt;
 
   clock.set(at(2, 1, 30));
   const retention = await server.server.scheduler.run('retention');
   assert.ok(retention.status === 'ok' && retention.result.visitorSalts === 1, JSON.stringify(retention));
-  assert.deepEqual(daySalts().map((r) => r.day), [at(2, 0)], "day 1's salt is deleted");
+  assert.deepEqual((await daySalts()).map((r) => r.day), [at(2, 0)], "day 1's salt is deleted");
   assert.equal(await hashOf(server, slug, VISITOR), nextDay, "today's salt stays");
-  const files = [join(dataDir, DB_FILE), join(dataDir, `${DB_FILE}-wal`)];
-  assert.deepEqual(
-    [...findLeaks(files, encodingsOf("day 1's sealed salt", firstDaySalt)), ...findHashedAddress(files, 'visitor address', VISITOR, textKeysIn(files))],
-    [],
-    "no key in the files re-identifies the visitor, and day 1's salt is not left in free space or the WAL",
-  );
+  // The database's files: SQLite's, in the data dir (PostgreSQL keeps its own out of reach of the test).
+  await ctx.test("the database files keep neither day 1's salt nor a key that re-identifies the visitor", { skip: sqliteOnly }, () => {
+    const files = [join(dataDir, DB_FILE), join(dataDir, `${DB_FILE}-wal`)];
+    assert.deepEqual(
+      [...findLeaks(files, encodingsOf("day 1's sealed salt", firstDaySalt)), ...findHashedAddress(files, 'visitor address', VISITOR, textKeysIn(files))],
+      [],
+      "no key in the files re-identifies the visitor, and day 1's salt is not left in free space or the WAL",
+    );
+  });
 });
 
 test('a start-up after a day is over deletes its salt, even if the retention job never ran', async (ctx) => {
   const dataDir = tempDataDir();
+  const database = await lastingDatabase();
   const clock = fakeClock(at(1, 10));
   let t: TestServer | undefined;
   ctx.after(async () => {
     await t?.close();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  t = await startTestServer({ dataDir, clock });
+  t = await startTestServer({ dataDir, clock, env: database.env });
   const key = await t.key();
   const link = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/daily' } });
   assert.equal((await t.request('GET', `/${link.json.slug}`, { headers: { 'user-agent': BROWSER } })).status, 302);
   await t.flushClicks();
-  const days = (server: TestServer) => server.store.db.sqlite.prepare('select day from visitor_salts').pluck().all();
-  assert.deepEqual(days(t), [at(1, 0)]);
+  const days = async (server: TestServer) => (await server.store.db.rows<{ day: number }>('select day from visitor_salts')).map((r) => r.day);
+  assert.deepEqual(await days(t), [at(1, 0)]);
   await t.close();
 
   clock.set(at(3, 9));
-  t = await startTestServer({ dataDir, clock });
-  assert.deepEqual(days(t), [], 'deleted at start, not sealed again');
+  t = await startTestServer({ dataDir, clock, env: database.env });
+  assert.deepEqual(await days(t), [], 'deleted at start, not sealed again');
 });

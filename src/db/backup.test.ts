@@ -10,6 +10,7 @@ import { diskAssets } from '../lib/assets.js';
 import { createLogger } from '../lib/logger.js';
 import { backupDatabase, pruneBackups, stamp, takeBackup } from './backup.js';
 import { type Db, openDb } from './db.js';
+import { sqliteOnly } from '../testing/harness.js';
 
 const T0 = Date.UTC(2030, 0, 1, 3, 0, 0);
 const DAY = 86_400_000;
@@ -35,7 +36,8 @@ const notesIn = (file: string) => {
   }
 };
 
-describe('backup files', () => {
+// Copies of the SQLite file (PostgreSQL's backups are pg_dump's): SQLite only.
+describe('backup files', { skip: sqliteOnly }, () => {
   test('stamps are UTC YYYYMMDD-HHMMSS', () => {
     assert.equal(stamp(Date.UTC(2030, 0, 2, 3, 4, 5, 678)), '20300102-030405');
     assert.equal(stamp(Date.UTC(2031, 11, 31, 23, 59, 59)), '20311231-235959');
@@ -64,7 +66,7 @@ describe('backup files', () => {
   });
 });
 
-describe('pruning to the newest N', () => {
+describe('pruning to the newest N', { skip: sqliteOnly }, () => {
   // Backups taken one a day (plus two in the same second) by the fake clock; other files beside them.
   const OTHERS = ['pre-migrate-0001-20291201-000000.db', 'notes.txt', 'linkqr-latest.db', 'linkqr-20290101-000000.db.bak', 'Linkqr-20290101-000000.db'];
   let backups: string;
@@ -112,7 +114,7 @@ describe('pruning to the newest N', () => {
   });
 });
 
-describe('backup before migrating', () => {
+describe('backup before migrating', { skip: sqliteOnly }, () => {
   const V1 = { '0001_create_things.sql': "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT;\nINSERT INTO things (name) VALUES ('first');\n" };
   const V2 = { '0002_add_colour.sql': "ALTER TABLE things ADD COLUMN colour TEXT NOT NULL DEFAULT 'red';\n" };
   const V3 = { '0003_more_things.sql': "INSERT INTO things (name) VALUES ('second');\n" };

@@ -11,6 +11,7 @@ import { diskAssets } from '../lib/assets.js';
 import { createLogger } from '../lib/logger.js';
 import { type Db, openDb } from './db.js';
 import { loadMigrations, migrate, MigrationError, migrationStatus } from './migrate.js';
+import { sqliteOnly } from '../testing/harness.js';
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -77,7 +78,8 @@ class Project {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-describe('migration runner', () => {
+// Migrations of the SQLite file (PostgreSQL's runner: migrate-postgres.test.ts): SQLite only.
+describe('migration runner', { skip: sqliteOnly }, () => {
   let p: Project;
   beforeEach(() => {
     p = new Project();
@@ -249,7 +251,7 @@ describe('migration runner', () => {
   );
 });
 
-describe('openStore and pending migrations', () => {
+describe('openStore and pending migrations', { skip: sqliteOnly }, () => {
   let p: Project;
   let logs: string[];
   beforeEach(() => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import { eventually, tempDataDir } from '../testing/harness.js';
+import { eventually, sqliteOnly, tempDataDir } from '../testing/harness.js';
 import { type Db, openDb } from './db.js';
 import type { StorageState } from './storage-health.js';
 
@@ -37,7 +37,8 @@ const insert = (db: Db, body: string | Buffer = 'x') => db.tx((t) => t.exec('ins
 const count = (db: Db) => (db.sqlite.prepare('select count(*) as n from notes').get() as { n: number }).n;
 const fillDisk = (db: Db) => db.sqlite.pragma(`max_page_count = ${db.sqlite.pragma('page_count', { simple: true })}`);
 
-describe('storage health', () => {
+// States of a SQLite connection (query_only, max_page_count, SQLite's error codes): SQLite only.
+describe('storage health', { skip: sqliteOnly }, () => {
   test('a write refused by the disk makes storage unavailable once; other failures do not', async () => {
     const { db, changes } = tempDb();
     await assert.rejects(db.tx((t) => t.exec('insert into nowhere values (1)')), /no such table/);

@@ -112,7 +112,7 @@ describe('405 Method Not Allowed and OPTIONS', () => {
     assert.equal(options.headers.get('allow'), 'GET, HEAD, OPTIONS');
     assert.equal((await t.request('GET', `/${live.slug}`)).status, 302);
     await t.flushClicks();
-    const clicks = t.store.db.sqlite.prepare('select count(*) n from clicks where link_id = ?').get(live.id) as { n: number };
+    const clicks = (await t.store.db.row<{ n: number }>('select count(*) n from clicks where link_id = ?', live.id))!;
     assert.equal(clicks.n, 1, 'only the GET was a click');
   });
 

@@ -16,7 +16,7 @@ async function seenAddresses(trust: string | undefined, headers: (string | undef
       assert.equal(res.status, 200, res.text);
     }
     await t.server.deps.apiRequests.flush();
-    return t.store.db.sqlite.prepare('select ip from api_request_log order by id').pluck().all() as string[];
+    return (await t.store.db.rows<{ ip: string }>('select ip from api_request_log order by id')).map((r) => r.ip);
   } finally {
     await t.close();
   }

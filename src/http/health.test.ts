@@ -25,9 +25,9 @@ describe('health endpoints', () => {
   });
 
   test('/readyz answers 503 while a migration is missing, and 200 again once it is back', async () => {
-    const sqlite = t.store.db.sqlite;
-    const latest = sqlite.prepare('select * from schema_migrations order by version desc limit 1').get() as Record<string, unknown>;
-    sqlite.prepare('delete from schema_migrations where version = ?').run(latest.version);
+    const db = t.store.db;
+    const latest = (await db.row<Record<string, unknown>>('select * from schema_migrations order by version desc limit 1'))!;
+    await db.exec('delete from schema_migrations where version = ?', latest.version);
     try {
       const res = await t.request('GET', '/readyz');
       assert.equal(res.status, 503, res.text);
@@ -35,20 +35,20 @@ describe('health endpoints', () => {
       assert.equal((await t.request('GET', '/healthz')).status, 200, 'the process is still up');
     } finally {
       const columns = Object.keys(latest);
-      sqlite.prepare(`insert into schema_migrations (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`).run(latest);
+      await db.exec(`insert into schema_migrations (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`, ...Object.values(latest));
     }
     assert.equal((await t.request('GET', '/readyz')).status, 200);
   });
 
   test('/readyz answers 503 when the migrations table cannot be read', async () => {
-    const sqlite = t.store.db.sqlite;
-    sqlite.exec('alter table schema_migrations rename to schema_migrations_away');
+    const db = t.store.db;
+    await db.exec('alter table schema_migrations rename to schema_migrations_away');
     try {
       const res = await t.request('GET', '/readyz');
       assert.equal(res.status, 503, res.text);
       assert.equal(res.json.status, 'not_ready');
     } finally {
-      sqlite.exec('alter table schema_migrations_away rename to schema_migrations');
+      await db.exec('alter table schema_migrations_away rename to schema_migrations');
     }
     assert.equal((await t.request('GET', '/readyz')).status, 200);
   });

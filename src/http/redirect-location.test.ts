@@ -76,9 +76,8 @@ describe('Location length: bounded after percent-encoding', () => {
     const link = (await create({ url: `${BASE}short` })).json;
     const expiring = (await create({ url: `${BASE}soon`, expiresAt: new Date(clock.now() + 1_000).toISOString(), expiredUrl: `${BASE}later` })).json;
     // As an older version (or a hand edit) may have stored them.
-    const sqlite = t.store.db.sqlite;
-    sqlite.prepare('update links set url = ? where id = ?').run(CJK, link.id);
-    sqlite.prepare('update links set expired_url = ? where id = ?').run(CJK, expiring.id);
+    await t.store.db.exec('update links set url = ? where id = ?', CJK, link.id);
+    await t.store.db.exec('update links set expired_url = ? where id = ?', CJK, expiring.id);
     t.server.deps.linkChanged(link.slug);
     t.server.deps.linkChanged(expiring.slug);
     clock.advance(2_000);
@@ -90,7 +89,7 @@ describe('Location length: bounded after percent-encoding', () => {
       assert.match(res.headers['content-type'] ?? '', /^text\/html/);
     }
     await t.flushClicks();
-    const clicks = sqlite.prepare('select count(*) n from clicks where link_id in (?, ?)').get(link.id, expiring.id) as { n: number };
+    const clicks = (await t.store.db.row<{ n: number }>('select count(*) n from clicks where link_id in (?, ?)', link.id, expiring.id))!;
     assert.equal(clicks.n, 0, 'no click is recorded for a redirect that was not sent');
     const logged = t.logs.filter((l) => l.includes('Location') && l.includes(link.id));
     assert.equal(logged.length, 1, 'one log line names the link');

@@ -56,8 +56,8 @@ function rawRequest(base: string, method: string, path: string, headers: Record<
   });
 }
 
-function clickRows(t: TestServer, linkId: string): StoredClick[] {
-  return t.store.db.sqlite.prepare('select * from clicks where link_id = ? order by id').all(linkId) as StoredClick[];
+function clickRows(t: TestServer, linkId: string): Promise<StoredClick[]> {
+  return t.store.db.rows<StoredClick>('select * from clicks where link_id = ? order by id', linkId);
 }
 
 function assertRedirect(res: HttpResult, code: number, location: string) {
@@ -159,7 +159,7 @@ describe('redirects', () => {
     assertPage(await visit(t, path, { method: 'HEAD' }), 410);
 
     await t.flushClicks();
-    const rows = clickRows(t, link.id);
+    const rows = await clickRows(t, link.id);
     assert.equal(rows.filter((r) => r.bot === 0).length, 3, 'one row per human redirect, none for the refusals');
     assert.equal(rows.filter((r) => r.bot === 1).length, 18, 'one row per bot redirect');
     const res = await t.request('GET', `/api/v1/links/${link.id}`, { key });
@@ -174,7 +174,7 @@ describe('redirects', () => {
     for (const r of results.filter((x) => x.status === 302)) assert.equal(r.headers.get('location'), link.url);
 
     await t.flushClicks();
-    assert.equal(clickRows(t, link.id).length, 10);
+    assert.equal((await clickRows(t, link.id)).length, 10);
     const res = await t.request('GET', `/api/v1/links/${link.id}`, { key });
     assert.equal(res.json.clicks, 10);
   });
@@ -224,7 +224,7 @@ describe('redirects', () => {
     // The API refuses these slugs (links.test.ts); a row could still come from an older version or a manual edit.
     for (const slug of ['healthz', 'api', 'readyz']) {
       const link = await createLink(t, key, { url: `https://evil.example/${slug}` });
-      t.store.db.sqlite.prepare('update links set slug = ? where id = ?').run(slug, link.id);
+      await t.store.db.exec('update links set slug = ? where id = ?', slug, link.id);
     }
 
     const health = await visit(t, '/healthz');
@@ -317,7 +317,7 @@ describe('click recording', () => {
     }
 
     await t.flushClicks();
-    const rows = clickRows(t, link.id);
+    const rows = await clickRows(t, link.id);
     assert.equal(rows.length, cases.length);
     for (const [i, c] of cases.entries()) {
       const row = rows.find((r) => r.referrer === `https://ref.example/${i}`);
@@ -342,9 +342,7 @@ describe('click recording', () => {
     await rawRequest(t.url, 'GET', `/${link.slug}`, { 'user-agent': BROWSERS.iphone, referer: 'https://www.News.example:8443/a?b=c' });
     await rawRequest(t.url, 'HEAD', `/${link.slug}`, { 'user-agent': BROWSERS.chrome });
     await t.flushClicks();
-    const rows = t.store.db.sqlite
-      .prepare('select user_agent, device, browser, os, referrer_host from clicks where link_id = ? order by id')
-      .all(link.id);
+    const rows = await t.store.db.rows('select user_agent, device, browser, os, referrer_host from clicks where link_id = ? order by id', link.id);
     assert.deepEqual(rows, [
       { user_agent: null, device: 'mobile', browser: 'Safari', os: 'iOS', referrer_host: 'news.example' },
       // A HEAD request is a bot click whatever agent sent it; its browser and OS are still what the agent says.
@@ -357,7 +355,7 @@ describe('click recording', () => {
     await visit(t, `/${link.slug}`);
     await visit(t, `/${link.slug}`, { headers: { 'x-forwarded-for': '203.0.113.5' } });
     await t.flushClicks();
-    const direct = clickRows(t, link.id).map((r) => r.ip_hash);
+    const direct = (await clickRows(t, link.id)).map((r) => r.ip_hash);
     assert.equal(direct[0], direct[1], 'a spoofed X-Forwarded-For does not change the address');
 
     const proxied = await startTestServer({ env: { LINKQR_TRUST_PROXY: 'loopback' } });
@@ -369,11 +367,11 @@ describe('click recording', () => {
       }
       await visit(proxied, `/${other.slug}`);
       await proxied.flushClicks();
-      const hashes = clickRows(proxied, other.id).map((r) => r.ip_hash);
+      const hashes = (await clickRows(proxied, other.id)).map((r) => r.ip_hash);
       assert.equal(hashes[0], hashes[1]);
       assert.notEqual(hashes[0], hashes[2], 'each forwarded client is its own visitor');
       assert.ok(!hashes.includes(direct[0]!), 'another instance, another hash key');
-      assert.ok(!JSON.stringify(clickRows(proxied, other.id)).includes('203.0.113'));
+      assert.ok(!JSON.stringify(await clickRows(proxied, other.id)).includes('203.0.113'));
     } finally {
       await proxied.close();
     }
@@ -394,16 +392,16 @@ describe('click batching', () => {
   test('a click is written by the batch timer after the redirect, not during it', async () => {
     const link = await createLink(t, key, { url: 'https://example.com/later' });
     assertRedirect(await visit(t, `/${link.slug}`), 302, link.url);
-    assert.equal(clickRows(t, link.id).length, 0, 'not in the table right after the redirect');
+    assert.equal((await clickRows(t, link.id)).length, 0, 'not in the table right after the redirect');
 
     const written = await t.request('GET', `/api/v1/links/${link.id}`, { key });
     assert.equal(written.json.clicks, 0);
     timers.advance(499);
     await t.server.deps.clicks.whenIdle();
-    assert.equal(clickRows(t, link.id).length, 0, 'not before the batch delay');
+    assert.equal((await clickRows(t, link.id)).length, 0, 'not before the batch delay');
     timers.advance(1);
     await t.server.deps.clicks.whenIdle();
-    assert.equal(clickRows(t, link.id).length, 1, 'written once the batch timer fired');
+    assert.equal((await clickRows(t, link.id)).length, 1, 'written once the batch timer fired');
     const res = await t.request('GET', `/api/v1/links/${link.id}`, { key });
     assert.equal(res.json.clicks, 1);
     assert.notEqual(res.json.lastClickedAt, null);
@@ -412,25 +410,25 @@ describe('click batching', () => {
   test('a human click of a link with maxClicks is in the database before its redirect is answered (a crash cannot undo it); bots stay buffered', async () => {
     const link = await createLink(t, key, { url: 'https://example.com/limited-now', maxClicks: 10 });
     assertRedirect(await visit(t, `/${link.slug}`), 302, link.url);
-    assert.equal(clickRows(t, link.id).length, 1, 'written before the answer, not by the batch timer');
+    assert.equal((await clickRows(t, link.id)).length, 1, 'written before the answer, not by the batch timer');
     assert.equal((await t.request('GET', `/api/v1/links/${link.id}`, { key })).json.clicks, 1);
 
     const bot = await t.request('GET', `/${link.slug}`, { headers: { 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' } });
     assert.equal(bot.status, 302);
-    assert.equal(clickRows(t, link.id).length, 1, 'bots do not count against maxClicks: their clicks wait for the batch');
+    assert.equal((await clickRows(t, link.id)).length, 1, 'bots do not count against maxClicks: their clicks wait for the batch');
   });
 
   test('maxClicks stays exact when a PATCH sets it while the link\'s clicks are still buffered', async () => {
     // Clicks of a link without maxClicks wait in memory; once it has one, they are written before each answer.
     const link = await createLink(t, key, { url: 'https://example.com/buffered' });
     assertRedirect(await visit(t, `/${link.slug}`), 302, link.url);
-    assert.equal(clickRows(t, link.id).length, 0, 'precondition: the first click is still in memory');
+    assert.equal((await clickRows(t, link.id)).length, 0, 'precondition: the first click is still in memory');
 
     await patchLink(t, key, link.id, { maxClicks: 2 });
     assertRedirect(await visit(t, `/${link.slug}`), 302, link.url);
     assertPage(await visit(t, `/${link.slug}`), 410);
 
     await t.flushClicks();
-    assert.equal(clickRows(t, link.id).length, 2);
+    assert.equal((await clickRows(t, link.id)).length, 2);
   });
 });

@@ -7,7 +7,7 @@ import { DB_FILE } from '../db/files.js';
 import { createLink } from '../links/links.service.js';
 import { AdminClient } from '../testing/admin-client.js';
 import { mountTmpfs, type Tmpfs } from '../testing/disk.js';
-import { eventually, http, runCli, spawnServer, startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
+import { eventually, http, runCli, spawnServer, sqliteOnly, startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
 import { createUser } from '../users/users.service.js';
 import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
 
@@ -20,6 +20,7 @@ import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
  * `query_only` refuses every write with SQLITE_READONLY (a read-only file or mount), and
  * `max_page_count` at the current size refuses growing writes with SQLITE_FULL (a full disk).
  * They work for any user on any file system. The last suite uses a real full tmpfs (root only).
+ * All of them are states of SQLite (its file, lock and PRAGMAs): skipped on PostgreSQL.
  */
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
@@ -27,7 +28,7 @@ const PASSWORD = 'correct horse battery';
 const visit = (base: string, slug: string) => http(base, 'GET', `/${slug}`, { headers: { 'user-agent': CHROME } });
 const sample = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
 
-describe('another process holding the write lock', () => {
+describe('another process holding the write lock', { skip: sqliteOnly }, () => {
   test('a write that waited out busy_timeout answers 503 storage_unavailable, not 500; it recovers once the lock is released', async () => {
     const t = await startTestServer({ storageProbeMs: 50 });
     try {
@@ -52,7 +53,7 @@ describe('another process holding the write lock', () => {
   });
 });
 
-describe('a read-only database at run time', () => {
+describe('a read-only database at run time', { skip: sqliteOnly }, () => {
   let t: TestServer;
   let key: string;
   let admin: AdminClient;
@@ -126,7 +127,7 @@ describe('a read-only database at run time', () => {
   });
 });
 
-describe('storage that comes back with the next write that commits (no probe)', () => {
+describe('storage that comes back with the next write that commits (no probe)', { skip: sqliteOnly }, () => {
   let t: TestServer;
   let key: string;
   before(async () => {
@@ -174,7 +175,7 @@ describe('storage that comes back with the next write that commits (no probe)', 
   });
 });
 
-describe('a real full disk under linkqr serve', () => {
+describe('a real full disk under linkqr serve', { skip: sqliteOnly }, () => {
   let disk: Tmpfs | string;
   let dataDir: string;
   let key: string;

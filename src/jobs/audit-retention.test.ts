@@ -13,11 +13,11 @@ describe('retention job: the audit log', () => {
   after(() => t.close());
 
   test('keeps a year, or as long as the plan keeps analytics when that is longer', async () => {
-    const db = t.store.db.sqlite;
-    db.prepare(`insert into plans (id, name, features, limits, created_at, updated_at) values ('pln_long', 'Long', '{}', '{"analyticsRetentionDays":400}', 0, 0)`).run();
+    const db = t.store.db;
+    await db.exec(`insert into plans (id, name, features, limits, created_at, updated_at) values ('pln_long', 'Long', '{}', '{"analyticsRetentionDays":400}', 0, 0)`);
     const short = await t.key({ workspace: 'Short' });
     const long = await t.key({ workspace: 'Long' });
-    db.prepare(`update workspaces set plan_id = 'pln_long' where name = 'Long'`).run();
+    await db.exec(`update workspaces set plan_id = 'pln_long' where name = 'Long'`);
 
     // One link created (and so one audit entry) per workspace at each age.
     const ages = [500, 390, 366, 364, 10];
@@ -33,13 +33,14 @@ describe('retention job: the audit log', () => {
     const outcome = await t.server.scheduler.run('retention');
     assert.equal(outcome.status, 'ok');
 
-    const left = (name: string) =>
+    const left = async (name: string) =>
       (
-        db
-          .prepare(`select a.summary from audit_log a join workspaces w on w.id = a.workspace_id where w.name = ? and a.action = 'link.create' order by a.id`)
-          .all(name) as { summary: string }[]
+        await db.rows<{ summary: string }>(
+          `select a.summary from audit_log a join workspaces w on w.id = a.workspace_id where w.name = ? and a.action = 'link.create' order by a.id`,
+          name,
+        )
       ).map((r) => Number(JSON.parse(r.summary).url.split('/').pop()));
-    assert.deepEqual(left('Short'), [364, 10]);
-    assert.deepEqual(left('Long'), [390, 366, 364, 10]);
+    assert.deepEqual(await left('Short'), [364, 10]);
+    assert.deepEqual(await left('Long'), [390, 366, 364, 10]);
   });
 });

@@ -19,7 +19,7 @@ describe('retention job: the event log and webhook deliveries', () => {
     await receiver.close();
   });
 
-  const count = (sql: string) => (t.store.db.sqlite.prepare(sql).get() as { n: number }).n;
+  const count = async (sql: string) => (await t.store.db.row<{ n: number }>(sql))!.n;
 
   test('drops finished deliveries and events older than 30 days, keeps newer ones and anything still pending', async () => {
     const key = await t.key();
@@ -33,7 +33,7 @@ describe('retention job: the event log and webhook deliveries', () => {
     const old = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/old' } });
     await t.request('PATCH', `/api/v1/links/${old.json.id}`, { key, body: { title: 'x' } });
     await receiver.waitFor(1);
-    const settled = () => count(`select count(*) as n from webhook_deliveries where attempts = 0`) === 0;
+    const settled = async () => (await count(`select count(*) as n from webhook_deliveries where attempts = 0`)) === 0;
     await eventually(settled);
 
     clock.advance(OUTBOX_RETENTION_MS + DAY);
@@ -41,11 +41,11 @@ describe('retention job: the event log and webhook deliveries', () => {
     await receiver.waitFor(2);
     await eventually(settled);
 
-    assert.equal(count('select count(*) as n from events'), 3);
+    assert.equal(await count('select count(*) as n from events'), 3);
     const outcome = await t.server.scheduler.run('retention');
     assert.equal(outcome.status, 'ok');
 
-    const events = t.store.db.sqlite.prepare('select type, payload from events order by id').all() as { type: string; payload: string }[];
+    const events = await t.store.db.rows<{ type: string; payload: string }>('select type, payload from events order by id');
     assert.deepEqual(
       events.map((e) => [e.type, JSON.parse(e.payload).data.url]),
       [
@@ -53,8 +53,8 @@ describe('retention job: the event log and webhook deliveries', () => {
         ['link.created', 'https://example.com/new'],
       ],
     );
-    const deliveries = t.store.db.sqlite.prepare('select status from webhook_deliveries order by id').all() as { status: string }[];
+    const deliveries = await t.store.db.rows<{ status: string }>('select status from webhook_deliveries order by id');
     assert.deepEqual(deliveries.map((d) => d.status), ['pending', 'succeeded']);
-    assert.equal(count('select count(*) as n from webhook_attempts'), 2, "the deleted delivery's attempt went with it");
+    assert.equal(await count('select count(*) as n from webhook_attempts'), 2, "the deleted delivery's attempt went with it");
   });
 });

@@ -39,14 +39,16 @@ describe('retention job', () => {
   beforeEach(async () => {
     clock.set(NOW - 500 * DAY);
     t = await startTestServer({ clock });
-    const db = t.store.db.sqlite;
-    const insertPlan = db.prepare(
-      `insert into plans (id, name, features, limits, created_at, updated_at) values (?, ?, '{"api":true,"webhooks":true,"qr":true,"analytics":true}', ?, 0, 0)`,
-    );
-    for (const p of PLANS) insertPlan.run(p.id, p.name, JSON.stringify(p.limits));
+    const db = t.store.db;
+    for (const p of PLANS) {
+      await db.exec(
+        `insert into plans (id, name, features, limits, created_at, updated_at) values (?, ?, '{"api":true,"webhooks":true,"qr":true,"analytics":true}', ?, 0, 0)`,
+        p.id, p.name, JSON.stringify(p.limits),
+      );
+    }
     for (const [name, plan] of Object.entries(WORKSPACES) as [Workspace, string][]) {
       keys[name] = await t.key({ workspace: name });
-      db.prepare('update workspaces set plan_id = ? where name = ?').run(plan, name);
+      await db.exec('update workspaces set plan_id = ? where name = ?', plan, name);
       const make = async () => {
         const res = await t.request('POST', '/api/v1/links', { key: keys[name], body: { url: `https://example.com/${name}` } });
         assert.equal(res.status, 201, res.text);
@@ -69,17 +71,17 @@ describe('retention job', () => {
   });
   afterEach(() => t.close());
 
-  const clickAges = (linkId: string) =>
-    (t.store.db.sqlite.prepare('select clicked_at from clicks where link_id = ? order by clicked_at').pluck().all(linkId) as number[]).map(
-      (at) => clock.now() - at,
+  const clickAges = async (linkId: string) =>
+    (await t.store.db.rows<{ clicked_at: number }>('select clicked_at from clicks where link_id = ? order by clicked_at', linkId)).map(
+      (r) => clock.now() - r.clicked_at,
     );
-  const countClicks = () => t.store.db.sqlite.prepare('select count(*) from clicks').pluck().get() as number;
+  const countClicks = async () => (await t.store.db.row<{ n: number }>('select count(*) as n from clicks'))!.n;
 
   test('deletes clicks older than the plan allows and clicks of deleted links; keeps the rest', async () => {
     for (const name of ['Globex', 'Initech'] as const) {
       assert.equal((await t.request('DELETE', `/api/v1/links/${links[name].deleted.id}`, { key: keys[name] })).status, 204);
     }
-    const before = countClicks();
+    const before = await countClicks();
 
     const outcome = await t.server.scheduler.run('retention');
 
@@ -89,13 +91,13 @@ describe('retention job', () => {
     // The links' events and audit entries are over 30 days and a year old too (outbox-retention.test covers those).
     assert.equal(outcome.status, 'ok');
     assert.deepEqual(outcome.status === 'ok' && { expiredClicks: outcome.result.expiredClicks, orphanClicks: outcome.result.orphanClicks }, { expiredClicks: expired, orphanClicks: orphans });
-    assert.equal(countClicks(), before - expired - orphans);
+    assert.equal(await countClicks(), before - expired - orphans);
     for (const name of Object.keys(WORKSPACES) as Workspace[]) {
-      assert.deepEqual(clickAges(links[name].kept.id), KEPT[name], `${name} (${WORKSPACES[name]})`);
+      assert.deepEqual(await clickAges(links[name].kept.id), KEPT[name], `${name} (${WORKSPACES[name]})`);
     }
-    assert.deepEqual(clickAges(links.Acme.deleted.id), KEPT.Acme, 'a link that still exists keeps its recent clicks');
-    assert.deepEqual(clickAges(links.Umbrella.deleted.id), AGES);
-    for (const name of ['Globex', 'Initech'] as const) assert.deepEqual(clickAges(links[name].deleted.id), [], `${name}: deleted link`);
+    assert.deepEqual(await clickAges(links.Acme.deleted.id), KEPT.Acme, 'a link that still exists keeps its recent clicks');
+    assert.deepEqual(await clickAges(links.Umbrella.deleted.id), AGES);
+    for (const name of ['Globex', 'Initech'] as const) assert.deepEqual(await clickAges(links[name].deleted.id), [], `${name}: deleted link`);
 
     // Lifetime counters are not analytics detail: an exhausted link must stay exhausted.
     const link = await t.request('GET', `/api/v1/links/${links.Acme.kept.id}`, { key: keys.Acme });
@@ -112,13 +114,13 @@ describe('retention job', () => {
 
     // The rollups follow: whole days past the cutoff go (the day the cutoff falls in stays), and
     // nothing is left of the deleted links.
-    const rollupDays = (linkId: string) =>
-      (t.store.db.sqlite.prepare('select distinct day from click_rollups where link_id = ? order by day').pluck().all(linkId) as number[]).map(
-        (day) => Math.floor((clock.now() - day) / DAY),
+    const rollupDays = async (linkId: string) =>
+      (await t.store.db.rows<{ day: number }>('select distinct day from click_rollups where link_id = ? order by day', linkId)).map(
+        (r) => Math.floor((clock.now() - r.day) / DAY),
       );
-    assert.deepEqual(rollupDays(links.Acme.kept.id), [30, 29, 0], 'the day of the clicks 30 d + 1 ms and 30 d old, of the 29 d old one, and today');
-    assert.deepEqual(rollupDays(links.Initech.kept.id), [400, 366, 365, 100, 30, 29, 0]);
-    for (const name of ['Globex', 'Initech'] as const) assert.deepEqual(rollupDays(links[name].deleted.id), [], `${name}: deleted link's rollups`);
+    assert.deepEqual(await rollupDays(links.Acme.kept.id), [30, 29, 0], 'the day of the clicks 30 d + 1 ms and 30 d old, of the 29 d old one, and today');
+    assert.deepEqual(await rollupDays(links.Initech.kept.id), [400, 366, 365, 100, 30, 29, 0]);
+    for (const name of ['Globex', 'Initech'] as const) assert.deepEqual(await rollupDays(links[name].deleted.id), [], `${name}: deleted link's rollups`);
     const acmeStats = await t.request('GET', `/api/v1/links/${links.Acme.kept.id}/stats?from=${new Date(NOW - 60 * DAY).toISOString()}&interval=day`, { key: keys.Acme });
     assert.equal(acmeStats.json.total, KEPT.Acme.length + 1, 'the stats keep whole days: the click 30 d + 1 ms old shares the cutoff day');
 
@@ -128,71 +130,83 @@ describe('retention job', () => {
     clock.advance(2 * DAY);
     const later = await t.server.scheduler.run('retention');
     assert.equal(later.status === 'ok' && later.result.expiredClicks, 5);
-    assert.deepEqual(rollupDays(links.Acme.kept.id), [2], 'only the day of the click that was an hour old is left');
-    assert.deepEqual(clickAges(links.Acme.kept.id), [2 * DAY + HOUR]);
-    assert.deepEqual(clickAges(links.Globex.kept.id), KEPT.Globex.slice(1).map((age) => age + 2 * DAY));
+    assert.deepEqual(await rollupDays(links.Acme.kept.id), [2], 'only the day of the click that was an hour old is left');
+    assert.deepEqual(await clickAges(links.Acme.kept.id), [2 * DAY + HOUR]);
+    assert.deepEqual(await clickAges(links.Globex.kept.id), KEPT.Globex.slice(1).map((age) => age + 2 * DAY));
   });
 
   test('changing a workspace to a plan with shorter retention applies at the next run', async () => {
-    t.store.db.sqlite.prepare("update workspaces set plan_id = 'pln_free' where name = 'Initech'").run();
+    await t.store.db.exec("update workspaces set plan_id = 'pln_free' where name = 'Initech'");
     await t.server.scheduler.run('retention');
-    assert.deepEqual(clickAges(links.Initech.kept.id), KEPT.Acme);
-    assert.deepEqual(clickAges(links.Globex.kept.id), KEPT.Globex, 'other workspaces keep their own plan');
+    assert.deepEqual(await clickAges(links.Initech.kept.id), KEPT.Acme);
+    assert.deepEqual(await clickAges(links.Globex.kept.id), KEPT.Globex, 'other workspaces keep their own plan');
   });
 
   describe('large deletes', () => {
+    // The parameters cast: PostgreSQL types a parameter in a select list as text.
     const bulkInsert = (linkId: string, workspaceId: string, count: number, at: number) =>
-      t.store.db.sqlite
-        .prepare(
-          `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
-           insert into clicks (link_id, workspace_id, clicked_at, bot, qr) select ?, ?, ?, 0, 0 from n`,
-        )
-        .run(count, linkId, workspaceId, at);
-    const workspaceId = (name: string) => t.store.db.sqlite.prepare('select id from workspaces where name = ?').pluck().get(name) as string;
+      t.store.db.exec(
+        `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
+         insert into clicks (link_id, workspace_id, clicked_at, bot, qr) select cast(? as text), cast(? as text), cast(? as bigint), 0, 0 from n`,
+        count, linkId, workspaceId, at,
+      );
+    const workspaceId = async (name: string) => (await t.store.db.row<{ id: string }>('select id from workspaces where name = ?', name))!.id;
 
     test('go in chunks, letting the event loop run between them', async () => {
-      bulkInsert(links.Acme.kept.id, workspaceId('Acme'), 12_000, NOW - 90 * DAY);
-      bulkInsert('lnk_gone_long_ago', workspaceId('Initech'), 7_000, NOW - HOUR);
-      const before = countClicks();
+      await bulkInsert(links.Acme.kept.id, await workspaceId('Acme'), 12_000, NOW - 90 * DAY);
+      await bulkInsert('lnk_gone_long_ago', await workspaceId('Initech'), 7_000, NOW - HOUR);
+      const before = await countClicks();
 
       let turns = 0;
       let done = false;
       // A write that arrives once the first chunk is gone: it must not wait for the whole job.
       let write: Promise<boolean> | undefined;
+      // The count is a query: one at a time, checked as it answers, while every turn is counted.
+      let counting: Promise<void> | undefined;
+      let countFailed: unknown;
       const tick = () => {
         if (done) return;
         turns++;
-        if (!write && countClicks() < before) {
-          write = t.store.db
-            .tx((tx) => tx.exec("update links set title = 'written meanwhile' where id = ?", links.Acme.kept.id))
-            .then(() => !done);
+        if (!write && !counting) {
+          counting = countClicks().then(
+            (n) => {
+              counting = undefined;
+              if (!write && !done && n < before) {
+                write = t.store.db
+                  .tx((tx) => tx.exec("update links set title = 'written meanwhile' where id = ?", links.Acme.kept.id))
+                  .then(() => !done);
+              }
+            },
+            (error) => void (countFailed = error),
+          );
         }
         setImmediate(tick);
       };
       setImmediate(tick);
       const outcome = await t.server.scheduler.run('retention');
       done = true;
+      assert.equal(countFailed, undefined);
       assert.equal(await write, true, 'a write between two chunks commits before the job ends');
 
       const expired = 12_000 + (AGES.length - KEPT.Acme.length) * 2 + (AGES.length - KEPT.Globex.length) * 2;
       assert.equal(outcome.status, 'ok');
       assert.deepEqual(outcome.status === 'ok' && { expiredClicks: outcome.result.expiredClicks, orphanClicks: outcome.result.orphanClicks }, { expiredClicks: expired, orphanClicks: 7_000 });
-      assert.equal(countClicks(), before - expired - 7_000);
+      assert.equal(await countClicks(), before - expired - 7_000);
       assert.ok(turns >= 4, `the event loop ran between chunks (${turns} turns)`);
     });
 
     test('stop between chunks: the run ends early, having deleted only expired clicks', async () => {
-      bulkInsert(links.Acme.kept.id, workspaceId('Acme'), 12_000, NOW - 90 * DAY);
-      const before = countClicks();
+      await bulkInsert(links.Acme.kept.id, await workspaceId('Acme'), 12_000, NOW - 90 * DAY);
+      const before = await countClicks();
       const running = t.server.scheduler.run('retention');
       await t.server.scheduler.stop();
       const outcome = await running;
 
       assert.deepEqual(outcome, { status: 'stopped' });
-      const deleted = before - countClicks();
+      const deleted = before - (await countClicks());
       assert.ok(deleted > 0 && deleted < 12_000, `stopped part-way (${deleted} deleted)`);
       for (const name of Object.keys(WORKSPACES) as Workspace[]) {
-        assert.deepEqual(clickAges(links[name].kept.id).slice(-KEPT[name].length), KEPT[name], `${name}: clicks within retention are kept`);
+        assert.deepEqual((await clickAges(links[name].kept.id)).slice(-KEPT[name].length), KEPT[name], `${name}: clicks within retention are kept`);
       }
     });
   });

@@ -5,7 +5,8 @@ import cron from 'node-cron';
 import { openStore, type Store } from '../store.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../lib/logger.js';
-import { fakeClock, spawnServer, startTestServer, tempDataDir } from '../testing/harness.js';
+import { eventually, fakeClock, spawnServer, startTestServer, TEST_BACKEND, tempDataDir } from '../testing/harness.js';
+import { createTestDatabase, type TestDatabase } from '../testing/postgres.js';
 import { createScheduler, type Job, type JobContext, JOBS } from './schedule.js';
 
 // The scheduler is driven through run(name), exactly what a cron tick calls: no test waits for a tick.
@@ -23,19 +24,24 @@ interface LogLine {
 let dataDir: string;
 let store: Store;
 let logs: string[];
+/** On PostgreSQL (LINKQR_TEST_BACKEND=postgres), the store's database, made for each test. */
+let database: TestDatabase | undefined;
 const lines = (): LogLine[] => logs.map((l) => JSON.parse(l));
 const runsOf = (job: string) => lines().filter((l) => l.job === job && l.outcome !== undefined);
 
 beforeEach(async () => {
   dataDir = tempDataDir();
   logs = [];
-  store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_BACKUP_CRON: '15 2 * * *' }), {
+  database = TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
+  const backend = database ? { LINKQR_DATABASE_URL: database.url, LINKQR_SECRET: 'linkqr-test-secret-not-for-production' } : {};
+  store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_BACKUP_CRON: '15 2 * * *', ...backend }), {
     log: createLogger('info', { write: (line: string) => void logs.push(line) }),
     clock: fakeClock(),
   });
 });
 afterEach(async () => {
   await store.db.close();
+  await database?.drop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -50,7 +56,12 @@ function manualJob(name: string) {
         runs.push({ ctx, finish: (r = {}) => resolve(r), fail: reject });
       }),
   };
-  return { job, runs };
+  /**
+   * Resolves once the job has been started `n` times. A run starts at once on SQLite; on
+   * PostgreSQL only once the scheduler holds the job's lock (schedule.ts: exclusively).
+   */
+  const started = (n: number) => eventually(() => runs.length >= n);
+  return { job, runs, started };
 }
 
 describe('scheduler', () => {
@@ -103,6 +114,7 @@ describe('scheduler', () => {
     const running = scheduler.run('slow');
     assert.deepEqual(await scheduler.run('slow'), { status: 'skipped', reason: 'running' });
     assert.deepEqual(await scheduler.run('slow'), { status: 'skipped', reason: 'running' });
+    await slow.started(1);
     assert.equal(slow.runs.length, 1, 'started once');
     const skipped = runsOf('slow').filter((l) => l.outcome === 'skipped');
     assert.equal(skipped.length, 2);
@@ -110,6 +122,7 @@ describe('scheduler', () => {
 
     // Another job is not held up by it.
     const otherRun = scheduler.run('other');
+    await other.started(1);
     assert.equal(other.runs.length, 1);
     other.runs[0]!.finish();
     assert.equal((await otherRun).status, 'ok');
@@ -117,11 +130,13 @@ describe('scheduler', () => {
     slow.runs[0]!.finish({ rows: 3 });
     assert.deepEqual(await running, { status: 'ok', result: { rows: 3 } });
     const again = scheduler.run('slow');
+    await slow.started(2);
     assert.equal(slow.runs.length, 2, 'runs again after the first ended');
     slow.runs[1]!.fail(new Error('second run failed'));
     assert.equal((await again).status, 'failed');
     // A failed run does not leave the job marked as running.
     const third = scheduler.run('slow');
+    await slow.started(3);
     assert.equal(slow.runs.length, 3);
     slow.runs[2]!.finish();
     assert.equal((await third).status, 'ok');
@@ -131,6 +146,7 @@ describe('scheduler', () => {
     const slow = manualJob('slow');
     const scheduler = createScheduler(store, [slow.job]);
     const running = scheduler.run('slow');
+    await slow.started(1);
     const signal = slow.runs[0]!.ctx.signal;
     signal.addEventListener('abort', () => slow.runs[0]!.fail(signal.reason as Error));
 
@@ -152,8 +168,8 @@ describe('scheduler', () => {
     const probe: Job = {
       name: 'probe',
       cron: () => '* * * * *',
-      run: ({ clock, config, db }) => {
-        seen = { now: clock.now(), dataDir: config.dataDir, one: db.sqlite.prepare('SELECT 1 AS one').get() };
+      run: async ({ clock, config, db }) => {
+        seen = { now: clock.now(), dataDir: config.dataDir, one: await db.row('SELECT 1 AS one') };
         return {};
       },
     };
@@ -173,15 +189,19 @@ describe('scheduler', () => {
     scheduler.start(); // idempotent
     try {
       const scheduled = scheduler.scheduled();
-      assert.deepEqual(scheduled.map((s) => s.name), JOBS.map((j) => j.name));
-      assert.deepEqual(scheduled.map((s) => s.name).sort(), ['backup', 'optimize', 'retention']);
-      const backup = scheduled.find((s) => s.name === 'backup')!;
-      assert.equal(backup.cron, '15 2 * * *');
-      const next = new Date(backup.nextRun!);
-      assert.deepEqual([next.getHours(), next.getMinutes(), next.getSeconds()], [2, 15, 0]);
-      assert.ok(next.getTime() > Date.now() && next.getTime() <= Date.now() + 86_400_000 + 3_600_000);
+      // The backup copies the SQLite file: on PostgreSQL (whose backups are pg_dump's) there is none.
+      const jobs = store.db.dialect === 'sqlite' ? JOBS : JOBS.filter((j) => j.name !== 'backup');
+      assert.deepEqual(scheduled.map((s) => s.name), jobs.map((j) => j.name));
+      assert.deepEqual(scheduled.map((s) => s.name).sort(), store.db.dialect === 'sqlite' ? ['backup', 'optimize', 'retention'] : ['optimize', 'retention']);
+      if (store.db.dialect === 'sqlite') {
+        const backup = scheduled.find((s) => s.name === 'backup')!;
+        assert.equal(backup.cron, '15 2 * * *');
+        const next = new Date(backup.nextRun!);
+        assert.deepEqual([next.getHours(), next.getMinutes(), next.getSeconds()], [2, 15, 0]);
+        assert.ok(next.getTime() > Date.now() && next.getTime() <= Date.now() + 86_400_000 + 3_600_000);
+      }
       for (const s of scheduled) assert.ok(cron.validate(s.cron), `${s.name}: ${s.cron}`);
-      assert.equal(cron.getTasks().size, before + JOBS.length);
+      assert.equal(cron.getTasks().size, before + jobs.length);
       assert.ok(lines().some((l) => l.msg === 'jobs scheduled'));
     } finally {
       await scheduler.stop();

@@ -6,7 +6,8 @@ import { loadConfig } from '../config.js';
 import type { Db } from '../db/db.js';
 import { AppError } from '../lib/errors.js';
 import type { Clock } from '../lib/clock.js';
-import { fakeClock, tempDataDir, TEST_OPERATOR } from '../testing/harness.js';
+import { fakeClock, TEST_BACKEND, tempDataDir, TEST_OPERATOR } from '../testing/harness.js';
+import { createTestDatabase, type TestDatabase } from '../testing/postgres.js';
 import { createWorkspace } from '../workspaces/workspaces.service.js';
 import { formatKey, generateKeyParts, parseKey } from './key-format.js';
 import { KeyUsageRecorder } from './key-usage.js';
@@ -58,17 +59,22 @@ describe('keys service', () => {
   let clock: ReturnType<typeof fakeClock>;
   let workspaceId: string;
   let dataDir: string;
+  /** On PostgreSQL (LINKQR_TEST_BACKEND=postgres), the store's database. */
+  let database: TestDatabase | undefined;
 
   before(async () => {
     dataDir = tempDataDir();
     clock = fakeClock();
-    store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'silent' }), { clock });
+    database = TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
+    const backend = database ? { LINKQR_DATABASE_URL: database.url, LINKQR_SECRET: 'linkqr-test-secret-not-for-production' } : {};
+    store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'silent', ...backend }), { clock });
     workspaceId = (await createWorkspace(store, TEST_OPERATOR, 'Acme')).id;
     keyUsage = new KeyUsageRecorder({ db: store.db, log: store.log });
   });
   after(async () => {
     await keyUsage.flush();
     await store.db.close();
+    await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -114,9 +120,17 @@ describe('keys service', () => {
     const { key, record } = await newKey();
     const recorder = new KeyUsageRecorder({ db: store.db, log: store.log }, 60_000);
     await authenticateKey({ ...depsWith(), keyUsage: recorder }, key, IP);
-    // Another transaction holds the database: the first batch waits behind it.
+    // Another transaction holds the database: the first batch waits behind it. (PostgreSQL runs
+    // transactions side by side: there the holder locks the table the batch writes.)
     let release!: () => void;
-    const held = store.db.tx(() => new Promise<void>((resolve) => (release = resolve)));
+    let holding!: () => void;
+    const holds = new Promise<void>((resolve) => (holding = resolve));
+    const held = store.db.tx(async (t) => {
+      if (t.dialect === 'postgres') await t.exec('lock table api_keys in exclusive mode');
+      holding();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await holds;
     const first = recorder.flush();
     let secondDone = false;
     const second = recorder.flush().then(() => (secondDone = true));
@@ -125,7 +139,7 @@ describe('keys service', () => {
     release();
     await held;
     await second;
-    assert.equal(store.db.sqlite.prepare('select request_count from api_keys where id = ?').pluck().get(record.id), 1);
+    assert.equal((await store.db.row<{ request_count: number }>('select request_count from api_keys where id = ?', record.id))!.request_count, 1);
     await first;
   });
 

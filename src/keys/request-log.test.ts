@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import type { Selectable } from 'kysely';
+import type { Queries } from '../db/db.js';
 import type { ApiRequestLogRow } from '../db/schema.js';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { openStore, type Store } from '../store.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../lib/logger.js';
-import { eventually, fakeClock, startTestServer, tempDataDir, type TestServer } from '../testing/harness.js';
+import { eventually, fakeClock, startTestServer, TEST_BACKEND, tempDataDir, type TestServer } from '../testing/harness.js';
+import { createTestDatabase, type TestDatabase } from '../testing/postgres.js';
 import { revokeKey } from './keys.service.js';
 import { type ApiRequestEntry, ApiRequestRecorder, listKeyRequests, MAX_LOGGED_PATH, summariseKeyRequests } from './request-log.js';
 
@@ -15,13 +17,22 @@ const keyIdOf = (key: string) => key.slice(4, 16);
 
 type LogRow = Omit<Selectable<ApiRequestLogRow>, 'id'>;
 
+/**
+ * A database this test makes on PostgreSQL (LINKQR_TEST_BACKEND=postgres), to outlive a test
+ * server (the harness drops a server's own with it); on SQLite the data dir holds the database.
+ */
+const testDatabase = async () => (TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined);
+/** The settings that open `database` (none: SQLite in the data dir). */
+const backendEnv = (database: TestDatabase | undefined): Record<string, string> =>
+  database ? { LINKQR_DATABASE_URL: database.url, LINKQR_SECRET: 'linkqr-test-secret-not-for-production' } : {};
+
 describe('API request log, through a running server', () => {
   const clock = fakeClock(Date.UTC(2030, 0, 1, 9));
   let t: TestServer;
   let key: string;
   const rowsOf = async (keyId: string) => {
     await t.server.deps.apiRequests.flush();
-    return t.store.db.sqlite.prepare('select * from api_request_log where key_id = ? order by id').all(keyId) as LogRow[];
+    return t.store.db.rows<LogRow>('select * from api_request_log where key_id = ? order by id', keyId);
   };
 
   before(async () => {
@@ -48,7 +59,7 @@ describe('API request log, through a running server', () => {
     }
     const rows = await rowsOf(id);
     assert.equal(rows.length, calls.length);
-    const workspaceId = t.store.db.sqlite.prepare('select workspace_id from api_keys where id = ?').pluck().get(id);
+    const workspaceId = (await t.store.db.row<{ workspace_id: string }>('select workspace_id from api_keys where id = ?', id))!.workspace_id;
     for (const [i, c] of calls.entries()) {
       const row = rows[i]!;
       assert.deepEqual(
@@ -129,7 +140,8 @@ describe('API request log, through a running server', () => {
     }
     clock.set(Date.UTC(2030, 3, 1));
     await t.server.deps.apiRequests.flush();
-    const everything = (t.store.db.sqlite.prepare('select count(*) from api_request_log').pluck().get() as number);
+    const countAll = async () => (await t.store.db.row<{ n: number }>('select count(*) as n from api_request_log'))!.n;
+    const everything = await countAll();
     const outcome = await t.server.scheduler.run('retention');
     assert.equal(outcome.status, 'ok');
     const gone = outcome.status === 'ok' ? (outcome.result.apiRequests as number) : -1;
@@ -139,9 +151,9 @@ describe('API request log, through a running server', () => {
       [30 * 24 * 60 - 1, 24 * 60],
       'the entries 31 days and 30 days + 1 ms old are gone',
     );
-    const left = t.store.db.sqlite.prepare('select count(*) from api_request_log').pluck().get() as number;
+    const left = await countAll();
     assert.equal(left, everything - gone);
-    const oldest = t.store.db.sqlite.prepare('select min(at) from api_request_log').pluck().get() as number;
+    const oldest = (await t.store.db.row<{ oldest: number }>('select min(at) as oldest from api_request_log'))!.oldest;
     assert.ok(oldest >= clock.now() - 30 * DAY, 'nothing older than 30 days is left, of any key');
   });
 });
@@ -149,6 +161,7 @@ describe('API request log, through a running server', () => {
 describe('ApiRequestRecorder', () => {
   let store: Store;
   let dataDir: string;
+  let database: TestDatabase | undefined;
   const logs: string[] = [];
   let n = 0;
   const entry = (keyId: string, over: Partial<ApiRequestEntry> = {}): ApiRequestEntry => ({
@@ -163,36 +176,43 @@ describe('ApiRequestRecorder', () => {
     requestId: null,
     ...over,
   });
-  const count = (keyId: string) => store.db.sqlite.prepare('select count(*) from api_request_log where key_id = ?').pluck().get(keyId) as number;
+  /** The entries of a key in the log (through `db`: the database, or a transaction's handle). */
+  const count = async (keyId: string, db: Queries = store.db) =>
+    (await db.row<{ n: number }>('select count(*) as n from api_request_log where key_id = ?', keyId))!.n;
 
   before(async () => {
     dataDir = tempDataDir();
+    database = await testDatabase();
     const log = createLogger('info', { write: (line: string) => void logs.push(line) });
-    store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir }), { log, clock: fakeClock() });
+    store = await openStore(loadConfig({ LINKQR_DATA_DIR: dataDir, ...backendEnv(database) }), { log, clock: fakeClock() });
   });
   after(async () => {
     await store.db.close();
+    await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('entries wait in memory until the delay, and are written in one batch', async () => {
     const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 30 });
     for (let i = 0; i < 5; i++) recorder.record(entry('waits'));
-    assert.equal(count('waits'), 0, 'nothing written on the request path');
+    assert.equal(await count('waits'), 0, 'nothing written on the request path');
     assert.equal(recorder.depth, 5);
     await new Promise((r) => setTimeout(r, 80));
-    assert.equal(count('waits'), 5);
+    assert.equal(await count('waits'), 5);
     assert.equal(recorder.depth, 0);
-    const row = store.db.sqlite.prepare("select duration_ms from api_request_log where key_id = 'waits' limit 1").pluck().get();
-    assert.equal(row, 2, 'whole milliseconds');
+    const row = await store.db.row<{ duration_ms: number }>("select duration_ms from api_request_log where key_id = 'waits' limit 1");
+    assert.equal(row?.duration_ms, 2, 'whole milliseconds');
   });
 
   test('a full batch is written on the next turn, without waiting for the delay', async () => {
     const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 60_000, maxBatch: 10 });
     for (let i = 0; i < 10; i++) recorder.record(entry('batched'));
-    assert.equal(count('batched'), 0);
+    assert.equal(await count('batched'), 0);
     await new Promise((r) => setImmediate(r));
-    assert.equal(count('batched'), 10);
+    // On SQLite the batch is written by now; over PostgreSQL's round trips it may still be on its way.
+    assert.equal(recorder.depth, 0, 'the batch was taken on the next turn');
+    assert.equal(await recorder.flush(), 0, 'that batch wrote every entry: a flush finds none left');
+    assert.equal(await count('batched'), 10);
   });
 
   test('a full buffer drops new entries and says how many at the next write', async () => {
@@ -200,7 +220,7 @@ describe('ApiRequestRecorder', () => {
     for (let i = 0; i < 7; i++) recorder.record(entry('bounded'));
     assert.equal(recorder.depth, 3);
     assert.equal(await recorder.flush(), 3);
-    assert.equal(count('bounded'), 3);
+    assert.equal(await count('bounded'), 3);
     const warning = logs.map((l) => JSON.parse(l)).find((l) => l.dropped !== undefined);
     assert.equal(warning?.dropped, 4);
     assert.equal(warning?.level, 40);
@@ -211,23 +231,33 @@ describe('ApiRequestRecorder', () => {
     for (let i = 0; i < 50; i++) recorder.record(entry('quiet'));
     for (let i = 0; i < 1_000; i++) recorder.record(entry('busy', { path: `/api/v1/links/${i}` }));
     await recorder.flush();
-    assert.equal(count('busy'), 100);
-    assert.equal(count('quiet'), 50);
-    const kept = store.db.sqlite.prepare("select path from api_request_log where key_id = 'busy' order by id").pluck().all() as string[];
+    assert.equal(await count('busy'), 100);
+    assert.equal(await count('quiet'), 50);
+    const kept = (await store.db.rows<{ path: string }>("select path from api_request_log where key_id = 'busy' order by id")).map((r) => r.path);
     assert.equal(kept[0], '/api/v1/links/900', 'the newest are kept');
     // Between trims a key grows by at most a tenth of its allowance.
     for (let round = 0; round < 5; round++) {
       for (let i = 0; i < 7; i++) recorder.record(entry('busy'));
       await recorder.flush();
-      assert.ok(count('busy') <= 110, `${count('busy')} kept`);
+      const busy = await count('busy');
+      assert.ok(busy <= 110, `${busy} kept`);
     }
   });
 
   test('a flush waits for the batch already being written, so a stop writes everything before the database closes', async () => {
     const recorder = new ApiRequestRecorder({ db: store.db, log: store.log }, { flushDelayMs: 60_000 });
-    // Another transaction holds the database: the first batch waits behind it.
+    // Another transaction holds the database: the first batch waits behind it. (PostgreSQL runs
+    // transactions side by side: there the holder locks the table the batch writes.) What it sees
+    // is read through its handle: on SQLite, a statement from outside would wait for it too.
     let release!: () => void;
-    const held = store.db.tx(() => new Promise<void>((resolve) => (release = resolve)));
+    let holder!: (t: Queries) => void;
+    const holds = new Promise<Queries>((resolve) => (holder = resolve));
+    const held = store.db.tx(async (t) => {
+      if (t.dialect === 'postgres') await t.exec('lock table api_request_log in exclusive mode');
+      holder(t);
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    const holding = await holds;
     for (let i = 0; i < 4; i++) recorder.record(entry('in flight'));
     const first = recorder.flush();
     let secondDone = false;
@@ -237,31 +267,33 @@ describe('ApiRequestRecorder', () => {
     });
     await new Promise((r) => setImmediate(r));
     assert.equal(secondDone, false, 'a flush with nothing of its own to write still waits for the batch under way');
-    assert.equal(count('in flight'), 0);
+    assert.equal(await count('in flight', holding), 0);
     release();
     await held;
     assert.equal(await second, 0);
-    assert.equal(count('in flight'), 4, 'the earlier batch was written when the later flush finished');
+    assert.equal(await count('in flight'), 4, 'the earlier batch was written when the later flush finished');
     assert.equal(await first, 4);
   });
 
   test('the server writes what is buffered when it stops', async () => {
     const dir = tempDataDir();
+    const lasting = await testDatabase();
     try {
       // A delay longer than the test: only the stop can write these entries.
-      const server = await startTestServer({ dataDir: dir, apiRequests: { flushDelayMs: 10 * 60_000 } });
+      const server = await startTestServer({ dataDir: dir, apiRequests: { flushDelayMs: 10 * 60_000 }, env: backendEnv(lasting) });
       const key = await server.key();
       for (let i = 0; i < 3; i++) assert.equal((await server.request('GET', '/api/v1/me', { key })).status, 200);
       // Recorded as each response finishes (the client may have its answer a moment before).
       await eventually(() => server.server.deps.apiRequests.depth === 3);
       await server.close();
-      const reopened = await openStore(loadConfig({ LINKQR_DATA_DIR: dir, LINKQR_LOG_LEVEL: 'silent' }));
+      const reopened = await openStore(loadConfig({ LINKQR_DATA_DIR: dir, LINKQR_LOG_LEVEL: 'silent', ...backendEnv(lasting) }));
       try {
-        assert.equal(reopened.db.sqlite.prepare('select count(*) from api_request_log where key_id = ?').pluck().get(keyIdOf(key)), 3);
+        assert.equal(await count(keyIdOf(key), reopened.db), 3);
       } finally {
         await reopened.db.close();
       }
     } finally {
+      await lasting?.drop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

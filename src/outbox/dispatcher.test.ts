@@ -91,19 +91,18 @@ async function scenario(ctx: TestContext, env: Record<string, string> = {}, disp
     /** Wakes the dispatcher and waits until no delivery of an enabled endpoint is due any more. */
     async drain() {
       t.server.dispatcher.wake();
-      await eventually(() => {
-        const due = t.store.db.sqlite
-          .prepare(
-            `select count(*) as n from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
-             where d.status = 'pending' and e.enabled = 1 and d.next_attempt_at <= ?`,
-          )
-          .get(clock.now()) as { n: number };
+      await eventually(async () => {
+        const due = (await t.store.db.row<{ n: number }>(
+          `select count(*) as n from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+           where d.status = 'pending' and e.enabled = 1 and d.next_attempt_at <= ?`,
+          clock.now(),
+        ))!;
         return due.n === 0;
       });
     },
     /** Deliveries of an endpoint that are leased right now (an attempt in flight). */
-    leased: (endpointId: string) =>
-      (t.store.db.sqlite.prepare('select count(*) as n from webhook_deliveries where endpoint_id = ? and lease_until is not null').get(endpointId) as { n: number }).n,
+    leased: async (endpointId: string) =>
+      (await t.store.db.row<{ n: number }>('select count(*) as n from webhook_deliveries where endpoint_id = ? and lease_until is not null', endpointId))!.n,
   };
   return s;
 }
@@ -400,7 +399,7 @@ describe('webhook dispatcher', { concurrency: true }, () => {
         s.clock.set(Math.min(...next) - 1);
         await checkpoint();
         assert.equal(r.received.length, N * attempt);
-        assert.equal(s.leased(endpoint.id), 0);
+        assert.equal(await s.leased(endpoint.id), 0);
         // …and once the last one is due, all are.
         s.clock.set(Math.max(...next));
         rounds.push(s.clock.now());
@@ -544,7 +543,7 @@ describe('webhook dispatcher', { concurrency: true }, () => {
       s.clock.advance(DAY);
       await checkpoint();
       assert.equal(r.received.length, 3);
-      assert.equal(s.leased(endpoint.id), 0);
+      assert.equal(await s.leased(endpoint.id), 0);
       assert.deepEqual((await s.deliveries(endpoint.id)).map((d) => d.attemptCount), [1, 1, 1]);
       // Changes made while it is disabled are not queued for it.
       await s.link({ url: 'https://example.com/while-disabled' });
@@ -605,7 +604,7 @@ describe('webhook dispatcher', { concurrency: true }, () => {
       await s.link({ url: 'https://example.com/after' });
       await checkpoint();
       assert.equal(r.received.length, n);
-      assert.equal(s.leased(endpoint.id), 0);
+      assert.equal(await s.leased(endpoint.id), 0);
     });
 
     test('concurrency is bounded: at most 8 attempts per endpoint, 16 per workspace and 64 in all', async (ctx) => {
@@ -699,14 +698,14 @@ describe('webhook dispatcher', { concurrency: true }, () => {
       const s = await scenario(ctx);
       const r = await s.receiver();
       const endpoint = await s.endpoint(`${r.url}/hooks`, ALL_EVENTS);
-      const counts = () =>
-        s.t.store.db.sqlite
-          .prepare('select (select count(*) from events) as events, (select count(*) from webhook_deliveries) as deliveries, (select count(*) from links) as links')
-          .get() as { events: number; deliveries: number; links: number };
+      const counts = async () =>
+        (await s.t.store.db.row<{ events: number; deliveries: number; links: number }>(
+          'select (select count(*) from events) as events, (select count(*) from webhook_deliveries) as deliveries, (select count(*) from links) as links',
+        ))!;
       const taken = await s.link({ url: 'https://example.com/taken', slug: 'taken' });
       const other = await s.link({ url: 'https://example.com/other', slug: 'other' });
       await r.waitFor(2);
-      const before = counts();
+      const before = await counts();
       assert.deepEqual(before, { events: 2, deliveries: 2, links: 2 });
       const failures: Array<[string, string, string, unknown, number]> = [
         ['create with a slug that is taken', 'POST', '/api/v1/links', { url: 'https://example.com/again', slug: 'taken' }, 409],
@@ -717,14 +716,14 @@ describe('webhook dispatcher', { concurrency: true }, () => {
       for (const [name, method, path, body, status] of failures) {
         const res = await s.t.request(method, path, { key: s.key, body });
         assert.equal(res.status, status, `${name}: ${res.text}`);
-        assert.deepEqual(counts(), before, name);
+        assert.deepEqual(await counts(), before, name);
       }
       // Concurrent creates of one slug: one commits with its event, the others leave nothing.
       const racing = await Promise.all(
         [1, 2, 3, 4].map((i) => s.t.request('POST', '/api/v1/links', { key: s.key, body: { url: `https://example.com/race/${i}`, slug: 'raced' } })),
       );
       assert.deepEqual(racing.map((res) => res.status).sort(), [201, 409, 409, 409]);
-      assert.deepEqual(counts(), { events: 3, deliveries: 3, links: 3 });
+      assert.deepEqual(await counts(), { events: 3, deliveries: 3, links: 3 });
       await r.waitFor(3);
       await s.drain();
       // Each committed change once; the order of deliveries in flight together is not promised.

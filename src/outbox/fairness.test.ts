@@ -42,7 +42,7 @@ async function scenario(ctx: TestContext, opts: { dispatcher?: DispatcherOptions
     if (!keys.has(workspace)) keys.set(workspace, await t.key({ workspace }));
     return keys.get(workspace)!;
   };
-  const sqlite = t.store.db.sqlite;
+  const db = t.store.db;
   const s = {
     t,
     clock,
@@ -67,30 +67,26 @@ async function scenario(ctx: TestContext, opts: { dispatcher?: DispatcherOptions
       return t.request(method, path, { key: await keyOf(workspace), body });
     },
     /** Deliveries leased right now (an attempt in flight), of one endpoint or of a whole workspace. */
-    leasedOfEndpoint: (endpointId: string) =>
-      (sqlite.prepare('select count(*) as n from webhook_deliveries where endpoint_id = ? and lease_until is not null').get(endpointId) as { n: number }).n,
-    leasedOfWorkspace: (workspace: string) =>
-      (
-        sqlite
-          .prepare('select count(*) as n from webhook_deliveries d join workspaces w on w.id = d.workspace_id where w.name = ? and d.lease_until is not null')
-          .get(workspace) as { n: number }
-      ).n,
-    attemptsOfWorkspace: (workspace: string) =>
-      (
-        sqlite
-          .prepare(
-            `select count(*) as n from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id
-             join workspaces w on w.id = d.workspace_id where w.name = ?`,
-          )
-          .get(workspace) as { n: number }
-      ).n,
+    leasedOfEndpoint: async (endpointId: string) =>
+      (await db.row<{ n: number }>('select count(*) as n from webhook_deliveries where endpoint_id = ? and lease_until is not null', endpointId))!.n,
+    leasedOfWorkspace: async (workspace: string) =>
+      (await db.row<{ n: number }>(
+        'select count(*) as n from webhook_deliveries d join workspaces w on w.id = d.workspace_id where w.name = ? and d.lease_until is not null',
+        workspace,
+      ))!.n,
+    attemptsOfWorkspace: async (workspace: string) =>
+      (await db.row<{ n: number }>(
+        `select count(*) as n from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id
+         join workspaces w on w.id = d.workspace_id where w.name = ?`,
+        workspace,
+      ))!.n,
     deliveriesOf: (endpointId: string) =>
-      sqlite.prepare('select event_id, status, attempts, lease_until from webhook_deliveries where endpoint_id = ? order by id').all(endpointId) as {
+      db.rows<{
         event_id: string;
         status: string;
         attempts: number;
         lease_until: number | null;
-      }[],
+      }>('select event_id, status, attempts, lease_until from webhook_deliveries where endpoint_id = ? order by id', endpointId),
   };
   return s;
 }
@@ -120,16 +116,18 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     await s.link('Healthy');
     // The hanging attempts never time out here: the event must not wait for them.
     await healthy.waitFor(1);
-    assert.equal(s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every attempt of the hanging workspace was still in flight');
-    assert.ok(s.leasedOfWorkspace('Stuck') <= 16, `the hanging workspace holds ${s.leasedOfWorkspace('Stuck')} attempts (its bound is 16)`);
+    assert.equal(await s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every attempt of the hanging workspace was still in flight');
+    const leased = await s.leasedOfWorkspace('Stuck');
+    assert.ok(leased <= 16, `the hanging workspace holds ${leased} attempts (its bound is 16)`);
   });
 
   test('a receiver that sends its status line and then stalls is narrowed like one that never answers, even with 200', async (ctx) => {
     const s = await scenario(ctx);
     let endpointId = '';
-    const inFlightAtArrival: number[] = [];
+    // Counted as each request arrives (the receiver answers synchronously: the count is awaited later).
+    const inFlightAtArrivalQueries: Promise<number>[] = [];
     const r = await s.receiver((_hook, n) => {
-      inFlightAtArrival.push(s.leasedOfEndpoint(endpointId));
+      inFlightAtArrivalQueries.push(s.leasedOfEndpoint(endpointId));
       // 200 and 500 status lines whose bodies never finish; from the 11th on, whole answers.
       return n <= 10 ? { stall: n % 2 ? 200 : 500 } : { status: 200 };
     });
@@ -141,13 +139,17 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     // once the sender has read every status line of the round.
     for (const arrived of [8, 9, 10]) {
       await r.waitFor(arrived);
-      await eventually(() => statusLines.count === arrived && s.leasedOfEndpoint(endpointId) === (arrived === 8 ? 8 : 1));
+      await eventually(async () => statusLines.count === arrived && (await s.leasedOfEndpoint(endpointId)) === (arrived === 8 ? 8 : 1));
+      // The counts taken as these requests arrived, before the timeout changes them.
+      await Promise.all(inFlightAtArrivalQueries);
       s.timeOut();
     }
     await r.waitFor(24);
-    const stalled = s.t.store.db.sqlite
-      .prepare('select a.status_code as status from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id where d.endpoint_id = ? order by a.id')
-      .all(endpointId) as { status: number | null }[];
+    const inFlightAtArrival = await Promise.all(inFlightAtArrivalQueries);
+    const stalled = await s.t.store.db.rows<{ status: number | null }>(
+      'select a.status_code as status from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id where d.endpoint_id = ? order by a.id',
+      endpointId,
+    );
     assert.deepEqual(
       stalled.slice(0, 10).map((a) => a.status).sort(),
       [200, 200, 200, 200, 200, 500, 500, 500, 500, 500],
@@ -165,9 +167,9 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     const workspaces = ['Stuck A', 'Stuck B', 'Stuck C', 'Stuck D'];
     // Two endpoints each, so that the first round of attempts reaches every one of them.
     for (const w of workspaces) for (let i = 0; i < 2; i++) await s.endpoint(w, `${stuck.url}/${w.at(-1)}${i}`, ['link.created']);
-    const stuckInFlight = () => workspaces.reduce((n, w) => n + s.leasedOfWorkspace(w), 0);
-    /** The hanging attempts in flight when the healthy receiver got its event. */
-    const inFlightAtArrival: number[] = [];
+    const stuckInFlight = async () => (await Promise.all(workspaces.map((w) => s.leasedOfWorkspace(w)))).reduce((n, leased) => n + leased, 0);
+    /** The hanging attempts in flight when the healthy receiver got its event (counted as it arrives, awaited later). */
+    const inFlightAtArrival: Promise<number>[] = [];
     const healthy = await s.receiver(() => {
       inFlightAtArrival.push(stuckInFlight());
       return { status: 200 };
@@ -177,16 +179,17 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     // Four workspaces of receivers that hang fill the whole pool of 16 until their first attempts
     // time out; 16 more deliveries wait behind them.
     for (const w of workspaces) for (let i = 0; i < 4; i++) await s.link(w, `https://example.com/${w}/${i}`);
-    await eventually(() => stuck.received.length === 16 && stuckInFlight() === 16);
+    await eventually(async () => stuck.received.length === 16 && (await stuckInFlight()) === 16);
     s.timeOut();
-    await eventually(() => workspaces.reduce((n, w) => n + s.attemptsOfWorkspace(w), 0) === 16);
+    await eventually(async () => (await Promise.all(workspaces.map((w) => s.attemptsOfWorkspace(w)))).reduce((n, a) => n + a, 0) === 16);
     // Their next attempts (probes) start and hang.
     await eventually(() => stuck.received.length > 16);
 
     // Every one of their endpoints has timed out: together they hold 4 attempts, and the other 12 slots are free.
     await s.link('Healthy');
     await healthy.waitFor(1);
-    assert.ok(inFlightAtArrival[0]! <= 4, `${inFlightAtArrival[0]} hanging attempts in flight when the healthy event arrived`);
+    const atArrival = await inFlightAtArrival[0]!;
+    assert.ok(atArrival <= 4, `${atArrival} hanging attempts in flight when the healthy event arrived`);
   });
 
   test("endpoints on one receiver host never wait for each other's connections", async (ctx) => {
@@ -201,16 +204,17 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     await s.link('Healthy');
     // The hanging attempts never time out here; sharing 8 sockets per host, the healthy one would queue behind them.
     await eventually(() => r.received.some((h) => h.path === '/ok'));
-    assert.equal(s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every hanging attempt was still in flight');
+    assert.equal(await s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every hanging attempt was still in flight');
   });
 
   test('an endpoint that keeps timing out gets one probe at a time; a success gives it its slots back; no event is lost', async (ctx) => {
     const s = await scenario(ctx);
     let endpointId = '';
-    /** Attempts of the endpoint in flight (leased deliveries) as each request arrived. */
-    const inFlightAtArrival: number[] = [];
+    /** Attempts of the endpoint in flight (leased deliveries) as each request arrived (the receiver answers synchronously: awaited later). */
+    const inFlightAtArrivalQueries: Promise<number>[] = [];
+    const inFlightAtArrival = () => Promise.all(inFlightAtArrivalQueries);
     const r = await s.receiver((_hook, n) => {
-      inFlightAtArrival.push(s.leasedOfEndpoint(endpointId));
+      inFlightAtArrivalQueries.push(s.leasedOfEndpoint(endpointId));
       // The first 8 and two probes hang; from the 11th on, the receiver is back.
       return n <= 10 ? 'hang' : { status: 200 };
     });
@@ -220,23 +224,25 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
 
     // 8 at once, as for any endpoint; they time out together.
     await r.waitFor(8);
-    assert.equal(Math.max(...inFlightAtArrival.slice(0, 8)), 8);
-    await eventually(() => s.leasedOfEndpoint(endpointId) === 8);
+    assert.equal(Math.max(...(await inFlightAtArrival()).slice(0, 8)), 8);
+    await eventually(async () => (await s.leasedOfEndpoint(endpointId)) === 8);
     s.timeOut();
     // Then one probe at a time while it keeps timing out, though 16 more deliveries are due…
     for (const arrived of [9, 10]) {
       await r.waitFor(arrived);
-      await eventually(() => s.leasedOfEndpoint(endpointId) === 1);
+      await eventually(async () => (await s.leasedOfEndpoint(endpointId)) === 1);
+      // The counts taken as these requests arrived, before the timeout changes them.
+      await inFlightAtArrival();
       s.timeOut();
     }
     // …and once a probe succeeds, 8 at a time again.
     await r.waitFor(N);
-    assert.deepEqual(inFlightAtArrival.slice(8, 11), [1, 1, 1], 'the two probes that hung and the one that succeeded went alone');
-    assert.equal(Math.max(...inFlightAtArrival.slice(11)), 8, 'after the success the endpoint has its 8 slots back');
+    assert.deepEqual((await inFlightAtArrival()).slice(8, 11), [1, 1, 1], 'the two probes that hung and the one that succeeded went alone');
+    assert.equal(Math.max(...(await inFlightAtArrival()).slice(11)), 8, 'after the success the endpoint has its 8 slots back');
 
     // The deliveries that timed out were kept due and are retried on the schedule: every event arrives.
-    const settled = await eventually(() => {
-      const list = s.deliveriesOf(endpointId);
+    const settled = await eventually(async () => {
+      const list = await s.deliveriesOf(endpointId);
       return list.filter((d) => d.status === 'succeeded').length === N - 10 && list;
     });
     const timedOut = settled.filter((d) => d.status === 'pending');
@@ -245,8 +251,8 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     s.clock.advance(DAY);
     s.t.server.dispatcher.wake();
     await r.waitFor(N + 10);
-    const ds = await eventually(() => {
-      const list = s.deliveriesOf(endpointId);
+    const ds = await eventually(async () => {
+      const list = await s.deliveriesOf(endpointId);
       return list.every((d) => d.status === 'succeeded') && list;
     });
     assert.equal(ds.length, N);
@@ -259,16 +265,16 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     const old = await s.receiver(() => 'hang');
     const id = (await s.endpoint('Acme', `${old.url}/hooks`, ['link.created'])).id;
     for (let i = 0; i < 16; i++) await s.link('Acme', `https://example.com/moved/${i}`);
-    await eventually(() => old.received.length === 8 && s.leasedOfEndpoint(id) === 8);
+    await eventually(async () => old.received.length === 8 && (await s.leasedOfEndpoint(id)) === 8);
     s.timeOut();
     // Eight timeouts: the circuit is open, one probe at a time.
-    await eventually(() => old.received.length === 9 && s.leasedOfEndpoint(id) === 1);
+    await eventually(async () => old.received.length === 9 && (await s.leasedOfEndpoint(id)) === 1);
 
     const fresh = await s.receiver(() => 'hang');
     const moved = await s.api('Acme', 'PATCH', `/api/v1/webhooks/${id}`, { url: `${fresh.url}/hooks` });
     assert.equal(moved.status, 200, moved.text);
     // The probe is cut off and sent again, with the other seven due, to the new receiver: 8 at once.
-    await eventually(() => fresh.received.length === 8 && s.leasedOfEndpoint(id) === 8);
+    await eventually(async () => fresh.received.length === 8 && (await s.leasedOfEndpoint(id)) === 8);
     assert.equal(old.received.length, 9, 'nothing more to the old receiver');
   });
 
@@ -289,11 +295,11 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
       // Their attempts never time out here; the workspace's healthy endpoint must not wait for that.
       assert.equal((await s.api('Acme', 'PATCH', `/api/v1/links/${links[0]!.id}`, { title: 'urgent' })).status, 200);
       await healthy.waitFor(1);
-      await eventually(() => s.leasedOfWorkspace('Acme') === 0);
+      await eventually(async () => (await s.leasedOfWorkspace('Acme')) === 0);
       if (how === 'deleted') return;
 
       // Disabled ones keep their deliveries, untouched by the cut-off attempts, and send them once enabled again.
-      const pending = hanging.endpoints.flatMap((e) => s.deliveriesOf(e.id));
+      const pending = (await Promise.all(hanging.endpoints.map((e) => s.deliveriesOf(e.id)))).flat();
       assert.equal(pending.length, 64);
       assert.ok(pending.every((d) => d.status === 'pending' && d.attempts === 0 && d.lease_until === null));
       const back = await s.receiver();
@@ -302,7 +308,7 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
         assert.equal(res.status, 200, res.text);
       }
       await back.waitFor(64);
-      await eventually(() => hanging.endpoints.every((e) => s.deliveriesOf(e.id).every((d) => d.status === 'succeeded')));
+      await eventually(async () => (await Promise.all(hanging.endpoints.map((e) => s.deliveriesOf(e.id)))).every((list) => list.every((d) => d.status === 'succeeded')));
     });
   }
 });

@@ -33,14 +33,15 @@ function assertProblem(res: HttpResult, status: number, code: string, fields?: s
 }
 
 /** Puts a workspace on a new plan (instance admins edit plans rows; there is no API for it). */
-function setPlan(t: TestServer, workspace: string, plan: { features?: Record<string, boolean>; limits?: Record<string, number> }) {
-  const db = t.store.db.sqlite;
+async function setPlan(t: TestServer, workspace: string, plan: { features?: Record<string, boolean>; limits?: Record<string, number> }) {
+  const db = t.store.db;
   const id = `pln_test_${workspace.toLowerCase()}_${Math.random().toString(36).slice(2, 8)}`;
   const features = { api: true, webhooks: true, qr: true, analytics: true, ...plan.features };
-  db.prepare('insert into plans (id, name, features, limits, created_at, updated_at) values (?, ?, ?, ?, 0, 0)').run(
+  await db.exec(
+    'insert into plans (id, name, features, limits, created_at, updated_at) values (?, ?, ?, ?, 0, 0)',
     id, id, JSON.stringify(features), JSON.stringify(plan.limits ?? {}),
   );
-  db.prepare('update workspaces set plan_id = ? where name = ?').run(id, workspace);
+  await db.exec('update workspaces set plan_id = ? where name = ?', id, workspace);
 }
 
 describe('webhooks API', () => {
@@ -155,9 +156,11 @@ describe('webhooks API', () => {
     assert.equal((await patch({ description: '' })).description, '');
 
     // When LinkQR disabled it (410, 5 days of failures), enabling by hand clears the reason and the streak.
-    t.store.db.sqlite
-      .prepare(`update webhook_endpoints set disabled_reason = 'The receiver answered 410 Gone', failing_since = ? where id = ?`)
-      .run(clock.now() - DAY_MS, endpoint.id);
+    await t.store.db.exec(
+      `update webhook_endpoints set disabled_reason = 'The receiver answered 410 Gone', failing_since = ? where id = ?`,
+      clock.now() - DAY_MS,
+      endpoint.id,
+    );
     const disabled = (await t.request('GET', `/api/v1/webhooks/${endpoint.id}`, { key: admin })).json;
     assert.equal(disabled.disabledReason, 'The receiver answered 410 Gone');
     assert.equal(disabled.failingSince, new Date(clock.now() - DAY_MS).toISOString());
@@ -181,7 +184,7 @@ describe('webhooks API', () => {
     ] as const) {
       assertProblem(await t.request(method, path, { key: admin }), 404, 'not_found');
     }
-    const left = t.store.db.sqlite.prepare('select count(*) as n from webhook_deliveries where endpoint_id = ?').get(endpoint.id) as { n: number };
+    const left = (await t.store.db.row<{ n: number }>('select count(*) as n from webhook_deliveries where endpoint_id = ?', endpoint.id))!;
     assert.equal(left.n, 0);
     // The event itself stays in the log.
     const events = (await t.request('GET', '/api/v1/events?type=webhook.test', { key: admin })).json.data;
@@ -458,11 +461,11 @@ describe('webhooks API', () => {
       ] as { method: string; path: string; scope: 'read' | 'write'; id?: boolean; body?: unknown }[];
 
     /** The endpoint as stored, to show a refused request changed nothing. */
-    const snapshot = () => ({
-      endpoint: t.store.db.sqlite.prepare('select * from webhook_endpoints where id = ?').get(endpoint.id),
-      endpoints: (t.store.db.sqlite.prepare('select count(*) as n from webhook_endpoints').get() as { n: number }).n,
-      deliveries: (t.store.db.sqlite.prepare('select count(*) as n from webhook_deliveries').get() as { n: number }).n,
-      events: (t.store.db.sqlite.prepare('select count(*) as n from events').get() as { n: number }).n,
+    const snapshot = async () => ({
+      endpoint: await t.store.db.row('select * from webhook_endpoints where id = ?', endpoint.id),
+      endpoints: (await t.store.db.row<{ n: number }>('select count(*) as n from webhook_endpoints'))!.n,
+      deliveries: (await t.store.db.row<{ n: number }>('select count(*) as n from webhook_deliveries'))!.n,
+      events: (await t.store.db.row<{ n: number }>('select count(*) as n from events'))!.n,
     });
 
     before(async () => {
@@ -482,11 +485,11 @@ describe('webhooks API', () => {
         const key = await t.key({ workspace: 'Acme', scopes, name });
         for (const r of routes(endpoint.id, deliveryId)) {
           if (allowed.has(r.scope)) continue;
-          const before = snapshot();
+          const before = await snapshot();
           const res = await t.request(r.method, r.path, { key, body: r.body });
           const problem = assertProblem(res, 403, 'insufficient_scope');
           assert.match(problem.detail, new RegExp(`webhooks:${r.scope}`), `${name}: ${r.method} ${r.path}`);
-          assert.deepEqual(snapshot(), before, `${name}: ${r.method} ${r.path} changed nothing`);
+          assert.deepEqual(await snapshot(), before, `${name}: ${r.method} ${r.path} changed nothing`);
         }
       }
       // And the scope that is there is enough.
@@ -503,9 +506,9 @@ describe('webhooks API', () => {
       const stranger = await t.key({ workspace: 'Globex' });
       const own = await create({ url: `${hookUrl}/globex`, events: ['webhook.test'] }, stranger);
       for (const r of routes(endpoint.id, deliveryId).filter((r) => r.id)) {
-        const before = snapshot();
+        const before = await snapshot();
         assertProblem(await t.request(r.method, r.path, { key: stranger, body: r.body }), 404, 'not_found');
-        assert.deepEqual(snapshot(), before, `${r.method} ${r.path} changed nothing`);
+        assert.deepEqual(await snapshot(), before, `${r.method} ${r.path} changed nothing`);
       }
       const list = await t.request('GET', '/api/v1/webhooks', { key: stranger });
       assert.deepEqual(list.json.data.map((e: { id: string }) => e.id), [own.id]);
@@ -521,7 +524,7 @@ describe('webhooks API', () => {
       const own = await create({ url: `${hookUrl}/initech`, events: ['webhook.test'] }, key);
       const queued = await t.request('POST', `/api/v1/webhooks/${own.id}/test`, { key });
       assert.equal(queued.status, 202);
-      setPlan(t, 'Initech', { features: { webhooks: false } });
+      await setPlan(t, 'Initech', { features: { webhooks: false } });
       for (const r of routes(own.id, queued.json.deliveryId)) {
         const res = await t.request(r.method, r.path, { key, body: r.body });
         const problem = assertProblem(res, 403, 'plan_feature_disabled');
@@ -530,13 +533,13 @@ describe('webhooks API', () => {
       // The rest of the API still works, and Acme (another plan) is unaffected.
       assert.equal((await t.request('GET', '/api/v1/links', { key })).status, 200);
       assert.equal((await t.request('GET', '/api/v1/webhooks', { key: admin })).status, 200);
-      setPlan(t, 'Initech', {});
+      await setPlan(t, 'Initech', {});
       assert.equal((await t.request('GET', `/api/v1/webhooks/${own.id}`, { key })).status, 200, 'back on: the endpoint is still there');
     });
 
     test('the plan limit on endpoints answers 403 plan_limit_reached; deleting one makes room', async () => {
       const key = await t.key({ workspace: 'Hooli' });
-      setPlan(t, 'Hooli', { limits: { webhookEndpoints: 2 } });
+      await setPlan(t, 'Hooli', { limits: { webhookEndpoints: 2 } });
       const a = await create({ url: `${hookUrl}/a`, events: ['webhook.test'] }, key);
       await create({ url: `${hookUrl}/b`, events: ['webhook.test'], enabled: false }, key);
       const refused = await t.request('POST', '/api/v1/webhooks', { key, body: { url: `${hookUrl}/c`, events: ['webhook.test'] } });
@@ -550,7 +553,7 @@ describe('webhooks API', () => {
       assert.equal((await t.request('DELETE', `/api/v1/webhooks/${a.id}`, { key })).status, 204);
       await create({ url: `${hookUrl}/c`, events: ['webhook.test'] }, key);
       // Concurrent creates cannot both take the last slot.
-      setPlan(t, 'Hooli', { limits: { webhookEndpoints: 3 } });
+      await setPlan(t, 'Hooli', { limits: { webhookEndpoints: 3 } });
       const racing = await Promise.all(
         [1, 2, 3].map((i) => t.request('POST', '/api/v1/webhooks', { key, body: { url: `${hookUrl}/race/${i}`, events: ['webhook.test'] } })),
       );
@@ -593,7 +596,7 @@ describe('webhook URLs are checked against SSRF when saved', () => {
         assert.ok(problem.errors[0].message.length > 20, `${name}: the message says why (${problem.errors[0].message})`);
         if (url === 'https://localhost/hooks') assert.match(problem.errors[0].message, /localhost resolves to 127\.0\.0\.1/, 'checked on the resolved address');
       }
-      assert.equal((t.store.db.sqlite.prepare('select count(*) as n from webhook_endpoints').get() as { n: number }).n, 0);
+      assert.equal((await t.store.db.row<{ n: number }>('select count(*) as n from webhook_endpoints'))!.n, 0);
 
       // An update is checked the same way. (An https IP literal needs no DNS and is never sent to: webhook.test only.)
       const endpoint = await t.request('POST', '/api/v1/webhooks', { key, body: { url: 'https://93.184.215.14/hooks', events: ['webhook.test'] } });

@@ -12,7 +12,7 @@ import { createKey } from '../keys/keys.service.js';
 import { diskAssets } from '../lib/assets.js';
 import { createLogger } from '../lib/logger.js';
 import { AdminClient } from '../testing/admin-client.js';
-import { ALL_SCOPES, type CliResult, runCli, startTestServer, TEST_OPERATOR, tempDataDir, type TestServer } from '../testing/harness.js';
+import { ALL_SCOPES, type CliResult, runCli, sqliteOnly, startTestServer, TEST_OPERATOR, tempDataDir, type TestServer } from '../testing/harness.js';
 import {
   addressNeedles,
   encodingsOf,
@@ -33,6 +33,9 @@ import { createWorkspace } from '../workspaces/workspaces.service.js';
  * the sealed secrets (LINKQR_SECRET, or <data dir>/linkqr.key) is never in those files.
  *
  * These tests run the built bundle for the CLI steps: `npm run build` first.
+ *
+ * They read SQLite's files (the database, its WAL, its backups), restart servers on the same data
+ * dir, use the key file (PostgreSQL requires LINKQR_SECRET) and SQLite's migrations: SQLite only.
  */
 
 const VISITOR_V4 = '203.0.113.77';
@@ -75,7 +78,7 @@ async function server(ctx: TestContext, dataDir: string, env: Record<string, str
   return t;
 }
 
-describe('secrets at rest', () => {
+describe('secrets at rest', { skip: sqliteOnly }, () => {
   test('the backup job, `linkqr backup` and the live database files hold no secret, no visitor address and no key that re-identifies a visitor', async (ctx) => {
     const dataDir = tempDir(ctx);
     const out = tempDir(ctx);

@@ -239,7 +239,11 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}, a
     });
     let output = '';
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
+    // A server that does not start in time is killed: left running, it would keep the test file's process alive.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${output}`));
+    }, 60_000);
     const onData = (d: Buffer) => {
       output += d;
       const m = /"msg":"listening"/.test(output) ? /"url":"(http:\/\/[^"]+)"/.exec(output) : null;

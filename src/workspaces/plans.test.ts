@@ -76,7 +76,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
     return res.json as { id: string };
   };
   const countLinks = async (workspace: string) =>
-    (t.store.db.sqlite.prepare('select count(*) as n from links where workspace_id = ?').get((await findWorkspaceByName(t.store.db, workspace))!.id) as { n: number }).n;
+    (await t.store.db.row<{ n: number }>('select count(*) as n from links where workspace_id = ?', (await findWorkspaceByName(t.store.db, workspace))!.id))!.n;
 
   before(async () => {
     receiver = await startReceiver();
@@ -420,17 +420,16 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       async () => {
         const { key } = await fixtures('Muted');
         const workspaceId = (await findWorkspaceByName(t.store.db, 'Muted'))!.id;
-        const linkCreatedDeliveries = () =>
-          (
-            t.store.db.sqlite
-              .prepare(`select count(*) as n from webhook_deliveries d join events e on e.id = d.event_id where d.workspace_id = ? and e.type = 'link.created'`)
-              .get(workspaceId) as { n: number }
-          ).n;
+        const linkCreatedDeliveries = async () =>
+          (await t.store.db.row<{ n: number }>(
+            `select count(*) as n from webhook_deliveries d join events e on e.id = d.event_id where d.workspace_id = ? and e.type = 'link.created'`,
+            workspaceId,
+          ))!.n;
         await newLink(key);
-        assert.equal(linkCreatedDeliveries(), 1, 'while webhooks are on, a new link is delivered');
+        assert.equal(await linkCreatedDeliveries(), 1, 'while webhooks are on, a new link is delivered');
         await onPlan('Muted', 'no-webhooks', { feature: 'webhooks=off' });
         await newLink(key);
-        assert.equal(linkCreatedDeliveries(), 1, 'with webhooks off, no delivery is queued');
+        assert.equal(await linkCreatedDeliveries(), 1, 'with webhooks off, no delivery is queued');
       },
     );
   });

@@ -117,7 +117,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
       assert.equal(res.status, 302, res.text);
     }
   };
-  const qrGeneratedAt = (linkId: string) => (t.store.db.sqlite.prepare('select qr_generated_at as at from links where id = ?').get(linkId) as { at: number | null }).at;
+  const qrGeneratedAt = async (linkId: string) => (await t.store.db.row<{ at: number | null }>('select qr_generated_at as at from links where id = ?', linkId))!.at;
   const qrUsage = async (apiKey = key) => (await api('/api/v1/me', apiKey)).workspace.usage.limits.qrCodes.used as number;
 
   before(async () => {
@@ -272,19 +272,19 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.ok(hasCreateForm(before.text, spring.id), 'a Create QR code form before the code exists');
     assert.equal(previewSrc(before.text), undefined, 'no preview yet');
     assert.ok(textOf(before.text, 'qr')!.includes(`The code encodes ${spring.qrUrl}`));
-    assert.equal(qrGeneratedAt(spring.id), null, 'opening the page creates no QR code');
+    assert.equal(await qrGeneratedAt(spring.id), null, 'opening the page creates no QR code');
     assert.equal(await qrUsage(), 0);
 
     const forged = await owner.request('POST', `/admin/links/${spring.id}/qr`, { form: {} });
     assert.equal(forged.status, 403, 'no CSRF token');
     const wrong = await owner.request('POST', `/admin/links/${spring.id}/qr`, { form: { _csrf: 'not-the-token' } });
     assert.equal(wrong.status, 403, 'a wrong CSRF token');
-    assert.equal(qrGeneratedAt(spring.id), null, 'a refused post counts nothing');
+    assert.equal(await qrGeneratedAt(spring.id), null, 'a refused post counts nothing');
 
     const created = await owner.post(`/admin/links/${spring.id}/qr`, {});
     assert.equal(created.status, 303, created.text);
     assert.equal(created.headers.get('location'), `/admin/links/${spring.id}#qr`);
-    assert.equal(qrGeneratedAt(spring.id), NOW);
+    assert.equal(await qrGeneratedAt(spring.id), NOW);
     assert.equal(await qrUsage(), 1);
     assert.equal((await owner.post(`/admin/links/${spring.id}/qr`, {})).status, 303);
     assert.equal(await qrUsage(), 1, 'creating it again counts nothing');
@@ -325,13 +325,13 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
   });
 
   test('the first image of a link counts it as a QR code, like the API', async () => {
-    assert.equal(qrGeneratedAt(menu.id), null);
+    assert.equal(await qrGeneratedAt(menu.id), null);
     const used = await qrUsage();
     clock.set(NOW + 1_000);
     const res = await owner.get(`/admin/links/${menu.id}/qr?format=png&size=256&download=1`);
     clock.set(NOW);
     assert.equal(res.status, 200);
-    assert.equal(qrGeneratedAt(menu.id), NOW + 1_000);
+    assert.equal(await qrGeneratedAt(menu.id), NOW + 1_000);
     assert.equal(await qrUsage(), used + 1);
     const page = await owner.get(`/admin/links/${menu.id}`);
     assert.ok(previewSrc(page.text), 'the page shows the code it made');
@@ -410,7 +410,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.match(fresh.text, /a member of the workspace can create it here/);
     assert.equal((await viewer.post(`/admin/links/${guide.id}/qr`, {})).status, 403);
     assert.equal((await viewer.get(`/admin/links/${guide.id}/qr?format=svg`)).status, 403, 'nor through the image route');
-    assert.equal(t.store.db.sqlite.prepare('select qr_generated_at from links where id = ?').pluck().get(guide.id), null);
+    assert.equal((await t.store.db.row<{ qr_generated_at: number | null }>('select qr_generated_at from links where id = ?', guide.id))!.qr_generated_at, null);
   });
 
   test('another workspace’s link or a malformed id: 404 on every link route, nothing counted', async () => {
@@ -427,7 +427,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
         assert.match(res.text, /There is nothing here/, `${id} route ${i}: the 404 page`);
       }
     }
-    assert.equal(qrGeneratedAt(globexLink.id), null, 'the other workspace’s link got no QR code');
+    assert.equal(await qrGeneratedAt(globexLink.id), null, 'the other workspace’s link got no QR code');
   });
 
   test('a plan with qrCodes: 1: the second link’s Create shows the plan’s message in a flash and counts nothing', async () => {
@@ -442,7 +442,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     const page = await kim.get(`/admin/links/${first.id}`);
     assert.match(textOf(page.text, 'qr')!, /Creating it uses one of the 1 QR codes of the plan\./);
     assert.equal((await kim.post(`/admin/links/${first.id}/qr`, {})).status, 303);
-    assert.notEqual(qrGeneratedAt(first.id), null);
+    assert.notEqual(await qrGeneratedAt(first.id), null);
 
     await kim.get(`/admin/links/${second.id}`);
     const refused = await kim.post(`/admin/links/${second.id}/qr`, {});
@@ -453,13 +453,13 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.ok(flash, 'an error flash');
     assert.equal(plain(flash[1]!), 'The "One QR" plan allows 1 qrCodes; this workspace has 1. Ask the instance admin for a larger plan.');
     assert.ok(hasCreateForm(back.text, second.id), 'still no code for this link');
-    assert.equal(qrGeneratedAt(second.id), null);
+    assert.equal(await qrGeneratedAt(second.id), null);
     assert.equal(await qrUsage(kioskKey), 1);
     assert.doesNotMatch((await kim.get(`/admin/links/${second.id}`)).text, /flash-error/, 'the flash is shown once');
 
     const image = await kim.get(`/admin/links/${second.id}/qr?format=png`);
     assert.equal(image.status, 403, 'nor can the image route make one');
-    assert.equal(qrGeneratedAt(second.id), null);
+    assert.equal(await qrGeneratedAt(second.id), null);
     assert.equal((await kim.get(`/admin/links/${first.id}/qr?format=png&size=1024`)).status, 200, 'the counted code stays free');
   });
 
@@ -484,7 +484,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     const create = await pat.post(`/admin/links/${flyer.id}/qr`, {});
     assert.equal(create.status, 303);
     assert.match(plain((await pat.get(`/admin/links/${flyer.id}`)).text), /does not include qr\./, 'the refusal as a flash');
-    assert.equal(qrGeneratedAt(flyer.id), null);
+    assert.equal(await qrGeneratedAt(flyer.id), null);
   });
 
   test('a plan without analytics: the Analytics page says so (200, no chart), the link page shows a notice and its QR card', async () => {
@@ -510,7 +510,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.doesNotMatch(page.text, /chart-card|id="stat-human"|id="facet-table-|id="recent-clicks"/);
     assert.ok(hasCreateForm(page.text, hush.id), 'QR codes are still part of the plan');
     assert.equal((await quinn.post(`/admin/links/${hush.id}/qr`, {})).status, 303);
-    assert.notEqual(qrGeneratedAt(hush.id), null);
+    assert.notEqual(await qrGeneratedAt(hush.id), null);
     await setWorkspacePlan(t.store.db, TEST_OPERATOR, quiet, 'default', NOW);
     assert.deepEqual(cardsOf((await quinn.get(`/admin/links/${hush.id}`)).text), { human: 2, qr: 0, bots: 0, total: 2 }, 'the clicks were recorded all along');
   });

@@ -92,7 +92,7 @@ describe('admin API & Webhooks page', () => {
     ] as const) {
       await createUser(t.store, TEST_OPERATOR, { email, password: PASSWORD, workspace: 'Acme', role });
     }
-    acmeId = (t.store.db.sqlite.prepare('select id from workspaces where name = ?').get('Acme') as { id: string }).id;
+    acmeId = (await t.store.db.row<{ id: string }>('select id from workspaces where name = ?', 'Acme'))!.id;
     // Globex: another workspace, with a key, an endpoint and a delivery none of them may touch.
     const globex = await createWorkspace(t.store, TEST_OPERATOR, 'Globex');
     const deps = t.server.deps;
@@ -134,7 +134,7 @@ describe('admin API & Webhooks page', () => {
       }
       assert.equal((await b.get('/admin/api/keys', HX)).status, 403);
     }
-    const keys = t.store.db.sqlite.prepare('select count(*) as n from api_keys where workspace_id = ?').get(acmeId) as { n: number };
+    const keys = (await t.store.db.row<{ n: number }>('select count(*) as n from api_keys where workspace_id = ?', acmeId))!;
     assert.equal(keys.n, 0, 'nothing was created by the refused requests');
   });
 
@@ -268,7 +268,7 @@ describe('admin API & Webhooks page', () => {
     assert.equal(plain.status, 400);
     assert.ok(errorOf(plain.text, 'url'));
     assert.match(plain.text, /value="http:\/\/169\.254\.169\.254\/"/, 'the URL is kept');
-    assert.equal((t.store.db.sqlite.prepare('select count(*) as n from webhook_endpoints where workspace_id = ?').get(acmeId) as { n: number }).n, 0);
+    assert.equal((await t.store.db.row<{ n: number }>('select count(*) as n from webhook_endpoints where workspace_id = ?', acmeId))!.n, 0);
   });
 
   test('an endpoint: secret shown once, Send test until delivered, the delivery log, redeliver, rotate, disable', async () => {
@@ -347,7 +347,7 @@ describe('admin API & Webhooks page', () => {
         return r.text.includes('status-retrying') ? r : false;
       });
       // 5 s after the attempt, jittered by ±20 %.
-      const { next_attempt_at: next } = t.store.db.sqlite.prepare('select next_attempt_at from webhook_deliveries where id = ?').get(deliveryId) as { next_attempt_at: number };
+      const { next_attempt_at: next } = (await t.store.db.row<{ next_attempt_at: number }>('select next_attempt_at from webhook_deliveries where id = ?', deliveryId))!;
       assert.ok(next >= clock.now() + 4_000 && next <= clock.now() + 6_000, String(next - clock.now()));
       const nextText = new Date(next).toISOString().slice(0, 19).replace('T', ' ');
       assert.match(final.text, new RegExp(`Attempt 1 failed \\(HTTP 500\\); next retry ${nextText} UTC`));
@@ -383,21 +383,21 @@ describe('admin API & Webhooks page', () => {
     for (const path of [`/admin/api/webhooks/${globexWebhookId}`, `/admin/api/webhooks/${globexWebhookId}/deliveries/${globexDeliveryId}`]) {
       assert.equal((await owner.get(path)).status, 404, path);
     }
-    const status = t.store.db.sqlite.prepare('select status from api_keys where id = ?').get(globexKeyId) as { status: string };
+    const status = (await t.store.db.row<{ status: string }>('select status from api_keys where id = ?', globexKeyId))!;
     assert.equal(status.status, 'active', 'untouched');
   });
 
   test('every state-changing request needs the CSRF token', async () => {
-    const { id } = t.store.db.sqlite.prepare('select id from api_keys where workspace_id = ? limit 1').get(acmeId) as { id: string };
+    const { id } = (await t.store.db.row<{ id: string }>('select id from api_keys where workspace_id = ? limit 1', acmeId))!;
     for (const path of ['/admin/api/keys', `/admin/api/keys/${id}/disable`, `/admin/api/keys/${id}/revoke`, '/admin/api/webhooks', `/admin/api/deliveries/${globexDeliveryId}/redeliver`]) {
       const res = await owner.request('POST', path, { form: { name: 'x', environment: 'production', scopes: 'links:read' }, headers: HX });
       assert.equal(res.status, 403, path);
     }
-    const status = t.store.db.sqlite.prepare('select status from api_keys where id = ?').get(id) as { status: string };
+    const status = (await t.store.db.row<{ status: string }>('select status from api_keys where id = ?', id))!;
     assert.notEqual(status.status, 'disabled');
   });
   test('a plan without webhooks shows why in that section; a full key allowance is said above the form', async () => {
-    const globexId = (t.store.db.sqlite.prepare('select id from workspaces where name = ?').get('Globex') as { id: string }).id;
+    const globexId = (await t.store.db.row<{ id: string }>('select id from workspaces where name = ?', 'Globex'))!.id;
     await upsertPlan(t.store.db, TEST_OPERATOR, 'Keys only', { features: { webhooks: false }, limits: { apiKeys: 1 } }, clock.now());
     await setWorkspacePlan(t.store.db, TEST_OPERATOR, globexId, 'Keys only', clock.now());
     const b = await Browser.signedIn(t.url, VIEWER); // a viewer in Acme, the owner of Globex
@@ -439,7 +439,7 @@ describe('admin API page: allowed networks and request log of a key', () => {
   let globexKeyId: string;
   /** GET /me with the key as a client at `ip` (the loopback proxy's X-Forwarded-For is trusted). */
   const from = (key: string, ip: string, path = '/api/v1/me') => t.request('GET', path, { key, headers: { 'x-forwarded-for': ip } });
-  const storedNetworks = (id: string) => t.store.db.sqlite.prepare('select allowed_cidrs from api_keys where id = ?').pluck().get(id);
+  const storedNetworks = async (id: string) => (await t.store.db.row<{ allowed_cidrs: string | null }>('select allowed_cidrs from api_keys where id = ?', id))?.allowed_cidrs;
   const newKey = async (form: Record<string, string | string[]> = {}) => {
     const res = await owner.hx('/admin/api/keys', { name: 'CRM sync', environment: 'production', scopes: 'links:read', ...form });
     assert.equal(res.status, 200, res.text);
@@ -470,14 +470,15 @@ describe('admin API page: allowed networks and request log of a key', () => {
   });
 
   test('networks that are not networks are refused beside the field of the new-key form', async () => {
-    const before = t.store.db.sqlite.prepare('select count(*) from api_keys').pluck().get();
+    const keyCount = async () => (await t.store.db.row<{ n: number }>('select count(*) as n from api_keys'))!.n;
+    const before = await keyCount();
     const res = await owner.hx('/admin/api/keys', { name: 'Bad', environment: 'production', scopes: 'links:read', allowedCidrs: '10.0.0.0/8, 10.0.0.0/33' });
     assert.equal(res.status, 400);
     assert.match(res.text, /^<div id="key-create"/);
     assert.match(errorOf(res.text, 'allowedCidrs') ?? '', /&quot;10\.0\.0\.0\/33&quot; is not an IP address or network/);
     assert.match(res.text, /id="allowedCidrs" name="allowedCidrs" type="text" value="10\.0\.0\.0\/8, 10\.0\.0\.0\/33"/, 'what was typed is kept');
     assert.doesNotMatch(res.text, KEY_TEXT);
-    assert.equal(t.store.db.sqlite.prepare('select count(*) from api_keys').pluck().get(), before);
+    assert.equal(await keyCount(), before);
   });
 
   test("the key's row changes its networks (htmx and plain forms); a bad entry is refused beside the field", async () => {
@@ -497,7 +498,7 @@ describe('admin API page: allowed networks and request log of a key', () => {
     assert.match(bad.text, /<details class="payload networks" open>/, 'the form stays open on the error');
     assert.match(errorOf(bad.text, `networks-${id}`) ?? '', /&quot;fe80::\/200&quot; is not an IP address or network/);
     assert.match(bad.text, /value="192\.0\.2\.0\/24 fe80::\/200"/);
-    assert.equal(storedNetworks(id), '["192.0.2.0/24"]', 'unchanged');
+    assert.equal(await storedNetworks(id), '["192.0.2.0/24"]', 'unchanged');
 
     // Without JavaScript: back to the page, or the page with the error beside the row's field.
     const plainBad = await owner.post(`/admin/api/keys/${id}/networks`, { allowedCidrs: 'intranet' });
@@ -507,12 +508,13 @@ describe('admin API page: allowed networks and request log of a key', () => {
     const plain = await owner.post(`/admin/api/keys/${id}/networks`, { allowedCidrs: '' });
     assert.equal(plain.status, 303);
     assert.equal(plain.headers.get('location'), '/admin/api');
-    assert.equal(storedNetworks(id), null, 'empty: any address');
+    assert.equal(await storedNetworks(id), null, 'empty: any address');
     assert.equal((await from(key, '198.51.100.1')).status, 200);
 
-    const audit = t.store.db.sqlite
-      .prepare("select actor_type, summary from audit_log where action = 'key.set_networks' and target_id = ? order by id")
-      .all(id) as { actor_type: string; summary: string }[];
+    const audit = await t.store.db.rows<{ actor_type: string; summary: string }>(
+      "select actor_type, summary from audit_log where action = 'key.set_networks' and target_id = ? order by id",
+      id,
+    );
     assert.deepEqual(
       audit.map((a) => [a.actor_type, JSON.parse(a.summary).allowedCidrs]),
       [
@@ -578,7 +580,7 @@ describe('admin API page: allowed networks and request log of a key', () => {
     const member = await Browser.signedIn(t.url, MEMBER);
     assert.equal((await member.get(`/admin/api/keys/${id}/requests`, HX)).status, 403);
     assert.equal((await member.hx(`/admin/api/keys/${id}/networks`, { allowedCidrs: '10.0.0.0/8' })).status, 403);
-    assert.equal(storedNetworks(globexKeyId), null);
-    assert.equal(storedNetworks(id), null);
+    assert.equal(await storedNetworks(globexKeyId), null);
+    assert.equal(await storedNetworks(id), null);
   });
 });

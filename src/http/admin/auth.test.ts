@@ -54,8 +54,8 @@ const flashOf = (html: string) => /<div class="flash[^"]*"[^>]*>[\s\S]*?<p>([^<]
 const alertOf = (html: string) => /<p class="alert"[^>]*>([^<]*)<\/p>/.exec(html)?.[1];
 const currentWorkspace = (html: string) =>
   /<option value="[^"]+" selected>([^<]+)<\/option>/.exec(html)?.[1] ?? /<p class="workspace-name">([^<]+)<\/p>/.exec(html)?.[1];
-const countSessions = (t: TestServer) => (t.store.db.sqlite.prepare('select count(*) as n from sessions').get() as { n: number }).n;
-const workspaceIdOf = (t: TestServer, name: string) => (t.store.db.sqlite.prepare('select id from workspaces where name = ?').get(name) as { id: string }).id;
+const countSessions = async (t: TestServer) => (await t.store.db.row<{ n: number }>('select count(*) as n from sessions'))!.n;
+const workspaceIdOf = async (t: TestServer, name: string) => (await t.store.db.row<{ id: string }>('select id from workspaces where name = ?', name))!.id;
 
 /** Owner of Acme and admin of Globex; a viewer of Acme; someone in no workspace; Initech, which none of them is in. */
 async function seed(t: TestServer) {
@@ -113,7 +113,7 @@ describe('admin sign-in, sessions and CSRF', () => {
     assert.ok(!b.cookies.has('linkqr_login_csrf'), 'the sign-in form token is spent');
 
     // Only the token's hash is stored.
-    const ids = (t.store.db.sqlite.prepare('select id from sessions').all() as { id: string }[]).map((r) => r.id);
+    const ids = (await t.store.db.rows<{ id: string }>('select id from sessions')).map((r) => r.id);
     assert.ok(ids.every((id) => /^[0-9a-f]{64}$/.test(id) && id !== b.sessionToken));
 
     const page = await b.get('/admin/audit');
@@ -222,12 +222,12 @@ describe('admin sign-in, sessions and CSRF', () => {
     }
     assert.equal((await b.get('/admin/links')).status, 200, 'still signed in');
 
-    const sessions = countSessions(t);
+    const sessions = await countSessions(t);
     const out = await b.post('/admin/logout', { _csrf: b.csrf! });
     assert.equal(out.status, 303);
     assert.equal(out.headers.get('location'), '/admin/login?signed_out=1');
     assert.ok(b.setCookies.some((c) => /^linkqr_session=;.*Expires=Thu, 01 Jan 1970/.test(c)), 'the cookie is cleared');
-    assert.equal(countSessions(t), sessions - 1, 'the session row is gone');
+    assert.equal(await countSessions(t), sessions - 1, 'the session row is gone');
     const page = await b.get('/admin/login?signed_out=1');
     assert.match(page.text, /You have signed out/);
     const replay = await t.request('GET', '/admin/links', { headers: { cookie: `linkqr_session=${token}` } });
@@ -236,7 +236,7 @@ describe('admin sign-in, sessions and CSRF', () => {
 
   test('switching workspace: CSRF checked, only to workspaces of the user, flash shown once', async () => {
     const b = await new Browser(t.url).signedIn();
-    const globex = workspaceIdOf(t, 'Globex');
+    const globex = await workspaceIdOf(t, 'Globex');
     assert.equal(currentWorkspace((await b.get('/admin/links')).text), 'Acme');
 
     for (const [name, form] of [
@@ -248,7 +248,7 @@ describe('admin sign-in, sessions and CSRF', () => {
     assert.equal(currentWorkspace((await b.get('/admin/links')).text), 'Acme', 'refused switches change nothing');
 
     // Another workspace's id, and an id that does not exist, answer the same.
-    for (const id of [workspaceIdOf(t, 'Initech'), 'wsp_doesnotexist']) {
+    for (const id of [await workspaceIdOf(t, 'Initech'), 'wsp_doesnotexist']) {
       const res = await b.post('/admin/workspace', { workspace: id, _csrf: b.csrf! });
       assert.equal(res.status, 404, id);
       assert.doesNotMatch(res.text, /Initech/);
@@ -264,7 +264,7 @@ describe('admin sign-in, sessions and CSRF', () => {
     assert.equal(flashOf((await b.get('/admin/team')).text), undefined, 'a flash shows once');
 
     // htmx sends the token as a header (hx-headers on <body>) and gets HX-Redirect instead of a 303.
-    const acme = workspaceIdOf(t, 'Acme');
+    const acme = await workspaceIdOf(t, 'Acme');
     const hx = await b.post('/admin/workspace', { workspace: acme, next: 'https://evil.example' }, { 'hx-request': 'true', 'x-csrf-token': b.csrf! });
     assert.equal(hx.status, 200);
     assert.equal(hx.headers.get('hx-redirect'), '/admin/links');
@@ -327,12 +327,12 @@ describe('admin sign-in, sessions and CSRF', () => {
     assert.equal((await busy.get('/admin/links')).status, 303, 'at 30 days, however busy');
 
     await new Browser(t.url).signedIn();
-    const before = countSessions(t);
+    const before = await countSessions(t);
     clock.advance(SESSION_IDLE_MS + MINUTE);
     const outcome = await t.server.scheduler.run('retention');
     assert.equal(outcome.status, 'ok');
     assert.equal(outcome.status === 'ok' && outcome.result.expiredSessions, before);
-    assert.equal(countSessions(t), 0);
+    assert.equal(await countSessions(t), 0);
   });
 
   test('security headers on every admin page; no inline script or event handler in them', async () => {
@@ -371,7 +371,7 @@ describe('admin sign-in, sessions and CSRF', () => {
 
   test('session tokens and CSRF tokens never appear in the logs', async () => {
     const b = await new Browser(t.url).signedIn();
-    await b.post('/admin/workspace', { workspace: workspaceIdOf(t, 'Globex'), _csrf: b.csrf! });
+    await b.post('/admin/workspace', { workspace: await workspaceIdOf(t, 'Globex'), _csrf: b.csrf! });
     const secrets = [b.sessionToken!, b.csrf!];
     await b.post('/admin/logout', { _csrf: b.csrf! });
     assert.ok(t.logs.length > 0);

@@ -52,12 +52,12 @@ describe('admin Instance page (instance admins only)', () => {
   }
 
   const instanceAudit = (action: string) =>
-    t.store.db.sqlite.prepare('select actor_type, actor_id, target_id, summary from audit_log where workspace_id is null and action = ? order by id desc').all(action) as {
+    t.store.db.rows<{
       actor_type: string;
       actor_id: string;
       target_id: string | null;
       summary: string;
-    }[];
+    }>('select actor_type, actor_id, target_id, summary from audit_log where workspace_id is null and action = ? order by id desc', action);
 
   before(async () => {
     t = await startTestServer();
@@ -140,7 +140,7 @@ describe('admin Instance page (instance admins only)', () => {
     const after = await admin.get('/admin/instance');
     assert.match(after.text, /Created the Pro plan\./);
     assert.match(textOf(after.text, 'plans-table')!, /Pro 0 workspaces api webhooks qr analytics 250 ∞ ∞ 0 ∞ ∞ 90 1,200 \(instance\) Edit/);
-    const [entry] = instanceAudit('plan.create');
+    const [entry] = await instanceAudit('plan.create');
     assert.equal(entry?.actor_type, 'user');
     assert.match(entry!.actor_id, /^usr_/);
     assert.deepEqual(JSON.parse(entry!.summary).limits, { links: 250, members: 0, analyticsRetentionDays: 90 });
@@ -171,7 +171,7 @@ describe('admin Instance page (instance admins only)', () => {
     assert.doesNotMatch(noJs.text, /id="plan-create"/, 'one plan form at a time without JavaScript');
     assert.equal((await admin.get('/admin/instance?edit=Platinum', { 'hx-request': 'true' })).status, 404);
 
-    const updates = instanceAudit('plan.update').length;
+    const updates = (await instanceAudit('plan.update')).length;
     const bad = { intent: 'plan.update', name: 'Team', ...planForm({ links: 'lots', members: '10', analyticsRetentionDays: '-1' }) };
     const frag = await postPlan(admin, bad, ['api'], 'htmx');
     assert.equal(frag.status, 422);
@@ -186,7 +186,7 @@ describe('admin Instance page (instance admins only)', () => {
     assert.match(plain.text, /<div class="card plan-edit-page">/);
     assert.equal(fieldError(plain.text, 'plan-edit', 'analyticsRetentionDays'), 'Must be 1 or more.');
     assert.equal(valueOf(plain.text, 'plan-edit-analyticsRetentionDays'), '-1');
-    assert.equal(instanceAudit('plan.update').length, updates, 'nothing saved');
+    assert.equal((await instanceAudit('plan.update')).length, updates, 'nothing saved');
 
     // Webhooks back on, analytics off; links blank (no limit any more), QR codes limited.
     const good = { intent: 'plan.update', name: 'Team', ...planForm({ links: '', members: '10', qrCodes: '50', analyticsRetentionDays: '30' }) };
@@ -198,7 +198,7 @@ describe('admin Instance page (instance admins only)', () => {
       limits: { members: 10, qrCodes: 50, analyticsRetentionDays: 30 },
     });
     assert.match((await admin.get('/admin/instance')).text, /Saved the Team plan\./);
-    const entries = instanceAudit('plan.update');
+    const entries = await instanceAudit('plan.update');
     assert.equal(entries.length, updates + 1);
     assert.equal(entries[0]!.actor_type, 'user');
 
@@ -206,7 +206,7 @@ describe('admin Instance page (instance admins only)', () => {
     const again = await postPlan(admin, good, ['api', 'webhooks', 'qr'], 'plain');
     assert.equal(again.status, 303);
     assert.match((await admin.get('/admin/instance')).text, /Nothing changed in the Team plan\./);
-    assert.equal(instanceAudit('plan.update').length, updates + 1);
+    assert.equal((await instanceAudit('plan.update')).length, updates + 1);
 
     assert.equal((await postPlan(admin, { ...good, name: 'Platinum' }, [], 'htmx')).status, 404, 'an unknown plan');
     assert.equal((await admin.request('POST', '/admin/instance', { form: good })).status, 403, 'no CSRF token');
@@ -220,8 +220,8 @@ describe('admin Instance page (instance admins only)', () => {
     assert.match(textOf(page.text, 'instance-settings')!, /Keep each click's raw user agent .* device, browser and OS classes are always kept/);
 
     const link = await createLink(t.server.deps, (await requireWorkspace(t.store, 'Acme')).id, TEST_OPERATOR, { url: 'https://example.com/ua', slug: 'ua-test' });
-    const agentsOfClicks = () =>
-      (t.store.db.sqlite.prepare('select user_agent from clicks where link_id = ? order by id').all(link.id) as { user_agent: string | null }[]).map((r) => r.user_agent);
+    const agentsOfClicks = async () =>
+      (await t.store.db.rows<{ user_agent: string | null }>('select user_agent from clicks where link_id = ? order by id', link.id)).map((r) => r.user_agent);
     const click = async () => {
       assert.equal((await t.request('GET', '/ua-test', { headers: { 'user-agent': FIREFOX } })).status, 302);
       await t.flushClicks();
@@ -235,7 +235,7 @@ describe('admin Instance page (instance admins only)', () => {
     assert.match(shown.text, /New clicks keep their raw user agent from now on\./);
     assert.match(shown.text, /id="keepUserAgents" name="keepUserAgents" value="on" checked/);
     await click();
-    const [entry] = instanceAudit('instance.settings');
+    const [entry] = await instanceAudit('instance.settings');
     assert.equal(entry?.actor_type, 'user');
     assert.deepEqual(JSON.parse(entry!.summary), { keepUserAgents: { from: false, to: true } });
 
@@ -245,12 +245,12 @@ describe('admin Instance page (instance admins only)', () => {
     assert.equal(t.server.deps.instanceSettings.get().keepUserAgents, false);
     assert.match((await admin.get('/admin/instance')).text, /New clicks no longer keep their raw user agent\./);
     await click();
-    assert.deepEqual(agentsOfClicks(), [null, FIREFOX, null], 'only the click made while the setting was on');
-    assert.equal(instanceAudit('instance.settings').length, 2);
+    assert.deepEqual(await agentsOfClicks(), [null, FIREFOX, null], 'only the click made while the setting was on');
+    assert.equal((await instanceAudit('instance.settings')).length, 2);
 
     await admin.post('/admin/instance', { intent: 'settings' });
     assert.match((await admin.get('/admin/instance')).text, /Nothing changed in the instance settings\./);
-    assert.equal(instanceAudit('instance.settings').length, 2, 'no change, no entry');
+    assert.equal((await instanceAudit('instance.settings')).length, 2, 'no change, no entry');
     assert.equal((await admin.request('POST', '/admin/instance', { form: { intent: 'settings', keepUserAgents: 'on' } })).status, 403, 'no CSRF token');
     assert.equal(t.server.deps.instanceSettings.get().keepUserAgents, false);
   });

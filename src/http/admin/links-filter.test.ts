@@ -146,7 +146,7 @@ describe('admin Links page: status and tag filters', () => {
     const disabledSlugs = [...slugsIn(disabled.text), ...slugsIn(nextRows.text)];
     assert.equal(disabledSlugs.length, LINKS_PAGE_SIZE + 13);
     for (const slug of disabledSlugs) {
-      const row = t.store.db.sqlite.prepare('select status, tags from links where slug = ?').get(slug) as { status: string; tags: string };
+      const row = (await t.store.db.row<{ status: string; tags: string }>('select status, tags from links where slug = ?', slug))!;
       assert.equal(row.status, 'disabled', slug);
       assert.ok(JSON.parse(row.tags).includes('bulk'), slug);
     }

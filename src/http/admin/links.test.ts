@@ -25,23 +25,22 @@ const slugsIn = (html: string) => [...html.matchAll(/<a class="short-url mono" h
 const fieldError = (html: string, prefix: string, field: string) =>
   new RegExp(`<p class="error" id="${prefix}-${field}-error">([^<]*)</p>`).exec(html)?.[1]?.replaceAll('&quot;', '"');
 const valueOf = (html: string, id: string) => new RegExp(`id="${id}" name="[^"]+" type="[^"]+" value="([^"]*)"`).exec(html)?.[1];
-const linkRow = (t: TestServer, slug: string) =>
-  t.store.db.sqlite.prepare('select * from links where slug = ?').get(slug) as Record<string, unknown> | undefined;
+const linkRow = (t: TestServer, slug: string) => t.store.db.row<Record<string, unknown>>('select * from links where slug = ?', slug);
 const auditOf = (t: TestServer, action: string) =>
-  t.store.db.sqlite.prepare('select actor_type, actor_id, summary, ip from audit_log where action = ? order by id desc').all(action) as {
+  t.store.db.rows<{
     actor_type: string;
     actor_id: string;
     summary: string;
-  }[];
-const wsId = (t: TestServer, name: string) => (t.store.db.sqlite.prepare('select id from workspaces where name = ?').get(name) as { id: string }).id;
+  }>('select actor_type, actor_id, summary, ip from audit_log where action = ? order by id desc', action);
+const wsId = async (t: TestServer, name: string) => (await t.store.db.row<{ id: string }>('select id from workspaces where name = ?', name))!.id;
 
 describe('admin Links page', () => {
   const clock = fakeClock(Date.UTC(2030, 0, 1, 9));
   let t: TestServer;
   let owner: Browser;
   let globexLink: string;
-  const link = (slug: string, extra: Record<string, unknown> = {}) =>
-    createLink(t.server.deps, wsId(t, 'Acme'), TEST_OPERATOR, { url: `https://example.com/${slug}`, slug, ...extra });
+  const link = async (slug: string, extra: Record<string, unknown> = {}) =>
+    createLink(t.server.deps, await wsId(t, 'Acme'), TEST_OPERATOR, { url: `https://example.com/${slug}`, slug, ...extra });
 
   before(async () => {
     t = await startTestServer({ clock });
@@ -49,7 +48,7 @@ describe('admin Links page', () => {
     await createUser(t.store, TEST_OPERATOR, { email: MEMBER, password: PASSWORD, workspace: 'Acme', role: 'member' });
     await createUser(t.store, TEST_OPERATOR, { email: VIEWER, password: PASSWORD, workspace: 'Acme', role: 'viewer' });
     await createWorkspace(t.store, TEST_OPERATOR, 'Globex');
-    globexLink = (await createLink(t.server.deps, wsId(t, 'Globex'), TEST_OPERATOR, { url: 'https://globex.example/', slug: 'globex-home' })).id;
+    globexLink = (await createLink(t.server.deps, await wsId(t, 'Globex'), TEST_OPERATOR, { url: 'https://globex.example/', slug: 'globex-home' })).id;
     owner = await new Browser(t.url).signedIn(OWNER);
   });
   after(() => t.close());
@@ -109,11 +108,11 @@ describe('admin Links page', () => {
       HX,
     );
     assert.equal(res.status, 201, res.text);
-    assert.deepEqual(JSON.parse(res.headers.get('hx-trigger')!), { 'links-changed': { id: linkRow(t, 'launch')!.id } });
+    assert.deepEqual(JSON.parse(res.headers.get('hx-trigger')!), { 'links-changed': { id: (await linkRow(t, 'launch'))!.id } });
     assert.match(res.text, /^<form id="link-create"/);
     assert.match(res.text, /Created <a href="http:\/\/127\.0\.0\.1:\d+\/launch"/);
     assert.equal(valueOf(res.text, 'new-url'), '', 'the form is emptied for the next link');
-    const row = linkRow(t, 'launch')!;
+    const row = (await linkRow(t, 'launch'))!;
     assert.equal(row.url, 'https://example.com/launch?utm=1');
     assert.equal(row.title, 'Launch day');
     assert.equal(row.tags, '["campaign","spring"]');
@@ -121,7 +120,7 @@ describe('admin Links page', () => {
     assert.equal(row.expired_url, 'https://example.com/over');
     assert.equal(row.max_clicks, 500);
     assert.equal(row.redirect_code, 307);
-    const [entry] = auditOf(t, 'link.create');
+    const [entry] = await auditOf(t, 'link.create');
     assert.equal(entry?.actor_type, 'user', 'audited as the signed-in user');
 
     const table = await owner.get('/admin/links/table', HX);
@@ -154,7 +153,8 @@ describe('admin Links page', () => {
       { name: 'words for clicks', form: { maxClicks: 'many' }, field: 'maxClicks', message: /.+/ },
       { name: 'redirect 303', form: { redirectCode: '303' }, field: 'redirectCode', message: /301, 302, 307 or 308/ },
     ];
-    const before = (t.store.db.sqlite.prepare('select count(*) as n from links').get() as { n: number }).n;
+    const linkCount = async () => (await t.store.db.row<{ n: number }>('select count(*) as n from links'))!.n;
+    const before = await linkCount();
     for (const c of cases) {
       const form = { ...valid, ...c.form };
       const res = await owner.post('/admin/links', form, HX);
@@ -170,18 +170,18 @@ describe('admin Links page', () => {
       assert.match(plain.text, /class="sidebar"/);
       assert.match(fieldError(plain.text, 'new', c.field) ?? '', c.message, `${c.name} (no JavaScript)`);
     }
-    assert.equal((t.store.db.sqlite.prepare('select count(*) as n from links').get() as { n: number }).n, before, 'nothing created');
+    assert.equal(await linkCount(), before, 'nothing created');
 
     // A plan limit is not any field's fault: it is said above the form.
-    const original = (t.store.db.sqlite.prepare("select p.name from plans p join workspaces w on w.plan_id = p.id where w.name = 'Acme'").get() as { name: string }).name;
+    const original = (await t.store.db.row<{ name: string }>("select p.name from plans p join workspaces w on w.plan_id = p.id where w.name = 'Acme'"))!.name;
     await upsertPlan(t.store.db, TEST_OPERATOR, 'Tiny', { features: {}, limits: { links: 1 } }, clock.now());
-    await setWorkspacePlan(t.store.db, TEST_OPERATOR, wsId(t, 'Acme'), 'Tiny', clock.now());
+    await setWorkspacePlan(t.store.db, TEST_OPERATOR, await wsId(t, 'Acme'), 'Tiny', clock.now());
     try {
       const res = await owner.post('/admin/links', valid, HX);
       assert.equal(res.status, 422);
       assert.match(res.text, /<p class="alert" role="alert">The &quot;Tiny&quot; plan allows 1 links/);
     } finally {
-      await setWorkspacePlan(t.store.db, TEST_OPERATOR, wsId(t, 'Acme'), original, clock.now());
+      await setWorkspacePlan(t.store.db, TEST_OPERATOR, await wsId(t, 'Acme'), original, clock.now());
     }
   });
 
@@ -196,10 +196,10 @@ describe('admin Links page', () => {
     assert.match(page.text, /class="sidebar"/, 'a page of its own without JavaScript');
 
     const values = { url: l.url, slug: 'edit-me', title: 'Old title', tags: 'a', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302' };
-    const audits = auditOf(t, 'link.update').length;
+    const audits = (await auditOf(t, 'link.update')).length;
     const same = await owner.post(`/admin/links/${l.id}`, values, HX);
     assert.equal(same.status, 200);
-    assert.equal(auditOf(t, 'link.update').length, audits, 'saving an untouched form writes nothing');
+    assert.equal((await auditOf(t, 'link.update')).length, audits, 'saving an untouched form writes nothing');
 
     const bad = await owner.post(`/admin/links/${l.id}`, { ...values, url: 'nope', slug: 'api' }, HX);
     assert.equal(bad.status, 422);
@@ -212,11 +212,11 @@ describe('admin Links page', () => {
     assert.deepEqual(JSON.parse(ok.headers.get('hx-trigger')!), { 'close-dialog': null });
     assert.match(ok.text, new RegExp(`^<template><tr hx-swap-oob="true" id="link-${l.id}"`));
     assert.match(ok.text, /example\.com<\/span><span class="dest-rest">\/new/);
-    const row = linkRow(t, 'edit-me')!;
+    const row = (await linkRow(t, 'edit-me'))!;
     assert.equal(row.title, null, 'a blank title clears it');
     assert.equal(row.tags, '["b","c"]');
     assert.equal(row.max_clicks, 10);
-    assert.deepEqual(JSON.parse(auditOf(t, 'link.update')[0]!.summary).url, { from: l.url, to: 'https://example.com/new' });
+    assert.deepEqual(JSON.parse((await auditOf(t, 'link.update'))[0]!.summary).url, { from: l.url, to: 'https://example.com/new' });
   });
 
   test('disable and enable swap the row; delete removes it; both audited', async () => {
@@ -226,7 +226,7 @@ describe('admin Links page', () => {
     assert.match(off.text, new RegExp(`^<tr id="link-${l.id}" class="link-row status-disabled">`));
     assert.match(off.text, /badge-disabled">Disabled/);
     assert.match(off.text, /name="status" value="active"/, 'now offers Enable');
-    assert.equal(linkRow(t, 'toggle-me')!.status, 'disabled');
+    assert.equal((await linkRow(t, 'toggle-me'))!.status, 'disabled');
     assert.equal((await t.request('GET', '/toggle-me')).status, 410, 'a disabled link does not redirect');
     const on = await owner.post(`/admin/links/${l.id}/status`, { status: 'active' }, HX);
     assert.match(on.text, /badge-active">Active/);
@@ -235,8 +235,8 @@ describe('admin Links page', () => {
     const del = await owner.post(`/admin/links/${l.id}/delete`, {}, HX);
     assert.equal(del.status, 200);
     assert.equal(del.text, '', 'the row is swapped for nothing');
-    assert.equal(linkRow(t, 'toggle-me'), undefined);
-    assert.equal(auditOf(t, 'link.delete')[0]?.actor_type, 'user');
+    assert.equal(await linkRow(t, 'toggle-me'), undefined);
+    assert.equal((await auditOf(t, 'link.delete'))[0]?.actor_type, 'user');
     const plain = await owner.post(`/admin/links/${(await link('plain-del')).id}/delete`, {});
     assert.equal(plain.status, 303);
   });
@@ -256,7 +256,7 @@ describe('admin Links page', () => {
         assert.match(res.text, /This form has expired/);
       }
     }
-    assert.equal(linkRow(t, 'csrf-target')!.status, 'active');
+    assert.equal((await linkRow(t, 'csrf-target'))!.status, 'active');
   });
 
   test('a viewer sees the table but no controls, and every change is refused with 403', async () => {
@@ -281,7 +281,7 @@ describe('admin Links page', () => {
       const res = method === 'GET' ? await viewer.get(path) : await viewer.post(path, form, HX);
       assert.equal(res.status, 403, `${method} ${path}`);
     }
-    assert.equal(linkRow(t, 'viewer-sees')!.status, 'active');
+    assert.equal((await linkRow(t, 'viewer-sees'))!.status, 'active');
 
     // A member may write.
     const member = await new Browser(t.url).signedIn(MEMBER);
@@ -304,7 +304,7 @@ describe('admin Links page', () => {
         assert.doesNotMatch(res.text, /globex/i);
       }
     }
-    const globex = t.store.db.sqlite.prepare('select url, status from links where id = ?').get(globexLink);
+    const globex = await t.store.db.row('select url, status from links where id = ?', globexLink);
     assert.deepEqual({ ...(globex as object) }, { url: 'https://globex.example/', status: 'active' });
   });
 });

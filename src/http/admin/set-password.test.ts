@@ -47,7 +47,7 @@ describe('Team: create a user with a one-time password link', () => {
     assert.deepEqual((await listAudit(t.store.db, acme, 2)).map((e) => e.action), ['user.invite', 'member.add']);
 
     // Only the token's hash is stored; the page is gone from the team page on reload.
-    const stored = t.store.db.sqlite.prepare('select id from password_tokens').pluck().all() as string[];
+    const stored = (await t.store.db.rows<{ id: string }>('select id from password_tokens')).map((r) => r.id);
     assert.deepEqual(stored, [createHash('sha256').update(token).digest('hex')]);
     assert.doesNotMatch((await owner.get('/admin/team')).text, /invite-link/);
 
@@ -111,6 +111,6 @@ describe('Team: create a user with a one-time password link', () => {
     const viewer = await new AdminClient(t.url).signIn(VIEWER, PASSWORD, '/admin/team');
     assert.doesNotMatch((await viewer.get('/admin/team')).text, /member-invite/);
     assert.equal((await viewer.post('/admin/team/invite', { 'invite-email': 'x@example.com', role: 'member' })).status, 403);
-    assert.equal(t.store.db.sqlite.prepare(`select count(*) from users where email = 'x@example.com'`).pluck().get(), 0);
+    assert.equal((await t.store.db.row<{ n: number }>(`select count(*) as n from users where email = 'x@example.com'`))!.n, 0);
   });
 });

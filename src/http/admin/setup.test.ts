@@ -56,11 +56,9 @@ describe('first-run setup page', () => {
     assert.equal(done.status, 303);
     assert.equal(done.headers.get('location'), '/admin/login?setup=done');
 
-    const user = t.store.db.sqlite.prepare('select id, email, is_instance_admin from users').all() as { id: string; email: string; is_instance_admin: number }[];
+    const user = await t.store.db.rows<{ id: string; email: string; is_instance_admin: number }>('select id, email, is_instance_admin from users');
     assert.deepEqual(user.map((u) => [u.email, u.is_instance_admin]), [['owner@example.com', 1]]);
-    const membership = t.store.db.sqlite
-      .prepare('select w.name, m.role from memberships m join workspaces w on w.id = m.workspace_id where m.user_id = ?')
-      .all(user[0]!.id);
+    const membership = await t.store.db.rows('select w.name, m.role from memberships m join workspaces w on w.id = m.workspace_id where m.user_id = ?', user[0]!.id);
     assert.deepEqual(membership, [{ name: 'Acme', role: 'owner' }]);
 
     // Gone once used: GET and a replayed POST both answer 404, and no second user appears.
@@ -68,7 +66,7 @@ describe('first-run setup page', () => {
     const replay = await t.request('POST', '/setup', form({ token, email: 'second@example.com', password: 'long enough pw', confirm: 'long enough pw', workspace: 'B' }));
     assert.equal(replay.status, 404);
     assert.equal(await issueSetupToken(t.store), undefined, 'no token once a user exists');
-    assert.equal((t.store.db.sqlite.prepare('select count(*) as n from users').get() as { n: number }).n, 1);
+    assert.equal((await t.store.db.row<{ n: number }>('select count(*) as n from users'))!.n, 1);
 
     const login = await t.request('GET', '/admin/login?setup=done');
     assert.equal(login.status, 200);

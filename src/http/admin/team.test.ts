@@ -161,7 +161,7 @@ describe('admin Team page: members and roles', () => {
     assert.equal(await roleIn(ADMIN), 'admin');
     assert.equal(await roleIn(OWNER), 'owner');
     assert.equal(await roleIn(NEWCOMER), undefined);
-    assert.equal(t.store.db.sqlite.prepare(`select count(*) from users where email = 'boss@example.com'`).pluck().get(), 0);
+    assert.equal((await t.store.db.row<{ n: number }>(`select count(*) as n from users where email = 'boss@example.com'`))!.n, 0);
   });
 
   test('a viewer reads the list without controls, and the server refuses their posts', async () => {

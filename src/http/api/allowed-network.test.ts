@@ -65,7 +65,7 @@ describe('allowed networks of an API key', () => {
     test('refusals are in the key log, with the address seen', async () => {
       await from('198.51.100.23');
       await t.server.deps.apiRequests.flush();
-      const last = t.store.db.sqlite.prepare('select status, ip, path from api_request_log where key_id = ? order by id desc limit 1').get(id);
+      const last = await t.store.db.row('select status, ip, path from api_request_log where key_id = ? order by id desc limit 1', id);
       assert.deepEqual(last, { status: 403, ip: '198.51.100.23', path: '/api/v1/me' });
     });
 
@@ -73,7 +73,7 @@ describe('allowed networks of an API key', () => {
       const res = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com' }, headers: { 'x-forwarded-for': '203.0.113.1' } });
       assert.equal(res.status, 403);
       assert.equal(res.json.code, 'ip_not_allowed');
-      assert.equal(t.store.db.sqlite.prepare('select count(*) from links').pluck().get(), 0, 'nothing was created');
+      assert.equal((await t.store.db.row<{ n: number }>('select count(*) as n from links'))!.n, 0, 'nothing was created');
     });
   });
 
@@ -120,7 +120,8 @@ describe('allowed networks of an API key', () => {
     const bad = ['10.0.0.0/33', '10.0.0.300', 'example.com', '2001:db8::/129', '10.0.0.0/8/8', '10.0.0.0/-1', '10.0.0.0/08x', '*'];
     for (const entry of bad) {
       test(entry, async () => {
-        const beforeRow = t.store.db.sqlite.prepare('select allowed_cidrs from api_keys where id = ?').pluck().get(id);
+        const allowedCidrs = async () => (await t.store.db.row<{ allowed_cidrs: string | null }>('select allowed_cidrs from api_keys where id = ?', id))!.allowed_cidrs;
+        const beforeRow = await allowedCidrs();
         const err = await setAllowedNetworks(t.store, TEST_OPERATOR, id, ['10.0.0.0/8', entry]).then(
           () => undefined,
           (e: unknown) => e,
@@ -129,7 +130,7 @@ describe('allowed networks of an API key', () => {
         assert.equal(err.code, 'validation_failed');
         assert.equal(err.errors?.[0]?.field, 'allowedCidrs');
         assert.ok(err.errors?.[0]?.message.includes(`"${entry}" is not an IP address or network`), err.errors?.[0]?.message);
-        assert.equal(t.store.db.sqlite.prepare('select allowed_cidrs from api_keys where id = ?').pluck().get(id), beforeRow, 'unchanged');
+        assert.equal(await allowedCidrs(), beforeRow, 'unchanged');
       });
     }
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { Db } from '../../db/db.js';
 import { fakeClock, type HttpResult, startTestServer, type TestServer } from '../../testing/harness.js';
 import { startReceiver } from '../../testing/receiver.js';
 
@@ -56,6 +57,23 @@ async function simultaneousPosts(url: string, headers: Record<string, string>, b
   return Promise.all(sent.map((s) => s.answer));
 }
 
+/**
+ * Makes every `event` on `table` fail with `message` (a trigger), as a failing disk would; returns
+ * what undoes it.
+ */
+async function refuseWrites(db: Db, name: string, event: 'insert' | 'update', table: string, message: string): Promise<() => Promise<void>> {
+  if (db.dialect === 'sqlite') {
+    await db.exec(`create trigger ${name} before ${event} on ${table} begin select raise(abort, '${message}'); end`);
+    return async () => void (await db.exec(`drop trigger ${name}`));
+  }
+  await db.exec(`create function ${name}() returns trigger language plpgsql as $$ begin raise exception '${message}'; end $$`);
+  await db.exec(`create trigger ${name} before ${event} on ${table} for each row execute function ${name}()`);
+  return async () => {
+    await db.exec(`drop trigger ${name} on ${table}`);
+    await db.exec(`drop function ${name}()`);
+  };
+}
+
 describe('Idempotency-Key', () => {
   let t: TestServer;
   let key: string;
@@ -70,7 +88,7 @@ describe('Idempotency-Key', () => {
     assert.equal(res.status, 200, res.text);
     return (res.json.data as { id: string }[]).map((l) => l.id).sort();
   };
-  const countRecords = () => t.store.db.sqlite.prepare('select count(*) from idempotency_records').pluck().get() as number;
+  const countRecords = async () => (await t.store.db.row<{ n: number }>('select count(*) as n from idempotency_records'))!.n;
 
   beforeEach(async () => {
     clock.set(NOW);
@@ -98,7 +116,7 @@ describe('Idempotency-Key', () => {
 
   test('an answer that cannot be stored after the change committed is still the true answer (not a 503 "nothing was changed")', async () => {
     // The disk fails between the route's commit and the record of its answer.
-    t.store.db.sqlite.exec(`create trigger refuse_answers before update on idempotency_records begin select raise(abort, 'disk gone'); end`);
+    await refuseWrites(t.store.db, 'refuse_answers', 'update', 'idempotency_records', 'disk gone');
     const res = await createLink({ url: 'https://example.com/stored-or-not' }, randomUUID());
     assert.equal(res.status, 201, res.text);
     assert.deepEqual(await linkIds(), [res.json.id], 'the link the answer names exists');
@@ -181,11 +199,10 @@ describe('Idempotency-Key', () => {
   test('a 5xx answer is not kept: a retry with the key runs again', async () => {
     const idem = randomUUID();
     const body = { url: 'https://example.com/flaky' };
-    const db = t.store.db.sqlite;
-    db.exec(`create trigger links_unavailable before insert on links begin select raise(abort, 'disk trouble'); end`);
+    const restore = await refuseWrites(t.store.db, 'links_unavailable', 'insert', 'links', 'disk trouble');
     assertProblem(await createLink(body, idem), 500, 'internal_error');
-    assert.equal(countRecords(), 0, 'the reservation is dropped');
-    db.exec('drop trigger links_unavailable');
+    assert.equal(await countRecords(), 0, 'the reservation is dropped');
+    await restore();
 
     const retry = await createLink(body, idem);
     assert.equal(retry.status, 201, retry.text);
@@ -200,7 +217,7 @@ describe('Idempotency-Key', () => {
     assert.equal(a.status, 201);
     assert.equal(b.status, 201);
     assert.notEqual(a.json.id, b.json.id);
-    assert.equal(countRecords(), 0);
+    assert.equal(await countRecords(), 0);
 
     const patch = (title: string) =>
       t.request('PATCH', `/api/v1/links/${a.json.id}`, { key, body: { title }, headers: { 'idempotency-key': '' } });
@@ -248,9 +265,11 @@ describe('Idempotency-Key', () => {
     const body = { url: 'https://example.com/elsewhere' };
     const first = await createLink(body, idem);
     // What another server on the same database leaves while its request runs: a fresh reservation.
-    t.store.db.sqlite
-      .prepare(`update idempotency_records set status = 0, headers = '{}', body = '', created_at = ? where idempotency_key = ?`)
-      .run(clock.now(), idem);
+    await t.store.db.exec(
+      `update idempotency_records set status = 0, headers = '{}', body = '', created_at = ? where idempotency_key = ?`,
+      clock.now(),
+      idem,
+    );
 
     const busy = await createLink(body, idem);
     assertProblem(busy, 409, 'idempotency_key_in_progress');
@@ -310,7 +329,10 @@ describe('Idempotency-Key', () => {
     clock.advance(1);
     const outcome = await t.server.scheduler.run('retention');
     assert.equal(outcome.status === 'ok' && outcome.result.idempotencyRecords, 2);
-    assert.deepEqual(t.store.db.sqlite.prepare('select idempotency_key from idempotency_records').pluck().all(), ['recent']);
+    assert.deepEqual(
+      (await t.store.db.rows<{ idempotency_key: string }>('select idempotency_key from idempotency_records')).map((r) => r.idempotency_key),
+      ['recent'],
+    );
     assert.equal(replayed(await createLink({ url: 'https://example.com/recent' }, 'recent')), 'true');
   });
 });

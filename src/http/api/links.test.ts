@@ -39,23 +39,24 @@ interface StoredEvent {
   payload: { type: string; timestamp: string; data: Record<string, unknown> };
 }
 
-/** The outbox rows about one link, in insertion order. */
-function eventsAbout(t: TestServer, linkId: string): StoredEvent[] {
-  const rows = t.store.db.sqlite
-    .prepare(`select id, workspace_id, type, payload from events where json_extract(payload, '$.data.id') = ? order by rowid`)
-    .all(linkId) as { id: string; workspace_id: string; type: string; payload: string }[];
-  return rows.map((r) => ({ id: r.id, workspaceId: r.workspace_id, type: r.type, payload: JSON.parse(r.payload) }));
+/** The outbox rows about one link, in insertion order (event ids sort by creation: src/lib/ids.ts). */
+async function eventsAbout(t: TestServer, linkId: string): Promise<StoredEvent[]> {
+  const rows = await t.store.db.rows<{ id: string; workspace_id: string; type: string; payload: string }>(
+    'select id, workspace_id, type, payload from events order by id',
+  );
+  return rows
+    .map((r) => ({ id: r.id, workspaceId: r.workspace_id, type: r.type, payload: JSON.parse(r.payload) }))
+    .filter((e) => e.payload.data?.id === linkId);
 }
 
-function rowCounts(t: TestServer): { links: number; events: number } {
-  return t.store.db.sqlite.prepare('select (select count(*) from links) as links, (select count(*) from events) as events').get() as {
-    links: number;
-    events: number;
-  };
+async function rowCounts(t: TestServer): Promise<{ links: number; events: number }> {
+  return (await t.store.db.row<{ links: number; events: number }>(
+    'select (select count(*) from links) as links, (select count(*) from events) as events',
+  ))!;
 }
 
-function workspaceId(t: TestServer, name: string): string {
-  return (t.store.db.sqlite.prepare('select id from workspaces where name = ?').get(name) as { id: string }).id;
+async function workspaceId(t: TestServer, name: string): Promise<string> {
+  return (await t.store.db.row<{ id: string }>('select id from workspaces where name = ?', name))!.id;
 }
 
 /** The 12-character key id inside `lqr_<id>_<secret>_<checksum>`. */
@@ -216,12 +217,12 @@ describe('links API', () => {
         ['an empty tag', { url, tags: ['ok', ''] }, 'tags.1'],
         ['a title over 200 characters', { url, title: 'T'.repeat(201) }, 'title'],
       ];
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
       for (const [name, body, field] of cases) {
         const res = await t.request('POST', '/api/v1/links', { key, body });
         await ctx.test(name, () => assertProblem(res, 400, 'validation_failed', [field]));
       }
-      assert.deepEqual(rowCounts(t), before, 'no link and no event from refused requests');
+      assert.deepEqual(await rowCounts(t), before, 'no link and no event from refused requests');
     });
 
     test('reports every bad field of one request at once', async () => {
@@ -246,10 +247,10 @@ describe('links API', () => {
     });
 
     test('refuses a body that is not a JSON object', async () => {
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
       assertProblem(await t.request('POST', '/api/v1/links', { key, body: [{ url: 'https://example.com/in-array' }] }), 400, 'validation_failed');
       assertProblem(await t.request('POST', '/api/v1/links', { key }), 400, 'validation_failed');
-      assert.deepEqual(rowCounts(t), before);
+      assert.deepEqual(await rowCounts(t), before);
     });
 
     test(
@@ -266,7 +267,7 @@ describe('links API', () => {
     test('a custom slug that is taken answers 409 slug_taken, in any workspace', async () => {
       const slug = freshSlug('taken');
       const first = await create({ url: 'https://example.com/first', slug });
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
       assertProblem(await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/second', slug } }), 409, 'slug_taken', ['slug']);
       const otherWorkspace = await t.key({ workspace: 'Slug squatters' });
       assertProblem(
@@ -275,14 +276,14 @@ describe('links API', () => {
         'slug_taken',
         ['slug'],
       );
-      assert.deepEqual(rowCounts(t), before, 'the refused creates wrote nothing');
+      assert.deepEqual(await rowCounts(t), before, 'the refused creates wrote nothing');
       assert.deepEqual((await get(first.id)).json, first, 'the first owner keeps the slug');
 
       // An auto slug is as taken as a custom one.
       const auto = await create({ url: 'https://example.com/auto-taken' });
-      const afterAuto = rowCounts(t);
+      const afterAuto = await rowCounts(t);
       assertProblem(await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/y', slug: auto.slug } }), 409, 'slug_taken');
-      assert.deepEqual(rowCounts(t), afterAuto);
+      assert.deepEqual(await rowCounts(t), afterAuto);
     });
   });
 
@@ -301,15 +302,15 @@ describe('links API', () => {
     });
 
     test('a body over 64 KB answers 413 payload_too_large', async () => {
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
       const body = { url: 'https://example.com/big', tags: Array.from({ length: 20 }, () => 'x'.repeat(3400)) };
       assert.ok(JSON.stringify(body).length > 64 * 1024);
       assertProblem(await t.request('POST', '/api/v1/links', { key, body }), 413, 'payload_too_large');
-      assert.deepEqual(rowCounts(t), before);
+      assert.deepEqual(await rowCounts(t), before);
     });
 
     test('a body that is not JSON answers 415 unsupported_media_type', async () => {
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
       const json = JSON.stringify({ url: 'https://example.com/typed' });
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x']) {
         const res = await t.request('POST', '/api/v1/links', { key, rawBody: json, headers: { 'content-type': type } });
@@ -319,7 +320,7 @@ describe('links API', () => {
       const res = await t.request('PATCH', `/api/v1/links/${link.id}`, { key, rawBody: '{"title":"x"}', headers: { 'content-type': 'text/plain' } });
       assertProblem(res, 415, 'unsupported_media_type');
       assert.equal((await get(link.id)).json.title, null);
-      assert.equal(rowCounts(t).links, before.links + 1);
+      assert.equal((await rowCounts(t)).links, before.links + 1);
     });
 
     test('application/json with a charset parameter is JSON', async () => {
@@ -418,10 +419,10 @@ describe('links API', () => {
     test('a slug another link has answers 409 slug_taken and changes nothing', async () => {
       const holder = await create({ url: 'https://example.com/holder', slug: freshSlug('holder') });
       const link = await create({ url: 'https://example.com/wants', slug: freshSlug('wants') });
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
       assertProblem(await patch(link.id, { slug: holder.slug, title: 'should not stick' }), 409, 'slug_taken', ['slug']);
       assert.deepEqual((await get(link.id)).json, link);
-      assert.deepEqual(rowCounts(t), before, 'the failed update wrote no event');
+      assert.deepEqual(await rowCounts(t), before, 'the failed update wrote no event');
     });
 
     test('refuses an empty body, unknown fields and invalid values, changing nothing', async (ctx) => {
@@ -444,13 +445,13 @@ describe('links API', () => {
         ['tags not an array', { tags: 'x' }, ['tags']],
         ['a valid and an invalid field', { title: 'New', maxClicks: 1.5 }, ['maxClicks']],
       ];
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
       for (const [name, body, fields] of cases) {
         const res = await patch(link.id, body);
         await ctx.test(name, () => assertProblem(res, 400, 'validation_failed', fields));
       }
       assert.deepEqual((await get(link.id)).json, link);
-      assert.deepEqual(rowCounts(t), before);
+      assert.deepEqual(await rowCounts(t), before);
     });
 
     test('a malformed or unknown id answers 404', async () => {
@@ -658,13 +659,13 @@ describe('links API', () => {
       const keyB = await t.key({ workspace: 'B' });
       const linkA = await create({ url: 'https://example.com/private-to-a', slug: freshSlug('a-only'), title: 'Only A', tags: ['secret'] });
       const linkB = await create({ url: 'https://example.com/b-own', title: 'B own' }, keyB);
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
 
       assertProblem(await get(linkA.id, keyB), 404, 'not_found');
       assertProblem(await patch(linkA.id, { title: 'taken over', url: 'https://evil.example/' }, keyB), 404, 'not_found');
       assertProblem(await t.request('DELETE', `/api/v1/links/${linkA.id}`, { key: keyB }), 404, 'not_found');
       assert.deepEqual((await get(linkA.id)).json, linkA, "A's link is untouched");
-      assert.deepEqual(rowCounts(t), before, 'nothing written');
+      assert.deepEqual(await rowCounts(t), before, 'nothing written');
 
       const probes: Record<string, string>[] = [{}, { q: linkA.slug }, { q: 'Only A' }, { tag: 'secret' }, { after: linkA.id }, { limit: '100' }];
       for (const params of probes) {
@@ -686,9 +687,9 @@ describe('links API', () => {
 
   describe('outbox events', () => {
     test('create, update and delete each write one event carrying the Link JSON', async () => {
-      const acme = workspaceId(t, 'Acme');
+      const acme = await workspaceId(t, 'Acme');
       const created = await create({ url: 'https://example.com/evented', title: 'Evented', tags: ['e'] });
-      let events = eventsAbout(t, created.id);
+      let events = await eventsAbout(t, created.id);
       assert.equal(events.length, 1);
       assert.equal(events[0]!.type, 'link.created');
       assert.equal(events[0]!.workspaceId, acme);
@@ -699,7 +700,7 @@ describe('links API', () => {
       assert.deepEqual(events[0]!.payload.data, created);
 
       const updated = (await patch(created.id, { title: 'Evented again', maxClicks: 3 })).json;
-      events = eventsAbout(t, created.id);
+      events = await eventsAbout(t, created.id);
       assert.equal(events.length, 2);
       assert.equal(events[1]!.type, 'link.updated');
       assert.equal(events[1]!.workspaceId, acme);
@@ -708,7 +709,7 @@ describe('links API', () => {
       assert.deepEqual(events[1]!.payload.data, updated);
 
       assert.equal((await t.request('DELETE', `/api/v1/links/${created.id}`, { key })).status, 204);
-      events = eventsAbout(t, created.id);
+      events = await eventsAbout(t, created.id);
       assert.deepEqual(events.map((e) => e.type), ['link.created', 'link.updated', 'link.deleted']);
       const deleted = events[2]!;
       assert.equal(deleted.workspaceId, acme);
@@ -721,12 +722,12 @@ describe('links API', () => {
     test('events land in the workspace of the key that made the change', async () => {
       const keyB = await t.key({ workspace: 'B' });
       const link = await create({ url: 'https://example.com/b-event' }, keyB);
-      const [event] = eventsAbout(t, link.id);
-      assert.equal(event!.workspaceId, workspaceId(t, 'B'));
+      const [event] = await eventsAbout(t, link.id);
+      assert.equal(event!.workspaceId, await workspaceId(t, 'B'));
     });
 
     test('concurrent writes each commit or fail on their own, with exactly their own events', async () => {
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
       const slug = freshSlug('race');
       const racers = await Promise.all(
         Array.from({ length: 8 }, (_, i) => t.request('POST', '/api/v1/links', { key, body: { url: `https://example.com/race/${i}`, slug } })),
@@ -745,7 +746,7 @@ describe('links API', () => {
       );
       assert.deepEqual(deletes.map((r) => r.status), [204, 204, 204, 204]);
 
-      created.forEach((link, i) => {
+      for (const [i, link] of created.entries()) {
         const expected = ['link.created'];
         if (i % 2 === 0) {
           assert.equal(updates[i]!.status, 200, updates[i]!.text);
@@ -754,19 +755,19 @@ describe('links API', () => {
           assertProblem(updates[i]!, 409, 'slug_taken');
         }
         if (i < 4) expected.push('link.deleted');
-        const events = eventsAbout(t, link.id);
+        const events = await eventsAbout(t, link.id);
         assert.deepEqual(events.map((e) => e.type), expected, `events of link ${i}`);
         assert.deepEqual(events[0]!.payload.data, link);
         if (i % 2 === 0) assert.deepEqual(events[1]!.payload.data, updates[i]!.json);
-      });
-      assert.deepEqual(rowCounts(t), { links: before.links + 1 + 16 - 4, events: before.events + 1 + 16 + 8 + 4 });
+      }
+      assert.deepEqual(await rowCounts(t), { links: before.links + 1 + 16 - 4, events: before.events + 1 + 16 + 8 + 4 });
     });
 
     test('a refused request writes no event and no link', async () => {
       const target = await create({ url: 'https://example.com/untouched', slug: freshSlug('keep') });
       const other = await create({ url: 'https://example.com/other', slug: freshSlug('other') });
       const keyB = await t.key({ workspace: 'B' });
-      const before = rowCounts(t);
+      const before = await rowCounts(t);
       const json = { 'content-type': 'application/json' };
       const refused: Array<[string, () => Promise<HttpResult>, number]> = [
         ['invalid create', () => t.request('POST', '/api/v1/links', { key, body: { url: 'javascript:alert(1)' } }), 400],
@@ -782,9 +783,9 @@ describe('links API', () => {
         ["delete from another workspace", () => t.request('DELETE', `/api/v1/links/${target.id}`, { key: keyB }), 404],
       ];
       for (const [name, send, status] of refused) assert.equal((await send()).status, status, name);
-      assert.deepEqual(rowCounts(t), before);
+      assert.deepEqual(await rowCounts(t), before);
       assert.deepEqual((await get(target.id)).json, target);
-      assert.deepEqual(eventsAbout(t, target.id).map((e) => e.type), ['link.created']);
+      assert.deepEqual((await eventsAbout(t, target.id)).map((e) => e.type), ['link.created']);
     });
   });
 });
@@ -812,7 +813,7 @@ describe('links API on the server clock', () => {
     const link = await create({ url: 'https://example.com/clocked' });
     assert.equal(link.createdAt, iso(clock.now()));
     assert.equal(link.updatedAt, iso(clock.now()));
-    assert.equal(eventsAbout(t, link.id)[0]!.payload.timestamp, iso(clock.now()));
+    assert.equal((await eventsAbout(t, link.id))[0]!.payload.timestamp, iso(clock.now()));
   });
 
   test('expiresAt must be after the server time', async () => {
@@ -842,7 +843,7 @@ describe('links API on the server clock', () => {
       assert.equal(res.json.createdAt, link.createdAt);
       assert.equal(res.json.updatedAt, iso(clock.now()));
       assert.equal((await t.request('GET', `/api/v1/links/${link.id}`, { key })).json.updatedAt, iso(clock.now()));
-      assert.equal(eventsAbout(t, link.id).at(-1)!.payload.timestamp, iso(clock.now()));
+      assert.equal((await eventsAbout(t, link.id)).at(-1)!.payload.timestamp, iso(clock.now()));
     }
   });
 
@@ -850,7 +851,7 @@ describe('links API on the server clock', () => {
     const link = await create({ url: 'https://example.com/last-words', title: 'Last words' });
     clock.advance(10_000);
     assert.equal((await t.request('DELETE', `/api/v1/links/${link.id}`, { key })).status, 204);
-    const deleted = eventsAbout(t, link.id).at(-1)!;
+    const deleted = (await eventsAbout(t, link.id)).at(-1)!;
     assert.equal(deleted.type, 'link.deleted');
     assert.equal(deleted.payload.timestamp, iso(clock.now()));
     assert.deepEqual(deleted.payload.data, link);

@@ -103,13 +103,28 @@ export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox; 
         await first.answered;
         continue;
       }
-      const claim = await claimIdempotencyKey(deps.db, deps.secretBox, {
-        keyId,
-        idempotencyKey,
-        requestHash,
-        now: deps.clock.now(),
-        staleAfterMs: STALE_RESERVATION_MS,
-      });
+      // In the map before the claim is awaited (on PostgreSQL it takes round trips): a duplicate
+      // arriving meanwhile waits for this one instead of racing it in the database.
+      let release!: () => void;
+      running.set(slot, { requestHash, answered: new Promise<void>((resolve) => (release = resolve)) });
+      const free = () => {
+        running.delete(slot);
+        release();
+      };
+      let claim: Awaited<ReturnType<typeof claimIdempotencyKey>>;
+      try {
+        claim = await claimIdempotencyKey(deps.db, deps.secretBox, {
+          keyId,
+          idempotencyKey,
+          requestHash,
+          now: deps.clock.now(),
+          staleAfterMs: STALE_RESERVATION_MS,
+        });
+      } catch (err) {
+        free();
+        throw err;
+      }
+      if (claim.outcome !== 'reserved') free();
       switch (claim.outcome) {
         case 'replay':
           return replay(res, claim.response);
@@ -120,7 +135,8 @@ export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox; 
         case 'unreadable':
           throw idempotencyErrors.recordUnreadable();
         case 'reserved':
-          running.set(slot, { requestHash, answered: keepAnswer(res, claim.reservation, deps, () => running.delete(slot)) });
+          // Resolves (never rejects) once the answer is stored or dropped, after free().
+          void keepAnswer(res, claim.reservation, deps, free);
           return next();
       }
     }
