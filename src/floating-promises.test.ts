@@ -18,9 +18,9 @@ function floatingPromises(): string[] {
   const checker = program.getTypeChecker();
   const isPromise = (type: ts.Type): boolean =>
     type.isUnion() ? type.types.some(isPromise) : type.getProperty('then') !== undefined && type.getProperty('catch') !== undefined;
-  /** Stored (`x = promise`) or already handled (`p.catch(…)`, `p.then(ok, failed)`): not dropped. */
+  /** Stored (`x = promise`, `x ??= promise`) or already handled (`p.catch(…)`, `p.then(ok, failed)`): not dropped. */
   const keptOrHandled = (e: ts.Expression): boolean =>
-    (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.EqualsToken) ||
+    (ts.isBinaryExpression(e) && e.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && e.operatorToken.kind <= ts.SyntaxKind.LastAssignment) ||
     (ts.isCallExpression(e) &&
       ts.isPropertyAccessExpression(e.expression) &&
       (e.expression.name.text === 'catch' || (e.expression.name.text === 'then' && e.arguments.length === 2)));

@@ -94,16 +94,21 @@ describe('linkqr migrate on PostgreSQL', { skip: skipWithoutPostgres }, () => {
     assert.deepEqual(readdirSync(dataDir), []);
   });
 
-  test('serve refuses with one sentence and exit code 2, before it touches the data dir', async () => {
-    failed(await cli(['serve', '--port', '0']), 2, /^linkqr: serving from PostgreSQL is not available in this version yet: `linkqr migrate` prepares a PostgreSQL database; the server, the API, the other commands and the copy between SQLite and PostgreSQL come next/);
-    assert.equal((await cli(['serve'])).stderr.trim().split('\n').length, 1, 'one line');
+  test('serve without LINKQR_SECRET refuses with one sentence, before it touches the data dir', async () => {
+    const r = await cli(['serve', '--port', '0']);
+    failed(r, 1, /^linkqr: with PostgreSQL \(LINKQR_DATABASE_URL\), set LINKQR_SECRET, the same on every instance/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
     assert.deepEqual(readdirSync(dataDir), [], 'no lock file, no key, no SQLite database');
   });
 
-  test('the other commands that need the database refuse the same way', async () => {
-    failed(await cli(['workspace', 'list']), 2, /^linkqr: `linkqr workspace list` on PostgreSQL is not available in this version yet: `linkqr migrate` prepares a PostgreSQL database;/);
-    failed(await cli(['backup', join(dataDir, 'copy.db')]), 2, /`linkqr backup` on PostgreSQL is not available in this version yet/);
+  test('the commands use it; backup refuses, naming what backs PostgreSQL up', async () => {
+    succeeded(await cli(['workspace', 'create', 'OnPostgres']));
+    const list = await cli(['workspace', 'list', '--json']);
+    succeeded(list);
+    assert.deepEqual(list.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { name: string }).name), ['OnPostgres']);
+    failed(await cli(['backup', join(dataDir, 'copy.db')]), 2, /^linkqr: linkqr backup copies the SQLite database in the data dir; a PostgreSQL database \(LINKQR_DATABASE_URL\) is backed up with its own tools: pg_dump/);
     succeeded(await cli(['version']));
+    assert.deepEqual(readdirSync(dataDir), [], 'still nothing in the data dir');
   });
 
   test('a database whose applied migration was edited is refused by migrate and --status', async () => {

@@ -50,26 +50,27 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
   };
   let client: pg.Client | undefined;
   let closed = false;
-  let everConnected = false;
+  let missed = false;
   let retry: NodeJS.Timeout | undefined;
 
   const connect = async () => {
     retry = undefined;
     if (closed) return;
-    const c = openPostgresClient(url);
+    const connection = openPostgresClient(url);
     // Both fire when the connection goes (PostgreSQL restarted, the network dropped): listen again.
     let lost = false;
     const onLost = (err?: Error) => {
       if (lost || closed) return;
       lost = true;
+      missed = true;
       log.warn({ err }, 'the change feed lost its PostgreSQL connection: reconnecting; caches are reloaded once it is back');
       client = undefined;
-      c.end().catch(() => {});
+      connection.end().catch(() => {});
       retry = setTimeout(() => void connect(), RECONNECT_MS).unref();
     };
-    c.on('error', onLost);
-    c.on('end', () => onLost());
-    c.on('notification', (msg) => {
+    connection.on('error', onLost);
+    connection.on('end', () => onLost());
+    connection.on('notification', (msg) => {
       if (msg.channel !== CHANNEL || !msg.payload) return;
       try {
         const { from, change } = JSON.parse(msg.payload) as { from: string; change: Change };
@@ -79,15 +80,16 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
       }
     });
     try {
-      await c.connect();
-      await c.query(`listen ${CHANNEL}`);
+      await connection.connect();
+      await connection.query(`listen ${CHANNEL}`);
     } catch (err) {
       onLost(err as Error);
       return;
     }
-    client = c;
-    if (everConnected) tell({ kind: 'reset' });
-    everConnected = true;
+    client = connection;
+    // Changes made while no connection listened were missed: drop everything held.
+    if (missed) tell({ kind: 'reset' });
+    missed = false;
   };
 
   // Listening starts with the first subscriber: a CLI command only publishes.

@@ -59,9 +59,9 @@ describe('listeners on requests, responses and sockets', () => {
   // such listener goes through onResponseDone. The webhook sender is the one exception: it is an
   // HTTP client whose listeners only settle the attempt's promise (src/webhooks/sender.test.ts).
   const ALLOWED = new Set(['src/http/response-done.ts', 'src/webhooks/sender.ts']);
-  // Listeners on the server itself (listen errors), on child processes, on a PostgreSQL pool or on
-  // the CLI's own output (src/main.ts) are not per request.
-  const LISTENER = /(?<!\bserver|\bchild|\bpool|\bprocess|\bprocess\.stdout)\.(?:on|once|addListener|prependListener|prependOnceListener)\(\s*['"](?:finish|close|end|error|data|aborted|timeout|drain|pipe|unpipe|readable)['"]/;
+  // Listeners on the server itself (listen errors), on child processes, on a PostgreSQL pool or
+  // connection or on the CLI's own output (src/main.ts) are not per request.
+  const LISTENER = /(?<!\bserver|\bchild|\bpool|\bconnection|\bprocess|\bprocess\.stdout)\.(?:on|once|addListener|prependListener|prependOnceListener)\(\s*['"](?:finish|close|end|error|data|aborted|timeout|drain|pipe|unpipe|readable)['"]/;
 
   test('server code registers them only through onResponseDone', () => {
     const offenders: string[] = [];
