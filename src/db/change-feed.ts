@@ -33,6 +33,12 @@ export function localChangeFeed(): ChangeFeed {
 
 const CHANNEL = 'linkqr_changes';
 const RECONNECT_MS = 1_000;
+/**
+ * An idle listening connection that a firewall or NAT dropped without a word would otherwise
+ * never say so: it is asked a trivial query this often, and counts as lost if no answer comes.
+ */
+const HEARTBEAT_MS = 15_000;
+const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /**
  * Instances on one PostgreSQL database tell each other with NOTIFY (published through the pool)
@@ -52,6 +58,7 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
   let closed = false;
   let missed = false;
   let retry: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
 
   const connect = async () => {
     retry = undefined;
@@ -63,6 +70,7 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
       if (lost || closed) return;
       lost = true;
       missed = true;
+      clearInterval(heartbeat);
       log.warn({ err }, 'the change feed lost its PostgreSQL connection: reconnecting; caches are reloaded once it is back');
       client = undefined;
       connection.end().catch(() => {});
@@ -86,7 +94,21 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
       onLost(err as Error);
       return;
     }
+    if (closed) {
+      await connection.end().catch(() => {});
+      return;
+    }
     client = connection;
+    heartbeat = setInterval(() => {
+      const silence = setTimeout(() => onLost(new Error('the change feed connection did not answer its heartbeat')), HEARTBEAT_TIMEOUT_MS).unref();
+      connection.query('select 1').then(
+        () => clearTimeout(silence),
+        (err: Error) => {
+          clearTimeout(silence);
+          onLost(err);
+        },
+      );
+    }, HEARTBEAT_MS).unref();
     // Changes made while no connection listened were missed: drop everything held.
     if (missed) tell({ kind: 'reset' });
     missed = false;
@@ -110,6 +132,7 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
     async close() {
       closed = true;
       if (retry) clearTimeout(retry);
+      clearInterval(heartbeat);
       await started;
       await client?.end().catch(() => {});
     },

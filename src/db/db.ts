@@ -350,6 +350,7 @@ export function openDb(file: string, options: DbOptions = {}): Db {
       return transaction(fn);
     },
     write<T>(fn: (t: Queries) => Promise<T>): Promise<T> {
+      if (inside.getStore()?.open) return Promise.reject(new Error('a write inside a transaction must go through its handle (t.tx), not the database'));
       return new Promise<T>((resolve, reject) => {
         if (queue.push({ fn, resolve: resolve as (v: unknown) => void, reject }) === 1) setImmediate(() => void drain());
       });

@@ -60,7 +60,7 @@ type Client = Pick<pg.PoolClient, 'query'>;
  * (src/db/storage-errors.ts) and the request gets 503, not 500.
  */
 function withCode(error: unknown): unknown {
-  if (error instanceof Error && !(error as { code?: unknown }).code && /Connection terminated|connection timeout|Client has encountered a connection error|Connection closed/i.test(error.message)) {
+  if (error instanceof Error && !(error as { code?: unknown }).code && /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection closed/i.test(error.message)) {
     Object.assign(error, { code: 'ECONNRESET' });
   }
   return error;
@@ -149,7 +149,9 @@ export function postgresQueries(pool: pg.Pool, options: PostgresQueriesOptions =
         } finally {
           context.open = false;
         }
-        await client.query('commit');
+        // A transaction a failed statement aborted answers COMMIT with ROLLBACK, not an error.
+        const committed = await client.query('commit');
+        if (committed.command !== 'COMMIT') throw new Error('the transaction was rolled back by PostgreSQL (a statement in it failed and the failure was caught)');
         return result;
       } catch (error) {
         withCode(error);
@@ -175,7 +177,8 @@ export function postgresQueries(pool: pg.Pool, options: PostgresQueriesOptions =
       await client.query(`release savepoint ${name}`);
       return result;
     } catch (error) {
-      await client.query(`rollback to savepoint ${name}`);
+      // If the rollback itself fails (the connection went), the first error is the one to report.
+      await client.query(`rollback to savepoint ${name}`).catch(() => {});
       throw error;
     }
   };

@@ -27,7 +27,17 @@ const types: pg.CustomTypesConfig = {
 
 /** A pool on `url` (postgres://…) that reads BIGINT as a number. The caller ends it. */
 export function openPostgres(url: string, options: { max?: number } = {}): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, types, max: options.max ?? 4, application_name: 'linkqr' });
+  const pool = new pg.Pool({
+    connectionString: url,
+    types,
+    max: options.max ?? 4,
+    application_name: 'linkqr',
+    // Waiting for a free connection (all busy, or PostgreSQL unreachable) ends in an error that
+    // answers 503, not a request that hangs; a connection left in a transaction is ended by the server.
+    connectionTimeoutMillis: 10_000,
+    idle_in_transaction_session_timeout: 60_000,
+    keepAlive: true,
+  });
   // An idle client whose server went away: the next query reports it; without a listener the
   // pool's 'error' event would crash the process.
   pool.on('error', () => {});
@@ -36,7 +46,7 @@ export function openPostgres(url: string, options: { max?: number } = {}): pg.Po
 
 /** A single connection with the same type rules, for what a pool cannot do (LISTEN). The caller ends it. */
 export function openPostgresClient(url: string): pg.Client {
-  return new pg.Client({ connectionString: url, types, application_name: 'linkqr' });
+  return new pg.Client({ connectionString: url, types, application_name: 'linkqr', connectionTimeoutMillis: 10_000, keepAlive: true });
 }
 
 /** libpq's and Node's codes for "cannot reach or enter the database", and what to say about each. */

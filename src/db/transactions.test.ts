@@ -81,6 +81,8 @@ describe('transactions on SQLite', () => {
       /must go through the transaction/,
     );
     await assert.rejects(db.tx(async () => db.tx(async () => undefined)), /must start from its handle/);
+    // A group-commit write would wait for the lock this transaction holds: refused too, not a hang.
+    await assert.rejects(db.tx(async () => db.write(async () => undefined)), /must go through its handle/);
     assert.deepEqual(values(), []);
   });
 
@@ -177,6 +179,17 @@ describe('transactions on PostgreSQL', { skip: skipWithoutPostgres }, () => {
       );
     });
     assert.deepEqual(await values(), ['kept']);
+  });
+
+  test('a transaction whose failed statement was caught does not report a commit it did not make', async () => {
+    await assert.rejects(
+      db.tx(async (t) => {
+        await t.exec("insert into t (v) values ('lost')");
+        await t.exec('select * from no_such_table').catch(() => undefined);
+      }),
+      /rolled back by PostgreSQL/,
+    );
+    assert.deepEqual(await values(), []);
   });
 
   test('transactions run concurrently; one aborted by a deadlock is run again and both commit', async () => {

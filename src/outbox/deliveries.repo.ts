@@ -71,9 +71,13 @@ export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<C
   );
   const chosen = withinRoom(window, p);
   if (chosen.length === 0) return [];
+  // On PostgreSQL the rows another instance is leasing right now are skipped, not waited for
+  // (SKIP LOCKED): claims never queue behind each other nor deadlock. SQLite has one writer.
+  const claimable = `select id from webhook_deliveries
+     where id in (select value from ${jsonValuesParam(db.dialect)}) and status = 'pending' and (lease_until is null or lease_until <= ?)`;
   const leased = await db.rows<{ id: string }>(
     `update webhook_deliveries set lease_until = ?
-     where id in (select value from ${jsonValuesParam(db.dialect)}) and status = 'pending' and (lease_until is null or lease_until <= ?)
+     where id in (${db.dialect === 'postgres' ? `${claimable} for update skip locked` : claimable})
      returning id`,
     p.leaseUntil,
     JSON.stringify(chosen),

@@ -44,13 +44,14 @@ export async function requireWithinPlanLimit(
   limit: PlanLimit,
   usage: () => number | Promise<number>,
 ): Promise<void> {
+  // On PostgreSQL transactions run side by side: two creates could each count 1 of 2 and both
+  // insert. Locking the workspace's row first makes the checks of one workspace take turns (until
+  // each transaction ends), and the plan is read after it; other workspaces are not held up, nor
+  // inserts that only reference the workspace (NO KEY UPDATE). SQLite runs one transaction at a time.
+  if (db.dialect === 'postgres') await db.row('select 1 from workspaces where id = ? for no key update', workspaceId);
   const plan = await planOfWorkspace(db, workspaceId);
   const max = plan.limits[limit];
   if (max === undefined) return;
-  // On PostgreSQL transactions run side by side: two creates could each count 1 of 2 and both
-  // insert. Locking the workspace's row makes the checks of one workspace take turns (until
-  // each transaction ends); other workspaces are not held up. SQLite runs one transaction at a time.
-  if (db.dialect === 'postgres') await db.row('select 1 from workspaces where id = ? for update', workspaceId);
   const used = await usage();
   if (used >= max) {
     throw new AppError(
