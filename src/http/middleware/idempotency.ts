@@ -43,6 +43,7 @@ import {
 import type { Clock } from '../../lib/clock.js';
 import { AppError, errors } from '../../lib/errors.js';
 import type { SecretBox } from '../../secrets/secret-box.js';
+import { onResponseDone } from '../response-done.js';
 import { principalOf } from './auth.js';
 
 /** The Idempotency-Key as the OpenAPI document states it (its pattern is this one's source). */
@@ -106,9 +107,10 @@ export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox; 
       // In the map before the claim is awaited (on PostgreSQL it takes round trips): a duplicate
       // arriving meanwhile waits for this one instead of racing it in the database.
       let release!: () => void;
-      running.set(slot, { requestHash, answered: new Promise<void>((resolve) => (release = resolve)) });
+      const entry = { requestHash, answered: new Promise<void>((resolve) => (release = resolve)) };
+      running.set(slot, entry);
       const free = () => {
-        running.delete(slot);
+        if (running.get(slot) === entry) running.delete(slot);
         release();
       };
       let claim: Awaited<ReturnType<typeof claimIdempotencyKey>>;
@@ -137,6 +139,11 @@ export function idempotency(deps: { db: Db; clock: Clock; secretBox: SecretBox; 
         case 'reserved':
           // Resolves (never rejects) once the answer is stored or dropped, after free().
           void keepAnswer(res, claim.reservation, deps, free);
+          // A request that never answers (its connection dropped first) frees the slot too, or its
+          // duplicates would wait here for ever; the record stays reserved until it is stale.
+          onResponseDone(res, deps.log, (finished) => {
+            if (!finished) free();
+          });
           return next();
       }
     }
