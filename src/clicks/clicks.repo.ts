@@ -46,10 +46,35 @@ const ADD_LINK_ROLLUP = `insert into click_rollups (link_id, facet, day, value, 
 const ADD_WORKSPACE_HOUR = `insert into workspace_click_hours (workspace_id, hour, total, human, qr) values (?, ?, ?, ?, ?)
   on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
 
+// PostgreSQL: each table's rows in one statement of fixed text (one prepared plan whatever the
+// batch size), the columns passed as arrays and turned back into rows by unnest. A statement per
+// row, as on SQLite, would cost a round trip per click: measured, ~600 clicks/s.
+const PG_INSERT_CLICKS = `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash)
+  select * from unnest(?::text[], ?::text[], ?::bigint[], ?::smallint[], ?::smallint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`;
+const PG_BUMP_LINKS = `update links set clicks = links.clicks + u.human, total_clicks = links.total_clicks + u.total,
+    last_clicked_at = coalesce(greatest(links.last_clicked_at, u.last_human_at), links.last_clicked_at)
+  from unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) as u(id, human, total, last_human_at) where links.id = u.id`;
+const PG_ADD_MONTHLY = `insert into monthly_clicks (workspace_id, month, human, total) select * from unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[])
+  on conflict (workspace_id, month) do update set human = monthly_clicks.human + excluded.human, total = monthly_clicks.total + excluded.total`;
+const PG_ADD_LINK_ROLLUPS = `insert into click_rollups (link_id, facet, day, value, total, human, qr)
+  select * from unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[])
+  on conflict (link_id, facet, day, value) do update set total = click_rollups.total + excluded.total, human = click_rollups.human + excluded.human, qr = click_rollups.qr + excluded.qr`;
+const PG_ADD_WORKSPACE_HOURS = `insert into workspace_click_hours (workspace_id, hour, total, human, qr)
+  select * from unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
+  on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
+
+/** The rows as one array per column. */
+const columns = <T>(rows: readonly T[], pick: (row: T) => unknown[]): unknown[][] => {
+  const width = rows.length > 0 ? pick(rows[0]!).length : 0;
+  const cols: unknown[][] = Array.from({ length: width }, () => []);
+  for (const row of rows) pick(row).forEach((v, i) => cols[i]!.push(v));
+  return cols;
+};
+
 /**
- * A batch of clicks with the counters it adds to, through the handle of the batch's transaction:
- * a loop of single-row inserts and rollup upserts over fixed statements (each prepared once),
- * which SQLite runs at a few microseconds a row.
+ * A batch of clicks with the counters it adds to, through the handle of the batch's transaction.
+ * SQLite: a loop of single-row inserts and rollup upserts over fixed statements (each prepared
+ * once), which it runs at a few microseconds a row. PostgreSQL: one statement per table.
  */
 export async function writeClickBatch(
   db: Queries,
@@ -57,6 +82,7 @@ export async function writeClickBatch(
   totals: readonly LinkClickTotals[],
   months: readonly MonthlyClickTotals[],
 ): Promise<void> {
+  if (db.dialect === 'postgres') return writeClickBatchTogether(db, clicks, totals, months);
   for (const c of clicks) {
     await db.exec(INSERT_CLICK, c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash);
   }
@@ -65,4 +91,31 @@ export async function writeClickBatch(
   const r = rollUp(clicks);
   for (const l of r.links) await db.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
   for (const w of r.workspaces) await db.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
+}
+
+async function writeClickBatchTogether(
+  db: Queries,
+  clicks: readonly ClickRecord[],
+  totals: readonly LinkClickTotals[],
+  months: readonly MonthlyClickTotals[],
+): Promise<void> {
+  // Rows in key order, so that two instances' batches lock the rows they share in the same order.
+  const byKey = <T>(rows: readonly T[], key: (row: T) => string) => [...rows].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  if (clicks.length > 0) {
+    await db.exec(
+      PG_INSERT_CLICKS,
+      ...columns(clicks, (c) => [c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash]),
+    );
+  }
+  if (totals.length > 0) await db.exec(PG_BUMP_LINKS, ...columns(byKey(totals, (t) => t.linkId), (t) => [t.linkId, t.human, t.total, t.lastHumanAt]));
+  if (months.length > 0) await db.exec(PG_ADD_MONTHLY, ...columns(byKey(months, (m) => `${m.workspaceId} ${m.month}`), (m) => [m.workspaceId, m.month, m.human, m.total]));
+  const r = rollUp(clicks);
+  if (r.links.length > 0) {
+    const links = byKey(r.links, (l) => `${l.linkId} ${l.facet} ${l.day} ${l.value}`);
+    await db.exec(PG_ADD_LINK_ROLLUPS, ...columns(links, (l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr]));
+  }
+  if (r.workspaces.length > 0) {
+    const hours = byKey(r.workspaces, (w) => `${w.workspaceId} ${w.hour}`);
+    await db.exec(PG_ADD_WORKSPACE_HOURS, ...columns(hours, (w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]));
+  }
 }
