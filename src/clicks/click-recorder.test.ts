@@ -14,6 +14,7 @@ import { createTestDatabase } from '../testing/postgres.js';
 import { createWorkspace } from '../workspaces/workspaces.service.js';
 import { type ClickInput, ClickRecorder, type ClickRecorderOptions } from './click-recorder.js';
 import { SALT_GRACE_MS, VisitorSalts } from './visitor-salts.js';
+import { refuseWrites } from '../testing/refuse-writes.js';
 
 interface Fixture {
   store: Store;
@@ -26,23 +27,6 @@ interface Fixture {
   recorder(options?: ClickRecorderOptions): ClickRecorder;
   rowCount(): Promise<number>;
   counters(linkId: string): Promise<{ clicks: number; total_clicks: number; last_clicked_at: number | null }>;
-}
-
-/**
- * Makes every `event` on `table` fail with `message` (a trigger), as a failing disk would; returns
- * what undoes it.
- */
-async function refuseWrites(db: Db, name: string, event: 'insert' | 'update', table: string, message: string): Promise<() => Promise<void>> {
-  if (db.dialect === 'sqlite') {
-    await db.exec(`create trigger ${name} before ${event} on ${table} begin select raise(abort, '${message}'); end`);
-    return async () => void (await db.exec(`drop trigger ${name}`));
-  }
-  await db.exec(`create function ${name}() returns trigger language plpgsql as $$ begin raise exception '${message}'; end $$`);
-  await db.exec(`create trigger ${name} before ${event} on ${table} for each row execute function ${name}()`);
-  return async () => {
-    await db.exec(`drop trigger ${name} on ${table}`);
-    await db.exec(`drop function ${name}()`);
-  };
 }
 
 /** Takes the clicks table away, so that writes to it fail (they are not a disk problem: the recorder retries them). */

@@ -82,6 +82,37 @@ export interface Db extends Queries {
   close(): Promise<void>;
 }
 
+/** How a connection runs one statement; `built`: the SQL was compiled by Kysely (not hand-written). */
+export interface Statements {
+  all(sql: string, params: readonly unknown[], built: boolean): Promise<unknown[]>;
+  first(sql: string, params: readonly unknown[], built: boolean): Promise<unknown>;
+  exec(sql: string, params: readonly unknown[], built: boolean): Promise<{ changes: number }>;
+}
+
+/** The Queries of a connection (or a transaction on it): Kysely-built and hand-written SQL alike. */
+export function queriesOver(dialect: Dialect, q: Kysely<Database>, s: Statements, tx: Queries['tx']): Queries {
+  return {
+    dialect,
+    q,
+    all: <R>(b: Compilable<R>) => {
+      const c = b.compile();
+      return s.all(c.sql, c.parameters, true) as Promise<R[]>;
+    },
+    first: <R>(b: Compilable<R>) => {
+      const c = b.compile();
+      return s.first(c.sql, c.parameters, true) as Promise<R | undefined>;
+    },
+    run: (b) => {
+      const c = b.compile();
+      return s.exec(c.sql, c.parameters, true);
+    },
+    rows: <R>(sql: string, ...params: unknown[]) => s.all(sql, params, false) as Promise<R[]>,
+    row: <R>(sql: string, ...params: unknown[]) => s.first(sql, params, false) as Promise<R | undefined>,
+    exec: (sql, ...params) => s.exec(sql, params, false),
+    tx,
+  };
+}
+
 /** Whether a statement broke a UNIQUE constraint (SQLite's code, or PostgreSQL's SQLSTATE 23505). */
 export function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
@@ -234,27 +265,13 @@ export function openDb(file: string, options: DbOptions = {}): Db {
     }
   };
 
-  /** The handle of the open transaction. */
-  const handle: Queries = {
-    dialect: 'sqlite',
+  /** The handle of the open transaction: its statements run at once. */
+  const handle: Queries = queriesOver(
+    'sqlite',
     q,
-    all: async <R>(query: Compilable<R>) => {
-      const c = query.compile();
-      return allOf(c.sql, c.parameters) as R[];
-    },
-    first: async <R>(query: Compilable<R>) => {
-      const c = query.compile();
-      return firstOf(c.sql, c.parameters) as R | undefined;
-    },
-    run: async (query) => {
-      const c = query.compile();
-      return execOf(c.sql, c.parameters);
-    },
-    rows: async <R>(sql: string, ...params: unknown[]) => allOf(sql, params) as R[],
-    row: async <R>(sql: string, ...params: unknown[]) => firstOf(sql, params) as R | undefined,
-    exec: async (sql, ...params) => execOf(sql, params),
-    tx: (fn) => savepoint(handle, fn),
-  };
+    { all: async (sql, p) => allOf(sql, p), first: async (sql, p) => firstOf(sql, p), exec: async (sql, p) => execOf(sql, p) },
+    (fn) => savepoint(handle, fn),
+  );
 
   /** BEGIN IMMEDIATE … COMMIT around fn, holding the lock; the outcome reported to storage. */
   const transaction = <T>(fn: (t: Queries) => Promise<T>): Promise<T> =>
@@ -320,35 +337,20 @@ export function openDb(file: string, options: DbOptions = {}): Db {
     });
   };
 
-  return {
-    dialect: 'sqlite',
+  // The database's own statements wait while a transaction is open.
+  const database = queriesOver(
+    'sqlite',
     q,
-    sqlite,
-    all<R>(query: Compilable<R>) {
-      return outside(() => {
-        const c = query.compile();
-        return allOf(c.sql, c.parameters) as R[];
-      });
-    },
-    first<R>(query: Compilable<R>) {
-      return outside(() => {
-        const c = query.compile();
-        return firstOf(c.sql, c.parameters) as R | undefined;
-      });
-    },
-    run(query) {
-      return outside(() => {
-        const c = query.compile();
-        return execOf(c.sql, c.parameters);
-      });
-    },
-    rows: <R>(sql: string, ...params: unknown[]) => outside(() => allOf(sql, params) as R[]),
-    row: <R>(sql: string, ...params: unknown[]) => outside(() => firstOf(sql, params) as R | undefined),
-    exec: (sql, ...params) => outside(() => execOf(sql, params)),
-    tx: (fn) => {
+    { all: (sql, p) => outside(() => allOf(sql, p)), first: (sql, p) => outside(() => firstOf(sql, p)), exec: (sql, p) => outside(() => execOf(sql, p)) },
+    (fn) => {
       if (inside.getStore()?.open) return Promise.reject(new Error('a transaction inside a transaction must start from its handle (t.tx), not the database'));
       return transaction(fn);
     },
+  );
+
+  return {
+    ...database,
+    sqlite,
     write<T>(fn: (t: Queries) => Promise<T>): Promise<T> {
       if (inside.getStore()?.open) return Promise.reject(new Error('a write inside a transaction must go through its handle (t.tx), not the database'));
       return new Promise<T>((resolve, reject) => {

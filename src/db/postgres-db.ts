@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import type pg from 'pg';
-import type { Compilable, Db, Queries } from './db.js';
+import { type Db, type Queries, queriesOver } from './db.js';
 import type { Logger } from 'pino';
 import { postgresChangeFeed } from './change-feed.js';
 import { openPostgres } from './postgres.js';
@@ -97,26 +97,17 @@ export function postgresQueries(pool: pg.Pool, options: PostgresQueriesOptions =
     return { rows: result.rows as R[], changes: result.rowCount ?? 0 };
   };
 
-  const on = (client: Client, tx: (fn: (t: Queries) => Promise<unknown>) => Promise<unknown>): PostgresQueries => ({
-    dialect: 'postgres',
-    q,
-    all: async <R>(b: Compilable<R>) => {
-      const c = b.compile();
-      return (await query<R>(client, c.sql, c.parameters, true)).rows;
-    },
-    first: async <R>(b: Compilable<R>) => {
-      const c = b.compile();
-      return (await query<R>(client, c.sql, c.parameters, true)).rows[0];
-    },
-    run: async (b) => {
-      const c = b.compile();
-      return { changes: (await query(client, c.sql, c.parameters, true)).changes };
-    },
-    rows: async <R>(sql: string, ...params: unknown[]) => (await query<R>(client, sql, params, false)).rows,
-    row: async <R>(sql: string, ...params: unknown[]) => (await query<R>(client, sql, params, false)).rows[0],
-    exec: async (sql, ...params) => ({ changes: (await query(client, sql, params, false)).changes }),
-    tx: tx as Queries['tx'],
-  });
+  const on = (client: Client, tx: Queries['tx']): PostgresQueries =>
+    queriesOver(
+      'postgres',
+      q,
+      {
+        all: async (sql, p, built) => (await query(client, sql, p, built)).rows,
+        first: async (sql, p, built) => (await query(client, sql, p, built)).rows[0],
+        exec: async (sql, p, built) => ({ changes: (await query(client, sql, p, built)).changes }),
+      },
+      tx,
+    ) as PostgresQueries;
 
   /** A statement outside a transaction: any free connection, unless the caller is inside one. */
   const outsideClient: Client = {
@@ -183,7 +174,7 @@ export function postgresQueries(pool: pg.Pool, options: PostgresQueriesOptions =
     }
   };
 
-  return { ...on(outsideClient, transaction as (fn: (t: Queries) => Promise<unknown>) => Promise<unknown>), close: () => pool.end() };
+  return { ...on(outsideClient, transaction), close: () => pool.end() };
 }
 
 export interface PostgresDbOptions {

@@ -5,6 +5,7 @@ import type { ClickInput, ClickRecorder } from '../clicks/click-recorder.js';
 import { isBotRequest } from '../clicks/classify.js';
 import type { Clock } from '../lib/clock.js';
 import { STORAGE_RETRY_SECONDS } from '../db/storage-health.js';
+import { storageProblem } from '../db/storage-errors.js';
 import { MAX_LOCATION_LENGTH } from '../links/location.js';
 import type { RedirectCache, RedirectTarget } from '../links/redirect-cache.js';
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
@@ -137,13 +138,19 @@ export function createRedirectHandler(deps: RedirectDeps) {
     const target = deps.redirects.cached(slug);
     if (target) return answer(req, res, target, since);
     // A miss: one read fills the cache, shared with the requests for the slug that come
-    // meanwhile. Its failure is answered here, as the server answers a redirect that throws.
+    // meanwhile. A database that cannot be read now (PostgreSQL restarting) is a 503 to retry;
+    // anything else is answered as the server answers a redirect that throws.
     deps.redirects
       .get(slug)
       .then((loaded) => answer(req, res, loaded, since))
       .catch((err: unknown) => {
+        if (res.headersSent) return;
+        if (storageProblem(err)) {
+          note(req, 503, 'unavailable', since);
+          return writeStatusPage(res, 503, deps.pages.unavailable, { 'retry-after': String(STORAGE_RETRY_SECONDS) });
+        }
         log.error({ err, path: req.url }, 'redirect failed');
-        if (!res.headersSent) writeStatusPage(res, 500, deps.pages.serverError);
+        writeStatusPage(res, 500, deps.pages.serverError);
       });
   };
 }

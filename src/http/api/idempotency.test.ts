@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import type { Db } from '../../db/db.js';
 import { fakeClock, type HttpResult, startTestServer, type TestServer } from '../../testing/harness.js';
 import { startReceiver } from '../../testing/receiver.js';
+import { refuseWrites } from '../../testing/refuse-writes.js';
 
 /** Idempotency-Key on API POSTs (SPEC §4); the choices are listed in src/http/middleware/idempotency.ts. */
 
@@ -55,23 +55,6 @@ async function simultaneousPosts(url: string, headers: Record<string, string>, b
   await new Promise((resolve) => setTimeout(resolve, 50));
   for (const { req } of sent) req.end(body.slice(-1));
   return Promise.all(sent.map((s) => s.answer));
-}
-
-/**
- * Makes every `event` on `table` fail with `message` (a trigger), as a failing disk would; returns
- * what undoes it.
- */
-async function refuseWrites(db: Db, name: string, event: 'insert' | 'update', table: string, message: string): Promise<() => Promise<void>> {
-  if (db.dialect === 'sqlite') {
-    await db.exec(`create trigger ${name} before ${event} on ${table} begin select raise(abort, '${message}'); end`);
-    return async () => void (await db.exec(`drop trigger ${name}`));
-  }
-  await db.exec(`create function ${name}() returns trigger language plpgsql as $$ begin raise exception '${message}'; end $$`);
-  await db.exec(`create trigger ${name} before ${event} on ${table} for each row execute function ${name}()`);
-  return async () => {
-    await db.exec(`drop trigger ${name} on ${table}`);
-    await db.exec(`drop function ${name}()`);
-  };
 }
 
 describe('Idempotency-Key', () => {
