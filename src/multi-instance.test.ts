@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { AdminClient } from './testing/admin-client.js';
 import { eventually, http, runCli, type ServerProcess, spawnServer, tempDataDir } from './testing/harness.js';
 import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from './testing/postgres.js';
 import { startReceiver } from './testing/receiver.js';
@@ -16,10 +17,11 @@ describe('three instances on one PostgreSQL database', { skip: skipWithoutPostgr
   let key: string;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
 
-  const cli = async (...args: string[]) => {
+  const cli = async (...args: string[]) => cliWith(undefined, ...args);
+  const cliWith = async (stdin: string | undefined, ...args: string[]) => {
     const dataDir = tempDataDir();
     dataDirs.push(dataDir);
-    const r = await runCli(args, { dataDir, env });
+    const r = await runCli(args, { dataDir, env, stdin });
     assert.equal(r.code, 0, `linkqr ${args.join(' ')}: ${r.stderr}`);
     return r.stdout.trim();
   };
@@ -104,5 +106,69 @@ describe('three instances on one PostgreSQL database', { skip: skipWithoutPostgr
     const ids = receiver.received.filter((h) => h.path === '/spread').map((h) => h.headers['webhook-id']);
     assert.equal(ids.length, 30);
     assert.equal(new Set(ids).size, 30, 'no event was sent twice');
+  });
+
+  test('maxClicks is exact: 40 visits over three instances of a link limited to 10 clicks redirect exactly 10 times', async () => {
+    const created = await api(0, 'POST', '/api/v1/links', { url: 'https://example.com/limited', slug: 'ten-only', maxClicks: 10 });
+    assert.equal(created.status, 201, created.text);
+    // Every instance has the link cached with its count at 0, so each alone would let 10 through.
+    assert.deepEqual(await redirectsOf('ten-only'), Array(3).fill('302 https://example.com/limited'));
+    // Those were bot clicks (fetch's agent is "node"), which maxClicks does not count.
+    const visits = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        fetch(`${servers[i % 3]!.url}/ten-only`, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0' } }),
+      ),
+    );
+    const statuses = visits.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [...Array(10).fill(302), ...Array(30).fill(410)]);
+    await eventually(async () => (await api(1, 'GET', `/api/v1/links/${created.json.id}`)).json.clicks === 10, 5_000);
+  });
+
+  test('rate limits are shared: a key allowed 60 requests a minute gets 60 (±5%) from 90 spread over three instances', async () => {
+    await cli('plan', 'upsert', 'sixty-a-minute', '--limit', 'apiRequestsPerMinute=60');
+    await cli('workspace', 'create', 'Metered');
+    await cli('workspace', 'set-plan', 'Metered', 'sixty-a-minute');
+    const metered = await cli('key', 'create', '--workspace', 'Metered', '--name', 'metered', '--scopes', 'links:read');
+    const answers = await Promise.all(Array.from({ length: 90 }, (_, i) => http(servers[i % 3]!.url, 'GET', '/api/v1/links', { key: metered })));
+    const admitted = answers.filter((r) => r.status === 200).length;
+    assert.ok(admitted >= 57 && admitted <= 63, `${admitted} admitted`);
+    assert.equal(answers.filter((r) => r.status === 429).length, 90 - admitted, answers.find((r) => r.status !== 200 && r.status !== 429)?.text);
+  });
+
+  test('sign-in throttling and sessions work through any instance', async () => {
+    await cliWith('a long enough password\n', 'user', 'create', '--email', 'ops@example.com', '--password-stdin', '--workspace', 'Acme');
+    const failOn = async (i: number) => {
+      const client = new AdminClient(servers[i]!.url);
+      await client.get('/admin/login');
+      return (await client.request('POST', '/admin/login', { form: { email: 'ops@example.com', password: 'not it', _csrf: client.csrf! } })).status;
+    };
+    // Five failures for the account, each through another instance than the one before.
+    for (let i = 0; i < 5; i++) assert.equal(await failOn(i % 3), 400);
+    for (const i of [0, 1, 2]) assert.equal(await failOn(i), 429, `instance ${i} knows of the failures through the others`);
+
+    await cliWith('another long password\n', 'user', 'create', '--email', 'dev@example.com', '--password-stdin', '--workspace', 'Acme');
+    const client = await new AdminClient(servers[0]!.url).signIn('dev@example.com', 'another long password');
+    for (const s of servers) {
+      const page = await http(s.url, 'GET', '/admin/links', { headers: { cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
+      assert.equal(page.status, 200, `the session works through ${s.url}`);
+    }
+  });
+
+  test('an Idempotency-Key sent to three instances at once has one effect, and each gets its answer', async () => {
+    const send = (i: number) =>
+      http(servers[i]!.url, 'POST', '/api/v1/links', { key, body: { url: 'https://example.com/once' }, headers: { 'idempotency-key': 'spread-once' } });
+    const answers = await Promise.all([0, 1, 2].map(async (i) => {
+      // A duplicate that reaches an instance while another runs the request is told to retry.
+      for (;;) {
+        const r = await send(i);
+        if (r.status !== 409) return r;
+        assert.equal(r.json.code, 'idempotency_key_in_progress', r.text);
+        await new Promise((resolve) => setTimeout(resolve, Number(r.headers.get('retry-after')) * 1_000));
+      }
+    }));
+    assert.deepEqual(answers.map((r) => r.status), [201, 201, 201]);
+    assert.equal(new Set(answers.map((r) => r.json.id)).size, 1, 'one link');
+    const list = await api(2, 'GET', '/api/v1/links?limit=100');
+    assert.equal(list.json.data.filter((l: { url: string }) => l.url === 'https://example.com/once').length, 1);
   });
 });

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db, Queries } from '../db/db.js';
 import { classifyAgent, referrerHost } from './classify.js';
-import { type ClickRecord, type LinkClickTotals, type MonthlyClickTotals, writeClickBatch } from './clicks.repo.js';
+import { type ClickRecord, clickLimitsOf, type LinkClickTotals, type MonthlyClickTotals, writeClickBatch } from './clicks.repo.js';
 import { type TimerHandle, type Timers, systemTimers } from '../lib/timers.js';
 import { DAY_MS } from './rollups.js';
 import type { VisitorSalts } from './visitor-salts.js';
@@ -123,9 +123,10 @@ export class ClickRecorder {
   }
 
   /**
-   * Records a click and calls `done` once it is written, or with the error when it cannot be;
-   * the click is then not recorded at all (its request is answered with an error instead of
-   * the redirect). The clicks of one event-loop turn share one write (group commit).
+   * Records a click and calls `done` once it is written, or with the error when it cannot be,
+   * or with CLICK_LIMIT_REACHED when its link's committed clicks had reached maxClicks (through
+   * any instance); the click is then not recorded at all (its request is answered with an error
+   * instead of the redirect). The clicks of one event-loop turn share one write (group commit).
    */
   recordDurably(click: ClickInput, done: (error?: unknown) => void): void {
     const storage = this.deps.db.storage;
@@ -212,26 +213,33 @@ export class ClickRecorder {
     this.buffer = [];
     this.durable = [];
     this.writingCount = batch.length;
-    let totals: LinkClickTotals[] = [];
+    // Every human click of the batch stops being pending at the commit: written, or refused by its link's limit.
+    const pending = humanClicksByLink(batch);
     let uncounted = false;
     let started = 0;
+    let exhausted: ReadonlySet<ClickInput> = new Set();
     try {
-      // Inside the try: the first batch of a day reads (or makes) the day's salt in the database.
-      const prepared = await this.prepare(batch);
-      totals = prepared.totals;
+      // Outside the transaction: the first batch of a day reads (or makes) the day's salt in the database.
+      const salts = await this.saltsFor(batch);
       started = performance.now();
-      await this.deps.db.tx(async (t) => {
+      exhausted = await this.deps.db.tx(async (t) => {
+        // The limited links' counters, read (and on PostgreSQL locked) in the batch's transaction:
+        // the clicks past a limit, counted by every instance's committed clicks, are not written.
+        const refused = durable.length > 0 ? await clicksPastTheirLimit(t, durable) : new Set<ClickInput>();
+        const prepared = this.prepare(refused.size === 0 ? batch : batch.filter((c) => !refused.has(c)), salts);
         await writeClickBatch(t, prepared.records, prepared.totals, prepared.months);
         await this.deps.inBatch?.(t, prepared.records);
         // Last before the commit, while no read of links can run (SQLite runs a read after the
         // transaction ends): a read sees these clicks either in links.clicks or as pending,
-        // never in both nor in neither. The redirect cache relies on it for maxClicks.
-        this.uncount(totals);
+        // never in both nor in neither. The redirect cache relies on it for maxClicks. (Once:
+        // PostgreSQL runs this function again after a deadlock.)
+        if (!uncounted) this.uncount(pending);
         uncounted = true;
+        return refused;
       });
     } catch (err) {
       // The commit itself failed: the clicks are not in links.clicks after all.
-      if (uncounted) this.count(totals);
+      if (uncounted) this.count(pending);
       this.writingCount = 0;
       this.failure = err;
       this.putBack(batch, durable, oldestAt, err);
@@ -247,23 +255,28 @@ export class ClickRecorder {
     this.writingCount = 0;
     this.retryDelayMs = 0;
     this.failure = undefined;
-    this.deps.onFlush?.(batch.length, (performance.now() - started) / 1000);
-    for (const d of durable) d.done();
+    const written = batch.length - exhausted.size;
+    this.deps.onFlush?.(written, (performance.now() - started) / 1000);
+    for (const d of durable) d.done(exhausted.has(d.click) ? CLICK_LIMIT_REACHED : undefined);
     if (this.dropped > 0) {
       this.deps.log.error({ dropped: this.dropped }, 'clicks dropped while the buffer was full');
       this.dropped = 0;
     }
-    return batch.length;
+    return written;
   }
 
-  /** The rows of a batch: each click classified and its visitor hashed, and the counters it adds to. */
-  private async prepare(batch: readonly ClickInput[]) {
-    // The salt of each UTC day the batch's clicks fall on (nearly always one).
+  /** The salt of each UTC day the batch's clicks fall on (nearly always one). */
+  private async saltsFor(batch: readonly ClickInput[]): Promise<Map<number, Buffer | undefined>> {
     const salts = new Map<number, Buffer | undefined>();
     for (const c of batch) {
       const day = c.at - (c.at % DAY_MS);
       if (!salts.has(day)) salts.set(day, await this.deps.visitorSalts.saltFor(day));
     }
+    return salts;
+  }
+
+  /** The rows of a batch: each click classified and its visitor hashed, and the counters it adds to. */
+  private prepare(batch: readonly ClickInput[], salts: ReadonlyMap<number, Buffer | undefined>) {
     const records: ClickRecord[] = [];
     const totals = new Map<string, LinkClickTotals>();
     // A visitor's clicks tend to come together: hash each address once per day of a batch.
@@ -336,14 +349,14 @@ export class ClickRecorder {
     if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
   }
 
-  /** The human clicks of a batch now in links.clicks are no longer pending. */
-  private uncount(totals: readonly LinkClickTotals[]) {
-    for (const t of totals) if (t.human > 0) this.addPending(t.linkId, -t.human);
+  /** The human clicks of a committed batch are no longer pending. */
+  private uncount(humanClicks: ReadonlyMap<string, number>) {
+    for (const [linkId, n] of humanClicks) this.addPending(linkId, -n);
   }
 
   /** The human clicks of a batch whose commit failed are pending again. */
-  private count(totals: readonly LinkClickTotals[]) {
-    for (const t of totals) if (t.human > 0) this.addPending(t.linkId, t.human);
+  private count(humanClicks: ReadonlyMap<string, number>) {
+    for (const [linkId, n] of humanClicks) this.addPending(linkId, n);
   }
 
   private addPending(linkId: string, n: number) {
@@ -395,6 +408,31 @@ export class ClickRecorder {
     if (this.timer) this.timers.clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** What a durable click's `done` is given when its link had reached maxClicks: it was not written. */
+export const CLICK_LIMIT_REACHED = Symbol('the link had reached its maxClicks');
+
+function humanClicksByLink(batch: readonly ClickInput[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const c of batch) if (!c.bot) counts.set(c.linkId, (counts.get(c.linkId) ?? 0) + 1);
+  return counts;
+}
+
+/** The durable clicks (in arrival order) that would take their links past maxClicks. */
+async function clicksPastTheirLimit(t: Queries, durable: readonly DurableClick[]): Promise<Set<ClickInput>> {
+  const human = durable.filter((d) => !d.click.bot).map((d) => d.click);
+  const limits = await clickLimitsOf(t, [...new Set(human.map((c) => c.linkId))].sort());
+  const taken = new Map<string, number>();
+  const refused = new Set<ClickInput>();
+  for (const c of human) {
+    const limit = limits.get(c.linkId);
+    if (!limit || limit.maxClicks === null) continue;
+    const count = taken.get(c.linkId) ?? limit.clicks;
+    if (count >= limit.maxClicks) refused.add(c);
+    else taken.set(c.linkId, count + 1);
+  }
+  return refused;
 }
 
 /** The visitor hash: HMAC-SHA256 keyed with the day's salt, 128 bits. Null once the day's salt is gone. */

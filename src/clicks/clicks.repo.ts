@@ -119,3 +119,19 @@ async function writeClickBatchTogether(
     await db.exec(PG_ADD_WORKSPACE_HOURS, ...columns(hours, (w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]));
   }
 }
+
+/**
+ * The human clicks each of these links has and may have (maxClicks), through the handle of the
+ * batch's transaction. On PostgreSQL the rows stay locked until the batch commits, so instances
+ * that write the clicks of one limited link take turns and each sees the others' committed
+ * clicks; SQLite's transactions already take turns. In key order, as the batch updates them.
+ */
+export async function clickLimitsOf(db: Queries, linkIds: readonly string[]): Promise<Map<string, { clicks: number; maxClicks: number | null }>> {
+  const rows = await db.rows<{ id: string; clicks: number; max_clicks: number | null }>(
+    db.dialect === 'postgres'
+      ? 'select id, clicks, max_clicks from links where id = any(?::text[]) order by id for no key update'
+      : `select id, clicks, max_clicks from links where id in (${linkIds.map(() => '?').join(', ')})`,
+    ...(db.dialect === 'postgres' ? [linkIds] : linkIds),
+  );
+  return new Map(rows.map((r) => [r.id, { clicks: r.clicks, maxClicks: r.max_clicks }]));
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { ClickInput, ClickRecorder } from '../clicks/click-recorder.js';
+import { CLICK_LIMIT_REACHED, type ClickInput, type ClickRecorder } from '../clicks/click-recorder.js';
 import { isBotRequest } from '../clicks/classify.js';
 import type { Clock } from '../lib/clock.js';
 import { STORAGE_RETRY_SECONDS } from '../db/storage-health.js';
@@ -69,6 +69,12 @@ export function createRedirectHandler(deps: RedirectDeps) {
       if (error === undefined) {
         note(req, target.redirectCode, 'redirected', since);
         return send(res, target.redirectCode, target.url);
+      }
+      if (error === CLICK_LIMIT_REACHED) {
+        // Other instances' clicks took the rest: this one knows it now too.
+        target.humanClicks = Math.max(target.humanClicks, target.maxClicks!);
+        note(req, 410, 'exhausted', since);
+        return writeStatusPage(res, 410, deps.pages.gone);
       }
       target.humanClicks--;
       note(req, 503, 'unavailable', since);

@@ -105,7 +105,7 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
     if (Object.keys(errors).length > 0) return render(req, res, 400, { email, next, errors });
 
     const ip = deps.clientIp(req);
-    const waitMs = throttle.waitMs(email, ip);
+    const waitMs = await throttle.waitMs(email, ip);
     if (waitMs > 0) {
       const minutes = Math.ceil(waitMs / 60_000);
       log.warn({ ip }, 'sign-in throttled');
@@ -119,12 +119,12 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
 
     const user = await checkCredentials(deps, email, password);
     if (!user) {
-      throttle.failed(email, ip);
+      await throttle.failed(email, ip);
       log.info({ ip }, 'sign-in refused');
       return render(req, res, 400, { email, next, formError: INCORRECT });
     }
 
-    throttle.succeeded(email);
+    await throttle.succeeded(email);
     const first = (await membershipsOf(deps.db, user.id))[0];
     const { token } = await startSession(deps, {
       userId: user.id,

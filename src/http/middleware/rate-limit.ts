@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Config } from '../../config.js';
+import type { Queries } from '../../db/db.js';
 import type { Clock } from '../../lib/clock.js';
+import { bucketName, forgetIdleBuckets, giveBackToBucket, takeFromBucket } from '../../limits/shared-limits.repo.js';
 import { AppError } from '../../lib/errors.js';
 import type { WorkspacePlan } from '../../workspaces/plans.js';
 import { principalOf } from './auth.js';
@@ -8,6 +10,7 @@ import { principalOf } from './auth.js';
 export interface RateLimitDeps {
   clock: Clock;
   config: Pick<Config, 'apiRateLimit'>;
+  db: Queries;
 }
 
 declare module 'express-serve-static-core' {
@@ -40,14 +43,16 @@ const WINDOW_MS = 60_000;
  * IPv6 clients are counted per /64, the block one subscriber usually holds.
  */
 export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => string) {
-  const keys = new RateLimiter();
-  const addresses = new RateLimiter();
+  // One process counts in memory; instances sharing a PostgreSQL database count in it.
+  const buckets = (kind: string): RateBuckets => (deps.db.dialect === 'postgres' ? new SharedRateLimiter(deps.db, kind) : new RateLimiter());
+  const keys = buckets('key');
+  const addresses = buckets('address');
 
-  function perClientAddress(req: Request, res: Response, next: NextFunction) {
+  async function perClientAddress(req: Request, res: Response, next: NextFunction) {
     const address = addressGroup(clientIp(req));
     // Taken on arrival, not once the answer is known: guesses sent all at once must each use up
     // the quota before their keys are checked. perKey gives it back to requests with a usable key.
-    const verdict = addresses.take(address, ADDRESS_REQUESTS_PER_MINUTE, deps.clock.now());
+    const verdict = await addresses.take(address, ADDRESS_REQUESTS_PER_MINUTE, deps.clock.now());
     if (!verdict.admitted) {
       throw rateLimited(
         verdict,
@@ -63,12 +68,12 @@ export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => strin
     next();
   }
 
-  function perKey(_req: Request, res: Response, next: NextFunction) {
+  async function perKey(_req: Request, res: Response, next: NextFunction) {
     const { keyId, plan } = principalOf(res);
     const now = deps.clock.now();
     // A usable key from an allowed network: the request is the key's, not the address's.
     if (res.locals.rateLimitAddress !== undefined) {
-      addresses.giveBack(res.locals.rateLimitAddress);
+      await addresses.giveBack(res.locals.rateLimitAddress);
       res.locals.rateLimitAddress = undefined;
     }
     const quota = keyQuota(plan, deps.config.apiRateLimit);
@@ -76,7 +81,7 @@ export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => strin
       for (const name of RATE_LIMIT_HEADERS) res.removeHeader(name);
       return next();
     }
-    const verdict = keys.take(keyId, quota.perMinute, now);
+    const verdict = await keys.take(keyId, quota.perMinute, now);
     if (!verdict.admitted) {
       throw rateLimited(
         verdict,
@@ -101,6 +106,14 @@ export interface Verdict {
   retryAfterSeconds: number;
 }
 
+/** Where request counts live: this process's memory, or a database that instances share. */
+export interface RateBuckets {
+  /** Admits or refuses one request; only an admitted one is counted. */
+  take(key: string, perMinute: number, now: number): Verdict | Promise<Verdict>;
+  /** Undoes one admitted `take` (the request turned out to belong to another bucket). */
+  giveBack(key: string): void | Promise<void>;
+}
+
 /**
  * GCRA (a leaky bucket) per key, in whole numbers: each request adds WINDOW_MS units to the key's
  * level, which drains by `perMinute` units a millisecond, and a request is admitted while the
@@ -109,7 +122,7 @@ export interface Verdict {
  * A key untouched for a minute has drained and is forgotten; beyond `maxEntries` the least
  * recently used are forgotten too (letting them start afresh), so memory stays bounded.
  */
-export class RateLimiter {
+export class RateLimiter implements RateBuckets {
   /** In order of last use: the Map keeps insertion order and each use re-inserts. */
   private readonly buckets = new Map<string, { level: number; at: number }>();
 
@@ -151,12 +164,7 @@ export class RateLimiter {
 
   private levelOf(key: string, perMinute: number, now: number): number {
     const bucket = this.buckets.get(key);
-    if (!bucket) return 0;
-    // Filled under a higher limit, it is at most full under this one; and a full bucket drains
-    // within WINDOW_MS, so capping the elapsed time keeps the product small.
-    const level = Math.min(bucket.level, WINDOW_MS * perMinute);
-    const elapsed = Math.min(Math.max(now - bucket.at, 0), WINDOW_MS);
-    return Math.max(level - elapsed * perMinute, 0);
+    return bucket ? drainedLevel(bucket, perMinute, now) : 0;
   }
 
   private forgetIdle(now: number): void {
@@ -164,6 +172,43 @@ export class RateLimiter {
       if (now - bucket.at < WINDOW_MS && this.buckets.size <= this.maxEntries) return;
       this.buckets.delete(key);
     }
+  }
+}
+
+/** A bucket's level at `now`: what it held at `at`, less what has drained since. */
+function drainedLevel(bucket: { level: number; at: number }, perMinute: number, now: number): number {
+  // Filled under a higher limit, it is at most full under this one; and a full bucket drains
+  // within WINDOW_MS, so capping the elapsed time keeps the product small.
+  const level = Math.min(bucket.level, WINDOW_MS * perMinute);
+  const elapsed = Math.min(Math.max(now - bucket.at, 0), WINDOW_MS);
+  return Math.max(level - elapsed * perMinute, 0);
+}
+
+/**
+ * The same GCRA in a table that instances on one PostgreSQL database share: each take is one
+ * atomic upsert (src/limits/shared-limits.repo.ts), so a key allowed 60 a minute gets 60 whichever
+ * instances its requests reach. Each instance deletes idle buckets once a minute.
+ */
+export class SharedRateLimiter implements RateBuckets {
+  private sweptAt = 0;
+
+  constructor(
+    private readonly db: Queries,
+    private readonly kind: string,
+  ) {}
+
+  async take(key: string, perMinute: number, now: number): Promise<Verdict> {
+    if (now - this.sweptAt >= WINDOW_MS) {
+      this.sweptAt = now;
+      await forgetIdleBuckets(this.db, now - WINDOW_MS);
+    }
+    const row = await takeFromBucket(this.db, bucketName(this.kind, key), WINDOW_MS, perMinute, now);
+    // Refused, the row is as it was: the verdict is its level now, as in memory.
+    return verdictFor(row.admitted ? row.level : drainedLevel(row, perMinute, now), perMinute, row.admitted);
+  }
+
+  async giveBack(key: string): Promise<void> {
+    await giveBackToBucket(this.db, bucketName(this.kind, key), WINDOW_MS);
   }
 }
 

@@ -1,0 +1,24 @@
+-- PostgreSQL twin of migrations/sqlite/0009_shared_limits.sql (rules: 0001_initial.sql).
+-- Rate limits and sign-in throttling that several instances share (issue 14).
+--
+-- With PostgreSQL, any number of instances serve one team, and a limit counted in each process
+-- would let a key make N times its quota and a guesser N times its tries. Here the counters
+-- live in these tables, changed by one atomic statement per request.
+--
+-- Buckets are named by a SHA-256 of what they count (a key id, a client address, an email as
+-- typed), so these rows hold no address or email. Rows idle past their window are deleted.
+
+-- The API rate limits (src/http/middleware/rate-limit.ts): a GCRA level per bucket.
+CREATE TABLE rate_limit_buckets (
+  bucket   TEXT PRIMARY KEY,
+  level    BIGINT NOT NULL,  -- window milliseconds × requests, drained by the limit per millisecond
+  at       BIGINT NOT NULL,  -- epoch milliseconds of the level
+  admitted SMALLINT NOT NULL CHECK (admitted IN (0, 1)) -- the last request's verdict (what the upsert answers)
+);
+
+-- Failed sign-ins per account and per address in a sliding window (src/sessions/login-throttle.ts).
+CREATE TABLE sign_in_failures (
+  bucket TEXT NOT NULL,
+  at     BIGINT NOT NULL -- epoch milliseconds
+);
+CREATE INDEX sign_in_failures_by_bucket ON sign_in_failures (bucket, at);
