@@ -171,4 +171,53 @@ describe('three instances on one PostgreSQL database', { skip: skipWithoutPostgr
     const list = await api(2, 'GET', '/api/v1/links?limit=100');
     assert.equal(list.json.data.filter((l: { url: string }) => l.url === 'https://example.com/once').length, 1);
   });
+
+  test('an attempt that outlasts its lease keeps it: no other instance sends the delivery meanwhile', async () => {
+    // A receiver that never answers holds the attempt for its whole timeout (15 s), past the 6 s
+    // a claim holds a delivery unless renewed.
+    const slow = await startReceiver(() => 'hang');
+    try {
+      const hook = await api(0, 'POST', '/api/v1/webhooks', { url: `${slow.url}/slow`, events: ['link.created'] });
+      assert.equal(hook.status, 201, hook.text);
+      assert.equal((await api(1, 'POST', '/api/v1/links', { url: 'https://example.com/slow' })).status, 201);
+      await slow.waitFor(1);
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+      assert.equal(slow.received.length, 1, 'one attempt in flight per delivery');
+      assert.equal((await api(2, 'PATCH', `/api/v1/webhooks/${hook.json.id}`, { enabled: false })).status, 200);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  // Last: it kills an instance.
+  test('kill -9 an instance mid-dispatch: the events it was sending arrive within 10 s through the others', async () => {
+    let holding = true;
+    const answered = new Set<string>();
+    const held = await startReceiver((hook) => {
+      if (holding) return 'hang';
+      answered.add(String(hook.headers['webhook-id']));
+      return { status: 200 };
+    });
+    try {
+      const hook = await api(0, 'POST', '/api/v1/webhooks', { url: `${held.url}/held`, events: ['link.created'] });
+      assert.equal(hook.status, 201, hook.text);
+      // Instances 1 and 2 frozen: instance 0 claims every delivery, and hangs in all of them.
+      for (const s of servers.slice(1)) process.kill(s.pid, 'SIGSTOP');
+      try {
+        for (let i = 0; i < 6; i++) assert.equal((await api(0, 'POST', '/api/v1/links', { url: `https://example.com/held/${i}` })).status, 201);
+        await held.waitFor(6);
+      } finally {
+        for (const s of servers.slice(1)) process.kill(s.pid, 'SIGCONT');
+      }
+      const ids = new Set(held.received.map((h) => String(h.headers['webhook-id'])));
+      assert.equal(ids.size, 6);
+      await servers[0]!.stop('SIGKILL');
+      const killedAt = Date.now();
+      holding = false;
+      await eventually(() => [...ids].every((id) => answered.has(id)), 10_000);
+      assert.ok(Date.now() - killedAt <= 10_000);
+    } finally {
+      await held.close();
+    }
+  });
 });

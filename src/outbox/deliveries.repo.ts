@@ -125,6 +125,15 @@ export async function enabledEndpoints(db: Queries, endpointIds: string[]): Prom
 export const releaseLease = (db: Queries, deliveryId: string) =>
   db.exec(`update webhook_deliveries set lease_until = null where id = ? and status = 'pending'`, deliveryId);
 
+/** The leases of attempts still in flight, extended to `leaseUntil`. */
+export const renewLeases = (db: Queries, deliveryIds: readonly string[], leaseUntil: number) =>
+  db.exec(
+    `update webhook_deliveries set lease_until = ?
+     where status = 'pending' and lease_until is not null and id in (select value from ${jsonValuesParam(db.dialect)})`,
+    leaseUntil,
+    JSON.stringify(deliveryIds),
+  );
+
 /** At start: no attempt of this process is in flight, so every lease belongs to a dead one. */
 export const releaseAllLeases = async (db: Queries) =>
   (await db.exec(`update webhook_deliveries set lease_until = null where status = 'pending' and lease_until is not null`)).changes;

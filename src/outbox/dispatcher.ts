@@ -16,6 +16,7 @@ import {
   recordAttempt,
   releaseAllLeases,
   releaseLease,
+  renewLeases,
 } from './deliveries.repo.js';
 import { AUTO_DISABLE_AFTER_MS, decide } from './retry-policy.js';
 
@@ -43,7 +44,11 @@ export interface DispatcherOptions {
   perWorkspace?: number;
   /** Attempts in flight at once to endpoints whose circuit is narrowed (they timed out), in all. */
   narrowed?: number;
-  /** Longer than an attempt can take (15 s): a live attempt never loses its lease. */
+  /**
+   * How long a claim holds a delivery; renewed every third of it while the attempt runs (an
+   * attempt may take 15 s). Short, so that a delivery whose instance died is claimed again by
+   * another within seconds.
+   */
   leaseMs?: number;
   /** How often due retries are looked for when nothing wakes the dispatcher. */
   pollMs?: number;
@@ -62,6 +67,9 @@ export class Dispatcher {
   /** Attempts in flight per endpoint (each can be cut off), and per workspace. */
   private readonly byEndpoint = new Map<string, Set<AbortController>>();
   private readonly byWorkspace = new Map<string, number>();
+  /** Attempts in flight by delivery, with the end of the lease this process last wrote for each. */
+  private readonly leases = new Map<string, { controller: AbortController; leaseUntil: number }>();
+  private renewing = false;
   private readonly running = new Set<Promise<void>>();
   private total = 0;
   private scheduled = false;
@@ -71,6 +79,7 @@ export class Dispatcher {
   private started = false;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private readonly concurrency: number;
   private readonly perEndpoint: number;
   private readonly perWorkspace: number;
@@ -95,7 +104,7 @@ export class Dispatcher {
     // workspace, share a quarter of the pool: however many workspaces have receivers that hang,
     // three quarters stay for those that answer.
     this.narrowed = options.narrowed ?? Math.max(1, Math.floor(this.concurrency / 4));
-    this.leaseMs = options.leaseMs ?? 60_000;
+    this.leaseMs = options.leaseMs ?? 6_000;
     this.pollMs = options.pollMs ?? 1_000;
     this.breakers = new CircuitBreakers(this.perEndpoint);
   }
@@ -106,7 +115,8 @@ export class Dispatcher {
     // On SQLite one server process has the database: leases left at start are from a process that
     // died. Released before the first claim: after it, this would release this process's own
     // leases too, and their deliveries would be sent twice. On PostgreSQL other instances' leases
-    // are live: a dead instance's expire (leaseMs) and are claimed again then.
+    // are live: a dead instance's expire (leaseMs, renewed while an attempt runs) and are claimed
+    // again then.
     if (this.deps.db.dialect === 'sqlite') {
       const released = await releaseAllLeases(this.deps.db);
       if (released > 0) this.deps.log.warn({ deliveries: released }, 'resuming deliveries left in flight by a previous process');
@@ -114,11 +124,13 @@ export class Dispatcher {
     // Stopped while the leases were being released.
     if (!this.started) return;
     this.stopped = false;
+    clearInterval(this.renewTimer);
     this.timer = setInterval(() => {
       // Also catches endpoints disabled without endpointsChanged() (a 410, 5 days of failures).
       void this.cutOffRemovedEndpoints();
       this.wake();
     }, this.pollMs).unref();
+    this.renewTimer = setInterval(() => void this.renewLeases(), this.leaseMs / 3).unref();
     this.wake();
   }
 
@@ -160,12 +172,40 @@ export class Dispatcher {
     this.stopped = true;
     this.started = false;
     clearInterval(this.timer);
+    // Leases are still renewed for the attempts waited for below.
     // A claim under way starts its attempts (they are leased): wait for it, so they are waited for too.
     await this.pumping;
-    if (this.running.size === 0) return;
-    let timeout: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => (timeout = setTimeout(r, graceMs)))]);
-    clearTimeout(timeout);
+    if (this.running.size > 0) {
+      let timeout: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => (timeout = setTimeout(r, graceMs)))]);
+      clearTimeout(timeout);
+    }
+    clearInterval(this.renewTimer);
+  }
+
+  /**
+   * Extends the leases of the attempts in flight. When that fails (the database cannot be
+   * reached), an attempt whose lease would lapse before the next try is cut off: another instance
+   * may claim the delivery then, and one attempt at a time is in flight per delivery.
+   */
+  private async renewLeases(): Promise<void> {
+    if (this.leases.size === 0 || this.renewing) return;
+    this.renewing = true;
+    const now = this.deps.clock.now();
+    const leaseUntil = now + this.leaseMs;
+    const ids = [...this.leases.keys()];
+    try {
+      await this.deps.db.write((t) => renewLeases(t, ids, leaseUntil));
+      for (const id of ids) {
+        const lease = this.leases.get(id);
+        if (lease) lease.leaseUntil = leaseUntil;
+      }
+    } catch (err) {
+      this.deps.log.error({ err, attempts: ids.length }, 'renewing webhook delivery leases failed');
+      for (const lease of this.leases.values()) if (lease.leaseUntil - this.deps.clock.now() <= this.leaseMs / 3) lease.controller.abort();
+    } finally {
+      this.renewing = false;
+    }
   }
 
   get attemptsInFlight(): number {
@@ -206,7 +246,7 @@ export class Dispatcher {
     }
     // Started even when stop() came during the claim: it waits for them like for the others.
     for (const delivery of claimed) {
-      const attempt = this.attempt(delivery).catch((err: unknown) => this.deps.log.error({ err, delivery: delivery.id }, 'webhook attempt failed'));
+      const attempt = this.attempt(delivery, now + this.leaseMs).catch((err: unknown) => this.deps.log.error({ err, delivery: delivery.id }, 'webhook attempt failed'));
       this.running.add(attempt);
       void attempt.finally(() => this.running.delete(attempt));
     }
@@ -249,8 +289,9 @@ export class Dispatcher {
     for (const controller of this.byEndpoint.get(endpointId) ?? []) controller.abort();
   }
 
-  private async attempt(d: ClaimedDelivery): Promise<void> {
+  private async attempt(d: ClaimedDelivery, leaseUntil: number): Promise<void> {
     const controller = new AbortController();
+    this.leases.set(d.id, { controller, leaseUntil });
     const ofEndpoint = this.byEndpoint.get(d.endpoint_id) ?? new Set();
     this.byEndpoint.set(d.endpoint_id, ofEndpoint.add(controller));
     this.byWorkspace.set(d.workspace_id, (this.byWorkspace.get(d.workspace_id) ?? 0) + 1);
@@ -265,7 +306,7 @@ export class Dispatcher {
       const log = { delivery: d.id, event: d.event_id, endpoint: d.endpoint_id, attempt: d.attempts + 1, ms: result.durationMs };
       if (result.errorClass === 'cancelled') {
         await this.deps.db.write((t) => releaseLease(t, d.id));
-        this.deps.log.info(log, 'webhook attempt cut off: the endpoint was deleted or disabled');
+        this.deps.log.info(log, 'webhook attempt cut off: the endpoint was deleted or disabled, or its lease could not be renewed');
         return;
       }
       this.deps.onAttempt?.(result.outcome, result.durationMs / 1000);
@@ -276,6 +317,7 @@ export class Dispatcher {
       // The circuit and the counts change together, so no claim sees a closed circuit with the
       // probe that closed it still counted in flight, or the reverse.
       if (result) this.noteCircuit(d.endpoint_id, result);
+      this.leases.delete(d.id);
       ofEndpoint.delete(controller);
       if (ofEndpoint.size === 0) this.byEndpoint.delete(d.endpoint_id);
       const n = this.byWorkspace.get(d.workspace_id)! - 1;
