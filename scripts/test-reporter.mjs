@@ -50,10 +50,11 @@ export default async function* summary(source) {
         // A skipped suite (the PostgreSQL ones without LINKQR_TEST_POSTGRES_URL): its tests are
         // never reported: the summary counts it apart.
         skippedSuites++;
-      } else if (type === 'test:fail' && suite.tests === 0) {
-        // A suite (or a whole file) that failed before any of its tests ran: a hook, an import.
+      } else if (type === 'test:fail' && (suite.tests === 0 || data.details?.error?.failureType !== 'subtestsFailed')) {
+        // A suite (or a whole file) that failed by itself: a hook, an import. Its tests, if any
+        // were reported, were cancelled, and their failures do not say why.
         failures.push({ file, line: data.line, column: data.column, path, error: data.details?.error });
-        counts.fail++;
+        if (suite.tests === 0) counts.fail++;
       }
       if (data.nesting === 0) {
         const seconds = ((data.details?.duration_ms ?? 0) / 1000).toFixed(1);
