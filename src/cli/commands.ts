@@ -168,6 +168,14 @@ export const COMMANDS: Command[] = [
     options: { force: { type: 'boolean', usage: '--force', description: 'replace FILE if it exists' } },
   },
   {
+    name: ['copy-database'],
+    summary: 'copy every row of this database (SQLite in the data dir, or LINKQR_DATABASE_URL) into an empty database of the other kind; with the server stopped',
+    options: {
+      to: { type: 'string', usage: '--to T', description: 'a postgres:// URL (from SQLite), or a data dir (from PostgreSQL)', required: true },
+      ...JSON_OPTION,
+    },
+  },
+  {
     name: ['version'],
     summary: 'print the version (--json: with the Node.js and SQLite versions, for bug reports)',
     options: JSON_OPTION,

@@ -21,6 +21,7 @@ const members = () => import('./members.js');
 const keys = () => import('./keys.js');
 const audit = () => import('./audit.js');
 const backup = () => import('./backup.js');
+const copyDatabase = () => import('./copy-database.js');
 const version = () => import('./version.js');
 
 /** Keyed by the command's words (`key create`); src/cli/cli.test.ts checks it matches the table. */
@@ -47,6 +48,7 @@ export const IMPLEMENTATIONS: Record<string, CommandRun> = {
   'key log': lazy(keys, (m) => m.keyLog),
   audit: lazy(audit, (m) => m.audit),
   backup: lazy(backup, (m) => m.backup),
+  'copy-database': lazy(copyDatabase, (m) => m.copyDatabaseCommand),
   version: lazy(version, (m) => m.version),
 };
 

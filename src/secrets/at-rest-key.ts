@@ -67,6 +67,19 @@ export function loadAtRestKeys(config: { secret: string | undefined; dataDir: st
   };
 }
 
+/**
+ * Every key that may have sealed what a database holds, creating nothing: LINKQR_SECRET's, and the
+ * key file of a SQLite data dir (linkqr copy-database opens the source's secrets with these).
+ */
+export function existingAtRestKeys(config: { secret: string | undefined; dataDir?: string }): AtRestKey[] {
+  const keys: AtRestKey[] = [];
+  if (config.secret !== undefined) keys.push(derive(Buffer.from(config.secret, 'utf8'), 'LINKQR_SECRET'));
+  const file = config.dataDir === undefined ? undefined : join(config.dataDir, KEY_FILE);
+  const material = file === undefined ? undefined : readKeyFile(file);
+  if (material) keys.push(derive(material, file!));
+  return keys;
+}
+
 function derive(material: Buffer, source: string): AtRestKey {
   const expand = (label: string, length: number) => Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), label, length));
   return { id: expand(ID_LABEL, 6).toString('base64url'), key: expand(ENCRYPTION_LABEL, KEY_BYTES), source };
