@@ -1,8 +1,6 @@
 // API link creation per second with one key (target >= 5,000/s). Server on one core, load on the other.
 //   npm run build && node scripts/bench/create-links.mjs     (BENCH_DURATION, BENCH_CONNECTIONS)
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
-import { autocannon, DURATION, fmt, startLinkqr } from './lib.mjs';
+import { autocannon, DURATION, fmt, openBenchSql, startLinkqr } from './lib.mjs';
 
 const l = await startLinkqr();
 // Warm the key's verification cache so the run measures steady state, not one argon2 hash.
@@ -13,15 +11,15 @@ const result = autocannon(`${l.url}/api/v1/links`, {
   body: JSON.stringify({ url: 'https://example.com/landing?utm_source=bench', tags: ['bench'] }),
 });
 const created = result['2xx'];
-const dataDir = l.dataDir;
 await l.child.kill('SIGTERM');
 await new Promise((r) => l.child.once('exit', r));
-const db = new Database(join(dataDir, 'linkqr.db'), { readonly: true });
-const rows = db.prepare('select count(*) n from links').get().n;
-const events = db.prepare("select count(*) n from events where type = 'link.created'").get().n;
-db.close();
+const db = await openBenchSql(l);
+const [{ n: rows }] = await db.all('select count(*) n from links');
+const [{ n: events }] = await db.all("select count(*) n from events where type = 'link.created'");
+await db.close();
+await l.stop();
 
-console.log(`create-links benchmark, ${DURATION}s, one key:`);
+console.log(`create-links benchmark, ${DURATION}s, one key, ${l.databaseUrl ? 'PostgreSQL' : 'SQLite'}:`);
 console.log(`  created     : ${fmt(created / DURATION)} links/s (${fmt(result.requests.average)} req/s average), p99 ${result.latency.p99} ms`);
 console.log(`  responses   : ${fmt(created)} x 201, ${fmt(result.non2xx)} other, ${result.errors} errors`);
 console.log(`  stored      : ${fmt(rows)} links, ${fmt(events)} link.created events`);

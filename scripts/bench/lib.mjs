@@ -76,7 +76,7 @@ export async function startBare302() {
  */
 async function benchDatabase() {
   const server = process.env.BENCH_POSTGRES_URL;
-  if (!server) return { env: {}, drop: async () => {} };
+  if (!server) return { url: undefined, env: {}, drop: async () => {} };
   const { default: pg } = await import('pg');
   const name = `linkqr_bench_${Math.random().toString(36).slice(2, 10)}`;
   const admin = async (sql) => {
@@ -92,8 +92,37 @@ async function benchDatabase() {
   const url = new URL(server);
   url.pathname = `/${name}`;
   return {
+    url: url.href,
     env: { LINKQR_DATABASE_URL: url.href, LINKQR_SECRET: 'benchmark-secret-not-for-production' },
     drop: () => admin(`drop database if exists ${name} with (force)`),
+  };
+}
+
+/**
+ * SQL on the database a started LinkQR uses, SQLite or PostgreSQL, with `?` placeholders:
+ * `all(sql, ...params)` (rows) and `run(sql, ...params)` (rows changed). Counts come back as numbers.
+ */
+export async function openBenchSql(l) {
+  if (l.databaseUrl) {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: l.databaseUrl });
+    await client.connect();
+    let n = 0;
+    const numbered = (sql) => ((n = 0), sql.replace(/\?/g, () => `$${++n}`));
+    const numeric = (row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v]));
+    return {
+      all: async (sql, ...params) => (await client.query(numbered(sql), params)).rows.map(numeric),
+      run: async (sql, ...params) => (await client.query(numbered(sql), params)).rowCount,
+      close: () => client.end(),
+    };
+  }
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(l.dataDir, 'linkqr.db'));
+  db.pragma('busy_timeout = 5000');
+  return {
+    all: async (sql, ...params) => db.prepare(sql).all(...params),
+    run: async (sql, ...params) => db.prepare(sql).run(...params).changes,
+    close: async () => db.close(),
   };
 }
 
@@ -115,10 +144,12 @@ export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = 
     url,
     key,
     dataDir,
+    databaseUrl: database.url,
     cli,
     ...proc,
     async stop() {
-      await proc.stop();
+      // A benchmark may have stopped the server itself, to read what it wrote.
+      if (proc.child.exitCode === null && proc.child.signalCode === null) await proc.stop();
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

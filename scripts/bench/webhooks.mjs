@@ -27,10 +27,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import Database from 'better-sqlite3';
-import { fmt, freePort, LOAD_CORE, SERVER_CORE, startLinkqr } from './lib.mjs';
+import { fmt, freePort, LOAD_CORE, openBenchSql, SERVER_CORE, startLinkqr } from './lib.mjs';
 
 const BACKLOG = Number(process.env.BENCH_WEBHOOK_BACKLOG ?? 20_000);
 const RATE = Number(process.env.BENCH_WEBHOOK_RATE ?? 1_000);
@@ -251,8 +249,7 @@ else {
   await sleep(300); // the last outcomes are recorded (group commit)
   await control('/mode?status=200');
   await control('/reset');
-  const db = new Database(join(l.dataDir, 'linkqr.db'));
-  db.pragma('busy_timeout = 5000');
+  const db = await openBenchSql(l);
   // The server's CPU time (user + system, /proc in 10 ms ticks): steadier than the rate when other
   // processes share the cores.
   const serverCpuMs = () => {
@@ -260,8 +257,8 @@ else {
     return (Number(fields[11]) + Number(fields[12])) * 10;
   };
   const cpuBefore = serverCpuMs();
-  const made = db.prepare(`update webhook_deliveries set next_attempt_at = ? where status = 'pending'`).run(Date.now()).changes;
-  db.close();
+  const made = await db.run(`update webhook_deliveries set next_attempt_at = ? where status = 'pending'`, Date.now());
+  await db.close();
   if (made !== BACKLOG) throw new Error(`expected ${BACKLOG} pending deliveries, found ${made}`);
   const drained = await waitForArrivals(BACKLOG);
   const drainCpuUs = ((serverCpuMs() - cpuBefore) * 1000) / BACKLOG;
@@ -370,7 +367,7 @@ else {
   agent.destroy();
 
   const bodyBytes = Buffer.byteLength(sample.body);
-  console.log(`webhooks benchmark (one endpoint, ${PER_ENDPOINT} attempts in flight at most, ${bodyBytes}-byte link.created bodies):`);
+  console.log(`webhooks benchmark, ${process.env.BENCH_POSTGRES_URL ? "PostgreSQL" : "SQLite"} (one endpoint, ${PER_ENDPOINT} attempts in flight at most, ${bodyBytes}-byte link.created bodies):`);
   console.log(`  drain     : ${fmt(BACKLOG)} due deliveries in ${drainSeconds.toFixed(2)} s = ${fmt(drainRate)} deliveries/s, ${fmt(drainCpuUs)} µs of server CPU each (${fmt(drainUnique)} unique webhook-ids)`);
   console.log(`              (backlog built with ${fmt(BACKLOG)} API creates + 503 attempts in ${fillSeconds.toFixed(1)} s)`);
   console.log(`  steady    : ${fmt(steadyN)} links at ${fmt(RATE)}/s: change→receiver p50 ${ms(pct(fromChange, 50))}, p99 ${ms(pct(fromChange, 99))}; 201→receiver p50 ${ms(pct(from201, 50))}, p99 ${ms(pct(from201, 99))}`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { copyFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { AdminClient } from '../testing/admin-client.js';
@@ -135,5 +136,26 @@ describe('copy-database between SQLite and PostgreSQL', { skip: skipWithoutPostg
     const noSecret = await runCli(['copy-database', '--to', database.url], { dataDir: sqliteDir });
     assert.equal(noSecret.code, 1);
     assert.match(noSecret.stderr, /LINKQR_SECRET/);
+    const fromPostgresWithoutSecret = await runCli(['copy-database', '--to', dir()], { dataDir: dir(), env: { LINKQR_DATABASE_URL: database.url } });
+    assert.equal(fromPostgresWithoutSecret.code, 1);
+    assert.match(fromPostgresWithoutSecret.stderr, /set LINKQR_SECRET to the one your PostgreSQL instances use/);
+  });
+
+  test('a source whose key is missing: the copy says which secrets it cannot open and leaves the target empty', async () => {
+    // The database without the linkqr.key that sealed its webhook secret.
+    const keyless = dir();
+    for (const file of readdirSync(sqliteDir).filter((f) => f.startsWith('linkqr.db'))) copyFileSync(join(sqliteDir, file), join(keyless, file));
+    const target = await createTestDatabase();
+    try {
+      const copied = await runCli(['copy-database', '--to', target.url], { dataDir: keyless, env: { LINKQR_SECRET: SECRET } });
+      assert.equal(copied.code, 1);
+      assert.match(copied.stderr, /1 webhook signing secrets cannot be opened .*; the target was emptied again/);
+      // Emptied: with the key back, the same copy goes through.
+      copyFileSync(join(sqliteDir, 'linkqr.key'), join(keyless, 'linkqr.key'));
+      const again = await runCli(['copy-database', '--to', target.url], { dataDir: keyless, env: { LINKQR_SECRET: SECRET } });
+      assert.equal(again.code, 0, again.stderr);
+    } finally {
+      await target.drop();
+    }
   });
 });

@@ -39,12 +39,15 @@ export async function copyDatabaseCommand({ config, assets, logger, options }: C
         : 'copy-database copies between SQLite and PostgreSQL: with LINKQR_DATABASE_URL set, --to must be a data dir (to copy PostgreSQL, use pg_dump)',
     );
   }
-  // What opens the source's sealed values, and what seals them for the target (a PostgreSQL
-  // target needs LINKQR_SECRET, as its instances will).
+  // The source's sealed values open with its keys: a data dir's linkqr.key, or LINKQR_SECRET,
+  // which instances on PostgreSQL must have.
+  if (from.kind === 'postgres' && config.secret === undefined) {
+    throw new OperatorError('set LINKQR_SECRET to the one your PostgreSQL instances use: it opens the webhook secrets stored there');
+  }
+  if (target.kind === 'postgres' && config.secret === undefined) {
+    throw new OperatorError('set LINKQR_SECRET (32 characters or more, the same on every instance): on PostgreSQL it is the key that seals webhook secrets');
+  }
   const sourceKeys = existingAtRestKeys({ secret: config.secret, ...(from.kind === 'sqlite' ? { dataDir: from.dataDir } : {}) });
-  const targetKeys = loadAtRestKeys(
-    target.kind === 'sqlite' ? { secret: config.secret, dataDir: target.dataDir } : { secret: config.secret, dataDir: config.dataDir, databaseUrl: target.url },
-  );
 
   const opened: { close(): Promise<void> }[] = [];
   const locks: DataDirLock[] = [];
@@ -55,19 +58,34 @@ export async function copyDatabaseCommand({ config, assets, logger, options }: C
     }
     const source = await openSource(from, assets, opened);
     const destination = await openTarget(target, assets, opened);
+    // The key that seals for the target, as its server will load it (a PostgreSQL target needs
+    // LINKQR_SECRET; a data dir without it gets a new linkqr.key).
+    const targetKeys = loadAtRestKeys(
+      target.kind === 'sqlite' ? { secret: config.secret, dataDir: target.dataDir } : { secret: config.secret, dataDir: config.dataDir, databaseUrl: target.url },
+    );
     const counts = await copyDatabase(source, destination, progressOn(process.stderr));
     await source.close();
     printCounts(counts, options.json === true);
-    const differ = counts.filter((c) => c.source !== c.target);
-    if (differ.length > 0) {
-      say(`The copy differs from the source in ${differ.map((c) => c.table).join(', ')}: do not use it.`);
-      return 1;
+    // From here on the copy is committed: whatever fails empties it again, so that a second try
+    // finds an empty target.
+    const problem = await (async () => {
+      const differ = counts.filter((c) => c.source !== c.target);
+      if (differ.length > 0) return `the copy differs from the source in ${differ.map((c) => c.table).join(', ')}`;
+      const unreadable = await sealForTarget(target, sourceKeys, targetKeys, log);
+      if (unreadable > 0) {
+        return `${unreadable} webhook signing secrets cannot be opened with the keys given (LINKQR_SECRET, and the source data dir's linkqr.key)`;
+      }
+      return undefined;
+    })().catch((e: unknown) => `sealing secrets for the target failed: ${(e as Error).message}`);
+    if (problem !== undefined) {
+      await destination.empty(counts.map((c) => c.table));
+      throw new OperatorError(`${problem}; the target was emptied again`);
     }
-    await sealForTarget(target, sourceKeys, targetKeys, log);
     say(
       target.kind === 'postgres'
         ? `Copied into ${redactUrl(target.url)}. Start LinkQR with LINKQR_DATABASE_URL set to it and the same LINKQR_SECRET.`
-        : `Copied into ${join(target.dataDir, DB_FILE)}. Start LinkQR with --data-dir ${target.dataDir} (and without LINKQR_DATABASE_URL).`,
+        : `Copied into ${join(target.dataDir, DB_FILE)}. Start LinkQR with --data-dir ${target.dataDir}, without LINKQR_DATABASE_URL` +
+            (config.secret === undefined ? '.' : ', and with the same LINKQR_SECRET (the secrets there are sealed with it).'),
     );
   } catch (e) {
     throw (target.kind === 'postgres' ? postgresConnectionProblem(e, target.url) : undefined) ??
@@ -145,14 +163,17 @@ async function requireEmpty(target: CopyTarget, name: string) {
 
 /**
  * Sealed values (webhook secrets, stored answers, the day's visitor salt) were copied as they
- * were: sealed again under the target's key, with the same start-up step that handles a changed key.
+ * were: sealed again under the target's key, with the same start-up step that handles a changed
+ * key. Returns how many webhook secrets could not be opened.
  */
-async function sealForTarget(side: Side, sourceKeys: AtRestKeys['previous'], targetKeys: AtRestKeys, log: Logger) {
+async function sealForTarget(side: Side, sourceKeys: AtRestKeys['previous'], targetKeys: AtRestKeys, log: Logger): Promise<number> {
   const previous = [...targetKeys.previous, ...sourceKeys].filter((k) => k.id !== targetKeys.current.id);
   const keys: AtRestKeys = { current: targetKeys.current, previous };
   const db: Db = side.kind === 'sqlite' ? openDb(join(side.dataDir, DB_FILE)) : openPostgresDb(side.url, { max: 1, log });
   try {
     await prepareSecretsAtRest({ db, keys, log, clock: systemClock });
+    const row = await db.row<{ n: number }>('select count(*) as n from webhook_endpoints where secret_unreadable_since is not null');
+    return Number(row!.n);
   } finally {
     await db.close();
   }

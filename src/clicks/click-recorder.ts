@@ -225,7 +225,7 @@ export class ClickRecorder {
       exhausted = await this.deps.db.tx(async (t) => {
         // The limited links' counters, read (and on PostgreSQL locked) in the batch's transaction:
         // the clicks past a limit, counted by every instance's committed clicks, are not written.
-        const refused = durable.length > 0 ? await clicksPastTheirLimit(t, durable) : new Set<ClickInput>();
+        const refused = durable.length > 0 ? await clicksPastTheirLimit(t, durable, batch) : new Set<ClickInput>();
         const prepared = this.prepare(refused.size === 0 ? batch : batch.filter((c) => !refused.has(c)), salts);
         await writeClickBatch(t, prepared.records, prepared.totals, prepared.months);
         await this.deps.inBatch?.(t, prepared.records);
@@ -420,9 +420,9 @@ function humanClicksByLink(batch: readonly ClickInput[]): Map<string, number> {
 }
 
 /** The durable clicks (in arrival order) that would take their links past maxClicks. */
-async function clicksPastTheirLimit(t: Queries, durable: readonly DurableClick[]): Promise<Set<ClickInput>> {
+async function clicksPastTheirLimit(t: Queries, durable: readonly DurableClick[], batch: readonly ClickInput[]): Promise<Set<ClickInput>> {
   const human = durable.filter((d) => !d.click.bot).map((d) => d.click);
-  const limits = await clickLimitsOf(t, [...new Set(human.map((c) => c.linkId))].sort());
+  const limits = await clickLimitsOf(t, [...new Set(batch.map((c) => c.linkId))]);
   const taken = new Map<string, number>();
   const refused = new Set<ClickInput>();
   for (const c of human) {

@@ -1,6 +1,6 @@
 import type { Dialect, Queries } from '../db/db.js';
 import { rollUp } from './rollups.js';
-import { greatest } from '../db/dialect-sql.js';
+import { greatest, jsonValuesParam } from '../db/dialect-sql.js';
 
 export interface ClickRecord {
   linkId: string;
@@ -121,17 +121,19 @@ async function writeClickBatchTogether(
 }
 
 /**
- * The human clicks each of these links has and may have (maxClicks), through the handle of the
+ * The human clicks each of a batch's links has and may have (maxClicks), through the handle of the
  * batch's transaction. On PostgreSQL the rows stay locked until the batch commits, so instances
- * that write the clicks of one limited link take turns and each sees the others' committed
- * clicks; SQLite's transactions already take turns. In key order, as the batch updates them.
+ * writing clicks of one limited link take turns and each sees the others' committed clicks (SQLite's
+ * transactions already take turns). All the batch's links, in the byte order of their ids, the
+ * order writeClickBatchTogether updates them in, so two batches cannot lock them crosswise; and
+ * no batch waits more than 5 s for a row another instance holds (its redirects answer 503 then).
  */
 export async function clickLimitsOf(db: Queries, linkIds: readonly string[]): Promise<Map<string, { clicks: number; maxClicks: number | null }>> {
+  if (db.dialect === 'postgres') await db.exec(`set local lock_timeout = '5s'`);
   const rows = await db.rows<{ id: string; clicks: number; max_clicks: number | null }>(
-    db.dialect === 'postgres'
-      ? 'select id, clicks, max_clicks from links where id = any(?::text[]) order by id for no key update'
-      : `select id, clicks, max_clicks from links where id in (${linkIds.map(() => '?').join(', ')})`,
-    ...(db.dialect === 'postgres' ? [linkIds] : linkIds),
+    `select id, clicks, max_clicks from links where id in (select value from ${jsonValuesParam(db.dialect)})` +
+      (db.dialect === 'postgres' ? ' order by id collate "C" for no key update' : ''),
+    JSON.stringify(linkIds),
   );
   return new Map(rows.map((r) => [r.id, { clicks: r.clicks, maxClicks: r.max_clicks }]));
 }

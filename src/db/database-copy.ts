@@ -44,6 +44,8 @@ export interface CopyTarget extends End {
   insert(table: string, columns: readonly Column[], rows: readonly unknown[][]): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
+  /** Deletes every row of these tables again (a committed copy that turned out unusable). */
+  empty(tables: readonly string[]): Promise<void>;
 }
 
 export interface TableCount {
@@ -172,6 +174,11 @@ export function sqliteTarget(db: BetterSqlite3.Database): CopyTarget {
     async rollback() {
       if (db.inTransaction) db.exec('rollback');
     },
+    async empty(tables) {
+      db.transaction(() => {
+        for (const table of [...tables].reverse()) db.exec(`delete from ${quoted(table)}`);
+      })();
+    },
   };
 }
 
@@ -182,8 +189,9 @@ function postgresSchema(client: pg.ClientBase): End {
     async tables() {
       const names = (await client.query<{ name: string }>(`select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'`)).rows.map((r) => r.name);
       const edges = await client.query<{ child: string; parent: string }>(
-        `select c.conrelid::regclass::text as child, c.confrelid::regclass::text as parent
+        `select child.relname as child, parent.relname as parent
            from pg_constraint c join pg_namespace n on n.oid = c.connamespace
+           join pg_class child on child.oid = c.conrelid join pg_class parent on parent.oid = c.confrelid
           where c.contype = 'f' and n.nspname = current_schema()`,
       );
       const references = new Map<string, string[]>();
@@ -218,7 +226,8 @@ export async function postgresSource(client: pg.Client): Promise<CopySource> {
           yield rows;
         }
       } finally {
-        await client.query('close copy_rows');
+        // After a failed fetch the transaction is aborted and this fails too: the first error tells.
+        await client.query('close copy_rows').catch(() => {});
       }
     },
     async close() {
@@ -259,6 +268,9 @@ export function postgresTarget(client: pg.Client): CopyTarget {
     },
     async rollback() {
       await client.query('rollback');
+    },
+    async empty(tables) {
+      await client.query(`truncate ${tables.map(quoted).join(', ')}`);
     },
   };
 }

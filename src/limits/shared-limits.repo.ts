@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Queries } from '../db/db.js';
 
 // The counters that instances on one PostgreSQL database share: API rate-limit buckets and failed
@@ -7,8 +7,13 @@ import type { Queries } from '../db/db.js';
 // versions that SQLite's single server uses (src/http/middleware/rate-limit.ts,
 // src/sessions/login-throttle.ts). PostgreSQL's SQL: only instances on PostgreSQL share counters.
 
-/** A bucket's row name: a digest of what it counts, so the tables hold no address or email. */
-export const bucketName = (kind: string, key: string): string => createHash('sha256').update(`${kind}\0${key}`).digest('base64url');
+/**
+ * A bucket's row name: an HMAC of what it counts keyed with LINKQR_SECRET (which PostgreSQL
+ * requires), so the tables hold no address or email, and no one holding the database alone can
+ * try addresses or emails against them.
+ */
+export const bucketName = (secret: string | undefined, kind: string, key: string): string =>
+  createHmac('sha256', `linkqr shared limits\0${secret ?? ''}`).update(`${kind}\0${key}`).digest('base64url');
 
 /** A rate-limit bucket after a request: its level, when, and whether the request was admitted. */
 export interface BucketRow {
@@ -45,14 +50,23 @@ export async function forgetIdleBuckets(db: Queries, before: number): Promise<vo
   await db.exec('delete from rate_limit_buckets where at < ?', before);
 }
 
-/** The times of the bucket's latest `limit` failures after `since`, newest first. */
-export async function recentSignInFailures(db: Queries, bucket: string, since: number, limit: number): Promise<number[]> {
-  const rows = await db.rows<{ at: number }>('select at from sign_in_failures where bucket = ? and at > ? order by at desc limit ?', bucket, since, limit);
-  return rows.map((r) => r.at);
+/**
+ * Counts a sign-in attempt at `at` unless `limit` are already in the window; answers the times of
+ * those in the window before it, newest first (at most `limit`). In a transaction holding an
+ * advisory lock on the bucket, so that attempts through any instances count one at a time.
+ */
+export async function takeSignInAttempt(db: Queries, bucket: string, at: number, windowMs: number, limit: number): Promise<number[]> {
+  return db.tx(async (t) => {
+    await t.exec('select pg_advisory_xact_lock(hashtextextended(?, 0))', `sign-in ${bucket}`);
+    const rows = await t.rows<{ at: number }>('select at from sign_in_failures where bucket = ? and at > ? order by at desc limit ?', bucket, at - windowMs, limit);
+    if (rows.length < limit) await t.exec('insert into sign_in_failures (bucket, at) values (?, ?)', bucket, at);
+    return rows.map((r) => r.at);
+  });
 }
 
-export async function addSignInFailure(db: Queries, bucket: string, at: number): Promise<void> {
-  await db.exec('insert into sign_in_failures (bucket, at) values (?, ?)', bucket, at);
+/** Takes back one attempt (it succeeded). */
+export async function forgetSignInFailure(db: Queries, bucket: string, at: number): Promise<void> {
+  await db.exec('delete from sign_in_failures where ctid in (select ctid from sign_in_failures where bucket = ? and at = ? limit 1)', bucket, at);
 }
 
 export async function clearSignInFailures(db: Queries, bucket: string): Promise<void> {

@@ -121,18 +121,26 @@ export async function enabledEndpoints(db: Queries, endpointIds: string[]): Prom
   return new Set(rows.map((r) => r.id));
 }
 
-/** An attempt cut off before it had an outcome: the delivery is due again as it was, nothing recorded. */
-export const releaseLease = (db: Queries, deliveryId: string) =>
-  db.exec(`update webhook_deliveries set lease_until = null where id = ? and status = 'pending'`, deliveryId);
+/** An attempt cut off before it had an outcome: the delivery is due again as it was, nothing recorded (unless another instance holds it now). */
+export const releaseLease = (db: Queries, deliveryId: string, heldUntil: number) =>
+  db.exec(`update webhook_deliveries set lease_until = null where id = ? and status = 'pending' and lease_until = ?`, deliveryId, heldUntil);
 
-/** The leases of attempts still in flight, extended to `leaseUntil`. */
-export const renewLeases = (db: Queries, deliveryIds: readonly string[], leaseUntil: number) =>
-  db.exec(
+/**
+ * Extends the leases of attempts still in flight that hold `heldUntil` (the lease their claim or
+ * last renewal wrote) to `leaseUntil`. Returns the ids renewed: a delivery missing from them was
+ * claimed by another instance after its lease lapsed, and its attempt must stop.
+ */
+export async function renewLeases(db: Queries, deliveryIds: readonly string[], heldUntil: number, leaseUntil: number): Promise<Set<string>> {
+  const renewed = await db.rows<{ id: string }>(
     `update webhook_deliveries set lease_until = ?
-     where status = 'pending' and lease_until is not null and id in (select value from ${jsonValuesParam(db.dialect)})`,
+     where status = 'pending' and lease_until = ? and id in (select value from ${jsonValuesParam(db.dialect)})
+     returning id`,
     leaseUntil,
+    heldUntil,
     JSON.stringify(deliveryIds),
   );
+  return new Set(renewed.map((r) => r.id));
+}
 
 /** At start: no attempt of this process is in flight, so every lease belongs to a dead one. */
 export const releaseAllLeases = async (db: Queries) =>

@@ -184,25 +184,35 @@ export class Dispatcher {
   }
 
   /**
-   * Extends the leases of the attempts in flight. When that fails (the database cannot be
-   * reached), an attempt whose lease would lapse before the next try is cut off: another instance
-   * may claim the delivery then, and one attempt at a time is in flight per delivery.
+   * Keeps the leases of the attempts in flight: one that would lapse before the next renewal
+   * could be done is cut off first (whatever the database is doing: a renewal may hang while
+   * PostgreSQL cannot be reached), then the others are extended, and one whose lease another
+   * instance took meanwhile is cut off too. So one attempt at a time is in flight per delivery.
    */
   private async renewLeases(): Promise<void> {
+    const now = this.deps.clock.now();
+    for (const lease of this.leases.values()) if (lease.leaseUntil - now <= this.leaseMs / 3) lease.controller.abort();
     if (this.leases.size === 0 || this.renewing) return;
     this.renewing = true;
-    const now = this.deps.clock.now();
     const leaseUntil = now + this.leaseMs;
-    const ids = [...this.leases.keys()];
+    // By the lease each holds now: after the first renewal, nearly all hold the same.
+    const byHeld = new Map<number, string[]>();
+    for (const [id, lease] of this.leases) if (!lease.controller.signal.aborted) byHeld.set(lease.leaseUntil, [...(byHeld.get(lease.leaseUntil) ?? []), id]);
     try {
-      await this.deps.db.write((t) => renewLeases(t, ids, leaseUntil));
-      for (const id of ids) {
-        const lease = this.leases.get(id);
-        if (lease) lease.leaseUntil = leaseUntil;
+      for (const [heldUntil, ids] of byHeld) {
+        const renewed = await this.deps.db.write((t) => renewLeases(t, ids, heldUntil, leaseUntil));
+        for (const id of ids) {
+          const lease = this.leases.get(id);
+          if (!lease) continue;
+          if (renewed.has(id)) lease.leaseUntil = leaseUntil;
+          else if (lease.leaseUntil === heldUntil) {
+            this.deps.log.warn({ delivery: id }, 'webhook delivery lease lost to another instance: attempt cut off');
+            lease.controller.abort();
+          }
+        }
       }
     } catch (err) {
-      this.deps.log.error({ err, attempts: ids.length }, 'renewing webhook delivery leases failed');
-      for (const lease of this.leases.values()) if (lease.leaseUntil - this.deps.clock.now() <= this.leaseMs / 3) lease.controller.abort();
+      this.deps.log.error({ err, attempts: this.leases.size }, 'renewing webhook delivery leases failed');
     } finally {
       this.renewing = false;
     }
@@ -305,7 +315,7 @@ export class Dispatcher {
       result = await this.deps.send({ url: d.url, headers, body: d.payload }, controller.signal);
       const log = { delivery: d.id, event: d.event_id, endpoint: d.endpoint_id, attempt: d.attempts + 1, ms: result.durationMs };
       if (result.errorClass === 'cancelled') {
-        await this.deps.db.write((t) => releaseLease(t, d.id));
+        await this.deps.db.write((t) => releaseLease(t, d.id, this.leases.get(d.id)!.leaseUntil));
         this.deps.log.info(log, 'webhook attempt cut off: the endpoint was deleted or disabled, or its lease could not be renewed');
         return;
       }
@@ -337,7 +347,7 @@ export class Dispatcher {
   private async holdForRotation(d: ClaimedDelivery, at: number): Promise<void> {
     await this.deps.db.write(async (t) => {
       await markSecretUnreadable(t, d.endpoint_id, at);
-      await releaseLease(t, d.id);
+      await releaseLease(t, d.id, this.leases.get(d.id)!.leaseUntil);
     });
     this.deps.log.error(
       { endpoint: d.endpoint_id, delivery: d.id },

@@ -1,90 +1,94 @@
 import type { Queries } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
-import { addSignInFailure, bucketName, clearSignInFailures, forgetOldSignInFailures, recentSignInFailures } from '../limits/shared-limits.repo.js';
+import { bucketName, clearSignInFailures, forgetOldSignInFailures, forgetSignInFailure, takeSignInAttempt } from '../limits/shared-limits.repo.js';
 
-/** Failed attempts counted in a sliding window, per key. */
-interface FailureWindow {
-  /** Milliseconds until `key` may try again; 0 when it may now. */
-  waitMs(key: string): number | Promise<number>;
-  fail(key: string): void | Promise<void>;
+/**
+ * Sign-in attempts counted in a sliding window, per key. An attempt is counted before its
+ * password is checked, in one step with the check of the count: guesses sent all at once are
+ * counted one by one, and the sixth of five waits. A successful attempt is taken back.
+ */
+interface AttemptWindow {
+  /** Counts an attempt at `at` and answers 0, or answers the ms until one may be made (and counts nothing). */
+  take(key: string, at: number): number | Promise<number>;
+  /** Takes back the attempt counted at `at` (it succeeded). */
+  giveBack(key: string, at: number): void | Promise<void>;
+  /** Forgets every attempt of `key`. */
   clear(key: string): void | Promise<void>;
 }
 
 /**
- * Failed sign-ins counted in a sliding window, per key, in memory (one server on SQLite): a
- * restart forgets them, which costs an attacker a restart they cannot cause. The number of keys
- * is capped so that a flood of made-up emails cannot grow memory without bound.
+ * In memory (one server on SQLite): a restart forgets the attempts, which costs an attacker a
+ * restart they cannot cause. The number of keys is capped so that a flood of made-up emails
+ * cannot grow memory without bound.
  */
-export class SlidingWindow implements FailureWindow {
-  private readonly failures = new Map<string, number[]>();
+export class SlidingWindow implements AttemptWindow {
+  private readonly attempts = new Map<string, number[]>();
 
   constructor(
     private readonly limit: number,
     private readonly windowMs: number,
-    private readonly clock: Clock,
     private readonly maxKeys = 50_000,
   ) {}
 
-  /** Milliseconds until `key` may try again; 0 when it may now. */
-  waitMs(key: string): number {
-    const recent = this.recent(key);
-    if (recent.length < this.limit) return 0;
-    // The window slides: the oldest failure that keeps the count at the limit must age out.
-    return recent[recent.length - this.limit]! + this.windowMs - this.clock.now();
+  take(key: string, at: number): number {
+    const recent = this.recent(key, at);
+    // The window slides: the oldest attempt that keeps the count at the limit must age out.
+    if (recent.length >= this.limit) return recent[recent.length - this.limit]! + this.windowMs - at;
+    recent.push(at);
+    this.attempts.delete(key); // re-inserted last: Map order is oldest activity first
+    this.attempts.set(key, recent.slice(-this.limit));
+    if (this.attempts.size > this.maxKeys) this.attempts.delete(this.attempts.keys().next().value!);
+    return 0;
   }
 
-  fail(key: string): void {
-    const recent = this.recent(key);
-    recent.push(this.clock.now());
-    this.failures.delete(key); // re-inserted last: Map order is oldest activity first
-    this.failures.set(key, recent.slice(-this.limit));
-    if (this.failures.size > this.maxKeys) this.failures.delete(this.failures.keys().next().value!);
+  giveBack(key: string, at: number): void {
+    const recent = this.attempts.get(key);
+    const i = recent?.lastIndexOf(at) ?? -1;
+    if (i !== -1) recent!.splice(i, 1);
   }
 
   clear(key: string): void {
-    this.failures.delete(key);
+    this.attempts.delete(key);
   }
 
-  private recent(key: string): number[] {
-    const since = this.clock.now() - this.windowMs;
-    return (this.failures.get(key) ?? []).filter((at) => at > since);
+  private recent(key: string, now: number): number[] {
+    const since = now - this.windowMs;
+    return (this.attempts.get(key) ?? []).filter((at) => at > since);
   }
 }
 
 /**
  * The same window in a table that instances on one PostgreSQL database share, so that a guesser
- * gets 5 tries at an account whichever instances the tries reach. Each instance deletes failures
- * that left every window once a minute.
+ * gets 5 tries at an account whichever instances the tries reach (src/limits/shared-limits.repo.ts:
+ * a transaction holding an advisory lock on the key counts and adds). Each instance deletes
+ * attempts that left every window once a minute.
  */
-export class SharedSlidingWindow implements FailureWindow {
+export class SharedSlidingWindow implements AttemptWindow {
   private sweptAt = 0;
 
   constructor(
     private readonly db: Queries,
-    private readonly kind: string,
+    private readonly bucketOf: (key: string) => string,
     private readonly limit: number,
     private readonly windowMs: number,
-    private readonly clock: Clock,
   ) {}
 
-  async waitMs(key: string): Promise<number> {
-    const now = this.clock.now();
-    const recent = await recentSignInFailures(this.db, bucketName(this.kind, key), now - this.windowMs, this.limit);
-    // Newest first: the limit-th newest failure must age out.
-    return recent.length < this.limit ? 0 : recent[this.limit - 1]! + this.windowMs - now;
+  async take(key: string, at: number): Promise<number> {
+    if (at - this.sweptAt >= 60_000) {
+      this.sweptAt = at;
+      await forgetOldSignInFailures(this.db, at - this.windowMs);
+    }
+    const recent = await takeSignInAttempt(this.db, this.bucketOf(key), at, this.windowMs, this.limit);
+    // Newest first, the limit-th newest must age out; when it was counted, fewer were there.
+    return recent.length < this.limit ? 0 : recent[this.limit - 1]! + this.windowMs - at;
   }
 
-  async fail(key: string): Promise<void> {
-    const now = this.clock.now();
-    if (now - this.sweptAt >= 60_000) {
-      this.sweptAt = now;
-      await forgetOldSignInFailures(this.db, now - this.windowMs);
-    }
-    await addSignInFailure(this.db, bucketName(this.kind, key), now);
+  async giveBack(key: string, at: number): Promise<void> {
+    await forgetSignInFailure(this.db, this.bucketOf(key), at);
   }
 
   async clear(key: string): Promise<void> {
-    await clearSignInFailures(this.db, bucketName(this.kind, key));
+    await clearSignInFailures(this.db, this.bucketOf(key));
   }
 }
 
@@ -98,30 +102,46 @@ export const THROTTLE_WINDOW_MS = 15 * 60 * 1000;
  * says nothing about which emails have accounts.
  */
 export class LoginThrottle {
-  private readonly accounts: FailureWindow;
-  private readonly addresses: FailureWindow;
+  private readonly accounts: AttemptWindow;
+  private readonly addresses: AttemptWindow;
 
   /** In memory for one server (SQLite); in the database when instances share PostgreSQL. */
-  constructor(clock: Clock, db: Queries) {
-    const window = (kind: string, limit: number): FailureWindow =>
-      db.dialect === 'postgres' ? new SharedSlidingWindow(db, kind, limit, THROTTLE_WINDOW_MS, clock) : new SlidingWindow(limit, THROTTLE_WINDOW_MS, clock);
+  constructor(
+    private readonly clock: Clock,
+    db: Queries,
+    secret: string | undefined,
+  ) {
+    const window = (kind: string, limit: number): AttemptWindow =>
+      db.dialect === 'postgres'
+        ? new SharedSlidingWindow(db, (key) => bucketName(secret, kind, key), limit, THROTTLE_WINDOW_MS)
+        : new SlidingWindow(limit, THROTTLE_WINDOW_MS);
     this.accounts = window('sign-in account', ACCOUNT_FAILURES);
     this.addresses = window('sign-in address', IP_FAILURES);
   }
 
-  /** Milliseconds before this email may be tried from this address; 0 when now. */
-  async waitMs(email: string, ip: string): Promise<number> {
-    return Math.max(await this.accounts.waitMs(accountKey(email)), await this.addresses.waitMs(ip));
+  /**
+   * Counts a sign-in attempt of this email from this address before its password is checked:
+   * `waitMs` 0 and the attempt's time (for succeeded), or the ms to wait (nothing counted).
+   */
+  async attempt(email: string, ip: string): Promise<{ waitMs: number; at: number }> {
+    const at = this.clock.now();
+    const account = await this.accounts.take(accountKey(email), at);
+    if (account > 0) return { waitMs: account, at };
+    const address = await this.addresses.take(ip, at);
+    if (address > 0) {
+      await this.accounts.giveBack(accountKey(email), at);
+      return { waitMs: address, at };
+    }
+    return { waitMs: 0, at };
   }
 
-  async failed(email: string, ip: string): Promise<void> {
-    await this.accounts.fail(accountKey(email));
-    await this.addresses.fail(ip);
-  }
-
-  /** A success clears the account's failures (not the address's: one good password does not vouch for the rest). */
-  async succeeded(email: string): Promise<void> {
+  /**
+   * The attempt succeeded: the account's failures are cleared, and this attempt no longer counts
+   * against the address (its other failures do: one good password does not vouch for the rest).
+   */
+  async succeeded(email: string, ip: string, at: number): Promise<void> {
     await this.accounts.clear(accountKey(email));
+    await this.addresses.giveBack(ip, at);
   }
 }
 

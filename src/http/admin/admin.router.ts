@@ -25,7 +25,7 @@ export type AdminDeps = LoginDeps & PagesDeps & TeamDeps & SettingsDeps & Instan
  * the CSRF token checked on every state-changing request, then the pages.
  */
 export function bindAdmin(app: Express, deps: AdminDeps) {
-  const throttle = new LoginThrottle(deps.clock, deps.db);
+  const throttle = new LoginThrottle(deps.clock, deps.db, deps.config.secret);
   const forms = formBody(64 * 1024);
 
   app.use('/admin', adminSecurityHeaders);

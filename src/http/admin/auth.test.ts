@@ -411,6 +411,11 @@ describe('admin sign-in throttling', () => {
     assert.equal((await from('198.51.100.1').submitLogin(OWNER, PASSWORD)).status, 303, 'the window has passed');
   });
 
+  test('guesses sent all at once are counted one by one: 5 are tried, the others wait', async () => {
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => from('198.51.100.9').submitLogin('together@example.com', `guess ${i}`)));
+    assert.deepEqual(answers.map((r) => r.status).sort(), [...Array(5).fill(400), ...Array(7).fill(429)]);
+  });
+
   test('per account: a success clears the failures', async () => {
     const attempt = (password: string) => from('198.51.100.3').submitLogin(VIEWER, password);
     for (let i = 0; i < ACCOUNT_FAILURES - 1; i++) assert.equal((await attempt('wrong')).status, 400);

@@ -4,6 +4,7 @@ import type { Express, Request, RequestHandler, Response, Router } from 'express
 import type { Logger } from 'pino';
 import { membershipsOf } from '../../sessions/sessions.repo.js';
 import { endSession, resumeSession, SESSION_MAX_AGE_MS, type SessionDeps, startSession } from '../../sessions/sessions.service.js';
+import type { Config } from '../../config.js';
 import type { LoginThrottle } from '../../sessions/login-throttle.js';
 import { checkCredentials } from '../../sessions/sign-in.js';
 import { CSRF_FIELD, tokensMatch } from '../middleware/csrf.js';
@@ -12,6 +13,8 @@ import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { safeAdminPath } from './navigation.js';
 
 export interface LoginDeps extends SessionDeps {
+  /** LINKQR_SECRET keys the names of shared sign-in throttling rows (PostgreSQL). */
+  config: Pick<Config, 'secret'>;
   views: Eta;
   log: Logger;
   clientIp(req: Request): string;
@@ -105,7 +108,8 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
     if (Object.keys(errors).length > 0) return render(req, res, 400, { email, next, errors });
 
     const ip = deps.clientIp(req);
-    const waitMs = await throttle.waitMs(email, ip);
+    // Counted now, before the password is checked: guesses sent together cannot all slip in.
+    const { waitMs, at } = await throttle.attempt(email, ip);
     if (waitMs > 0) {
       const minutes = Math.ceil(waitMs / 60_000);
       log.warn({ ip }, 'sign-in throttled');
@@ -119,12 +123,11 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
 
     const user = await checkCredentials(deps, email, password);
     if (!user) {
-      await throttle.failed(email, ip);
       log.info({ ip }, 'sign-in refused');
       return render(req, res, 400, { email, next, formError: INCORRECT });
     }
 
-    await throttle.succeeded(email);
+    await throttle.succeeded(email, ip, at);
     const first = (await membershipsOf(deps.db, user.id))[0];
     const { token } = await startSession(deps, {
       userId: user.id,

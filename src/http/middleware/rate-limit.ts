@@ -9,7 +9,7 @@ import { principalOf } from './auth.js';
 
 export interface RateLimitDeps {
   clock: Clock;
-  config: Pick<Config, 'apiRateLimit'>;
+  config: Pick<Config, 'apiRateLimit' | 'secret'>;
   db: Queries;
 }
 
@@ -44,7 +44,7 @@ const WINDOW_MS = 60_000;
  */
 export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => string) {
   // One process counts in memory; instances sharing a PostgreSQL database count in it.
-  const buckets = (kind: string): RateBuckets => (deps.db.dialect === 'postgres' ? new SharedRateLimiter(deps.db, kind) : new RateLimiter());
+  const buckets = (kind: string): RateBuckets => (deps.db.dialect === 'postgres' ? new SharedRateLimiter(deps.db, (key) => bucketName(deps.config.secret, kind, key)) : new RateLimiter());
   const keys = buckets('key');
   const addresses = buckets('address');
 
@@ -194,7 +194,7 @@ export class SharedRateLimiter implements RateBuckets {
 
   constructor(
     private readonly db: Queries,
-    private readonly kind: string,
+    private readonly bucketOf: (key: string) => string,
   ) {}
 
   async take(key: string, perMinute: number, now: number): Promise<Verdict> {
@@ -202,13 +202,13 @@ export class SharedRateLimiter implements RateBuckets {
       this.sweptAt = now;
       await forgetIdleBuckets(this.db, now - WINDOW_MS);
     }
-    const row = await takeFromBucket(this.db, bucketName(this.kind, key), WINDOW_MS, perMinute, now);
+    const row = await takeFromBucket(this.db, this.bucketOf(key), WINDOW_MS, perMinute, now);
     // Refused, the row is as it was: the verdict is its level now, as in memory.
     return verdictFor(row.admitted ? row.level : drainedLevel(row, perMinute, now), perMinute, row.admitted);
   }
 
   async giveBack(key: string): Promise<void> {
-    await giveBackToBucket(this.db, bucketName(this.kind, key), WINDOW_MS);
+    await giveBackToBucket(this.db, this.bucketOf(key), WINDOW_MS);
   }
 }
 
