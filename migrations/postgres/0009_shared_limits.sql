@@ -22,3 +22,12 @@ CREATE TABLE sign_in_failures (
   at     BIGINT NOT NULL -- epoch milliseconds
 );
 CREATE INDEX sign_in_failures_by_bucket ON sign_in_failures (bucket, at);
+
+-- Counter rows updated by every click batch keep room on their pages, so that an update can stay
+-- on its page without touching the indexes (a HOT update): measured on a batch spread over 1,000
+-- links, the rollup upserts took 0.55x the time and the links' counters 0.5x. New pages only:
+-- existing rows move as they are next updated. SQLite has no such setting (see its 0009).
+ALTER TABLE click_rollups SET (fillfactor = 70);
+ALTER TABLE links SET (fillfactor = 70);
+ALTER TABLE workspace_click_hours SET (fillfactor = 70);
+ALTER TABLE monthly_clicks SET (fillfactor = 70);

@@ -23,3 +23,6 @@ CREATE TABLE sign_in_failures (
   at     INTEGER NOT NULL -- epoch milliseconds
 ) STRICT;
 CREATE INDEX sign_in_failures_by_bucket ON sign_in_failures (bucket, at);
+
+-- PostgreSQL's 0009 also leaves room on the pages of the counter tables (fillfactor), which makes
+-- its updates cheaper; SQLite has no such setting, and needs none: it rewrites a page either way.
