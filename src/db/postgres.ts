@@ -41,6 +41,10 @@ export function openPostgres(url: string, options: { max?: number } = {}): pg.Po
   // An idle client whose server went away: the next query reports it; without a listener the
   // pool's 'error' event would crash the process.
   pool.on('error', () => {});
+  // The same for a client checked out but between queries (a transaction awaiting its caller, a
+  // scheduled job holding its advisory lock): the pool listens only to idle ones, and a client's
+  // unheard 'error' would end the process when PostgreSQL restarts. Its next query fails instead.
+  pool.on('connect', (connection) => connection.on('error', () => {}));
   return pool;
 }
 
