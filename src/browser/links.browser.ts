@@ -73,7 +73,7 @@ describe('admin UI in a browser: the Links page', () => {
 
     // More links, the way scripts make them, to fill the table.
     const deps = t.server.deps;
-    const ws = (t.store.db.sqlite.prepare("select id from workspaces where name = 'Acme'").get() as { id: string }).id;
+    const ws = (await t.store.db.row<{ id: string }>("select id from workspaces where name = 'Acme'"))!.id;
     const more = [
       { url: 'https://docs.example.com/getting-started/installation#requirements', slug: 'docs', title: 'Getting started', tags: ['docs'] },
       { url: 'https://shop.example.com/products/very-long-product-name-that-goes-on-and-on?variant=12345&color=midnight-blue', title: 'A product page with a rather long title that will not fit', tags: ['shop', 'q2', 'launch'] },
