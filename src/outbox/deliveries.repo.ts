@@ -79,10 +79,25 @@ export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<C
   // (SKIP LOCKED): claims never queue behind each other nor deadlock. SQLite has one writer.
   const claimable = `select id from webhook_deliveries
      where id in (select value from ${jsonValuesParam(db.dialect)}) and status = 'pending' and (lease_until is null or lease_until <= ?)`;
+  if (db.dialect === 'postgres') {
+    // One round trip: the leasing UPDATE hands its rows to the read of their payloads (a CTE
+    // that changes rows, which SQLite has not).
+    return db.rows<ClaimedDelivery>(
+      `with leased as (
+         update webhook_deliveries set lease_until = ? where id in (${claimable} for update skip locked)
+         returning id, attempts, endpoint_id, workspace_id, event_id, next_attempt_at)
+       select d.id, d.attempts, d.endpoint_id, d.workspace_id, d.event_id, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
+       from leased d
+       join events ev on ev.id = d.event_id
+       join webhook_endpoints w on w.id = d.endpoint_id
+       order by d.next_attempt_at`,
+      p.leaseUntil,
+      JSON.stringify(chosen),
+      p.now,
+    );
+  }
   const leased = await db.rows<{ id: string }>(
-    `update webhook_deliveries set lease_until = ?
-     where id in (${db.dialect === 'postgres' ? `${claimable} for update skip locked` : claimable})
-     returning id`,
+    `update webhook_deliveries set lease_until = ? where id in (${claimable}) returning id`,
     p.leaseUntil,
     JSON.stringify(chosen),
     p.now,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
@@ -12,7 +12,7 @@ import { createKey } from '../keys/keys.service.js';
 import { diskAssets } from '../lib/assets.js';
 import { createLogger } from '../lib/logger.js';
 import { AdminClient } from '../testing/admin-client.js';
-import { ALL_SCOPES, type CliResult, runCli, sqliteOnly, startTestServer, TEST_OPERATOR, tempDataDir, type TestServer } from '../testing/harness.js';
+import { ALL_SCOPES, type CliResult, runCli, sqliteOnly, startTestServer, TEST_BACKEND, TEST_OPERATOR, tempDataDir, type TestServer } from '../testing/harness.js';
 import {
   addressNeedles,
   encodingsOf,
@@ -34,8 +34,9 @@ import { createWorkspace } from '../workspaces/workspaces.service.js';
  *
  * These tests run the built bundle for the CLI steps: `npm run build` first.
  *
- * They read SQLite's files (the database, its WAL, its backups), restart servers on the same data
+ * Most read SQLite's files (the database, its WAL, its backups), restart servers on the same data
  * dir, use the key file (PostgreSQL requires LINKQR_SECRET) and SQLite's migrations: SQLite only.
+ * On PostgreSQL, the last one scans a dump of every table.
  */
 
 const VISITOR_V4 = '203.0.113.77';
@@ -78,63 +79,73 @@ async function server(ctx: TestContext, dataDir: string, env: Record<string, str
   return t;
 }
 
+/**
+ * Puts every kind of secret the server keeps into its database through `t` (whose CLI steps run on
+ * `dataDir`): API keys, a password and its session, rotated webhook secrets, stored answers that
+ * hold them, clicks from two known addresses. Returns what must not be readable there.
+ */
+async function storeEverySecret(ctx: TestContext, t: TestServer, dataDir: string): Promise<Needle[]> {
+  const [receiverA, receiverB] = [await receiver(ctx), await receiver(ctx)];
+  const needles: Needle[] = [];
+
+  // API keys, made by the service and by the CLI; a user with a password, signed in.
+  const key = await t.key();
+  const cliKey = await runCli(['key', 'create', '--workspace', 'Acme', '--name', 'cli', '--scopes', 'links:read'], { dataDir });
+  succeeded(cliKey, 'key create');
+  needles.push(...apiKeyNeedles('API key', key), ...apiKeyNeedles('CLI API key', cliKey.stdout.trim()));
+  const password = 'correct horse battery staple';
+  succeeded(await runCli(['user', 'create', '--email', 'owner@example.com', '--password-stdin', '--workspace', 'Acme'], { dataDir, stdin: password }), 'user create');
+  const admin = await new AdminClient(t.url).signIn('owner@example.com', password);
+  needles.push(...encodingsOf('password', password), ...encodingsOf('session cookie', admin.cookies.get('linkqr_session')!));
+
+  // Endpoint A, rotated with a grace period (so it has a previous secret); endpoint B created
+  // with an Idempotency-Key, and A's rotation too: both answers are stored to be replayed.
+  const a = await t.request('POST', '/api/v1/webhooks', { key, body: { url: `${receiverA.url}/a`, events: ['link.created'] } });
+  assert.equal(a.status, 201, a.text);
+  const bBody = { url: `${receiverB.url}/b`, events: ['link.created'] };
+  const b = await t.request('POST', '/api/v1/webhooks', { key, body: bBody, headers: { 'idempotency-key': 'create-b' } });
+  assert.equal(b.status, 201, b.text);
+  const rotate = () =>
+    t.request('POST', `/api/v1/webhooks/${a.json.id}/rotate-secret`, { key, body: { graceSeconds: 3600 }, headers: { 'idempotency-key': 'rotate-a' } });
+  const rotated = await rotate();
+  assert.equal(rotated.status, 200, rotated.text);
+  for (const [replay, first] of [
+    [await t.request('POST', '/api/v1/webhooks', { key, body: bBody, headers: { 'idempotency-key': 'create-b' } }), b],
+    [await rotate(), rotated],
+  ] as const) {
+    assert.equal(replay.headers.get('idempotent-replayed'), 'true', 'the answer is stored, secret and all');
+    assert.equal(replay.json.secret, first.json.secret);
+  }
+  needles.push(
+    ...webhookSecretNeedles('webhook A secret before rotation', a.json.secret),
+    ...webhookSecretNeedles('webhook A secret', rotated.json.secret),
+    ...webhookSecretNeedles('webhook B secret', b.json.secret),
+  );
+
+  // A link clicked from two known addresses; its link.created event reaches both endpoints, signed.
+  const link = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/private' } });
+  assert.equal(link.status, 201, link.text);
+  for (const ip of [VISITOR_V4, VISITOR_V6]) {
+    const res = await t.request('GET', `/${link.json.slug}`, { headers: { 'x-forwarded-for': ip, 'user-agent': BROWSER } });
+    assert.equal(res.status, 302);
+  }
+  await t.flushClicks();
+  const hashes = (await t.store.db.rows<{ ip_hash: string | null }>('select ip_hash from clicks')).map((r) => r.ip_hash);
+  assert.equal(new Set(hashes.filter(Boolean)).size, 2, 'two visitors, two hashes');
+  await receiverA.waitFor(1);
+  await receiverB.waitFor(1);
+  assert.equal(verify(rotated.json.secret, receiverA.received[0]!).type, 'link.created');
+  assert.equal(verify(a.json.secret, receiverA.received[0]!).type, 'link.created', 'the previous secret signs too, during its grace period');
+  assert.equal(verify(b.json.secret, receiverB.received[0]!).type, 'link.created');
+  return needles;
+}
+
 describe('secrets at rest', { skip: sqliteOnly }, () => {
   test('the backup job, `linkqr backup` and the live database files hold no secret, no visitor address and no key that re-identifies a visitor', async (ctx) => {
     const dataDir = tempDir(ctx);
     const out = tempDir(ctx);
     const t = await server(ctx, dataDir);
-    const [receiverA, receiverB] = [await receiver(ctx), await receiver(ctx)];
-    const needles: Needle[] = [];
-
-    // API keys, made by the service and by the CLI; a user with a password, signed in.
-    const key = await t.key();
-    const cliKey = await runCli(['key', 'create', '--workspace', 'Acme', '--name', 'cli', '--scopes', 'links:read'], { dataDir });
-    succeeded(cliKey, 'key create');
-    needles.push(...apiKeyNeedles('API key', key), ...apiKeyNeedles('CLI API key', cliKey.stdout.trim()));
-    const password = 'correct horse battery staple';
-    succeeded(await runCli(['user', 'create', '--email', 'owner@example.com', '--password-stdin', '--workspace', 'Acme'], { dataDir, stdin: password }), 'user create');
-    const admin = await new AdminClient(t.url).signIn('owner@example.com', password);
-    needles.push(...encodingsOf('password', password), ...encodingsOf('session cookie', admin.cookies.get('linkqr_session')!));
-
-    // Endpoint A, rotated with a grace period (so it has a previous secret); endpoint B created
-    // with an Idempotency-Key, and A's rotation too: both answers are stored to be replayed.
-    const a = await t.request('POST', '/api/v1/webhooks', { key, body: { url: `${receiverA.url}/a`, events: ['link.created'] } });
-    assert.equal(a.status, 201, a.text);
-    const bBody = { url: `${receiverB.url}/b`, events: ['link.created'] };
-    const b = await t.request('POST', '/api/v1/webhooks', { key, body: bBody, headers: { 'idempotency-key': 'create-b' } });
-    assert.equal(b.status, 201, b.text);
-    const rotate = () =>
-      t.request('POST', `/api/v1/webhooks/${a.json.id}/rotate-secret`, { key, body: { graceSeconds: 3600 }, headers: { 'idempotency-key': 'rotate-a' } });
-    const rotated = await rotate();
-    assert.equal(rotated.status, 200, rotated.text);
-    for (const [replay, first] of [
-      [await t.request('POST', '/api/v1/webhooks', { key, body: bBody, headers: { 'idempotency-key': 'create-b' } }), b],
-      [await rotate(), rotated],
-    ] as const) {
-      assert.equal(replay.headers.get('idempotent-replayed'), 'true', 'the answer is stored, secret and all');
-      assert.equal(replay.json.secret, first.json.secret);
-    }
-    needles.push(
-      ...webhookSecretNeedles('webhook A secret before rotation', a.json.secret),
-      ...webhookSecretNeedles('webhook A secret', rotated.json.secret),
-      ...webhookSecretNeedles('webhook B secret', b.json.secret),
-    );
-
-    // A link clicked from two known addresses; its link.created event reaches both endpoints, signed.
-    const link = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/private' } });
-    assert.equal(link.status, 201, link.text);
-    for (const ip of [VISITOR_V4, VISITOR_V6]) {
-      const res = await t.request('GET', `/${link.json.slug}`, { headers: { 'x-forwarded-for': ip, 'user-agent': BROWSER } });
-      assert.equal(res.status, 302);
-    }
-    await t.flushClicks();
-    const hashes = t.store.db.sqlite.prepare('select ip_hash from clicks').pluck().all() as string[];
-    assert.equal(new Set(hashes.filter(Boolean)).size, 2, 'two visitors, two hashes');
-    await receiverA.waitFor(1);
-    await receiverB.waitFor(1);
-    assert.equal(verify(rotated.json.secret, receiverA.received[0]!).type, 'link.created');
-    assert.equal(verify(a.json.secret, receiverA.received[0]!).type, 'link.created', 'the previous secret signs too, during its grace period');
-    assert.equal(verify(b.json.secret, receiverB.received[0]!).type, 'link.created');
+    const needles = await storeEverySecret(ctx, t, dataDir);
 
     // The key that unlocks the sealed secrets is not in the data either.
     const keyFile = join(dataDir, KEY_FILE);
@@ -303,5 +314,34 @@ describe('secrets at rest', { skip: sqliteOnly }, () => {
     assert.equal((await t.request('POST', `/api/v1/webhooks/${endpointId!}/test`, { key: key! })).status, 202);
     await r.waitFor(1);
     for (const s of [secret, previous]) assert.equal(verify(s, r.received[0]!).type, 'webhook.test', 'both secrets still sign');
+  });
+});
+
+describe('secrets at rest on PostgreSQL', { skip: TEST_BACKEND === 'postgres' ? false : 'PostgreSQL only (the suite’s PostgreSQL pass)' }, () => {
+  test('a dump of every table holds no secret, no visitor address and no key that re-identifies a visitor', async (ctx) => {
+    const dataDir = tempDir(ctx);
+    const t = await server(ctx, dataDir, SECRET_ENV);
+    const needles = await storeEverySecret(ctx, t, dataDir);
+    // Failed sign-ins and rate limits are counted there too: their rows must not name the address or the email.
+    const failed = new AdminClient(t.url);
+    await failed.get('/admin/login');
+    assert.equal((await failed.request('POST', '/admin/login', { form: { email: 'guessed@example.com', password: 'wrong', _csrf: failed.csrf! }, headers: { 'x-forwarded-for': VISITOR_V4 } })).status, 400);
+    needles.push(...encodingsOf('a guessed email', 'guessed@example.com'), ...encodingsOf('LINKQR_SECRET', SECRET_ENV.LINKQR_SECRET));
+
+    // What someone holding the database reads: every row of every table, as text.
+    const dump = join(tempDir(ctx), 'dump.jsonl');
+    const tables = (await t.store.db.rows<{ name: string }>(`select table_name as name from information_schema.tables where table_schema = current_schema()`)).map((r) => r.name);
+    const lines: string[] = [];
+    for (const table of tables) for (const row of await t.store.db.rows(`select * from "${table}"`)) lines.push(JSON.stringify({ table, row }));
+    writeFileSync(dump, `${lines.join('\n')}\n`);
+    assert.ok(lines.some((l) => l.includes('"table":"sign_in_failures"')), 'the failed sign-in is in the dump');
+
+    const keysInDump = textKeysIn([dump]);
+    const leaks = [
+      ...findLeaks([dump], [...needles, ...addressNeedles('visitor address', VISITOR_V4), ...addressNeedles('IPv6 visitor address', VISITOR_V6)]),
+      ...findHashedAddress([dump], 'visitor address', VISITOR_V4, keysInDump),
+      ...findHashedAddress([dump], 'IPv6 visitor address', VISITOR_V6, keysInDump),
+    ];
+    assert.deepEqual(leaks, [], 'what someone holding the database can read');
   });
 });
