@@ -71,17 +71,19 @@ export function rateLimit(deps: RateLimitDeps, clientIp: (req: Request) => strin
   async function perKey(_req: Request, res: Response, next: NextFunction) {
     const { keyId, plan } = principalOf(res);
     const now = deps.clock.now();
-    // A usable key from an allowed network: the request is the key's, not the address's.
-    if (res.locals.rateLimitAddress !== undefined) {
-      await addresses.giveBack(res.locals.rateLimitAddress);
-      res.locals.rateLimitAddress = undefined;
-    }
+    // A usable key from an allowed network: the request is the key's, not the address's. Given
+    // back while the key's quota is taken (on PostgreSQL, two statements at once: one round trip
+    // of waiting, not two).
+    const address = res.locals.rateLimitAddress;
+    res.locals.rateLimitAddress = undefined;
+    const givenBack = address === undefined ? undefined : addresses.giveBack(address);
     const quota = keyQuota(plan, deps.config.apiRateLimit);
     if (!quota) {
+      await givenBack;
       for (const name of RATE_LIMIT_HEADERS) res.removeHeader(name);
       return next();
     }
-    const verdict = await keys.take(keyId, quota.perMinute, now);
+    const [verdict] = await Promise.all([keys.take(keyId, quota.perMinute, now), givenBack]);
     if (!verdict.admitted) {
       throw rateLimited(
         verdict,
