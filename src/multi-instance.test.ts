@@ -124,6 +124,19 @@ describe('three instances on one PostgreSQL database', { skip: skipWithoutPostgr
     await eventually(async () => (await api(1, 'GET', `/api/v1/links/${created.json.id}`)).json.clicks === 10, 5_000);
   });
 
+  test('monthly click counts are exact: 60 clicks through three instances count 60', async () => {
+    await cli('workspace', 'create', 'Counted');
+    const counted = await cli('key', 'create', '--workspace', 'Counted', '--name', 'counted', '--scopes', 'links:read,links:write');
+    const links = await Promise.all([0, 1, 2].map((i) => http(servers[i]!.url, 'POST', '/api/v1/links', { key: counted, body: { url: `https://example.com/counted/${i}` } })));
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        fetch(`${servers[i % 3]!.url}/${links[i % 3]!.json.slug}`, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0' } }),
+      ),
+    );
+    const usedThisMonth = async () => (await http(servers[0]!.url, 'GET', '/api/v1/me', { key: counted })).json.workspace.usage.limits.clicksPerMonth.used;
+    await eventually(async () => (await usedThisMonth()) === 60, 5_000);
+  });
+
   test('rate limits are shared: a key allowed 20 requests a minute gets 20 from 45 spread over three instances', async () => {
     // 20, not 60: the address's own limit (60 a minute, taken on arrival) must not be what stops them.
     await cli('plan', 'upsert', 'twenty-a-minute', '--limit', 'apiRequestsPerMinute=20');
