@@ -17,7 +17,8 @@ CREATE TABLE rate_limit_buckets (
   admitted INTEGER NOT NULL CHECK (admitted IN (0, 1)) -- the last request's verdict (what the upsert answers)
 ) STRICT;
 
--- Failed sign-ins per account and per address in a sliding window (src/sessions/login-throttle.ts).
+-- Sign-in attempts per account and per address in a sliding window, counted before the password
+-- is checked; a successful one is taken back (src/sessions/login-throttle.ts).
 CREATE TABLE sign_in_failures (
   bucket TEXT NOT NULL,
   at     INTEGER NOT NULL -- epoch milliseconds

@@ -2,8 +2,9 @@ import { createHmac } from 'node:crypto';
 import type { Queries } from '../db/db.js';
 
 // The counters that instances on one PostgreSQL database share: API rate-limit buckets and failed
-// sign-ins (migrations/*/0009_shared_limits.sql). Each change is one atomic statement, so
-// concurrent requests through any instances count exactly. The arithmetic mirrors the in-memory
+// sign-ins (migrations/*/0009_shared_limits.sql). Each count is atomic (one upsert; for sign-ins
+// a short transaction under an advisory lock), so concurrent requests through any instances
+// count exactly. The arithmetic mirrors the in-memory
 // versions that SQLite's single server uses (src/http/middleware/rate-limit.ts,
 // src/sessions/login-throttle.ts). PostgreSQL's SQL: only instances on PostgreSQL share counters.
 
