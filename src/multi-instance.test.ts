@@ -143,10 +143,12 @@ describe('three instances on one PostgreSQL database', { skip: skipWithoutPostgr
     await cli('workspace', 'create', 'Metered');
     await cli('workspace', 'set-plan', 'Metered', 'twenty-a-minute');
     const metered = await cli('key', 'create', '--workspace', 'Metered', '--name', 'metered', '--scopes', 'links:read');
+    const started = Date.now();
     const answers = await Promise.all(Array.from({ length: 45 }, (_, i) => http(servers[i % 3]!.url, 'GET', '/api/v1/links', { key: metered })));
     const admitted = answers.filter((r) => r.status === 200).length;
-    // One more drains in every 3 s the requests take.
-    assert.ok(admitted >= 20 && admitted <= 21, `${admitted} admitted`);
+    // One more drains in every 3 s the requests take (on a busy machine they may take a while).
+    const drained = Math.ceil((Date.now() - started) / 3_000);
+    assert.ok(admitted >= 20 && admitted <= 20 + drained, `${admitted} admitted in ${Date.now() - started} ms`);
     const refused = answers.filter((r) => r.status !== 200);
     assert.equal(refused.length, 45 - admitted);
     for (const r of refused) {
