@@ -8,11 +8,10 @@ import { parseArgs } from 'node:util';
 import { openStore } from '../src/store.js';
 import { ClickRecorder } from '../src/clicks/click-recorder.js';
 import { loadConfig } from '../src/config.js';
-import type { LinkRow } from '../src/db/schema.js';
 import { newId } from '../src/lib/ids.js';
 import { createLogger } from '../src/lib/logger.js';
 import { insertLink } from '../src/links/links.repo.js';
-import { randomSlug } from '../src/links/slugs.js';
+import { newLinkRow } from '../src/links/links.service.js';
 import { TEST_OPERATOR } from '../src/testing/harness.js';
 import { createWorkspace } from '../src/workspaces/workspaces.service.js';
 import { findWorkspaceByName } from '../src/workspaces/workspaces.repo.js';
@@ -72,27 +71,8 @@ async function main() {
   for (let i = 0; i < linkCount; i += LINK_CHUNK) {
     await db.tx(async (t) => {
       for (let j = i; j < Math.min(linkCount, i + LINK_CHUNK); j++) {
-        const row: LinkRow = {
-          id: newId('lnk', now - days * 86_400_000),
-          workspace_id: workspace.id,
-          slug: randomSlug(),
-          url: `https://example.com/landing/${j}`,
-          title: `Bench link ${j}`,
-          tags: '[]',
-          status: 'active',
-          expires_at: null,
-          expired_url: null,
-          max_clicks: null,
-          redirect_code: 302,
-          created_by_user_id: null,
-          created_by_key_id: null,
-          clicks: 0,
-          total_clicks: 0,
-          last_clicked_at: null,
-          qr_generated_at: null,
-          created_at: now,
-          updated_at: now,
-        };
+        // Its id dated back to the first click, as a link made then would have.
+        const row = { ...newLinkRow(workspace.id, TEST_OPERATOR, { url: `https://example.com/landing/${j}`, title: `Bench link ${j}` }, now), id: newId('lnk', now - days * 86_400_000) };
         await insertLink(t, row);
         linkIds.push(row.id);
       }

@@ -12,10 +12,9 @@ import pg from 'pg';
 import { ClickRecorder, type ClickInput } from '../../src/clicks/click-recorder.js';
 import { loadConfig } from '../../src/config.js';
 import type { Queries } from '../../src/db/db.js';
-import { newId } from '../../src/lib/ids.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { insertLink } from '../../src/links/links.repo.js';
-import { randomSlug } from '../../src/links/slugs.js';
+import { newLinkRow } from '../../src/links/links.service.js';
 import { openStore } from '../../src/store.js';
 import { TEST_OPERATOR } from '../../src/testing/harness.js';
 import { createWorkspace } from '../../src/workspaces/workspaces.service.js';
@@ -53,13 +52,9 @@ async function main() {
     const linkIds: string[] = [];
     await db.tx(async (t) => {
       for (let i = 0; i < LINKS; i++) {
-        const id = newId('lnk', now);
-        await insertLink(t, {
-          id, workspace_id: workspace.id, slug: randomSlug(), url: `https://example.com/${i}`, title: null, tags: '[]', status: 'active',
-          expires_at: null, expired_url: null, max_clicks: null, redirect_code: 302, created_by_user_id: null, created_by_key_id: null,
-          clicks: 0, total_clicks: 0, last_clicked_at: null, qr_generated_at: null, created_at: now, updated_at: now,
-        });
-        linkIds.push(id);
+        const row = newLinkRow(workspace.id, TEST_OPERATOR, { url: `https://example.com/${i}` }, now);
+        await insertLink(t, row);
+        linkIds.push(row.id);
       }
     });
     const click = (i: number): ClickInput => ({

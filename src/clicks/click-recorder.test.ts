@@ -24,7 +24,8 @@ interface Fixture {
   linkB: string;
   workspaceId: string;
   visitorSalts: VisitorSalts;
-  recorder(options?: ClickRecorderOptions): ClickRecorder;
+  /** A recorder over the fixture's database, closed after the test; `hooks` are its batch callbacks. */
+  recorder(options?: ClickRecorderOptions, hooks?: RecorderHooks): ClickRecorder;
   rowCount(): Promise<number>;
   counters(linkId: string): Promise<{ clicks: number; total_clicks: number; last_clicked_at: number | null }>;
 }
@@ -47,6 +48,9 @@ async function repair(db: Db): Promise<void> {
     await db.exec('drop function if exists refuse_counters()');
   }
 }
+
+/** The callbacks a recorder calls around its batches. */
+type RecorderHooks = Pick<ConstructorParameters<typeof ClickRecorder>[0], 'onFlush' | 'inBatch'>;
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -86,8 +90,8 @@ async function fixture(): Promise<Fixture> {
     linkB,
     workspaceId: ws.id,
     visitorSalts,
-    recorder(options) {
-      const recorder = new ClickRecorder({ db: store.db, log, visitorSalts, keepUserAgent: () => true }, options);
+    recorder(options, hooks) {
+      const recorder = new ClickRecorder({ db: store.db, log, visitorSalts, keepUserAgent: () => true, ...hooks }, options);
       recorders.push(recorder);
       return recorder;
     },
@@ -255,13 +259,7 @@ describe('ClickRecorder', () => {
   test('one write at a time: a flush asked for during a write waits for it; clicks recorded meanwhile go in the next batch', async () => {
     const f = await fixture();
     const flushes: number[] = [];
-    const recorder = new ClickRecorder(
-      { db: f.store.db, log: f.store.log, visitorSalts: f.visitorSalts, keepUserAgent: () => true, onFlush: (count) => flushes.push(count) },
-      { flushDelayMs: 60_000 },
-    );
-    cleanups.push(async () => {
-      await recorder.close();
-    });
+    const recorder = f.recorder({ flushDelayMs: 60_000 }, { onFlush: (count) => flushes.push(count) });
     for (let i = 0; i < 10; i++) recorder.record(click(f, f.linkA));
     const first = recorder.flush();
     // Recorded while the first batch is being written.
@@ -281,12 +279,9 @@ describe('ClickRecorder', () => {
     let failCommit = true;
     // PostgreSQL defers only a constraint declared deferrable.
     if (f.store.db.dialect === 'postgres') await f.store.db.exec('alter table events alter constraint events_workspace_id_fkey deferrable');
-    const recorder = new ClickRecorder(
+    const recorder = f.recorder(
+      { flushDelayMs: 60_000 },
       {
-        db: f.store.db,
-        log: f.store.log,
-        visitorSalts: f.visitorSalts,
-        keepUserAgent: () => true,
         async inBatch(t) {
           if (!failCommit) return;
           // A foreign key checked at COMMIT: every statement succeeds, then the commit fails.
@@ -294,11 +289,7 @@ describe('ClickRecorder', () => {
           await t.exec("insert into events (id, workspace_id, type, payload, created_at) values ('evt_orphan', 'no such workspace', 'link.clicked', '{}', 0)");
         },
       },
-      { flushDelayMs: 60_000 },
     );
-    cleanups.push(async () => {
-      await recorder.close();
-    });
     for (let i = 0; i < 4; i++) recorder.record(click(f, f.linkA));
     recorder.record(click(f, f.linkA, { bot: true }));
 
@@ -374,13 +365,7 @@ describe('ClickRecorder', () => {
   test('recordDurably: done runs once the click is written, and the clicks of one turn share one write', async () => {
     const f = await fixture();
     const flushes: number[] = [];
-    const recorder = new ClickRecorder(
-      { db: f.store.db, log: f.store.log, visitorSalts: f.visitorSalts, keepUserAgent: () => true, onFlush: (count) => flushes.push(count) },
-      { flushDelayMs: 60_000 },
-    );
-    cleanups.push(async () => {
-      await recorder.close();
-    });
+    const recorder = f.recorder({ flushDelayMs: 60_000 }, { onFlush: (count) => flushes.push(count) });
     const done: unknown[] = [];
     recorder.record(click(f, f.linkB));
     // Each done counts the rows as it runs (the count is read as it is called).

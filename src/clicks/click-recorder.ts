@@ -213,33 +213,35 @@ export class ClickRecorder {
     this.buffer = [];
     this.durable = [];
     this.writingCount = batch.length;
-    // Every human click of the batch stops being pending at the commit: written, or refused by its link's limit.
-    const pending = humanClicksByLink(batch);
+    let totals: LinkClickTotals[] = [];
     let uncounted = false;
     let started = 0;
     let exhausted: ReadonlySet<ClickInput> = new Set();
     try {
       // Outside the transaction: the first batch of a day reads (or makes) the day's salt in the database.
       const salts = await this.saltsFor(batch);
+      const prepared = this.prepare(batch, salts);
+      // Every human click of the batch stops being pending at the commit: written, or refused by its link's limit.
+      totals = prepared.totals;
       started = performance.now();
       exhausted = await this.deps.db.tx(async (t) => {
         // The limited links' counters, read (and on PostgreSQL locked) in the batch's transaction:
         // the clicks past a limit, counted by every instance's committed clicks, are not written.
         const refused = durable.length > 0 ? await clicksPastTheirLimit(t, durable, batch) : new Set<ClickInput>();
-        const prepared = this.prepare(refused.size === 0 ? batch : batch.filter((c) => !refused.has(c)), salts);
-        await writeClickBatch(t, prepared.records, prepared.totals, prepared.months);
-        await this.deps.inBatch?.(t, prepared.records);
+        const written = refused.size === 0 ? prepared : this.prepare(batch.filter((c) => !refused.has(c)), salts);
+        await writeClickBatch(t, written.records, written.totals, written.months);
+        await this.deps.inBatch?.(t, written.records);
         // Last before the commit, while no read of links can run (SQLite runs a read after the
         // transaction ends): a read sees these clicks either in links.clicks or as pending,
         // never in both nor in neither. The redirect cache relies on it for maxClicks. (Once:
         // PostgreSQL runs this function again after a deadlock.)
-        if (!uncounted) this.uncount(pending);
+        if (!uncounted) this.uncount(totals);
         uncounted = true;
         return refused;
       });
     } catch (err) {
       // The commit itself failed: the clicks are not in links.clicks after all.
-      if (uncounted) this.count(pending);
+      if (uncounted) this.count(totals);
       this.writingCount = 0;
       this.failure = err;
       this.putBack(batch, durable, oldestAt, err);
@@ -350,13 +352,13 @@ export class ClickRecorder {
   }
 
   /** The human clicks of a committed batch are no longer pending. */
-  private uncount(humanClicks: ReadonlyMap<string, number>) {
-    for (const [linkId, n] of humanClicks) this.addPending(linkId, -n);
+  private uncount(totals: readonly LinkClickTotals[]) {
+    for (const t of totals) if (t.human > 0) this.addPending(t.linkId, -t.human);
   }
 
   /** The human clicks of a batch whose commit failed are pending again. */
-  private count(humanClicks: ReadonlyMap<string, number>) {
-    for (const [linkId, n] of humanClicks) this.addPending(linkId, n);
+  private count(totals: readonly LinkClickTotals[]) {
+    for (const t of totals) if (t.human > 0) this.addPending(t.linkId, t.human);
   }
 
   private addPending(linkId: string, n: number) {
@@ -412,12 +414,6 @@ export class ClickRecorder {
 
 /** What a durable click's `done` is given when its link had reached maxClicks: it was not written. */
 export const CLICK_LIMIT_REACHED = Symbol('the link had reached its maxClicks');
-
-function humanClicksByLink(batch: readonly ClickInput[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const c of batch) if (!c.bot) counts.set(c.linkId, (counts.get(c.linkId) ?? 0) + 1);
-  return counts;
-}
 
 /** The durable clicks (in arrival order) that would take their links past maxClicks. */
 async function clicksPastTheirLimit(t: Queries, durable: readonly DurableClick[], batch: readonly ClickInput[]): Promise<Set<ClickInput>> {

@@ -34,10 +34,9 @@ function assertFuture(clock: Clock, expiresAt: number | null | undefined) {
   }
 }
 
-export async function createLink(deps: LinkDeps, workspaceId: string, ctx: ChangeContext, input: CreateLinkInput): Promise<Link> {
-  assertFuture(deps.clock, input.expiresAt);
-  const now = deps.clock.now();
-  const row: LinkRow = {
+/** The row of a new link made by `ctx` at `now`: what createLink inserts (the seed script and benchmarks insert it directly). */
+export function newLinkRow(workspaceId: string, ctx: ChangeContext, input: CreateLinkInput, now: number): LinkRow {
+  return {
     id: newId('lnk', now),
     workspace_id: workspaceId,
     slug: input.slug ?? randomSlug(),
@@ -58,6 +57,12 @@ export async function createLink(deps: LinkDeps, workspaceId: string, ctx: Chang
     created_at: now,
     updated_at: now,
   };
+}
+
+export async function createLink(deps: LinkDeps, workspaceId: string, ctx: ChangeContext, input: CreateLinkInput): Promise<Link> {
+  assertFuture(deps.clock, input.expiresAt);
+  const now = deps.clock.now();
+  const row = newLinkRow(workspaceId, ctx, input, now);
   // A random 7-char slug collides rarely; try a few before giving up.
   for (let attempt = 0; ; attempt++) {
     try {

@@ -10,7 +10,8 @@ import { requireAllowedNetwork } from '../middleware/allowed-network.js';
 import { apiRequestLog } from '../middleware/api-request-log.js';
 import { refuseBrowserOrigins } from '../middleware/browser-origin.js';
 import { idempotency } from '../middleware/idempotency.js';
-import { jsonBody, refuseDeclaredTooLarge } from '../middleware/json-body.js';
+import { refuseAnnouncedTooLarge } from '../middleware/body.js';
+import { jsonBody } from '../middleware/json-body.js';
 import { noQuery } from '../middleware/validate.js';
 import { type RateLimitDeps, rateLimit } from '../middleware/rate-limit.js';
 import { bindAnalyticsApi } from './analytics.routes.js';
@@ -32,7 +33,7 @@ export function bindApi(
   const router = express.Router();
   const limits = rateLimit(deps, clientIp);
   // A body announced too large is refused before anything else: no work is done for it.
-  router.use(refuseDeclaredTooLarge(BODY_LIMIT_BYTES));
+  router.use(refuseAnnouncedTooLarge(BODY_LIMIT_BYTES));
   // Then, so that every other answer carries RateLimit headers and one without a valid key counts against the address.
   router.use(limits.perClientAddress);
   // Before any key check: a browser page of another site gets an explanation instead.

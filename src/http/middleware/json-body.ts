@@ -29,14 +29,3 @@ export function jsonBody(limitBytes: number) {
   };
 }
 
-/**
- * Refuses a body whose declared length is over the limit before any other work (the key, the
- * rate limits: round trips to the database on PostgreSQL), so that a client announcing 100 MB
- * hears 413 while it has sent little of it. jsonBody still stops a chunked body at the limit.
- */
-export function refuseDeclaredTooLarge(limitBytes: number) {
-  return (req: Request, _res: Response, next: NextFunction) => {
-    if (Number(req.headers['content-length']) > limitBytes) throw errors.payloadTooLarge(`${Math.round(limitBytes / 1024)} KB`);
-    next();
-  };
-}
