@@ -147,7 +147,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
     // meanwhile. A database that cannot be read now (PostgreSQL restarting) is a 503 to retry;
     // anything else is answered as the server answers a redirect that throws.
     deps.redirects
-      .get(slug)
+      .miss(slug)
       .then((loaded) => answer(req, res, loaded, since))
       .catch((err: unknown) => {
         if (res.headersSent) return;

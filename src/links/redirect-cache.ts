@@ -50,10 +50,8 @@ export class RedirectCache {
     return this.targets.get(slug);
   }
 
-  /** The target of a slug: the cached one, else read from the database and cached. */
-  get(slug: string): Promise<RedirectTarget | undefined> {
-    const target = this.targets.get(slug);
-    if (target) return Promise.resolve(target);
+  /** The target of a slug that `cached` did not have: read from the database and cached. */
+  miss(slug: string): Promise<RedirectTarget | undefined> {
     // Concurrent misses share one read and so one target object: each request increments the
     // humanClicks of the object the others check, or maxClicks would not be exact.
     let load = this.loads.get(slug);
