@@ -1,8 +1,10 @@
 // Bundles the server, the CLI and their npm dependencies into CommonJS files, in two shapes:
-// - dist/linkqr.cjs, the command line (src/main.ts), and dist/linkqr-app.cjs, the command runner
-//   with everything else (src/cli/run-command.ts), which the first loads only when a command has
-//   to run: `--help` and plain `version` read 70 kB, not 2.4 MB. What `bin/linkqr.cjs` and the
-//   tests run.
+// - dist/linkqr.cjs, the command line (src/main.ts), which loads a command runner only when a
+//   command has to run: `--help` and plain `version` read 70 kB, not 2.4 MB. The runner comes in
+//   two bundles: dist/linkqr-server.cjs for `serve` (src/cli/run-server-command.ts: everything), and
+//   dist/linkqr-app.cjs for every other command (src/cli/run-command.ts without the server, a
+//   third of the size: `key create` reads and initialises that much less). What `bin/linkqr.cjs`
+//   and the tests run.
 // - dist/linkqr-sea.cjs, both in one file, for scripts/build-binary.mjs: a single executable's
 //   main script can only load what it holds (and V8's code cache for it is carried inside).
 // Only the native addon's `.node` file stays outside them.
@@ -14,6 +16,7 @@ import { build } from 'esbuild';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUNDLE = 'dist/linkqr.cjs';
 export const APP_BUNDLE = 'dist/linkqr-app.cjs';
+export const SERVER_BUNDLE = 'dist/linkqr-server.cjs';
 export const SEA_BUNDLE = 'dist/linkqr-sea.cjs';
 
 /**
@@ -37,13 +40,33 @@ const nativeAddons = {
   },
 };
 
-/** The runner, imported by src/main.ts, as a file of its own beside it. */
-const separateRunner = {
-  name: 'separate-runner',
+const fileName = (path) => `./${path.split('/').pop()}`;
+
+/** The runners, imported by src/main.ts, as files of their own beside it. */
+const separateRunners = {
+  name: 'separate-runners',
   setup(b) {
-    b.onResolve({ filter: /^\.\/cli\/run-command\.js$/ }, (args) =>
-      args.importer.endsWith('/src/main.ts') ? { path: `./${APP_BUNDLE.split('/').pop()}`, external: true } : undefined,
+    const runners = { './cli/run-command.js': fileName(APP_BUNDLE), './cli/run-server-command.js': fileName(SERVER_BUNDLE) };
+    b.onResolve({ filter: /^\.\/cli\/run-(server-)?command\.js$/ }, (args) =>
+      args.importer.endsWith('/src/main.ts') ? { path: runners[args.path], external: true } : undefined,
     );
+  },
+};
+
+/**
+ * The runner for every command but `serve` (src/main.ts hands `serve` to the server's bundle): the
+ * server's implementation is left out, and calling it says so rather than failing obscurely.
+ */
+const withoutServer = {
+  name: 'without-server',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/serve\.js$/ }, (args) =>
+      args.importer.endsWith('/src/cli/implementations.ts') ? { path: 'serve', namespace: 'not-in-this-bundle' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'not-in-this-bundle' }, () => ({
+      contents: `exports.serve = () => { throw new Error('serve runs from ${SERVER_BUNDLE}, not this bundle'); };`,
+      loader: 'js',
+    }));
   },
 };
 
@@ -64,11 +87,14 @@ const options = {
   minifySyntax: true,
 };
 
-/** Builds the three bundles. */
+/** Builds the four bundles. */
 export async function bundle() {
   await Promise.all([
-    build({ ...options, entryPoints: ['src/main.ts'], outfile: BUNDLE, plugins: [nativeAddons, separateRunner] }),
-    build({ ...options, entryPoints: ['src/cli/run-command.ts'], outfile: APP_BUNDLE, plugins: [nativeAddons] }),
+    // `import()` of the runner as `require()`: Node would otherwise scan the whole 2.4 MB runner for
+    // its exports before running it (cjs-module-lexer, ~8 ms of every command that runs).
+    build({ ...options, entryPoints: ['src/main.ts'], outfile: BUNDLE, plugins: [nativeAddons, separateRunners], supported: { 'dynamic-import': false } }),
+    build({ ...options, entryPoints: ['src/cli/run-command.ts'], outfile: APP_BUNDLE, plugins: [nativeAddons, withoutServer] }),
+    build({ ...options, entryPoints: ['src/cli/run-server-command.ts'], outfile: SERVER_BUNDLE, plugins: [nativeAddons] }),
     build({ ...options, entryPoints: ['src/main.ts'], outfile: SEA_BUNDLE, plugins: [nativeAddons] }),
   ]);
 }

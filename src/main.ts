@@ -7,7 +7,8 @@ import { CONFIG_OPTIONS, commandHelp, generalHelp, groupHelp, usageOf } from './
 // The entry point: the command line. It finds the command and checks its arguments, answers
 // --help, the usage mistakes and plain `version` itself, and hands the rest to the command runner
 // (src/cli/run-command.ts): a bundle of its own (scripts/build.mjs), so these answers load only
-// the command table and add little to Node's own start (scripts/bench/cold-start.mjs).
+// the command table and add little to Node's own start (scripts/bench/cold-start.mjs). `serve` has
+// a runner bundle of its own (src/cli/run-server-command.ts) with the HTTP stack the others leave out.
 
 /** A mistake in how the command was called: said in one line with the usage, exit code 2. */
 class UsageError extends Error {}
@@ -51,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(answer);
     return 0;
   }
-  const { runCommand } = await import('./cli/run-command.js');
+  const { runCommand } = cmd.name[0] === 'serve' ? await import('./cli/run-server-command.js') : await import('./cli/run-command.js');
   return runCommand({ name: cmd.name, options: values, positionals });
 }
 

@@ -3,15 +3,11 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { type Db, openDb } from './db/db.js';
 import { DB_FILE } from './db/files.js';
-import { loadMigrations, migrationStatus, pad, upgradeDatabase } from './db/migrate.js';
-import { migratePostgres, postgresMigrationStatus } from './db/migrate-postgres.js';
-import { openPostgres, postgresConnectionProblem } from './db/postgres.js';
-import { openPostgresDb } from './db/postgres-db.js';
-import { redactUrl } from './db/postgres-url.js';
+import { loadMigrations, migrationStatus, upgradeDatabase } from './db/migrate.js';
+import { needsMigrating } from './db/migrations.js';
 import { ensureDataDir } from './db/storage-errors.js';
 import { type Assets, shippedAssets } from './lib/assets.js';
 import { type Clock, systemClock } from './lib/clock.js';
-import { OperatorError } from './lib/errors.js';
 import { createLogger } from './lib/logger.js';
 
 // What every command needs, and no more: the server itself is in app.ts (createServer), so a CLI
@@ -36,10 +32,6 @@ export interface Store {
   latestMigration: number;
 }
 
-export class NeedsMigrationError extends OperatorError {
-  override name = 'NeedsMigrationError';
-}
-
 /**
  * Opens the database: SQLite in the data dir, or PostgreSQL when LINKQR_DATABASE_URL is set. A new
  * database gets every migration; an existing one with pending migrations is refused unless
@@ -49,17 +41,13 @@ export async function openStore(config: Config, opts: StoreOptions & { applyPend
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
   const assets = opts.assets ?? shippedAssets();
-  const open = config.databaseUrl ? openPostgresDatabase : openSqliteDatabase;
+  // The PostgreSQL driver is loaded only for a PostgreSQL database: a command on SQLite starts without it.
+  const open = config.databaseUrl ? (await import('./db/open-postgres.js')).openPostgresDatabase : openSqliteDatabase;
   const { db, latestMigration } = await open(config, { ...opts, clock, log, assets });
   return { config, log, clock, assets, db, latestMigration };
 }
 
-type OpenOptions = StoreOptions & { applyPending?: boolean; clock: Clock; log: Logger; assets: Assets };
-
-const needsMigrating = (pending: { version: number }[]) =>
-  new NeedsMigrationError(
-    `the database needs ${pending.length} migration(s) (${pending.map((p) => pad(p.version)).join(', ')}): run "linkqr migrate" or start the server`,
-  );
+export type OpenOptions = StoreOptions & { applyPending?: boolean; clock: Clock; log: Logger; assets: Assets };
 
 async function openSqliteDatabase(config: Config, opts: OpenOptions) {
   const migrations = loadMigrations(opts.assets, 'sqlite');
@@ -76,28 +64,4 @@ async function openSqliteDatabase(config: Config, opts: OpenOptions) {
     throw e;
   }
   return { db, latestMigration: migrations.length };
-}
-
-/**
- * PostgreSQL: the migrations run on a connection of their own under the runner's advisory lock
- * (src/db/migrate-postgres.ts), so instances starting together apply each one once; there is no
- * copy before migrating (that is pg_dump's job, README).
- */
-async function openPostgresDatabase(config: Config, opts: OpenOptions) {
-  const url = config.databaseUrl!;
-  const migrations = loadMigrations(opts.assets, 'postgres');
-  const runner = openPostgres(url, { max: 1 });
-  try {
-    const status = await postgresMigrationStatus(runner, migrations);
-    const pending = status.filter((s) => s.appliedAt === null);
-    const fresh = pending.length === status.length;
-    if (pending.length > 0 && !fresh && !opts.applyPending) throw needsMigrating(pending);
-    const applied = await migratePostgres(runner, migrations, () => opts.clock.now());
-    if (applied.length > 0) opts.log.info({ database: redactUrl(url), migrations: applied.map((m) => `${pad(m.version)}_${m.name}`) }, 'migrations applied');
-  } catch (e) {
-    throw postgresConnectionProblem(e, url) ?? e;
-  } finally {
-    await runner.end();
-  }
-  return { db: openPostgresDb(url, { storageProbeMs: opts.storageProbeMs, log: opts.log }), latestMigration: migrations.length };
 }

@@ -10,9 +10,10 @@ import { IMPLEMENTATIONS } from './implementations.js';
 
 /**
  * Runs a command whose command line src/main.ts has checked: reads the configuration, runs the
- * implementation, and says any failure in one sentence. It is a bundle of its own
- * (dist/linkqr-app.cjs, scripts/build.mjs), loaded only once a command has to run, so `--help`
- * and plain `version` never read it. Only plain data crosses from the command line to here.
+ * implementation, and says any failure in one sentence. It is a bundle of its own, loaded only
+ * once a command has to run, so `--help` and plain `version` never read it: two bundles in fact
+ * (scripts/build.mjs), one with the server for `serve` and one without it for every other command.
+ * Only plain data crosses from the command line to here.
  */
 export interface CheckedCommandLine {
   name: string[];

@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { NeedsMigrationError, openStore } from '../store.js';
+import { NeedsMigrationError } from './migrations.js';
+import { openStore } from '../store.js';
 import { DB_FILE } from './files.js';
 import { loadConfig } from '../config.js';
 import { diskAssets } from '../lib/assets.js';

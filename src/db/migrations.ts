@@ -35,6 +35,16 @@ export class MigrationError extends OperatorError {
 }
 
 /** The migrations of `dialect` shipped with this build, in order. */
+/** The database is older than this build, and the command may not upgrade it. */
+export class NeedsMigrationError extends OperatorError {
+  override name = 'NeedsMigrationError';
+}
+
+export const needsMigrating = (pending: { version: number }[]) =>
+  new NeedsMigrationError(
+    `the database needs ${pending.length} migration(s) (${pending.map((p) => pad(p.version)).join(', ')}): run "linkqr migrate" or start the server`,
+  );
+
 export function loadMigrations(assets: Assets, dialect: Dialect): Migration[] {
   const file = new RegExp(`^migrations/${dialect}/(\\d{4})_([a-z0-9_]+)\\.sql$`);
   const migrations = assets.list(`migrations/${dialect}`).map((path) => {

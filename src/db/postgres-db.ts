@@ -4,7 +4,7 @@ import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQue
 import type pg from 'pg';
 import { type Db, type Queries, queriesOver } from './db.js';
 import type { Logger } from 'pino';
-import { postgresChangeFeed } from './change-feed.js';
+import { postgresChangeFeed } from './postgres-change-feed.js';
 import { openPostgres } from './postgres.js';
 import type { Database } from './schema.js';
 import { StorageHealth } from './storage-health.js';

@@ -1,0 +1,31 @@
+import type { OpenOptions } from '../store.js';
+import type { Config } from '../config.js';
+import { migratePostgres, postgresMigrationStatus } from './migrate-postgres.js';
+import { loadMigrations, needsMigrating, pad } from './migrations.js';
+import { openPostgres, postgresConnectionProblem } from './postgres.js';
+import { openPostgresDb } from './postgres-db.js';
+import { redactUrl } from './postgres-url.js';
+
+/**
+ * PostgreSQL: the migrations run on a connection of their own under the runner's advisory lock
+ * (src/db/migrate-postgres.ts), so instances starting together apply each one once; there is no
+ * copy before migrating (that is pg_dump's job, README).
+ */
+export async function openPostgresDatabase(config: Config, opts: OpenOptions) {
+  const url = config.databaseUrl!;
+  const migrations = loadMigrations(opts.assets, 'postgres');
+  const runner = openPostgres(url, { max: 1 });
+  try {
+    const status = await postgresMigrationStatus(runner, migrations);
+    const pending = status.filter((s) => s.appliedAt === null);
+    const fresh = pending.length === status.length;
+    if (pending.length > 0 && !fresh && !opts.applyPending) throw needsMigrating(pending);
+    const applied = await migratePostgres(runner, migrations, () => opts.clock.now());
+    if (applied.length > 0) opts.log.info({ database: redactUrl(url), migrations: applied.map((m) => `${pad(m.version)}_${m.name}`) }, 'migrations applied');
+  } catch (e) {
+    throw postgresConnectionProblem(e, url) ?? e;
+  } finally {
+    await runner.end();
+  }
+  return { db: openPostgresDb(url, { storageProbeMs: opts.storageProbeMs, log: opts.log }), latestMigration: migrations.length };
+}
