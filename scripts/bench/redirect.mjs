@@ -3,9 +3,32 @@
 //   npm run build && node scripts/bench/redirect.mjs     (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS)
 // BENCH_MAX_CLICKS=N gives the link a maxClicks (far above what the run reaches): every human
 // click of such a link is written before its redirect is answered (src/http/redirect.ts).
+import { readdirSync, readFileSync } from 'node:fs';
 import { autocannon, BROWSER_UA, DURATION, fmt, median, ROUNDS, startBare302, startLinkqr } from './lib.mjs';
 
 const MAX_CLICKS = process.env.BENCH_MAX_CLICKS ? Number(process.env.BENCH_MAX_CLICKS) : undefined;
+
+/** User + system CPU seconds of these processes so far (Linux /proc; 0 for a process gone). */
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return ticks / 100; // USER_HZ
+}
+
+/** The PostgreSQL server's processes on this machine (the benchmark's database is local). */
+const postgresPids = () => (process.env.BENCH_POSTGRES_URL ? readdirSync('/proc').filter((p) => /^\d+$/.test(p) && commOf(p) === 'postgres') : []);
+const commOf = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+};
 
 const bare = [];
 const linkqr = [];
@@ -13,9 +36,11 @@ let recordedOk = true;
 
 for (let round = 1; round <= ROUNDS; round++) {
   const b = await startBare302();
+  const bareCpuBefore = cpuSeconds([b.child.pid]);
   const br = autocannon(`${b.url}/abc1234`, { headers: { 'user-agent': BROWSER_UA } });
+  const bareCpu = cpuSeconds([b.child.pid]) - bareCpuBefore;
   await b.stop();
-  bare.push({ rps: br.requests.average, p99: br.latency.p99 });
+  bare.push({ rps: br.requests.average, p99: br.latency.p99, perRequest: (bareCpu * 1e6) / br.requests.total });
 
   const l = await startLinkqr();
   const created = await fetch(`${l.url}/api/v1/links`, {
@@ -23,7 +48,9 @@ for (let round = 1; round <= ROUNDS; round++) {
     headers: { authorization: `Bearer ${l.key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ url: 'https://example.com/landing', ...(MAX_CLICKS ? { maxClicks: MAX_CLICKS } : {}) }),
   }).then((r) => r.json());
+  const cpuBefore = { linkqr: cpuSeconds([l.child.pid]), postgres: cpuSeconds(postgresPids()) };
   const lr = autocannon(`${l.url}/${created.slug}`, { headers: { 'user-agent': BROWSER_UA } });
+  const cpu = { linkqr: cpuSeconds([l.child.pid]) - cpuBefore.linkqr, postgres: cpuSeconds(postgresPids()) - cpuBefore.postgres };
   // autocannon counts completed responses; every one of them was a redirect and must be a stored click.
   const redirects = lr['3xx'];
   await new Promise((r) => setTimeout(r, 200));
@@ -31,11 +58,16 @@ for (let round = 1; round <= ROUNDS; round++) {
   await l.stop();
   const recorded = after.clicks;
   recordedOk &&= recorded >= redirects && lr.non2xx === redirects && lr.errors === 0;
-  linkqr.push({ rps: lr.requests.average, p99: lr.latency.p99, redirects, recorded });
+  // CPU time per redirect: LinkQR's own (one core, so 1 / its share is the most it could answer)
+  // and, on PostgreSQL, the database server's (writing the clicks), which takes one of the two
+  // cores' time from LinkQR or from the load generator.
+  const perRedirect = { linkqr: (cpu.linkqr * 1e6) / lr.requests.total, postgres: (cpu.postgres * 1e6) / lr.requests.total };
+  linkqr.push({ rps: lr.requests.average, p99: lr.latency.p99, redirects, recorded, perRedirect });
 
   console.log(
     `round ${round}: bare ${fmt(br.requests.average)} req/s (p99 ${br.latency.p99} ms) | linkqr ${fmt(lr.requests.average)} req/s ` +
-      `(p99 ${lr.latency.p99} ms), ${fmt(redirects)} redirects, ${fmt(recorded)} clicks recorded`,
+      `(p99 ${lr.latency.p99} ms), ${fmt(redirects)} redirects, ${fmt(recorded)} clicks recorded; CPU per redirect: linkqr ${perRedirect.linkqr.toFixed(1)} µs` +
+      (l.databaseUrl ? `, PostgreSQL ${perRedirect.postgres.toFixed(1)} µs` : ''),
   );
 }
 
@@ -44,5 +76,9 @@ console.log(`\nredirect benchmark, ${ROUNDS} rounds of ${DURATION}s, medians:`);
 console.log(`  bare node:http 302 : ${fmt(median(bare.map((x) => x.rps)))} req/s, p99 ${median(bare.map((x) => x.p99))} ms`);
 console.log(`  linkqr redirect    : ${fmt(median(linkqr.map((x) => x.rps)))} req/s, p99 ${median(linkqr.map((x) => x.p99))} ms`);
 console.log(`  ratio              : ${ratio.toFixed(2)}x (target >= 0.70, floor 0.50)`);
+console.log(
+  `  CPU per redirect   : linkqr ${median(linkqr.map((x) => x.perRedirect.linkqr)).toFixed(1)} µs, bare ${median(bare.map((x) => x.perRequest)).toFixed(1)} µs` +
+    (process.env.BENCH_POSTGRES_URL ? `, PostgreSQL ${median(linkqr.map((x) => x.perRedirect.postgres)).toFixed(1)} µs` : ''),
+);
 console.log(`  every click recorded: ${recordedOk ? 'yes' : 'NO'}`);
 process.exitCode = ratio >= 0.5 && recordedOk ? 0 : 1;

@@ -148,6 +148,31 @@ describe('ClickRecorder', () => {
     assert.equal(await recorder.flush(), 0, 'a second flush has nothing to write');
   });
 
+  test('text reaches the database as it was: quotes, backslashes, braces, commas, non-ASCII, NULL-like words', async () => {
+    // PostgreSQL gets a batch's rows as one JSON parameter (src/db/dialect-sql.ts, pgJsonRows).
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    const referrers = [
+      'https://a.example/"quoted"?q=\\back\\slash',
+      'https://b.example/{braces},[brackets],commas',
+      'https://c.example/null',
+      'https://xn--bcher-kva.example/bücher/日本/😀',
+      'https://d.example/\u0041 stays six characters',
+    ];
+    const agents = ['NULL', '"', '\\', 'Agent/1.0 (ünïcødé; "x"; {y})'];
+    referrers.forEach((referrer, i) => recorder.record(click(f, f.linkA, { at: T0 + i, referrer, userAgent: agents[i % agents.length] })));
+    await recorder.flush();
+    const rows = await f.store.db.rows<{ referrer: string; user_agent: string }>('select referrer, user_agent from clicks order by clicked_at');
+    assert.deepEqual(
+      rows.map((r) => r.referrer),
+      referrers,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.user_agent),
+      referrers.map((_, i) => agents[i % agents.length]),
+    );
+  });
+
   test('the batch timer writes everything after flushDelayMs without an explicit flush', async () => {
     const f = await fixture();
     const timers = manualTimers();
