@@ -185,7 +185,7 @@ else {
   };
   await untilUp(`${receiverUrl}/reset`);
 
-  l = await startLinkqr('links:read,links:write,webhooks:read,webhooks:write', { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' });
+  l = await startLinkqr('links:read,links:write,webhooks:read,webhooks:write', { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}) });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const api = (method, path, body, key = l.key) =>
     new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Db, Queries } from '../db/db.js';
+import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { markSecretUnreadable, signingSecrets } from '../webhooks/endpoint-secrets.js';
@@ -11,8 +11,6 @@ import {
   claimDueDeliveries,
   disableEndpoint,
   enabledEndpoints,
-  markEndpointFailed,
-  markEndpointSucceeded,
   recordAttempt,
   releaseAllLeases,
   releaseLease,
@@ -320,8 +318,7 @@ export class Dispatcher {
         return;
       }
       this.deps.onAttempt?.(result.outcome, result.durationMs / 1000);
-      const outcome = result;
-      await this.deps.db.write((t) => this.record(t, d, startedAt, outcome));
+      await this.record(d, startedAt, result);
       this.deps.log.info({ ...log, outcome: result.outcome, status: result.statusCode, error: result.errorClass }, 'webhook attempt');
     } finally {
       // The circuit and the counts change together, so no claim sees a closed circuit with the
@@ -364,35 +361,40 @@ export class Dispatcher {
     }
   }
 
-  private async record(db: Queries, d: ClaimedDelivery, at: number, result: AttemptResult): Promise<void> {
+  /**
+   * The outcome, written with what it says of the endpoint (recordAttempt); then, if it calls for
+   * it, the endpoint disabled. Two writes: should the process stop between them, the next attempt
+   * to the endpoint (a 410 again, or a failure still past 5 days) disables it.
+   */
+  private async record(d: ClaimedDelivery, at: number, result: AttemptResult): Promise<void> {
     const attempts = d.attempts + 1;
     const decision = decide(result.outcome, attempts, this.deps.retrySchedule, at, result.retryAfterMs, this.deps.random);
-    const stored = await recordAttempt(db, {
-      deliveryId: d.id,
-      endpointId: d.endpoint_id,
-      at,
-      durationMs: result.durationMs,
-      outcome: result.outcome,
-      statusCode: result.statusCode,
-      errorClass: result.errorClass,
-      errorDetail: result.errorDetail,
-      responseExcerpt: result.responseExcerpt,
-      attempts,
-      status: decision.delivery === 'retry' ? 'pending' : decision.delivery,
-      nextAttemptAt: decision.delivery === 'retry' ? decision.at : null,
-    });
-    if (!stored) return;
-    if (result.outcome === 'success') {
-      await markEndpointSucceeded(db, d.endpoint_id, at);
-      return;
-    }
+    const note = result.outcome === 'success' ? 'succeeded' : result.outcome === 'gone' ? 'none' : 'failed';
+    const recorded = await recordAttempt(
+      this.deps.db,
+      {
+        deliveryId: d.id,
+        endpointId: d.endpoint_id,
+        at,
+        durationMs: result.durationMs,
+        outcome: result.outcome,
+        statusCode: result.statusCode,
+        errorClass: result.errorClass,
+        errorDetail: result.errorDetail,
+        responseExcerpt: result.responseExcerpt,
+        attempts,
+        status: decision.delivery === 'retry' ? 'pending' : decision.delivery,
+        nextAttemptAt: decision.delivery === 'retry' ? decision.at : null,
+      },
+      note,
+    );
+    if (!recorded) return;
     if (result.outcome === 'gone') {
-      await disableEndpoint(db, d.endpoint_id, `The receiver answered 410 Gone on ${new Date(at).toISOString()}; enable the endpoint again once it exists.`, at);
-      return;
-    }
-    const failingSince = await markEndpointFailed(db, d.endpoint_id, at);
-    if (failingSince !== undefined && at - failingSince >= AUTO_DISABLE_AFTER_MS) {
-      await disableEndpoint(db, d.endpoint_id, `No successful delivery since ${new Date(failingSince).toISOString()} (5 days of failures); fix the receiver, then enable the endpoint again.`, at);
+      const reason = `The receiver answered 410 Gone on ${new Date(at).toISOString()}; enable the endpoint again once it exists.`;
+      await this.deps.db.write((t) => disableEndpoint(t, d.endpoint_id, reason, at));
+    } else if (note === 'failed' && recorded.failingSince !== null && at - recorded.failingSince >= AUTO_DISABLE_AFTER_MS) {
+      const reason = `No successful delivery since ${new Date(recorded.failingSince).toISOString()} (5 days of failures); fix the receiver, then enable the endpoint again.`;
+      await this.deps.db.write((t) => disableEndpoint(t, d.endpoint_id, reason, at));
     }
   }
 }

@@ -111,7 +111,7 @@ export const WebhookEndpoint = named(
         "true when the server's at-rest key cannot read the signing secret (LINKQR_SECRET changed or linkqr.key lost): deliveries wait, pending, until the secret is rotated",
     }),
     failingSince: nullableTime,
-    lastSuccessAt: nullableTime,
+    lastSuccessAt: nullableTime.meta({ description: 'When a delivery last succeeded, to within a second (a stream of successes writes it once a second)' }),
     createdAt: time,
     updatedAt: time,
   }),
