@@ -101,6 +101,8 @@ export interface LinkRow {
   expired_url: string | null;
   max_clicks: number | null;
   redirect_code: RedirectCode;
+  /** 1: the visitor's query string is added to the destination (src/links/forward-query.ts). */
+  forward_query: 0 | 1;
   created_by_user_id: string | null;
   created_by_key_id: string | null;
   clicks: number;

@@ -30,7 +30,7 @@ type StoredClick = Selectable<ClickRow>;
 async function createLink(t: TestServer, key: string, body: Record<string, unknown>) {
   const res = await t.request('POST', '/api/v1/links', { key, body });
   assert.equal(res.status, 201, res.text);
-  return res.json as { id: string; slug: string; url: string };
+  return res.json as { id: string; slug: string; url: string; forwardQuery: boolean };
 }
 
 async function patchLink(t: TestServer, key: string, id: string, body: Record<string, unknown>) {
@@ -242,7 +242,7 @@ describe('redirects', () => {
   test('only a single path segment of slug characters is a slug: anything else is the 404 page', async () => {
     await createLink(t, key, { url: 'https://example.com/segment', slug: 'abc' });
     assertRedirect(await visit(t, '/abc'), 302, 'https://example.com/segment');
-    for (const path of ['/abc/', '/abc/def', '/a%20b', '/abc%2F', '/abc.', '/ab%63']) {
+    for (const path of ['/abc//', '/abc/def', '/abc/def/', '/a%20b', '/abc%2F', '/abc.', '/ab%63', '//abc']) {
       const res = await visit(t, path);
       assert.equal(res.status, 404, path);
       assert.equal(res.headers.get('location'), null, path);
@@ -250,11 +250,44 @@ describe('redirects', () => {
     }
   });
 
-  test('query strings are not passed on: the redirect goes to the url as stored', async () => {
-    const link = await createLink(t, key, { url: 'https://example.com/landing?campaign=spring' });
-    for (const query of ['?utm_source=newsletter&utm_medium=email', '?qr=1', '?qr=0', '?', '?campaign=autumn']) {
-      assertRedirect(await visit(t, `/${link.slug}${query}`), 302, link.url);
-    }
+  test('a trailing slash is the same link: /slug/ redirects like /slug, its query forwarded alike', async () => {
+    await createLink(t, key, { url: 'https://example.com/trailing', slug: 'trailing' });
+    assertRedirect(await visit(t, '/trailing/'), 302, 'https://example.com/trailing');
+    assertRedirect(await visit(t, '/trailing/?utm_source=mail'), 302, 'https://example.com/trailing?utm_source=mail');
+    assert.equal((await visit(t, '/trailing/', { method: 'HEAD' })).status, 302);
+    assert.equal((await t.request('POST', '/trailing/')).status, 405, 'other methods of /slug/ are answered as those of /slug');
+  });
+
+  test('forwardQuery (on by default): the visitor query is added to the url, except qr=1 and what the url already has', async () => {
+    const link = await createLink(t, key, { url: 'https://example.com/landing?campaign=spring#form' });
+    assert.equal(link.forwardQuery, true);
+    const cases: [string, string][] = [
+      ['?utm_source=newsletter&utm_medium=email', 'https://example.com/landing?campaign=spring&utm_source=newsletter&utm_medium=email#form'],
+      ['?qr=1', link.url],
+      ['?qr=1&utm_source=print', 'https://example.com/landing?campaign=spring&utm_source=print#form'],
+      ['?qr=0', 'https://example.com/landing?campaign=spring&qr=0#form'],
+      ['?', link.url],
+      ['?campaign=autumn', link.url],
+    ];
+    for (const [query, location] of cases) assertRedirect(await visit(t, `/${link.slug}${query}`), 302, location);
+  });
+
+  test('forwardQuery false: the redirect goes to the url as stored, whatever the query; PATCH turns it on and off at once', async () => {
+    const link = await createLink(t, key, { url: 'https://example.com/as-stored', forwardQuery: false });
+    assert.equal(link.forwardQuery, false);
+    assertRedirect(await visit(t, `/${link.slug}?utm_source=mail`), 302, link.url);
+    const on = await t.request('PATCH', `/api/v1/links/${link.id}`, { key, body: { forwardQuery: true } });
+    assert.equal(on.json.forwardQuery, true);
+    assertRedirect(await visit(t, `/${link.slug}?utm_source=mail`), 302, `${link.url}?utm_source=mail`);
+    const bad = await t.request('PATCH', `/api/v1/links/${link.id}`, { key, body: { forwardQuery: 'yes' } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /forwardQuery/);
+  });
+
+  test('an expired link forwards the query to its expiredUrl too', async () => {
+    const link = await createLink(t, key, { url: 'https://example.com/live', expiresAt: new Date(clock.now() + 60_000).toISOString(), expiredUrl: 'https://example.com/over' });
+    clock.advance(60_000);
+    assertRedirect(await visit(t, `/${link.slug}?utm_source=mail`), 302, 'https://example.com/over?utm_source=mail');
   });
 
   test(

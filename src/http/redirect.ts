@@ -6,6 +6,7 @@ import { isBotRequest } from '../clicks/classify.js';
 import type { Clock } from '../lib/clock.js';
 import { STORAGE_RETRY_SECONDS } from '../db/storage-health.js';
 import { storageProblem } from '../db/storage-errors.js';
+import { withForwardedQuery } from '../links/forward-query.js';
 import { MAX_LOCATION_LENGTH } from '../links/location.js';
 import type { RedirectCache, RedirectTarget } from '../links/redirect-cache.js';
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
@@ -25,10 +26,14 @@ export interface RedirectDeps {
 
 export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted' | 'unavailable' | 'location_too_long';
 
-/** The slug of `/<slug>` or `/<slug>?…` when it can be a link, else undefined (the router takes it). */
+/**
+ * The slug of `/<slug>` or `/<slug>?…` when it can be a link, else undefined (the router takes
+ * it). `/<slug>/` is the same link: a trailing slash is what people and some editors add.
+ */
 export function slugOf(url: string): string | undefined {
   const end = url.indexOf('?');
-  const path = end === -1 ? url.slice(1) : url.slice(1, end);
+  let path = end === -1 ? url.slice(1) : url.slice(1, end);
+  if (path.endsWith('/')) path = path.slice(0, -1);
   if (!SLUG_PATTERN.test(path) || isReservedSlug(path)) return undefined;
   return path;
 }
@@ -68,7 +73,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
     deps.clicks.recordDurably(click, (error) => {
       if (error === undefined) {
         note(req, target.redirectCode, 'redirected', since);
-        return send(res, target.redirectCode, target.url);
+        return send(res, target.redirectCode, locationOf(target, target.url, req.url!));
       }
       if (error === CLICK_LIMIT_REACHED) {
         // Other instances' clicks took the rest: this one knows it now too.
@@ -109,7 +114,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
       if (target.expiredUrl && target.expiredUrl.length > MAX_LOCATION_LENGTH) return tooLong(req, res, target, target.expiredUrl);
       note(req, target.expiredUrl ? 302 : 410, 'expired');
       if (!target.expiredUrl) return writeStatusPage(res, 410, deps.pages.gone);
-      return send(res, 302, target.expiredUrl);
+      return send(res, 302, locationOf(target, target.expiredUrl, req.url!));
     }
     if (target.maxClicks !== null && target.humanClicks >= target.maxClicks) {
       note(req, 410, 'exhausted');
@@ -133,7 +138,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
     if (!bot) target.humanClicks++;
     if (!bot && target.maxClicks !== null) return redirectOnceWritten(req, res, target, click);
     note(req, target.redirectCode, 'redirected');
-    send(res, target.redirectCode, target.url);
+    send(res, target.redirectCode, locationOf(target, target.url, req.url!));
     // After the answer: a click that finds the batch overdue writes it (click-recorder.ts), and
     // this visitor need not wait for that.
     deps.clicks.record(click);
@@ -160,6 +165,10 @@ export function createRedirectHandler(deps: RedirectDeps) {
       });
   };
 }
+
+/** Where to send the visitor: the destination, with their query string when the link forwards it. */
+const locationOf = (target: RedirectTarget, destination: string, requestUrl: string) =>
+  target.forwardQuery ? withForwardedQuery(destination, requestUrl) : destination;
 
 function isQrScan(url: string): boolean {
   const q = url.indexOf('?');

@@ -18,6 +18,7 @@ export function presentLink(row: LinkRow, baseUrl: string) {
     expiredUrl: row.expired_url,
     maxClicks: row.max_clicks,
     redirectCode: row.redirect_code,
+    forwardQuery: row.forward_query === 1,
     clicks: row.clicks,
     lastClickedAt: toIso(row.last_clicked_at),
     createdBy: row.created_by_key_id

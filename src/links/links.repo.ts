@@ -12,7 +12,7 @@ export const findLinkById = (db: Queries, id: string) => db.first(db.q.selectFro
 export const findLinkBySlug = (db: Queries, slug: string) => db.row<LinkRow>('select * from links where slug = ?', slug);
 
 const LINK_COLUMNS = [
-  'id', 'workspace_id', 'slug', 'url', 'title', 'tags', 'status', 'expires_at', 'expired_url', 'max_clicks', 'redirect_code',
+  'id', 'workspace_id', 'slug', 'url', 'title', 'tags', 'status', 'expires_at', 'expired_url', 'max_clicks', 'redirect_code', 'forward_query',
   'created_by_user_id', 'created_by_key_id', 'clicks', 'total_clicks', 'last_clicked_at', 'created_at', 'updated_at',
 ] as const satisfies readonly (keyof LinkRow)[];
 const INSERT_LINK = `insert into links (${LINK_COLUMNS.join(', ')}) values (${LINK_COLUMNS.map(() => '?').join(', ')})`;

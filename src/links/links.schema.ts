@@ -76,6 +76,7 @@ export const createLinkBody = z.strictObject({
   redirectCode: z
     .union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)], { message: 'must be 301, 302, 307 or 308' })
     .optional(),
+  forwardQuery: z.boolean({ message: 'must be true or false' }).optional(),
 });
 export type CreateLinkInput = z.output<typeof createLinkBody>;
 

@@ -22,7 +22,7 @@ export interface LinkDeps {
   outboxChanged(): void;
 }
 
-const AUDITED_LINK_FIELDS = ['slug', 'url', 'title', 'tags', 'status', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode'] as const;
+const AUDITED_LINK_FIELDS = ['slug', 'url', 'title', 'tags', 'status', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery'] as const;
 
 const slugTaken = (slug: string) =>
   errors.conflict('slug_taken', `The slug "${slug}" is already in use.`, [{ field: 'slug', message: 'is already in use' }]);
@@ -48,6 +48,7 @@ export function newLinkRow(workspaceId: string, ctx: ChangeContext, input: Creat
     expired_url: input.expiredUrl ?? null,
     max_clicks: input.maxClicks ?? null,
     redirect_code: input.redirectCode ?? 302,
+    forward_query: input.forwardQuery === false ? 0 : 1,
     created_by_user_id: ctx.actor.type === 'user' ? ctx.actor.id : null,
     created_by_key_id: ctx.actor.type === 'key' ? ctx.actor.id : null,
     clicks: 0,
@@ -115,6 +116,7 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   if (input.expiredUrl !== undefined) patch.expired_url = input.expiredUrl;
   if (input.maxClicks !== undefined) patch.max_clicks = input.maxClicks;
   if (input.redirectCode !== undefined) patch.redirect_code = input.redirectCode;
+  if (input.forwardQuery !== undefined) patch.forward_query = input.forwardQuery ? 1 : 0;
   if (input.status !== undefined) patch.status = input.status;
 
   let before: LinkRow | undefined;

@@ -14,6 +14,8 @@ export interface RedirectTarget {
   expiredUrl: string | null;
   maxClicks: number | null;
   redirectCode: RedirectCode;
+  /** The visitor's query string is added to the destination (src/links/forward-query.ts). */
+  forwardQuery: boolean;
   /**
    * Human clicks so far: written ones plus those still buffered. The redirect path increments
    * it as it lets a human click through, which is what makes maxClicks exact in one process.
@@ -113,6 +115,7 @@ export class RedirectCache {
       expiredUrl: row.expired_url === null ? null : asLocation(row.expired_url),
       maxClicks: row.max_clicks,
       redirectCode: row.redirect_code,
+      forwardQuery: row.forward_query === 1,
       humanClicks: row.clicks + this.pendingHumanClicks(row.id),
     };
   }

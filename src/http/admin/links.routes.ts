@@ -22,10 +22,10 @@ export interface LinkFormState {
   created?: Link | undefined;
 }
 
-const FIELDS = ['url', 'slug', 'title', 'tags', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode'] as const;
+const FIELDS = ['url', 'slug', 'title', 'tags', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery'] as const;
 type LinkField = (typeof FIELDS)[number];
 
-const EMPTY_FORM: LinkFormState['values'] = { url: '', slug: '', title: '', tags: '', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302' };
+const EMPTY_FORM: LinkFormState['values'] = { url: '', slug: '', title: '', tags: '', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302', forwardQuery: 'on' };
 
 /**
  * /admin/links: the table (searched as you type, more rows on demand), the create form, the edit
@@ -265,6 +265,7 @@ function toCreateInput(v: LinkFormState['values']): Record<string, unknown> {
   if (v.expiredUrl.trim() !== '') out.expiredUrl = v.expiredUrl;
   if (v.maxClicks.trim() !== '') out.maxClicks = numberOrText(v.maxClicks);
   if (v.redirectCode !== '') out.redirectCode = numberOrText(v.redirectCode);
+  out.forwardQuery = v.forwardQuery === 'on';
   return out;
 }
 
@@ -279,6 +280,7 @@ function toUpdateInput(v: LinkFormState['values']): Record<string, unknown> {
     expiredUrl: v.expiredUrl.trim() === '' ? null : v.expiredUrl,
     maxClicks: v.maxClicks.trim() === '' ? null : numberOrText(v.maxClicks),
     redirectCode: numberOrText(v.redirectCode),
+    forwardQuery: v.forwardQuery === 'on',
   };
 }
 
@@ -305,6 +307,7 @@ function valuesOf(link: Link): LinkFormState['values'] {
     expiredUrl: link.expiredUrl ?? '',
     maxClicks: link.maxClicks === null ? '' : String(link.maxClicks),
     redirectCode: String(link.redirectCode),
+    forwardQuery: link.forwardQuery ? 'on' : '',
   };
 }
 

@@ -195,11 +195,22 @@ describe('admin Links page', () => {
     const page = await owner.get(`/admin/links/${l.id}/edit`);
     assert.match(page.text, /class="sidebar"/, 'a page of its own without JavaScript');
 
-    const values = { url: l.url, slug: 'edit-me', title: 'Old title', tags: 'a', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302' };
+    assert.match(form.text, /<input type="checkbox" id="edit-forwardQuery" name="forwardQuery" value="on" checked/, 'forwarding is on by default');
+    // What the dialog posts untouched: its checked checkbox too.
+    const values = { url: l.url, slug: 'edit-me', title: 'Old title', tags: 'a', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302', forwardQuery: 'on' };
     const audits = (await auditOf(t, 'link.update')).length;
     const same = await owner.post(`/admin/links/${l.id}`, values, HX);
     assert.equal(same.status, 200);
     assert.equal((await auditOf(t, 'link.update')).length, audits, 'saving an untouched form writes nothing');
+
+    // Unchecked, the checkbox is not posted at all: forwarding goes off, and on again.
+    const { forwardQuery: _, ...unchecked } = values;
+    assert.equal((await owner.post(`/admin/links/${l.id}`, unchecked, HX)).status, 200);
+    assert.equal((await linkRow(t, 'edit-me'))!.forward_query, 0);
+    const off = await owner.get(`/admin/links/${l.id}/edit`, HX);
+    assert.match(off.text, /<input type="checkbox" id="edit-forwardQuery" name="forwardQuery" value="on" aria-describedby/);
+    assert.equal((await owner.post(`/admin/links/${l.id}`, values, HX)).status, 200);
+    assert.equal((await linkRow(t, 'edit-me'))!.forward_query, 1);
 
     const bad = await owner.post(`/admin/links/${l.id}`, { ...values, url: 'nope', slug: 'api' }, HX);
     assert.equal(bad.status, 422);

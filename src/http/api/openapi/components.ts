@@ -58,6 +58,9 @@ export const Link = named(
     expiredUrl: z.string().nullable(),
     maxClicks: z.number().int().nullable(),
     redirectCode: z.union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)]),
+    forwardQuery: z.boolean().meta({
+      description: 'The query string a visitor adds to the short URL is added to the destination (parameters the destination has keep its value; qr=1 is not forwarded)',
+    }),
     clicks: count.meta({ description: 'Human clicks (what maxClicks limits)' }),
     lastClickedAt: nullableTime,
     createdBy: Creator,

@@ -139,6 +139,7 @@ const EXAMPLE_LINK = {
   expiredUrl: null,
   maxClicks: 1000,
   redirectCode: 302,
+  forwardQuery: true,
   clicks: 0,
   lastClickedAt: null,
   createdBy: { type: 'key', id: 'VQ3Wn99JJC7c' },
