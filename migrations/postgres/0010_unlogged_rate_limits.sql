@@ -10,4 +10,13 @@
 -- What that gives up: after a crash of the database server (not of an instance) the table is
 -- empty, and a standby promoted to primary has none of it. Limits then start afresh, as they do
 -- after a restart of a single SQLite server; no link, key or event depends on these rows.
-ALTER TABLE rate_limit_buckets SET UNLOGGED;
+--
+-- A table in a publication (logical replication, change data capture: `FOR ALL TABLES` too)
+-- cannot be unlogged: there it stays logged, slower and correct, rather than stop the upgrade.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_publication_tables WHERE schemaname = current_schema() AND tablename = 'rate_limit_buckets') THEN
+    ALTER TABLE rate_limit_buckets SET UNLOGGED;
+  END IF;
+END
+$$;

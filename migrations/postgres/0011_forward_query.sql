@@ -1,5 +1,7 @@
 -- PostgreSQL twin of migrations/sqlite/0011_forward_query.sql (rules: 0001_initial.sql).
 -- Query forwarding (issue 15): a visitor's query string on the short URL is added to the
--- destination (`/spring?utm_source=mail`), per link, on unless the link turns it off. Existing
--- links forward too, as the issue asks of every link by default (src/links/forward-query.ts).
-ALTER TABLE links ADD COLUMN forward_query SMALLINT NOT NULL DEFAULT 1 CHECK (forward_query IN (0, 1));
+-- destination (`/spring?utm_source=mail`), per link (src/links/forward-query.ts). New links
+-- forward unless they turn it off (the service writes 1). Links made before keep redirecting to
+-- their destination exactly as stored (0): some point at signed URLs (a presigned S3 link), which an
+-- added parameter would break, and their owners chose them under that rule.
+ALTER TABLE links ADD COLUMN forward_query SMALLINT NOT NULL DEFAULT 0 CHECK (forward_query IN (0, 1));

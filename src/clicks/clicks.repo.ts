@@ -114,6 +114,9 @@ async function writeClickBatchTogether(
           jsonRowsParam(clicks, (c) => [c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash]),
         )
       : undefined;
+  // Awaited below; handled now too, so that if making the other rows throws first, its failure is
+  // not an unhandled rejection (the transaction rolls back either way).
+  inserted?.catch(() => {});
   // Rows in key order, so that two instances' batches lock the rows they share in the same order.
   // Each row's key is made once: made in the comparison, it cost more than the rest of the batch's client work.
   const byKey = <T>(rows: readonly T[], key: (row: T) => string) =>

@@ -109,13 +109,25 @@ export function postgresQueries(pool: pg.Pool, options: PostgresQueriesOptions =
       tx,
     ) as PostgresQueries;
 
-  /** A statement outside a transaction: any free connection, unless the caller is inside one. */
+  /**
+   * A statement outside a transaction: any free connection, unless the caller is inside one. One
+   * that PostgreSQL aborted for a deadlock or a serialization failure had no effect, and runs
+   * again, as a transaction does (a webhook outcome is one such statement, src/outbox/deliveries.repo.ts).
+   */
   const outsideClient: Client = {
-    query: ((config: pg.QueryConfig) => {
+    query: (async (config: pg.QueryConfig) => {
       if (inside.getStore()?.open) {
-        return Promise.reject(new Error('a query inside a transaction must go through the transaction (the handle tx() passes), not the database'));
+        throw new Error('a query inside a transaction must go through the transaction (the handle tx() passes), not the database');
       }
-      return pool.query(config);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await pool.query(config);
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (!code || !RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+        }
+      }
     }) as Client['query'],
   };
 

@@ -140,6 +140,25 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     assert.deepEqual(await fromPostgres(classified), fromSqlite(classified));
   });
 
+  test('0011_forward_query: links made before it keep redirecting as stored (0); 0 and 1 only', async () => {
+    const pool = db.pool();
+    migrate(sqlite, sqliteMigrations().slice(0, 10), T0);
+    await migratePostgres(pool, postgresMigrations().slice(0, 10), () => T0);
+    const insert = `INSERT INTO links (id, workspace_id, slug, url, tags, status, redirect_code, clicks, total_clicks, created_at, updated_at)
+      VALUES ('lnk_old', 'ws_default', 'old', 'https://example.com/signed?sig=abc', '[]', 'active', 302, 0, 0, 1, 1)`;
+    sqlite.sqlite.prepare("INSERT INTO workspaces (id, name, plan_id, created_at, updated_at) VALUES ('ws_default', 'W', (SELECT id FROM plans LIMIT 1), 1, 1)").run();
+    await pool.query("INSERT INTO workspaces (id, name, plan_id, created_at, updated_at) VALUES ('ws_default', 'W', (SELECT id FROM plans LIMIT 1), 1, 1)");
+    sqlite.sqlite.prepare(insert).run();
+    await pool.query(insert);
+    migrate(sqlite, sqliteMigrations(), T0);
+    await migratePostgres(pool, postgresMigrations(), () => T0);
+    const flag = "SELECT forward_query FROM links WHERE id = 'lnk_old'";
+    assert.deepEqual(sqlite.sqlite.prepare(flag).get(), { forward_query: 0 });
+    assert.deepEqual((await pool.query(flag)).rows, [{ forward_query: 0 }]);
+    assert.throws(() => sqlite.sqlite.prepare("UPDATE links SET forward_query = 2 WHERE id = 'lnk_old'").run(), /CHECK/);
+    await assert.rejects(pool.query("UPDATE links SET forward_query = 2 WHERE id = 'lnk_old'"), /check constraint/);
+  });
+
   test('0001_initial: the default plan', async () => {
     const pool = db.pool();
     migrate(sqlite, sqliteMigrations(), T0);

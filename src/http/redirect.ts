@@ -172,5 +172,6 @@ const locationOf = (target: RedirectTarget, destination: string, requestUrl: str
 
 function isQrScan(url: string): boolean {
   const q = url.indexOf('?');
-  return q !== -1 && new URLSearchParams(url.slice(q + 1)).get('qr') === '1';
+  // Any qr=1 (the QR URL is `?qr=1`; a visitor may add parameters before it): the one forwarding leaves out (src/links/forward-query.ts).
+  return q !== -1 && new URLSearchParams(url.slice(q + 1)).getAll('qr').includes('1');
 }

@@ -28,7 +28,7 @@ describe('withForwardedQuery', () => {
   test('the destination query and fragment are kept as they were, the added parameters before the fragment', () => {
     assert.equal(
       withForwardedQuery('https://example.com/a?q=caf%C3%A9%20bar&x=1#section-2', '/s?utm_source=a%20b'),
-      'https://example.com/a?q=caf%C3%A9%20bar&x=1&utm_source=a+b#section-2',
+      'https://example.com/a?q=caf%C3%A9%20bar&x=1&utm_source=a%20b#section-2',
     );
     assert.equal(withForwardedQuery('https://example.com/a?', '/s?k=v'), 'https://example.com/a?k=v');
     assert.equal(withForwardedQuery('https://example.com/a#top', '/s?k=v'), 'https://example.com/a?k=v#top');
@@ -45,9 +45,22 @@ describe('withForwardedQuery', () => {
     assert.equal(withForwardedQuery('https://example.com/a', long), 'https://example.com/a');
   });
 
-  test('characters that need escaping in a Location are percent-encoded', () => {
-    const out = withForwardedQuery('https://example.com/', '/s?name=%E2%9C%93%22%3C%3E');
-    assert.equal(out, 'https://example.com/?name=%E2%9C%93%22%3C%3E');
-    assert.doesNotThrow(() => new URL(out));
+  test('the visitor parameters pass as sent: encoding, +, bare names, empty values', () => {
+    assert.equal(
+      withForwardedQuery('https://example.com/', '/s?a=x%20y&b=x+y&flag&c=&tilde=~&q=%E2%9C%93'),
+      'https://example.com/?a=x%20y&b=x+y&flag&c=&tilde=~&q=%E2%9C%93',
+    );
+  });
+
+  test('what a query may not hold is percent-encoded, so the Location stays valid and its fragment the link own', () => {
+    const out = withForwardedQuery('https://example.com/p#frag', '/s?name="<x>"&h=a#b&pct=100%&ok=%41');
+    assert.equal(out, 'https://example.com/p?name=%22%3Cx%3E%22&h=a%23b&pct=100%25&ok=%41#frag');
+    assert.equal(new URL(out).hash, '#frag');
+    assert.equal(new URL(out).pathname, '/p');
+  });
+
+  test('qr=1 is dropped wherever it is, and a name the destination has is compared decoded', () => {
+    assert.equal(withForwardedQuery('https://example.com/', '/s?x=1&qr=1&y=2'), 'https://example.com/?x=1&y=2');
+    assert.equal(withForwardedQuery('https://example.com/?utm_source=box', '/s?utm%5Fsource=mail&z=1'), 'https://example.com/?utm_source=box&z=1');
   });
 });
