@@ -208,6 +208,10 @@ export async function recordAttempt(db: Db, a: AttemptRecord, note: EndpointNote
   const attempt = [a.at, a.durationMs, a.outcome, a.statusCode, a.errorClass, a.errorDetail, a.responseExcerpt];
   const endpoint = note === 'succeeded' ? [a.at, a.endpointId, a.at - LAST_SUCCESS_RESOLUTION_MS] : note === 'failed' ? [a.at, a.endpointId] : [];
   if (db.dialect === 'postgres') {
+    // The endpoint row is read as this statement's snapshot saw it. An outcome racing another
+    // instance's on the same endpoint may therefore miss that one's change (a failure that just
+    // started a run, a success that just ended one): the endpoint's next outcome sets it right,
+    // and the 5-day rule is checked again at every failure.
     const row = await db.row<{ stored: boolean; failing_since: number | null }>(
       `with delivery as (${UPDATE_DELIVERY} returning id),
        attempt as (insert into webhook_attempts ${ATTEMPT_COLUMNS} select id, ?, ?, ?, ?, ?, ?, ? from delivery)
