@@ -53,6 +53,71 @@
   document.addEventListener('htmx:load', (event) => enhance(event.target));
 })();
 
+// ===== Link forms: the UTM builder (views/partials/admin/links/utm.eta) =====
+// Its fields and the destination URL field edit one value, the URL: typing in a UTM field sets or
+// removes that parameter in the URL (the URL's other parameters, its fragment and their encoding
+// stay as they are), and typing in the URL refills the fields.
+(() => {
+  'use strict';
+  const builders = (root) => (root.matches?.('[data-utm-for]') ? [root] : [...root.querySelectorAll('[data-utm-for]')]);
+  const urlFieldOf = (builder) => document.getElementById(builder.dataset.utmFor);
+  const nameOf = (segment) => new URLSearchParams(segment).keys().next().value ?? '';
+
+  /** The URL split where a query is edited: before `?`, the query's segments, and `#…`. */
+  function parts(url) {
+    const hashAt = url.indexOf('#');
+    const beforeHash = hashAt === -1 ? url : url.slice(0, hashAt);
+    const queryAt = beforeHash.indexOf('?');
+    return {
+      base: queryAt === -1 ? beforeHash : beforeHash.slice(0, queryAt),
+      segments: queryAt === -1 ? [] : beforeHash.slice(queryAt + 1).split('&').filter((s) => s !== ''),
+      hash: hashAt === -1 ? '' : url.slice(hashAt),
+    };
+  }
+
+  function showFinal(builder, url) {
+    const out = builder.querySelector('[data-utm-final]');
+    if (out) out.textContent = url;
+  }
+
+  function fromUrl(builder) {
+    const url = urlFieldOf(builder)?.value ?? '';
+    const params = new URLSearchParams(parts(url).segments.join('&'));
+    for (const field of builder.querySelectorAll('[data-utm]')) field.value = params.get(field.dataset.utm) ?? '';
+    showFinal(builder, url);
+  }
+
+  function toUrl(builder) {
+    const input = urlFieldOf(builder);
+    if (!input) return;
+    const fields = [...builder.querySelectorAll('[data-utm]')];
+    const utm = new Set(fields.map((f) => f.dataset.utm));
+    const { base, segments, hash } = parts(input.value);
+    const kept = segments.filter((s) => !utm.has(nameOf(s)));
+    const set = fields.filter((f) => f.value.trim() !== '').map((f) => `${f.dataset.utm}=${encodeURIComponent(f.value.trim())}`);
+    const query = [...kept, ...set].join('&');
+    input.value = `${base}${query === '' ? '' : `?${query}`}${hash}`;
+    showFinal(builder, input.value);
+  }
+
+  function enhance(root) {
+    for (const builder of builders(root)) {
+      builder.hidden = false;
+      fromUrl(builder);
+    }
+  }
+
+  document.addEventListener('input', (event) => {
+    const target = event.target;
+    if (!(target instanceof HTMLInputElement)) return;
+    const builder = target.closest('[data-utm-for]');
+    if (builder && target.dataset.utm) return toUrl(builder);
+    for (const b of document.querySelectorAll(`[data-utm-for="${target.id}"]`)) fromUrl(b);
+  });
+  document.addEventListener('DOMContentLoaded', () => enhance(document));
+  document.addEventListener('htmx:load', (event) => enhance(event.target));
+})();
+
 // ===== Links page (views/pages/admin/links.eta): the edit dialog =====
 // A form swapped into <dialog data-dialog> opens it as a modal; the server closes it with the
 // HX-Trigger event "close-dialog", and [data-dialog-close] controls (Cancel, ×) close it here.

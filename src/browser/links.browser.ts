@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createLink, updateLink } from '../links/links.service.js';
 import { createUser } from '../users/users.service.js';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
-import { htmxIdle, launchChromium, openPage } from './chromium.js';
+import { DESKTOP, htmxIdle, launchChromium, openPage, PHONE } from './chromium.js';
 
 const OWNER = 'dana@example.com';
 const VIEWER = 'vic@example.com';
@@ -58,7 +58,31 @@ describe('admin UI in a browser: the Links page', () => {
     assert.equal(await page.inputValue('#new-url'), 'example.com/no-scheme');
     await screenshot('links-02-create-error');
 
-    await page.fill('#new-url', 'https://example.com/spring/collection?utm_source=newsletter&utm_medium=email&utm_campaign=spring-sale-2030');
+    // The UTM builder edits the URL's utm_* parameters (the rest of the URL as typed), and typing
+    // in the URL refills it.
+    const springUrl = 'https://example.com/spring/collection?utm_source=newsletter&utm_medium=email&utm_campaign=spring-sale-2030';
+    await page.fill('#new-url', 'https://example.com/spring/collection?keep=a%20b&utm_source=old#top');
+    await page.click('#link-create .utm-builder summary');
+    assert.equal(await page.inputValue('#new-utm_source'), 'old');
+    await page.fill('#new-utm_source', '');
+    assert.equal(await page.inputValue('#new-url'), 'https://example.com/spring/collection?keep=a%20b#top');
+    await page.fill('#new-url', 'https://example.com/spring/collection');
+    assert.equal(await page.inputValue('#new-utm_source'), '');
+    await page.fill('#new-utm_source', 'newsletter');
+    await page.fill('#new-utm_medium', 'email');
+    await page.fill('#new-utm_campaign', 'spring sale 2030');
+    await page.fill('#new-utm_campaign', 'spring-sale-2030');
+    assert.equal(await page.inputValue('#new-url'), springUrl);
+    assert.equal(await page.locator('#new-utm-final').innerText(), springUrl);
+    await screenshot('links-02b-utm-builder');
+    // On a phone the builder's fields wrap inside the form, and the final URL breaks anywhere.
+    await page.setViewportSize(PHONE);
+    for (const part of ['.utm-fields', '.utm-final']) {
+      const box = (await page.locator(`#link-create ${part}`).boundingBox())!;
+      assert.ok(box.x >= 0 && box.x + box.width <= PHONE.width, `${part} fits a ${PHONE.width} px screen: ${JSON.stringify(box)}`);
+    }
+    await screenshot('links-02c-utm-builder-phone');
+    await page.setViewportSize(DESKTOP);
     await page.click('.more-options summary');
     await page.fill('#new-slug', 'spring');
     await page.fill('#new-title', 'Spring collection');
@@ -110,6 +134,7 @@ describe('admin UI in a browser: the Links page', () => {
     await page.locator('dialog#link-dialog[open] #edit-title').waitFor();
     // htmx moves focus to [autofocus] when the swap settles: typing before that lands elsewhere.
     await htmxIdle(page);
+    assert.equal(await page.inputValue('#edit-utm_campaign'), 'spring-sale-2030', "the builder shows the link's parameters");
     await page.fill('#edit-title', 'Spring collection 2030');
     await page.fill('#edit-maxClicks', '0');
     await page.click('#link-edit button[type=submit]');

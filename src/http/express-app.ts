@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { errors } from '../lib/errors.js';
 import { allowedMethods, type KnownPath, routesOf } from './allowed-methods.js';
 import { bindAdmin } from './admin/admin.router.js';
+import { adminSecurityHeaders } from './middleware/html-security.js';
 import { bindSetupPages } from './admin/setup.routes.js';
 import { bindDocs } from './docs/docs.routes.js';
 import { bindApi } from './api/router.js';
@@ -74,8 +75,10 @@ export function createExpressApp(deps: ExpressDeps): express.Express {
   bindDocs(app, deps);
   bindSetupPages(app, deps);
   bindAdmin(app, deps);
-  app.get('/', (_req, res) => {
-    res.type('text').send('LinkQR is running. The API lives under /api/v1.\n');
+  // What a visitor who types the bare address finds: what this server is, and the way in.
+  const home = deps.views.render('pages/home', {});
+  app.get('/', adminSecurityHeaders, (_req, res) => {
+    res.type('html').send(home);
   });
 
   app.use(() => {

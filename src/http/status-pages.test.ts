@@ -23,6 +23,17 @@ describe('status pages carry the security headers of every other page', () => {
 
   const create = async (body: Record<string, unknown>) => (await t.request('POST', '/api/v1/links', { key, body })).json as { id: string; slug: string };
 
+  test('the home page says what this server is and links to the admin and the API reference', async () => {
+    const res = await rawHttp(t.url, 'GET', '/');
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/html/);
+    assert.deepEqual(securityOf(res.headers), reference);
+    const html = res.body.toString();
+    assert.match(html, /This server runs LinkQR/);
+    assert.match(html, /<a href="\/admin">/);
+    assert.match(html, /<a href="\/docs\/api">/);
+  });
+
   test('the 404 and 410 pages of the redirect path (GET and HEAD)', async () => {
     const disabled = await create({ url: 'https://example.com/off' });
     await t.request('PATCH', `/api/v1/links/${disabled.id}`, { key, body: { status: 'disabled' } });

@@ -26,5 +26,5 @@ function securityHeaders(referrerPolicy: 'no-referrer' | 'same-origin') {
 /** The setup page: its URL carries the setup token, so no referrer at all. */
 export const htmlSecurityHeaders = securityHeaders('no-referrer');
 
-/** Admin pages. */
+/** Admin pages, and the home page (`/`). */
 export const adminSecurityHeaders = securityHeaders('same-origin');
