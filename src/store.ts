@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import { type Db, openDb } from './db/db.js';
 import { DB_FILE } from './db/files.js';
 import { loadMigrations, migrationStatus, upgradeDatabase } from './db/migrate.js';
-import { needsMigrating } from './db/migrations.js';
+import { refuseUnlessMayMigrate } from './db/migrations.js';
 import { ensureDataDir } from './db/storage-errors.js';
 import { type Assets, shippedAssets } from './lib/assets.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -54,10 +54,7 @@ async function openSqliteDatabase(config: Config, opts: OpenOptions) {
   ensureDataDir(config.dataDir);
   const db = openDb(join(config.dataDir, DB_FILE), { storageProbeMs: opts.storageProbeMs });
   try {
-    const status = migrationStatus(db, migrations);
-    const pending = status.filter((s) => s.appliedAt === null);
-    const fresh = pending.length === status.length;
-    if (pending.length > 0 && !fresh && !opts.applyPending) throw needsMigrating(pending);
+    refuseUnlessMayMigrate(migrationStatus(db, migrations), opts.applyPending ?? false);
     upgradeDatabase(db, migrations, { dataDir: config.dataDir, clock: opts.clock, log: opts.log });
   } catch (e) {
     await db.close();

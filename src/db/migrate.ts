@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import { backupBeforeMigrating } from './backup.js';
 import type { Db } from './db.js';
-import { type AppliedMigration, compareApplied, type Migration, migrationFailed, type MigrationStatus, pad, pendingOf } from './migrations.js';
+import { type AppliedMigration, compareApplied, type Migration, migrationFailed, migrationLabel, type MigrationStatus, pad, pendingOf } from './migrations.js';
 import { storageProblem } from './storage-errors.js';
 
 // The SQLite runner. Loading the files and the refusals (edited, unknown migrations) are shared
@@ -79,6 +79,6 @@ export function upgradeDatabase(db: Db, migrations: Migration[], ctx: { dataDir:
     if (backup && migrationStatus(db, migrations).filter((s) => s.appliedAt !== null).length === applied.length) rmSync(backup.file, { force: true });
     throw e;
   }
-  if (done.length > 0) ctx.log.info({ migrations: done.map((m) => `${pad(m.version)}_${m.name}`) }, 'migrations applied');
+  if (done.length > 0) ctx.log.info({ migrations: done.map(migrationLabel) }, 'migrations applied');
   return done;
 }

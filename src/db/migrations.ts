@@ -34,17 +34,25 @@ export class MigrationError extends OperatorError {
   override name = 'MigrationError';
 }
 
-/** The migrations of `dialect` shipped with this build, in order. */
 /** The database is older than this build, and the command may not upgrade it. */
 export class NeedsMigrationError extends OperatorError {
   override name = 'NeedsMigrationError';
 }
 
-export const needsMigrating = (pending: { version: number }[]) =>
-  new NeedsMigrationError(
+/**
+ * What opening a database may do with its migrations, the same on both dialects: a new database
+ * gets them all; one with some pending is refused unless the command may upgrade it (serve, migrate).
+ */
+export function refuseUnlessMayMigrate(status: readonly MigrationStatus[], applyPending: boolean): void {
+  const pending = status.filter((s) => s.appliedAt === null);
+  const fresh = pending.length === status.length;
+  if (pending.length === 0 || fresh || applyPending) return;
+  throw new NeedsMigrationError(
     `the database needs ${pending.length} migration(s) (${pending.map((p) => pad(p.version)).join(', ')}): run "linkqr migrate" or start the server`,
   );
+}
 
+/** The migrations of `dialect` shipped with this build, in order. */
 export function loadMigrations(assets: Assets, dialect: Dialect): Migration[] {
   const file = new RegExp(`^migrations/${dialect}/(\\d{4})_([a-z0-9_]+)\\.sql$`);
   const migrations = assets.list(`migrations/${dialect}`).map((path) => {

@@ -1,7 +1,7 @@
 import type { OpenOptions } from '../store.js';
 import type { Config } from '../config.js';
 import { migratePostgres, postgresMigrationStatus } from './migrate-postgres.js';
-import { loadMigrations, needsMigrating, pad } from './migrations.js';
+import { loadMigrations, migrationLabel, refuseUnlessMayMigrate } from './migrations.js';
 import { openPostgres, postgresConnectionProblem } from './postgres.js';
 import { openPostgresDb } from './postgres-db.js';
 import { redactUrl } from './postgres-url.js';
@@ -16,12 +16,9 @@ export async function openPostgresDatabase(config: Config, opts: OpenOptions) {
   const migrations = loadMigrations(opts.assets, 'postgres');
   const runner = openPostgres(url, { max: 1 });
   try {
-    const status = await postgresMigrationStatus(runner, migrations);
-    const pending = status.filter((s) => s.appliedAt === null);
-    const fresh = pending.length === status.length;
-    if (pending.length > 0 && !fresh && !opts.applyPending) throw needsMigrating(pending);
+    refuseUnlessMayMigrate(await postgresMigrationStatus(runner, migrations), opts.applyPending ?? false);
     const applied = await migratePostgres(runner, migrations, () => opts.clock.now());
-    if (applied.length > 0) opts.log.info({ database: redactUrl(url), migrations: applied.map((m) => `${pad(m.version)}_${m.name}`) }, 'migrations applied');
+    if (applied.length > 0) opts.log.info({ database: redactUrl(url), migrations: applied.map(migrationLabel) }, 'migrations applied');
   } catch (e) {
     throw postgresConnectionProblem(e, url) ?? e;
   } finally {

@@ -192,7 +192,7 @@ export type EndpointNote = 'succeeded' | 'failed' | 'none';
  * whatever the receiver. A success is written when it changes something: the endpoint was
  * failing, or its last success is older than this. A failure is written by the first of a run.
  */
-export const LAST_SUCCESS_RESOLUTION_MS = 1_000;
+const LAST_SUCCESS_RESOLUTION_MS = 1_000;
 
 /**
  * Logs an attempt, moves its delivery on and notes what it says of the endpoint, atomically.

@@ -195,7 +195,12 @@ export class Dispatcher {
     const leaseUntil = now + this.leaseMs;
     // By the lease each holds now: after the first renewal, nearly all hold the same.
     const byHeld = new Map<number, string[]>();
-    for (const [id, lease] of this.leases) if (!lease.controller.signal.aborted) byHeld.set(lease.leaseUntil, [...(byHeld.get(lease.leaseUntil) ?? []), id]);
+    for (const [id, lease] of this.leases) {
+      if (lease.controller.signal.aborted) continue;
+      const ids = byHeld.get(lease.leaseUntil);
+      if (ids) ids.push(id);
+      else byHeld.set(lease.leaseUntil, [id]);
+    }
     try {
       for (const [heldUntil, ids] of byHeld) {
         const renewed = await this.deps.db.write((t) => renewLeases(t, ids, heldUntil, leaseUntil));
@@ -389,12 +394,13 @@ export class Dispatcher {
       note,
     );
     if (!recorded) return;
-    if (result.outcome === 'gone') {
-      const reason = `The receiver answered 410 Gone on ${new Date(at).toISOString()}; enable the endpoint again once it exists.`;
-      await this.deps.db.write((t) => disableEndpoint(t, d.endpoint_id, reason, at));
-    } else if (note === 'failed' && recorded.failingSince !== null && at - recorded.failingSince >= AUTO_DISABLE_AFTER_MS) {
-      const reason = `No successful delivery since ${new Date(recorded.failingSince).toISOString()} (5 days of failures); fix the receiver, then enable the endpoint again.`;
-      await this.deps.db.write((t) => disableEndpoint(t, d.endpoint_id, reason, at));
-    }
+    const failingSince = recorded.failingSince;
+    const reason =
+      result.outcome === 'gone'
+        ? `The receiver answered 410 Gone on ${new Date(at).toISOString()}; enable the endpoint again once it exists.`
+        : failingSince !== null && at - failingSince >= AUTO_DISABLE_AFTER_MS
+          ? `No successful delivery since ${new Date(failingSince).toISOString()} (5 days of failures); fix the receiver, then enable the endpoint again.`
+          : undefined;
+    if (reason) await this.deps.db.write((t) => disableEndpoint(t, d.endpoint_id, reason, at));
   }
 }
