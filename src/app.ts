@@ -15,6 +15,7 @@ import { KeyUsageRecorder } from './keys/key-usage.js';
 import { ApiRequestRecorder, type ApiRequestRecorderOptions } from './keys/request-log.js';
 import { VerificationCache } from './keys/verification-cache.js';
 import { RedirectCache } from './links/redirect-cache.js';
+import { DomainDirectory } from './domains/domain-directory.js';
 import { OperatorError } from './lib/errors.js';
 import { createMetrics } from './metrics/metrics.js';
 import { Dispatcher, type DispatcherOptions } from './outbox/dispatcher.js';
@@ -99,15 +100,20 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     opts.clicks,
   );
   const redirects = new RedirectCache(db, (linkId) => clicks.pendingHumanClicks(linkId));
+  const domains = new DomainDirectory(db);
+  await domains.reload();
+  const reloadDomains = () => domains.reload().catch((err: unknown) => log.warn({ err }, 'the domain list could not be reloaded after a change'));
   const verifiedKeys = new VerificationCache();
   const keyUsage = new KeyUsageRecorder({ db, log: log.child({ component: 'keys' }) });
   const apiRequests = new ApiRequestRecorder({ db, log: log.child({ component: 'keys' }) }, opts.apiRequests);
 
   db.changes.subscribe((heard) => {
-    if (heard.kind === 'link') return redirects.invalidate(heard.slug);
+    if (heard.kind === 'link') return redirects.invalidate(heard.domain ?? '', heard.slug);
+    if (heard.kind === 'domains') return void reloadDomains();
     if (heard.kind === 'caches' || heard.kind === 'reset') {
       redirects.clear();
       verifiedKeys.clear();
+      void reloadDomains();
     }
     instanceSettings.reload().catch((err: unknown) => log.warn({ err }, 'the instance settings could not be reloaded after a change'));
   });
@@ -126,13 +132,19 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     instanceSettings,
     qr: new QrRenderer(),
     redirects,
+    domains,
     verifiedKeys,
     keyUsage,
     apiRequests,
     metrics,
     baseUrl: () => baseUrl,
     // Every instance on the database drops the link from its cache (this one at once).
-    linkChanged: (slug: string) => db.changes.publish({ kind: 'link', slug }),
+    linkChanged: (domain: string, slug: string) => db.changes.publish({ kind: 'link', domain, slug }),
+    // Every instance reloads its list; this one before the change is answered, so the next request routes by it.
+    async domainsChanged() {
+      db.changes.publish({ kind: 'domains' });
+      await reloadDomains();
+    },
     outboxChanged: () => dispatcher.wake(),
     endpointsChanged: (pointedElsewhere?: readonly string[]) => dispatcher.endpointsChanged(pointedElsewhere),
     async webhookUrlProblem(url: string) {

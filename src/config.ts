@@ -111,7 +111,7 @@ export const SETTINGS = [
   setting({
     // The data dir stays in use with PostgreSQL: the key file, backups and native addons live there.
     key: 'databaseUrl', env: 'LINKQR_DATABASE_URL', flag: 'database-url', fallback: '', shownDefault: 'unset: SQLite in <data dir>/linkqr.db',
-    about: 'PostgreSQL database, postgres://USER:PASSWORD@HOST:5432/DB (in progress: only `migrate` uses it so far)',
+    about: 'PostgreSQL database, postgres://USER:PASSWORD@HOST:5432/DB, for the server and every command',
     shown: (raw) => JSON.stringify(redactUrl(raw)),
     parse: (raw) =>
       raw === ''

@@ -1,3 +1,4 @@
+import { originOf } from '../links/link-presenter.js';
 import { DAY_MS, FACETS, type Facet, HOUR_MS } from '../clicks/rollups.js';
 import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
@@ -150,7 +151,7 @@ export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, q
     const link = links[i];
     if (!link) continue; // deleted since the totals were read
     topLinks.push({
-      link: { id: link.id, slug: link.slug, shortUrl: `${deps.baseUrl()}/${link.slug}`, title: link.title, url: link.url },
+      link: { id: link.id, slug: link.slug, shortUrl: `${originOf(link.domain, deps.baseUrl())}/${link.slug}`, title: link.title, url: link.url },
       total: r.total,
       human: r.human,
       bots: r.total - r.human,

@@ -1,9 +1,10 @@
 /**
- * What this process keeps in memory and another process can change: a link (the redirect cache),
- * the instance settings, or everything at once ("clear caches"). Published after the commit of the
- * change, and heard by every instance, this one included.
+ * What this process keeps in memory and another process can change: a link (the redirect cache;
+ * `domain` '' for the base URL's host, and absent from versions before domains), the list of
+ * domains, the instance settings, or everything at once ("clear caches"). Published after the
+ * commit of the change, and heard by every instance, this one included.
  */
-export type Change = { kind: 'link'; slug: string } | { kind: 'settings' } | { kind: 'caches' };
+export type Change = { kind: 'link'; domain?: string; slug: string } | { kind: 'domains' } | { kind: 'settings' } | { kind: 'caches' };
 
 /** A change, or `reset`: the feed was interrupted and anything may have changed meanwhile. */
 export type Heard = Change | { kind: 'reset' };

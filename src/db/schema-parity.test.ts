@@ -61,7 +61,9 @@ describe('the schema after all migrations is the same on SQLite and PostgreSQL',
     // Guards the comparison itself: were the shapes empty or blind, the test above would pass.
     const postgres = await postgresShape(pool);
     assert.deepEqual(postgres.users?.uniqueKeys, [{ columns: ['email'], caseInsensitive: true }]);
-    assert.deepEqual(postgres.links?.uniqueKeys, [{ columns: ['slug'], caseInsensitive: false }]);
+    assert.deepEqual(postgres.domains?.uniqueKeys, [{ columns: ['hostname'], caseInsensitive: false }]);
+    assert.deepEqual(postgres.links?.uniqueKeys, [], '0012: slugs are unique per domain (an index), no longer alone');
+    assert.deepEqual(postgres.links?.indexes.find((i) => i.name === 'links_by_domain_slug'), { name: 'links_by_domain_slug', columns: ['domain', 'slug'], unique: true, partial: false });
     assert.deepEqual(postgres.webhook_deliveries?.indexes.find((i) => i.name === 'webhook_deliveries_due'), {
       name: 'webhook_deliveries_due',
       columns: ['next_attempt_at'],
@@ -106,6 +108,39 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     await sqlite.close();
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('0012_domains: every link and column is kept, on the base host; a slug may then repeat on another domain', async () => {
+    const pool = db.pool();
+    migrate(sqlite, sqliteMigrations().slice(0, 11), T0);
+    await migratePostgres(pool, postgresMigrations().slice(0, 11), () => T0);
+    const setup = [
+      `INSERT INTO workspaces (id, name, plan_id, created_at, updated_at) VALUES ('ws_1', 'Acme', 'pln_default', 0, 0)`,
+      `INSERT INTO links (id, workspace_id, slug, url, title, tags, status, expires_at, max_clicks, redirect_code, clicks, total_clicks, last_clicked_at, created_at, updated_at, qr_generated_at, forward_query)
+       VALUES ('lnk_a', 'ws_1', 'spring', 'https://example.com/a', 'A', '["x"]', 'disabled', 5, 9, 308, 3, 4, 7, 1, 2, 6, 1)`,
+      `INSERT INTO links (id, workspace_id, slug, url, created_at, updated_at) VALUES ('lnk_b', 'ws_1', 'summer', 'https://example.com/b', 1, 2)`,
+    ];
+    for (const statement of setup) {
+      sqlite.sqlite.exec(statement);
+      await pool.query(statement);
+    }
+    migrate(sqlite, sqliteMigrations(), T0);
+    await migratePostgres(pool, postgresMigrations(), () => T0);
+
+    const read = 'SELECT id, workspace_id, slug, url, title, tags, status, expires_at, max_clicks, redirect_code, clicks, total_clicks, last_clicked_at, created_at, updated_at, qr_generated_at, forward_query, domain FROM links ORDER BY id';
+    const expected = [
+      { id: 'lnk_a', workspace_id: 'ws_1', slug: 'spring', url: 'https://example.com/a', title: 'A', tags: '["x"]', status: 'disabled', expires_at: 5, max_clicks: 9, redirect_code: 308, clicks: 3, total_clicks: 4, last_clicked_at: 7, created_at: 1, updated_at: 2, qr_generated_at: 6, forward_query: 1, domain: '' },
+      { id: 'lnk_b', workspace_id: 'ws_1', slug: 'summer', url: 'https://example.com/b', title: null, tags: '[]', status: 'active', expires_at: null, max_clicks: null, redirect_code: 302, clicks: 0, total_clicks: 0, last_clicked_at: null, created_at: 1, updated_at: 2, qr_generated_at: null, forward_query: 0, domain: '' },
+    ];
+    assert.deepEqual(sqlite.sqlite.prepare(read).all(), expected);
+    const numbers = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v]));
+    assert.deepEqual((await pool.query(read)).rows.map(numbers), expected);
+
+    const again = (domain: string) => `INSERT INTO links (id, workspace_id, slug, url, created_at, updated_at, domain) VALUES ('lnk_${domain || 'base'}', 'ws_1', 'spring', 'https://example.com/c', 1, 2, '${domain}')`;
+    sqlite.sqlite.exec(again('go.acme.test'));
+    await pool.query(again('go.acme.test'));
+    assert.throws(() => sqlite.sqlite.exec(again('')), /UNIQUE/);
+    await assert.rejects(pool.query(again('')), /links_by_domain_slug/);
   });
 
   test('0006_analytics: classification and rollups of older clicks', async () => {

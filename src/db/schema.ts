@@ -10,6 +10,7 @@ export interface Database {
   memberships: MembershipRow;
   api_keys: ApiKeyRow;
   links: LinkRow;
+  domains: DomainRow;
   clicks: ClickRow;
   events: EventRow;
   webhook_endpoints: WebhookEndpointRow;
@@ -109,6 +110,18 @@ export interface LinkRow {
   total_clicks: number;
   qr_generated_at: number | null;
   last_clicked_at: number | null;
+  created_at: number;
+  updated_at: number;
+  /** '' for the host of LINKQR_BASE_URL, else a hostname of `domains` (src/domains/). */
+  domain: string;
+}
+
+export interface DomainRow {
+  id: string;
+  workspace_id: string;
+  hostname: string;
+  root_redirect: string | null;
+  not_found_redirect: string | null;
   created_at: number;
   updated_at: number;
 }

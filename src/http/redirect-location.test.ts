@@ -78,8 +78,8 @@ describe('Location length: bounded after percent-encoding', () => {
     // As an older version (or a hand edit) may have stored them.
     await t.store.db.exec('update links set url = ? where id = ?', CJK, link.id);
     await t.store.db.exec('update links set expired_url = ? where id = ?', CJK, expiring.id);
-    t.server.deps.linkChanged(link.slug);
-    t.server.deps.linkChanged(expiring.slug);
+    t.server.deps.linkChanged('', link.slug);
+    t.server.deps.linkChanged('', expiring.slug);
     clock.advance(2_000);
 
     for (const slug of [link.slug, expiring.slug]) {

@@ -11,12 +11,14 @@ import { MAX_LOCATION_LENGTH } from '../links/location.js';
 import type { RedirectCache, RedirectTarget } from '../links/redirect-cache.js';
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { DomainDirectory } from '../domains/domain-directory.js';
 import type { KnownPath } from './allowed-methods.js';
 import { type StatusPages, writeStatusPage } from './status-pages.js';
 
 export interface RedirectDeps {
   clock: Clock;
   redirects: RedirectCache;
+  domains: Pick<DomainDirectory, 'ofHost'>;
   clicks: ClickRecorder;
   pages: StatusPages;
   clientIp(req: IncomingMessage): string;
@@ -98,10 +100,14 @@ export function createRedirectHandler(deps: RedirectDeps) {
     writeStatusPage(res, 500, deps.pages.serverError);
   };
 
-  /** The answer for a target (or its absence), measured from `since`. */
-  const answer = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget | undefined, since: number): void => {
+  /** The answer for a target (or its absence on a domain with its own place for unknown slugs), measured from `since`. */
+  const answer = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget | undefined, since: number, notFoundRedirect?: string | null): void => {
     started = since;
     if (!target) {
+      if (notFoundRedirect) {
+        note(req, 302, 'not_found');
+        return send(res, 302, notFoundRedirect);
+      }
       note(req, 404, 'not_found');
       return writeStatusPage(res, 404, deps.pages.notFound);
     }
@@ -146,14 +152,17 @@ export function createRedirectHandler(deps: RedirectDeps) {
 
   return function redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
     const since = performance.now();
-    const target = deps.redirects.cached(slug);
+    // An added domain's links by its name; every other host (the base URL's, an address) serves the base URL's links.
+    const domain = deps.domains.ofHost(req.headers.host);
+    const hostname = domain === undefined ? '' : domain.hostname;
+    const target = deps.redirects.cached(hostname, slug);
     if (target) return answer(req, res, target, since);
     // A miss: one read fills the cache, shared with the requests for the slug that come
     // meanwhile. A database that cannot be read now (PostgreSQL restarting) is a 503 to retry;
     // anything else is answered as the server answers a redirect that throws.
     deps.redirects
-      .miss(slug)
-      .then((loaded) => answer(req, res, loaded, since))
+      .miss(hostname, slug)
+      .then((loaded) => answer(req, res, loaded, since, domain?.notFoundRedirect))
       .catch((err: unknown) => {
         if (res.headersSent) return;
         if (storageProblem(err)) {

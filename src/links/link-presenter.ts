@@ -1,11 +1,23 @@
 import type { LinkRow } from '../db/schema.js';
 import { toIso } from '../lib/clock.js';
 
+/**
+ * The origin of a link's short URL: the base URL for links on its host (domain ''), else the
+ * link's domain with the base URL's scheme (a reverse proxy serves every domain the same way).
+ */
+export function originOf(domain: string, baseUrl: string): string {
+  return domain === '' ? baseUrl : `${baseUrl.slice(0, baseUrl.indexOf('//') + 2)}${domain}`;
+}
+
+/** The host name of the base URL: the `domain` of links on it. */
+export const baseHostname = (baseUrl: string) => new URL(baseUrl).hostname;
+
 /** The Link JSON of SPEC §4. Fields are listed one by one so a new column never leaks. */
 export function presentLink(row: LinkRow, baseUrl: string) {
-  const shortUrl = `${baseUrl}/${row.slug}`;
+  const shortUrl = `${originOf(row.domain, baseUrl)}/${row.slug}`;
   return {
     id: row.id,
+    domain: row.domain === '' ? baseHostname(baseUrl) : row.domain,
     slug: row.slug,
     shortUrl,
     // The tracked URL to encode in QR codes: scans through it are recorded as qr=true.

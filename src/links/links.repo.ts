@@ -9,11 +9,12 @@ export const findLink = (db: Queries, workspaceId: string, id: string) =>
 export const findLinkById = (db: Queries, id: string) => db.first(db.q.selectFrom('links').selectAll().where('id', '=', id));
 
 // The redirect path's cache miss: a fixed statement rather than a query built per call.
-export const findLinkBySlug = (db: Queries, slug: string) => db.row<LinkRow>('select * from links where slug = ?', slug);
+export const findLinkBySlug = (db: Queries, domain: string, slug: string) =>
+  db.row<LinkRow>('select * from links where domain = ? and slug = ?', domain, slug);
 
 const LINK_COLUMNS = [
   'id', 'workspace_id', 'slug', 'url', 'title', 'tags', 'status', 'expires_at', 'expired_url', 'max_clicks', 'redirect_code', 'forward_query',
-  'created_by_user_id', 'created_by_key_id', 'clicks', 'total_clicks', 'last_clicked_at', 'created_at', 'updated_at',
+  'created_by_user_id', 'created_by_key_id', 'clicks', 'total_clicks', 'last_clicked_at', 'created_at', 'updated_at', 'domain',
 ] as const satisfies readonly (keyof LinkRow)[];
 const INSERT_LINK = `insert into links (${LINK_COLUMNS.join(', ')}) values (${LINK_COLUMNS.map(() => '?').join(', ')})`;
 

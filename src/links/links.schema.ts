@@ -11,7 +11,7 @@ const NOT_A_URL = 'must be an absolute http:// or https:// URL';
  * them); the rest (a URL the WHATWG URL Standard parses with a host, and its length once
  * percent-encoded as Location sends it) are rules the document lists.
  */
-const httpUrl = z
+export const httpUrl = z
   .string()
   .max(MAX_LOCATION_LENGTH, { message: `must be at most ${MAX_LOCATION_LENGTH} characters`, abort: true })
   // The URL parser silently drops tabs and newlines; refuse them rather than store them.
@@ -77,6 +77,12 @@ export const createLinkBody = z.strictObject({
     .union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)], { message: 'must be 301, 302, 307 or 308' })
     .optional(),
   forwardQuery: z.boolean({ message: 'must be true or false' }).optional(),
+  domain: z
+    .string()
+    .max(253, 'must be at most 253 characters')
+    .trim()
+    .optional()
+    .meta({ description: "A domain of the workspace (GET /api/v1/domains) or this server's own host name (the default)", examples: ['go.example.com'] }),
 });
 export type CreateLinkInput = z.output<typeof createLinkBody>;
 

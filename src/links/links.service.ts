@@ -1,4 +1,4 @@
-import { type Db, isUniqueViolation } from '../db/db.js';
+import { type Db, isUniqueViolation, type Queries } from '../db/db.js';
 import type { LinkRow } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
@@ -6,6 +6,8 @@ import { newId } from '../lib/ids.js';
 import { changes, type ChangeContext, recordAudit } from '../audit/audit.js';
 import { enqueueEvent } from '../outbox/events.js';
 import { requireWithinPlanLimit } from '../workspaces/plans.js';
+import { findWorkspaceDomain } from '../domains/domains.repo.js';
+import { canonicalHostname } from '../domains/hostnames.js';
 import { type Link, presentLink } from './link-presenter.js';
 import type { CreateLinkInput, ListLinksQuery, UpdateLinkInput } from './links.schema.js';
 import { countLinks, deleteLinkRow, findLink, insertLink, listLinkRows, updateLinkRow } from './links.repo.js';
@@ -16,16 +18,35 @@ export interface LinkDeps {
   clock: Clock;
   /** Base of short URLs, without a trailing slash. */
   baseUrl(): string;
-  /** Called after a commit that changed what a slug redirects to. */
-  linkChanged(slug: string): void;
+  /** Called after a commit that changed what a slug of a domain ('' for the base URL's) redirects to. */
+  linkChanged(domain: string, slug: string): void;
   /** Called after a commit that added events, so their deliveries start now. */
   outboxChanged(): void;
 }
 
-const AUDITED_LINK_FIELDS = ['slug', 'url', 'title', 'tags', 'status', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery'] as const;
+const AUDITED_LINK_FIELDS = ['domain', 'slug', 'url', 'title', 'tags', 'status', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery'] as const;
 
-const slugTaken = (slug: string) =>
-  errors.conflict('slug_taken', `The slug "${slug}" is already in use.`, [{ field: 'slug', message: 'is already in use' }]);
+/** `onDomain`: the link's added domain, named in the field's message too; '' for the base URL's host. */
+const slugTaken = (slug: string, hostname: string, onDomain: string) =>
+  errors.conflict('slug_taken', `The slug "${slug}" is already in use on ${hostname}.`, [
+    { field: 'slug', message: onDomain === '' ? 'is already in use' : `is already in use on ${onDomain}` },
+  ]);
+
+/**
+ * The `domain` column for a link's domain as sent: '' for the base URL's host (by host name, or
+ * host and port as its short URLs show it), else a domain the workspace added.
+ */
+async function domainColumn(db: Queries, baseUrl: string, workspaceId: string, sent: string): Promise<string> {
+  const base = new URL(baseUrl);
+  const lower = sent.toLowerCase();
+  if (lower === base.hostname || lower === base.host) return '';
+  const hostname = canonicalHostname(sent);
+  if (hostname !== undefined && hostname === base.hostname) return '';
+  if (hostname !== undefined && (await findWorkspaceDomain(db, workspaceId, hostname))) return hostname;
+  throw errors.validation([
+    { field: 'domain', message: `is not a domain of this workspace: add it first (Settings, or POST /api/v1/domains), or use ${base.hostname}` },
+  ]);
+}
 
 
 function assertFuture(clock: Clock, expiresAt: number | null | undefined) {
@@ -35,7 +56,7 @@ function assertFuture(clock: Clock, expiresAt: number | null | undefined) {
 }
 
 /** The row of a new link made by `ctx` at `now`: what createLink inserts (the seed script and benchmarks insert it directly). */
-export function newLinkRow(workspaceId: string, ctx: ChangeContext, input: CreateLinkInput, now: number): LinkRow {
+export function newLinkRow(workspaceId: string, ctx: ChangeContext, input: CreateLinkInput, now: number, domain = ''): LinkRow {
   return {
     id: newId('lnk', now),
     workspace_id: workspaceId,
@@ -57,6 +78,7 @@ export function newLinkRow(workspaceId: string, ctx: ChangeContext, input: Creat
     qr_generated_at: null,
     created_at: now,
     updated_at: now,
+    domain,
   };
 }
 
@@ -67,21 +89,23 @@ export async function createLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   // A random 7-char slug collides rarely; try a few before giving up.
   for (let attempt = 0; ; attempt++) {
     try {
-      const link = presentLink(row, deps.baseUrl());
-      const { deliveries } = await deps.db.write(async (t) => {
+      const { deliveries, link } = await deps.db.write(async (t) => {
+        // In the transaction: a domain deleted meanwhile cannot get a link.
+        if (input.domain !== undefined) row.domain = await domainColumn(t, deps.baseUrl(), workspaceId, input.domain);
+        const link = presentLink(row, deps.baseUrl());
         await requireWithinPlanLimit(t, workspaceId, 'links', () => countLinks(t, workspaceId));
         await insertLink(t, row);
         const event = await enqueueEvent(t, { workspaceId, type: 'link.created', data: link, at: now });
-        await recordAudit(t, ctx, { workspaceId, action: 'link.create', targetType: 'link', targetId: row.id, summary: { slug: row.slug, url: row.url }, at: now });
-        return event;
+        await recordAudit(t, ctx, { workspaceId, action: 'link.create', targetType: 'link', targetId: row.id, summary: { domain: link.domain, slug: row.slug, url: row.url }, at: now });
+        return { deliveries: event.deliveries, link };
       });
-      deps.linkChanged(row.slug);
+      deps.linkChanged(row.domain, row.slug);
       // No subscriber, nothing to send: waking the dispatcher would only cost a claim query.
       if (deliveries > 0) deps.outboxChanged();
       return link;
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
-      if (input.slug !== undefined) throw slugTaken(input.slug);
+      if (input.slug !== undefined) throw slugTaken(input.slug, presentLink(row, deps.baseUrl()).domain, row.domain);
       if (attempt === 4) throw e;
       row.slug = randomSlug();
     }
@@ -125,6 +149,7 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, ctx: Chang
     link = await deps.db.write(async (t) => {
       before = await findLink(t, workspaceId, id);
       if (!before) throw errors.notFound(`Link ${id}`);
+      if (input.domain !== undefined) patch.domain = await domainColumn(t, deps.baseUrl(), workspaceId, input.domain);
       await updateLinkRow(t, id, patch);
       const updated = presentLink((await findLink(t, workspaceId, id))!, deps.baseUrl());
       await enqueueEvent(t, { workspaceId, type: 'link.updated', data: updated, at: now });
@@ -133,26 +158,31 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, ctx: Chang
       return updated;
     });
   } catch (e) {
-    if (isUniqueViolation(e) && input.slug !== undefined) throw slugTaken(input.slug);
+    // A new slug, or the same slug moved to a domain where another link has it.
+    if (isUniqueViolation(e) && before) {
+      const moved = { ...before, ...patch };
+      throw slugTaken(moved.slug, presentLink(moved, deps.baseUrl()).domain, moved.domain);
+    }
     throw e;
   }
-  deps.linkChanged(before!.slug);
-  if (link.slug !== before!.slug) deps.linkChanged(link.slug);
+  deps.linkChanged(before!.domain, before!.slug);
+  const domain = patch.domain ?? before!.domain;
+  if (link.slug !== before!.slug || domain !== before!.domain) deps.linkChanged(domain, link.slug);
   deps.outboxChanged();
   return link;
 }
 
 export async function deleteLink(deps: LinkDeps, workspaceId: string, ctx: ChangeContext, id: string): Promise<void> {
   const now = deps.clock.now();
-  const slug = await deps.db.write(async (t) => {
+  const deleted = await deps.db.write(async (t) => {
     const row = await findLink(t, workspaceId, id);
     if (!row) throw errors.notFound(`Link ${id}`);
     await deleteLinkRow(t, id);
     // The link as it was when deleted.
     await enqueueEvent(t, { workspaceId, type: 'link.deleted', data: presentLink(row, deps.baseUrl()), at: now });
     await recordAudit(t, ctx, { workspaceId, action: 'link.delete', targetType: 'link', targetId: id, summary: { slug: row.slug, url: row.url }, at: now });
-    return row.slug;
+    return row;
   });
-  deps.linkChanged(slug);
+  deps.linkChanged(deleted.domain, deleted.slug);
   deps.outboxChanged();
 }

@@ -31,9 +31,15 @@ interface Load {
 }
 
 /**
- * Slug → redirect target, loaded from the database on a miss and dropped whenever the link
- * changes (the links service calls invalidate after its commit). Unknown slugs are not cached,
- * so a flood of random paths cannot push real links out.
+ * The cache key of a domain's slug: the slug alone on the base URL's host (no string built on
+ * the common path), else `domain/slug` (a slug holds no '/', so keys cannot collide).
+ */
+export const redirectKey = (domain: string, slug: string) => (domain === '' ? slug : `${domain}/${slug}`);
+
+/**
+ * (domain, slug) → redirect target, loaded from the database on a miss and dropped whenever the
+ * link changes (the links service calls invalidate after its commit). Unknown slugs are not
+ * cached, so a flood of random paths cannot push real links out.
  */
 export class RedirectCache {
   private readonly targets: LRUCache<string, RedirectTarget>;
@@ -47,53 +53,55 @@ export class RedirectCache {
     this.targets = new LRUCache({ max });
   }
 
-  /** The cached target of a slug, without asking the database (the redirect's fast path). */
-  cached(slug: string): RedirectTarget | undefined {
-    return this.targets.get(slug);
+  /** The cached target of a domain's slug, without asking the database (the redirect's fast path). */
+  cached(domain: string, slug: string): RedirectTarget | undefined {
+    return this.targets.get(redirectKey(domain, slug));
   }
 
   /** The target of a slug that `cached` did not have: read from the database and cached. */
-  miss(slug: string): Promise<RedirectTarget | undefined> {
+  miss(domain: string, slug: string): Promise<RedirectTarget | undefined> {
+    const key = redirectKey(domain, slug);
     // Concurrent misses share one read and so one target object: each request increments the
     // humanClicks of the object the others check, or maxClicks would not be exact.
-    let load = this.loads.get(slug);
+    let load = this.loads.get(key);
     if (!load) {
       const started: Load = {
         stale: false,
-        target: this.load(slug).then(
+        target: this.load(domain, slug).then(
           (loaded) => {
-            if (this.loads.get(slug) === started) this.loads.delete(slug);
-            if (loaded && !started.stale) this.targets.set(slug, loaded);
+            if (this.loads.get(key) === started) this.loads.delete(key);
+            if (loaded && !started.stale) this.targets.set(key, loaded);
             return loaded;
           },
           (error: unknown) => {
-            if (this.loads.get(slug) === started) this.loads.delete(slug);
+            if (this.loads.get(key) === started) this.loads.delete(key);
             throw error;
           },
         ),
       };
-      this.loads.set(slug, started);
+      this.loads.set(key, started);
       load = started;
     }
     return load.target;
   }
 
-  invalidate(slug: string): void {
-    this.targets.delete(slug);
+  invalidate(domain: string, slug: string): void {
+    const key = redirectKey(domain, slug);
+    this.targets.delete(key);
     // A read under way may have seen the link as it was: the next request reads again.
-    this.forgetLoad(slug);
+    this.forgetLoad(key);
   }
 
   clear(): void {
     this.targets.clear();
-    for (const slug of [...this.loads.keys()]) this.forgetLoad(slug);
+    for (const key of [...this.loads.keys()]) this.forgetLoad(key);
   }
 
-  private forgetLoad(slug: string) {
-    const load = this.loads.get(slug);
+  private forgetLoad(key: string) {
+    const load = this.loads.get(key);
     if (!load) return;
     load.stale = true;
-    this.loads.delete(slug);
+    this.loads.delete(key);
   }
 
   /**
@@ -103,8 +111,8 @@ export class RedirectCache {
    * of its count inside the batch's transaction, just before the commit (and puts them back if
    * the commit fails). So the row and the count always agree on which clicks are written.
    */
-  private async load(slug: string): Promise<RedirectTarget | undefined> {
-    const row = await findLinkBySlug(this.db, slug);
+  private async load(domain: string, slug: string): Promise<RedirectTarget | undefined> {
+    const row = await findLinkBySlug(this.db, domain, slug);
     if (!row) return undefined;
     return {
       linkId: row.id,

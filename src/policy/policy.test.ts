@@ -22,6 +22,7 @@ const LOWEST_ROLE_ALLOWED: Record<Action, Role> = {
   'links.read': 'viewer',
   'analytics.read': 'viewer',
   'links.write': 'member',
+  'domains.manage': 'admin',
   'keys.manage': 'admin',
   'webhooks.read': 'admin',
   'webhooks.write': 'admin',
@@ -33,15 +34,15 @@ const LOWEST_ROLE_ALLOWED: Record<Action, Role> = {
 };
 const rank = (r: Role) => ROLES.indexOf(r);
 
-/** SPEC §4: what each API key scope opens. Nothing else is open to keys. */
-const ACTION_OF_SCOPE: Record<Scope, Action> = {
-  'links:read': 'links.read',
-  'links:write': 'links.write',
-  'analytics:read': 'analytics.read',
-  'webhooks:read': 'webhooks.read',
-  'webhooks:write': 'webhooks.write',
+/** SPEC §4 and §8 (domains are part of the links API): what each API key scope opens. Nothing else is open to keys. */
+const ACTIONS_OF_SCOPE: Record<Scope, Action[]> = {
+  'links:read': ['links.read'],
+  'links:write': ['links.write', 'domains.manage'],
+  'analytics:read': ['analytics.read'],
+  'webhooks:read': ['webhooks.read'],
+  'webhooks:write': ['webhooks.write'],
 };
-const SCOPES = Object.keys(ACTION_OF_SCOPE) as Scope[];
+const SCOPES = Object.keys(ACTIONS_OF_SCOPE) as Scope[];
 
 const user = (role: Role, instanceAdmin = false): Actor => ({ type: 'user', id: 'usr_1', workspaceId: 'wsp_1', role, instanceAdmin });
 const key = (scopes: Scope[]): Actor => ({ type: 'key', id: 'abcdefghijkl', workspaceId: 'wsp_1', scopes });
@@ -93,7 +94,7 @@ describe('policy: role × action (SPEC §2)', () => {
 describe('policy: key scope × action (SPEC §4)', () => {
   for (const scope of SCOPES) {
     for (const action of ACTIONS) {
-      const expected = ACTION_OF_SCOPE[scope] === action;
+      const expected = ACTIONS_OF_SCOPE[scope].includes(action);
       test(`a key with only ${scope} ${expected ? 'may' : 'may not'} ${action}`, () => {
         assert.equal(allows(key([scope]), action), expected);
         if (expected) {
@@ -109,7 +110,7 @@ describe('policy: key scope × action (SPEC §4)', () => {
 
   test('a key with every scope may do exactly what the scopes name: never manage keys, members, audit, plan or settings', () => {
     const allowed = ACTIONS.filter((a) => allows(key(SCOPES), a));
-    assert.deepEqual(allowed.sort(), Object.values(ACTION_OF_SCOPE).sort());
+    assert.deepEqual(allowed.sort(), Object.values(ACTIONS_OF_SCOPE).flat().sort());
   });
 
   test('a key with no scopes may do nothing', () => {
@@ -119,9 +120,11 @@ describe('policy: key scope × action (SPEC §4)', () => {
   test('insufficient_scope names the missing scope when one exists', () => {
     for (const scope of SCOPES) {
       const other = SCOPES.filter((s) => s !== scope);
-      const e = refusal(() => authorize(key(other), ACTION_OF_SCOPE[scope]));
-      assert.equal(e.code, 'insufficient_scope');
-      assert.ok(e.detail.includes(`"${scope}"`), `detail names ${scope}: ${e.detail}`);
+      for (const action of ACTIONS_OF_SCOPE[scope]) {
+        const e = refusal(() => authorize(key(other), action));
+        assert.equal(e.code, 'insufficient_scope');
+        assert.ok(e.detail.includes(`"${scope}"`), `detail names ${scope}: ${e.detail}`);
+      }
     }
   });
 

@@ -9,6 +9,7 @@ import { AppError } from '../lib/errors.js';
 export const ACTIONS = [
   'links.read',
   'links.write',
+  'domains.manage',
   'analytics.read',
   'webhooks.read',
   'webhooks.write',
@@ -29,7 +30,8 @@ export type Actor =
 
 const VIEWER: Action[] = ['links.read', 'analytics.read'];
 const MEMBER: Action[] = [...VIEWER, 'links.write'];
-const ADMIN: Action[] = [...MEMBER, 'webhooks.read', 'webhooks.write', 'keys.manage', 'members.manage', 'audit.read'];
+// A domain changes where every link on it can be reached: admins, like keys and webhooks.
+const ADMIN: Action[] = [...MEMBER, 'domains.manage', 'webhooks.read', 'webhooks.write', 'keys.manage', 'members.manage', 'audit.read'];
 const OWNER: Action[] = [...ADMIN, 'workspace.settings', 'workspace.plan', 'workspace.delete'];
 
 /** The roles, strongest first. */
@@ -42,6 +44,8 @@ export const ROLE_ACTIONS: Readonly<Record<Role, readonly Action[]>> = { viewer:
 export const SCOPE_FOR_ACTION: Readonly<Partial<Record<Action, Scope>>> = {
   'links.read': 'links:read',
   'links.write': 'links:write',
+  // SPEC §8: domains are part of the links API.
+  'domains.manage': 'links:write',
   'analytics.read': 'analytics:read',
   'webhooks.read': 'webhooks:read',
   'webhooks.write': 'webhooks:write',

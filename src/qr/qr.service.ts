@@ -1,5 +1,6 @@
 import type { Db, Queries } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
+import { presentLink } from '../links/link-presenter.js';
 import { errors } from '../lib/errors.js';
 import { findLink } from '../links/links.repo.js';
 import { type Actor, authorize } from '../policy/policy.js';
@@ -30,7 +31,7 @@ export async function linkQr(deps: QrDeps, actor: Actor, workspaceId: string, li
   const link = await findLink(db, workspaceId, linkId);
   if (!link) throw errors.notFound(`Link ${linkId}`);
   if (link.qr_generated_at === null) authorize(actor, 'links.write', 'create this link’s first QR code, which counts against the plan’s QR codes');
-  const image = await deps.qr.render(`${deps.baseUrl()}/${link.slug}?qr=1`, options);
+  const image = await deps.qr.render(presentLink(link, deps.baseUrl()).qrUrl, options);
   if (link.qr_generated_at === null) {
     await db.tx(async (t) => {
       // Checked inside the transaction that counts the code, so two first requests cannot both pass.

@@ -10,6 +10,7 @@ export type PlanFeature = (typeof PLAN_FEATURES)[number];
  */
 export type PlanLimit =
   | 'links'
+  | 'domains'
   | 'qrCodes'
   | 'clicksPerMonth'
   | 'members'
@@ -23,6 +24,7 @@ export const PLAN_LIMIT_MIN: Partial<Record<PlanLimit, number>> = { analyticsRet
 
 export const PLAN_LIMITS: readonly PlanLimit[] = [
   'links',
+  'domains',
   'qrCodes',
   'clicksPerMonth',
   'members',

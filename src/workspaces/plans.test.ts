@@ -17,7 +17,7 @@ import { findWorkspaceByName } from './workspaces.repo.js';
 
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
 const SLACKBOT = 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)';
-const ALL_LIMITS = 'links, qrCodes, clicksPerMonth, members, apiKeys, webhookEndpoints, analyticsRetentionDays, apiRequestsPerMinute';
+const ALL_LIMITS = 'links, domains, qrCodes, clicksPerMonth, members, apiKeys, webhookEndpoints, analyticsRetentionDays, apiRequestsPerMinute';
 
 function assertProblem(res: HttpResult, status: number, code: string, what = `${res.status}`) {
   assert.equal(res.status, status, `${what}: expected ${status} ${code}, got ${res.status} ${res.text}`);
@@ -325,7 +325,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
     test('a plan with every limit: used and max of each', async () => {
       const key = await t.key({ workspace: 'Metered' });
       await onPlan('Metered', 'metered', {
-        limit: 'links=10,qrCodes=5,clicksPerMonth=1000,members=3,apiKeys=4,webhookEndpoints=2,analyticsRetentionDays=30',
+        limit: 'links=10,domains=2,qrCodes=5,clicksPerMonth=1000,members=3,apiKeys=4,webhookEndpoints=2,analyticsRetentionDays=30',
       });
       await newLink(key);
       await newLink(key);
@@ -338,6 +338,7 @@ describe('plans: features and limits, enforced through the API and the CLI', () 
       assert.deepEqual(usage.features, { api: true, webhooks: true, qr: true, analytics: true });
       assert.deepEqual(usage.limits, {
         links: { used: 2, max: 10 },
+        domains: { used: 0, max: 2 },
         qrCodes: { used: 0, max: 5 },
         clicksPerMonth: { used: 0, max: 1000, overage: 0 },
         members: { used: 0, max: 3 },

@@ -1,5 +1,6 @@
 import type { Queries } from '../db/db.js';
 import { countLiveKeys } from '../keys/keys.repo.js';
+import { countDomains } from '../domains/domains.repo.js';
 import { countLinks } from '../links/links.repo.js';
 import { countQrCodes } from '../qr/qr.service.js';
 import { PLAN_FEATURES } from './plan-catalog.js';
@@ -18,10 +19,11 @@ const count = async (db: Queries, sql: string, ...params: unknown[]) => (await d
 export async function workspaceUsage(db: Queries, workspaceId: string, now: number) {
   const month = monthOf(now);
   // Side by side: the reads are independent, and no transaction is open here.
-  const [plan, clicks, links, qrCodes, members, apiKeys, webhookEndpoints] = await Promise.all([
+  const [plan, clicks, links, domains, qrCodes, members, apiKeys, webhookEndpoints] = await Promise.all([
     planOfWorkspace(db, workspaceId),
     count(db, 'select cast(coalesce(sum(human), 0) as bigint) as n from monthly_clicks where workspace_id = ? and month = ?', workspaceId, month),
     countLinks(db, workspaceId),
+    countDomains(db, workspaceId),
     countQrCodes(db, workspaceId),
     count(db, 'select count(*) as n from memberships where workspace_id = ?', workspaceId),
     countLiveKeys(db, workspaceId),
@@ -35,6 +37,7 @@ export async function workspaceUsage(db: Queries, workspaceId: string, now: numb
     period: month,
     limits: {
       links: { used: links, max: max('links') },
+      domains: { used: domains, max: max('domains') },
       qrCodes: { used: qrCodes, max: max('qrCodes') },
       clicksPerMonth: { used: clicks, max: clickLimit, overage: clickLimit === null ? 0 : Math.max(0, clicks - clickLimit) },
       members: { used: members, max: max('members') },

@@ -3,6 +3,7 @@ import type { Link } from '../../links/link-presenter.js';
 import { createLinkBody, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
 import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink } from '../../links/links.service.js';
 import { listLinkTags } from '../../links/links.repo.js';
+import { type DomainDeps, listDomains } from '../../domains/domains.service.js';
 import { AppError, errors } from '../../lib/errors.js';
 import { allows, authorize } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
@@ -10,7 +11,7 @@ import { parseInput } from '../middleware/validate.js';
 import { isHtmx, redirectTo, workspaceOf } from './admin-session.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
-export type LinksPagesDeps = RenderDeps & LinkDeps;
+export type LinksPagesDeps = RenderDeps & LinkDeps & DomainDeps;
 
 export const LINKS_PAGE_SIZE = 25;
 
@@ -20,12 +21,14 @@ export interface LinkFormState {
   errors: Partial<Record<LinkField | 'form', string>>;
   /** The link just created, for the "created" notice above an emptied form. */
   created?: Link | undefined;
+  /** The domains a link may live on (the base URL's host first); the field is shown when there is a choice. */
+  domains?: string[];
 }
 
-const FIELDS = ['url', 'slug', 'title', 'tags', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery'] as const;
+const FIELDS = ['url', 'domain', 'slug', 'title', 'tags', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery'] as const;
 type LinkField = (typeof FIELDS)[number];
 
-const EMPTY_FORM: LinkFormState['values'] = { url: '', slug: '', title: '', tags: '', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302', forwardQuery: 'on' };
+const EMPTY_FORM: LinkFormState['values'] = { url: '', domain: '', slug: '', title: '', tags: '', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302', forwardQuery: 'on' };
 
 /**
  * /admin/links: the table (searched as you type, more rows on demand), the create form, the edit
@@ -41,9 +44,16 @@ const EMPTY_FORM: LinkFormState['values'] = { url: '', slug: '', title: '', tags
  *   POST /links/:id/delete      empty (the row is removed)
  */
 export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
+  /** The base URL's host, then the workspace's domains. */
+  const domainChoices = async (workspaceId: string) => [
+    new URL(deps.baseUrl()).hostname,
+    ...(await listDomains(deps, workspaceId, { limit: 100 })).data.map((d) => d.hostname),
+  ];
+
   router.get('/links', async (req, res) => {
     const view = await tableView(req, res);
-    await renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', ...view, form: { values: EMPTY_FORM, errors: {} } });
+    const domains = await domainChoices(workspaceOf(res).workspace.workspaceId);
+    await renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', ...view, form: { values: EMPTY_FORM, errors: {}, domains } });
   });
 
   router.get('/links/table', async (req, res) => {
@@ -66,23 +76,26 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
       created = await createLink(deps, workspace.workspaceId, res.locals.change!, parseInput(createLinkBody, toCreateInput(values), 'body'));
     } catch (e) {
       const errs = formErrors(e);
+      const domains = await domainChoices(workspace.workspaceId);
       if (!isHtmx(req)) {
         const view = await tableView(req, res);
-        return renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', status: 422, ...view, form: { values, errors: errs } });
+        return renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', status: 422, ...view, form: { values, errors: errs, domains } });
       }
-      return renderFragment(res, 'partials/admin/links/create-form', { form: { values, errors: errs } }, 422);
+      return renderFragment(res, 'partials/admin/links/create-form', { form: { values, errors: errs, domains } }, 422);
     }
     if (!isHtmx(req)) {
       await setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Created ${created.shortUrl}` });
       return redirectTo(req, res, '/admin/links');
     }
     res.setHeader('hx-trigger', JSON.stringify({ 'links-changed': { id: created.id } }));
-    renderFragment(res, 'partials/admin/links/create-form', { form: { values: EMPTY_FORM, errors: {}, created } }, 201);
+    // The next link most likely goes where this one went.
+    const domains = await domainChoices(workspace.workspaceId);
+    renderFragment(res, 'partials/admin/links/create-form', { form: { values: { ...EMPTY_FORM, domain: created.domain }, errors: {}, created, domains } }, 201);
   });
 
   router.get('/links/:id/edit', async (req, res) => {
-    const { link } = await linkForWrite(req, res);
-    const form = { values: valuesOf(link), errors: {} };
+    const { link, workspaceId } = await linkForWrite(req, res);
+    const form = { values: valuesOf(link), errors: {}, domains: await domainChoices(workspaceId) };
     if (isHtmx(req)) return renderFragment(res, 'partials/admin/links/edit-form', { link, form });
     await renderAdminPage(deps, req, res, 'pages/admin/link-edit', { title: `Edit /${link.slug}`, section: 'links', link, form });
   });
@@ -96,7 +109,7 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
       const changed = Object.fromEntries(Object.entries(input).filter(([k, v]) => !sameValue(link, k, v)));
       updated = Object.keys(changed).length === 0 ? link : await updateLink(deps, workspaceId, res.locals.change!, link.id, changed);
     } catch (e) {
-      const form = { values, errors: formErrors(e) };
+      const form = { values, errors: formErrors(e), domains: await domainChoices(workspaceId) };
       if (!isHtmx(req)) return renderAdminPage(deps, req, res, 'pages/admin/link-edit', { title: `Edit /${link.slug}`, section: 'links', status: 422, link, form });
       return renderFragment(res, 'partials/admin/links/edit-form', { link, form }, 422);
     }
@@ -258,6 +271,7 @@ const tagsOf = (v: string) =>
 /** The create form as the API's JSON body: blank optional fields are left out. */
 function toCreateInput(v: LinkFormState['values']): Record<string, unknown> {
   const out: Record<string, unknown> = { url: v.url };
+  if (v.domain !== '') out.domain = v.domain;
   if (v.slug.trim() !== '') out.slug = v.slug.trim();
   if (v.title.trim() !== '') out.title = v.title;
   if (v.tags.trim() !== '') out.tags = tagsOf(v.tags);
@@ -273,6 +287,8 @@ function toCreateInput(v: LinkFormState['values']): Record<string, unknown> {
 function toUpdateInput(v: LinkFormState['values']): Record<string, unknown> {
   return {
     url: v.url,
+    // Sent only when the form offered the choice.
+    ...(v.domain === '' ? {} : { domain: v.domain }),
     slug: v.slug.trim(),
     title: v.title.trim() === '' ? null : v.title,
     tags: tagsOf(v.tags),
@@ -300,6 +316,7 @@ function sameValue(link: Link, field: string, value: unknown): boolean {
 function valuesOf(link: Link): LinkFormState['values'] {
   return {
     url: link.url,
+    domain: link.domain,
     slug: link.slug,
     title: link.title ?? '',
     tags: link.tags.join(', '),

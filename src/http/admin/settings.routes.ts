@@ -1,6 +1,9 @@
 import type { Request, Response, Router } from 'express';
 import { recordAudit } from '../../audit/audit.js';
-import { AppError } from '../../lib/errors.js';
+import { createDomainBody, DOMAIN_ID_PATTERN, updateDomainBody } from '../../domains/domains.schema.js';
+import { createDomain, deleteDomain, type DomainDeps, listDomains, updateDomain } from '../../domains/domains.service.js';
+import { AppError, errors } from '../../lib/errors.js';
+import { parseInput } from '../middleware/validate.js';
 import { allows, authorize } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
 import type { PlanFeature } from '../../workspaces/plan-catalog.js';
@@ -10,8 +13,38 @@ import { adminOf, isHtmx, redirectTo, workspaceOf } from './admin-session.js';
 import { FEATURE_LABELS, LIMIT_LABELS } from './plan-labels.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
-export interface SettingsDeps extends RenderDeps {
+export interface SettingsDeps extends RenderDeps, DomainDeps {
   instanceSettings: { reload(): void | Promise<void> };
+}
+
+const DOMAIN_FIELDS = ['hostname', 'rootRedirect', 'notFoundRedirect'] as const;
+type DomainField = (typeof DOMAIN_FIELDS)[number];
+interface DomainForm {
+  values: Record<DomainField, string>;
+  errors: Partial<Record<DomainField | 'form', string>>;
+}
+/** A domain's edit form as sent, with its errors. */
+type DomainEdit = DomainForm & { id: string };
+
+const EMPTY_DOMAIN_FORM: DomainForm = { values: { hostname: '', rootRedirect: '', notFoundRedirect: '' }, errors: {} };
+
+const sentence = (s: string) => s.charAt(0).toUpperCase() + s.slice(1) + (s.endsWith('.') ? '' : '.');
+
+/** The service's refusal beside the fields it names (else above the form); anything else is not the form's business. */
+function domainFormErrors(e: unknown): DomainForm['errors'] {
+  if (!(e instanceof AppError) || e.status >= 500 || e.status === 401 || e.code === 'insufficient_role' || e.code === 'not_found') throw e;
+  const out: DomainForm['errors'] = {};
+  for (const fe of e.errors ?? []) {
+    const field = (DOMAIN_FIELDS as readonly string[]).includes(fe.field) ? (fe.field as DomainField) : 'form';
+    out[field] ??= sentence(fe.message);
+  }
+  if (Object.keys(out).length === 0) out.form = e.detail;
+  return out;
+}
+
+function domainId(raw: string | string[] | undefined): string {
+  if (typeof raw !== 'string' || !DOMAIN_ID_PATTERN.test(raw)) throw errors.notFound(`Domain ${String(raw)}`);
+  return raw;
 }
 
 /** Mounted under /admin: routes say `/settings`, redirects the full path. */
@@ -19,7 +52,7 @@ const ROUTE = '/settings';
 const SETTINGS = '/admin/settings';
 
 /** The countable limits, shown as meters in this order. */
-const METERS = (['links', 'qrCodes', 'clicksPerMonth', 'members', 'apiKeys', 'webhookEndpoints'] as const).map((key) => ({
+const METERS = (['links', 'domains', 'qrCodes', 'clicksPerMonth', 'members', 'apiKeys', 'webhookEndpoints'] as const).map((key) => ({
   key,
   label: LIMIT_LABELS[key].meter ?? LIMIT_LABELS[key].field,
 }));
@@ -70,14 +103,70 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
     redirectTo(req, res, SETTINGS);
   });
 
+  // Domains: plain form posts (the page comes back with the errors beside the fields), so they work without JavaScript.
+  const text = (body: unknown, field: string) => {
+    const v = (body as Record<string, unknown> | undefined)?.[field];
+    return typeof v === 'string' ? v : '';
+  };
+
+  router.post(`${ROUTE}/domains`, async (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'domains.manage');
+    const values = { hostname: text(req.body, 'hostname'), rootRedirect: text(req.body, 'rootRedirect'), notFoundRedirect: text(req.body, 'notFoundRedirect') };
+    try {
+      const input = parseInput(createDomainBody, {
+        hostname: values.hostname,
+        rootRedirect: values.rootRedirect.trim() || undefined,
+        notFoundRedirect: values.notFoundRedirect.trim() || undefined,
+      }, 'body');
+      const domain = await createDomain(deps, workspace.workspaceId, res.locals.change!, input);
+      await setFlash(deps, adminOf(res).session, { kind: 'ok', text: `Added ${domain.hostname}: choose it in a link's Domain field.` });
+      return redirectTo(req, res, `${SETTINGS}#domains`);
+    } catch (e) {
+      await page(req, res, { domainForm: { values, errors: domainFormErrors(e) }, status: 422 });
+    }
+  });
+
+  router.post(`${ROUTE}/domains/:id`, async (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'domains.manage');
+    const id = domainId(req.params.id);
+    const values = { hostname: '', rootRedirect: text(req.body, `rootRedirect-${id}`), notFoundRedirect: text(req.body, `notFoundRedirect-${id}`) };
+    try {
+      const input = parseInput(updateDomainBody, { rootRedirect: values.rootRedirect.trim() || null, notFoundRedirect: values.notFoundRedirect.trim() || null }, 'body');
+      const domain = await updateDomain(deps, workspace.workspaceId, res.locals.change!, id, input);
+      await setFlash(deps, adminOf(res).session, { kind: 'ok', text: `Saved ${domain.hostname}.` });
+      return redirectTo(req, res, `${SETTINGS}#domains`);
+    } catch (e) {
+      await page(req, res, { domainEdit: { id, values, errors: domainFormErrors(e) }, status: 422 });
+    }
+  });
+
+  router.post(`${ROUTE}/domains/:id/delete`, async (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'domains.manage');
+    try {
+      await deleteDomain(deps, workspace.workspaceId, res.locals.change!, domainId(req.params.id));
+      await setFlash(deps, adminOf(res).session, { kind: 'ok', text: 'Domain removed.' });
+    } catch (e) {
+      if (!(e instanceof AppError) || e.code !== 'domain_in_use') throw e;
+      await setFlash(deps, adminOf(res).session, { kind: 'error', text: e.detail });
+    }
+    redirectTo(req, res, `${SETTINGS}#domains`);
+  });
+
   function nameFormData(res: Response, form: RenameForm) {
     const { actor } = workspaceOf(res);
     return { ...form, canRename: allows(actor, 'workspace.settings'), csrf: adminOf(res).session.csrf_token };
   }
 
-  async function page(req: Request, res: Response, opts: { form?: RenameForm; status?: number } = {}) {
+  async function page(req: Request, res: Response, opts: { form?: RenameForm; domainForm?: DomainForm; domainEdit?: DomainEdit; status?: number } = {}) {
     const { workspace, actor } = workspaceOf(res);
-    const usage = await workspaceUsage(deps.db, workspace.workspaceId, deps.clock.now());
+    const [usage, domains] = await Promise.all([
+      workspaceUsage(deps.db, workspace.workspaceId, deps.clock.now()),
+      // Few per workspace: the plan's limit, or what a team manages by hand.
+      listDomains(deps, workspace.workspaceId, { limit: 100 }),
+    ]);
     const meters = METERS.map(({ key, label }) => {
       const limit = usage.limits[key];
       const overage = 'overage' in limit ? limit.overage : 0;
@@ -104,6 +193,14 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
       retentionDays: usage.limits.analyticsRetentionDays.max,
       meters,
       canClearCaches: allows(actor, 'keys.manage'),
+      domains: {
+        domains: domains.data,
+        baseHost: new URL(deps.baseUrl()).hostname,
+        canManage: allows(actor, 'domains.manage'),
+        form: opts.domainForm ?? EMPTY_DOMAIN_FORM,
+        editing: opts.domainEdit,
+        csrf: adminOf(res).session.csrf_token,
+      },
       csrf: adminOf(res).session.csrf_token,
     });
   }

@@ -295,7 +295,7 @@ describe('API authentication', () => {
           workspace: { id: workspaceId, name: 'Acme', plan: 'default' },
         });
         assert.equal(usage.plan, 'default');
-        assert.deepEqual(Object.keys(usage.limits).sort(), ['analyticsRetentionDays', 'apiKeys', 'clicksPerMonth', 'links', 'members', 'qrCodes', 'webhookEndpoints']);
+        assert.deepEqual(Object.keys(usage.limits).sort(), ['analyticsRetentionDays', 'apiKeys', 'clicksPerMonth', 'domains', 'links', 'members', 'qrCodes', 'webhookEndpoints']);
         assert.ok(!res.text.includes(partsOf(k).secret));
         assert.ok(!res.text.includes((await rowOf(k)).secret_hash));
       }

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { fakeClock, type HttpResult, startTestServer, type TestServer } from '../../testing/harness.js';
 
 const LINK_FIELDS = [
-  'clicks', 'createdAt', 'createdBy', 'expiredUrl', 'expiresAt', 'forwardQuery', 'id', 'lastClickedAt', 'maxClicks', 'qrUrl',
+  'clicks', 'createdAt', 'createdBy', 'domain', 'expiredUrl', 'expiresAt', 'forwardQuery', 'id', 'lastClickedAt', 'maxClicks', 'qrUrl',
   'redirectCode', 'shortUrl', 'slug', 'status', 'tags', 'title', 'updatedAt', 'url',
 ];
 const FUTURE = '2099-01-01T00:00:00.000Z';

@@ -17,6 +17,8 @@ import { type RateLimitDeps, rateLimit } from '../middleware/rate-limit.js';
 import { bindAnalyticsApi } from './analytics.routes.js';
 import { buildOpenApiDocument } from './openapi/document.js';
 import { bindLinksApi } from './links.routes.js';
+import { bindDomainsApi } from './domains.routes.js';
+import type { DomainDeps } from '../../domains/domains.service.js';
 import { bindMeApi } from './me.routes.js';
 import { bindWebhooksApi } from './webhooks.routes.js';
 import type { AnalyticsDeps } from '../../analytics/stats.service.js';
@@ -27,7 +29,7 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** /api/v1: methods, the contract, then authenticate, log, check, limit, parse JSON, and the resource routes. */
 export function bindApi(
-  deps: KeyDeps & LinkDeps & QrDeps & AnalyticsDeps & WebhookDeps & RateLimitDeps & { log: Logger; config: Pick<Config, 'webhookRetrySchedule'> },
+  deps: KeyDeps & LinkDeps & DomainDeps & QrDeps & AnalyticsDeps & WebhookDeps & RateLimitDeps & { log: Logger; config: Pick<Config, 'webhookRetrySchedule'> },
   clientIp: (req: Request) => string,
 ) {
   const router = express.Router();
@@ -58,6 +60,7 @@ export function bindApi(
   router.use(idempotency(deps));
   bindMeApi(router, deps);
   bindLinksApi(router, deps);
+  bindDomainsApi(router, deps);
   bindAnalyticsApi(router, deps);
   bindWebhooksApi(router, deps);
   router.use(() => {

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { linkStatsQuery, listClicksQuery, workspaceStatsQuery } from '../../../analytics/stats.schema.js';
 import { SCOPES } from '../../../keys/scopes.js';
 import { createLinkBody, listLinksQuery, updateLinkBody } from '../../../links/links.schema.js';
+import { createDomainBody, listDomainsQuery, updateDomainBody } from '../../../domains/domains.schema.js';
 import { EVENT_TYPES } from '../../../outbox/events.js';
 import { qrOptionsSchema } from '../../../qr/qr.js';
 import { createWebhookBody, listDeliveriesQuery, listEventsQuery, listWebhooksQuery, rotateSecretBody, updateWebhookBody } from '../../../webhooks/webhooks.schema.js';
@@ -46,6 +47,7 @@ export const Link = named(
   'Link',
   z.strictObject({
     id: z.string().meta({ examples: ['lnk_0Vc8wlrat0mTf0KWbn7k'] }),
+    domain: z.string().meta({ description: "The host name of the short URL: this server's own, or a domain the workspace added", examples: ['go.example.com'] }),
     slug: z.string(),
     shortUrl: z.string().meta({ format: 'uri' }),
     qrUrl: z.string().meta({ format: 'uri', description: 'The URL to encode in QR codes: scans through it count as QR scans' }),
@@ -73,6 +75,19 @@ const page = <T extends z.ZodType>(id: string, item: T) =>
   named(id, z.strictObject({ data: z.array(item), nextCursor: z.string().nullable().meta({ description: 'Pass as ?after= for the next page; null on the last' }) }));
 
 export const LinkList = page('LinkList', Link);
+
+export const Domain = named(
+  'Domain',
+  z.strictObject({
+    id: z.string().meta({ examples: ['dom_0Vc8wlrat0mTf0KWbn7k'] }),
+    hostname: z.string().meta({ examples: ['go.example.com'] }),
+    rootRedirect: z.string().nullable().meta({ description: 'Where `/` sends visitors; null: a short page naming the domain' }),
+    notFoundRedirect: z.string().nullable().meta({ description: 'Where unknown slugs send visitors; null: the 404 page' }),
+    createdAt: time,
+    updatedAt: time,
+  }),
+);
+export const DomainList = page('DomainList', Domain);
 
 export const Me = named(
   'Me',
@@ -244,6 +259,8 @@ export const ClickList = page('ClickList', RawClick);
 // Request bodies: the routes' own schemas.
 named('CreateLinkRequest', createLinkBody);
 named('UpdateLinkRequest', updateLinkBody);
+named('CreateDomainRequest', createDomainBody);
+named('UpdateDomainRequest', updateDomainBody);
 named('CreateWebhookRequest', createWebhookBody);
 named('UpdateWebhookRequest', updateWebhookBody);
 named('RotateSecretRequest', rotateSecretBody);
@@ -251,6 +268,7 @@ named('RotateSecretRequest', rotateSecretBody);
 /** Query strings: the routes' own schemas, turned into parameters. */
 export const QUERIES = {
   listLinks: listLinksQuery,
+  listDomains: listDomainsQuery,
   qr: qrOptionsSchema,
   linkStats: linkStatsQuery,
   listClicks: listClicksQuery,

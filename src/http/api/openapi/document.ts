@@ -129,6 +129,7 @@ function successResponse(op: Operation): Json {
 const EXAMPLE_LINK = {
   id: 'lnk_0Vc8wlrat0mTf0KWbn7k',
   slug: 'spring',
+  domain: 'go.example.com',
   shortUrl: 'https://go.example.com/spring',
   qrUrl: 'https://go.example.com/spring?qr=1',
   url: 'https://example.com/spring-sale',
@@ -256,6 +257,7 @@ export function buildOpenApiDocument({ baseUrl, webhookRetrySchedule }: OpenApiO
     tags: [
       { name: 'Keys', description: 'The calling key' },
       { name: 'Links', description: 'Short links' },
+      { name: 'Domains', description: "The workspace's own domains for short links" },
       { name: 'QR codes', description: 'QR images of short links' },
       { name: 'Analytics', description: 'Clicks, exact at any range' },
       { name: 'Webhooks', description: 'Endpoints and their deliveries' },

@@ -74,6 +74,7 @@ describe(`requests generated from the OpenAPI schemas are never refused but by a
       full: generator({ alwaysFakeOptionals: true }),
     };
     shared.link = await newLink();
+    shared.domain = await newDomain();
     shared.webhook = await newWebhook();
     shared.delivery = (await t.request('POST', `/api/v1/webhooks/${shared.webhook}/test`, { key })).json.deliveryId;
   });
@@ -83,13 +84,15 @@ describe(`requests generated from the OpenAPI schemas are never refused but by a
   });
 
   const newLink = async () => (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/generated' } })).json.id as string;
+  let domains = 0;
+  const newDomain = async () => (await t.request('POST', '/api/v1/domains', { key, body: { hostname: `d${++domains}.generated.example` } })).json.id as string;
   const newWebhook = async () =>
     (await t.request('POST', '/api/v1/webhooks', { key, body: { url: `${receiver.url}/hook`, events: ['webhook.test'] } })).json.id as string;
 
   /** A real id for the operation's path: a fresh resource for changes and deletions, else a shared one. */
   async function idFor(op: Operation): Promise<string> {
-    const kind = op.idParam?.startsWith('whk_') ? 'webhook' : op.idParam?.startsWith('dlv_') ? 'delivery' : 'link';
-    if (op.method === 'patch' || op.method === 'delete') return kind === 'webhook' ? newWebhook() : newLink();
+    const kind = op.idParam?.startsWith('whk_') ? 'webhook' : op.idParam?.startsWith('dlv_') ? 'delivery' : op.idParam?.startsWith('dom_') ? 'domain' : 'link';
+    if (op.method === 'patch' || op.method === 'delete') return kind === 'webhook' ? newWebhook() : kind === 'domain' ? newDomain() : newLink();
     return shared[kind]!;
   }
 

@@ -179,6 +179,17 @@ describe('the document is as strict as the server, and says what its schemas can
       'qr-contrast': () => t.request('GET', `/api/v1/links/${link.id}/qr?fg=ffffff&bg=000000`, { key }),
       'qr-size': () => t.request('GET', `/api/v1/links/${longLink.id}/qr?size=64&margin=16`, { key }),
       'slug-unique': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/again', slug: 'rules' } }),
+      'link-domain': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/', domain: 'not-added.example' } }),
+      'domain-hostname': () => t.request('POST', '/api/v1/domains', { key, body: { hostname: '10.0.0.1' } }),
+      'domain-unique': async () => {
+        await t.request('POST', '/api/v1/domains', { key, body: { hostname: 'rules.example' } });
+        return t.request('POST', '/api/v1/domains', { key: tight, body: { hostname: 'RULES.example' } });
+      },
+      'domain-empty-to-delete': async () => {
+        const domain = (await t.request('POST', '/api/v1/domains', { key, body: { hostname: 'busy.example' } })).json;
+        await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/', domain: 'busy.example' } });
+        return t.request('DELETE', `/api/v1/domains/${domain.id}`, { key });
+      },
       'webhook-enabled': () => t.request('POST', `/api/v1/webhooks/${disabled.json.id}/test`, { key }),
       'idempotency-key-once': async () => {
         const headers = { 'idempotency-key': 'rules-once' };

@@ -1,7 +1,7 @@
 import type { Scope } from '../../../keys/scopes.js';
 import type { QUERIES } from './components.js';
 
-export type Tag = 'Keys' | 'Links' | 'QR codes' | 'Analytics' | 'Webhooks' | 'Events' | 'Contract';
+export type Tag = 'Keys' | 'Links' | 'Domains' | 'QR codes' | 'Analytics' | 'Webhooks' | 'Events' | 'Contract';
 
 export interface Operation {
   operationId: string;
@@ -26,7 +26,7 @@ export interface Operation {
     location?: boolean;
   };
   /** Conflicts this operation can answer (409), beyond the idempotency ones of every POST. */
-  conflicts?: ('slug_taken' | 'webhook_disabled')[];
+  conflicts?: ('slug_taken' | 'domain_taken' | 'domain_in_use' | 'webhook_disabled')[];
 }
 
 /** Every /api/v1 route. A test checks this list against the routes Express actually has. */
@@ -64,6 +64,33 @@ export const OPERATIONS: Operation[] = [
     operationId: 'deleteLink', method: 'delete', path: '/links/{id}', tag: 'Links', scope: 'links:write', idParam: 'lnk_…',
     summary: 'Delete a link', description: 'The short URL stops working at once; its clicks are removed by the retention job.',
     success: { status: 204, description: 'Deleted' },
+  },
+  {
+    operationId: 'createDomain', method: 'post', path: '/domains', tag: 'Domains', scope: 'links:write', body: 'CreateDomainRequest',
+    summary: 'Add a domain',
+    description:
+      'Point the domain at this server (DNS) and let your reverse proxy serve it; links created with `domain` set to it then redirect there. The proxy can ask `GET /.well-known/linkqr/tls-allowed?domain=` before getting a certificate.',
+    success: { status: 201, description: 'The new domain', schema: 'Domain', location: true },
+    conflicts: ['domain_taken'],
+  },
+  {
+    operationId: 'listDomains', method: 'get', path: '/domains', tag: 'Domains', scope: 'links:read', query: 'listDomains',
+    summary: 'List the workspace\'s domains, oldest first', success: { status: 200, description: 'A page of domains', schema: 'DomainList' },
+  },
+  {
+    operationId: 'getDomain', method: 'get', path: '/domains/{id}', tag: 'Domains', scope: 'links:read', idParam: 'dom_…',
+    summary: 'One domain', success: { status: 200, description: 'The domain', schema: 'Domain' },
+  },
+  {
+    operationId: 'updateDomain', method: 'patch', path: '/domains/{id}', tag: 'Domains', scope: 'links:write', idParam: 'dom_…', body: 'UpdateDomainRequest',
+    summary: 'Change where `/` and unknown slugs of a domain go', description: 'The hostname cannot change: add the new name as another domain.',
+    success: { status: 200, description: 'The domain as it is now', schema: 'Domain' },
+  },
+  {
+    operationId: 'deleteDomain', method: 'delete', path: '/domains/{id}', tag: 'Domains', scope: 'links:write', idParam: 'dom_…',
+    summary: 'Remove a domain', description: 'Only once no link lives on it.',
+    success: { status: 204, description: 'Removed' },
+    conflicts: ['domain_in_use'],
   },
   {
     operationId: 'getLinkQr', method: 'get', path: '/links/{id}/qr', tag: 'QR codes', scope: 'links:read', idParam: 'lnk_…', query: 'qr',

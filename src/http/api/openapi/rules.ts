@@ -26,15 +26,15 @@ const invalid = (fields: string[], message: string) => ({ status: 400, code: 'va
 export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
   {
     id: 'link-url',
-    rule: '`url` and `expiredUrl` must be absolute URLs with a host, as the WHATWG URL Standard (what browsers use) parses them; the schemas check the scheme and control characters only.',
-    operations: ['createLink', 'updateLink'],
-    refusal: invalid(['url', 'expiredUrl'], '^must be an absolute http:// or https:// URL$'),
+    rule: "`url` and `expiredUrl` (and a domain's `rootRedirect` and `notFoundRedirect`) must be absolute URLs with a host, as the WHATWG URL Standard (what browsers use) parses them; the schemas check the scheme and control characters only.",
+    operations: ['createLink', 'updateLink', 'createDomain', 'updateDomain'],
+    refusal: invalid(['url', 'expiredUrl', 'rootRedirect', 'notFoundRedirect'], '^must be an absolute http:// or https:// URL$'),
   },
   {
     id: 'link-url-encoded-length',
-    rule: `\`url\` and \`expiredUrl\` must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send them in \`Location\` (a space, a quote or a non-ASCII character takes 3 to 12; the schemas count characters as written).`,
-    operations: ['createLink', 'updateLink'],
-    refusal: invalid(['url', 'expiredUrl'], `^must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded`),
+    rule: `\`url\` and \`expiredUrl\` (and a domain's redirects) must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send them in \`Location\` (a space, a quote or a non-ASCII character takes 3 to 12; the schemas count characters as written).`,
+    operations: ['createLink', 'updateLink', 'createDomain', 'updateDomain'],
+    refusal: invalid(['url', 'expiredUrl', 'rootRedirect', 'notFoundRedirect'], `^must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded`),
   },
   {
     id: 'expires-in-future',
@@ -80,9 +80,33 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
   },
   {
     id: 'slug-unique',
-    rule: 'A `slug` must not be in use by another link.',
+    rule: 'A `slug` must not be in use by another link on the same domain.',
     operations: ['createLink', 'updateLink'],
     refusal: { status: 409, code: 'slug_taken' },
+  },
+  {
+    id: 'link-domain',
+    rule: "A link's `domain` must be this server's own host name (the default) or a domain the workspace added (`GET /domains`).",
+    operations: ['createLink', 'updateLink'],
+    refusal: invalid(['domain'], '^is not a domain of this workspace'),
+  },
+  {
+    id: 'domain-hostname',
+    rule: "A domain's `hostname` must be a domain name of at least two labels (letters, digits and hyphens; an internationalised name is stored in punycode), without scheme, port or path, not an IP address, and not this server's own host name.",
+    operations: ['createDomain'],
+    refusal: invalid(['hostname'], "^(must be a domain name|is this server's own address)"),
+  },
+  {
+    id: 'domain-unique',
+    rule: 'A `hostname` belongs to one workspace of the server.',
+    operations: ['createDomain'],
+    refusal: { status: 409, code: 'domain_taken' },
+  },
+  {
+    id: 'domain-empty-to-delete',
+    rule: 'A domain is deleted only once no link lives on it.',
+    operations: ['deleteDomain'],
+    refusal: { status: 409, code: 'domain_in_use' },
   },
   {
     id: 'webhook-enabled',
@@ -98,8 +122,8 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
   },
   {
     id: 'plan-limits',
-    rule: "The workspace plan's limits: links, QR codes, webhook endpoints.",
-    operations: ['createLink', 'getLinkQr', 'createWebhook'],
+    rule: "The workspace plan's limits: links, domains, QR codes, webhook endpoints.",
+    operations: ['createLink', 'createDomain', 'getLinkQr', 'createWebhook'],
     refusal: { status: 403, code: 'plan_limit_reached' },
   },
   {

@@ -1,0 +1,31 @@
+import type { Queries } from '../db/db.js';
+import type { DomainRow } from '../db/schema.js';
+
+export const findDomain = (db: Queries, workspaceId: string, id: string) =>
+  db.first(db.q.selectFrom('domains').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
+
+export const findWorkspaceDomain = (db: Queries, workspaceId: string, hostname: string) =>
+  db.first(db.q.selectFrom('domains').selectAll().where('workspace_id', '=', workspaceId).where('hostname', '=', hostname));
+
+export const insertDomain = (db: Queries, row: DomainRow) => db.run(db.q.insertInto('domains').values(row));
+
+export const updateDomainRow = (db: Queries, id: string, patch: Partial<DomainRow>) =>
+  db.run(db.q.updateTable('domains').set(patch).where('id', '=', id));
+
+export const deleteDomainRow = (db: Queries, id: string) => db.run(db.q.deleteFrom('domains').where('id', '=', id));
+
+/** Oldest first: a workspace's domains are few, and the order they were added is the one people remember. */
+export function listDomainRows(db: Queries, workspaceId: string, limit: number, after?: string): Promise<DomainRow[]> {
+  let query = db.q.selectFrom('domains').selectAll().where('workspace_id', '=', workspaceId);
+  if (after) query = query.where('id', '>', after);
+  return db.all(query.orderBy('id').limit(limit));
+}
+
+/** Every domain of the instance: what the redirect path dispatches on (src/domains/domain-directory.ts). */
+export const allDomainRows = (db: Queries) => db.all(db.q.selectFrom('domains').selectAll().orderBy('hostname'));
+
+export const countDomains = async (db: Queries, workspaceId: string) =>
+  (await db.row<{ n: number }>('select count(*) as n from domains where workspace_id = ?', workspaceId))!.n;
+
+export const countLinksOnDomain = async (db: Queries, hostname: string) =>
+  (await db.row<{ n: number }>('select count(*) as n from links where domain = ?', hostname))!.n;
