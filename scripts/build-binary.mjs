@@ -1,7 +1,8 @@
 // Builds dist/linkqr: one Linux x64 executable holding Node, the bundle (dist/linkqr-sea.cjs), the
-// files under views/, public/ and migrations/, and better-sqlite3's native addon, using Node's single
-// executable applications (SEA) and postject. See src/lib/assets.ts and src/lib/native-addons.ts
-// for how the bundle finds them inside the executable.
+// files under views/, public/ and migrations/, the IP-to-country database (7.8 MB) and
+// better-sqlite3's native addon, using Node's single executable applications (SEA) and postject.
+// See src/lib/assets.ts and src/lib/native-addons.ts for how the bundle finds them inside the
+// executable.
 //
 //   node scripts/build-binary.mjs                  bundle, then build the executable
 //   node scripts/build-binary.mjs --reuse-bundle   wrap the existing dist/linkqr-sea.cjs (as tests do)
@@ -17,6 +18,10 @@ const OUTPUT = join(ROOT, 'dist/linkqr');
 const STAMP = join(ROOT, 'dist/linkqr.inputs');
 const MANIFEST_KEY = 'linkqr/manifest.json'; // src/lib/assets.ts
 const ASSET_DIRS = ['migrations', 'views', 'public'];
+// Single files shipped from elsewhere in the checkout, under the paths diskAssets reads them from:
+// the IP-to-country database, from its npm package (COUNTRY_DATABASE in src/geo/country-lookup.ts),
+// and resvg's WebAssembly module, which draws SVG logos into PNG codes (RESVG_WASM in src/qr/svg-rasterizer.ts).
+const ASSET_FILES = ['node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb', 'node_modules/@resvg/resvg-wasm/index_bg.wasm'];
 const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 const args = new Set(process.argv.slice(2));
@@ -36,7 +41,10 @@ const addons = {
   better_sqlite3: [join(packageDir('better-sqlite3'), 'build/Release/better_sqlite3.node')].find(existsSync) ?? createRequire(join(packageDir('better-sqlite3'), 'package.json'))('./lib/binding.js').getPrebuildPath(),
 };
 
-const files = ASSET_DIRS.flatMap((dir) => walk(join(ROOT, dir))).map((f) => relative(ROOT, f).split(sep).join('/')).sort();
+for (const f of ASSET_FILES) {
+  if (!existsSync(join(ROOT, f))) throw new Error(`build-binary: ${f} is missing: run npm install (or npm ci)`);
+}
+const files = [...ASSET_DIRS.flatMap((dir) => walk(join(ROOT, dir))).map((f) => relative(ROOT, f).split(sep).join('/')), ...ASSET_FILES].sort();
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 
 const inputs = createHash('sha256');

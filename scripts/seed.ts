@@ -10,6 +10,8 @@ import { ClickRecorder } from '../src/clicks/click-recorder.js';
 import { loadConfig } from '../src/config.js';
 import { newId } from '../src/lib/ids.js';
 import { createLogger } from '../src/lib/logger.js';
+import { diskAssets } from '../src/lib/assets.js';
+import { createCountryLookup } from '../src/geo/country-lookup.js';
 import { insertLink } from '../src/links/links.repo.js';
 import { newLinkRow } from '../src/links/links.service.js';
 import { TEST_OPERATOR } from '../src/testing/harness.js';
@@ -81,9 +83,10 @@ async function main() {
   console.error(`${linkCount.toLocaleString('en-US')} links in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   const salt = randomBytes(32);
+  const countries = createCountryLookup({ assets: diskAssets() });
   const recorder = new ClickRecorder(
     // Past days' salts are gone on a real server; here one throwaway salt gives every click a visitor hash.
-    { db, log, visitorSalts: { saltFor: () => salt }, keepUserAgent: () => false },
+    { db, log, visitorSalts: { saltFor: () => salt }, keepUserAgent: () => false, countryOf: (ip) => countries.country(ip) },
     { flushDelayMs: 3_600_000, maxBatch: Number.MAX_SAFE_INTEGER, maxBuffered: Number.MAX_SAFE_INTEGER },
   );
   const spanMs = days * 86_400_000;
@@ -125,7 +128,8 @@ async function main() {
         qr: random() < 0.15,
         referrer: pick(REFERRERS),
         userAgent: bot && !head ? pick(BOTS) : pick(AGENTS),
-        ip: `203.0.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}`,
+        // Public addresses of many networks, so clicks spread over countries as real ones do.
+        ip: `${23 + Math.floor(random() * 190)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${1 + Math.floor(random() * 250)}`,
       });
     }
     await recorder.flush();

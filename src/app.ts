@@ -8,7 +8,8 @@ import { createExpressApp } from './http/express-app.js';
 import { createScheduler } from './jobs/schedule.js';
 import { clientIpResolver } from './http/client-ip.js';
 import { PublicFiles } from './http/public-files.js';
-import { createRedirectHandler, REDIRECT_ROUTE, slugOf } from './http/redirect.js';
+import { createRedirectHandler, PASSWORD_FAILURES, PASSWORD_WINDOW_MS, REDIRECT_ROUTE, slugOf } from './http/redirect.js';
+import { attemptWindow } from './sessions/login-throttle.js';
 import { renderStatusPages, writeStatusPage } from './http/status-pages.js';
 import { createViews } from './http/views.js';
 import { KeyUsageRecorder } from './keys/key-usage.js';
@@ -28,6 +29,7 @@ import { AddressGuard } from './webhooks/address-guard.js';
 import { createSender, type SenderOptions } from './webhooks/sender.js';
 import { generateWebhookSecret, webhookHeaders } from './webhooks/signing.js';
 import { QrRenderer } from './qr/qr.js';
+import { createCountryLookup } from './geo/country-lookup.js';
 import { type AtRestKeys, loadAtRestKeys } from './secrets/at-rest-key.js';
 import { prepareSecretsAtRest } from './secrets/secrets-at-rest.js';
 import { InstanceSettingsStore } from './settings/instance-settings.js';
@@ -82,12 +84,18 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
   );
 
   const instanceSettings = await InstanceSettingsStore.load(db);
+  const passwordAttempts = attemptWindow(db, config.secret, 'link password', PASSWORD_FAILURES, PASSWORD_WINDOW_MS);
+  const countries = createCountryLookup({
+    assets,
+    onError: (err) => log.error({ err }, 'the IP-to-country database cannot be read: clicks are recorded without a country'),
+  });
   const clicks = new ClickRecorder(
     {
       db,
       log: log.child({ component: 'clicks' }),
       visitorSalts: new VisitorSalts({ db, secretBox, clock, log: log.child({ component: 'clicks' }) }),
       keepUserAgent: () => instanceSettings.get().keepUserAgents,
+      countryOf: (ip) => countries.country(ip),
       inBatch: async (t, records) => {
         const linkJson = async (id: string) => {
           const row = await findLinkById(t, id);
@@ -133,6 +141,8 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     qr: new QrRenderer(),
     redirects,
     domains,
+    countries,
+    passwordAttempts,
     verifiedKeys,
     keyUsage,
     apiRequests,
@@ -167,7 +177,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
 
   const scheduler = createScheduler({ config, db, log, clock });
   const expressApp = createExpressApp(deps);
-  const redirect = createRedirectHandler(deps);
+  const publicLinks = createRedirectHandler(deps);
   let closing = false;
   const server = http.createServer((req, res) => {
     // Captured now: the socket may be gone by the time a log line or a click wants the address.
@@ -178,7 +188,8 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     const slug = REDIRECT_ROUTE.methods.includes(req.method!) && req.url ? slugOf(req.url) : undefined;
     if (slug) {
       try {
-        redirect(req, res, slug);
+        if (req.method === 'POST') publicLinks.submitPassword(req, res, slug);
+        else publicLinks.redirect(req, res, slug);
       } catch (err) {
         log.error({ err, path: req.url }, 'redirect failed');
         if (!res.headersSent) writeStatusPage(res, 500, pages.serverError);

@@ -5,6 +5,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { COUNTRY_DATABASE } from './geo/country-lookup.js';
 import { type CliResult, http, ROOT } from './testing/harness.js';
 import { createTestDatabase, skipWithoutPostgres } from './testing/postgres.js';
 
@@ -197,6 +198,20 @@ describe('the single executable, alone in an empty folder with an empty environm
     assert.equal(await exited, 0, output);
     assert.match(output, /"msg":"stopped"/);
   });
+});
+
+// No command looks a country up yet, so this checks the embedding itself: the database's bytes are
+// in the executable and its manifest lists them, which is what embeddedAssets() needs to read them
+// back (as it reads the migrations above). Checked by hand with a --require'd probe: 8.8.8.8 -> US.
+test('the executable carries the IP-to-country database, listed in its manifest', () => {
+  const binary = readFileSync(exe);
+  const database = readFileSync(join(ROOT, COUNTRY_DATABASE));
+  // The last 64 kB (the data section and metadata) are the database's alone.
+  assert.ok(binary.includes(database.subarray(-65_536)), 'the database bytes are embedded');
+  const start = binary.indexOf('{"files":[');
+  assert.ok(start >= 0, 'the manifest is embedded');
+  const manifest = JSON.parse(binary.toString('utf8', start, binary.indexOf('}}}', start) + 3)) as { files: string[] };
+  assert.ok(manifest.files.includes(COUNTRY_DATABASE), 'the manifest lists the database');
 });
 
 describe('the addon directory of the single executable', () => {

@@ -1,8 +1,8 @@
 import type { Selectable } from 'kysely';
 import type { Queries } from '../db/db.js';
 import type { ClickRow } from '../db/schema.js';
-import { type Facet, HOUR_MS } from '../clicks/rollups.js';
-import { least } from '../db/dialect-sql.js';
+import { FACETS, type Facet, HOUR_MS } from '../clicks/rollups.js';
+import { jsonValuesParam, least } from '../db/dialect-sql.js';
 
 export interface BucketRow {
   /** Start of the hour or day (epoch ms, UTC). */
@@ -45,7 +45,7 @@ export const linkHours = (db: Queries, linkId: string, fromDay: number, toDay: n
 export const linkFacets = (db: Queries, linkId: string, fromDay: number, toDay: number) =>
   db.rows<FacetRow>(
     `select facet, value, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from click_rollups
-       where link_id = ? and facet in ('referrer', 'device', 'browser', 'os') and day >= ? and day < ? group by facet, value`,
+       where link_id = ? and facet in (${FACETS.map((f) => `'${f}'`).join(', ')}) and day >= ? and day < ? group by facet, value`,
     linkId, fromDay, toDay,
   );
 
@@ -60,14 +60,15 @@ export const linkClickGroupsBetween = (db: Queries, linkId: string, from: number
     device: string | null;
     browser: string | null;
     os: string | null;
+    country: string | null;
     total: number;
     human: number;
     qr: number;
   }>(
-    `select clicked_at - clicked_at % ${HOUR_MS} as hour, referrer_host, device, browser, os,
+    `select clicked_at - clicked_at % ${HOUR_MS} as hour, referrer_host, device, browser, os, country,
               count(*) as total, count(*) filter (where bot = 0) as human, count(*) filter (where qr = 1) as qr
        from clicks where link_id = ? and clicked_at >= ? and clicked_at < ?
-       group by 1, 2, 3, 4, 5`,
+       group by 1, 2, 3, 4, 5, 6`,
     linkId, from, to,
   );
 
@@ -79,7 +80,7 @@ export const linkClickGroupsBetween = (db: Queries, linkId: string, from: number
  */
 export const listClickRows = (db: Queries, f: { linkId: string; from: number; to: number; beforeAt: number; beforeId: number; limit: number }) =>
   db.rows<RawClickRow>(
-    `select id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash from clicks
+    `select id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash, country from clicks
        where link_id = ? and clicked_at >= ? and clicked_at <= ${least(db.dialect, 'cast(? as bigint) - 1', '?')}
          and (clicked_at, id) < (?, ?)
        order by clicked_at desc, id desc limit ?`,
@@ -99,6 +100,23 @@ export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: numb
        from links l join click_rollups r on r.link_id = l.id and r.facet = 'all' and r.day >= ? and r.day < ?
        where l.workspace_id = ? group by r.link_id`,
     fromDay, toDay, workspaceId,
+  );
+
+/** One facet's values over the workspace's links and whole days [fromDay, toDay). Deleted links have no row in links. */
+export const workspaceFacetByDays = (db: Queries, workspaceId: string, facet: Facet, fromDay: number, toDay: number) =>
+  db.rows<FacetRow>(
+    `select r.facet, r.value, cast(sum(r.total) as bigint) as total, cast(sum(r.human) as bigint) as human
+       from links l join click_rollups r on r.link_id = l.id and r.facet = ? and r.day >= ? and r.day < ?
+       where l.workspace_id = ? group by r.facet, r.value`,
+    facet, fromDay, toDay, workspaceId,
+  );
+
+/** The countries of these links' clicks in [from, to): the hours of a partial day, read by each link's (link, time) index. */
+export const countriesOfLinksBetween = (db: Queries, linkIds: readonly string[], from: number, to: number) =>
+  db.rows<{ country: string | null; total: number; human: number }>(
+    `select country, count(*) as total, count(*) filter (where bot = 0) as human from clicks
+       where link_id in (select value from ${jsonValuesParam(db.dialect)}) and clicked_at >= ? and clicked_at < ? group by country`,
+    JSON.stringify(linkIds), from, to,
   );
 
 /** Per-link totals over the hours [fromHour, toHour) ('00'…'24') of one day. */

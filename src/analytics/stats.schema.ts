@@ -52,6 +52,10 @@ export type Interval = keyof typeof INTERVALS;
 const interval = z.enum(['hour', 'day'], { message: 'must be "hour" or "day"' }).optional().meta({ description: 'Bucket size; default hour up to 3 days, day beyond' });
 
 export const linkStatsQuery = z.strictObject({ ...range, interval });
+
+/** GET /api/v1/clicks/export: a range, by default the last 30 days. */
+export const clicksExportQuery = z.strictObject(range);
+export type ClicksExportQuery = z.output<typeof clicksExportQuery>;
 export type LinkStatsQuery = z.output<typeof linkStatsQuery>;
 
 export const workspaceStatsQuery = z.strictObject({

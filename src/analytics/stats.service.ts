@@ -1,4 +1,5 @@
 import { originOf } from '../links/link-presenter.js';
+import { clicksCsv } from './clicks-export.js';
 import { DAY_MS, FACETS, type Facet, HOUR_MS } from '../clicks/rollups.js';
 import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
@@ -16,11 +17,14 @@ import {
   linkTotalsByHours,
   listClickRows,
   type LinkTotalsRow,
+  workspaceFacetByDays,
+  countriesOfLinksBetween,
   workspaceHours,
 } from './stats.repo.js';
 import {
   INTERVALS,
   type Interval,
+  type ClicksExportQuery,
   type LinkStatsQuery,
   type ListClicksQuery,
   MAX_BUCKETS,
@@ -89,6 +93,7 @@ export async function linkStats(deps: AnalyticsDeps, workspaceId: string, linkId
       facets.add({ facet: 'device', value: g.device ?? 'other', ...counts });
       facets.add({ facet: 'browser', value: g.browser ?? 'Other', ...counts });
       facets.add({ facet: 'os', value: g.os ?? 'Other', ...counts });
+      facets.add({ facet: 'country', value: g.country ?? '', ...counts });
     }
   }
   return {
@@ -98,9 +103,17 @@ export async function linkStats(deps: AnalyticsDeps, workspaceId: string, linkId
     devices: facets.top('device'),
     browsers: facets.top('browser'),
     os: facets.top('os'),
+    countries: facets.top('country'),
   };
 }
 export type LinkStats = Awaited<ReturnType<typeof linkStats>>;
+
+/** The workspace's clicks in a range (default: the last 30 days) as CSV lines (src/analytics/clicks-export.ts), once the plan is checked. */
+export async function exportClicks(deps: AnalyticsDeps, workspaceId: string, query: ClicksExportQuery) {
+  await requirePlanFeature(deps.db, workspaceId, 'analytics');
+  const range = rangeOf(query, defaultEnd(deps.clock.now()));
+  return { range, lines: clicksCsv(deps.db, deps.baseUrl(), workspaceId, range.from, range.to) };
+}
 
 /**
  * The workspace over a range of whole hours: totals and series from the workspace's hourly
@@ -133,14 +146,25 @@ export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, q
     }
   };
   // Whole days from the day totals; the hours of a partial day at either end from the hour totals.
+  // Countries the same way: whole days from the links' day rollups; a partial day from the clicks
+  // of the links its hour totals name (read by their (link, time) index).
+  const countries = new FacetCounter();
   const wholeDays = { from: ceilTo(range.from, DAY_MS), to: floorTo(range.to, DAY_MS) };
-  if (wholeDays.from < wholeDays.to) merge(await linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
+  if (wholeDays.from < wholeDays.to) {
+    merge(await linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
+    for (const f of await workspaceFacetByDays(db, workspaceId, 'country', wholeDays.from, wholeDays.to)) countries.add(f);
+  }
   const hourOf = (ms: number, day: number) => String((ms - day) / HOUR_MS).padStart(2, '0');
   for (let day = floorTo(range.from, DAY_MS); day < range.to; day += DAY_MS) {
     if (day >= wholeDays.from && day + DAY_MS <= wholeDays.to) continue;
     const from = Math.max(range.from, day);
     const to = Math.min(range.to, day + DAY_MS);
-    merge(await linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day)));
+    const rows = await linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day));
+    merge(rows);
+    if (rows.length === 0) continue;
+    for (const c of await countriesOfLinksBetween(db, rows.map((r) => r.link_id), from, to)) {
+      countries.add({ facet: 'country', value: c.country ?? '', total: Number(c.total), human: Number(c.human) });
+    }
   }
   const ranked = [...perLink.values()].sort((a, b) => b.human - a.human || b.total - a.total || (a.link_id < b.link_id ? -1 : 1));
   const top = ranked.slice(0, query.limit);
@@ -158,7 +182,7 @@ export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, q
       qr: r.qr,
     });
   }
-  return { ...series.summary(), topLinks };
+  return { ...series.summary(), topLinks, countries: countries.top('country') };
 }
 export type WorkspaceStats = Awaited<ReturnType<typeof workspaceStats>>;
 
@@ -190,6 +214,7 @@ export async function listClicks(deps: AnalyticsDeps, workspaceId: string, linkI
       device: r.device ?? 'other',
       browser: r.browser ?? 'Other',
       os: r.os ?? 'Other',
+      country: r.country,
       /** Null unless the instance keeps raw user agents. */
       userAgent: r.user_agent,
       /** The same visitor (address) gives the same value within a UTC day; not reversible once the day's salt is deleted. */

@@ -149,8 +149,9 @@ interface LinkStats {
   devices: FacetCount[];
   browsers: FacetCount[];
   os: FacetCount[];
+  countries: FacetCount[];
 }
-const LINK_STATS_FIELDS = ['bots', 'browsers', 'devices', 'from', 'human', 'interval', 'linkId', 'os', 'qr', 'referrers', 'series', 'to', 'total'];
+const LINK_STATS_FIELDS = ['bots', 'browsers', 'countries', 'devices', 'from', 'human', 'interval', 'linkId', 'os', 'qr', 'referrers', 'series', 'to', 'total'];
 
 /** One server with a fake clock; clicks are made by real requests at chosen instants. */
 class Bench {
@@ -214,10 +215,11 @@ describe('link stats: a known mix of clicks', () => {
       ['09:10:00', { agent: 'chromeWindows', referer: 'https://www.google.com/search?q=linkqr' }],
       ['09:20:00', { agent: 'chromeWindows', referer: 'https://news.ycombinator.com/item?id=1' }],
       ['09:30:00', { agent: 'firefoxWindows', referer: 'https://Google.com/' }],
-      ['10:00:00.000', { agent: 'iphone', qr: true }],
-      ['10:15:00.000', { agent: 'iphone', qr: true }],
-      ['10:30:00', { agent: 'android', qr: true }],
-      ['10:45:00', { agent: 'ipad', referer: 'android-app://com.slack/' }],
+      // Public addresses whose country the shipped IP database knows (Deutsche Telekom, Google).
+      ['10:00:00.000', { agent: 'iphone', qr: true, client: '194.25.2.129' }],
+      ['10:15:00.000', { agent: 'iphone', qr: true, client: '194.25.2.129' }],
+      ['10:30:00', { agent: 'android', qr: true, client: '8.8.8.8' }],
+      ['10:45:00', { agent: 'ipad', referer: 'android-app://com.slack/', client: '2003::1' }],
       ['10:59:59.999', { agent: 'safariMac', referer: 'https://www.google.com/search?q=linkqr' }],
       ['11:05:00', { method: 'HEAD', agent: 'chromeWindows' }],
       ['11:10:00', { agent: 'googlebot' }],
@@ -257,6 +259,11 @@ describe('link stats: a known mix of clicks', () => {
     { value: 'Slackbot', total: 1, human: 0 },
     { value: 'Twitterbot', total: 1, human: 0 },
   ];
+  const countries = [
+    { value: null, total: 11, human: 4 },
+    { value: 'DE', total: 3, human: 3 },
+    { value: 'US', total: 1, human: 1 },
+  ];
   const os = [
     { value: 'Other', total: 6, human: 0 },
     { value: 'Windows', total: 4, human: 3 },
@@ -279,6 +286,7 @@ describe('link stats: a known mix of clicks', () => {
       devices,
       browsers,
       os,
+      countries,
     });
   });
 
@@ -292,7 +300,7 @@ describe('link stats: a known mix of clicks', () => {
       { t: '2030-03-10T10:00:00.000Z', total: 5, human: 5, qr: 3 },
       { t: '2030-03-10T11:00:00.000Z', total: 7, human: 0, qr: 0 },
     ]);
-    assert.deepEqual({ referrers: s.referrers, devices: s.devices, browsers: s.browsers, os: s.os }, { referrers, devices, browsers, os });
+    assert.deepEqual({ referrers: s.referrers, devices: s.devices, browsers: s.browsers, os: s.os, countries: s.countries }, { referrers, devices, browsers, os, countries });
   });
 
   test('by day, with empty days around', async () => {
@@ -662,7 +670,8 @@ describe('workspace stats summary', () => {
   };
   const listed = (link: typeof l1) => ({ id: link.id, slug: link.slug, shortUrl: `${bench.t.url}/${link.slug}`, title: link.title, url: link.url });
   const human: Visit = { agent: 'chromeWindows' };
-  const qrScan: Visit = { agent: 'iphone', qr: true };
+  // From an address the shipped IP database places in Germany.
+  const qrScan: Visit = { agent: 'iphone', qr: true, client: '194.25.2.129' };
   const crawler: Visit = { agent: 'googlebot' };
 
   before(async () => {
@@ -683,7 +692,7 @@ describe('workspace stats summary', () => {
       ['2030-06-02T00:30:00Z', l3, { agent: 'slackbot' }],
       ['2030-06-02T00:40:00Z', l3, { agent: 'slackbot' }],
       ['2030-06-02T00:50:00Z', deleted, human],
-      ['2030-06-02T13:00:00Z', l1, human],
+      ['2030-06-02T13:00:00Z', l1, { ...human, client: '8.8.8.8' }],
       ['2030-06-02T13:01:00Z', l1, crawler],
       ['2030-06-02T13:02:00Z', l2, qrScan],
       ['2030-06-02T13:03:00Z', l2, human],
@@ -700,9 +709,27 @@ describe('workspace stats summary', () => {
   });
   after(() => bench.t.close());
 
+  test('countries: whole days from the rollups, the hours of a partial day from the clicks; links deleted since are not counted', async () => {
+    const days = await summary({ from: '2030-06-01', to: '2030-06-02' });
+    assert.deepEqual(days.countries, [
+      { value: null, total: 10, human: 4 },
+      { value: 'DE', total: 2, human: 2 },
+      { value: 'US', total: 1, human: 1 },
+    ]);
+    const hour = await summary({ from: '2030-06-02T13:00:00Z', to: '2030-06-02T14:00:00Z' });
+    assert.deepEqual(hour.countries, [
+      { value: null, total: 5, human: 2 },
+      { value: 'DE', total: 1, human: 1 },
+      { value: 'US', total: 1, human: 1 },
+    ]);
+    // Whole days and partial ones together: 2030-06-01 10:00 to 2030-06-02 14:00.
+    const mixed = await summary({ from: '2030-06-01T10:00:00Z', to: '2030-06-02T14:00:00Z' });
+    assert.deepEqual(mixed.countries, days.countries);
+  });
+
   test('two whole days (daily rollup): totals include the deleted link, which is not listed', async () => {
     const s = await summary({ from: '2030-06-01', to: '2030-06-02', interval: 'day' });
-    assert.deepEqual(Object.keys(s).sort(), ['bots', 'from', 'human', 'interval', 'qr', 'series', 'to', 'topLinks', 'total']);
+    assert.deepEqual(Object.keys(s).sort(), ['bots', 'countries', 'from', 'human', 'interval', 'qr', 'series', 'to', 'topLinks', 'total']);
     assert.deepEqual(
       { from: s.from, to: s.to, interval: s.interval, total: s.total, human: s.human, bots: s.bots, qr: s.qr },
       { from: '2030-06-01T00:00:00.000Z', to: '2030-06-03T00:00:00.000Z', interval: 'day', total: 18, human: 12, bots: 6, qr: 2 },
@@ -869,7 +896,7 @@ describe('raw clicks', () => {
   test('each click as recorded, without its user agent by default', async () => {
     const seen = await all({}, 100);
     for (const c of seen) {
-      assert.deepEqual(Object.keys(c).sort(), ['at', 'bot', 'browser', 'device', 'id', 'os', 'qr', 'referrer', 'referrerHost', 'userAgent', 'visitor']);
+      assert.deepEqual(Object.keys(c).sort(), ['at', 'bot', 'browser', 'country', 'device', 'id', 'os', 'qr', 'referrer', 'referrerHost', 'userAgent', 'visitor']);
       const m = made.find((x) => x.n === n(c))!;
       const want = expectedClass({ ...m.v, referer: undefined });
       assert.deepEqual(

@@ -91,7 +91,7 @@ async function fixture(): Promise<Fixture> {
     workspaceId: ws.id,
     visitorSalts,
     recorder(options, hooks) {
-      const recorder = new ClickRecorder({ db: store.db, log, visitorSalts, keepUserAgent: () => true, ...hooks }, options);
+      const recorder = new ClickRecorder({ db: store.db, log, visitorSalts, keepUserAgent: () => true, countryOf: () => null, ...hooks }, options);
       recorders.push(recorder);
       return recorder;
     },

@@ -16,6 +16,8 @@ export interface ClickInput {
   referrer: string | undefined;
   userAgent: string | undefined;
   ip: string;
+  /** The visitor's country when the redirect already looked it up (a link with country targets); else looked up in the batch. */
+  country?: string | null;
 }
 
 export interface ClickRecorderOptions {
@@ -92,6 +94,8 @@ export class ClickRecorder {
       visitorSalts: { saltFor(day: number): ReturnType<VisitorSalts['saltFor']> | Awaited<ReturnType<VisitorSalts['saltFor']>> };
       /** The instance setting: keep each click's raw user agent (device/browser/OS are always kept). */
       keepUserAgent(): boolean;
+      /** The country of an address (src/geo/country-lookup.ts): asked here, off the redirect path. */
+      countryOf(ip: string): string | null;
       /**
        * Runs inside each batch's transaction, after the clicks are written (link.clicked
        * events): it queries through `t`, the transaction's handle, and awaits nothing else.
@@ -312,6 +316,7 @@ export class ClickRecorder {
         browser: agent.browser,
         os: agent.os,
         ipHash,
+        country: c.country !== undefined ? c.country : this.deps.countryOf(c.ip),
       });
       let t = totals.get(c.linkId);
       if (!t) totals.set(c.linkId, (t = { linkId: c.linkId, human: 0, total: 0, lastHumanAt: null }));

@@ -16,6 +16,8 @@ export interface ClickRecord {
   browser: string;
   os: string;
   ipHash: string | null;
+  /** ISO 3166-1 alpha-2, or null when unknown. */
+  country: string | null;
 }
 
 export interface LinkClickTotals {
@@ -34,8 +36,8 @@ export interface MonthlyClickTotals {
   total: number;
 }
 
-const INSERT_CLICK = `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash)
-  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_CLICK = `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash, country)
+  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const bumpLink = (d: Dialect) => `update links set clicks = clicks + ?, total_clicks = total_clicks + ?,
   last_clicked_at = coalesce(${greatest(d, 'last_clicked_at', '?')}, last_clicked_at, ?) where id = ?`;
 const BUMP_LINK = { sqlite: bumpLink('sqlite'), postgres: bumpLink('postgres') };
@@ -49,7 +51,7 @@ const ADD_WORKSPACE_HOUR = `insert into workspace_click_hours (workspace_id, hou
 // PostgreSQL: each table's rows in one statement of fixed text (one prepared plan whatever the
 // batch size), the rows passed as one JSON parameter (pgJsonRows). A statement per row, as on
 // SQLite, would cost a round trip per click: measured, ~600 clicks/s.
-const PG_INSERT_CLICKS = `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash)
+const PG_INSERT_CLICKS = `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash, country)
   select * from ${pgJsonRows('c', {
     link_id: 'text',
     workspace_id: 'text',
@@ -63,6 +65,7 @@ const PG_INSERT_CLICKS = `insert into clicks (link_id, workspace_id, clicked_at,
     browser: 'text',
     os: 'text',
     ip_hash: 'text',
+    country: 'text',
   })}`;
 const PG_BUMP_LINKS = `update links set clicks = links.clicks + u.human, total_clicks = links.total_clicks + u.total,
     last_clicked_at = coalesce(greatest(links.last_clicked_at, u.last_human_at), links.last_clicked_at)
@@ -90,7 +93,7 @@ export async function writeClickBatch(
 ): Promise<void> {
   if (db.dialect === 'postgres') return writeClickBatchTogether(db, clicks, totals, months);
   for (const c of clicks) {
-    await db.exec(INSERT_CLICK, c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash);
+    await db.exec(INSERT_CLICK, c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash, c.country);
   }
   for (const t of totals) await db.exec(BUMP_LINK[db.dialect], t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
   for (const m of months) await db.exec(ADD_MONTHLY, m.workspaceId, m.month, m.human, m.total);
@@ -111,7 +114,7 @@ async function writeClickBatchTogether(
     clicks.length > 0
       ? db.exec(
           PG_INSERT_CLICKS,
-          jsonRowsParam(clicks, (c) => [c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash]),
+          jsonRowsParam(clicks, (c) => [c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash, c.country]),
         )
       : undefined;
   // Awaited below; handled now too, so that if making the other rows throws first, its failure is

@@ -4,7 +4,7 @@ export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
 /** The facets of click_rollups: `all` (day totals), `hour` ('00'…'23'), and what a click was classified as. */
-export const FACETS = ['referrer', 'device', 'browser', 'os'] as const;
+export const FACETS = ['referrer', 'device', 'browser', 'os', 'country'] as const;
 export type Facet = (typeof FACETS)[number];
 export type RollupFacet = 'all' | 'hour' | Facet;
 export const ROLLUP_FACETS: readonly RollupFacet[] = ['all', 'hour', ...FACETS];
@@ -20,7 +20,7 @@ export interface LinkRollup extends Counts {
   facet: RollupFacet;
   /** UTC midnight, epoch ms. */
   day: number;
-  /** '' for `all` and for a click without a referrer host; '00'…'23' for `hour`. */
+  /** '' for `all`, for a click without a referrer host and one of unknown country; '00'…'23' for `hour`. */
   value: string;
 }
 export interface WorkspaceHour extends Counts {
@@ -33,11 +33,11 @@ export const hourValue = (at: number) => String(Math.floor((at % DAY_MS) / HOUR_
 /** What one batch of clicks adds to the rollup tables: one row per key the batch touches. */
 export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; workspaces: WorkspaceHour[] } {
   // First the clicks alike in everything the rollups keep (one key per click: this loop runs on
-  // every redirect's batch), then each kind of click spread over its six facet rows.
+  // every redirect's batch), then each kind of click spread over its seven facet rows.
   const kinds = new Map<string, Counts & { click: ClickRecord; hour: number }>();
   for (const click of clicks) {
     const hour = click.at - (click.at % HOUR_MS);
-    const key = `${click.linkId}\u0000${hour}\u0000${click.referrerHost ?? ''}\u0000${click.device}\u0000${click.browser}\u0000${click.os}`;
+    const key = `${click.linkId}\u0000${hour}\u0000${click.referrerHost ?? ''}\u0000${click.device}\u0000${click.browser}\u0000${click.os}\u0000${click.country ?? ''}`;
     let kind = kinds.get(key);
     if (!kind) kinds.set(key, (kind = { click, hour, total: 0, human: 0, qr: 0 }));
     kind.total++;
@@ -62,6 +62,7 @@ export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; w
       ['device', click.device],
       ['browser', click.browser],
       ['os', click.os],
+      ['country', click.country ?? ''],
     ];
     for (const [facet, value] of rows) {
       const key = `${click.linkId}\u0000${facet}\u0000${day}\u0000${value}`;

@@ -19,6 +19,7 @@ export interface Database {
   audit_log: AuditRow;
   api_request_log: ApiRequestLogRow;
   visitor_salts: VisitorSaltRow;
+  qr_logos: QrLogoRow;
 }
 
 export interface MigrationRow {
@@ -114,6 +115,10 @@ export interface LinkRow {
   updated_at: number;
   /** '' for the host of LINKQR_BASE_URL, else a hostname of `domains` (src/domains/). */
   domain: string;
+  /** JSON [{device?, country?, url}] (src/links/targets.ts), or null: every visitor goes to `url`. */
+  targets: string | null;
+  /** argon2id PHC string of the link's password, or null: no password. */
+  password_hash: string | null;
 }
 
 export interface DomainRow {
@@ -141,6 +146,8 @@ export interface ClickRow {
   browser: string | null;
   os: string | null;
   ip_hash: string | null;
+  /** ISO 3166-1 alpha-2, or null when the address's country is unknown (src/geo/country-lookup.ts). */
+  country: string | null;
 }
 
 export interface EventRow {
@@ -236,4 +243,17 @@ export interface VisitorSaltRow {
   day: number;
   /** Sealed 32 random bytes. */
   salt: string;
+}
+
+/** A logo drawn in the middle of QR codes: the workspace's (link_id null) or one link's. */
+export interface QrLogoRow {
+  id: Generated<number>;
+  workspace_id: string;
+  link_id: string | null;
+  content_type: 'image/png' | 'image/svg+xml';
+  /** The logo as parseLogo keeps it (src/qr/logo.ts): at most 64 KB. */
+  bytes: Buffer;
+  /** SHA-256 of bytes, base64url. */
+  sha256: string;
+  created_at: number;
 }

@@ -102,14 +102,17 @@ describe('405 Method Not Allowed and OPTIONS', () => {
     for (const [method, path, allow] of cases) assertPage405(await t.request(method, path), allow, `${method} ${path}`);
   });
 
-  test('/<slug> answers GET and HEAD only: other methods get 405 whether the link exists or not', async () => {
+  test('/<slug> answers GET and HEAD, and POST for a protected link\'s password: other methods get 405 whether the link exists or not', async () => {
     const live = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/b' } })).json;
     for (const path of [`/${live.slug}`, '/no-such-slug', `/${live.slug}?qr=1`]) {
-      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) assertPage405(await t.request(method, path), 'GET, HEAD, OPTIONS', `${method} ${path}`);
+      for (const method of ['PUT', 'PATCH', 'DELETE']) assertPage405(await t.request(method, path), 'GET, HEAD, OPTIONS, POST', `${method} ${path}`);
     }
+    // POST is a password form: a link without a password does not answer it; an unknown slug is not found.
+    assertPage405(await t.request('POST', `/${live.slug}`), 'GET, HEAD, OPTIONS', `POST /${live.slug}`);
+    assert.equal((await t.request('POST', '/no-such-slug')).status, 404);
     const options = await t.request('OPTIONS', `/${live.slug}`);
     assert.equal(options.status, 204);
-    assert.equal(options.headers.get('allow'), 'GET, HEAD, OPTIONS');
+    assert.equal(options.headers.get('allow'), 'GET, HEAD, OPTIONS, POST');
     assert.equal((await t.request('GET', `/${live.slug}`)).status, 302);
     await t.flushClicks();
     const clicks = (await t.store.db.row<{ n: number }>('select count(*) n from clicks where link_id = ?', live.id))!;

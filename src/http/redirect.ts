@@ -13,6 +13,11 @@ import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { DomainDirectory } from '../domains/domain-directory.js';
 import type { KnownPath } from './allowed-methods.js';
+import { matchTarget, targetDeviceOf } from '../links/targets.js';
+import type { AttemptWindow } from '../sessions/login-throttle.js';
+import { verifySecret } from '../lib/passwords.js';
+import type { Eta } from 'eta';
+import { PAGE_SECURITY_HEADERS } from './middleware/html-security.js';
 import { type StatusPages, writeStatusPage } from './status-pages.js';
 
 export interface RedirectDeps {
@@ -24,9 +29,31 @@ export interface RedirectDeps {
   clientIp(req: IncomingMessage): string;
   log: Logger;
   metrics: Pick<Metrics, 'redirect'>;
+  /** The country of an address, for links with country targets (src/geo/country-lookup.ts). */
+  countries: { country(ip: string): string | null };
+  /** Wrong passwords of protected links, per link and address. */
+  passwordAttempts: AttemptWindow;
+  views: Eta;
 }
 
-export type RedirectOutcome = 'redirected' | 'not_found' | 'disabled' | 'expired' | 'exhausted' | 'unavailable' | 'location_too_long';
+export type RedirectOutcome =
+  | 'redirected'
+  | 'not_found'
+  | 'disabled'
+  | 'expired'
+  | 'exhausted'
+  | 'unavailable'
+  | 'location_too_long'
+  | 'password_required'
+  | 'password_refused'
+  | 'throttled'
+  | 'method_not_allowed';
+
+/** Wrong passwords allowed per link and address in PASSWORD_WINDOW_MS. */
+export const PASSWORD_FAILURES = 10;
+export const PASSWORD_WINDOW_MS = 15 * 60 * 1000;
+/** A password form's body: a password of at most 128 characters, percent-encoded, and its name. */
+const MAX_PASSWORD_BODY = 4096;
 
 /**
  * The slug of `/<slug>` or `/<slug>?…` when it can be a link, else undefined (the router takes
@@ -41,10 +68,11 @@ export function slugOf(url: string): string | undefined {
 }
 
 /**
- * `/<slug>` in the route table: the fast path takes GET and HEAD before Express, and Express
- * answers the other methods of the same paths (405, or 204 to OPTIONS) from this entry.
+ * `/<slug>` in the route table: the fast path takes GET, HEAD and POST (a protected link's
+ * password form) before Express, and Express answers the other methods of the same paths (405,
+ * or 204 to OPTIONS) from this entry.
  */
-export const REDIRECT_ROUTE: KnownPath = { pattern: '/:slug', matches: (path) => slugOf(path) !== undefined, methods: ['GET', 'HEAD'] };
+export const REDIRECT_ROUTE: KnownPath = { pattern: '/:slug', matches: (path) => slugOf(path) !== undefined, methods: ['GET', 'HEAD', 'POST'] };
 
 /**
  * GET|HEAD /:slug on raw node:http, outside Express: a cached lookup, a few checks, a buffered
@@ -70,12 +98,12 @@ export function createRedirectHandler(deps: RedirectDeps) {
   };
 
   /** The human click of a limited link: answered once written, or 503 when it cannot be (then it does not count). */
-  const redirectOnceWritten = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget, click: ClickInput) => {
+  const redirectOnceWritten = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget, click: ClickInput, destination: string, status: number) => {
     const since = started;
     deps.clicks.recordDurably(click, (error) => {
       if (error === undefined) {
-        note(req, target.redirectCode, 'redirected', since);
-        return send(res, target.redirectCode, locationOf(target, target.url, req.url!));
+        note(req, status, 'redirected', since);
+        return send(res, status, locationOf(target, destination, req.url!));
       }
       if (error === CLICK_LIMIT_REACHED) {
         // Other instances' clicks took the rest: this one knows it now too.
@@ -100,8 +128,19 @@ export function createRedirectHandler(deps: RedirectDeps) {
     writeStatusPage(res, 500, deps.pages.serverError);
   };
 
-  /** The answer for a target (or its absence on a domain with its own place for unknown slugs), measured from `since`. */
-  const answer = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget | undefined, since: number, notFoundRedirect?: string | null): void => {
+  /** The small page that asks for a protected link's password; `problem` says why the last try failed. */
+  const passwordPage = (req: IncomingMessage, res: ServerResponse, status: number, problem?: string, headers: Record<string, string> = {}) => {
+    const body = Buffer.from(deps.views.render('pages/link-password', { action: req.url, problem }));
+    // The form posts here and this server answers with a redirect to the destination, which
+    // form-action must allow (browsers apply it to the redirect too).
+    writeStatusPage(res, status, body, { 'content-security-policy': PASSWORD_PAGE_CSP, 'cache-control': 'no-store', ...headers });
+  };
+
+  /**
+   * The answer for a target (or its absence on a domain with its own place for unknown slugs),
+   * measured from `since`. `unlocked`: the visitor just typed the link's password.
+   */
+  const answer = (req: IncomingMessage, res: ServerResponse, target: RedirectTarget | undefined, since: number, notFoundRedirect?: string | null, unlocked = false): void => {
     started = since;
     if (!target) {
       if (notFoundRedirect) {
@@ -127,8 +166,19 @@ export function createRedirectHandler(deps: RedirectDeps) {
       return writeStatusPage(res, 410, deps.pages.gone);
     }
     if (target.url.length > MAX_LOCATION_LENGTH) return tooLong(req, res, target, target.url);
+    // Nothing is counted until the password is typed: a visitor who gives up made no click.
+    if (target.passwordHash !== null && !unlocked) {
+      note(req, 200, 'password_required');
+      return passwordPage(req, res, 200);
+    }
 
     const userAgent = req.headers['user-agent'];
+    // Looked up at most once, and only for a link whose targets name countries.
+    let country: string | null | undefined;
+    const countryOfVisitor = () => (country ??= deps.countries.country(deps.clientIp(req)));
+    const destination = target.targets === null ? target.url : (matchTarget(target.targets, targetDeviceOf(userAgent), countryOfVisitor)?.url ?? target.url);
+    // After a password form, 303: a 307 or 308 would make the browser post the password on to the destination.
+    const status = unlocked ? 303 : target.redirectCode;
     const bot = isBotRequest(req.method!, userAgent);
     const click: ClickInput = {
       linkId: target.linkId,
@@ -139,40 +189,105 @@ export function createRedirectHandler(deps: RedirectDeps) {
       referrer: req.headers.referer,
       userAgent,
       ip: deps.clientIp(req),
+      ...(country === undefined ? {} : { country }),
     };
     // Counted now, before any write, so that concurrent requests see the limit at once.
     if (!bot) target.humanClicks++;
-    if (!bot && target.maxClicks !== null) return redirectOnceWritten(req, res, target, click);
-    note(req, target.redirectCode, 'redirected');
-    send(res, target.redirectCode, locationOf(target, target.url, req.url!));
+    if (!bot && target.maxClicks !== null) return redirectOnceWritten(req, res, target, click, destination, status);
+    note(req, status, 'redirected');
+    send(res, status, locationOf(target, destination, req.url!));
     // After the answer: a click that finds the batch overdue writes it (click-recorder.ts), and
     // this visitor need not wait for that.
     deps.clicks.record(click);
   };
 
-  return function redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
-    const since = performance.now();
+  /** A failure while answering: a database that cannot be read now (PostgreSQL restarting) is a 503 to retry; anything else a 500. */
+  const failed = (req: IncomingMessage, res: ServerResponse, since: number) => (err: unknown) => {
+    if (res.headersSent) return;
+    if (storageProblem(err)) {
+      note(req, 503, 'unavailable', since);
+      return writeStatusPage(res, 503, deps.pages.unavailable, { 'retry-after': String(STORAGE_RETRY_SECONDS) });
+    }
+    log.error({ err, path: req.url }, 'redirect failed');
+    writeStatusPage(res, 500, deps.pages.serverError);
+  };
+
+  /**
+   * The target of the request's domain and slug, to `then`, with where the domain sends unknown
+   * slugs. A miss: one read fills the cache, shared with the requests for the slug that come meanwhile.
+   */
+  const lookUp = (req: IncomingMessage, res: ServerResponse, slug: string, since: number, then: (target: RedirectTarget | undefined, notFoundRedirect?: string | null) => unknown) => {
     // An added domain's links by its name; every other host (the base URL's, an address) serves the base URL's links.
     const domain = deps.domains.ofHost(req.headers.host);
     const hostname = domain === undefined ? '' : domain.hostname;
     const target = deps.redirects.cached(hostname, slug);
-    if (target) return answer(req, res, target, since);
-    // A miss: one read fills the cache, shared with the requests for the slug that come
-    // meanwhile. A database that cannot be read now (PostgreSQL restarting) is a 503 to retry;
-    // anything else is answered as the server answers a redirect that throws.
+    if (target) return void then(target);
     deps.redirects
       .miss(hostname, slug)
-      .then((loaded) => answer(req, res, loaded, since, domain?.notFoundRedirect))
-      .catch((err: unknown) => {
-        if (res.headersSent) return;
-        if (storageProblem(err)) {
-          note(req, 503, 'unavailable', since);
-          return writeStatusPage(res, 503, deps.pages.unavailable, { 'retry-after': String(STORAGE_RETRY_SECONDS) });
-        }
-        log.error({ err, path: req.url }, 'redirect failed');
-        writeStatusPage(res, 500, deps.pages.serverError);
-      });
+      .then((loaded) => then(loaded, domain?.notFoundRedirect))
+      .catch(failed(req, res, since));
   };
+
+  /** POST /<slug>: a protected link's password form. Throttled per link and address; the click counts once the password is right. */
+  const unlock = async (req: IncomingMessage, res: ServerResponse, target: RedirectTarget, password: string, since: number) => {
+    if (target.passwordHash === null) {
+      note(req, 405, 'method_not_allowed', since);
+      return writeStatusPage(res, 405, deps.pages.methodNotAllowed, { allow: 'GET, HEAD, OPTIONS' });
+    }
+    const key = `${target.linkId} ${deps.clientIp(req)}`;
+    const at = deps.clock.now();
+    const waitMs = await deps.passwordAttempts.take(key, at);
+    if (waitMs > 0) {
+      const minutes = Math.ceil(waitMs / 60_000);
+      note(req, 429, 'throttled', since);
+      return passwordPage(req, res, 429, `Too many wrong passwords from your address. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, {
+        'retry-after': String(Math.ceil(waitMs / 1000)),
+      });
+    }
+    if (!(password.length <= 128 && (await verifySecret(target.passwordHash, password)))) {
+      note(req, 403, 'password_refused', since);
+      return passwordPage(req, res, 403, 'That password is not right. Check it and try again.');
+    }
+    // A right password does not count against the address.
+    await deps.passwordAttempts.giveBack(key, at);
+    answer(req, res, target, since, undefined, true);
+  };
+
+  return {
+    /** GET|HEAD /<slug>. */
+    redirect(req: IncomingMessage, res: ServerResponse, slug: string): void {
+      const since = performance.now();
+      lookUp(req, res, slug, since, (target, notFoundRedirect) => answer(req, res, target, since, notFoundRedirect));
+    },
+    /** POST /<slug>: the password form of a protected link. */
+    submitPassword(req: IncomingMessage, res: ServerResponse, slug: string): void {
+      const since = performance.now();
+      readSmallForm(req, MAX_PASSWORD_BODY).then((form) => {
+        if (form === undefined) {
+          note(req, 413, 'password_refused', since);
+          return writeStatusPage(res, 413, deps.pages.render(413, 'Too large', 'The form sent was larger than a password form can be.'));
+        }
+        lookUp(req, res, slug, since, (target, notFoundRedirect) => {
+          if (!target) return answer(req, res, target, since, notFoundRedirect);
+          return unlock(req, res, target, form.get('password') ?? '', since).catch(failed(req, res, since));
+        });
+      }, failed(req, res, since));
+    },
+  };
+}
+
+/** The CSP of the password page: its form posts here, and the answer redirects to the destination, which form-action must allow too. */
+const PASSWORD_PAGE_CSP = PAGE_SECURITY_HEADERS['content-security-policy']!.replace("form-action 'self'", "form-action 'self' https: http:");
+
+/** An urlencoded body of at most `limit` bytes; undefined when larger (the rest is read and dropped, so the connection stays usable). */
+async function readSmallForm(req: IncomingMessage, limit: number): Promise<URLSearchParams | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    size += (chunk as Buffer).length;
+    if (size <= limit) chunks.push(chunk as Buffer);
+  }
+  return size > limit ? undefined : new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
 /** Where to send the visitor: the destination, with their query string when the link forwards it. */

@@ -61,7 +61,7 @@ describe('status pages carry the security headers of every other page', () => {
     for (const [method, path, status] of [
       ['GET', '/no/such/page', 404],
       ['POST', '/healthz', 405],
-      ['POST', '/no-such-slug', 405],
+      ['PUT', '/no-such-slug', 405],
     ] as const) {
       const res = await rawHttp(t.url, method, path);
       assert.equal(res.status, status, `${method} ${path}`);

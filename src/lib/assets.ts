@@ -3,7 +3,8 @@ import { dirname, join, relative, sep } from 'node:path';
 import * as sea from 'node:sea';
 
 /**
- * The only reader of files the server ships with (migrations/, views/, public/).
+ * The only reader of files the server ships with (migrations/, views/, public/, and the
+ * IP-to-country database, read from its npm package under node_modules/: src/geo/country-lookup.ts).
  * Everything goes through here so the single executable can serve them from inside itself.
  * Paths are relative to the project root and use forward slashes.
  */

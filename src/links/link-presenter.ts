@@ -1,5 +1,6 @@
 import type { LinkRow } from '../db/schema.js';
 import { toIso } from '../lib/clock.js';
+import type { Target } from './targets.js';
 
 /**
  * The origin of a link's short URL: the base URL for links on its host (domain ''), else the
@@ -31,6 +32,8 @@ export function presentLink(row: LinkRow, baseUrl: string) {
     maxClicks: row.max_clicks,
     redirectCode: row.redirect_code,
     forwardQuery: row.forward_query === 1,
+    targets: row.targets === null ? [] : (JSON.parse(row.targets) as Target[]),
+    passwordProtected: row.password_hash !== null,
     clicks: row.clicks,
     lastClickedAt: toIso(row.last_clicked_at),
     createdBy: row.created_by_key_id

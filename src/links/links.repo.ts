@@ -14,7 +14,7 @@ export const findLinkBySlug = (db: Queries, domain: string, slug: string) =>
 
 const LINK_COLUMNS = [
   'id', 'workspace_id', 'slug', 'url', 'title', 'tags', 'status', 'expires_at', 'expired_url', 'max_clicks', 'redirect_code', 'forward_query',
-  'created_by_user_id', 'created_by_key_id', 'clicks', 'total_clicks', 'last_clicked_at', 'created_at', 'updated_at', 'domain',
+  'created_by_user_id', 'created_by_key_id', 'clicks', 'total_clicks', 'last_clicked_at', 'created_at', 'updated_at', 'domain', 'targets', 'password_hash',
 ] as const satisfies readonly (keyof LinkRow)[];
 const INSERT_LINK = `insert into links (${LINK_COLUMNS.join(', ')}) values (${LINK_COLUMNS.map(() => '?').join(', ')})`;
 

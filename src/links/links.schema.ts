@@ -3,6 +3,7 @@ import { cursorParam, limitParam } from '../lib/pagination.js';
 import { patchOf } from '../lib/request-schemas.js';
 import { asLocation, MAX_LOCATION_LENGTH } from './location.js';
 import { NOT_RESERVED_SLUG, SLUG_PATTERN } from './slugs.js';
+import { targetsField } from './targets.js';
 
 const NOT_A_URL = 'must be an absolute http:// or https:// URL';
 
@@ -83,6 +84,14 @@ export const createLinkBody = z.strictObject({
     .trim()
     .optional()
     .meta({ description: "A domain of the workspace (GET /api/v1/domains) or this server's own host name (the default)", examples: ['go.example.com'] }),
+  targets: targetsField(httpUrl).nullable().optional(),
+  password: z
+    .string()
+    .min(4, 'must be at least 4 characters')
+    .max(128, 'must be at most 128 characters')
+    .nullable()
+    .optional()
+    .meta({ writeOnly: true, description: 'Visitors type it on a small page before being redirected; null removes it. Never returned: links show `passwordProtected`.' }),
 });
 export type CreateLinkInput = z.output<typeof createLinkBody>;
 
@@ -101,3 +110,6 @@ export const listLinksQuery = z.strictObject({
   status: z.enum(['active', 'disabled'], { message: 'must be "active" or "disabled"' }).optional(),
 });
 export type ListLinksQuery = z.output<typeof listLinksQuery>;
+
+/** GET /api/v1/links/export: the list's filters, every page. */
+export const exportLinksQuery = listLinksQuery.omit({ limit: true, after: true });

@@ -12,6 +12,7 @@ import { type Link, presentLink } from './link-presenter.js';
 import type { CreateLinkInput, ListLinksQuery, UpdateLinkInput } from './links.schema.js';
 import { countLinks, deleteLinkRow, findLink, insertLink, listLinkRows, updateLinkRow } from './links.repo.js';
 import { randomSlug } from './slugs.js';
+import { hashPassword } from '../lib/passwords.js';
 
 export interface LinkDeps {
   db: Db;
@@ -24,7 +25,12 @@ export interface LinkDeps {
   outboxChanged(): void;
 }
 
-const AUDITED_LINK_FIELDS = ['domain', 'slug', 'url', 'title', 'tags', 'status', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery'] as const;
+const AUDITED_LINK_FIELDS = [
+  'domain', 'slug', 'url', 'title', 'tags', 'status', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery', 'targets', 'passwordProtected',
+] as const;
+
+/** The `targets` column: none is NULL, so the redirect path tells "no rules" without parsing. */
+const targetsColumn = (targets: CreateLinkInput['targets']) => (targets && targets.length > 0 ? JSON.stringify(targets) : null);
 
 /** `onDomain`: the link's added domain, named in the field's message too; '' for the base URL's host. */
 const slugTaken = (slug: string, hostname: string, onDomain: string) =>
@@ -79,6 +85,8 @@ export function newLinkRow(workspaceId: string, ctx: ChangeContext, input: Creat
     created_at: now,
     updated_at: now,
     domain,
+    targets: targetsColumn(input.targets),
+    password_hash: null,
   };
 }
 
@@ -86,6 +94,8 @@ export async function createLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   assertFuture(deps.clock, input.expiresAt);
   const now = deps.clock.now();
   const row = newLinkRow(workspaceId, ctx, input, now);
+  // Hashed before the transaction: argon2 takes tens of milliseconds, which no lock should wait for.
+  if (input.password) row.password_hash = await hashPassword(input.password);
   // A random 7-char slug collides rarely; try a few before giving up.
   for (let attempt = 0; ; attempt++) {
     try {
@@ -96,7 +106,7 @@ export async function createLink(deps: LinkDeps, workspaceId: string, ctx: Chang
         await requireWithinPlanLimit(t, workspaceId, 'links', () => countLinks(t, workspaceId));
         await insertLink(t, row);
         const event = await enqueueEvent(t, { workspaceId, type: 'link.created', data: link, at: now });
-        await recordAudit(t, ctx, { workspaceId, action: 'link.create', targetType: 'link', targetId: row.id, summary: { domain: link.domain, slug: row.slug, url: row.url }, at: now });
+        await recordAudit(t, ctx, { workspaceId, action: 'link.create', targetType: 'link', targetId: row.id, summary: { ...(row.domain === '' ? {} : { domain: row.domain }), slug: row.slug, url: row.url }, at: now });
         return { deliveries: event.deliveries, link };
       });
       deps.linkChanged(row.domain, row.slug);
@@ -141,6 +151,8 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   if (input.maxClicks !== undefined) patch.max_clicks = input.maxClicks;
   if (input.redirectCode !== undefined) patch.redirect_code = input.redirectCode;
   if (input.forwardQuery !== undefined) patch.forward_query = input.forwardQuery ? 1 : 0;
+  if (input.targets !== undefined) patch.targets = targetsColumn(input.targets);
+  if (input.password !== undefined) patch.password_hash = input.password === null ? null : await hashPassword(input.password);
   if (input.status !== undefined) patch.status = input.status;
 
   let before: LinkRow | undefined;

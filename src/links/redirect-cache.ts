@@ -3,6 +3,7 @@ import type { Queries } from '../db/db.js';
 import type { LinkStatus, RedirectCode } from '../db/schema.js';
 import { findLinkBySlug } from './links.repo.js';
 import { asLocation } from './location.js';
+import type { Target } from './targets.js';
 
 /** What the redirect path needs to know about a link. */
 export interface RedirectTarget {
@@ -16,6 +17,10 @@ export interface RedirectTarget {
   redirectCode: RedirectCode;
   /** The visitor's query string is added to the destination (src/links/forward-query.ts). */
   forwardQuery: boolean;
+  /** Destinations by device and country (their URLs as Location carries them), or null: none. */
+  targets: Target[] | null;
+  /** The link's password hash: visitors type the password before being redirected. */
+  passwordHash: string | null;
   /**
    * Human clicks so far: written ones plus those still buffered. The redirect path increments
    * it as it lets a human click through, which is what makes maxClicks exact in one process.
@@ -124,6 +129,8 @@ export class RedirectCache {
       maxClicks: row.max_clicks,
       redirectCode: row.redirect_code,
       forwardQuery: row.forward_query === 1,
+      targets: row.targets === null ? null : (JSON.parse(row.targets) as Target[]).map((t) => ({ ...t, url: asLocation(t.url) })),
+      passwordHash: row.password_hash,
       humanClicks: row.clicks + this.pendingHumanClicks(row.id),
     };
   }

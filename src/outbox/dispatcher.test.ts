@@ -251,6 +251,7 @@ describe('webhook dispatcher', { concurrency: true }, () => {
               device: 'desktop',
               browser: 'Chrome',
               os: 'Windows',
+              country: null,
               userAgent: null,
             },
           },

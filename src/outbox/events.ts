@@ -95,6 +95,7 @@ export async function enqueueClickEvents(
       device: c.device,
       browser: c.browser,
       os: c.os,
+      country: c.country,
       userAgent: c.userAgent,
     };
     deliveries += (await enqueueEvent(db, { workspaceId: c.workspaceId, type: 'link.clicked', data: { link, click }, at: c.at })).deliveries;

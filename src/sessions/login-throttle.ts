@@ -7,7 +7,7 @@ import { bucketName, clearSignInFailures, forgetOldSignInFailures, forgetSignInF
  * password is checked, in one step with the check of the count: guesses sent all at once are
  * counted one by one, and the sixth of five waits. A successful attempt is taken back.
  */
-interface AttemptWindow {
+export interface AttemptWindow {
   /** Counts an attempt at `at` and answers 0, or answers the ms until one may be made (and counts nothing). */
   take(key: string, at: number): number | Promise<number>;
   /** Takes back the attempt counted at `at` (it succeeded). */
@@ -92,6 +92,11 @@ export class SharedSlidingWindow implements AttemptWindow {
   }
 }
 
+/** Attempts per key in a sliding window: in memory for one server (SQLite), in the database when instances share PostgreSQL. */
+export function attemptWindow(db: Queries, secret: string | undefined, kind: string, limit: number, windowMs: number): AttemptWindow {
+  return db.dialect === 'postgres' ? new SharedSlidingWindow(db, (key) => bucketName(secret, kind, key), limit, windowMs) : new SlidingWindow(limit, windowMs);
+}
+
 export const ACCOUNT_FAILURES = 5;
 export const IP_FAILURES = 20;
 export const THROTTLE_WINDOW_MS = 15 * 60 * 1000;
@@ -111,10 +116,7 @@ export class LoginThrottle {
     db: Queries,
     secret: string | undefined,
   ) {
-    const window = (kind: string, limit: number): AttemptWindow =>
-      db.dialect === 'postgres'
-        ? new SharedSlidingWindow(db, (key) => bucketName(secret, kind, key), limit, THROTTLE_WINDOW_MS)
-        : new SlidingWindow(limit, THROTTLE_WINDOW_MS);
+    const window = (kind: string, limit: number) => attemptWindow(db, secret, kind, limit, THROTTLE_WINDOW_MS);
     this.accounts = window('sign-in account', ACCOUNT_FAILURES);
     this.addresses = window('sign-in address', IP_FAILURES);
   }

@@ -2,6 +2,7 @@ import type { Request, Router } from 'express';
 import { renderClickChart } from '../../analytics/click-chart.js';
 import { isCalendarDate } from '../../analytics/stats.schema.js';
 import { type AnalyticsDeps, linkStats, listClicks, workspaceStats } from '../../analytics/stats.service.js';
+import { withCountryLabels } from './country-names.js';
 import { DAY_MS, HOUR_MS } from '../../clicks/rollups.js';
 import { AppError, errors } from '../../lib/errors.js';
 import { LINK_ID_PATTERN } from '../../links/links.schema.js';
@@ -134,6 +135,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
       cards: stats && summaryCards(stats),
       chart: stats && renderClickChart(stats.series, { interval: stats.interval, title: `Clicks in ${workspace.name}`, width: 960 }),
       topLinks: stats?.topLinks.map((t) => ({ ...t, shortLabel: t.link.shortUrl.replace(/^https?:\/\//, '') })),
+      countries: stats && withCountryLabels(stats.countries),
     });
   });
 
@@ -169,6 +171,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
         { key: 'devices', title: 'Devices', rows: stats.devices, empty: '' },
         { key: 'browsers', title: 'Browsers', rows: stats.browsers, empty: '' },
         { key: 'os', title: 'Operating systems', rows: stats.os, empty: '' },
+        { key: 'countries', title: 'Countries', rows: withCountryLabels(stats.countries), empty: 'Unknown' },
       ],
       recent,
       qr,

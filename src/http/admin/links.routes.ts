@@ -15,20 +15,31 @@ export type LinksPagesDeps = RenderDeps & LinkDeps & DomainDeps;
 
 export const LINKS_PAGE_SIZE = 25;
 
+/** One row of the form's targets: a device ('' any), a country ('' any) and a URL, as typed. */
+export interface TargetRow {
+  device: string;
+  country: string;
+  url: string;
+}
+
 /** What the link form shows: the values as typed, and a message beside each field the server refused. */
 export interface LinkFormState {
-  values: Record<LinkField, string>;
-  errors: Partial<Record<LinkField | 'form', string>>;
+  values: Record<LinkField, string> & { targets: TargetRow[] };
+  errors: Partial<Record<LinkField | 'targets' | 'form', string>>;
+  /** The link being edited has a password (the form never shows it). */
+  passwordProtected?: boolean;
   /** The link just created, for the "created" notice above an emptied form. */
   created?: Link | undefined;
   /** The domains a link may live on (the base URL's host first); the field is shown when there is a choice. */
   domains?: string[];
 }
 
-const FIELDS = ['url', 'domain', 'slug', 'title', 'tags', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery'] as const;
+const FIELDS = ['url', 'domain', 'slug', 'title', 'tags', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery', 'password', 'removePassword'] as const;
 type LinkField = (typeof FIELDS)[number];
 
-const EMPTY_FORM: LinkFormState['values'] = { url: '', domain: '', slug: '', title: '', tags: '', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302', forwardQuery: 'on' };
+const EMPTY_FORM: LinkFormState['values'] = {
+  url: '', domain: '', slug: '', title: '', tags: '', expiresAt: '', expiredUrl: '', maxClicks: '', redirectCode: '302', forwardQuery: 'on', password: '', removePassword: '', targets: [],
+};
 
 /**
  * /admin/links: the table (searched as you type, more rows on demand), the create form, the edit
@@ -95,7 +106,7 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
 
   router.get('/links/:id/edit', async (req, res) => {
     const { link, workspaceId } = await linkForWrite(req, res);
-    const form = { values: valuesOf(link), errors: {}, domains: await domainChoices(workspaceId) };
+    const form = { values: valuesOf(link), errors: {}, domains: await domainChoices(workspaceId), passwordProtected: link.passwordProtected };
     if (isHtmx(req)) return renderFragment(res, 'partials/admin/links/edit-form', { link, form });
     await renderAdminPage(deps, req, res, 'pages/admin/link-edit', { title: `Edit /${link.slug}`, section: 'links', link, form });
   });
@@ -109,7 +120,7 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
       const changed = Object.fromEntries(Object.entries(input).filter(([k, v]) => !sameValue(link, k, v)));
       updated = Object.keys(changed).length === 0 ? link : await updateLink(deps, workspaceId, res.locals.change!, link.id, changed);
     } catch (e) {
-      const form = { values, errors: formErrors(e), domains: await domainChoices(workspaceId) };
+      const form = { values, errors: formErrors(e), domains: await domainChoices(workspaceId), passwordProtected: link.passwordProtected };
       if (!isHtmx(req)) return renderAdminPage(deps, req, res, 'pages/admin/link-edit', { title: `Edit /${link.slug}`, section: 'links', status: 422, link, form });
       return renderFragment(res, 'partials/admin/links/edit-form', { link, form }, 422);
     }
@@ -253,8 +264,18 @@ function formValues(req: Request): LinkFormState['values'] {
   const body = (req.body ?? {}) as Record<string, unknown>;
   const values = { ...EMPTY_FORM };
   for (const f of FIELDS) values[f] = text(body[f]);
+  // Rows of three repeated fields; a row left wholly blank is no target.
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(text) : [text(v)]);
+  const [devices, countries, urls] = [list(body.targetDevice), list(body.targetCountry), list(body.targetUrl)];
+  values.targets = urls
+    .map((url, i) => ({ device: devices[i] ?? '', country: (countries[i] ?? '').trim(), url: url.trim() }))
+    .filter((t) => t.device !== '' || t.country !== '' || t.url !== '');
   return values;
 }
+
+/** The targets as the API takes them: a blank device or country means any. */
+const targetsOf = (rows: TargetRow[]) =>
+  rows.map((t) => ({ ...(t.device === '' ? {} : { device: t.device }), ...(t.country === '' ? {} : { country: t.country }), url: t.url }));
 
 /** datetime-local (no zone; the form says UTC) → ISO 8601 the schema accepts. */
 function isoFromLocal(v: string) {
@@ -280,6 +301,8 @@ function toCreateInput(v: LinkFormState['values']): Record<string, unknown> {
   if (v.maxClicks.trim() !== '') out.maxClicks = numberOrText(v.maxClicks);
   if (v.redirectCode !== '') out.redirectCode = numberOrText(v.redirectCode);
   out.forwardQuery = v.forwardQuery === 'on';
+  if (v.targets.length > 0) out.targets = targetsOf(v.targets);
+  if (v.password !== '') out.password = v.password;
   return out;
 }
 
@@ -297,6 +320,9 @@ function toUpdateInput(v: LinkFormState['values']): Record<string, unknown> {
     maxClicks: v.maxClicks.trim() === '' ? null : numberOrText(v.maxClicks),
     redirectCode: numberOrText(v.redirectCode),
     forwardQuery: v.forwardQuery === 'on',
+    targets: targetsOf(v.targets),
+    // Blank keeps the password; the box removes it.
+    ...(v.removePassword === 'on' ? { password: null } : v.password !== '' ? { password: v.password } : {}),
   };
 }
 
@@ -306,7 +332,10 @@ function sameValue(link: Link, field: string, value: unknown): boolean {
     case 'expiresAt':
       return (link.expiresAt === null ? null : Date.parse(link.expiresAt)) === value;
     case 'tags':
-      return JSON.stringify(link.tags) === JSON.stringify(value);
+    case 'targets':
+      return JSON.stringify(link[field]) === JSON.stringify(value);
+    case 'password':
+      return value === null && !link.passwordProtected;
     default:
       return (link as Record<string, unknown>)[field] === value;
   }
@@ -325,6 +354,9 @@ function valuesOf(link: Link): LinkFormState['values'] {
     maxClicks: link.maxClicks === null ? '' : String(link.maxClicks),
     redirectCode: String(link.redirectCode),
     forwardQuery: link.forwardQuery ? 'on' : '',
+    password: '',
+    removePassword: '',
+    targets: link.targets.map((t) => ({ device: t.device ?? '', country: t.country ?? '', url: t.url })),
   };
 }
 
@@ -340,8 +372,13 @@ function formErrors(e: unknown): LinkFormState['errors'] {
   const out: LinkFormState['errors'] = {};
   for (const fe of e.errors ?? []) {
     const [head = 'form', index] = fe.field.split('.');
-    const field = (FIELDS as readonly string[]).includes(head) ? (head as LinkField) : 'form';
-    const message = head === 'tags' && index !== undefined ? `Each tag ${fe.message}` : capitalise(fe.message);
+    const field = (FIELDS as readonly string[]).includes(head) || head === 'targets' ? (head as LinkField | 'targets') : 'form';
+    const message =
+      head === 'tags' && index !== undefined
+        ? `Each tag ${fe.message}`
+        : head === 'targets' && index !== undefined
+          ? `Target ${Number(index) + 1}: ${fe.field.split('.')[2] ?? 'it'} ${fe.message}`
+          : capitalise(fe.message);
     out[field] ??= message;
   }
   if (Object.keys(out).length === 0) out.form = e.detail;

@@ -1,5 +1,5 @@
 import { type Router } from 'express';
-import { createLinkBody, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
+import { createLinkBody, exportLinksQuery, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
 import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink } from '../../links/links.service.js';
 import { errors } from '../../lib/errors.js';
 import { qrOptionsSchema } from '../../qr/qr.js';
@@ -8,6 +8,8 @@ import { can, changeOf, principalOf } from '../middleware/auth.js';
 import { noQuery, parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
 import { sendQrImage } from '../qr-response.js';
+import { sendCsv } from '../send-csv.js';
+import { linksCsv } from '../../links/links-export.js';
 
 /** An id that cannot be a link id answers 404 like any other unknown id. */
 export function linkId(raw: string | string[] | undefined): string {
@@ -16,6 +18,12 @@ export function linkId(raw: string | string[] | undefined): string {
 }
 
 export function bindLinksApi(router: Router, deps: LinkDeps & QrDeps) {
+  // Before /links/:id, which would take "export" for an id.
+  router.get('/links/export', can('links.read'), async (req, res) => {
+    const { q, tag, status } = parseInput(exportLinksQuery, req.query, 'query');
+    await sendCsv(res, `links-${new Date(deps.clock.now()).toISOString().slice(0, 10)}.csv`, linksCsv(deps, principalOf(res).workspaceId, { q, tag, status }));
+  });
+
   router.post('/links', can('links.write'), noQuery, async (req, res) => {
     const link = await createLink(deps, principalOf(res).workspaceId, changeOf(res), parseInput(createLinkBody, req.body, 'body'));
     sendJson(res, 201, link, { location: `/api/v1/links/${link.id}` });

@@ -3,8 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { fakeClock, type HttpResult, startTestServer, type TestServer } from '../../testing/harness.js';
 
 const LINK_FIELDS = [
-  'clicks', 'createdAt', 'createdBy', 'domain', 'expiredUrl', 'expiresAt', 'forwardQuery', 'id', 'lastClickedAt', 'maxClicks', 'qrUrl',
-  'redirectCode', 'shortUrl', 'slug', 'status', 'tags', 'title', 'updatedAt', 'url',
+  'clicks', 'createdAt', 'createdBy', 'domain', 'expiredUrl', 'expiresAt', 'forwardQuery', 'id', 'lastClickedAt', 'maxClicks', 'passwordProtected', 'qrUrl',
+  'redirectCode', 'shortUrl', 'slug', 'status', 'tags', 'targets', 'title', 'updatedAt', 'url',
 ];
 const FUTURE = '2099-01-01T00:00:00.000Z';
 const URL_PREFIX = 'https://example.com/'; // 20 characters

@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { linkStatsQuery, listClicksQuery, workspaceStatsQuery } from '../../../analytics/stats.schema.js';
+import { clicksExportQuery, linkStatsQuery, listClicksQuery, workspaceStatsQuery } from '../../../analytics/stats.schema.js';
 import { SCOPES } from '../../../keys/scopes.js';
-import { createLinkBody, listLinksQuery, updateLinkBody } from '../../../links/links.schema.js';
+import { createLinkBody, exportLinksQuery, listLinksQuery, updateLinkBody } from '../../../links/links.schema.js';
 import { createDomainBody, listDomainsQuery, updateDomainBody } from '../../../domains/domains.schema.js';
 import { EVENT_TYPES } from '../../../outbox/events.js';
 import { qrOptionsSchema } from '../../../qr/qr.js';
@@ -63,6 +63,10 @@ export const Link = named(
     forwardQuery: z.boolean().meta({
       description: 'The query string a visitor adds to the short URL is added to the destination (parameters the destination has keep its value; qr=1 is not forwarded)',
     }),
+    targets: z
+      .array(z.strictObject({ device: z.enum(['ios', 'android', 'desktop']).optional(), country: z.string().optional(), url: z.string().meta({ format: 'iri' }) }))
+      .meta({ description: 'Destinations by device and country, first match wins; empty: every visitor goes to `url`' }),
+    passwordProtected: z.boolean().meta({ description: 'Visitors type a password before being redirected (the password itself is never returned)' }),
     clicks: count.meta({ description: 'Human clicks (what maxClicks limits)' }),
     lastClickedAt: nullableTime,
     createdBy: Creator,
@@ -182,6 +186,10 @@ export const Click = named(
     device: z.string().meta({ description: 'desktop, mobile, tablet, bot or other' }),
     browser: z.string(),
     os: z.string(),
+    country: z
+      .string()
+      .nullable()
+      .meta({ description: "ISO 3166-1 alpha-2 code of the visitor's address (the IP database shipped with LinkQR); null when unknown, private, or recorded before countries", examples: ['DE'] }),
     userAgent: z.string().nullable().meta({ description: 'Only when the instance keeps raw user agents' }),
   }),
 );
@@ -227,6 +235,7 @@ export const LinkStats = named(
     devices: z.array(FacetCount),
     browsers: z.array(FacetCount),
     os: z.array(FacetCount),
+    countries: z.array(FacetCount).meta({ description: 'ISO 3166-1 alpha-2 codes; null: unknown' }),
   }),
 );
 export const WorkspaceStats = named(
@@ -242,6 +251,7 @@ export const WorkspaceStats = named(
         qr: count,
       }),
     ),
+    countries: z.array(FacetCount).meta({ description: "ISO 3166-1 alpha-2 codes of the workspace's clicks; null: unknown. Links deleted since are not counted" }),
   }),
 );
 export const RawClick = named(
@@ -268,6 +278,8 @@ named('RotateSecretRequest', rotateSecretBody);
 /** Query strings: the routes' own schemas, turned into parameters. */
 export const QUERIES = {
   listLinks: listLinksQuery,
+  exportLinks: exportLinksQuery,
+  clicksExport: clicksExportQuery,
   listDomains: listDomainsQuery,
   qr: qrOptionsSchema,
   linkStats: linkStatsQuery,

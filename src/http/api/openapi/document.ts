@@ -118,6 +118,9 @@ function successResponse(op: Operation): Json {
       'image/svg+xml': { schema: { type: 'string' } },
       'image/png': { schema: { type: 'string', contentMediaType: 'image/png', contentEncoding: 'binary' } },
     };
+  } else if (success.schema === 'csv') {
+    headers['Content-Disposition'] = { schema: { type: 'string' }, description: 'attachment; filename="…csv"' };
+    response.content = { 'text/csv': { schema: { type: 'string' } } };
   } else if (success.schema === 'document') {
     response.content = { 'application/json': { schema: { type: 'object' } } };
   } else if (success.schema) {
@@ -141,6 +144,8 @@ const EXAMPLE_LINK = {
   maxClicks: 1000,
   redirectCode: 302,
   forwardQuery: true,
+  targets: [{ device: 'ios', url: 'https://apps.apple.com/app/id000000000' }, { device: 'android', url: 'https://play.google.com/store/apps/details?id=com.example' }],
+  passwordProtected: false,
   clicks: 0,
   lastClickedAt: null,
   createdBy: { type: 'key', id: 'VQ3Wn99JJC7c' },
@@ -148,7 +153,7 @@ const EXAMPLE_LINK = {
   updatedAt: '2026-11-27T04:09:28.422Z',
 };
 const EXAMPLE_CLICK = {
-  at: '2026-11-27T09:15:02.118Z', bot: false, qr: true, referrer: null, referrerHost: null, device: 'mobile', browser: 'Safari', os: 'iOS', userAgent: null,
+  at: '2026-11-27T09:15:02.118Z', bot: false, qr: true, referrer: null, referrerHost: null, device: 'mobile', browser: 'Safari', os: 'iOS', country: 'DE', userAgent: null,
 };
 const EXAMPLE_EVENTS: Record<(typeof EVENT_TYPES)[number], Json> = {
   'link.created': { type: 'link.created', timestamp: '2026-11-27T04:09:28.422Z', data: EXAMPLE_LINK },

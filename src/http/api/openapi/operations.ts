@@ -21,8 +21,8 @@ export interface Operation {
   success: {
     status: number;
     description: string;
-    /** A component (JSON), 'qr' (SVG or PNG), 'document' (this document), or none (no body). */
-    schema?: string | 'qr' | 'document';
+    /** A component (JSON), 'qr' (SVG or PNG), 'csv' (a CSV download), 'document' (this document), or none (no body). */
+    schema?: string | 'qr' | 'csv' | 'document';
     location?: boolean;
   };
   /** Conflicts this operation can answer (409), beyond the idempotency ones of every POST. */
@@ -49,6 +49,13 @@ export const OPERATIONS: Operation[] = [
     summary: 'List links, newest first',
     description: '`q` searches slugs, URLs and titles; `tag` and `status` filter.',
     success: { status: 200, description: 'A page of links', schema: 'LinkList' },
+  },
+  {
+    operationId: 'exportLinks', method: 'get', path: '/links/export', tag: 'Links', scope: 'links:read', query: 'exportLinks',
+    summary: 'Every link as CSV',
+    description:
+      'The filters of the list (`q`, `tag`, `status`), every page, newest first, streamed. Columns: id, slug, shortUrl, url, title, tags (joined by ", "), status, expiresAt, expiredUrl, maxClicks, redirectCode, forwardQuery, clicks, lastClickedAt, createdAt, domain. A cell a spreadsheet would run as a formula starts with an apostrophe; `POST /imports` with `format: "csv"` reads the file back.',
+    success: { status: 200, description: 'CSV (RFC 4180, UTF-8, CRLF), as an attachment', schema: 'csv' },
   },
   {
     operationId: 'getLink', method: 'get', path: '/links/{id}', tag: 'Links', scope: 'links:read', idParam: 'lnk_…',
@@ -111,6 +118,13 @@ export const OPERATIONS: Operation[] = [
     summary: 'Raw clicks of a link, newest first',
     description: 'No address is stored or returned: `visitor` is a hash of it salted per UTC day (equal for the same visitor within the day).',
     success: { status: 200, description: 'A page of clicks', schema: 'ClickList' },
+  },
+  {
+    operationId: 'exportClicks', method: 'get', path: '/clicks/export', tag: 'Analytics', scope: 'analytics:read', query: 'clicksExport',
+    summary: 'Clicks of a range as CSV',
+    description:
+      'Every click of the workspace\'s links from `from` to `to` (default: the last 30 days), link by link and in time order within a link, streamed: memory stays flat whatever the count. Columns: clickedAt, linkId, domain, slug, bot, qr, country, device, browser, os, referrer, referrerHost, visitor (the day\'s salted address hash), userAgent (when the instance keeps them). Clicks of links deleted since are not included.',
+    success: { status: 200, description: 'CSV (RFC 4180, UTF-8, CRLF), as an attachment', schema: 'csv' },
   },
   {
     operationId: 'getWorkspaceStats', method: 'get', path: '/stats', tag: 'Analytics', scope: 'analytics:read', query: 'workspaceStats',

@@ -15,9 +15,13 @@ export interface BeyondSchemaRule {
   rule: string;
   /** The operationIds it applies to. */
   operations: string[];
-  /** How a request breaking it is refused: by `code`, and for validation_failed by the field and message. */
+  /** How a request breaking it is refused: by `code`, and for validation_failed by the field (`*` for any index of a list) and message. */
   refusal: { status: number; code: ApiErrorCode; fields?: string[]; message?: string };
 }
+
+/** Whether an error's field (`targets.0.url`) is the rule's (`targets.*.url`). */
+export const fieldMatches = (ruleField: string, field: string) =>
+  ruleField === field || new RegExp(`^${ruleField.replace(/\./g, '\\.').replace(/\*/g, '\\d+')}$`).test(field);
 
 const AUTHENTICATED = OPERATIONS.filter((op) => op.scope !== 'public').map((op) => op.operationId);
 const POSTS = OPERATIONS.filter((op) => op.method === 'post').map((op) => op.operationId);
@@ -28,13 +32,13 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
     id: 'link-url',
     rule: "`url` and `expiredUrl` (and a domain's `rootRedirect` and `notFoundRedirect`) must be absolute URLs with a host, as the WHATWG URL Standard (what browsers use) parses them; the schemas check the scheme and control characters only.",
     operations: ['createLink', 'updateLink', 'createDomain', 'updateDomain'],
-    refusal: invalid(['url', 'expiredUrl', 'rootRedirect', 'notFoundRedirect'], '^must be an absolute http:// or https:// URL$'),
+    refusal: invalid(['url', 'expiredUrl', 'targets.*.url', 'rootRedirect', 'notFoundRedirect'], '^must be an absolute http:// or https:// URL$'),
   },
   {
     id: 'link-url-encoded-length',
     rule: `\`url\` and \`expiredUrl\` (and a domain's redirects) must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded, as redirects send them in \`Location\` (a space, a quote or a non-ASCII character takes 3 to 12; the schemas count characters as written).`,
     operations: ['createLink', 'updateLink', 'createDomain', 'updateDomain'],
-    refusal: invalid(['url', 'expiredUrl', 'rootRedirect', 'notFoundRedirect'], `^must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded`),
+    refusal: invalid(['url', 'expiredUrl', 'targets.*.url', 'rootRedirect', 'notFoundRedirect'], `^must be at most ${MAX_LOCATION_LENGTH} characters once percent-encoded`),
   },
   {
     id: 'expires-in-future',
@@ -51,7 +55,7 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
   {
     id: 'range-order',
     rule: '`from` must be before `to` (which defaults to the end of the current UTC day).',
-    operations: ['getLinkStats', 'listLinkClicks', 'getWorkspaceStats'],
+    operations: ['getLinkStats', 'listLinkClicks', 'getWorkspaceStats', 'exportClicks'],
     refusal: invalid(['from'], '^must be before to$'),
   },
   {
@@ -83,6 +87,12 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
     rule: 'A `slug` must not be in use by another link on the same domain.',
     operations: ['createLink', 'updateLink'],
     refusal: { status: 409, code: 'slug_taken' },
+  },
+  {
+    id: 'target-condition',
+    rule: 'Each of a link\'s `targets` must name a `device`, a `country` or both (a rule with neither would match everyone: that is the link\'s `url`).',
+    operations: ['createLink', 'updateLink'],
+    refusal: invalid(['targets.*.device'], '^must name a device, a country or both$'),
   },
   {
     id: 'link-domain',
