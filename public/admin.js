@@ -148,3 +148,196 @@
     if (dialog instanceof HTMLDialogElement && dialog.matches('[data-dialog]')) dialog.querySelector('[data-dialog-body]')?.replaceChildren();
   }, true);
 })();
+
+// ===== Links page: bulk actions (views/partials/admin/links/table.eta and row.eta; src/http/admin/links-bulk.routes.ts) =====
+// The row checkboxes belong to the form #links-bulk by form="links-bulk". Here: "select all on this page", the bar
+// that shows while links are ticked ("N selected", a button per action; the select of actions is for browsers
+// without JavaScript), the delete question with the count, Enter in the tag field adds the tag, a row redrawn
+// alone (Disable, the edit dialog) stays ticked, and the route's 404 notice (none of the links is here any more)
+// is shown like its other answers.
+(() => {
+  'use strict';
+  const FORM = 'links-bulk';
+  const formOf = () => document.getElementById(FORM);
+  const boxes = () => [...document.querySelectorAll(`input[type=checkbox][name=ids][form=${FORM}]`)];
+  const isRowBox = (el) => el instanceof HTMLInputElement && el.name === 'ids' && el.getAttribute('form') === FORM;
+  const linksCount = (n) => (n === 1 ? '1 link' : `${n} links`);
+
+  function update() {
+    const form = formOf();
+    if (!form) return;
+    const all = boxes();
+    const ticked = all.filter((b) => b.checked).length;
+    form.hidden = ticked === 0;
+    const count = form.querySelector('[data-bulk-count]');
+    if (count) count.textContent = `${ticked} selected`;
+    const question = ticked === 1 ? 'Its short URL stops working and its click history is removed.' : 'Their short URLs stop working and their click history is removed.';
+    form.querySelector('[data-bulk-delete]')?.setAttribute('hx-confirm', `Delete ${linksCount(ticked)}? ${question}`);
+    const selectAll = document.querySelector('[data-bulk-all]');
+    if (selectAll) {
+      selectAll.checked = ticked > 0 && ticked === all.length;
+      selectAll.indeterminate = ticked > 0 && ticked < all.length;
+    }
+  }
+
+  function enhance() {
+    const form = formOf();
+    if (!form) return;
+    for (const el of document.querySelectorAll('#links-table [data-bulk-js][hidden]')) el.hidden = false;
+    // Each button sends its action: the select would send a second one.
+    const select = form.querySelector('[data-bulk-select]');
+    if (select) select.disabled = true;
+    update();
+  }
+
+  document.addEventListener('change', (event) => {
+    const target = event.target;
+    if (!(target instanceof HTMLInputElement)) return;
+    if (target.matches('[data-bulk-all]')) for (const box of boxes()) box.checked = target.checked;
+    else if (!isRowBox(target)) return;
+    const wasHidden = formOf()?.hidden;
+    update();
+    // A new selection starts a new action: the last one's notice has been read.
+    if (wasHidden && formOf()?.hidden === false) document.getElementById('links-bulk-notice')?.replaceChildren();
+  });
+
+  document.addEventListener('click', (event) => {
+    const clear = event.target instanceof Element ? event.target.closest('[data-bulk-clear]') : null;
+    if (!clear) return;
+    for (const box of boxes()) box.checked = false;
+    update();
+    document.querySelector('[data-bulk-all]')?.focus();
+  });
+
+  document.addEventListener('keydown', (event) => {
+    const target = event.target;
+    if (event.key !== 'Enter' || !(target instanceof HTMLInputElement) || !target.matches('[data-bulk-tag]')) return;
+    event.preventDefault();
+    formOf()?.querySelector('[data-bulk-add-tag]')?.click();
+  });
+
+  // A row swapped on its own comes back unticked: remember which were ticked.
+  const stillTicked = new Set();
+  const rememberTicked = (event) => {
+    const row = event.detail?.target;
+    if (row instanceof Element && row.matches('tr.link-row') && row.querySelector('input[name=ids]:checked')) stillTicked.add(row.id);
+  };
+  document.addEventListener('htmx:beforeSwap', rememberTicked);
+  document.addEventListener('htmx:oobBeforeSwap', rememberTicked);
+
+  document.addEventListener('htmx:beforeSwap', (event) => {
+    const detail = event.detail;
+    if (detail?.xhr?.status === 404 && detail.elt instanceof Element && detail.elt.closest(`#${FORM}`)) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+
+  document.addEventListener('DOMContentLoaded', enhance);
+  document.addEventListener('htmx:load', (event) => {
+    const root = event.target;
+    if (root instanceof Element && root.matches('tr.link-row') && stillTicked.delete(root.id)) {
+      const box = root.querySelector('input[name=ids]');
+      if (box) box.checked = true;
+    }
+    enhance();
+  });
+})();
+
+// ===== QR logos: upload (views/partials/admin/qr-logo/form.eta) =====
+// The chosen file is sent as the request body itself, as the API takes it (the server parses no
+// multipart), with the session's CSRF token in X-CSRF-Token. Saved: the page reloads, its QR code
+// now with the logo (and a flash saying so). Refused: the server answers the block again with the
+// error beside the field, swapped in here. Without JavaScript the form stays hidden.
+(() => {
+  'use strict';
+  const MAX_BYTES = 64 * 1024;
+  const reveal = (root) => {
+    if (root instanceof Element || root instanceof Document) for (const form of root.querySelectorAll('form[data-logo-upload][hidden]')) form.hidden = false;
+  };
+
+  function showError(form, message) {
+    const input = form.querySelector('input[type=file]');
+    const field = input.closest('.field');
+    let error = field.querySelector('.error');
+    if (!error) {
+      error = document.createElement('p');
+      error.className = 'error';
+      error.id = `${input.id}-error`;
+      field.append(error);
+      input.setAttribute('aria-describedby', `${input.getAttribute('aria-describedby') ?? ''} ${error.id}`.trim());
+    }
+    error.textContent = message;
+    field.classList.add('has-error');
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  }
+
+  document.addEventListener('submit', async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-logo-upload')) return;
+    event.preventDefault();
+    const file = form.querySelector('input[type=file]')?.files?.[0];
+    if (!file) return showError(form, 'Choose a PNG or SVG file first.');
+    if (file.size > MAX_BYTES) return showError(form, `The file must be at most 64 KB (it is ${(file.size / 1024).toFixed(1)} KB).`);
+    const button = form.querySelector('button[type=submit]');
+    if (button) button.disabled = true;
+    try {
+      const res = await fetch(form.action, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': file.type || 'application/octet-stream', 'x-csrf-token': form.querySelector('input[name=_csrf]')?.value ?? '' },
+        body: file,
+      });
+      if (res.ok) return window.location.reload();
+      const block = form.closest('.qr-logo');
+      if (res.status === 422 && block) {
+        const holder = document.createElement('div');
+        holder.innerHTML = await res.text();
+        const fresh = holder.querySelector('.qr-logo');
+        if (fresh) {
+          block.replaceWith(fresh);
+          reveal(fresh);
+          fresh.querySelector('input[type=file]')?.focus();
+          return;
+        }
+      }
+      showError(form, `The upload failed (HTTP ${res.status}). Reload the page and try again.`);
+    } catch {
+      showError(form, 'The upload failed: the server could not be reached. Try again.');
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+
+  document.addEventListener('DOMContentLoaded', () => reveal(document));
+  document.addEventListener('htmx:load', (event) => reveal(event.target));
+})();
+
+// Import links: a chosen file is read into the form's text box (the form posts text, so it also
+// works without JavaScript by pasting). The Links page's "Export CSV" follows the search and filters.
+(() => {
+  document.addEventListener('DOMContentLoaded', () => {
+    const holder = document.querySelector('[data-import-file]');
+    const input = holder?.querySelector('input[type=file]');
+    const box = document.getElementById('import-data');
+    if (holder && input && box) {
+      holder.hidden = false;
+      input.addEventListener('change', async () => {
+        const file = input.files?.[0];
+        if (!file) return;
+        box.value = await file.text();
+      });
+    }
+  });
+  const followFilters = () => {
+    const link = document.getElementById('links-export');
+    if (!link) return;
+    const params = new URLSearchParams(window.location.search);
+    params.delete('after');
+    const query = params.toString();
+    link.setAttribute('href', `/admin/links/export${query ? `?${query}` : ''}`);
+  };
+  document.addEventListener('htmx:replacedInHistory', followFilters);
+  document.addEventListener('htmx:pushedIntoHistory', followFilters);
+})();

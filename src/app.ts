@@ -8,7 +8,7 @@ import { createExpressApp } from './http/express-app.js';
 import { createScheduler } from './jobs/schedule.js';
 import { clientIpResolver } from './http/client-ip.js';
 import { PublicFiles } from './http/public-files.js';
-import { createRedirectHandler, PASSWORD_FAILURES, PASSWORD_WINDOW_MS, REDIRECT_ROUTE, slugOf } from './http/redirect.js';
+import { createRedirectHandler, LINK_PASSWORD_FAILURES, PASSWORD_FAILURES, PASSWORD_WINDOW_MS, REDIRECT_ROUTE, slugOf } from './http/redirect.js';
 import { attemptWindow } from './sessions/login-throttle.js';
 import { renderStatusPages, writeStatusPage } from './http/status-pages.js';
 import { createViews } from './http/views.js';
@@ -29,6 +29,8 @@ import { AddressGuard } from './webhooks/address-guard.js';
 import { createSender, type SenderOptions } from './webhooks/sender.js';
 import { generateWebhookSecret, webhookHeaders } from './webhooks/signing.js';
 import { QrRenderer } from './qr/qr.js';
+import { ImportRunner } from './imports/import-runner.js';
+import { resvgRasterizer } from './qr/svg-rasterizer.js';
 import { createCountryLookup } from './geo/country-lookup.js';
 import { type AtRestKeys, loadAtRestKeys } from './secrets/at-rest-key.js';
 import { prepareSecretsAtRest } from './secrets/secrets-at-rest.js';
@@ -85,6 +87,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
 
   const instanceSettings = await InstanceSettingsStore.load(db);
   const passwordAttempts = attemptWindow(db, config.secret, 'link password', PASSWORD_FAILURES, PASSWORD_WINDOW_MS);
+  const linkPasswordAttempts = attemptWindow(db, config.secret, 'link password (all addresses)', LINK_PASSWORD_FAILURES, PASSWORD_WINDOW_MS);
   const countries = createCountryLookup({
     assets,
     onError: (err) => log.error({ err }, 'the IP-to-country database cannot be read: clicks are recorded without a country'),
@@ -138,11 +141,12 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     clientIp,
     clicks,
     instanceSettings,
-    qr: new QrRenderer(),
+    qr: new QrRenderer(undefined, { svgRasterizer: resvgRasterizer(assets) }),
     redirects,
     domains,
     countries,
     passwordAttempts,
+    linkPasswordAttempts,
     verifiedKeys,
     keyUsage,
     apiRequests,
@@ -156,6 +160,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
       await reloadDomains();
     },
     outboxChanged: () => dispatcher.wake(),
+    importsChanged: () => imports.wake(),
     endpointsChanged: (pointedElsewhere?: readonly string[]) => dispatcher.endpointsChanged(pointedElsewhere),
     async webhookUrlProblem(url: string) {
       const verdict = await guard.checkUrlResolving(url);
@@ -176,6 +181,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
   };
 
   const scheduler = createScheduler({ config, db, log, clock });
+  const imports = new ImportRunner({ ...deps, log: log.child({ component: 'imports' }) });
   const expressApp = createExpressApp(deps);
   const publicLinks = createRedirectHandler(deps);
   let closing = false;
@@ -237,6 +243,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
       if (opts.jobs !== false) scheduler.start();
       // Releases the leases a previous process left before the first claim; a failure fails the start.
       await dispatcher.start();
+      imports.start();
       return `http://${host}:${port}`;
     },
     /**
@@ -244,8 +251,10 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
      * buffered click, close the database. Nothing that was answered is lost.
      */
     async close(graceMs = 10_000): Promise<void> {
-      // First, so no job starts (and none is left running) once the database closes.
+      // First, so no job starts (and none is left running) once the database closes; an import
+      // stops after its chunk, and the next start resumes it.
       await scheduler.stop();
+      await imports.stop();
       closing = true;
       // No new attempts from now on; those in flight finish (bounded by their own timeout)
       // while HTTP drains, and the rest stays due in the outbox.

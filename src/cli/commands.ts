@@ -157,6 +157,23 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: ['links', 'export'],
+    summary: "write the workspace's links as CSV (LinkQR's format, which links import reads back) to stdout or --out F",
+    options: { workspace: WORKSPACE, out: { type: 'string', usage: '--out F', description: 'write to this new file instead of stdout' } },
+  },
+  {
+    name: ['links', 'import'],
+    summary: 'import links from FILE (LinkQR CSV, or a Bitly, Shlink, Kutt or YOURLS export); --dry-run only checks',
+    positionals: [{ name: 'FILE', required: true }],
+    options: {
+      workspace: WORKSPACE,
+      format: { type: 'string', usage: '--format F', description: 'csv, bitly, shlink, kutt or yourls', required: true },
+      'dry-run': { type: 'boolean', usage: '--dry-run', description: 'report what would be created and every problem; create nothing' },
+      domain: { type: 'string', usage: '--domain D', description: "put every link on this domain (default: each row's own, else the server's)" },
+      ...JSON_OPTION,
+    },
+  },
+  {
     name: ['audit'],
     summary: 'recent audit entries of a workspace, newest first',
     options: { workspace: WORKSPACE, limit: LIMIT(10_000), ...JSON_OPTION },

@@ -20,6 +20,7 @@ const plans = () => import('./plans.js');
 const members = () => import('./members.js');
 const keys = () => import('./keys.js');
 const audit = () => import('./audit.js');
+const links = () => import('./links.js');
 const backup = () => import('./backup.js');
 const copyDatabase = () => import('./copy-database.js');
 const version = () => import('./version.js');
@@ -46,6 +47,8 @@ export const IMPLEMENTATIONS: Record<string, CommandRun> = {
   'key rotate': lazy(keys, (m) => m.keyRotate),
   'key allow': lazy(keys, (m) => m.keyAllow),
   'key log': lazy(keys, (m) => m.keyLog),
+  'links export': lazy(links, (m) => m.linksExport),
+  'links import': lazy(links, (m) => m.linksImport),
   audit: lazy(audit, (m) => m.audit),
   backup: lazy(backup, (m) => m.backup),
   'copy-database': lazy(copyDatabase, (m) => m.copyDatabaseCommand),

@@ -11,6 +11,8 @@ export interface Database {
   api_keys: ApiKeyRow;
   links: LinkRow;
   domains: DomainRow;
+  imports: ImportJobRow;
+  import_rows: ImportRowRecord;
   clicks: ClickRow;
   events: EventRow;
   webhook_endpoints: WebhookEndpointRow;
@@ -256,4 +258,39 @@ export interface QrLogoRow {
   /** SHA-256 of bytes, base64url. */
   sha256: string;
   created_at: number;
+}
+
+export type ImportStatus = 'queued' | 'running' | 'done' | 'failed';
+export type ImportOutcome = 'created' | 'would_create' | 'invalid' | 'conflict' | 'over_limit';
+
+/** A link import (src/imports/imports.service.ts). */
+export interface ImportJobRow {
+  id: string;
+  workspace_id: string;
+  format: string;
+  dry_run: 0 | 1;
+  domain: string | null;
+  status: ImportStatus;
+  data: string | null;
+  total: number;
+  processed: number;
+  created: number;
+  skipped: number;
+  error: string | null;
+  lease_until: number | null;
+  created_by_user_id: string | null;
+  created_by_key_id: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** What happened to one record of an import's source. */
+export interface ImportRowRecord {
+  import_id: string;
+  line: number;
+  outcome: ImportOutcome;
+  link_id: string | null;
+  slug: string | null;
+  problems: string;
 }

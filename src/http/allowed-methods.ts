@@ -46,8 +46,10 @@ export function routePatternOf(table: readonly KnownPath[], path: string, method
 /** The methods the routes matching `path` answer; undefined when none matches, or one takes every method. */
 function methodsFor(table: KnownPath[], path: string): Set<string> | undefined {
   const methods = new Set<string>();
-  for (const known of table) {
-    if (!known.matches(path)) continue;
+  // A path a fixed route names (/links/export) is that route's alone, not also /links/:id's.
+  const matching = table.filter((known) => known.matches(path));
+  const fixed = matching.filter((known) => !/[:*]/.test(known.pattern));
+  for (const known of fixed.length > 0 ? fixed : matching) {
     if (known.methods.includes('*')) return undefined;
     for (const method of known.methods) methods.add(method);
   }

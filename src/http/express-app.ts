@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { KeyDeps } from '../keys/keys.service.js';
 import type { LinkDeps } from '../links/links.service.js';
 import type { DomainDeps } from '../domains/domains.service.js';
+import type { ImportDeps } from '../imports/imports.service.js';
 import type { DomainDirectory } from '../domains/domain-directory.js';
 import type { AnalyticsDeps } from '../analytics/stats.service.js';
 import type { QrDeps } from '../qr/qr.service.js';
@@ -26,7 +27,7 @@ import { bindPublicFiles, type PublicFiles } from './public-files.js';
 import { REDIRECT_ROUTE } from './redirect.js';
 import type { StatusPages } from './status-pages.js';
 
-export interface ExpressDeps extends KeyDeps, LinkDeps, DomainDeps, QrDeps, AnalyticsDeps, WebhookDeps {
+export interface ExpressDeps extends KeyDeps, LinkDeps, DomainDeps, ImportDeps, QrDeps, AnalyticsDeps, WebhookDeps {
   instanceSettings: InstanceSettingsStore;
   config: Config;
   log: Logger;

@@ -142,6 +142,11 @@ describe('protected links: a password before the redirect', () => {
     assert.ok(Number(held.headers.get('retry-after')) > 0);
     assert.match(await held.text(), /Too many wrong passwords/);
     assert.equal((await submit(t, '/throttled', DESKTOP, '203.0.113.8', 'password=correct+horse')).status, 303);
+
+    // IPv6: one subscriber's /64 is one address; the next /64 is another.
+    for (let i = 0; i < 10; i++) assert.equal((await submit(t, '/throttled', DESKTOP, `2001:db8:1:2::${i + 1}`, 'password=guess')).status, 403);
+    assert.equal((await submit(t, '/throttled', DESKTOP, '2001:db8:1:2:ffff::99', 'password=correct+horse')).status, 429);
+    assert.equal((await submit(t, '/throttled', DESKTOP, '2001:db8:1:3::1', 'password=correct+horse')).status, 303);
   });
 
   test('removing the password redirects at once; a POST to a link without one is 405', async () => {
@@ -158,10 +163,10 @@ describe('protected links: a password before the redirect', () => {
   });
 
   test('a disabled protected link is gone without asking; a short password is refused', async () => {
-    const created = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/off', slug: 'off', password: 'secret!' } })).json;
+    const created = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/off', slug: 'off', password: 'secret!!' } })).json;
     await t.request('PATCH', `/api/v1/links/${created.id}`, { key, body: { status: 'disabled' } });
     assert.equal((await visit(t, '/off', DESKTOP)).status, 410);
-    const short = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/', password: 'abc' } });
-    assert.deepEqual(short.json.errors, [{ field: 'password', message: 'must be at least 4 characters' }]);
+    const short = await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/', password: 'abcdefg' } });
+    assert.deepEqual(short.json.errors, [{ field: 'password', message: 'must be at least 8 characters' }]);
   });
 });

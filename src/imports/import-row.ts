@@ -20,6 +20,8 @@ export interface ImportedLink {
   /** The host name the link lived on in the source (see the format modules for which). */
   domain?: string;
   status?: 'active' | 'disabled';
+  /** LinkQR's own CSV only; checked by the link schema. */
+  targets?: unknown[];
 }
 
 /** `field` names an ImportedLink field, or `row` for the record as a whole. */

@@ -36,7 +36,7 @@ export function parseKuttExport(text: string, maxRows: number): ImportRow[] {
     if (!isJsonObject(item)) return { line: i + 1, problems: [NOT_AN_OBJECT] };
     const problems: ImportProblem[] = [];
     if (item.password === true) {
-      problems.push({ field: 'password', message: 'is set in Kutt; LinkQR links have no password, so anyone could follow it' });
+      problems.push({ field: 'password', message: 'is set in Kutt, whose exports do not carry it: import the link without it, then set a password in LinkQR' });
     }
     if (item.banned === true) problems.push({ field: 'banned', message: 'the link is banned in Kutt' });
     const parts = shortUrlParts(item.link);

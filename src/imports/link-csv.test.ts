@@ -4,7 +4,7 @@ import { buffer } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
 import { createLinkBody } from '../links/links.schema.js';
 import type { ImportedLink } from './import-row.js';
-import { guardCell, LINK_CSV_COLUMNS, linkCsvHeaderLine, linkCsvStream, linkToCsvRecord, unguardCell, type LinkCsvSource } from './link-csv.js';
+import { guardCell, LINK_CSV_COLUMNS, linkCsvHeaderLine, linkCsvStream, linkToCsvLine, linkToCsvRecord, unguardCell, type LinkCsvSource } from './link-csv.js';
 import { parseImport } from './parse-import.js';
 
 const link = (overrides: Partial<LinkCsvSource> = {}): LinkCsvSource => ({
@@ -50,7 +50,7 @@ describe('LinkQR CSV export', () => {
   test('the header names the Link JSON fields, quoted, CRLF-terminated', () => {
     assert.equal(
       linkCsvHeaderLine(),
-      '"id","slug","shortUrl","url","title","tags","status","expiresAt","expiredUrl","maxClicks","redirectCode","forwardQuery","clicks","lastClickedAt","createdAt","domain"\r\n',
+      '"id","slug","shortUrl","url","title","tags","status","expiresAt","expiredUrl","maxClicks","redirectCode","forwardQuery","clicks","lastClickedAt","createdAt","domain","targets","passwordProtected"\r\n',
     );
   });
 
@@ -76,7 +76,20 @@ describe('LinkQR CSV export', () => {
       lastClickedAt: '2026-02-01T08:30:00.000Z',
       createdAt: '2026-01-05T10:00:00.000Z',
       domain: 'go.example.com',
+      targets: '',
+      passwordProtected: '',
     });
+  });
+
+  test('targets go out as JSON and come back; a protected link is reported, never imported open', () => {
+    const text =
+      linkCsvHeaderLine() +
+      linkToCsvLine(link({ slug: 'get-app', targets: [{ device: 'ios', url: 'https://apps.apple.com/app/id1' }], passwordProtected: false })) +
+      linkToCsvLine(link({ slug: 'vault', passwordProtected: true }));
+    const [app, vault] = parseImport('csv', text).rows;
+    assert.deepEqual(app!.input!.targets, [{ device: 'ios', url: 'https://apps.apple.com/app/id1' }]);
+    assert.deepEqual(app!.problems, []);
+    assert.deepEqual(vault!.problems.map((p) => p.field), ['passwordProtected']);
   });
 
   test('a cell a spreadsheet would run as a formula starts with an apostrophe, in the file as written', async () => {

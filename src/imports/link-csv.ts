@@ -39,6 +39,8 @@ export const LINK_CSV_COLUMNS = [
   'lastClickedAt',
   'createdAt',
   'domain',
+  'targets',
+  'passwordProtected',
 ] as const;
 
 /** What an export needs of a link: its Link JSON; `domain` while links gain one. */
@@ -59,7 +61,7 @@ export type LinkCsvSource = Pick<
   | 'clicks'
   | 'lastClickedAt'
   | 'createdAt'
-> & { domain?: string | null };
+> & { domain?: string | null; targets?: unknown[]; passwordProtected?: boolean };
 
 const FORMULA_START = /^[=+\-@\t\r\0]/;
 const GUARDED = /^'+[=+\-@\t\r\0]/;
@@ -91,6 +93,8 @@ export function linkToCsvRecord(link: LinkCsvSource): string[] {
     lastClickedAt: link.lastClickedAt,
     createdAt: link.createdAt,
     domain: link.domain,
+    targets: link.targets && link.targets.length > 0 ? JSON.stringify(link.targets) : '',
+    passwordProtected: link.passwordProtected,
   };
   return LINK_CSV_COLUMNS.map((column) => guardCell(String(cells[column] ?? '')));
 }
@@ -144,6 +148,8 @@ export const CSV_COLUMN_NAMES = {
   forwardQuery: ['forwardQuery'],
   domain: ['domain'],
   status: ['status'],
+  targets: ['targets'],
+  passwordProtected: ['passwordProtected'],
 } as const;
 
 const startsWithHttp = (cell: string | undefined) => /^\s*https?:\/\//i.test(cell ?? '');
@@ -190,6 +196,8 @@ export function parseLinkCsv(text: string, maxRows: number): ImportRow[] {
       forwardQuery: cell.forwardQuery(r),
       domain: hasDomain ? cell.domain(r) : fromShortUrl.domain,
       status: cell.status(r),
+      targets: cell.targets(r),
+      passwordProtected: cell.passwordProtected(r),
     };
     return toImportRow(r.line, raw, problemsOf(r, first.cells.length));
   });

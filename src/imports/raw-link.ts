@@ -19,6 +19,10 @@ export interface RawLink {
   forwardQuery?: unknown;
   domain?: unknown;
   status?: unknown;
+  /** LinkQR's own CSV: the targets as JSON. */
+  targets?: unknown;
+  /** LinkQR's own CSV: whether the link had a password (never the password itself). */
+  passwordProtected?: unknown;
 }
 
 const REDIRECT_CODES = [301, 302, 307, 308] as const;
@@ -165,6 +169,23 @@ export function toImportRow(line: number, raw: RawLink, sourceProblems: readonly
   const status = text(raw.status)?.toLowerCase();
   if (status === 'active' || status === 'disabled') input.status = status;
   else if (status !== undefined) problems.push({ field: 'status', message: `"${text(raw.status)}" is not "active" or "disabled"` });
+
+  const targets = text(raw.targets);
+  if (targets !== undefined && targets !== '[]') {
+    try {
+      const parsed: unknown = JSON.parse(targets);
+      if (!Array.isArray(parsed)) throw new Error('not a list');
+      input.targets = parsed;
+    } catch {
+      problems.push({ field: 'targets', message: 'is not a JSON list of targets as LinkQR exports them' });
+    }
+  }
+
+  // An export never carries a password: importing the link without one would open what was
+  // protected. It is reported, so that it is imported (or not) knowingly.
+  if (yesNo(raw.passwordProtected) === true) {
+    problems.push({ field: 'passwordProtected', message: 'had a password, which exports do not carry: import it without this column, then set a password' });
+  }
 
   return { line, input, problems };
 }

@@ -126,7 +126,7 @@ describe('retention job', () => {
 
     // Nothing left to do now. Two days later, Acme's 30- and 29-day-old clicks (two links) and
     // Globex's 365-day-old one have passed their limits.
-    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 0, orphanClicks: 0, rollupRows: 0, deliveries: 0, events: 0, auditEntries: 0, expiredSessions: 0, idempotencyRecords: 0, apiRequests: 0, visitorSalts: 0 } });
+    assert.deepEqual(await t.server.scheduler.run('retention'), { status: 'ok', result: { expiredClicks: 0, orphanClicks: 0, rollupRows: 0, deliveries: 0, events: 0, auditEntries: 0, expiredSessions: 0, idempotencyRecords: 0, apiRequests: 0, visitorSalts: 0, imports: 0 } });
     clock.advance(2 * DAY);
     const later = await t.server.scheduler.run('retention');
     assert.equal(later.status === 'ok' && later.result.expiredClicks, 5);

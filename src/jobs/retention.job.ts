@@ -35,7 +35,8 @@ export const retentionJob: Job = {
     const expiredSessions = await deleteExpiredSessions(ctx);
     const idempotencyRecords = await deleteOldIdempotencyRecords(ctx);
     const apiRequests = await deleteOldApiRequests(ctx);
-    return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions, idempotencyRecords, apiRequests, visitorSalts };
+    const imports = await deleteOldImports(ctx);
+    return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions, idempotencyRecords, apiRequests, visitorSalts, imports };
   },
 };
 
@@ -258,6 +259,19 @@ async function deleteOldIdempotencyRecords({ db, clock, signal }: JobContext): P
 async function deleteOldApiRequests({ db, clock, signal }: JobContext): Promise<number> {
   const cutoff = clock.now() - REQUEST_LOG_RETENTION_MS;
   return inChunks({ db, signal }, (t) => deleteRequestsBefore(t, cutoff, CHUNK));
+}
+
+/** How long a finished import and its per-row report are kept (the links it made stay, of course). */
+export const IMPORT_RETENTION_MS = 30 * DAY_MS;
+
+/** Imports finished more than 30 days ago: their report rows a chunk at a time, then the imports themselves. */
+async function deleteOldImports({ db, clock, signal }: JobContext): Promise<number> {
+  const old = `select id from imports where finished_at < ?`;
+  const cutoff = clock.now() - IMPORT_RETENTION_MS;
+  await inChunks({ db, signal }, async (t) =>
+    (await t.exec(`delete from import_rows where (import_id, line) in (select import_id, line from import_rows where import_id in (${old}) limit ${CHUNK})`, cutoff)).changes,
+  );
+  return (await db.exec(`delete from imports where id in (${old})`, cutoff)).changes;
 }
 
 /**

@@ -14,7 +14,7 @@ let last = { ms: -1, random: '' };
  * millisecond (or if the clock steps back) the random part is the previous one plus one, like
  * monotonic ULIDs, so ordering by id is ordering by creation.
  */
-export function newId(prefix: 'lnk' | 'dom' | 'wsp' | 'usr' | 'evt' | 'pln' | 'whk' | 'dlv', nowMs: number): string {
+export function newId(prefix: 'lnk' | 'dom' | 'imp' | 'wsp' | 'usr' | 'evt' | 'pln' | 'whk' | 'dlv', nowMs: number): string {
   if (nowMs <= last.ms) {
     last = { ms: last.ms, random: increment(last.random) };
   } else {

@@ -87,7 +87,7 @@ export const createLinkBody = z.strictObject({
   targets: targetsField(httpUrl).nullable().optional(),
   password: z
     .string()
-    .min(4, 'must be at least 4 characters')
+    .min(8, 'must be at least 8 characters')
     .max(128, 'must be at most 128 characters')
     .nullable()
     .optional()

@@ -13,6 +13,7 @@ import type { CreateLinkInput, ListLinksQuery, UpdateLinkInput } from './links.s
 import { countLinks, deleteLinkRow, findLink, insertLink, listLinkRows, updateLinkRow } from './links.repo.js';
 import { randomSlug } from './slugs.js';
 import { hashPassword } from '../lib/passwords.js';
+import { deleteLinkLogo } from '../qr/logos.repo.js';
 
 export interface LinkDeps {
   db: Db;
@@ -42,7 +43,7 @@ const slugTaken = (slug: string, hostname: string, onDomain: string) =>
  * The `domain` column for a link's domain as sent: '' for the base URL's host (by host name, or
  * host and port as its short URLs show it), else a domain the workspace added.
  */
-async function domainColumn(db: Queries, baseUrl: string, workspaceId: string, sent: string): Promise<string> {
+export async function domainColumn(db: Queries, baseUrl: string, workspaceId: string, sent: string): Promise<string> {
   const base = new URL(baseUrl);
   const lower = sent.toLowerCase();
   if (lower === base.hostname || lower === base.host) return '';
@@ -190,6 +191,7 @@ export async function deleteLink(deps: LinkDeps, workspaceId: string, ctx: Chang
     const row = await findLink(t, workspaceId, id);
     if (!row) throw errors.notFound(`Link ${id}`);
     await deleteLinkRow(t, id);
+    await deleteLinkLogo(t, id);
     // The link as it was when deleted.
     await enqueueEvent(t, { workspaceId, type: 'link.deleted', data: presentLink(row, deps.baseUrl()), at: now });
     await recordAudit(t, ctx, { workspaceId, action: 'link.delete', targetType: 'link', targetId: id, summary: { slug: row.slug, url: row.url }, at: now });

@@ -5,6 +5,7 @@ import { errors } from '../lib/errors.js';
 import { findLink } from '../links/links.repo.js';
 import { type Actor, authorize } from '../policy/policy.js';
 import { requirePlanFeature, requireWithinPlanLimit } from '../workspaces/plans.js';
+import { logoForCodes } from './logos.service.js';
 import type { QrImage, QrOptions, QrRenderer } from './qr.js';
 
 export interface QrDeps {
@@ -23,7 +24,8 @@ export const countQrCodes = async (db: Queries, workspaceId: string) =>
  * first image of a link makes it one of the workspace's QR codes, within the plan's limit: a
  * change, so the actor needs `links.write` for it (a `links:read` key or a viewer only reads
  * codes that exist, as in the admin UI); every later image of it (any size, colour or format)
- * is free and needs only what the route asked.
+ * is free and needs only what the route asked. The link's logo, else the workspace's, is drawn in
+ * the middle unless `options.logo` is 'none'.
  */
 export async function linkQr(deps: QrDeps, actor: Actor, workspaceId: string, linkId: string, options: QrOptions): Promise<QrImage & { slug: string }> {
   const { db } = deps;
@@ -31,7 +33,8 @@ export async function linkQr(deps: QrDeps, actor: Actor, workspaceId: string, li
   const link = await findLink(db, workspaceId, linkId);
   if (!link) throw errors.notFound(`Link ${linkId}`);
   if (link.qr_generated_at === null) authorize(actor, 'links.write', 'create this link’s first QR code, which counts against the plan’s QR codes');
-  const image = await deps.qr.render(presentLink(link, deps.baseUrl()).qrUrl, options);
+  const logo = options.logo === 'none' ? undefined : await logoForCodes(deps, workspaceId, linkId);
+  const image = await deps.qr.render(presentLink(link, deps.baseUrl()).qrUrl, options, logo);
   if (link.qr_generated_at === null) {
     await db.tx(async (t) => {
       // Checked inside the transaction that counts the code, so two first requests cannot both pass.

@@ -62,7 +62,9 @@ export class ApiContract {
     const path = url.replace(/^\/api\/v1/, '').split('?')[0]!;
     // HEAD is GET without the body: the same statuses and headers.
     const head = method === 'HEAD';
-    const route = this.routes.find((r) => r.method === (head ? 'GET' : method) && r.pattern.test(path));
+    // A path a fixed template names (/links/export) is that template's alone, as the server routes it.
+    const fixed = this.routes.filter((r) => !r.template.includes('{') && r.pattern.test(path));
+    const route = (fixed.length > 0 ? fixed : this.routes).find((r) => r.method === (head ? 'GET' : method) && r.pattern.test(path));
     const problem = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
     if (!route) {
       const what = `${method} ${path} → ${status}`;

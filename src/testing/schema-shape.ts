@@ -9,7 +9,7 @@ import type pg from 'pg';
 
 export interface ColumnShape {
   name: string;
-  /** 'integer' or 'text': SQLite's INTEGER is BIGINT (or SMALLINT for 0/1 flags) on PostgreSQL. */
+  /** 'integer', 'text' or 'bytes': SQLite's INTEGER is BIGINT (or SMALLINT for 0/1 flags) on PostgreSQL, its BLOB is BYTEA. */
   kind: string;
   /** Primary key columns count as NOT NULL on both (PostgreSQL makes them so; SQLite's STRICT tables refuse NULL there too). */
   notNull: boolean;
@@ -36,6 +36,8 @@ const kindOf = (type: string) => {
   const t = type.toLowerCase();
   if (['integer', 'bigint', 'smallint'].includes(t)) return 'integer';
   if (t === 'text') return 'text';
+  // Bytes: SQLite's BLOB is PostgreSQL's BYTEA.
+  if (t === 'blob' || t === 'bytea') return 'bytes';
   return `other: ${t}`;
 };
 

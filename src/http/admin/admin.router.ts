@@ -8,16 +8,19 @@ import { adminOf, resolveAdmin } from './admin-session.js';
 import { bindLoginPages, bindLogout, type LoginDeps } from './login.routes.js';
 import { HOME } from './navigation.js';
 import { bindLinksPages, type LinksPagesDeps } from './links.routes.js';
+import { bindLinksBulkPages } from './links-bulk.routes.js';
 import { bindPages, type PagesDeps } from './pages.routes.js';
 import { renderAdminPage } from './render.js';
 import { bindTeamPages, type TeamDeps } from './team.routes.js';
 import { bindSettingsPages, type SettingsDeps } from './settings.routes.js';
+import { bindImportPages, IMPORT_FORM_BYTES, type ImportPagesDeps } from './imports.routes.js';
 import { bindInstancePages, type InstanceDeps } from './instance.routes.js';
 import { bindSetPasswordPages } from './set-password.routes.js';
 import { type AnalyticsPagesDeps, bindAnalyticsPages } from './analytics.routes.js';
+import { bindQrLogoPages } from './qr-logo.routes.js';
 import { type ApiPagesDeps, bindApiPages } from './api.routes.js';
 
-export type AdminDeps = LoginDeps & PagesDeps & TeamDeps & SettingsDeps & InstanceDeps & ApiPagesDeps & LinksPagesDeps & AnalyticsPagesDeps;
+export type AdminDeps = ImportPagesDeps & LoginDeps & PagesDeps & TeamDeps & SettingsDeps & InstanceDeps & ApiPagesDeps & LinksPagesDeps & AnalyticsPagesDeps;
 
 /**
  * /admin: the sign-in page, then everything behind a session. Order matters: security headers
@@ -27,14 +30,19 @@ export type AdminDeps = LoginDeps & PagesDeps & TeamDeps & SettingsDeps & Instan
 export function bindAdmin(app: Express, deps: AdminDeps) {
   const throttle = new LoginThrottle(deps.clock, deps.db, deps.config.secret);
   const forms = formBody(64 * 1024);
+  // The import form carries a whole export file: read only once a session is found (below), so
+  // that no one signed out can make the server hold a large body.
+  const isImport = (req: Request) => req.method === 'POST' && req.path === '/links/import';
+  const importForm = formBody(IMPORT_FORM_BYTES);
 
   app.use('/admin', adminSecurityHeaders);
   bindLoginPages(app, deps, throttle, forms);
   bindSetPasswordPages(app, deps, forms);
 
   const router = express.Router();
-  router.use(forms);
+  router.use((req, res, next) => (isImport(req) ? next() : forms(req, res, next)));
   router.use(resolveAdmin(deps));
+  router.use((req, res, next) => (isImport(req) ? importForm(req, res, next) : next()));
   router.use(requireCsrf((res) => res.locals.admin?.session.csrf_token));
   bindLogout(router, deps);
   router.use(requireWorkspace(deps));
@@ -42,8 +50,12 @@ export function bindAdmin(app: Express, deps: AdminDeps) {
   bindSettingsPages(router, deps);
   bindInstancePages(router, deps);
   bindApiPages(router, deps);
+  // Before the Links pages, whose POST /links/:id would take "bulk" for an id.
+  bindLinksBulkPages(router, deps);
+  bindImportPages(router, deps);
   bindLinksPages(router, deps);
   bindAnalyticsPages(router, deps);
+  bindQrLogoPages(router, deps);
   bindPages(router, deps);
   router.use(() => {
     throw errors.notFound('Page');

@@ -11,6 +11,8 @@ import type { LinkDeps } from '../../links/links.service.js';
 import { allows, authorize } from '../../policy/policy.js';
 import { qrOptionsSchema, sizeProblem } from '../../qr/qr.js';
 import { linkQr, type QrDeps } from '../../qr/qr.service.js';
+import { findQrLogo, logoForCodes } from '../../qr/logos.service.js';
+import { logoBlock } from './qr-logo.routes.js';
 import { setFlash } from '../../sessions/sessions.service.js';
 import { planOfWorkspace } from '../../workspaces/plans.js';
 import { parseInput } from '../middleware/validate.js';
@@ -208,21 +210,23 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     if (plan.features.qr === false) return { unavailable: `The "${plan.name}" plan of this workspace does not include QR codes.` };
     // Undefined when the link was deleted since the page read it: then it has no code either.
     const row = await deps.db.row<{ at: number | null }>('select qr_generated_at as at from links where id = ?', link.id);
-    const asked = { size: str(req.query.size), ecc: str(req.query.ecc), fg: str(req.query.fg), bg: str(req.query.bg) };
+    const asked = { size: str(req.query.size), ecc: str(req.query.ecc), fg: str(req.query.fg), bg: str(req.query.bg), logo: str(req.query.logo) };
     const given = Object.fromEntries(Object.entries(asked).filter(([, v]) => v !== ''));
     const parsed = qrOptionsSchema.safeParse(given);
+    // The link's own logo (its block on the card), and the one its codes are drawn with (its own, else the workspace's).
+    const [ownLogo, logo] = await Promise.all([findQrLogo(deps, workspaceId, link.id), logoForCodes(deps, workspaceId, link.id)]);
     const errorsByField: Record<string, string> = {};
     if (!parsed.success) {
       for (const issue of parsed.error.issues) errorsByField[String(issue.path[0] ?? 'size')] ??= issue.message;
     } else {
       // A size scanners cannot read for this link: the words the image route would answer.
-      const tooSmall = sizeProblem(link.qrUrl, parsed.data);
+      const tooSmall = sizeProblem(link.qrUrl, parsed.data, parsed.data.logo === 'none' ? undefined : logo);
       if (tooSmall) errorsByField.size = tooSmall;
     }
     // The preview keeps to the last valid look: every option from its default when any is wrong.
     const options = parsed.success && Object.keys(errorsByField).length === 0 ? parsed.data : qrOptionsSchema.parse({});
     const query = (format: 'svg' | 'png', extra: Record<string, string> = {}) =>
-      `/admin/links/${link.id}/qr?${new URLSearchParams({ format, size: String(options.size), ecc: options.ecc, fg: options.fg, bg: options.bg, margin: String(options.margin), ...extra })}`;
+      `/admin/links/${link.id}/qr?${new URLSearchParams({ format, size: String(options.size), ecc: options.ecc, fg: options.fg, bg: options.bg, margin: String(options.margin), ...(options.logo ? { logo: options.logo } : {}), ...extra })}`;
     return {
       created: row !== undefined && row.at !== null,
       values: { size: asked.size || String(options.size), ecc: errorsByField.ecc ? options.ecc : asked.ecc || options.ecc, fg: `#${(asked.fg || options.fg).replace(/^#/, '')}`, bg: `#${(asked.bg || options.bg).replace(/^#/, '')}` },
@@ -231,6 +235,13 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
       downloadSvg: query('svg', { download: '1' }),
       downloadPng: query('png', { download: '1' }),
       limit: plan.limits.qrCodes ?? null,
+      logo: {
+        // Whose logo the codes show: 'link', 'workspace', or undefined (none); `without`: left out on request.
+        drawn: ownLogo ? 'link' : logo ? 'workspace' : undefined,
+        without: options.logo === 'none',
+        // canEdit and csrf are the page's.
+        block: logoBlock(link.id, ownLogo, { canEdit: false, csrf: '' }),
+      },
     };
   }
 }

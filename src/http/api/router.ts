@@ -17,7 +17,10 @@ import { type RateLimitDeps, rateLimit } from '../middleware/rate-limit.js';
 import { bindAnalyticsApi } from './analytics.routes.js';
 import { buildOpenApiDocument } from './openapi/document.js';
 import { bindLinksApi } from './links.routes.js';
+import { bindQrLogoApi } from './qr-logo.routes.js';
 import { bindDomainsApi } from './domains.routes.js';
+import { bindImportsApi } from './imports.routes.js';
+import { type ImportDeps, MAX_IMPORT_BYTES } from '../../imports/imports.service.js';
 import type { DomainDeps } from '../../domains/domains.service.js';
 import { bindMeApi } from './me.routes.js';
 import { bindWebhooksApi } from './webhooks.routes.js';
@@ -27,15 +30,18 @@ import type { WebhookDeps } from '../../webhooks/webhooks.service.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
+/** An import carries a whole export file: its route alone takes up to MAX_IMPORT_BYTES. */
+const bodyLimitOf = (req: Request) => (req.method === 'POST' && req.path === '/imports' ? MAX_IMPORT_BYTES : BODY_LIMIT_BYTES);
+
 /** /api/v1: methods, the contract, then authenticate, log, check, limit, parse JSON, and the resource routes. */
 export function bindApi(
-  deps: KeyDeps & LinkDeps & DomainDeps & QrDeps & AnalyticsDeps & WebhookDeps & RateLimitDeps & { log: Logger; config: Pick<Config, 'webhookRetrySchedule'> },
+  deps: KeyDeps & LinkDeps & DomainDeps & ImportDeps & QrDeps & AnalyticsDeps & WebhookDeps & RateLimitDeps & { log: Logger; config: Pick<Config, 'webhookRetrySchedule'> },
   clientIp: (req: Request) => string,
 ) {
   const router = express.Router();
   const limits = rateLimit(deps, clientIp);
   // A body announced too large is refused before anything else: no work is done for it.
-  router.use(refuseAnnouncedTooLarge(BODY_LIMIT_BYTES));
+  router.use(refuseAnnouncedTooLarge(bodyLimitOf));
   // Then, so that every other answer carries RateLimit headers and one without a valid key counts against the address.
   router.use(limits.perClientAddress);
   // Before any key check: a browser page of another site gets an explanation instead.
@@ -56,11 +62,14 @@ export function bindApi(
   router.use(apiRequestLog(deps, clientIp));
   router.use(requireAllowedNetwork(clientIp));
   router.use(limits.perKey);
-  router.use(jsonBody(BODY_LIMIT_BYTES));
+  // Their bodies are images, not JSON: before the JSON parser, which refuses other media types.
+  bindQrLogoApi(router, deps);
+  router.use(jsonBody(bodyLimitOf));
   router.use(idempotency(deps));
   bindMeApi(router, deps);
   bindLinksApi(router, deps);
   bindDomainsApi(router, deps);
+  bindImportsApi(router, deps);
   bindAnalyticsApi(router, deps);
   bindWebhooksApi(router, deps);
   router.use(() => {

@@ -22,11 +22,7 @@ export function apiDocsView(doc: Json) {
         type: typeOf(p.schema),
         notes: [p.description, ...constraintsOf(p.schema)].filter(Boolean).join(' · '),
       })),
-      body: op.requestBody && {
-        schema: refName(op.requestBody.content['application/json'].schema),
-        required: op.requestBody.required as boolean,
-        example: example(op.requestBody.content['application/json'].example),
-      },
+      body: op.requestBody && requestBodyOf(op.requestBody),
       responses: Object.entries<Json>(op.responses).map(([status, r]) => ({
         status,
         ok: status.startsWith('2') || status.startsWith('3'),
@@ -55,6 +51,18 @@ export function apiDocsView(doc: Json) {
       example: example(item.post.requestBody.content['application/json'].example),
     })),
     schemas: Object.entries(schemas).map(([name, s]) => ({ name, description: s.description as string | undefined, fields: fieldsOf(s), type: fieldsOf(s).length === 0 ? typeOf(s) : '' })),
+  };
+}
+
+/** A request body: JSON of a named schema, or an image (a QR logo) described in words. */
+function requestBodyOf(body: Json) {
+  const json: Json | undefined = body.content['application/json'];
+  return {
+    mediaTypes: Object.keys(body.content).join(' or '),
+    description: body.description as string | undefined,
+    schema: refName(json?.schema),
+    required: body.required as boolean,
+    example: example(json?.example),
   };
 }
 

@@ -48,11 +48,11 @@ const MAX_FORM_FIELDS = 1_000;
  * repeated field (checkboxes) an array. Other bodies are left unread (req.body undefined), as
  * the pages then see an empty form.
  */
-export function formBody(limitBytes: number) {
+export function formBody(limitBytes: number | ((req: Request) => number)) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     req.body = undefined;
     if (!FORM_TYPE.test(req.headers['content-type'] ?? '')) return next();
-    const body = await readBody(req, limitBytes);
+    const body = await readBody(req, typeof limitBytes === 'number' ? limitBytes : limitBytes(req));
     if (body === undefined) return next();
     const form = parseQueryString(body.toString('utf8'), '&', '=', { maxKeys: MAX_FORM_FIELDS + 1 });
     if (Object.keys(form).length > MAX_FORM_FIELDS) throw errors.badRequest('malformed_form', `A form has at most ${MAX_FORM_FIELDS} fields.`);
@@ -92,9 +92,9 @@ function refuseAnnouncedOver(req: Request, limitBytes: number): void {
  * (the API looks up the key and counts rate limits: round trips to the database on PostgreSQL),
  * so that a client announcing 100 MB hears 413 while it has sent little of it.
  */
-export function refuseAnnouncedTooLarge(limitBytes: number) {
+export function refuseAnnouncedTooLarge(limitBytes: number | ((req: Request) => number)) {
   return (req: Request, _res: Response, next: NextFunction) => {
-    refuseAnnouncedOver(req, limitBytes);
+    refuseAnnouncedOver(req, typeof limitBytes === 'number' ? limitBytes : limitBytes(req));
     next();
   };
 }

@@ -14,12 +14,12 @@ const JSON_TYPE = /^application\/json\s*(?:;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
  * body-parser's generality (charsets, inflation) that a JSON API does not need, and body-parser
  * reads a body over the limit to its end before refusing it (readBody stops at the limit).
  */
-export function jsonBody(limitBytes: number) {
+export function jsonBody(limitBytes: number | ((req: Request) => number)) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     req.body = undefined;
     if (!hasBody(req)) return next();
     if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) throw errors.unsupportedMediaType();
-    const body = await readBody(req, limitBytes);
+    const body = await readBody(req, typeof limitBytes === 'number' ? limitBytes : limitBytes(req));
     try {
       req.body = JSON.parse(body!.toString('utf8'));
     } catch {

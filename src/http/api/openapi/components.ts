@@ -3,6 +3,8 @@ import { clicksExportQuery, linkStatsQuery, listClicksQuery, workspaceStatsQuery
 import { SCOPES } from '../../../keys/scopes.js';
 import { createLinkBody, exportLinksQuery, listLinksQuery, updateLinkBody } from '../../../links/links.schema.js';
 import { createDomainBody, listDomainsQuery, updateDomainBody } from '../../../domains/domains.schema.js';
+import { createImportBody, listImportRowsQuery } from '../../../imports/imports.service.js';
+import { IMPORT_FORMATS } from '../../../imports/parse-import.js';
 import { EVENT_TYPES } from '../../../outbox/events.js';
 import { qrOptionsSchema } from '../../../qr/qr.js';
 import { createWebhookBody, listDeliveriesQuery, listEventsQuery, listWebhooksQuery, rotateSecretBody, updateWebhookBody } from '../../../webhooks/webhooks.schema.js';
@@ -92,6 +94,35 @@ export const Domain = named(
   }),
 );
 export const DomainList = page('DomainList', Domain);
+
+const ImportRowItem = z.strictObject({
+  line: count,
+  outcome: z.enum(['created', 'would_create', 'invalid', 'conflict', 'over_limit']),
+  slug: z.string().nullable(),
+  problems: z.array(z.strictObject({ field: z.string(), message: z.string() })),
+});
+
+export const Import = named(
+  'Import',
+  z.strictObject({
+    id: z.string().meta({ examples: ['imp_0Vc8wlrat0mTf0KWbn7k'] }),
+    format: z.enum(IMPORT_FORMATS),
+    dryRun: z.boolean(),
+    domain: z.string().nullable().meta({ description: "The domain every link goes on ('' this server's host); null: each row's own" }),
+    status: z.enum(['queued', 'running', 'done', 'failed']),
+    total: count.meta({ description: 'Rows in the file (0 until it is read)' }),
+    processed: count,
+    created: count.meta({ description: 'Links created (a dry run: that would be)' }),
+    skipped: count.meta({ description: 'Rows not imported: invalid, a slug taken, over the plan' }),
+    error: z.string().nullable().meta({ description: 'Why a failed import stopped (a file that is not the format chosen, say)' }),
+    createdAt: time,
+    finishedAt: nullableTime,
+    problems: z
+      .array(ImportRowItem)
+      .meta({ description: 'The first 100 rows not imported (invalid, a slug taken, over the plan), in file order; every row: GET /imports/{id}/rows' }),
+  }),
+);
+export const ImportRowList = page('ImportRowList', ImportRowItem.extend({ linkId: z.string().nullable() }));
 
 export const Me = named(
   'Me',
@@ -266,10 +297,22 @@ export const RawClick = named(
 );
 export const ClickList = page('ClickList', RawClick);
 
+export const QrLogo = named(
+  'QrLogo',
+  z.strictObject({
+    linkId: z.string().nullable().meta({ description: "The link whose logo it is; null: the workspace's, drawn in the codes of links without one" }),
+    contentType: z.enum(['image/png', 'image/svg+xml']),
+    sizeBytes: count.meta({ description: 'Bytes of the image as stored (a PNG without its metadata chunks, the SVG as checked)' }),
+    sha256: z.string().meta({ description: "SHA-256 of the image, base64url: the ETag of GET, and part of the codes' ETags" }),
+    createdAt: time,
+  }),
+);
+
 // Request bodies: the routes' own schemas.
 named('CreateLinkRequest', createLinkBody);
 named('UpdateLinkRequest', updateLinkBody);
 named('CreateDomainRequest', createDomainBody);
+named('CreateImportRequest', createImportBody);
 named('UpdateDomainRequest', updateDomainBody);
 named('CreateWebhookRequest', createWebhookBody);
 named('UpdateWebhookRequest', updateWebhookBody);
@@ -281,6 +324,7 @@ export const QUERIES = {
   exportLinks: exportLinksQuery,
   clicksExport: clicksExportQuery,
   listDomains: listDomainsQuery,
+  listImportRows: listImportRowsQuery,
   qr: qrOptionsSchema,
   linkStats: linkStatsQuery,
   listClicks: listClicksQuery,

@@ -92,7 +92,7 @@ function errorResponses(op: Operation): Record<string, Json> {
     'browser_origin_refused',
     ...(op.operationId === 'getLinkQr' ? (['plan_limit_reached'] as const) : []),
   ]);
-  add(404, [...(op.idParam ? (['not_found'] as const) : [])]);
+  add(404, [...(op.idParam || op.answers404 ? (['not_found'] as const) : [])]);
   add(409, [...(op.conflicts ?? []), ...(isPost ? (['idempotency_key_reused', 'idempotency_key_in_progress', 'idempotency_record_unreadable'] as const) : [])]);
   if (authenticated) {
     add(413, ['payload_too_large']);
@@ -106,6 +106,12 @@ function errorResponses(op: Operation): Record<string, Json> {
   return out;
 }
 
+/** A QR logo, as uploaded and as served: the image itself. */
+const LOGO_CONTENT = {
+  'image/png': { schema: { type: 'string', contentMediaType: 'image/png', contentEncoding: 'binary' } },
+  'image/svg+xml': { schema: { type: 'string', contentMediaType: 'image/svg+xml' } },
+};
+
 function successResponse(op: Operation): Json {
   const { success } = op;
   const headers: Json = { ...RATE_LIMIT_HEADERS };
@@ -118,6 +124,9 @@ function successResponse(op: Operation): Json {
       'image/svg+xml': { schema: { type: 'string' } },
       'image/png': { schema: { type: 'string', contentMediaType: 'image/png', contentEncoding: 'binary' } },
     };
+  } else if (success.schema === 'logo') {
+    headers.ETag = { schema: { type: 'string' }, description: "Strong: the image's SHA-256" };
+    response.content = LOGO_CONTENT;
   } else if (success.schema === 'csv') {
     headers['Content-Disposition'] = { schema: { type: 'string' }, description: 'attachment; filename="…csv"' };
     response.content = { 'text/csv': { schema: { type: 'string' } } };
@@ -190,10 +199,12 @@ function operationObject(op: Operation): Json {
     description: [op.description, scopeText].filter(Boolean).join('\n\n'),
     'x-scope': op.scope === 'public' ? null : op.scope,
     parameters,
-    responses: { [String(op.success.status)]: successResponse(op), ...(op.success.schema === 'qr' ? { 304: { description: 'Not modified (If-None-Match)', headers: RATE_LIMIT_HEADERS } } : {}), ...errorResponses(op) },
+    responses: { [String(op.success.status)]: successResponse(op), ...(op.success.schema === 'qr' || op.success.schema === 'logo' ? { 304: { description: 'Not modified (If-None-Match)', headers: RATE_LIMIT_HEADERS } } : {}), ...errorResponses(op) },
   };
   if (op.scope === 'public') object.security = [];
-  if (op.body) {
+  if (op.body === 'logo') {
+    object.requestBody = { required: true, description: 'The image itself, at most 64 KB: a PNG of at most 1024×1024 pixels, or an SVG of shapes', content: LOGO_CONTENT };
+  } else if (op.body) {
     object.requestBody = {
       required: !op.bodyOptional,
       content: {
@@ -263,6 +274,7 @@ export function buildOpenApiDocument({ baseUrl, webhookRetrySchedule }: OpenApiO
       { name: 'Keys', description: 'The calling key' },
       { name: 'Links', description: 'Short links' },
       { name: 'Domains', description: "The workspace's own domains for short links" },
+      { name: 'Imports', description: 'Links from a file: LinkQR CSV, Bitly, Shlink, Kutt, YOURLS' },
       { name: 'QR codes', description: 'QR images of short links' },
       { name: 'Analytics', description: 'Clicks, exact at any range' },
       { name: 'Webhooks', description: 'Endpoints and their deliveries' },

@@ -178,8 +178,26 @@ describe('the document is as strict as the server, and says what its schemas can
       'whole-hours': () => t.request('GET', '/api/v1/stats?from=2030-01-01T10:30:00Z&to=2030-01-02', { key }),
       'qr-contrast': () => t.request('GET', `/api/v1/links/${link.id}/qr?fg=ffffff&bg=000000`, { key }),
       'qr-size': () => t.request('GET', `/api/v1/links/${longLink.id}/qr?size=64&margin=16`, { key }),
+      'qr-logo-image': () =>
+        t.request('PUT', `/api/v1/links/${link.id}/qr-logo`, {
+          key,
+          headers: { 'content-type': 'image/svg+xml' },
+          rawBody: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><script>alert(1)</script></svg>',
+        }),
       'slug-unique': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/again', slug: 'rules' } }),
       'target-condition': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/', targets: [{ url: 'https://example.com/all' }] } }),
+      'imports-at-a-time': async () => {
+        const busy = await t.key({ workspace: 'Busy' });
+        const workspaceId = (await findWorkspaceByName(t.store.db, 'Busy'))!.id;
+        for (let i = 0; i < 3; i++) {
+          // Waiting, as a long import leaves them: leased far ahead, so the runner leaves them alone.
+          await t.store.db.exec(
+            "insert into imports (id, workspace_id, format, dry_run, status, data, lease_until, created_at, updated_at) values (?, ?, 'csv', 1, 'queued', 'url', ?, ?, ?)",
+            `imp_busy${i}0000000000000000`.slice(0, 24), workspaceId, Date.now() + 3_600_000, Date.now(), Date.now(),
+          );
+        }
+        return t.request('POST', '/api/v1/imports', { key: busy, body: { format: 'csv', data: 'url\nhttps://example.com/' } });
+      },
       'link-domain': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/', domain: 'not-added.example' } }),
       'domain-hostname': () => t.request('POST', '/api/v1/domains', { key, body: { hostname: '10.0.0.1' } }),
       'domain-unique': async () => {

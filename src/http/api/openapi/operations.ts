@@ -1,11 +1,11 @@
 import type { Scope } from '../../../keys/scopes.js';
 import type { QUERIES } from './components.js';
 
-export type Tag = 'Keys' | 'Links' | 'Domains' | 'QR codes' | 'Analytics' | 'Webhooks' | 'Events' | 'Contract';
+export type Tag = 'Keys' | 'Links' | 'Domains' | 'Imports' | 'QR codes' | 'Analytics' | 'Webhooks' | 'Events' | 'Contract';
 
 export interface Operation {
   operationId: string;
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** OpenAPI template under /api/v1: `/links/{id}`. */
   path: string;
   tag: Tag;
@@ -14,19 +14,21 @@ export interface Operation {
   /** null: any valid key; 'public': no key at all. */
   scope: Scope | null | 'public';
   query?: keyof typeof QUERIES;
-  /** A request body component; `bodyOptional` when it may be left out. */
-  body?: string;
+  /** A request body component, or 'logo': the image itself (PNG or SVG); `bodyOptional` when it may be left out. */
+  body?: string | 'logo';
   bodyOptional?: boolean;
   idParam?: string;
   success: {
     status: number;
     description: string;
-    /** A component (JSON), 'qr' (SVG or PNG), 'csv' (a CSV download), 'document' (this document), or none (no body). */
-    schema?: string | 'qr' | 'csv' | 'document';
+    /** A component (JSON), 'qr' (SVG or PNG), 'logo' (a stored logo: PNG or SVG), 'csv' (a CSV download), 'document' (this document), or none (no body). */
+    schema?: string | 'qr' | 'logo' | 'csv' | 'document';
     location?: boolean;
   };
+  /** Answers 404 when what it reads or removes is not set (beyond an unknown path id): a QR logo. */
+  answers404?: boolean;
   /** Conflicts this operation can answer (409), beyond the idempotency ones of every POST. */
-  conflicts?: ('slug_taken' | 'domain_taken' | 'domain_in_use' | 'webhook_disabled')[];
+  conflicts?: ('slug_taken' | 'domain_taken' | 'domain_in_use' | 'imports_in_progress' | 'webhook_disabled')[];
 }
 
 /** Every /api/v1 route. A test checks this list against the routes Express actually has. */
@@ -100,11 +102,66 @@ export const OPERATIONS: Operation[] = [
     conflicts: ['domain_in_use'],
   },
   {
+    operationId: 'createImport', method: 'post', path: '/imports', tag: 'Imports', scope: 'links:write', body: 'CreateImportRequest',
+    summary: 'Import links from a file',
+    description:
+      'LinkQR\'s own CSV (or any CSV with a URL column), or the exports of Bitly, Shlink, Kutt and YOURLS, up to 64 MB and 100,000 links. The import runs as a job: poll `GET /imports/{id}` for its progress and `GET /imports/{id}/rows` for what happened to each row. `dryRun: true` checks every row (the link rules, slugs already taken, the plan\'s link limit) and creates nothing. Each link created sends its `link.created` event.',
+    success: { status: 202, description: 'The import, queued', schema: 'Import', location: true },
+    conflicts: ['imports_in_progress'],
+  },
+  {
+    operationId: 'getImport', method: 'get', path: '/imports/{id}', tag: 'Imports', scope: 'links:read', idParam: 'imp_…',
+    summary: 'An import and its progress', success: { status: 200, description: 'The import', schema: 'Import' },
+  },
+  {
+    operationId: 'listImportRows', method: 'get', path: '/imports/{id}/rows', tag: 'Imports', scope: 'links:read', idParam: 'imp_…', query: 'listImportRows',
+    summary: 'What happened to each row, in source order',
+    description: '`line` is where the record starts in the file (the CSV header is line 1; JSON: its position in the list).',
+    success: { status: 200, description: 'A page of rows', schema: 'ImportRowList' },
+  },
+  {
     operationId: 'getLinkQr', method: 'get', path: '/links/{id}/qr', tag: 'QR codes', scope: 'links:read', idParam: 'lnk_…', query: 'qr',
     summary: 'The QR code of a link',
     description:
-      'Encodes the tracked URL `<shortUrl>?qr=1`, so scans are counted as QR scans. The first image of a link counts it as one of the plan\'s QR codes (`qrCodes` limit), so it also needs `links:write`: a key without it gets 403 `insufficient_scope` naming `links:write`, and nothing is counted. Every later image (any size, colour or format) is free and needs only `links:read`. Strong `ETag`; send `If-None-Match` to get 304.',
+      'Encodes the tracked URL `<shortUrl>?qr=1`, so scans are counted as QR scans. The first image of a link counts it as one of the plan\'s QR codes (`qrCodes` limit), so it also needs `links:write`: a key without it gets 403 `insufficient_scope` naming `links:write`, and nothing is counted. Every later image (any size, colour or format) is free and needs only `links:read`. The link\'s logo, else the workspace\'s (`PUT /links/{id}/qr-logo`, `PUT /qr-logo`), is drawn in the middle, at error correction H whatever `ecc` asks; `logo=none` leaves it out. Strong `ETag` (it changes with the logo); send `If-None-Match` to get 304.',
     success: { status: 200, description: 'The image (`format=svg`: image/svg+xml, `format=png`: image/png)', schema: 'qr' },
+  },
+  {
+    operationId: 'setLinkQrLogo', method: 'put', path: '/links/{id}/qr-logo', tag: 'QR codes', scope: 'links:write', idParam: 'lnk_…', body: 'logo',
+    summary: 'Set the logo in the middle of a link’s QR codes',
+    description:
+      'The body is the image itself, at most 64 KB: `Content-Type: image/png` (at most 1024×1024 pixels) or `image/svg+xml` (shapes only). The link\'s codes are then drawn with it in the middle, always at error correction H (whatever `ecc` asks), on a light plate sized so that every error correction block keeps half of what it corrects for wear. It wins over the workspace\'s logo and replaces the link\'s own, if it had one. What is stored is what the codes show: a PNG without its metadata chunks, the SVG as checked. The codes\' ETags change with it.',
+    success: { status: 200, description: 'The logo as stored', schema: 'QrLogo' },
+  },
+  {
+    operationId: 'getLinkQrLogo', method: 'get', path: '/links/{id}/qr-logo', tag: 'QR codes', scope: 'links:read', idParam: 'lnk_…', answers404: true,
+    summary: 'The logo of a link’s QR codes',
+    description: 'The link\'s own logo, not the workspace\'s: 404 `not_found` when it has none. Strong `ETag` (the image\'s SHA-256); send `If-None-Match` to get 304.',
+    success: { status: 200, description: 'The image (image/png or image/svg+xml)', schema: 'logo' },
+  },
+  {
+    operationId: 'deleteLinkQrLogo', method: 'delete', path: '/links/{id}/qr-logo', tag: 'QR codes', scope: 'links:write', idParam: 'lnk_…', answers404: true,
+    summary: 'Remove a link’s logo',
+    description: 'Its codes get the workspace\'s logo again, if there is one, else none. 404 `not_found` when it has none.',
+    success: { status: 204, description: 'Removed' },
+  },
+  {
+    operationId: 'setWorkspaceQrLogo', method: 'put', path: '/qr-logo', tag: 'QR codes', scope: 'links:write', body: 'logo',
+    summary: 'Set the logo in the middle of the workspace’s QR codes',
+    description: 'Drawn in the codes of every link without a logo of its own; the same image rules as a link\'s logo. In the admin UI, admins and owners set it (Settings).',
+    success: { status: 200, description: 'The logo as stored', schema: 'QrLogo' },
+  },
+  {
+    operationId: 'getWorkspaceQrLogo', method: 'get', path: '/qr-logo', tag: 'QR codes', scope: 'links:read', answers404: true,
+    summary: 'The logo of the workspace’s QR codes',
+    description: '404 `not_found` when there is none. Strong `ETag` (the image\'s SHA-256); send `If-None-Match` to get 304.',
+    success: { status: 200, description: 'The image (image/png or image/svg+xml)', schema: 'logo' },
+  },
+  {
+    operationId: 'deleteWorkspaceQrLogo', method: 'delete', path: '/qr-logo', tag: 'QR codes', scope: 'links:write', answers404: true,
+    summary: 'Remove the workspace’s logo',
+    description: 'Links with a logo of their own keep it. 404 `not_found` when there is none.',
+    success: { status: 204, description: 'Removed' },
   },
   {
     operationId: 'getLinkStats', method: 'get', path: '/links/{id}/stats', tag: 'Analytics', scope: 'analytics:read', idParam: 'lnk_…', query: 'linkStats',

@@ -78,9 +78,15 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
   },
   {
     id: 'qr-size',
-    rule: '`size` must give the code at least 2 px per module, quiet zone included (`size ≥ 2 × (modules + 2 × margin)`), or 3 px with `margin=0` (`size ≥ 3 × modules`); the module count depends on the link\'s short URL and on `ecc`. The refusal names the smallest size that works for this link.',
+    rule: '`size` must give the code at least 2 px per module, quiet zone included (`size ≥ 2 × (modules + 2 × margin)`), or 3 px with `margin=0` (`size ≥ 3 × modules`); the module count depends on the link\'s short URL and on `ecc` (H when the code has a logo). The refusal names the smallest size that works for this link.',
     operations: ['getLinkQr'],
     refusal: invalid(['size'], '^must be at least \\d+'),
+  },
+  {
+    id: 'qr-logo-image',
+    rule: 'A QR logo must be a PNG of at most 1024×1024 pixels, or a UTF-8 SVG with a viewBox made of shapes (no scripts, event handlers, text, embedded images, animation, markers or references outside the file), at most 64 KB, and its `Content-Type` must agree with its bytes.',
+    operations: ['setLinkQrLogo', 'setWorkspaceQrLogo'],
+    refusal: invalid(['logo'], '^(must|is|could) '),
   },
   {
     id: 'slug-unique',
@@ -96,9 +102,15 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
   },
   {
     id: 'link-domain',
-    rule: "A link's `domain` must be this server's own host name (the default) or a domain the workspace added (`GET /domains`).",
-    operations: ['createLink', 'updateLink'],
+    rule: "A link's `domain` (and an import's) must be this server's own host name (the default) or a domain the workspace added (`GET /domains`).",
+    operations: ['createLink', 'updateLink', 'createImport'],
     refusal: invalid(['domain'], '^is not a domain of this workspace'),
+  },
+  {
+    id: 'imports-at-a-time',
+    rule: 'A workspace has at most 3 imports waiting or running at once.',
+    operations: ['createImport'],
+    refusal: { status: 409, code: 'imports_in_progress' },
   },
   {
     id: 'domain-hostname',
