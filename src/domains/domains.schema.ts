@@ -1,10 +1,17 @@
 import * as z from 'zod';
+import { errors } from '../lib/errors.js';
 import { httpUrl } from '../links/links.schema.js';
 import { cursorParam, limitParam } from '../lib/pagination.js';
 import { patchOf } from '../lib/request-schemas.js';
 import { canonicalHostname } from './hostnames.js';
 
 export const DOMAIN_ID_PATTERN = /^dom_[0-9A-Za-z]{20}$/;
+
+/** A route's :id as a domain id; anything else is a domain that does not exist (404). */
+export function domainIdOf(raw: string | string[] | undefined): string {
+  if (typeof raw !== 'string' || !DOMAIN_ID_PATTERN.test(raw)) throw errors.notFound(`Domain ${String(raw)}`);
+  return raw;
+}
 
 /** A domain name as sent; stored canonical (src/domains/hostnames.ts). */
 export const hostnameField = z

@@ -45,6 +45,12 @@ export const IMPORT_LEASE_MS = 60_000;
 
 export const IMPORT_ID_PATTERN = /^imp_[0-9A-Za-z]{20}$/;
 
+/** A route's :id as an import id; anything else is an import that does not exist (404). */
+export function importIdOf(raw: string | string[] | undefined): string {
+  if (typeof raw !== 'string' || !IMPORT_ID_PATTERN.test(raw)) throw errors.notFound(`Import ${String(raw)}`);
+  return raw;
+}
+
 /** POST /api/v1/imports. */
 export const createImportBody = z.strictObject({
   format: z.enum(IMPORT_FORMATS, { message: `must be one of ${IMPORT_FORMATS.join(', ')}` }).meta({

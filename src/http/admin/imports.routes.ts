@@ -7,14 +7,14 @@ import { IMPORT_FORMATS } from '../../imports/parse-import.js';
 import {
   createImportBody,
   getImport,
-  IMPORT_ID_PATTERN,
+  importIdOf as importId,
   type ImportDeps,
   listImportRows,
   listImports,
   runDryRun,
   startImport,
 } from '../../imports/imports.service.js';
-import { AppError, errors } from '../../lib/errors.js';
+import { AppError } from '../../lib/errors.js';
 import { linksCsv } from '../../links/links-export.js';
 import { exportLinksQuery } from '../../links/links.schema.js';
 import { authorize } from '../../policy/policy.js';
@@ -136,10 +136,6 @@ export function bindImportPages(router: Router, deps: ImportPagesDeps) {
 
 const text = (v: unknown) => (typeof v === 'string' ? v : '');
 
-function importId(raw: string | string[] | undefined): string {
-  if (typeof raw !== 'string' || !IMPORT_ID_PATTERN.test(raw)) throw errors.notFound(`Import ${String(raw)}`);
-  return raw;
-}
 
 /** The Links page's filters as the export takes them (blank ones left out). */
 function pickFilters(req: Request) {

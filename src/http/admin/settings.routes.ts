@@ -1,8 +1,8 @@
 import type { Request, Response, Router } from 'express';
 import { recordAudit } from '../../audit/audit.js';
-import { createDomainBody, DOMAIN_ID_PATTERN, updateDomainBody } from '../../domains/domains.schema.js';
+import { createDomainBody, domainIdOf as domainId, updateDomainBody } from '../../domains/domains.schema.js';
 import { createDomain, deleteDomain, type DomainDeps, listDomains, updateDomain } from '../../domains/domains.service.js';
-import { AppError, errors } from '../../lib/errors.js';
+import { AppError } from '../../lib/errors.js';
 import { parseInput } from '../middleware/validate.js';
 import { allows, authorize } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
@@ -42,10 +42,7 @@ function domainFormErrors(e: unknown): DomainForm['errors'] {
   return out;
 }
 
-function domainId(raw: string | string[] | undefined): string {
-  if (typeof raw !== 'string' || !DOMAIN_ID_PATTERN.test(raw)) throw errors.notFound(`Domain ${String(raw)}`);
-  return raw;
-}
+
 
 /** Mounted under /admin: routes say `/settings`, redirects the full path. */
 const ROUTE = '/settings';

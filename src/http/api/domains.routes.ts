@@ -1,15 +1,9 @@
 import type { Router } from 'express';
-import { createDomainBody, DOMAIN_ID_PATTERN, listDomainsQuery, updateDomainBody } from '../../domains/domains.schema.js';
+import { createDomainBody, domainIdOf as domainId, listDomainsQuery, updateDomainBody } from '../../domains/domains.schema.js';
 import { createDomain, deleteDomain, type DomainDeps, getDomain, listDomains, updateDomain } from '../../domains/domains.service.js';
-import { errors } from '../../lib/errors.js';
 import { can, changeOf, principalOf } from '../middleware/auth.js';
 import { noQuery, parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
-
-function domainId(raw: string | string[] | undefined): string {
-  if (typeof raw !== 'string' || !DOMAIN_ID_PATTERN.test(raw)) throw errors.notFound(`Domain ${String(raw)}`);
-  return raw;
-}
 
 export function bindDomainsApi(router: Router, deps: DomainDeps) {
   router.post('/domains', can('domains.manage'), noQuery, async (req, res) => {

@@ -1,14 +1,8 @@
 import type { Router } from 'express';
-import { errors } from '../../lib/errors.js';
-import { createImportBody, getImport, IMPORT_ID_PATTERN, type ImportDeps, listImportRows, listImportRowsQuery, startImport } from '../../imports/imports.service.js';
+import { createImportBody, getImport, importIdOf as importId, type ImportDeps, listImportRows, listImportRowsQuery, startImport } from '../../imports/imports.service.js';
 import { can, changeOf, principalOf } from '../middleware/auth.js';
 import { noQuery, parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
-
-function importId(raw: string | string[] | undefined): string {
-  if (typeof raw !== 'string' || !IMPORT_ID_PATTERN.test(raw)) throw errors.notFound(`Import ${String(raw)}`);
-  return raw;
-}
 
 export function bindImportsApi(router: Router, deps: ImportDeps) {
   router.post('/imports', can('links.write'), noQuery, async (req, res) => {
