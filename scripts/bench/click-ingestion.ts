@@ -3,7 +3,7 @@
 // raw INSERT loops into the same table, same batch size, in the same run (three forms on PostgreSQL).
 //   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres node --import tsx scripts/bench/click-ingestion.ts
 //   node --import tsx scripts/bench/click-ingestion.ts          (SQLite, for comparison)
-//   BENCH_CLICKS (default 200,000), BENCH_LINKS (default 1,000)
+//   BENCH_CLICKS (default 200,000), BENCH_LINKS (default 1,000), BENCH_ADDRESSES=documentation (see below)
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import { createWorkspace } from '../../src/workspaces/workspaces.service.js';
 const CLICKS = Number(process.env.BENCH_CLICKS ?? 200_000);
 const LINKS = Number(process.env.BENCH_LINKS ?? 1_000);
 const BATCH = 2_000; // the recorder's default maxBatch
+const DOCUMENTATION_ADDRESSES = process.env.BENCH_ADDRESSES === 'documentation';
 const server = process.env.BENCH_POSTGRES_URL;
 
 const AGENT = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
@@ -68,8 +69,9 @@ async function main() {
       qr: i % 4 === 0,
       referrer: i % 3 === 0 ? 'https://www.google.com/' : undefined,
       userAgent: AGENT,
-      // Public addresses of many networks, so each click's country is looked up as a visitor's would be.
-      ip: `${23 + (i % 190)}.${(i * 7) % 256}.${(i * 13) % 256}.${1 + (i % 250)}`,
+      // Public addresses of many networks, so each click's country is looked up as a visitor's
+      // would be; BENCH_ADDRESSES=documentation: 203.0.113.x, which has none (no lookup, one facet row).
+      ip: DOCUMENTATION_ADDRESSES ? `203.0.113.${i % 250}` : `${23 + (i % 190)}.${(i * 7) % 256}.${(i * 13) % 256}.${1 + (i % 250)}`,
     });
 
     // The recorder, fed as redirects would feed it: a batch's worth at a time, as fast as it writes.

@@ -193,8 +193,9 @@ export function createRedirectHandler(deps: RedirectDeps) {
       referrer: req.headers.referer,
       userAgent,
       ip: deps.clientIp(req),
-      ...(country === undefined ? {} : { country }),
     };
+    // Set only when a target asked for it: the batch looks the others up, off this path.
+    if (country !== undefined) click.country = country;
     // Counted now, before any write, so that concurrent requests see the limit at once.
     if (!bot) target.humanClicks++;
     if (!bot && target.maxClicks !== null) return redirectOnceWritten(req, res, target, click, destination, status);
