@@ -1,3 +1,4 @@
+import { resolveTxt } from 'node:dns/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ClickRecorder, type ClickRecorderOptions } from './clicks/click-recorder.js';
@@ -50,6 +51,8 @@ export interface ServerOptions {
   webhookTimeouts?: Pick<SenderOptions, 'totalTimeoutMs' | 'connectTimeoutMs' | 'timers'>;
   /** The at-rest keys, when the caller read them already (serve does, before migrating); else read here. */
   atRestKeys?: AtRestKeys;
+  /** DNS TXT lookups for domain verification (default: the system resolver); tests give their own. */
+  resolveTxt?: (name: string) => Promise<string[][]>;
 }
 
 /** The running server: HTTP (redirect fast path + Express) over one store. */
@@ -155,6 +158,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     // Every instance on the database drops the link from its cache (this one at once).
     linkChanged: (domain: string, slug: string) => db.changes.publish({ kind: 'link', domain, slug }),
     // Every instance reloads its list; this one before the change is answered, so the next request routes by it.
+    resolveTxt: opts.resolveTxt ?? ((name: string) => resolveTxt(name)),
     async domainsChanged() {
       db.changes.publish({ kind: 'domains' });
       await reloadDomains();

@@ -8,6 +8,8 @@ CREATE TABLE domains (
   hostname           TEXT NOT NULL UNIQUE, -- lower case, IDNs in punycode, no port
   root_redirect      TEXT,                 -- where `/` goes; null: a short page
   not_found_redirect TEXT,                 -- where unknown slugs go; null: the 404 page
+  verification_token TEXT NOT NULL,        -- the TXT record _linkqr.<hostname> must hold it
+  verified_at        INTEGER,                  -- null: not proven yet; no redirect, no TLS
   created_at         INTEGER NOT NULL,
   updated_at         INTEGER NOT NULL
 ) STRICT;

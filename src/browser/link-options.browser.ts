@@ -47,8 +47,15 @@ describe('admin UI in a browser: domains, targets and protected links', () => {
       assert.match(await page.locator('#hostname-error').innerText(), /^Must be a domain name/);
       await page.fill('#hostname', host);
       await page.click('#domains button:has-text("Add domain")');
-      await page.locator(`.domain-item:has-text("${host}")`).waitFor();
+      const item = page.locator(`.domain-item:has-text("${host}")`);
+      await item.waitFor();
       await screenshot(`options-01-domain-${name}`);
+      // Proven by its TXT record (the test's DNS), with the page's button.
+      const [txtName, txtValue] = await item.locator('.domain-verify dd').allInnerTexts();
+      t.txt.set(txtName!, [txtValue!]);
+      await item.locator('button:has-text("Check the record")').click();
+      await page.locator(`text=${host} is verified`).waitFor();
+      await screenshot(`options-01b-domain-verified-${name}`);
 
       // The link form offers the domain; targets and a password go with the new link.
       await page.goto('/admin/links');

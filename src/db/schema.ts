@@ -129,6 +129,10 @@ export interface DomainRow {
   hostname: string;
   root_redirect: string | null;
   not_found_redirect: string | null;
+  /** What the TXT record `_linkqr.<hostname>` must hold to prove the workspace controls the name. */
+  verification_token: string;
+  /** Null until proven: an unproven domain gets no redirects and no TLS. */
+  verified_at: number | null;
   created_at: number;
   updated_at: number;
 }

@@ -1,6 +1,6 @@
 import type { Queries } from '../db/db.js';
 import { asLocation } from '../links/location.js';
-import { allDomainRows } from './domains.repo.js';
+import { verifiedDomainRows } from './domains.repo.js';
 import { hostOfHeader } from './hostnames.js';
 
 /** What requests to an added domain need: its redirects as Location headers carry them. */
@@ -23,7 +23,8 @@ export class DomainDirectory {
 
   async reload(): Promise<void> {
     const mine = ++this.generation;
-    const rows = await allDomainRows(this.db);
+    // Only proven ones: a name a workspace merely claimed gets no redirects and no TLS.
+    const rows = await verifiedDomainRows(this.db);
     // Two reloads in flight: the one started last saw the latest state.
     if (mine !== this.generation) return;
     const location = (url: string | null) => (url === null ? null : asLocation(url));

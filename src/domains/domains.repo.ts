@@ -21,8 +21,8 @@ export function listDomainRows(db: Queries, workspaceId: string, limit: number, 
   return db.all(query.orderBy('id').limit(limit));
 }
 
-/** Every domain of the instance: what the redirect path dispatches on (src/domains/domain-directory.ts). */
-export const allDomainRows = (db: Queries) => db.all(db.q.selectFrom('domains').selectAll().orderBy('hostname'));
+/** Every verified domain of the instance: what the redirect path dispatches on (src/domains/domain-directory.ts). */
+export const verifiedDomainRows = (db: Queries) => db.all(db.q.selectFrom('domains').selectAll().where('verified_at', 'is not', null).orderBy('hostname'));
 
 export const countDomains = async (db: Queries, workspaceId: string) =>
   (await db.row<{ n: number }>('select count(*) as n from domains where workspace_id = ?', workspaceId))!.n;

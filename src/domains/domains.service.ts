@@ -3,6 +3,7 @@ import type { DomainRow } from '../db/schema.js';
 import { type Clock, toIso } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
+import { randomBase62 } from '../lib/base62.js';
 import { changes, type ChangeContext, recordAudit } from '../audit/audit.js';
 import { requireWithinPlanLimit } from '../workspaces/plans.js';
 import type { CreateDomainInput, ListDomainsQuery, UpdateDomainInput } from './domains.schema.js';
@@ -11,19 +12,31 @@ import { countDomains, countLinksOnDomain, deleteDomainRow, findDomain, insertDo
 export interface DomainDeps {
   db: Db;
   clock: Clock;
+  /** The TXT records of a DNS name (node:dns's resolveTxt; tests give their own). */
+  resolveTxt(name: string): Promise<string[][]>;
   /** Base of short URLs (LINKQR_BASE_URL), without a trailing slash. */
   baseUrl(): string;
   /** After a commit that added, changed or removed a domain: resolves once this instance routes by the new list. */
   domainsChanged(): Promise<void>;
 }
 
-/** Domain JSON (SPEC §8). */
+/** The DNS record that proves a workspace controls a hostname: a TXT record on `_linkqr.<hostname>`. */
+export const verificationRecord = (row: Pick<DomainRow, 'hostname' | 'verification_token'>) => ({
+  type: 'TXT' as const,
+  name: `_linkqr.${row.hostname}`,
+  value: `linkqr-verification=${row.verification_token}`,
+});
+
+/** Domain JSON (SPEC §8, with the proof of ownership). */
 export function presentDomain(row: DomainRow) {
   return {
     id: row.id,
     hostname: row.hostname,
     rootRedirect: row.root_redirect,
     notFoundRedirect: row.not_found_redirect,
+    verified: row.verified_at !== null,
+    verifiedAt: toIso(row.verified_at),
+    verification: verificationRecord(row),
     createdAt: toIso(row.created_at)!,
     updatedAt: toIso(row.updated_at)!,
   };
@@ -44,6 +57,8 @@ export async function createDomain(deps: DomainDeps, workspaceId: string, ctx: C
     hostname: input.hostname,
     root_redirect: input.rootRedirect ?? null,
     not_found_redirect: input.notFoundRedirect ?? null,
+    verification_token: randomBase62(24),
+    verified_at: null,
     created_at: now,
     updated_at: now,
   };
@@ -93,6 +108,43 @@ export async function updateDomain(deps: DomainDeps, workspaceId: string, ctx: C
   });
   await deps.domainsChanged();
   return domain;
+}
+
+/**
+ * Checks the domain's TXT record and, when it holds the token, marks the domain verified: from
+ * then on it gets redirects and TLS (tls-allowed). Until then nothing is served on it, so a
+ * workspace that claims a name it does not control gets nothing from the claim.
+ */
+export async function verifyDomain(deps: DomainDeps, workspaceId: string, ctx: ChangeContext, id: string): Promise<Domain> {
+  const row = await findDomain(deps.db, workspaceId, id);
+  if (!row) throw notFound(id);
+  if (row.verified_at !== null) return presentDomain(row);
+  const record = verificationRecord(row);
+  let found: string[];
+  try {
+    found = (await deps.resolveTxt(record.name)).map((chunks) => chunks.join(''));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTFOUND' && code !== 'ENODATA') {
+      throw errors.conflict('domain_not_verified', `The DNS lookup of ${record.name} failed (${code ?? 'error'}): try again in a minute.`);
+    }
+    found = [];
+  }
+  if (!found.includes(record.value)) {
+    throw errors.conflict(
+      'domain_not_verified',
+      found.length === 0
+        ? `${record.name} has no TXT record yet: add one holding ${record.value} (DNS changes can take a few minutes to be seen).`
+        : `${record.name} has TXT records, but none holds ${record.value}.`,
+    );
+  }
+  const now = deps.clock.now();
+  await deps.db.write(async (t) => {
+    await updateDomainRow(t, id, { verified_at: now, updated_at: now });
+    await recordAudit(t, ctx, { workspaceId, action: 'domain.verify', targetType: 'domain', targetId: id, summary: { hostname: row.hostname }, at: now });
+  });
+  await deps.domainsChanged();
+  return presentDomain({ ...row, verified_at: now, updated_at: now });
 }
 
 /** Refused while links live on the domain: deleting them with it would break printed codes silently. */

@@ -137,6 +137,10 @@ export interface TestServer {
   request(method: string, path: string, opts?: Parameters<typeof http>[3]): Promise<HttpResult>;
   /** Writes buffered clicks now, instead of waiting for the batch timer. */
   flushClicks(): Promise<number>;
+  /** The DNS TXT records the server finds (name → values): what domain verification reads. No name resolves otherwise. */
+  txt: Map<string, string[]>;
+  /** Adds the domain's TXT record and verifies it through the API, as its owner would. */
+  verifyDomain(key: string, domainId: string): Promise<HttpResult>;
   close(): Promise<void>;
 }
 
@@ -162,7 +166,13 @@ export async function startTestServer(
   const logs: string[] = [];
   const log = createLogger(config.logLevel, { write: (line: string) => void logs.push(line) });
   const store = await openStore(config, { clock: opts.clock, log, applyPending: true, storageProbeMs: opts.storageProbeMs });
-  const server = await createServer(store, { clicks: opts.clicks, apiRequests: opts.apiRequests, jobs: false, webhookTimeouts: opts.webhookTimeouts, dispatcher: opts.dispatcher });
+  const txt = new Map<string, string[]>();
+  const resolveTxt = async (name: string) => {
+    const values = txt.get(name);
+    if (!values) throw Object.assign(new Error(`queryTxt ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+    return values.map((v) => [v]);
+  };
+  const server = await createServer(store, { clicks: opts.clicks, apiRequests: opts.apiRequests, jobs: false, webhookTimeouts: opts.webhookTimeouts, dispatcher: opts.dispatcher, resolveTxt });
   const url = await server.listen();
   let closed = false;
   return {
@@ -186,6 +196,12 @@ export async function startTestServer(
     },
     request: (method, path, o) => http(url, method, path, o),
     flushClicks: () => server.deps.clicks.flush(),
+    txt,
+    async verifyDomain(key, domainId) {
+      const domain = (await http(url, 'GET', `/api/v1/domains/${domainId}`, { key })).json as { verification: { name: string; value: string } };
+      txt.set(domain.verification.name, [...(txt.get(domain.verification.name) ?? []), domain.verification.value]);
+      return http(url, 'POST', `/api/v1/domains/${domainId}/verify`, { key });
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -33,9 +33,19 @@ describe('admin: domains on the Settings page, and the Domain field of the link 
     const added = await admin.post('/admin/settings/domains', { hostname: 'Go.Acme.Test', rootRedirect: '', notFoundRedirect: 'https://acme.test/404' });
     assert.equal(added.status, 303, added.text);
     const page = await admin.get('/admin/settings');
-    assert.match(page.text, /Added go\.acme\.test/);
+    assert.match(page.text, /Added go\.acme\.test: add its TXT record/);
     const id = /id="domain-(dom_[0-9A-Za-z]{20})"/.exec(page.text)![1]!;
-    assert.match(textOf(page.text, `domain-${id}`)!, /go\.acme\.test .*Home page \(\/\) A page naming the domain Unknown slugs https:\/\/acme\.test\/404/);
+    // Proven by its TXT record, through the page's button.
+    const value = /<dt>Value<\/dt><dd class="mono wrap-anywhere">([^<]+)<\/dd>/.exec(page.text)![1]!;
+    assert.match(textOf(page.text, `domain-${id}`)!, /Not verified yet/);
+    assert.equal((await admin.post(`/admin/settings/domains/${id}/verify`, {})).status, 303);
+    assert.match((await admin.get('/admin/settings')).text, /_linkqr\.go\.acme\.test has no TXT record yet/);
+    t.txt.set('_linkqr.go.acme.test', [value]);
+    await admin.post(`/admin/settings/domains/${id}/verify`, {});
+    const verifiedPage = await admin.get('/admin/settings');
+    assert.match(verifiedPage.text, /go\.acme\.test is verified/);
+    assert.doesNotMatch(textOf(verifiedPage.text, `domain-${id}`)!, /Not verified yet/);
+    assert.match(textOf(verifiedPage.text, `domain-${id}`)!, /go\.acme\.test Verified .*Home page \(\/\) A page naming the domain Unknown slugs https:\/\/acme\.test\/404/);
 
     const taken = await admin.post('/admin/settings/domains', { hostname: 'go.acme.test', rootRedirect: '', notFoundRedirect: '' });
     assert.equal(taken.status, 422);

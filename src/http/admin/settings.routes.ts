@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import { recordAudit } from '../../audit/audit.js';
 import { createDomainBody, domainIdOf as domainId, updateDomainBody } from '../../domains/domains.schema.js';
-import { createDomain, deleteDomain, type DomainDeps, listDomains, updateDomain } from '../../domains/domains.service.js';
+import { createDomain, deleteDomain, type DomainDeps, listDomains, updateDomain, verifyDomain } from '../../domains/domains.service.js';
 import { AppError } from '../../lib/errors.js';
 import { parseInput } from '../middleware/validate.js';
 import { allows, authorize } from '../../policy/policy.js';
@@ -117,7 +117,7 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
         notFoundRedirect: values.notFoundRedirect.trim() || undefined,
       }, 'body');
       const domain = await createDomain(deps, workspace.workspaceId, res.locals.change!, input);
-      await setFlash(deps, adminOf(res).session, { kind: 'ok', text: `Added ${domain.hostname}: choose it in a link's Domain field.` });
+      await setFlash(deps, adminOf(res).session, { kind: 'ok', text: `Added ${domain.hostname}: add its TXT record (below), then check it.` });
       return redirectTo(req, res, `${SETTINGS}#domains`);
     } catch (e) {
       await page(req, res, { domainForm: { values, errors: domainFormErrors(e) }, status: 422 });
@@ -137,6 +137,19 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
     } catch (e) {
       await page(req, res, { domainEdit: { id, values, errors: domainFormErrors(e) }, status: 422 });
     }
+  });
+
+  router.post(`${ROUTE}/domains/:id/verify`, async (req, res) => {
+    const { workspace, actor } = workspaceOf(res);
+    authorize(actor, 'domains.manage');
+    try {
+      const domain = await verifyDomain(deps, workspace.workspaceId, res.locals.change!, domainId(req.params.id));
+      await setFlash(deps, adminOf(res).session, { kind: 'ok', text: `${domain.hostname} is verified: its links redirect once its DNS points here.` });
+    } catch (e) {
+      if (!(e instanceof AppError) || e.code !== 'domain_not_verified') throw e;
+      await setFlash(deps, adminOf(res).session, { kind: 'error', text: e.detail });
+    }
+    redirectTo(req, res, `${SETTINGS}#domains`);
   });
 
   router.post(`${ROUTE}/domains/:id/delete`, async (req, res) => {

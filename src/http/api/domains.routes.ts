@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { createDomainBody, domainIdOf as domainId, listDomainsQuery, updateDomainBody } from '../../domains/domains.schema.js';
-import { createDomain, deleteDomain, type DomainDeps, getDomain, listDomains, updateDomain } from '../../domains/domains.service.js';
+import { createDomain, deleteDomain, type DomainDeps, getDomain, listDomains, updateDomain, verifyDomain } from '../../domains/domains.service.js';
 import { can, changeOf, principalOf } from '../middleware/auth.js';
 import { noQuery, parseInput } from '../middleware/validate.js';
 import { sendJson } from './send-json.js';
@@ -22,6 +22,10 @@ export function bindDomainsApi(router: Router, deps: DomainDeps) {
   router.patch('/domains/:id', can('domains.manage'), noQuery, async (req, res) => {
     const id = domainId(req.params.id);
     sendJson(res, 200, await updateDomain(deps, principalOf(res).workspaceId, changeOf(res), id, parseInput(updateDomainBody, req.body, 'body')));
+  });
+
+  router.post('/domains/:id/verify', can('domains.manage'), noQuery, async (req, res) => {
+    sendJson(res, 200, await verifyDomain(deps, principalOf(res).workspaceId, changeOf(res), domainId(req.params.id)));
   });
 
   router.delete('/domains/:id', can('domains.manage'), noQuery, async (req, res) => {

@@ -7,7 +7,7 @@ import { startReceiver } from '../../testing/receiver.js';
 import { findWorkspaceByName } from '../../workspaces/workspaces.repo.js';
 import { setWorkspacePlan, upsertPlan } from '../../workspaces/plans.js';
 
-const DOMAIN_FIELDS = ['createdAt', 'hostname', 'id', 'notFoundRedirect', 'rootRedirect', 'updatedAt'];
+const DOMAIN_FIELDS = ['createdAt', 'hostname', 'id', 'notFoundRedirect', 'rootRedirect', 'updatedAt', 'verification', 'verified', 'verifiedAt'];
 
 describe('domains: API, links on them, redirects by Host', () => {
   let t: TestServer;
@@ -35,6 +35,12 @@ describe('domains: API, links on them, redirects by Host', () => {
     assert.equal(created.json.hostname, 'go.acme.test');
     assert.equal(created.json.rootRedirect, null);
     assert.equal(created.headers.get('location'), `/api/v1/domains/${created.json.id}`);
+    assert.equal(created.json.verified, false);
+    assert.equal(created.json.verification.name, '_linkqr.go.acme.test');
+    assert.match(created.json.verification.value, /^linkqr-verification=[0-9A-Za-z]{24}$/);
+    const verified = await t.verifyDomain(key, created.json.id);
+    assert.equal(verified.status, 200, verified.text);
+    assert.equal(verified.json.verified, true);
     const idn = await t.request('POST', '/api/v1/domains', { key, body: { hostname: 'bücher.test' } });
     assert.equal(idn.json.hostname, 'xn--bcher-kva.test');
 
@@ -51,6 +57,7 @@ describe('domains: API, links on them, redirects by Host', () => {
 
     const entries = await listAudit(t.store.db, (await findWorkspaceByName(t.store.db, 'Acme'))!.id, 50);
     assert.ok(entries.some((e) => e.action === 'domain.create'));
+    assert.ok(entries.some((e) => e.action === 'domain.verify'));
     assert.ok(entries.some((e) => e.action === 'domain.update'));
   });
 
@@ -118,8 +125,26 @@ describe('domains: API, links on them, redirects by Host', () => {
     assert.equal(clash.status, 409, 'spring is taken on go.acme.test');
   });
 
+  test('an unverified domain gets nothing: no redirects, no TLS; a TXT record without the token is not enough', async () => {
+    const squatted = (await t.request('POST', '/api/v1/domains', { key: other, body: { hostname: 'claimed.acme.test', notFoundRedirect: 'https://evil.test/' } })).json;
+    await t.request('POST', '/api/v1/links', { key: other, body: { url: 'https://evil.test/x', slug: 'spring', domain: 'claimed.acme.test' } });
+    assert.equal((await visit('claimed.acme.test', '/spring')).headers.location, 'https://example.com/base', "the base host's link, not the claimer's");
+    assert.equal((await visit('claimed.acme.test', '/nothing')).status, 404);
+    assert.equal((await t.request('GET', '/.well-known/linkqr/tls-allowed?domain=claimed.acme.test')).status, 404);
+
+    const missing = await t.request('POST', `/api/v1/domains/${squatted.id}/verify`, { key: other });
+    assert.equal(missing.status, 409);
+    assert.equal(missing.json.code, 'domain_not_verified');
+    assert.match(missing.json.detail, /_linkqr\.claimed\.acme\.test has no TXT record yet/);
+    t.txt.set('_linkqr.claimed.acme.test', ['linkqr-verification=someone-elses-token']);
+    const wrong = await t.request('POST', `/api/v1/domains/${squatted.id}/verify`, { key: other });
+    assert.match(wrong.json.detail, /has TXT records, but none holds linkqr-verification=/);
+    assert.equal((await t.request('GET', `/api/v1/domains/${squatted.id}`, { key: other })).json.verified, false);
+  });
+
   test("a domain's `/` and unknown paths: its own redirects, or a page naming it and the 404 page", async () => {
     const domain = (await t.request('POST', '/api/v1/domains', { key, body: { hostname: 'plain.acme.test' } })).json;
+    await t.verifyDomain(key, domain.id);
     const root = await visit('plain.acme.test', '/');
     assert.equal(root.status, 200);
     assert.match(root.body.toString(), /plain\.acme\.test/);
@@ -149,6 +174,8 @@ describe('domains: API, links on them, redirects by Host', () => {
     assert.equal((await t.request('GET', '/.well-known/linkqr/tls-allowed')).status, 404);
 
     const domain = (await t.request('POST', '/api/v1/domains', { key, body: { hostname: 'brief.acme.test' } })).json;
+    assert.equal((await ask('brief.acme.test')).status, 404, 'not before it is verified');
+    await t.verifyDomain(key, domain.id);
     assert.equal((await ask('brief.acme.test')).status, 200);
     assert.equal((await t.request('DELETE', `/api/v1/domains/${domain.id}`, { key })).status, 204);
     assert.equal((await ask('brief.acme.test')).status, 404);
@@ -156,6 +183,7 @@ describe('domains: API, links on them, redirects by Host', () => {
 
   test('a domain with links cannot be deleted; once empty it can, and its host serves the base links again', async () => {
     const domain = (await t.request('POST', '/api/v1/domains', { key, body: { hostname: 'busy.acme.test' } })).json;
+    await t.verifyDomain(key, domain.id);
     const link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/busy', slug: 'busy', domain: 'busy.acme.test' } })).json;
     const refused = await t.request('DELETE', `/api/v1/domains/${domain.id}`, { key });
     assert.equal(refused.status, 409);

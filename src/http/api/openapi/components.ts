@@ -89,6 +89,13 @@ export const Domain = named(
     hostname: z.string().meta({ examples: ['go.example.com'] }),
     rootRedirect: z.string().nullable().meta({ description: 'Where `/` sends visitors; null: a short page naming the domain' }),
     notFoundRedirect: z.string().nullable().meta({ description: 'Where unknown slugs send visitors; null: the 404 page' }),
+    verified: z.boolean().meta({ description: 'Proven by its TXT record: only then does it get redirects and TLS' }),
+    verifiedAt: nullableTime,
+    verification: z.strictObject({
+      type: z.literal('TXT'),
+      name: z.string().meta({ examples: ['_linkqr.go.example.com'] }),
+      value: z.string().meta({ examples: ['linkqr-verification=3kT9vQx2LmP8rW4nZ7yB1cD6'] }),
+    }).meta({ description: 'The DNS record to add, then POST /domains/{id}/verify' }),
     createdAt: time,
     updatedAt: time,
   }),

@@ -24,6 +24,7 @@ export const API_ERROR_CODES = {
   method_not_allowed: { status: 405, meaning: 'The path exists but does not answer this method; the Allow header lists those it does.' },
   slug_taken: { status: 409, meaning: 'Another link uses this slug on the same domain.' },
   domain_taken: { status: 409, meaning: 'This domain is already added to this server (by this workspace or another).' },
+  domain_not_verified: { status: 409, meaning: 'The TXT record that proves the domain is yours is missing or holds another value (`detail` says which).' },
   domain_in_use: { status: 409, meaning: 'Links still live on this domain: delete them or move them to another domain first.' },
   webhook_disabled: { status: 409, meaning: 'The endpoint is disabled; enable it first.' },
   imports_in_progress: { status: 409, meaning: 'The workspace has 3 imports waiting or running; start another when one has finished.' },

@@ -200,6 +200,10 @@ describe('the document is as strict as the server, and says what its schemas can
       },
       'link-domain': () => t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/', domain: 'not-added.example' } }),
       'domain-hostname': () => t.request('POST', '/api/v1/domains', { key, body: { hostname: '10.0.0.1' } }),
+      'domain-verified': async () => {
+        const domain = (await t.request('POST', '/api/v1/domains', { key, body: { hostname: 'unproven.example' } })).json;
+        return t.request('POST', `/api/v1/domains/${domain.id}/verify`, { key });
+      },
       'domain-unique': async () => {
         await t.request('POST', '/api/v1/domains', { key, body: { hostname: 'rules.example' } });
         return t.request('POST', '/api/v1/domains', { key: tight, body: { hostname: 'RULES.example' } });

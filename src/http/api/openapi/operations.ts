@@ -28,7 +28,7 @@ export interface Operation {
   /** Answers 404 when what it reads or removes is not set (beyond an unknown path id): a QR logo. */
   answers404?: boolean;
   /** Conflicts this operation can answer (409), beyond the idempotency ones of every POST. */
-  conflicts?: ('slug_taken' | 'domain_taken' | 'domain_in_use' | 'imports_in_progress' | 'webhook_disabled')[];
+  conflicts?: ('slug_taken' | 'domain_taken' | 'domain_in_use' | 'domain_not_verified' | 'imports_in_progress' | 'webhook_disabled')[];
 }
 
 /** Every /api/v1 route. A test checks this list against the routes Express actually has. */
@@ -78,7 +78,7 @@ export const OPERATIONS: Operation[] = [
     operationId: 'createDomain', method: 'post', path: '/domains', tag: 'Domains', scope: 'links:write', body: 'CreateDomainRequest',
     summary: 'Add a domain',
     description:
-      'Point the domain at this server (DNS) and let your reverse proxy serve it; links created with `domain` set to it then redirect there. The proxy can ask `GET /.well-known/linkqr/tls-allowed?domain=` before getting a certificate.',
+      'Add the TXT record the answer names (`verification`), then `POST /domains/{id}/verify`; point the domain at this server and let your reverse proxy serve it. Links on it redirect once it is verified; the proxy can ask `GET /.well-known/linkqr/tls-allowed?domain=` before getting a certificate.',
     success: { status: 201, description: 'The new domain', schema: 'Domain', location: true },
     conflicts: ['domain_taken'],
   },
@@ -94,6 +94,14 @@ export const OPERATIONS: Operation[] = [
     operationId: 'updateDomain', method: 'patch', path: '/domains/{id}', tag: 'Domains', scope: 'links:write', idParam: 'dom_…', body: 'UpdateDomainRequest',
     summary: 'Change where `/` and unknown slugs of a domain go', description: 'The hostname cannot change: add the new name as another domain.',
     success: { status: 200, description: 'The domain as it is now', schema: 'Domain' },
+  },
+  {
+    operationId: 'verifyDomain', method: 'post', path: '/domains/{id}/verify', tag: 'Domains', scope: 'links:write', idParam: 'dom_…',
+    summary: 'Prove the workspace controls the domain',
+    description:
+      'Looks up the TXT record `verification.name` and expects `verification.value` in it. Until a domain is verified it gets no redirects and no TLS (tls-allowed answers 404), so a name claimed by a workspace that does not control it gives that workspace nothing. Verifying a verified domain changes nothing.',
+    success: { status: 200, description: 'The domain, verified', schema: 'Domain' },
+    conflicts: ['domain_not_verified'],
   },
   {
     operationId: 'deleteDomain', method: 'delete', path: '/domains/{id}', tag: 'Domains', scope: 'links:write', idParam: 'dom_…',

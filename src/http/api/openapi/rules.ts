@@ -119,6 +119,12 @@ export const BEYOND_SCHEMA_RULES: BeyondSchemaRule[] = [
     refusal: invalid(['hostname'], "^(must be a domain name|is this server's own address)"),
   },
   {
+    id: 'domain-verified',
+    rule: "A domain is verified only when the DNS TXT record `verification.name` holds `verification.value`.",
+    operations: ['verifyDomain'],
+    refusal: { status: 409, code: 'domain_not_verified' },
+  },
+  {
     id: 'domain-unique',
     rule: 'A `hostname` belongs to one workspace of the server.',
     operations: ['createDomain'],
