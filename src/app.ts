@@ -9,8 +9,8 @@ import { createExpressApp } from './http/express-app.js';
 import { createScheduler } from './jobs/schedule.js';
 import { clientIpResolver } from './http/client-ip.js';
 import { PublicFiles } from './http/public-files.js';
-import { createRedirectHandler, LINK_PASSWORD_FAILURES, PASSWORD_FAILURES, PASSWORD_WINDOW_MS, REDIRECT_ROUTE, slugOf } from './http/redirect.js';
-import { attemptWindow } from './sessions/login-throttle.js';
+import { createRedirectHandler, REDIRECT_ROUTE, slugOf } from './http/redirect.js';
+import { LinkPasswordThrottle } from './links/password-throttle.js';
 import { renderStatusPages, writeStatusPage } from './http/status-pages.js';
 import { createViews } from './http/views.js';
 import { KeyUsageRecorder } from './keys/key-usage.js';
@@ -89,8 +89,6 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
   );
 
   const instanceSettings = await InstanceSettingsStore.load(db);
-  const passwordAttempts = attemptWindow(db, config.secret, 'link password', PASSWORD_FAILURES, PASSWORD_WINDOW_MS);
-  const linkPasswordAttempts = attemptWindow(db, config.secret, 'link password (all addresses)', LINK_PASSWORD_FAILURES, PASSWORD_WINDOW_MS);
   const countries = createCountryLookup({
     assets,
     onError: (err) => log.error({ err }, 'the IP-to-country database cannot be read: clicks are recorded without a country'),
@@ -148,8 +146,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     redirects,
     domains,
     countries,
-    passwordAttempts,
-    linkPasswordAttempts,
+    passwordThrottle: new LinkPasswordThrottle(db, config.secret),
     verifiedKeys,
     keyUsage,
     apiRequests,

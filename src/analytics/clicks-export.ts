@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { baseHostname } from '../links/link-presenter.js';
 import type { Queries } from '../db/db.js';
 import { guardCell } from '../imports/link-csv.js';
 
@@ -41,7 +42,7 @@ export async function* clicksCsv(db: Queries, baseUrl: string, workspaceId: stri
        where l.workspace_id = ? order by l.id`,
     from - (from % day), to, workspaceId,
   );
-  const baseHost = new URL(baseUrl).hostname;
+  const baseHost = baseHostname(baseUrl);
   for (const link of links) {
     let at = from;
     let id = -1;

@@ -55,6 +55,15 @@ export async function openPage(browser: Browser, baseURL: string, viewport = DES
   };
 }
 
+/** Signs in through the login form and waits for `next` (a path), where the form sends the user. */
+export async function signIn(page: Page, email: string, password: string, next = '/admin/links'): Promise<void> {
+  await page.goto(`/admin/login?next=${encodeURIComponent(next)}`);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`**${next}`);
+}
+
 /**
  * Waits until htmx has no request in flight and has settled its last swap: interacting earlier
  * races htmx wiring the new elements (and its move of focus to [autofocus]).

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { createUser } from '../users/users.service.js';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
-import { DESKTOP, launchChromium, openPage, PHONE } from './chromium.js';
+import { DESKTOP, launchChromium, openPage, PHONE, signIn } from './chromium.js';
 
 const OWNER = 'ivy@example.com';
 const PASSWORD = 'correct horse battery';
@@ -25,11 +25,7 @@ describe('admin UI in a browser: import links from a file', () => {
   for (const [viewport, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']] as const) {
     test(`${name}: choose a file, check it, read the report, import, and download the links`, async () => {
       const { page, problems, screenshot } = await openPage(browser, t.url, viewport);
-      await page.goto('/admin/login?next=%2Fadmin%2Flinks');
-      await page.fill('#email', OWNER);
-      await page.fill('#password', PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL('**/admin/links');
+      await signIn(page, OWNER, PASSWORD);
       await page.click('a:has-text("Import")');
       await page.waitForURL('**/admin/links/import');
 

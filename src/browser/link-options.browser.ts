@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { createUser } from '../users/users.service.js';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
-import { DESKTOP, htmxIdle, launchChromium, openPage, PHONE } from './chromium.js';
+import { DESKTOP, htmxIdle, launchChromium, openPage, PHONE, signIn } from './chromium.js';
 
 const OWNER = 'dora@example.com';
 const PASSWORD = 'correct horse battery';
 
-async function signIn(page: Page, next: string) {
-  await page.goto(`/admin/login?next=${encodeURIComponent(next)}`);
-  await page.fill('#email', OWNER);
-  await page.fill('#password', PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`**${next}`);
-}
 
 describe('admin UI in a browser: domains, targets and protected links', () => {
   let t: TestServer;
@@ -38,7 +31,7 @@ describe('admin UI in a browser: domains, targets and protected links', () => {
     test(`${name}: add a domain in Settings, make a link on it with targets and a password, and open it as a visitor`, async () => {
       const { page, problems, screenshot } = await openPage(browser, t.url, viewport);
       const host = `go-${name}.acme.test`;
-      await signIn(page, '/admin/settings');
+      await signIn(page, OWNER, PASSWORD, '/admin/settings');
 
       // A mistake first, then the domain.
       await page.fill('#hostname', 'https://not a domain');

@@ -6,19 +6,12 @@ import type { Browser, Page } from 'playwright-core';
 import { createLink } from '../links/links.service.js';
 import { createUser } from '../users/users.service.js';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
-import { DESKTOP, htmxIdle, launchChromium, openPage, PHONE, SCREENSHOTS } from './chromium.js';
+import { DESKTOP, htmxIdle, launchChromium, openPage, PHONE, SCREENSHOTS, signIn } from './chromium.js';
 
 const OWNER = 'dana@example.com';
 const VIEWER = 'vic@example.com';
 const PASSWORD = 'correct horse battery';
 
-async function signIn(page: Page, email: string) {
-  await page.goto('/admin/login?next=%2Fadmin%2Flinks');
-  await page.fill('#email', email);
-  await page.fill('#password', PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForURL('**/admin/links');
-}
 
 const rowOf = (page: Page, slug: string) => page.locator('tr.link-row', { has: page.locator('.short-url', { hasText: new RegExp(`^/${slug}$`) }) });
 const tick = (page: Page, slug: string) => rowOf(page, slug).locator('input[name=ids]').check();
@@ -60,7 +53,7 @@ describe('admin UI in a browser: bulk actions on the Links page', () => {
       questions.push(d.message());
       void d.accept();
     });
-    await signIn(page, OWNER);
+    await signIn(page, OWNER, PASSWORD);
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
     const marker = () => page.evaluate(() => (window as unknown as { marker?: number }).marker);
 
@@ -155,7 +148,7 @@ describe('admin UI in a browser: bulk actions on the Links page', () => {
 
   test('phone: the bar fits a 390 px screen, which never scrolls sideways', async () => {
     const { page, problems, screenshot, context } = await openPage(browser, t.url, PHONE);
-    await signIn(page, OWNER);
+    await signIn(page, OWNER, PASSWORD);
     assert.equal(await noHorizontalScroll(page), PHONE.width);
     await tick(page, 'spring');
     await tick(page, 'summer');
@@ -191,7 +184,7 @@ describe('admin UI in a browser: bulk actions on the Links page', () => {
     const context = await browser.newContext({ baseURL: t.url, viewport: DESKTOP, javaScriptEnabled: false, colorScheme: 'light', locale: 'en-US' });
     const page = await context.newPage();
     page.setDefaultTimeout(5_000);
-    await signIn(page, OWNER);
+    await signIn(page, OWNER, PASSWORD);
     await page.goto('/admin/links?q=s');
     /** Apply, and wait for the page it redirects back to (the same address). */
     const apply = async () => {
@@ -226,7 +219,7 @@ describe('admin UI in a browser: bulk actions on the Links page', () => {
 
   test('a viewer gets no boxes and no bar', async () => {
     const { page, problems, context } = await openPage(browser, t.url);
-    await signIn(page, VIEWER);
+    await signIn(page, VIEWER, PASSWORD);
     assert.ok((await page.locator('tr.link-row').count()) > 0);
     assert.equal(await page.locator('input[type=checkbox]').count(), 0);
     assert.equal(await page.locator('#links-bulk, #links-bulk-notice').count(), 0);

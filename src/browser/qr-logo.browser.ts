@@ -6,7 +6,7 @@ import { PNG } from 'pngjs';
 import { createLink } from '../links/links.service.js';
 import { createUser } from '../users/users.service.js';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
-import { DESKTOP, htmxIdle, launchChromium, openPage, PHONE } from './chromium.js';
+import { DESKTOP, htmxIdle, launchChromium, openPage, PHONE, signIn } from './chromium.js';
 
 const OWNER = 'olga@example.com';
 const PASSWORD = 'correct horse battery';
@@ -29,13 +29,6 @@ const LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 60 30">
 <rect class="band" width="60" height="30" rx="8"/><circle class="dot" cx="30" cy="15" r="9"/>
 </svg>`;
 
-async function signIn(page: Page) {
-  await page.goto('/admin/login?next=%2Fadmin%2Flinks');
-  await page.fill('#email', OWNER);
-  await page.fill('#password', PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForURL('**/admin/links');
-}
 
 /** What the preview shows, as the screen has it: decoded from a screenshot of the element. */
 async function decodePreview(page: Page): Promise<string | undefined> {
@@ -74,7 +67,7 @@ describe('admin UI in a browser: QR logos', () => {
   test('a link’s logo on its QR card: a refusal beside the field, an upload shown in the preview (which still scans), at desktop and phone width, then removed', async () => {
     const desktop = await openPage(browser, t.url, DESKTOP);
     const { page } = desktop;
-    await signIn(page);
+    await signIn(page, OWNER, PASSWORD);
     await page.goto(`/admin/links/${link.id}#qr`);
     await page.click('#qr button[type=submit]'); // Create QR code
     await page.waitForURL(`**/admin/links/${link.id}#qr`);
@@ -110,7 +103,7 @@ describe('admin UI in a browser: QR logos', () => {
 
     // On a phone: replace it with an SVG logo, the card in one column, nothing wider than the screen.
     const phone = await openPage(browser, t.url, PHONE);
-    await signIn(phone.page);
+    await signIn(phone.page, OWNER, PASSWORD);
     await phone.page.goto(`/admin/links/${link.id}#qr`);
     await phone.page.setInputFiles('#link-logo-file', { name: 'logo.svg', mimeType: 'image/svg+xml', buffer: Buffer.from(LOGO_SVG) });
     await Promise.all([phone.page.waitForEvent('load'), phone.page.click('#link-logo button[type=submit]')]);
@@ -140,7 +133,7 @@ describe('admin UI in a browser: QR logos', () => {
   test('the workspace’s logo in Settings: loaded into the page, uploaded, then on the codes of links without their own', async () => {
     for (const [viewport, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']] as const) {
       const { page, problems, screenshot } = await openPage(browser, t.url, viewport);
-      await signIn(page);
+      await signIn(page, OWNER, PASSWORD);
       await page.goto('/admin/settings');
       await page.locator('#workspace-logo').waitFor();
       await htmxIdle(page);

@@ -1,4 +1,5 @@
 import { type Db, isUniqueViolation } from '../db/db.js';
+import { baseHostname } from '../links/link-presenter.js';
 import type { DomainRow } from '../db/schema.js';
 import { type Clock, toIso } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
@@ -47,7 +48,7 @@ const AUDITED_DOMAIN_FIELDS = ['rootRedirect', 'notFoundRedirect'] as const;
 const notFound = (id: string) => errors.notFound(`Domain ${id}`);
 
 export async function createDomain(deps: DomainDeps, workspaceId: string, ctx: ChangeContext, input: CreateDomainInput): Promise<Domain> {
-  if (input.hostname === new URL(deps.baseUrl()).hostname) {
+  if (input.hostname === baseHostname(deps.baseUrl())) {
     throw errors.validation([{ field: 'hostname', message: "is this server's own address (LINKQR_BASE_URL): its links need no domain" }]);
   }
   const now = deps.clock.now();

@@ -1,4 +1,5 @@
 import type { Eta } from 'eta';
+import { baseHostname } from '../links/link-presenter.js';
 import express, { type Request } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -59,7 +60,7 @@ function bindTlsAllowed(app: express.Express, deps: ExpressDeps) {
   app.get('/.well-known/linkqr/tls-allowed', (req, res) => {
     const raw = req.query.domain;
     const asked = typeof raw === 'string' ? canonicalHostname(raw) ?? raw.trim().toLowerCase() : undefined;
-    const ours = asked !== undefined && (asked === new URL(deps.baseUrl()).hostname || deps.domains.has(asked));
+    const ours = asked !== undefined && (asked === baseHostname(deps.baseUrl()) || deps.domains.has(asked));
     res.status(ours ? 200 : 404).type('text/plain').send(ours ? 'served here\n' : 'not served here\n');
   });
 }

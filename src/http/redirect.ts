@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { DomainDirectory } from '../domains/domain-directory.js';
 import type { KnownPath } from './allowed-methods.js';
 import { matchTarget, targetDeviceOf } from '../links/targets.js';
-import type { AttemptWindow } from '../sessions/login-throttle.js';
+import type { LinkPasswordThrottle } from '../links/password-throttle.js';
 import { verifySecret } from '../lib/passwords.js';
 import type { Eta } from 'eta';
 import { PAGE_SECURITY_HEADERS } from './middleware/html-security.js';
@@ -31,10 +31,8 @@ export interface RedirectDeps {
   metrics: Pick<Metrics, 'redirect'>;
   /** The country of an address, for links with country targets (src/geo/country-lookup.ts). */
   countries: { country(ip: string): string | null };
-  /** Wrong passwords of protected links, per link and address (an IPv6 /64 is one address). */
-  passwordAttempts: AttemptWindow;
-  /** Wrong passwords of protected links, per link from every address: guessing from many addresses is bounded too. */
-  linkPasswordAttempts: AttemptWindow;
+  /** Password tries of protected links (src/links/password-throttle.ts). */
+  passwordThrottle: Pick<LinkPasswordThrottle, 'attempt' | 'succeeded'>;
   views: Eta;
 }
 
@@ -51,11 +49,6 @@ export type RedirectOutcome =
   | 'throttled'
   | 'method_not_allowed';
 
-/** Wrong passwords allowed per link and address in PASSWORD_WINDOW_MS. */
-export const PASSWORD_FAILURES = 10;
-/** Wrong passwords allowed per link from all addresses together in PASSWORD_WINDOW_MS. */
-export const LINK_PASSWORD_FAILURES = 100;
-export const PASSWORD_WINDOW_MS = 15 * 60 * 1000;
 /** A password form's body: a password of at most 128 characters, percent-encoded, and its name. */
 const MAX_PASSWORD_BODY = 4096;
 
@@ -239,13 +232,9 @@ export function createRedirectHandler(deps: RedirectDeps) {
       note(req, 405, 'method_not_allowed', since);
       return writeStatusPage(res, 405, deps.pages.methodNotAllowed, { allow: 'GET, HEAD, OPTIONS' });
     }
-    const key = `${target.linkId} ${addressBlock(deps.clientIp(req))}`;
+    const ip = deps.clientIp(req);
     const at = deps.clock.now();
-    let waitMs = await deps.passwordAttempts.take(key, at);
-    if (waitMs === 0) {
-      waitMs = await deps.linkPasswordAttempts.take(target.linkId, at);
-      if (waitMs > 0) await deps.passwordAttempts.giveBack(key, at);
-    }
+    const waitMs = await deps.passwordThrottle.attempt(target.linkId, ip, at);
     if (waitMs > 0) {
       const minutes = Math.ceil(waitMs / 60_000);
       note(req, 429, 'throttled', since);
@@ -257,9 +246,7 @@ export function createRedirectHandler(deps: RedirectDeps) {
       note(req, 403, 'password_refused', since);
       return passwordPage(req, res, 403, 'That password is not right. Check it and try again.');
     }
-    // A right password does not count against the address, nor against the link.
-    await deps.passwordAttempts.giveBack(key, at);
-    await deps.linkPasswordAttempts.giveBack(target.linkId, at);
+    await deps.passwordThrottle.succeeded(target.linkId, ip, at);
     answer(req, res, target, since, undefined, true);
   };
 
@@ -284,17 +271,6 @@ export function createRedirectHandler(deps: RedirectDeps) {
       }, failed(req, res, since));
     },
   };
-}
-
-/** The address a throttle counts: an IPv6 client's /64 (one subscriber's block), an IPv4 address as it is. */
-export function addressBlock(ip: string): string {
-  if (!ip.includes(':') || ip.startsWith('::ffff:')) return ip;
-  const url = URL.parse(`http://[${ip}]/`);
-  const groups = url ? url.hostname.slice(1, -1).split(':') : [ip];
-  // The canonical form compresses zeros: expand to eight groups, then keep the first four.
-  const gap = groups.indexOf('');
-  const full = gap === -1 ? groups : [...groups.slice(0, gap), ...Array(8 - groups.filter((g) => g !== '').length).fill('0'), ...groups.slice(gap + 1).filter((g) => g !== '')];
-  return `${full.slice(0, 4).join(':')}::/64`;
 }
 
 /** The CSP of the password page: its form posts here, and the answer redirects to the destination, which form-action must allow too. */

@@ -8,7 +8,7 @@ import { type Clock, toIso } from '../lib/clock.js';
 import { AppError, errors, type FieldError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { cursorParam, limitParam } from '../lib/pagination.js';
-import { presentLink } from '../links/link-presenter.js';
+import { baseHostname, presentLink } from '../links/link-presenter.js';
 import { insertLink } from '../links/links.repo.js';
 import { createLinkBody } from '../links/links.schema.js';
 import { domainColumn, newLinkRow } from '../links/links.service.js';
@@ -144,7 +144,7 @@ export async function runDryRun(deps: ImportDeps, workspaceId: string, ctx: Chan
     // Read before it was taken: `changes` above says this request is the one that took it.
     data: dry.data!,
     dryRun: false,
-    ...(dry.domain === null ? {} : { domain: dry.domain === '' ? new URL(deps.baseUrl()).hostname : dry.domain }),
+    ...(dry.domain === null ? {} : { domain: dry.domain === '' ? baseHostname(deps.baseUrl()) : dry.domain }),
   });
 }
 
@@ -330,7 +330,7 @@ async function checkAndWrite(t: Queries, deps: ImportDeps, job: ImportJobRow, ct
   for (const c of candidates) {
     const slug = c.input.slug ?? random.get(c.line)!;
     if (taken.has(`${c.domain}/${slug}`)) {
-      const where = c.domain === '' ? new URL(baseUrl).hostname : c.domain;
+      const where = c.domain === '' ? baseHostname(baseUrl) : c.domain;
       results.push({ line: c.line, outcome: 'conflict', linkId: null, slug, problems: [{ field: 'slug', message: `is already in use on ${where}` }] });
       continue;
     }

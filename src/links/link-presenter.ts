@@ -1,6 +1,7 @@
 import type { LinkRow } from '../db/schema.js';
 import { toIso } from '../lib/clock.js';
 import type { Target } from './targets.js';
+import { hostOfHeader } from '../domains/hostnames.js';
 
 /**
  * The origin of a link's short URL: the base URL for links on its host (domain ''), else the
@@ -10,8 +11,15 @@ export function originOf(domain: string, baseUrl: string): string {
   return domain === '' ? baseUrl : `${baseUrl.slice(0, baseUrl.indexOf('//') + 2)}${domain}`;
 }
 
-/** The host name of the base URL: the `domain` of links on it. */
-export const baseHostname = (baseUrl: string) => new URL(baseUrl).hostname;
+/**
+ * The host name of the base URL: the `domain` of links on it. Read off the text (config made it a
+ * normalised URL) rather than parsed: every Link JSON, export row and TLS question asks it.
+ */
+export function baseHostname(baseUrl: string): string {
+  const rest = baseUrl.slice(baseUrl.indexOf('//') + 2);
+  const slash = rest.indexOf('/');
+  return hostOfHeader(slash === -1 ? rest : rest.slice(0, slash))!;
+}
 
 /** The Link JSON of SPEC §4. Fields are listed one by one so a new column never leaks. */
 export function presentLink(row: LinkRow, baseUrl: string) {

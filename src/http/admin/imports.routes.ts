@@ -1,4 +1,5 @@
 import type { Request, Response, Router } from 'express';
+import { baseHostname } from '../../links/link-presenter.js';
 import { exportClicks } from '../../analytics/stats.service.js';
 import { clicksExportQuery } from '../../analytics/stats.schema.js';
 import type { AnalyticsDeps } from '../../analytics/stats.service.js';
@@ -9,7 +10,6 @@ import {
   getImport,
   importIdOf as importId,
   type ImportDeps,
-  listImportRows,
   listImports,
   runDryRun,
   startImport,
@@ -38,9 +38,6 @@ const FORMAT_LABELS: Record<(typeof IMPORT_FORMATS)[number], string> = {
   kutt: 'Kutt (JSON from its API)',
   yourls: 'YOURLS export (CSV or JSON)',
 };
-
-/** Rows of the report shown on the page; the rest through the API or the CLI. */
-const REPORT_ROWS = 200;
 
 const today = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
@@ -76,13 +73,9 @@ export function bindImportPages(router: Router, deps: ImportPagesDeps) {
   router.get('/imports/:id', async (req, res) => {
     const { workspace } = workspaceOf(res);
     const id = importId(req.params.id);
+    // With the first rows it did not import, in file order: what the person has to look at.
     const job = await getImport(deps, workspace.workspaceId, id);
-    // The rows that were not imported, in file order: what the person has to look at.
-    const pages = await Promise.all(
-      (['invalid', 'conflict', 'over_limit'] as const).map((outcome) => listImportRows(deps, workspace.workspaceId, id, { limit: REPORT_ROWS, outcome })),
-    );
-    const report = pages.flatMap((p) => p.data).sort((a, b) => a.line - b.line).slice(0, REPORT_ROWS);
-    const data = { job, report, more: job.skipped > report.length, csrfToken: workspaceOf(res).session.csrf_token };
+    const data = { job, report: job.problems, more: job.skipped > job.problems.length, csrfToken: workspaceOf(res).session.csrf_token };
     // While it runs, htmx asks again every second for the progress fragment.
     if (isHtmx(req)) return res.type('html').send(deps.views.render('partials/admin/imports/job', data));
     await renderAdminPage(deps, req, res, 'pages/admin/import-job', { title: job.dryRun ? 'Import check' : 'Import', section: 'links', ...data });
@@ -127,7 +120,7 @@ export function bindImportPages(router: Router, deps: ImportPagesDeps) {
       section: 'links',
       status,
       formats: IMPORT_FORMATS.map((f) => ({ value: f, label: FORMAT_LABELS[f] })),
-      domains: [new URL(deps.baseUrl()).hostname, ...domains.data.map((d) => d.hostname)],
+      domains: [baseHostname(deps.baseUrl()), ...domains.data.map((d) => d.hostname)],
       form: form ?? { values: { format: 'csv', data: '', domain: '', dryRun: true }, errors: {} },
       recent,
     });

@@ -1,5 +1,5 @@
 import type { Request, Response, Router } from 'express';
-import type { Link } from '../../links/link-presenter.js';
+import { baseHostname, type Link } from '../../links/link-presenter.js';
 import { createLinkBody, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
 import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink } from '../../links/links.service.js';
 import { listLinkTags } from '../../links/links.repo.js';
@@ -57,7 +57,7 @@ const EMPTY_FORM: LinkFormState['values'] = {
 export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
   /** The base URL's host, then the workspace's domains. */
   const domainChoices = async (workspaceId: string) => [
-    new URL(deps.baseUrl()).hostname,
+    baseHostname(deps.baseUrl()),
     ...(await listDomains(deps, workspaceId, { limit: 100 })).data.map((d) => d.hostname),
   ];
 

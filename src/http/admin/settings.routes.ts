@@ -1,4 +1,5 @@
 import type { Request, Response, Router } from 'express';
+import { baseHostname } from '../../links/link-presenter.js';
 import { recordAudit } from '../../audit/audit.js';
 import { createDomainBody, domainIdOf as domainId, updateDomainBody } from '../../domains/domains.schema.js';
 import { createDomain, deleteDomain, type DomainDeps, listDomains, updateDomain, verifyDomain } from '../../domains/domains.service.js';
@@ -205,7 +206,7 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
       canClearCaches: allows(actor, 'keys.manage'),
       domains: {
         domains: domains.data,
-        baseHost: new URL(deps.baseUrl()).hostname,
+        baseHost: baseHostname(deps.baseUrl()),
         canManage: allows(actor, 'domains.manage'),
         form: opts.domainForm ?? EMPTY_DOMAIN_FORM,
         editing: opts.domainEdit,
