@@ -43,14 +43,129 @@
     if (dismiss) dismiss.closest(dismiss.getAttribute('data-dismiss'))?.remove();
   });
 
-  // <form data-confirm="Revoke this key?">: plain forms ask first (htmx has hx-confirm).
+  // ── Asking before a destructive action: a dialog in the page, not the browser's confirm() ──
+  // hx-confirm="…" (htmx) and <form data-confirm="…"> (plain forms) both come here. The button
+  // names the action (data-confirm-button, else the question's first word when it is a verb we
+  // know); Cancel has the focus, so Enter alone never deletes anything.
+  const VERBS = ['Delete', 'Revoke', 'Remove', 'Leave', 'Reset', 'Disable', 'Rotate', 'Email', 'Make'];
+  function confirmLabel(question, element) {
+    const named = element?.closest?.('[data-confirm-button]')?.getAttribute('data-confirm-button');
+    if (named) return named;
+    const first = question.split(/\s/, 1)[0];
+    return VERBS.includes(first) ? first : 'Continue';
+  }
+  function ask(question, element) {
+    return new Promise((resolve) => {
+      const dialog = document.createElement('dialog');
+      dialog.className = 'confirm-dialog';
+      dialog.setAttribute('aria-labelledby', 'confirm-question');
+      const text = document.createElement('p');
+      text.id = 'confirm-question';
+      text.textContent = question;
+      const buttons = document.createElement('form');
+      buttons.method = 'dialog';
+      buttons.className = 'confirm-buttons';
+      const cancel = Object.assign(document.createElement('button'), { type: 'submit', value: 'cancel', className: 'btn btn-secondary', textContent: 'Cancel' });
+      const ok = Object.assign(document.createElement('button'), { type: 'submit', value: 'ok', className: 'btn btn-destructive', textContent: confirmLabel(question, element) });
+      buttons.append(cancel, ok);
+      dialog.append(text, buttons);
+      document.body.append(dialog);
+      dialog.addEventListener('close', () => {
+        dialog.remove();
+        resolve(dialog.returnValue === 'ok');
+      });
+      dialog.showModal();
+      cancel.focus();
+    });
+  }
+  document.addEventListener('htmx:confirm', (event) => {
+    const question = event.detail.question;
+    if (!question) return;
+    event.preventDefault();
+    ask(question, event.detail.elt).then((ok) => ok && event.detail.issueRequest(true));
+  });
   document.addEventListener('submit', (event) => {
     const form = event.target;
-    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+    if (!(form instanceof HTMLFormElement) || !form.dataset.confirm || form.dataset.confirmed) return;
+    event.preventDefault();
+    const submitter = event.submitter;
+    ask(form.dataset.confirm, submitter ?? form).then((ok) => {
+      if (!ok) return;
+      form.dataset.confirmed = 'yes';
+      form.requestSubmit(submitter);
+      delete form.dataset.confirmed;
+    });
   });
 
-  document.addEventListener('DOMContentLoaded', () => enhance(document));
-  document.addEventListener('htmx:load', (event) => enhance(event.target));
+  // ── Tables on narrow screens become stacked rows (admin.css): each cell names its column ──
+  // from the table's header, unless the template gave it a data-label already.
+  function labelCells(root) {
+    const tables = new Set(root.querySelectorAll ? root.querySelectorAll('table.table') : []);
+    const own = root.closest?.('table.table');
+    if (own) tables.add(own);
+    for (const table of tables) {
+      const names = [];
+      for (const th of table.querySelectorAll('thead tr:first-child > th')) {
+        for (let i = 0; i < th.colSpan; i++) names.push(th.textContent.trim().replace(/\s+/g, ' '));
+      }
+      for (const row of table.querySelectorAll('tbody tr')) {
+        let column = 0;
+        for (const cell of row.children) {
+          if (cell.colSpan === 1 && !cell.hasAttribute('data-label')) cell.setAttribute('data-label', names[column] ?? '');
+          column += cell.colSpan;
+        }
+      }
+    }
+  }
+
+  // ── The menu on narrow screens, and the colour scheme (public/theme.js applies it early) ──
+  function bindMenu() {
+    const toggle = document.querySelector('.menu-toggle');
+    const menu = toggle && document.getElementById(toggle.getAttribute('aria-controls'));
+    if (!menu) return;
+    toggle.hidden = false;
+    const show = (open) => {
+      menu.classList.toggle('open', open);
+      toggle.setAttribute('aria-expanded', String(open));
+    };
+    toggle.addEventListener('click', () => show(!menu.classList.contains('open')));
+    document.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && menu.classList.contains('open')) {
+        show(false);
+        toggle.focus();
+      }
+    });
+  }
+  function bindThemeSwitch() {
+    const choice = document.querySelector('[data-theme-switch]');
+    if (!choice) return;
+    choice.hidden = false;
+    const current = document.documentElement.dataset.theme ?? 'system';
+    const radio = choice.querySelector(`input[value="${current}"]`);
+    if (radio) radio.checked = true;
+    choice.addEventListener('change', (event) => {
+      const value = event.target.value;
+      try {
+        if (value === 'system') localStorage.removeItem('linkqr-theme');
+        else localStorage.setItem('linkqr-theme', value);
+      } catch {
+        // Not remembered, but this page still switches.
+      }
+      if (value === 'system') delete document.documentElement.dataset.theme;
+      else document.documentElement.dataset.theme = value;
+    });
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    enhance(document);
+    labelCells(document);
+    bindMenu();
+    bindThemeSwitch();
+  });
+  document.addEventListener('htmx:load', (event) => {
+    enhance(event.target);
+    labelCells(event.target);
+  });
 })();
 
 // ===== Link forms: the UTM builder (views/partials/admin/links/utm.eta) =====

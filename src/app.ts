@@ -36,6 +36,7 @@ import { createCountryLookup } from './geo/country-lookup.js';
 import { type AtRestKeys, loadAtRestKeys } from './secrets/at-rest-key.js';
 import { prepareSecretsAtRest } from './secrets/secrets-at-rest.js';
 import { InstanceSettingsStore } from './settings/instance-settings.js';
+import { BackgroundWork } from './lib/background.js';
 import type { Store } from './store.js';
 
 export interface ServerOptions {
@@ -118,6 +119,9 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
   const verifiedKeys = new VerificationCache();
   const keyUsage = new KeyUsageRecorder({ db, log: log.child({ component: 'keys' }) });
   const apiRequests = new ApiRequestRecorder({ db, log: log.child({ component: 'keys' }) }, opts.apiRequests);
+  // nodemailer is loaded only by a server that sends mail.
+  const mailer = config.smtpUrl ? (await import('./mail/smtp.js')).createMailer(config, log) : undefined;
+  const background = new BackgroundWork(log);
 
   db.changes.subscribe((heard) => {
     if (heard.kind === 'link') return redirects.invalidate(heard.domain ?? '', heard.slug);
@@ -151,6 +155,8 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     keyUsage,
     apiRequests,
     metrics,
+    mailer,
+    background,
     baseUrl: () => baseUrl,
     // Every instance on the database drops the link from its cache (this one at once).
     linkChanged: (domain: string, slug: string) => db.changes.publish({ kind: 'link', domain, slug }),
@@ -270,6 +276,8 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
       await closed;
       clearInterval(idle);
       clearTimeout(force);
+      // Mail a request started (bounded by the mailer's timeouts) is sent before the database closes.
+      await background.settled();
       // What was answered is written first: a webhook attempt still waiting for a slow receiver
       // (up to its 15 s timeout) must not push the clicks past a supervisor's SIGKILL.
       const written = await clicks.close(CLICK_WRITE_GRACE_MS);

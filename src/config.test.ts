@@ -37,6 +37,8 @@ describe('configuration (SPEC §1)', () => {
       secret: undefined,
       addonDir: undefined,
       apiRateLimit: 1200,
+      smtpUrl: undefined,
+      mailFrom: undefined,
     } satisfies Config);
   });
 
@@ -54,7 +56,17 @@ describe('configuration (SPEC §1)', () => {
 
   // One row per setting: its env var and flag, a value for each, and what they parse to.
   const SECRET = 'k'.repeat(40);
-  const perSetting: { key: keyof Config; env: string; flag: string; envValue: string; envParsed: unknown; flagValue: string; flagParsed: unknown }[] = [
+  const perSetting: {
+    key: keyof Config;
+    env: string;
+    flag: string;
+    envValue: string;
+    envParsed: unknown;
+    flagValue: string;
+    flagParsed: unknown;
+    /** What the setting needs beside it to be accepted. */
+    alongside?: NodeJS.ProcessEnv;
+  }[] = [
     { key: 'host', env: 'LINKQR_HOST', flag: 'host', envValue: '0.0.0.0', envParsed: '0.0.0.0', flagValue: '::1', flagParsed: '::1' },
     { key: 'port', env: 'LINKQR_PORT', flag: 'port', envValue: '9000', envParsed: 9000, flagValue: '0', flagParsed: 0 },
     {
@@ -86,6 +98,17 @@ describe('configuration (SPEC §1)', () => {
     { key: 'addonDir', env: 'LINKQR_ADDON_DIR', flag: 'addon-dir', envValue: '/var/cache/linkqr', envParsed: '/var/cache/linkqr', flagValue: 'rel/addons', flagParsed: resolve('rel/addons') },
     { key: 'apiRateLimit', env: 'LINKQR_API_RATE_LIMIT', flag: 'api-rate-limit', envValue: '600', envParsed: 600, flagValue: '0', flagParsed: 0 },
     { key: 'secret', env: 'LINKQR_SECRET', flag: 'secret', envValue: SECRET, envParsed: SECRET, flagValue: 'f'.repeat(32), flagParsed: 'f'.repeat(32) },
+    {
+      key: 'smtpUrl', env: 'LINKQR_SMTP_URL', flag: 'smtp-url',
+      envValue: 'smtp://linkqr:pw@mail.internal:587', envParsed: 'smtp://linkqr:pw@mail.internal:587',
+      flagValue: 'smtps://mail.example.com', flagParsed: 'smtps://mail.example.com',
+      alongside: { LINKQR_MAIL_FROM: 'linkqr@example.com' },
+    },
+    {
+      key: 'mailFrom', env: 'LINKQR_MAIL_FROM', flag: 'mail-from',
+      envValue: 'linkqr@example.com', envParsed: 'linkqr@example.com',
+      flagValue: ' LinkQR <no-reply@go.example.com> ', flagParsed: 'LinkQR <no-reply@go.example.com>',
+    },
   ];
 
   test('the table below covers every setting the code knows', () => {
@@ -97,10 +120,10 @@ describe('configuration (SPEC §1)', () => {
 
   for (const s of perSetting) {
     test(`${s.env} is read and parsed`, () => {
-      assert.deepEqual(loadConfig({ [s.env]: s.envValue })[s.key], s.envParsed);
+      assert.deepEqual(loadConfig({ ...s.alongside, [s.env]: s.envValue })[s.key], s.envParsed);
     });
     test(`--${s.flag} wins over ${s.env}`, () => {
-      assert.deepEqual(loadConfig({ [s.env]: s.envValue }, { [s.flag]: s.flagValue })[s.key], s.flagParsed);
+      assert.deepEqual(loadConfig({ ...s.alongside, [s.env]: s.envValue }, { [s.flag]: s.flagValue })[s.key], s.flagParsed);
     });
   }
 
@@ -331,6 +354,45 @@ describe('configuration (SPEC §1)', () => {
       const err = configError({ LINKQR_DATABASE_URL: 'host=db user=linkqr password=s3cret-pw' });
       assert.ok(!err.message.includes('s3cret-pw'));
       assert.match(err.problems[0]!, /^LINKQR_DATABASE_URL="\(hidden: not a URL\)": must be a PostgreSQL URL/);
+    });
+  });
+  describe('LINKQR_SMTP_URL and LINKQR_MAIL_FROM', () => {
+    const FROM = { LINKQR_MAIL_FROM: 'LinkQR <linkqr@example.com>' };
+
+    for (const raw of ['http://mail.example.com', 'mail.example.com:587', 'smtp:/nohost', 'mailto:linkqr@example.com']) {
+      test(`${raw} is refused with a sentence that names the setting and an example`, () => {
+        const err = configError({ ...FROM, LINKQR_SMTP_URL: raw });
+        assert.equal(err.problems.length, 1);
+        assert.match(err.problems[0]!, /^LINKQR_SMTP_URL=".*": must be an SMTP URL such as smtp:\/\/linkqr:PASSWORD@mail\.example\.com:587 \(smtp:\/\/ or smtps:\/\/\), or unset for no mail$/);
+      });
+    }
+
+    test('a refused URL is quoted without its password', () => {
+      const err = configError(FROM, { 'smtp-url': 'smtpx://linkqr:s3cret-pw@mail.internal:587' });
+      assert.match(err.problems[0]!, /^--smtp-url="smtpx:\/\/linkqr:\*\*\*@mail\.internal:587": /);
+      assert.ok(!err.message.includes('s3cret-pw'));
+    });
+
+    test('a mail server without a sender is refused, naming both settings', () => {
+      const err = configError({ LINKQR_SMTP_URL: 'smtp://linkqr:s3cret-pw@mail.internal:587' });
+      assert.deepEqual(err.problems, [
+        'LINKQR_SMTP_URL (--smtp-url) is set without LINKQR_MAIL_FROM (--mail-from): set the address mail is sent from, e.g. "LinkQR <linkqr@example.com>"',
+      ]);
+      assert.ok(!err.message.includes('s3cret-pw'));
+    });
+
+    for (const raw of ['linkqr', 'LinkQR <linkqr>', 'a@b.c\r\nBcc: victim@example.com', 'LinkQR <a@b.c', '<>']) {
+      test(`LINKQR_MAIL_FROM=${JSON.stringify(raw)} is refused (and not also reported as missing)`, () => {
+        const err = configError({ LINKQR_SMTP_URL: 'smtp://mail.internal', LINKQR_MAIL_FROM: raw });
+        assert.equal(err.problems.length, 1, err.message);
+        assert.match(err.problems[0]!, /^LINKQR_MAIL_FROM=".*": must be a mail address such as linkqr@example\.com or "LinkQR <linkqr@example\.com>"$/);
+      });
+    }
+
+    test('a sender alone is accepted: mail stays off until a server is set', () => {
+      const config = loadConfig(FROM);
+      assert.equal(config.smtpUrl, undefined);
+      assert.equal(config.mailFrom, 'LinkQR <linkqr@example.com>');
     });
   });
 });

@@ -31,6 +31,13 @@ export interface Config {
   addonDir: string | undefined;
   /** API requests per minute per key when the workspace's plan sets none; 0 is unlimited. */
   apiRateLimit: number;
+  /**
+   * smtp://… or smtps://… of the mail server that sends invitations and password resets;
+   * undefined: no mail. Holds the password: show it only through redactUrl.
+   */
+  smtpUrl: string | undefined;
+  /** The From of that mail, `linkqr@example.com` or `LinkQR <linkqr@example.com>`; set whenever smtpUrl is. */
+  mailFrom: string | undefined;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -59,6 +66,18 @@ function parseCidr(text: string) {
 
 /** A billion a minute is far beyond what one process can serve: a larger number is a typo. */
 const MAX_API_RATE_LIMIT = 1_000_000_000;
+
+/** A mail address as the From of a message: `a@b.c`, or `Name <a@b.c>`; no line breaks (header injection). */
+function parseMailFrom(raw: string): string | { error: string } | undefined {
+  const text = raw.trim();
+  if (text === '') return undefined;
+  const address = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
+  const named = /^([^<>\r\n]*)<([^<>]+)>$/.exec(text);
+  const ok = !/[\r\n]/.test(text) && (named ? address.test(named[2]!) : address.test(text));
+  return ok ? text : { error: 'must be a mail address such as linkqr@example.com or "LinkQR <linkqr@example.com>"' };
+}
+
+const SMTP_PROTOCOLS = ['smtp:', 'smtps:'];
 
 interface Setting<K extends keyof Config> {
   key: K;
@@ -200,7 +219,32 @@ export const SETTINGS = [
     shown: () => '(hidden)',
     parse: (raw) => (raw === '' ? undefined : raw.length >= 32 ? raw : { error: 'must be at least 32 characters' }),
   }),
+  setting({
+    key: 'smtpUrl', env: 'LINKQR_SMTP_URL', flag: 'smtp-url', fallback: '', shownDefault: 'unset: no mail',
+    about: 'mail server for invitations and password resets, smtp://USER:PASSWORD@HOST:587 (STARTTLS when offered) or smtps://…:465',
+    shown: (raw) => JSON.stringify(redactUrl(raw)),
+    parse: (raw) => {
+      if (raw === '') return undefined;
+      const url = URL.parse(raw);
+      return url && SMTP_PROTOCOLS.includes(url.protocol) && url.hostname !== ''
+        ? raw
+        : { error: 'must be an SMTP URL such as smtp://linkqr:PASSWORD@mail.example.com:587 (smtp:// or smtps://), or unset for no mail' };
+    },
+  }),
+  setting({
+    key: 'mailFrom', env: 'LINKQR_MAIL_FROM', flag: 'mail-from', fallback: '', shownDefault: 'none (required with --smtp-url)',
+    about: 'sender of that mail, e.g. "LinkQR <linkqr@example.com>"',
+    parse: parseMailFrom,
+  }),
 ];
+
+/** Settings that only make sense together: what each one alone cannot check (`bad`: those refused already). */
+function crossProblems(config: Partial<Config>, bad: ReadonlySet<keyof Config>): string[] {
+  if (config.smtpUrl !== undefined && config.mailFrom === undefined && !bad.has('mailFrom')) {
+    return ['LINKQR_SMTP_URL (--smtp-url) is set without LINKQR_MAIL_FROM (--mail-from): set the address mail is sent from, e.g. "LinkQR <linkqr@example.com>"'];
+  }
+  return [];
+}
 
 export class ConfigError extends OperatorError {
   constructor(readonly problems: string[]) {
@@ -213,6 +257,7 @@ export class ConfigError extends OperatorError {
 export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}): Readonly<Config> {
   const config: Partial<Record<keyof Config, unknown>> = {};
   const problems: string[] = [];
+  const bad = new Set<keyof Config>();
   for (const s of SETTINGS) {
     const fromFlag = flags[s.flag];
     const raw = fromFlag ?? env[s.env] ?? s.fallback;
@@ -222,10 +267,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
       // A setting that holds a secret says how it may be shown; the others are quoted as given.
       const shown = s.shown ? s.shown(raw) : JSON.stringify(raw);
       problems.push(`${source}=${shown}: ${parsed.error}`);
+      bad.add(s.key);
     } else {
       config[s.key] = parsed;
     }
   }
+  problems.push(...crossProblems(config as Partial<Config>, bad));
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config as Config);
 }

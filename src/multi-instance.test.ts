@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { AdminClient } from './testing/admin-client.js';
+import { Secret, TOTP } from 'otpauth';
+import { AdminClient, textOf } from './testing/admin-client.js';
 import { eventually, http, runCli, type ServerProcess, spawnServer, tempDataDir } from './testing/harness.js';
 import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from './testing/postgres.js';
 import { startReceiver } from './testing/receiver.js';
@@ -178,6 +179,41 @@ describe('three instances on one PostgreSQL database', { skip: skipWithoutPostgr
       const page = await http(s.url, 'GET', '/admin/links', { headers: { cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
       assert.equal(page.status, 200, `the session works through ${s.url}`);
     }
+  });
+
+  test('two-factor sign-in through any instance: the password on one, the code on another; a code taken on one is refused on the others', async () => {
+    await cliWith('a long password for mfa\n', 'user', 'create', '--email', 'mfa@example.com', '--password-stdin', '--workspace', 'Acme');
+    const codeAt = (secret: string, at: number) => new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: at });
+    const on = (i: number, from?: AdminClient) => {
+      const client = new AdminClient(servers[i]!.url);
+      for (const [k, v] of from?.cookies ?? []) client.cookies.set(k, v);
+      return client;
+    };
+    const enrolled = await on(0).signIn('mfa@example.com', 'a long password for mfa');
+    await enrolled.post('/admin/account/two-factor/start', {});
+    const secret = textOf((await enrolled.get('/admin/account')).text, 'totp-secret')!.replace(/\s/g, '');
+    assert.equal((await enrolled.post('/admin/account/two-factor/confirm', { code: codeAt(secret, Date.now()) })).status, 200);
+
+    const passwordOn = async (i: number) => {
+      const client = on(i);
+      await client.get('/admin/login');
+      const res = await client.post('/admin/login', { email: 'mfa@example.com', password: 'a long password for mfa' });
+      assert.equal(res.headers.get('location'), '/admin/login/code');
+      return client;
+    };
+    // The next step's code (accepted for a phone's drift): the one that turned it on is spent.
+    const code = codeAt(secret, Date.now() + 30_000);
+    const second = on(2, await passwordOn(1));
+    await second.get('/admin/login/code');
+    const signedIn = await second.post('/admin/login/code', { code });
+    assert.equal(signedIn.status, 303, signedIn.text);
+    assert.equal((await on(0, second).get('/admin/links')).status, 200);
+
+    const replay = on(1, await passwordOn(0));
+    await replay.get('/admin/login/code');
+    const refused = await replay.post('/admin/login/code', { code });
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, /That code \(or a newer one\) was used already/);
   });
 
   test('an Idempotency-Key sent to three instances at once has one effect, and each gets its answer', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { niceTicks, renderClickChart, type ChartBucket } from './click-chart.js';
+import { CHART_SIZES, niceTicks, renderClickChart, renderResponsiveClickChart, type ChartBucket } from './click-chart.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -394,4 +394,13 @@ describe('renderClickChart', () => {
     assert.equal(renderClickChart(series(3, DAY), { interval: 'day', title: 'a' }), a);
     assert.notEqual(ids(a), ids(b));
   });
+});
+
+test('the responsive chart: one SVG per card size, each with its own viewBox width and its own ids', () => {
+  const series: ChartBucket[] = [{ t: '2030-01-01T00:00:00.000Z', total: 3, human: 2, qr: 1 }];
+  const html = renderResponsiveClickChart(series, { interval: 'day', title: 'Spring' });
+  const widths = [...html.matchAll(/<div class="chart-size chart-size-(\d+)"><svg [^>]*viewBox="0 0 (\d+) /g)].map((m) => [Number(m[1]), Number(m[2])]);
+  assert.deepEqual(widths, CHART_SIZES.map((w) => [w, w]));
+  const ids = [...html.matchAll(/ id="([^"]+)"/g)].map((m) => m[1]);
+  assert.equal(new Set(ids).size, ids.length, 'no id twice on the page');
 });

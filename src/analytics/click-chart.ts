@@ -132,6 +132,18 @@ export function renderClickChart(series: readonly ChartBucket[], opts: ClickChar
   ].join('\n');
 }
 
+/**
+ * The chart drawn for four card widths, each shown by a container query (admin.css) where its
+ * 12-unit text draws at 11–18 CSS pixels: one SVG scaled from 960 units down to a phone's 300
+ * pixels would draw its labels at 4. The viewBox widths and the breakpoints go together: each
+ * size is shown from about its own width up to the next size's.
+ */
+export const CHART_SIZES = [280, 440, 660, 960] as const;
+
+export function renderResponsiveClickChart(series: readonly ChartBucket[], opts: Omit<ClickChartOptions, 'width'>): string {
+  return CHART_SIZES.map((width) => `<div class="chart-size chart-size-${width}">${renderClickChart(series, { ...opts, width })}</div>`).join('\n');
+}
+
 function size(requested: number | undefined, fallback: number, min: number): number {
   return requested !== undefined && Number.isFinite(requested) ? Math.max(min, Math.round(requested)) : fallback;
 }
@@ -148,7 +160,7 @@ function toBucket(b: ChartBucket, index: number): Bucket {
 
 /** Ids must be unique on a page holding several charts; hashing the input keeps the function pure. */
 function chartHash(series: readonly ChartBucket[], opts: ClickChartOptions): string {
-  return createHash('sha256').update(JSON.stringify([opts.title, opts.interval, series])).digest('hex').slice(0, 10);
+  return createHash('sha256').update(JSON.stringify([opts.title, opts.interval, opts.width, opts.height, series])).digest('hex').slice(0, 10);
 }
 
 function legend(width: number): string {

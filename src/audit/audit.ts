@@ -1,7 +1,6 @@
-import type { Selectable } from 'kysely';
 import type { Queries } from '../db/db.js';
-import type { AuditRow } from '../db/schema.js';
 import type { Actor } from '../policy/policy.js';
+import { selectAuditRows } from './audit.repo.js';
 
 /** Who did it and from where: what every audited write receives. */
 export interface ChangeContext {
@@ -31,6 +30,28 @@ export async function recordAudit(db: Queries, ctx: ChangeContext, e: AuditEntry
   );
 }
 
+/** Who acted, in the log of a workspace the actor is not part of (src/audit/audit-presenter.ts names it). */
+export const OUTSIDE_ACTOR = { type: 'operator', id: 'outside-workspace' } as const;
+
+/**
+ * An entry about a user (password, two-factor sign-in) in the log of each workspace they belong
+ * to, so that each one's admins see it, or once outside any workspace for a user in none. A
+ * workspace's log names only its own people: where the one who acted is a user outside that
+ * workspace (an owner of another of the user's workspaces, an instance admin), the entry there
+ * says so without their address or IP. In the change's transaction.
+ */
+export async function recordUserAudit(t: Queries, ctx: ChangeContext, userId: string, e: { action: string; summary: Record<string, unknown>; at: number }): Promise<void> {
+  const workspaces = (await t.rows<{ workspace_id: string }>('select workspace_id from memberships where user_id = ? order by workspace_id', userId)).map((w) => w.workspace_id);
+  for (const workspaceId of workspaces.length > 0 ? workspaces : [null]) {
+    const insider =
+      ctx.actor.type !== 'user' ||
+      workspaceId === null ||
+      ctx.actor.id === userId ||
+      (await t.row('select 1 as one from memberships where user_id = ? and workspace_id = ?', ctx.actor.id, workspaceId)) !== undefined;
+    await recordAudit(t, insider ? ctx : { actor: OUTSIDE_ACTOR, ip: null }, { workspaceId, action: e.action, targetType: 'user', targetId: userId, summary: e.summary, at: e.at });
+  }
+}
+
 /** The fields whose values differ, as {field: {from, to}}. */
 export function changes<T extends Record<string, unknown>>(before: T, after: T, fields: readonly (keyof T & string)[]) {
   const out: Record<string, { from: unknown; to: unknown }> = {};
@@ -40,8 +61,9 @@ export function changes<T extends Record<string, unknown>>(before: T, after: T, 
   return out;
 }
 
+/** The workspace's latest entries, newest first, as stored (the CLI's `linkqr audit`; the page names them). */
 export async function listAudit(db: Queries, workspaceId: string, limit: number) {
-  const rows = await db.rows<Selectable<AuditRow>>('select * from audit_log where workspace_id = ? order by id desc limit ?', workspaceId, limit);
+  const rows = await selectAuditRows(db, { workspaceId }, undefined, limit);
   return rows.map((r) => ({
     id: r.id,
     at: new Date(r.created_at).toISOString(),

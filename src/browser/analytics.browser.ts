@@ -66,7 +66,10 @@ describe('admin UI in a browser: Analytics and a link’s page with its QR code'
     assert.equal(await cardValue(page, 'qr'), workspace.qr);
     assert.equal(await cardValue(page, 'bots'), workspace.bots);
     assert.ok(workspace.human > api.human, 'the workspace includes the second link');
-    assert.equal(await page.locator('.chart-card svg[role="img"]').count(), 1);
+    // Drawn in four sizes; the one for this card's width is the one shown.
+    assert.equal(await page.locator('.chart-card svg[role="img"]').count(), 4);
+    assert.equal(await page.locator('.chart-card svg[role="img"]:visible').count(), 1);
+    assert.equal(await page.locator('.chart-card .chart-size-960').isVisible(), true, 'the widest, in a 1280 px window');
     assert.equal(await page.locator('.chart-card .click-chart__human').count() > 0, true, 'bars drawn');
     const top = await page.locator('#top-links tbody tr').allInnerTexts();
     assert.match(top[0]!, new RegExp(`/${link.slug}`), 'the busiest link first');

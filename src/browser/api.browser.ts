@@ -5,7 +5,7 @@ import { createUser } from '../users/users.service.js';
 import { startReceiver } from '../testing/receiver.js';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
 import { join } from 'node:path';
-import { launchChromium, openPage, PHONE, SCREENSHOTS } from './chromium.js';
+import { answerConfirm, launchChromium, openPage, PHONE, SCREENSHOTS } from './chromium.js';
 
 const OWNER = 'dana@example.com';
 const PASSWORD = 'correct horse battery';
@@ -135,9 +135,9 @@ describe('API & Webhooks page in a browser', () => {
     await screenshot('api-07-key-rotated');
 
     // Revoke asks first.
-    page.once('dialog', (d) => void d.accept());
     await row.locator('summary:has-text("Manage")').click();
     await row.locator('button:has-text("Revoke")').click();
+    assert.match(await answerConfirm(page), /^Revoke “.*”\? Requests with this key fail at once/);
     await page.locator(`#key-${key.slice(4, 16)} .badge-revoked`).waitFor();
     assert.equal((await t.request('GET', '/api/v1/me', { key: rotated })).status, 401);
     await screenshot('api-08-key-revoked');

@@ -71,3 +71,16 @@ export async function signIn(page: Page, email: string, password: string, next =
 export async function htmxIdle(page: import('playwright-core').Page): Promise<void> {
   await page.waitForFunction(() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added'));
 }
+
+/**
+ * Answers the page's own confirmation dialog (public/admin.js shows it where browsers would show
+ * confirm()): waits for it, presses its action or Cancel, and returns its question.
+ */
+export async function answerConfirm(page: Page, accept = true): Promise<string> {
+  const dialog = page.locator('dialog.confirm-dialog[open]');
+  await dialog.waitFor();
+  const question = await dialog.locator('p').innerText();
+  await dialog.locator(accept ? 'button[value=ok]' : 'button[value=cancel]').click();
+  await dialog.waitFor({ state: 'detached' });
+  return question;
+}

@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createLink } from '../links/links.service.js';
 import { createUser } from '../users/users.service.js';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
-import { DESKTOP, htmxIdle, launchChromium, openPage, PHONE, SCREENSHOTS, signIn } from './chromium.js';
+import { answerConfirm, DESKTOP, htmxIdle, launchChromium, openPage, PHONE, SCREENSHOTS, signIn } from './chromium.js';
 
 const OWNER = 'dana@example.com';
 const VIEWER = 'vic@example.com';
@@ -49,10 +49,6 @@ describe('admin UI in a browser: bulk actions on the Links page', () => {
   test('desktop: tick rows, tag them, disable them, export them, delete them; the page never reloads', async () => {
     const { page, problems, screenshot, context } = await openPage(browser, t.url, DESKTOP);
     const questions: string[] = [];
-    page.on('dialog', (d) => {
-      questions.push(d.message());
-      void d.accept();
-    });
     await signIn(page, OWNER, PASSWORD);
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
     const marker = () => page.evaluate(() => (window as unknown as { marker?: number }).marker);
@@ -127,6 +123,7 @@ describe('admin UI in a browser: bulk actions on the Links page', () => {
 
     // Delete: a question with the count, then the rows go.
     await page.click('#links-bulk button[value=delete]');
+    questions.push(await answerConfirm(page));
     await notice(page).filter({ hasText: 'Deleted 2 links.' }).waitFor();
     assert.deepEqual(questions, ['Delete 2 links? Their short URLs stop working and their click history is removed.']);
     await htmxIdle(page);

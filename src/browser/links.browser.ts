@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createLink, updateLink } from '../links/links.service.js';
 import { createUser } from '../users/users.service.js';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
-import { DESKTOP, htmxIdle, launchChromium, openPage, PHONE } from './chromium.js';
+import { answerConfirm, DESKTOP, htmxIdle, launchChromium, openPage, PHONE } from './chromium.js';
 
 const OWNER = 'dana@example.com';
 const VIEWER = 'vic@example.com';
@@ -38,10 +38,6 @@ describe('admin UI in a browser: the Links page', () => {
     const { page, problems, screenshot, context } = await openPage(browser, t.url);
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: t.url });
     const confirmations: string[] = [];
-    page.on('dialog', (d) => {
-      confirmations.push(d.message());
-      void d.accept();
-    });
     await signIn(page, OWNER);
     assert.equal(await page.locator('.empty-state h2').innerText(), 'No links yet');
     await screenshot('links-01-empty');
@@ -151,7 +147,13 @@ describe('admin UI in a browser: the Links page', () => {
     // Disable, then delete after confirming.
     await spring.locator('button[aria-label^=Disable]').click();
     await spring.locator('.badge-disabled').waitFor();
+    // The question is the page's own dialog: Cancel keeps the link, Delete deletes it.
     await spring.locator('button[aria-label^=Delete]').click();
+    await answerConfirm(page, false);
+    assert.equal(await spring.count(), 1, 'cancelled: the link stays');
+    await spring.locator('button[aria-label^=Delete]').click();
+    await screenshot('links-07-delete-dialog');
+    confirmations.push(await answerConfirm(page));
     await spring.waitFor({ state: 'detached' });
     assert.deepEqual(confirmations, [`Delete ${new URL(t.url).host}/spring? Its short URL stops working and its click history is removed.`]);
     assert.equal((await rowSlugs(page)).length, 5);

@@ -95,7 +95,10 @@ describe('admin UI in a browser: sign-in, layout, workspace switch, sign-out', (
 
     await page.setViewportSize(PHONE);
     await page.goto('/admin/links');
+    assert.ok(await page.locator('.menu-toggle').isVisible(), 'the sections are behind Menu');
+    await page.locator('.menu-toggle').click();
     assert.ok(await page.locator('.nav').isVisible());
+    await page.locator('.menu-toggle').click();
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling');
     await screenshot('07-links-narrow');
     await page.setViewportSize({ width: 1280, height: 800 });

@@ -6,7 +6,7 @@ import { setWorkspacePlan, upsertPlan } from '../workspaces/plans.js';
 import { listMembers } from '../workspaces/members.service.js';
 import { createWorkspace, requireWorkspace } from '../workspaces/workspaces.service.js';
 import { startTestServer, TEST_OPERATOR, type TestServer } from '../testing/harness.js';
-import { htmxIdle, launchChromium, openPage } from './chromium.js';
+import { answerConfirm, htmxIdle, launchChromium, openPage } from './chromium.js';
 
 const OWNER = 'dana@example.com';
 const COLLEAGUE = 'lee.marketing-operations@example.com';
@@ -52,7 +52,6 @@ describe('admin UI in a browser: Team, Settings and Instance', () => {
 
   test('the owner adds a member, changes their role, cannot remove the last owner; Settings shows the meters', async () => {
     const { page, problems, screenshot, context } = await openPage(browser, t.url);
-    page.on('dialog', (d) => void d.accept());
     await signIn(page, OWNER, '/admin/team');
     assert.equal(await page.locator('.nav-link[aria-current=page]').innerText(), 'Team');
     await screenshot('team-01-members');
@@ -86,6 +85,7 @@ describe('admin UI in a browser: Team, Settings and Instance', () => {
     // The only owner cannot go: the refusal is shown above the table.
     await htmxIdle(page);
     await page.locator(`#members-table tr:has-text("${OWNER}") button:has-text("Leave")`).click();
+    assert.equal(await answerConfirm(page), 'Leave this workspace? You lose access to it.');
     await page.locator('#members .alert').waitFor();
     assert.equal(await page.locator('#members .alert').innerText(), 'This is the only owner of the workspace: make someone else owner first.');
     await page.locator('#members .alert').evaluate((el) => el.remove());

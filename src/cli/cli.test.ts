@@ -11,6 +11,7 @@ import { type Db, openDb, type Queries } from '../db/db.js';
 import { openPostgres } from '../db/postgres.js';
 import { postgresQueries } from '../db/postgres-db.js';
 import { verifySecret } from '../lib/passwords.js';
+import { DEFAULT_ROTATION_GRACE_MS } from '../secrets/rotation-grace.js';
 import { type CliResult, http, ROOT, runCli, spawnServer, sqliteOnly, startTestServer, TEST_BACKEND, tempDataDir, type TestServer } from '../testing/harness.js';
 import { createTestDatabase } from '../testing/postgres.js';
 
@@ -664,17 +665,26 @@ describe('linkqr key', () => {
     assert.equal((await listAll()).rows.filter((k) => k.id === id).length, 1, 'still one key record');
   });
 
-  test('key rotate without --grace ends the old secret at once', async () => {
+  test('key rotate without --grace keeps the old secret for a day, as the admin UI does; --grace 0 ends it at once', async () => {
     const old = keys[1]!;
     const id = KEY.exec(old)![1]!;
     assert.equal((await me(old)).status, 200);
+    const before = Date.now();
     const r = await cli('key', 'rotate', id);
     succeeded(r);
+    const until = Date.parse(/works until (\S+)\./.exec(r.stderr)?.[1] ?? '');
+    assert.ok(until >= before + DEFAULT_ROTATION_GRACE_MS && until <= Date.now() + DEFAULT_ROTATION_GRACE_MS, r.stderr);
     const fresh = onlyLine(r.stdout);
     assert.equal(KEY.exec(fresh)?.[1], id);
-    keys[1] = fresh;
-    assert.equal((await me(old)).status, 401);
+    assert.equal((await me(old)).status, 200, 'the old key works during the default grace period');
     assert.equal((await me(fresh)).status, 200);
+
+    const again = await cli('key', 'rotate', id, '--grace', '0');
+    succeeded(again);
+    assert.match(again.stderr, /no longer works/);
+    keys[1] = onlyLine(again.stdout);
+    assert.equal((await me(fresh)).status, 401);
+    assert.equal((await me(keys[1])).status, 200);
   });
 
   for (const grace of ['8d', '1 day', '-1d']) {

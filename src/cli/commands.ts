@@ -1,5 +1,6 @@
 import { SCOPES } from '../keys/scopes.js';
 import { ROLES } from '../policy/policy.js';
+import { DEFAULT_ROTATION_GRACE_MS } from '../secrets/rotation-grace.js';
 import { PLAN_FEATURES, PLAN_LIMITS } from '../workspaces/plan-catalog.js';
 import { VERSION } from '../version.js';
 import { type Command, JSON_OPTION, type OptionSpec } from './command.js';
@@ -44,6 +45,20 @@ export const COMMANDS: Command[] = [
       },
       role: { type: 'string', usage: '--role R', description: ROLES.join(', ') },
       workspace: { type: 'string', usage: '--workspace W', description: 'workspace name' },
+    },
+  },
+  {
+    name: ['user', 'reset-password'],
+    summary: "print a one-time link (only the link, on stdout) where the user chooses a new password; using it ends the user's sessions",
+    options: {
+      email: { type: 'string', usage: '--email E', description: 'the user (the link is built on LINKQR_BASE_URL)', required: true },
+    },
+  },
+  {
+    name: ['user', 'reset-two-factor'],
+    summary: 'turn off the two-factor sign-in of a user who lost their authenticator and recovery codes: their password alone signs them in until they set it up again',
+    options: {
+      email: { type: 'string', usage: '--email E', description: 'the user', required: true },
     },
   },
   {
@@ -137,7 +152,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: ['key', 'rotate'],
-    summary: 'give a key a new secret and print it; the old one works for --grace (default 0, at most 7d)',
+    summary: `give a key a new secret and print it; the old one works for --grace (default ${DEFAULT_ROTATION_GRACE_MS / 86_400_000}d, at most 7d)`,
     positionals: ID,
     options: { grace: { type: 'string', usage: '--grace 1d', description: 'how long the old secret stays valid (0 to 7d)' } },
   },

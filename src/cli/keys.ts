@@ -15,6 +15,7 @@ import {
 } from '../keys/keys.service.js';
 import { isScope, SCOPES, type Scope } from '../keys/scopes.js';
 import { parseDuration } from '../lib/duration.js';
+import { DEFAULT_ROTATION_GRACE_MS } from '../secrets/rotation-grace.js';
 import { AppError, errors } from '../lib/errors.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
 import { type CommandContext, operatorContext, stringOption } from './command.js';
@@ -117,8 +118,8 @@ export const keyDisable = onKey('disabled', (s, id) => setKeyEnabled(s, operator
 export const keyEnable = onKey('enabled', (s, id) => setKeyEnabled(s, operatorContext(), id, true));
 
 export async function keyRotate(ctx: CommandContext) {
-  const graceText = stringOption(ctx, 'grace') ?? '0s';
-  const graceMs = graceText === '0' ? 0 : parseDuration(graceText);
+  const graceText = stringOption(ctx, 'grace');
+  const graceMs = graceText === undefined ? DEFAULT_ROTATION_GRACE_MS : graceText === '0' ? 0 : parseDuration(graceText);
   if (graceMs === undefined || graceMs > MAX_ROTATION_GRACE_MS) throw errors.usage('--grace must be a duration from 0 to 7d');
   await withStore(ctx, async (store) => {
     const { key, record } = await rotateKey(store, operatorContext(), ctx.positionals[0]!, graceMs);

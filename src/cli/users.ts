@@ -1,3 +1,7 @@
+import type { Config } from '../config.js';
+import { resetPasswordByEmail } from '../users/password-reset.js';
+import { passwordLink } from '../users/password-tokens.js';
+import { resetTwoFactorByEmail } from '../users/two-factor.js';
 import { createUser } from '../users/users.service.js';
 import { type CommandContext, operatorContext, stringOption } from './command.js';
 import { readStdin, say } from './output.js';
@@ -18,5 +22,43 @@ export async function userCreate(ctx: CommandContext) {
         (workspace ? `, ${role} of workspace "${workspace}".` : '.'),
     );
     process.stdout.write(`${user.id}\n`);
+  });
+}
+
+/**
+ * `linkqr user reset-password --email E`: the way back in for someone who lost their password
+ * (an instance's only admin too). Only the link on stdout, so `LINK=$(linkqr user reset-password …)`
+ * works; what it is for on stderr.
+ */
+export async function userResetPassword(ctx: CommandContext) {
+  const { config } = ctx;
+  await withStore(ctx, async (store) => {
+    const issued = await resetPasswordByEmail(store, operatorContext(), stringOption(ctx, 'email')!);
+    const hours = Math.round((issued.expiresAt - store.clock.now()) / 3_600_000);
+    if (config.baseUrl === undefined) say(`LINKQR_BASE_URL is not set: the link uses the server's own address, ${baseUrlOf(config)}.`);
+    say(`One-time link for ${issued.email} to choose a new password: it works once, within ${hours} hours, and signs them out everywhere when used.`);
+    process.stdout.write(`${passwordLink(baseUrlOf(config), issued.token)}\n`);
+  });
+}
+
+/** LINKQR_BASE_URL, else what the server calls itself when it has none (src/app.ts). */
+function baseUrlOf(config: Pick<Config, 'baseUrl' | 'host' | 'port'>): string {
+  if (config.baseUrl !== undefined) return config.baseUrl;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
+}
+
+/**
+ * `linkqr user reset-two-factor --email E`: the way back in for someone who lost both their
+ * authenticator and their recovery codes (an instance's only admin too).
+ */
+export async function userResetTwoFactor(ctx: CommandContext) {
+  await withStore(ctx, async (store) => {
+    const { email, wasOn } = await resetTwoFactorByEmail(store, operatorContext(), stringOption(ctx, 'email')!);
+    say(
+      wasOn
+        ? `Two-factor sign-in is off for ${email}: their password alone signs them in until they set it up again (Account page).`
+        : `${email} had no two-factor sign-in: nothing changed.`,
+    );
   });
 }

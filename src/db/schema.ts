@@ -22,6 +22,9 @@ export interface Database {
   api_request_log: ApiRequestLogRow;
   visitor_salts: VisitorSaltRow;
   qr_logos: QrLogoRow;
+  user_totp: UserTotpRow;
+  recovery_codes: RecoveryCodeRow;
+  pending_sign_ins: PendingSignInRow;
 }
 
 export interface MigrationRow {
@@ -297,4 +300,31 @@ export interface ImportRowRecord {
   link_id: string | null;
   slug: string | null;
   problems: string;
+}
+
+/** A user's TOTP secret (src/users/two-factor.ts): sealed; enabled once its first code was given. */
+export interface UserTotpRow {
+  user_id: string;
+  secret: string;
+  enabled_at: number | null;
+  last_used_step: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RecoveryCodeRow {
+  user_id: string;
+  /** Hex SHA-256 of the code. */
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+/** A sign-in waiting for its second step; `id` is the hex SHA-256 of the cookie token. */
+export interface PendingSignInRow {
+  id: string;
+  user_id: string;
+  next: string | null;
+  created_at: number;
+  expires_at: number;
 }

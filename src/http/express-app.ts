@@ -13,6 +13,8 @@ import type { QrDeps } from '../qr/qr.service.js';
 import type { InstanceSettingsStore } from '../settings/instance-settings.js';
 import type { WebhookDeps } from '../webhooks/webhooks.service.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Mailer } from '../mail/mailer.js';
+import type { BackgroundWork } from '../lib/background.js';
 import { errors } from '../lib/errors.js';
 import { canonicalHostname } from '../domains/hostnames.js';
 import { allowedMethods, type KnownPath, routesOf } from './allowed-methods.js';
@@ -37,6 +39,10 @@ export interface ExpressDeps extends KeyDeps, LinkDeps, DomainDeps, ImportDeps, 
   clientIp(req: Request): string;
   metrics: Metrics;
   views: Eta;
+  /** Sends invitations and password resets; undefined when LINKQR_SMTP_URL is not set. */
+  mailer: Mailer | undefined;
+  /** What a request starts without waiting for (a reset mail), waited for at shutdown. */
+  background: BackgroundWork;
   /** The added domains, by host: what `/` and unknown paths do on each. */
   domains: Pick<DomainDirectory, 'ofHost' | 'has'>;
   /** The redirect cache ("clear caches" in Settings; the key verification cache is in KeyDeps). */

@@ -1,6 +1,7 @@
 import type { LinkRow } from '../db/schema.js';
 import { toIso } from '../lib/clock.js';
 import type { Target } from './targets.js';
+import type { LinkState } from './links.schema.js';
 import { hostOfHeader } from '../domains/hostnames.js';
 
 /**
@@ -54,3 +55,14 @@ export function presentLink(row: LinkRow, baseUrl: string) {
   };
 }
 export type Link = ReturnType<typeof presentLink>;
+
+/**
+ * A link as a visitor meets it at `now` (src/http/redirect.ts): only an active one redirects to its
+ * target. The admin's Links table badges it so, and its filter asks the same in SQL (links.repo.ts).
+ */
+export function linkState(link: Pick<Link, 'status' | 'expiresAt' | 'maxClicks' | 'clicks'>, now: number): LinkState {
+  if (link.status === 'disabled') return 'disabled';
+  if (link.expiresAt !== null && Date.parse(link.expiresAt) <= now) return 'expired';
+  if (link.maxClicks !== null && link.clicks >= link.maxClicks) return 'limit_reached';
+  return 'active';
+}

@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { type ExpressionBuilder, sql } from 'kysely';
 import type { Queries } from '../db/db.js';
-import type { LinkRow } from '../db/schema.js';
+import type { Database, LinkRow } from '../db/schema.js';
+import type { LinkState } from './links.schema.js';
 import { caseless, jsonValuesOf, likeCaseless } from '../db/dialect-sql.js';
 
 export const findLink = (db: Queries, workspaceId: string, id: string) =>
@@ -33,6 +34,21 @@ export interface LinkFilter {
   q?: string | undefined;
   tag?: string | undefined;
   status?: LinkRow['status'] | undefined;
+  /** As the admin's table shows links at `at` (link-presenter.ts linkState). */
+  state?: { is: LinkState; at: number } | undefined;
+}
+
+/** linkState (link-presenter.ts) in SQL: the links in `state` at `now`. */
+function inState(eb: ExpressionBuilder<Database, 'links'>, state: LinkState, now: number) {
+  if (state === 'disabled') return eb('status', '=', 'disabled');
+  const expired = eb.and([eb('expires_at', 'is not', null), eb('expires_at', '<=', now)]);
+  const notExpired = eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]);
+  const usedUp = eb.and([eb('max_clicks', 'is not', null), eb('clicks', '>=', eb.ref('max_clicks'))]);
+  const notUsedUp = eb.or([eb('max_clicks', 'is', null), eb('clicks', '<', eb.ref('max_clicks'))]);
+  const active = eb('status', '=', 'active');
+  if (state === 'expired') return eb.and([active, expired]);
+  if (state === 'limit_reached') return eb.and([active, notExpired, usedUp]);
+  return eb.and([active, notExpired, notUsedUp]);
 }
 
 /** Newest first; ids sort by creation time, so the last id of a page is the cursor. */
@@ -40,6 +56,10 @@ export function listLinkRows(db: Queries, f: LinkFilter): Promise<LinkRow[]> {
   let query = db.q.selectFrom('links').selectAll().where('workspace_id', '=', f.workspaceId);
   if (f.after) query = query.where('id', '<', f.after);
   if (f.status) query = query.where('status', '=', f.status);
+  if (f.state) {
+    const { is, at } = f.state;
+    query = query.where((eb) => inState(eb, is, at));
+  }
   if (f.tag) query = query.where(sql<boolean>`exists (select 1 from ${sql.raw(jsonValuesOf(db.dialect, 'links.tags'))} where value = ${f.tag})`);
   if (f.q) {
     const pattern = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

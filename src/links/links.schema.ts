@@ -113,3 +113,17 @@ export type ListLinksQuery = z.output<typeof listLinksQuery>;
 
 /** GET /api/v1/links/export: the list's filters, every page. */
 export const exportLinksQuery = listLinksQuery.omit({ limit: true, after: true });
+
+/**
+ * What the admin's Links table shows a link as (link-presenter.ts linkState): disabled; else expired
+ * (expiresAt passed), else at its limit (human clicks ≥ maxClicks), else active. The API's `status`
+ * stays the stored field, which SPEC §2 has active or disabled.
+ */
+export const LINK_STATES = ['active', 'disabled', 'expired', 'limit_reached'] as const;
+export type LinkState = (typeof LINK_STATES)[number];
+
+/** The admin's Links list and its export: the API's filters, with `status` as the table shows it. */
+export const adminListLinksQuery = listLinksQuery.extend({
+  status: z.enum(LINK_STATES, { message: 'must be "active", "disabled", "expired" or "limit_reached"' }).optional(),
+});
+export const adminExportLinksQuery = adminListLinksQuery.omit({ limit: true, after: true });

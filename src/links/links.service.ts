@@ -9,7 +9,7 @@ import { requireWithinPlanLimit } from '../workspaces/plans.js';
 import { findWorkspaceDomain } from '../domains/domains.repo.js';
 import { canonicalHostname } from '../domains/hostnames.js';
 import { type Link, presentLink } from './link-presenter.js';
-import type { CreateLinkInput, ListLinksQuery, UpdateLinkInput } from './links.schema.js';
+import type { CreateLinkInput, LinkState, ListLinksQuery, UpdateLinkInput } from './links.schema.js';
 import { countLinks, deleteLinkRow, findLink, insertLink, listLinkRows, updateLinkRow } from './links.repo.js';
 import { randomSlug } from './slugs.js';
 import { hashPassword } from '../lib/passwords.js';
@@ -129,9 +129,14 @@ export async function getLink(deps: LinkDeps, workspaceId: string, id: string): 
   return presentLink(row, deps.baseUrl());
 }
 
-export async function listLinks(deps: LinkDeps, workspaceId: string, query: ListLinksQuery): Promise<{ data: Link[]; nextCursor: string | null }> {
+/** A page of links; `state` (the admin's filter) picks them as its table shows them now. */
+export async function listLinks(
+  deps: LinkDeps,
+  workspaceId: string,
+  { state, ...query }: ListLinksQuery & { state?: LinkState | undefined },
+): Promise<{ data: Link[]; nextCursor: string | null }> {
   // One extra row tells whether another page exists without a count query.
-  const rows = await listLinkRows(deps.db, { workspaceId, ...query, limit: query.limit + 1 });
+  const rows = await listLinkRows(deps.db, { workspaceId, ...query, state: state && { is: state, at: deps.clock.now() }, limit: query.limit + 1 });
   const page = rows.slice(0, query.limit);
   return {
     data: page.map((r) => presentLink(r, deps.baseUrl())),

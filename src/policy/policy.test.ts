@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { Role } from '../db/schema.js';
 import type { Scope } from '../keys/scopes.js';
 import { AppError } from '../lib/errors.js';
-import { ACTIONS, type Action, type Actor, allows, authorize, authorizeInstance } from './policy.js';
+import { ACTION_PHRASES, ACTIONS, type Action, type Actor, allows, authorize, authorizeInstance } from './policy.js';
 
 /**
  * SPEC §2's role table, written out here by hand (not derived from the module under test):
@@ -78,7 +78,7 @@ describe('policy: role × action (SPEC §2)', () => {
           assert.equal(e.status, 403);
           assert.equal(e.code, 'insufficient_role');
           assert.ok(e.detail.includes(role), `the refusal names the role: ${e.detail}`);
-          assert.ok(e.detail.includes(action), `the refusal names the action: ${e.detail}`);
+          assert.equal(e.detail, `Your role (${role}) cannot ${ACTION_PHRASES[action]}.`, 'the refusal names what was tried, in words');
         }
       });
     }

@@ -22,6 +22,22 @@ export const ACTIONS = [
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
+/** What a person tries to do, as a refusal names it ("Your role (viewer) cannot view webhooks."). */
+export const ACTION_PHRASES: Readonly<Record<Action, string>> = {
+  'links.read': 'view links',
+  'links.write': 'create or change links',
+  'domains.manage': 'manage domains',
+  'analytics.read': 'view analytics',
+  'webhooks.read': 'view webhooks',
+  'webhooks.write': 'change webhooks',
+  'keys.manage': 'manage API keys',
+  'members.manage': 'manage members',
+  'audit.read': 'view the audit log',
+  'workspace.settings': 'change the workspace’s settings',
+  'workspace.plan': 'change the workspace’s plan',
+  'workspace.delete': 'delete the workspace',
+};
+
 /** Someone acting in a workspace (users and keys), or the operator at the command line. */
 export type Actor =
   | { type: 'user'; id: string; workspaceId: string; role: Role; instanceAdmin: boolean }
@@ -77,7 +93,7 @@ export function authorize(actor: Actor, action: Action, purpose?: string): void 
     );
   }
   if (actor.type === 'user') {
-    throw new AppError(403, 'insufficient_role', 'Forbidden', `Your role in this workspace (${actor.role}) does not allow ${action}${purpose ? ` (needed to ${purpose})` : ''}.`);
+    throw new AppError(403, 'insufficient_role', 'Forbidden', `Your role (${actor.role}) cannot ${purpose ?? ACTION_PHRASES[action]}.`);
   }
 }
 

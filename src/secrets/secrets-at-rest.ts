@@ -4,6 +4,7 @@ import { type Db, eraseForGood } from '../db/db.js';
 import { resealIdempotencyRecords } from '../idempotency/idempotency.repo.js';
 import type { Clock } from '../lib/clock.js';
 import { deleteSetting } from '../settings/settings.repo.js';
+import { resealTotpSecrets } from '../users/two-factor.js';
 import { checkEndpointSecrets } from '../webhooks/endpoint-secrets.js';
 import type { AtRestKeys } from './at-rest-key.js';
 import { SecretBox } from './secret-box.js';
@@ -16,7 +17,8 @@ const LEGACY_IP_HASH_KEY = 'ip_hash_key';
  * at-rest key, in one transaction, idempotently (a second start finds nothing to do).
  *
  * - Secrets an older version left in clear (webhook secrets, stored answers) are sealed, and so
- *   are those sealed under a previous key (the key file, once LINKQR_SECRET is set).
+ *   are those sealed under a previous key (the key file, once LINKQR_SECRET is set), two-factor
+ *   secrets included.
  * - The old visitor hash key is deleted: with it gone, the hashes it made cannot be reversed.
  * - Endpoints whose secrets cannot be opened (a lost or changed key) are marked, and named in
  *   the log: their deliveries wait until someone rotates their secret.
@@ -40,11 +42,17 @@ export async function prepareSecretsAtRest(deps: { db: Db; keys: AtRestKeys; log
         const endedSalts = await deleteEndedSaltRows(t, clock.now());
         const visitorSalts = await resealSalts(t, secretBox);
         const legacyIpHashKey = (await deleteSetting(t, LEGACY_IP_HASH_KEY)).changes;
-        return { endpoints, idempotencyRecords, endedSalts, visitorSalts, legacyIpHashKey };
+        const totp = await resealTotpSecrets(t, secretBox);
+        return { endpoints, idempotencyRecords, endedSalts, visitorSalts, legacyIpHashKey, totp };
       }),
-    (d) => d.endpoints.resealed + d.idempotencyRecords + d.endedSalts + d.visitorSalts + d.legacyIpHashKey > 0,
+    (d) => d.endpoints.resealed + d.idempotencyRecords + d.endedSalts + d.visitorSalts + d.legacyIpHashKey + d.totp.resealed > 0,
   );
-  const sealed = { webhookSecrets: done.endpoints.resealed, idempotencyRecords: done.idempotencyRecords, visitorSalts: done.visitorSalts };
+  const sealed = {
+    webhookSecrets: done.endpoints.resealed,
+    idempotencyRecords: done.idempotencyRecords,
+    visitorSalts: done.visitorSalts,
+    totpSecrets: done.totp.resealed,
+  };
   if (Object.values(sealed).some((n) => n > 0) || done.legacyIpHashKey > 0) {
     log.info({ sealed, legacyIpHashKeyDeleted: done.legacyIpHashKey > 0 }, 'secrets sealed under the at-rest key');
   }
@@ -53,6 +61,13 @@ export async function prepareSecretsAtRest(deps: { db: Db; keys: AtRestKeys; log
       { endpoints: done.endpoints.unreadable },
       "the at-rest key cannot open these webhook endpoints' signing secrets (LINKQR_SECRET changed, or linkqr.key lost): " +
         'their deliveries wait until each secret is rotated (API: POST /api/v1/webhooks/{id}/rotate-secret, or Rotate secret in the admin UI)',
+    );
+  }
+  if (done.totp.unreadable.length > 0) {
+    log.error(
+      { users: done.totp.unreadable },
+      "the at-rest key cannot open these users' two-factor secrets (LINKQR_SECRET changed, or linkqr.key lost): " +
+        'their authenticator codes are refused; they sign in with a recovery code, or an instance admin resets their two-factor sign-in',
     );
   }
   return secretBox;

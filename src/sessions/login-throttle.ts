@@ -145,6 +145,16 @@ export class LoginThrottle {
     await this.accounts.clear(accountKey(email));
     await this.addresses.giveBack(ip, at);
   }
+
+  /**
+   * The password was right and a second step follows (a two-factor code, itself counted as an
+   * attempt): this attempt no longer counts, but the account's failures stay, wrong codes among
+   * them, so that giving the password again buys no more guesses at the code.
+   */
+  async passwordAccepted(email: string, ip: string, at: number): Promise<void> {
+    await this.accounts.giveBack(accountKey(email), at);
+    await this.addresses.giveBack(ip, at);
+  }
 }
 
 const accountKey = (email: string) => email.trim().toLowerCase();

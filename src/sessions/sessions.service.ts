@@ -40,6 +40,8 @@ export const sessionIdOf = (token: string) => createHash('sha256').update(token)
 export interface Flash {
   kind: 'ok' | 'error';
   text: string;
+  /** A plan's refusal shown to an instance admin: the message links to the plans (src/http/admin/plan-advice.ts). */
+  changePlan?: boolean;
 }
 
 /** Starts a session for a user who just proved who they are; `replacing` (the old cookie's token) ends. */

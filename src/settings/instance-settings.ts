@@ -10,9 +10,14 @@ export interface InstanceSettings {
    * plus a time narrows a visitor down more than a team usually wants to keep.
    */
   keepUserAgents: boolean;
+  /**
+   * Every user must sign in with two factors (src/users/two-factor.ts): one without is sent to
+   * set it up before any other admin page (src/http/admin/account.routes.ts).
+   */
+  requireTwoFactor: boolean;
 }
 
-const DEFAULTS: InstanceSettings = { keepUserAgents: false };
+const DEFAULTS: InstanceSettings = { keepUserAgents: false, requireTwoFactor: false };
 const FIELDS = Object.keys(DEFAULTS) as (keyof InstanceSettings)[];
 const STORAGE_KEY = 'instance_settings';
 
@@ -62,5 +67,5 @@ async function readSettings(db: Queries): Promise<InstanceSettings> {
   const raw = await getSetting(db, STORAGE_KEY);
   // Unknown or missing fields fall back to defaults: an older database has none of them yet.
   const stored = raw ? (JSON.parse(raw) as Partial<InstanceSettings>) : {};
-  return { keepUserAgents: stored.keepUserAgents === true };
+  return { keepUserAgents: stored.keepUserAgents === true, requireTwoFactor: stored.requireTwoFactor === true };
 }

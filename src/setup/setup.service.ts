@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { SETUP_PAGE_ACTOR_ID } from '../audit/audit.schema.js';
 import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import { errors } from '../lib/errors.js';
@@ -51,7 +52,7 @@ export async function completeSetup(
 ) {
   if ((await setupState(deps, token)) !== 'open') throw errors.forbidden('setup_closed', 'This setup link is no longer valid.');
   // No one is signed in yet: the audit log names the setup page as the actor.
-  const ctx = { actor: { type: 'operator' as const, id: 'setup-page' }, ip };
+  const ctx = { actor: { type: 'operator' as const, id: SETUP_PAGE_ACTOR_ID }, ip };
   const created = await createUser(deps, ctx, { ...input, role: 'owner', onlyIfFirst: true });
   await deleteSetting(deps.db, SETTING);
   return created;

@@ -8,6 +8,7 @@ import { enqueueEvent, type EventType } from '../outbox/events.js';
 import { requirePlanFeature, requireWithinPlanLimit } from '../workspaces/plans.js';
 import { changes, type ChangeContext, recordAudit } from '../audit/audit.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { DEFAULT_ROTATION_GRACE_MS } from '../secrets/rotation-grace.js';
 import { openEndpointSecret, sealEndpointSecret } from './endpoint-secrets.js';
 import type { CreateWebhookInput, UpdateWebhookInput } from './webhooks.schema.js';
 
@@ -25,7 +26,7 @@ export interface WebhookDeps {
   endpointsChanged(pointedElsewhere?: readonly string[]): void;
 }
 
-const DEFAULT_GRACE_SECONDS = 86_400;
+const DEFAULT_GRACE_SECONDS = DEFAULT_ROTATION_GRACE_MS / 1000;
 
 /** Endpoint JSON: never the secret. */
 export function presentEndpoint(row: WebhookEndpointRow) {

@@ -33,6 +33,9 @@ export function requireFeatureOf(plan: WorkspacePlan, feature: PlanFeature): voi
   }
 }
 
+/** How a plan's refusal ends: what to do about it (the admin UI offers an instance admin the Instance page instead). */
+export const ASK_FOR_A_LARGER_PLAN = 'Ask the instance admin for a larger plan.';
+
 /**
  * Refuses one more item when the plan's limit is reached. Call with the handle of the write
  * transaction that adds the item (and count `usage` through it too), so concurrent requests
@@ -64,7 +67,7 @@ export async function requireWithinPlanLimit(
       403,
       'plan_limit_reached',
       'Forbidden',
-      `The "${plan.name}" plan allows ${max} ${limit}; this workspace has ${used}. Ask the instance admin for a larger plan.`,
+      `The "${plan.name}" plan allows ${max} ${limit}; this workspace has ${used}. ${ASK_FOR_A_LARGER_PLAN}`,
       undefined,
       undefined,
       { limit, plan: plan.name, usage: used, max },

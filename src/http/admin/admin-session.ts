@@ -1,8 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Actor } from '../../policy/policy.js';
 import { findSessionUser, type MembershipView, membershipsOf, type SessionRow } from '../../sessions/sessions.repo.js';
-import { currentMembership, rememberWorkspace, resumeSession, type SessionDeps } from '../../sessions/sessions.service.js';
-import { clearCookie, readCookie } from './cookies.js';
+import { currentMembership, rememberWorkspace, resumeSession, SESSION_MAX_AGE_MS, type SessionDeps, startSession } from '../../sessions/sessions.service.js';
+import { clearCookie, readCookie, setCookie } from './cookies.js';
 
 export const SESSION_COOKIE = 'linkqr_session';
 export const SESSION_COOKIE_OPTIONS = { path: '/', sameSite: 'lax' } as const;
@@ -65,6 +65,23 @@ export function resolveAdmin(deps: SessionDeps & { clientIp(req: Request): strin
     }
     next();
   };
+}
+
+/**
+ * Signs this browser in as a user who just proved who they are (the sign-in form, the setup
+ * page): a new session in their first workspace, replacing the one the cookie held, and its cookie.
+ */
+export async function signInBrowser(deps: SessionDeps, req: Request, res: Response, userId: string, ip: string | null): Promise<SessionRow> {
+  const first = (await membershipsOf(deps.db, userId))[0];
+  const { token, session } = await startSession(deps, {
+    userId,
+    workspaceId: first?.workspaceId ?? null,
+    ip,
+    userAgent: req.get('user-agent') ?? null,
+    replacing: readCookie(req, SESSION_COOKIE),
+  });
+  setCookie(req, res, SESSION_COOKIE, token, { ...SESSION_COOKIE_OPTIONS, maxAge: SESSION_MAX_AGE_MS });
+  return session;
 }
 
 export const isHtmx = (req: Request) => req.get('hx-request') === 'true';

@@ -10,17 +10,22 @@ import { HOME } from './navigation.js';
 import { bindLinksPages, type LinksPagesDeps } from './links.routes.js';
 import { bindLinksBulkPages } from './links-bulk.routes.js';
 import { bindPages, type PagesDeps } from './pages.routes.js';
+import { type AuditPagesDeps, bindAuditPages } from './audit.routes.js';
+import { refusalFor } from './plan-advice.js';
 import { renderAdminPage } from './render.js';
 import { bindTeamPages, type TeamDeps } from './team.routes.js';
 import { bindSettingsPages, type SettingsDeps } from './settings.routes.js';
 import { bindImportPages, IMPORT_FORM_BYTES, type ImportPagesDeps } from './imports.routes.js';
 import { bindInstancePages, type InstanceDeps } from './instance.routes.js';
 import { bindSetPasswordPages } from './set-password.routes.js';
+import { bindForgotPasswordPages, type ForgotPasswordDeps } from './forgot-password.routes.js';
 import { type AnalyticsPagesDeps, bindAnalyticsPages } from './analytics.routes.js';
 import { bindQrLogoPages } from './qr-logo.routes.js';
 import { type ApiPagesDeps, bindApiPages } from './api.routes.js';
+import { type AccountDeps, bindAccountPages, requireTwoFactorEnrolment } from './account.routes.js';
+import { bindTwoFactorSignIn } from './two-factor-login.routes.js';
 
-export type AdminDeps = ImportPagesDeps & LoginDeps & PagesDeps & TeamDeps & SettingsDeps & InstanceDeps & ApiPagesDeps & LinksPagesDeps & AnalyticsPagesDeps;
+export type AdminDeps = ImportPagesDeps & LoginDeps & ForgotPasswordDeps & PagesDeps & TeamDeps & SettingsDeps & InstanceDeps & ApiPagesDeps & LinksPagesDeps & AnalyticsPagesDeps & AccountDeps & AuditPagesDeps;
 
 /**
  * /admin: the sign-in page, then everything behind a session. Order matters: security headers
@@ -37,7 +42,9 @@ export function bindAdmin(app: Express, deps: AdminDeps) {
 
   app.use('/admin', adminSecurityHeaders);
   bindLoginPages(app, deps, throttle, forms);
+  bindTwoFactorSignIn(app, deps, throttle, forms);
   bindSetPasswordPages(app, deps, forms);
+  bindForgotPasswordPages(app, deps, forms);
 
   const router = express.Router();
   router.use((req, res, next) => (isImport(req) ? next() : forms(req, res, next)));
@@ -45,6 +52,10 @@ export function bindAdmin(app: Express, deps: AdminDeps) {
   router.use((req, res, next) => (isImport(req) ? importForm(req, res, next) : next()));
   router.use(requireCsrf((res) => res.locals.admin?.session.csrf_token));
   bindLogout(router, deps);
+  // The Account page before the requirements: a user in no workspace, or one who must set up
+  // two-factor sign-in first, still reaches it.
+  bindAccountPages(router, deps, throttle);
+  router.use(requireTwoFactorEnrolment(deps));
   router.use(requireWorkspace(deps));
   bindTeamPages(router, deps);
   bindSettingsPages(router, deps);
@@ -56,6 +67,7 @@ export function bindAdmin(app: Express, deps: AdminDeps) {
   bindLinksPages(router, deps);
   bindAnalyticsPages(router, deps);
   bindQrLogoPages(router, deps);
+  bindAuditPages(router, deps);
   bindPages(router, deps);
   router.use(() => {
     throw errors.notFound('Page');
@@ -83,11 +95,13 @@ function adminErrors(deps: AdminDeps) {
   return async (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!(err instanceof AppError) || err.status >= 500 || res.headersSent || !res.locals.admin) return next(err);
     for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
+    const refusal = refusalFor(res, err.detail);
     await renderAdminPage(deps, req, res, 'pages/admin/error', {
       title: err.status === 404 ? 'Not found' : err.title,
       status: err.status,
       code: err.status,
-      message: err.status === 404 ? 'There is nothing here. It may have been deleted, or it belongs to another workspace.' : err.detail,
+      message: err.status === 404 ? 'There is nothing here. It may have been deleted, or it belongs to another workspace.' : refusal.text,
+      changePlan: err.status !== 404 && refusal.changePlan,
       home: HOME,
     });
   };

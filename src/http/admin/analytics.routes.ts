@@ -1,5 +1,5 @@
 import type { Request, Router } from 'express';
-import { renderClickChart } from '../../analytics/click-chart.js';
+import { renderResponsiveClickChart } from '../../analytics/click-chart.js';
 import { isCalendarDate } from '../../analytics/stats.schema.js';
 import { type AnalyticsDeps, linkStats, listClicks, workspaceStats } from '../../analytics/stats.service.js';
 import { withCountryLabels } from './country-names.js';
@@ -17,6 +17,7 @@ import { setFlash } from '../../sessions/sessions.service.js';
 import { planOfWorkspace } from '../../workspaces/plans.js';
 import { parseInput } from '../middleware/validate.js';
 import { redirectTo, workspaceOf } from './admin-session.js';
+import { refusalFor } from './plan-advice.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 import { sendQrImage } from '../qr-response.js';
 
@@ -135,7 +136,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
       range,
       unavailable,
       cards: stats && summaryCards(stats),
-      chart: stats && renderClickChart(stats.series, { interval: stats.interval, title: `Clicks in ${workspace.name}`, width: 960 }),
+      chart: stats && renderResponsiveClickChart(stats.series, { interval: stats.interval, title: `Clicks in ${workspace.name}` }),
       topLinks: stats?.topLinks.map((t) => ({ ...t, shortLabel: t.link.shortUrl.replace(/^https?:\/\//, '') })),
       countries: stats && withCountryLabels(stats.countries),
     });
@@ -167,7 +168,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
       canWrite: allows(actor, 'links.write'),
       unavailable,
       cards: stats && summaryCards(stats),
-      chart: stats && renderClickChart(stats.series, { interval: stats.interval, title: link.title ?? `/${link.slug}`, width: 960 }),
+      chart: stats && renderResponsiveClickChart(stats.series, { interval: stats.interval, title: link.title ?? `/${link.slug}` }),
       facets: stats && [
         { key: 'referrers', title: 'Referrers', rows: stats.referrers, empty: 'Direct / none' },
         { key: 'devices', title: 'Devices', rows: stats.devices, empty: '' },
@@ -199,7 +200,7 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
       await linkQr(deps, actor, workspace.workspaceId, id, parseInput(qrOptionsSchema, {}, 'query'));
     } catch (e) {
       if (!(e instanceof AppError) || (e.code !== 'plan_limit_reached' && e.code !== 'plan_feature_disabled')) throw e;
-      await setFlash(deps, workspaceOf(res).session, { kind: 'error', text: e.detail });
+      await setFlash(deps, workspaceOf(res).session, { kind: 'error', ...refusalFor(res, e.detail) });
     }
     redirectTo(req, res, `/admin/links/${id}#qr`);
   });
@@ -217,11 +218,11 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
     const [ownLogo, logo] = await Promise.all([findQrLogo(deps, workspaceId, link.id), logoForCodes(deps, workspaceId, link.id)]);
     const errorsByField: Record<string, string> = {};
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) errorsByField[String(issue.path[0] ?? 'size')] ??= issue.message;
+      for (const issue of parsed.error.issues) errorsByField[String(issue.path[0] ?? 'size')] ??= besideField(issue.message);
     } else {
       // A size scanners cannot read for this link: the words the image route would answer.
       const tooSmall = sizeProblem(link.qrUrl, parsed.data, parsed.data.logo === 'none' ? undefined : logo);
-      if (tooSmall) errorsByField.size = tooSmall;
+      if (tooSmall) errorsByField.size = besideField(tooSmall);
     }
     // The preview keeps to the last valid look: every option from its default when any is wrong.
     const options = parsed.success && Object.keys(errorsByField).length === 0 ? parsed.data : qrOptionsSchema.parse({});
@@ -247,6 +248,18 @@ export function bindAnalyticsPages(router: Router, deps: AnalyticsPagesDeps) {
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+
+/** The form's labels of the colours the image route's messages name by their parameters. */
+const COLOUR_LABELS: Record<string, string> = { fg: 'the colour', bg: 'the background' };
+
+/**
+ * A message of the QR options (written for the image route, whose parameters it names) as the
+ * form shows it beside its field: a sentence, naming the other colour as the form labels it.
+ */
+function besideField(message: string): string {
+  const named = message.replace(/\b(fg|bg)\b/g, (name) => COLOUR_LABELS[name]!);
+  return named.charAt(0).toUpperCase() + named.slice(1);
+}
 
 function linkIdOf(req: Request): string {
   const id = req.params.id;

@@ -168,7 +168,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
       assert.deepEqual(countsOf(stats), c.counts, `${c.query}: the API counts the clicks the test made`);
       assert.deepEqual(cardsOf(page.text), c.counts, `${c.query}: the cards say what the API says`);
       assert.equal(rangeLabel(page.text), c.label, c.query);
-      assert.match(page.text, /<section class="card chart-card" aria-label="Clicks over time"><svg [^>]*role="img"/, `${c.query}: a chart`);
+      assert.equal(page.text.match(/<div class="chart-size chart-size-\d+"><svg [^>]*role="img"/g)?.length, 4, `${c.query}: the chart, in its four sizes`);
       assert.equal(chartBars(page.text, 'human'), stats.series.filter((p: { human: number }) => p.human > 0).length, `${c.query}: a bar per bucket with human clicks`);
       assert.equal(chartBars(page.text, 'human'), c.humanBars, c.query);
       assert.equal(chartBars(page.text, 'bot'), c.botBars, c.query);
@@ -338,7 +338,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.ok(!hasCreateForm(page.text, menu.id));
   });
 
-  test('QR options on the page: errors beside the fields, values kept, the preview keeps valid defaults', async () => {
+  test('QR options on the page: errors beside the fields (named as the form labels them), values kept, the preview keeps valid defaults', async () => {
     const good = await owner.get(`/admin/links/${spring.id}?size=300&ecc=H&fg=1f2937&bg=fafafa`);
     assert.equal(good.status, 200);
     for (const name of ['size', 'ecc', 'fg', 'bg'] as const) assert.deepEqual(qrField(good.text, name), { invalid: false, message: undefined }, name);
@@ -350,10 +350,12 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.match(goodImage.text, /width="300" height="300"/);
 
     const cases = [
-      { query: 'fg=eeeeee', field: 'fg' as const, message: /too little contrast with bg/, kept: /<input type="color" id="qr-fg" name="fg" value="#eeeeee">/ },
-      { query: 'fg=red', field: 'fg' as const, message: /6-digit hex colour/, kept: /id="qr-fg" name="fg" value="#red"/ },
-      { query: 'size=10', field: 'size' as const, message: /^must be an integer from 64 to 2048$/, kept: /id="qr-size" name="size" min="64" max="2048" step="1" value="10"/ },
-      { query: 'ecc=Z', field: 'ecc' as const, message: /^must be L, M, Q or H$/, kept: /id="qr-ecc"/ },
+      { query: 'fg=eeeeee', field: 'fg' as const, message: /^Has too little contrast with the background \(/, kept: /<input type="color" id="qr-fg" name="fg" value="#eeeeee">/ },
+      { query: 'bg=000000', field: 'fg' as const, message: /^Must be darker than the background: /, kept: /<input type="color" id="qr-bg" name="bg" value="#000000">/ },
+      { query: 'fg=red', field: 'fg' as const, message: /^Must be a 6-digit hex colour/, kept: /id="qr-fg" name="fg" value="#red"/ },
+      { query: 'bg=white', field: 'bg' as const, message: /^Must be a 6-digit hex colour/, kept: /id="qr-bg" name="bg" value="#white"/ },
+      { query: 'size=10', field: 'size' as const, message: /^Must be an integer from 64 to 2048$/, kept: /id="qr-size" name="size" min="64" max="2048" step="1" value="10"/ },
+      { query: 'ecc=Z', field: 'ecc' as const, message: /^Must be L, M, Q or H$/, kept: /id="qr-ecc"/ },
     ];
     for (const c of cases) {
       const page = await owner.get(`/admin/links/${spring.id}?${c.query}`);
@@ -361,6 +363,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
       const field = qrField(page.text, c.field);
       assert.ok(field.invalid, `${c.query}: the field is marked`);
       assert.match(field.message ?? '(no message beside the field)', c.message, c.query);
+      assert.doesNotMatch(field.message!, /\b(fg|bg|ecc)\b/, `${c.query}: no parameter names`);
       assert.match(page.text, c.kept, `${c.query}: the typed value kept`);
       const src = new URLSearchParams(previewSrc(page.text)!.split('?')[1]);
       assert.deepEqual([src.get('size'), src.get('ecc'), src.get('fg'), src.get('bg')], ['512', 'M', '000000', 'ffffff'], `${c.query}: the preview uses the defaults`);
@@ -375,7 +378,7 @@ describe('admin Analytics page and a link’s page with its QR code', () => {
     assert.equal(page.status, 200);
     const size = qrField(page.text, 'size');
     assert.ok(size.invalid, 'the Size field is marked');
-    assert.match(size.message ?? '(no message beside Size)', new RegExp(`^must be at least ${smallest} for this link with margin 4 and error correction H: `));
+    assert.match(size.message ?? '(no message beside Size)', new RegExp(`^Must be at least ${smallest} for this link with margin 4 and error correction H: `));
     assert.match(page.text, new RegExp(`id="qr-size" name="size" min="64" max="2048" step="1" value="${smallest - 1}"`), 'the typed size kept');
     assert.equal(new URLSearchParams(previewSrc(page.text)!.split('?')[1]).get('size'), '512', 'the preview keeps to the defaults');
     assert.equal((await owner.get(`/admin/links/${spring.id}/qr?format=png&size=${smallest - 1}&ecc=H`)).status, 400, 'the image route refuses it too');

@@ -15,6 +15,7 @@ import { listKeyRequests, summariseKeyRequests } from '../../keys/request-log.js
 import { isScope, SCOPES, type Scope } from '../../keys/scopes.js';
 import { AppError, type FieldError } from '../../lib/errors.js';
 import { EVENT_TYPES } from '../../outbox/events.js';
+import { DEFAULT_ROTATION_GRACE_MS } from '../../secrets/rotation-grace.js';
 import { allows, authorize } from '../../policy/policy.js';
 import { createWebhookBody } from '../../webhooks/webhooks.schema.js';
 import {
@@ -29,6 +30,7 @@ import {
 } from '../../webhooks/webhooks.service.js';
 import { listMembers } from '../../workspaces/members.service.js';
 import { isHtmx, redirectTo, workspaceOf } from './admin-session.js';
+import { refusalFor } from './plan-advice.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
 export type ApiPagesDeps = RenderDeps & KeyStore & WebhookDeps;
@@ -38,7 +40,11 @@ const DAY = 86_400_000;
 export const UNUSED_AFTER_MS = 30 * DAY;
 export const ENVIRONMENTS = ['production', 'staging', 'development'] as const;
 const GRACE_DAYS = [0, 1, 2, 3, 4, 5, 6, 7] as const;
+/** The grace period the rotate forms preselect: what the CLI and the API take when none is given. */
+const DEFAULT_GRACE_DAYS = DEFAULT_ROTATION_GRACE_MS / DAY;
 const DELIVERY_PAGE = 50;
+/** Where a key's secret is shown once (partials/admin/api/reveal): after a rotate, and after creating it. */
+const KEY_REVEALS = ['key-reveal', 'key-reveal-new'] as const;
 const REQUEST_LOG_PAGE = 50;
 
 type Form = Record<string, unknown>;
@@ -104,7 +110,7 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
       allowedCidrs: text(form.allowedCidrs),
     };
     const { errors, expiresAt, allowedCidrs } = validateKeyForm(values, deps.clock.now());
-    let formError: string | undefined;
+    let formError: ReturnType<typeof refusalFor> | undefined;
     if (Object.keys(errors).length === 0) {
       try {
         const created = await createKey(deps, res.locals.change!, {
@@ -116,16 +122,16 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
           createdByUserId: user.id,
           allowedCidrs,
         });
-        const reveal = { kind: 'key', heading: `Your new key “${created.record.name}”`, value: created.key };
+        const reveal = { kind: 'key', heading: `Your new key “${created.record.name}”`, value: created.key, keyId: created.record.id };
         if (!isHtmx(req)) return await page(req, res, { keyReveal: reveal });
         res.setHeader('hx-trigger', 'keys-changed');
         return fragment(res, 'key-form', { ...keyFormData(res, BLANK_KEY_FORM), reveal });
       } catch (err) {
         if (!(err instanceof AppError) || err.status >= 500) throw err;
-        formError = err.detail;
+        formError = refusalFor(res, err.detail);
       }
     }
-    const data = { ...keyFormData(res, values), errors, formError };
+    const data = { ...keyFormData(res, values), errors, formError: formError?.text, changePlan: formError?.changePlan };
     if (!isHtmx(req)) return page(req, res, { keyForm: data }, 400);
     fragment(res, 'key-form', data, 400);
   });
@@ -141,6 +147,7 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
       kind: 'key',
       heading: `New secret for “${key.name}”`,
       value: rotated.key,
+      keyId: key.id,
       note: graceDays === 0 ? 'The old key stopped working now.' : `The old key keeps working for ${graceDays} ${graceDays === 1 ? 'day' : 'days'}.`,
     };
     if (!isHtmx(req)) return page(req, res, { keyReveal: reveal });
@@ -162,7 +169,9 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
   router.post('/api/keys/:id/revoke', async (req, res) => {
     const key = await workspaceKey(res, req.params.id);
     await revokeKey(deps, res.locals.change!, key.id);
-    await keyRowOrBack(req, res, key.id);
+    // The boxes still showing this key's secret (their names are the boxes' ids) go with it.
+    const form = (req.body ?? {}) as Form;
+    await keyRowOrBack(req, res, key.id, { revealsGone: KEY_REVEALS.filter((box) => form[box] === key.id) });
   });
 
   router.post('/api/keys/:id/networks', async (req, res) => {
@@ -200,7 +209,7 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     const form = req.body as Form;
     const values: WebhookFormValues = { url: text(form.url), description: text(form.description), events: list(form.events) };
     let errors: Record<string, string> = {};
-    let formError: string | undefined;
+    let formError: ReturnType<typeof refusalFor> | undefined;
     const parsed = createWebhookBody.safeParse(values);
     if (!parsed.success) {
       errors = Object.fromEntries(parsed.error.issues.map((i) => [String(i.path[0] ?? 'form'), i.message]));
@@ -214,10 +223,10 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
       } catch (err) {
         if (!(err instanceof AppError) || err.status >= 500) throw err;
         if (err.errors?.length) errors = fieldErrors(err.errors);
-        else formError = err.detail;
+        else formError = refusalFor(res, err.detail);
       }
     }
-    const data = { ...webhookFormData(res, values), errors, formError };
+    const data = { ...webhookFormData(res, values), errors, formError: formError?.text, changePlan: formError?.changePlan };
     if (!isHtmx(req)) return page(req, res, { webhookForm: data }, 400);
     fragment(res, 'webhook-form', data, 400);
   });
@@ -289,12 +298,11 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'webhooks.read');
     const id = req.params.id as string;
+    const delivery = await findDelivery(workspace.workspaceId, id, req.params.delivery as string);
+    // The status chip htmx polls; a person who opens its address gets the endpoint's page instead.
+    if (!isHtmx(req)) return redirectTo(req, res, `/admin/api/webhooks/${id}`);
     const poll = Number(req.query.poll);
-    fragment(res, 'delivery-status', {
-      endpointId: id,
-      delivery: await findDelivery(workspace.workspaceId, id, req.params.delivery as string),
-      poll: Number.isInteger(poll) && poll > 0 ? poll : 0,
-    });
+    fragment(res, 'delivery-status', { endpointId: id, delivery, poll: Number.isInteger(poll) && poll > 0 ? poll : 0 });
   });
 
   router.post('/api/deliveries/:id/redeliver', async (req, res) => {
@@ -351,7 +359,7 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     const [members, presented] = await Promise.all([listMembers(deps.db, workspace.workspaceId), listKeys(deps, workspace.workspaceId)]);
     const emails = new Map(members.map((m) => [m.userId, m.email]));
     const keys = presented.map((k) => keyView(k, now, emails));
-    return { csrf: session.csrf_token, keys, canManage: allows(actor, 'keys.manage'), graceDays: GRACE_DAYS, networksForm };
+    return { csrf: session.csrf_token, keys, canManage: allows(actor, 'keys.manage'), graceDays: GRACE_DAYS, defaultGraceDays: DEFAULT_GRACE_DAYS, networksForm };
   }
 
   /** A page of the key's log, newest first; the first page comes with where the key was used from. */
@@ -372,10 +380,10 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
     };
   }
 
-  async function keyRowOrBack(req: Request, res: Response, id: string) {
+  async function keyRowOrBack(req: Request, res: Response, id: string, extra: Record<string, unknown> = {}) {
     if (!isHtmx(req)) return redirectTo(req, res, '/admin/api');
     const data = await keysData(res);
-    fragment(res, 'key-row', { ...data, key: data.keys.find((k) => k.id === id)! });
+    fragment(res, 'key-row', { ...data, key: data.keys.find((k) => k.id === id)!, ...extra });
   }
 
   /** The key, if it belongs to the current workspace (another workspace's id is a 404). */
@@ -393,7 +401,7 @@ export function bindApiPages(router: Router, deps: ApiPagesDeps) {
 
   async function webhooksData(res: Response) {
     const { workspace, actor, session } = workspaceOf(res);
-    const base = { csrf: session.csrf_token, canWrite: allows(actor, 'webhooks.write'), graceDays: GRACE_DAYS };
+    const base = { csrf: session.csrf_token, canWrite: allows(actor, 'webhooks.write'), graceDays: GRACE_DAYS, defaultGraceDays: DEFAULT_GRACE_DAYS };
     try {
       return { ...base, webhooks: await listWebhooksOf(workspace.workspaceId), unavailable: undefined };
     } catch (err) {

@@ -7,6 +7,7 @@ import { addMember } from '../../workspaces/members.service.js';
 import { setWorkspacePlan, upsertPlan } from '../../workspaces/plans.js';
 import { createWorkspace } from '../../workspaces/workspaces.service.js';
 import { startReceiver } from '../../testing/receiver.js';
+import { DEFAULT_ROTATION_GRACE_MS } from '../../secrets/rotation-grace.js';
 import { ALL_SCOPES, eventually, fakeClock, http, type HttpResult, startTestServer, TEST_OPERATOR, type TestServer } from '../../testing/harness.js';
 
 const PASSWORD = 'correct horse battery';
@@ -123,6 +124,8 @@ describe('admin API & Webhooks page', () => {
       const b = await Browser.signedIn(t.url, email);
       const page = await b.get('/admin/api');
       assert.equal(page.status, 403, email);
+      assert.match(page.text, new RegExp(`Your role \\(${email === MEMBER ? 'member' : 'viewer'}\\) cannot view webhooks\\.`), 'the refusal says what was tried');
+      assert.doesNotMatch(page.text, /webhooks\.read/, 'not as an action id');
       assert.doesNotMatch(page.text, /\/admin\/api\/keys|\/admin\/api\/webhooks/, 'no controls');
       assert.doesNotMatch(page.text, /href="\/admin\/api"/, 'not in the sidebar');
       for (const [path, form] of [
@@ -429,6 +432,74 @@ describe('admin API & Webhooks page', () => {
     assert.equal(await markOf(used), false, 'used today');
     clock.advance(30 * DAY);
     assert.equal(await markOf(used), true, 'last used 30 days ago');
+  });
+});
+
+describe('admin API page: rotating and revoking', () => {
+  const clock = fakeClock(Date.UTC(2030, 0, 1, 9));
+  let t: TestServer;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let owner: Browser;
+
+  before(async () => {
+    receiver = await startReceiver(() => ({ status: 200, body: 'ok' }));
+    t = await startTestServer({ clock, env: { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' } });
+    await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme' });
+    owner = await Browser.signedIn(t.url, OWNER);
+  });
+  after(async () => {
+    await t?.close();
+    await receiver?.close();
+  });
+
+  test('revoking a key takes away the boxes that show its secret, and only those', async () => {
+    const made = async (name: string) => {
+      const res = await owner.hx('/admin/api/keys', { name, environment: 'production', scopes: 'links:read' });
+      return { res, id: keyIdOf(KEY_TEXT.exec(res.text)![0]) };
+    };
+    const first = await made('Box one');
+    // The new key's box names the key, for its row's Revoke form to send.
+    assert.match(first.res.text, new RegExp(`<input type="hidden" name="key-reveal-new" value="${first.id}">`));
+    const page = await owner.get('/admin/api');
+    assert.match(rowOf(page.text, `key-${first.id}`), /hx-include="#key-reveal, #key-reveal-new"/, 'Revoke sends which key the boxes show');
+
+    const rotated = await owner.hx(`/admin/api/keys/${first.id}/rotate`, { grace: '1' });
+    assert.match(rotated.text, new RegExp(`<input type="hidden" name="key-reveal" value="${first.id}">`));
+    const second = await made('Box two');
+
+    // Revoking another key leaves both boxes as they are.
+    const other = await owner.hx(`/admin/api/keys/${second.id}/revoke`, { 'key-reveal': first.id });
+    assert.equal(other.status, 200);
+    assert.match(other.text, /badge-revoked">Revoked/);
+    assert.doesNotMatch(other.text, /hx-swap-oob/);
+
+    // Revoking the rotated key empties the rotate box (kept for the next rotation) and removes its new-key box.
+    const revoked = await owner.hx(`/admin/api/keys/${first.id}/revoke`, { 'key-reveal': first.id, 'key-reveal-new': first.id });
+    assert.equal(revoked.status, 200);
+    assert.match(revoked.text, new RegExp(`^<tr id="key-${first.id}"`));
+    assert.match(revoked.text, /<div id="key-reveal" hx-swap-oob="true"><\/div>/);
+    assert.match(revoked.text, /<div id="key-reveal-new" hx-swap-oob="delete"><\/div>/);
+    assert.doesNotMatch(revoked.text, KEY_TEXT, 'no secret in the answer');
+  });
+
+  test('the rotate forms preselect the grace period the CLI and the API take when none is given', async () => {
+    const defaultDays = String(DEFAULT_ROTATION_GRACE_MS / DAY);
+    const key = await owner.hx('/admin/api/keys', { name: 'Preselected', environment: 'production', scopes: 'links:read' });
+    const keyId = keyIdOf(KEY_TEXT.exec(key.text)![0]);
+    const hook = await owner.hx('/admin/api/webhooks', { url: `${receiver.url}/preselected`, events: ['link.created'] });
+    assert.equal(hook.status, 200, hook.text);
+    const page = (await owner.get('/admin/api')).text;
+    const webhookId = [...page.matchAll(/id="webhook-(whk_[0-9A-Za-z]{20})"/g)].map((m) => m[1]!).find((id) => rowOf(page, `webhook-${id}`).includes('/preselected'));
+    assert.ok(webhookId);
+    const selected = (selectId: string) => new RegExp(`<select id="${selectId}" name="grace">([^]*?)</select>`).exec(page)?.[1]?.match(/<option value="(\d+)" selected>/g);
+    assert.deepEqual(selected(`grace-${keyId}`), [`<option value="${defaultDays}" selected>`]);
+    assert.deepEqual(selected(`wgrace-${webhookId}`), [`<option value="${defaultDays}" selected>`]);
+
+    // The API without graceSeconds: the old secret signs for as long.
+    const apiKey = await t.key({ workspace: 'Acme', scopes: ['webhooks:read', 'webhooks:write'] });
+    const rotated = await t.request('POST', `/api/v1/webhooks/${webhookId}/rotate-secret`, { key: apiKey });
+    assert.equal(rotated.status, 200, rotated.text);
+    assert.equal((rotated.json as { previousSecretExpiresAt: string }).previousSecretExpiresAt, new Date(clock.now() + DEFAULT_ROTATION_GRACE_MS).toISOString());
   });
 });
 

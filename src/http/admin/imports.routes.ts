@@ -16,7 +16,7 @@ import {
 } from '../../imports/imports.service.js';
 import { AppError } from '../../lib/errors.js';
 import { linksCsv } from '../../links/links-export.js';
-import { exportLinksQuery } from '../../links/links.schema.js';
+import { adminExportLinksQuery } from '../../links/links.schema.js';
 import { authorize } from '../../policy/policy.js';
 import { parseInput } from '../middleware/validate.js';
 import { sendCsv } from '../send-csv.js';
@@ -98,8 +98,9 @@ export function bindImportPages(router: Router, deps: ImportPagesDeps) {
 
   router.get('/links/export', async (req, res) => {
     const { workspace } = workspaceOf(res);
-    const { q, tag, status } = parseInput(exportLinksQuery, pickFilters(req), 'query');
-    await sendCsv(res, `links-${today(deps.clock.now())}.csv`, linksCsv(deps, workspace.workspaceId, { q, tag, status }, true));
+    // The Links page's filters: `status` as its table shows links.
+    const { q, tag, status } = parseInput(adminExportLinksQuery, pickFilters(req), 'query');
+    await sendCsv(res, `links-${today(deps.clock.now())}.csv`, linksCsv(deps, workspace.workspaceId, { q, tag, state: status && { is: status, at: deps.clock.now() } }, true));
   });
 
   router.get('/analytics/export', async (req, res) => {

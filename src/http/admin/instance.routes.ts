@@ -6,6 +6,7 @@ import { authorizeInstance } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
 import type { InstanceSettingsStore } from '../../settings/instance-settings.js';
 import { listUsers } from '../../users/users.service.js';
+import { resetTwoFactor, type TwoFactorDeps, usersWithTwoFactor } from '../../users/two-factor.js';
 import { PLAN_FEATURES, PLAN_LIMIT_MIN, PLAN_LIMITS, type PlanFeature, type PlanLimit } from '../../workspaces/plan-catalog.js';
 import { listPlans, planNameProblem, type PlanDefinition, setWorkspacePlan, upsertPlan } from '../../workspaces/plans.js';
 import { findWorkspaceById } from '../../workspaces/workspaces.repo.js';
@@ -14,7 +15,7 @@ import { adminOf, isHtmx, redirectTo } from './admin-session.js';
 import { FEATURE_LABELS, LIMIT_LABELS } from './plan-labels.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
-export interface InstanceDeps extends RenderDeps {
+export interface InstanceDeps extends RenderDeps, TwoFactorDeps {
   clientIp(req: Request): string;
   instanceSettings: InstanceSettingsStore;
   config: Pick<Config, 'apiRateLimit'>;
@@ -49,6 +50,7 @@ type Plan = Awaited<ReturnType<typeof listPlans>>[number];
  *   POST /instance  intent=plan.create      fragment with errors: partials/admin/instance/plan-create
  *   POST /instance  intent=plan.update      fragment with errors: partials/admin/instance/plan-edit
  *   POST /instance  intent=settings         instance settings
+ *   POST /instance  intent=two-factor-reset a user's two-factor sign-in turned off (a lost device)
  * A change that is saved redirects to the page, which shows a flash.
  */
 export function bindInstancePages(router: Router, deps: InstanceDeps) {
@@ -72,6 +74,8 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
         return savePlan(req, res, body, body.intent);
       case 'settings':
         return saveSettings(req, res, body);
+      case 'two-factor-reset':
+        return resetUserTwoFactor(req, res, body);
       default:
         throw errors.badRequest('unknown_intent', 'This form is not one the Instance page knows.');
     }
@@ -109,25 +113,33 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
 
   async function saveSettings(req: Request, res: Response, body: Record<string, unknown>) {
     const keepUserAgents = body.keepUserAgents === 'on';
+    const requireTwoFactor = body.requireTwoFactor === 'on';
     const before = deps.instanceSettings.get();
-    await deps.instanceSettings.update(changeOf(req, res), { keepUserAgents }, deps.clock.now());
-    const text =
-      before.keepUserAgents === keepUserAgents
-        ? 'Nothing changed in the instance settings.'
-        : keepUserAgents
-          ? 'New clicks keep their raw user agent from now on.'
-          : 'New clicks no longer keep their raw user agent.';
+    await deps.instanceSettings.update(changeOf(req, res), { keepUserAgents, requireTwoFactor }, deps.clock.now());
+    const said: string[] = [];
+    if (before.keepUserAgents !== keepUserAgents) said.push(keepUserAgents ? 'New clicks keep their raw user agent from now on.' : 'New clicks no longer keep their raw user agent.');
+    if (before.requireTwoFactor !== requireTwoFactor) {
+      said.push(requireTwoFactor ? 'Every user must now sign in with two-factor authentication.' : 'Two-factor sign-in is no longer required.');
+    }
+    const text = said.length === 0 ? 'Nothing changed in the instance settings.' : said.join(' ');
     await setFlash(deps, adminOf(res).session, { kind: 'ok', text });
     redirectTo(req, res, INSTANCE);
   }
 
+  /** A user lost their authenticator and their recovery codes: they sign in with their password alone, and may set it up again. */
+  async function resetUserTwoFactor(req: Request, res: Response, body: Record<string, unknown>) {
+    const { email } = await resetTwoFactor(deps, changeOf(req, res), text(body.user));
+    await setFlash(deps, adminOf(res).session, { kind: 'ok', text: `Two-factor sign-in is off for ${email}: they sign in with their password, and can set it up again on their Account page.` });
+    redirectTo(req, res, INSTANCE);
+  }
+
   async function page(req: Request, res: Response, opts: { status?: number; create?: PlanFormState; edit?: PlanFormState } = {}) {
-    const [users, workspaces, plans] = await Promise.all([listUsers(deps), listWorkspaces(deps), listPlans(deps.db)]);
+    const [users, workspaces, plans, twoFactor] = await Promise.all([listUsers(deps), listWorkspaces(deps), listPlans(deps.db), usersWithTwoFactor(deps.db)]);
     await renderAdminPage(deps, req, res, 'pages/admin/instance', {
       title: 'Instance',
       section: 'instance',
       status: opts.status,
-      users,
+      users: users.map((u) => ({ ...u, twoFactor: twoFactor.has(u.id) })),
       workspaces,
       plans: plans.map((p) => ({
         ...p,

@@ -77,7 +77,7 @@ describe('admin Instance page (instance admins only)', () => {
     assert.match(textOf(page.text, 'users-table')!, new RegExp(`${LONER} None .*${OWNER} Globex · owner .*${ROOT_ADMIN} Instance admin Acme · owner`));
     assert.match(textOf(page.text, `workspace-${globex}`)!, /Globex wsp_\S+ .* 1 0 \d{4}-\d\d-\d\d/);
     assert.match(page.text, new RegExp(`id="plan-${globex}"[\\s\\S]*?<option value="default" selected>`));
-    assert.match(textOf(page.text, 'plans-table')!, /Team 0 workspaces api webhooks qr analytics 1,000 ∞ ∞ ∞ 10 ∞ ∞ ∞ 1,200 \(instance\) Edit/);
+    assert.match(textOf(page.text, 'plans-table')!, /Team 0 workspaces api webhooks qr analytics Links 1,000 Domains ∞ QR codes ∞ Clicks\/mo ∞ Members 10 API keys ∞ Webhooks ∞ Days kept ∞ API req\/min 1,200 \(instance\) Edit/);
     assert.match(page.text, /<span class="tag tag-off">webhooks<\/span>/);
 
     const res = await admin.htmx('/admin/instance', { intent: 'workspace-plan', workspace: globex, plan: 'Team' });
@@ -139,7 +139,7 @@ describe('admin Instance page (instance admins only)', () => {
     assert.deepEqual(pro.limits, { links: 250, members: 0, analyticsRetentionDays: 90 });
     const after = await admin.get('/admin/instance');
     assert.match(after.text, /Created the Pro plan\./);
-    assert.match(textOf(after.text, 'plans-table')!, /Pro 0 workspaces api webhooks qr analytics 250 ∞ ∞ ∞ 0 ∞ ∞ 90 1,200 \(instance\) Edit/);
+    assert.match(textOf(after.text, 'plans-table')!, /Pro 0 workspaces api webhooks qr analytics Links 250 Domains ∞ QR codes ∞ Clicks\/mo ∞ Members 0 API keys ∞ Webhooks ∞ Days kept 90 API req\/min 1,200 \(instance\) Edit/);
     const [entry] = await instanceAudit('plan.create');
     assert.equal(entry?.actor_type, 'user');
     assert.match(entry!.actor_id, /^usr_/);

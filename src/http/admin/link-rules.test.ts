@@ -48,6 +48,8 @@ describe('admin: targets and a password in the link forms', () => {
     const html = await bad.text();
     assert.match(html, /Target 1: device must name a device, a country or both/);
     assert.match(html, /value="https:\/\/example\.com\/x"/, 'the row as typed');
+    const badUrl = await postForm('/admin/links', withTargets({ ...BASE, slug: 'bad' }, [['ios', '', 'ftp://example.com/x']]));
+    assert.match(await badUrl.text(), /Target 1: URL must be an absolute http:\/\/ or https:\/\/ URL/, 'the field named as labelled');
 
     const ok = await postForm('/admin/links', withTargets({ ...BASE, slug: 'getapp', password: 'let me in' }, [['ios', '', 'https://apps.apple.com/app/id1'], ['', 'de', 'https://example.de/'], ['', '', '']]));
     assert.equal(ok.status, 303, await ok.text());

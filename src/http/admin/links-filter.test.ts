@@ -59,7 +59,7 @@ describe('admin Links page: status and tag filters', () => {
   test('the toolbar offers every status and the workspace’s own tags, A to Z', async () => {
     const page = await owner.get('/admin/links');
     assert.equal(page.status, 200);
-    assert.deepEqual(optionsOf(page.text, 'status'), { values: ['', 'active', 'disabled'], selected: '' });
+    assert.deepEqual(optionsOf(page.text, 'status'), { values: ['', 'active', 'disabled', 'expired', 'limit_reached'], selected: '' });
     assert.deepEqual(optionsOf(page.text, 'tag').values, ['', 'campaign', 'docs', 'spring', 'Winter'], 'once each, another workspace’s tags left out');
     assert.match(page.text, /<form id="links-search" class="links-toolbar" method="get" action="\/admin\/links"/, 'a plain GET form without JavaScript');
     for (const name of ['q', 'status', 'tag']) {
@@ -166,5 +166,117 @@ describe('admin Links page: status and tag filters', () => {
     const res = await viewer.get('/admin/links/table?status=active&tag=docs', HX);
     assert.equal(res.status, 200);
     assert.deepEqual(slugsIn(res.text), ['docs']);
+  });
+});
+
+/** Each row's slug and the status its badge says, in order. */
+const badgesIn = (html: string): [string, string][] =>
+  [...html.matchAll(/<tr id="link-[^"]+"[^]*?<a class="short-url mono" href="[^"]*\/([^"/]+)"[^]*?<span class="badge badge-\w+">([^<]+)<\/span>/g)].map((m) => [m[1]!, m[2]!]);
+
+describe('admin Links page: the Expired and Limit reached filters list what the badges say', () => {
+  const HOUR = 3_600_000;
+  const clock = fakeClock(Date.UTC(2030, 0, 1, 9));
+  let t: TestServer;
+  let owner: AdminClient;
+  let acme: string;
+
+  /** A link, its human and bot clicks set as the click recorder would have counted them. */
+  async function link(slug: string, opts: { expiresInMs?: number; maxClicks?: number; human?: number; bots?: number; disabled?: boolean; tags?: string[] } = {}) {
+    const expiresAt = opts.expiresInMs === undefined ? undefined : clock.now() + opts.expiresInMs;
+    const created = await createLink(t.server.deps, acme, TEST_OPERATOR, { url: `https://example.com/${slug}`, slug, expiresAt, maxClicks: opts.maxClicks, tags: opts.tags });
+    if (opts.disabled) await updateLink(t.server.deps, acme, TEST_OPERATOR, created.id, { status: 'disabled' });
+    const human = opts.human ?? 0;
+    await t.store.db.exec('update links set clicks = ?, total_clicks = ? where id = ?', human, human + (opts.bots ?? 0), created.id);
+    clock.advance(1);
+  }
+
+  before(async () => {
+    t = await startTestServer({ clock });
+    await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme' });
+    acme = (await requireWorkspace(t.store, 'Acme')).id;
+    await link('plain');
+    await link('until-tomorrow', { expiresInMs: 24 * HOUR });
+    await link('one-left', { maxClicks: 5, human: 4, bots: 30 }); // bots never use up a limit
+    await link('used-up', { maxClicks: 3, human: 3 });
+    await link('over-limit', { maxClicks: 2, human: 7 });
+    await link('gone-by', { expiresInMs: HOUR });
+    await link('gone-and-used', { expiresInMs: HOUR, maxClicks: 1, human: 1 }); // the badge says Expired
+    await link('off-and-gone', { expiresInMs: HOUR, disabled: true }); // the badge says Disabled
+    await link('off-and-used', { maxClicks: 1, human: 1, disabled: true });
+    clock.advance(2 * HOUR);
+    owner = await new AdminClient(t.url).signIn(OWNER, PASSWORD);
+  });
+  after(() => t.close());
+
+  test('each status lists exactly the links badged so, as a fragment and as a page', async () => {
+    const all = badgesIn((await owner.get('/admin/links')).text);
+    assert.deepEqual(all, [
+      ['off-and-used', 'Disabled'],
+      ['off-and-gone', 'Disabled'],
+      ['gone-and-used', 'Expired'],
+      ['gone-by', 'Expired'],
+      ['over-limit', 'Limit reached'],
+      ['used-up', 'Limit reached'],
+      ['one-left', 'Active'],
+      ['until-tomorrow', 'Active'],
+      ['plain', 'Active'],
+    ]);
+    for (const [status, label] of [['active', 'Active'], ['disabled', 'Disabled'], ['expired', 'Expired'], ['limit_reached', 'Limit reached']] as const) {
+      const expected = all.filter(([, badge]) => badge === label);
+      const fragment = await owner.get(`/admin/links/table?q=&status=${status}&tag=`, HX);
+      assert.equal(fragment.status, 200, status);
+      assert.deepEqual(badgesIn(fragment.text), expected, status);
+      assert.equal(fragment.headers.get('hx-replace-url'), `/admin/links?status=${status}`);
+      const page = await owner.get(`/admin/links?status=${status}`);
+      assert.deepEqual(badgesIn(page.text), expected, `${status} without JavaScript`);
+      assert.equal(optionsOf(page.text, 'status').selected, status, 'the select shows the filter');
+      // Export CSV carries the filters on screen, and exports the same links.
+      assert.match(page.text, new RegExp(`id="links-export" href="/admin/links/export\\?status=${status}"`));
+      const csv = await owner.get(`/admin/links/export?status=${status}`);
+      assert.equal(csv.status, 200, csv.text);
+      assert.deepEqual(
+        csv.text.split('\r\n').slice(1, -1).map((line) => line.split(',')[1]!.replaceAll('"', '')),
+        expected.map(([slug]) => slug),
+        `${status} export`,
+      );
+    }
+    const none = await owner.get('/admin/links/table?q=plain&status=limit_reached', HX);
+    assert.match(none.text, /No links at their click limit match “plain”\./);
+  });
+
+  test('a link moves between the filters as time passes, and Load more keeps the filter', async () => {
+    // 27 links at their limit among as many active ones: two pages of limit_reached.
+    for (let i = 1; i <= LINKS_PAGE_SIZE + 2; i++) {
+      await link(`full-${String(i).padStart(2, '0')}`, { maxClicks: 1, human: 1, tags: ['many'] });
+      await link(`room-${String(i).padStart(2, '0')}`, { maxClicks: 2, human: 1, tags: ['many'] });
+    }
+    const first = await owner.get('/admin/links/table?status=limit_reached&tag=many', HX);
+    assert.equal(badgesIn(first.text).length, LINKS_PAGE_SIZE);
+    const more = loadMore(first.text);
+    assert.ok(more, 'a Load more control');
+    assert.match(more.rows, /^\/admin\/links\/rows\?status=limit_reached&tag=many&after=lnk_\w+$/);
+    const rest = await owner.get(more.rows, HX);
+    const shown = [...badgesIn(first.text), ...badgesIn(rest.text)];
+    assert.equal(shown.length, LINKS_PAGE_SIZE + 2);
+    assert.ok(shown.every(([slug, badge]) => slug.startsWith('full-') && badge === 'Limit reached'), JSON.stringify(shown));
+    assert.equal(loadMore(rest.text), undefined, 'no third page');
+
+    // A day later the link that was active until tomorrow has expired.
+    assert.deepEqual(badgesIn((await owner.get('/admin/links/table?q=until&status=active', HX)).text), [['until-tomorrow', 'Active']]);
+    clock.advance(24 * HOUR);
+    owner = await new AdminClient(t.url).signIn(OWNER, PASSWORD); // the session ended meanwhile
+    assert.deepEqual(
+      badgesIn((await owner.get('/admin/links/table?status=expired', HX)).text).map(([slug]) => slug),
+      ['gone-and-used', 'gone-by', 'until-tomorrow'],
+    );
+    assert.deepEqual(badgesIn((await owner.get('/admin/links/table?q=until&status=active', HX)).text), []);
+  });
+
+  test('the API’s status filter stays the stored field (SPEC §2: active or disabled)', async () => {
+    const key = await t.key({ workspace: 'Acme', scopes: ['links:read'] });
+    const res = await t.request('GET', '/api/v1/links?status=expired', { key });
+    assert.equal(res.status, 400);
+    const active = await t.request('GET', '/api/v1/links?status=active&limit=100&q=gone', { key });
+    assert.deepEqual((active.json as { data: { slug: string }[] }).data.map((l) => l.slug), ['gone-and-used', 'gone-by']);
   });
 });

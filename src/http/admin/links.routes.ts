@@ -1,6 +1,6 @@
 import type { Request, Response, Router } from 'express';
-import { baseHostname, type Link } from '../../links/link-presenter.js';
-import { createLinkBody, LINK_ID_PATTERN, listLinksQuery, updateLinkBody } from '../../links/links.schema.js';
+import { baseHostname, type Link, linkState } from '../../links/link-presenter.js';
+import { adminListLinksQuery, createLinkBody, LINK_ID_PATTERN, updateLinkBody } from '../../links/links.schema.js';
 import { createLink, deleteLink, getLink, type LinkDeps, listLinks, updateLink } from '../../links/links.service.js';
 import { listLinkTags } from '../../links/links.repo.js';
 import { type DomainDeps, listDomains } from '../../domains/domains.service.js';
@@ -9,6 +9,7 @@ import { allows, authorize } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
 import { parseInput } from '../middleware/validate.js';
 import { isHtmx, redirectTo, workspaceOf } from './admin-session.js';
+import { refusalFor } from './plan-advice.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
 export type LinksPagesDeps = RenderDeps & LinkDeps & DomainDeps;
@@ -32,6 +33,8 @@ export interface LinkFormState {
   created?: Link | undefined;
   /** The domains a link may live on (the base URL's host first); the field is shown when there is a choice. */
   domains?: string[];
+  /** `errors.form` is a plan's refusal and the user an instance admin: it links to the plans (src/http/admin/plan-advice.ts). */
+  changePlan?: boolean;
 }
 
 const FIELDS = ['url', 'domain', 'slug', 'title', 'tags', 'expiresAt', 'expiredUrl', 'maxClicks', 'redirectCode', 'forwardQuery', 'password', 'removePassword'] as const;
@@ -87,12 +90,14 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
       created = await createLink(deps, workspace.workspaceId, res.locals.change!, parseInput(createLinkBody, toCreateInput(values), 'body'));
     } catch (e) {
       const errs = formErrors(e);
-      const domains = await domainChoices(workspace.workspaceId);
+      const refusal = errs.form === undefined ? undefined : refusalFor(res, errs.form);
+      if (refusal) errs.form = refusal.text;
+      const form: LinkFormState = { values, errors: errs, domains: await domainChoices(workspace.workspaceId), changePlan: refusal?.changePlan };
       if (!isHtmx(req)) {
         const view = await tableView(req, res);
-        return renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', status: 422, ...view, form: { values, errors: errs, domains } });
+        return renderAdminPage(deps, req, res, 'pages/admin/links', { title: 'Links', section: 'links', status: 422, ...view, form });
       }
-      return renderFragment(res, 'partials/admin/links/create-form', { form: { values, errors: errs, domains } }, 422);
+      return renderFragment(res, 'partials/admin/links/create-form', { form }, 422);
     }
     if (!isHtmx(req)) {
       await setFlash(deps, workspaceOf(res).session, { kind: 'ok', text: `Created ${created.shortUrl}` });
@@ -157,14 +162,16 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
 
   /**
    * The list as asked by ?q=&status=&tag=&after= (a bad cursor, an overlong search or an unknown
-   * status is a 400 page, as in the API). Blank parameters are what the plain GET form sends for "All".
+   * status is a 400 page, as in the API). `status` is what the table's badges say (expired and
+   * limit_reached too), not the stored field the API filters on. Blank parameters are what the
+   * plain GET form sends for "All".
    * The tag filter's choices cost a scan of the workspace's tags: only whole pages draw the toolbar.
    */
   async function tableView(req: Request, res: Response, { withTagChoices = true } = {}) {
     const { workspace, actor } = workspaceOf(res);
     authorize(actor, 'links.read');
     const query = parseInput(
-      listLinksQuery,
+      adminListLinksQuery,
       {
         limit: String(LINKS_PAGE_SIZE),
         q: text(req.query.q) || undefined,
@@ -175,7 +182,7 @@ export function bindLinksPages(router: Router, deps: LinksPagesDeps) {
       'query',
     );
     const [page, tags] = await Promise.all([
-      listLinks(deps, workspace.workspaceId, query),
+      listLinks(deps, workspace.workspaceId, { ...query, status: undefined, state: query.status }),
       withTagChoices ? listLinkTags(deps.db, workspace.workspaceId) : ([] as string[]),
     ]);
     const canWrite = allows(actor, 'links.write');
@@ -224,12 +231,18 @@ function pageUrl(filters: { q: string; status: string; tag: string }, after: str
   return `${path}${params.size > 0 ? `?${params}` : ''}`;
 }
 
-/** Status as a visitor meets it: a disabled, expired or used-up link does not redirect to its target. */
+/** Status as a visitor meets it (linkState, which the status filter asks too): a disabled, expired or used-up link does not redirect to its target. */
 function effectiveStatus(link: Link, now: number): { key: string; label: string; note?: string } {
-  if (link.status === 'disabled') return { key: 'disabled', label: 'Disabled' };
-  if (link.expiresAt && Date.parse(link.expiresAt) <= now) return { key: 'expired', label: 'Expired', note: link.expiredUrl ? 'Sends to the expired URL' : 'Answers 410' };
-  if (link.maxClicks !== null && link.clicks >= link.maxClicks) return { key: 'expired', label: 'Limit reached' };
-  return { key: 'active', label: 'Active' };
+  switch (linkState(link, now)) {
+    case 'disabled':
+      return { key: 'disabled', label: 'Disabled' };
+    case 'expired':
+      return { key: 'expired', label: 'Expired', note: link.expiredUrl ? 'Sends to the expired URL' : 'Answers 410' };
+    case 'limit_reached':
+      return { key: 'expired', label: 'Limit reached' };
+    case 'active':
+      return { key: 'active', label: 'Active' };
+  }
 }
 
 const DATE = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', year: 'numeric', month: 'short', day: 'numeric' });
@@ -362,6 +375,9 @@ function valuesOf(link: Link): LinkFormState['values'] {
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
+/** A target row's fields as the form labels them (partials/admin/links/options). */
+const TARGET_LABELS: Record<string, string> = { device: 'device', country: 'country code', url: 'URL' };
+
 /**
  * The API's field errors (from the zod schema or the service) beside the form's fields; a refusal
  * without fields (a plan limit) above the form. Anything else is not the form's business.
@@ -377,7 +393,7 @@ function formErrors(e: unknown): LinkFormState['errors'] {
       head === 'tags' && index !== undefined
         ? `Each tag ${fe.message}`
         : head === 'targets' && index !== undefined
-          ? `Target ${Number(index) + 1}: ${fe.field.split('.')[2] ?? 'it'} ${fe.message}`
+          ? `Target ${Number(index) + 1}: ${TARGET_LABELS[fe.field.split('.')[2] ?? ''] ?? 'it'} ${fe.message}`
           : capitalise(fe.message);
     out[field] ??= message;
   }

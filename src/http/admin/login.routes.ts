@@ -2,15 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { Eta } from 'eta';
 import type { Express, Request, RequestHandler, Response, Router } from 'express';
 import type { Logger } from 'pino';
-import { membershipsOf } from '../../sessions/sessions.repo.js';
-import { endSession, resumeSession, SESSION_MAX_AGE_MS, type SessionDeps, startSession } from '../../sessions/sessions.service.js';
+import { endSession, resumeSession, type SessionDeps } from '../../sessions/sessions.service.js';
 import type { Config } from '../../config.js';
 import type { LoginThrottle } from '../../sessions/login-throttle.js';
 import { checkCredentials } from '../../sessions/sign-in.js';
+import { hasTwoFactor } from '../../users/two-factor.js';
 import { CSRF_FIELD, tokensMatch } from '../middleware/csrf.js';
-import { redirectTo, SESSION_COOKIE, SESSION_COOKIE_OPTIONS } from './admin-session.js';
+import type { Mailer } from '../../mail/mailer.js';
+import { redirectTo, SESSION_COOKIE, SESSION_COOKIE_OPTIONS, signInBrowser } from './admin-session.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { safeAdminPath } from './navigation.js';
+import { askForCode } from './pending-sign-in.js';
 
 export interface LoginDeps extends SessionDeps {
   /** LINKQR_SECRET keys the names of shared sign-in throttling rows (PostgreSQL). */
@@ -18,6 +20,8 @@ export interface LoginDeps extends SessionDeps {
   views: Eta;
   log: Logger;
   clientIp(req: Request): string;
+  /** Set when mail is configured: the form offers "Forgot your password?" (forgot-password.routes.ts). */
+  mailer: Mailer | undefined;
 }
 
 /**
@@ -29,7 +33,7 @@ export interface LoginDeps extends SessionDeps {
  * which depends on the Host a reverse proxy forwards.
  */
 export const LOGIN_CSRF_COOKIE = 'linkqr_login_csrf';
-const LOGIN_CSRF_OPTIONS = { path: '/admin/login', sameSite: 'strict' } as const;
+export const LOGIN_CSRF_OPTIONS = { path: '/admin/login', sameSite: 'strict' } as const;
 const LOGIN_CSRF_FORMAT = /^[A-Za-z0-9_-]{32}$/;
 
 const INCORRECT = 'Email or password is incorrect.';
@@ -73,6 +77,7 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
           formError: data.formError,
           values: { email: data.email ?? '' },
           errors: data.errors ?? {},
+          forgotPassword: deps.mailer ? 'mail' : 'ask',
         }),
       );
 
@@ -80,13 +85,11 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
     const next = typeof req.query.next === 'string' ? req.query.next : undefined;
     if ((await resumeSession(deps, readCookie(req, SESSION_COOKIE))).status === 'active') return res.redirect(303, safeAdminPath(next));
     const notice =
-      req.query.setup === 'done'
-        ? 'Your account and workspace are ready. Sign in to continue.'
-        : req.query.signed_out === '1'
-          ? 'You have signed out.'
-          : req.query.expired === '1'
-            ? 'Your session has expired. Sign in again to continue.'
-            : undefined;
+      req.query.signed_out === '1'
+        ? 'You have signed out.'
+        : req.query.expired === '1'
+          ? 'Your session has expired. Sign in again to continue.'
+          : undefined;
     render(req, res, 200, { next, notice });
   });
 
@@ -127,16 +130,12 @@ export function bindLoginPages(app: Express, deps: LoginDeps, throttle: LoginThr
       return render(req, res, 400, { email, next, formError: INCORRECT });
     }
 
+    if (await hasTwoFactor(deps.db, user.id)) {
+      await throttle.passwordAccepted(email, ip, at);
+      return askForCode(deps, req, res, { userId: user.id, next });
+    }
     await throttle.succeeded(email, ip, at);
-    const first = (await membershipsOf(deps.db, user.id))[0];
-    const { token } = await startSession(deps, {
-      userId: user.id,
-      workspaceId: first?.workspaceId ?? null,
-      ip,
-      userAgent: req.get('user-agent') ?? null,
-      replacing: readCookie(req, SESSION_COOKIE),
-    });
-    setCookie(req, res, SESSION_COOKIE, token, { ...SESSION_COOKIE_OPTIONS, maxAge: SESSION_MAX_AGE_MS });
+    await signInBrowser(deps, req, res, user.id, ip);
     clearCookie(req, res, LOGIN_CSRF_COOKIE, LOGIN_CSRF_OPTIONS);
     log.info({ userId: user.id, ip }, 'signed in');
     res.redirect(303, safeAdminPath(next));

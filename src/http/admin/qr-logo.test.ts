@@ -125,8 +125,8 @@ describe('admin: QR logos on a link’s QR card and in Settings', () => {
     const atH = 2 * (QRCode.create(link.qrUrl, { errorCorrectionLevel: 'H' }).modules.size + 8);
     assert.ok(atM < atH, 'this link’s code grows at H');
     const page = await card(owner, `?size=${atM}`);
-    assert.match(page, new RegExp(`must be at least ${atH} for this link with margin 4 and error correction H \\(a logo needs H\\)`));
-    assert.doesNotMatch(await card(owner, `?size=${atM}&logo=none`), /must be at least/, 'without the logo, M fits');
+    assert.match(page, new RegExp(`Must be at least ${atH} for this link with margin 4 and error correction H \\(a logo needs H\\)`));
+    assert.doesNotMatch(await card(owner, `?size=${atM}&logo=none`), /[Mm]ust be at least/, 'without the logo, M fits');
     await owner.post(`/admin/links/${link.id}/qr-logo/delete`, {});
   });
 

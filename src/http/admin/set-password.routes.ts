@@ -1,17 +1,22 @@
 import type { Eta } from 'eta';
 import type { Express, Request, RequestHandler, Response } from 'express';
 import { AppError } from '../../lib/errors.js';
+import type { Mailer } from '../../mail/mailer.js';
 import type { SessionDeps } from '../../sessions/sessions.service.js';
 import { findPasswordToken, MIN_PASSWORD, usePasswordToken } from '../../users/password-tokens.js';
 
 export interface SetPasswordDeps extends SessionDeps {
   views: Eta;
+  clientIp(req: Request): string;
+  /** Set when mail is configured: an expired link's page points to "Forgot your password?". */
+  mailer: Mailer | undefined;
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 /**
- * /admin/set-password?token=…: the one-time link made on the Team page. Nobody is signed in
+ * /admin/set-password?token=…: the one-time link of an invitation or a password reset (Team
+ * page, mail, `linkqr user reset-password`). Nobody is signed in
  * here; the token itself is the proof (a forged cross-site post cannot know it), so the form
  * needs no CSRF token. Afterwards the user signs in with the new password, from the sign-in
  * page: this page signs nobody in, so a link cannot sign a browser into someone else's account.
@@ -21,7 +26,10 @@ export function bindSetPasswordPages(app: Express, deps: SetPasswordDeps, forms:
     // The page's URL holds a secret: no caching, no Referer to anywhere it links.
     res.setHeader('cache-control', 'no-store');
     res.setHeader('referrer-policy', 'no-referrer');
-    res.status(status).type('html').send(deps.views.render('pages/set-password', { minLength: MIN_PASSWORD, errors: {}, ...data }));
+    res
+      .status(status)
+      .type('html')
+      .send(deps.views.render('pages/set-password', { minLength: MIN_PASSWORD, errors: {}, forgotPassword: deps.mailer !== undefined, ...data }));
   };
 
   app.get('/admin/set-password', async (req: Request, res: Response) => {
@@ -41,7 +49,7 @@ export function bindSetPasswordPages(app: Express, deps: SetPasswordDeps, forms:
     if (password !== str(body.confirm)) errors.confirm = 'The two passwords differ.';
     try {
       if (Object.keys(errors).length === 0) {
-        const done = await usePasswordToken(deps, token, password);
+        const done = await usePasswordToken(deps, token, password, deps.clientIp(req));
         return render(res, 200, { done: true, email: done.email });
       }
     } catch (err) {

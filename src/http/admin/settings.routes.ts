@@ -11,6 +11,7 @@ import type { PlanFeature } from '../../workspaces/plan-catalog.js';
 import { workspaceUsage } from '../../workspaces/usage.js';
 import { renameWorkspace } from '../../workspaces/workspaces.service.js';
 import { adminOf, isHtmx, redirectTo, workspaceOf } from './admin-session.js';
+import { refusalFor } from './plan-advice.js';
 import { FEATURE_LABELS, LIMIT_LABELS } from './plan-labels.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
@@ -23,6 +24,8 @@ type DomainField = (typeof DOMAIN_FIELDS)[number];
 interface DomainForm {
   values: Record<DomainField, string>;
   errors: Partial<Record<DomainField | 'form', string>>;
+  /** `errors.form` is a plan's refusal and the user an instance admin: it links to the plans. */
+  changePlan?: boolean;
 }
 /** A domain's edit form as sent, with its errors. */
 type DomainEdit = DomainForm & { id: string };
@@ -121,7 +124,10 @@ export function bindSettingsPages(router: Router, deps: SettingsDeps) {
       await setFlash(deps, adminOf(res).session, { kind: 'ok', text: `Added ${domain.hostname}: add its TXT record (below), then check it.` });
       return redirectTo(req, res, `${SETTINGS}#domains`);
     } catch (e) {
-      await page(req, res, { domainForm: { values, errors: domainFormErrors(e) }, status: 422 });
+      const errors = domainFormErrors(e);
+      const refusal = errors.form === undefined ? undefined : refusalFor(res, errors.form);
+      if (refusal) errors.form = refusal.text;
+      await page(req, res, { domainForm: { values, errors, changePlan: refusal?.changePlan }, status: 422 });
     }
   });
 

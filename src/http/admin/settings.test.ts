@@ -112,7 +112,7 @@ describe('admin Settings page: name, plan, usage meters, clear caches', () => {
     assert.match((await instanceAdmin.get('/admin/settings')).text, /id="instance-settings"[\s\S]*href="\/admin\/instance#settings"/);
     const rename = await admin.post('/admin/settings/name', { name: 'Mine' });
     assert.equal(rename.status, 403);
-    assert.match(rename.text, /does not allow workspace\.settings/);
+    assert.match(rename.text, /Your role \(admin\) cannot change the workspace’s settings\./);
 
     const viewer = await new AdminClient(t.url).signIn(VIEWER, PASSWORD, '/admin/settings');
     for (const path of ['/admin/settings/name', '/admin/settings/clear-caches']) {

@@ -5,6 +5,9 @@ import { completeSetup, type SetupDeps, setupState } from '../../setup/setup.ser
 import { FIRST_WORKSPACE_NAME, newUserFieldErrors } from '../../users/users.service.js';
 import { formBody } from '../middleware/body.js';
 import { htmlSecurityHeaders } from '../middleware/html-security.js';
+import { setFlash } from '../../sessions/sessions.service.js';
+import { signInBrowser } from './admin-session.js';
+import { HOME } from './navigation.js';
 
 interface SetupForm {
   token?: string;
@@ -14,7 +17,10 @@ interface SetupForm {
   workspace?: string;
 }
 
-/** GET/POST /setup: the one-time first-run page. Once a user exists, it is gone (404). */
+/**
+ * GET/POST /setup: the one-time first-run page. Once a user exists, it is gone (404). The new
+ * owner is signed in at once, as the sign-in form would (they have just chosen the password).
+ */
 export function bindSetupPages(app: Express, deps: SetupDeps & { views: Eta; clientIp(req: Request): string }) {
   const render = (res: Response, status: number, page: string, data: object) =>
     res.status(status).type('html').send(deps.views.render(page, data));
@@ -40,8 +46,10 @@ export function bindSetupPages(app: Express, deps: SetupDeps & { views: Eta; cli
     const fieldErrors = newUserFieldErrors(input);
     if (input.password !== (form.confirm ?? '')) fieldErrors.confirm = 'does not match the password';
     if (Object.keys(fieldErrors).length > 0) return render(res, 400, 'pages/setup', { token: form.token, values, errors: fieldErrors });
+    const ip = deps.clientIp(req);
+    let created;
     try {
-      await completeSetup(deps, form.token, input, deps.clientIp(req));
+      created = await completeSetup(deps, form.token, input, ip);
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;
       if (e.code === 'setup_done') return closedOrGone(res, 'done');
@@ -49,6 +57,8 @@ export function bindSetupPages(app: Express, deps: SetupDeps & { views: Eta; cli
       const errors = Object.fromEntries((e.errors ?? []).map((f) => [f.field === 'name' ? 'workspace' : f.field, f.message]));
       return render(res, 400, 'pages/setup', { token: form.token, values, errors, formError: e.errors ? undefined : e.detail });
     }
-    res.redirect(303, '/admin/login?setup=done');
+    const session = await signInBrowser(deps, req, res, created.user.id, ip);
+    await setFlash(deps, session, { kind: 'ok', text: `Your account and the workspace "${created.workspace}" are ready.` });
+    res.redirect(303, HOME);
   });
 }

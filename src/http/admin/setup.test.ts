@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { issueSetupToken, SETUP_TOKEN_TTL_MS } from '../../setup/setup.service.js';
+import { AdminClient } from '../../testing/admin-client.js';
 import { eventually, fakeClock, spawnServer, startTestServer, tempDataDir, type TestServer } from '../../testing/harness.js';
 
 const form = (fields: Record<string, string>) => ({
@@ -52,9 +53,16 @@ describe('first-run setup page', () => {
     assert.match(invalid.text, /id="email-error"/);
     assert.match(invalid.text, /id="password-error">must be at least 10 characters</);
 
-    const done = await t.request('POST', '/setup', form({ token, email: 'Owner@Example.com', password: 'long enough pw', confirm: 'long enough pw', workspace: 'Acme' }));
+    // The new owner is signed in at once, in their workspace.
+    const browser = new AdminClient(t.url);
+    const done = await browser.request('POST', '/setup', { form: { token, email: 'Owner@Example.com', password: 'long enough pw', confirm: 'long enough pw', workspace: 'Acme' } });
     assert.equal(done.status, 303);
-    assert.equal(done.headers.get('location'), '/admin/login?setup=done');
+    assert.equal(done.headers.get('location'), '/admin/links');
+    assert.match(browser.setCookies.join('\n'), /^linkqr_session=[A-Za-z0-9_-]{43};.*; HttpOnly; SameSite=Lax$/m);
+    const home = await browser.get('/admin/links');
+    assert.equal(home.status, 200);
+    assert.match(home.text, /Your account and the workspace &quot;Acme&quot; are ready\./);
+    assert.equal((await browser.get('/admin/team')).status, 200);
 
     const user = await t.store.db.rows<{ id: string; email: string; is_instance_admin: number }>('select id, email, is_instance_admin from users');
     assert.deepEqual(user.map((u) => [u.email, u.is_instance_admin]), [['owner@example.com', 1]]);
@@ -68,9 +76,10 @@ describe('first-run setup page', () => {
     assert.equal(await issueSetupToken(t.store), undefined, 'no token once a user exists');
     assert.equal((await t.store.db.row<{ n: number }>('select count(*) as n from users'))!.n, 1);
 
-    const login = await t.request('GET', '/admin/login?setup=done');
-    assert.equal(login.status, 200);
-    assert.match(login.text, /Your account and workspace are ready/);
+    // The session is an ordinary one: signing out ends it, and the password signs in again.
+    assert.equal((await browser.post('/admin/logout', {})).status, 303);
+    assert.equal((await browser.get('/admin/links')).status, 303);
+    await new AdminClient(t.url).signIn('owner@example.com', 'long enough pw');
   });
 });
 

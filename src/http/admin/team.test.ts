@@ -176,7 +176,8 @@ describe('admin Team page: members and roles', () => {
     for (const [path, form] of [['/admin/team', { email: NEWCOMER, role: 'owner' }], [`/admin/team/${await idOf(ADMIN)}/role`, { role: 'viewer' }], [`/admin/team/${owner}/remove`, {}]] as const) {
       const res = await viewer.post(path, form);
       assert.equal(res.status, 403, path);
-      assert.match(res.text, /does not allow members\.manage/);
+      assert.match(res.text, /Your role \(viewer\) cannot manage members\./);
+      assert.doesNotMatch(res.text, /members\.manage/, 'no action id');
     }
     assert.equal(await roleIn(ADMIN), 'admin');
     assert.equal(await roleIn(NEWCOMER), undefined);
@@ -195,5 +196,27 @@ describe('admin Team page: members and roles', () => {
       assert.equal(res.status, 403);
     }
     assert.equal(await roleIn(NEWCOMER), undefined);
+  });
+
+  test('once the user is created, the add form no longer says nobody has that email', async () => {
+    const owner = await new AdminClient(t.url).signIn(OWNER, PASSWORD, '/admin/team');
+    const ghost = 'ghost.two@example.com';
+    const unknown = await owner.htmx('/admin/team', { email: ghost, role: 'member' });
+    assert.equal(unknown.status, 422);
+    assert.match(fieldError(unknown.text, 'email') ?? '', /Nobody with this email has an account here: create one below\./);
+
+    const created = await owner.htmx('/admin/team/invite', { 'invite-email': ghost, role: 'member' });
+    assert.equal(created.status, 200, created.text);
+    assert.match(textOf(created.text, 'member-invite')!, /ghost\.two@example\.com can now join/);
+    // The add form comes along, out of band, as new: its hint was about someone who now exists.
+    const addForm = /<section id="member-add"[^>]*>[^]*?<\/section>/.exec(created.text)?.[0] ?? '';
+    assert.match(addForm, /^<section id="member-add"[^>]* hx-swap-oob="true">/);
+    assert.equal(fieldError(addForm, 'email'), undefined, 'no message beside the email');
+    assert.doesNotMatch(addForm, /Nobody with this email/);
+    assert.match(addForm, /name="email"[^>]*value=""/);
+    assert.equal(await roleIn(ghost), 'member');
+
+    await owner.htmx(`/admin/team/${await idOf(ghost)}/remove`, {});
+    assert.equal(await roleIn(ghost), undefined);
   });
 });

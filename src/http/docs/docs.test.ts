@@ -17,10 +17,11 @@ describe('/docs/api: the API reference', () => {
   });
   after(() => t.close());
 
-  test('a page of this server, without scripts, under the pages’ CSP', () => {
+  test('a page of this server under the pages’ CSP, whose only script is the colour scheme chooser', () => {
     assert.match(headers.get('content-type') ?? '', /^text\/html/);
     assert.match(headers.get('content-security-policy') ?? '', /script-src 'self'/);
-    assert.doesNotMatch(html, /<script/i);
+    assert.deepEqual(html.match(/<script[^>]*>/gi), [`<script src="${/<script src="([^"]+)"/.exec(html)![1]}">`]);
+    assert.match(html, /<script src="\/public\/theme\.js\?v=[\w-]+"><\/script>/);
     assert.ok(html.includes(`${t.url}/api/v1`), 'the base URL of this server');
     assert.ok(html.includes('href="/api/v1/openapi.json"'));
   });

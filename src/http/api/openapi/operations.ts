@@ -1,4 +1,5 @@
 import type { Scope } from '../../../keys/scopes.js';
+import { DEFAULT_ROTATION_GRACE_MS } from '../../../secrets/rotation-grace.js';
 import type { QUERIES } from './components.js';
 
 export type Tag = 'Keys' | 'Links' | 'Domains' | 'Imports' | 'QR codes' | 'Analytics' | 'Webhooks' | 'Events' | 'Contract';
@@ -229,7 +230,7 @@ export const OPERATIONS: Operation[] = [
   {
     operationId: 'rotateWebhookSecret', method: 'post', path: '/webhooks/{id}/rotate-secret', tag: 'Webhooks', scope: 'webhooks:write', idParam: 'whk_…',
     body: 'RotateSecretRequest', bodyOptional: true,
-    summary: 'New signing secret', description: 'The old secret keeps signing (a second signature) for `graceSeconds` (default 86400, at most 7 days).',
+    summary: 'New signing secret', description: `The old secret keeps signing (a second signature) for \`graceSeconds\` (default ${DEFAULT_ROTATION_GRACE_MS / 1000}, at most 7 days).`,
     success: { status: 200, description: 'The endpoint with its new secret', schema: 'WebhookEndpointWithSecret' },
   },
   {
