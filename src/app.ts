@@ -70,6 +70,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     clickBufferDepth: () => clicks.depth,
     pendingDeliveries: () => countPendingDeliveries(db),
     storageAvailable: () => db.storage.available,
+    redirectCache: () => redirects,
   });
 
   const guard = new AddressGuard(config.webhookAllowedCidrs);

@@ -5,9 +5,10 @@ import type { AuditRow } from '../db/schema.js';
 export type AuditEntryRow = Selectable<AuditRow>;
 
 /**
- * Which entries of a workspace: every condition an equality or a range that one of the audit
- * log's indexes (migrations/<dialect>/0017_audit_log_indexes.sql) leads with, then (created_at, id).
- * An empty `actorIds` or `targetIds` list matches nothing.
+ * Which entries of a workspace. A page walks the workspace's (created_at, id) index, whose entries
+ * carry action, actor and kind of target (migrations/<dialect>/0017_audit_log_indexes.sql), so
+ * those filters are checked in the index and skipped entries cost no row read; a target's entries
+ * have an index of their own. An empty `actorIds` or `targetIds` list matches nothing.
  */
 export interface AuditRowFilter {
   workspaceId: string;
@@ -30,7 +31,7 @@ export interface RowCursor {
 /**
  * Up to `limit` entries, newest first; with a cursor towards newer ones, the nearest newer ones
  * (still newest first). Keyset paging on (created_at, id): each page is one index range, however
- * deep in the log it is.
+ * deep in the log it is (a rare filter walks that range further to fill its page).
  */
 export async function selectAuditRows(db: Queries, f: AuditRowFilter, cursor: RowCursor | undefined, limit: number): Promise<AuditEntryRow[]> {
   if (f.actorIds?.length === 0 || f.targetIds?.length === 0) return [];
@@ -56,35 +57,18 @@ export async function selectAuditRows(db: Queries, f: AuditRowFilter, cursor: Ro
 type DistinctColumn = 'action' | 'target_type';
 
 /**
- * The values of a column present in the workspace's entries, in order: one index lookup per value
- * (each the smallest above the last) rather than a read of every entry, so a few dozen lookups
- * however long the log. Both dialects run the same recursive query.
+ * The values of a column present in the workspace's entries, in order. Read from the time index,
+ * which carries the column (migrations/sqlite/0017_audit_log_indexes.sql): the workspace's index
+ * entries, not its rows (about 40 ms at 400,000 entries). An index per column would make this a
+ * lookup per value, but cost every audited write more than the page is worth.
  */
 export async function distinctAuditValues(db: Queries, workspaceId: string, column: DistinctColumn): Promise<string[]> {
-  const rows = await db.rows<{ v: string }>(
-    `with recursive d(v) as (
-       select min(${column}) from audit_log where workspace_id = ?
-       union all
-       select (select min(${column}) from audit_log where workspace_id = ? and ${column} > d.v) from d where d.v is not null
-     ) select v from d where v is not null`,
-    workspaceId,
-    workspaceId,
-  );
+  const rows = await db.rows<{ v: string }>(`select distinct ${column} as v from audit_log where workspace_id = ? order by ${column}`, workspaceId);
   return rows.map((r) => r.v);
 }
 
 /** The ids of the actors of one type present in the workspace's entries, as distinctAuditValues. */
 export async function distinctAuditActors(db: Queries, workspaceId: string, actorType: AuditRow['actor_type']): Promise<string[]> {
-  const rows = await db.rows<{ v: string }>(
-    `with recursive d(v) as (
-       select min(actor_id) from audit_log where workspace_id = ? and actor_type = ?
-       union all
-       select (select min(actor_id) from audit_log where workspace_id = ? and actor_type = ? and actor_id > d.v) from d where d.v is not null
-     ) select v from d where v is not null`,
-    workspaceId,
-    actorType,
-    workspaceId,
-    actorType,
-  );
+  const rows = await db.rows<{ v: string }>('select distinct actor_id as v from audit_log where workspace_id = ? and actor_type = ? order by actor_id', workspaceId, actorType);
   return rows.map((r) => r.v);
 }

@@ -49,6 +49,10 @@ export const redirectKey = (domain: string, slug: string) => (domain === '' ? sl
 export class RedirectCache {
   private readonly targets: LRUCache<string, RedirectTarget>;
   private readonly loads = new Map<string, Load>();
+  /** Requests answered from the cache, and those that were not (a read, shared or not; unknown slugs too): the metrics' hit rate. */
+  hits = 0;
+  misses = 0;
+  readonly max: number;
 
   constructor(
     private readonly db: Queries,
@@ -56,15 +60,24 @@ export class RedirectCache {
     max = 100_000,
   ) {
     this.targets = new LRUCache({ max });
+    this.max = max;
+  }
+
+  /** Targets held now (at most `max`: the least recently used go first). */
+  get size(): number {
+    return this.targets.size;
   }
 
   /** The cached target of a domain's slug, without asking the database (the redirect's fast path). */
   cached(domain: string, slug: string): RedirectTarget | undefined {
-    return this.targets.get(redirectKey(domain, slug));
+    const target = this.targets.get(redirectKey(domain, slug));
+    if (target !== undefined) this.hits++;
+    return target;
   }
 
   /** The target of a slug that `cached` did not have: read from the database and cached. */
   miss(domain: string, slug: string): Promise<RedirectTarget | undefined> {
+    this.misses++;
     const key = redirectKey(domain, slug);
     // Concurrent misses share one read and so one target object: each request increments the
     // humanClicks of the object the others check, or maxClicks would not be exact.

@@ -39,13 +39,23 @@ describe('GET /metrics', () => {
     assert.equal(sample(res.text, 'linkqr_click_buffer_depth'), 1, 'one click waits for the (long) batch delay');
     assert.equal(sample(res.text, 'linkqr_click_flush_duration_seconds_count'), 1, 'the limited link\'s click was written at once');
     assert.equal(sample(res.text, 'linkqr_storage_available'), 1);
+    // The limited link: read once, then cached; the open link read once; the unknown slug read (and not cached).
+    assert.equal(sample(res.text, 'linkqr_redirect_cache_requests_total{result="hit"}'), 1);
+    assert.equal(sample(res.text, 'linkqr_redirect_cache_requests_total{result="miss"}'), 3);
+    assert.equal(sample(res.text, 'linkqr_redirect_cache_entries'), 2);
+    assert.equal(sample(res.text, 'linkqr_redirect_cache_max_entries'), 100_000);
     assert.ok((sample(res.text, 'linkqr_process_resident_memory_bytes') ?? 0) > 0, 'process metrics are there too');
 
     await t.flushClicks();
+    await t.request('GET', `/${open.slug}`, { headers: { 'user-agent': BROWSER } });
+    res = await t.request('GET', '/metrics');
+    assert.equal(sample(res.text, 'linkqr_redirect_cache_requests_total{result="hit"}'), 2, 'counted across scrapes');
+    assert.equal(sample(res.text, 'linkqr_redirect_cache_requests_total{result="miss"}'), 3);
+    await t.flushClicks();
     res = await t.request('GET', '/metrics');
     assert.equal(sample(res.text, 'linkqr_click_buffer_depth'), 0);
-    assert.equal(sample(res.text, 'linkqr_click_flush_duration_seconds_count'), 2);
-    assert.equal(sample(res.text, 'linkqr_clicks_written_total'), 2);
+    assert.equal(sample(res.text, 'linkqr_click_flush_duration_seconds_count'), 3);
+    assert.equal(sample(res.text, 'linkqr_clicks_written_total'), 3);
   });
 
   test('route labels are patterns, never ids', async () => {

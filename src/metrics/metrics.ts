@@ -8,7 +8,13 @@ import type { RedirectOutcome } from '../http/redirect.js';
 /** The methods the server answers; any other (Node parses some 30) is counted as `other`, not as a series of its own. */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export function createMetrics(sources: { clickBufferDepth(): number; pendingDeliveries(): Promise<number>; storageAvailable(): boolean }) {
+export function createMetrics(sources: {
+  clickBufferDepth(): number;
+  pendingDeliveries(): Promise<number>;
+  storageAvailable(): boolean;
+  /** The redirect cache's counts so far (src/links/redirect-cache.ts): read when scraped, nothing added to the redirect path. */
+  redirectCache(): { hits: number; misses: number; size: number; max: number };
+}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'linkqr_' });
 
@@ -31,6 +37,36 @@ export function createMetrics(sources: { clickBufferDepth(): number; pendingDeli
     registers: [registry],
     collect() {
       this.set(sources.clickBufferDepth());
+    },
+  });
+  // Counted by the cache as plain numbers; a scrape adds what came since the last one.
+  let counted = { hits: 0, misses: 0 };
+  new Counter({
+    name: 'linkqr_redirect_cache_requests_total',
+    help: 'Redirect lookups, by whether the cache had the link (hit) or the database was read (miss; unknown slugs too). Hit rate: hit / (hit + miss).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      const { hits, misses } = sources.redirectCache();
+      this.inc({ result: 'hit' }, hits - counted.hits);
+      this.inc({ result: 'miss' }, misses - counted.misses);
+      counted = { hits, misses };
+    },
+  });
+  new Gauge({
+    name: 'linkqr_redirect_cache_entries',
+    help: 'Links held in the redirect cache (bounded by linkqr_redirect_cache_max_entries; the least recently used go first).',
+    registers: [registry],
+    collect() {
+      this.set(sources.redirectCache().size);
+    },
+  });
+  new Gauge({
+    name: 'linkqr_redirect_cache_max_entries',
+    help: 'The most links the redirect cache holds.',
+    registers: [registry],
+    collect() {
+      this.set(sources.redirectCache().max);
     },
   });
   new Gauge({
