@@ -192,7 +192,7 @@ describe('three instances on one PostgreSQL database', { skip: skipWithoutPostgr
     const enrolled = await on(0).signIn('mfa@example.com', 'a long password for mfa');
     await enrolled.post('/admin/account/two-factor/start', {});
     const secret = textOf((await enrolled.get('/admin/account')).text, 'totp-secret')!.replace(/\s/g, '');
-    assert.equal((await enrolled.post('/admin/account/two-factor/confirm', { code: codeAt(secret, Date.now()) })).status, 200);
+    assert.equal((await enrolled.post('/admin/account/two-factor/confirm', { code: codeAt(secret, Date.now()), password: 'a long password for mfa' })).status, 200);
 
     const passwordOn = async (i: number) => {
       const client = on(i);

@@ -202,6 +202,12 @@ export async function checkSecondFactor(
   return left === undefined ? { ok: false, problem: 'wrong' } : { ok: true, via: 'recovery_code', recoveryCodesLeft: left };
 }
 
+/** Whether this is the user's password: asked before turning two-factor sign-in on, so that a session alone (left open, or stolen) cannot tie the account to someone else's app. */
+export async function passwordIsRight(db: Queries, userId: string, password: string): Promise<boolean> {
+  const hash = await passwordHashOf(db, userId);
+  return hash !== undefined && password.length <= 1024 && (await verifySecret(hash, password));
+}
+
 /**
  * The user turns two-factor sign-in off, proving it is them: a current code, or their password
  * (for a lost phone, with a session still open). Not ok when the proof is wrong.
@@ -211,8 +217,7 @@ export async function disableTwoFactor(deps: TwoFactorDeps, ctx: ChangeContext, 
     const checked = await checkSecondFactor(deps, ctx, user, proof, { recoveryCodes: false });
     if (!checked.ok) return checked;
   } else {
-    const hash = await passwordHashOf(deps.db, user.id);
-    if (hash === undefined || !(await verifySecret(hash, proof))) return { ok: false, problem: 'wrong' };
+    if (!(await passwordIsRight(deps.db, user.id, proof))) return { ok: false, problem: 'wrong' };
   }
   await deps.db.tx(async (t) => {
     const wasOn = await hasTwoFactor(t, user.id);

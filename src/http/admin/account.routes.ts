@@ -10,6 +10,7 @@ import {
   disableTwoFactor,
   hasTwoFactor,
   normaliseCode,
+  passwordIsRight,
   pendingEnrolment,
   renewRecoveryCodes,
   startEnrolment,
@@ -31,7 +32,7 @@ export interface AccountDeps extends RenderDeps, TwoFactorDeps {
 const ROUTE = '/account';
 const ACCOUNT = '/admin/account';
 
-type FormName = 'confirm' | 'disable' | 'renew';
+type FormName = 'confirm' | 'password' | 'disable' | 'renew';
 
 interface PageState {
   status?: number;
@@ -63,8 +64,17 @@ export function bindAccountPages(router: Router, deps: AccountDeps, throttle: Lo
   router.post(`${ROUTE}/two-factor/confirm`, async (req, res) => {
     const { user, session } = adminOf(res);
     const code = field(req, 'code');
-    if (normaliseCode(code) === '') return page(req, res, { status: 422, errors: { confirm: 'Enter the 6-digit code your app shows.' } });
-    // Not counted as a sign-in attempt: the secret was shown to this very session a moment ago.
+    const password = field(req, 'password');
+    const missing: PageState['errors'] = {};
+    if (normaliseCode(code) === '') missing.confirm = 'Enter the 6-digit code your app shows.';
+    if (password === '') missing.password = 'Enter your password: turning this on changes how you sign in.';
+    if (Object.keys(missing).length > 0) return page(req, res, { status: 422, errors: missing });
+    // The password first, counted as a sign-in attempt: a session alone (left open, or stolen)
+    // must not tie the account to someone else's app and lock its owner out.
+    const right = await throttled(req, res, 'password', () => passwordIsRight(deps.db, user.id, password), (ok) => ok);
+    if (right === undefined) return;
+    if (!right) return page(req, res, { status: 422, errors: { password: 'That is not your password.' } });
+    // The code is not counted as a sign-in attempt: the secret was shown to this very session a moment ago.
     const done = await confirmEnrolment(deps, changeOf(req, res), user, code);
     if ('problem' in done) {
       if (done.problem === 'not_started') {

@@ -77,7 +77,7 @@ describe('two-factor sign-in (TOTP)', () => {
     assert.match(page.text, /<svg class="totp-qr" role="img" aria-label="QR code to scan with your authenticator app" xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     const secret = textOf(page.text, 'totp-secret')!.replace(/\s/g, '');
     assert.match(secret, /^[A-Z2-7]{32}$/, '160 bits in base32');
-    const on = await b.post('/admin/account/two-factor/confirm', { code: codeAt(secret, clock.now()) });
+    const on = await b.post('/admin/account/two-factor/confirm', { code: codeAt(secret, clock.now()), password: PASSWORD });
     assert.equal(on.status, 200, on.text);
     assert.equal(textOf(on.text, 'two-factor-status'), 'On');
     const recoveryCodes = textOf(on.text, 'recovery-codes-text')!.split(' ');
@@ -95,16 +95,23 @@ describe('two-factor sign-in (TOTP)', () => {
     assert.equal((await b.post('/admin/account/two-factor/start', {})).status, 303);
     const pending = await b.get('/admin/account');
     const secret = textOf(pending.text, 'totp-secret')!.replace(/\s/g, '');
-    const wrong = await b.post('/admin/account/two-factor/confirm', { code: codeAt(secret, clock.now() + 10 * STEP) });
+    const wrong = await b.post('/admin/account/two-factor/confirm', { code: codeAt(secret, clock.now() + 10 * STEP), password: PASSWORD });
     assert.equal(wrong.status, 422);
     assert.match(fieldError(wrong.text, 'code') ?? '', /That code is not right/);
     const blank = await b.post('/admin/account/two-factor/confirm', { code: '' });
     assert.equal(fieldError(blank.text, 'code'), 'Enter the 6-digit code your app shows.');
+    assert.equal(fieldError(blank.text, 'password'), 'Enter your password: turning this on changes how you sign in.');
+    // A session alone (left open, or taken) cannot tie the account to an app: the password is asked, and a wrong one is refused.
+    const noPassword = await b.post('/admin/account/two-factor/confirm', { code: codeAt(secret, clock.now()) });
+    assert.equal(noPassword.status, 422);
+    const wrongPassword = await b.post('/admin/account/two-factor/confirm', { code: codeAt(secret, clock.now()), password: 'not the password at all' });
+    assert.equal(wrongPassword.status, 422);
+    assert.equal(fieldError(wrongPassword.text, 'password'), 'That is not your password.');
     assert.equal(textOf((await b.get('/admin/account')).text, 'two-factor-status'), 'Off');
 
     // Codes typed with a space, as apps show them, and from the step before (a phone a little behind).
     const typed = codeAt(secret, clock.now() - STEP).replace(/^(\d{3})/, '$1 ');
-    const on = await b.post('/admin/account/two-factor/confirm', { code: typed });
+    const on = await b.post('/admin/account/two-factor/confirm', { code: typed, password: PASSWORD });
     assert.equal(on.status, 200);
     const codes = textOf(on.text, 'recovery-codes-text')!.split(' ');
     assert.equal(codes.length, 10);
@@ -491,7 +498,7 @@ describe('two-factor secrets and the at-rest key', { skip: sqliteOnly }, () => {
     const b = await new AdminClient(first.url).signIn(ADMIN, PASSWORD);
     await b.post('/admin/account/two-factor/start', {});
     const secret = textOf((await b.get('/admin/account')).text, 'totp-secret')!.replace(/\s/g, '');
-    const codes = textOf((await b.post('/admin/account/two-factor/confirm', { code: codeAt(secret, clock.now()) })).text, 'recovery-codes-text')!.split(' ');
+    const codes = textOf((await b.post('/admin/account/two-factor/confirm', { code: codeAt(secret, clock.now()), password: PASSWORD })).text, 'recovery-codes-text')!.split(' ');
     const underKeyFile = await storedSecret(first);
     await first.close();
 
