@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createUser } from '../users/users.service.js';
+import { issueSetupToken } from '../setup/setup.service.js';
 import { inviteUser } from '../users/password-tokens.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
 import { startReceiver } from '../testing/receiver.js';
@@ -25,6 +26,7 @@ const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 interface PageCheck {
   /** A short name, for messages and screenshot files. */
   name: string;
+  /** A path on the seeded server, or a whole URL (the setup page lives on a server with no user yet). */
   path: string;
   signedIn: boolean;
 }
@@ -78,6 +80,8 @@ async function problemsOf(page: Page): Promise<string[]> {
 
 describe('every page, at 360, 390, 768 and 1280 px, light and dark', () => {
   let t: TestServer;
+  /** A server with no user yet: its first-run setup page. */
+  let fresh: TestServer;
   let browser: Browser;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   const pages: PageCheck[] = [];
@@ -85,7 +89,8 @@ describe('every page, at 360, 390, 768 and 1280 px, light and dark', () => {
   before(async () => {
     mkdirSync(join(SCREENSHOTS, 'every-page'), { recursive: true });
     receiver = await startReceiver(() => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"ok":true}' }));
-    [t, browser] = await Promise.all([startTestServer({ env: { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' } }), launchChromium()]);
+    [t, fresh, browser] = await Promise.all([startTestServer({ env: { LINKQR_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' } }), startTestServer(), launchChromium()]);
+    const setupToken = (await issueSetupToken(fresh.store))!;
     // The first user is the instance admin: every page of the sidebar is theirs.
     await createUser(t.store, TEST_OPERATOR, { email: OWNER, password: PASSWORD, workspace: 'Acme Marketing' });
     await createUser(t.store, TEST_OPERATOR, { email: 'vic.viewer@example.com', password: PASSWORD, workspace: 'Acme Marketing', role: 'viewer' });
@@ -134,6 +139,8 @@ describe('every page, at 360, 390, 768 and 1280 px, light and dark', () => {
     admin('account', '/admin/account');
     admin('not-found', '/admin/no-such-page');
     const visitor = (name: string, path: string) => pages.push({ name, path, signedIn: false });
+    visitor('setup', `${fresh.url}/setup?token=${setupToken}`);
+    visitor('setup-closed', `${fresh.url}/setup`);
     visitor('login', '/admin/login');
     visitor('forgot-password', '/admin/forgot-password');
     visitor('login-code', '/admin/login/code');
@@ -146,6 +153,7 @@ describe('every page, at 360, 390, 768 and 1280 px, light and dark', () => {
   after(async () => {
     await browser?.close();
     await t?.close();
+    await fresh?.close();
     await receiver?.close();
   });
 
