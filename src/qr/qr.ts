@@ -291,17 +291,8 @@ async function renderPng(grid: ModuleGrid, { size, fg, bg }: QrOptions): Promise
       if (grid.isDark(row, moduleAt(x))) raw[start + 1 + (x >> 3)]! |= 0x80 >> (x & 7);
     }
   }
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(size, 0);
-  header.writeUInt32BE(size, 4);
-  header.set([1, 3, 0, 0, 0], 8); // bit depth 1, colour type 3 (palette), deflate, no filter, no interlace
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', header),
-    pngChunk('PLTE', Buffer.from(bg + fg, 'hex')), // index 0 light, index 1 dark
-    pngChunk('IDAT', await deflateAsync(raw)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
+  // Bit depth 1, colour type 3 (palette): index 0 light, index 1 dark.
+  return pngFile(size, [1, 3], [pngChunk('PLTE', Buffer.from(bg + fg, 'hex'))], raw);
 }
 
 /** The module under each pixel on the whole-pixel layout (pixelLayout), or -1 outside the grid (light). */
@@ -348,13 +339,22 @@ async function renderPngWithLogo(grid: ModuleGrid, { size, fg, bg }: QrOptions, 
     raw[start] = 2;
     raw.fill(0, start + 1, start + rowBytes);
   }
+  return pngFile(size, [8, 2], [], raw); // bit depth 8, colour type 2 (RGB)
+}
+
+/**
+ * A square PNG of `size` pixels from its filtered scanlines: signature, IHDR (deflate, adaptive
+ * filtering, no interlace), the chunks given (a palette), the deflated rows, IEND.
+ */
+async function pngFile(size: number, [bitDepth, colourType]: [number, number], before: Buffer[], raw: Buffer): Promise<Buffer> {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(size, 0);
   header.writeUInt32BE(size, 4);
-  header.set([8, 2, 0, 0, 0], 8); // bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace
+  header.set([bitDepth, colourType, 0, 0, 0], 8);
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     pngChunk('IHDR', header),
+    ...before,
     pngChunk('IDAT', await deflateAsync(raw)),
     pngChunk('IEND', Buffer.alloc(0)),
   ]);
