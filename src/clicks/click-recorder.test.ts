@@ -521,6 +521,63 @@ describe('ClickRecorder', () => {
     assert.equal(dropped?.dropped, 5);
   });
 
+  test('clicks that arrive while a write waits for the database are written as any other, and not with a salt whose day ended meanwhile', async () => {
+    // Their rows are made while the write waits (PostgreSQL): with the salts the write had.
+    const f = await fixture();
+    const DAY = 86_400_000;
+    let release: () => void = () => {};
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    let batches = 0;
+    const recorder = f.recorder({ flushDelayMs: 60_000 }, { inBatch: async () => void (++batches === 2 && (await blocked)) });
+    f.clock.set(T0 + 60_000);
+    const agent = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
+    recorder.record(click(f, f.linkA, { ip: '203.0.113.1', at: T0 + 1 }));
+    await recorder.flush(); // the day's salt is known
+    recorder.record(click(f, f.linkA, { ip: '203.0.113.1', at: T0 + 2 }));
+    const second = recorder.flush();
+    await eventually(() => batches === 2);
+    // Day T0's clicks, then a click of the next day (whose salt the recorder has not read yet).
+    for (let i = 0; i < 250; i++) recorder.record(click(f, f.linkB, { ip: `203.0.113.${i}`, at: T0 + 10 + i, userAgent: agent, referrer: 'https://news.example/a' }));
+    recorder.record(click(f, f.linkB, { ip: '203.0.113.1', at: T0 + DAY + 5 }));
+    for (let i = 0; i < 10; i++) await nextTick();
+    release();
+    await second;
+    assert.equal(await recorder.flush(), 251);
+    const rows = await f.store.db.rows<{ ip_hash: string | null; device: string; referrer_host: string | null; clicked_at: number }>(
+      'select ip_hash, device, referrer_host, clicked_at from clicks order by clicked_at',
+    );
+    assert.equal(rows.length, 253);
+    const [first, before, ...later] = rows;
+    assert.equal(first!.ip_hash, before!.ip_hash);
+    const sameDay = later.slice(0, 250);
+    assert.equal(sameDay[1]!.ip_hash, first!.ip_hash, "203.0.113.1 on day T0: the day's hash");
+    assert.equal(new Set(sameDay.map((r) => r.ip_hash)).size, 250);
+    assert.ok(sameDay.every((r) => r.device === 'mobile' && r.referrer_host === 'news.example'));
+    assert.notEqual(later[250]!.ip_hash, first!.ip_hash, "the next day's salt");
+    assert.match(later[250]!.ip_hash ?? '', /^[\w-]{22}$/);
+
+    // Made ahead with day T0's salt; that day is over (grace included) when their write starts.
+    release = () => {};
+    const again = new Promise<void>((resolve) => (release = resolve));
+    let waiting = false;
+    const recorder2 = f.recorder({ flushDelayMs: 60_000 }, { inBatch: async () => void (waiting && (await again)) });
+    recorder2.record(click(f, f.linkA, { ip: '203.0.113.1', at: T0 + 3 }));
+    await recorder2.flush();
+    waiting = true;
+    recorder2.record(click(f, f.linkA, { ip: '203.0.113.1', at: T0 + 4 }));
+    const blockedWrite = recorder2.flush();
+    await eventually(() => recorder2.depth === 1);
+    recorder2.record(click(f, f.linkA, { ip: '203.0.113.77', at: T0 + 5 }));
+    for (let i = 0; i < 10; i++) await nextTick();
+    waiting = false;
+    release();
+    await blockedWrite;
+    f.clock.set(T0 + DAY + SALT_GRACE_MS + 1);
+    await recorder2.flush();
+    const late = await f.store.db.row<{ ip_hash: string | null }>('select ip_hash from clicks where clicked_at = ?', T0 + 5);
+    assert.equal(late!.ip_hash, null, "a click written after its day's salt is gone has no visitor hash, even when its row was made before");
+  });
+
   test("the IP is stored only as a 22-character hash salted per UTC day: the same address within a day, another across days, none once the day's salt is gone", async () => {
     const f = await fixture();
     const recorder = f.recorder({ flushDelayMs: 60_000 });

@@ -43,6 +43,30 @@ interface DurableClick {
 
 /** While a stopping recorder retries a write the disk refuses. */
 const CLOSE_RETRY_MS = 250;
+/** Clicks made ready ahead per event-loop turn: about a quarter of a millisecond, between redirects. */
+const AHEAD_SLICE = 100;
+
+/** A batch's rows with the counters they add to: each link's, and each workspace's month. */
+function batchOf(records: ClickRecord[]): { records: ClickRecord[]; totals: LinkClickTotals[]; months: MonthlyClickTotals[] } {
+  const totals = new Map<string, LinkClickTotals>();
+  const months = new Map<string, MonthlyClickTotals>();
+  const monthOf = monthMemo();
+  for (const c of records) {
+    const month = monthOf(c.at);
+    let m = months.get(c.workspaceId + month);
+    if (!m) months.set(c.workspaceId + month, (m = { workspaceId: c.workspaceId, month, human: 0, total: 0 }));
+    m.total++;
+    if (!c.bot) m.human++;
+    let t = totals.get(c.linkId);
+    if (!t) totals.set(c.linkId, (t = { linkId: c.linkId, human: 0, total: 0, lastHumanAt: null }));
+    t.total++;
+    if (!c.bot) {
+      t.human++;
+      t.lastHumanAt = Math.max(t.lastHumanAt ?? 0, c.at);
+    }
+  }
+  return { records, totals: [...totals.values()], months: [...months.values()] };
+}
 
 /**
  * Keeps the redirect path free of database writes: clicks are buffered in memory and written
@@ -59,6 +83,16 @@ const CLOSE_RETRY_MS = 250;
 export class ClickRecorder {
   /** Clicks not yet in a write. */
   private buffer: ClickInput[] = [];
+  /**
+   * The rows of buffer[0 … ahead.length), made while a write waits for the database (PostgreSQL):
+   * the next batch's classifying and hashing then overlap the database's work instead of
+   * following it. Hashed with `aheadSalts`; the batch's write checks they are still the day's.
+   */
+  private ahead: ClickRecord[] = [];
+  private aheadSalts = new Map<number, Buffer | undefined>();
+  /** Visitor hashes of the ahead rows, by day and address. */
+  private aheadVisitors = new Map<string, string | null>();
+  private aheadStep: NodeJS.Immediate | undefined;
   private durable: DurableClick[] = [];
   /**
    * Human clicks per link that links.clicks does not show yet: buffered, or in a write not yet
@@ -214,8 +248,11 @@ export class ClickRecorder {
     const batch = this.buffer;
     const durable = this.durable;
     const oldestAt = this.oldestAt;
+    const ready = this.ahead;
+    const readySalts = this.aheadSalts;
     this.buffer = [];
     this.durable = [];
+    this.forgetAhead();
     this.writingCount = batch.length;
     let totals: LinkClickTotals[] = [];
     let uncounted = false;
@@ -224,7 +261,11 @@ export class ClickRecorder {
     try {
       // Outside the transaction: the first batch of a day reads (or makes) the day's salt in the database.
       const salts = await this.saltsFor(batch);
-      const prepared = this.prepare(batch, salts);
+      const readyMatch = [...salts].every(([day, salt]) => !readySalts.has(day) || readySalts.get(day) === salt);
+      const records = this.recordsOf(batch, salts, readyMatch ? ready : []);
+      // The clicks that come during this write are made ready with these salts.
+      this.aheadSalts = salts;
+      const prepared = batchOf(records);
       // Every human click of the batch stops being pending at the commit: written, or refused by its link's limit.
       totals = prepared.totals;
       started = performance.now();
@@ -232,7 +273,7 @@ export class ClickRecorder {
         // The limited links' counters, read (and on PostgreSQL locked) in the batch's transaction:
         // the clicks past a limit, counted by every instance's committed clicks, are not written.
         const refused = durable.length > 0 ? await clicksPastTheirLimit(t, durable, batch) : new Set<ClickInput>();
-        const written = refused.size === 0 ? prepared : this.prepare(batch.filter((c) => !refused.has(c)), salts);
+        const written = refused.size === 0 ? prepared : batchOf(records.filter((_, i) => !refused.has(batch[i]!)));
         await writeClickBatch(t, written.records, written.totals, written.months);
         await this.deps.inBatch?.(t, written.records);
         // Last before the commit, while no read of links can run (SQLite runs a read after the
@@ -281,52 +322,65 @@ export class ClickRecorder {
     return salts;
   }
 
-  /** The rows of a batch: each click classified and its visitor hashed, and the counters it adds to. */
-  private prepare(batch: readonly ClickInput[], salts: ReadonlyMap<number, Buffer | undefined>) {
-    const records: ClickRecord[] = [];
-    const totals = new Map<string, LinkClickTotals>();
+  /** The rows of a batch's clicks: `ready`'s for its first clicks, the others made now. */
+  private recordsOf(batch: readonly ClickInput[], salts: ReadonlyMap<number, Buffer | undefined>, ready: readonly ClickRecord[]): ClickRecord[] {
+    const records = ready.slice(0, batch.length);
     // A visitor's clicks tend to come together: hash each address once per day of a batch.
-    const visitorsByDay = new Map<number, Map<string, string | null>>();
-    const months = new Map<string, MonthlyClickTotals>();
+    const visitors = new Map<string, string | null>();
     const keepUserAgent = this.deps.keepUserAgent();
-    const monthOf = monthMemo();
-    for (const c of batch) {
-      const month = monthOf(c.at);
-      let m = months.get(c.workspaceId + month);
-      if (!m) months.set(c.workspaceId + month, (m = { workspaceId: c.workspaceId, month, human: 0, total: 0 }));
-      m.total++;
-      if (!c.bot) m.human++;
-      const day = c.at - (c.at % DAY_MS);
-      let visitors = visitorsByDay.get(day);
-      if (!visitors) visitorsByDay.set(day, (visitors = new Map()));
-      let ipHash = visitors.get(c.ip);
-      if (ipHash === undefined) visitors.set(c.ip, (ipHash = visitorHash(c.ip, salts.get(day))));
-      // Classified here, off the redirect path; a HEAD request from a browser agent is still a bot click.
-      const agent = classifyAgent(c.userAgent);
-      records.push({
-        linkId: c.linkId,
-        workspaceId: c.workspaceId,
-        at: c.at,
-        bot: c.bot,
-        qr: c.qr,
-        referrer: c.referrer ? c.referrer.slice(0, 1024) : null,
-        referrerHost: referrerHost(c.referrer),
-        userAgent: keepUserAgent && c.userAgent ? c.userAgent.slice(0, 512) : null,
-        device: c.bot ? 'bot' : agent.device,
-        browser: agent.browser,
-        os: agent.os,
-        ipHash,
-        country: c.country !== undefined ? c.country : this.deps.countryOf(c.ip),
-      });
-      let t = totals.get(c.linkId);
-      if (!t) totals.set(c.linkId, (t = { linkId: c.linkId, human: 0, total: 0, lastHumanAt: null }));
-      t.total++;
-      if (!c.bot) {
-        t.human++;
-        t.lastHumanAt = Math.max(t.lastHumanAt ?? 0, c.at);
-      }
+    for (let i = records.length; i < batch.length; i++) {
+      const c = batch[i]!;
+      records.push(this.recordOf(c, salts.get(c.at - (c.at % DAY_MS)), keepUserAgent, visitors));
     }
-    return { records, totals: [...totals.values()], months: [...months.values()] };
+    return records;
+  }
+
+  /** A click classified (off the redirect path) and its visitor hashed. */
+  private recordOf(c: ClickInput, salt: Buffer | undefined, keepUserAgent: boolean, visitors: Map<string, string | null>): ClickRecord {
+    const visitor = `${c.at - (c.at % DAY_MS)} ${c.ip}`;
+    let ipHash = visitors.get(visitor);
+    if (ipHash === undefined) visitors.set(visitor, (ipHash = visitorHash(c.ip, salt)));
+    // A HEAD request from a browser agent is still a bot click.
+    const agent = classifyAgent(c.userAgent);
+    return {
+      linkId: c.linkId,
+      workspaceId: c.workspaceId,
+      at: c.at,
+      bot: c.bot,
+      qr: c.qr,
+      referrer: c.referrer ? c.referrer.slice(0, 1024) : null,
+      referrerHost: referrerHost(c.referrer),
+      userAgent: keepUserAgent && c.userAgent ? c.userAgent.slice(0, 512) : null,
+      device: c.bot ? 'bot' : agent.device,
+      browser: agent.browser,
+      os: agent.os,
+      ipHash,
+      country: c.country !== undefined ? c.country : this.deps.countryOf(c.ip),
+    };
+  }
+
+  /** While a write is in progress, makes the rows of buffered clicks ahead of their batch, a slice per event-loop turn. */
+  private makeReadyAhead() {
+    if (this.aheadStep || !this.writing || this.closed) return;
+    this.aheadStep = setImmediate(() => {
+      this.aheadStep = undefined;
+      if (!this.writing || this.closed) return;
+      const keepUserAgent = this.deps.keepUserAgent();
+      const end = Math.min(this.buffer.length, this.ahead.length + AHEAD_SLICE);
+      for (let i = this.ahead.length; i < end; i++) {
+        const c = this.buffer[i]!;
+        const day = c.at - (c.at % DAY_MS);
+        // A new day's salt is read by the write itself.
+        if (!this.aheadSalts.has(day)) return;
+        this.ahead.push(this.recordOf(c, this.aheadSalts.get(day), keepUserAgent, this.aheadVisitors));
+      }
+      if (this.ahead.length < this.buffer.length) this.makeReadyAhead();
+    });
+  }
+
+  private forgetAhead() {
+    this.ahead = [];
+    this.aheadVisitors = new Map();
   }
 
   /**
@@ -337,7 +391,9 @@ export class ClickRecorder {
   async close(graceMs = 0): Promise<number> {
     this.closed = true;
     if (this.immediate) clearImmediate(this.immediate);
+    if (this.aheadStep) clearImmediate(this.aheadStep);
     this.immediate = undefined;
+    this.aheadStep = undefined;
     let written = await this.flush();
     const deadline = this.timers.now() + graceMs;
     while (this.depth > 0 && this.timers.now() < deadline) {
@@ -353,6 +409,7 @@ export class ClickRecorder {
   private add(click: ClickInput) {
     if (this.buffer.length === 0) this.oldestAt = this.timers.now();
     this.buffer.push(click);
+    this.makeReadyAhead();
     if (!click.bot) this.pendingHuman.set(click.linkId, (this.pendingHuman.get(click.linkId) ?? 0) + 1);
   }
 
@@ -382,6 +439,8 @@ export class ClickRecorder {
     if (kept.length > 0) {
       this.buffer = kept.concat(this.buffer);
       this.oldestAt = oldestAt;
+      // The rows made ahead were those of the clicks now behind the failed batch's.
+      this.forgetAhead();
     }
     for (const c of failed) if (!c.bot) this.addPending(c.linkId, -1);
     for (const d of durable) d.done(err);

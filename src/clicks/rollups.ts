@@ -30,50 +30,76 @@ export interface WorkspaceHour extends Counts {
 
 export const hourValue = (at: number) => String(Math.floor((at % DAY_MS) / HOUR_MS)).padStart(2, '0');
 
+/** The rows one link has on one UTC day, by facet and value. */
+interface LinkDay {
+  linkId: string;
+  day: number;
+  rows: Record<RollupFacet, Map<string, LinkRollup>>;
+}
+
+/** The counters one click adds to: its link-day's row of each facet, and its workspace-hour. */
+type Targets = [Counts, Counts, Counts, Counts, Counts, Counts, Counts, Counts];
+
 /** What one batch of clicks adds to the rollup tables: one row per key the batch touches. */
 export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; workspaces: WorkspaceHour[] } {
-  // First the clicks alike in everything the rollups keep (one key per click: this loop runs on
-  // every redirect's batch), then each kind of click spread over its seven facet rows.
-  const kinds = new Map<string, Counts & { click: ClickRecord; hour: number }>();
+  const linkDays = new Map<string, LinkDay>();
+  const workspaces = new Map<string, WorkspaceHour>();
+  const rowOf = (linkDay: LinkDay, facet: RollupFacet, value: string): LinkRollup => {
+    const byValue = linkDay.rows[facet];
+    let row = byValue.get(value);
+    if (!row) byValue.set(value, (row = { linkId: linkDay.linkId, facet, day: linkDay.day, value, total: 0, human: 0, qr: 0 }));
+    return row;
+  };
+  // Clicks alike in everything the rollups keep tend to come together (one link's visitors, one
+  // agent): such a click adds to the previous click's counters without looking them up again.
+  let last: ClickRecord | undefined;
+  let lastHour = -1;
+  let targets: Targets | undefined;
   for (const click of clicks) {
     const hour = click.at - (click.at % HOUR_MS);
-    const key = `${click.linkId}\u0000${hour}\u0000${click.referrerHost ?? ''}\u0000${click.device}\u0000${click.browser}\u0000${click.os}\u0000${click.country ?? ''}`;
-    let kind = kinds.get(key);
-    if (!kind) kinds.set(key, (kind = { click, hour, total: 0, human: 0, qr: 0 }));
-    kind.total++;
-    if (!click.bot) kind.human++;
-    if (click.qr) kind.qr++;
-  }
-
-  const links = new Map<string, LinkRollup>();
-  const workspaces = new Map<string, WorkspaceHour>();
-  const add = (c: Counts, k: Counts) => {
-    c.total += k.total;
-    c.human += k.human;
-    c.qr += k.qr;
-  };
-  for (const kind of kinds.values()) {
-    const { click, hour } = kind;
-    const day = hour - (hour % DAY_MS);
-    const rows: [RollupFacet, string][] = [
-      ['all', ''],
-      ['hour', hourValue(hour)],
-      ['referrer', click.referrerHost ?? ''],
-      ['device', click.device],
-      ['browser', click.browser],
-      ['os', click.os],
-      ['country', click.country ?? ''],
-    ];
-    for (const [facet, value] of rows) {
-      const key = `${click.linkId}\u0000${facet}\u0000${day}\u0000${value}`;
-      let row = links.get(key);
-      if (!row) links.set(key, (row = { linkId: click.linkId, facet, day, value, total: 0, human: 0, qr: 0 }));
-      add(row, kind);
+    if (
+      !targets ||
+      hour !== lastHour ||
+      click.linkId !== last!.linkId ||
+      click.workspaceId !== last!.workspaceId ||
+      click.referrerHost !== last!.referrerHost ||
+      click.device !== last!.device ||
+      click.browser !== last!.browser ||
+      click.os !== last!.os ||
+      click.country !== last!.country
+    ) {
+      const day = hour - (hour % DAY_MS);
+      const dayKey = `${click.linkId}\u0000${day}`;
+      let linkDay = linkDays.get(dayKey);
+      if (!linkDay) {
+        const rows = { all: new Map(), hour: new Map(), referrer: new Map(), device: new Map(), browser: new Map(), os: new Map(), country: new Map() };
+        linkDays.set(dayKey, (linkDay = { linkId: click.linkId, day, rows }));
+      }
+      const wsKey = `${click.workspaceId}\u0000${hour}`;
+      let wh = workspaces.get(wsKey);
+      if (!wh) workspaces.set(wsKey, (wh = { workspaceId: click.workspaceId, hour, total: 0, human: 0, qr: 0 }));
+      targets = [
+        rowOf(linkDay, 'all', ''),
+        rowOf(linkDay, 'hour', hourValue(hour)),
+        rowOf(linkDay, 'referrer', click.referrerHost ?? ''),
+        rowOf(linkDay, 'device', click.device),
+        rowOf(linkDay, 'browser', click.browser),
+        rowOf(linkDay, 'os', click.os),
+        rowOf(linkDay, 'country', click.country ?? ''),
+        wh,
+      ];
+      last = click;
+      lastHour = hour;
     }
-    const wsKey = `${click.workspaceId}\u0000${hour}`;
-    let wh = workspaces.get(wsKey);
-    if (!wh) workspaces.set(wsKey, (wh = { workspaceId: click.workspaceId, hour, total: 0, human: 0, qr: 0 }));
-    add(wh, kind);
+    const human = click.bot ? 0 : 1;
+    const qr = click.qr ? 1 : 0;
+    for (const c of targets) {
+      c.total++;
+      c.human += human;
+      c.qr += qr;
+    }
   }
-  return { links: [...links.values()], workspaces: [...workspaces.values()] };
+  const links: LinkRollup[] = [];
+  for (const linkDay of linkDays.values()) for (const facet of ROLLUP_FACETS) links.push(...linkDay.rows[facet].values());
+  return { links, workspaces: [...workspaces.values()] };
 }

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ClickRecord } from './clicks.repo.js';
+import { DAY_MS, FACETS, HOUR_MS, hourValue, rollUp } from './rollups.js';
+
+/** The rollups spelt out: each click counted once in each of its rows, nothing shared or remembered. */
+function reference(clicks: readonly ClickRecord[]) {
+  const links = new Map<string, number[]>();
+  const workspaces = new Map<string, number[]>();
+  const add = (map: Map<string, number[]>, key: string, c: ClickRecord) => {
+    const counts = map.get(key) ?? [0, 0, 0];
+    map.set(key, [counts[0]! + 1, counts[1]! + (c.bot ? 0 : 1), counts[2]! + (c.qr ? 1 : 0)]);
+  };
+  for (const c of clicks) {
+    const day = c.at - (c.at % DAY_MS);
+    const values: Record<string, string> = {
+      all: '',
+      hour: hourValue(c.at),
+      referrer: c.referrerHost ?? '',
+      device: c.device,
+      browser: c.browser,
+      os: c.os,
+      country: c.country ?? '',
+    };
+    for (const [facet, value] of Object.entries(values)) add(links, JSON.stringify([c.linkId, facet, day, value]), c);
+    add(workspaces, JSON.stringify([c.workspaceId, c.at - (c.at % HOUR_MS)]), c);
+  }
+  return { links, workspaces };
+}
+
+/** A small random generator with a seed, so that a failure can be replayed. */
+function random(seed: number) {
+  let s = seed;
+  return (n: number) => {
+    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
+    return s % n;
+  };
+}
+
+test('rollUp: every row of every facet, and the workspace hours, match counting each click on its own', () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const pick = random(seed);
+    const T0 = Date.UTC(2030, 0, 1, 22);
+    const clicks: ClickRecord[] = [];
+    // Runs of alike clicks (what the rollup remembers between clicks) broken by clicks differing in one field.
+    let base: ClickRecord | undefined;
+    for (let i = 0; i < 400; i++) {
+      const link = pick(4);
+      const fresh: ClickRecord = {
+        linkId: `lnk_${link}`,
+        // A link belongs to one workspace.
+        workspaceId: `ws_${link % 2}`,
+        at: T0 + pick(4) * HOUR_MS + pick(1000),
+        bot: pick(4) === 0,
+        qr: pick(3) === 0,
+        referrer: null,
+        referrerHost: pick(3) === 0 ? null : `r${pick(3)}.example`,
+        userAgent: null,
+        device: ['desktop', 'mobile'][pick(2)]!,
+        browser: ['Chrome', 'Safari', 'Firefox'][pick(3)]!,
+        os: ['Windows', 'iOS'][pick(2)]!,
+        ipHash: null,
+        country: pick(4) === 0 ? null : ['US', 'DE', 'JP'][pick(3)]!,
+      };
+      const field = (['linkId', 'bot', 'qr', 'referrerHost', 'device', 'browser', 'os', 'country', 'at'] as const)[pick(9)]!;
+      base = base && pick(3) !== 0 ? { ...base, [field]: fresh[field], workspaceId: field === 'linkId' ? fresh.workspaceId : base.workspaceId, bot: fresh.bot, qr: fresh.qr } : fresh;
+      clicks.push(base);
+    }
+    const got = rollUp(clicks);
+    const want = reference(clicks);
+    const links = new Map(got.links.map((r) => [JSON.stringify([r.linkId, r.facet, r.day, r.value]), [r.total, r.human, r.qr]]));
+    const workspaces = new Map(got.workspaces.map((w) => [JSON.stringify([w.workspaceId, w.hour]), [w.total, w.human, w.qr]]));
+    assert.equal(got.links.length, links.size, `seed ${seed}: one row per key`);
+    assert.deepEqual(links, want.links, `seed ${seed}`);
+    assert.deepEqual(workspaces, want.workspaces, `seed ${seed}`);
+    assert.deepEqual(new Set(got.links.map((r) => r.facet)), new Set(['all', 'hour', ...FACETS]));
+  }
+});
