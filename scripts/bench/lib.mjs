@@ -131,6 +131,8 @@ export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = 
   const database = await benchDatabase();
   // No API rate limit: the benchmarks measure the server, and one key sends thousands of requests a second.
   const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', LINKQR_API_RATE_LIMIT: '0', ...database.env, ...extraEnv };
+  // BENCH_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): given to the server process only, to profile it under the benchmark's load.
+  const serverEnv = process.env.BENCH_NODE_OPTIONS ? { ...env, NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : env;
   const cli = (...args) =>
     execFileSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'ignore'] })
       .toString()
@@ -139,7 +141,7 @@ export async function startLinkqr(scopes = 'links:read,links:write', extraEnv = 
   const key = cli('key', 'create', '--workspace', 'Bench', '--name', 'bench', '--scopes', scopes);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = await startPinned([BIN, 'serve', '--port', String(port)], env, `${url}/healthz`);
+  const proc = await startPinned([BIN, 'serve', '--port', String(port)], serverEnv, `${url}/healthz`);
   return {
     url,
     key,
