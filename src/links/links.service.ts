@@ -161,13 +161,56 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   if (input.password !== undefined) patch.password_hash = input.password === null ? null : await hashPassword(input.password);
   if (input.status !== undefined) patch.status = input.status;
 
+  return (await writeLinkUpdate(deps, workspaceId, ctx, id, now, async (t) => {
+    if (input.domain !== undefined) patch.domain = await domainColumn(t, deps.baseUrl(), workspaceId, input.domain);
+    return patch;
+  }))!;
+}
+
+/**
+ * Changes a link's tags from the list its row holds inside the write: a bulk "add tag" that read
+ * the link before would lose a tag another edit added meanwhile. `next` gives the new list, or
+ * undefined to leave the link as it is (nothing is written). Resolves to the link as written, or
+ * undefined when it was left as it was.
+ */
+export function changeLinkTags(
+  deps: LinkDeps,
+  workspaceId: string,
+  ctx: ChangeContext,
+  id: string,
+  next: (tags: string[]) => string[] | undefined,
+): Promise<Link | undefined> {
+  const now = deps.clock.now();
+  return writeLinkUpdate(deps, workspaceId, ctx, id, now, async (_t, before) => {
+    const tags = next(JSON.parse(before.tags) as string[]);
+    return tags && { tags: JSON.stringify(tags), updated_at: now };
+  });
+}
+
+/**
+ * One change of a link: `patchOf` gets the row as the write reads it (locked on PostgreSQL until
+ * the commit, so the change cannot be based on a row another write is changing) and returns the
+ * columns to write, or undefined to write nothing. Then the event, the audit entry and the redirect
+ * caches, as for every change of a link.
+ */
+async function writeLinkUpdate(
+  deps: LinkDeps,
+  workspaceId: string,
+  ctx: ChangeContext,
+  id: string,
+  now: number,
+  patchOf: (t: Queries, before: LinkRow) => Promise<Partial<LinkRow> | undefined>,
+): Promise<Link | undefined> {
   let before: LinkRow | undefined;
-  let link: Link;
+  let patch: Partial<LinkRow> | undefined;
+  let link: Link | undefined;
   try {
     link = await deps.db.write(async (t) => {
+      if (t.dialect === 'postgres') await t.row('select 1 from links where workspace_id = ? and id = ? for no key update', workspaceId, id);
       before = await findLink(t, workspaceId, id);
       if (!before) throw errors.notFound(`Link ${id}`);
-      if (input.domain !== undefined) patch.domain = await domainColumn(t, deps.baseUrl(), workspaceId, input.domain);
+      patch = await patchOf(t, before);
+      if (!patch) return undefined;
       await updateLinkRow(t, id, patch);
       const updated = presentLink((await findLink(t, workspaceId, id))!, deps.baseUrl());
       await enqueueEvent(t, { workspaceId, type: 'link.updated', data: updated, at: now });
@@ -177,14 +220,15 @@ export async function updateLink(deps: LinkDeps, workspaceId: string, ctx: Chang
     });
   } catch (e) {
     // A new slug, or the same slug moved to a domain where another link has it.
-    if (isUniqueViolation(e) && before) {
+    if (isUniqueViolation(e) && before && patch) {
       const moved = { ...before, ...patch };
       throw slugTaken(moved.slug, presentLink(moved, deps.baseUrl()).domain, moved.domain);
     }
     throw e;
   }
+  if (!link) return undefined;
   deps.linkChanged(before!.domain, before!.slug);
-  const domain = patch.domain ?? before!.domain;
+  const domain = patch!.domain ?? before!.domain;
   if (link.slug !== before!.slug || domain !== before!.domain) deps.linkChanged(domain, link.slug);
   deps.outboxChanged();
   return link;
@@ -195,13 +239,21 @@ export async function deleteLink(deps: LinkDeps, workspaceId: string, ctx: Chang
   const deleted = await deps.db.write(async (t) => {
     const row = await findLink(t, workspaceId, id);
     if (!row) throw errors.notFound(`Link ${id}`);
-    await deleteLinkRow(t, id);
-    await deleteLinkLogo(t, id);
-    // The link as it was when deleted.
-    await enqueueEvent(t, { workspaceId, type: 'link.deleted', data: presentLink(row, deps.baseUrl()), at: now });
+    await removeLink(t, deps.baseUrl(), row, now);
     await recordAudit(t, ctx, { workspaceId, action: 'link.delete', targetType: 'link', targetId: id, summary: { slug: row.slug, url: row.url }, at: now });
     return row;
   });
   deps.linkChanged(deleted.domain, deleted.slug);
   deps.outboxChanged();
+}
+
+/**
+ * What deleting a link is, in the caller's transaction: its row, its QR logo, and the
+ * `link.deleted` event (the link as it was). The caller audits it, and after the commit calls
+ * linkChanged(row.domain, row.slug) and outboxChanged, as deleteLink does.
+ */
+export async function removeLink(t: Queries, baseUrl: string, row: LinkRow, at: number): Promise<void> {
+  await deleteLinkRow(t, row.id);
+  await deleteLinkLogo(t, row.id);
+  await enqueueEvent(t, { workspaceId: row.workspace_id, type: 'link.deleted', data: presentLink(row, baseUrl), at });
 }

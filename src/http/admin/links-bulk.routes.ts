@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { Link } from '../../links/link-presenter.js';
 import { LINK_ID_PATTERN, updateLinkBody } from '../../links/links.schema.js';
-import { deleteLink, getLink, type LinkDeps, updateLink } from '../../links/links.service.js';
+import { changeLinkTags, deleteLink, getLink, type LinkDeps, updateLink } from '../../links/links.service.js';
 import { linkCsvHeaderLine, linkToCsvLine } from '../../imports/link-csv.js';
 import { AppError, errors } from '../../lib/errors.js';
 import { authorize } from '../../policy/policy.js';
@@ -81,10 +81,15 @@ export function bindLinksBulkPages(router: Router, deps: LinksBulkDeps) {
         }
         case 'add-tag':
         case 'remove-tag': {
-          if (link.tags.includes(request.tag) === (request.action === 'add-tag')) return outcome(link, 'unchanged');
-          const tags = request.action === 'add-tag' ? [...link.tags, request.tag] : link.tags.filter((t) => t !== request.tag);
-          // The schema's rules for the whole list too (how many tags a link may have).
-          await updateLink(deps, workspaceId, ctx, link.id, parseInput(updateLinkBody, { tags }, 'body'));
+          const add = request.action === 'add-tag';
+          // From the tags the link has when it is written, not when it was read above.
+          const changed = await changeLinkTags(deps, workspaceId, ctx, link.id, (tags) => {
+            if (tags.includes(request.tag) === add) return undefined;
+            const next = add ? [...tags, request.tag] : tags.filter((t) => t !== request.tag);
+            // The schema's rules for the whole list too (how many tags a link may have).
+            return parseInput(updateLinkBody, { tags: next }, 'body').tags;
+          });
+          if (!changed) return outcome(link, 'unchanged');
           break;
         }
         case 'delete':

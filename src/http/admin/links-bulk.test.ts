@@ -165,6 +165,24 @@ describe('admin Links page: bulk actions', () => {
     assert.equal(odd.headers.get('location'), '/admin/links?q=a');
   });
 
+  test('tags added at the same time, in bulk and by the API, all stay: each change starts from the tags the link has when written', async () => {
+    const [a, b] = await links(2, { tags: ['base'] });
+    const writer = await t.key({ workspace: 'Acme', scopes: ['links:read', 'links:write'] });
+    const tags = Array.from({ length: 8 }, (_, i) => `wave-${i}`);
+    // A bulk "add tag" that read the link, then wrote the list it read plus its tag, dropped the tags added meanwhile.
+    const results = await Promise.all([
+      ...tags.map((tag) => owner.bulk({ action: 'add-tag', tag }, [a!.id, b!.id], { htmx: true })),
+      owner.bulk({ action: 'remove-tag', tag: 'base' }, [b!.id], { htmx: true }),
+    ]);
+    for (const res of results) assert.equal(res.status, 200, res.text);
+    assert.deepEqual(new Set(((await viaApi(a!.id)) as { tags: string[] }).tags), new Set(['base', ...tags]));
+    assert.deepEqual(new Set(((await viaApi(b!.id)) as { tags: string[] }).tags), new Set(tags));
+    // The edit form and the API replace the whole list (PATCH); a bulk change after one builds on it.
+    assert.equal((await t.request('PATCH', `/api/v1/links/${a!.id}`, { key: writer, body: { tags: ['only'] } })).status, 200);
+    await owner.bulk({ action: 'add-tag', tag: 'after' }, [a!.id], { htmx: true });
+    assert.deepEqual(((await viaApi(a!.id)) as { tags: string[] }).tags, ['only', 'after']);
+  });
+
   test('a link that cannot take the change is named with the reason; the others change', async () => {
     const full = await link({ tags: Array.from({ length: 20 }, (_, i) => `t${i}`) });
     const [ok] = await links(1);
