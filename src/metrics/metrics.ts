@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RedirectOutcome } from '../http/redirect.js';
+import { LatencyHistogram } from './latency-histogram.js';
 
 /**
  * Prometheus metrics of one server instance (its own registry, not prom-client's global one,
@@ -18,19 +19,29 @@ export function createMetrics(sources: {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'linkqr_' });
 
-  const redirects = new Counter({
+  // Counted on the redirect path as plain numbers; a scrape adds what came since the last one.
+  const redirectCounts = new Map<RedirectOutcome, number>();
+  const redirectsAdded = new Map<RedirectOutcome, number>();
+  new Counter({
     name: 'linkqr_redirects_total',
     help: 'Requests to short links, by outcome.',
     labelNames: ['outcome'] as const,
     registers: [registry],
+    collect() {
+      for (const [outcome, n] of redirectCounts) {
+        const delta = n - (redirectsAdded.get(outcome) ?? 0);
+        if (delta > 0) this.inc({ outcome }, delta);
+        redirectsAdded.set(outcome, n);
+      }
+    },
   });
-  const requestDuration = new Histogram({
-    name: 'linkqr_http_request_duration_seconds',
-    help: 'HTTP request latency, by route pattern, method and status class.',
-    labelNames: ['route', 'method', 'status'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
+  const requestDuration = new LatencyHistogram(
+    'linkqr_http_request_duration_seconds',
+    'HTTP request latency, by route pattern, method and status class.',
+    ['route', 'method', 'status'],
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registry,
+  );
   new Gauge({
     name: 'linkqr_click_buffer_depth',
     help: 'Clicks waiting in memory to be written.',
@@ -117,21 +128,18 @@ export function createMetrics(sources: {
     registers: [registry],
   });
 
-  // Label children resolved once: the redirect path must not hash label sets per request.
-  const byOutcome = new Map<RedirectOutcome, Counter.Internal>();
-  const redirectLatency = new Map<string, Histogram.Internal<'route' | 'method' | 'status'>>();
+  // Each series found once: the redirect path must not build or hash label sets per request.
+  const redirectLatency = new Map<string, (seconds: number) => void>();
   const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
 
   return {
     registry,
     redirect(outcome: RedirectOutcome, method: string, status: number, seconds: number) {
-      let counter = byOutcome.get(outcome);
-      if (!counter) byOutcome.set(outcome, (counter = redirects.labels({ outcome })));
-      counter.inc();
+      redirectCounts.set(outcome, (redirectCounts.get(outcome) ?? 0) + 1);
       const key = method + status;
-      let latency = redirectLatency.get(key);
-      if (!latency) redirectLatency.set(key, (latency = requestDuration.labels({ route: '/:slug', method, status: statusClass(status) })));
-      latency.observe(seconds);
+      let observe = redirectLatency.get(key);
+      if (!observe) redirectLatency.set(key, (observe = requestDuration.observer({ route: '/:slug', method, status: statusClass(status) })));
+      observe(seconds);
     },
     request(route: string, method: string, status: number, seconds: number) {
       requestDuration.observe({ route, method: METHODS.has(method) ? method : 'other', status: statusClass(status) }, seconds);
