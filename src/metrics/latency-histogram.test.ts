@@ -26,6 +26,9 @@ test("LatencyHistogram renders exactly what prom-client's Histogram renders for 
   assert.equal(await ours.metrics(), await theirs.metrics());
   // JSON: the same metric and values (prom-client adds an empty exemplar to each of its own).
   const plain = async (r: Registry) =>
-    (await r.getMetricsAsJSON()).map((m) => ({ ...m, values: m.values.map(({ labels, value, metricName }) => ({ labels, value, metricName })) }));
+    (await r.getMetricsAsJSON()).map((m) => ({
+      ...m,
+      values: m.values.map((v) => ({ labels: v.labels, value: v.value, metricName: (v as { metricName?: string }).metricName })),
+    }));
   assert.deepEqual(await plain(ours), await plain(theirs));
 });
