@@ -24,6 +24,7 @@ const ACTION_LABELS: Readonly<Record<string, string>> = {
   'domain.update': 'Domain edited',
   'domain.verify': 'Domain verified',
   'domain.delete': 'Domain removed',
+  'domain.release': 'Unverified domain released',
   'member.add': 'Member added',
   'member.role': 'Member role changed',
   'member.remove': 'Member removed',

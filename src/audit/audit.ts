@@ -34,6 +34,17 @@ export async function recordAudit(db: Queries, ctx: ChangeContext, e: AuditEntry
 export const OUTSIDE_ACTOR = { type: 'operator', id: 'outside-workspace' } as const;
 
 /**
+ * Who a change by `ctx` was made by, as the log of `workspaceId` records it: a workspace's log
+ * names only its own people, so a user outside it (an instance admin) is OUTSIDE_ACTOR there,
+ * without their address or IP. The CLI's operator and API keys stay as they are.
+ */
+export async function contextInWorkspace(t: Queries, ctx: ChangeContext, workspaceId: string): Promise<ChangeContext> {
+  if (ctx.actor.type !== 'user') return ctx;
+  const member = await t.row('select 1 as one from memberships where user_id = ? and workspace_id = ?', ctx.actor.id, workspaceId);
+  return member === undefined ? { actor: OUTSIDE_ACTOR, ip: null } : ctx;
+}
+
+/**
  * An entry about a user (password, two-factor sign-in) in the log of each workspace they belong
  * to, so that each one's admins see it, or once outside any workspace for a user in none. A
  * workspace's log names only its own people: where the one who acted is a user outside that
@@ -43,12 +54,8 @@ export const OUTSIDE_ACTOR = { type: 'operator', id: 'outside-workspace' } as co
 export async function recordUserAudit(t: Queries, ctx: ChangeContext, userId: string, e: { action: string; summary: Record<string, unknown>; at: number }): Promise<void> {
   const workspaces = (await t.rows<{ workspace_id: string }>('select workspace_id from memberships where user_id = ? order by workspace_id', userId)).map((w) => w.workspace_id);
   for (const workspaceId of workspaces.length > 0 ? workspaces : [null]) {
-    const insider =
-      ctx.actor.type !== 'user' ||
-      workspaceId === null ||
-      ctx.actor.id === userId ||
-      (await t.row('select 1 as one from memberships where user_id = ? and workspace_id = ?', ctx.actor.id, workspaceId)) !== undefined;
-    await recordAudit(t, insider ? ctx : { actor: OUTSIDE_ACTOR, ip: null }, { workspaceId, action: e.action, targetType: 'user', targetId: userId, summary: e.summary, at: e.at });
+    const recorded = workspaceId === null || ctx.actor.id === userId ? ctx : await contextInWorkspace(t, ctx, workspaceId);
+    await recordAudit(t, recorded, { workspaceId, action: e.action, targetType: 'user', targetId: userId, summary: e.summary, at: e.at });
   }
 }
 

@@ -67,3 +67,13 @@ export function operatorContext(): ChangeContext {
   }
   return { actor: { type: 'operator', id: `cli:${name}` }, ip: null };
 }
+
+/**
+ * The origin of short URLs as the server gives them: LINKQR_BASE_URL, else the address it
+ * listens on (as src/app.ts names itself when it has none).
+ */
+export function serverBaseUrl(config: Pick<CommandContext['config'], 'baseUrl' | 'host' | 'port'>): string {
+  if (config.baseUrl !== undefined) return config.baseUrl;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
+}

@@ -189,6 +189,12 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: ['domain', 'release'],
+    summary: 'free a hostname a workspace added but never verified, so another workspace can add it: removes that domain and its links on it (a verified domain is refused)',
+    positionals: [{ name: 'HOSTNAME', required: true }],
+    options: JSON_OPTION,
+  },
+  {
     name: ['audit'],
     summary: 'recent audit entries of a workspace, newest first',
     options: { workspace: WORKSPACE, limit: LIMIT(10_000), ...JSON_OPTION },

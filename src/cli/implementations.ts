@@ -21,6 +21,7 @@ const members = () => import('./members.js');
 const keys = () => import('./keys.js');
 const audit = () => import('./audit.js');
 const links = () => import('./links.js');
+const domains = () => import('./domains.js');
 const backup = () => import('./backup.js');
 const copyDatabase = () => import('./copy-database.js');
 const version = () => import('./version.js');
@@ -51,6 +52,7 @@ export const IMPLEMENTATIONS: Record<string, CommandRun> = {
   'key log': lazy(keys, (m) => m.keyLog),
   'links export': lazy(links, (m) => m.linksExport),
   'links import': lazy(links, (m) => m.linksImport),
+  'domain release': lazy(domains, (m) => m.domainRelease),
   audit: lazy(audit, (m) => m.audit),
   backup: lazy(backup, (m) => m.backup),
   'copy-database': lazy(copyDatabase, (m) => m.copyDatabaseCommand),

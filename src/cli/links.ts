@@ -7,12 +7,10 @@ import { IMPORT_FORMATS, type ImportFormat } from '../imports/parse-import.js';
 import { IMPORT_LEASE_MS, type ImportDeps, listImportRows, processImport, startImport } from '../imports/imports.service.js';
 import { linksCsv } from '../links/links-export.js';
 import { requireWorkspace } from '../workspaces/workspaces.service.js';
-import { type CommandContext, operatorContext, stringOption } from './command.js';
+import { type CommandContext, operatorContext, serverBaseUrl, stringOption } from './command.js';
 import { printRows } from './output.js';
 import { withStore } from './with-store.js';
 
-/** The origin of short URLs as the server would give them (LINKQR_BASE_URL, else its address). */
-const baseUrlOf = (ctx: CommandContext) => ctx.config.baseUrl ?? `http://${ctx.config.host.includes(':') ? `[${ctx.config.host}]` : ctx.config.host}:${ctx.config.port}`;
 
 /** `linkqr links export --workspace W [--out F]`: LinkQR's CSV, streamed (stdout by default). */
 export async function linksExport(ctx: CommandContext) {
@@ -20,7 +18,7 @@ export async function linksExport(ctx: CommandContext) {
   const out = stringOption(ctx, 'out');
   await withStore(ctx, async (store) => {
     const workspace = await requireWorkspace(store, name);
-    const lines = Readable.from(linksCsv({ db: store.db, baseUrl: () => baseUrlOf(ctx) }, workspace.id, {}));
+    const lines = Readable.from(linksCsv({ db: store.db, baseUrl: () => serverBaseUrl(ctx.config) }, workspace.id, {}));
     try {
       await pipeline(lines, out === undefined ? process.stdout : createWriteStream(out, { flags: 'wx' }), { end: out !== undefined });
     } catch (e) {
@@ -48,7 +46,7 @@ export async function linksImport(ctx: CommandContext) {
   const domain = stringOption(ctx, 'domain');
   return withStore(ctx, async (store) => {
     const workspace = await requireWorkspace(store, name);
-    const deps: ImportDeps = { db: store.db, clock: systemClock, baseUrl: () => baseUrlOf(ctx), importsChanged: () => {}, outboxChanged: () => {} };
+    const deps: ImportDeps = { db: store.db, clock: systemClock, baseUrl: () => serverBaseUrl(ctx.config), importsChanged: () => {}, outboxChanged: () => {} };
     const started = await startImport(deps, workspace.id, operatorContext(), {
       format: format as ImportFormat,
       data,

@@ -1,9 +1,8 @@
-import type { Config } from '../config.js';
 import { resetPasswordByEmail } from '../users/password-reset.js';
 import { passwordLink } from '../users/password-tokens.js';
 import { resetTwoFactorByEmail } from '../users/two-factor.js';
 import { createUser } from '../users/users.service.js';
-import { type CommandContext, operatorContext, stringOption } from './command.js';
+import { type CommandContext, operatorContext, serverBaseUrl, stringOption } from './command.js';
 import { readStdin, say } from './output.js';
 import { withStore } from './with-store.js';
 
@@ -35,17 +34,10 @@ export async function userResetPassword(ctx: CommandContext) {
   await withStore(ctx, async (store) => {
     const issued = await resetPasswordByEmail(store, operatorContext(), stringOption(ctx, 'email')!);
     const hours = Math.round((issued.expiresAt - store.clock.now()) / 3_600_000);
-    if (config.baseUrl === undefined) say(`LINKQR_BASE_URL is not set: the link uses the server's own address, ${baseUrlOf(config)}.`);
+    if (config.baseUrl === undefined) say(`LINKQR_BASE_URL is not set: the link uses the server's own address, ${serverBaseUrl(config)}.`);
     say(`One-time link for ${issued.email} to choose a new password: it works once, within ${hours} hours, and signs them out everywhere when used.`);
-    process.stdout.write(`${passwordLink(baseUrlOf(config), issued.token)}\n`);
+    process.stdout.write(`${passwordLink(serverBaseUrl(config), issued.token)}\n`);
   });
-}
-
-/** LINKQR_BASE_URL, else what the server calls itself when it has none (src/app.ts). */
-function baseUrlOf(config: Pick<Config, 'baseUrl' | 'host' | 'port'>): string {
-  if (config.baseUrl !== undefined) return config.baseUrl;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  return `http://${host}:${config.port}`;
 }
 
 /**

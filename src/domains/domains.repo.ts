@@ -29,3 +29,37 @@ export const countDomains = async (db: Queries, workspaceId: string) =>
 
 export const countLinksOnDomain = async (db: Queries, hostname: string) =>
   (await db.row<{ n: number }>('select count(*) as n from links where domain = ?', hostname))!.n;
+
+/** The domain of the instance with this hostname, whichever workspace added it. */
+export const findDomainByHostname = (db: Queries, hostname: string) => db.first(db.q.selectFrom('domains').selectAll().where('hostname', '=', hostname));
+
+/** Deletes the domain only while it is unverified: no change when a verification committed first. */
+export const deleteUnverifiedDomainRow = (db: Queries, id: string) =>
+  db.run(db.q.deleteFrom('domains').where('id', '=', id).where('verified_at', 'is', null));
+
+export const linksOnDomain = (db: Queries, workspaceId: string, hostname: string) =>
+  db.all(db.q.selectFrom('links').selectAll().where('workspace_id', '=', workspaceId).where('domain', '=', hostname).orderBy('id'));
+
+/** Every unverified domain of the instance, with its workspace's name and how many links it has: oldest claims first. */
+export const unverifiedDomainRows = (db: Queries) =>
+  db.all(
+    db.q
+      .selectFrom('domains')
+      .innerJoin('workspaces', 'workspaces.id', 'domains.workspace_id')
+      .select((eb) => [
+        'domains.id',
+        'domains.hostname',
+        'domains.workspace_id',
+        'domains.created_at',
+        'workspaces.name as workspace',
+        eb
+          .selectFrom('links')
+          .whereRef('links.domain', '=', 'domains.hostname')
+          .whereRef('links.workspace_id', '=', 'domains.workspace_id')
+          .select(eb.fn.countAll<number>().as('n'))
+          .as('links'),
+      ])
+      .where('domains.verified_at', 'is', null)
+      .orderBy('domains.created_at')
+      .orderBy('domains.hostname'),
+  );

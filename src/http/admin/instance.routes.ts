@@ -1,7 +1,8 @@
 import type { Config } from '../../config.js';
 import type { Request, Response, Router } from 'express';
 import type { ChangeContext } from '../../audit/audit.js';
-import { errors } from '../../lib/errors.js';
+import { listUnverifiedClaims, releaseDomainClaim, type ReleaseDeps } from '../../domains/domain-claims.js';
+import { AppError, errors } from '../../lib/errors.js';
 import { authorizeInstance } from '../../policy/policy.js';
 import { setFlash } from '../../sessions/sessions.service.js';
 import type { InstanceSettingsStore } from '../../settings/instance-settings.js';
@@ -15,7 +16,7 @@ import { adminOf, isHtmx, redirectTo } from './admin-session.js';
 import { FEATURE_LABELS, LIMIT_LABELS } from './plan-labels.js';
 import { type RenderDeps, renderAdminPage } from './render.js';
 
-export interface InstanceDeps extends RenderDeps, TwoFactorDeps {
+export interface InstanceDeps extends RenderDeps, TwoFactorDeps, ReleaseDeps {
   clientIp(req: Request): string;
   instanceSettings: InstanceSettingsStore;
   config: Pick<Config, 'apiRateLimit'>;
@@ -41,8 +42,9 @@ type Plan = Awaited<ReturnType<typeof listPlans>>[number];
 
 /**
  * Instance (instance admins only): every user; every workspace with its plan (changed from its
- * row, audited in that workspace's log); the plans, created and edited here; and the settings of
- * the whole instance. Everything posts to /admin/instance itself, the one instance path a user
+ * row, audited in that workspace's log); the domains workspaces added and never verified, each
+ * released from its row; the plans, created and edited here; and the settings of the whole
+ * instance. Everything posts to /admin/instance itself, the one instance path a user
  * in no workspace can reach, and the form's `intent` field says which change it is.
  *   GET  /instance              page
  *   GET  /instance?edit=PLAN    fragment: partials/admin/instance/plan-edit (in the dialog), or the page with the form
@@ -51,6 +53,7 @@ type Plan = Awaited<ReturnType<typeof listPlans>>[number];
  *   POST /instance  intent=plan.update      fragment with errors: partials/admin/instance/plan-edit
  *   POST /instance  intent=settings         instance settings
  *   POST /instance  intent=two-factor-reset a user's two-factor sign-in turned off (a lost device)
+ *   POST /instance  intent=domain-release   an unverified domain removed with its links, so another workspace can add the name
  * A change that is saved redirects to the page, which shows a flash.
  */
 export function bindInstancePages(router: Router, deps: InstanceDeps) {
@@ -76,6 +79,8 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
         return saveSettings(req, res, body);
       case 'two-factor-reset':
         return resetUserTwoFactor(req, res, body);
+      case 'domain-release':
+        return releaseClaim(req, res, body);
       default:
         throw errors.badRequest('unknown_intent', 'This form is not one the Instance page knows.');
     }
@@ -133,14 +138,36 @@ export function bindInstancePages(router: Router, deps: InstanceDeps) {
     redirectTo(req, res, INSTANCE);
   }
 
+  /** Refused (verified meanwhile, released already): said on the page, as the outcome is. */
+  async function releaseClaim(req: Request, res: Response, body: Record<string, unknown>) {
+    let flash: { kind: 'ok' | 'error'; text: string };
+    try {
+      const released = await releaseDomainClaim(deps, changeOf(req, res), text(body.hostname));
+      const links = released.linksRemoved === 1 ? '1 link' : `${released.linksRemoved} links`;
+      flash = { kind: 'ok', text: `Released ${released.hostname}: the unverified domain of ${released.workspace} and its ${links} are removed; any workspace can add it now.` };
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status === 403 || e.status >= 500) throw e;
+      flash = { kind: 'error', text: e.detail };
+    }
+    await setFlash(deps, adminOf(res).session, flash);
+    redirectTo(req, res, INSTANCE);
+  }
+
   async function page(req: Request, res: Response, opts: { status?: number; create?: PlanFormState; edit?: PlanFormState } = {}) {
-    const [users, workspaces, plans, twoFactor] = await Promise.all([listUsers(deps), listWorkspaces(deps), listPlans(deps.db), usersWithTwoFactor(deps.db)]);
+    const [users, workspaces, plans, twoFactor, claims] = await Promise.all([
+      listUsers(deps),
+      listWorkspaces(deps),
+      listPlans(deps.db),
+      usersWithTwoFactor(deps.db),
+      listUnverifiedClaims(deps.db),
+    ]);
     await renderAdminPage(deps, req, res, 'pages/admin/instance', {
       title: 'Instance',
       section: 'instance',
       status: opts.status,
       users: users.map((u) => ({ ...u, twoFactor: twoFactor.has(u.id) })),
       workspaces,
+      claims,
       plans: plans.map((p) => ({
         ...p,
         editUrl: `${INSTANCE}?${new URLSearchParams({ edit: p.name })}`,
