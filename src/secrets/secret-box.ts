@@ -24,19 +24,9 @@ export class UnreadableSecretError extends Error {
 
 export const isSealed = (value: string) => value.startsWith(PREFIX);
 
-/** Opened values remembered, the oldest forgotten first. */
-const OPENED_KEPT = 512;
-
 export class SecretBox {
   private readonly current: AtRestKey;
   private readonly byId: Map<string, AtRestKey>;
-  /**
-   * Plaintexts of values opened lately, by context and sealed value: a webhook endpoint's secret
-   * signs every delivery, and opening it each time (a cipher set up per delivery) was a few percent
-   * of a delivery's time. A sealed value is never reused (a fresh nonce each seal), so a rotated
-   * secret is a new entry, never a stale one.
-   */
-  private readonly opened = new Map<string, string>();
 
   constructor(keys: AtRestKeys) {
     this.current = keys.current;
@@ -54,17 +44,6 @@ export class SecretBox {
 
   /** The plaintext of a sealed value; throws UnreadableSecretError when it cannot be opened here. */
   open(value: string, context: string): string {
-    const remembered = `${context}\n${value}`;
-    let plaintext = this.opened.get(remembered);
-    if (plaintext === undefined) {
-      plaintext = this.openSealed(value, context);
-      if (this.opened.size >= OPENED_KEPT) this.opened.delete(this.opened.keys().next().value!);
-      this.opened.set(remembered, plaintext);
-    }
-    return plaintext;
-  }
-
-  private openSealed(value: string, context: string): string {
     const [keyId = '', nonce = '', sealed = ''] = value.startsWith(PREFIX) ? value.slice(PREFIX.length).split(':') : [];
     const key = this.byId.get(keyId);
     if (!key) throw new UnreadableSecretError(`sealed under another at-rest key (${keyId || 'not sealed'})`);
