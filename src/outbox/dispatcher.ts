@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { markSecretUnreadable, signingSecrets } from '../webhooks/endpoint-secrets.js';
+import { markSecretUnreadable, SigningSecrets } from '../webhooks/endpoint-secrets.js';
 import type { AttemptResult } from '../webhooks/sender.js';
 import { CircuitBreakers } from './circuit-breaker.js';
 import {
@@ -85,6 +85,7 @@ export class Dispatcher {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly breakers: CircuitBreakers;
+  private readonly signingSecrets: SigningSecrets;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -105,6 +106,7 @@ export class Dispatcher {
     this.leaseMs = options.leaseMs ?? 6_000;
     this.pollMs = options.pollMs ?? 1_000;
     this.breakers = new CircuitBreakers(this.perEndpoint);
+    this.signingSecrets = new SigningSecrets(deps.secretBox);
   }
 
   async start(): Promise<void> {
@@ -312,7 +314,7 @@ export class Dispatcher {
     let result: AttemptResult | undefined;
     try {
       const startedAt = this.deps.clock.now();
-      const secrets = signingSecrets(this.deps.secretBox, d.endpoint_id, d, startedAt);
+      const secrets = this.signingSecrets.of(d.endpoint_id, d, startedAt);
       if (!secrets) return await this.holdForRotation(d, startedAt);
       const headers = this.deps.headers({ msgId: d.event_id, timestampSeconds: Math.floor(startedAt / 1000), body: d.payload, secrets });
       result = await this.deps.send({ url: d.url, headers, body: d.payload }, controller.signal);
