@@ -2,6 +2,7 @@ import { CsvColumns, extraCellsProblem, readCsvRecords } from './csv-table.js';
 import { checkRowCount, ImportFormatError, type ImportRow } from './import-row.js';
 import { isJsonObject, jsonItems, looksLikeJson, NOT_AN_OBJECT, readJson } from './json-document.js';
 import { shortUrlParts, splitTagList, text, toImportRow } from './raw-link.js';
+import { mapSteps, type Steps } from './steps.js';
 
 /*
  * Bitly (https://bitly.com), read from:
@@ -35,8 +36,8 @@ const COLUMNS = {
   tags: ['tags'],
 };
 
-export function parseBitlyExport(data: string, maxRows: number): ImportRow[] {
-  return looksLikeJson(data) ? parseJson(data, maxRows) : parseCsv(data, maxRows);
+export function* parseBitlyExport(data: string, maxRows: number): Steps<ImportRow[]> {
+  return looksLikeJson(data) ? yield* parseJson(data, maxRows) : yield* parseCsv(data, maxRows);
 }
 
 /** The slug and domain of the short link a Bitlink is known by: its custom one when it has one. */
@@ -47,8 +48,8 @@ function backHalf(custom: unknown, link: unknown) {
   return { slug: parts.slug, domain: parts.domain && !SHARED_HOSTS.has(parts.domain) ? parts.domain : undefined };
 }
 
-function parseCsv(data: string, maxRows: number): ImportRow[] {
-  const [header, ...rows] = readCsvRecords(data, maxRows + 2);
+function* parseCsv(data: string, maxRows: number): Steps<ImportRow[]> {
+  const [header, ...rows] = yield* readCsvRecords(data, maxRows + 2);
   if (!header) throw new ImportFormatError(`the ${WHAT_CSV} is empty`);
   const columns = new CsvColumns(header.cells);
   if (columns.index(COLUMNS.url) === undefined) {
@@ -62,7 +63,7 @@ function parseCsv(data: string, maxRows: number): ImportRow[] {
     title: columns.cell(COLUMNS.title),
     tags: columns.cell(COLUMNS.tags),
   };
-  return rows.map((r) => {
+  return yield* mapSteps(rows, (r) => {
     const extra = extraCellsProblem(r, header.cells.length);
     return toImportRow(
       r.line,
@@ -72,15 +73,15 @@ function parseCsv(data: string, maxRows: number): ImportRow[] {
   });
 }
 
-function parseJson(data: string, maxRows: number): ImportRow[] {
+function* parseJson(data: string, maxRows: number): Steps<ImportRow[]> {
   const items = jsonItems(
-    readJson(data, WHAT_JSON),
+    yield* readJson(data, WHAT_JSON),
     (doc) => (Array.isArray(doc) ? doc : isJsonObject(doc) ? doc.links : undefined),
     WHAT_JSON,
     'expected the response of GET /v4/groups/{group_guid}/bitlinks, {"links": [...]}',
     maxRows,
   );
-  return items.map((item, i) => {
+  return yield* mapSteps(items, (item, i) => {
     if (!isJsonObject(item)) return { line: i + 1, problems: [NOT_AN_OBJECT] };
     return toImportRow(i + 1, {
       url: item.long_url,

@@ -16,7 +16,7 @@ import { randomSlug } from '../links/slugs.js';
 import { enqueueEvent } from '../outbox/events.js';
 import { planOfWorkspace } from '../workspaces/plans.js';
 import type { ImportedLink, ImportRow } from './import-row.js';
-import { IMPORT_FORMATS, type ImportFormat, parseImport } from './parse-import.js';
+import { IMPORT_FORMATS, type ImportFormat, parseImportInSlices } from './parse-import.js';
 import { ImportFormatError } from './import-row.js';
 
 export interface ImportDeps {
@@ -73,8 +73,19 @@ export const listImportRowsQuery = z.strictObject({
 });
 export type ListImportRowsQuery = z.output<typeof listImportRowsQuery>;
 
+/**
+ * Every column of an import but its file (`data`, up to 64 MB): what its page, polled every second
+ * while it runs, and the list of imports read. Reading a 27 MB file took 20 ms on SQLite and
+ * 110 ms on PostgreSQL, each time.
+ */
+const SUMMARY_COLUMNS = [
+  'id', 'workspace_id', 'format', 'dry_run', 'domain', 'status', 'total', 'processed', 'created', 'skipped', 'error',
+  'lease_until', 'created_by_user_id', 'created_by_key_id', 'created_at', 'updated_at', 'finished_at',
+] as const satisfies readonly Exclude<keyof ImportJobRow, 'data'>[];
+type ImportSummaryRow = Omit<ImportJobRow, 'data'>;
+
 /** Import JSON. */
-export function presentImport(row: ImportJobRow) {
+export function presentImport(row: ImportSummaryRow) {
   return {
     id: row.id,
     format: row.format,
@@ -151,9 +162,12 @@ export async function runDryRun(deps: ImportDeps, workspaceId: string, ctx: Chan
 const findImport = (db: Queries, workspaceId: string, id: string) =>
   db.first(db.q.selectFrom('imports').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
 
+const findImportSummary = (db: Queries, workspaceId: string, id: string): Promise<ImportSummaryRow | undefined> =>
+  db.first(db.q.selectFrom('imports').select(SUMMARY_COLUMNS).where('workspace_id', '=', workspaceId).where('id', '=', id));
+
 /** An import with the first rows it did not import (all of them: GET …/rows). */
 export async function getImport(deps: Pick<ImportDeps, 'db'>, workspaceId: string, id: string) {
-  const row = await findImport(deps.db, workspaceId, id);
+  const row = await findImportSummary(deps.db, workspaceId, id);
   if (!row) throw notFound(id);
   const problems = await deps.db.rows<{ line: number; outcome: ImportOutcome; slug: string | null; problems: string }>(
     `select line, outcome, slug, problems from import_rows where import_id = ? and outcome in ('invalid', 'conflict', 'over_limit') order by line limit ${PROBLEMS_SHOWN}`,
@@ -166,13 +180,13 @@ export async function getImport(deps: Pick<ImportDeps, 'db'>, workspaceId: strin
 }
 
 export async function listImports(deps: Pick<ImportDeps, 'db'>, workspaceId: string, limit: number): Promise<ImportJob[]> {
-  const rows = await deps.db.all(deps.db.q.selectFrom('imports').selectAll().where('workspace_id', '=', workspaceId).orderBy('id', 'desc').limit(limit));
+  const rows = await deps.db.all(deps.db.q.selectFrom('imports').select(SUMMARY_COLUMNS).where('workspace_id', '=', workspaceId).orderBy('id', 'desc').limit(limit));
   return rows.map(presentImport);
 }
 
 /** An import's per-row report, in source order, a page at a time. */
 export async function listImportRows(deps: Pick<ImportDeps, 'db'>, workspaceId: string, id: string, query: ListImportRowsQuery) {
-  if (!(await findImport(deps.db, workspaceId, id))) throw notFound(id);
+  if (!(await findImportSummary(deps.db, workspaceId, id))) throw notFound(id);
   let q = deps.db.q.selectFrom('import_rows').selectAll().where('import_id', '=', id);
   if (query.after !== undefined) q = q.where('line', '>', Number(query.after));
   if (query.outcome) q = q.where('outcome', '=', query.outcome);
@@ -212,7 +226,8 @@ interface RowResult {
 export async function processImport(deps: ImportDeps, job: ImportJobRow, renew: () => Promise<void> = async () => {}): Promise<void> {
   let rows: ImportRow[];
   try {
-    rows = parseImport(job.format as ImportFormat, job.data ?? '').rows;
+    // In slices: the file takes about a second per 100,000 rows to read, and redirects go on meanwhile.
+    rows = (await parseImportInSlices(job.format as ImportFormat, job.data ?? '')).rows;
   } catch (e) {
     if (!(e instanceof ImportFormatError)) throw e;
     await finish(deps, job, 'failed', e.message);

@@ -1,4 +1,6 @@
 import { checkRowCount, ImportFormatError } from './import-row.js';
+import { parseJsonInPieces } from './json-pieces.js';
+import type { Steps } from './steps.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -7,14 +9,15 @@ export const isJsonObject = (value: unknown): value is JsonObject => typeof valu
 /** Whether a document is JSON rather than CSV: its first character, after any BOM and white space. */
 export const looksLikeJson = (text: string) => /^\uFEFF?\s*[[{]/.test(text);
 
-/** Parses a JSON document, saying where it stops being JSON when it does. */
-export function readJson(text: string, what: string): unknown {
+/** Parses a JSON document, a value at a time (json-pieces.ts), saying where it stops being JSON when it does. */
+export function* readJson(text: string, what: string): Steps<unknown> {
   const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (source.trim() === '') throw new ImportFormatError(`the ${what} is empty`);
   try {
-    return JSON.parse(source);
+    return yield* parseJsonInPieces(source);
   } catch (error) {
-    throw new ImportFormatError(`the ${what} is not valid JSON: ${(error as Error).message}`);
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new ImportFormatError(`the ${what} is not valid JSON: ${error.message}`);
   }
 }
 

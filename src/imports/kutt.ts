@@ -1,6 +1,7 @@
 import { ImportFormatError, type ImportProblem, type ImportRow } from './import-row.js';
 import { isJsonObject, jsonItems, looksLikeJson, NOT_AN_OBJECT, readJson } from './json-document.js';
 import { shortUrlParts, toImportRow } from './raw-link.js';
+import { mapSteps, type Steps } from './steps.js';
 
 /*
  * Kutt (https://kutt.it) has no export file (v3, thedevs-network/kutt: no export route or view),
@@ -19,20 +20,21 @@ import { shortUrlParts, toImportRow } from './raw-link.js';
 
 const WHAT = 'Kutt JSON';
 
-export function parseKuttExport(text: string, maxRows: number): ImportRow[] {
-  if (!looksLikeJson(text) && text.replace(/^\uFEFF/, '').trim() !== '') {
+export function* parseKuttExport(text: string, maxRows: number): Steps<ImportRow[]> {
+  // trim() takes a byte order mark for white space.
+  if (!looksLikeJson(text) && text.trim() !== '') {
     throw new ImportFormatError(
       'Kutt has no CSV export: send the JSON of its API, GET /api/v2/links (or choose the csv format for a CSV with a url column)',
     );
   }
   const items = jsonItems(
-    readJson(text, WHAT),
+    yield* readJson(text, WHAT),
     (doc) => (Array.isArray(doc) ? doc : isJsonObject(doc) ? doc.data : undefined),
     WHAT,
     'expected the response of GET /api/v2/links, {"data": [...]}',
     maxRows,
   );
-  return items.map((item, i) => {
+  return yield* mapSteps(items, (item, i) => {
     if (!isJsonObject(item)) return { line: i + 1, problems: [NOT_AN_OBJECT] };
     const problems: ImportProblem[] = [];
     if (item.password === true) {

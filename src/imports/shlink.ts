@@ -2,6 +2,7 @@ import { CsvColumns, extraCellsProblem, readCsvRecords } from './csv-table.js';
 import { checkRowCount, ImportFormatError, type ImportRow } from './import-row.js';
 import { at, isJsonObject, jsonItems, looksLikeJson, NOT_AN_OBJECT, readJson } from './json-document.js';
 import { shortUrlParts, splitTagList, toImportRow } from './raw-link.js';
+import { mapSteps, type Steps } from './steps.js';
 
 /*
  * Shlink (https://shlink.io), read from either of its exports:
@@ -28,12 +29,12 @@ import { shortUrlParts, splitTagList, toImportRow } from './raw-link.js';
 const WHAT_CSV = 'Shlink CSV';
 const WHAT_JSON = 'Shlink JSON';
 
-export function parseShlinkExport(text: string, maxRows: number): ImportRow[] {
-  return looksLikeJson(text) ? parseJson(text, maxRows) : parseCsv(text, maxRows);
+export function* parseShlinkExport(text: string, maxRows: number): Steps<ImportRow[]> {
+  return looksLikeJson(text) ? yield* parseJson(text, maxRows) : yield* parseCsv(text, maxRows);
 }
 
-function parseCsv(text: string, maxRows: number): ImportRow[] {
-  const [header, ...rows] = readCsvRecords(text, maxRows + 2);
+function* parseCsv(text: string, maxRows: number): Steps<ImportRow[]> {
+  const [header, ...rows] = yield* readCsvRecords(text, maxRows + 2);
   if (!header) throw new ImportFormatError(`the ${WHAT_CSV} is empty`);
   const columns = new CsvColumns(header.cells);
   if (columns.index(['longUrl', 'originalUrl']) === undefined) {
@@ -46,7 +47,7 @@ function parseCsv(text: string, maxRows: number): ImportRow[] {
   const domain = columns.cell(['domain']);
   const title = columns.cell(['title']);
   const tags = columns.cell(['tags']);
-  return rows.map((r) => {
+  return yield* mapSteps(rows, (r) => {
     const parts = shortUrlParts(shortUrl(r));
     const extra = extraCellsProblem(r, header.cells.length);
     return toImportRow(
@@ -63,15 +64,15 @@ function parseCsv(text: string, maxRows: number): ImportRow[] {
   });
 }
 
-function parseJson(text: string, maxRows: number): ImportRow[] {
+function* parseJson(text: string, maxRows: number): Steps<ImportRow[]> {
   const items = jsonItems(
-    readJson(text, WHAT_JSON),
+    yield* readJson(text, WHAT_JSON),
     (doc) => (Array.isArray(doc) ? doc : (at(doc, 'shortUrls', 'data') ?? at(doc, 'data'))),
     WHAT_JSON,
     'expected the response of GET /rest/v3/short-urls, {"shortUrls": {"data": [...]}}',
     maxRows,
   );
-  return items.map((item, i) => {
+  return yield* mapSteps(items, (item, i) => {
     if (!isJsonObject(item)) return { line: i + 1, problems: [NOT_AN_OBJECT] };
     const parts = shortUrlParts(item.shortUrl);
     return toImportRow(i + 1, {

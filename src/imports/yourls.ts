@@ -2,6 +2,7 @@ import { CsvColumns, extraCellsProblem, readCsvRecords, type CsvRecord } from '.
 import { checkRowCount, ImportFormatError, type ImportRow } from './import-row.js';
 import { at, isJsonObject, jsonItems, looksLikeJson, NOT_AN_OBJECT, readJson } from './json-document.js';
 import { shortUrlParts, toImportRow, type RawLink } from './raw-link.js';
+import { mapSteps, type Steps } from './steps.js';
 
 /*
  * YOURLS (https://yourls.org) has no export of its own; these are the ways people get one:
@@ -27,12 +28,12 @@ const WHAT_JSON = 'YOURLS JSON';
 /** The columns of the yourls_url table, in order: a CSV without header has them so. */
 const TABLE_COLUMNS = ['keyword', 'url', 'title', 'timestamp', 'ip', 'clicks'];
 
-export function parseYourlsExport(text: string, maxRows: number): ImportRow[] {
-  return looksLikeJson(text) ? parseJson(text, maxRows) : parseCsv(text, maxRows);
+export function* parseYourlsExport(text: string, maxRows: number): Steps<ImportRow[]> {
+  return looksLikeJson(text) ? yield* parseJson(text, maxRows) : yield* parseCsv(text, maxRows);
 }
 
-function parseCsv(text: string, maxRows: number): ImportRow[] {
-  const records = readCsvRecords(text, maxRows + 2);
+function* parseCsv(text: string, maxRows: number): Steps<ImportRow[]> {
+  const records = yield* readCsvRecords(text, maxRows + 2);
   const [first] = records;
   if (!first) throw new ImportFormatError(`the ${WHAT_CSV} is empty`);
   let columns = new CsvColumns(first.cells);
@@ -50,7 +51,7 @@ function parseCsv(text: string, maxRows: number): ImportRow[] {
   const keyword = columns.cell(['keyword', 'source', 'shortCode', 'slug']);
   const shortUrl = columns.cell(['shorturl']);
   const title = columns.cell(['title']);
-  return rows.map((r) => {
+  return yield* mapSteps(rows, (r) => {
     const parts = shortUrlParts(shortUrl(r), { lastSegment: true });
     const extra = extraCellsProblem(r, columns.header.length);
     return toImportRow(
@@ -63,7 +64,7 @@ function parseCsv(text: string, maxRows: number): ImportRow[] {
 }
 
 /** The list of links in any of the JSON shapes above. */
-function linksOf(doc: unknown): unknown {
+function* linksOf(doc: unknown): Steps<unknown> {
   if (Array.isArray(doc)) {
     const table = doc.find((entry) => isJsonObject(entry) && entry.type === 'table' && Array.isArray(entry.data));
     return table ? at(table, 'data') : doc;
@@ -74,19 +75,24 @@ function linksOf(doc: unknown): unknown {
   if (doc.links === undefined && isJsonObject(doc.stats)) return [];
   if (isJsonObject(doc.link)) return [doc.link];
   // PHP's json_encode writes the link_1, link_2… array as an object; JSON.parse keeps its order.
-  if (isJsonObject(doc.links)) return Object.values(doc.links);
+  if (isJsonObject(doc.links)) {
+    const links = doc.links;
+    // Object.values, a link at a time: at once it takes 70 ms for 100,000 links (Object.keys 30).
+    return yield* mapSteps(Object.keys(links), (key) => links[key]);
+  }
   return doc.links;
 }
 
-function parseJson(text: string, maxRows: number): ImportRow[] {
+function* parseJson(text: string, maxRows: number): Steps<ImportRow[]> {
+  const links = yield* linksOf(yield* readJson(text, WHAT_JSON));
   const items = jsonItems(
-    readJson(text, WHAT_JSON),
-    linksOf,
+    links,
+    (list) => list,
     WHAT_JSON,
     'expected the response of yourls-api.php?action=stats&format=json, {"links": {"link_1": {...}}}',
     maxRows,
   );
-  return items.map((item, i) => {
+  return yield* mapSteps(items, (item, i) => {
     if (!isJsonObject(item)) return { line: i + 1, problems: [NOT_AN_OBJECT] };
     const parts = shortUrlParts(item.shorturl, { lastSegment: true });
     const raw: RawLink = { url: item.url, slug: item.keyword ?? parts.slug, title: item.title, domain: parts.domain };
