@@ -7,6 +7,17 @@ export const findDomain = (db: Queries, workspaceId: string, id: string) =>
 export const findWorkspaceDomain = (db: Queries, workspaceId: string, hostname: string) =>
   db.first(db.q.selectFrom('domains').selectAll().where('workspace_id', '=', workspaceId).where('hostname', '=', hostname));
 
+/**
+ * The workspace's domain of this hostname, read to put links on it: on PostgreSQL the row stays
+ * locked (shared) until the caller's transaction ends, so a delete or a release of the domain
+ * waits for those links and removes them too, instead of leaving them on a name another workspace
+ * may verify next. (SQLite's transactions run one at a time already.)
+ */
+export const findWorkspaceDomainForLinks = (db: Queries, workspaceId: string, hostname: string) =>
+  db.dialect === 'postgres'
+    ? db.row<{ hostname: string }>('select hostname from domains where workspace_id = ? and hostname = ? for share', workspaceId, hostname)
+    : findWorkspaceDomain(db, workspaceId, hostname);
+
 export const insertDomain = (db: Queries, row: DomainRow) => db.run(db.q.insertInto('domains').values(row));
 
 export const updateDomainRow = (db: Queries, id: string, patch: Partial<DomainRow>) =>

@@ -141,7 +141,8 @@ export async function verifyDomain(deps: DomainDeps, workspaceId: string, ctx: C
   }
   const now = deps.clock.now();
   await deps.db.write(async (t) => {
-    await updateDomainRow(t, id, { verified_at: now, updated_at: now });
+    // Deleted, or released by the instance's operator, while its record was being looked up.
+    if ((await updateDomainRow(t, id, { verified_at: now, updated_at: now })).changes === 0) throw notFound(id);
     await recordAudit(t, ctx, { workspaceId, action: 'domain.verify', targetType: 'domain', targetId: id, summary: { hostname: row.hostname }, at: now });
   });
   await deps.domainsChanged();
@@ -154,6 +155,9 @@ export async function deleteDomain(deps: DomainDeps, workspaceId: string, ctx: C
   await deps.db.write(async (t) => {
     const row = await findDomain(t, workspaceId, id);
     if (!row) throw notFound(id);
+    // Deleted first: on PostgreSQL the delete waits for links being put on the domain (they hold
+    // its row shared, findWorkspaceDomainForLinks), so the count below sees them too.
+    if ((await deleteDomainRow(t, id)).changes === 0) throw notFound(id);
     const links = await countLinksOnDomain(t, row.hostname);
     if (links > 0) {
       throw errors.conflict(
@@ -161,7 +165,6 @@ export async function deleteDomain(deps: DomainDeps, workspaceId: string, ctx: C
         `${links} link${links === 1 ? '' : 's'} live on ${row.hostname}: delete them or move them to another domain first.`,
       );
     }
-    await deleteDomainRow(t, id);
     await recordAudit(t, ctx, { workspaceId, action: 'domain.delete', targetType: 'domain', targetId: id, summary: { hostname: row.hostname }, at: now });
   });
   await deps.domainsChanged();

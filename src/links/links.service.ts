@@ -6,7 +6,7 @@ import { newId } from '../lib/ids.js';
 import { changes, type ChangeContext, recordAudit } from '../audit/audit.js';
 import { enqueueEvent } from '../outbox/events.js';
 import { requireWithinPlanLimit } from '../workspaces/plans.js';
-import { findWorkspaceDomain } from '../domains/domains.repo.js';
+import { findWorkspaceDomainForLinks } from '../domains/domains.repo.js';
 import { canonicalHostname } from '../domains/hostnames.js';
 import { type Link, presentLink } from './link-presenter.js';
 import type { CreateLinkInput, LinkState, ListLinksQuery, UpdateLinkInput } from './links.schema.js';
@@ -49,7 +49,7 @@ export async function domainColumn(db: Queries, baseUrl: string, workspaceId: st
   if (lower === base.hostname || lower === base.host) return '';
   const hostname = canonicalHostname(sent);
   if (hostname !== undefined && hostname === base.hostname) return '';
-  if (hostname !== undefined && (await findWorkspaceDomain(db, workspaceId, hostname))) return hostname;
+  if (hostname !== undefined && (await findWorkspaceDomainForLinks(db, workspaceId, hostname))) return hostname;
   throw errors.validation([
     { field: 'domain', message: `is not a domain of this workspace: add it first (Settings, or POST /api/v1/domains), or use ${base.hostname}` },
   ]);
