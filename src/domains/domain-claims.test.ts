@@ -39,4 +39,14 @@ test('a link being put on a domain while its claim is released goes with the cla
   assert.equal(added.status, 201);
   assert.equal((await t.verifyDomain(owner, added.json.id)).status, 200);
   assert.equal((await rawHttp(t.url, 'GET', '/hijack', { host: 'go.acme.test' })).status, 404);
+  // And should another workspace's link ever be on the name (written past every check), it is
+  // not served there: only the links of the workspace that verified the domain are.
+  const stray = newLinkRow(squatterWs, TEST_OPERATOR, { url: 'https://evil.test/c', slug: 'stray' }, Date.now(), 'go.acme.test');
+  await insertLink(t.store.db, stray);
+  assert.equal((await rawHttp(t.url, 'GET', '/stray', { host: 'go.acme.test' })).status, 404);
+  const ownerWs = (await t.store.db.row<{ workspace_id: string }>('select workspace_id from domains where id = ?', added.json.id))!.workspace_id;
+  await insertLink(t.store.db, newLinkRow(ownerWs, TEST_OPERATOR, { url: 'https://acme.test/d', slug: 'real' }, Date.now(), 'go.acme.test'));
+  const real = await rawHttp(t.url, 'GET', '/real', { host: 'go.acme.test' });
+  assert.equal(real.status, 302);
+  assert.equal(real.headers.location, 'https://acme.test/d');
 });

@@ -6,6 +6,8 @@ import { hostOfHeader } from './hostnames.js';
 /** What requests to an added domain need: its redirects as Location headers carry them. */
 export interface DomainEntry {
   hostname: string;
+  /** The workspace that verified it: only its links are served on it. */
+  workspaceId: string;
   rootRedirect: string | null;
   notFoundRedirect: string | null;
 }
@@ -29,7 +31,10 @@ export class DomainDirectory {
     if (mine !== this.generation) return;
     const location = (url: string | null) => (url === null ? null : asLocation(url));
     this.byHost = new Map(
-      rows.map((r) => [r.hostname, { hostname: r.hostname, rootRedirect: location(r.root_redirect), notFoundRedirect: location(r.not_found_redirect) }]),
+      rows.map((r) => [
+        r.hostname,
+        { hostname: r.hostname, workspaceId: r.workspace_id, rootRedirect: location(r.root_redirect), notFoundRedirect: location(r.not_found_redirect) },
+      ]),
     );
   }
 

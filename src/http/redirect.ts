@@ -218,11 +218,14 @@ export function createRedirectHandler(deps: RedirectDeps) {
     // An added domain's links by its name; every other host (the base URL's, an address) serves the base URL's links.
     const domain = deps.domains.ofHost(req.headers.host);
     const hostname = domain === undefined ? '' : domain.hostname;
+    // On an added domain, only the links of the workspace that verified it: a link another
+    // workspace put on the name before (its claim released, or deleted) is never served there.
+    const ours = (target: RedirectTarget | undefined) => (domain === undefined || target?.workspaceId === domain.workspaceId ? target : undefined);
     const target = deps.redirects.cached(hostname, slug);
-    if (target) return void then(target);
+    if (target) return void then(ours(target), domain?.notFoundRedirect);
     deps.redirects
       .miss(hostname, slug)
-      .then((loaded) => then(loaded, domain?.notFoundRedirect))
+      .then((loaded) => then(ours(loaded), domain?.notFoundRedirect))
       .catch(failed(req, res, since));
   };
 
