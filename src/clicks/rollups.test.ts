@@ -28,12 +28,14 @@ function reference(clicks: readonly ClickRecord[]) {
   return { links, workspaces };
 }
 
-/** A small random generator with a seed, so that a failure can be replayed. */
+/** A small random generator with a seed (mulberry32), so that a failure can be replayed. */
 function random(seed: number) {
-  let s = seed;
+  let s = seed >>> 0;
   return (n: number) => {
-    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
-    return s % n;
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) % n;
   };
 }
 
@@ -66,6 +68,11 @@ test('rollUp: every row of every facet, and the workspace hours, match counting 
       base = base && pick(3) !== 0 ? { ...base, [field]: fresh[field], workspaceId: field === 'linkId' ? fresh.workspaceId : base.workspaceId, bot: fresh.bot, qr: fresh.qr } : fresh;
       clicks.push(base);
     }
+    // The input is what the test is about: alike runs, human and bot clicks, two UTC days, links taking turns within one workspace.
+    assert.ok(clicks.filter((c) => c.bot).length > 40 && clicks.filter((c) => !c.bot).length > 200, `seed ${seed}: bots and humans`);
+    assert.equal(new Set(clicks.map((c) => c.at - (c.at % DAY_MS))).size, 2, `seed ${seed}: two days`);
+    const turns = clicks.filter((c, i) => i > 0 && c.linkId !== clicks[i - 1]!.linkId && c.workspaceId === clicks[i - 1]!.workspaceId).length;
+    assert.ok(turns > 10, `seed ${seed}: links take turns in one workspace (${turns})`);
     const got = rollUp(clicks);
     const want = reference(clicks);
     const links = new Map(got.links.map((r) => [JSON.stringify([r.linkId, r.facet, r.day, r.value]), [r.total, r.human, r.qr]]));
