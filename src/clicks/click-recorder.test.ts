@@ -50,7 +50,7 @@ async function repair(db: Db): Promise<void> {
 }
 
 /** The callbacks a recorder calls around its batches. */
-type RecorderHooks = Pick<ConstructorParameters<typeof ClickRecorder>[0], 'onFlush' | 'inBatch'>;
+type RecorderHooks = Partial<Pick<ConstructorParameters<typeof ClickRecorder>[0], 'onFlush' | 'inBatch' | 'countryOf' | 'keepUserAgent'>>;
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -576,6 +576,77 @@ describe('ClickRecorder', () => {
     await recorder2.flush();
     const late = await f.store.db.row<{ ip_hash: string | null }>('select ip_hash from clicks where clicked_at = ?', T0 + 5);
     assert.equal(late!.ip_hash, null, "a click written after its day's salt is gone has no visitor hash, even when its row was made before");
+  });
+
+  test('rows made while a write waits: made then (not after), given up with a failed write, and written with the setting of the moment', async () => {
+    const f = await fixture();
+    let keepAgents = true;
+    const lookedUp: string[] = [];
+    let failing = false;
+    let release: () => void = () => {};
+    let blocked = false;
+    const recorder = f.recorder(
+      { flushDelayMs: 60_000 },
+      {
+        keepUserAgent: () => keepAgents,
+        countryOf: (ip) => (lookedUp.push(ip), ip.endsWith('.9') ? 'DE' : 'US'),
+        inBatch: async () => {
+          if (!blocked) return;
+          await new Promise<void>((resolve) => (release = resolve));
+          if (failing) throw new Error('refused for the test');
+        },
+      },
+    );
+    const agent = 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0';
+    recorder.record(click(f, f.linkA, { ip: '203.0.113.1', at: T0 + 1, userAgent: agent }));
+    await recorder.flush(); // the day's salt is known
+    // A write that waits, then fails; clicks of another link arrive meanwhile.
+    blocked = true;
+    failing = true;
+    for (let i = 0; i < 3; i++) recorder.record(click(f, f.linkA, { ip: `203.0.113.${10 + i}`, at: T0 + 10 + i, referrer: `https://a${i}.example/`, userAgent: agent }));
+    const failed = recorder.flush();
+    await eventually(() => lookedUp.length === 4, 5_000);
+    for (let i = 0; i < 5; i++) recorder.record(click(f, f.linkB, { ip: `198.51.100.${i}`, at: T0 + 20 + i, referrer: `https://b${i}.example/`, userAgent: agent }));
+    for (let i = 0; i < 10; i++) await nextTick();
+    assert.equal(lookedUp.length, 9, "the arriving clicks' rows are made while the write waits");
+    release();
+    assert.equal(await failed, 0);
+    // The failed batch goes back ahead of them; the agents setting is turned off before the retry.
+    keepAgents = false;
+    blocked = false;
+    failing = false;
+    recorder.retryNow();
+    await eventually(async () => (await f.rowCount()) === 9);
+    const rows = await f.store.db.rows<{ link_id: string; referrer_host: string | null; user_agent: string | null; country: string | null; clicked_at: number }>(
+      'select link_id, referrer_host, user_agent, country, clicked_at from clicks where clicked_at > ? order by clicked_at',
+      T0 + 1,
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.link_id, r.referrer_host, r.user_agent, r.country]),
+      [
+        ...[0, 1, 2].map((i) => [f.linkA, `a${i}.example`, null, 'US']),
+        ...[0, 1, 2, 3, 4].map((i) => [f.linkB, `b${i}.example`, null, 'US']),
+      ],
+    );
+    // Rows made ahead while raw agents were kept, written after the setting was turned off: without them.
+    keepAgents = true;
+    blocked = true;
+    const seen = lookedUp.length;
+    recorder.record(click(f, f.linkA, { ip: '203.0.113.50', at: T0 + 50, userAgent: agent }));
+    const waiting = recorder.flush();
+    await eventually(() => lookedUp.length === seen + 1);
+    recorder.record(click(f, f.linkA, { ip: '203.0.113.51', at: T0 + 51, userAgent: agent }));
+    await eventually(() => lookedUp.length === seen + 2, 5_000);
+    keepAgents = false;
+    release();
+    await waiting;
+    blocked = false;
+    await recorder.flush();
+    const agents = await f.store.db.rows<{ user_agent: string | null }>('select user_agent from clicks where clicked_at >= ? order by clicked_at', T0 + 50);
+    assert.deepEqual(
+      agents.map((r) => r.user_agent),
+      [agent, null],
+    );
   });
 
   test("the IP is stored only as a 22-character hash salted per UTC day: the same address within a day, another across days, none once the day's salt is gone", async () => {

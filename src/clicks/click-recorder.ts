@@ -227,6 +227,9 @@ export class ClickRecorder {
       })
       .finally(() => {
         this.writing = undefined;
+        // The salts stay only for rows made ahead with them (checked by the next write): a day's
+        // salt must not outlive its day in memory because traffic stopped.
+        if (this.ahead.length === 0) this.aheadSalts = new Map();
         this.afterWrite();
       });
     this.writing = writing;
@@ -325,9 +328,11 @@ export class ClickRecorder {
   /** The rows of a batch's clicks: `ready`'s for its first clicks, the others made now. */
   private recordsOf(batch: readonly ClickInput[], salts: ReadonlyMap<number, Buffer | undefined>, ready: readonly ClickRecord[]): ClickRecord[] {
     const records = ready.slice(0, batch.length);
+    const keepUserAgent = this.deps.keepUserAgent();
+    // Turned off since those rows were made: no raw agent is written from now on.
+    if (!keepUserAgent) records.forEach((r, i) => r.userAgent !== null && (records[i] = { ...r, userAgent: null }));
     // A visitor's clicks tend to come together: hash each address once per day of a batch.
     const visitors = new Map<string, string | null>();
-    const keepUserAgent = this.deps.keepUserAgent();
     for (let i = records.length; i < batch.length; i++) {
       const c = batch[i]!;
       records.push(this.recordOf(c, salts.get(c.at - (c.at % DAY_MS)), keepUserAgent, visitors));
