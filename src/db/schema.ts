@@ -13,6 +13,7 @@ export interface Database {
   domains: DomainRow;
   imports: ImportJobRow;
   import_rows: ImportRowRecord;
+  import_files: ImportFileRow;
   clicks: ClickRow;
   events: EventRow;
   webhook_endpoints: WebhookEndpointRow;
@@ -278,7 +279,6 @@ export interface ImportJobRow {
   dry_run: 0 | 1;
   domain: string | null;
   status: ImportStatus;
-  data: string | null;
   total: number;
   processed: number;
   created: number;
@@ -290,6 +290,12 @@ export interface ImportJobRow {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+}
+
+/** An import's file, apart from its row (migrations/sqlite/0018_import_files.sql says why). */
+export interface ImportFileRow {
+  import_id: string;
+  data: string;
 }
 
 /** What happened to one record of an import's source. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ImportJobRow } from '../db/schema.js';
+import { deleteImportFile } from './import-files.js';
 import { IMPORT_LEASE_MS, type ImportDeps, processImport } from './imports.service.js';
 
 const POLL_MS = 5_000;
@@ -56,11 +57,15 @@ export class ImportRunner {
       } catch (err) {
         if (err instanceof Stopped) return;
         this.deps.log.error({ err, importId: job.id }, 'an import failed');
-        await this.deps.db.exec(
-          "update imports set status = 'failed', error = ?, data = null, lease_until = null, finished_at = ?, updated_at = ? where id = ?",
-          'the server could not finish this import; the rows reported were written',
-          this.deps.clock.now(), this.deps.clock.now(), job.id,
-        );
+        const now = this.deps.clock.now();
+        await this.deps.db.write(async (t) => {
+          await t.exec(
+            "update imports set status = 'failed', error = ?, lease_until = null, finished_at = ?, updated_at = ? where id = ?",
+            'the server could not finish this import; the rows reported were written',
+            now, now, job.id,
+          );
+          await deleteImportFile(t, job.id);
+        });
       }
     }
   }

@@ -4,6 +4,7 @@ import { type ChangeContext, recordAudit } from '../audit/audit.js';
 import { isUniqueViolation, type Db, type Queries } from '../db/db.js';
 import { jsonValuesParam } from '../db/dialect-sql.js';
 import type { ImportJobRow, ImportOutcome } from '../db/schema.js';
+import { findWorkspaceDomainForLinks } from '../domains/domains.repo.js';
 import { type Clock, toIso } from '../lib/clock.js';
 import { AppError, errors, type FieldError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
@@ -18,6 +19,7 @@ import { planOfWorkspace } from '../workspaces/plans.js';
 import type { ImportedLink, ImportRow } from './import-row.js';
 import { IMPORT_FORMATS, type ImportFormat, parseImportInSlices } from './parse-import.js';
 import { ImportFormatError } from './import-row.js';
+import { deleteImportFile, readImportFile, saveImportFile, takeImportFile } from './import-files.js';
 
 export interface ImportDeps {
   db: Db;
@@ -73,19 +75,8 @@ export const listImportRowsQuery = z.strictObject({
 });
 export type ListImportRowsQuery = z.output<typeof listImportRowsQuery>;
 
-/**
- * Every column of an import but its file (`data`, up to 64 MB): what its page, polled every second
- * while it runs, and the list of imports read. Reading a 27 MB file took 20 ms on SQLite and
- * 110 ms on PostgreSQL, each time.
- */
-const SUMMARY_COLUMNS = [
-  'id', 'workspace_id', 'format', 'dry_run', 'domain', 'status', 'total', 'processed', 'created', 'skipped', 'error',
-  'lease_until', 'created_by_user_id', 'created_by_key_id', 'created_at', 'updated_at', 'finished_at',
-] as const satisfies readonly Exclude<keyof ImportJobRow, 'data'>[];
-type ImportSummaryRow = Omit<ImportJobRow, 'data'>;
-
 /** Import JSON. */
-export function presentImport(row: ImportSummaryRow) {
+export function presentImport(row: ImportJobRow) {
   return {
     id: row.id,
     format: row.format,
@@ -117,7 +108,6 @@ export async function startImport(deps: ImportDeps, workspaceId: string, ctx: Ch
     dry_run: input.dryRun ? 1 : 0,
     domain: input.domain === undefined ? null : domain,
     status: 'queued',
-    data: input.data,
     total: 0,
     processed: 0,
     created: 0,
@@ -137,6 +127,7 @@ export async function startImport(deps: ImportDeps, workspaceId: string, ctx: Ch
       throw errors.conflict('imports_in_progress', `This workspace has ${MAX_UNFINISHED_IMPORTS} imports waiting or running; start another when one has finished.`);
     }
     await t.run(t.q.insertInto('imports').values(row));
+    await saveImportFile(t, row.id, input.data);
   });
   deps.importsChanged();
   return { ...presentImport(row), problems: [] };
@@ -148,12 +139,11 @@ export async function runDryRun(deps: ImportDeps, workspaceId: string, ctx: Chan
   if (!dry) throw notFound(dryRunId);
   if (dry.dry_run !== 1 || dry.status !== 'done') throw errors.conflict('import_not_runnable', 'Only a finished check can be imported.');
   // Taken from the check in one step: a second click (or a second tab) finds it gone.
-  const { changes } = await deps.db.exec('update imports set data = null, updated_at = ? where id = ? and data is not null', deps.clock.now(), dry.id);
-  if (changes === 0) throw errors.conflict('import_not_runnable', 'This check was imported already, or its file is no longer kept (24 hours): check the file again.');
+  const data = await deps.db.write((t) => takeImportFile(t, dry.id));
+  if (data === undefined) throw errors.conflict('import_not_runnable', 'This check was imported already, or its file is no longer kept (24 hours): check the file again.');
   return startImport(deps, workspaceId, ctx, {
     format: dry.format as ImportFormat,
-    // Read before it was taken: `changes` above says this request is the one that took it.
-    data: dry.data!,
+    data,
     dryRun: false,
     ...(dry.domain === null ? {} : { domain: dry.domain === '' ? baseHostname(deps.baseUrl()) : dry.domain }),
   });
@@ -162,12 +152,9 @@ export async function runDryRun(deps: ImportDeps, workspaceId: string, ctx: Chan
 const findImport = (db: Queries, workspaceId: string, id: string) =>
   db.first(db.q.selectFrom('imports').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
 
-const findImportSummary = (db: Queries, workspaceId: string, id: string): Promise<ImportSummaryRow | undefined> =>
-  db.first(db.q.selectFrom('imports').select(SUMMARY_COLUMNS).where('workspace_id', '=', workspaceId).where('id', '=', id));
-
 /** An import with the first rows it did not import (all of them: GET …/rows). */
 export async function getImport(deps: Pick<ImportDeps, 'db'>, workspaceId: string, id: string) {
-  const row = await findImportSummary(deps.db, workspaceId, id);
+  const row = await findImport(deps.db, workspaceId, id);
   if (!row) throw notFound(id);
   const problems = await deps.db.rows<{ line: number; outcome: ImportOutcome; slug: string | null; problems: string }>(
     `select line, outcome, slug, problems from import_rows where import_id = ? and outcome in ('invalid', 'conflict', 'over_limit') order by line limit ${PROBLEMS_SHOWN}`,
@@ -180,13 +167,13 @@ export async function getImport(deps: Pick<ImportDeps, 'db'>, workspaceId: strin
 }
 
 export async function listImports(deps: Pick<ImportDeps, 'db'>, workspaceId: string, limit: number): Promise<ImportJob[]> {
-  const rows = await deps.db.all(deps.db.q.selectFrom('imports').select(SUMMARY_COLUMNS).where('workspace_id', '=', workspaceId).orderBy('id', 'desc').limit(limit));
+  const rows = await deps.db.all(deps.db.q.selectFrom('imports').selectAll().where('workspace_id', '=', workspaceId).orderBy('id', 'desc').limit(limit));
   return rows.map(presentImport);
 }
 
 /** An import's per-row report, in source order, a page at a time. */
 export async function listImportRows(deps: Pick<ImportDeps, 'db'>, workspaceId: string, id: string, query: ListImportRowsQuery) {
-  if (!(await findImportSummary(deps.db, workspaceId, id))) throw notFound(id);
+  if (!(await findImport(deps.db, workspaceId, id))) throw notFound(id);
   let q = deps.db.q.selectFrom('import_rows').selectAll().where('import_id', '=', id);
   if (query.after !== undefined) q = q.where('line', '>', Number(query.after));
   if (query.outcome) q = q.where('outcome', '=', query.outcome);
@@ -221,13 +208,14 @@ interface RowResult {
  * `processed` is a position in it), then a chunk per transaction: each row checked (the link
  * schema, its domain, its slug against the links that exist, the plan's link limit) and, unless
  * it is a dry run, created with its link.created event. `renew` is called between chunks (the
- * lease). Never throws for a bad source: the import fails with a message.
+ * lease). Never throws for a bad source, nor for its domain gone meanwhile: the import fails
+ * with a message.
  */
 export async function processImport(deps: ImportDeps, job: ImportJobRow, renew: () => Promise<void> = async () => {}): Promise<void> {
   let rows: ImportRow[];
   try {
     // In slices: the file takes about a second per 100,000 rows to read, and redirects go on meanwhile.
-    rows = (await parseImportInSlices(job.format as ImportFormat, job.data ?? '')).rows;
+    rows = (await parseImportInSlices(job.format as ImportFormat, (await readImportFile(deps.db, job.id)) ?? '')).rows;
   } catch (e) {
     if (!(e instanceof ImportFormatError)) throw e;
     await finish(deps, job, 'failed', e.message);
@@ -237,8 +225,12 @@ export async function processImport(deps: ImportDeps, job: ImportJobRow, renew: 
   const ctx = contextOf(job);
   for (let from = Number(job.processed); from < rows.length; from += CHUNK) {
     const chunk = rows.slice(from, from + CHUNK);
-    const { created } = await writeChunk(deps, job, ctx, chunk, from + chunk.length);
-    if (created > 0) deps.outboxChanged();
+    const written = await writeChunk(deps, job, ctx, chunk, from + chunk.length);
+    if (written === DOMAIN_GONE) {
+      await finish(deps, job, 'failed', `the domain ${job.domain} was removed from this workspace while the import ran (deleted, or released by an operator): the import stopped, and put no link on that name after`);
+      return;
+    }
+    if (written.created > 0) deps.outboxChanged();
     await renew();
     // Other requests (redirects above all) run between two chunks.
     await yieldToEventLoop();
@@ -249,11 +241,9 @@ export async function processImport(deps: ImportDeps, job: ImportJobRow, renew: 
 async function finish(deps: ImportDeps, job: ImportJobRow, status: 'done' | 'failed', error: string | null) {
   const now = deps.clock.now();
   await deps.db.write(async (t) => {
-    // A real import's source goes once read: a dry run keeps it, to be run for real.
-    await t.exec(
-      `update imports set status = ?, error = ?, finished_at = ?, updated_at = ?, lease_until = null${job.dry_run === 1 && status === 'done' ? '' : ', data = null'} where id = ?`,
-      status, error, now, now, job.id,
-    );
+    await t.exec('update imports set status = ?, error = ?, finished_at = ?, updated_at = ?, lease_until = null where id = ?', status, error, now, now, job.id);
+    // A real import's source goes once read: a finished dry run keeps it, to be run for real.
+    if (job.dry_run === 0 || status === 'failed') await deleteImportFile(t, job.id);
     const done = (await t.row<{ created: number; skipped: number; total: number }>('select created, skipped, total from imports where id = ?', job.id))!;
     if (job.dry_run === 0) {
       await recordAudit(t, contextOf(job), {
@@ -265,8 +255,11 @@ async function finish(deps: ImportDeps, job: ImportJobRow, status: 'done' | 'fai
   });
 }
 
+/** What a chunk returns, having written nothing, when the import's domain is no longer the workspace's. */
+const DOMAIN_GONE = Symbol('domain gone');
+
 /** The checks and writes of one chunk, in one transaction (retried once if a concurrent link took a slug meanwhile). */
-async function writeChunk(deps: ImportDeps, job: ImportJobRow, ctx: ChangeContext, chunk: ImportRow[], processedAfter: number): Promise<{ created: number }> {
+async function writeChunk(deps: ImportDeps, job: ImportJobRow, ctx: ChangeContext, chunk: ImportRow[], processedAfter: number): Promise<{ created: number } | typeof DOMAIN_GONE> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await deps.db.write((t) => checkAndWrite(t, deps, job, ctx, chunk, processedAfter));
@@ -277,6 +270,12 @@ async function writeChunk(deps: ImportDeps, job: ImportJobRow, ctx: ChangeContex
 }
 
 async function checkAndWrite(t: Queries, deps: ImportDeps, job: ImportJobRow, ctx: ChangeContext, chunk: ImportRow[], processedAfter: number) {
+  // The import's domain was checked when it was queued; the workspace may have deleted it since,
+  // or an operator released it, and links put on it now would redirect for whoever verifies the
+  // name next. So each chunk checks again, in its transaction: on PostgreSQL the row stays locked
+  // (shared) until the chunk commits, so a delete or a release waits for it (SQLite's
+  // transactions run one at a time already).
+  if (job.domain !== null && job.domain !== '' && !(await findWorkspaceDomainForLinks(t, job.workspace_id, job.domain))) return DOMAIN_GONE;
   const now = deps.clock.now();
   const baseUrl = deps.baseUrl();
   const dryRun = job.dry_run === 1;
