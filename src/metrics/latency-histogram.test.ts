@@ -32,3 +32,15 @@ test("LatencyHistogram renders exactly what prom-client's Histogram renders for 
     }));
   assert.deepEqual(await plain(ours), await plain(theirs));
 });
+
+test('LatencyHistogram leaves out what is not a duration, and is reset with the registry', async () => {
+  const registry = new Registry();
+  const h = new LatencyHistogram('y_seconds', 'Latency.', ['route'], [0.1, 1], registry);
+  const observe = h.observer({ route: '/' });
+  for (const v of [Number.NaN, -0.5, Number.POSITIVE_INFINITY, 0.05, 2]) observe(v);
+  const text = await registry.metrics();
+  assert.match(text, /y_seconds_sum\{route="\/"\} 2\.05\n/);
+  assert.match(text, /y_seconds_count\{route="\/"\} 2\n/);
+  registry.resetMetrics();
+  assert.match(await registry.metrics(), /y_seconds_count\{route="\/"\} 0\n/);
+});

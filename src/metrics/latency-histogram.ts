@@ -43,11 +43,21 @@ export class LatencyHistogram<L extends string> {
     const series = s;
     const buckets = this.buckets;
     return (seconds) => {
+      // A clock that stepped back, or no number at all: left out, not a sum that stays NaN.
+      if (!(seconds >= 0 && seconds < Number.POSITIVE_INFINITY)) return;
       let i = 0;
       while (i < buckets.length && seconds > buckets[i]!) i++;
       series.counts[i]!++;
       series.sum += seconds;
     };
+  }
+
+  /** What prom-client's `registry.resetMetrics()` calls: every series back to zero. */
+  reset(): void {
+    for (const s of this.series.values()) {
+      s.counts.fill(0);
+      s.sum = 0;
+    }
   }
 
   observe(labels: Record<L, string>, seconds: number): void {
