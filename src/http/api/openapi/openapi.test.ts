@@ -192,7 +192,7 @@ describe('the document is as strict as the server, and says what its schemas can
         for (let i = 0; i < 3; i++) {
           // Waiting, as a long import leaves them: leased far ahead, so the runner leaves them alone.
           await t.store.db.exec(
-            "insert into imports (id, workspace_id, format, dry_run, status, data, lease_until, created_at, updated_at) values (?, ?, 'csv', 1, 'queued', 'url', ?, ?, ?)",
+            "insert into imports (id, workspace_id, format, dry_run, status, lease_until, created_at, updated_at) values (?, ?, 'csv', 1, 'queued', ?, ?, ?)",
             `imp_busy${i}0000000000000000`.slice(0, 24), workspaceId, Date.now() + 3_600_000, Date.now(), Date.now(),
           );
         }
