@@ -7,6 +7,17 @@ import { caseless, jsonValuesOf, likeCaseless } from '../db/dialect-sql.js';
 export const findLink = (db: Queries, workspaceId: string, id: string) =>
   db.first(db.q.selectFrom('links').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
 
+/** findLink for a change of the row: on PostgreSQL it stays locked until the transaction ends (SQLite's run one at a time). */
+export const findLinkForUpdate = (db: Queries, workspaceId: string, id: string) =>
+  db.first(
+    db.q
+      .selectFrom('links')
+      .selectAll()
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .$if(db.dialect === 'postgres', (q) => q.forNoKeyUpdate()),
+  );
+
 export const findLinkById = (db: Queries, id: string) => db.first(db.q.selectFrom('links').selectAll().where('id', '=', id));
 
 // The redirect path's cache miss: a fixed statement rather than a query built per call.

@@ -10,7 +10,7 @@ import { findWorkspaceDomainForLinks } from '../domains/domains.repo.js';
 import { canonicalHostname } from '../domains/hostnames.js';
 import { type Link, presentLink } from './link-presenter.js';
 import type { CreateLinkInput, LinkState, ListLinksQuery, UpdateLinkInput } from './links.schema.js';
-import { countLinks, deleteLinkRow, findLink, insertLink, listLinkRows, updateLinkRow } from './links.repo.js';
+import { countLinks, deleteLinkRow, findLink, findLinkForUpdate, insertLink, listLinkRows, updateLinkRow } from './links.repo.js';
 import { randomSlug } from './slugs.js';
 import { hashPassword } from '../lib/passwords.js';
 import { deleteLinkLogo } from '../qr/logos.repo.js';
@@ -206,8 +206,7 @@ async function writeLinkUpdate(
   let link: Link | undefined;
   try {
     link = await deps.db.write(async (t) => {
-      if (t.dialect === 'postgres') await t.row('select 1 from links where workspace_id = ? and id = ? for no key update', workspaceId, id);
-      before = await findLink(t, workspaceId, id);
+      before = await findLinkForUpdate(t, workspaceId, id);
       if (!before) throw errors.notFound(`Link ${id}`);
       patch = await patchOf(t, before);
       if (!patch) return undefined;

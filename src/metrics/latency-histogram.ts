@@ -37,19 +37,28 @@ export class LatencyHistogram<L extends string> {
 
   /** Observes in the series of these labels; the function returned is the hot path's (keep it). */
   observer(labels: Record<L, string>): (seconds: number) => void {
+    const series = this.seriesOf(labels);
+    return (seconds) => this.record(series, seconds);
+  }
+
+  observe(labels: Record<L, string>, seconds: number): void {
+    this.record(this.seriesOf(labels), seconds);
+  }
+
+  private seriesOf(labels: Record<L, string>): Series<L> {
     const key = this.labelNames.map((n) => labels[n]).join('\u0000');
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: { ...labels }, counts: new Array<number>(this.buckets.length + 1).fill(0), sum: 0 }));
-    const series = s;
-    const buckets = this.buckets;
-    return (seconds) => {
-      // A clock that stepped back, or no number at all: left out, not a sum that stays NaN.
-      if (!(seconds >= 0 && seconds < Number.POSITIVE_INFINITY)) return;
-      let i = 0;
-      while (i < buckets.length && seconds > buckets[i]!) i++;
-      series.counts[i]!++;
-      series.sum += seconds;
-    };
+    return s;
+  }
+
+  private record(series: Series<L>, seconds: number): void {
+    // A clock that stepped back, or no number at all: left out, not a sum that stays NaN.
+    if (!(seconds >= 0 && seconds < Number.POSITIVE_INFINITY)) return;
+    let i = 0;
+    while (i < this.buckets.length && seconds > this.buckets[i]!) i++;
+    series.counts[i]!++;
+    series.sum += seconds;
   }
 
   /** What prom-client's `registry.resetMetrics()` calls: every series back to zero. */
@@ -58,10 +67,6 @@ export class LatencyHistogram<L extends string> {
       s.counts.fill(0);
       s.sum = 0;
     }
-  }
-
-  observe(labels: Record<L, string>, seconds: number): void {
-    this.observer(labels)(seconds);
   }
 
   async get(): Promise<{ name: string; help: string; type: 'histogram'; values: Value[]; aggregator: 'sum' }> {

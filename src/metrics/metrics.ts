@@ -19,20 +19,16 @@ export function createMetrics(sources: {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'linkqr_' });
 
-  // Counted on the redirect path as plain numbers; a scrape adds what came since the last one.
+  // Counted on the redirect path as plain numbers since the last scrape, which adds them.
   const redirectCounts = new Map<RedirectOutcome, number>();
-  const redirectsAdded = new Map<RedirectOutcome, number>();
   new Counter({
     name: 'linkqr_redirects_total',
     help: 'Requests to short links, by outcome.',
     labelNames: ['outcome'] as const,
     registers: [registry],
     collect() {
-      for (const [outcome, n] of redirectCounts) {
-        const delta = n - (redirectsAdded.get(outcome) ?? 0);
-        if (delta > 0) this.inc({ outcome }, delta);
-        redirectsAdded.set(outcome, n);
-      }
+      for (const [outcome, n] of redirectCounts) if (n > 0) this.inc({ outcome }, n);
+      redirectCounts.clear();
     },
   });
   const requestDuration = new LatencyHistogram(
