@@ -22,6 +22,7 @@ import { OperatorError } from './lib/errors.js';
 import { createMetrics } from './metrics/metrics.js';
 import { Dispatcher, type DispatcherOptions } from './outbox/dispatcher.js';
 import { countPendingDeliveries } from './outbox/deliveries.repo.js';
+import { pendingRollupsBacklog } from './clicks/clicks.repo.js';
 import { enqueueClickEvents } from './outbox/events.js';
 import { findLinkById } from './links/links.repo.js';
 import { presentLink } from './links/link-presenter.js';
@@ -69,6 +70,10 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
   const metrics = createMetrics({
     clickBufferDepth: () => clicks.depth,
     pendingDeliveries: () => countPendingDeliveries(db),
+    pendingRollups: async () => {
+      const { batches, oldestAt } = await pendingRollupsBacklog(db);
+      return { batches, lagSeconds: oldestAt === null ? 0 : Math.max(0, (clock.now() - oldestAt) / 1000) };
+    },
     storageAvailable: () => db.storage.available,
     redirectCache: () => redirects,
   });
@@ -252,6 +257,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
       // Releases the leases a previous process left before the first claim; a failure fails the start.
       await dispatcher.start();
       imports.start();
+      clicks.start();
       return `http://${host}:${port}`;
     },
     /**

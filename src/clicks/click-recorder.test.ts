@@ -15,6 +15,8 @@ import { createWorkspace } from '../workspaces/workspaces.service.js';
 import { type ClickInput, ClickRecorder, type ClickRecorderOptions } from './click-recorder.js';
 import { SALT_GRACE_MS, VisitorSalts } from './visitor-salts.js';
 import { refuseWrites } from '../testing/refuse-writes.js';
+import { applyRollups, writeClickBatch, type ClickRecord } from './clicks.repo.js';
+import { APPLY_EVERY_MS } from './rollup-applier.js';
 
 interface Fixture {
   store: Store;
@@ -676,3 +678,100 @@ describe('ClickRecorder', () => {
     assert.ok(!dump.includes('203.0.113'), 'no address in any column');
   });
 });
+
+/** A link's day totals in click_rollups, and the workspace's hour totals, and how many batches wait to be applied. */
+async function rolledUp(f: Fixture, linkId: string) {
+  const db = f.store.db;
+  const day = await db.row<{ total: number | null; human: number | null }>(`select sum(total) as total, sum(human) as human from click_rollups where link_id = ? and facet = 'all'`, linkId);
+  const hours = await db.row<{ total: number | null }>('select sum(total) as total from workspace_click_hours where workspace_id = ?', f.workspaceId);
+  const pending = await db.row<{ n: number }>('select count(*) as n from pending_rollups');
+  return { total: Number(day?.total ?? 0), human: Number(day?.human ?? 0), workspace: Number(hours?.total ?? 0), pending: Number(pending!.n) };
+}
+
+const record = (f: Fixture, linkId: string, at: number): ClickRecord => ({
+  linkId,
+  workspaceId: f.workspaceId,
+  at,
+  bot: false,
+  qr: false,
+  referrer: null,
+  referrerHost: null,
+  userAgent: null,
+  device: 'desktop',
+  browser: 'Firefox',
+  os: 'Linux',
+  ipHash: null,
+  country: null,
+});
+
+describe('pending rollups', () => {
+  test('a batch leaves its rollups pending; they are applied within a second, summed with the batches after it, each click once', async () => {
+    const f = await fixture();
+    const timers = manualTimers();
+    const recorder = f.recorder({ flushDelayMs: 25, timers });
+    for (let batch = 0; batch < 3; batch++) {
+      for (let i = 0; i < 4; i++) recorder.record(click(f, f.linkA, { at: T0 + batch * 100 + i, bot: i === 3 }));
+      timers.advance(25);
+      await recorder.whenIdle();
+    }
+    assert.equal(await f.rowCount(), 12, 'the clicks are written with their batches');
+    assert.equal((await f.counters(f.linkA)).clicks, 9, 'and so are the counters limits read');
+    assert.deepEqual(await rolledUp(f, f.linkA), { total: 0, human: 0, workspace: 0, pending: 3 }, 'the rollups wait');
+    timers.advance(APPLY_EVERY_MS - 26);
+    assert.equal((await rolledUp(f, f.linkA)).pending, 3, 'not before the second is up');
+    timers.advance(APPLY_EVERY_MS);
+    await eventually(async () => (await rolledUp(f, f.linkA)).pending === 0);
+    assert.deepEqual(await rolledUp(f, f.linkA), { total: 12, human: 9, workspace: 12, pending: 0 });
+    const rows = await f.store.db.row<{ n: number }>(`select count(*) as n from click_rollups where link_id = ? and facet = 'all'`, f.linkA);
+    assert.equal(Number(rows!.n), 1, 'three batches, one row');
+    // flush() applies at once what is pending: stats after it show every click written.
+    recorder.record(click(f, f.linkA, { at: T0 + 1_000 }));
+    await recorder.flush();
+    assert.deepEqual(await rolledUp(f, f.linkA), { total: 13, human: 10, workspace: 13, pending: 0 });
+  });
+
+  test('batches left pending by a run that stopped (or another instance) are applied once the next one starts', async () => {
+    const f = await fixture();
+    // What a kill -9 right after a batch's commit leaves: its clicks and counters, and its rollups pending.
+    await f.store.db.tx((t) => writeClickBatch(t, [record(f, f.linkA, T0), record(f, f.linkB, T0 + 1)], [], []));
+    assert.equal((await rolledUp(f, f.linkA)).pending, 1);
+    const timers = manualTimers();
+    f.recorder({ timers }).start();
+    timers.advance(APPLY_EVERY_MS);
+    await eventually(async () => (await rolledUp(f, f.linkA)).pending === 0);
+    assert.deepEqual(await rolledUp(f, f.linkA), { total: 1, human: 1, workspace: 2, pending: 0 });
+    assert.equal((await rolledUp(f, f.linkB)).total, 1);
+  });
+
+  test('a batch is applied once: applying it again fails and changes nothing, and two recorders applying at once count each batch once', async () => {
+    const f = await fixture();
+    for (let i = 0; i < 30; i++) await f.store.db.tx((t) => writeClickBatch(t, [record(f, f.linkA, T0 + i), record(f, f.linkB, T0 + i)], [], []));
+    const pending = await f.store.db.rows<{ id: number }>('select id from pending_rollups order by id');
+    const first = pending[0]!.id;
+    const row = record(f, f.linkA, T0);
+    const rollup = { linkId: f.linkA, facet: 'all' as const, day: T0, value: '', total: 1, human: 1, qr: 0 };
+    await f.store.db.tx((t) => applyRollups(t, [first], [rollup], []));
+    await assert.rejects(f.store.db.tx((t) => applyRollups(t, [first, pending[1]!.id], [rollup], [])), /applied by someone else/);
+    assert.equal((await rolledUp(f, row.linkId)).total, 1, 'the failed apply rolled back');
+    assert.equal((await rolledUp(f, row.linkId)).pending, 29);
+    const [a, b] = [f.recorder(), f.recorder()];
+    await Promise.all([a.flush(), b.flush(), a.flush()]);
+    assert.deepEqual(await rolledUp(f, f.linkA), { total: 30, human: 30, workspace: 58, pending: 0 });
+    assert.equal((await rolledUp(f, f.linkB)).total, 29);
+  });
+
+  test('a pending row that cannot be read is logged once and left in place; the batches around it are applied', async () => {
+    const f = await fixture();
+    await f.store.db.tx((t) => writeClickBatch(t, [record(f, f.linkA, T0)], [], []));
+    await f.store.db.exec('insert into pending_rollups (created_at, rollups) values (?, ?)', T0, '{"links": "damaged"}');
+    await f.store.db.tx((t) => writeClickBatch(t, [record(f, f.linkA, T0 + 1)], [], []));
+    const recorder = f.recorder();
+    await recorder.flush();
+    await recorder.flush();
+    assert.deepEqual(await rolledUp(f, f.linkA), { total: 2, human: 2, workspace: 2, pending: 1 });
+    const logged = f.logs.filter((l) => l.includes('a pending_rollups row cannot be read'));
+    assert.equal(logged.length, 1, 'logged once');
+    assert.match(logged[0]!, /"id":\d+/);
+  });
+});
+

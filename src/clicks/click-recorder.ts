@@ -4,6 +4,7 @@ import type { Db, Queries } from '../db/db.js';
 import { classifyAgent, referrerHost } from './classify.js';
 import { type ClickRecord, clickLimitsOf, type LinkClickTotals, type MonthlyClickTotals, writeClickBatch } from './clicks.repo.js';
 import { type TimerHandle, type Timers, systemTimers } from '../lib/timers.js';
+import { RollupApplier } from './rollup-applier.js';
 import { DAY_MS } from './rollups.js';
 import type { VisitorSalts } from './visitor-salts.js';
 
@@ -115,6 +116,8 @@ export class ClickRecorder {
   private readonly maxBatch: number;
   private readonly maxBuffered: number;
   private readonly timers: Timers;
+  /** Applies the rollups each batch leaves pending. */
+  private readonly rollups: RollupApplier;
   private dropped = 0;
   /** Set while writes fail: new clicks then wait for the retry instead of each forcing a write. */
   private retryDelayMs = 0;
@@ -144,6 +147,12 @@ export class ClickRecorder {
     this.maxBatch = options.maxBatch ?? 2_000;
     this.maxBuffered = options.maxBuffered ?? 200_000;
     this.timers = options.timers ?? systemTimers;
+    this.rollups = new RollupApplier({ db: deps.db, log: deps.log, timers: this.timers });
+  }
+
+  /** The server is up: the rollups an earlier run (or a stopped instance) left pending are applied within a second. */
+  start(): void {
+    this.rollups.due();
   }
 
   record(click: ClickInput): void {
@@ -200,7 +209,8 @@ export class ClickRecorder {
 
   /**
    * Writes everything buffered in one transaction, after the write in progress if there is one
-   * (whose clicks count in the number returned). On failure the clicks stay buffered.
+   * (whose clicks count in the number returned), and applies the rollups pending (stats then show
+   * every click written). On failure the clicks stay buffered, and the rollups pending.
    */
   async flush(): Promise<number> {
     this.clearTimer();
@@ -208,7 +218,15 @@ export class ClickRecorder {
     // One write at a time: two batches written at once could commit in either order, and the
     // second would wait for the first's transaction anyway.
     while (this.writing) written += await this.writing;
-    return written + (await this.startWrite());
+    written += await this.startWrite();
+    // Stats then count every click written so far.
+    try {
+      await this.rollups.applyAll();
+    } catch (err) {
+      this.deps.log.error({ err }, 'click rollups could not be applied; will retry');
+      this.rollups.due();
+    }
+    return written;
   }
 
   /** Resolves once no write is in progress (tests that move the timers wait for the write they started). */
@@ -305,6 +323,7 @@ export class ClickRecorder {
     this.writingCount = 0;
     this.retryDelayMs = 0;
     this.failure = undefined;
+    this.rollups.due();
     const written = batch.length - exhausted.size;
     this.deps.onFlush?.(written, (performance.now() - started) / 1000);
     for (const d of durable) d.done(exhausted.has(d.click) ? CLICK_LIMIT_REACHED : undefined);
@@ -408,6 +427,7 @@ export class ClickRecorder {
     if (this.depth > 0) {
       this.deps.log.error({ err: this.failure, unwritten: this.depth }, 'click batch write failed at shutdown; these clicks are lost');
     }
+    await this.rollups.close();
     return written;
   }
 

@@ -1,5 +1,6 @@
 import type { Dialect, Queries } from '../db/db.js';
-import { rollUp } from './rollups.js';
+import { encodeRollups } from './pending-rollups.js';
+import { rollUp, type LinkRollup, type WorkspaceHour } from './rollups.js';
 import { greatest, jsonRowsParam, jsonValuesParam, pgJsonRows } from '../db/dialect-sql.js';
 
 export interface ClickRecord {
@@ -54,6 +55,7 @@ const ADD_MONTHLY = `insert into monthly_clicks (workspace_id, month, human, tot
   on conflict (workspace_id, month) do update set human = monthly_clicks.human + excluded.human, total = monthly_clicks.total + excluded.total`;
 const ADD_LINK_ROLLUP = `insert into click_rollups (link_id, facet, day, value, total, human, qr) values (?, ?, ?, ?, ?, ?, ?)
   on conflict (link_id, facet, day, value) do update set total = click_rollups.total + excluded.total, human = click_rollups.human + excluded.human, qr = click_rollups.qr + excluded.qr`;
+const ADD_PENDING_ROLLUPS = 'insert into pending_rollups (created_at, rollups) values (?, ?)';
 const ADD_WORKSPACE_HOUR = `insert into workspace_click_hours (workspace_id, hour, total, human, qr) values (?, ?, ?, ?, ?)
   on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
 
@@ -90,9 +92,11 @@ const PG_ADD_WORKSPACE_HOURS = `insert into workspace_click_hours (workspace_id,
   on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
 
 /**
- * A batch of clicks with the counters it adds to, through the handle of the batch's transaction.
- * SQLite: multi-row inserts and a loop of rollup upserts over fixed statements (each prepared
- * once), which it runs at a few microseconds a row. PostgreSQL: one statement per table.
+ * A batch of clicks with the counters it adds to, through the handle of the batch's transaction:
+ * the links' counters and the monthly counts (what limits read) at once, the rollups (what stats
+ * read) as one pending row, applied later together with other batches' (applyRollups).
+ * SQLite: multi-row inserts and loops over fixed statements (each prepared once), which it runs at
+ * a few microseconds a row. PostgreSQL: one statement per table.
  */
 export async function writeClickBatch(
   db: Queries,
@@ -108,9 +112,15 @@ export async function writeClickBatch(
   for (; i < clicks.length; i++) await db.exec(INSERT_CLICK, ...clickValues(clicks[i]!));
   for (const t of totals) await db.exec(BUMP_LINK[db.dialect], t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
   for (const m of months) await db.exec(ADD_MONTHLY, m.workspaceId, m.month, m.human, m.total);
+  const pending = pendingRollupsOf(clicks);
+  if (pending) await db.exec(ADD_PENDING_ROLLUPS, ...pending);
+}
+
+/** The pending_rollups row of a batch (created_at, rollups), none for no clicks. */
+function pendingRollupsOf(clicks: readonly ClickRecord[]): [number, string] | undefined {
+  if (clicks.length === 0) return undefined;
   const r = rollUp(clicks);
-  for (const l of r.links) await db.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
-  for (const w of r.workspaces) await db.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
+  return [clicks[clicks.length - 1]!.at, encodeRollups(r.links, r.workspaces)];
 }
 
 async function writeClickBatchTogether(
@@ -131,29 +141,54 @@ async function writeClickBatchTogether(
   // Awaited below; handled now too, so that if making the other rows throws first, its failure is
   // not an unhandled rejection (the transaction rolls back either way).
   inserted?.catch(() => {});
-  // Rows in key order, so that two instances' batches lock the rows they share in the same order.
-  // Each row's key is made once: made in the comparison, it cost more than the rest of the batch's client work.
-  const byKey = <T>(rows: readonly T[], key: (row: T) => string) =>
-    rows
-      .map((row) => ({ row, key: key(row) }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map(({ row }) => row);
-  const r = rollUp(clicks);
   const statements: [string, string][] = [];
   if (totals.length > 0) statements.push([PG_BUMP_LINKS, jsonRowsParam(byKey(totals, (t) => t.linkId), (t) => [t.linkId, t.human, t.total, t.lastHumanAt])]);
   if (months.length > 0) {
     statements.push([PG_ADD_MONTHLY, jsonRowsParam(byKey(months, (m) => `${m.workspaceId} ${m.month}`), (m) => [m.workspaceId, m.month, m.human, m.total])]);
   }
-  if (r.links.length > 0) {
-    const rows = byKey(r.links, (l) => `${l.linkId} ${l.facet} ${l.day} ${l.value}`);
-    statements.push([PG_ADD_LINK_ROLLUPS, jsonRowsParam(rows, (l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr])]);
-  }
-  if (r.workspaces.length > 0) {
-    const rows = byKey(r.workspaces, (w) => `${w.workspaceId} ${w.hour}`);
-    statements.push([PG_ADD_WORKSPACE_HOURS, jsonRowsParam(rows, (w) => [w.workspaceId, w.hour, w.total, w.human, w.qr])]);
-  }
+  const pending = pendingRollupsOf(clicks);
   await inserted;
   for (const [sql, rows] of statements) await db.exec(sql, rows);
+  if (pending) await db.exec(ADD_PENDING_ROLLUPS, ...pending);
+}
+
+/** Rows in key order, so that two instances' transactions lock the rows they share in the same order. */
+function byKey<T>(rows: readonly T[], key: (row: T) => string): T[] {
+  // Each row's key is made once: made in the comparison, it cost more than the rest of the batch's client work.
+  return rows
+    .map((row) => ({ row, key: key(row) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ row }) => row);
+}
+
+/** The oldest batches' rollups not applied yet, at most `limit` of them. */
+export function pendingRollups(db: Queries, limit: number): Promise<{ id: number; rollups: string }[]> {
+  return db.rows('select id, rollups from pending_rollups order by id limit ?', limit);
+}
+
+/** How many batches' rollups wait to be applied, and since when (epoch ms of the oldest batch's last click). */
+export async function pendingRollupsBacklog(db: Queries): Promise<{ batches: number; oldestAt: number | null }> {
+  const row = await db.row<{ batches: number; oldest_at: number | null }>('select count(*) as batches, min(created_at) as oldest_at from pending_rollups');
+  return { batches: Number(row?.batches ?? 0), oldestAt: row?.oldest_at ?? null };
+}
+
+/**
+ * Adds the sums of pending batches' rollups to click_rollups and workspace_click_hours, and
+ * removes those batches, in the caller's transaction: each batch is counted exactly once. Throws
+ * (rolling back) if any of them was applied already.
+ */
+export async function applyRollups(t: Queries, ids: readonly number[], links: readonly LinkRollup[], workspaces: readonly WorkspaceHour[]): Promise<void> {
+  const removed = await t.exec(`delete from pending_rollups where id in (select cast(value as bigint) from ${jsonValuesParam(t.dialect)})`, JSON.stringify(ids));
+  if (removed.changes !== ids.length) throw new Error(`pending rollups: ${ids.length - removed.changes} of ${ids.length} batches were applied by someone else`);
+  const linkRows = byKey(links, (l) => `${l.linkId} ${l.facet} ${l.day} ${l.value}`);
+  const workspaceRows = byKey(workspaces, (w) => `${w.workspaceId} ${w.hour}`);
+  if (t.dialect === 'postgres') {
+    if (linkRows.length > 0) await t.exec(PG_ADD_LINK_ROLLUPS, jsonRowsParam(linkRows, (l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr]));
+    if (workspaceRows.length > 0) await t.exec(PG_ADD_WORKSPACE_HOURS, jsonRowsParam(workspaceRows, (w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]));
+    return;
+  }
+  for (const l of linkRows) await t.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
+  for (const w of workspaceRows) await t.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
 }
 
 /**

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClickRecord } from './clicks.repo.js';
-import { DAY_MS, FACETS, HOUR_MS, hourValue, rollUp } from './rollups.js';
+import { encodeRollups, RollupSums } from './pending-rollups.js';
+import { DAY_MS, FACETS, HOUR_MS, hourValue, type LinkRollup, rollUp, type WorkspaceHour } from './rollups.js';
 
 /** The rollups spelt out: each click counted once in each of its rows, nothing shared or remembered. */
 function reference(clicks: readonly ClickRecord[]) {
@@ -39,35 +40,47 @@ function random(seed: number) {
   };
 }
 
+/** 400 clicks of 4 links in 2 workspaces over two UTC days, from a seed. */
+function randomClicks(seed: number): ClickRecord[] {
+  const pick = random(seed);
+  const T0 = Date.UTC(2030, 0, 1, 22);
+  const clicks: ClickRecord[] = [];
+  // Runs of alike clicks (what the rollup remembers between clicks) broken by clicks differing in one field.
+  let base: ClickRecord | undefined;
+  for (let i = 0; i < 400; i++) {
+    const link = pick(4);
+    const fresh: ClickRecord = {
+      linkId: `lnk_${link}`,
+      // A link belongs to one workspace.
+      workspaceId: `ws_${link % 2}`,
+      at: T0 + pick(4) * HOUR_MS + pick(1000),
+      bot: pick(4) === 0,
+      qr: pick(3) === 0,
+      referrer: null,
+      referrerHost: pick(3) === 0 ? null : `r${pick(3)}.example`,
+      userAgent: null,
+      device: ['desktop', 'mobile'][pick(2)]!,
+      browser: ['Chrome', 'Safari', 'Firefox'][pick(3)]!,
+      os: ['Windows', 'iOS'][pick(2)]!,
+      ipHash: null,
+      country: pick(4) === 0 ? null : ['US', 'DE', 'JP'][pick(3)]!,
+    };
+    const field = (['linkId', 'bot', 'qr', 'referrerHost', 'device', 'browser', 'os', 'country', 'at'] as const)[pick(9)]!;
+    base = base && pick(3) !== 0 ? { ...base, [field]: fresh[field], workspaceId: field === 'linkId' ? fresh.workspaceId : base.workspaceId, bot: fresh.bot, qr: fresh.qr } : fresh;
+    clicks.push(base);
+  }
+  return clicks;
+}
+
+/** The rows of rollups, by key: [total, human, qr]. */
+const byKey = (r: { links: readonly LinkRollup[]; workspaces: readonly WorkspaceHour[] }) => ({
+  links: new Map(r.links.map((l) => [JSON.stringify([l.linkId, l.facet, l.day, l.value]), [l.total, l.human, l.qr]])),
+  workspaces: new Map(r.workspaces.map((w) => [JSON.stringify([w.workspaceId, w.hour]), [w.total, w.human, w.qr]])),
+});
+
 test('rollUp: every row of every facet, and the workspace hours, match counting each click on its own', () => {
   for (let seed = 1; seed <= 20; seed++) {
-    const pick = random(seed);
-    const T0 = Date.UTC(2030, 0, 1, 22);
-    const clicks: ClickRecord[] = [];
-    // Runs of alike clicks (what the rollup remembers between clicks) broken by clicks differing in one field.
-    let base: ClickRecord | undefined;
-    for (let i = 0; i < 400; i++) {
-      const link = pick(4);
-      const fresh: ClickRecord = {
-        linkId: `lnk_${link}`,
-        // A link belongs to one workspace.
-        workspaceId: `ws_${link % 2}`,
-        at: T0 + pick(4) * HOUR_MS + pick(1000),
-        bot: pick(4) === 0,
-        qr: pick(3) === 0,
-        referrer: null,
-        referrerHost: pick(3) === 0 ? null : `r${pick(3)}.example`,
-        userAgent: null,
-        device: ['desktop', 'mobile'][pick(2)]!,
-        browser: ['Chrome', 'Safari', 'Firefox'][pick(3)]!,
-        os: ['Windows', 'iOS'][pick(2)]!,
-        ipHash: null,
-        country: pick(4) === 0 ? null : ['US', 'DE', 'JP'][pick(3)]!,
-      };
-      const field = (['linkId', 'bot', 'qr', 'referrerHost', 'device', 'browser', 'os', 'country', 'at'] as const)[pick(9)]!;
-      base = base && pick(3) !== 0 ? { ...base, [field]: fresh[field], workspaceId: field === 'linkId' ? fresh.workspaceId : base.workspaceId, bot: fresh.bot, qr: fresh.qr } : fresh;
-      clicks.push(base);
-    }
+    const clicks = randomClicks(seed);
     // The input is what the test is about: alike runs, human and bot clicks, two UTC days, links taking turns within one workspace.
     assert.ok(clicks.filter((c) => c.bot).length > 40 && clicks.filter((c) => !c.bot).length > 200, `seed ${seed}: bots and humans`);
     assert.equal(new Set(clicks.map((c) => c.at - (c.at % DAY_MS))).size, 2, `seed ${seed}: two days`);
@@ -75,11 +88,55 @@ test('rollUp: every row of every facet, and the workspace hours, match counting 
     assert.ok(turns > 10, `seed ${seed}: links take turns in one workspace (${turns})`);
     const got = rollUp(clicks);
     const want = reference(clicks);
-    const links = new Map(got.links.map((r) => [JSON.stringify([r.linkId, r.facet, r.day, r.value]), [r.total, r.human, r.qr]]));
-    const workspaces = new Map(got.workspaces.map((w) => [JSON.stringify([w.workspaceId, w.hour]), [w.total, w.human, w.qr]]));
+    const { links, workspaces } = byKey(got);
     assert.equal(got.links.length, links.size, `seed ${seed}: one row per key`);
     assert.deepEqual(links, want.links, `seed ${seed}`);
     assert.deepEqual(workspaces, want.workspaces, `seed ${seed}`);
     assert.deepEqual(new Set(got.links.map((r) => r.facet)), new Set(['all', 'hour', ...FACETS]));
+  }
+});
+
+test('pending rollups: batches written and read back, then summed, make the rows of all their clicks rolled up at once', () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const clicks = randomClicks(seed);
+    const pick = random(1000 + seed);
+    const sums = new RollupSums();
+    let batches = 0;
+    for (let from = 0; from < clicks.length; batches++) {
+      const to = from + 1 + pick(60);
+      const r = rollUp(clicks.slice(from, to));
+      sums.add(encodeRollups(r.links, r.workspaces));
+      from = to;
+    }
+    assert.ok(batches > 5, `seed ${seed}: several batches`);
+    const got = { links: sums.linkRows, workspaces: sums.workspaceRows };
+    const { links, workspaces } = byKey(got);
+    assert.equal(got.links.length, links.size, `seed ${seed}: one row per key`);
+    assert.equal(sums.size, links.size + workspaces.size);
+    const want = reference(clicks);
+    assert.deepEqual(links, want.links, `seed ${seed}`);
+    assert.deepEqual(workspaces, want.workspaces, `seed ${seed}`);
+  }
+});
+
+test('pending rollups: a row this version cannot read adds nothing, even when its start could be read', () => {
+  const r = rollUp(randomClicks(1));
+  const good = encodeRollups(r.links, r.workspaces);
+  const parsed = JSON.parse(good) as { links: unknown[][]; workspaces: unknown[][] };
+  const broken = [
+    'not json',
+    '{}',
+    JSON.stringify({ ...parsed, links: [...parsed.links, [...parsed.links[0]!, 'country']] }),
+    JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'planet', 'Mars', 1, 1, 0]] }),
+    JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'all', '', -1, 0, 0]] }),
+    JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'all', '', 1.5, 0, 0]] }),
+    JSON.stringify({ ...parsed, workspaces: [...parsed.workspaces, ['ws', 0, 1, 1]] }),
+  ];
+  for (const text of broken) {
+    const sums = new RollupSums();
+    sums.add(good);
+    const before = JSON.stringify([sums.linkRows, sums.workspaceRows]);
+    assert.throws(() => sums.add(text), Error, text.slice(0, 40));
+    assert.equal(JSON.stringify([sums.linkRows, sums.workspaceRows]), before, 'nothing added');
   }
 });

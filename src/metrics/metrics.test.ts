@@ -56,6 +56,19 @@ describe('GET /metrics', () => {
     assert.equal(sample(res.text, 'linkqr_click_buffer_depth'), 0);
     assert.equal(sample(res.text, 'linkqr_click_flush_duration_seconds_count'), 3);
     assert.equal(sample(res.text, 'linkqr_clicks_written_total'), 3);
+    assert.equal(sample(res.text, 'linkqr_click_rollups_pending_batches'), 0, 'a flush applies the rollups too');
+    assert.equal(sample(res.text, 'linkqr_click_rollups_lag_seconds'), 0);
+    // A batch 90 s old that is never applied (this version cannot read it): what the gauges are for.
+    const { db, clock } = t.store;
+    await db.exec('insert into pending_rollups (created_at, rollups) values (?, ?)', clock.now() - 90_000, '{"left": "by the test"}');
+    try {
+      res = await t.request('GET', '/metrics');
+      assert.equal(sample(res.text, 'linkqr_click_rollups_pending_batches'), 1);
+      const lag = sample(res.text, 'linkqr_click_rollups_lag_seconds') ?? 0;
+      assert.ok(lag >= 90 && lag < 100, `lag ${lag}`);
+    } finally {
+      await db.exec('delete from pending_rollups');
+    }
   });
 
   test('route labels are patterns, never ids', async () => {

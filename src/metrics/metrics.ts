@@ -12,6 +12,8 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 export function createMetrics(sources: {
   clickBufferDepth(): number;
   pendingDeliveries(): Promise<number>;
+  /** Click batches whose rollups wait to be applied (src/clicks/rollup-applier.ts), and how old the oldest is. */
+  pendingRollups(): Promise<{ batches: number; lagSeconds: number }>;
   storageAvailable(): boolean;
   /** The redirect cache's counts so far (src/links/redirect-cache.ts): read when scraped, nothing added to the redirect path. */
   redirectCache(): { hits: number; misses: number; size: number; max: number };
@@ -102,6 +104,22 @@ export function createMetrics(sources: {
     registers: [registry],
     async collect() {
       this.set(await sources.pendingDeliveries());
+    },
+  });
+  new Gauge({
+    name: 'linkqr_click_rollups_pending_batches',
+    help: 'Click batches whose rollups (what stats read) are not applied yet.',
+    registers: [registry],
+    async collect() {
+      this.set((await sources.pendingRollups()).batches);
+    },
+  });
+  new Gauge({
+    name: 'linkqr_click_rollups_lag_seconds',
+    help: 'How far behind the clicks stats are: the age of the oldest pending batch, 0 when none.',
+    registers: [registry],
+    async collect() {
+      this.set((await sources.pendingRollups()).lagSeconds);
     },
   });
   const webhookAttempts = new Counter({
