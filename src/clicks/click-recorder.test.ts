@@ -16,7 +16,7 @@ import { type ClickInput, ClickRecorder, type ClickRecorderOptions } from './cli
 import { SALT_GRACE_MS, VisitorSalts } from './visitor-salts.js';
 import { refuseWrites } from '../testing/refuse-writes.js';
 import { applyRollups, writeClickBatch, type ClickRecord } from './clicks.repo.js';
-import { APPLY_EVERY_MS } from './rollup-applier.js';
+import { APPLY_EVERY_MS, ROWS_PER_APPLY } from './rollup-applier.js';
 
 interface Fixture {
   store: Store;
@@ -717,10 +717,13 @@ describe('pending rollups', () => {
     assert.equal(await f.rowCount(), 12, 'the clicks are written with their batches');
     assert.equal((await f.counters(f.linkA)).clicks, 9, 'and so are the counters limits read');
     assert.deepEqual(await rolledUp(f, f.linkA), { total: 0, human: 0, workspace: 0, pending: 3 }, 'the rollups wait');
-    timers.advance(APPLY_EVERY_MS - 26);
+    // The first batch committed at 25 ms: its apply is due at 25 + APPLY_EVERY_MS; it is 75 now.
+    timers.advance(APPLY_EVERY_MS - 51);
+    await recorder.whenIdle();
     assert.equal((await rolledUp(f, f.linkA)).pending, 3, 'not before the second is up');
-    timers.advance(APPLY_EVERY_MS);
-    await eventually(async () => (await rolledUp(f, f.linkA)).pending === 0);
+    timers.advance(1);
+    await recorder.whenIdle();
+    assert.equal((await rolledUp(f, f.linkA)).pending, 0, 'applied when it is');
     assert.deepEqual(await rolledUp(f, f.linkA), { total: 12, human: 9, workspace: 12, pending: 0 });
     const rows = await f.store.db.row<{ n: number }>(`select count(*) as n from click_rollups where link_id = ? and facet = 'all'`, f.linkA);
     assert.equal(Number(rows!.n), 1, 'three batches, one row');
@@ -760,18 +763,55 @@ describe('pending rollups', () => {
     assert.equal((await rolledUp(f, f.linkB)).total, 29);
   });
 
-  test('a pending row that cannot be read is logged once and left in place; the batches around it are applied', async () => {
+  test('pending rows that cannot be read are logged once each and left in place, however many come first; the batches after them are applied', async () => {
     const f = await fixture();
     await f.store.db.tx((t) => writeClickBatch(t, [record(f, f.linkA, T0)], [], []));
-    await f.store.db.exec('insert into pending_rollups (created_at, rollups) values (?, ?)', T0, '{"links": "damaged"}');
+    // More than one read's worth (16), ahead of the next batch.
+    for (let i = 0; i < 40; i++) await f.store.db.exec('insert into pending_rollups (created_at, rollups) values (?, ?)', T0, '{"links": "damaged"}');
     await f.store.db.tx((t) => writeClickBatch(t, [record(f, f.linkA, T0 + 1)], [], []));
     const recorder = f.recorder();
     await recorder.flush();
     await recorder.flush();
-    assert.deepEqual(await rolledUp(f, f.linkA), { total: 2, human: 2, workspace: 2, pending: 1 });
+    assert.deepEqual(await rolledUp(f, f.linkA), { total: 2, human: 2, workspace: 2, pending: 40 });
     const logged = f.logs.filter((l) => l.includes('a pending_rollups row cannot be read'));
-    assert.equal(logged.length, 1, 'logged once');
+    assert.equal(logged.length, 40, 'each logged once');
     assert.match(logged[0]!, /"id":\d+/);
+  });
+
+  test('many batches over many links: applied in several transactions of about ROWS_PER_APPLY rows, every click counted once', async () => {
+    const f = await fixture();
+    // 30 batches of 400 clicks over 2,000 links (ids only: rollups do not look links up): 7 rows a
+    // link-day, so several pending rows a batch and far more rows than one apply takes.
+    const links = Array.from({ length: 2_000 }, (_, i) => `lnk_many_${i}`);
+    for (let batch = 0; batch < 30; batch++) {
+      const clicks = Array.from({ length: 400 }, (_, i) => record(f, links[(batch * 400 + i) % links.length]!, T0 + batch * 1_000 + i));
+      await f.store.db.tx((t) => writeClickBatch(t, clicks, [], []));
+    }
+    const pending = (await rolledUp(f, f.linkA)).pending;
+    assert.ok(pending >= 30, `${pending} pending rows`);
+    const transactions: number[] = [];
+    const counting = f.recorder({}, {});
+    const tx = f.store.db.tx.bind(f.store.db);
+    // Counts the applies' transactions and their rows by wrapping the database's tx for this flush.
+    (f.store.db as { tx: typeof tx }).tx = async (fn) => {
+      const before = await f.store.db.row<{ n: number }>('select count(*) as n from click_rollups');
+      const result = await tx(fn);
+      const after = await f.store.db.row<{ n: number }>('select count(*) as n from click_rollups');
+      transactions.push(Number(after!.n) - Number(before!.n));
+      return result;
+    };
+    try {
+      await counting.flush();
+    } finally {
+      (f.store.db as { tx: typeof tx }).tx = tx;
+    }
+    const limit = ROWS_PER_APPLY[f.store.db.dialect];
+    assert.ok(transactions.length >= Math.ceil((2_000 * 7) / (limit + 4_000)), `${transactions.length} transactions`);
+    assert.ok(transactions.every((rows) => rows <= limit + 4_000), `rows added by each: ${transactions.join(', ')}`);
+    const totals = await f.store.db.row<{ total: number; pending: number }>(
+      `select (select sum(total) from click_rollups where facet = 'all') as total, (select count(*) from pending_rollups) as pending`,
+    );
+    assert.deepEqual({ total: Number(totals!.total), pending: Number(totals!.pending) }, { total: 12_000, pending: 0 });
   });
 });
 

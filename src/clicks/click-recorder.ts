@@ -213,12 +213,7 @@ export class ClickRecorder {
    * every click written). On failure the clicks stay buffered, and the rollups pending.
    */
   async flush(): Promise<number> {
-    this.clearTimer();
-    let written = 0;
-    // One write at a time: two batches written at once could commit in either order, and the
-    // second would wait for the first's transaction anyway.
-    while (this.writing) written += await this.writing;
-    written += await this.startWrite();
+    const written = await this.writeBuffered();
     // Stats then count every click written so far.
     try {
       await this.rollups.applyAll();
@@ -229,9 +224,20 @@ export class ClickRecorder {
     return written;
   }
 
-  /** Resolves once no write is in progress (tests that move the timers wait for the write they started). */
+  /** Resolves once no write or apply is in progress (tests that move the timers wait for what they started). */
   async whenIdle(): Promise<void> {
     while (this.writing) await this.writing;
+    await this.rollups.whenIdle();
+  }
+
+  /** Writes everything buffered, after the write in progress (whose clicks count in the number returned). */
+  private async writeBuffered(): Promise<number> {
+    this.clearTimer();
+    let written = 0;
+    // One write at a time: two batches written at once could commit in either order, and the
+    // second would wait for the first's transaction anyway.
+    while (this.writing) written += await this.writing;
+    return written + (await this.startWrite());
   }
 
   /** Starts writing the buffer; the caller has checked that no write is in progress. */
@@ -418,15 +424,16 @@ export class ClickRecorder {
     if (this.aheadStep) clearImmediate(this.aheadStep);
     this.immediate = undefined;
     this.aheadStep = undefined;
-    let written = await this.flush();
+    let written = await this.writeBuffered();
     const deadline = this.timers.now() + graceMs;
     while (this.depth > 0 && this.timers.now() < deadline) {
       await new Promise<void>((resolve) => this.timers.setTimeout(resolve, CLOSE_RETRY_MS));
-      written += await this.flush();
+      written += await this.writeBuffered();
     }
     if (this.depth > 0) {
       this.deps.log.error({ err: this.failure, unwritten: this.depth }, 'click batch write failed at shutdown; these clicks are lost');
     }
+    // Bounded: what is left stays pending, for this instance after its next start or for another.
     await this.rollups.close();
     return written;
   }

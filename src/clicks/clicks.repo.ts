@@ -112,15 +112,21 @@ export async function writeClickBatch(
   for (; i < clicks.length; i++) await db.exec(INSERT_CLICK, ...clickValues(clicks[i]!));
   for (const t of totals) await db.exec(BUMP_LINK[db.dialect], t.human, t.total, t.lastHumanAt, t.lastHumanAt, t.linkId);
   for (const m of months) await db.exec(ADD_MONTHLY, m.workspaceId, m.month, m.human, m.total);
-  const pending = pendingRollupsOf(clicks);
-  if (pending) await db.exec(ADD_PENDING_ROLLUPS, ...pending);
+  for (const row of pendingRollupsOf(clicks)) await db.exec(ADD_PENDING_ROLLUPS, ...row);
 }
 
-/** The pending_rollups row of a batch (created_at, rollups), none for no clicks. */
-function pendingRollupsOf(clicks: readonly ClickRecord[]): [number, string] | undefined {
-  if (clicks.length === 0) return undefined;
+/**
+ * A pending row holds at most this many rollup rows: a batch of many links is several pending
+ * rows, so that applying any one of them fits in one apply's transaction (rollup-applier.ts).
+ */
+const PENDING_ROWS_MAX = 4_000;
+
+/** The pending_rollups rows of a batch: [created_at, rollups] each. */
+function pendingRollupsOf(clicks: readonly ClickRecord[]): [number, string][] {
+  if (clicks.length === 0) return [];
   const r = rollUp(clicks);
-  return [clicks[clicks.length - 1]!.at, encodeRollups(r.links, r.workspaces)];
+  const at = clicks[clicks.length - 1]!.at;
+  return encodeRollups(r.links, r.workspaces, PENDING_ROWS_MAX).map((rollups) => [at, rollups]);
 }
 
 async function writeClickBatchTogether(
@@ -149,7 +155,7 @@ async function writeClickBatchTogether(
   const pending = pendingRollupsOf(clicks);
   await inserted;
   for (const [sql, rows] of statements) await db.exec(sql, rows);
-  if (pending) await db.exec(ADD_PENDING_ROLLUPS, ...pending);
+  for (const row of pending) await db.exec(ADD_PENDING_ROLLUPS, ...row);
 }
 
 /** Rows in key order, so that two instances' transactions lock the rows they share in the same order. */
@@ -161,9 +167,9 @@ function byKey<T>(rows: readonly T[], key: (row: T) => string): T[] {
     .map(({ row }) => row);
 }
 
-/** The oldest batches' rollups not applied yet, at most `limit` of them. */
-export function pendingRollups(db: Queries, limit: number): Promise<{ id: number; rollups: string }[]> {
-  return db.rows('select id, rollups from pending_rollups order by id limit ?', limit);
+/** The oldest pending rows after `afterId`, at most `limit` of them. */
+export function pendingRollups(db: Queries, afterId: number, limit: number): Promise<{ id: number; rollups: string }[]> {
+  return db.rows('select id, rollups from pending_rollups where id > ? order by id limit ?', afterId, limit);
 }
 
 /** How many batches' rollups wait to be applied, and since when (epoch ms of the oldest batch's last click). */

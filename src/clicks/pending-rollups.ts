@@ -1,22 +1,31 @@
 import { ROLLUP_FACETS, type LinkRollup, type RollupFacet, type WorkspaceHour } from './rollups.js';
 
 /**
- * A batch's rollups as a pending_rollups row keeps them until they are applied
+ * A batch's rollups as pending_rollups rows keep them until they are applied
  * (src/clicks/rollup-applier.ts). JSON, each link-day's rows in one array:
  *   {"links": [[linkId, day, facet, value, total, human, qr, facet, value, total, human, qr, …], …],
  *    "workspaces": [[workspaceId, hour, total, human, qr], …]}
- * A row written by one version may be applied by the next after an upgrade: the format may gain
- * fields, never change the meaning of these.
+ * cut into pieces of at most `maxRows` link rows (the workspace hours go with the first). A row written by one version may be applied by the next after an upgrade: the
+ * format may gain fields, never change the meaning of these.
  */
-export function encodeRollups(links: readonly LinkRollup[], workspaces: readonly WorkspaceHour[]): string {
-  const linkDays: (string | number)[][] = [];
+export function encodeRollups(links: readonly LinkRollup[], workspaces: readonly WorkspaceHour[], maxRows: number): string[] {
+  const pieces: (string | number)[][][] = [[]];
+  let rows = 0;
   let current: (string | number)[] | undefined;
   // rollUp gives a link-day's rows together; a new array starts wherever the link-day changes.
   for (const r of links) {
-    if (!current || current[0] !== r.linkId || current[1] !== r.day) linkDays.push((current = [r.linkId, r.day]));
+    if (rows === maxRows) {
+      pieces.push([]);
+      rows = 0;
+      current = undefined;
+    }
+    if (!current || current[0] !== r.linkId || current[1] !== r.day) pieces[pieces.length - 1]!.push((current = [r.linkId, r.day]));
     current.push(r.facet, r.value, r.total, r.human, r.qr);
+    rows++;
   }
-  return JSON.stringify({ links: linkDays, workspaces: workspaces.map((w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]) });
+  return pieces.map((linkDays, i) =>
+    JSON.stringify({ links: linkDays, workspaces: i === 0 ? workspaces.map((w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]) : [] }),
+  );
 }
 
 const FACET_NAMES = new Set<unknown>(ROLLUP_FACETS);

@@ -105,7 +105,13 @@ test('pending rollups: batches written and read back, then summed, make the rows
     for (let from = 0; from < clicks.length; batches++) {
       const to = from + 1 + pick(60);
       const r = rollUp(clicks.slice(from, to));
-      sums.add(encodeRollups(r.links, r.workspaces));
+      // Pieces of 1–40 rows: link-days cut across pieces too.
+      const maxRows = 1 + pick(40);
+      for (const piece of encodeRollups(r.links, r.workspaces, maxRows)) {
+        const rows = (JSON.parse(piece) as { links: unknown[][] }).links.reduce((n, linkDay) => n + (linkDay.length - 2) / 5, 0);
+        assert.ok(rows <= maxRows, `seed ${seed}: ${rows} rows in a piece of at most ${maxRows}`);
+        sums.add(piece);
+      }
       from = to;
     }
     assert.ok(batches > 5, `seed ${seed}: several batches`);
@@ -121,7 +127,7 @@ test('pending rollups: batches written and read back, then summed, make the rows
 
 test('pending rollups: a row this version cannot read adds nothing, even when its start could be read', () => {
   const r = rollUp(randomClicks(1));
-  const good = encodeRollups(r.links, r.workspaces);
+  const [good] = encodeRollups(r.links, r.workspaces, Infinity) as [string];
   const parsed = JSON.parse(good) as { links: unknown[][]; workspaces: unknown[][] };
   const broken = [
     'not json',
