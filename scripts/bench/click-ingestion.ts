@@ -1,5 +1,6 @@
 // Click ingestion: how many clicks a second one instance writes (the click recorder: batched
-// inserts plus the links' counters, monthly counts and rollups, one transaction a batch), against
+// inserts plus the links' counters and monthly counts, one transaction a batch, and the batches'
+// rollups applied about once a second; the time runs until every one is applied), against
 // raw INSERT loops into the same table, same batch size, in the same run (three forms on PostgreSQL).
 //   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres node --import tsx scripts/bench/click-ingestion.ts
 //   node --import tsx scripts/bench/click-ingestion.ts          (SQLite, for comparison)
@@ -87,8 +88,13 @@ async function main() {
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
-    await recorder.close(10_000);
+    // Every click written and every batch's rollups applied (close alone bounds its apply to 2 s).
+    await recorder.flush();
     const recorderSeconds = (performance.now() - recorderStart) / 1000;
+    await recorder.close(10_000);
+    const rolledUp = await db.row<{ total: number | null; pending: number }>(
+      `select (select sum(total) from click_rollups where facet = 'all') as total, (select count(*) from pending_rollups) as pending`,
+    );
 
     // The baselines: the same rows (visitor hash and classification aside, given), BATCH at a time,
     // one INSERT each, nothing else. The goal's is the plain multi-row INSERT (a VALUES list); on
@@ -121,7 +127,8 @@ async function main() {
       console.log(`  raw ${label[form].padEnd(37)}: ${Math.round(rate).toLocaleString('en-US')} rows/s, recorder ${(recorderRate / rate).toFixed(2)}x${goal}`);
     }
     console.log(`  rows in clicks after each run            : ${counts.map((c) => c.toLocaleString('en-US')).join(', ')} (expected ${CLICKS.toLocaleString('en-US')} each)`);
-    process.exitCode = counts.every((c) => c === CLICKS) ? 0 : 1;
+    console.log(`  clicks in the day rollups, batches pending: ${Number(rolledUp?.total ?? 0).toLocaleString('en-US')}, ${Number(rolledUp?.pending)} (expected ${CLICKS.toLocaleString('en-US')}, 0)`);
+    process.exitCode = counts.every((c) => c === CLICKS) && Number(rolledUp?.total) === CLICKS && Number(rolledUp?.pending) === 0 ? 0 : 1;
   } finally {
     await db.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -10,12 +10,15 @@ export const APPLY_EVERY_MS = 1_000;
 /** Pending rows read at a time (each at most PENDING_ROWS_MAX rollup rows: clicks.repo.ts). */
 const PENDING_PER_READ = 16;
 /**
- * Rows one transaction adds to, about (it takes pending rows until their sums reach this): the
- * more batches one apply sums, the fewer rows it writes. SQLite runs the upserts on the event loop
- * (about 2 µs a row here): 5,000 is about 10 ms, the slice the retention job and imports keep to.
- * PostgreSQL runs them on its own cores; the event loop only sorts and sends them.
+ * Rows one transaction adds to, about (it takes pending rows until their sums reach this, so at
+ * most one pending row's 4,000 more): the more batches one apply sums, the fewer rows it writes.
+ * On SQLite the upserts run on the event loop and hold the writer: measured, 42–45 ms to apply
+ * 20 batches of 5,000 clicks over 1,000 links (15,000 summed rows), whose transactions now take
+ * 25–40 ms each where they took 42–76 ms with their rollups in them. At 5,000, SQLite summed too
+ * few batches of the ingestion benchmark to gain anything (docs/scaling.md). On PostgreSQL the
+ * event loop only sorts and sends them.
  */
-export const ROWS_PER_APPLY = { sqlite: 5_000, postgres: 20_000 } as const;
+export const ROWS_PER_APPLY = 20_000;
 const MAX_RETRY_MS = 30_000;
 /** How long a stopping server (or flush) waits for another instance that is applying: it applies this one's batches too. */
 const BUSY_WAIT_MS = 2_000;
@@ -128,7 +131,7 @@ export class RollupApplier {
       for (;;) {
         const page = await pendingRollups(db, after, PENDING_PER_READ);
         for (const { id, rollups } of page) {
-          if (taken.length > 0 && sums.size >= ROWS_PER_APPLY[db.dialect]) {
+          if (taken.length > 0 && sums.size >= ROWS_PER_APPLY) {
             await db.tx((t) => applyRollups(t, taken, sums.linkRows, sums.workspaceRows));
             return 'more';
           }
