@@ -186,15 +186,17 @@ export async function pendingRollupsBacklog(db: Queries): Promise<{ batches: num
 export async function applyRollups(t: Queries, ids: readonly number[], links: readonly LinkRollup[], workspaces: readonly WorkspaceHour[]): Promise<void> {
   const removed = await t.exec(`delete from pending_rollups where id in (select cast(value as bigint) from ${jsonValuesParam(t.dialect)})`, JSON.stringify(ids));
   if (removed.changes !== ids.length) throw new Error(`pending rollups: ${ids.length - removed.changes} of ${ids.length} batches were applied by someone else`);
-  const linkRows = byKey(links, (l) => `${l.linkId} ${l.facet} ${l.day} ${l.value}`);
-  const workspaceRows = byKey(workspaces, (w) => `${w.workspaceId} ${w.hour}`);
   if (t.dialect === 'postgres') {
+    // In key order: PostgreSQL then walks the primary key's pages in order.
+    const linkRows = byKey(links, (l) => `${l.linkId} ${l.facet} ${l.day} ${l.value}`);
+    const workspaceRows = byKey(workspaces, (w) => `${w.workspaceId} ${w.hour}`);
     if (linkRows.length > 0) await t.exec(PG_ADD_LINK_ROLLUPS, jsonRowsParam(linkRows, (l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr]));
     if (workspaceRows.length > 0) await t.exec(PG_ADD_WORKSPACE_HOURS, jsonRowsParam(workspaceRows, (w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]));
     return;
   }
-  for (const l of linkRows) await t.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
-  for (const w of workspaceRows) await t.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
+  // SQLite has one writer, so no order to keep; a link-day's rows come together (RollupSums).
+  for (const l of links) await t.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
+  for (const w of workspaces) await t.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
 }
 
 /**

@@ -51,11 +51,14 @@ export class RollupSums {
         const facet = linkDay[i] as RollupFacet;
         const value = linkDay[i + 1] as string;
         const key = `${facet}\u0000${value}`;
-        const counts = { total: linkDay[i + 2] as number, human: linkDay[i + 3] as number, qr: linkDay[i + 4] as number };
+        const [total, human, qr] = [linkDay[i + 2] as number, linkDay[i + 3] as number, linkDay[i + 4] as number];
         const sum = rows.get(key);
-        if (sum) addCounts(sum, counts);
-        else {
-          rows.set(key, { linkId, day, facet, value, ...counts });
+        if (sum) {
+          sum.total += total;
+          sum.human += human;
+          sum.qr += qr;
+        } else {
+          rows.set(key, { linkId, day, facet, value, total, human, qr });
           this.linkRowCount++;
         }
       }

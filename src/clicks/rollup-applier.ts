@@ -12,7 +12,7 @@ const PENDING_PER_READ = 16;
 /**
  * Rows one transaction adds to, about (it takes pending rows until their sums reach this, so at
  * most one pending row's 4,000 more): the more batches one apply sums, the fewer rows it writes.
- * On SQLite the upserts run on the event loop and hold the writer: measured, 42–45 ms to apply
+ * On SQLite the upserts run on the event loop and hold the writer: measured, 42–70 ms to apply
  * 20 batches of 5,000 clicks over 1,000 links (15,000 summed rows), whose transactions now take
  * 25–40 ms each where they took 42–76 ms with their rollups in them. At 5,000, SQLite summed too
  * few batches of the ingestion benchmark to gain anything (docs/scaling.md). On PostgreSQL the
