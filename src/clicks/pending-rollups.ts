@@ -5,8 +5,9 @@ import { ROLLUP_FACETS, type LinkRollup, type RollupFacet, type WorkspaceHour } 
  * (src/clicks/rollup-applier.ts). JSON, each link-day's rows in one array:
  *   {"links": [[linkId, day, facet, value, total, human, qr, facet, value, total, human, qr, …], …],
  *    "workspaces": [[workspaceId, hour, total, human, qr], …]}
- * cut into pieces of at most `maxRows` link rows (the workspace hours go with the first). A row written by one version may be applied by the next after an upgrade: the
- * format may gain fields, never change the meaning of these.
+ * cut into pieces of at most `maxRows` link rows (the workspace hours go with the first). A row
+ * written by one version may be applied by the next after an upgrade: the format may gain
+ * fields, never change the meaning of these.
  */
 export function encodeRollups(links: readonly LinkRollup[], workspaces: readonly WorkspaceHour[], maxRows: number): string[] {
   const pieces: (string | number)[][][] = [[]];
@@ -51,13 +52,12 @@ export class RollupSums {
         const facet = linkDay[i] as RollupFacet;
         const value = linkDay[i + 1] as string;
         const key = `${facet}\u0000${value}`;
-        const [total, human, qr] = [linkDay[i + 2] as number, linkDay[i + 3] as number, linkDay[i + 4] as number];
+        const total = linkDay[i + 2] as number;
+        const human = linkDay[i + 3] as number;
+        const qr = linkDay[i + 4] as number;
         const sum = rows.get(key);
-        if (sum) {
-          sum.total += total;
-          sum.human += human;
-          sum.qr += qr;
-        } else {
+        if (sum) addCounts(sum, total, human, qr);
+        else {
           rows.set(key, { linkId, day, facet, value, total, human, qr });
           this.linkRowCount++;
         }
@@ -65,10 +65,10 @@ export class RollupSums {
     }
     for (const w of workspaces) {
       const key = `${w[0]}\u0000${w[1]}`;
-      const counts = { total: w[2] as number, human: w[3] as number, qr: w[4] as number };
+      const [total, human, qr] = [w[2] as number, w[3] as number, w[4] as number];
       const sum = this.workspaces.get(key);
-      if (sum) addCounts(sum, counts);
-      else this.workspaces.set(key, { workspaceId: w[0] as string, hour: w[1] as number, ...counts });
+      if (sum) addCounts(sum, total, human, qr);
+      else this.workspaces.set(key, { workspaceId: w[0] as string, hour: w[1] as number, total, human, qr });
     }
   }
 
@@ -109,8 +109,8 @@ function readable(parsed: unknown): { links: unknown[][]; workspaces: unknown[][
   return { links: links as unknown[][], workspaces: workspaces as unknown[][] };
 }
 
-function addCounts(sum: { total: number; human: number; qr: number }, add: { total: number; human: number; qr: number }) {
-  sum.total += add.total;
-  sum.human += add.human;
-  sum.qr += add.qr;
+function addCounts(sum: { total: number; human: number; qr: number }, total: number, human: number, qr: number) {
+  sum.total += total;
+  sum.human += human;
+  sum.qr += qr;
 }
