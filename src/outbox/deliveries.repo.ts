@@ -8,6 +8,7 @@ export interface ClaimedDelivery {
   endpoint_id: string;
   workspace_id: string;
   event_id: string;
+  next_attempt_at: number;
   payload: string;
   url: string;
   secret: string;
@@ -45,9 +46,8 @@ export interface ClaimLimits {
  * that finds nothing due takes no write lock. The claim is here and nowhere else.
  *
  * Only the `scan` longest-due deliveries are looked at (by default twice the claim, 64 to 1,000),
- * which bounds the cost of a claim under a large backlog: the dispatcher claims after every
- * finished attempt, so a window much larger than the claim made the claim most of the cost of
- * a delivery. Endpoints and workspaces without room are left out of the window, or one hanging
+ * which bounds the cost of a claim under a large backlog. (The dispatcher tops up an endpoint it
+ * is busy with by claimDueOfEndpoint instead, which reads only the rows it takes.) Endpoints and workspaces without room are left out of the window, or one hanging
  * endpoint with a backlog longer than the window would fill it with deliveries it cannot take,
  * and no other endpoint would get any.
  */
@@ -73,7 +73,32 @@ export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<C
     full(p.workspaceRoom),
     p.scan ?? Math.min(1_000, Math.max(64, 2 * p.limit)),
   );
-  const chosen = withinRoom(window, p);
+  return lease(db, withinRoom(window, p), p);
+}
+
+/**
+ * Tops up what this process holds of one endpoint: leases at most `limit` of its due deliveries,
+ * oldest due first, if it is enabled and its secret can be read. One index range
+ * (webhook_deliveries_due_by_endpoint), whatever the other endpoints have due. Leased the same
+ * way as claimDueDeliveries'.
+ */
+export async function claimDueOfEndpoint(db: Queries, p: { now: number; leaseUntil: number; endpointId: string; limit: number }): Promise<ClaimedDelivery[]> {
+  const due = await db.rows<{ id: string }>(
+    `select d.id from webhook_deliveries d
+     where d.endpoint_id = ? and d.status = 'pending' and d.next_attempt_at <= ?
+       and (d.lease_until is null or d.lease_until <= ?)
+       and exists (select 1 from webhook_endpoints w where w.id = d.endpoint_id and w.enabled = 1 and w.secret_unreadable_since is null)
+     order by d.next_attempt_at limit ?`,
+    p.endpointId,
+    p.now,
+    p.now,
+    p.limit,
+  );
+  return lease(db, due.map((r) => r.id), p);
+}
+
+/** Leases those of `chosen` still due and unleased, and reads them for sending, in due order. */
+async function lease(db: Queries, chosen: string[], p: { now: number; leaseUntil: number }): Promise<ClaimedDelivery[]> {
   if (chosen.length === 0) return [];
   // On PostgreSQL the rows another instance is leasing right now are skipped, not waited for
   // (SKIP LOCKED): claims never queue behind each other nor deadlock. SQLite has one writer.
@@ -88,7 +113,7 @@ export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<C
       `with leased as (
          update webhook_deliveries set lease_until = ? where id in (${claimable('id = any(?::text[])')} for update skip locked)
          returning id, attempts, endpoint_id, workspace_id, event_id, next_attempt_at)
-       select d.id, d.attempts, d.endpoint_id, d.workspace_id, d.event_id, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
+       select d.id, d.attempts, d.endpoint_id, d.workspace_id, d.event_id, d.next_attempt_at, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
        from leased d
        join events ev on ev.id = d.event_id
        join webhook_endpoints w on w.id = d.endpoint_id
@@ -106,7 +131,7 @@ export async function claimDueDeliveries(db: Queries, p: ClaimLimits): Promise<C
   );
   if (leased.length === 0) return [];
   return db.rows<ClaimedDelivery>(
-    `select d.id, d.attempts, d.endpoint_id, d.workspace_id, d.event_id, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
+    `select d.id, d.attempts, d.endpoint_id, d.workspace_id, d.event_id, d.next_attempt_at, ev.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
      from webhook_deliveries d
      join events ev on ev.id = d.event_id
      join webhook_endpoints w on w.id = d.endpoint_id

@@ -9,6 +9,7 @@ import {
   type ClaimedDelivery,
   type ClaimLimits,
   claimDueDeliveries,
+  claimDueOfEndpoint,
   disableEndpoint,
   enabledEndpoints,
   recordAttempt,
@@ -52,6 +53,22 @@ export interface DispatcherOptions {
   pollMs?: number;
 }
 
+/** A delivery this process has leased: waiting for a slot, or being sent. */
+interface Held {
+  d: ClaimedDelivery;
+  /** Aborting it gives a waiting delivery back, or cuts its attempt off. */
+  controller: AbortController;
+  /** The end of the lease this process last wrote for it. */
+  leaseUntil: number;
+  sending: boolean;
+}
+
+/** What an endpoint or a workspace holds, and how many of those are being sent. */
+interface Share {
+  held: Set<Held>;
+  sending: number;
+}
+
 /**
  * Delivers the outbox. Claims due deliveries with a lease (deliveries.repo.ts), sends each outside
  * any transaction, and records the outcome (group-committed with other writes). Woken right
@@ -62,15 +79,21 @@ export interface DispatcherOptions {
  * workspace, and in all. Attempts to an endpoint that is deleted or disabled are cut off.
  */
 export class Dispatcher {
-  /** Attempts in flight per endpoint (each can be cut off), and per workspace. */
-  private readonly byEndpoint = new Map<string, Set<AbortController>>();
-  private readonly byWorkspace = new Map<string, number>();
-  /** Attempts in flight by delivery, with the end of the lease this process last wrote for each. */
-  private readonly leases = new Map<string, { controller: AbortController; leaseUntil: number }>();
+  /** Deliveries held, by id; and by endpoint and by workspace. */
+  private readonly held = new Map<string, Held>();
+  private readonly byEndpoint = new Map<string, Share>();
+  private readonly byWorkspace = new Map<string, Share>();
+  /** Held deliveries waiting for a slot, oldest due first. */
+  private waiting: Held[] = [];
+  /** Attempts being sent, in all. */
+  private sending = 0;
   private renewing = false;
+  /** Attempts, and the releases of deliveries given back: what stop() waits for. */
   private readonly running = new Set<Promise<void>>();
-  private total = 0;
   private scheduled = false;
+  /** What the next claim is for: anything due (wake()), or topping up these endpoints only. */
+  private claimAll = false;
+  private readonly topUps = new Set<string>();
   /** A claim is running; `again`: something woke the dispatcher meanwhile, so claim once more after it. */
   private pumping: Promise<void> | undefined;
   private again = false;
@@ -150,6 +173,11 @@ export class Dispatcher {
 
   /** Look for due deliveries soon (after the current commit). Cheap to call often. */
   wake(): void {
+    this.claimAll = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.stopped) return;
     // One claim at a time: a claim counts the room left by the attempts in flight, and those it
     // starts are counted only once it has returned. A wake during a claim may be for deliveries
@@ -167,14 +195,15 @@ export class Dispatcher {
     });
   }
 
-  /** Stops claiming; waits up to `graceMs` for attempts in flight. The rest stays due. */
+  /** Stops claiming; gives back the deliveries waiting for a slot; waits up to `graceMs` for attempts in flight. The rest stays due. */
   async stop(graceMs = 15_000): Promise<void> {
     this.stopped = true;
     this.started = false;
     clearInterval(this.timer);
     // Leases are still renewed for the attempts waited for below.
-    // A claim under way starts its attempts (they are leased): wait for it, so they are waited for too.
+    // A claim under way holds what it leased: wait for it, so that those are given back too.
     await this.pumping;
+    for (const h of this.waiting) h.controller.abort();
     if (this.running.size > 0) {
       let timeout: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => (timeout = setTimeout(r, graceMs)))]);
@@ -191,13 +220,13 @@ export class Dispatcher {
    */
   private async renewLeases(): Promise<void> {
     const now = this.deps.clock.now();
-    for (const lease of this.leases.values()) if (lease.leaseUntil - now <= this.leaseMs / 3) lease.controller.abort();
-    if (this.leases.size === 0 || this.renewing) return;
+    for (const lease of this.held.values()) if (lease.leaseUntil - now <= this.leaseMs / 3) lease.controller.abort();
+    if (this.held.size === 0 || this.renewing) return;
     this.renewing = true;
     const leaseUntil = now + this.leaseMs;
     // By the lease each holds now: after the first renewal, nearly all hold the same.
     const byHeld = new Map<number, string[]>();
-    for (const [id, lease] of this.leases) {
+    for (const [id, lease] of this.held) {
       if (lease.controller.signal.aborted) continue;
       const ids = byHeld.get(lease.leaseUntil);
       if (ids) ids.push(id);
@@ -207,7 +236,7 @@ export class Dispatcher {
       for (const [heldUntil, ids] of byHeld) {
         const renewed = await this.deps.db.write((t) => renewLeases(t, ids, heldUntil, leaseUntil));
         for (const id of ids) {
-          const lease = this.leases.get(id);
+          const lease = this.held.get(id);
           if (!lease) continue;
           if (renewed.has(id)) lease.leaseUntil = leaseUntil;
           else if (lease.leaseUntil === heldUntil) {
@@ -217,14 +246,23 @@ export class Dispatcher {
         }
       }
     } catch (err) {
-      this.deps.log.error({ err, attempts: this.leases.size }, 'renewing webhook delivery leases failed');
+      this.deps.log.error({ err, deliveries: this.held.size }, 'renewing webhook delivery leases failed');
     } finally {
       this.renewing = false;
     }
   }
 
   get attemptsInFlight(): number {
-    return this.total;
+    return this.sending;
+  }
+
+  /** Attempts being sent to one endpoint, or to the endpoints of one workspace (deliveries held and waiting are not counted). */
+  attemptsInFlightTo(endpointId: string): number {
+    return this.byEndpoint.get(endpointId)?.sending ?? 0;
+  }
+
+  attemptsInFlightOf(workspaceId: string): number {
+    return this.byWorkspace.get(workspaceId)?.sending ?? 0;
   }
 
   /** Claims what there is room for and starts the attempts. Never rejects. */
@@ -233,56 +271,82 @@ export class Dispatcher {
       this.pumping = undefined;
       if (this.again) {
         this.again = false;
-        this.wake();
+        this.schedule();
       }
     });
     this.pumping = pumping;
     return pumping;
   }
 
+  /**
+   * Claims ahead: up to twice what may be sent at once (per endpoint, per workspace, in all), so
+   * that under a backlog a finished attempt's slot goes at once to a delivery already held.
+   * Once half of an endpoint's held deliveries are sent, only that endpoint is topped up, from
+   * its own due deliveries: reading a window of every endpoint's due deliveries once per attempt
+   * to take one was most of a delivery's cost (profiled). Anything else due is claimed on a wake
+   * (a commit, the poll, a slot nobody held could take). Narrowed endpoints hold nothing ahead:
+   * their deliveries stay free for whoever can send them.
+   */
   private async claimAndStart(): Promise<void> {
     if (this.stopped) return;
-    const room = this.concurrency - this.total;
+    const all = this.claimAll;
+    const topUps = [...this.topUps];
+    this.claimAll = false;
+    this.topUps.clear();
+    const room = 2 * this.concurrency - this.held.size;
     if (room <= 0) return;
     const now = this.deps.clock.now();
-    let claimed: ClaimedDelivery[];
+    const leaseUntil = now + this.leaseMs;
+    let claimed: ClaimedDelivery[] = [];
     try {
-      claimed = await claimDueDeliveries(this.deps.db, {
-        now,
-        leaseUntil: now + this.leaseMs,
-        limit: room,
-        perEndpoint: this.perEndpoint,
-        perWorkspace: this.perWorkspace,
-        ...this.roomLeft(),
-      });
+      if (all) {
+        claimed = await claimDueDeliveries(this.deps.db, {
+          now,
+          leaseUntil,
+          limit: room,
+          perEndpoint: 2 * this.perEndpoint,
+          perWorkspace: 2 * this.perWorkspace,
+          ...this.roomLeft(),
+        });
+        // A full claim suggests more is due: look again once these are under way.
+        if (claimed.length === room) this.wake();
+      } else {
+        for (const endpointId of topUps) {
+          const limit = Math.min(this.topUpRoom(endpointId), room - claimed.length);
+          if (limit > 0) claimed.push(...(await claimDueOfEndpoint(this.deps.db, { now, leaseUntil, endpointId, limit })));
+        }
+      }
     } catch (err) {
       this.deps.log.error({ err }, 'claiming webhook deliveries failed');
-      return;
     }
-    // Started even when stop() came during the claim: it waits for them like for the others.
-    for (const delivery of claimed) {
-      const attempt = this.attempt(delivery, now + this.leaseMs).catch((err: unknown) => this.deps.log.error({ err, delivery: delivery.id }, 'webhook attempt failed'));
-      this.running.add(attempt);
-      void attempt.finally(() => this.running.delete(attempt));
-    }
-    // A full claim suggests more is due: look again once these are under way.
-    if (claimed.length === room) this.again = true;
+    for (const d of claimed) this.hold(d, leaseUntil);
+    // Due order across claims (stable: a claim's own come in due order).
+    if (claimed.length > 0) this.waiting.sort((a, b) => a.d.next_attempt_at - b.d.next_attempt_at);
+    this.startWaiting();
   }
 
-  /** Room of the endpoints and workspaces that have less than the defaults, and of the narrowed endpoints together. */
+  /** What an endpoint that holds deliveries may take more: within its claim-ahead bound and its workspace's. */
+  private topUpRoom(endpointId: string): number {
+    const endpoint = this.byEndpoint.get(endpointId);
+    if (!endpoint || this.breakers.slots(endpointId) < this.perEndpoint) return 0;
+    const workspace = this.byWorkspace.get([...endpoint.held][0]!.d.workspace_id)!;
+    return Math.min(2 * this.perEndpoint - endpoint.held.size, 2 * this.perWorkspace - workspace.held.size);
+  }
+
+  /** Room of the endpoints and workspaces that hold some, or are narrowed, and of the narrowed endpoints together. */
   private roomLeft(): Pick<ClaimLimits, 'endpointRoom' | 'workspaceRoom' | 'narrowed'> {
     const endpointRoom: Record<string, number> = {};
     const narrowed = new Set<string>();
-    let narrowedInFlight = 0;
+    let narrowedHeld = 0;
     for (const [id, slots] of this.breakers.narrowedEndpoints()) {
       endpointRoom[id] = slots;
       narrowed.add(id);
-      narrowedInFlight += this.byEndpoint.get(id)?.size ?? 0;
+      narrowedHeld += this.byEndpoint.get(id)?.held.size ?? 0;
     }
-    for (const [id, attempts] of this.byEndpoint) endpointRoom[id] = this.breakers.slots(id) - attempts.size;
+    for (const [id, share] of this.byEndpoint) endpointRoom[id] = (narrowed.has(id) ? 1 : 2) * this.breakers.slots(id) - share.held.size;
     const workspaceRoom: Record<string, number> = {};
-    for (const [id, n] of this.byWorkspace) workspaceRoom[id] = this.perWorkspace - n;
-    return { endpointRoom, workspaceRoom, narrowed: { endpoints: narrowed, room: this.narrowed - narrowedInFlight } };
+    for (const [id, share] of this.byWorkspace) workspaceRoom[id] = 2 * this.perWorkspace - share.held.size;
+    return { endpointRoom, workspaceRoom, narrowed: { endpoints: narrowed, room: this.narrowed - narrowedHeld } };
   }
 
   /** Never rejects. */
@@ -301,26 +365,84 @@ export class Dispatcher {
 
   private cutOff(endpointId: string): void {
     this.breakers.forget(endpointId);
-    for (const controller of this.byEndpoint.get(endpointId) ?? []) controller.abort();
+    for (const h of this.byEndpoint.get(endpointId)?.held ?? []) h.controller.abort();
   }
 
-  private async attempt(d: ClaimedDelivery, leaseUntil: number): Promise<void> {
-    const controller = new AbortController();
-    this.leases.set(d.id, { controller, leaseUntil });
-    const ofEndpoint = this.byEndpoint.get(d.endpoint_id) ?? new Set();
-    this.byEndpoint.set(d.endpoint_id, ofEndpoint.add(controller));
-    this.byWorkspace.set(d.workspace_id, (this.byWorkspace.get(d.workspace_id) ?? 0) + 1);
-    this.total++;
+  private hold(d: ClaimedDelivery, leaseUntil: number): void {
+    const h: Held = { d, controller: new AbortController(), leaseUntil, sending: false };
+    this.held.set(d.id, h);
+    share(this.byEndpoint, d.endpoint_id).held.add(h);
+    share(this.byWorkspace, d.workspace_id).held.add(h);
+    this.waiting.push(h);
+    // Aborted while waiting (stop, endpoint removed, lease lapsing or lost): given back. While
+    // being sent, the attempt sees the abort itself.
+    h.controller.signal.addEventListener('abort', () => {
+      if (h.sending) return;
+      this.waiting = this.waiting.filter((w) => w !== h);
+      this.drop(h);
+      const release = this.deps.db
+        .write(async (t) => void (await releaseLease(t, d.id, h.leaseUntil)))
+        .catch((err: unknown) => this.deps.log.error({ err, delivery: d.id }, 'giving back a webhook delivery failed; its lease lapses'));
+      this.running.add(release);
+      void release.finally(() => this.running.delete(release));
+    });
+  }
+
+  private drop(h: Held): void {
+    this.held.delete(h.d.id);
+    unshare(this.byEndpoint, h.d.endpoint_id, h);
+    unshare(this.byWorkspace, h.d.workspace_id, h);
+  }
+
+  /** Starts the waiting deliveries there are slots for, oldest due first; returns how many. */
+  private startWaiting(): number {
+    if (this.stopped) return 0;
+    let narrowedSending = 0;
+    for (const [id] of this.breakers.narrowedEndpoints()) narrowedSending += this.byEndpoint.get(id)?.sending ?? 0;
+    const still: Held[] = [];
+    const starting: Held[] = [];
+    for (const h of this.waiting) {
+      const slots = this.breakers.slots(h.d.endpoint_id);
+      const isNarrowed = slots < this.perEndpoint;
+      const fits =
+        this.sending < this.concurrency &&
+        this.byEndpoint.get(h.d.endpoint_id)!.sending < slots &&
+        this.byWorkspace.get(h.d.workspace_id)!.sending < this.perWorkspace &&
+        (!isNarrowed || narrowedSending < this.narrowed);
+      if (!fits) {
+        still.push(h);
+        continue;
+      }
+      if (isNarrowed) narrowedSending++;
+      h.sending = true;
+      this.byEndpoint.get(h.d.endpoint_id)!.sending++;
+      this.byWorkspace.get(h.d.workspace_id)!.sending++;
+      this.sending++;
+      starting.push(h);
+    }
+    // Started once the counts and the waiting list are settled: an attempt that ends at once starts the next itself.
+    this.waiting = still;
+    for (const h of starting) {
+      const attempt = this.attempt(h).catch((err: unknown) => this.deps.log.error({ err, delivery: h.d.id }, 'webhook attempt failed'));
+      this.running.add(attempt);
+      void attempt.finally(() => this.running.delete(attempt));
+    }
+    return starting.length;
+  }
+
+  /** Sends a held delivery, counted as sending by startWaiting. */
+  private async attempt(h: Held): Promise<void> {
+    const { d, controller } = h;
     let result: AttemptResult | undefined;
     try {
       const startedAt = this.deps.clock.now();
       const secrets = this.signingSecrets.of(d.endpoint_id, d, startedAt);
-      if (!secrets) return await this.holdForRotation(d, startedAt);
+      if (!secrets) return await this.holdForRotation(h, startedAt);
       const headers = this.deps.headers({ msgId: d.event_id, timestampSeconds: Math.floor(startedAt / 1000), body: d.payload, secrets });
       result = await this.deps.send({ url: d.url, headers, body: d.payload }, controller.signal);
       const log = { delivery: d.id, event: d.event_id, endpoint: d.endpoint_id, attempt: d.attempts + 1, ms: result.durationMs };
       if (result.errorClass === 'cancelled') {
-        await this.deps.db.write((t) => releaseLease(t, d.id, this.leases.get(d.id)!.leaseUntil));
+        await this.deps.db.write((t) => releaseLease(t, d.id, h.leaseUntil));
         this.deps.log.info(log, 'webhook attempt cut off: the endpoint was deleted or disabled, or its lease could not be renewed');
         return;
       }
@@ -331,14 +453,19 @@ export class Dispatcher {
       // The circuit and the counts change together, so no claim sees a closed circuit with the
       // probe that closed it still counted in flight, or the reverse.
       if (result) this.noteCircuit(d.endpoint_id, result);
-      this.leases.delete(d.id);
-      ofEndpoint.delete(controller);
-      if (ofEndpoint.size === 0) this.byEndpoint.delete(d.endpoint_id);
-      const n = this.byWorkspace.get(d.workspace_id)! - 1;
-      if (n === 0) this.byWorkspace.delete(d.workspace_id);
-      else this.byWorkspace.set(d.workspace_id, n);
-      this.total--;
-      this.wake();
+      this.byEndpoint.get(d.endpoint_id)!.sending--;
+      this.byWorkspace.get(d.workspace_id)!.sending--;
+      this.sending--;
+      this.drop(h);
+      const started = this.startWaiting();
+      // A slot nobody held could take: anything due may have it. Otherwise this endpoint is
+      // topped up once half of what it held ahead is sent: a backlog is claimed in chunks.
+      const here = this.byEndpoint.get(d.endpoint_id);
+      if (started === 0 || !here) this.wake();
+      else if (here.held.size - here.sending <= this.perEndpoint / 2) {
+        this.topUps.add(d.endpoint_id);
+        this.schedule();
+      }
     }
   }
 
@@ -348,10 +475,11 @@ export class Dispatcher {
    * LINKQR_SECRET) or an altered row. Sending unsigned or wrongly signed is pointless and failing
    * the delivery would lose it after the retries: it waits, with the endpoint's others, for a rotation.
    */
-  private async holdForRotation(d: ClaimedDelivery, at: number): Promise<void> {
+  private async holdForRotation(h: Held, at: number): Promise<void> {
+    const { d } = h;
     await this.deps.db.write(async (t) => {
       await markSecretUnreadable(t, d.endpoint_id, at);
-      await releaseLease(t, d.id, this.leases.get(d.id)!.leaseUntil);
+      await releaseLease(t, d.id, h.leaseUntil);
     });
     this.deps.log.error(
       { endpoint: d.endpoint_id, delivery: d.id },
@@ -361,6 +489,8 @@ export class Dispatcher {
 
   private noteCircuit(endpointId: string, result: AttemptResult): void {
     const change = this.breakers.record(endpointId, result);
+    // A narrowed endpoint holds nothing ahead (claimAndStart).
+    if (this.breakers.slots(endpointId) < this.perEndpoint) for (const h of this.waiting) if (h.d.endpoint_id === endpointId) h.controller.abort();
     if (change === 'opened') {
       this.deps.log.warn({ endpoint: endpointId, error: result.errorClass }, 'webhook endpoint does not answer: one attempt at a time until one succeeds');
     } else if (change === 'closed') {
@@ -405,4 +535,16 @@ export class Dispatcher {
           : undefined;
     if (reason) await this.deps.db.write((t) => disableEndpoint(t, d.endpoint_id, reason, at));
   }
+}
+
+function share(shares: Map<string, Share>, id: string): Share {
+  let s = shares.get(id);
+  if (!s) shares.set(id, (s = { held: new Set(), sending: 0 }));
+  return s;
+}
+
+function unshare(shares: Map<string, Share>, id: string, h: Held): void {
+  const s = shares.get(id)!;
+  s.held.delete(h);
+  if (s.held.size === 0) shares.delete(id);
 }

@@ -66,9 +66,11 @@ async function scenario(ctx: TestContext, opts: { dispatcher?: DispatcherOptions
     async api(workspace: string, method: string, path: string, body?: unknown) {
       return t.request(method, path, { key: await keyOf(workspace), body });
     },
-    /** Deliveries leased right now (an attempt in flight), of one endpoint or of a whole workspace. */
-    leasedOfEndpoint: async (endpointId: string) =>
-      (await db.row<{ n: number }>('select count(*) as n from webhook_deliveries where endpoint_id = ? and lease_until is not null', endpointId))!.n,
+    /** Attempts in flight right now, to one endpoint or to a whole workspace's (the dispatcher also holds deliveries ahead, leased, that are not sent yet). */
+    inFlightToEndpoint: async (endpointId: string) => t.server.dispatcher.attemptsInFlightTo(endpointId),
+    inFlightOfWorkspace: async (workspace: string) =>
+      t.server.dispatcher.attemptsInFlightOf((await db.row<{ id: string }>('select id from workspaces where name = ?', workspace))!.id),
+    /** Deliveries of a workspace leased right now (sent, or held ahead). */
     leasedOfWorkspace: async (workspace: string) =>
       (await db.row<{ n: number }>(
         'select count(*) as n from webhook_deliveries d join workspaces w on w.id = d.workspace_id where w.name = ? and d.lease_until is not null',
@@ -117,8 +119,8 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     // The hanging attempts never time out here: the event must not wait for them.
     await healthy.waitFor(1);
     assert.equal(await s.attemptsOfWorkspace('Stuck'), 0, 'it arrived while every attempt of the hanging workspace was still in flight');
-    const leased = await s.leasedOfWorkspace('Stuck');
-    assert.ok(leased <= 16, `the hanging workspace holds ${leased} attempts (its bound is 16)`);
+    const inFlight = await s.inFlightOfWorkspace('Stuck');
+    assert.ok(inFlight <= 16, `the hanging workspace has ${inFlight} attempts in flight (its bound is 16)`);
   });
 
   test('a receiver that sends its status line and then stalls is narrowed like one that never answers, even with 200', async (ctx) => {
@@ -127,7 +129,7 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     // Counted as each request arrives (the receiver answers synchronously: the count is awaited later).
     const inFlightAtArrivalQueries: Promise<number>[] = [];
     const r = await s.receiver((_hook, n) => {
-      inFlightAtArrivalQueries.push(s.leasedOfEndpoint(endpointId));
+      inFlightAtArrivalQueries.push(s.inFlightToEndpoint(endpointId));
       // 200 and 500 status lines whose bodies never finish; from the 11th on, whole answers.
       return n <= 10 ? { stall: n % 2 ? 200 : 500 } : { status: 200 };
     });
@@ -139,7 +141,7 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     // once the sender has read every status line of the round.
     for (const arrived of [8, 9, 10]) {
       await r.waitFor(arrived);
-      await eventually(async () => statusLines.count === arrived && (await s.leasedOfEndpoint(endpointId)) === (arrived === 8 ? 8 : 1));
+      await eventually(async () => statusLines.count === arrived && (await s.inFlightToEndpoint(endpointId)) === (arrived === 8 ? 8 : 1));
       // The counts taken as these requests arrived, before the timeout changes them.
       await Promise.all(inFlightAtArrivalQueries);
       s.timeOut();
@@ -167,7 +169,7 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     const workspaces = ['Stuck A', 'Stuck B', 'Stuck C', 'Stuck D'];
     // Two endpoints each, so that the first round of attempts reaches every one of them.
     for (const w of workspaces) for (let i = 0; i < 2; i++) await s.endpoint(w, `${stuck.url}/${w.at(-1)}${i}`, ['link.created']);
-    const stuckInFlight = async () => (await Promise.all(workspaces.map((w) => s.leasedOfWorkspace(w)))).reduce((n, leased) => n + leased, 0);
+    const stuckInFlight = async () => (await Promise.all(workspaces.map((w) => s.inFlightOfWorkspace(w)))).reduce((n, inFlight) => n + inFlight, 0);
     /** The hanging attempts in flight when the healthy receiver got its event (counted as it arrives, awaited later). */
     const inFlightAtArrival: Promise<number>[] = [];
     const healthy = await s.receiver(() => {
@@ -214,7 +216,7 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     const inFlightAtArrivalQueries: Promise<number>[] = [];
     const inFlightAtArrival = () => Promise.all(inFlightAtArrivalQueries);
     const r = await s.receiver((_hook, n) => {
-      inFlightAtArrivalQueries.push(s.leasedOfEndpoint(endpointId));
+      inFlightAtArrivalQueries.push(s.inFlightToEndpoint(endpointId));
       // The first 8 and two probes hang; from the 11th on, the receiver is back.
       return n <= 10 ? 'hang' : { status: 200 };
     });
@@ -225,12 +227,12 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     // 8 at once, as for any endpoint; they time out together.
     await r.waitFor(8);
     assert.equal(Math.max(...(await inFlightAtArrival()).slice(0, 8)), 8);
-    await eventually(async () => (await s.leasedOfEndpoint(endpointId)) === 8);
+    await eventually(async () => (await s.inFlightToEndpoint(endpointId)) === 8);
     s.timeOut();
     // Then one probe at a time while it keeps timing out, though 16 more deliveries are due…
     for (const arrived of [9, 10]) {
       await r.waitFor(arrived);
-      await eventually(async () => (await s.leasedOfEndpoint(endpointId)) === 1);
+      await eventually(async () => (await s.inFlightToEndpoint(endpointId)) === 1);
       // The counts taken as these requests arrived, before the timeout changes them.
       await inFlightAtArrival();
       s.timeOut();
@@ -265,16 +267,16 @@ describe('webhook dispatcher fairness', { concurrency: true }, () => {
     const old = await s.receiver(() => 'hang');
     const id = (await s.endpoint('Acme', `${old.url}/hooks`, ['link.created'])).id;
     for (let i = 0; i < 16; i++) await s.link('Acme', `https://example.com/moved/${i}`);
-    await eventually(async () => old.received.length === 8 && (await s.leasedOfEndpoint(id)) === 8);
+    await eventually(async () => old.received.length === 8 && (await s.inFlightToEndpoint(id)) === 8);
     s.timeOut();
     // Eight timeouts: the circuit is open, one probe at a time.
-    await eventually(async () => old.received.length === 9 && (await s.leasedOfEndpoint(id)) === 1);
+    await eventually(async () => old.received.length === 9 && (await s.inFlightToEndpoint(id)) === 1);
 
     const fresh = await s.receiver(() => 'hang');
     const moved = await s.api('Acme', 'PATCH', `/api/v1/webhooks/${id}`, { url: `${fresh.url}/hooks` });
     assert.equal(moved.status, 200, moved.text);
     // The probe is cut off and sent again, with the other seven due, to the new receiver: 8 at once.
-    await eventually(async () => fresh.received.length === 8 && (await s.leasedOfEndpoint(id)) === 8);
+    await eventually(async () => fresh.received.length === 8 && (await s.inFlightToEndpoint(id)) === 8);
     assert.equal(old.received.length, 9, 'nothing more to the old receiver');
   });
 
