@@ -6,9 +6,10 @@
 //            requests go to the long tail beyond the newest 1,000
 //   uniform  over all links: the worst case, each click touching cold pages (its link's counters,
 //            index entry and rollup rows) and most lookups missing the cache
-//   npm run build && node scripts/bench/redirect-scale.mjs   (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS)
+// Each run also reports the server's peak RSS and its redirect cache's hit rate (from /metrics).
+//   npm run build && node scripts/bench/redirect-scale.mjs   (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_TRAFFIC)
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -68,8 +69,14 @@ async function run({ dataDir, slugFile }, traffic) {
   const url = `http://127.0.0.1:${port}`;
   const server = await startPinned([BIN, 'serve', '--port', String(port)], { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn' }, `${url}/healthz`);
   const out = execFileSync('taskset', ['-c', LOAD_CORE, process.execPath, import.meta.filename, 'load', url, slugFile, traffic], { maxBuffer: 1 << 26 });
+  // taskset execs node: the child's pid is the server's. VmHWM: the peak resident set so far.
+  const peakRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))[1]) / 1024;
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const cache = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const hits = cache('linkqr_redirect_cache_requests_total\\{result="hit"\\}');
+  const misses = cache('linkqr_redirect_cache_requests_total\\{result="miss"\\}');
   await server.stop();
-  return JSON.parse(out.toString());
+  return { ...JSON.parse(out.toString()), peakRssMb, hitRate: hits / (hits + misses), cacheEntries: cache('linkqr_redirect_cache_entries') };
 }
 
 const small = await setUp(1_000);
@@ -81,7 +88,10 @@ for (let round = 1; round <= ROUNDS; round++) {
     for (const [name, set] of [['1k links', small], ['1M links', large]]) {
       const r = await run(set, traffic);
       (results[`${traffic} ${name}`] ??= []).push(r);
-      console.log(`round ${round}: ${traffic.padEnd(7)} ${name} ${fmt(r.rps)} req/s, p99 ${r.p99} ms, ${fmt(r.redirects)} redirects, ${r.other} other, ${r.errors} errors`);
+      console.log(
+        `round ${round}: ${traffic.padEnd(7)} ${name} ${fmt(r.rps)} req/s, p99 ${r.p99} ms, ${fmt(r.redirects)} redirects, ${r.other} other, ${r.errors} errors; ` +
+          `peak RSS ${fmt(r.peakRssMb)} MB, redirect cache ${(r.hitRate * 100).toFixed(1)}% hits, ${fmt(r.cacheEntries)} entries`,
+      );
     }
   }
 }
@@ -90,7 +100,8 @@ let ok = Object.values(results).every((rs) => rs.every((r) => r.other === 0 && r
 for (const traffic of TRAFFIC) {
   const s = median(results[`${traffic} 1k links`].map((r) => r.rps));
   const l = median(results[`${traffic} 1M links`].map((r) => r.rps));
-  console.log(`  ${traffic.padEnd(7)}: 1k links ${fmt(s)} req/s | 1M links ${fmt(l)} req/s | ratio ${(l / s).toFixed(2)}${traffic === 'hotset' ? ' (target >= 0.90)' : ''}`);
+  const rss = Math.max(...results[`${traffic} 1M links`].map((r) => r.peakRssMb));
+  console.log(`  ${traffic.padEnd(7)}: 1k links ${fmt(s)} req/s | 1M links ${fmt(l)} req/s | ratio ${(l / s).toFixed(2)}${traffic === 'hotset' ? ' (target >= 0.90)' : ''} | peak RSS at 1M links ${fmt(rss)} MB`);
   if (traffic === 'hotset') ok &&= l / s >= 0.9;
 }
 for (const set of [small, large]) rmSync(set.dataDir, { recursive: true, force: true });

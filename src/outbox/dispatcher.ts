@@ -53,9 +53,22 @@ export interface DispatcherOptions {
   pollMs?: number;
 }
 
+/**
+ * How long a delivery held ahead may wait for a slot; one that waited longer is given back and
+ * claimed afresh. It carries the endpoint's URL and secret as its claim read them, so this bounds
+ * how long a change made on another instance (a new URL, a rotated secret, a disabled endpoint)
+ * can miss it; a change made on this one gives back what is waiting at once (endpointsChanged).
+ */
+const HOLD_AHEAD_MS = 500;
+
+/** Only endpoints whose last attempt was answered within this are held ahead for: a slow receiver's would wait past HOLD_AHEAD_MS. */
+const QUICK_ANSWER_MS = 100;
+
 /** A delivery this process has leased: waiting for a slot, or being sent. */
 interface Held {
   d: ClaimedDelivery;
+  /** When it was claimed (performance.now()). */
+  heldAt: number;
   /** Aborting it gives a waiting delivery back, or cuts its attempt off. */
   controller: AbortController;
   /** The end of the lease this process last wrote for it. */
@@ -85,6 +98,8 @@ export class Dispatcher {
   private readonly byWorkspace = new Map<string, Share>();
   /** Held deliveries waiting for a slot, oldest due first. */
   private waiting: Held[] = [];
+  /** Endpoints whose last attempt was answered within QUICK_ANSWER_MS: held ahead for. */
+  private readonly quick = new Set<string>();
   /** Attempts being sent, in all. */
   private sending = 0;
   private renewing = false;
@@ -166,6 +181,8 @@ export class Dispatcher {
    */
   endpointsChanged(pointedElsewhere: readonly string[] = []): void {
     for (const id of pointedElsewhere) this.cutOff(id);
+    // What waits was read before the change: claimed again, it is read afresh.
+    for (const h of this.waiting) h.controller.abort();
     // Handles its own failure (logged).
     void this.cutOffRemovedEndpoints();
     this.wake();
@@ -289,12 +306,13 @@ export class Dispatcher {
    */
   private async claimAndStart(): Promise<void> {
     if (this.stopped) return;
+    // No room: what was asked for stays asked for, until a finished attempt makes room.
+    const room = 2 * this.concurrency - this.held.size;
+    if (room <= 0) return;
     const all = this.claimAll;
     const topUps = [...this.topUps];
     this.claimAll = false;
     this.topUps.clear();
-    const room = 2 * this.concurrency - this.held.size;
-    if (room <= 0) return;
     const now = this.deps.clock.now();
     const leaseUntil = now + this.leaseMs;
     let claimed: ClaimedDelivery[] = [];
@@ -304,22 +322,26 @@ export class Dispatcher {
           now,
           leaseUntil,
           limit: room,
-          perEndpoint: 2 * this.perEndpoint,
+          perEndpoint: this.perEndpoint,
           perWorkspace: 2 * this.perWorkspace,
           ...this.roomLeft(),
         });
         // A full claim suggests more is due: look again once these are under way.
         if (claimed.length === room) this.wake();
+        for (const d of claimed) this.hold(d, leaseUntil);
       } else {
         for (const endpointId of topUps) {
-          const limit = Math.min(this.topUpRoom(endpointId), room - claimed.length);
-          if (limit > 0) claimed.push(...(await claimDueOfEndpoint(this.deps.db, { now, leaseUntil, endpointId, limit })));
+          // Held at once, so that the next endpoint's room counts them (they may share a workspace).
+          const limit = Math.min(this.topUpRoom(endpointId), 2 * this.concurrency - this.held.size);
+          if (limit <= 0) continue;
+          const topUp = await claimDueOfEndpoint(this.deps.db, { now, leaseUntil, endpointId, limit });
+          for (const d of topUp) this.hold(d, leaseUntil);
+          claimed.push(...topUp);
         }
       }
     } catch (err) {
       this.deps.log.error({ err }, 'claiming webhook deliveries failed');
     }
-    for (const d of claimed) this.hold(d, leaseUntil);
     // Due order across claims (stable: a claim's own come in due order).
     if (claimed.length > 0) this.waiting.sort((a, b) => a.d.next_attempt_at - b.d.next_attempt_at);
     this.startWaiting();
@@ -328,12 +350,17 @@ export class Dispatcher {
   /** What an endpoint that holds deliveries may take more: within its claim-ahead bound and its workspace's. */
   private topUpRoom(endpointId: string): number {
     const endpoint = this.byEndpoint.get(endpointId);
-    if (!endpoint || this.breakers.slots(endpointId) < this.perEndpoint) return 0;
+    if (!endpoint || !this.aheadFor(endpointId)) return 0;
     const workspace = this.byWorkspace.get([...endpoint.held][0]!.d.workspace_id)!;
     return Math.min(2 * this.perEndpoint - endpoint.held.size, 2 * this.perWorkspace - workspace.held.size);
   }
 
-  /** Room of the endpoints and workspaces that hold some, or are narrowed, and of the narrowed endpoints together. */
+  /** Held ahead for: answered quickly last time, and not narrowed. */
+  private aheadFor(endpointId: string): boolean {
+    return this.quick.has(endpointId) && this.breakers.slots(endpointId) === this.perEndpoint;
+  }
+
+  /** Room of the endpoints and workspaces that hold some, are quick or narrowed, and of the narrowed endpoints together. */
   private roomLeft(): Pick<ClaimLimits, 'endpointRoom' | 'workspaceRoom' | 'narrowed'> {
     const endpointRoom: Record<string, number> = {};
     const narrowed = new Set<string>();
@@ -343,7 +370,8 @@ export class Dispatcher {
       narrowed.add(id);
       narrowedHeld += this.byEndpoint.get(id)?.held.size ?? 0;
     }
-    for (const [id, share] of this.byEndpoint) endpointRoom[id] = (narrowed.has(id) ? 1 : 2) * this.breakers.slots(id) - share.held.size;
+    for (const [id, share] of this.byEndpoint) endpointRoom[id] = (this.aheadFor(id) ? 2 : 1) * this.breakers.slots(id) - share.held.size;
+    for (const id of this.quick) if (!(id in endpointRoom) && this.aheadFor(id)) endpointRoom[id] = 2 * this.perEndpoint;
     const workspaceRoom: Record<string, number> = {};
     for (const [id, share] of this.byWorkspace) workspaceRoom[id] = 2 * this.perWorkspace - share.held.size;
     return { endpointRoom, workspaceRoom, narrowed: { endpoints: narrowed, room: this.narrowed - narrowedHeld } };
@@ -365,11 +393,15 @@ export class Dispatcher {
 
   private cutOff(endpointId: string): void {
     this.breakers.forget(endpointId);
+    this.quick.delete(endpointId);
     for (const h of this.byEndpoint.get(endpointId)?.held ?? []) h.controller.abort();
   }
 
   private hold(d: ClaimedDelivery, leaseUntil: number): void {
-    const h: Held = { d, controller: new AbortController(), leaseUntil, sending: false };
+    // Claimed again after this process's lease on it lapsed (a stalled event loop): the old
+    // hold stops (its lease is no longer this one), the new one takes over.
+    this.held.get(d.id)?.controller.abort();
+    const h: Held = { d, heldAt: performance.now(), controller: new AbortController(), leaseUntil, sending: false };
     this.held.set(d.id, h);
     share(this.byEndpoint, d.endpoint_id).held.add(h);
     share(this.byWorkspace, d.workspace_id).held.add(h);
@@ -389,7 +421,7 @@ export class Dispatcher {
   }
 
   private drop(h: Held): void {
-    this.held.delete(h.d.id);
+    if (this.held.get(h.d.id) === h) this.held.delete(h.d.id);
     unshare(this.byEndpoint, h.d.endpoint_id, h);
     unshare(this.byWorkspace, h.d.workspace_id, h);
   }
@@ -401,7 +433,13 @@ export class Dispatcher {
     for (const [id] of this.breakers.narrowedEndpoints()) narrowedSending += this.byEndpoint.get(id)?.sending ?? 0;
     const still: Held[] = [];
     const starting: Held[] = [];
+    const stale: Held[] = [];
+    const staleBefore = performance.now() - HOLD_AHEAD_MS;
     for (const h of this.waiting) {
+      if (h.heldAt < staleBefore) {
+        stale.push(h);
+        continue;
+      }
       const slots = this.breakers.slots(h.d.endpoint_id);
       const isNarrowed = slots < this.perEndpoint;
       const fits =
@@ -422,6 +460,7 @@ export class Dispatcher {
     }
     // Started once the counts and the waiting list are settled: an attempt that ends at once starts the next itself.
     this.waiting = still;
+    for (const h of stale) h.controller.abort();
     for (const h of starting) {
       const attempt = this.attempt(h).catch((err: unknown) => this.deps.log.error({ err, delivery: h.d.id }, 'webhook attempt failed'));
       this.running.add(attempt);
@@ -447,6 +486,8 @@ export class Dispatcher {
         return;
       }
       this.deps.onAttempt?.(result.outcome, result.durationMs / 1000);
+      if (result.durationMs <= QUICK_ANSWER_MS) this.quick.add(d.endpoint_id);
+      else this.quick.delete(d.endpoint_id);
       await this.record(d, startedAt, result);
       this.deps.log.info({ ...log, outcome: result.outcome, status: result.statusCode, error: result.errorClass }, 'webhook attempt');
     } finally {
@@ -488,9 +529,10 @@ export class Dispatcher {
   }
 
   private noteCircuit(endpointId: string, result: AttemptResult): void {
+    const before = this.breakers.slots(endpointId);
     const change = this.breakers.record(endpointId, result);
-    // A narrowed endpoint holds nothing ahead (claimAndStart).
-    if (this.breakers.slots(endpointId) < this.perEndpoint) for (const h of this.waiting) if (h.d.endpoint_id === endpointId) h.controller.abort();
+    // A narrowed endpoint holds nothing ahead (aheadFor).
+    if (this.breakers.slots(endpointId) < before) for (const h of this.waiting) if (h.d.endpoint_id === endpointId) h.controller.abort();
     if (change === 'opened') {
       this.deps.log.warn({ endpoint: endpointId, error: result.errorClass }, 'webhook endpoint does not answer: one attempt at a time until one succeeds');
     } else if (change === 'closed') {
@@ -533,7 +575,10 @@ export class Dispatcher {
         : failingSince !== null && at - failingSince >= AUTO_DISABLE_AFTER_MS
           ? `No successful delivery since ${new Date(failingSince).toISOString()} (5 days of failures); fix the receiver, then enable the endpoint again.`
           : undefined;
-    if (reason) await this.deps.db.write((t) => disableEndpoint(t, d.endpoint_id, reason, at));
+    if (!reason) return;
+    await this.deps.db.write((t) => disableEndpoint(t, d.endpoint_id, reason, at));
+    // Its other deliveries, held or in flight, stay pending until it is enabled again.
+    this.cutOff(d.endpoint_id);
   }
 }
 
