@@ -7,7 +7,8 @@
 //   uniform  over all links: the worst case, each click touching cold pages (its link's counters,
 //            index entry and rollup rows) and most lookups missing the cache
 // Each run also reports the server's peak RSS and its redirect cache's hit rate (from /metrics).
-//   npm run build && node scripts/bench/redirect-scale.mjs   (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_TRAFFIC)
+//   npm run build && node scripts/bench/redirect-scale.mjs   (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_TRAFFIC,
+//    BENCH_SERVER_NODE_OPTIONS e.g. --cpu-prof)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,7 +68,7 @@ async function setUp(linkCount) {
 async function run({ dataDir, slugFile }, traffic) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server = await startPinned([BIN, 'serve', '--port', String(port)], { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn' }, `${url}/healthz`);
+  const server = await startPinned([BIN, 'serve', '--port', String(port)], { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn', ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}) }, `${url}/healthz`);
   const out = execFileSync('taskset', ['-c', LOAD_CORE, process.execPath, import.meta.filename, 'load', url, slugFile, traffic], { maxBuffer: 1 << 26 });
   // taskset execs node: the child's pid is the server's. VmHWM: the peak resident set so far.
   const peakRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))[1]) / 1024;

@@ -62,6 +62,10 @@ async function scenario(ctx: TestContext, env: Record<string, string> = {}, disp
       closers.push(r.close);
       return r;
     },
+    /** Closes a receiver of the test's own before the server, like those above. */
+    closeFirst(close: () => Promise<void>) {
+      closers.push(close);
+    },
     async endpoint(url: string, events: string[], extra: Record<string, unknown> = {}) {
       const res = await t.request('POST', '/api/v1/webhooks', { key, body: { url, events, ...extra } });
       assert.equal(res.status, 201, res.text);
@@ -168,6 +172,46 @@ async function startHoldingReceiver(...groups: InFlightCount[]) {
       waiting.forEach(answer);
     },
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+/**
+ * A receiver that answers 200 at once until `hold()`, then holds every request until the test
+ * answers it (`answerOne(status)`): the dispatcher sees a quick endpoint, then a backlog.
+ */
+async function startSwitchingReceiver() {
+  let holding = false;
+  const held: http.ServerResponse[] = [];
+  let received = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      if (holding) held.push(res);
+      else res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get received() {
+      return received;
+    },
+    get held() {
+      return held.filter((res) => !res.destroyed).length;
+    },
+    hold() {
+      holding = true;
+    },
+    /** Answers the request held longest. */
+    answerOne(status: number) {
+      held.shift()?.writeHead(status).end();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -518,6 +562,50 @@ describe('webhook dispatcher', { concurrency: true }, () => {
         if (c.outcome === 'failure') assert.ok(typeof a.errorDetail === 'string' && a.errorDetail.length > 0, c.name);
       }
       assert.equal(target.received.length, 0, 'no redirect was followed');
+    });
+
+    describe('deliveries held ahead for an endpoint that answers quickly', () => {
+      /** An endpoint that answered once, then 30 changes held at the receiver: 8 sent, 8 more held ahead. */
+      const heldAhead = async (ctx: TestContext) => {
+        // Any answer counts as quick here, however slow the machine running the test.
+        const s = await scenario(ctx, {}, { quickAnswerMs: 60_000 });
+        const r = await startSwitchingReceiver();
+        s.closeFirst(r.close);
+        const endpoint = await s.endpoint(`${r.url}/hooks`, ['link.created']);
+        await s.link();
+        await s.attempted(endpoint.id, 1);
+        r.hold();
+        for (let i = 0; i < 30; i++) await s.link({ url: `https://example.com/backlog/${i}` });
+        await eventually(async () => r.held === 8 && (await s.leased(endpoint.id)) === 16);
+        assert.equal(s.t.server.dispatcher.attemptsInFlightTo(endpoint.id), 8);
+        return { s, r, endpoint };
+      };
+
+      test('16 are leased while 8 are sent; stopping gives back the 8 not sent', async (ctx) => {
+        const { s, r, endpoint } = await heldAhead(ctx);
+        const stopped = s.t.server.dispatcher.stop(0);
+        await eventually(async () => (await s.leased(endpoint.id)) === 8);
+        await stopped;
+        assert.equal(r.received, 1 + 8, 'nothing more was sent');
+        const pending = (await s.deliveries(endpoint.id)).filter((d) => d.status === 'pending');
+        assert.equal(pending.length, 30);
+      });
+
+      test('a 410 disables the endpoint and gives back what it held: none of those is sent or failed', async (ctx) => {
+        const { s, r, endpoint } = await heldAhead(ctx);
+        r.answerOne(410);
+        await eventually(async () => (await s.endpointState(endpoint.id)).enabled === false && (await s.leased(endpoint.id)) === 0);
+        // The other 7 attempts in flight were cut off (no outcome), and the 8 held ahead never went out.
+        assert.equal(r.received, 1 + 8);
+        const ds = await s.deliveries(endpoint.id);
+        assert.deepEqual(
+          [ds.filter((d) => d.status === 'succeeded').length, ds.filter((d) => d.status === 'failed').length],
+          [1, 1],
+        );
+        const pending = ds.filter((d) => d.status === 'pending');
+        assert.equal(pending.length, 29);
+        assert.ok(pending.every((d) => d.attemptCount === 0), 'the pending ones wait for the endpoint to be enabled, untried');
+      });
     });
 
     test('410 disables the endpoint with a reason; its pending deliveries wait, it gets no new ones, and enabling it resumes them', async (ctx) => {

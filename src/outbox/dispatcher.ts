@@ -51,6 +51,11 @@ export interface DispatcherOptions {
   leaseMs?: number;
   /** How often due retries are looked for when nothing wakes the dispatcher. */
   pollMs?: number;
+  /**
+   * Endpoints whose last attempt was answered within this are held ahead for (default 100 ms):
+   * a slow receiver's held deliveries would wait past HOLD_AHEAD_MS.
+   */
+  quickAnswerMs?: number;
 }
 
 /**
@@ -60,9 +65,6 @@ export interface DispatcherOptions {
  * can miss it; a change made on this one gives back what is waiting at once (endpointsChanged).
  */
 const HOLD_AHEAD_MS = 500;
-
-/** Only endpoints whose last attempt was answered within this are held ahead for: a slow receiver's would wait past HOLD_AHEAD_MS. */
-const QUICK_ANSWER_MS = 100;
 
 /** A delivery this process has leased: waiting for a slot, or being sent. */
 interface Held {
@@ -98,7 +100,7 @@ export class Dispatcher {
   private readonly byWorkspace = new Map<string, Share>();
   /** Held deliveries waiting for a slot, oldest due first. */
   private waiting: Held[] = [];
-  /** Endpoints whose last attempt was answered within QUICK_ANSWER_MS: held ahead for. */
+  /** Endpoints whose last attempt was answered within quickAnswerMs: held ahead for. */
   private readonly quick = new Set<string>();
   /** Attempts being sent, in all. */
   private sending = 0;
@@ -122,6 +124,7 @@ export class Dispatcher {
   private readonly narrowed: number;
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  private readonly quickAnswerMs: number;
   private readonly breakers: CircuitBreakers;
   private readonly signingSecrets: SigningSecrets;
 
@@ -143,6 +146,7 @@ export class Dispatcher {
     this.narrowed = options.narrowed ?? Math.max(1, Math.floor(this.concurrency / 4));
     this.leaseMs = options.leaseMs ?? 6_000;
     this.pollMs = options.pollMs ?? 1_000;
+    this.quickAnswerMs = options.quickAnswerMs ?? 100;
     this.breakers = new CircuitBreakers(this.perEndpoint);
     this.signingSecrets = new SigningSecrets(deps.secretBox);
   }
@@ -486,7 +490,7 @@ export class Dispatcher {
         return;
       }
       this.deps.onAttempt?.(result.outcome, result.durationMs / 1000);
-      if (result.durationMs <= QUICK_ANSWER_MS) this.quick.add(d.endpoint_id);
+      if (result.durationMs <= this.quickAnswerMs) this.quick.add(d.endpoint_id);
       else this.quick.delete(d.endpoint_id);
       await this.record(d, startedAt, result);
       this.deps.log.info({ ...log, outcome: result.outcome, status: result.statusCode, error: result.errorClass }, 'webhook attempt');
