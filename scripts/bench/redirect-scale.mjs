@@ -30,7 +30,7 @@ if (process.argv[2] === 'load') {
     headers: { 'user-agent': BROWSER_UA },
     requests: [{ setupRequest: (req) => ({ ...req, path: `/${slugs[pick()]}` }) }],
   });
-  process.stdout.write(JSON.stringify({ rps: result.requests.average, p99: result.latency.p99, redirects: result['3xx'], other: result.non2xx - result['3xx'], errors: result.errors }));
+  process.stdout.write(JSON.stringify({ rps: result.requests.average, p99: result.latency.p99, max: result.latency.max, redirects: result['3xx'], other: result.non2xx - result['3xx'], errors: result.errors }));
   process.exit(0);
 }
 

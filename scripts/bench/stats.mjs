@@ -1,5 +1,6 @@
 // Analytics query times at scale: link stats over a link with 1M clicks and the workspace summary
-// over 10M clicks (targets: <= 50 ms and <= 200 ms, measured end to end over HTTP), against
+// over 10M clicks (targets, p95: series <= 50 ms, summary <= 200 ms, a page of raw clicks <= 10 ms,
+// measured end to end over HTTP; issue 17 runs it once over 100M clicks), against
 // GET /api/v1/me (auth + JSON, no analytics) measured in the same run.
 //   npm run build && node scripts/bench/stats.mjs
 //   BENCH_STATS_DIR=/tmp/linkqr-stats-10m  reuses (or creates once) the seeded data dir (seeding 10M clicks takes a few minutes)
@@ -67,7 +68,7 @@ const cases = [
   ['link stats, last 7 days by hour', `/api/v1/links/${hot.link.id}/stats?from=${iso(now - 7 * 86_400_000)}&interval=hour`, 50],
   ['workspace summary, 91 days by day', `/api/v1/stats?from=${iso(aligned - 91 * 86_400_000)}&to=${iso(aligned)}&interval=day`, 200],
   ['workspace summary, last 30 days (default)', '/api/v1/stats', 200],
-  ['raw clicks, first page of 100', `/api/v1/links/${hot.link.id}/clicks?limit=100`, 50],
+  ['raw clicks, first page of 100', `/api/v1/links/${hot.link.id}/clicks?limit=100`, 10],
 ];
 console.log(`\nstats benchmark: ${dataDir}, ${RUNS} runs per query (sequential, end to end over HTTP)`);
 console.log(`hot link ${hot.link.id}: ${hot.total.toLocaleString('en-US')} clicks in range`);
@@ -76,8 +77,9 @@ let baseline = 0;
 for (const [name, path, target] of cases) {
   const r = await time(path);
   if (!target) baseline = r.median;
-  const verdict = target ? (r.median <= target ? `ok (target ${target} ms)` : `OVER target ${target} ms`) : '';
-  ok &&= !target || r.median <= target;
+  // Issue 17's targets are on the p95.
+  const verdict = target ? (r.p95 <= target ? `ok (target p95 ${target} ms)` : `OVER target p95 ${target} ms`) : '';
+  ok &&= !target || r.p95 <= target;
   const extra = r.body.total !== undefined ? `, ${r.body.total.toLocaleString('en-US')} clicks` : '';
   console.log(
     `  ${name.padEnd(48)} median ${r.median.toFixed(1).padStart(6)} ms  p95 ${r.p95.toFixed(1).padStart(6)} ms  ` +
