@@ -287,6 +287,41 @@ describe('ClickRecorder', () => {
     assert.deepEqual(await f.counters(f.linkB), { clicks: 0, total_clicks: 20, last_clicked_at: null }, 'lastClickedAt follows human clicks');
   });
 
+  test('after an outage the backlog is written in transactions of at most ten batches, oldest first, each click once', async () => {
+    const f = await fixture();
+    const recorder = f.recorder({ flushDelayMs: 60_000, maxBatch: 10 });
+    recorder.record(click(f, f.linkA));
+    assert.equal(await recorder.flush(), 1);
+    await takeClicksAway(f.store.db);
+    for (let i = 0; i < 350; i++) recorder.record(click(f, f.linkA, { at: T0 + 10 + i }));
+    assert.equal(await recorder.flush(), 0, 'nothing written');
+    assert.equal(recorder.depth, 350);
+
+    // Counts the transactions that write clicks, and the clicks each one wrote.
+    const sizes: number[] = [];
+    const tx = f.store.db.tx.bind(f.store.db);
+    (f.store.db as { tx: typeof tx }).tx = async (fn) => {
+      const before = await f.rowCount();
+      const result = await tx(fn);
+      const after = await f.rowCount();
+      if (after > before) sizes.push(after - before);
+      return result;
+    };
+    try {
+      await bringClicksBack(f.store.db);
+      assert.equal(await recorder.flush(), 350);
+    } finally {
+      (f.store.db as { tx: typeof tx }).tx = tx;
+    }
+    assert.deepEqual(sizes, [100, 100, 100, 50], 'ten batches of 10 at most per transaction');
+    assert.equal(recorder.depth, 0);
+    assert.equal(await f.rowCount(), 351);
+    assert.deepEqual(await f.counters(f.linkA), { clicks: 351, total_clicks: 351, last_clicked_at: T0 + 359 });
+    // Oldest first: the first transaction wrote the clicks recorded first.
+    const first = await f.store.db.rows<{ clicked_at: number }>('select clicked_at from clicks order by id limit 101');
+    assert.deepEqual(first.slice(1).map((r) => Number(r.clicked_at)), Array.from({ length: 100 }, (_, i) => T0 + 10 + i));
+  });
+
   test(
     'while writes fail, arriving clicks do not each trigger another write attempt (the retry waits)',
     async () => {

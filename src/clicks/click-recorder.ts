@@ -110,11 +110,15 @@ export class ClickRecorder {
   private dueAfterWrite = false;
   /** What the last failed write said (for the message of a shutdown that loses clicks). */
   private failure: unknown;
+  /** Failed writes so far: writeBuffered stops at one. */
+  private failures = 0;
   private timer: TimerHandle | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private readonly flushDelayMs: number;
   private readonly maxBatch: number;
   private readonly maxBuffered: number;
+  /** The most clicks one write (one transaction) takes: ten batches' worth. */
+  private readonly maxWrite: number;
   private readonly timers: Timers;
   /** Applies the rollups each batch leaves pending. */
   private readonly rollups: RollupApplier;
@@ -146,6 +150,7 @@ export class ClickRecorder {
     this.flushDelayMs = options.flushDelayMs ?? 25;
     this.maxBatch = options.maxBatch ?? 2_000;
     this.maxBuffered = options.maxBuffered ?? 200_000;
+    this.maxWrite = 10 * this.maxBatch;
     this.timers = options.timers ?? systemTimers;
     this.rollups = new RollupApplier({ db: deps.db, log: deps.log, timers: this.timers });
   }
@@ -230,14 +235,28 @@ export class ClickRecorder {
     await this.rollups.whenIdle();
   }
 
-  /** Writes everything buffered, after the write in progress (whose clicks count in the number returned). */
+  /**
+   * Writes everything buffered, after the write in progress (whose clicks count in the number
+   * returned): write after write, as each takes at most maxWrite clicks, until what was buffered
+   * when it was called is written (clicks arriving meanwhile may go along); stops at a failed write.
+   */
   private async writeBuffered(): Promise<number> {
     this.clearTimer();
     let written = 0;
     // One write at a time: two batches written at once could commit in either order, and the
     // second would wait for the first's transaction anyway.
     while (this.writing) written += await this.writing;
-    return written + (await this.startWrite());
+    let owed = this.buffer.length;
+    while (owed > 0) {
+      const failures = this.failures;
+      owed -= Math.min(this.buffer.length, this.maxWrite);
+      written += await this.startWrite();
+      if (this.failures !== failures || owed <= 0) return written;
+      // The rest may already be under way (afterWrite).
+      while (this.writing) written += await this.writing;
+      if (this.buffer.length === 0) return written;
+    }
+    return written;
   }
 
   /** Starts writing the buffer; the caller has checked that no write is in progress. */
@@ -270,15 +289,29 @@ export class ClickRecorder {
     else if (due && this.retryDelayMs === 0) void this.startWrite();
   }
 
-  /** Writes a batch: everything buffered now. Resolves to the number written, 0 when the write failed. */
+  /**
+   * Writes a batch: what is buffered now, up to maxWrite clicks; the rest is written next, at once.
+   * Resolves to the number written, 0 when the write failed.
+   */
   private async write(): Promise<number> {
-    const batch = this.buffer;
-    const durable = this.durable;
+    const all = this.buffer.length <= this.maxWrite;
+    const batch = all ? this.buffer : this.buffer.slice(0, this.maxWrite);
     const oldestAt = this.oldestAt;
-    const ready = this.ahead;
+    const ready = this.ahead.slice(0, batch.length);
     const readySalts = this.aheadSalts;
-    this.buffer = [];
-    this.durable = [];
+    let durable = this.durable;
+    if (all) {
+      this.buffer = [];
+      this.durable = [];
+    } else {
+      // After an outage the buffer holds up to maxBuffered clicks: one transaction of them all
+      // would hold SQLite's writer, and the event loop, for seconds.
+      this.buffer = this.buffer.slice(this.maxWrite);
+      const inBatch = new Set(batch);
+      durable = this.durable.filter((d) => inBatch.has(d.click));
+      this.durable = this.durable.filter((d) => !inBatch.has(d.click));
+      this.dueAfterWrite = true;
+    }
     this.forgetAhead();
     this.writingCount = batch.length;
     let totals: LinkClickTotals[] = [];
@@ -316,6 +349,7 @@ export class ClickRecorder {
       if (uncounted) this.count(totals);
       this.writingCount = 0;
       this.failure = err;
+      this.failures++;
       this.putBack(batch, durable, oldestAt, err);
       // Stopping: close() retries, and says what it could not write.
       if (this.closed) return 0;
