@@ -2,6 +2,7 @@ import type { Dialect, Queries } from '../db/db.js';
 import { encodeRollups } from './pending-rollups.js';
 import { rollUp, type LinkRollup, type WorkspaceHour } from './rollups.js';
 import { greatest, jsonRowsParam, jsonValuesParam, pgJsonRows } from '../db/dialect-sql.js';
+import type { PostgresQueries } from '../db/postgres-db.js';
 
 export interface ClickRecord {
   linkId: string;
@@ -59,25 +60,11 @@ const ADD_PENDING_ROLLUPS = 'insert into pending_rollups (created_at, rollups) v
 const ADD_WORKSPACE_HOUR = `insert into workspace_click_hours (workspace_id, hour, total, human, qr) values (?, ?, ?, ?, ?)
   on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
 
-// PostgreSQL: each table's rows in one statement of fixed text (one prepared plan whatever the
-// batch size), the rows passed as one JSON parameter (pgJsonRows). A statement per row, as on
-// SQLite, would cost a round trip per click: measured, ~600 clicks/s.
-const PG_INSERT_CLICKS = `insert into clicks (link_id, workspace_id, clicked_at, bot, qr, referrer, referrer_host, user_agent, device, browser, os, ip_hash, country)
-  select * from ${pgJsonRows('c', {
-    link_id: 'text',
-    workspace_id: 'text',
-    clicked_at: 'bigint',
-    bot: 'smallint',
-    qr: 'smallint',
-    referrer: 'text',
-    referrer_host: 'text',
-    user_agent: 'text',
-    device: 'text',
-    browser: 'text',
-    os: 'text',
-    ip_hash: 'text',
-    country: 'text',
-  })}`;
+// PostgreSQL: the clicks by COPY (appended, nothing to merge); each other table's rows in one
+// statement of fixed text (one prepared plan whatever the batch size), the rows passed as one
+// JSON parameter (pgJsonRows). A statement per row, as on SQLite, would cost a round trip per
+// click: measured, ~600 clicks/s.
+const CLICK_COLUMNS = ['link_id', 'workspace_id', 'clicked_at', 'bot', 'qr', 'referrer', 'referrer_host', 'user_agent', 'device', 'browser', 'os', 'ip_hash', 'country'];
 const PG_BUMP_LINKS = `update links set clicks = links.clicks + u.human, total_clicks = links.total_clicks + u.total,
     last_clicked_at = coalesce(greatest(links.last_clicked_at, u.last_human_at), links.last_clicked_at)
   from ${pgJsonRows('u', { id: 'text', human: 'bigint', total: 'bigint', last_human_at: 'bigint' })} where links.id = u.id`;
@@ -137,13 +124,7 @@ async function writeClickBatchTogether(
 ): Promise<void> {
   // The clicks are sent first; the other tables' rows are made while PostgreSQL inserts them (this
   // client work would otherwise leave the server idle, batch after batch).
-  const inserted =
-    clicks.length > 0
-      ? db.exec(
-          PG_INSERT_CLICKS,
-          jsonRowsParam(clicks, clickValues),
-        )
-      : undefined;
+  const inserted = clicks.length > 0 ? (db as PostgresQueries).copyRows('clicks', CLICK_COLUMNS, clicks.map(clickValues)) : undefined;
   // Awaited below; handled now too, so that if making the other rows throws first, its failure is
   // not an unhandled rejection (the transaction rolls back either way).
   inserted?.catch(() => {});
