@@ -296,6 +296,11 @@ describe('ClickRecorder', () => {
     for (let i = 0; i < 350; i++) recorder.record(click(f, f.linkA, { at: T0 + 10 + i }));
     assert.equal(await recorder.flush(), 0, 'nothing written');
     assert.equal(recorder.depth, 350);
+    // A click whose redirect waits for its write, behind the backlog: it goes in the first write,
+    // which fails, and its redirect gets the error (not a wait for the whole backlog, nor a retry loop).
+    const answered = new Promise<unknown>((resolve) => recorder.recordDurably(click(f, f.linkB, { at: T0 + 999 }), resolve));
+    assert.ok((await answered) instanceof Error, 'the waiting redirect is answered with the failure');
+    assert.equal(recorder.depth, 350, 'the backlog stays, without the failed click');
 
     // Counts the transactions that write clicks, and the clicks each one wrote.
     const sizes: number[] = [];

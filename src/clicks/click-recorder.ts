@@ -247,14 +247,17 @@ export class ClickRecorder {
     // second would wait for the first's transaction anyway.
     while (this.writing) written += await this.writing;
     let owed = this.buffer.length;
-    while (owed > 0) {
-      const failures = this.failures;
-      owed -= Math.min(this.buffer.length, this.maxWrite);
-      written += await this.startWrite();
-      if (this.failures !== failures || owed <= 0) return written;
-      // The rest may already be under way (afterWrite).
-      while (this.writing) written += await this.writing;
-      if (this.buffer.length === 0) return written;
+    const failures = this.failures;
+    while (owed > 0 && this.buffer.length > 0) {
+      const writing = this.startWrite();
+      owed -= this.writingCount;
+      written += await writing;
+      // The next may already be under way (afterWrite): it takes from the same front.
+      while (this.writing && this.failures === failures) {
+        owed -= this.writingCount;
+        written += await this.writing;
+      }
+      if (this.failures !== failures) return written;
     }
     return written;
   }
@@ -294,22 +297,21 @@ export class ClickRecorder {
    * Resolves to the number written, 0 when the write failed.
    */
   private async write(): Promise<number> {
-    const all = this.buffer.length <= this.maxWrite;
-    const batch = all ? this.buffer : this.buffer.slice(0, this.maxWrite);
+    let batch = this.buffer;
     const oldestAt = this.oldestAt;
-    const ready = this.ahead.slice(0, batch.length);
+    const ready = this.ahead.slice(0, this.maxWrite);
     const readySalts = this.aheadSalts;
-    let durable = this.durable;
-    if (all) {
-      this.buffer = [];
-      this.durable = [];
-    } else {
+    const durable = this.durable;
+    this.buffer = [];
+    this.durable = [];
+    if (batch.length > this.maxWrite) {
       // After an outage the buffer holds up to maxBuffered clicks: one transaction of them all
-      // would hold SQLite's writer, and the event loop, for seconds.
-      this.buffer = this.buffer.slice(this.maxWrite);
-      const inBatch = new Set(batch);
-      durable = this.durable.filter((d) => inBatch.has(d.click));
-      this.durable = this.durable.filter((d) => !inBatch.has(d.click));
+      // would hold SQLite's writer, and the event loop, for seconds. The clicks whose redirect
+      // waits go in this write wherever they are (after the others, beyond `ready`'s rows).
+      const waits = new Set(durable.map((d) => d.click));
+      const rest = batch.slice(this.maxWrite);
+      batch = batch.slice(0, this.maxWrite).concat(waits.size > 0 ? rest.filter((c) => waits.has(c)) : []);
+      this.buffer = waits.size > 0 ? rest.filter((c) => !waits.has(c)) : rest;
       this.dueAfterWrite = true;
     }
     this.forgetAhead();

@@ -122,8 +122,7 @@ async function writeClickBatchTogether(
   totals: readonly LinkClickTotals[],
   months: readonly MonthlyClickTotals[],
 ): Promise<void> {
-  // The clicks are sent first; the other tables' rows are made while PostgreSQL inserts them (this
-  // client work would otherwise leave the server idle, batch after batch).
+  // The clicks first, by COPY: started here, awaited once the other tables' rows are made.
   const inserted = clicks.length > 0 ? (db as PostgresQueries).copyRows('clicks', CLICK_COLUMNS, clicks.map(clickValues)) : undefined;
   // Awaited below; handled now too, so that if making the other rows throws first, its failure is
   // not an unhandled rejection (the transaction rolls back either way).

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { finished } from 'node:stream/promises';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -116,12 +117,11 @@ export function postgresQueries(pool: pg.Pool, options: PostgresQueriesOptions =
   const copy = async (client: pg.PoolClient, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]) => {
     const text = rows.map((row) => `${row.map(copyText).join('\t')}\n`).join('');
     try {
-      await new Promise<void>((resolve, reject) => {
-        const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
-        stream.on('finish', resolve);
-        stream.on('error', reject);
-        stream.end(text);
-      });
+      const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
+      stream.end(text);
+      // 'finish' comes once PostgreSQL has taken the rows and the connection is ready for the next statement.
+      await finished(stream);
+      if (storage && !storage.available) storage.writeSucceeded();
     } catch (error) {
       storage?.writeFailed(withCode(error));
       throw error;

@@ -247,6 +247,8 @@ export async function rotateWebhookSecret(deps: WebhookDeps, workspaceId: string
     return (await findEndpoint(t, workspaceId, id))!;
   });
   deps.outboxChanged();
+  // Deliveries held ahead were read with the old secret: claimed again, they are signed with the new one.
+  deps.endpointsChanged();
   return { ...presentEndpoint(row), secret };
 }
 
