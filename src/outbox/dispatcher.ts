@@ -325,9 +325,9 @@ export class Dispatcher {
     const leaseUntil = now + this.leaseMs;
     const claimed: ClaimedDelivery[] = [];
     try {
-      // What may be sent now, as if nothing were held ahead: for the endpoints that hold
-      // nothing, each delivery this claims has a slot.
-      const room = this.concurrency - this.held.size;
+      // What may be sent now. What quick endpoints hold ahead waits for their own slots (at most
+      // 8 each are sent), so it takes no room from the others here.
+      const room = this.concurrency - this.sending;
       if (all && room > 0) {
         const due = await claimDueDeliveries(this.deps.db, {
           now,
@@ -383,7 +383,10 @@ export class Dispatcher {
     return this.quick.has(endpointId) && this.breakers.slots(endpointId) === this.perEndpoint;
   }
 
-  /** Room of the endpoints and workspaces that hold some, or are narrowed, and of the narrowed endpoints together. */
+  /**
+   * Room of the endpoints that hold some (what they hold, sent or waiting) or are narrowed, of the
+   * workspaces (what they send), and of the narrowed endpoints together.
+   */
   private roomLeft(): Pick<ClaimLimits, 'endpointRoom' | 'workspaceRoom' | 'narrowed'> {
     const endpointRoom: Record<string, number> = {};
     const narrowed = new Set<string>();
@@ -395,7 +398,7 @@ export class Dispatcher {
     }
     for (const [id, share] of this.byEndpoint) endpointRoom[id] = this.breakers.slots(id) - share.held.size;
     const workspaceRoom: Record<string, number> = {};
-    for (const [id, share] of this.byWorkspace) workspaceRoom[id] = this.perWorkspace - share.held.size;
+    for (const [id, share] of this.byWorkspace) workspaceRoom[id] = this.perWorkspace - share.sending;
     return { endpointRoom, workspaceRoom, narrowed: { endpoints: narrowed, room: this.narrowed - narrowedHeld } };
   }
 
