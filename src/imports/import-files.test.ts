@@ -10,7 +10,7 @@ import { shippedAssets } from '../lib/assets.js';
 import { eventually, startTestServer, TEST_OPERATOR, tempDataDir, type TestServer } from '../testing/harness.js';
 import { createTestDatabase, skipWithoutPostgres } from '../testing/postgres.js';
 import { findWorkspaceByName } from '../workspaces/workspaces.repo.js';
-import { runDryRun } from './imports.service.js';
+import { DRY_RUN_KEPT_MS, runDryRun } from './imports.service.js';
 
 // An import's file lives in import_files, apart from the import's row that every chunk updates
 // (migrations/sqlite/0018_import_files.sql says why), for as long as it did in the row: a real
@@ -53,6 +53,25 @@ describe("an import's file: written once, kept as long as it is needed", () => {
       assert.equal(failed.status, 'failed');
       assert.equal(await fileOf(failed.id), undefined, `dryRun ${dryRun}`);
     }
+  });
+
+  test('a check keeps its file 24 hours: later it is not run, and the retention job deletes the file but keeps the check', async () => {
+    const check = await finished(await queue({ format: 'csv', data: CSV, dryRun: true }));
+    const workspaceId = (await findWorkspaceByName(t.store.db, 'Acme'))!.id;
+    await t.store.db.exec('update imports set finished_at = ? where id = ?', Date.now() - DRY_RUN_KEPT_MS - 60_000, check.id);
+    await assert.rejects(runDryRun(t.server.deps, workspaceId, TEST_OPERATOR, check.id), { code: 'import_not_runnable' });
+    assert.equal(await fileOf(check.id), CSV, 'refused before the retention job ran');
+    const run = await t.server.scheduler.run('retention');
+    assert.equal(run.status, 'ok');
+    assert.equal(await fileOf(check.id), undefined);
+    assert.equal((await t.request('GET', `/api/v1/imports/${check.id}`, { key })).json.status, 'done', 'the check and its report stay');
+  });
+
+  test('a check within its 24 hours keeps its file through the retention job', async () => {
+    const check = await finished(await queue({ format: 'csv', data: CSV, dryRun: true }));
+    await t.store.db.exec('update imports set finished_at = ? where id = ?', Date.now() - DRY_RUN_KEPT_MS + 60_000, check.id);
+    assert.equal((await t.server.scheduler.run('retention')).status, 'ok');
+    assert.equal(await fileOf(check.id), CSV);
   });
 
   test('a check deleted by the retention job (30 days after it finished) takes its file with it', async () => {

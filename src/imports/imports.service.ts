@@ -138,8 +138,10 @@ export async function runDryRun(deps: ImportDeps, workspaceId: string, ctx: Chan
   const dry = await findImport(deps.db, workspaceId, dryRunId);
   if (!dry) throw notFound(dryRunId);
   if (dry.dry_run !== 1 || dry.status !== 'done') throw errors.conflict('import_not_runnable', 'Only a finished check can be imported.');
-  // Taken from the check in one step: a second click (or a second tab) finds it gone.
-  const data = await deps.db.write((t) => takeImportFile(t, dry.id));
+  // Taken from the check in one step: a second click (or a second tab) finds it gone. Past its
+  // 24 hours it is not run even if the hourly retention job has not deleted it yet.
+  const expired = dry.finished_at !== null && deps.clock.now() - dry.finished_at > DRY_RUN_KEPT_MS;
+  const data = expired ? undefined : await deps.db.write((t) => takeImportFile(t, dry.id));
   if (data === undefined) throw errors.conflict('import_not_runnable', 'This check was imported already, or its file is no longer kept (24 hours): check the file again.');
   return startImport(deps, workspaceId, ctx, {
     format: dry.format as ImportFormat,

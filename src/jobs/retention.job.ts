@@ -4,6 +4,7 @@ import { deleteIdempotencyRecordsBefore, IDEMPOTENCY_WINDOW_MS } from '../idempo
 import { deleteRequestsBefore, REQUEST_LOG_RETENTION_MS } from '../keys/request-log.js';
 import { DAY_MS, HOUR_MS, ROLLUP_FACETS } from '../clicks/rollups.js';
 import { deleteEndedSalts } from '../clicks/visitor-salts.js';
+import { DRY_RUN_KEPT_MS } from '../imports/imports.service.js';
 import { encodeBase62 } from '../lib/base62.js';
 import { deleteExpired as deleteExpiredSessions } from '../sessions/sessions.service.js';
 import type { Job, JobContext } from './schedule.js';
@@ -266,6 +267,8 @@ export const IMPORT_RETENTION_MS = 30 * DAY_MS;
 
 /** Imports finished more than 30 days ago: their report rows a chunk at a time, then the imports themselves. */
 async function deleteOldImports({ db, clock, signal }: JobContext): Promise<number> {
+  // A check's file (up to 64 MB) is kept DRY_RUN_KEPT_MS, to be run for real; the check itself as long as any import.
+  await db.exec('delete from import_files where import_id in (select id from imports where dry_run = 1 and finished_at < ?)', clock.now() - DRY_RUN_KEPT_MS);
   const old = `select id from imports where finished_at < ?`;
   const cutoff = clock.now() - IMPORT_RETENTION_MS;
   await inChunks({ db, signal }, async (t) =>
