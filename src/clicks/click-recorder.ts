@@ -299,7 +299,8 @@ export class ClickRecorder {
   private async write(): Promise<number> {
     let batch = this.buffer;
     const oldestAt = this.oldestAt;
-    const ready = this.ahead.slice(0, this.maxWrite);
+    // Rows of the buffer's first clicks; a partial write's batch ends with clicks from further on.
+    const ready = this.ahead.length > this.maxWrite ? this.ahead.slice(0, this.maxWrite) : this.ahead;
     const readySalts = this.aheadSalts;
     const durable = this.durable;
     this.buffer = [];

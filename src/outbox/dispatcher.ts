@@ -342,7 +342,7 @@ export class Dispatcher {
         for (const d of due) this.hold(d, leaseUntil);
         claimed.push(...due);
         // A quick endpoint this process sends to gets its deliveries ahead now, not only once an attempt ends.
-        for (const id of this.byEndpoint.keys()) if (this.aheadFor(id) && this.waitingFor(id) <= this.perEndpoint / 2) topUps.add(id);
+        for (const id of this.byEndpoint.keys()) if (this.wantsTopUp(id)) topUps.add(id);
       } else if (all) {
         // No room: asked for again once a finished attempt makes some.
         this.claimAll = true;
@@ -367,15 +367,16 @@ export class Dispatcher {
   private topUpRoom(endpointId: string): number {
     const endpoint = this.byEndpoint.get(endpointId);
     if (!endpoint || !this.aheadFor(endpointId)) return 0;
-    const workspace = this.byWorkspace.get([...endpoint.held][0]!.d.workspace_id)!;
+    const workspace = this.byWorkspace.get(endpoint.held.values().next().value!.d.workspace_id)!;
     return Math.min(2 * this.perEndpoint - endpoint.held.size, 2 * this.perWorkspace - workspace.held.size, 2 * this.concurrency - this.held.size);
   }
 
-  /** Deliveries of an endpoint held and waiting for a slot. */
-  private waitingFor(endpointId: string): number {
-    let n = 0;
-    for (const w of this.waiting) if (w.d.endpoint_id === endpointId) n++;
-    return n;
+  /** A quick endpoint with half of what it may hold ahead, or less, waiting for a slot. */
+  private wantsTopUp(endpointId: string): boolean {
+    if (!this.aheadFor(endpointId)) return false;
+    let waiting = 0;
+    for (const w of this.waiting) if (w.d.endpoint_id === endpointId) waiting++;
+    return waiting <= this.perEndpoint / 2;
   }
 
   /** Held ahead for: answered quickly last time, and not narrowed. */
@@ -531,7 +532,7 @@ export class Dispatcher {
       // endpoint that answers quickly is topped up once half of what it held ahead is sent: its
       // backlog is claimed in chunks.
       if (started === 0 || this.claimAll || !this.byEndpoint.has(d.endpoint_id)) this.wake();
-      if (this.aheadFor(d.endpoint_id) && this.waitingFor(d.endpoint_id) <= this.perEndpoint / 2) {
+      if (this.wantsTopUp(d.endpoint_id)) {
         this.topUps.add(d.endpoint_id);
         this.schedule();
       }
