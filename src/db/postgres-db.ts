@@ -32,6 +32,7 @@ export interface PostgresQueries extends Queries {
 /** A value in COPY's text format: backslash, tab, newline and carriage return escaped; null as \N. */
 function copyText(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
+  if (typeof value === 'number') return String(value);
   if (typeof value === 'boolean') return value ? '1' : '0';
   const text = String(value);
   return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : text;

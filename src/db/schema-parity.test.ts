@@ -51,6 +51,11 @@ describe('the schema after all migrations is the same on SQLite and PostgreSQL',
   test('each table: its columns in order (kind, nullability, default), primary key, indexes, unique keys and foreign keys', async () => {
     const lite = sqliteShape(sqlite.sqlite);
     const postgres = await postgresShape(pool);
+    // The one difference on purpose: PostgreSQL's clicks have no primary key (its 0021 says why);
+    // SQLite's id is the rowid. Everything else about the table is the same.
+    assert.deepEqual(postgres.clicks?.primaryKey, []);
+    assert.deepEqual(lite.clicks?.primaryKey, ['id']);
+    postgres.clicks!.primaryKey = ['id'];
     for (const table of Object.keys(lite)) {
       // One table at a time: a difference names its table.
       assert.deepEqual(postgres[table], lite[table], `table ${table} differs between migrations/postgres and migrations/sqlite`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { fakeClock, startTestServer, type TestServer } from '../testing/harness.js';
-import { ANALYTICS_RETENTION_DAYS } from './retention.job.js';
+import { ANALYTICS_RETENTION_DAYS, CLICK_REF, ChunkedDelete } from './retention.job.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -209,5 +209,44 @@ describe('retention job', () => {
         assert.deepEqual((await clickAges(links[name].kept.id)).slice(-KEPT[name].length), KEPT[name], `${name}: clicks within retention are kept`);
       }
     });
+  });
+});
+
+describe('retention: how a click is found again to be deleted', () => {
+  let t: TestServer;
+  beforeEach(async () => {
+    t = await startTestServer();
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  test('a click whose row moved between the read and the delete is not deleted for it, nor is the click now in its place', async () => {
+    const db = t.store.db;
+    const key = await t.key({ workspace: 'Acme' });
+    const link = (await t.request('POST', '/api/v1/links', { key, body: { url: 'https://example.com/a' } })).json as { id: string };
+    const { workspace_id } = (await db.row<{ workspace_id: string }>('select workspace_id from links where id = ?', link.id))!;
+    const insert = (at: number) => db.exec('insert into clicks (link_id, workspace_id, clicked_at, bot, qr) values (?, ?, ?, 0, 0)', link.id, workspace_id, at);
+    for (const at of [1, 2, 3]) await insert(at);
+    const deleter = new ChunkedDelete(db, new AbortController().signal);
+    // The job reads the clicks at 2 and 3 …
+    await deleter.collect((room) => db.rows(`SELECT ${CLICK_REF[db.dialect]} FROM clicks WHERE link_id = ? AND clicked_at >= 2 LIMIT ?`, link.id, room));
+    // … then, before its delete, the click at 1 goes and the table is rewritten (on PostgreSQL,
+    // VACUUM FULL moves the click at 2 into the place of the one at 1, the click at 3 into that of 2).
+    await db.exec('delete from clicks where clicked_at = 1');
+    if (db.dialect === 'postgres') await db.exec('vacuum full clicks');
+    else db.sqlite.exec('vacuum');
+    await insert(4);
+    // What it read is deleted where still found as read; nothing else is.
+    const deleted = await deleter.finish();
+    const left = (await db.rows<{ clicked_at: number }>('select clicked_at from clicks order by clicked_at')).map((r) => Number(r.clicked_at));
+    if (db.dialect === 'postgres') {
+      assert.equal(deleted, 0, 'every place it read now holds another click, or none');
+      assert.deepEqual(left, [2, 3, 4]);
+    } else {
+      // SQLite finds a click by its id, which a VACUUM keeps.
+      assert.equal(deleted, 2);
+      assert.deepEqual(left, [4]);
+    }
   });
 });

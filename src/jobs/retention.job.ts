@@ -61,9 +61,7 @@ async function deleteExpiredClicks(ctx: JobContext): Promise<number> {
     );
     for (const link of links) {
       const cutoff = cutoffs.get(link.planId)!;
-      await deleter.collect(async (limit) =>
-        ids(await db.rows('SELECT id FROM clicks WHERE link_id = ? AND clicked_at < ? LIMIT ?', link.id, cutoff, limit)),
-      );
+      await deleter.collect((limit) => db.rows(`SELECT ${CLICK_REF[db.dialect]} FROM clicks WHERE link_id = ? AND clicked_at < ? LIMIT ?`, link.id, cutoff, limit));
     }
     if (links.length < LINKS_PER_TURN) break;
     after = links[links.length - 1]!.id;
@@ -103,7 +101,7 @@ async function deleteOrphanClicks(ctx: JobContext): Promise<number> {
   const { db } = ctx;
   const deleter = new ChunkedDelete(db, ctx.signal);
   for await (const linkId of deletedLinksIn(ctx, 'clicks')) {
-    await deleter.collect(async (limit) => ids(await db.rows('SELECT id FROM clicks WHERE link_id = ? LIMIT ?', linkId, limit)));
+    await deleter.collect((limit) => db.rows(`SELECT ${CLICK_REF[db.dialect]} FROM clicks WHERE link_id = ? LIMIT ?`, linkId, limit));
   }
   return deleter.finish();
 }
@@ -166,14 +164,24 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
   return deleted;
 }
 
-const ids = (rows: unknown[]) => (rows as { id: number }[]).map((r) => r.id);
+/**
+ * What finds a click again to delete it. SQLite: its id, the rowid. PostgreSQL: clicks have no
+ * primary key there (migrations/postgres/0021), so a click is its row's place (ctid, read by a
+ * TID scan) and its id, checked as well: a row moved between the read and the delete (by an
+ * operator's VACUUM FULL) leaves its place to another click, which is not deleted for it.
+ */
+export const CLICK_REF = { sqlite: 'id', postgres: 'ctid::text as ctid, id' } as const;
+interface ClickRef {
+  id: number | string;
+  ctid?: string;
+}
 
 /**
- * Gathers click ids and deletes them CHUNK at a time, one transaction per chunk, giving the
- * event loop a turn after each so redirects and API writes go on during a large delete.
+ * Gathers clicks and deletes them CHUNK at a time, one transaction per chunk, giving the event
+ * loop a turn after each so redirects and API writes go on during a large delete.
  */
-class ChunkedDelete {
-  private pending: number[] = [];
+export class ChunkedDelete {
+  private pending: ClickRef[] = [];
   private deleted = 0;
 
   constructor(
@@ -181,8 +189,8 @@ class ChunkedDelete {
     private readonly signal: AbortSignal,
   ) {}
 
-  /** Takes the ids `select(room)` returns until it returns fewer than `room`: it has no more. */
-  async collect(select: (room: number) => Promise<number[]>): Promise<void> {
+  /** Takes the clicks `select(room)` returns until it returns fewer than `room`: it has no more. */
+  async collect(select: (room: number) => Promise<ClickRef[]>): Promise<void> {
     for (;;) {
       const room = CHUNK - this.pending.length;
       const found = await select(room);
@@ -200,9 +208,18 @@ class ChunkedDelete {
 
   private async flush() {
     if (this.pending.length === 0) return;
-    const chunk = JSON.stringify(this.pending);
+    const refs = this.pending;
     this.pending = [];
-    const { changes } = await this.db.tx((t) => t.exec(`DELETE FROM clicks WHERE id IN (SELECT cast(value as bigint) FROM ${jsonValuesParam(t.dialect)})`, chunk));
+    const { changes } = await this.db.tx((t) =>
+      t.dialect === 'postgres'
+        ? t.exec(
+            // Each place with its own id: a nested loop of TID scans, one row read per click.
+            'DELETE FROM clicks c USING unnest(cast(? as tid[]), cast(? as bigint[])) AS r (place, id) WHERE c.ctid = r.place AND c.id = r.id',
+            `{${refs.map((r) => `"${r.ctid}"`).join(',')}}`,
+            `{${refs.map((r) => r.id).join(',')}}`,
+          )
+        : t.exec(`DELETE FROM clicks WHERE id IN (SELECT cast(value as bigint) FROM ${jsonValuesParam(t.dialect)})`, JSON.stringify(refs.map((r) => Number(r.id)))),
+    );
     this.deleted += changes;
     await nextTurn();
     this.signal.throwIfAborted();
