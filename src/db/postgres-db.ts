@@ -38,6 +38,16 @@ function copyText(value: unknown): string {
   return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : text;
 }
 
+/** Rows in COPY's text format. Plain loops: the click batches' rows go through here (map and join cost a fifth more). */
+function copyLines(rows: readonly (readonly unknown[])[]): string {
+  let text = '';
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) text += (i === 0 ? '' : '\t') + copyText(row[i]);
+    text += '\n';
+  }
+  return text;
+}
+
 /** SQLSTATEs after which the whole transaction may simply be tried again. */
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 5;
@@ -116,7 +126,7 @@ export function postgresQueries(pool: pg.Pool, options: PostgresQueriesOptions =
 
   /** COPY … FROM STDIN of rows on a connection of its own (a transaction's). */
   const copy = async (client: pg.PoolClient, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]) => {
-    const text = rows.map((row) => `${row.map(copyText).join('\t')}\n`).join('');
+    const text = copyLines(rows);
     try {
       const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
       stream.end(text);
