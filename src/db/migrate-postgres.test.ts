@@ -98,6 +98,34 @@ describe('PostgreSQL migration runner', { skip: skipWithoutPostgres }, () => {
     assert.deepEqual((await migratePostgres(pool, fixed, () => T0 + 1)).map((m) => m.version), [2, 3]);
   });
 
+  test('tables in a publication keep what their deletes need: clicks its primary key (0021), rate-limit buckets their WAL (0010)', async () => {
+    const all = shipped();
+    const hasKey = async () => (await pool.query(`SELECT 1 FROM pg_constraint WHERE conname = 'clicks_pkey'`)).rowCount === 1;
+    await migratePostgres(pool, all.filter((m) => m.version < 10), () => T0);
+    // Only the publication's existence matters here, not logical decoding (wal_level).
+    const name = `pub_${Math.random().toString(36).slice(2, 10)}`;
+    await pool.query(`CREATE PUBLICATION ${name} FOR TABLE clicks, rate_limit_buckets`);
+    try {
+      await migratePostgres(pool, all, () => T0);
+      assert.equal(await hasKey(), true);
+      const persistence = await pool.query<{ relpersistence: string }>(`SELECT relpersistence FROM pg_class WHERE relname = 'rate_limit_buckets'`);
+      assert.equal(persistence.rows[0]!.relpersistence, 'p', 'logged');
+      // Its deletes are published, so they must find the rows by a key: they work.
+      await pool.query(`INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr) VALUES ('l', 'w', 0, 0, 0)`);
+      assert.equal((await pool.query('DELETE FROM clicks')).rowCount, 1);
+    } finally {
+      await pool.query(`DROP PUBLICATION ${name}`);
+    }
+    // Without a publication, 0021 drops it.
+    const other = await createTestDatabase();
+    try {
+      await migratePostgres(other.pool(), all, () => T0);
+      assert.equal((await other.pool().query(`SELECT 1 FROM pg_constraint WHERE conname = 'clicks_pkey'`)).rowCount, 0);
+    } finally {
+      await other.drop();
+    }
+  });
+
   test('three instances starting at once: each migration is applied exactly once and all three succeed', async () => {
     const migrations = fakeMigrations(root, {
       '0001_create_runs.sql': 'CREATE TABLE runs (version BIGINT NOT NULL);\nINSERT INTO runs VALUES (1);',

@@ -60,9 +60,10 @@ function exchange(base: string, head: string, body: Buffer | Buffer[]): Promise<
  * waits without ending the request. Only a server that refuses once the limit is passed can answer:
  * one that reads a refused body to its end waits for the rest and never does. (Counting the bytes
  * sent before the answer does not tell these apart: the kernel buffers up to tens of MB on loopback
- * while a busy server has not yet answered.)
+ * while a busy server has not yet answered.) Then the server must close the connection, not keep
+ * taking the body behind its answer: `closedAfterMs` is how long that took (up to 10 s).
  */
-function streamUntilAnswered(base: string, head: string, chunked: boolean): Promise<{ status: number; sentBytes: number }> {
+function streamUntilAnswered(base: string, head: string, chunked: boolean): Promise<{ status: number; sentBytes: number; closedAfterMs?: number }> {
   const { hostname, port } = new URL(base);
   const piece = Buffer.alloc(16_384, 0x61);
   const framed = chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]) : piece;
@@ -71,25 +72,35 @@ function streamUntilAnswered(base: string, head: string, chunked: boolean): Prom
     const socket = net.connect(Number(port), hostname);
     let received = '';
     let sent = 0;
+    let status = 0;
+    let answeredAt = 0;
     let done = false;
-    const finish = (status: number) => {
+    const finish = (closedAfterMs?: number) => {
       if (done) return;
       done = true;
       clearTimeout(giveUp);
       socket.destroy();
-      resolve({ status, sentBytes: sent });
+      resolve({ status, sentBytes: sent, closedAfterMs });
     };
-    const giveUp = setTimeout(() => finish(0), 30_000);
+    let giveUp = setTimeout(() => finish(), 30_000);
     socket.on('data', (d) => {
+      if (status !== 0) return;
       received += d.toString('latin1');
       const m = /^HTTP\/1\.1 (\d{3})/.exec(received);
-      if (m) finish(Number(m[1]));
+      if (!m) return;
+      status = Number(m[1]);
+      answeredAt = performance.now();
+      clearTimeout(giveUp);
+      giveUp = setTimeout(() => finish(), 10_000);
     });
     socket.on('error', () => {});
-    socket.on('close', () => (done ? undefined : reject(new Error(`closed without an answer after ${sent} bytes`))));
+    socket.on('close', () => {
+      if (status !== 0) return finish(performance.now() - answeredAt);
+      if (!done) reject(new Error(`closed without an answer after ${sent} bytes`));
+    });
     socket.on('connect', async () => {
       socket.write(head);
-      while (!done && sent < sendAtMost) {
+      while (status === 0 && !done && sent < sendAtMost) {
         if (!socket.write(framed)) await new Promise((r) => socket.once('drain', r));
         sent += piece.length;
       }
@@ -196,8 +207,10 @@ describe('no request ends the server process', () => {
       for (const chunked of [false, true]) {
         const framing = chunked ? 'Transfer-Encoding: chunked' : 'Content-Length: 100000000';
         const head = `POST ${t.path} HTTP/1.1\r\nHost: ${host()}\r\n${t.auth}Content-Type: ${t.type}\r\n${framing}\r\n\r\n`;
-        const { status, sentBytes } = await streamUntilAnswered(server.url, head, chunked);
+        const { status, sentBytes, closedAfterMs } = await streamUntilAnswered(server.url, head, chunked);
         assert.equal(status, 413, `${t.name}, ${framing}: no answer after ${sentBytes} bytes and 30 s`);
+        // The server lingers (2 s) so that its 413 is read, then closes: the body goes no further.
+        assert.ok(closedAfterMs !== undefined, `${t.name}, ${framing}: the connection was still open 10 s after the 413`);
       }
     }
   });

@@ -167,8 +167,9 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
 /**
  * What finds a click again to delete it. SQLite: its id, the rowid. PostgreSQL: clicks have no
  * primary key there (migrations/postgres/0021), so a click is its row's place (ctid, read by a
- * TID scan) and its id, checked as well: a row moved between the read and the delete (by an
- * operator's VACUUM FULL) leaves its place to another click, which is not deleted for it.
+ * TID scan) and its id, checked as well: a row that moved between the read and the delete (an
+ * operator's VACUUM FULL or CLUSTER), or whose place a new click took, is neither deleted nor
+ * lets the click now in that place be deleted for it.
  */
 export const CLICK_REF = { sqlite: 'id', postgres: 'ctid::text as ctid, id' } as const;
 interface ClickRef {
@@ -215,8 +216,8 @@ export class ChunkedDelete {
         ? t.exec(
             // Each place with its own id: a nested loop of TID scans, one row read per click.
             'DELETE FROM clicks c USING unnest(cast(? as tid[]), cast(? as bigint[])) AS r (place, id) WHERE c.ctid = r.place AND c.id = r.id',
-            `{${refs.map((r) => `"${r.ctid}"`).join(',')}}`,
-            `{${refs.map((r) => r.id).join(',')}}`,
+            refs.map((r) => r.ctid),
+            refs.map((r) => Number(r.id)),
           )
         : t.exec(`DELETE FROM clicks WHERE id IN (SELECT cast(value as bigint) FROM ${jsonValuesParam(t.dialect)})`, JSON.stringify(refs.map((r) => Number(r.id)))),
     );
