@@ -138,6 +138,25 @@ describe('retention job', () => {
     assert.deepEqual(await clickAges(links.Globex.kept.id), KEPT.Globex.slice(1).map((age) => age + 2 * DAY));
   });
 
+  test('a step that fails does not stop the others: the run fails naming it, and the next run finishes', async () => {
+    const db = t.store.db;
+    const requestRows = async () => Number((await db.row<{ n: number }>('select count(*) as n from api_request_log'))!.n);
+    const before = await countClicks();
+    assert.ok((await requestRows()) > 0, 'the setup logged its API requests, 500 days ago');
+    // A database that refuses the idempotency records' delete (as a table in a publication without a key would).
+    await db.exec('alter table idempotency_records rename to idempotency_records_away');
+    const outcome = await t.server.scheduler.run('retention');
+    assert.equal(outcome.status, 'failed');
+    assert.match(String(outcome.status === 'failed' && (outcome.error as Error).message), /could not delete: idempotency records \(/);
+    // The steps before it and after it ran.
+    assert.ok((await countClicks()) < before, 'expired clicks were deleted');
+    assert.equal(await requestRows(), 0, 'the API request log, a later step, was cleaned');
+    const logged = t.logs.map((l) => JSON.parse(l)).find((l) => l.step === 'idempotency records');
+    assert.ok(logged, 'the failing step is logged with its error');
+    await db.exec('alter table idempotency_records_away rename to idempotency_records');
+    assert.equal((await t.server.scheduler.run('retention')).status, 'ok');
+  });
+
   test('changing a workspace to a plan with shorter retention applies at the next run', async () => {
     await t.store.db.exec("update workspaces set plan_id = 'pln_free' where name = 'Initech'");
     await t.server.scheduler.run('retention');

@@ -25,18 +25,32 @@ export const retentionJob: Job = {
   name: 'retention',
   cron: () => '30 * * * *',
   async run(ctx) {
-    // First, so that no failure further down keeps a day's visitor salt past its hour: each run
-    // deletes the salt of a day within the hour after the day ends.
-    const visitorSalts = await deleteEndedSalts(ctx.db, ctx.clock.now());
-    const expiredClicks = await deleteExpiredClicks(ctx);
-    const orphanClicks = await deleteOrphanClicks(ctx);
-    const rollupRows = await deleteRollups(ctx);
-    const { deliveries, events } = await deleteOldOutbox(ctx);
-    const auditEntries = await deleteOldAudit(ctx);
-    const expiredSessions = await deleteExpiredSessions(ctx);
-    const idempotencyRecords = await deleteOldIdempotencyRecords(ctx);
-    const apiRequests = await deleteOldApiRequests(ctx);
-    const imports = await deleteOldImports(ctx);
+    // Each step on its own: one that fails (a table the database refuses to delete from) is
+    // logged and the others still run, above all the visitor salts' and the sessions'. The run
+    // then fails, naming the steps, and the next hour tries them again. Stopping stops them all.
+    const failed: string[] = [];
+    const step = async <T>(name: string, fn: () => Promise<T>, none: T): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        ctx.log.error({ err, step: name }, 'a step of the retention job failed; the others go on');
+        failed.push(name);
+        return none;
+      }
+    };
+    // First, so that a day's visitor salt goes within the hour after the day ends, whatever else fails.
+    const visitorSalts = await step('visitor salts', () => deleteEndedSalts(ctx.db, ctx.clock.now()), 0);
+    const expiredClicks = await step('expired clicks', () => deleteExpiredClicks(ctx), 0);
+    const orphanClicks = await step('clicks of deleted links', () => deleteOrphanClicks(ctx), 0);
+    const rollupRows = await step('rollups', () => deleteRollups(ctx), 0);
+    const { deliveries, events } = await step('webhook deliveries and events', () => deleteOldOutbox(ctx), { deliveries: 0, events: 0 });
+    const auditEntries = await step('audit log', () => deleteOldAudit(ctx), 0);
+    const expiredSessions = await step('sessions', () => deleteExpiredSessions(ctx), 0);
+    const idempotencyRecords = await step('idempotency records', () => deleteOldIdempotencyRecords(ctx), 0);
+    const apiRequests = await step('API request log', () => deleteOldApiRequests(ctx), 0);
+    const imports = await step('imports', () => deleteOldImports(ctx), 0);
+    if (failed.length > 0) throw new Error(`the retention job could not delete: ${failed.join(', ')} (logged above); the rest was done`);
     return { expiredClicks, orphanClicks, rollupRows, deliveries, events, auditEntries, expiredSessions, idempotencyRecords, apiRequests, visitorSalts, imports };
   },
 };
