@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db, Queries } from '../db/db.js';
 import { classifyAgent, referrerHost } from './classify.js';
@@ -90,7 +90,9 @@ export class ClickRecorder {
    * following it. Hashed with `aheadSalts`; the batch's write checks they are still the day's.
    */
   private ahead: ClickRecord[] = [];
-  private aheadSalts = new Map<number, Buffer | undefined>();
+  private aheadSalts = new Map<number, KeyObject | undefined>();
+  /** Each day's salt as a key object, made once: HMAC with one is about a quarter faster than with the bytes (measured). */
+  private readonly saltKeys = new WeakMap<Buffer, KeyObject>();
   /** Visitor hashes of the ahead rows, by day and address. */
   private aheadVisitors = new Map<string, string | null>();
   private aheadStep: NodeJS.Immediate | undefined;
@@ -378,17 +380,25 @@ export class ClickRecorder {
   }
 
   /** The salt of each UTC day the batch's clicks fall on (nearly always one). */
-  private async saltsFor(batch: readonly ClickInput[]): Promise<Map<number, Buffer | undefined>> {
-    const salts = new Map<number, Buffer | undefined>();
+  private async saltsFor(batch: readonly ClickInput[]): Promise<Map<number, KeyObject | undefined>> {
+    const salts = new Map<number, KeyObject | undefined>();
     for (const c of batch) {
       const day = c.at - (c.at % DAY_MS);
-      if (!salts.has(day)) salts.set(day, await this.deps.visitorSalts.saltFor(day));
+      if (!salts.has(day)) salts.set(day, this.keyOf(await this.deps.visitorSalts.saltFor(day)));
     }
     return salts;
   }
 
+  /** The same key object for the same salt, so that rows made ahead are known to match (an identity check). */
+  private keyOf(salt: Buffer | undefined): KeyObject | undefined {
+    if (!salt) return undefined;
+    let key = this.saltKeys.get(salt);
+    if (!key) this.saltKeys.set(salt, (key = createSecretKey(salt)));
+    return key;
+  }
+
   /** The rows of a batch's clicks: `ready`'s for its first clicks, the others made now. */
-  private recordsOf(batch: readonly ClickInput[], salts: ReadonlyMap<number, Buffer | undefined>, ready: readonly ClickRecord[]): ClickRecord[] {
+  private recordsOf(batch: readonly ClickInput[], salts: ReadonlyMap<number, KeyObject | undefined>, ready: readonly ClickRecord[]): ClickRecord[] {
     const records = ready.slice(0, batch.length);
     const keepUserAgent = this.deps.keepUserAgent();
     // Turned off since those rows were made: no raw agent is written from now on.
@@ -403,7 +413,7 @@ export class ClickRecorder {
   }
 
   /** A click classified (off the redirect path) and its visitor hashed. */
-  private recordOf(c: ClickInput, salt: Buffer | undefined, keepUserAgent: boolean, visitors: Map<string, string | null>): ClickRecord {
+  private recordOf(c: ClickInput, salt: KeyObject | undefined, keepUserAgent: boolean, visitors: Map<string, string | null>): ClickRecord {
     const visitor = `${c.at - (c.at % DAY_MS)} ${c.ip}`;
     let ipHash = visitors.get(visitor);
     if (ipHash === undefined) visitors.set(visitor, (ipHash = visitorHash(c.ip, salt)));
@@ -565,7 +575,7 @@ async function clicksPastTheirLimit(t: Queries, durable: readonly DurableClick[]
 }
 
 /** The visitor hash: HMAC-SHA256 keyed with the day's salt, 128 bits. Null once the day's salt is gone. */
-function visitorHash(ip: string, salt: Buffer | undefined): string | null {
+function visitorHash(ip: string, salt: KeyObject | undefined): string | null {
   return salt ? createHmac('sha256', salt).update(ip).digest('base64url').slice(0, 22) : null;
 }
 

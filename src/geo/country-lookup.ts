@@ -69,7 +69,9 @@ export function createCountryLookup(deps: { assets: Pick<Assets, 'read'>; onErro
 }
 
 function openDatabase(bytes: Buffer): Reader<CountryRecord> {
-  const reader = new Reader<CountryRecord>(bytes);
+  // The records are a few hundred countries' maps shared by every network: decoded once each
+  // (mmdb-lib keys its cache by the record's offset) instead of once a click.
+  const reader = new Reader<CountryRecord>(bytes, { cache: new Map() });
   // An IPv4-only file would make mmdb-lib throw on every IPv6 address; refuse it once, here.
   if (reader.metadata.ipVersion !== 6) throw new Error(`${COUNTRY_DATABASE}: expected an IPv6 (IPv4+IPv6) database, got IPv${reader.metadata.ipVersion}`);
   return reader;
