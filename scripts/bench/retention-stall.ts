@@ -5,6 +5,8 @@
 //   node --import tsx scripts/bench/retention-stall.ts
 //   BENCH_RETENTION_DIR=/tmp/linkqr-stats-100m  a seeded SQLite data dir to use (stats.mjs's 100M
 //     seed: a day is about 1.1M clicks); it loses its oldest day, so a second run finds less to delete
+//   BENCH_RETENTION_DAYS (default 90) the plan's retention: 89 to take a whole day from a seed of
+//     90 days, one less for each run after
 //   BENCH_CLICKS (default 5,000,000) seeded over 91 days into a temporary data dir otherwise
 //   BENCH_DURATION (seconds per phase, default 10)
 //
@@ -36,14 +38,16 @@ async function main(): Promise<void> {
   }
   const cli = (...args: string[]) => execFileSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, LINKQR_DATA_DIR: dataDir } }).toString().trim();
   cli('migrate');
-  // Clicks older than 90 days go: the seed's oldest day.
-  cli('plan', 'upsert', 'Retention bench', '--limit', 'analyticsRetentionDays=90');
+  // Clicks older than BENCH_RETENTION_DAYS (default 90) go: the seed's oldest day. A data dir
+  // seeded over 90 days, or one a run already took a day from, takes 89, 88, … to lose a whole day.
+  const days = Number(process.env.BENCH_RETENTION_DAYS ?? 90);
+  cli('plan', 'upsert', 'Retention bench', '--limit', `analyticsRetentionDays=${days}`);
   cli('workspace', 'set-plan', 'Bench', 'Retention bench');
 
   const slugFile = join(dataDir, 'retention-slugs.txt');
   const sqlite = new Database(join(dataDir, 'linkqr.db'), { readonly: true });
   writeFileSync(slugFile, (sqlite.prepare('select slug from links').pluck().all() as string[]).join('\n'));
-  const expiring = sqlite.prepare('select count(*) from clicks where clicked_at < ?').pluck().get(Date.now() - 90 * 86_400_000) as number;
+  const expiring = sqlite.prepare('select count(*) from clicks where clicked_at < ?').pluck().get(Date.now() - days * 86_400_000) as number;
   sqlite.close();
 
   execFileSync('taskset', ['-p', '-c', SERVER_CORE, String(process.pid)], { stdio: 'ignore' });
@@ -90,7 +94,7 @@ async function main(): Promise<void> {
     const outcome = await retention;
     const after = await load();
     const without = Math.max(before.p99, after.p99);
-    console.log(`\nretention stall, SQLite, ${fmt(expiring)} clicks older than 90 days, ${DURATION} s per phase (every redirect a recorded click):`);
+    console.log(`\nretention stall, SQLite, ${fmt(expiring)} clicks older than ${days} days, ${DURATION} s per phase (every redirect a recorded click):`);
     line('without (before)', before);
     line('with retention', during);
     line('without (after)', after);
