@@ -5,8 +5,8 @@
 //   node --import tsx scripts/bench/retention-stall.ts
 //   BENCH_RETENTION_DIR=/tmp/linkqr-stats-100m  a seeded SQLite data dir to use (stats.mjs's 100M
 //     seed: a day is about 1.1M clicks); it loses its oldest day, so a second run finds less to delete
-//   BENCH_RETENTION_DAYS (default 90) the plan's retention: 89 to take a whole day from a seed of
-//     90 days, one less for each run after
+//   BENCH_RETENTION_DAYS the plan's retention (default: what takes the oldest whole day, and at
+//     most two, from the seed's clicks)
 //   BENCH_CLICKS (default 5,000,000) seeded over 91 days into a temporary data dir otherwise
 //   BENCH_DURATION (seconds per phase, default 10)
 //
@@ -38,9 +38,13 @@ async function main(): Promise<void> {
   }
   const cli = (...args: string[]) => execFileSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, LINKQR_DATA_DIR: dataDir } }).toString().trim();
   cli('migrate');
-  // Clicks older than BENCH_RETENTION_DAYS (default 90) go: the seed's oldest day. A data dir
-  // seeded over 90 days, or one a run already took a day from, takes 89, 88, … to lose a whole day.
-  const days = Number(process.env.BENCH_RETENTION_DAYS ?? 90);
+  // The seed's oldest day goes: by default the retention that takes at least one whole day and
+  // less than two, whatever the seed's age (its clicks end when it ran) and whatever runs before
+  // took; BENCH_RETENTION_DAYS sets it.
+  const probe = new Database(join(dataDir, 'linkqr.db'), { readonly: true });
+  const oldest = probe.prepare('select min(clicked_at) from clicks').pluck().get() as number;
+  probe.close();
+  const days = Number(process.env.BENCH_RETENTION_DAYS ?? Math.floor((Date.now() - oldest) / 86_400_000) - 1);
   cli('plan', 'upsert', 'Retention bench', '--limit', `analyticsRetentionDays=${days}`);
   cli('workspace', 'set-plan', 'Bench', 'Retention bench');
 

@@ -318,6 +318,9 @@ export class ClickRecorder {
       this.dueAfterWrite = true;
     }
     this.forgetAhead();
+    // Nothing is made ahead until this write knows the salts (a new day's is read from the
+    // database): rows made meanwhile with the last write's would be checked against these.
+    this.aheadSalts = new Map();
     this.writingCount = batch.length;
     let totals: LinkClickTotals[] = [];
     let uncounted = false;
