@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Db, Queries } from '../db/db.js';
 import { deleteIdempotencyRecordsBefore, IDEMPOTENCY_WINDOW_MS } from '../idempotency/idempotency.repo.js';
 import { deleteRequestsBefore, REQUEST_LOG_RETENTION_MS } from '../keys/request-log.js';
@@ -16,8 +16,23 @@ import { greatest, jsonNumber, jsonValuesParam } from '../db/dialect-sql.js';
  */
 export const ANALYTICS_RETENTION_DAYS = 'analyticsRetentionDays';
 
-/** Rows deleted per transaction: each one blocks the event loop (and redirects) for a few ms only. */
+/**
+ * Rows deleted per transaction. Each one holds the event loop (and redirects) while it runs: a
+ * few ms on a small database, 80 ms on average over 100M clicks (a day's clicks are spread over
+ * the pages of that day, a page holding many links' clicks), so the job rests as long after each
+ * (pause()): it takes at most half of the server's time however large the database. Measured
+ * there, deleting a day of 1.1M clicks: redirects went on at 7,841 req/s instead of 525 (11,449
+ * without the job), the job took 57 s instead of 19. Chunks of 1,000 were no better (p99 227
+ * against 218 ms): the WAL checkpoints the job's writes bring are the longer waits.
+ */
 const CHUNK = 5_000;
+
+/** After a transaction that began at `startedAt` (performance.now()): as long again for everything else. */
+async function pause(startedAt: number, signal: AbortSignal): Promise<void> {
+  const took = performance.now() - startedAt;
+  await (took >= 1 ? sleep(Math.min(took, 1_000)) : nextTurn());
+  signal.throwIfAborted();
+}
 /** Links looked at between two turns of the event loop. */
 const LINKS_PER_TURN = 1_000;
 
@@ -198,8 +213,8 @@ interface ClickRef {
 }
 
 /**
- * Gathers clicks and deletes them CHUNK at a time, one transaction per chunk, giving the event
- * loop a turn after each so redirects and API writes go on during a large delete.
+ * Gathers clicks and deletes them CHUNK at a time, one transaction per chunk, leaving the event
+ * loop as long again after each (pause()) so redirects and API writes go on during a large delete.
  */
 export class ChunkedDelete {
   private pending: ClickRef[] = [];
@@ -231,6 +246,7 @@ export class ChunkedDelete {
     if (this.pending.length === 0) return;
     const refs = this.pending;
     this.pending = [];
+    const startedAt = performance.now();
     const { changes } = await this.db.tx((t) =>
       t.dialect === 'postgres'
         ? t.exec(
@@ -242,8 +258,7 @@ export class ChunkedDelete {
         : t.exec(`DELETE FROM clicks WHERE id IN (SELECT cast(value as bigint) FROM ${jsonValuesParam(t.dialect)})`, JSON.stringify(refs.map((r) => Number(r.id)))),
     );
     this.deleted += changes;
-    await nextTurn();
-    this.signal.throwIfAborted();
+    await pause(startedAt, this.signal);
   }
 }
 
@@ -326,10 +341,10 @@ async function inChunks(
 ): Promise<number> {
   let total = 0;
   for (;;) {
+    const startedAt = performance.now();
     const n = await db.tx(deleteChunk);
     total += n;
     if (n < CHUNK) return total;
-    await nextTurn();
-    signal.throwIfAborted();
+    await pause(startedAt, signal);
   }
 }
