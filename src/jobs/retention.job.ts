@@ -208,7 +208,7 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
  */
 export const CLICK_REF = { sqlite: 'id', postgres: 'ctid::text as ctid, id' } as const;
 interface ClickRef {
-  id: number | string;
+  id: number;
   ctid?: string;
 }
 
@@ -253,9 +253,9 @@ export class ChunkedDelete {
             // Each place with its own id: a nested loop of TID scans, one row read per click.
             'DELETE FROM clicks c USING unnest(cast(? as tid[]), cast(? as bigint[])) AS r (place, id) WHERE c.ctid = r.place AND c.id = r.id',
             refs.map((r) => r.ctid),
-            refs.map((r) => Number(r.id)),
+            refs.map((r) => r.id),
           )
-        : t.exec(`DELETE FROM clicks WHERE id IN (SELECT cast(value as bigint) FROM ${jsonValuesParam(t.dialect)})`, JSON.stringify(refs.map((r) => Number(r.id)))),
+        : t.exec(`DELETE FROM clicks WHERE id IN (SELECT cast(value as bigint) FROM ${jsonValuesParam(t.dialect)})`, JSON.stringify(refs.map((r) => r.id))),
     );
     this.deleted += changes;
     await pause(startedAt, this.signal);

@@ -374,9 +374,9 @@ export class Dispatcher {
   /** A quick endpoint with half of what it may hold ahead, or less, waiting for a slot. */
   private wantsTopUp(endpointId: string): boolean {
     if (!this.aheadFor(endpointId)) return false;
-    let waiting = 0;
-    for (const w of this.waiting) if (w.d.endpoint_id === endpointId) waiting++;
-    return waiting <= this.perEndpoint / 2;
+    // What it holds is sent or waiting.
+    const share = this.byEndpoint.get(endpointId);
+    return (share ? share.held.size - share.sending : 0) <= this.perEndpoint / 2;
   }
 
   /** Held ahead for: answered quickly last time, and not narrowed. */
