@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import type { Queries } from '../db/db.js';
 import type { ClickRow } from '../db/schema.js';
 import { FACETS, type Facet, HOUR_MS } from '../clicks/rollups.js';
-import { jsonValuesParam, least } from '../db/dialect-sql.js';
+import { least } from '../db/dialect-sql.js';
 
 export interface BucketRow {
   /** Start of the hour or day (epoch ms, UTC). */
@@ -25,7 +25,7 @@ export interface LinkTotalsRow {
   qr: number;
 }
 
-// Every query reads primary key ranges of click_rollups (link, facet, day, value); days are UTC midnights.
+// Every query reads primary key ranges (click_rollups: link, facet, day, value); days are UTC midnights.
 
 /** Day totals of a link over whole days [fromDay, toDay). */
 export const linkDays = (db: Queries, linkId: string, fromDay: number, toDay: number) =>
@@ -102,21 +102,12 @@ export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: numb
     fromDay, toDay, workspaceId,
   );
 
-/** One facet's values over the workspace's links and whole days [fromDay, toDay). Deleted links have no row in links. */
-export const workspaceFacetByDays = (db: Queries, workspaceId: string, facet: Facet, fromDay: number, toDay: number) =>
-  db.rows<FacetRow>(
-    `select r.facet, r.value, cast(sum(r.total) as bigint) as total, cast(sum(r.human) as bigint) as human
-       from links l join click_rollups r on r.link_id = l.id and r.facet = ? and r.day >= ? and r.day < ?
-       where l.workspace_id = ? group by r.facet, r.value`,
-    facet, fromDay, toDay, workspaceId,
-  );
-
-/** The countries of these links' clicks in [from, to): the hours of a partial day, read by each link's (link, time) index. */
-export const countriesOfLinksBetween = (db: Queries, linkIds: readonly string[], from: number, to: number) =>
-  db.rows<{ country: string | null; total: number; human: number }>(
-    `select country, count(*) as total, count(*) filter (where bot = 0) as human from clicks
-       where link_id in (select value from ${jsonValuesParam(db.dialect)}) and clicked_at >= ? and clicked_at < ? group by country`,
-    JSON.stringify(linkIds), from, to,
+/** The workspace's countries over the hours [from, to), the clicks of links deleted since included. */
+export const workspaceCountries = (db: Queries, workspaceId: string, from: number, to: number) =>
+  db.rows<{ country: string; total: number; human: number }>(
+    `select country, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from workspace_click_countries
+       where workspace_id = ? and hour >= ? and hour < ? group by country`,
+    workspaceId, from, to,
   );
 
 /** Per-link totals over the hours [fromHour, toHour) ('00'…'24') of one day. */

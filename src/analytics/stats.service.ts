@@ -17,8 +17,7 @@ import {
   linkTotalsByHours,
   listClickRows,
   type LinkTotalsRow,
-  workspaceFacetByDays,
-  countriesOfLinksBetween,
+  workspaceCountries,
   workspaceHours,
 } from './stats.repo.js';
 import {
@@ -116,9 +115,9 @@ export async function exportClicks(deps: AnalyticsDeps, workspaceId: string, que
 }
 
 /**
- * The workspace over a range of whole hours: totals and series from the workspace's hourly
- * rollup, top links from each link's day and hour totals. Clicks of links deleted since count in
- * the totals (they happened) but deleted links are not listed.
+ * The workspace over a range of whole hours: totals, series and countries from the workspace's
+ * hourly rollups, top links from each link's day and hour totals. Clicks of links deleted since
+ * count in the totals and countries (they happened) but deleted links are not listed.
  */
 export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: WorkspaceStatsQuery) {
   const { db } = deps;
@@ -146,26 +145,17 @@ export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, q
     }
   };
   // Whole days from the day totals; the hours of a partial day at either end from the hour totals.
-  // Countries the same way: whole days from the links' day rollups; a partial day from the clicks
-  // of the links its hour totals name (read by their (link, time) index).
-  const countries = new FacetCounter();
   const wholeDays = { from: ceilTo(range.from, DAY_MS), to: floorTo(range.to, DAY_MS) };
-  if (wholeDays.from < wholeDays.to) {
-    merge(await linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
-    for (const f of await workspaceFacetByDays(db, workspaceId, 'country', wholeDays.from, wholeDays.to)) countries.add(f);
-  }
+  if (wholeDays.from < wholeDays.to) merge(await linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
   const hourOf = (ms: number, day: number) => String((ms - day) / HOUR_MS).padStart(2, '0');
   for (let day = floorTo(range.from, DAY_MS); day < range.to; day += DAY_MS) {
     if (day >= wholeDays.from && day + DAY_MS <= wholeDays.to) continue;
     const from = Math.max(range.from, day);
     const to = Math.min(range.to, day + DAY_MS);
-    const rows = await linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day));
-    merge(rows);
-    if (rows.length === 0) continue;
-    for (const c of await countriesOfLinksBetween(db, rows.map((r) => r.link_id), from, to)) {
-      countries.add({ facet: 'country', value: c.country ?? '', total: Number(c.total), human: Number(c.human) });
-    }
+    merge(await linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day)));
   }
+  const countries = new FacetCounter();
+  for (const c of await workspaceCountries(db, workspaceId, range.from, range.to)) countries.add({ facet: 'country', value: c.country, total: c.total, human: c.human });
   const ranked = [...perLink.values()].sort((a, b) => b.human - a.human || b.total - a.total || (a.link_id < b.link_id ? -1 : 1));
   const top = ranked.slice(0, query.limit);
   // Independent reads, outside any transaction: all at once.

@@ -709,16 +709,17 @@ describe('workspace stats summary', () => {
   });
   after(() => bench.t.close());
 
-  test('countries: whole days from the rollups, the hours of a partial day from the clicks; links deleted since are not counted', async () => {
+  test("countries: any whole hours from the workspace's hourly rows; the clicks of links deleted since are counted, as in the totals", async () => {
     const days = await summary({ from: '2030-06-01', to: '2030-06-02' });
     assert.deepEqual(days.countries, [
-      { value: null, total: 10, human: 4 },
+      { value: null, total: 15, human: 9 },
       { value: 'DE', total: 2, human: 2 },
       { value: 'US', total: 1, human: 1 },
     ]);
+    assert.equal(days.countries.reduce((n: number, c: { total: number }) => n + c.total, 0), days.total, 'every click has its country, known or not');
     const hour = await summary({ from: '2030-06-02T13:00:00Z', to: '2030-06-02T14:00:00Z' });
     assert.deepEqual(hour.countries, [
-      { value: null, total: 5, human: 2 },
+      { value: null, total: 7, human: 4 },
       { value: 'DE', total: 1, human: 1 },
       { value: 'US', total: 1, human: 1 },
     ]);

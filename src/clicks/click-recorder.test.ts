@@ -17,6 +17,7 @@ import { SALT_GRACE_MS, VisitorSalts } from './visitor-salts.js';
 import { refuseWrites } from '../testing/refuse-writes.js';
 import { applyRollups, writeClickBatch, type ClickRecord } from './clicks.repo.js';
 import { APPLY_EVERY_MS, ROWS_PER_APPLY } from './rollup-applier.js';
+import { DAY_MS, HOUR_MS } from './rollups.js';
 
 interface Fixture {
   store: Store;
@@ -786,6 +787,36 @@ describe('pending rollups', () => {
     assert.equal((await rolledUp(f, f.linkB)).total, 1);
   });
 
+  test("a batch written before workspace countries (0022) is applied with its countries in its links' workspace; a link deleted since has none", async () => {
+    const f = await fixture();
+    const countries = async () =>
+      f.store.db.rows<{ hour: number; country: string; total: number; human: number }>(
+        'select hour, country, total, human from workspace_click_countries where workspace_id = ? order by hour, country',
+        f.workspaceId,
+      );
+    const day = T0 - (T0 % DAY_MS);
+    // An older version's row: two clicks at 05:xx, the workspace hours named "workspaces", and no countries.
+    const older = (linkId: string, country: string) =>
+      JSON.stringify({
+        links: [[linkId, day, 'all', '', 2, 1, 0, 'hour', '05', 2, 1, 0, 'country', country, 2, 1, 0]],
+        workspaces: [[f.workspaceId, day + 5 * HOUR_MS, 2, 1, 0]],
+      });
+    for (const [linkId, country] of [[f.linkA, 'FR'], [f.linkA, ''], [f.linkB, 'FR'], [f.linkB, 'NZ']] as const) {
+      await f.store.db.exec('insert into pending_rollups (created_at, rollups) values (?, ?)', T0, older(linkId, country));
+    }
+    // And one of this version, of a click in Japan.
+    await f.store.db.tx((t) => writeClickBatch(t, [{ ...record(f, f.linkA, T0), country: 'JP' }], [], []));
+    // Link B is deleted before the rows are applied: its countries have no workspace left to count in.
+    await f.store.db.exec('delete from links where id = ?', f.linkB);
+    await f.recorder().flush();
+    assert.deepEqual(await countries(), [
+      { hour: T0, country: 'JP', total: 1, human: 1 },
+      { hour: day + 5 * HOUR_MS, country: '', total: 2, human: 1 },
+      { hour: day + 5 * HOUR_MS, country: 'FR', total: 2, human: 1 },
+    ]);
+    assert.deepEqual(await rolledUp(f, f.linkA), { total: 5, human: 3, workspace: 9, pending: 0 }, 'the rest of the rows as before');
+  });
+
   test('a batch is applied once: applying it again fails and changes nothing, and two recorders applying at once count each batch once', async () => {
     const f = await fixture();
     for (let i = 0; i < 30; i++) await f.store.db.tx((t) => writeClickBatch(t, [record(f, f.linkA, T0 + i), record(f, f.linkB, T0 + i)], [], []));
@@ -793,8 +824,8 @@ describe('pending rollups', () => {
     const first = pending[0]!.id;
     const row = record(f, f.linkA, T0);
     const rollup = { linkId: f.linkA, facet: 'all' as const, day: T0, value: '', total: 1, human: 1, qr: 0 };
-    await f.store.db.tx((t) => applyRollups(t, [first], [rollup], []));
-    await assert.rejects(f.store.db.tx((t) => applyRollups(t, [first, pending[1]!.id], [rollup], [])), /applied by someone else/);
+    await f.store.db.tx((t) => applyRollups(t, [first], { links: [rollup], workspaces: [], countries: [] }));
+    await assert.rejects(f.store.db.tx((t) => applyRollups(t, [first, pending[1]!.id], { links: [rollup], workspaces: [], countries: [] })), /applied by someone else/);
     assert.equal((await rolledUp(f, row.linkId)).total, 1, 'the failed apply rolled back');
     assert.equal((await rolledUp(f, row.linkId)).pending, 29);
     const [a, b] = [f.recorder(), f.recorder()];

@@ -1,6 +1,6 @@
 import type { Dialect, Queries } from '../db/db.js';
 import { encodeRollups } from './pending-rollups.js';
-import { rollUp, type LinkRollup, type WorkspaceHour } from './rollups.js';
+import { rollUp, type Rollups } from './rollups.js';
 import { greatest, jsonRowsParam, jsonValuesParam, pgJsonRows } from '../db/dialect-sql.js';
 import type { PostgresQueries } from '../db/postgres-db.js';
 
@@ -59,6 +59,8 @@ const ADD_LINK_ROLLUP = `insert into click_rollups (link_id, facet, day, value, 
 const ADD_PENDING_ROLLUPS = 'insert into pending_rollups (created_at, rollups) values (?, ?)';
 const ADD_WORKSPACE_HOUR = `insert into workspace_click_hours (workspace_id, hour, total, human, qr) values (?, ?, ?, ?, ?)
   on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
+const ADD_WORKSPACE_COUNTRY = `insert into workspace_click_countries (workspace_id, hour, country, total, human, qr) values (?, ?, ?, ?, ?, ?)
+  on conflict (workspace_id, hour, country) do update set total = workspace_click_countries.total + excluded.total, human = workspace_click_countries.human + excluded.human, qr = workspace_click_countries.qr + excluded.qr`;
 
 // PostgreSQL: the clicks by COPY (appended, nothing to merge); each other table's rows in one
 // statement of fixed text (one prepared plan whatever the batch size), the rows passed as one
@@ -77,6 +79,10 @@ const PG_ADD_LINK_ROLLUPS = `insert into click_rollups (link_id, facet, day, val
 const PG_ADD_WORKSPACE_HOURS = `insert into workspace_click_hours (workspace_id, hour, total, human, qr)
   select * from ${pgJsonRows('w', { workspace_id: 'text', hour: 'bigint', total: 'bigint', human: 'bigint', qr: 'bigint' })}
   on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
+
+const PG_ADD_WORKSPACE_COUNTRIES = `insert into workspace_click_countries (workspace_id, hour, country, total, human, qr)
+  select * from ${pgJsonRows('c', { workspace_id: 'text', hour: 'bigint', country: 'text', total: 'bigint', human: 'bigint', qr: 'bigint' })}
+  on conflict (workspace_id, hour, country) do update set total = workspace_click_countries.total + excluded.total, human = workspace_click_countries.human + excluded.human, qr = workspace_click_countries.qr + excluded.qr`;
 
 /**
  * A batch of clicks with the counters it adds to, through the handle of the batch's transaction:
@@ -111,9 +117,8 @@ const PENDING_ROWS_MAX = 4_000;
 /** The pending_rollups rows of a batch: [created_at, rollups] each. */
 function pendingRollupsOf(clicks: readonly ClickRecord[]): [number, string][] {
   if (clicks.length === 0) return [];
-  const r = rollUp(clicks);
   const at = clicks[clicks.length - 1]!.at;
-  return encodeRollups(r.links, r.workspaces, PENDING_ROWS_MAX).map((rollups) => [at, rollups]);
+  return encodeRollups(rollUp(clicks), PENDING_ROWS_MAX).map((rollups) => [at, rollups]);
 }
 
 async function writeClickBatchTogether(
@@ -159,24 +164,36 @@ export async function pendingRollupsBacklog(db: Queries): Promise<{ batches: num
 }
 
 /**
- * Adds the sums of pending batches' rollups to click_rollups and workspace_click_hours, and
- * removes those batches, in the caller's transaction: each batch is counted exactly once. Throws
- * (rolling back) if any of them was applied already.
+ * Adds the sums of pending batches' rollups to click_rollups, workspace_click_hours and
+ * workspace_click_countries, and removes those batches, in the caller's transaction: each batch
+ * is counted exactly once. Throws (rolling back) if any of them was applied already.
  */
-export async function applyRollups(t: Queries, ids: readonly number[], links: readonly LinkRollup[], workspaces: readonly WorkspaceHour[]): Promise<void> {
+export async function applyRollups(t: Queries, ids: readonly number[], sums: Rollups): Promise<void> {
   const removed = await t.exec(`delete from pending_rollups where id in (select cast(value as bigint) from ${jsonValuesParam(t.dialect)})`, JSON.stringify(ids));
   if (removed.changes !== ids.length) throw new Error(`pending rollups: ${ids.length - removed.changes} of ${ids.length} batches were applied by someone else`);
   if (t.dialect === 'postgres') {
     // In key order: PostgreSQL then walks the primary key's pages in order.
-    const linkRows = byKey(links, (l) => `${l.linkId} ${l.facet} ${l.day} ${l.value}`);
-    const workspaceRows = byKey(workspaces, (w) => `${w.workspaceId} ${w.hour}`);
+    const linkRows = byKey(sums.links, (l) => `${l.linkId} ${l.facet} ${l.day} ${l.value}`);
+    const workspaceRows = byKey(sums.workspaces, (w) => `${w.workspaceId} ${w.hour}`);
+    const countryRows = byKey(sums.countries, (c) => `${c.workspaceId} ${c.hour} ${c.country}`);
     if (linkRows.length > 0) await t.exec(PG_ADD_LINK_ROLLUPS, jsonRowsParam(linkRows, (l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr]));
     if (workspaceRows.length > 0) await t.exec(PG_ADD_WORKSPACE_HOURS, jsonRowsParam(workspaceRows, (w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]));
+    if (countryRows.length > 0) await t.exec(PG_ADD_WORKSPACE_COUNTRIES, jsonRowsParam(countryRows, (c) => [c.workspaceId, c.hour, c.country, c.total, c.human, c.qr]));
     return;
   }
   // SQLite has one writer, so no order to keep; a link-day's rows come together (RollupSums).
-  for (const l of links) await t.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
-  for (const w of workspaces) await t.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
+  for (const l of sums.links) await t.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
+  for (const w of sums.workspaces) await t.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
+  for (const c of sums.countries) await t.exec(ADD_WORKSPACE_COUNTRY, c.workspaceId, c.hour, c.country, c.total, c.human, c.qr);
+}
+
+/** The workspace of each of these links that still exists. */
+export async function workspacesOfLinks(db: Queries, linkIds: readonly string[]): Promise<Map<string, string>> {
+  const rows = await db.rows<{ id: string; workspace_id: string }>(
+    `select id, workspace_id from links where id in (select value from ${jsonValuesParam(db.dialect)})`,
+    JSON.stringify(linkIds),
+  );
+  return new Map(rows.map((r) => [r.id, r.workspace_id]));
 }
 
 /**

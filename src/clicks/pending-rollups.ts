@@ -1,20 +1,28 @@
-import { ROLLUP_FACETS, type LinkRollup, type RollupFacet, type WorkspaceHour } from './rollups.js';
+import { HOUR_MS, ROLLUP_FACETS, type LinkRollup, type RollupFacet, type Rollups, type WorkspaceCountry, type WorkspaceHour } from './rollups.js';
 
 /**
  * A batch's rollups as pending_rollups rows keep them until they are applied
  * (src/clicks/rollup-applier.ts). JSON, each link-day's rows in one array:
  *   {"links": [[linkId, day, facet, value, total, human, qr, facet, value, total, human, qr, …], …],
- *    "workspaces": [[workspaceId, hour, total, human, qr], …]}
- * cut into pieces of at most `maxRows` link rows (the workspace hours go with the first). A row
+ *    "hours": [[workspaceId, hour, total, human, qr], …],
+ *    "countries": [[workspaceId, hour, country, total, human, qr], …]}
+ * cut into pieces of at most `maxRows` link rows (the workspaces' rows go with the first). A row
  * written by one version may be applied by the next after an upgrade: the format may gain
  * fields, never change the meaning of these.
+ *
+ * Before workspace_click_countries (migration 0022) the workspace hours were "workspaces" and
+ * there were no countries: such rows are still read, their links' country rows placed by the
+ * links' workspaces (RollupSums.place) at the first hour of the link-day in the row (a batch is
+ * a few milliseconds: it spans two hours only when it crosses one). The new name is what keeps a version older than 0022 from
+ * applying a row of this one, and losing its countries, during a rolling upgrade: it cannot read
+ * the row, and leaves it to an instance that can.
  */
-export function encodeRollups(links: readonly LinkRollup[], workspaces: readonly WorkspaceHour[], maxRows: number): string[] {
+export function encodeRollups(rollups: Rollups, maxRows: number): string[] {
   const pieces: (string | number)[][][] = [[]];
   let rows = 0;
   let current: (string | number)[] | undefined;
   // rollUp gives a link-day's rows together; a new array starts wherever the link-day changes.
-  for (const r of links) {
+  for (const r of rollups.links) {
     if (rows === maxRows) {
       pieces.push([]);
       rows = 0;
@@ -25,7 +33,11 @@ export function encodeRollups(links: readonly LinkRollup[], workspaces: readonly
     rows++;
   }
   return pieces.map((linkDays, i) =>
-    JSON.stringify({ links: linkDays, workspaces: i === 0 ? workspaces.map((w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]) : [] }),
+    JSON.stringify({
+      links: linkDays,
+      hours: i === 0 ? rollups.workspaces.map((w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]) : [],
+      countries: i === 0 ? rollups.countries.map((c) => [c.workspaceId, c.hour, c.country, c.total, c.human, c.qr]) : [],
+    }),
   );
 }
 
@@ -37,17 +49,21 @@ export class RollupSums {
   /** Each link-day's rows, by facet and value. */
   private readonly linkDays = new Map<string, Map<string, LinkRollup>>();
   private readonly workspaces = new Map<string, WorkspaceHour>();
+  private readonly countries = new Map<string, WorkspaceCountry>();
+  /** Country rows of links, from rows written before 0022, until place() knows their workspaces. */
+  private unplaced: (Omit<WorkspaceCountry, 'workspaceId'> & { linkId: string })[] = [];
   private linkRowCount = 0;
 
   /** Adds one pending row's rollups. Throws, adding nothing, on a row this version cannot read. */
   add(encoded: string): void {
-    const { links, workspaces } = readable(JSON.parse(encoded));
+    const { links, hours, countries } = readable(JSON.parse(encoded));
     for (const linkDay of links) {
       const linkId = linkDay[0] as string;
       const day = linkDay[1] as number;
       const dayKey = `${linkId}\u0000${day}`;
       let rows = this.linkDays.get(dayKey);
       if (!rows) this.linkDays.set(dayKey, (rows = new Map()));
+      const firstHour = countries ? 0 : day + firstHourOf(linkDay) * HOUR_MS;
       for (let i = 2; i < linkDay.length; i += 5) {
         const facet = linkDay[i] as RollupFacet;
         const value = linkDay[i + 1] as string;
@@ -55,6 +71,7 @@ export class RollupSums {
         const total = linkDay[i + 2] as number;
         const human = linkDay[i + 3] as number;
         const qr = linkDay[i + 4] as number;
+        if (facet === 'country' && !countries) this.unplaced.push({ linkId, hour: firstHour, country: value, total, human, qr });
         const sum = rows.get(key);
         if (sum) addCounts(sum, total, human, qr);
         else {
@@ -63,18 +80,33 @@ export class RollupSums {
         }
       }
     }
-    for (const w of workspaces) {
+    for (const w of hours) {
       const key = `${w[0]}\u0000${w[1]}`;
       const [total, human, qr] = [w[2] as number, w[3] as number, w[4] as number];
       const sum = this.workspaces.get(key);
       if (sum) addCounts(sum, total, human, qr);
       else this.workspaces.set(key, { workspaceId: w[0] as string, hour: w[1] as number, total, human, qr });
     }
+    for (const c of countries ?? []) this.addCountry(c[0] as string, c[1] as number, c[2] as string, c[3] as number, c[4] as number, c[5] as number);
+  }
+
+  /** The links whose country rows wait for place(): rows written before 0022 name no workspace. */
+  get unplacedLinkIds(): string[] {
+    return [...new Set(this.unplaced.map((r) => r.linkId))];
+  }
+
+  /** Adds the waiting country rows to their links' workspaces; those of links deleted since (no workspace) are dropped. */
+  place(workspaceOf: ReadonlyMap<string, string>): void {
+    for (const r of this.unplaced) {
+      const workspaceId = workspaceOf.get(r.linkId);
+      if (workspaceId !== undefined) this.addCountry(workspaceId, r.hour, r.country, r.total, r.human, r.qr);
+    }
+    this.unplaced = [];
   }
 
   /** How many rows the sums add to. */
   get size(): number {
-    return this.linkRowCount + this.workspaces.size;
+    return this.linkRowCount + this.workspaces.size + this.countries.size;
   }
 
   get linkRows(): LinkRollup[] {
@@ -86,12 +118,27 @@ export class RollupSums {
   get workspaceRows(): WorkspaceHour[] {
     return [...this.workspaces.values()];
   }
+
+  get countryRows(): WorkspaceCountry[] {
+    return [...this.countries.values()];
+  }
+
+  private addCountry(workspaceId: string, hour: number, country: string, total: number, human: number, qr: number) {
+    const key = `${workspaceId}\u0000${hour}\u0000${country}`;
+    const sum = this.countries.get(key);
+    if (sum) addCounts(sum, total, human, qr);
+    else this.countries.set(key, { workspaceId, hour, country, total, human, qr });
+  }
 }
 
-/** The parsed JSON of a pending row, checked whole before any of it is added. */
-function readable(parsed: unknown): { links: unknown[][]; workspaces: unknown[][] } {
-  const { links, workspaces } = (parsed ?? {}) as { links?: unknown; workspaces?: unknown };
-  if (!Array.isArray(links) || !Array.isArray(workspaces)) throw new Error('links or workspaces missing');
+/**
+ * The parsed JSON of a pending row, checked whole before any of it is added. `countries` is
+ * undefined for a row written before 0022 (its workspace hours named "workspaces").
+ */
+function readable(parsed: unknown): { links: unknown[][]; hours: unknown[][]; countries: unknown[][] | undefined } {
+  const { links, hours, workspaces, countries } = (parsed ?? {}) as Record<string, unknown>;
+  const current = Array.isArray(hours) && Array.isArray(countries);
+  if (!Array.isArray(links) || !(current || Array.isArray(workspaces))) throw new Error('links, or hours and countries, missing');
   for (const linkDay of links as unknown[]) {
     if (!Array.isArray(linkDay) || linkDay.length % 5 !== 2) throw new Error('a link-day of the wrong length');
     if (typeof linkDay[0] !== 'string' || !isCount(linkDay[1])) throw new Error('a link-day without link or day');
@@ -101,12 +148,27 @@ function readable(parsed: unknown): { links: unknown[][]; workspaces: unknown[][
       }
     }
   }
-  for (const w of workspaces as unknown[]) {
+  const hourRows = (current ? hours : workspaces) as unknown[];
+  for (const w of hourRows) {
     if (!Array.isArray(w) || typeof w[0] !== 'string' || !isCount(w[1]) || !isCount(w[2]) || !isCount(w[3]) || !isCount(w[4])) {
       throw new Error('a workspace hour this version cannot read');
     }
   }
-  return { links: links as unknown[][], workspaces: workspaces as unknown[][] };
+  if (current) {
+    for (const c of countries as unknown[]) {
+      if (!Array.isArray(c) || typeof c[0] !== 'string' || !isCount(c[1]) || typeof c[2] !== 'string' || !isCount(c[3]) || !isCount(c[4]) || !isCount(c[5])) {
+        throw new Error('a workspace country this version cannot read');
+      }
+    }
+  }
+  return { links: links as unknown[][], hours: hourRows as unknown[][], countries: current ? (countries as unknown[][]) : undefined };
+}
+
+/** The first hour ('00'…'23') among a link-day's `hour` rows, as a number (0 if it has none). */
+function firstHourOf(linkDay: unknown[]): number {
+  let first = 24;
+  for (let i = 2; i < linkDay.length; i += 5) if (linkDay[i] === 'hour') first = Math.min(first, Number(linkDay[i + 1]));
+  return first === 24 || !Number.isInteger(first) ? 0 : first;
 }
 
 function addCounts(sum: { total: number; human: number; qr: number }, total: number, human: number, qr: number) {

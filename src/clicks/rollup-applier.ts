@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import type { TimerHandle, Timers } from '../lib/timers.js';
-import { applyRollups, pendingRollups } from './clicks.repo.js';
+import { applyRollups, pendingRollups, workspacesOfLinks } from './clicks.repo.js';
 import { RollupSums } from './pending-rollups.js';
 
 /** How often the batches' pending rollups are applied while clicks come: what stats lag by. */
@@ -29,11 +29,12 @@ type Outcome = 'done' | 'more' | 'busy';
 
 /**
  * Applies the rollups click batches leave in pending_rollups (migrations/sqlite/0019_pending_rollups.sql
- * says why) to click_rollups and workspace_click_hours: every APPLY_EVERY_MS while batches come,
- * summed, so a link-day's row is written once per apply rather than once per batch. It applies
- * every instance's batches, one instance at a time (Db.exclusively), and in this process one
- * apply at a time (the timer's, flush's and close's take turns): an instance that stopped or
- * crashed leaves its batches to the others, or to itself when it starts again.
+ * says why) to click_rollups, workspace_click_hours and workspace_click_countries: every
+ * APPLY_EVERY_MS while batches come, summed, so a link-day's row is written once per apply
+ * rather than once per batch. It applies every instance's batches, one instance at a time
+ * (Db.exclusively), and in this process one apply at a time (the timer's, flush's and close's
+ * take turns): an instance that stopped or crashed leaves its batches to the others, or to
+ * itself when it starts again.
  */
 export class RollupApplier {
   private timer: TimerHandle | undefined;
@@ -132,7 +133,7 @@ export class RollupApplier {
         const page = await pendingRollups(db, after, PENDING_PER_READ);
         for (const { id, rollups } of page) {
           if (taken.length > 0 && sums.size >= ROWS_PER_APPLY) {
-            await db.tx((t) => applyRollups(t, taken, sums.linkRows, sums.workspaceRows));
+            await apply(db, taken, sums);
             return 'more';
           }
           after = id;
@@ -151,9 +152,16 @@ export class RollupApplier {
         }
         if (page.length < PENDING_PER_READ) break;
       }
-      if (taken.length > 0) await db.tx((t) => applyRollups(t, taken, sums.linkRows, sums.workspaceRows));
+      if (taken.length > 0) await apply(db, taken, sums);
       return 'done';
     });
     return outcome ?? 'busy';
   }
+}
+
+async function apply(db: Db, taken: readonly number[], sums: RollupSums): Promise<void> {
+  // Rows written before migration 0022 name no workspace for their countries (pending-rollups.ts).
+  const unplaced = sums.unplacedLinkIds;
+  if (unplaced.length > 0) sums.place(await workspacesOfLinks(db, unplaced));
+  await db.tx((t) => applyRollups(t, taken, { links: sums.linkRows, workspaces: sums.workspaceRows, countries: sums.countryRows }));
 }

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClickRecord } from './clicks.repo.js';
 import { encodeRollups, RollupSums } from './pending-rollups.js';
-import { DAY_MS, FACETS, HOUR_MS, hourValue, type LinkRollup, rollUp, type WorkspaceHour } from './rollups.js';
+import { DAY_MS, FACETS, HOUR_MS, hourValue, type LinkRollup, rollUp, type WorkspaceCountry, type WorkspaceHour } from './rollups.js';
 
 /** The rollups spelt out: each click counted once in each of its rows, nothing shared or remembered. */
 function reference(clicks: readonly ClickRecord[]) {
   const links = new Map<string, number[]>();
   const workspaces = new Map<string, number[]>();
+  const countries = new Map<string, number[]>();
   const add = (map: Map<string, number[]>, key: string, c: ClickRecord) => {
     const counts = map.get(key) ?? [0, 0, 0];
     map.set(key, [counts[0]! + 1, counts[1]! + (c.bot ? 0 : 1), counts[2]! + (c.qr ? 1 : 0)]);
@@ -25,8 +26,9 @@ function reference(clicks: readonly ClickRecord[]) {
     };
     for (const [facet, value] of Object.entries(values)) add(links, JSON.stringify([c.linkId, facet, day, value]), c);
     add(workspaces, JSON.stringify([c.workspaceId, c.at - (c.at % HOUR_MS)]), c);
+    add(countries, JSON.stringify([c.workspaceId, c.at - (c.at % HOUR_MS), c.country ?? '']), c);
   }
-  return { links, workspaces };
+  return { links, workspaces, countries };
 }
 
 /** A small random generator with a seed (mulberry32), so that a failure can be replayed. */
@@ -73,12 +75,13 @@ function randomClicks(seed: number): ClickRecord[] {
 }
 
 /** The rows of rollups, by key: [total, human, qr]. */
-const byKey = (r: { links: readonly LinkRollup[]; workspaces: readonly WorkspaceHour[] }) => ({
+const byKey = (r: { links: readonly LinkRollup[]; workspaces: readonly WorkspaceHour[]; countries: readonly WorkspaceCountry[] }) => ({
   links: new Map(r.links.map((l) => [JSON.stringify([l.linkId, l.facet, l.day, l.value]), [l.total, l.human, l.qr]])),
   workspaces: new Map(r.workspaces.map((w) => [JSON.stringify([w.workspaceId, w.hour]), [w.total, w.human, w.qr]])),
+  countries: new Map(r.countries.map((c) => [JSON.stringify([c.workspaceId, c.hour, c.country]), [c.total, c.human, c.qr]])),
 });
 
-test('rollUp: every row of every facet, and the workspace hours, match counting each click on its own', () => {
+test('rollUp: every row of every facet, the workspace hours and countries, match counting each click on its own', () => {
   for (let seed = 1; seed <= 20; seed++) {
     const clicks = randomClicks(seed);
     // The input is what the test is about: alike runs, human and bot clicks, two UTC days, links taking turns within one workspace.
@@ -88,10 +91,13 @@ test('rollUp: every row of every facet, and the workspace hours, match counting 
     assert.ok(turns > 10, `seed ${seed}: links take turns in one workspace (${turns})`);
     const got = rollUp(clicks);
     const want = reference(clicks);
-    const { links, workspaces } = byKey(got);
+    const { links, workspaces, countries } = byKey(got);
     assert.equal(got.links.length, links.size, `seed ${seed}: one row per key`);
+    assert.equal(got.countries.length, countries.size, `seed ${seed}: one country row per key`);
     assert.deepEqual(links, want.links, `seed ${seed}`);
     assert.deepEqual(workspaces, want.workspaces, `seed ${seed}`);
+    assert.deepEqual(countries, want.countries, `seed ${seed}`);
+    assert.ok([...countries.keys()].some((k) => JSON.parse(k)[2] === ''), 'unknown countries have rows of their own');
     assert.deepEqual(new Set(got.links.map((r) => r.facet)), new Set(['all', 'hour', ...FACETS]));
   }
 });
@@ -107,7 +113,7 @@ test('pending rollups: batches written and read back, then summed, make the rows
       const r = rollUp(clicks.slice(from, to));
       // Pieces of 1–40 rows: link-days cut across pieces too.
       const maxRows = 1 + pick(40);
-      for (const piece of encodeRollups(r.links, r.workspaces, maxRows)) {
+      for (const piece of encodeRollups(r, maxRows)) {
         const rows = (JSON.parse(piece) as { links: unknown[][] }).links.reduce((n, linkDay) => n + (linkDay.length - 2) / 5, 0);
         assert.ok(rows <= maxRows, `seed ${seed}: ${rows} rows in a piece of at most ${maxRows}`);
         sums.add(piece);
@@ -115,20 +121,55 @@ test('pending rollups: batches written and read back, then summed, make the rows
       from = to;
     }
     assert.ok(batches > 5, `seed ${seed}: several batches`);
-    const got = { links: sums.linkRows, workspaces: sums.workspaceRows };
-    const { links, workspaces } = byKey(got);
+    const got = { links: sums.linkRows, workspaces: sums.workspaceRows, countries: sums.countryRows };
+    const { links, workspaces, countries } = byKey(got);
     assert.equal(got.links.length, links.size, `seed ${seed}: one row per key`);
-    assert.equal(sums.size, links.size + workspaces.size);
+    assert.equal(got.countries.length, countries.size, `seed ${seed}: one country row per key`);
+    assert.equal(sums.size, links.size + workspaces.size + countries.size);
+    assert.deepEqual(sums.unplacedLinkIds, []);
     const want = reference(clicks);
     assert.deepEqual(links, want.links, `seed ${seed}`);
     assert.deepEqual(workspaces, want.workspaces, `seed ${seed}`);
+    assert.deepEqual(countries, want.countries, `seed ${seed}`);
   }
+});
+
+test("pending rollups written before workspace countries (0022): read as they were, their countries placed by their links' workspaces at the link-day's first hour", () => {
+  const clicks = randomClicks(7);
+  const r = rollUp(clicks);
+  const [current] = encodeRollups(r, Infinity) as [string];
+  const { links, hours } = JSON.parse(current) as { links: unknown[][]; hours: unknown[][] };
+  const older = JSON.stringify({ links, workspaces: hours });
+  const sums = new RollupSums();
+  sums.add(older);
+  assert.deepEqual(sums.countryRows, [], 'no workspace is known yet');
+  assert.deepEqual(sums.unplacedLinkIds.sort(), ['lnk_0', 'lnk_1', 'lnk_2', 'lnk_3']);
+  // lnk_3 was deleted since: its countries are dropped, as a deleted link has no workspace to count them in.
+  sums.place(new Map([['lnk_0', 'ws_0'], ['lnk_1', 'ws_1'], ['lnk_2', 'ws_0']]));
+  assert.deepEqual(sums.unplacedLinkIds, []);
+  const got = byKey({ links: sums.linkRows, workspaces: sums.workspaceRows, countries: sums.countryRows });
+  const want = reference(clicks);
+  assert.deepEqual(got.links, want.links);
+  assert.deepEqual(got.workspaces, want.workspaces);
+  // Each click's country at the first hour its link has that day in the row (the row is a batch of many hours here).
+  const firstHour = new Map<string, number>();
+  for (const c of clicks) {
+    const key = `${c.linkId} ${c.at - (c.at % DAY_MS)}`;
+    firstHour.set(key, Math.min(firstHour.get(key) ?? Infinity, c.at - (c.at % HOUR_MS)));
+  }
+  const placed = clicks.filter((c) => c.linkId !== 'lnk_3').map((c) => ({ ...c, at: firstHour.get(`${c.linkId} ${c.at - (c.at % DAY_MS)}`)! }));
+  assert.deepEqual(got.countries, reference(placed).countries);
+  assert.ok(got.countries.size < want.countries.size, 'fewer hours than the clicks had: the input spans several hours a link-day');
+  // A row of this version added after it has its countries already.
+  sums.add(current);
+  assert.deepEqual(sums.unplacedLinkIds, []);
+  assert.deepEqual(byKey({ links: [], workspaces: [], countries: sums.countryRows }).countries, reference([...placed, ...clicks]).countries);
 });
 
 test('pending rollups: a row this version cannot read adds nothing, even when its start could be read', () => {
   const r = rollUp(randomClicks(1));
-  const [good] = encodeRollups(r.links, r.workspaces, Infinity) as [string];
-  const parsed = JSON.parse(good) as { links: unknown[][]; workspaces: unknown[][] };
+  const [good] = encodeRollups(r, Infinity) as [string];
+  const parsed = JSON.parse(good) as { links: unknown[][]; hours: unknown[][]; countries: unknown[][] };
   const broken = [
     'not json',
     '{}',
@@ -136,13 +177,17 @@ test('pending rollups: a row this version cannot read adds nothing, even when it
     JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'planet', 'Mars', 1, 1, 0]] }),
     JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'all', '', -1, 0, 0]] }),
     JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'all', '', 1.5, 0, 0]] }),
-    JSON.stringify({ ...parsed, workspaces: [...parsed.workspaces, ['ws', 0, 1, 1]] }),
+    JSON.stringify({ ...parsed, hours: [...parsed.hours, ['ws', 0, 1, 1]] }),
+    JSON.stringify({ ...parsed, countries: [...parsed.countries, ['ws', 0, null, 1, 1, 0]] }),
+    JSON.stringify({ ...parsed, countries: [...parsed.countries, ['ws', 0, 'US', 1, 1]] }),
+    JSON.stringify({ links: parsed.links, hours: parsed.hours }),
+    JSON.stringify({ links: parsed.links, countries: parsed.countries }),
   ];
   for (const text of broken) {
     const sums = new RollupSums();
     sums.add(good);
-    const before = JSON.stringify([sums.linkRows, sums.workspaceRows]);
+    const before = JSON.stringify([sums.linkRows, sums.workspaceRows, sums.countryRows]);
     assert.throws(() => sums.add(text), Error, text.slice(0, 40));
-    assert.equal(JSON.stringify([sums.linkRows, sums.workspaceRows]), before, 'nothing added');
+    assert.equal(JSON.stringify([sums.linkRows, sums.workspaceRows, sums.countryRows]), before, 'nothing added');
   }
 });

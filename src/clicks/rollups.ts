@@ -27,6 +27,13 @@ export interface WorkspaceHour extends Counts {
   workspaceId: string;
   hour: number;
 }
+export interface WorkspaceCountry extends Counts {
+  workspaceId: string;
+  /** Start of the UTC hour, epoch ms. */
+  hour: number;
+  /** ISO 3166-1 alpha-2, or '' unknown. */
+  country: string;
+}
 
 export const hourValue = (at: number) => String(Math.floor((at % DAY_MS) / HOUR_MS)).padStart(2, '0');
 
@@ -37,13 +44,20 @@ interface LinkDay {
   rows: Record<RollupFacet, Map<string, LinkRollup>>;
 }
 
-/** The counters one click adds to: its link-day's row of each facet, and its workspace-hour. */
-type Targets = [Counts, Counts, Counts, Counts, Counts, Counts, Counts, Counts];
+/** The counters one click adds to: its link-day's row of each facet, its workspace-hour, and that hour's row of its country. */
+type Targets = [Counts, Counts, Counts, Counts, Counts, Counts, Counts, Counts, Counts];
+
+export interface Rollups {
+  links: LinkRollup[];
+  workspaces: WorkspaceHour[];
+  countries: WorkspaceCountry[];
+}
 
 /** What one batch of clicks adds to the rollup tables: one row per key the batch touches. */
-export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; workspaces: WorkspaceHour[] } {
+export function rollUp(clicks: readonly ClickRecord[]): Rollups {
   const linkDays = new Map<string, LinkDay>();
   const workspaces = new Map<string, WorkspaceHour>();
+  const countries = new Map<string, WorkspaceCountry>();
   const rowOf = (linkDay: LinkDay, facet: RollupFacet, value: string): LinkRollup => {
     const byValue = linkDay.rows[facet];
     let row = byValue.get(value);
@@ -78,6 +92,10 @@ export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; w
       const wsKey = `${click.workspaceId}\u0000${hour}`;
       let wh = workspaces.get(wsKey);
       if (!wh) workspaces.set(wsKey, (wh = { workspaceId: click.workspaceId, hour, total: 0, human: 0, qr: 0 }));
+      const country = click.country ?? '';
+      const countryKey = `${wsKey}\u0000${country}`;
+      let wc = countries.get(countryKey);
+      if (!wc) countries.set(countryKey, (wc = { workspaceId: click.workspaceId, hour, country, total: 0, human: 0, qr: 0 }));
       targets = [
         rowOf(linkDay, 'all', ''),
         rowOf(linkDay, 'hour', hourValue(hour)),
@@ -85,8 +103,9 @@ export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; w
         rowOf(linkDay, 'device', click.device),
         rowOf(linkDay, 'browser', click.browser),
         rowOf(linkDay, 'os', click.os),
-        rowOf(linkDay, 'country', click.country ?? ''),
+        rowOf(linkDay, 'country', country),
         wh,
+        wc,
       ];
       last = click;
       lastHour = hour;
@@ -101,5 +120,5 @@ export function rollUp(clicks: readonly ClickRecord[]): { links: LinkRollup[]; w
   }
   const links: LinkRollup[] = [];
   for (const linkDay of linkDays.values()) for (const facet of ROLLUP_FACETS) links.push(...linkDay.rows[facet].values());
-  return { links, workspaces: [...workspaces.values()] };
+  return { links, workspaces: [...workspaces.values()], countries: [...countries.values()] };
 }

@@ -180,6 +180,36 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     assert.deepEqual(await fromPostgres(classified), fromSqlite(classified));
   });
 
+  test('0022_workspace_click_countries: the countries of the clicks so far, by workspace and hour, unknown ones as ""', async () => {
+    const pool = db.pool();
+    migrate(sqlite, sqliteMigrations().slice(0, 21), T0);
+    await migratePostgres(pool, postgresMigrations().slice(0, 21), () => T0);
+    const hour = Date.UTC(2030, 0, 1, 5);
+    const clicks = [
+      ['lnk_a', 'ws_1', hour + 1, 0, 1, 'DE'],
+      ['lnk_a', 'ws_1', hour + 2, 1, 0, 'DE'],
+      ['lnk_b', 'ws_1', hour + 3, 0, 0, 'DE'],
+      ['lnk_a', 'ws_1', hour + 4, 0, 0, null],
+      ['lnk_a', 'ws_1', hour + 3_600_000, 0, 0, 'DE'],
+      ['lnk_c', 'ws_2', hour + 5, 0, 1, 'JP'],
+    ] as const;
+    for (const [link, ws, at, bot, qr, country] of clicks) {
+      sqlite.sqlite.prepare('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr, country) VALUES (?, ?, ?, ?, ?, ?)').run(link, ws, at, bot, qr, country);
+      await pool.query('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr, country) VALUES ($1, $2, $3, $4, $5, $6)', [link, ws, at, bot, qr, country]);
+    }
+    migrate(sqlite, sqliteMigrations(), T0);
+    await migratePostgres(pool, postgresMigrations(), () => T0);
+    const read = 'SELECT workspace_id, hour, country, total, human, qr FROM workspace_click_countries ORDER BY workspace_id, hour, country';
+    const expected = [
+      { workspace_id: 'ws_1', hour, country: '', total: 1, human: 1, qr: 0 },
+      { workspace_id: 'ws_1', hour, country: 'DE', total: 3, human: 2, qr: 1 },
+      { workspace_id: 'ws_1', hour: hour + 3_600_000, country: 'DE', total: 1, human: 1, qr: 0 },
+      { workspace_id: 'ws_2', hour, country: 'JP', total: 1, human: 1, qr: 1 },
+    ];
+    assert.deepEqual(sqlite.sqlite.prepare(read).all(), expected);
+    assert.deepEqual((await pool.query(read)).rows, expected);
+  });
+
   test('0011_forward_query: links made before it keep redirecting as stored (0); 0 and 1 only', async () => {
     const pool = db.pool();
     migrate(sqlite, sqliteMigrations().slice(0, 10), T0);

@@ -124,6 +124,24 @@ describe('retention job', () => {
     assert.deepEqual(await rollupDays(links.Acme.kept.id), [30, 29, 0], 'the day of the clicks 30 d + 1 ms and 30 d old, of the 29 d old one, and today');
     assert.deepEqual(await rollupDays(links.Initech.kept.id), [400, 366, 365, 100, 30, 29, 0]);
     for (const name of ['Globex', 'Initech'] as const) assert.deepEqual(await rollupDays(links[name].deleted.id), [], `${name}: deleted link's rollups`);
+    // The workspaces' countries go by the hour, as their hours do; the clicks of a deleted link stay counted there.
+    const countryHours = async (name: Workspace) =>
+      (
+        await t.store.db.rows<{ hour: number; total: number }>(
+          'select c.hour, sum(c.total) as total from workspace_click_countries c join workspaces w on w.id = c.workspace_id where w.name = ? group by c.hour order by c.hour',
+          name,
+        )
+      ).map((r) => [Math.floor((clock.now() - r.hour) / HOUR), Number(r.total)]);
+    const hoursOf = async (name: Workspace) =>
+      (
+        await t.store.db.rows<{ hour: number; total: number }>(
+          'select h.hour, h.total from workspace_click_hours h join workspaces w on w.id = h.workspace_id where w.name = ? order by h.hour',
+          name,
+        )
+      ).map((r) => [Math.floor((clock.now() - r.hour) / HOUR), Number(r.total)]);
+    for (const name of Object.keys(WORKSPACES) as Workspace[]) assert.deepEqual(await countryHours(name), await hoursOf(name), name);
+    assert.ok((await countryHours('Acme')).every(([hours]) => hours! <= 30 * 24), 'none older than the cutoff');
+    assert.equal((await countryHours('Globex')).reduce((n, [, total]) => n + total!, 0), KEPT.Globex.length * 2, "the deleted link's clicks still count");
     const acmeStats = await t.request('GET', `/api/v1/links/${links.Acme.kept.id}/stats?from=${new Date(NOW - 60 * DAY).toISOString()}&interval=day`, { key: keys.Acme });
     assert.equal(acmeStats.json.total, KEPT.Acme.length + 1, 'the stats keep whole days: the click 30 d + 1 ms old shares the cutoff day');
 
@@ -134,6 +152,7 @@ describe('retention job', () => {
     const later = await t.server.scheduler.run('retention');
     assert.equal(later.status === 'ok' && later.result.expiredClicks, 5);
     assert.deepEqual(await rollupDays(links.Acme.kept.id), [2], 'only the day of the click that was an hour old is left');
+    assert.deepEqual(await countryHours('Acme'), await hoursOf('Acme'));
     assert.deepEqual(await clickAges(links.Acme.kept.id), [2 * DAY + HOUR]);
     assert.deepEqual(await clickAges(links.Globex.kept.id), KEPT.Globex.slice(1).map((age) => age + 2 * DAY));
   });
