@@ -726,6 +726,9 @@ describe('workspace stats summary', () => {
     // Whole days and partial ones together: 2030-06-01 10:00 to 2030-06-02 14:00.
     const mixed = await summary({ from: '2030-06-01T10:00:00Z', to: '2030-06-02T14:00:00Z' });
     assert.deepEqual(mixed.countries, days.countries);
+    // `to` is exclusive: the click at 13:00:00 exactly (from 8.8.8.8, the one in the US) is not in a range ending then.
+    const before = await summary({ from: '2030-06-02T00:00:00Z', to: '2030-06-02T13:00:00Z' });
+    assert.deepEqual(before.countries, [{ value: null, total: 4, human: 2 }]);
   });
 
   test('two whole days (daily rollup): totals include the deleted link, which is not listed', async () => {

@@ -17,7 +17,6 @@ import { SALT_GRACE_MS, VisitorSalts } from './visitor-salts.js';
 import { refuseWrites } from '../testing/refuse-writes.js';
 import { applyRollups, writeClickBatch, type ClickRecord } from './clicks.repo.js';
 import { APPLY_EVERY_MS, ROWS_PER_APPLY } from './rollup-applier.js';
-import { DAY_MS, HOUR_MS } from './rollups.js';
 
 interface Fixture {
   store: Store;
@@ -785,36 +784,6 @@ describe('pending rollups', () => {
     await eventually(async () => (await rolledUp(f, f.linkA)).pending === 0);
     assert.deepEqual(await rolledUp(f, f.linkA), { total: 1, human: 1, workspace: 2, pending: 0 });
     assert.equal((await rolledUp(f, f.linkB)).total, 1);
-  });
-
-  test("a batch written before workspace countries (0022) is applied with its countries in its links' workspace; a link deleted since has none", async () => {
-    const f = await fixture();
-    const countries = async () =>
-      f.store.db.rows<{ hour: number; country: string; total: number; human: number }>(
-        'select hour, country, total, human from workspace_click_countries where workspace_id = ? order by hour, country',
-        f.workspaceId,
-      );
-    const day = T0 - (T0 % DAY_MS);
-    // An older version's row: two clicks at 05:xx, the workspace hours named "workspaces", and no countries.
-    const older = (linkId: string, country: string) =>
-      JSON.stringify({
-        links: [[linkId, day, 'all', '', 2, 1, 0, 'hour', '05', 2, 1, 0, 'country', country, 2, 1, 0]],
-        workspaces: [[f.workspaceId, day + 5 * HOUR_MS, 2, 1, 0]],
-      });
-    for (const [linkId, country] of [[f.linkA, 'FR'], [f.linkA, ''], [f.linkB, 'FR'], [f.linkB, 'NZ']] as const) {
-      await f.store.db.exec('insert into pending_rollups (created_at, rollups) values (?, ?)', T0, older(linkId, country));
-    }
-    // And one of this version, of a click in Japan.
-    await f.store.db.tx((t) => writeClickBatch(t, [{ ...record(f, f.linkA, T0), country: 'JP' }], [], []));
-    // Link B is deleted before the rows are applied: its countries have no workspace left to count in.
-    await f.store.db.exec('delete from links where id = ?', f.linkB);
-    await f.recorder().flush();
-    assert.deepEqual(await countries(), [
-      { hour: T0, country: 'JP', total: 1, human: 1 },
-      { hour: day + 5 * HOUR_MS, country: '', total: 2, human: 1 },
-      { hour: day + 5 * HOUR_MS, country: 'FR', total: 2, human: 1 },
-    ]);
-    assert.deepEqual(await rolledUp(f, f.linkA), { total: 5, human: 3, workspace: 9, pending: 0 }, 'the rest of the rows as before');
   });
 
   test('a batch is applied once: applying it again fails and changes nothing, and two recorders applying at once count each batch once', async () => {

@@ -187,15 +187,6 @@ export async function applyRollups(t: Queries, ids: readonly number[], sums: Rol
   for (const c of sums.countries) await t.exec(ADD_WORKSPACE_COUNTRY, c.workspaceId, c.hour, c.country, c.total, c.human, c.qr);
 }
 
-/** The workspace of each of these links that still exists. */
-export async function workspacesOfLinks(db: Queries, linkIds: readonly string[]): Promise<Map<string, string>> {
-  const rows = await db.rows<{ id: string; workspace_id: string }>(
-    `select id, workspace_id from links where id in (select value from ${jsonValuesParam(db.dialect)})`,
-    JSON.stringify(linkIds),
-  );
-  return new Map(rows.map((r) => [r.id, r.workspace_id]));
-}
-
 /**
  * The human clicks each of a batch's links has and may have (maxClicks), through the handle of the
  * batch's transaction. On PostgreSQL the rows stay locked until the batch commits, so instances

@@ -1,4 +1,4 @@
-import { HOUR_MS, ROLLUP_FACETS, type LinkRollup, type RollupFacet, type Rollups, type WorkspaceCountry, type WorkspaceHour } from './rollups.js';
+import { ROLLUP_FACETS, type LinkRollup, type RollupFacet, type Rollups, type WorkspaceCountry, type WorkspaceHour } from './rollups.js';
 
 /**
  * A batch's rollups as pending_rollups rows keep them until they are applied
@@ -6,16 +6,16 @@ import { HOUR_MS, ROLLUP_FACETS, type LinkRollup, type RollupFacet, type Rollups
  *   {"links": [[linkId, day, facet, value, total, human, qr, facet, value, total, human, qr, …], …],
  *    "hours": [[workspaceId, hour, total, human, qr], …],
  *    "countries": [[workspaceId, hour, country, total, human, qr], …]}
- * cut into pieces of at most `maxRows` link rows (the workspaces' rows go with the first). A row
+ * cut into pieces of at most `maxRows` link rows (the workspace hours and countries go with the first). A row
  * written by one version may be applied by the next after an upgrade: the format may gain
  * fields, never change the meaning of these.
  *
- * Before workspace_click_countries (migration 0022) the workspace hours were "workspaces" and
- * there were no countries: such rows are still read, their links' country rows placed by the
- * links' workspaces (RollupSums.place) at the first hour of the link-day in the row (a batch is
- * a few milliseconds: it spans two hours only when it crosses one). The new name is what keeps a version older than 0022 from
- * applying a row of this one, and losing its countries, during a rolling upgrade: it cannot read
- * the row, and leaves it to an instance that can.
+ * Before migration 0022 the workspace hours were "workspaces" and there were no countries; 0022
+ * rewrote the rows pending then (their clicks' countries are in its backfill). The new name keeps
+ * an older version's applier off this version's rows: it cannot read them and leaves them to an
+ * instance that can. A row of the old form that comes later (an older instance left running
+ * during the upgrade, which README's upgrade notes say to stop) is still applied, without
+ * countries: its totals count, its countries cannot be known from it.
  */
 export function encodeRollups(rollups: Rollups, maxRows: number): string[] {
   const pieces: (string | number)[][][] = [[]];
@@ -50,8 +50,6 @@ export class RollupSums {
   private readonly linkDays = new Map<string, Map<string, LinkRollup>>();
   private readonly workspaces = new Map<string, WorkspaceHour>();
   private readonly countries = new Map<string, WorkspaceCountry>();
-  /** Country rows of links, from rows written before 0022, until place() knows their workspaces. */
-  private unplaced: (Omit<WorkspaceCountry, 'workspaceId'> & { linkId: string })[] = [];
   private linkRowCount = 0;
 
   /** Adds one pending row's rollups. Throws, adding nothing, on a row this version cannot read. */
@@ -63,7 +61,6 @@ export class RollupSums {
       const dayKey = `${linkId}\u0000${day}`;
       let rows = this.linkDays.get(dayKey);
       if (!rows) this.linkDays.set(dayKey, (rows = new Map()));
-      const firstHour = countries ? 0 : day + firstHourOf(linkDay) * HOUR_MS;
       for (let i = 2; i < linkDay.length; i += 5) {
         const facet = linkDay[i] as RollupFacet;
         const value = linkDay[i + 1] as string;
@@ -71,7 +68,6 @@ export class RollupSums {
         const total = linkDay[i + 2] as number;
         const human = linkDay[i + 3] as number;
         const qr = linkDay[i + 4] as number;
-        if (facet === 'country' && !countries) this.unplaced.push({ linkId, hour: firstHour, country: value, total, human, qr });
         const sum = rows.get(key);
         if (sum) addCounts(sum, total, human, qr);
         else {
@@ -87,21 +83,7 @@ export class RollupSums {
       if (sum) addCounts(sum, total, human, qr);
       else this.workspaces.set(key, { workspaceId: w[0] as string, hour: w[1] as number, total, human, qr });
     }
-    for (const c of countries ?? []) this.addCountry(c[0] as string, c[1] as number, c[2] as string, c[3] as number, c[4] as number, c[5] as number);
-  }
-
-  /** The links whose country rows wait for place(): rows written before 0022 name no workspace. */
-  get unplacedLinkIds(): string[] {
-    return [...new Set(this.unplaced.map((r) => r.linkId))];
-  }
-
-  /** Adds the waiting country rows to their links' workspaces; those of links deleted since (no workspace) are dropped. */
-  place(workspaceOf: ReadonlyMap<string, string>): void {
-    for (const r of this.unplaced) {
-      const workspaceId = workspaceOf.get(r.linkId);
-      if (workspaceId !== undefined) this.addCountry(workspaceId, r.hour, r.country, r.total, r.human, r.qr);
-    }
-    this.unplaced = [];
+    for (const c of countries) this.addCountry(c[0] as string, c[1] as number, c[2] as string, c[3] as number, c[4] as number, c[5] as number);
   }
 
   /** How many rows the sums add to. */
@@ -131,11 +113,8 @@ export class RollupSums {
   }
 }
 
-/**
- * The parsed JSON of a pending row, checked whole before any of it is added. `countries` is
- * undefined for a row written before 0022 (its workspace hours named "workspaces").
- */
-function readable(parsed: unknown): { links: unknown[][]; hours: unknown[][]; countries: unknown[][] | undefined } {
+/** The parsed JSON of a pending row, checked whole before any of it is added. */
+function readable(parsed: unknown): { links: unknown[][]; hours: unknown[][]; countries: unknown[][] } {
   const { links, hours, workspaces, countries } = (parsed ?? {}) as Record<string, unknown>;
   const current = Array.isArray(hours) && Array.isArray(countries);
   if (!Array.isArray(links) || !(current || Array.isArray(workspaces))) throw new Error('links, or hours and countries, missing');
@@ -161,14 +140,7 @@ function readable(parsed: unknown): { links: unknown[][]; hours: unknown[][]; co
       }
     }
   }
-  return { links: links as unknown[][], hours: hourRows as unknown[][], countries: current ? (countries as unknown[][]) : undefined };
-}
-
-/** The first hour ('00'…'23') among a link-day's `hour` rows, as a number (0 if it has none). */
-function firstHourOf(linkDay: unknown[]): number {
-  let first = 24;
-  for (let i = 2; i < linkDay.length; i += 5) if (linkDay[i] === 'hour') first = Math.min(first, Number(linkDay[i + 1]));
-  return first === 24 || !Number.isInteger(first) ? 0 : first;
+  return { links: links as unknown[][], hours: hourRows as unknown[][], countries: current ? (countries as unknown[][]) : [] };
 }
 
 function addCounts(sum: { total: number; human: number; qr: number }, total: number, human: number, qr: number) {

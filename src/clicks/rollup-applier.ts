@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import type { TimerHandle, Timers } from '../lib/timers.js';
-import { applyRollups, pendingRollups, workspacesOfLinks } from './clicks.repo.js';
+import { applyRollups, pendingRollups } from './clicks.repo.js';
 import { RollupSums } from './pending-rollups.js';
 
 /** How often the batches' pending rollups are applied while clicks come: what stats lag by. */
@@ -160,8 +160,5 @@ export class RollupApplier {
 }
 
 async function apply(db: Db, taken: readonly number[], sums: RollupSums): Promise<void> {
-  // Rows written before migration 0022 name no workspace for their countries (pending-rollups.ts).
-  const unplaced = sums.unplacedLinkIds;
-  if (unplaced.length > 0) sums.place(await workspacesOfLinks(db, unplaced));
   await db.tx((t) => applyRollups(t, taken, { links: sums.linkRows, workspaces: sums.workspaceRows, countries: sums.countryRows }));
 }

@@ -197,6 +197,15 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
       sqlite.sqlite.prepare('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr, country) VALUES (?, ?, ?, ?, ?, ?)').run(link, ws, at, bot, qr, country);
       await pool.query('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr, country) VALUES ($1, $2, $3, $4, $5, $6)', [link, ws, at, bot, qr, country]);
     }
+    // The last batch's rollups still pending (in the form before 0022), and a row that is not JSON.
+    const pending = [
+      JSON.stringify({ links: [['lnk_a', hour - (hour % 86_400_000), 'country', 'DE', 1, 1, 0]], workspaces: [['ws_1', hour + 3_600_000, 1, 1, 0]] }),
+      'not json',
+    ];
+    for (const rollups of pending) {
+      sqlite.sqlite.prepare('INSERT INTO pending_rollups (created_at, rollups) VALUES (?, ?)').run(hour, rollups);
+      await pool.query('INSERT INTO pending_rollups (created_at, rollups) VALUES ($1, $2)', [hour, rollups]);
+    }
     migrate(sqlite, sqliteMigrations(), T0);
     await migratePostgres(pool, postgresMigrations(), () => T0);
     const read = 'SELECT workspace_id, hour, country, total, human, qr FROM workspace_click_countries ORDER BY workspace_id, hour, country';
@@ -208,6 +217,13 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     ];
     assert.deepEqual(sqlite.sqlite.prepare(read).all(), expected);
     assert.deepEqual((await pool.query(read)).rows, expected);
+    // The pending batch's clicks are counted above: its row takes this version's form, without countries.
+    const rewritten = { links: [['lnk_a', hour - (hour % 86_400_000), 'country', 'DE', 1, 1, 0]], hours: [['ws_1', hour + 3_600_000, 1, 1, 0]], countries: [] };
+    const rows = 'SELECT rollups FROM pending_rollups ORDER BY id';
+    for (const got of [sqlite.sqlite.prepare(rows).all() as { rollups: string }[], (await pool.query<{ rollups: string }>(rows)).rows]) {
+      assert.deepEqual(JSON.parse(got[0]!.rollups), rewritten);
+      assert.equal(got[1]!.rollups, 'not json');
+    }
   });
 
   test('0011_forward_query: links made before it keep redirecting as stored (0); 0 and 1 only', async () => {
