@@ -1,6 +1,6 @@
 -- PostgreSQL twin of migrations/sqlite/0022_workspace_click_countries.sql (rules: 0001_initial.sql),
--- which says why: the workspace summary's countries by workspace, UTC hour and country.
-CREATE TABLE workspace_click_countries (
+-- which says why: the workspace summary's countries by workspace, UTC day or hour, and country.
+CREATE TABLE workspace_click_country_hours (
   workspace_id TEXT NOT NULL,
   hour         BIGINT NOT NULL,
   country      TEXT NOT NULL,
@@ -10,13 +10,27 @@ CREATE TABLE workspace_click_countries (
   PRIMARY KEY (workspace_id, hour, country)
 ) WITH (fillfactor = 70); -- updated in place, as the other rollups (0009 says why)
 
+CREATE TABLE workspace_click_country_days (
+  workspace_id TEXT NOT NULL,
+  day          BIGINT NOT NULL,
+  country      TEXT NOT NULL,
+  total        BIGINT NOT NULL,
+  human        BIGINT NOT NULL,
+  qr           BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, day, country)
+) WITH (fillfactor = 70);
+
 -- Click batches committing meanwhile (an instance of an older version left running) either commit
 -- before the backfill reads the clicks, or wait for this migration to end.
 LOCK TABLE pending_rollups IN SHARE MODE;
 
-INSERT INTO workspace_click_countries (workspace_id, hour, country, total, human, qr)
+INSERT INTO workspace_click_country_hours (workspace_id, hour, country, total, human, qr)
 SELECT workspace_id, clicked_at - clicked_at % 3600000, coalesce(country, ''), count(*), count(*) FILTER (WHERE bot = 0), sum(qr)
 FROM clicks GROUP BY 1, 2, 3;
+
+INSERT INTO workspace_click_country_days (workspace_id, day, country, total, human, qr)
+SELECT workspace_id, hour - hour % 86400000, country, sum(total), sum(human), sum(qr)
+FROM workspace_click_country_hours GROUP BY 1, 2, 3;
 
 -- As on SQLite: pending batches' clicks are in the rows above, so their rows take this version's
 -- format with no countries. Row by row, so that one that is not JSON is left as it is.

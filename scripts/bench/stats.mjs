@@ -5,16 +5,22 @@
 //   npm run build && node scripts/bench/stats.mjs
 //   BENCH_STATS_DIR=/tmp/linkqr-stats-10m  reuses (or creates once) the seeded data dir (seeding 10M clicks takes a few minutes)
 //   BENCH_CLICKS, BENCH_HOT_CLICKS, BENCH_LINKS, BENCH_DAYS  change the seeded shape; BENCH_RUNS runs per query (default 30)
+//   BENCH_STATS_DATABASE_URL=postgres://…  the same over PostgreSQL: a database filled beforehand from the seeded
+//     data dir, e.g. LINKQR_SECRET=benchmark-secret-not-for-production bin/linkqr.cjs copy-database --data-dir DIR --to URL
+//     (LINKQR_SECRET: the one it was copied with; that default otherwise)
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, freePort, ROOT, startPinned } from './lib.mjs';
 
 const dataDir = process.env.BENCH_STATS_DIR ?? '/tmp/linkqr-stats-10m';
+const databaseUrl = process.env.BENCH_STATS_DATABASE_URL;
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
-const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn' };
+const env = databaseUrl
+  ? { LINKQR_DATABASE_URL: databaseUrl, LINKQR_SECRET: process.env.LINKQR_SECRET ?? 'benchmark-secret-not-for-production', LINKQR_LOG_LEVEL: 'warn' }
+  : { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn' };
 
-if (!existsSync(join(dataDir, 'linkqr.db'))) {
+if (!databaseUrl && !existsSync(join(dataDir, 'linkqr.db'))) {
   console.log(`seeding ${dataDir} …`);
   execFileSync(
     process.execPath,
@@ -70,7 +76,7 @@ const cases = [
   ['workspace summary, last 30 days (default)', '/api/v1/stats', 200],
   ['raw clicks, first page of 100', `/api/v1/links/${hot.link.id}/clicks?limit=100`, 10],
 ];
-console.log(`\nstats benchmark: ${dataDir}, ${RUNS} runs per query (sequential, end to end over HTTP)`);
+console.log(`\nstats benchmark: ${databaseUrl ? new URL(databaseUrl).pathname.slice(1) + ' on PostgreSQL' : dataDir}, ${RUNS} runs per query (sequential, end to end over HTTP)`);
 console.log(`hot link ${hot.link.id}: ${hot.total.toLocaleString('en-US')} clicks in range`);
 let ok = true;
 let baseline = 0;

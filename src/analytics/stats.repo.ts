@@ -102,10 +102,18 @@ export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: numb
     fromDay, toDay, workspaceId,
   );
 
-/** The workspace's countries over the hours [from, to), the clicks of links deleted since included. */
-export const workspaceCountries = (db: Queries, workspaceId: string, from: number, to: number) =>
+/** The workspace's countries over whole days [fromDay, toDay), the clicks of links deleted since included. */
+export const workspaceCountriesByDays = (db: Queries, workspaceId: string, fromDay: number, toDay: number) =>
   db.rows<{ country: string; total: number; human: number }>(
-    `select country, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from workspace_click_countries
+    `select country, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from workspace_click_country_days
+       where workspace_id = ? and day >= ? and day < ? group by country`,
+    workspaceId, fromDay, toDay,
+  );
+
+/** The workspace's countries over the hours [from, to) (of a partial day), the clicks of links deleted since included. */
+export const workspaceCountriesByHours = (db: Queries, workspaceId: string, from: number, to: number) =>
+  db.rows<{ country: string; total: number; human: number }>(
+    `select country, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from workspace_click_country_hours
        where workspace_id = ? and hour >= ? and hour < ? group by country`,
     workspaceId, from, to,
   );

@@ -17,7 +17,8 @@ import {
   linkTotalsByHours,
   listClickRows,
   type LinkTotalsRow,
-  workspaceCountries,
+  workspaceCountriesByDays,
+  workspaceCountriesByHours,
   workspaceHours,
 } from './stats.repo.js';
 import {
@@ -115,8 +116,8 @@ export async function exportClicks(deps: AnalyticsDeps, workspaceId: string, que
 }
 
 /**
- * The workspace over a range of whole hours: totals, series and countries from the workspace's
- * hourly rollups, top links from each link's day and hour totals. Clicks of links deleted since
+ * The workspace over a range of whole hours: totals and series from the workspace's hourly
+ * rollup, countries from its rows by day and hour, top links from each link's day and hour totals. Clicks of links deleted since
  * count in the totals and countries (they happened) but deleted links are not listed.
  */
 export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: WorkspaceStatsQuery) {
@@ -145,17 +146,24 @@ export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, q
     }
   };
   // Whole days from the day totals; the hours of a partial day at either end from the hour totals.
+  // Countries the same way, from the workspace's own rows by day and by hour.
+  const countries = new FacetCounter();
+  const addCountries = (rows: { country: string; total: number; human: number }[]) => {
+    for (const c of rows) countries.add({ facet: 'country', value: c.country, total: c.total, human: c.human });
+  };
   const wholeDays = { from: ceilTo(range.from, DAY_MS), to: floorTo(range.to, DAY_MS) };
-  if (wholeDays.from < wholeDays.to) merge(await linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
+  if (wholeDays.from < wholeDays.to) {
+    merge(await linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
+    addCountries(await workspaceCountriesByDays(db, workspaceId, wholeDays.from, wholeDays.to));
+  }
   const hourOf = (ms: number, day: number) => String((ms - day) / HOUR_MS).padStart(2, '0');
   for (let day = floorTo(range.from, DAY_MS); day < range.to; day += DAY_MS) {
     if (day >= wholeDays.from && day + DAY_MS <= wholeDays.to) continue;
     const from = Math.max(range.from, day);
     const to = Math.min(range.to, day + DAY_MS);
     merge(await linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day)));
+    addCountries(await workspaceCountriesByHours(db, workspaceId, from, to));
   }
-  const countries = new FacetCounter();
-  for (const c of await workspaceCountries(db, workspaceId, range.from, range.to)) countries.add({ facet: 'country', value: c.country, total: c.total, human: c.human });
   const ranked = [...perLink.values()].sort((a, b) => b.human - a.human || b.total - a.total || (a.link_id < b.link_id ? -1 : 1));
   const top = ranked.slice(0, query.limit);
   // Independent reads, outside any transaction: all at once.

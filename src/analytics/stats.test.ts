@@ -709,7 +709,7 @@ describe('workspace stats summary', () => {
   });
   after(() => bench.t.close());
 
-  test("countries: any whole hours from the workspace's hourly rows; the clicks of links deleted since are counted, as in the totals", async () => {
+  test("countries: whole days from the workspace's rows by day, the hours of a partial day from its rows by hour; the clicks of links deleted since are counted, as in the totals", async () => {
     const days = await summary({ from: '2030-06-01', to: '2030-06-02' });
     assert.deepEqual(days.countries, [
       { value: null, total: 15, human: 9 },
@@ -726,6 +726,9 @@ describe('workspace stats summary', () => {
     // Whole days and partial ones together: 2030-06-01 10:00 to 2030-06-02 14:00.
     const mixed = await summary({ from: '2030-06-01T10:00:00Z', to: '2030-06-02T14:00:00Z' });
     assert.deepEqual(mixed.countries, days.countries);
+    // A whole day (its rows by day) and a partial one (its rows by hour).
+    const both = await summary({ from: '2030-06-01', to: '2030-06-02T14:00:00Z' });
+    assert.deepEqual(both.countries, days.countries);
     // `to` is exclusive: the click at 13:00:00 exactly (from 8.8.8.8, the one in the US) is not in a range ending then.
     const before = await summary({ from: '2030-06-02T00:00:00Z', to: '2030-06-02T13:00:00Z' });
     assert.deepEqual(before.countries, [{ value: null, total: 4, human: 2 }]);

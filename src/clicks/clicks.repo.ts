@@ -1,6 +1,6 @@
 import type { Dialect, Queries } from '../db/db.js';
 import { encodeRollups } from './pending-rollups.js';
-import { rollUp, type Rollups } from './rollups.js';
+import { DAY_MS, rollUp, type Rollups, type WorkspaceCountry } from './rollups.js';
 import { greatest, jsonRowsParam, jsonValuesParam, pgJsonRows } from '../db/dialect-sql.js';
 import type { PostgresQueries } from '../db/postgres-db.js';
 
@@ -59,8 +59,11 @@ const ADD_LINK_ROLLUP = `insert into click_rollups (link_id, facet, day, value, 
 const ADD_PENDING_ROLLUPS = 'insert into pending_rollups (created_at, rollups) values (?, ?)';
 const ADD_WORKSPACE_HOUR = `insert into workspace_click_hours (workspace_id, hour, total, human, qr) values (?, ?, ?, ?, ?)
   on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
-const ADD_WORKSPACE_COUNTRY = `insert into workspace_click_countries (workspace_id, hour, country, total, human, qr) values (?, ?, ?, ?, ?, ?)
-  on conflict (workspace_id, hour, country) do update set total = workspace_click_countries.total + excluded.total, human = workspace_click_countries.human + excluded.human, qr = workspace_click_countries.qr + excluded.qr`;
+/** The workspace's countries by hour, and by day (the summary's whole days: 24 times fewer rows to read). */
+const addCountries = (table: string, time: 'hour' | 'day') => `insert into ${table} (workspace_id, ${time}, country, total, human, qr) values (?, ?, ?, ?, ?, ?)
+  on conflict (workspace_id, ${time}, country) do update set total = ${table}.total + excluded.total, human = ${table}.human + excluded.human, qr = ${table}.qr + excluded.qr`;
+const ADD_COUNTRY_HOUR = addCountries('workspace_click_country_hours', 'hour');
+const ADD_COUNTRY_DAY = addCountries('workspace_click_country_days', 'day');
 
 // PostgreSQL: the clicks by COPY (appended, nothing to merge); each other table's rows in one
 // statement of fixed text (one prepared plan whatever the batch size), the rows passed as one
@@ -80,9 +83,11 @@ const PG_ADD_WORKSPACE_HOURS = `insert into workspace_click_hours (workspace_id,
   select * from ${pgJsonRows('w', { workspace_id: 'text', hour: 'bigint', total: 'bigint', human: 'bigint', qr: 'bigint' })}
   on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
 
-const PG_ADD_WORKSPACE_COUNTRIES = `insert into workspace_click_countries (workspace_id, hour, country, total, human, qr)
-  select * from ${pgJsonRows('c', { workspace_id: 'text', hour: 'bigint', country: 'text', total: 'bigint', human: 'bigint', qr: 'bigint' })}
-  on conflict (workspace_id, hour, country) do update set total = workspace_click_countries.total + excluded.total, human = workspace_click_countries.human + excluded.human, qr = workspace_click_countries.qr + excluded.qr`;
+const pgAddCountries = (table: string, time: 'hour' | 'day') => `insert into ${table} (workspace_id, ${time}, country, total, human, qr)
+  select * from ${pgJsonRows('c', { workspace_id: 'text', [time]: 'bigint', country: 'text', total: 'bigint', human: 'bigint', qr: 'bigint' })}
+  on conflict (workspace_id, ${time}, country) do update set total = ${table}.total + excluded.total, human = ${table}.human + excluded.human, qr = ${table}.qr + excluded.qr`;
+const PG_ADD_COUNTRY_HOURS = pgAddCountries('workspace_click_country_hours', 'hour');
+const PG_ADD_COUNTRY_DAYS = pgAddCountries('workspace_click_country_days', 'day');
 
 /**
  * A batch of clicks with the counters it adds to, through the handle of the batch's transaction:
@@ -164,27 +169,49 @@ export async function pendingRollupsBacklog(db: Queries): Promise<{ batches: num
 }
 
 /**
- * Adds the sums of pending batches' rollups to click_rollups, workspace_click_hours and
- * workspace_click_countries, and removes those batches, in the caller's transaction: each batch
- * is counted exactly once. Throws (rolling back) if any of them was applied already.
+ * Adds the sums of pending batches' rollups to click_rollups, workspace_click_hours and the
+ * workspace's countries by hour and by day, and removes those batches, in the caller's
+ * transaction: each batch is counted exactly once. Throws (rolling back) if any of them was
+ * applied already.
  */
 export async function applyRollups(t: Queries, ids: readonly number[], sums: Rollups): Promise<void> {
   const removed = await t.exec(`delete from pending_rollups where id in (select cast(value as bigint) from ${jsonValuesParam(t.dialect)})`, JSON.stringify(ids));
   if (removed.changes !== ids.length) throw new Error(`pending rollups: ${ids.length - removed.changes} of ${ids.length} batches were applied by someone else`);
+  const countryDays = daysOf(sums.countries);
   if (t.dialect === 'postgres') {
     // In key order: PostgreSQL then walks the primary key's pages in order.
     const linkRows = byKey(sums.links, (l) => `${l.linkId} ${l.facet} ${l.day} ${l.value}`);
     const workspaceRows = byKey(sums.workspaces, (w) => `${w.workspaceId} ${w.hour}`);
-    const countryRows = byKey(sums.countries, (c) => `${c.workspaceId} ${c.hour} ${c.country}`);
+    const hourRows = byKey(sums.countries, (c) => `${c.workspaceId} ${c.hour} ${c.country}`);
+    const dayRows = byKey(countryDays, (c) => `${c.workspaceId} ${c.day} ${c.country}`);
     if (linkRows.length > 0) await t.exec(PG_ADD_LINK_ROLLUPS, jsonRowsParam(linkRows, (l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr]));
     if (workspaceRows.length > 0) await t.exec(PG_ADD_WORKSPACE_HOURS, jsonRowsParam(workspaceRows, (w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]));
-    if (countryRows.length > 0) await t.exec(PG_ADD_WORKSPACE_COUNTRIES, jsonRowsParam(countryRows, (c) => [c.workspaceId, c.hour, c.country, c.total, c.human, c.qr]));
+    if (hourRows.length > 0) await t.exec(PG_ADD_COUNTRY_HOURS, jsonRowsParam(hourRows, (c) => [c.workspaceId, c.hour, c.country, c.total, c.human, c.qr]));
+    if (dayRows.length > 0) await t.exec(PG_ADD_COUNTRY_DAYS, jsonRowsParam(dayRows, (c) => [c.workspaceId, c.day, c.country, c.total, c.human, c.qr]));
     return;
   }
   // SQLite has one writer, so no order to keep; a link-day's rows come together (RollupSums).
   for (const l of sums.links) await t.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
   for (const w of sums.workspaces) await t.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
-  for (const c of sums.countries) await t.exec(ADD_WORKSPACE_COUNTRY, c.workspaceId, c.hour, c.country, c.total, c.human, c.qr);
+  for (const c of sums.countries) await t.exec(ADD_COUNTRY_HOUR, c.workspaceId, c.hour, c.country, c.total, c.human, c.qr);
+  for (const c of countryDays) await t.exec(ADD_COUNTRY_DAY, c.workspaceId, c.day, c.country, c.total, c.human, c.qr);
+}
+
+/** The countries' hour rows summed by UTC day. */
+function daysOf(hours: readonly WorkspaceCountry[]): (Omit<WorkspaceCountry, 'hour'> & { day: number })[] {
+  const days = new Map<string, Omit<WorkspaceCountry, 'hour'> & { day: number }>();
+  for (const c of hours) {
+    const day = c.hour - (c.hour % DAY_MS);
+    const key = `${c.workspaceId}\u0000${day}\u0000${c.country}`;
+    const sum = days.get(key);
+    if (!sum) days.set(key, { workspaceId: c.workspaceId, day, country: c.country, total: c.total, human: c.human, qr: c.qr });
+    else {
+      sum.total += c.total;
+      sum.human += c.human;
+      sum.qr += c.qr;
+    }
+  }
+  return [...days.values()];
 }
 
 /**

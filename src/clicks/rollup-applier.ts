@@ -29,7 +29,7 @@ type Outcome = 'done' | 'more' | 'busy';
 
 /**
  * Applies the rollups click batches leave in pending_rollups (migrations/sqlite/0019_pending_rollups.sql
- * says why) to click_rollups, workspace_click_hours and workspace_click_countries: every
+ * says why) to click_rollups, workspace_click_hours and workspace_click_country_hours: every
  * APPLY_EVERY_MS while batches come, summed, so a link-day's row is written once per apply
  * rather than once per batch. It applies every instance's batches, one instance at a time
  * (Db.exclusively), and in this process one apply at a time (the timer's, flush's and close's

@@ -180,7 +180,7 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     assert.deepEqual(await fromPostgres(classified), fromSqlite(classified));
   });
 
-  test('0022_workspace_click_countries: the countries of the clicks so far, by workspace and hour, unknown ones as ""', async () => {
+  test('0022_workspace_click_countries: the countries of the clicks so far, by workspace and hour and by day, unknown ones as ""', async () => {
     const pool = db.pool();
     migrate(sqlite, sqliteMigrations().slice(0, 21), T0);
     await migratePostgres(pool, postgresMigrations().slice(0, 21), () => T0);
@@ -208,7 +208,7 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     }
     migrate(sqlite, sqliteMigrations(), T0);
     await migratePostgres(pool, postgresMigrations(), () => T0);
-    const read = 'SELECT workspace_id, hour, country, total, human, qr FROM workspace_click_countries ORDER BY workspace_id, hour, country';
+    const read = 'SELECT workspace_id, hour, country, total, human, qr FROM workspace_click_country_hours ORDER BY workspace_id, hour, country';
     const expected = [
       { workspace_id: 'ws_1', hour, country: '', total: 1, human: 1, qr: 0 },
       { workspace_id: 'ws_1', hour, country: 'DE', total: 3, human: 2, qr: 1 },
@@ -217,6 +217,15 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     ];
     assert.deepEqual(sqlite.sqlite.prepare(read).all(), expected);
     assert.deepEqual((await pool.query(read)).rows, expected);
+    const readDays = 'SELECT workspace_id, day, country, total, human, qr FROM workspace_click_country_days ORDER BY workspace_id, day, country';
+    const day = hour - (hour % 86_400_000);
+    const expectedDays = [
+      { workspace_id: 'ws_1', day, country: '', total: 1, human: 1, qr: 0 },
+      { workspace_id: 'ws_1', day, country: 'DE', total: 4, human: 3, qr: 1 },
+      { workspace_id: 'ws_2', day, country: 'JP', total: 1, human: 1, qr: 1 },
+    ];
+    assert.deepEqual(sqlite.sqlite.prepare(readDays).all(), expectedDays);
+    assert.deepEqual((await pool.query(readDays)).rows, expectedDays);
     // The pending batch's clicks are counted above: its row takes this version's form, without countries.
     const rewritten = { links: [['lnk_a', hour - (hour % 86_400_000), 'country', 'DE', 1, 1, 0]], hours: [['ws_1', hour + 3_600_000, 1, 1, 0]], countries: [] };
     const rows = 'SELECT rollups FROM pending_rollups ORDER BY id';

@@ -128,7 +128,7 @@ describe('retention job', () => {
     const countryHours = async (name: Workspace) =>
       (
         await t.store.db.rows<{ hour: number; total: number }>(
-          'select c.hour, sum(c.total) as total from workspace_click_countries c join workspaces w on w.id = c.workspace_id where w.name = ? group by c.hour order by c.hour',
+          'select c.hour, sum(c.total) as total from workspace_click_country_hours c join workspaces w on w.id = c.workspace_id where w.name = ? group by c.hour order by c.hour',
           name,
         )
       ).map((r) => [Math.floor((clock.now() - r.hour) / HOUR), Number(r.total)]);
@@ -140,6 +140,16 @@ describe('retention job', () => {
         )
       ).map((r) => [Math.floor((clock.now() - r.hour) / HOUR), Number(r.total)]);
     for (const name of Object.keys(WORKSPACES) as Workspace[]) assert.deepEqual(await countryHours(name), await hoursOf(name), name);
+    // By day, they keep the whole days the links' rollups keep.
+    const countryDays = async (name: Workspace) =>
+      (
+        await t.store.db.rows<{ day: number }>(
+          'select distinct c.day from workspace_click_country_days c join workspaces w on w.id = c.workspace_id where w.name = ? order by c.day',
+          name,
+        )
+      ).map((r) => Math.floor((clock.now() - r.day) / DAY));
+    assert.deepEqual(await countryDays('Acme'), [30, 29, 0]);
+    assert.deepEqual(await countryDays('Globex'), await rollupDays(links.Globex.kept.id));
     assert.ok((await countryHours('Acme')).every(([hours]) => hours! <= 30 * 24), 'none older than the cutoff');
     assert.equal((await countryHours('Globex')).reduce((n, [, total]) => n + total!, 0), KEPT.Globex.length * 2, "the deleted link's clicks still count");
     const acmeStats = await t.request('GET', `/api/v1/links/${links.Acme.kept.id}/stats?from=${new Date(NOW - 60 * DAY).toISOString()}&interval=day`, { key: keys.Acme });
@@ -153,6 +163,7 @@ describe('retention job', () => {
     assert.equal(later.status === 'ok' && later.result.expiredClicks, 5);
     assert.deepEqual(await rollupDays(links.Acme.kept.id), [2], 'only the day of the click that was an hour old is left');
     assert.deepEqual(await countryHours('Acme'), await hoursOf('Acme'));
+    assert.deepEqual(await countryDays('Acme'), [2]);
     assert.deepEqual(await clickAges(links.Acme.kept.id), [2 * DAY + HOUR]);
     assert.deepEqual(await clickAges(links.Globex.kept.id), KEPT.Globex.slice(1).map((age) => age + 2 * DAY));
   });

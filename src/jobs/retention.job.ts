@@ -162,8 +162,8 @@ async function* deletedLinksIn({ db, signal }: JobContext, table: 'clicks' | 'cl
 
 /**
  * The analytics rollups follow the clicks: days wholly before a workspace's retention cutoff
- * (links' rollups keep whole days, so a day goes once all of it is past; the workspace's hours
- * and countries go by the hour), and every row of links that no longer exist. CHUNK rows per
+ * (rollups by day keep whole days, so a day goes once all of it is past; those by hour go by the
+ * hour), and every row of links that no longer exist. CHUNK rows per
  * transaction.
  */
 async function deleteRollups(ctx: JobContext): Promise<number> {
@@ -177,8 +177,10 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
        limit ?)`;
   const expiredWorkspaceHours = `delete from workspace_click_hours where (workspace_id, hour) in (
        select workspace_id, hour from workspace_click_hours where workspace_id = ? and hour < ? limit ?)`;
-  const expiredWorkspaceCountries = `delete from workspace_click_countries where (workspace_id, hour, country) in (
-       select workspace_id, hour, country from workspace_click_countries where workspace_id = ? and hour < ? limit ?)`;
+  const expiredCountryHours = `delete from workspace_click_country_hours where (workspace_id, hour, country) in (
+       select workspace_id, hour, country from workspace_click_country_hours where workspace_id = ? and hour < ? limit ?)`;
+  const expiredCountryDays = `delete from workspace_click_country_days where (workspace_id, day, country) in (
+       select workspace_id, day, country from workspace_click_country_days where workspace_id = ? and day <= ? limit ?)`;
   const rollupsOfLink = `delete from click_rollups where (link_id, facet, day, value) in (
        select link_id, facet, day, value from click_rollups where link_id = ? and facet = ? limit ?)`;
   for (const [planId, cutoff] of await retentionCutoffs(ctx)) {
@@ -187,7 +189,8 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
     const workspaces = await db.all(db.q.selectFrom('workspaces').select('id').where('plan_id', '=', planId));
     for (const { id: workspaceId } of workspaces) {
       deleted += await inChunks(ctx, async (t) => (await t.exec(expiredWorkspaceHours, workspaceId, firstHourKept, CHUNK)).changes);
-      deleted += await inChunks(ctx, async (t) => (await t.exec(expiredWorkspaceCountries, workspaceId, firstHourKept, CHUNK)).changes);
+      deleted += await inChunks(ctx, async (t) => (await t.exec(expiredCountryHours, workspaceId, firstHourKept, CHUNK)).changes);
+      deleted += await inChunks(ctx, async (t) => (await t.exec(expiredCountryDays, workspaceId, lastDay, CHUNK)).changes);
       const linkIds = (await db.rows<{ id: string }>('select id from links where workspace_id = ?', workspaceId)).map((r) => r.id);
       for (let i = 0; i < linkIds.length; i += LINKS_PER_TURN) {
         const links = JSON.stringify(linkIds.slice(i, i + LINKS_PER_TURN));
