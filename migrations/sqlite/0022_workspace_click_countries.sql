@@ -27,10 +27,20 @@ CREATE TABLE workspace_click_country_days (
 ) STRICT, WITHOUT ROWID;
 
 -- The hours so far, from the clicks (those of deleted links too, until the retention job
--- removes them). One pass over the clicks: timed over 100M clicks in the README's upgrade notes.
+-- removes them). One pass over the clicks: timed in the README's notes on upgrading.
 INSERT INTO workspace_click_country_hours (workspace_id, hour, country, total, human, qr)
 SELECT workspace_id, clicked_at - clicked_at % 3600000, coalesce(country, ''), count(*), sum(bot = 0), sum(qr)
 FROM clicks GROUP BY 1, 2, 3;
+
+-- Clicks the hours count but that are gone (those of links deleted before, which the retention
+-- job removed) have an unknown country: the countries of an hour add up to its total.
+INSERT INTO workspace_click_country_hours (workspace_id, hour, country, total, human, qr)
+SELECT h.workspace_id, h.hour, '', h.total - coalesce(c.total, 0), h.human - coalesce(c.human, 0), h.qr - coalesce(c.qr, 0)
+FROM workspace_click_hours h
+LEFT JOIN (SELECT workspace_id, hour, sum(total) AS total, sum(human) AS human, sum(qr) AS qr FROM workspace_click_country_hours GROUP BY 1, 2) c
+  ON c.workspace_id = h.workspace_id AND c.hour = h.hour
+WHERE h.total > coalesce(c.total, 0) AND h.human >= coalesce(c.human, 0) AND h.qr >= coalesce(c.qr, 0)
+ON CONFLICT (workspace_id, hour, country) DO UPDATE SET total = total + excluded.total, human = human + excluded.human, qr = qr + excluded.qr;
 
 INSERT INTO workspace_click_country_days (workspace_id, day, country, total, human, qr)
 SELECT workspace_id, hour - hour % 86400000, country, sum(total), sum(human), sum(qr)
@@ -42,4 +52,4 @@ FROM workspace_click_country_hours GROUP BY 1, 2, 3;
 -- that is not JSON stays as it is, for the applier to report.
 UPDATE pending_rollups
 SET rollups = json_object('links', json(json_extract(rollups, '$.links')), 'hours', json(json_extract(rollups, '$.workspaces')), 'countries', json_array())
-WHERE json_valid(rollups) AND json_type(rollups, '$.links') = 'array' AND json_type(rollups, '$.workspaces') = 'array';
+WHERE CASE WHEN json_valid(rollups) THEN json_type(rollups, '$.links') = 'array' AND json_type(rollups, '$.workspaces') = 'array' ELSE 0 END;

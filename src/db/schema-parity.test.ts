@@ -180,7 +180,7 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     assert.deepEqual(await fromPostgres(classified), fromSqlite(classified));
   });
 
-  test('0022_workspace_click_countries: the countries of the clicks so far, by workspace and hour and by day, unknown ones as ""', async () => {
+  test('0022_workspace_click_countries: the countries of the clicks so far, by workspace and hour and by day, unknown ones (and clicks gone) as ""', async () => {
     const pool = db.pool();
     migrate(sqlite, sqliteMigrations().slice(0, 21), T0);
     await migratePostgres(pool, postgresMigrations().slice(0, 21), () => T0);
@@ -197,6 +197,12 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
       sqlite.sqlite.prepare('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr, country) VALUES (?, ?, ?, ?, ?, ?)').run(link, ws, at, bot, qr, country);
       await pool.query('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr, country) VALUES ($1, $2, $3, $4, $5, $6)', [link, ws, at, bot, qr, country]);
     }
+    // The hours applied so far also count clicks that are gone (a deleted link's, removed by the
+    // retention job): one at 05:00 in ws_1, three at 07:00 in ws_2. The 06:00 batch is still pending.
+    for (const [ws, at, total, human, qr] of [['ws_1', hour, 5, 4, 1], ['ws_2', hour, 1, 1, 1], ['ws_2', hour + 7_200_000, 3, 2, 0]] as const) {
+      sqlite.sqlite.prepare('INSERT INTO workspace_click_hours (workspace_id, hour, total, human, qr) VALUES (?, ?, ?, ?, ?)').run(ws, at, total, human, qr);
+      await pool.query('INSERT INTO workspace_click_hours (workspace_id, hour, total, human, qr) VALUES ($1, $2, $3, $4, $5)', [ws, at, total, human, qr]);
+    }
     // The last batch's rollups still pending (in the form before 0022), and a row that is not JSON.
     const pending = [
       JSON.stringify({ links: [['lnk_a', hour - (hour % 86_400_000), 'country', 'DE', 1, 1, 0]], workspaces: [['ws_1', hour + 3_600_000, 1, 1, 0]] }),
@@ -209,19 +215,22 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     migrate(sqlite, sqliteMigrations(), T0);
     await migratePostgres(pool, postgresMigrations(), () => T0);
     const read = 'SELECT workspace_id, hour, country, total, human, qr FROM workspace_click_country_hours ORDER BY workspace_id, hour, country';
+    // Clicks that are gone count as unknown countries, so that an hour's countries add up to its total.
     const expected = [
-      { workspace_id: 'ws_1', hour, country: '', total: 1, human: 1, qr: 0 },
+      { workspace_id: 'ws_1', hour, country: '', total: 2, human: 2, qr: 0 },
       { workspace_id: 'ws_1', hour, country: 'DE', total: 3, human: 2, qr: 1 },
       { workspace_id: 'ws_1', hour: hour + 3_600_000, country: 'DE', total: 1, human: 1, qr: 0 },
       { workspace_id: 'ws_2', hour, country: 'JP', total: 1, human: 1, qr: 1 },
+      { workspace_id: 'ws_2', hour: hour + 7_200_000, country: '', total: 3, human: 2, qr: 0 },
     ];
     assert.deepEqual(sqlite.sqlite.prepare(read).all(), expected);
     assert.deepEqual((await pool.query(read)).rows, expected);
     const readDays = 'SELECT workspace_id, day, country, total, human, qr FROM workspace_click_country_days ORDER BY workspace_id, day, country';
     const day = hour - (hour % 86_400_000);
     const expectedDays = [
-      { workspace_id: 'ws_1', day, country: '', total: 1, human: 1, qr: 0 },
+      { workspace_id: 'ws_1', day, country: '', total: 2, human: 2, qr: 0 },
       { workspace_id: 'ws_1', day, country: 'DE', total: 4, human: 3, qr: 1 },
+      { workspace_id: 'ws_2', day, country: '', total: 3, human: 2, qr: 0 },
       { workspace_id: 'ws_2', day, country: 'JP', total: 1, human: 1, qr: 1 },
     ];
     assert.deepEqual(sqlite.sqlite.prepare(readDays).all(), expectedDays);

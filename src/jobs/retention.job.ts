@@ -2,7 +2,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import type { Db, Queries } from '../db/db.js';
 import { deleteIdempotencyRecordsBefore, IDEMPOTENCY_WINDOW_MS } from '../idempotency/idempotency.repo.js';
 import { deleteRequestsBefore, REQUEST_LOG_RETENTION_MS } from '../keys/request-log.js';
-import { DAY_MS, HOUR_MS, ROLLUP_FACETS } from '../clicks/rollups.js';
+import { DAY_MS, ROLLUP_FACETS } from '../clicks/rollups.js';
 import { deleteEndedSalts } from '../clicks/visitor-salts.js';
 import { DRY_RUN_KEPT_MS } from '../imports/imports.service.js';
 import { encodeBase62 } from '../lib/base62.js';
@@ -162,9 +162,8 @@ async function* deletedLinksIn({ db, signal }: JobContext, table: 'clicks' | 'cl
 
 /**
  * The analytics rollups follow the clicks: days wholly before a workspace's retention cutoff
- * (rollups by day keep whole days, so a day goes once all of it is past; those by hour go by the
- * hour), and every row of links that no longer exist. CHUNK rows per
- * transaction.
+ * (rollups keep whole days, by day or by hour, so a day goes once all of it is past), and every
+ * row of links that no longer exist. CHUNK rows per transaction.
  */
 async function deleteRollups(ctx: JobContext): Promise<number> {
   const { db } = ctx;
@@ -185,7 +184,9 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
        select link_id, facet, day, value from click_rollups where link_id = ? and facet = ? limit ?)`;
   for (const [planId, cutoff] of await retentionCutoffs(ctx)) {
     const lastDay = cutoff - (cutoff % DAY_MS) - DAY_MS; // days up to and including this one are wholly past
-    const firstHourKept = cutoff - (cutoff % HOUR_MS);
+    // Rollups by hour keep whole days too: the hours of the day the cutoff falls in stay with its
+    // day rows, so a summary reading that day whole counts what its hours count.
+    const firstHourKept = lastDay + DAY_MS;
     const workspaces = await db.all(db.q.selectFrom('workspaces').select('id').where('plan_id', '=', planId));
     for (const { id: workspaceId } of workspaces) {
       deleted += await inChunks(ctx, async (t) => (await t.exec(expiredWorkspaceHours, workspaceId, firstHourKept, CHUNK)).changes);
