@@ -117,8 +117,9 @@ export async function exportClicks(deps: AnalyticsDeps, workspaceId: string, que
 
 /**
  * The workspace over a range of whole hours: totals and series from the workspace's hourly
- * rollup, countries from its rows by day and hour, top links from each link's day and hour totals. Clicks of links deleted since
- * count in the totals and countries (they happened) but deleted links are not listed.
+ * rollup, countries from its rows by day and by hour, top links from each link's day and hour
+ * totals. Clicks of links deleted since count in the totals and countries (they happened) but
+ * deleted links are not listed.
  */
 export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, query: WorkspaceStatsQuery) {
   const { db } = deps;

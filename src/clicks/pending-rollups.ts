@@ -6,9 +6,9 @@ import { ROLLUP_FACETS, type LinkRollup, type RollupFacet, type Rollups, type Wo
  *   {"links": [[linkId, day, facet, value, total, human, qr, facet, value, total, human, qr, …], …],
  *    "hours": [[workspaceId, hour, total, human, qr], …],
  *    "countries": [[workspaceId, hour, country, total, human, qr], …]}
- * cut into pieces of at most `maxRows` link rows (the workspace hours and countries go with the first). A row
- * written by one version may be applied by the next after an upgrade: the format may gain
- * fields, never change the meaning of these.
+ * cut into pieces of at most `maxRows` link rows (the workspace hours and countries go with the
+ * first). A row written by one version may be applied by the next after an upgrade: the format
+ * may gain fields, never change the meaning of these.
  *
  * Before migration 0022 the workspace hours were "workspaces" and there were no countries; 0022
  * rewrote the rows pending then (their clicks' countries are in its backfill). The new name keeps
