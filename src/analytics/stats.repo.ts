@@ -102,19 +102,14 @@ export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: numb
     fromDay, toDay, workspaceId,
   );
 
-/** The workspace's countries over whole days [fromDay, toDay), the clicks of links deleted since included. */
-export const workspaceCountriesByDays = (db: Queries, workspaceId: string, fromDay: number, toDay: number) =>
+/**
+ * The workspace's countries over [from, to), the clicks of links deleted since included: whole
+ * days from its rows by day, the hours of a partial day from its rows by hour.
+ */
+export const workspaceCountries = (db: Queries, workspaceId: string, by: 'day' | 'hour', from: number, to: number) =>
   db.rows<{ country: string; total: number; human: number }>(
-    `select country, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from workspace_click_country_days
-       where workspace_id = ? and day >= ? and day < ? group by country`,
-    workspaceId, fromDay, toDay,
-  );
-
-/** The workspace's countries over the hours [from, to) (of a partial day), the clicks of links deleted since included. */
-export const workspaceCountriesByHours = (db: Queries, workspaceId: string, from: number, to: number) =>
-  db.rows<{ country: string; total: number; human: number }>(
-    `select country, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from workspace_click_country_hours
-       where workspace_id = ? and hour >= ? and hour < ? group by country`,
+    `select country, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from workspace_click_country_${by}s
+       where workspace_id = ? and ${by} >= ? and ${by} < ? group by country`,
     workspaceId, from, to,
   );
 

@@ -17,8 +17,7 @@ import {
   linkTotalsByHours,
   listClickRows,
   type LinkTotalsRow,
-  workspaceCountriesByDays,
-  workspaceCountriesByHours,
+  workspaceCountries,
   workspaceHours,
 } from './stats.repo.js';
 import {
@@ -155,7 +154,7 @@ export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, q
   const wholeDays = { from: ceilTo(range.from, DAY_MS), to: floorTo(range.to, DAY_MS) };
   if (wholeDays.from < wholeDays.to) {
     merge(await linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to));
-    addCountries(await workspaceCountriesByDays(db, workspaceId, wholeDays.from, wholeDays.to));
+    addCountries(await workspaceCountries(db, workspaceId, 'day', wholeDays.from, wholeDays.to));
   }
   const hourOf = (ms: number, day: number) => String((ms - day) / HOUR_MS).padStart(2, '0');
   for (let day = floorTo(range.from, DAY_MS); day < range.to; day += DAY_MS) {
@@ -163,7 +162,7 @@ export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, q
     const from = Math.max(range.from, day);
     const to = Math.min(range.to, day + DAY_MS);
     merge(await linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day)));
-    addCountries(await workspaceCountriesByHours(db, workspaceId, from, to));
+    addCountries(await workspaceCountries(db, workspaceId, 'hour', from, to));
   }
   const ranked = [...perLink.values()].sort((a, b) => b.human - a.human || b.total - a.total || (a.link_id < b.link_id ? -1 : 1));
   const top = ranked.slice(0, query.limit);

@@ -54,16 +54,7 @@ const bumpLink = (d: Dialect) => `update links set clicks = clicks + ?, total_cl
 const BUMP_LINK = { sqlite: bumpLink('sqlite'), postgres: bumpLink('postgres') };
 const ADD_MONTHLY = `insert into monthly_clicks (workspace_id, month, human, total) values (?, ?, ?, ?)
   on conflict (workspace_id, month) do update set human = monthly_clicks.human + excluded.human, total = monthly_clicks.total + excluded.total`;
-const ADD_LINK_ROLLUP = `insert into click_rollups (link_id, facet, day, value, total, human, qr) values (?, ?, ?, ?, ?, ?, ?)
-  on conflict (link_id, facet, day, value) do update set total = click_rollups.total + excluded.total, human = click_rollups.human + excluded.human, qr = click_rollups.qr + excluded.qr`;
 const ADD_PENDING_ROLLUPS = 'insert into pending_rollups (created_at, rollups) values (?, ?)';
-const ADD_WORKSPACE_HOUR = `insert into workspace_click_hours (workspace_id, hour, total, human, qr) values (?, ?, ?, ?, ?)
-  on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
-/** The workspace's countries by hour, and by day (the summary's whole days: 24 times fewer rows to read). */
-const addCountries = (table: string, time: 'hour' | 'day') => `insert into ${table} (workspace_id, ${time}, country, total, human, qr) values (?, ?, ?, ?, ?, ?)
-  on conflict (workspace_id, ${time}, country) do update set total = ${table}.total + excluded.total, human = ${table}.human + excluded.human, qr = ${table}.qr + excluded.qr`;
-const ADD_COUNTRY_HOUR = addCountries('workspace_click_country_hours', 'hour');
-const ADD_COUNTRY_DAY = addCountries('workspace_click_country_days', 'day');
 
 // PostgreSQL: the clicks by COPY (appended, nothing to merge); each other table's rows in one
 // statement of fixed text (one prepared plan whatever the batch size), the rows passed as one
@@ -76,18 +67,27 @@ const PG_BUMP_LINKS = `update links set clicks = links.clicks + u.human, total_c
 const PG_ADD_MONTHLY = `insert into monthly_clicks (workspace_id, month, human, total)
   select * from ${pgJsonRows('m', { workspace_id: 'text', month: 'text', human: 'bigint', total: 'bigint' })}
   on conflict (workspace_id, month) do update set human = monthly_clicks.human + excluded.human, total = monthly_clicks.total + excluded.total`;
-const PG_ADD_LINK_ROLLUPS = `insert into click_rollups (link_id, facet, day, value, total, human, qr)
-  select * from ${pgJsonRows('l', { link_id: 'text', facet: 'text', day: 'bigint', value: 'text', total: 'bigint', human: 'bigint', qr: 'bigint' })}
-  on conflict (link_id, facet, day, value) do update set total = click_rollups.total + excluded.total, human = click_rollups.human + excluded.human, qr = click_rollups.qr + excluded.qr`;
-const PG_ADD_WORKSPACE_HOURS = `insert into workspace_click_hours (workspace_id, hour, total, human, qr)
-  select * from ${pgJsonRows('w', { workspace_id: 'text', hour: 'bigint', total: 'bigint', human: 'bigint', qr: 'bigint' })}
-  on conflict (workspace_id, hour) do update set total = workspace_click_hours.total + excluded.total, human = workspace_click_hours.human + excluded.human, qr = workspace_click_hours.qr + excluded.qr`;
 
-const pgAddCountries = (table: string, time: 'hour' | 'day') => `insert into ${table} (workspace_id, ${time}, country, total, human, qr)
-  select * from ${pgJsonRows('c', { workspace_id: 'text', [time]: 'bigint', country: 'text', total: 'bigint', human: 'bigint', qr: 'bigint' })}
-  on conflict (workspace_id, ${time}, country) do update set total = ${table}.total + excluded.total, human = ${table}.human + excluded.human, qr = ${table}.qr + excluded.qr`;
-const PG_ADD_COUNTRY_HOURS = pgAddCountries('workspace_click_country_hours', 'hour');
-const PG_ADD_COUNTRY_DAYS = pgAddCountries('workspace_click_country_days', 'day');
+/**
+ * The rollup tables: each row a key and counts the applier adds to what the row holds. SQLite
+ * upserts a row a statement; PostgreSQL all of a table's rows in one (pgJsonRows).
+ */
+function addingCounts(table: string, key: Record<string, 'text' | 'bigint'>) {
+  const names = [...Object.keys(key), 'total', 'human', 'qr'];
+  const columns = names.join(', ');
+  const add = `on conflict (${Object.keys(key).join(', ')}) do update set
+    total = ${table}.total + excluded.total, human = ${table}.human + excluded.human, qr = ${table}.qr + excluded.qr`;
+  return {
+    keyLength: Object.keys(key).length,
+    sqlite: `insert into ${table} (${columns}) values (${names.map(() => '?').join(', ')}) ${add}`,
+    postgres: `insert into ${table} (${columns}) select * from ${pgJsonRows('r', { ...key, total: 'bigint', human: 'bigint', qr: 'bigint' })} ${add}`,
+  };
+}
+const LINK_ROLLUPS = addingCounts('click_rollups', { link_id: 'text', facet: 'text', day: 'bigint', value: 'text' });
+const WORKSPACE_HOURS = addingCounts('workspace_click_hours', { workspace_id: 'text', hour: 'bigint' });
+// The workspace's countries by hour, and by day (the summary's whole days: 24 times fewer rows to read).
+const COUNTRY_HOURS = addingCounts('workspace_click_country_hours', { workspace_id: 'text', hour: 'bigint', country: 'text' });
+const COUNTRY_DAYS = addingCounts('workspace_click_country_days', { workspace_id: 'text', day: 'bigint', country: 'text' });
 
 /**
  * A batch of clicks with the counters it adds to, through the handle of the batch's transaction:
@@ -177,38 +177,35 @@ export async function pendingRollupsBacklog(db: Queries): Promise<{ batches: num
 export async function applyRollups(t: Queries, ids: readonly number[], sums: Rollups): Promise<void> {
   const removed = await t.exec(`delete from pending_rollups where id in (select cast(value as bigint) from ${jsonValuesParam(t.dialect)})`, JSON.stringify(ids));
   if (removed.changes !== ids.length) throw new Error(`pending rollups: ${ids.length - removed.changes} of ${ids.length} batches were applied by someone else`);
-  const countryDays = daysOf(sums.countries);
-  if (t.dialect === 'postgres') {
-    // In key order: PostgreSQL then walks the primary key's pages in order.
-    const linkRows = byKey(sums.links, (l) => `${l.linkId} ${l.facet} ${l.day} ${l.value}`);
-    const workspaceRows = byKey(sums.workspaces, (w) => `${w.workspaceId} ${w.hour}`);
-    const hourRows = byKey(sums.countries, (c) => `${c.workspaceId} ${c.hour} ${c.country}`);
-    const dayRows = byKey(countryDays, (c) => `${c.workspaceId} ${c.day} ${c.country}`);
-    if (linkRows.length > 0) await t.exec(PG_ADD_LINK_ROLLUPS, jsonRowsParam(linkRows, (l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr]));
-    if (workspaceRows.length > 0) await t.exec(PG_ADD_WORKSPACE_HOURS, jsonRowsParam(workspaceRows, (w) => [w.workspaceId, w.hour, w.total, w.human, w.qr]));
-    if (hourRows.length > 0) await t.exec(PG_ADD_COUNTRY_HOURS, jsonRowsParam(hourRows, (c) => [c.workspaceId, c.hour, c.country, c.total, c.human, c.qr]));
-    if (dayRows.length > 0) await t.exec(PG_ADD_COUNTRY_DAYS, jsonRowsParam(dayRows, (c) => [c.workspaceId, c.day, c.country, c.total, c.human, c.qr]));
-    return;
+  const tables: [ReturnType<typeof addingCounts>, (string | number)[][]][] = [
+    [LINK_ROLLUPS, sums.links.map((l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr])],
+    [WORKSPACE_HOURS, sums.workspaces.map((w) => [w.workspaceId, w.hour, w.total, w.human, w.qr])],
+    [COUNTRY_HOURS, sums.countries.map((c) => [c.workspaceId, c.hour, c.country, c.total, c.human, c.qr])],
+    [COUNTRY_DAYS, countryDays(sums.countries)],
+  ];
+  for (const [table, rows] of tables) {
+    if (t.dialect === 'postgres') {
+      // In key order: PostgreSQL then walks the primary key's pages in order.
+      if (rows.length > 0) await t.exec(table.postgres, JSON.stringify(byKey(rows, (r) => r.slice(0, table.keyLength).join(' '))));
+    } else {
+      // SQLite has one writer, so no order to keep; a link-day's rows come together (RollupSums).
+      for (const row of rows) await t.exec(table.sqlite, ...row);
+    }
   }
-  // SQLite has one writer, so no order to keep; a link-day's rows come together (RollupSums).
-  for (const l of sums.links) await t.exec(ADD_LINK_ROLLUP, l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr);
-  for (const w of sums.workspaces) await t.exec(ADD_WORKSPACE_HOUR, w.workspaceId, w.hour, w.total, w.human, w.qr);
-  for (const c of sums.countries) await t.exec(ADD_COUNTRY_HOUR, c.workspaceId, c.hour, c.country, c.total, c.human, c.qr);
-  for (const c of countryDays) await t.exec(ADD_COUNTRY_DAY, c.workspaceId, c.day, c.country, c.total, c.human, c.qr);
 }
 
-/** The countries' hour rows summed by UTC day. */
-function daysOf(hours: readonly WorkspaceCountry[]): (Omit<WorkspaceCountry, 'hour'> & { day: number })[] {
-  const days = new Map<string, Omit<WorkspaceCountry, 'hour'> & { day: number }>();
+/** The countries' hour rows summed by UTC day: [workspaceId, day, country, total, human, qr] each. */
+function countryDays(hours: readonly WorkspaceCountry[]): (string | number)[][] {
+  const days = new Map<string, [string, number, string, number, number, number]>();
   for (const c of hours) {
     const day = c.hour - (c.hour % DAY_MS);
     const key = `${c.workspaceId}\u0000${day}\u0000${c.country}`;
     const sum = days.get(key);
-    if (!sum) days.set(key, { workspaceId: c.workspaceId, day, country: c.country, total: c.total, human: c.human, qr: c.qr });
+    if (!sum) days.set(key, [c.workspaceId, day, c.country, c.total, c.human, c.qr]);
     else {
-      sum.total += c.total;
-      sum.human += c.human;
-      sum.qr += c.qr;
+      sum[3] += c.total;
+      sum[4] += c.human;
+      sum[5] += c.qr;
     }
   }
   return [...days.values()];
