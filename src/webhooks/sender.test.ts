@@ -397,11 +397,14 @@ describe('webhook sender: address guard', () => {
       [wrongNet, `https://receiver.test:${r.port}/`, LOOPBACK],
       [wrongNet, `http://receiver.test:${r.port}/`, /^Refused to connect to receiver\.test: 127\.0\.0\.1 is a loopback address/],
     ];
-    for (const [s, url, reason] of cases) {
-      const result = await post(s, url);
-      assert.equal(result.outcome, 'failure', url);
-      assert.equal(result.errorClass, 'blocked_address', url);
-      assert.match(result.errorDetail ?? '', reason, url);
+    // Twice: what a sender keeps of a URL it checked never lets a refused one through.
+    for (const round of [1, 2]) {
+      for (const [s, url, reason] of cases) {
+        const result = await post(s, url);
+        assert.equal(result.outcome, 'failure', `${url} (round ${round})`);
+        assert.equal(result.errorClass, 'blocked_address', `${url} (round ${round})`);
+        assert.match(result.errorDetail ?? '', reason, `${url} (round ${round})`);
+      }
     }
     assert.equal(r.connections, 0);
   });
@@ -416,6 +419,18 @@ describe('webhook sender: address guard', () => {
 });
 
 describe('webhook sender: connections', () => {
+  test('each URL is sent to its own path and query, also when the sender keeps more URLs than it remembers', async () => {
+    const r = await receiver((_req, res) => res.end());
+    const s = sender();
+    // 300 URLs (more than the 256 kept), then the first ones again.
+    const urls = Array.from({ length: 300 }, (_, i) => `${r.url}/hooks/${i}?n=${i}`);
+    for (const url of [...urls, ...urls.slice(0, 10)]) assert.equal((await post(s, url)).outcome, 'success', url);
+    assert.deepEqual(
+      r.requests.map((q) => q.url),
+      [...urls, ...urls.slice(0, 10)].map((u) => u.slice(r.url.length)),
+    );
+  });
+
   test('200 sequential sends to one receiver reuse one kept-alive connection', async () => {
     const r = await receiver((_req, res) => res.end('ok'));
     const s = sender();
