@@ -3,6 +3,8 @@
 // server, then LinkQR); the ratio to bare is taken per round, and the medians compared.
 //   node scripts/bench/redirect-compare.mjs BIN [BIN …]     (BENCH_ROUNDS, default 5; BENCH_DURATION, default 6)
 // A BIN is a bin/linkqr.cjs of a built checkout (e.g. a git worktree of the commit before a change).
+// Each server is warmed up first, as redirect.mjs does (BENCH_WARMUP, default 2 s); BENCH_WARMUP=0
+// measures from a cold start, as the runs before 2026-12-07's sixth stop in docs/scaling.md did.
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { median } from './lib.mjs';

@@ -2,16 +2,18 @@
 // same run. Server on one core, load generator on the other. Target: >= 0.7x the baseline.
 //   npm run build && node scripts/bench/redirect.mjs     (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_WARMUP)
 // Each server first takes BENCH_WARMUP seconds (default 2; 0: none) of the same load, not measured:
-// the measure is the steady state, not the seconds in which V8 compiles the server's code (more
-// of it for LinkQR than for the bare server).
-// BENCH_MAX_CLICKS=N gives the link a maxClicks (far above what the run reaches): every human
+// the measure is the steady state, not a fresh server's first seconds (code V8 has not optimized
+// yet; on PostgreSQL, a new database's first statements and cold caches).
+// BENCH_MAX_CLICKS=N gives the link a maxClicks (far above what the run and its warm-up reach): every human
 // click of such a link is written before its redirect is answered (src/http/redirect.ts).
 import { readdirSync, readFileSync } from 'node:fs';
 import { autocannon, BROWSER_UA, DURATION, fmt, median, ROUNDS, startBare302, startLinkqr } from './lib.mjs';
 
 const MAX_CLICKS = process.env.BENCH_MAX_CLICKS ? Number(process.env.BENCH_MAX_CLICKS) : undefined;
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
-const warmUp = (url) => WARMUP > 0 && autocannon(url, { headers: { 'user-agent': BROWSER_UA }, duration: WARMUP });
+if (!(WARMUP >= 0)) throw new Error(`BENCH_WARMUP must be seconds (0: none), not ${process.env.BENCH_WARMUP}`);
+/** autocannon's result of the warm-up, or undefined without one. */
+const warmUp = (url) => (WARMUP > 0 ? autocannon(url, { headers: { 'user-agent': BROWSER_UA }, duration: WARMUP }) : undefined);
 
 /** User + system CPU seconds of these processes so far (Linux /proc; 0 for a process gone). */
 function cpuSeconds(pids) {
@@ -54,20 +56,18 @@ for (let round = 1; round <= ROUNDS; round++) {
     headers: { authorization: `Bearer ${l.key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ url: 'https://example.com/landing', ...(MAX_CLICKS ? { maxClicks: MAX_CLICKS } : {}) }),
   }).then((r) => r.json());
-  const clicksOf = async () => {
-    await new Promise((r) => setTimeout(r, 200)); // the last batch is written
-    return (await fetch(`${l.url}/api/v1/links/${created.id}`, { headers: { authorization: `Bearer ${l.key}` } }).then((r) => r.json())).clicks;
-  };
-  warmUp(`${l.url}/${created.slug}`);
-  const warmUpClicks = WARMUP > 0 ? await clicksOf() : 0;
+  const warm = warmUp(`${l.url}/${created.slug}`);
   const cpuBefore = { linkqr: cpuSeconds([l.child.pid]), postgres: cpuSeconds(postgresPids()) };
   const lr = autocannon(`${l.url}/${created.slug}`, { headers: { 'user-agent': BROWSER_UA } });
   const cpu = { linkqr: cpuSeconds([l.child.pid]) - cpuBefore.linkqr, postgres: cpuSeconds(postgresPids()) - cpuBefore.postgres };
   // autocannon counts completed responses; every one of them was a redirect and must be a stored click.
   const redirects = lr['3xx'];
-  const recorded = (await clicksOf()) - warmUpClicks;
+  await new Promise((r) => setTimeout(r, 200)); // the last batch is written
+  const after = await fetch(`${l.url}/api/v1/links/${created.id}`, { headers: { authorization: `Bearer ${l.key}` } }).then((r) => r.json());
   await l.stop();
-  recordedOk &&= recorded >= redirects && lr.non2xx === redirects && lr.errors === 0;
+  // The link's clicks are the warm-up's and the measured run's.
+  const recorded = after.clicks - (warm?.['3xx'] ?? 0);
+  recordedOk &&= recorded >= redirects && lr.non2xx === redirects && lr.errors === 0 && (!warm || (warm.non2xx === warm['3xx'] && warm.errors === 0));
   // CPU time per redirect: LinkQR's own (one core, so 1 / its share is the most it could answer)
   // and, on PostgreSQL, the database server's (writing the clicks), which takes one of the two
   // cores' time from LinkQR or from the load generator.

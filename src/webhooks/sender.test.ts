@@ -397,7 +397,11 @@ describe('webhook sender: address guard', () => {
       [wrongNet, `https://receiver.test:${r.port}/`, LOOPBACK],
       [wrongNet, `http://receiver.test:${r.port}/`, /^Refused to connect to receiver\.test: 127\.0\.0\.1 is a loopback address/],
     ];
-    // Twice: what a sender keeps of a URL it checked never lets a refused one through.
+    // Each URL first through a sender that allows it: what one sender keeps of a URL it let through
+    // is its own, and twice, so that a URL a sender refused once is refused again.
+    const allowing = sender({ guard: new AddressGuard(LOCAL, { resolve: receiverDns }) });
+    for (const [, url] of cases) if (!url.startsWith('https')) assert.equal((await post(allowing, url)).outcome, 'success', url);
+    const allowed = r.connections;
     for (const round of [1, 2]) {
       for (const [s, url, reason] of cases) {
         const result = await post(s, url);
@@ -406,7 +410,22 @@ describe('webhook sender: address guard', () => {
         assert.match(result.errorDetail ?? '', reason, `${url} (round ${round})`);
       }
     }
-    assert.equal(r.connections, 0);
+    assert.equal(r.connections, allowed);
+  });
+
+  test('a host name that resolves elsewhere later is checked again at its next connection, though its URL passed before', async () => {
+    // Each answer closes its connection, so every send connects anew (and resolves the name).
+    const r = await receiver((_req, res) => res.setHeader('connection', 'close').end('ok'));
+    let address = '127.0.0.1';
+    const rebinding: ResolveAll = async () => [{ address, family: 4 }];
+    const s = sender({ guard: new AddressGuard(LOCAL, { resolve: rebinding }) });
+    const url = `http://receiver.test:${r.port}/in`;
+    assert.equal((await post(s, url)).outcome, 'success');
+    address = '169.254.169.254';
+    const refused = await post(s, url);
+    assert.equal(refused.errorClass, 'blocked_address');
+    assert.match(refused.errorDetail ?? '', /169\.254\.169\.254/);
+    assert.equal(r.requests.length, 1);
   });
 
   test('a host name resolving into an allowed CIDR is dialled through the pinned lookup', async () => {
@@ -419,16 +438,19 @@ describe('webhook sender: address guard', () => {
 });
 
 describe('webhook sender: connections', () => {
-  test('each URL is sent to its own path and query, also when the sender keeps more URLs than it remembers', async () => {
-    const r = await receiver((_req, res) => res.end());
+  test('each URL goes to its own receiver, path and query, also past the number of URLs a sender keeps', async () => {
+    const receivers = [await receiver((_req, res) => res.end()), await receiver((_req, res) => res.end())];
     const s = sender();
-    // 300 URLs (more than the 256 kept), then the first ones again.
-    const urls = Array.from({ length: 300 }, (_, i) => `${r.url}/hooks/${i}?n=${i}`);
-    for (const url of [...urls, ...urls.slice(0, 10)]) assert.equal((await post(s, url)).outcome, 'success', url);
-    assert.deepEqual(
-      r.requests.map((q) => q.url),
-      [...urls, ...urls.slice(0, 10)].map((u) => u.slice(r.url.length)),
-    );
+    // 300 URLs (more than the 256 a sender keeps), the same paths on two receivers, then the first ones again.
+    const urls = Array.from({ length: 300 }, (_, i) => `${receivers[i % 2]!.url}/hooks/${i >> 1}?n=${i >> 1}`);
+    const sent = [...urls, ...urls.slice(0, 10)];
+    for (const url of sent) assert.equal((await post(s, url)).outcome, 'success', url);
+    for (const r of receivers) {
+      assert.deepEqual(
+        r.requests.map((q) => q.url),
+        sent.filter((u) => u.startsWith(`${r.url}/`)).map((u) => u.slice(r.url.length)),
+      );
+    }
   });
 
   test('200 sequential sends to one receiver reuse one kept-alive connection', async () => {
