@@ -1,6 +1,6 @@
 import type { Dialect, Queries } from '../db/db.js';
 import { encodeRollups } from './pending-rollups.js';
-import { DAY_MS, rollUp, type Rollups, type WorkspaceCountry } from './rollups.js';
+import { addCounts, DAY_MS, rollUp, type Rollups, type WorkspaceCountry } from './rollups.js';
 import { greatest, jsonRowsParam, jsonValuesParam, pgJsonRows } from '../db/dialect-sql.js';
 import type { PostgresQueries } from '../db/postgres-db.js';
 
@@ -196,19 +196,15 @@ export async function applyRollups(t: Queries, ids: readonly number[], sums: Rol
 
 /** The countries' hour rows summed by UTC day: [workspaceId, day, country, total, human, qr] each. */
 function countryDays(hours: readonly WorkspaceCountry[]): (string | number)[][] {
-  const days = new Map<string, [string, number, string, number, number, number]>();
+  const days = new Map<string, WorkspaceCountry>();
   for (const c of hours) {
     const day = c.hour - (c.hour % DAY_MS);
     const key = `${c.workspaceId}\u0000${day}\u0000${c.country}`;
     const sum = days.get(key);
-    if (!sum) days.set(key, [c.workspaceId, day, c.country, c.total, c.human, c.qr]);
-    else {
-      sum[3] += c.total;
-      sum[4] += c.human;
-      sum[5] += c.qr;
-    }
+    if (sum) addCounts(sum, c.total, c.human, c.qr);
+    else days.set(key, { ...c, hour: day });
   }
-  return [...days.values()];
+  return [...days.values()].map((d) => [d.workspaceId, d.hour, d.country, d.total, d.human, d.qr]);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ROLLUP_FACETS, type LinkRollup, type RollupFacet, type Rollups, type WorkspaceCountry, type WorkspaceHour } from './rollups.js';
+import { addCounts, ROLLUP_FACETS, type LinkRollup, type RollupFacet, type Rollups, type WorkspaceCountry, type WorkspaceHour } from './rollups.js';
 
 /**
  * A batch's rollups as pending_rollups rows keep them until they are applied
@@ -143,8 +143,3 @@ function readable(parsed: unknown): { links: unknown[][]; hours: unknown[][]; co
   return { links: links as unknown[][], hours: hourRows as unknown[][], countries: current ? (countries as unknown[][]) : [] };
 }
 
-function addCounts(sum: { total: number; human: number; qr: number }, total: number, human: number, qr: number) {
-  sum.total += total;
-  sum.human += human;
-  sum.qr += qr;
-}

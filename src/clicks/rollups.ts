@@ -15,6 +15,12 @@ export interface Counts {
   qr: number;
 }
 
+export function addCounts(sum: Counts, total: number, human: number, qr: number): void {
+  sum.total += total;
+  sum.human += human;
+  sum.qr += qr;
+}
+
 export interface LinkRollup extends Counts {
   linkId: string;
   facet: RollupFacet;

@@ -172,30 +172,31 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
   // instead of all its history.
   const expiredRollups = `delete from click_rollups where (link_id, facet, day, value) in (
        select link_id, facet, day, value from click_rollups
-       where link_id in (select value from ${jsonValuesParam(db.dialect)}) and facet in (${ROLLUP_FACETS.map((f) => `'${f}'`).join(', ')}) and day <= ?
+       where link_id in (select value from ${jsonValuesParam(db.dialect)}) and facet in (${ROLLUP_FACETS.map((f) => `'${f}'`).join(', ')}) and day < ?
        limit ?)`;
-  const expiredWorkspaceHours = `delete from workspace_click_hours where (workspace_id, hour) in (
-       select workspace_id, hour from workspace_click_hours where workspace_id = ? and hour < ? limit ?)`;
-  const expiredCountryHours = `delete from workspace_click_country_hours where (workspace_id, hour, country) in (
-       select workspace_id, hour, country from workspace_click_country_hours where workspace_id = ? and hour < ? limit ?)`;
-  const expiredCountryDays = `delete from workspace_click_country_days where (workspace_id, day, country) in (
-       select workspace_id, day, country from workspace_click_country_days where workspace_id = ? and day <= ? limit ?)`;
+  // The workspace's own rollups, by its primary key: rows of a workspace before a time.
+  const expiredOf = (table: string, key: string, at: string) =>
+    `delete from ${table} where (${key}) in (select ${key} from ${table} where workspace_id = ? and ${at} < ? limit ?)`;
+  const expiredWorkspaceRollups = [
+    expiredOf('workspace_click_hours', 'workspace_id, hour', 'hour'),
+    expiredOf('workspace_click_country_hours', 'workspace_id, hour, country', 'hour'),
+    expiredOf('workspace_click_country_days', 'workspace_id, day, country', 'day'),
+  ];
   const rollupsOfLink = `delete from click_rollups where (link_id, facet, day, value) in (
        select link_id, facet, day, value from click_rollups where link_id = ? and facet = ? limit ?)`;
   for (const [planId, cutoff] of await retentionCutoffs(ctx)) {
-    const lastDay = cutoff - (cutoff % DAY_MS) - DAY_MS; // days up to and including this one are wholly past
-    // Rollups by hour keep whole days too: the hours of the day the cutoff falls in stay with its
-    // day rows, so a summary reading that day whole counts what its hours count.
-    const firstHourKept = lastDay + DAY_MS;
+    // The day the cutoff falls in is kept whole, by day and by hour: its hours stay with its day
+    // rows, so a summary reading that day whole counts what its hours count.
+    const firstKept = cutoff - (cutoff % DAY_MS);
     const workspaces = await db.all(db.q.selectFrom('workspaces').select('id').where('plan_id', '=', planId));
     for (const { id: workspaceId } of workspaces) {
-      deleted += await inChunks(ctx, async (t) => (await t.exec(expiredWorkspaceHours, workspaceId, firstHourKept, CHUNK)).changes);
-      deleted += await inChunks(ctx, async (t) => (await t.exec(expiredCountryHours, workspaceId, firstHourKept, CHUNK)).changes);
-      deleted += await inChunks(ctx, async (t) => (await t.exec(expiredCountryDays, workspaceId, lastDay, CHUNK)).changes);
+      for (const expired of expiredWorkspaceRollups) {
+        deleted += await inChunks(ctx, async (t) => (await t.exec(expired, workspaceId, firstKept, CHUNK)).changes);
+      }
       const linkIds = (await db.rows<{ id: string }>('select id from links where workspace_id = ?', workspaceId)).map((r) => r.id);
       for (let i = 0; i < linkIds.length; i += LINKS_PER_TURN) {
         const links = JSON.stringify(linkIds.slice(i, i + LINKS_PER_TURN));
-        deleted += await inChunks(ctx, async (t) => (await t.exec(expiredRollups, links, lastDay, CHUNK)).changes);
+        deleted += await inChunks(ctx, async (t) => (await t.exec(expiredRollups, links, firstKept, CHUNK)).changes);
       }
     }
   }
