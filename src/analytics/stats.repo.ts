@@ -25,7 +25,8 @@ export interface LinkTotalsRow {
   qr: number;
 }
 
-// Every query reads primary key ranges (click_rollups: link, facet, day, value); days are UTC midnights.
+// Every query reads primary key ranges (click_rollups: link, facet, day, value; the workspace's
+// tables: workspace, then hour or day); days are UTC midnights.
 
 /** Day totals of a link over whole days [fromDay, toDay). */
 export const linkDays = (db: Queries, linkId: string, fromDay: number, toDay: number) =>
@@ -93,13 +94,18 @@ export const workspaceHours = (db: Queries, workspaceId: string, from: number, t
     workspaceId, from, to,
   );
 
-/** Per-link totals of the workspace's links over whole days [fromDay, toDay). Deleted links have no row in links. */
+/**
+ * Per-link totals of the workspace's links over whole days [fromDay, toDay): one primary-key range
+ * of workspace_link_days (migrations/sqlite/0023 says why), summed, then the links that still
+ * exist (a lookup a link, not a join of every day row).
+ */
 export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: number, toDay: number) =>
   db.rows<LinkTotalsRow>(
-    `select r.link_id, cast(sum(r.total) as bigint) as total, cast(sum(r.human) as bigint) as human, cast(sum(r.qr) as bigint) as qr
-       from links l join click_rollups r on r.link_id = l.id and r.facet = 'all' and r.day >= ? and r.day < ?
-       where l.workspace_id = ? group by r.link_id`,
-    fromDay, toDay, workspaceId,
+    `select d.* from (
+         select link_id, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human, cast(sum(qr) as bigint) as qr
+         from workspace_link_days where workspace_id = ? and day >= ? and day < ? group by link_id
+       ) d join links l on l.id = d.link_id`,
+    workspaceId, fromDay, toDay,
   );
 
 /**

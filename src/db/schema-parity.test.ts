@@ -244,6 +244,44 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     }
   });
 
+  test("0023_workspace_link_days: each existing link's day totals by workspace and day; a deleted link's and the other facets are not", async () => {
+    const pool = db.pool();
+    migrate(sqlite, sqliteMigrations().slice(0, 22), T0);
+    await migratePostgres(pool, postgresMigrations().slice(0, 22), () => T0);
+    const day = Date.UTC(2030, 0, 1);
+    const both = async (sql: string, ...values: unknown[]) => {
+      sqlite.sqlite.prepare(sql).run(...values);
+      let n = 0;
+      await pool.query(sql.replace(/\?/g, () => `$${++n}`), values);
+    };
+    for (const [ws, name] of [['ws_1', 'Acme'], ['ws_2', 'Globex']]) {
+      await both("INSERT INTO workspaces (id, name, plan_id, created_at, updated_at) VALUES (?, ?, 'pln_default', 0, 0)", ws, name);
+    }
+    for (const [id, ws, slug] of [['lnk_a', 'ws_1', 'a'], ['lnk_b', 'ws_1', 'b'], ['lnk_c', 'ws_2', 'c']]) {
+      await both("INSERT INTO links (id, workspace_id, slug, url, created_at, updated_at, domain) VALUES (?, ?, ?, 'https://example.com/', 1, 1, '')", id, ws, slug);
+    }
+    const rollups: [string, string, number, string, number, number, number][] = [
+      ['lnk_a', 'all', day, '', 5, 4, 1],
+      ['lnk_a', 'country', day, 'DE', 5, 4, 1],
+      ['lnk_a', 'all', day + 86_400_000, '', 2, 2, 0],
+      ['lnk_b', 'all', day, '', 3, 1, 3],
+      ['lnk_c', 'all', day, '', 7, 6, 0],
+      ['lnk_gone', 'all', day, '', 9, 9, 9],
+    ];
+    for (const r of rollups) await both('INSERT INTO click_rollups (link_id, facet, day, value, total, human, qr) VALUES (?, ?, ?, ?, ?, ?, ?)', ...r);
+    migrate(sqlite, sqliteMigrations(), T0);
+    await migratePostgres(pool, postgresMigrations(), () => T0);
+    const read = 'SELECT workspace_id, day, link_id, total, human, qr FROM workspace_link_days ORDER BY workspace_id, day, link_id';
+    const expected = [
+      { workspace_id: 'ws_1', day, link_id: 'lnk_a', total: 5, human: 4, qr: 1 },
+      { workspace_id: 'ws_1', day, link_id: 'lnk_b', total: 3, human: 1, qr: 3 },
+      { workspace_id: 'ws_1', day: day + 86_400_000, link_id: 'lnk_a', total: 2, human: 2, qr: 0 },
+      { workspace_id: 'ws_2', day, link_id: 'lnk_c', total: 7, human: 6, qr: 0 },
+    ];
+    assert.deepEqual(sqlite.sqlite.prepare(read).all(), expected);
+    assert.deepEqual((await pool.query(read)).rows, expected);
+  });
+
   test('0011_forward_query: links made before it keep redirecting as stored (0); 0 and 1 only', async () => {
     const pool = db.pool();
     migrate(sqlite, sqliteMigrations().slice(0, 10), T0);

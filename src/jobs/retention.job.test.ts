@@ -150,6 +150,13 @@ describe('retention job', () => {
       ).map((r) => Math.floor((clock.now() - r.day) / DAY));
     assert.deepEqual(await countryDays('Acme'), [30, 29, 0]);
     assert.deepEqual(await countryDays('Globex'), await rollupDays(links.Globex.kept.id));
+    // The workspaces' link days (the summary's top links) keep the days each link's own rollups keep.
+    const workspaceLinkDays = async (linkId: string) =>
+      (await t.store.db.rows<{ day: number }>('select day from workspace_link_days where link_id = ? order by day', linkId)).map((r) => Math.floor((clock.now() - r.day) / DAY));
+    for (const name of Object.keys(WORKSPACES) as Workspace[]) {
+      assert.deepEqual(await workspaceLinkDays(links[name].kept.id), await rollupDays(links[name].kept.id), `${name}: link days`);
+    }
+    assert.deepEqual(await workspaceLinkDays(links.Acme.kept.id), [30, 29, 0]);
     // The hours of the day the cutoff falls in stay with that day: the click 30 d + 1 ms old (11:00, 30 days ago) too.
     assert.equal(Math.max(...(await countryHours('Acme')).map(([hours]) => hours!)), 30 * 24 + 1);
     assert.equal((await countryHours('Globex')).reduce((n, [, total]) => n + total!, 0), KEPT.Globex.length * 2, "the deleted link's clicks still count");
@@ -173,6 +180,7 @@ describe('retention job', () => {
     assert.deepEqual(await rollupDays(links.Acme.kept.id), [2], 'only the day of the click that was an hour old is left');
     assert.deepEqual(await countryHours('Acme'), await hoursOf('Acme'));
     assert.deepEqual(await countryDays('Acme'), [2]);
+    assert.deepEqual(await workspaceLinkDays(links.Acme.kept.id), [2]);
     assert.deepEqual(await clickAges(links.Acme.kept.id), [2 * DAY + HOUR]);
     assert.deepEqual(await clickAges(links.Globex.kept.id), KEPT.Globex.slice(1).map((age) => age + 2 * DAY));
   });

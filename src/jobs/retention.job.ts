@@ -181,6 +181,7 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
     expiredOf('workspace_click_hours', 'workspace_id, hour', 'hour'),
     expiredOf('workspace_click_country_hours', 'workspace_id, hour, country', 'hour'),
     expiredOf('workspace_click_country_days', 'workspace_id, day, country', 'day'),
+    expiredOf('workspace_link_days', 'workspace_id, day, link_id', 'day'),
   ];
   const rollupsOfLink = `delete from click_rollups where (link_id, facet, day, value) in (
        select link_id, facet, day, value from click_rollups where link_id = ? and facet = ? limit ?)`;
