@@ -5,9 +5,7 @@
 -- 650 ms, docs/scaling.md). Here a summary of a workspace's whole days reads one primary-key
 -- range of its own rows. click_rollups keeps its day rows for a link's own series, read by link.
 -- Written with the other rollups (src/clicks/rollup-applier.ts), from each link's workspace.
--- A link deleted later keeps its rows until the retention job removes their days (never, on a
--- plan that keeps clicks forever), as the workspace's hours keep its clicks: the summary lists
--- only links that exist, and finding a deleted link's rows would mean reading every workspace's.
+-- A deleted link's rows go with its other rollups (the retention job finds them by link_id).
 CREATE TABLE workspace_link_days (
   workspace_id TEXT NOT NULL,
   day          INTEGER NOT NULL,
@@ -17,6 +15,7 @@ CREATE TABLE workspace_link_days (
   qr           INTEGER NOT NULL,
   PRIMARY KEY (workspace_id, day, link_id)
 ) STRICT, WITHOUT ROWID;
+CREATE INDEX workspace_link_days_by_link ON workspace_link_days (link_id);
 
 -- The day rows applied so far; batches still pending add to both tables when they are applied.
 INSERT INTO workspace_link_days (workspace_id, day, link_id, total, human, qr)

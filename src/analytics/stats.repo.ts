@@ -96,24 +96,29 @@ export const workspaceHours = (db: Queries, workspaceId: string, from: number, t
 
 /**
  * Per-link totals of the workspace's links over whole days [fromDay, toDay): one primary-key range
- * of workspace_link_days (migrations/sqlite/0023 says why), summed, then the links that still
- * exist (a lookup a link, not a join of every day row).
+ * of workspace_link_days (migrations/sqlite/0023 says why), summed by link, then joined with the
+ * workspace's links: the links deleted since are not among them.
  */
 export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: number, toDay: number) =>
   db.rows<LinkTotalsRow>(
     `select d.* from (
          select link_id, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human, cast(sum(qr) as bigint) as qr
          from workspace_link_days where workspace_id = ? and day >= ? and day < ? group by link_id
-       ) d join links l on l.id = d.link_id`,
-    workspaceId, fromDay, toDay,
+       ) d join links l on l.id = d.link_id and l.workspace_id = ?`,
+    workspaceId, fromDay, toDay, workspaceId,
   );
 
 /**
  * The workspace's countries over [from, to), the clicks of links deleted since included: whole
  * days from its rows by day, the hours of a partial day from its rows by hour.
  */
+export interface CountryRow {
+  country: string;
+  total: number;
+  human: number;
+}
 export const workspaceCountries = (db: Queries, workspaceId: string, by: 'day' | 'hour', from: number, to: number) =>
-  db.rows<{ country: string; total: number; human: number }>(
+  db.rows<CountryRow>(
     `select country, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from workspace_click_country_${by}s
        where workspace_id = ? and ${by} >= ? and ${by} < ? group by country`,
     workspaceId, from, to,

@@ -719,10 +719,15 @@ describe('ClickRecorder', () => {
   });
 });
 
-/** A link's day totals in click_rollups, and the workspace's hour totals, and how many batches wait to be applied. */
+/**
+ * A link's day totals in click_rollups, and the workspace's hour totals, and how many batches wait
+ * to be applied. Checks that the workspace's link days (the summary's top links) say what the link's day rows say.
+ */
 async function rolledUp(f: Fixture, linkId: string) {
   const db = f.store.db;
   const day = await db.row<{ total: number | null; human: number | null }>(`select sum(total) as total, sum(human) as human from click_rollups where link_id = ? and facet = 'all'`, linkId);
+  const linkDays = await db.row<{ total: number | null; human: number | null }>('select sum(total) as total, sum(human) as human from workspace_link_days where link_id = ?', linkId);
+  assert.deepEqual([Number(linkDays?.total ?? 0), Number(linkDays?.human ?? 0)], [Number(day?.total ?? 0), Number(day?.human ?? 0)], 'workspace_link_days agree with click_rollups');
   const hours = await db.row<{ total: number | null }>('select sum(total) as total from workspace_click_hours where workspace_id = ?', f.workspaceId);
   const pending = await db.row<{ n: number }>('select count(*) as n from pending_rollups');
   return { total: Number(day?.total ?? 0), human: Number(day?.human ?? 0), workspace: Number(hours?.total ?? 0), pending: Number(pending!.n) };
@@ -771,6 +776,28 @@ describe('pending rollups', () => {
     recorder.record(click(f, f.linkA, { at: T0 + 1_000 }));
     await recorder.flush();
     assert.deepEqual(await rolledUp(f, f.linkA), { total: 13, human: 10, workspace: 13, pending: 0 });
+  });
+
+  test("the workspace's link days: none for a link deleted before the apply; two day rows of one link-day add up", async () => {
+    const f = await fixture();
+    await f.store.db.tx((t) => writeClickBatch(t, [record(f, f.linkA, T0), record(f, f.linkB, T0 + 1)], [], []));
+    await f.store.db.exec('delete from links where id = ?', f.linkB);
+    const ids = (await f.store.db.rows<{ id: number }>('select id from pending_rollups order by id')).map((r) => r.id);
+    // What RollupSums gives, plus a day row with a value, as a pending row this version did not write could hold.
+    const sums = { links: [] as Parameters<typeof applyRollups>[2]['links'], workspaces: [], countries: [] };
+    for (const encoded of (await f.store.db.rows<{ rollups: string }>('select rollups from pending_rollups order by id')).map((r) => r.rollups)) {
+      for (const [linkId, day, ...rows] of JSON.parse(encoded).links as [string, number, ...(string | number)[]][]) {
+        for (let i = 0; i < rows.length; i += 5) {
+          const [facet, value, total, human, qr] = rows.slice(i, i + 5) as [string, string, number, number, number];
+          sums.links.push({ linkId, day, facet: facet as 'all', value, total, human, qr });
+        }
+      }
+    }
+    sums.links.push({ linkId: f.linkA, day: T0, facet: 'all', value: 'from a newer version', total: 2, human: 1, qr: 1 });
+    await f.store.db.tx((t) => applyRollups(t, ids, sums));
+    const read = 'select workspace_id, day, link_id, total, human, qr from workspace_link_days order by link_id';
+    const rows = (await f.store.db.rows<Record<string, unknown>>(read)).map((r) => ({ ...r, total: Number(r.total), human: Number(r.human), qr: Number(r.qr) }));
+    assert.deepEqual(rows, [{ workspace_id: f.workspaceId, day: T0, link_id: f.linkA, total: 3, human: 2, qr: 1 }]);
   });
 
   test('batches left pending by a run that stopped (or another instance) are applied once the next one starts', async () => {

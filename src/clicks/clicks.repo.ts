@@ -1,6 +1,6 @@
 import type { Dialect, Queries } from '../db/db.js';
 import { encodeRollups } from './pending-rollups.js';
-import { addCounts, DAY_MS, rollUp, type Rollups, type WorkspaceCountry } from './rollups.js';
+import { addCounts, DAY_MS, type LinkRollup, rollUp, type Rollups, type WorkspaceCountry } from './rollups.js';
 import { greatest, jsonRowsParam, jsonValuesParam, pgJsonRows } from '../db/dialect-sql.js';
 import type { PostgresQueries } from '../db/postgres-db.js';
 
@@ -206,12 +206,29 @@ export async function applyRollups(t: Queries, ids: readonly number[], sums: Rol
       for (const row of rows) await t.exec(table.sqlite, ...row);
     }
   }
-  const linkDays = sums.links.filter((l) => l.facet === 'all');
+  const linkDays = dayTotals(sums.links);
   if (t.dialect === 'postgres') {
     if (linkDays.length > 0) await t.exec(WORKSPACE_LINK_DAYS.postgres, jsonRowsParam(linkDays, (l) => [l.linkId, l.day, l.total, l.human, l.qr]));
   } else {
     for (const l of linkDays) await t.exec(WORKSPACE_LINK_DAYS.sqlite, l.day, l.total, l.human, l.qr, l.linkId);
   }
+}
+
+/**
+ * The links' day rows ('all'), one per link and day. RollupSums makes one already; summed again
+ * here because PostgreSQL refuses a statement that adds to one row twice, and a pending row this
+ * version reads but did not write (an 'all' row with a value) must not stop every apply.
+ */
+function dayTotals(rows: readonly LinkRollup[]): LinkRollup[] {
+  const days = new Map<string, LinkRollup>();
+  for (const r of rows) {
+    if (r.facet !== 'all') continue;
+    const key = `${r.linkId}\u0000${r.day}`;
+    const sum = days.get(key);
+    if (sum) addCounts(sum, r.total, r.human, r.qr);
+    else days.set(key, { ...r });
+  }
+  return [...days.values()];
 }
 
 /** The countries' hour rows summed by UTC day: [workspaceId, day, country, total, human, qr] each. */

@@ -157,6 +157,7 @@ describe('retention job', () => {
       assert.deepEqual(await workspaceLinkDays(links[name].kept.id), await rollupDays(links[name].kept.id), `${name}: link days`);
     }
     assert.deepEqual(await workspaceLinkDays(links.Acme.kept.id), [30, 29, 0]);
+    for (const name of ['Globex', 'Initech'] as const) assert.deepEqual(await workspaceLinkDays(links[name].deleted.id), [], `${name}: deleted link's days`);
     // The hours of the day the cutoff falls in stay with that day: the click 30 d + 1 ms old (11:00, 30 days ago) too.
     assert.equal(Math.max(...(await countryHours('Acme')).map(([hours]) => hours!)), 30 * 24 + 1);
     assert.equal((await countryHours('Globex')).reduce((n, [, total]) => n + total!, 0), KEPT.Globex.length * 2, "the deleted link's clicks still count");

@@ -145,7 +145,7 @@ async function deleteOrphanClicks(ctx: JobContext): Promise<number> {
  * The link ids in `table` (indexed by link_id first) whose link no longer exists: the distinct
  * ids are walked one index seek at a time, with a turn of the event loop every LINKS_PER_TURN.
  */
-async function* deletedLinksIn({ db, signal }: JobContext, table: 'clicks' | 'click_rollups'): AsyncGenerator<string> {
+async function* deletedLinksIn({ db, signal }: JobContext, table: 'clicks' | 'click_rollups' | 'workspace_link_days'): AsyncGenerator<string> {
   const nextLinkId = `select link_id from ${table} where link_id > ? order by link_id limit 1`;
   let after = '';
   for (let seen = 1; ; seen++) {
@@ -205,6 +205,13 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
     for (const facet of ROLLUP_FACETS) {
       deleted += await inChunks(ctx, async (t) => (await t.exec(rollupsOfLink, linkId, facet, CHUNK)).changes);
     }
+  }
+  // The workspaces' day rows of those links: walked apart, so that a run stopped between the two
+  // tables leaves none behind.
+  const linkDaysOfLink = `delete from workspace_link_days where (workspace_id, day, link_id) in (
+       select workspace_id, day, link_id from workspace_link_days where link_id = ? limit ?)`;
+  for await (const linkId of deletedLinksIn(ctx, 'workspace_link_days')) {
+    deleted += await inChunks(ctx, async (t) => (await t.exec(linkDaysOfLink, linkId, CHUNK)).changes);
   }
   return deleted;
 }
