@@ -1,11 +1,11 @@
 -- PostgreSQL twin of migrations/sqlite/0023_workspace_link_days.sql (rules: 0001_initial.sql),
--- which says why: each link's day totals by workspace and day, the summary's top links.
+-- which says why: each link's day totals move from click_rollups to rows by workspace and day.
 
 -- First, before any statement takes the migration's snapshot (under repeatable read it is the
 -- first statement's): an apply under way (an instance of an older version left running) commits
--- before the backfill reads the day rows, and later ones wait for this migration to end. An older
--- instance that goes on applying after it adds to click_rollups only: README's upgrade notes say
--- to stop the older instances first.
+-- before the day rows are moved, and later ones wait for this migration to end. An older instance
+-- that goes on applying after it adds day rows to click_rollups, which nothing reads any more:
+-- README's upgrade notes say to stop the older instances first.
 LOCK TABLE click_rollups IN SHARE MODE;
 
 CREATE TABLE workspace_link_days (
@@ -17,10 +17,12 @@ CREATE TABLE workspace_link_days (
   qr           BIGINT NOT NULL,
   PRIMARY KEY (workspace_id, day, link_id)
 ) WITH (fillfactor = 70); -- updated in place, as the other rollups (0009 says why)
-CREATE INDEX workspace_link_days_by_link ON workspace_link_days (link_id);
+CREATE INDEX workspace_link_days_by_link ON workspace_link_days (link_id, day);
 
 INSERT INTO workspace_link_days (workspace_id, day, link_id, total, human, qr)
 SELECT l.workspace_id, r.day, r.link_id, r.total, r.human, r.qr
 FROM click_rollups r JOIN links l ON l.id = r.link_id
 WHERE r.facet = 'all'
 ORDER BY 1, 2, 3;
+
+DELETE FROM click_rollups WHERE facet = 'all';

@@ -93,7 +93,7 @@ async function main() {
     const recorderSeconds = (performance.now() - recorderStart) / 1000;
     await recorder.close(10_000);
     const rolledUp = await db.row<{ total: number | null; pending: number }>(
-      `select (select sum(total) from click_rollups where facet = 'all') as total, (select count(*) from pending_rollups) as pending`,
+      'select (select sum(total) from workspace_link_days) as total, (select count(*) from pending_rollups) as pending',
     );
 
     // The baselines: the same rows (visitor hash and classification aside, given), BATCH at a time,

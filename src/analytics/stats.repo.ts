@@ -25,13 +25,14 @@ export interface LinkTotalsRow {
   qr: number;
 }
 
-// Every query reads primary key ranges (click_rollups: link, facet, day, value; the workspace's
-// tables: workspace, then hour or day); days are UTC midnights.
+// Every query reads key ranges (click_rollups: link, facet, day, value; workspace_link_days: by
+// link and day, or by workspace and day; the workspace's other tables: workspace, then hour or
+// day); days are UTC midnights.
 
 /** Day totals of a link over whole days [fromDay, toDay). */
 export const linkDays = (db: Queries, linkId: string, fromDay: number, toDay: number) =>
   db.rows<BucketRow>(
-    `select day as at, total, human, qr from click_rollups where link_id = ? and facet = 'all' and day >= ? and day < ?`,
+    'select day as at, total, human, qr from workspace_link_days where link_id = ? and day >= ? and day < ?',
     linkId, fromDay, toDay,
   );
 

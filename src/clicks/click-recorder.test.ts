@@ -719,15 +719,10 @@ describe('ClickRecorder', () => {
   });
 });
 
-/**
- * A link's day totals in click_rollups, and the workspace's hour totals, and how many batches wait
- * to be applied. Checks that the workspace's link days (the summary's top links) say what the link's day rows say.
- */
+/** A link's day totals, and the workspace's hour totals, and how many batches wait to be applied. */
 async function rolledUp(f: Fixture, linkId: string) {
   const db = f.store.db;
-  const day = await db.row<{ total: number | null; human: number | null }>(`select sum(total) as total, sum(human) as human from click_rollups where link_id = ? and facet = 'all'`, linkId);
-  const linkDays = await db.row<{ total: number | null; human: number | null }>('select sum(total) as total, sum(human) as human from workspace_link_days where link_id = ?', linkId);
-  assert.deepEqual([Number(linkDays?.total ?? 0), Number(linkDays?.human ?? 0)], [Number(day?.total ?? 0), Number(day?.human ?? 0)], 'workspace_link_days agree with click_rollups');
+  const day = await db.row<{ total: number | null; human: number | null }>('select sum(total) as total, sum(human) as human from workspace_link_days where link_id = ?', linkId);
   const hours = await db.row<{ total: number | null }>('select sum(total) as total from workspace_click_hours where workspace_id = ?', f.workspaceId);
   const pending = await db.row<{ n: number }>('select count(*) as n from pending_rollups');
   return { total: Number(day?.total ?? 0), human: Number(day?.human ?? 0), workspace: Number(hours?.total ?? 0), pending: Number(pending!.n) };
@@ -770,7 +765,7 @@ describe('pending rollups', () => {
     await recorder.whenIdle();
     assert.equal((await rolledUp(f, f.linkA)).pending, 0, 'applied when it is');
     assert.deepEqual(await rolledUp(f, f.linkA), { total: 12, human: 9, workspace: 12, pending: 0 });
-    const rows = await f.store.db.row<{ n: number }>(`select count(*) as n from click_rollups where link_id = ? and facet = 'all'`, f.linkA);
+    const rows = await f.store.db.row<{ n: number }>('select count(*) as n from workspace_link_days where link_id = ?', f.linkA);
     assert.equal(Number(rows!.n), 1, 'three batches, one row');
     // flush() applies at once what is pending: stats after it show every click written.
     recorder.record(click(f, f.linkA, { at: T0 + 1_000 }));
@@ -847,9 +842,15 @@ describe('pending rollups', () => {
 
   test('many batches over many links: applied in several transactions of about ROWS_PER_APPLY rows, every click counted once', async () => {
     const f = await fixture();
-    // 30 batches of 400 clicks over 6,000 links (ids only: rollups do not look links up): 7 rows a
-    // link-day, so several pending rows a batch and far more rows than one apply takes.
+    // 30 batches of 400 clicks over 6,000 links: 7 rows a link-day, so several pending rows a batch
+    // and far more rows than one apply takes. The links exist (bare rows): the day totals are kept
+    // under each link's workspace, read from links.
     const links = Array.from({ length: 6_000 }, (_, i) => `lnk_many_${i}`);
+    await f.store.db.tx(async (t) => {
+      for (const id of links) {
+        await t.exec(`insert into links (id, workspace_id, slug, url, created_at, updated_at, domain) values (?, ?, ?, 'https://example.com/', 0, 0, '')`, id, f.workspaceId, id);
+      }
+    });
     for (let batch = 0; batch < 30; batch++) {
       const clicks = Array.from({ length: 400 }, (_, i) => record(f, links[(batch * 400 + i) % links.length]!, T0 + batch * 1_000 + i));
       await f.store.db.tx((t) => writeClickBatch(t, clicks, [], []));
@@ -861,9 +862,10 @@ describe('pending rollups', () => {
     const tx = f.store.db.tx.bind(f.store.db);
     // Counts the applies' transactions and their rows by wrapping the database's tx for this flush.
     (f.store.db as { tx: typeof tx }).tx = async (fn) => {
-      const before = await f.store.db.row<{ n: number }>('select count(*) as n from click_rollups');
+      const rollupRows = 'select (select count(*) from click_rollups) + (select count(*) from workspace_link_days) as n';
+      const before = await f.store.db.row<{ n: number }>(rollupRows);
       const result = await tx(fn);
-      const after = await f.store.db.row<{ n: number }>('select count(*) as n from click_rollups');
+      const after = await f.store.db.row<{ n: number }>(rollupRows);
       transactions.push(Number(after!.n) - Number(before!.n));
       return result;
     };
@@ -876,7 +878,7 @@ describe('pending rollups', () => {
     assert.ok(transactions.length >= Math.ceil((6_000 * 7) / (limit + 4_000)), `${transactions.length} transactions`);
     assert.ok(transactions.every((rows) => rows <= limit + 4_000), `rows added by each: ${transactions.join(', ')}`);
     const totals = await f.store.db.row<{ total: number; pending: number }>(
-      `select (select sum(total) from click_rollups where facet = 'all') as total, (select count(*) from pending_rollups) as pending`,
+      'select (select sum(total) from workspace_link_days) as total, (select count(*) from pending_rollups) as pending',
     );
     assert.deepEqual({ total: Number(totals!.total), pending: Number(totals!.pending) }, { total: 12_000, pending: 0 });
   });

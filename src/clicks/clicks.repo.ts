@@ -88,10 +88,9 @@ const WORKSPACE_HOURS = addingCounts('workspace_click_hours', { workspace_id: 't
 // The workspace's countries by hour, and by day (the summary's whole days: 24 times fewer rows to read).
 const COUNTRY_HOURS = addingCounts('workspace_click_country_hours', { workspace_id: 'text', hour: 'bigint', country: 'text' });
 const COUNTRY_DAYS = addingCounts('workspace_click_country_days', { workspace_id: 'text', day: 'bigint', country: 'text' });
-// Each link's day totals (its 'all' rows) again by workspace and day, the workspace summary's top
-// links (migrations/sqlite/0023 says why): the workspace is the link's, read in the statement. A
-// link deleted since its clicks has no row in links, and its day rows are not added here: the
-// summary lists only links that exist.
+// Each link's day totals (its 'all' rows) by workspace and day (migrations/sqlite/0023 says why):
+// the workspace is the link's, read in the statement. A link deleted since its clicks has no row in
+// links, and its day rows are not added: nothing lists a deleted link's days.
 const addLinkDays = `on conflict (workspace_id, day, link_id) do update set total = workspace_link_days.total + excluded.total,
     human = workspace_link_days.human + excluded.human, qr = workspace_link_days.qr + excluded.qr`;
 const WORKSPACE_LINK_DAYS = {
@@ -183,16 +182,16 @@ export async function pendingRollupsBacklog(db: Queries): Promise<{ batches: num
 }
 
 /**
- * Adds the sums of pending batches' rollups to click_rollups and the workspace's rollups (its
- * hours, its countries by hour and by day, its links' days), and removes those batches, in the
- * caller's transaction: each batch is counted exactly once. Throws (rolling back) if any of them
- * was applied already.
+ * Adds the sums of pending batches' rollups to the links' day totals (workspace_link_days), their
+ * other rows (click_rollups) and the workspace's hours and countries by hour and by day, and
+ * removes those batches, in the caller's transaction: each batch is counted exactly once. Throws
+ * (rolling back) if any of them was applied already.
  */
 export async function applyRollups(t: Queries, ids: readonly number[], sums: Rollups): Promise<void> {
   const removed = await t.exec(`delete from pending_rollups where id in (select cast(value as bigint) from ${jsonValuesParam(t.dialect)})`, JSON.stringify(ids));
   if (removed.changes !== ids.length) throw new Error(`pending rollups: ${ids.length - removed.changes} of ${ids.length} batches were applied by someone else`);
   const tables: [ReturnType<typeof addingCounts>, (string | number)[][]][] = [
-    [LINK_ROLLUPS, sums.links.map((l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr])],
+    [LINK_ROLLUPS, sums.links.filter((l) => l.facet !== 'all').map((l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr])],
     [WORKSPACE_HOURS, sums.workspaces.map((w) => [w.workspaceId, w.hour, w.total, w.human, w.qr])],
     [COUNTRY_HOURS, sums.countries.map((c) => [c.workspaceId, c.hour, c.country, c.total, c.human, c.qr])],
     [COUNTRY_DAYS, countryDays(sums.countries)],
@@ -215,9 +214,9 @@ export async function applyRollups(t: Queries, ids: readonly number[], sums: Rol
 }
 
 /**
- * The links' day rows ('all'), one per link and day. RollupSums makes one already; summed again
- * here because PostgreSQL refuses a statement that adds to one row twice, and a pending row this
- * version reads but did not write (an 'all' row with a value) must not stop every apply.
+ * The links' day totals (facet 'all'), one per link and day. RollupSums makes one already; summed
+ * again here because PostgreSQL refuses a statement that adds to one row twice, and a pending row
+ * this version reads but did not write (an 'all' row with a value) must not stop every apply.
  */
 function dayTotals(rows: readonly LinkRollup[]): LinkRollup[] {
   const days = new Map<string, LinkRollup>();

@@ -3,7 +3,10 @@ import type { ClickRecord } from './clicks.repo.js';
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
-/** The facets of click_rollups: `all` (day totals), `hour` ('00'…'23'), and what a click was classified as. */
+/**
+ * The facets of a link's rollups: `all` (its day totals, kept in workspace_link_days), and those of
+ * click_rollups: `hour` ('00'…'23') and what a click was classified as.
+ */
 export const FACETS = ['referrer', 'device', 'browser', 'os', 'country'] as const;
 export type Facet = (typeof FACETS)[number];
 export type RollupFacet = 'all' | 'hour' | Facet;

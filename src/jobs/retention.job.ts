@@ -169,7 +169,8 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
   const { db } = ctx;
   let deleted = 0;
   // Every facet named, so each link's rows are read as index ranges by (link, facet, day)
-  // instead of all its history.
+  // instead of all its history ('all' too: an older instance left running after migration 0023
+  // may still write its day totals here).
   const expiredRollups = `delete from click_rollups where (link_id, facet, day, value) in (
        select link_id, facet, day, value from click_rollups
        where link_id in (select value from ${jsonValuesParam(db.dialect)}) and facet in (${ROLLUP_FACETS.map((f) => `'${f}'`).join(', ')}) and day < ?
