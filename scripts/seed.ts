@@ -70,11 +70,18 @@ async function main() {
   const started = performance.now();
   const linkIds: string[] = [];
   const LINK_CHUNK = 50_000;
+  // Random 7-character slugs, as the API makes them: among a million, two alike are likely (about
+  // one run in seven), and the API would try another, so the seed does too.
+  const slugs = new Set<string>();
   for (let i = 0; i < linkCount; i += LINK_CHUNK) {
     await db.tx(async (t) => {
       for (let j = i; j < Math.min(linkCount, i + LINK_CHUNK); j++) {
+        let link;
+        do link = newLinkRow(workspace.id, TEST_OPERATOR, { url: `https://example.com/landing/${j}`, title: `Bench link ${j}` }, now);
+        while (slugs.has(link.slug));
+        slugs.add(link.slug);
         // Its id dated back to the first click, as a link made then would have.
-        const row = { ...newLinkRow(workspace.id, TEST_OPERATOR, { url: `https://example.com/landing/${j}`, title: `Bench link ${j}` }, now), id: newId('lnk', now - days * 86_400_000) };
+        const row = { ...link, id: newId('lnk', now - days * 86_400_000) };
         await insertLink(t, row);
         linkIds.push(row.id);
       }

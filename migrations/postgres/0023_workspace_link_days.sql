@@ -17,12 +17,18 @@ CREATE TABLE workspace_link_days (
   qr           BIGINT NOT NULL,
   PRIMARY KEY (workspace_id, day, link_id)
 ) WITH (fillfactor = 70); -- updated in place, as the other rollups (0009 says why)
-CREATE INDEX workspace_link_days_by_link ON workspace_link_days (link_id, day);
 
 INSERT INTO workspace_link_days (workspace_id, day, link_id, total, human, qr)
-SELECT l.workspace_id, r.day, r.link_id, r.total, r.human, r.qr
+SELECT l.workspace_id, r.day, r.link_id, sum(r.total), sum(r.human), sum(r.qr)
 FROM click_rollups r JOIN links l ON l.id = r.link_id
 WHERE r.facet = 'all'
+GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3;
 
+CREATE INDEX workspace_link_days_by_link ON workspace_link_days (link_id, day);
+
 DELETE FROM click_rollups WHERE facet = 'all';
+
+-- The summary's plan needs the new table's statistics (without them it sorts 182,000 rows on
+-- disk at 10M clicks: 199 ms against 57); autovacuum would take them only later.
+ANALYZE workspace_link_days;

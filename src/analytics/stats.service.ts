@@ -134,22 +134,34 @@ export async function workspaceStats(deps: AnalyticsDeps, workspaceId: string, q
   const series = new Series(range, interval);
 
   // Whole days from the day totals; the hours of a partial day at either end from the hour totals.
-  // Countries the same way, from the workspace's own rows by day and by hour. The reads are
-  // independent: all at once, so that on PostgreSQL the summary waits for the longest of them, not
-  // for their sum (each is outside any transaction, as they were one after the other).
+  // Countries the same way, from the workspace's own rows by day and by hour. The parts (the hours,
+  // the whole days, each partial day) are independent: read at once, so that on PostgreSQL the
+  // summary waits for the longest, not for their sum; each part's two reads one after the other,
+  // so that a summary holds at most four of the pool's connections.
   const wholeDays = { from: ceilTo(range.from, DAY_MS), to: floorTo(range.to, DAY_MS) };
   const hourOf = (ms: number, day: number) => String((ms - day) / HOUR_MS).padStart(2, '0');
-  const reads: [Promise<LinkTotalsRow[]>, Promise<CountryRow[]>][] = [];
+  const bothOf = async (links: () => Promise<LinkTotalsRow[]>, countries: () => Promise<CountryRow[]>) => [await links(), await countries()] as const;
+  const reads: Promise<readonly [LinkTotalsRow[], CountryRow[]]>[] = [];
   if (wholeDays.from < wholeDays.to) {
-    reads.push([linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to), workspaceCountries(db, workspaceId, 'day', wholeDays.from, wholeDays.to)]);
+    reads.push(
+      bothOf(
+        () => linkTotalsByDays(db, workspaceId, wholeDays.from, wholeDays.to),
+        () => workspaceCountries(db, workspaceId, 'day', wholeDays.from, wholeDays.to),
+      ),
+    );
   }
   for (let day = floorTo(range.from, DAY_MS); day < range.to; day += DAY_MS) {
     if (day >= wholeDays.from && day + DAY_MS <= wholeDays.to) continue;
     const from = Math.max(range.from, day);
     const to = Math.min(range.to, day + DAY_MS);
-    reads.push([linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day)), workspaceCountries(db, workspaceId, 'hour', from, to)]);
+    reads.push(
+      bothOf(
+        () => linkTotalsByHours(db, workspaceId, day, hourOf(from, day), hourOf(to, day)),
+        () => workspaceCountries(db, workspaceId, 'hour', from, to),
+      ),
+    );
   }
-  const [hours, parts] = await Promise.all([workspaceHours(db, workspaceId, range.from, range.to), Promise.all(reads.map((r) => Promise.all(r)))]);
+  const [hours, parts] = await Promise.all([workspaceHours(db, workspaceId, range.from, range.to), Promise.all(reads)]);
   for (const h of hours) series.add(h);
 
   const perLink = new Map<string, LinkTotalsRow>();
