@@ -109,15 +109,16 @@ export const linkTotalsByDays = (db: Queries, workspaceId: string, fromDay: numb
     workspaceId, fromDay, toDay, workspaceId,
   );
 
-/**
- * The workspace's countries over [from, to), the clicks of links deleted since included: whole
- * days from its rows by day, the hours of a partial day from its rows by hour.
- */
 export interface CountryRow {
   country: string;
   total: number;
   human: number;
 }
+
+/**
+ * The workspace's countries over [from, to), the clicks of links deleted since included: whole
+ * days from its rows by day, the hours of a partial day from its rows by hour.
+ */
 export const workspaceCountries = (db: Queries, workspaceId: string, by: 'day' | 'hour', from: number, to: number) =>
   db.rows<CountryRow>(
     `select country, cast(sum(total) as bigint) as total, cast(sum(human) as bigint) as human from workspace_click_country_${by}s

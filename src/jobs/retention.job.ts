@@ -207,8 +207,8 @@ async function deleteRollups(ctx: JobContext): Promise<number> {
       deleted += await inChunks(ctx, async (t) => (await t.exec(rollupsOfLink, linkId, facet, CHUNK)).changes);
     }
   }
-  // The workspaces' day rows of those links: walked apart, so that a run stopped between the two
-  // tables leaves none behind.
+  // Deleted links' day totals, walked in their own table: a run stopped between the two tables
+  // leaves none behind.
   const linkDaysOfLink = `delete from workspace_link_days where (workspace_id, day, link_id) in (
        select workspace_id, day, link_id from workspace_link_days where link_id = ? limit ?)`;
   for await (const linkId of deletedLinksIn(ctx, 'workspace_link_days')) {
