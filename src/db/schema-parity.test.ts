@@ -11,6 +11,8 @@ import { type Db, openDb } from './db.js';
 import { migrate } from './migrate.js';
 import { migratePostgres } from './migrate-postgres.js';
 import { loadMigrations } from './migrations.js';
+import { applyRollups } from '../clicks/clicks.repo.js';
+import { RollupSums } from '../clicks/pending-rollups.js';
 
 // Keeps the two dialects' migrations honest: whoever adds migrations/sqlite/0009_x.sql must add
 // migrations/postgres/0009_x.sql making the same schema, or these fail and say where they differ.
@@ -270,6 +272,9 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
       ['lnk_gone', 'all', day, '', 9, 9, 9],
     ];
     for (const r of rollups) await both('INSERT INTO click_rollups (link_id, facet, day, value, total, human, qr) VALUES (?, ?, ?, ?, ?, ?, ?)', ...r);
+    // A batch's rollups pending across the migration, as the version before wrote them.
+    const pending = { links: [['lnk_b', day, 'all', '', 4, 4, 0, 'device', 'desktop', 4, 4, 0]], hours: [['ws_1', day, 4, 4, 0]], countries: [['ws_1', day, '', 4, 4, 0]] };
+    await both('INSERT INTO pending_rollups (created_at, rollups) VALUES (?, ?)', day, JSON.stringify(pending));
     migrate(sqlite, sqliteMigrations(), T0);
     await migratePostgres(pool, postgresMigrations(), () => T0);
     const read = 'SELECT workspace_id, day, link_id, total, human, qr FROM workspace_link_days ORDER BY workspace_id, day, link_id';
@@ -285,6 +290,13 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     const expectedLeft = [{ link_id: 'lnk_a', facet: 'country', day, value: 'DE' }];
     assert.deepEqual(sqlite.sqlite.prepare(left).all(), expectedLeft);
     assert.deepEqual((await pool.query(left)).rows, expectedLeft);
+    // The pending batch, applied by this version (the same code on both dialects): its day totals
+    // add to the moved row, its other rows go to click_rollups.
+    const sums = new RollupSums();
+    const ids = (sqlite.sqlite.prepare('SELECT id, rollups FROM pending_rollups').all() as { id: number; rollups: string }[]).map((p) => (sums.add(p.rollups), p.id));
+    await sqlite.tx((t) => applyRollups(t, ids, { links: sums.linkRows, workspaces: sums.workspaceRows, countries: sums.countryRows }));
+    assert.deepEqual(sqlite.sqlite.prepare("SELECT total, human FROM workspace_link_days WHERE link_id = 'lnk_b'").all(), [{ total: 7, human: 5 }]);
+    assert.deepEqual(sqlite.sqlite.prepare(left).all(), [...expectedLeft, { link_id: 'lnk_b', facet: 'device', day, value: 'desktop' }]);
   });
 
   test('0011_forward_query: links made before it keep redirecting as stored (0); 0 and 1 only', async () => {
