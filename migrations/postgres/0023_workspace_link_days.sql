@@ -19,10 +19,9 @@ CREATE TABLE workspace_link_days (
 ) WITH (fillfactor = 70); -- updated in place, as the other rollups (0009 says why)
 
 INSERT INTO workspace_link_days (workspace_id, day, link_id, total, human, qr)
-SELECT l.workspace_id, r.day, r.link_id, sum(r.total), sum(r.human), sum(r.qr)
+SELECT l.workspace_id, r.day, r.link_id, r.total, r.human, r.qr
 FROM click_rollups r JOIN links l ON l.id = r.link_id
 WHERE r.facet = 'all'
-GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3;
 
 CREATE INDEX workspace_link_days_by_link ON workspace_link_days (link_id, day);

@@ -16,14 +16,13 @@ CREATE TABLE workspace_link_days (
   PRIMARY KEY (workspace_id, day, link_id)
 ) STRICT, WITHOUT ROWID;
 
--- The day rows applied so far, those of links that exist (the others go: nothing lists a deleted
--- link's days), one per link and day as the applier keeps them (src/clicks/clicks.repo.ts
--- dayTotals). Batches still pending add here when they are applied.
+-- The day rows applied so far (one per link and day: their value is always ''), those of links
+-- that exist (the others go: nothing lists a deleted link's days). Batches still pending add here
+-- when they are applied.
 INSERT INTO workspace_link_days (workspace_id, day, link_id, total, human, qr)
-SELECT l.workspace_id, r.day, r.link_id, sum(r.total), sum(r.human), sum(r.qr)
+SELECT l.workspace_id, r.day, r.link_id, r.total, r.human, r.qr
 FROM click_rollups r JOIN links l ON l.id = r.link_id
 WHERE r.facet = 'all'
-GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3;
 
 CREATE INDEX workspace_link_days_by_link ON workspace_link_days (link_id, day);

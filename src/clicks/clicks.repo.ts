@@ -1,6 +1,6 @@
 import type { Dialect, Queries } from '../db/db.js';
 import { encodeRollups } from './pending-rollups.js';
-import { addCounts, DAY_MS, type LinkRollup, rollUp, type Rollups, type WorkspaceCountry } from './rollups.js';
+import { addCounts, DAY_MS, rollUp, type Rollups, type WorkspaceCountry } from './rollups.js';
 import { greatest, jsonRowsParam, jsonValuesParam, pgJsonRows } from '../db/dialect-sql.js';
 import type { PostgresQueries } from '../db/postgres-db.js';
 
@@ -75,14 +75,16 @@ const PG_ADD_MONTHLY = `insert into monthly_clicks (workspace_id, month, human, 
 function addingCounts(table: string, key: Record<string, 'text' | 'bigint'>) {
   const names = [...Object.keys(key), 'total', 'human', 'qr'];
   const columns = names.join(', ');
-  const add = `on conflict (${Object.keys(key).join(', ')}) do update set
-    total = ${table}.total + excluded.total, human = ${table}.human + excluded.human, qr = ${table}.qr + excluded.qr`;
+  const add = addingTo(table, Object.keys(key));
   return {
     keyLength: Object.keys(key).length,
     sqlite: `insert into ${table} (${columns}) values (${names.map(() => '?').join(', ')}) ${add}`,
     postgres: `insert into ${table} (${columns}) select * from ${pgJsonRows('r', { ...key, total: 'bigint', human: 'bigint', qr: 'bigint' })} ${add}`,
   };
 }
+/** The upsert clause of a rollup table: a row already there gets the new counts added. */
+const addingTo = (table: string, key: readonly string[]) => `on conflict (${key.join(', ')}) do update set
+    total = ${table}.total + excluded.total, human = ${table}.human + excluded.human, qr = ${table}.qr + excluded.qr`;
 const LINK_ROLLUPS = addingCounts('click_rollups', { link_id: 'text', facet: 'text', day: 'bigint', value: 'text' });
 const WORKSPACE_HOURS = addingCounts('workspace_click_hours', { workspace_id: 'text', hour: 'bigint' });
 // The workspace's countries by hour, and by day (the summary's whole days: 24 times fewer rows to read).
@@ -91,8 +93,7 @@ const COUNTRY_DAYS = addingCounts('workspace_click_country_days', { workspace_id
 // Each link's day totals (its 'all' rows) by workspace and day (migrations/sqlite/0023 says why):
 // the workspace is the link's, read in the statement. A link deleted since its clicks has no row in
 // links, and its day rows are not added: nothing lists a deleted link's days.
-const addLinkDays = `on conflict (workspace_id, day, link_id) do update set total = workspace_link_days.total + excluded.total,
-    human = workspace_link_days.human + excluded.human, qr = workspace_link_days.qr + excluded.qr`;
+const addLinkDays = addingTo('workspace_link_days', ['workspace_id', 'day', 'link_id']);
 const WORKSPACE_LINK_DAYS = {
   sqlite: `insert into workspace_link_days (workspace_id, day, link_id, total, human, qr)
     select workspace_id, ?, id, ?, ?, ? from links where id = ? ${addLinkDays}`,
@@ -190,6 +191,8 @@ export async function pendingRollupsBacklog(db: Queries): Promise<{ batches: num
 export async function applyRollups(t: Queries, ids: readonly number[], sums: Rollups): Promise<void> {
   const removed = await t.exec(`delete from pending_rollups where id in (select cast(value as bigint) from ${jsonValuesParam(t.dialect)})`, JSON.stringify(ids));
   if (removed.changes !== ids.length) throw new Error(`pending rollups: ${ids.length - removed.changes} of ${ids.length} batches were applied by someone else`);
+  // A link-day has one day-total row (RollupSums; a row of facet 'all' with a value is not readable).
+  const linkDays = sums.links.filter((l) => l.facet === 'all');
   const tables: [ReturnType<typeof addingCounts>, (string | number)[][]][] = [
     [LINK_ROLLUPS, sums.links.filter((l) => l.facet !== 'all').map((l) => [l.linkId, l.facet, l.day, l.value, l.total, l.human, l.qr])],
     [WORKSPACE_HOURS, sums.workspaces.map((w) => [w.workspaceId, w.hour, w.total, w.human, w.qr])],
@@ -205,29 +208,11 @@ export async function applyRollups(t: Queries, ids: readonly number[], sums: Rol
       for (const row of rows) await t.exec(table.sqlite, ...row);
     }
   }
-  const linkDays = dayTotals(sums.links);
   if (t.dialect === 'postgres') {
     if (linkDays.length > 0) await t.exec(WORKSPACE_LINK_DAYS.postgres, jsonRowsParam(linkDays, (l) => [l.linkId, l.day, l.total, l.human, l.qr]));
   } else {
     for (const l of linkDays) await t.exec(WORKSPACE_LINK_DAYS.sqlite, l.day, l.total, l.human, l.qr, l.linkId);
   }
-}
-
-/**
- * The links' day totals (facet 'all'), one per link and day. RollupSums makes one already; summed
- * again here because PostgreSQL refuses a statement that adds to one row twice, and a pending row
- * this version reads but did not write (an 'all' row with a value) must not stop every apply.
- */
-function dayTotals(rows: readonly LinkRollup[]): LinkRollup[] {
-  const days = new Map<string, LinkRollup>();
-  for (const r of rows) {
-    if (r.facet !== 'all') continue;
-    const key = `${r.linkId}\u0000${r.day}`;
-    const sum = days.get(key);
-    if (sum) addCounts(sum, r.total, r.human, r.qr);
-    else days.set(key, { ...r });
-  }
-  return [...days.values()];
 }
 
 /** The countries' hour rows summed by UTC day: [workspaceId, day, country, total, human, qr] each. */

@@ -125,6 +125,8 @@ function readable(parsed: unknown): { links: unknown[][]; hours: unknown[][]; co
       if (!FACET_NAMES.has(linkDay[i]) || typeof linkDay[i + 1] !== 'string' || !isCount(linkDay[i + 2]) || !isCount(linkDay[i + 3]) || !isCount(linkDay[i + 4])) {
         throw new Error('a row this version cannot read');
       }
+      // A link-day's total is one row (workspace_link_days has no value column to tell two apart).
+      if (linkDay[i] === 'all' && linkDay[i + 1] !== '') throw new Error('a day total with a value');
     }
   }
   const hourRows = (current ? hours : workspaces) as unknown[];

@@ -30,8 +30,8 @@ type Outcome = 'done' | 'more' | 'busy';
 /**
  * Applies the rollups click batches leave in pending_rollups (migrations/sqlite/0019_pending_rollups.sql
  * says why) to click_rollups and the workspace's rollups (its hours, its countries by hour and
- * by day, its links' days): every APPLY_EVERY_MS while batches come, summed, so a link-day's row is written once
- * per apply rather than once per batch. It applies every instance's batches, one instance at a
+ * by day, its links' days): every APPLY_EVERY_MS while batches come, summed, so a link-day's row
+ * is written once per apply rather than once per batch. It applies every instance's batches, one instance at a
  * time (Db.exclusively), and in this process one apply at a time (the timer's, flush's and
  * close's take turns): an instance that stopped or crashed leaves its batches to the others, or
  * to itself when it starts again.

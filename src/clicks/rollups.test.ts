@@ -160,6 +160,7 @@ test('pending rollups: a row this version cannot read adds nothing, even when it
     JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'planet', 'Mars', 1, 1, 0]] }),
     JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'all', '', -1, 0, 0]] }),
     JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'all', '', 1.5, 0, 0]] }),
+    JSON.stringify({ ...parsed, links: [...parsed.links, [parsed.links[0]![0], parsed.links[0]![1], 'all', 'from a newer version', 1, 1, 0]] }),
     JSON.stringify({ ...parsed, hours: [...parsed.hours, ['ws', 0, 1, 1]] }),
     JSON.stringify({ ...parsed, countries: [...parsed.countries, ['ws', 0, null, 1, 1, 0]] }),
     JSON.stringify({ ...parsed, countries: [...parsed.countries, ['ws', 0, 'US', 1, 1]] }),

@@ -18,6 +18,20 @@ import { RollupSums } from '../clicks/pending-rollups.js';
 // migrations/postgres/0009_x.sql making the same schema, or these fail and say where they differ.
 
 const T0 = Date.UTC(2030, 0, 1);
+
+/** Runs a statement written with `?` placeholders on both databases (PostgreSQL's as $1, $2, …). */
+async function onBoth(sqlite: Db, pool: pg.Pool, sql: string, ...values: unknown[]): Promise<void> {
+  sqlite.sqlite.prepare(sql).run(...values);
+  let n = 0;
+  await pool.query(sql.replace(/\?/g, () => `$${++n}`), values);
+}
+
+/** A query's rows, the same on both databases. */
+async function assertBothRead(sqlite: Db, pool: pg.Pool, sql: string, expected: unknown[]): Promise<void> {
+  assert.deepEqual(sqlite.sqlite.prepare(sql).all(), expected);
+  assert.deepEqual((await pool.query(sql)).rows, expected);
+}
+
 const sqliteMigrations = () => loadMigrations(shippedAssets(), 'sqlite');
 const postgresMigrations = () => loadMigrations(shippedAssets(), 'postgres');
 
@@ -196,25 +210,18 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
       ['lnk_a', 'ws_1', hour + 3_600_000, 0, 0, 'DE'],
       ['lnk_c', 'ws_2', hour + 5, 0, 1, 'JP'],
     ] as const;
-    for (const [link, ws, at, bot, qr, country] of clicks) {
-      sqlite.sqlite.prepare('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr, country) VALUES (?, ?, ?, ?, ?, ?)').run(link, ws, at, bot, qr, country);
-      await pool.query('INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr, country) VALUES ($1, $2, $3, $4, $5, $6)', [link, ws, at, bot, qr, country]);
-    }
+    for (const c of clicks) await onBoth(sqlite, pool, 'INSERT INTO clicks (link_id, workspace_id, clicked_at, bot, qr, country) VALUES (?, ?, ?, ?, ?, ?)', ...c);
     // The hours applied so far also count clicks that are gone (a deleted link's, removed by the
     // retention job): one at 05:00 in ws_1, three at 07:00 in ws_2. The 06:00 batch is still pending.
-    for (const [ws, at, total, human, qr] of [['ws_1', hour, 5, 4, 1], ['ws_2', hour, 1, 1, 1], ['ws_2', hour + 7_200_000, 3, 2, 0]] as const) {
-      sqlite.sqlite.prepare('INSERT INTO workspace_click_hours (workspace_id, hour, total, human, qr) VALUES (?, ?, ?, ?, ?)').run(ws, at, total, human, qr);
-      await pool.query('INSERT INTO workspace_click_hours (workspace_id, hour, total, human, qr) VALUES ($1, $2, $3, $4, $5)', [ws, at, total, human, qr]);
+    for (const h of [['ws_1', hour, 5, 4, 1], ['ws_2', hour, 1, 1, 1], ['ws_2', hour + 7_200_000, 3, 2, 0]] as const) {
+      await onBoth(sqlite, pool, 'INSERT INTO workspace_click_hours (workspace_id, hour, total, human, qr) VALUES (?, ?, ?, ?, ?)', ...h);
     }
     // The last batch's rollups still pending (in the form before 0022), and a row that is not JSON.
     const pending = [
       JSON.stringify({ links: [['lnk_a', hour - (hour % 86_400_000), 'country', 'DE', 1, 1, 0]], workspaces: [['ws_1', hour + 3_600_000, 1, 1, 0]] }),
       'not json',
     ];
-    for (const rollups of pending) {
-      sqlite.sqlite.prepare('INSERT INTO pending_rollups (created_at, rollups) VALUES (?, ?)').run(hour, rollups);
-      await pool.query('INSERT INTO pending_rollups (created_at, rollups) VALUES ($1, $2)', [hour, rollups]);
-    }
+    for (const rollups of pending) await onBoth(sqlite, pool, 'INSERT INTO pending_rollups (created_at, rollups) VALUES (?, ?)', hour, rollups);
     migrate(sqlite, sqliteMigrations(), T0);
     await migratePostgres(pool, postgresMigrations(), () => T0);
     const read = 'SELECT workspace_id, hour, country, total, human, qr FROM workspace_click_country_hours ORDER BY workspace_id, hour, country';
@@ -226,8 +233,7 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
       { workspace_id: 'ws_2', hour, country: 'JP', total: 1, human: 1, qr: 1 },
       { workspace_id: 'ws_2', hour: hour + 7_200_000, country: '', total: 3, human: 2, qr: 0 },
     ];
-    assert.deepEqual(sqlite.sqlite.prepare(read).all(), expected);
-    assert.deepEqual((await pool.query(read)).rows, expected);
+    await assertBothRead(sqlite, pool, read, expected);
     const readDays = 'SELECT workspace_id, day, country, total, human, qr FROM workspace_click_country_days ORDER BY workspace_id, day, country';
     const day = hour - (hour % 86_400_000);
     const expectedDays = [
@@ -236,8 +242,7 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
       { workspace_id: 'ws_2', day, country: '', total: 3, human: 2, qr: 0 },
       { workspace_id: 'ws_2', day, country: 'JP', total: 1, human: 1, qr: 1 },
     ];
-    assert.deepEqual(sqlite.sqlite.prepare(readDays).all(), expectedDays);
-    assert.deepEqual((await pool.query(readDays)).rows, expectedDays);
+    await assertBothRead(sqlite, pool, readDays, expectedDays);
     // The pending batch's clicks are counted above: its row takes this version's form, without countries.
     const rewritten = { links: [['lnk_a', hour - (hour % 86_400_000), 'country', 'DE', 1, 1, 0]], hours: [['ws_1', hour + 3_600_000, 1, 1, 0]], countries: [] };
     const rows = 'SELECT rollups FROM pending_rollups ORDER BY id';
@@ -252,11 +257,7 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
     migrate(sqlite, sqliteMigrations().slice(0, 22), T0);
     await migratePostgres(pool, postgresMigrations().slice(0, 22), () => T0);
     const day = Date.UTC(2030, 0, 1);
-    const both = async (sql: string, ...values: unknown[]) => {
-      sqlite.sqlite.prepare(sql).run(...values);
-      let n = 0;
-      await pool.query(sql.replace(/\?/g, () => `$${++n}`), values);
-    };
+    const both = (sql: string, ...values: unknown[]) => onBoth(sqlite, pool, sql, ...values);
     for (const [ws, name] of [['ws_1', 'Acme'], ['ws_2', 'Globex']]) {
       await both("INSERT INTO workspaces (id, name, plan_id, created_at, updated_at) VALUES (?, ?, 'pln_default', 0, 0)", ws, name);
     }
@@ -284,12 +285,10 @@ describe('data migrations do the same on both', { skip: skipWithoutPostgres }, (
       { workspace_id: 'ws_1', day: day + 86_400_000, link_id: 'lnk_a', total: 2, human: 2, qr: 0 },
       { workspace_id: 'ws_2', day, link_id: 'lnk_c', total: 7, human: 6, qr: 0 },
     ];
-    assert.deepEqual(sqlite.sqlite.prepare(read).all(), expected);
-    assert.deepEqual((await pool.query(read)).rows, expected);
+    await assertBothRead(sqlite, pool, read, expected);
     const left = 'SELECT link_id, facet, day, value FROM click_rollups ORDER BY link_id, facet, day, value';
     const expectedLeft = [{ link_id: 'lnk_a', facet: 'country', day, value: 'DE' }];
-    assert.deepEqual(sqlite.sqlite.prepare(left).all(), expectedLeft);
-    assert.deepEqual((await pool.query(left)).rows, expectedLeft);
+    await assertBothRead(sqlite, pool, left, expectedLeft);
     // The pending batch, applied by this version (the same code on both dialects): its day totals
     // add to the moved row, its other rows go to click_rollups.
     const sums = new RollupSums();
