@@ -252,6 +252,9 @@ describe('configuration (SPEC §1)', () => {
     ['LINKQR_WEBHOOK_RETRY_SCHEDULE', '5s,5x'],
     ['LINKQR_WEBHOOK_RETRY_SCHEDULE', '5'],
     ['LINKQR_WEBHOOK_RETRY_SCHEDULE', ''],
+    // Past any date: the deliveries' next attempt could not be shown (it answered 500).
+    ['LINKQR_WEBHOOK_RETRY_SCHEDULE', '5s,999999999d'],
+    ['LINKQR_WEBHOOK_RETRY_SCHEDULE', '36501d'],
     ['LINKQR_WEBHOOK_RETRY_SCHEDULE', Array.from({ length: 21 }, () => '1s').join(',')],
     ['LINKQR_API_RATE_LIMIT', ''],
     ['LINKQR_API_RATE_LIMIT', '-1'],

@@ -198,7 +198,7 @@ export const SETTINGS = [
       const delays = parts.map(parseDuration);
       const bad = parts.filter((_, i) => delays[i] === undefined);
       if (bad.length > 0) {
-        return { error: `must be comma-separated durations like 5s,5m,2h (bad: ${bad.map((b) => JSON.stringify(b)).join(', ')})` };
+        return { error: `must be comma-separated durations like 5s,5m,2h, each at most 36500d (bad: ${bad.map((b) => JSON.stringify(b)).join(', ')})` };
       }
       if (parts.length > 20) return { error: 'must have at most 20 retries' };
       return delays as number[];
@@ -221,7 +221,7 @@ export const SETTINGS = [
   }),
   setting({
     key: 'smtpUrl', env: 'LINKQR_SMTP_URL', flag: 'smtp-url', fallback: '', shownDefault: 'unset: no mail',
-    about: 'mail server for invitations and password resets, smtp://USER:PASSWORD@HOST:587 (STARTTLS when offered) or smtps://…:465',
+    about: 'mail server for invitations and password resets, smtp://USER:PASSWORD@HOST:587 (STARTTLS, required except to a relay on localhost) or smtps://…:465',
     shown: (raw) => JSON.stringify(redactUrl(raw)),
     parse: (raw) => {
       if (raw === '') return undefined;

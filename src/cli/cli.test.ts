@@ -687,6 +687,12 @@ describe('linkqr key', () => {
     assert.equal((await me(keys[1])).status, 200);
   });
 
+  for (const expires of ['99999999d', '36501d', 'soon']) {
+    test(`key create refuses --expires ${expires} with a usage message`, async () => {
+      failed(await cli('key', 'create', '--workspace', 'Acme', '--name', 'N', '--scopes', 'links:read', '--expires', expires), 2, /--expires must be a duration such as 30d, 12h or 90m, at most 36500d/);
+    });
+  }
+
   for (const grace of ['8d', '1 day', '-1d']) {
     test(`key rotate refuses --grace ${grace}`, async () => {
       failed(await cli('key', 'rotate', KEY.exec(keys[0]!)![1]!, `--grace=${grace}`), 2, /--grace must be a duration from 0 to 7d/);

@@ -58,7 +58,7 @@ export async function keyCreate(ctx: CommandContext) {
   const scopes = parseScopes(stringOption(ctx, 'scopes'));
   const expiresText = stringOption(ctx, 'expires');
   const expiresIn = expiresText === undefined ? undefined : parseDuration(expiresText);
-  if (expiresText !== undefined && !expiresIn) throw errors.usage('--expires must be a duration such as 30d, 12h or 90m');
+  if (expiresText !== undefined && !expiresIn) throw errors.usage('--expires must be a duration such as 30d, 12h or 90m, at most 36500d');
   const allowText = stringOption(ctx, 'allow-cidr');
   const allowedCidrs = allowText === undefined ? null : parseNetworks(allowText, '--allow-cidr');
 

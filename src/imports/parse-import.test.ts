@@ -24,12 +24,12 @@ describe('a CSV from elsewhere', () => {
     assert.deepEqual(rowsOf('keyword\ttarget\nk\thttps://example.com/c\n')[0]?.input, { url: 'https://example.com/c', slug: 'k' });
   });
 
-  test('a spreadsheet save: byte order mark, semicolons, CRLF, a quoted line break, blank and empty rows at the end', () => {
+  test('a spreadsheet save: byte order mark, semicolons, CRLF, a quoted line break (a title is one line: a space), blank and empty rows at the end', () => {
     const rows = rowsOf('\uFEFFurl;title\r\nhttps://example.com/1;"Two\r\nlines; quoted"\r\n\r\nhttps://example.com/2;"a ""b"""\r\n;\r\n\r\n\r\n');
     assert.deepEqual(
       rows.map((r) => [r.line, r.input?.title]),
       [
-        [2, 'Two\r\nlines; quoted'],
+        [2, 'Two lines; quoted'],
         [5, 'a "b"'],
       ],
     );
@@ -40,7 +40,7 @@ describe('a CSV from elsewhere', () => {
     assert.deepEqual(
       rows.map((r) => [r.line, r.input?.title]),
       [
-        [2, 'a\rb'],
+        [2, 'a b'],
         [4, 'c'],
       ],
     );

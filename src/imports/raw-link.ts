@@ -128,7 +128,9 @@ export function toImportRow(line: number, raw: RawLink, sourceProblems: readonly
     if (problem) problems.push({ field: 'slug', message: problem });
   }
 
-  const title = text(raw.title);
+  // Other tools keep multi-line titles (a Kutt description, a spreadsheet cell): LinkQR's are one
+  // line, so each run of line breaks, tabs and other control characters becomes one space.
+  const title = text(typeof raw.title === 'string' ? raw.title.replace(/[\x00-\x1f\x7f]+/g, ' ') : raw.title);
   if (title !== undefined) input.title = title;
 
   const tags = (raw.tags ?? []).map(text).filter((t) => t !== undefined);

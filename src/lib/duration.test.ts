@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { formatDuration, parseDuration } from './duration.js';
+import { formatDuration, MAX_DURATION_MS, parseDuration } from './duration.js';
 
 describe('durations', () => {
   test('written in the largest unit that divides them exactly; a single day reads as 24h', () => {
@@ -12,5 +12,11 @@ describe('durations', () => {
       assert.equal(formatDuration(ms), text, String(ms));
       assert.equal(parseDuration(text), ms, text);
     }
+  });
+
+  test('at most 36,500 days: a time that far ahead is still a date; malformed text is undefined', () => {
+    assert.equal(parseDuration('36500d'), MAX_DURATION_MS);
+    assert.ok(!Number.isNaN(new Date(Date.now() + MAX_DURATION_MS).getTime()));
+    for (const text of ['36501d', '876001h', '999999999d', '5', '5 s', '-5s', '1.5h', '']) assert.equal(parseDuration(text), undefined, text);
   });
 });

@@ -1,10 +1,18 @@
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses `500ms`, `5s`, `5m`, `2h`, `90d` into milliseconds; undefined when malformed. */
+/**
+ * The longest duration parseDuration accepts: 36,500 days (about a century). A time that far from
+ * now is still a date (JavaScript's end at 275,760 is 2.7 billion days from 1970, which nine digits
+ * of days reach), and nothing LinkQR schedules is longer.
+ */
+export const MAX_DURATION_MS = 36_500 * 86_400_000;
+
+/** Parses `500ms`, `5s`, `5m`, `2h`, `90d` into milliseconds; undefined when malformed or longer than MAX_DURATION_MS. */
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(text.trim());
   if (!m) return undefined;
-  return Number(m[1]) * UNITS[m[2]!]!;
+  const ms = Number(m[1]) * UNITS[m[2]!]!;
+  return ms <= MAX_DURATION_MS ? ms : undefined;
 }
 
 /**

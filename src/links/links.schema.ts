@@ -69,7 +69,15 @@ const futureTime = z.iso
 export const createLinkBody = z.strictObject({
   url: httpUrl,
   slug: slug.optional(),
-  title: z.string().max(200, 'must be at most 200 characters').trim().nullable().optional(),
+  title: z
+    .string()
+    .max(200, 'must be at most 200 characters')
+    // One line of text: shown in the admin's lists, in exports and in spreadsheets opened from them.
+    .regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters (line breaks, tabs, NUL)')
+    .refine((s) => !/\p{Cs}/u.test(s), 'must be valid Unicode (it holds half of a surrogate pair)')
+    .trim()
+    .nullable()
+    .optional(),
   tags: tags.optional(),
   expiresAt: futureTime.nullable().optional(),
   expiredUrl: httpUrl.nullable().optional(),

@@ -51,12 +51,14 @@ export interface MembershipView {
   workspaceId: string;
   name: string;
   role: 'owner' | 'admin' | 'member' | 'viewer';
+  /** When the user joined it (epoch ms). */
+  joinedAt: number;
 }
 
 /** The workspaces a user belongs to, by name. */
 export const membershipsOf = (db: Queries, userId: string) =>
   db.rows<MembershipView>(
-    `select w.id as "workspaceId", w.name as name, m.role as role
+    `select w.id as "workspaceId", w.name as name, m.role as role, m.created_at as "joinedAt"
      from memberships m join workspaces w on w.id = m.workspace_id
      where m.user_id = ? order by ${caseless(db.dialect, 'w.name')}`,
     userId,

@@ -94,9 +94,19 @@ export async function endSession(deps: SessionDeps, token: string | undefined): 
   if (token !== undefined && TOKEN_FORMAT.test(token)) await deleteSession(deps.db, sessionIdOf(token));
 }
 
-/** The workspace the pages show: the session's if the user still belongs to it, else the first. */
+/** The workspace the pages show: the session's if the user still belongs to it, else their home one. */
 export function currentMembership(memberships: readonly MembershipView[], session: SessionRow): MembershipView | undefined {
-  return memberships.find((m) => m.workspaceId === session.workspace_id) ?? memberships[0];
+  return memberships.find((m) => m.workspaceId === session.workspace_id) ?? homeMembership(memberships);
+}
+
+/**
+ * Where a sign-in lands: the workspace the user joined first (their own, for whoever set one up),
+ * not the first by name. Anyone who owns a workspace can add an existing user to it; by name, that
+ * would have moved the user's landing page into a stranger's workspace, with its role.
+ */
+export function homeMembership(memberships: readonly MembershipView[]): MembershipView | undefined {
+  // memberships come by name, so among equal join times the first by name stays first.
+  return memberships.reduce<MembershipView | undefined>((home, m) => (home === undefined || m.joinedAt < home.joinedAt ? m : home), undefined);
 }
 
 /** Only to a workspace the user belongs to; any other id is "not found", whether it exists or not. */

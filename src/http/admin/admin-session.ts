@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Actor } from '../../policy/policy.js';
 import { findSessionUser, type MembershipView, membershipsOf, type SessionRow } from '../../sessions/sessions.repo.js';
-import { currentMembership, rememberWorkspace, resumeSession, SESSION_MAX_AGE_MS, type SessionDeps, startSession } from '../../sessions/sessions.service.js';
+import { currentMembership, homeMembership, rememberWorkspace, resumeSession, SESSION_MAX_AGE_MS, type SessionDeps, startSession } from '../../sessions/sessions.service.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 
 export const SESSION_COOKIE = 'linkqr_session';
@@ -69,13 +69,13 @@ export function resolveAdmin(deps: SessionDeps & { clientIp(req: Request): strin
 
 /**
  * Signs this browser in as a user who just proved who they are (the sign-in form, the setup
- * page): a new session in their first workspace, replacing the one the cookie held, and its cookie.
+ * page): a new session in their home workspace (homeMembership), replacing the one the cookie held, and its cookie.
  */
 export async function signInBrowser(deps: SessionDeps, req: Request, res: Response, userId: string, ip: string | null): Promise<SessionRow> {
-  const first = (await membershipsOf(deps.db, userId))[0];
+  const home = homeMembership(await membershipsOf(deps.db, userId));
   const { token, session } = await startSession(deps, {
     userId,
-    workspaceId: first?.workspaceId ?? null,
+    workspaceId: home?.workspaceId ?? null,
     ip,
     userAgent: req.get('user-agent') ?? null,
     replacing: readCookie(req, SESSION_COOKIE),

@@ -271,6 +271,17 @@ describe('admin sign-in, sessions and CSRF', () => {
     assert.equal(currentWorkspace((await b.get('/admin/links')).text), 'Acme');
   });
 
+  test('a sign-in lands in the workspace the user joined first, not in one a stranger added them to', async () => {
+    const email = 'zed@example.com';
+    await createUser(t.store, TEST_OPERATOR, { email, password: PASSWORD, workspace: 'Zeta' });
+    clock.advance(MINUTE);
+    // Acme's owner adds them: Acme comes first by name, and they are only a viewer there.
+    await addMember(t.store, TEST_OPERATOR, await workspaceIdOf(t, 'Acme'), email, 'viewer');
+    const b = await new Browser(t.url).signedIn(email);
+    assert.equal(currentWorkspace((await b.get('/admin/links')).text), 'Zeta');
+    assert.equal((await b.get('/admin/api')).status, 200, 'their own workspace, with their role in it');
+  });
+
   test('roles: a viewer sees no Audit log or Instance entry and is refused both pages', async () => {
     const b = await new Browser(t.url).signedIn(VIEWER);
     const page = await b.get('/admin/links');

@@ -216,6 +216,9 @@ describe('links API', () => {
         ['21 tags', { url, tags: Array.from({ length: 21 }, (_, i) => `t${i}`) }, 'tags'],
         ['an empty tag', { url, tags: ['ok', ''] }, 'tags.1'],
         ['a title over 200 characters', { url, title: 'T'.repeat(201) }, 'title'],
+        ['a title with a NUL', { url, title: 'a\u0000b' }, 'title'],
+        ['a title with a line break', { url, title: 'first\nsecond' }, 'title'],
+        ['a title with half a surrogate pair', { url, title: 'broken \ud800' }, 'title'],
       ];
       const before = await rowCounts(t);
       for (const [name, body, field] of cases) {

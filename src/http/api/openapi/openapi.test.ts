@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { startTestServer, TEST_OPERATOR, type TestServer } from '../../../testing/harness.js';
+import { ROOT, startTestServer, TEST_OPERATOR, type TestServer } from '../../../testing/harness.js';
 import { apiContract } from '../../../testing/contract.js';
 import { findWorkspaceByName } from '../../../workspaces/workspaces.repo.js';
 import { setWorkspacePlan, upsertPlan } from '../../../workspaces/plans.js';
 import { bindApi } from '../router.js';
-import { API_ERROR_CODE_LIST } from './error-codes.js';
+import { API_ERROR_CODE_LIST, API_ERROR_CODES } from './error-codes.js';
 import { OPERATIONS } from './operations.js';
 import { type BeyondSchemaRule, fieldMatches } from './rules.js';
 
@@ -59,6 +61,18 @@ describe('GET /api/v1/openapi.json', () => {
       }
     }
     assert.deepEqual(doc.components.schemas.Problem.properties.code.enum, API_ERROR_CODE_LIST);
+  });
+
+  test("the README's list of error codes names every code, after its status", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const list = /`validation_failed`,[\s\S]*?`storage_unavailable` \(503/.exec(readme)?.[0];
+    assert.ok(list, 'the README lists the error codes from validation_failed to storage_unavailable');
+    for (const code of API_ERROR_CODE_LIST) {
+      const at = list.indexOf(`\`${code}\``);
+      assert.ok(at >= 0, `the README's list names ${code}`);
+      const shown: string | undefined = /\((\d{3})/.exec(list.slice(at))?.[1];
+      assert.equal(Number(shown), API_ERROR_CODES[code].status, `${code}: the status after it in the README`);
+    }
   });
 
   test('webhooks: all five event types with their data shapes and examples', () => {
