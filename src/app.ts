@@ -36,6 +36,7 @@ import { resvgRasterizer } from './qr/svg-rasterizer.js';
 import { createCountryLookup } from './geo/country-lookup.js';
 import { type AtRestKeys, loadAtRestKeys } from './secrets/at-rest-key.js';
 import { prepareSecretsAtRest } from './secrets/secrets-at-rest.js';
+import { announceKeyInUse } from './secrets/shared-key.js';
 import { InstanceSettingsStore } from './settings/instance-settings.js';
 import { BackgroundWork } from './lib/background.js';
 import type { Store } from './store.js';
@@ -61,7 +62,9 @@ export interface ServerOptions {
 export async function createServer(store: Store, opts: ServerOptions = {}) {
   const { config, log, clock, db, assets, latestMigration } = store;
   // Before anything reads a secret: seals what an older version left in clear, marks what this key cannot open.
-  const secretBox = await prepareSecretsAtRest({ db, keys: opts.atRestKeys ?? loadAtRestKeys(config), log, clock });
+  const atRestKeys = opts.atRestKeys ?? loadAtRestKeys(config);
+  const secretBox = await prepareSecretsAtRest({ db, keys: atRestKeys, log, clock });
+  const keyInUse = await announceKeyInUse(db, atRestKeys.current, clock, log);
   const clientIp = clientIpResolver(config.trustProxy);
   const publicFiles = new PublicFiles(assets);
   const views = createViews(assets, publicFiles);
@@ -294,6 +297,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
       await apiRequests.flush();
       await dispatcherStopped;
       sender.close();
+      await keyInUse.stop();
       await db.close();
       log.info({ clicksWritten: written, clicksLost: lost }, 'stopped');
       if (lost > 0) {

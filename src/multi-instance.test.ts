@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { AdminClient, textOf } from './testing/admin-client.js';
-import { eventually, http, runCli, type ServerProcess, spawnServer, tempDataDir } from './testing/harness.js';
+import { eventually, http, runCli, type ServerProcess, serveExpectingFailure, spawnServer, tempDataDir } from './testing/harness.js';
 import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from './testing/postgres.js';
 import { startReceiver } from './testing/receiver.js';
 
@@ -107,6 +107,23 @@ describe('three instances on one PostgreSQL database', { skip: skipWithoutPostgr
     const ids = receiver.received.filter((h) => h.path === '/spread').map((h) => h.headers['webhook-id']);
     assert.equal(ids.length, 30);
     assert.equal(new Set(ids).size, 30, 'no event was sent twice');
+  });
+
+  test('an instance started with another LINKQR_SECRET refuses to start, and the others go on delivering', async () => {
+    const hook = await api(0, 'POST', '/api/v1/webhooks', { url: `${receiver.url}/other-secret`, events: ['link.created'] });
+    assert.equal(hook.status, 201, hook.text);
+    const dataDir = tempDataDir();
+    dataDirs.push(dataDir);
+    const stranger = await serveExpectingFailure(dataDir, ['--port', '0'], { ...env, LINKQR_SECRET: 'a-different-secret-of-another-instance' });
+    assert.equal(stranger.listened, false);
+    assert.equal(stranger.code, 1);
+    assert.match(stranger.stderr, /another LinkQR instance on this database uses a different LINKQR_SECRET \(it was running \d+ s ago\)/);
+    assert.doesNotMatch(stranger.output, /a-different-secret|three-instances-share/, 'no secret in its output');
+    // Nothing was marked: every endpoint's secret is still readable, and its deliveries go.
+    const hooks = await api(1, 'GET', '/api/v1/webhooks');
+    assert.ok(hooks.json.data.every((h: { needsSecretRotation: boolean }) => h.needsSecretRotation === false), hooks.text);
+    assert.equal((await api(2, 'POST', '/api/v1/links', { url: 'https://example.com/after-stranger' })).status, 201);
+    await eventually(async () => receiver.received.some((h) => h.path === '/other-secret'), 10_000);
   });
 
   test('maxClicks is exact: 40 visits over three instances of a link limited to 10 clicks redirect exactly 10 times', async () => {

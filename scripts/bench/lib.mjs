@@ -74,7 +74,7 @@ export async function startBare302() {
  * postgres://postgres@127.0.0.1:5432/postgres): LinkQR runs on a fresh PostgreSQL database, dropped
  * after, instead of SQLite in its data dir.
  */
-async function benchDatabase() {
+export async function benchDatabase() {
   const server = process.env.BENCH_POSTGRES_URL;
   if (!server) return { url: undefined, env: {}, drop: async () => {} };
   const { default: pg } = await import('pg');

@@ -9,12 +9,14 @@
 // Each run also reports the server's peak RSS and its redirect cache's hit rate (from /metrics).
 //   npm run build && node scripts/bench/redirect-scale.mjs   (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_TRAFFIC,
 //    BENCH_SERVER_NODE_OPTIONS e.g. --cpu-prof)
+//   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres: on PostgreSQL instead, each seed
+//    copied into a fresh database (linkqr copy-database, then VACUUM ANALYZE), dropped at the end
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { BIN, BROWSER_UA, CONNECTIONS, DURATION, fmt, freePort, LOAD_CORE, median, ROOT, ROUNDS, startPinned } from './lib.mjs';
+import { benchDatabase, BIN, BROWSER_UA, CONNECTIONS, DURATION, fmt, freePort, LOAD_CORE, median, ROOT, ROUNDS, startPinned } from './lib.mjs';
 
 if (process.argv[2] === 'load') {
   // The load generator, on its own core: a random slug of the file's list per request.
@@ -62,13 +64,29 @@ async function setUp(linkCount) {
   const slugFile = join(dataDir, 'slugs.txt');
   writeFileSync(slugFile, db.prepare('select slug from links order by id desc').pluck().all().join('\n'));
   db.close();
-  return { dataDir, slugFile };
+  // BENCH_POSTGRES_URL: the same links in a PostgreSQL database of their own, analyzed as an operator would after the move.
+  const database = await benchDatabase();
+  if (database.url) {
+    const started = performance.now();
+    execFileSync(process.execPath, [BIN, 'copy-database', '--to', database.url], {
+      env: { PATH: process.env.PATH, LINKQR_DATA_DIR: dataDir, ...database.env, LINKQR_DATABASE_URL: '' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    await client.query('vacuum analyze');
+    await client.end();
+    console.log(`${fmt(linkCount)} links copied to PostgreSQL and analyzed in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
+  return { dataDir, slugFile, database };
 }
 
-async function run({ dataDir, slugFile }, traffic) {
+async function run({ dataDir, slugFile, database }, traffic) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server = await startPinned([BIN, 'serve', '--port', String(port)], { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn', ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}) }, `${url}/healthz`);
+  const env = { LINKQR_DATA_DIR: dataDir, LINKQR_LOG_LEVEL: 'warn', ...database.env, ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}) };
+  const server = await startPinned([BIN, 'serve', '--port', String(port)], env, `${url}/healthz`);
   const out = execFileSync('taskset', ['-c', LOAD_CORE, process.execPath, import.meta.filename, 'load', url, slugFile, traffic], { maxBuffer: 1 << 26 });
   // taskset execs node: the child's pid is the server's. VmHWM: the peak resident set so far.
   const peakRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))[1]) / 1024;
@@ -96,7 +114,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     }
   }
 }
-console.log(`\nredirect scale, ${ROUNDS} rounds of ${DURATION}s, medians (every redirect a recorded click):`);
+console.log(`\nredirect scale on ${process.env.BENCH_POSTGRES_URL ? 'PostgreSQL' : 'SQLite'}, ${ROUNDS} rounds of ${DURATION}s, medians (every redirect a recorded click):`);
 let ok = Object.values(results).every((rs) => rs.every((r) => r.other === 0 && r.errors === 0));
 for (const traffic of TRAFFIC) {
   const s = median(results[`${traffic} 1k links`].map((r) => r.rps));
@@ -105,5 +123,8 @@ for (const traffic of TRAFFIC) {
   console.log(`  ${traffic.padEnd(7)}: 1k links ${fmt(s)} req/s | 1M links ${fmt(l)} req/s | ratio ${(l / s).toFixed(2)}${traffic === 'hotset' ? ' (target >= 0.90)' : ''} | peak RSS at 1M links ${fmt(rss)} MB`);
   if (traffic === 'hotset') ok &&= l / s >= 0.9;
 }
-for (const set of [small, large]) rmSync(set.dataDir, { recursive: true, force: true });
+for (const set of [small, large]) {
+  await set.database.drop();
+  rmSync(set.dataDir, { recursive: true, force: true });
+}
 process.exitCode = ok ? 0 : 1;

@@ -2,7 +2,7 @@ import { type ExpressionBuilder, sql } from 'kysely';
 import type { Queries } from '../db/db.js';
 import type { Database, LinkRow } from '../db/schema.js';
 import type { LinkState } from './links.schema.js';
-import { caseless, jsonValuesOf, likeCaseless } from '../db/dialect-sql.js';
+import { caseless, jsonValuesOf, likeCaseless, pgJsonRows } from '../db/dialect-sql.js';
 
 export const findLink = (db: Queries, workspaceId: string, id: string) =>
   db.first(db.q.selectFrom('links').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id));
@@ -23,6 +23,16 @@ export const findLinkById = (db: Queries, id: string) => db.first(db.q.selectFro
 // The redirect path's cache miss: a fixed statement rather than a query built per call.
 export const findLinkBySlug = (db: Queries, domain: string, slug: string) =>
   db.row<LinkRow>('select * from links where domain = ? and slug = ?', domain, slug);
+
+// Each (domain, slug) pair one seek of links_by_domain_slug; the pairs as one JSON parameter.
+const LINKS_BY_SLUGS = {
+  sqlite: `select l.* from json_each(?) k join links l on l.domain = k.value ->> 0 and l.slug = k.value ->> 1`,
+  postgres: `select l.* from ${pgJsonRows('k', { domain: 'text', slug: 'text' })} join links l on l.domain = k.domain and l.slug = k.slug`,
+};
+
+/** The links of many (domain, slug) pairs in one statement; pairs without a link are left out. */
+export const findLinksBySlugs = (db: Queries, pairs: readonly (readonly [domain: string, slug: string])[]) =>
+  db.rows<LinkRow>(LINKS_BY_SLUGS[db.dialect], JSON.stringify(pairs));
 
 const LINK_COLUMNS = [
   'id', 'workspace_id', 'slug', 'url', 'title', 'tags', 'status', 'expires_at', 'expired_url', 'max_clicks', 'redirect_code', 'forward_query',
