@@ -186,13 +186,15 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     secretBox,
     /** Why this server should get no traffic now (/readyz), or undefined when it should. */
     async notReady(): Promise<string | undefined> {
-      if (!db.storage.available) return 'storage_unavailable';
+      let version: number | null | undefined;
       try {
-        const row = await db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')));
-        return row?.v === latestMigration ? undefined : 'migrations_not_current';
+        version = (await db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v'))))?.v;
       } catch {
         return 'database_unreachable';
       }
+      // Writes failing while reads answer: the disk (full, read-only, failing).
+      if (!db.storage.available) return 'storage_unavailable';
+      return version === latestMigration ? undefined : 'migrations_not_current';
     },
   };
 

@@ -68,10 +68,15 @@ function parseCommandArgs(cmd: Command, args: string[]) {
       },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
   } catch (e) {
     throw new UsageError(parseArgsMistake(e as Error & { code?: string }));
   }
+  // parseArgs keeps the last of a repeated option: `--data-dir a … --data-dir b` would quietly use b.
+  const given = parsed.tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : []));
+  const repeated = [...new Set(given.filter((name, i) => given.indexOf(name) !== i))];
+  if (repeated.length > 0) throw new UsageError(`${repeated.map((n) => `--${n}`).join(' and ')} given more than once`);
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) return { values, positionals: parsed.positionals };
   const expected = cmd.positionals ?? [];

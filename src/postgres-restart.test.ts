@@ -74,7 +74,15 @@ describe('a PostgreSQL restart under a running instance', { skip: skipWithoutPos
       const write = await http(server.url, 'POST', '/api/v1/links', { key, body: { url: 'https://example.com/during' } });
       assert.equal(write.status, 503, write.text);
       assert.ok(Number(write.headers.get('retry-after')) > 0, 'Retry-After');
-      assert.equal((await http(server.url, 'GET', '/readyz')).status, 503);
+      const ready = await http(server.url, 'GET', '/readyz');
+      assert.equal(ready.status, 503);
+      assert.equal(ready.json.reason, 'database_unreachable');
+      // The scrape still answers: the counts read from the database keep their last value.
+      const metrics = await http(server.url, 'GET', '/metrics');
+      assert.equal(metrics.status, 200, metrics.text.slice(0, 500));
+      assert.match(metrics.text, /^linkqr_storage_available 0$/m);
+      assert.match(metrics.text, /^linkqr_outbox_pending_deliveries \d+$/m);
+      assert.match(metrics.text, /^linkqr_process_cpu_seconds_total /m);
 
       // Another instance changes the link while this one cannot hear of it.
       await admin.query(`update links set url = 'https://example.com/after' where slug = 'through'`);

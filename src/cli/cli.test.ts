@@ -155,6 +155,15 @@ describe('linkqr CLI: help, version and usage errors', { concurrency: 4 }, () =>
   test('the table of --help cases covers every command', () => {
     assert.deepEqual(helpOf.map(([c]) => c), commands);
   });
+  test("the README's command table names every command", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const table = /## CLI\n[\s\S]*?\n\| command \| does \|\n([\s\S]*?)\n\n/.exec(readme)?.[1];
+    assert.ok(table, 'the README has a command table under "## CLI"');
+    const rows = table.split('\n').map((row) => row.split(' | ')[0]!);
+    for (const command of COMMANDS.map((c) => c.name.join(' '))) {
+      assert.ok(rows.some((r) => new RegExp(`\`${command}( |\`)`).test(r)), `the README's CLI table names ${command}`);
+    }
+  });
   test('every command in the table has an implementation, and every implementation a command', () => {
     assert.deepEqual(Object.keys(IMPLEMENTATIONS).sort(), COMMANDS.map((c) => c.name.join(' ')).sort());
   });
@@ -198,6 +207,8 @@ describe('linkqr CLI: help, version and usage errors', { concurrency: 4 }, () =>
     ['an unknown flag', ['workspace', 'list', '--nope'], 'linkqr workspace list: unknown option --nope'],
     ['an unknown flag on key create', ['key', 'create', '--workspace', 'W', '--colour', 'red'], 'linkqr key create: unknown option --colour'],
     ['an unknown flag before the command', ['--nope', 'workspace', 'list'], 'linkqr workspace list: unknown option --nope'],
+    ['a flag given twice, before and after the command', ['--data-dir', 'a', 'workspace', 'list', '--data-dir', 'b'], 'linkqr workspace list: --data-dir given more than once'],
+    ['a command option given twice', ['key', 'list', '--workspace', 'A', '--workspace', 'B'], 'linkqr key list: --workspace given more than once'],
     ['a missing argument', ['workspace', 'create'], 'linkqr workspace create: expected W'],
     ['an extra argument', ['workspace', 'list', 'extra'], 'linkqr workspace list: expected no arguments'],
     ['a string flag without its value', ['key', 'list', '--workspace'], 'linkqr key list: --workspace needs a value'],

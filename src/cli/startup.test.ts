@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { DB_FILE } from '../db/files.js';
 import { makeReadOnly, mountTmpfs } from '../testing/disk.js';
-import { BIN, http, runCli, serveExpectingFailure, spawnServer, tempDataDir } from '../testing/harness.js';
+import { BIN, http, runCli, serveExpectingFailure, spawnServer, sqliteOnly, tempDataDir } from '../testing/harness.js';
 
 // Runs the built bundle as an operator would (`npm run build` first).
 
@@ -232,6 +232,20 @@ describe('the other commands: an operator mistake is one sentence, never a stack
     const message = new RegExp(`^linkqr: ${dataDir}/linkqr\\.db is not a LinkQR database \\(SQLITE_NOTADB\\): check --data-dir, or restore the file from a backup$`, 'm');
     oneSentence(await runCli(['workspace', 'list'], { dataDir }), message);
     refusedToStart(await serveExpectingFailure(dataDir), message);
+  });
+
+  test("a linkqr.db of another application (tables, no LinkQR schema): refused by serve and the commands, left untouched", { skip: sqliteOnly }, async () => {
+    const dataDir = dir();
+    const foreign = new Database(join(dataDir, DB_FILE));
+    foreign.exec('CREATE TABLE foo (id INTEGER); INSERT INTO foo VALUES (1)');
+    foreign.close();
+    const message = new RegExp(`^linkqr: The SQLite database "${dataDir}/linkqr\\.db" already holds tables that LinkQR did not make \\(foo\\) and no LinkQR schema: it belongs to something else\\.`, 'm');
+    oneSentence(await runCli(['migrate'], { dataDir }), message);
+    oneSentence(await runCli(['workspace', 'list'], { dataDir }), message);
+    refusedToStart(await serveExpectingFailure(dataDir), message);
+    const after = new Database(join(dataDir, DB_FILE), { readonly: true });
+    assert.deepEqual(after.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all(), ['foo']);
+    after.close();
   });
 
   test('output that cannot be written (`> file` on a full disk) is one sentence', async (t) => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type pg from 'pg';
 import { diskAssets, shippedAssets } from '../lib/assets.js';
@@ -61,6 +62,15 @@ describe('PostgreSQL migration runner', { skip: skipWithoutPostgres }, () => {
     await postgresMigrationStatus(pool, shipped());
     const tables = await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`);
     assert.deepEqual(tables.rows, []);
+  });
+
+  test("another application's database (tables, no LinkQR schema) is refused by status and by migrate, and left untouched", async () => {
+    await pool.query('CREATE TABLE invoices (id int); INSERT INTO invoices VALUES (42); CREATE TABLE users (id int)');
+    const refusal = /^The PostgreSQL database "[^"]+" already holds tables that LinkQR did not make \(invoices, users\) and no LinkQR schema: it belongs to something else\./;
+    await assert.rejects(postgresMigrationStatus(pool, shipped()), (e: Error) => e instanceof MigrationError && refusal.test(e.message));
+    await assert.rejects(migratePostgres(pool, shipped(), () => T0), (e: Error) => e instanceof MigrationError && refusal.test(e.message));
+    const tables = await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1`);
+    assert.deepEqual(tables.rows.map((r) => r.table_name), ['invoices', 'users'], 'no schema_migrations left behind');
   });
 
   test('an applied migration that was edited is refused, by status and by migrate', async () => {
@@ -206,5 +216,25 @@ describe('BIGINT parsing', () => {
     const problem = postgresConnectionProblem(err, 'postgres://linkqr:hunter2@127.0.0.1:1/linkqr');
     assert.equal(problem?.message, 'cannot use the PostgreSQL database at 127.0.0.1:1/linkqr: the connection was refused (is PostgreSQL running and listening there?)');
     assert.equal(postgresConnectionProblem(new Error('syntax error'), 'postgres://x@h/d'), undefined);
+  });
+
+  test('a server that closes the connection at once (not PostgreSQL, or refusing this client) is said as such', async () => {
+    const server = createNetServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `postgres://linkqr:hunter2@127.0.0.1:${(server.address() as AddressInfo).port}/linkqr`;
+    const pool = openPostgres(url);
+    try {
+      const err = await pool.query('SELECT 1').then(() => undefined, (e: unknown) => e);
+      assert.match(postgresConnectionProblem(err, url)?.message ?? String(err), /^cannot use the PostgreSQL database at 127\.0\.0\.1:\d+\/linkqr: the server closed the connection/);
+    } finally {
+      await pool.end();
+      server.close();
+    }
+  });
+
+  test('the other failures node-postgres reports without a code: a silent server, SSL asked of a server without it', () => {
+    const url = 'postgres://x@db.example:5432/d';
+    assert.match(postgresConnectionProblem(new Error('Connection terminated due to connection timeout'), url)?.message ?? '', /the server did not answer within 10 s/);
+    assert.match(postgresConnectionProblem(new Error('The server does not support SSL connections'), url)?.message ?? '', /the URL asks for SSL \(sslmode\) and the server does not offer it/);
   });
 });

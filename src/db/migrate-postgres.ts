@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type AppliedMigration, compareApplied, type Migration, migrationFailed, type MigrationStatus, pendingOf } from './migrations.js';
+import { type AppliedMigration, compareApplied, type Migration, migrationFailed, type MigrationStatus, pendingOf, refuseForeignTables } from './migrations.js';
 
 // The PostgreSQL runner: the same schema_migrations table, files (migrations/postgres/), checksum
 // and ordering rules and refusals as the SQLite one (migrate.ts; the shared parts are in
@@ -28,7 +28,16 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
 async function appliedMigrations(client: pg.ClientBase): Promise<AppliedMigration[]> {
   // Read-only: --status on a database never migrated creates nothing.
   const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('schema_migrations')::text AS t`);
-  if (exists.rows[0]?.t == null) return [];
+  if (exists.rows[0]?.t == null) {
+    const tables = await client.query<{ name: string }>(
+      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`,
+    );
+    if (tables.rows.length > 0) {
+      const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
+      refuseForeignTables(`The PostgreSQL database ${JSON.stringify(rows[0]?.name)}`, tables.rows.map((r) => r.name));
+    }
+    return [];
+  }
   const rows = await client.query<AppliedMigration>('SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version');
   return rows.rows;
 }
@@ -55,9 +64,11 @@ export async function migratePostgres(pool: pg.Pool, migrations: Migration[], no
     // ends (a process killed mid-run leaves no lock behind).
     await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
     try {
+      // Read under the lock (what another instance applied while this one waited is not pending),
+      // and before creating anything: a database of another application is refused untouched.
+      const alreadyApplied = await appliedMigrations(client);
       await client.query(CREATE_TABLE);
-      // Read under the lock: what another instance applied while this one waited is not pending.
-      const pending = pendingOf(migrations, compareApplied(await appliedMigrations(client), migrations));
+      const pending = pendingOf(migrations, compareApplied(alreadyApplied, migrations));
       const applied: Migration[] = [];
       for (const m of pending) {
         try {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import { backupBeforeMigrating } from './backup.js';
 import type { Db } from './db.js';
-import { type AppliedMigration, compareApplied, type Migration, migrationFailed, migrationLabel, type MigrationStatus, pad, pendingOf } from './migrations.js';
+import { type AppliedMigration, compareApplied, type Migration, migrationFailed, migrationLabel, type MigrationStatus, pad, pendingOf, refuseForeignTables } from './migrations.js';
 import { storageProblem } from './storage-errors.js';
 
 // The SQLite runner. Loading the files and the refusals (edited, unknown migrations) are shared
@@ -15,6 +15,10 @@ import { storageProblem } from './storage-errors.js';
 export { loadMigrations, type Migration, MigrationError, type MigrationStatus, pad } from './migrations.js';
 
 function ensureTable(db: Db) {
+  if (!db.sqlite.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get()) {
+    const tables = db.sqlite.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1").pluck().all() as string[];
+    refuseForeignTables(`The SQLite database ${JSON.stringify(db.sqlite.name)}`, tables);
+  }
   db.sqlite.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL
   ) STRICT`);

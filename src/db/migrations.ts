@@ -34,6 +34,19 @@ export class MigrationError extends OperatorError {
   override name = 'MigrationError';
 }
 
+/**
+ * A database with tables but without LinkQR's record of migrations belongs to something else:
+ * LinkQR creates nothing in it (migrations there would put 36 tables beside another
+ * application's, or fail on a name they share and leave schema_migrations behind).
+ */
+export function refuseForeignTables(where: string, tables: readonly string[]): void {
+  if (tables.length === 0) return;
+  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, and ${tables.length - 5} more` : '');
+  throw new MigrationError(
+    `${where} already holds tables that LinkQR did not make (${shown}) and no LinkQR schema: it belongs to something else. Point LinkQR at an empty database, or at its own.`,
+  );
+}
+
 /** The database is older than this build, and the command may not upgrade it. */
 export class NeedsMigrationError extends OperatorError {
   override name = 'NeedsMigrationError';

@@ -69,13 +69,21 @@ const CONNECTION_PROBLEMS: Record<string, string> = {
   '57P03': 'the server is starting up or shutting down',
 };
 
+/** node-postgres says these without a code. */
+function connectionProblemOfMessage(message: string): string | undefined {
+  if (/^Connection terminated due to connection timeout/.test(message)) return 'the server did not answer within 10 s (is it PostgreSQL, and reachable?)';
+  if (/^Connection terminated unexpectedly/.test(message)) return 'the server closed the connection before answering (is it PostgreSQL, and does it accept this client?)';
+  if (/^The server does not support SSL connections/.test(message)) return 'the URL asks for SSL (sslmode) and the server does not offer it';
+  return undefined;
+}
+
 /**
  * A failure to connect, as one sentence for the operator naming host, port and database but never
  * the password; undefined for anything else.
  */
 export function postgresConnectionProblem(err: unknown, url: string): OperatorError | undefined {
   const code = (err as { code?: string } | null)?.code;
-  const why = code ? CONNECTION_PROBLEMS[code] : undefined;
+  const why = code ? CONNECTION_PROBLEMS[code] : connectionProblemOfMessage((err as Error | null)?.message ?? '');
   if (!why) return undefined;
   return new OperatorError(`cannot use the PostgreSQL database at ${describeServer(url)}: ${why}`, { cause: err });
 }

@@ -60,13 +60,13 @@ export const errors = {
   methodNotAllowed: (method: string, allow: string) =>
     new AppError(405, 'method_not_allowed', 'Method not allowed', `This path does not answer ${method}; it answers ${allow}.`, undefined, { allow }),
   conflict: (code: string, detail: string, errs?: FieldError[]) => new AppError(409, code, 'Conflict', detail, errs),
-  /** The database cannot be written (disk full, read-only, failing): nothing was changed; try again later. */
+  /** The database cannot be written (disk full, read-only, failing; PostgreSQL out of reach): nothing was changed; try again later. */
   storageUnavailable: (retryAfterSeconds: number) =>
     new AppError(
       503,
       'storage_unavailable',
       'Service unavailable',
-      'The server cannot write to its database right now (its disk is full, read-only or failing), so nothing was changed. Try again after Retry-After seconds.',
+      'The server cannot write to its database right now (a disk full, read-only or failing, or a database server out of reach), so nothing was changed. Try again after Retry-After seconds.',
       undefined,
       { 'retry-after': String(retryAfterSeconds) },
     ),

@@ -98,12 +98,22 @@ export function createMetrics(sources: {
     registers: [registry],
   });
 
+  // Read from the database at each scrape. While it cannot be read (PostgreSQL down), the scrape
+  // still answers, these keep their last value, and linkqr_storage_available says why: one failed
+  // read failed the whole scrape (503), and every other series with it.
+  const fromDatabase = async (set: (n: number) => void, read: () => Promise<number>) => {
+    try {
+      set(await read());
+    } catch {
+      // The last value stays.
+    }
+  };
   new Gauge({
     name: 'linkqr_outbox_pending_deliveries',
     help: 'Webhook deliveries waiting for an attempt (due now or retrying later).',
     registers: [registry],
     async collect() {
-      this.set(await sources.pendingDeliveries());
+      await fromDatabase((n) => this.set(n), sources.pendingDeliveries);
     },
   });
   new Gauge({
@@ -111,7 +121,7 @@ export function createMetrics(sources: {
     help: 'Click batches whose rollups (what stats read) are not applied yet.',
     registers: [registry],
     async collect() {
-      this.set((await sources.pendingRollups()).batches);
+      await fromDatabase((n) => this.set(n), async () => (await sources.pendingRollups()).batches);
     },
   });
   new Gauge({
@@ -119,7 +129,7 @@ export function createMetrics(sources: {
     help: 'How far behind the clicks stats are: the age of the oldest pending batch, 0 when none.',
     registers: [registry],
     async collect() {
-      this.set((await sources.pendingRollups()).lagSeconds);
+      await fromDatabase((n) => this.set(n), async () => (await sources.pendingRollups()).lagSeconds);
     },
   });
   const webhookAttempts = new Counter({

@@ -37,7 +37,7 @@ export const API_ERROR_CODES = {
   internal_error: { status: 500, meaning: 'Something failed on the server; the request id is in the logs.' },
   storage_unavailable: {
     status: 503,
-    meaning: 'The server cannot write to its database right now (disk full, read-only or failing); nothing was changed. Retry after Retry-After seconds.',
+    meaning: 'The server cannot write to its database right now (disk full, read-only or failing; PostgreSQL out of reach); nothing was changed. Retry after Retry-After seconds.',
   },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
