@@ -36,7 +36,7 @@ import { resvgRasterizer } from './qr/svg-rasterizer.js';
 import { createCountryLookup } from './geo/country-lookup.js';
 import { type AtRestKeys, loadAtRestKeys } from './secrets/at-rest-key.js';
 import { prepareSecretsAtRest } from './secrets/secrets-at-rest.js';
-import { announceKeyInUse } from './secrets/shared-key.js';
+import { claimKeyInUse } from './secrets/shared-key.js';
 import { InstanceSettingsStore } from './settings/instance-settings.js';
 import { BackgroundWork } from './lib/background.js';
 import type { Store } from './store.js';
@@ -63,8 +63,9 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
   const { config, log, clock, db, assets, latestMigration } = store;
   // Before anything reads a secret: seals what an older version left in clear, marks what this key cannot open.
   const atRestKeys = opts.atRestKeys ?? loadAtRestKeys(config);
+  // First: not a secret is read, sealed or marked when the key differs from a running instance's.
+  const keyInUse = await claimKeyInUse(db, atRestKeys.current, log);
   const secretBox = await prepareSecretsAtRest({ db, keys: atRestKeys, log, clock });
-  const keyInUse = await announceKeyInUse(db, atRestKeys.current, clock, log);
   const clientIp = clientIpResolver(config.trustProxy);
   const publicFiles = new PublicFiles(assets);
   const views = createViews(assets, publicFiles);
@@ -186,9 +187,13 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
     secretBox,
     /** Why this server should get no traffic now (/readyz), or undefined when it should. */
     async notReady(): Promise<string | undefined> {
+      const read = db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v')));
+      read.catch(() => {}); // awaited below, or given up on after a second
       let version: number | null | undefined;
       try {
-        version = (await db.first(db.q.selectFrom('schema_migrations').select((eb) => eb.fn.max('version').as('v'))))?.v;
+        // While writes fail, a database that has not answered within a second counts as out of
+        // reach: a probe should not wait out the pool's 10 s to connect.
+        version = (await (db.storage.available ? read : Promise.race([read, rejectAfter(1_000)])))?.v;
       } catch {
         return 'database_unreachable';
       }
@@ -299,7 +304,7 @@ export async function createServer(store: Store, opts: ServerOptions = {}) {
       await apiRequests.flush();
       await dispatcherStopped;
       sender.close();
-      await keyInUse.stop();
+      keyInUse.stop();
       await db.close();
       log.info({ clicksWritten: written, clicksLost: lost }, 'stopped');
       if (lost > 0) {
@@ -333,4 +338,9 @@ function listenError(err: NodeJS.ErrnoException, config: Config): Error {
     default:
       return new OperatorError(`cannot listen on ${where}: ${err.message}`);
   }
+}
+
+/** A promise that rejects after `ms`, for a race against a read that may not come back. */
+function rejectAfter(ms: number): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref());
 }

@@ -234,7 +234,7 @@ describe('the other commands: an operator mistake is one sentence, never a stack
     refusedToStart(await serveExpectingFailure(dataDir), message);
   });
 
-  test("a linkqr.db of another application (tables, no LinkQR schema): refused by serve and the commands, left untouched", { skip: sqliteOnly }, async () => {
+  test("a linkqr.db of another application (tables, no LinkQR schema): refused by serve and the commands, no table made in it", { skip: sqliteOnly }, async () => {
     const dataDir = dir();
     const foreign = new Database(join(dataDir, DB_FILE));
     foreign.exec('CREATE TABLE foo (id INTEGER); INSERT INTO foo VALUES (1)');

@@ -29,8 +29,13 @@ async function appliedMigrations(client: pg.ClientBase): Promise<AppliedMigratio
   // Read-only: --status on a database never migrated creates nothing.
   const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('schema_migrations')::text AS t`);
   if (exists.rows[0]?.t == null) {
+    // pg_class, not information_schema (which shows only the tables this role may use); tables an
+    // extension made (PostGIS's spatial_ref_sys) are the database's, not another application's.
     const tables = await client.query<{ name: string }>(
-      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`,
+      `SELECT c.relname AS name FROM pg_class c
+       WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+       ORDER BY 1`,
     );
     if (tables.rows.length > 0) {
       const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');

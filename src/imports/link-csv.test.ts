@@ -30,8 +30,7 @@ const link = (overrides: Partial<LinkCsvSource> = {}): LinkCsvSource => ({
 /** What importing a link's row must give back: every field createLinkBody takes, plus status. */
 function asImported(l: LinkCsvSource): ImportedLink {
   const expected: ImportedLink = { url: l.url, slug: l.slug };
-  // A title with line breaks (stored before titles were one line) comes back as one line.
-  if (l.title !== null) expected.title = l.title.replace(/[\x00-\x1f\x7f]+/g, ' ');
+  if (l.title !== null) expected.title = l.title;
   if (l.tags.length > 0) expected.tags = l.tags;
   if (l.expiresAt !== null) expected.expiresAt = l.expiresAt;
   if (l.expiredUrl !== null) expected.expiredUrl = l.expiredUrl;
@@ -166,6 +165,9 @@ describe('LinkQR CSV round trip', () => {
     link({ id: 'lnk_00000000000000000007', slug: 'nodomain', domain: null, maxClicks: 9_007_199_254_740_991 }),
   ];
 
+  // A title with line breaks (stored before titles were one line) comes back as one line.
+  const oneLine = (l: LinkCsvSource) => (l.slug === 'lines' ? { ...asImported(l), title: 'Line one Line two Line "three", last' } : asImported(l));
+
   test('importing the export gives back every value createLinkBody takes, and status', async () => {
     const csv = await exportCsv(tricky);
     const { rows } = parseImport('csv', csv);
@@ -175,7 +177,7 @@ describe('LinkQR CSV round trip', () => {
     );
     assert.deepEqual(
       rows.map((r) => r.input),
-      tricky.map(asImported),
+      tricky.map(oneLine),
     );
   });
 
@@ -199,7 +201,7 @@ describe('LinkQR CSV round trip', () => {
     const { rows } = parseImport('csv', await exportCsv(tricky, { bom: true }));
     assert.deepEqual(
       rows.map((r) => r.input),
-      tricky.map(asImported),
+      tricky.map(oneLine),
     );
   });
 });

@@ -1,4 +1,5 @@
 import { isReservedSlug, SLUG_PATTERN } from '../links/slugs.js';
+import { NOT_TITLE_TEXT } from '../links/links.schema.js';
 import type { ImportedLink, ImportProblem, ImportRow } from './import-row.js';
 
 /**
@@ -130,7 +131,7 @@ export function toImportRow(line: number, raw: RawLink, sourceProblems: readonly
 
   // Other tools keep multi-line titles (a Kutt description, a spreadsheet cell): LinkQR's are one
   // line, so each run of line breaks, tabs and other control characters becomes one space.
-  const title = text(typeof raw.title === 'string' ? raw.title.replace(/[\x00-\x1f\x7f]+/g, ' ') : raw.title);
+  const title = text(typeof raw.title === 'string' ? raw.title.replace(NOT_TITLE_TEXT, ' ') : raw.title);
   if (title !== undefined) input.title = title;
 
   const tags = (raw.tags ?? []).map(text).filter((t) => t !== undefined);

@@ -14,9 +14,8 @@ describe('durations', () => {
     }
   });
 
-  test('at most 36,500 days: a time that far ahead is still a date; malformed text is undefined', () => {
+  test('at most 36,500 days; longer and malformed text is undefined', () => {
     assert.equal(parseDuration('36500d'), MAX_DURATION_MS);
-    assert.ok(!Number.isNaN(new Date(Date.now() + MAX_DURATION_MS).getTime()));
     for (const text of ['36501d', '876001h', '999999999d', '5', '5 s', '-5s', '1.5h', '']) assert.equal(parseDuration(text), undefined, text);
   });
 });

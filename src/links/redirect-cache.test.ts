@@ -84,6 +84,18 @@ describe('redirect cache: misses of one turn read together', () => {
     assert.equal(nine?.url, 'https://example.com/page/9');
   });
 
+  test('a row that cannot be made a target fails its own request only; the others of its statement are answered', async () => {
+    await t.store.db.exec(`update links set targets = '{not json' where slug = 'many-10'`);
+    try {
+      const cache = new RedirectCache(t.store.db, () => 0);
+      const [broken, fine] = await Promise.allSettled([cache.miss('', 'many-10'), cache.miss('', 'many-11')]);
+      assert.equal(broken.status, 'rejected');
+      assert.equal(fine.status === 'fulfilled' && fine.value?.url, 'https://example.com/page/11');
+    } finally {
+      await t.store.db.exec(`update links set targets = null where slug = 'many-10'`);
+    }
+  });
+
   test('through the server: 230 links requested at once each redirect to their own URL', async () => {
     t.server.deps.redirects.clear();
     const answers = await Promise.all(links.map((l) => fetch(`${t.url}/${l.slug}`, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0' } })));

@@ -168,7 +168,12 @@ export class RedirectCache {
           const byKey = new Map(found.map((row) => [redirectKey(row.domain, row.slug), row]));
           for (const r of reads) {
             const row = byKey.get(redirectKey(r.domain, r.slug));
-            r.resolve(row ? this.targetOf(row) : undefined);
+            // A row that cannot be made a target (an unreadable `targets`) fails its own request only.
+            try {
+              r.resolve(row ? this.targetOf(row) : undefined);
+            } catch (error) {
+              r.reject(error);
+            }
           }
         },
         (error: unknown) => {

@@ -8,7 +8,6 @@ import { resealTotpSecrets } from '../users/two-factor.js';
 import { checkEndpointSecrets } from '../webhooks/endpoint-secrets.js';
 import type { AtRestKeys } from './at-rest-key.js';
 import { SecretBox } from './secret-box.js';
-import { refuseAnotherKeyInUse } from './shared-key.js';
 
 /** Where versions before 0008 kept the visitor hash key, in clear. */
 const LEGACY_IP_HASH_KEY = 'ip_hash_key';
@@ -22,9 +21,8 @@ const LEGACY_IP_HASH_KEY = 'ip_hash_key';
  *   secrets included.
  * - The old visitor hash key is deleted: with it gone, the hashes it made cannot be reversed.
  * - Endpoints whose secrets cannot be opened (a lost or changed key) are marked, and named in
- *   the log: their deliveries wait until someone rotates their secret. Not when another instance
- *   on the same PostgreSQL database runs with another key (src/secrets/shared-key.ts): then this
- *   one refuses to start, and nothing is changed.
+ *   the log: their deliveries wait until someone rotates their secret. (A server whose key differs
+ *   from one running on the same PostgreSQL database refuses to start before this: shared-key.ts.)
  *
  * What was in clear is erased from the file and its WAL (src/db/db.ts, eraseForGood): the
  * database files and backups taken afterwards hold no trace of it.
@@ -34,8 +32,6 @@ export async function prepareSecretsAtRest(deps: { db: Db; keys: AtRestKeys; log
   const secretBox = new SecretBox(keys);
   log.info({ key: keys.current.source, previousKeys: keys.previous.map((k) => k.source) }, 'at-rest key loaded');
   if (keys.warning) log.warn(keys.warning);
-  // Before anything is marked unreadable: not when the key differs from a running instance's.
-  await refuseAnotherKeyInUse(db, keys.current, clock.now());
 
   const done = await eraseForGood(
     db,

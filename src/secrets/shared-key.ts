@@ -1,7 +1,5 @@
-import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Queries } from '../db/db.js';
-import type { Clock } from '../lib/clock.js';
 import { OperatorError } from '../lib/errors.js';
 import type { AtRestKey } from './at-rest-key.js';
 
@@ -9,69 +7,56 @@ import type { AtRestKey } from './at-rest-key.js';
  * Instances on one PostgreSQL database must share LINKQR_SECRET. One started with another secret
  * cannot open the database's sealed secrets, and at start-up it would mark every webhook endpoint's
  * secret unreadable, for every instance: deliveries would stop everywhere (and a secret rotated
- * through it would be sealed under a key the others lack). So each running server says, in a
- * settings row of its own, which key it uses (a fingerprint, never the key), and a server or
- * command whose key differs from one in use lately refuses to start.
+ * through it would be sealed under a key the others lack). So each running server keeps a settings
+ * row saying which key it uses (the key's public id, the one every sealed value carries), and a
+ * server whose key differs from one in use lately refuses to start, before it reads any secret.
  *
- * A lost key is still a lost key (README, "Secrets at rest"): once the instances using the old one
- * are stopped, their rows age out (or are deleted as they stop) and the new key starts.
+ * One row per key, refreshed by every server using it; times are the database's, so that servers
+ * whose clocks differ agree. A lost key is still a lost key (README, "Secrets at rest"): once the
+ * servers using the old one are stopped, its row ages out and the new key starts.
  */
 const PREFIX = 'at_rest_key_in_use:';
 const ANNOUNCE_EVERY_MS = 10_000;
-/** A row this recent is an instance still running: it misses two announcements before it counts as gone. */
+/** A row this recent is a server still running: it misses two refreshes before it counts as gone. */
 const IN_USE_FOR_MS = 3 * ANNOUNCE_EVERY_MS;
-/** Rows of instances that stopped without deleting theirs (killed) go after this long. */
+/** Rows of keys no server has used for this long go. */
 const FORGOTTEN_AFTER_MS = 24 * 60 * 60_000;
+/** Taken for the check and the claim together, so that two servers starting at once take turns. */
+const CLAIM_LOCK_KEY = '84015707803987';
 
-/** 64 bits of an HMAC under the key: names the key without telling anything about it. */
-export const keyFingerprint = (key: AtRestKey) => createHmac('sha256', key.key).update('linkqr at-rest key fingerprint').digest('hex').slice(0, 16);
-
-interface InUse {
-  fingerprint: string;
-  seenAt: number;
-}
-
-async function keysInUse(db: Queries): Promise<InUse[]> {
-  const rows = await db.rows<{ key: string; value: string }>('select key, value from settings where key like ?', `${PREFIX}%`);
-  return rows
-    .filter((r) => r.key.startsWith(PREFIX))
-    .map((r) => ({ fingerprint: r.key.slice(PREFIX.length).split(':')[0]!, seenAt: Number(r.value) }));
-}
-
-/** Throws (OperatorError) when a server with another at-rest key used this database lately; PostgreSQL only. */
-export async function refuseAnotherKeyInUse(db: Queries, key: AtRestKey, now: number): Promise<void> {
-  if (db.dialect !== 'postgres') return;
-  const mine = keyFingerprint(key);
-  const others = (await keysInUse(db)).filter((k) => k.fingerprint !== mine && now - k.seenAt < IN_USE_FOR_MS);
-  if (others.length === 0) return;
-  const lastSeen = Math.max(...others.map((k) => k.seenAt));
-  throw new OperatorError(
-    `another LinkQR instance on this database uses a different LINKQR_SECRET (it was running ${Math.max(0, Math.round((now - lastSeen) / 1000))} s ago). ` +
-      'Instances sharing a database must share LINKQR_SECRET: with this one, every webhook secret would be marked unreadable for all of them. ' +
-      `Start it with the same LINKQR_SECRET; or, if the old secret is lost for good and every instance using it is stopped, start again after ${new Date(lastSeen + IN_USE_FOR_MS).toISOString()}.`,
-  );
-}
+const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+const ANNOUNCE = `insert into settings (key, value) values (?, cast(${NOW_MS} as text))
+  on conflict (key) do update set value = excluded.value`;
 
 /**
- * A running server's row: written now and every ANNOUNCE_EVERY_MS, deleted by `stop`. PostgreSQL
- * only (on SQLite one server holds the data dir). A failed write is logged and tried again next time.
+ * Refuses (OperatorError) when a server with another at-rest key used this database in the last
+ * IN_USE_FOR_MS; otherwise records this key as in use, then every ANNOUNCE_EVERY_MS until `stop`.
+ * PostgreSQL only: on SQLite one server holds the data dir.
  */
-export async function announceKeyInUse(db: Queries, key: AtRestKey, clock: Clock, log: Logger): Promise<{ stop(): Promise<void> }> {
-  if (db.dialect !== 'postgres') return { stop: async () => {} };
-  const row = `${PREFIX}${keyFingerprint(key)}:${randomUUID()}`;
-  const announce = () =>
-    db.exec('insert into settings (key, value) values (?, ?) on conflict (key) do update set value = excluded.value', row, String(clock.now()));
-  await announce();
-  for (const old of await keysInUse(db)) {
-    if (clock.now() - old.seenAt >= FORGOTTEN_AFTER_MS) await db.exec('delete from settings where key like ? and value = ?', `${PREFIX}${old.fingerprint}:%`, String(old.seenAt));
-  }
+export async function claimKeyInUse(db: Queries, key: AtRestKey, log: Logger): Promise<{ stop(): void }> {
+  if (db.dialect !== 'postgres') return { stop: () => {} };
+  const row = `${PREFIX}${key.id}`;
+  await db.tx(async (t) => {
+    await t.exec(`select pg_advisory_xact_lock(${CLAIM_LOCK_KEY}::bigint)`);
+    const others = await t.rows<{ key: string; ago: number }>(
+      `select key, ${NOW_MS} - cast(value as bigint) as ago from settings where key like ? and key <> ? and ${NOW_MS} - cast(value as bigint) < ?`,
+      `${PREFIX}%`,
+      row,
+      IN_USE_FOR_MS,
+    );
+    if (others.length > 0) {
+      const ago = Math.max(0, Math.min(...others.map((o) => Number(o.ago))));
+      throw new OperatorError(
+        `another LinkQR instance on this database uses a different LINKQR_SECRET (it was running ${Math.round(ago / 1000)} s ago). ` +
+          'Instances sharing a database must share LINKQR_SECRET: with this one, every webhook secret would be marked unreadable for all of them. ' +
+          `Start it with the same LINKQR_SECRET; or, if the old secret is lost for good and every instance using it is stopped, start it again in ${Math.ceil((IN_USE_FOR_MS - ago) / 1000)} s.`,
+      );
+    }
+    await t.exec(ANNOUNCE, row);
+    await t.exec(`delete from settings where key like ? and ${NOW_MS} - cast(value as bigint) >= ?`, `${PREFIX}%`, FORGOTTEN_AFTER_MS);
+  });
   const timer = setInterval(() => {
-    announce().catch((err: unknown) => log.warn({ err }, 'could not record this instance as running (the at-rest key check of other instances)'));
+    db.exec(ANNOUNCE, row).catch((err: unknown) => log.warn({ err }, 'could not record this instance as running (the at-rest key check of other instances)'));
   }, ANNOUNCE_EVERY_MS).unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await db.exec('delete from settings where key = ?', row).catch(() => {});
-    },
-  };
+  return { stop: () => clearInterval(timer) };
 }

@@ -168,6 +168,11 @@ describe('links API', () => {
       assert.equal(link.maxClicks, 1);
       const nulls = await create({ url: 'http://example.com/nulls', title: null, expiresAt: null, expiredUrl: null, maxClicks: null });
       assert.deepEqual([nulls.title, nulls.expiresAt, nulls.expiredUrl, nulls.maxClicks], [null, null, null, null]);
+      // White space around a title (a line break a form or script left at its end) is trimmed, not refused.
+      const trimmed = await create({ url: 'http://example.com/trimmed', title: '\t Launch page\r\n' });
+      assert.equal(trimmed.title, 'Launch page');
+      const unicode = await create({ url: 'http://example.com/unicode', title: 'Café 日本 🎉 \u200emark' });
+      assert.equal(unicode.title, 'Café 日本 🎉 \u200emark', 'a left-to-right mark is not a direction override');
     });
 
     test('refuses invalid fields with a problem naming the field, and stores nothing', async (ctx) => {
@@ -219,6 +224,9 @@ describe('links API', () => {
         ['a title with a NUL', { url, title: 'a\u0000b' }, 'title'],
         ['a title with a line break', { url, title: 'first\nsecond' }, 'title'],
         ['a title with half a surrogate pair', { url, title: 'broken \ud800' }, 'title'],
+        ['a title with a C1 control', { url, title: 'a\u0085b' }, 'title'],
+        ['a title with a direction override', { url, title: 'invoice\u202egnp.exe' }, 'title'],
+        ['a title with a line separator', { url, title: 'one\u2028two' }, 'title'],
       ];
       const before = await rowCounts(t);
       for (const [name, body, field] of cases) {
