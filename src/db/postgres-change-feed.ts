@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Change, ChangeFeed, Heard } from './change-feed.js';
 import { openPostgresClient } from './postgres.js';
+import { RepeatedFailure } from '../lib/repeated-failure.js';
 
 const CHANNEL = 'linkqr_changes';
 const RECONNECT_MS = 1_000;
@@ -32,6 +33,8 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
   let missed = false;
   let retry: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  // A reconnect a second while PostgreSQL is away: logged once, then a minute apart.
+  const failures = new RepeatedFailure(log, "the change feed's connection to PostgreSQL (caches are reloaded once it is back)", 'warn');
 
   const connect = async () => {
     retry = undefined;
@@ -44,7 +47,7 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
       lost = true;
       missed = true;
       clearInterval(heartbeat);
-      log.warn({ err }, 'the change feed lost its PostgreSQL connection: reconnecting; caches are reloaded once it is back');
+      failures.failed(err ?? new Error('the connection ended'));
       client = undefined;
       connection.end().catch(() => {});
       retry = setTimeout(() => void connect(), RECONNECT_MS).unref();
@@ -72,6 +75,7 @@ export function postgresChangeFeed(url: string, pool: pg.Pool, log: Logger): Cha
       return;
     }
     client = connection;
+    failures.succeeded();
     heartbeat = setInterval(() => {
       const silence = setTimeout(() => onLost(new Error('the change feed connection did not answer its heartbeat')), HEARTBEAT_TIMEOUT_MS).unref();
       connection.query('select 1').then(

@@ -1,3 +1,4 @@
+import { RepeatedFailure } from '../lib/repeated-failure.js';
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import type { Clock } from '../lib/clock.js';
@@ -130,6 +131,9 @@ export class Dispatcher {
   private readonly holdAheadMs: number;
   private readonly breakers: CircuitBreakers;
   private readonly signingSecrets: SigningSecrets;
+  // Both run several times a second: while the database is out of reach, logged once, then a minute apart.
+  private readonly claimFailures: RepeatedFailure;
+  private readonly endpointCheckFailures: RepeatedFailure;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -153,6 +157,8 @@ export class Dispatcher {
     this.holdAheadMs = options.holdAheadMs ?? HOLD_AHEAD_MS;
     this.breakers = new CircuitBreakers(this.perEndpoint);
     this.signingSecrets = new SigningSecrets(deps.secretBox);
+    this.claimFailures = new RepeatedFailure(deps.log, 'claiming webhook deliveries');
+    this.endpointCheckFailures = new RepeatedFailure(deps.log, 'checking webhook endpoints');
   }
 
   async start(): Promise<void> {
@@ -355,8 +361,9 @@ export class Dispatcher {
         for (const d of topUp) this.hold(d, leaseUntil);
         claimed.push(...topUp);
       }
+      this.claimFailures.succeeded();
     } catch (err) {
-      this.deps.log.error({ err }, 'claiming webhook deliveries failed');
+      this.claimFailures.failed(err);
     }
     // Due order across claims (stable: a claim's own come in due order).
     if (claimed.length > 0) this.waiting.sort((a, b) => a.d.next_attempt_at - b.d.next_attempt_at);
@@ -410,8 +417,9 @@ export class Dispatcher {
     let enabled: Set<string>;
     try {
       enabled = await enabledEndpoints(this.deps.db, watched);
+      this.endpointCheckFailures.succeeded();
     } catch (err) {
-      this.deps.log.error({ err }, 'checking webhook endpoints failed');
+      this.endpointCheckFailures.failed(err);
       return;
     }
     for (const id of watched) if (!enabled.has(id)) this.cutOff(id);

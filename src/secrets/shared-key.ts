@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Queries } from '../db/db.js';
 import { OperatorError } from '../lib/errors.js';
+import { RepeatedFailure } from '../lib/repeated-failure.js';
 import type { AtRestKey } from './at-rest-key.js';
 
 /**
@@ -55,8 +56,12 @@ export async function claimKeyInUse(db: Queries, key: AtRestKey, log: Logger): P
     await t.exec(ANNOUNCE, row);
     await t.exec(`delete from settings where key like ? and ${NOW_MS} - cast(value as bigint) >= ?`, `${PREFIX}%`, FORGOTTEN_AFTER_MS);
   });
+  const failures = new RepeatedFailure(log, 'recording this instance as running (the LINKQR_SECRET check of other instances)', 'warn');
   const timer = setInterval(() => {
-    db.exec(ANNOUNCE, row).catch((err: unknown) => log.warn({ err }, 'could not record this instance as running (the at-rest key check of other instances)'));
+    db.exec(ANNOUNCE, row).then(
+      () => failures.succeeded(),
+      (err: unknown) => failures.failed(err),
+    );
   }, ANNOUNCE_EVERY_MS).unref();
   return { stop: () => clearInterval(timer) };
 }
