@@ -73,6 +73,16 @@ describe('PostgreSQL migration runner', { skip: skipWithoutPostgres }, () => {
     assert.deepEqual(tables.rows.map((r) => r.table_name), ['invoices', 'users'], 'no schema_migrations left behind');
   });
 
+  test("another application's own schema_migrations (Rails keeps one: a version column alone) is not LinkQR's: refused", async () => {
+    await pool.query('CREATE TABLE schema_migrations (version varchar PRIMARY KEY); INSERT INTO schema_migrations VALUES (\'20240101000000\')');
+    await assert.rejects(
+      migratePostgres(pool, shipped(), () => T0),
+      (e: Error) => e instanceof MigrationError && /already holds tables that LinkQR did not make \(schema_migrations\)/.test(e.message),
+    );
+    const tables = await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`);
+    assert.deepEqual(tables.rows.map((r) => r.table_name), ['schema_migrations']);
+  });
+
   test('an applied migration that was edited is refused, by status and by migrate', async () => {
     const migrations = fakeMigrations(root, { '0001_create_things.sql': 'CREATE TABLE things (id BIGINT PRIMARY KEY);' });
     await migratePostgres(pool, migrations, () => T0);

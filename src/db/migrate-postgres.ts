@@ -25,15 +25,25 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL
 )`;
 
+// The schema LinkQR's tables are in: the one CREATE TABLE without a schema uses (the first of the
+// search_path that exists), where unqualified names are found first too.
+const CURRENT_NAMESPACE = `(SELECT oid FROM pg_namespace WHERE nspname = current_schema())`;
+
 async function appliedMigrations(client: pg.ClientBase): Promise<AppliedMigration[]> {
-  // Read-only: --status on a database never migrated creates nothing.
-  const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('schema_migrations')::text AS t`);
-  if (exists.rows[0]?.t == null) {
+  // Read-only: --status on a database never migrated creates nothing. LinkQR's record of
+  // migrations, in that schema only, with its own columns (Rails, Ecto or dbmate keep a
+  // schema_migrations of their own: that one is another application's).
+  const columns = await client.query<{ name: string }>(
+    `SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     WHERE c.relname = 'schema_migrations' AND c.relnamespace = ${CURRENT_NAMESPACE} AND a.attnum > 0 AND NOT a.attisdropped`,
+  );
+  const ours = ['version', 'name', 'checksum', 'applied_at'].every((n) => columns.rows.some((r) => r.name === n));
+  if (!ours) {
     // pg_class, not information_schema (which shows only the tables this role may use); tables an
     // extension made (PostGIS's spatial_ref_sys) are the database's, not another application's.
     const tables = await client.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_class c
-       WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+       WHERE c.relnamespace = ${CURRENT_NAMESPACE} AND c.relkind IN ('r', 'p')
          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
        ORDER BY 1`,
     );

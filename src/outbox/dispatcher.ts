@@ -330,6 +330,8 @@ export class Dispatcher {
     const now = this.deps.clock.now();
     const leaseUntil = now + this.leaseMs;
     const claimed: ClaimedDelivery[] = [];
+    // Whether the database answered a claim this time (with no room, none is asked).
+    let queried = false;
     try {
       // What may be sent now. What quick endpoints hold ahead waits for their own slots (at most
       // 8 each are sent), so it takes no room from the others here.
@@ -343,6 +345,7 @@ export class Dispatcher {
           perWorkspace: this.perWorkspace,
           ...this.roomLeft(),
         });
+        queried = true;
         // A full claim suggests more is due: look again once these are under way.
         if (due.length === room) this.wake();
         for (const d of due) this.hold(d, leaseUntil);
@@ -358,10 +361,11 @@ export class Dispatcher {
         const limit = this.topUpRoom(endpointId);
         if (limit <= 0) continue;
         const topUp = await claimDueOfEndpoint(this.deps.db, { now, leaseUntil, endpointId, limit });
+        queried = true;
         for (const d of topUp) this.hold(d, leaseUntil);
         claimed.push(...topUp);
       }
-      this.claimFailures.succeeded();
+      if (queried) this.claimFailures.succeeded();
     } catch (err) {
       this.claimFailures.failed(err);
     }

@@ -26,6 +26,8 @@ const FORGOTTEN_AFTER_MS = 24 * 60 * 60_000;
 const CLAIM_LOCK_KEY = '84015707803987';
 
 const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+// A row's time; null (never in use) for a value that is not one, rather than a failing cast.
+const SEEN_AT = `case when value ~ '^[0-9]{1,18}$' then cast(value as bigint) end`;
 const ANNOUNCE = `insert into settings (key, value) values (?, cast(${NOW_MS} as text))
   on conflict (key) do update set value = excluded.value`;
 
@@ -40,8 +42,8 @@ export async function claimKeyInUse(db: Queries, key: AtRestKey, log: Logger): P
   await db.tx(async (t) => {
     await t.exec(`select pg_advisory_xact_lock(${CLAIM_LOCK_KEY}::bigint)`);
     const others = await t.rows<{ key: string; ago: number }>(
-      `select key, ${NOW_MS} - cast(value as bigint) as ago from settings where key like ? and key <> ? and ${NOW_MS} - cast(value as bigint) < ?`,
-      `${PREFIX}%`,
+      `select key, ago from (select key, ${NOW_MS} - ${SEEN_AT} as ago from settings where starts_with(key, ?) and key <> ?) k where ago < ?`,
+      PREFIX,
       row,
       IN_USE_FOR_MS,
     );
@@ -54,7 +56,7 @@ export async function claimKeyInUse(db: Queries, key: AtRestKey, log: Logger): P
       );
     }
     await t.exec(ANNOUNCE, row);
-    await t.exec(`delete from settings where key like ? and ${NOW_MS} - cast(value as bigint) >= ?`, `${PREFIX}%`, FORGOTTEN_AFTER_MS);
+    await t.exec(`delete from settings where starts_with(key, ?) and (${SEEN_AT} is null or ${NOW_MS} - ${SEEN_AT} >= ?)`, PREFIX, FORGOTTEN_AFTER_MS);
   });
   const failures = new RepeatedFailure(log, 'recording this instance as running (the LINKQR_SECRET check of other instances)', 'warn');
   const timer = setInterval(() => {
