@@ -2,8 +2,8 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 
 /**
  * The longest duration parseDuration accepts: 36,500 days (about a century). A time that far from
- * now is still a date (JavaScript's end at 275,760 is 2.7 billion days from 1970, which nine digits
- * of days reach), and nothing LinkQR schedules is longer.
+ * now is still a date (JavaScript's dates end 100 million days after 1970, which nine digits of
+ * days pass), and nothing LinkQR schedules is longer.
  */
 export const MAX_DURATION_MS = 36_500 * 86_400_000;
 

@@ -65,13 +65,12 @@ const futureTime = z.iso
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2030-01-31T12:00:00Z' })
   .transform((s) => Date.parse(s));
 
-/**
- * A title as sent: white space around it, and inside no control characters (C0, DEL, C1), line or
- * paragraph separators, or direction controls.
- */
-const TITLE_AS_SENT = /^\s*[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*\s*$/;
+/** What a title may not hold: control characters (C0, DEL, C1), line and paragraph separators, direction controls. */
+const NOT_IN_TITLES = '\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+/** A title as sent: white space around it (trimmed after), none of those inside. */
+const TITLE_AS_SENT = new RegExp(`^\\s*[^${NOT_IN_TITLES}]*\\s*$`);
 /** What an import turns into a space in another tool's title (a run of them, one space). */
-export const NOT_TITLE_TEXT = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+/g;
+export const NOT_TITLE_TEXT = new RegExp(`[${NOT_IN_TITLES}]+`, 'g');
 
 /** POST /api/v1/links. Unknown fields are refused so typos (expires_at) do not pass silently. */
 export const createLinkBody = z.strictObject({

@@ -41,8 +41,8 @@ export async function claimKeyInUse(db: Queries, key: AtRestKey, log: Logger): P
   const row = `${PREFIX}${key.id}`;
   await db.tx(async (t) => {
     await t.exec(`select pg_advisory_xact_lock(${CLAIM_LOCK_KEY}::bigint)`);
-    const others = await t.rows<{ key: string; ago: number }>(
-      `select key, ago from (select key, ${NOW_MS} - ${SEEN_AT} as ago from settings where starts_with(key, ?) and key <> ?) k where ago < ?`,
+    const others = await t.rows<{ ago: number }>(
+      `select ago from (select ${NOW_MS} - ${SEEN_AT} as ago from settings where starts_with(key, ?) and key <> ?) k where ago < ?`,
       PREFIX,
       row,
       IN_USE_FOR_MS,
